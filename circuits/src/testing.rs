@@ -1,0 +1,61 @@
+//! Helpers shared by the gadget tests: fresh constraint systems and witness
+//! tampering.
+//!
+//! Every witness goes through [`crate::Num::witness`], which asks
+//! [`tampered`] for the value to assign; a test can make one chosen witness
+//! variable take a wrong value and check that the system is then unsatisfied.
+
+use crate::{Cs, Fr, Num};
+use ark_ff::Field;
+use ark_relations::gr1cs::ConstraintSystem;
+use std::cell::Cell;
+
+thread_local! {
+    static TAMPER: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// A fresh constraint system in proving mode.
+pub fn cs() -> Cs {
+    ConstraintSystem::<Fr>::new_ref()
+}
+
+/// Whether every constraint holds.
+pub fn satisfied(cs: &Cs) -> bool {
+    cs.is_satisfied().expect("all witnesses assigned")
+}
+
+/// The value to assign to witness number `index`: `value + 1` if a test
+/// asked to tamper with that witness, `value` otherwise.
+pub fn tampered(index: usize, value: Option<Fr>) -> Option<Fr> {
+    match TAMPER.with(Cell::get) {
+        Some(i) if i == index => value.map(|v| v + Fr::ONE),
+        _ => value,
+    }
+}
+
+/// Builds the gadget once honestly (it must be satisfied), then once per
+/// witness variable it allocated at or after `first_gadget_witness`, with
+/// that variable changed by one. A tampered system must be unsatisfied, or
+/// else (a free hint, such as the inverse of zero) produce exactly the honest
+/// outputs: no tampering may change a gadget's result and still satisfy it.
+/// Returns the honest system's constraint count and outputs.
+pub fn assert_sound(first_gadget_witness: usize, build: impl Fn(&Cs) -> Vec<Num>) -> (usize, Vec<Fr>) {
+    let honest = cs();
+    let want: Vec<Option<Fr>> = build(&honest).iter().map(Num::value).collect();
+    assert!(satisfied(&honest), "honest witness must satisfy the gadget");
+    let n = honest.num_witness_variables();
+    let mut caught = 0;
+    for i in first_gadget_witness..n {
+        TAMPER.with(|t| t.set(Some(i)));
+        let bad = cs();
+        let got: Vec<Option<Fr>> = build(&bad).iter().map(Num::value).collect();
+        TAMPER.with(|t| t.set(None));
+        if satisfied(&bad) {
+            assert_eq!(got, want, "tampering witness {i} of {n} changed the result and went unnoticed");
+        } else {
+            caught += 1;
+        }
+    }
+    assert!(caught > 0 || first_gadget_witness == n, "no tampering was caught");
+    (honest.num_constraints(), want.into_iter().map(|v| v.expect("honest values")).collect())
+}
