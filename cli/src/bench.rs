@@ -1,0 +1,144 @@
+//! `zkgate bench`: proves the fixture models at several sizes and prints one
+//! JSON object per case. Each case runs in its own child process so that its
+//! peak RSS is its own.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+use zkgate_zkml::dataset::{Dataset, Secret};
+use zkgate_zkml::job::JobRequest;
+use zkgate_zkml::pipeline::{self, LocalJob};
+use zkgate_zkml::prove;
+use zkgate_zkml::statement::{nonce_from, Aggregate};
+
+/// Flags of `zkgate bench`.
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Fixture directory.
+    #[arg(long, default_value = "fixtures")]
+    fixtures: PathBuf,
+    /// Cases as MODEL:ROWS (default: the standard set).
+    #[arg(long, value_delimiter = ',')]
+    cases: Option<Vec<String>>,
+    /// Only the small cases.
+    #[arg(long)]
+    quick: bool,
+    /// Run one case in this process (used by the parent run).
+    #[arg(long, hide = true)]
+    one: Option<String>,
+}
+
+struct Model {
+    name: &'static str,
+    data: &'static str,
+    value_bits: usize,
+    aggregate: fn() -> Aggregate,
+    columns: fn(&Dataset) -> Option<Vec<String>>,
+}
+
+fn features(prefix: &'static str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+const MODELS: &[Model] = &[
+    Model { name: "linreg", data: "tabular.csv", value_bits: 16, aggregate: || Aggregate::Mean, columns: |_| Some(features("f", 13)) },
+    Model { name: "mlp", data: "tabular.csv", value_bits: 16, aggregate: || Aggregate::Mean, columns: |_| Some(features("f", 13)) },
+    Model {
+        name: "breast_cancer",
+        data: "breast_cancer.csv",
+        value_bits: 16,
+        aggregate: || Aggregate::Confusion { label: "label".into() },
+        columns: |_| None,
+    },
+    Model { name: "digits", data: "digits.csv", value_bits: 8, aggregate: || Aggregate::Confusion { label: "label".into() }, columns: |_| None },
+    Model { name: "mnist_mlp", data: "digits28.csv", value_bits: 8, aggregate: || Aggregate::Accuracy { label: "label".into() }, columns: |_| None },
+    Model { name: "lenet_small", data: "digits28.csv", value_bits: 8, aggregate: || Aggregate::Accuracy { label: "label".into() }, columns: |_| None },
+];
+
+const STANDARD: &[&str] = &["linreg:64", "mlp:64", "mlp:256", "mlp:1024", "breast_cancer:569", "mnist_mlp:16", "lenet_small:4"];
+const QUICK: &[&str] = &["linreg:64", "mlp:64", "breast_cancer:64"];
+
+/// Reads the first `rows` rows of a CSV.
+pub fn head_csv(path: &Path, rows: usize, value_bits: usize) -> Result<Dataset> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let kept: Vec<&str> = text.lines().take(rows + 1).collect();
+    if kept.len() < rows + 1 {
+        bail!("{} has fewer than {rows} rows", path.display());
+    }
+    Ok(Dataset::from_csv_reader(kept.join("\n").as_bytes(), value_bits)?)
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
+    let (name, rows) = case.split_once(':').context("cases are MODEL:ROWS")?;
+    let rows: usize = rows.parse().context("ROWS must be a number")?;
+    let m = MODELS.iter().find(|m| m.name == name).with_context(|| format!("unknown model `{name}`"))?;
+    let model = zkgate_zkml::import::load(fixtures.join("models").join(format!("{name}.onnx")))?;
+    let dataset = head_csv(&fixtures.join("data").join(m.data), rows, m.value_bits)?;
+    let request = JobRequest { aggregate: (m.aggregate)(), input_columns: (m.columns)(&dataset), quant: Default::default() };
+    let mut rng = rand::rngs::OsRng;
+    let secret = Secret::random(&mut rng);
+    let out = pipeline::run(
+        LocalJob { model: &model, dataset: &dataset, secret: &secret, request: &request, nonce: nonce_from(case.as_bytes()), max_constraints: None },
+        None,
+        &mut rng,
+        &mut |_| {},
+    )?;
+    let vk_bytes = prove::to_bytes(&out.vk);
+    let t = Instant::now();
+    let verdict = out.receipt.verify(&vk_bytes)?;
+    let verify_ms = t.elapsed().as_secs_f64() * 1e3;
+    let r = &out.receipt;
+    let total = r.constraints["total"];
+    Ok(serde_json::json!({
+        "model": name,
+        "rows": rows,
+        "aggregate": r.circuit.aggregate,
+        "constraints": total,
+        "constraints_per_row": total as f64 / rows as f64,
+        "constraints_by_part": r.constraints,
+        "compile_s": r.timings.get("compile_s"),
+        "evaluate_s": r.timings.get("evaluate_s"),
+        "setup_s": r.timings.get("setup_s"),
+        "prove_s": r.timings.get("prove_s"),
+        "verify_ms": verify_ms,
+        "valid": verdict == zkgate_zkml::receipt::Verdict::Valid,
+        "pk_bytes": prove::to_bytes(&out.pk).len(),
+        "vk_bytes": vk_bytes.len(),
+        "proof_bytes": hex::decode(&r.proof)?.len(),
+        "peak_rss_mb": peak_rss_mb(),
+        "agreement": r.agreement,
+        "result": r.result,
+    }))
+}
+
+/// Runs the benchmark.
+pub fn run(a: BenchArgs) -> Result<()> {
+    if let Some(case) = &a.one {
+        println!("{}", run_one(&a.fixtures, case)?);
+        return Ok(());
+    }
+    let cases: Vec<String> = match &a.cases {
+        Some(c) => c.clone(),
+        None if a.quick => QUICK.iter().map(|s| s.to_string()).collect(),
+        None => STANDARD.iter().map(|s| s.to_string()).collect(),
+    };
+    let exe = std::env::current_exe()?;
+    for case in cases {
+        let out = Command::new(&exe).arg("bench").arg("--fixtures").arg(&a.fixtures).arg("--one").arg(&case).output()?;
+        if out.status.success() {
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+        } else {
+            println!("{}", serde_json::json!({ "case": case, "error": String::from_utf8_lossy(&out.stderr).trim() }));
+        }
+    }
+    Ok(())
+}

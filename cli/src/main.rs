@@ -1,0 +1,219 @@
+//! `zkgate`: prove aggregate inference over a committed dataset, verify
+//! receipts, and benchmark the prover.
+#![forbid(unsafe_code)]
+
+mod bench;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use zkgate_zkml::dataset::{Dataset, Secret, DEFAULT_VALUE_BITS};
+use zkgate_zkml::job::JobRequest;
+use zkgate_zkml::pipeline::{self, LocalJob, Step};
+use zkgate_zkml::prove;
+use zkgate_zkml::quantize::QuantConfig;
+use zkgate_zkml::receipt::{Receipt, Verdict};
+use zkgate_zkml::statement::{nonce_from, Aggregate};
+
+#[derive(Parser)]
+#[command(name = "zkgate", version, about = "Compute-to-data with zero-knowledge proofs: prove what a model says about a committed dataset")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prove a model's aggregate over a local CSV dataset (no server).
+    Prove(ProveArgs),
+    /// Verify a receipt against a verifying key (exit 0 valid, 1 invalid, 2 error).
+    Verify(VerifyArgs),
+    /// Benchmark the prover on the fixture models; one JSON line per case.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AggregateKind {
+    Sum,
+    Mean,
+    CountAtLeast,
+    ClassCounts,
+    Accuracy,
+    Confusion,
+    Mse,
+    Mae,
+}
+
+/// How to build the aggregate from flags.
+#[derive(Args, Clone)]
+pub struct AggregateArgs {
+    /// The aggregate to compute.
+    #[arg(long, value_enum)]
+    aggregate: AggregateKind,
+    /// Label column (accuracy, confusion, mse, mae).
+    #[arg(long)]
+    label: Option<String>,
+    /// Threshold (count-at-least), in output units.
+    #[arg(long)]
+    threshold: Option<f64>,
+}
+
+impl AggregateArgs {
+    fn build(&self) -> Result<Aggregate> {
+        let label = || self.label.clone().context("this aggregate needs --label COLUMN");
+        Ok(match self.aggregate {
+            AggregateKind::Sum => Aggregate::Sum,
+            AggregateKind::Mean => Aggregate::Mean,
+            AggregateKind::CountAtLeast => Aggregate::CountAtLeast { threshold: self.threshold.context("count-at-least needs --threshold T")? },
+            AggregateKind::ClassCounts => Aggregate::ClassCounts,
+            AggregateKind::Accuracy => Aggregate::Accuracy { label: label()? },
+            AggregateKind::Confusion => Aggregate::Confusion { label: label()? },
+            AggregateKind::Mse => Aggregate::Mse { label: label()? },
+            AggregateKind::Mae => Aggregate::Mae { label: label()? },
+        })
+    }
+}
+
+#[derive(Args)]
+struct ProveArgs {
+    /// ONNX model.
+    #[arg(long)]
+    model: PathBuf,
+    /// CSV dataset (header row, numeric cells).
+    #[arg(long)]
+    data: PathBuf,
+    #[command(flatten)]
+    aggregate: AggregateArgs,
+    /// Columns feeding the model, comma-separated, in its input order
+    /// (default: every column but the label).
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Bits per stored value.
+    #[arg(long, default_value_t = DEFAULT_VALUE_BITS)]
+    value_bits: usize,
+    /// Bits of the largest weight per layer.
+    #[arg(long, default_value_t = QuantConfig::default().weight_bits)]
+    weight_bits: u32,
+    /// Bits of magnitude kept in activations.
+    #[arg(long, default_value_t = QuantConfig::default().act_bits)]
+    act_bits: u32,
+    /// Job id the proof is bound to (default: random).
+    #[arg(long)]
+    job_id: Option<String>,
+    /// Where to write the receipt.
+    #[arg(long, default_value = "receipt.json")]
+    out: PathBuf,
+    /// Where to write the verifying key.
+    #[arg(long, default_value = "vk.bin")]
+    vk_out: PathBuf,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The receipt (JSON).
+    receipt: PathBuf,
+    /// The verifying key (compressed bytes).
+    #[arg(long)]
+    vk: PathBuf,
+    /// Print a JSON verdict.
+    #[arg(long)]
+    json: bool,
+}
+
+fn spinner(json: bool) -> ProgressBar {
+    if json {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+fn cmd_prove(a: ProveArgs) -> Result<()> {
+    let model = zkgate_zkml::import::load(&a.model).with_context(|| format!("loading {}", a.model.display()))?;
+    let dataset = Dataset::from_csv_path(&a.data, a.value_bits).with_context(|| format!("reading {}", a.data.display()))?;
+    let request = JobRequest {
+        aggregate: a.aggregate.build()?,
+        input_columns: a.columns.clone(),
+        quant: QuantConfig { weight_bits: a.weight_bits, act_bits: a.act_bits, ..QuantConfig::default() },
+    };
+    let mut rng = rand::rngs::OsRng;
+    let secret = Secret::random(&mut rng);
+    let job_id = a.job_id.clone().unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
+    let pb = spinner(a.json);
+    let outcome = pipeline::run(
+        LocalJob { model: &model, dataset: &dataset, secret: &secret, request: &request, nonce: nonce_from(job_id.as_bytes()), max_constraints: None },
+        None,
+        &mut rng,
+        &mut |step: Step| pb.set_message(format!("{}...", step.name())),
+    )?;
+    pb.finish_and_clear();
+    let r = &outcome.receipt;
+    std::fs::write(&a.out, r.to_json()).with_context(|| format!("writing {}", a.out.display()))?;
+    std::fs::write(&a.vk_out, prove::to_bytes(&outcome.vk)).with_context(|| format!("writing {}", a.vk_out.display()))?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({ "receipt": a.out, "vk": a.vk_out, "job_id": job_id, "result": r.result, "agreement": r.agreement, "constraints": r.constraints, "timings": r.timings })
+        );
+    } else {
+        println!("result      {}", r.result);
+        if let Some(ag) = &r.agreement {
+            match ag.class_agreement {
+                Some(s) => println!("agreement   {:.4} of {} rows predict the same class as the float model", s, ag.rows),
+                None => println!("agreement   max |float - quantized| = {:.6}, mean {:.6}", ag.max_abs_error.unwrap_or(0.0), ag.mean_abs_error.unwrap_or(0.0)),
+            }
+        }
+        println!("circuit     {} constraints ({} per row)", r.constraints["total"], r.constraints["total"] / r.circuit.rows as usize);
+        println!("timings     {}", r.timings.iter().map(|(k, v)| format!("{k}={v:.2}")).collect::<Vec<_>>().join(" "));
+        println!("commitment  {}", r.commitment);
+        println!("job id      {job_id}");
+        println!("wrote       {} and {}", a.out.display(), a.vk_out.display());
+    }
+    Ok(())
+}
+
+fn cmd_verify(a: VerifyArgs) -> Result<bool> {
+    let text = std::fs::read_to_string(&a.receipt).with_context(|| format!("reading {}", a.receipt.display()))?;
+    let receipt = Receipt::from_json(&text)?;
+    let vk = std::fs::read(&a.vk).with_context(|| format!("reading {}", a.vk.display()))?;
+    let verdict = receipt.verify(&vk)?;
+    let (ok, reason) = match &verdict {
+        Verdict::Valid => (true, None),
+        Verdict::Invalid(why) => (false, Some(why.clone())),
+    };
+    if a.json {
+        println!("{}", serde_json::json!({ "valid": ok, "reason": reason, "result": receipt.result, "commitment": receipt.commitment, "rows": receipt.circuit.rows }));
+    } else if ok {
+        println!("valid: {} over {} rows of dataset {}", receipt.result, receipt.circuit.rows, receipt.commitment);
+        println!("keys generated by: {}", receipt.setup);
+    } else {
+        println!("INVALID: {}", reason.unwrap_or_default());
+    }
+    Ok(ok)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Prove(a) => cmd_prove(a).map(|()| true),
+        Command::Verify(a) => cmd_verify(a),
+        Command::Bench(a) => bench::run(a).map(|()| true),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+

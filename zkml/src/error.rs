@@ -1,0 +1,78 @@
+//! The errors of the compiler, prover and verifier.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in zkml.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The file is not a loadable ONNX model.
+    #[error("malformed ONNX model: {0}")]
+    MalformedModel(String),
+    /// A node uses an op the compiler does not support.
+    #[error("unsupported op `{op}` at node `{node}`{}", if detail.is_empty() { String::new() } else { format!(": {detail}") })]
+    UnsupportedOp {
+        /// The node's name.
+        node: String,
+        /// The op's name.
+        op: String,
+        /// Why it is unsupported, when more than "not implemented".
+        detail: String,
+    },
+    /// The model's shape does not fit what the compiler needs.
+    #[error("unsupported model structure: {0}")]
+    Structure(String),
+    /// A CSV file could not be read.
+    #[error("bad CSV{}: {message}", match (line, column) { (Some(l), Some(c)) => format!(" at line {l}, column `{c}`"), (Some(l), None) => format!(" at line {l}"), _ => String::new() })]
+    Csv {
+        /// 1-based line in the file, when known.
+        line: Option<u64>,
+        /// The column, when known.
+        column: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value does not fit the fixed-point range it must be proven in.
+    #[error("fixed-point overflow: {0}")]
+    Overflow(String),
+    /// The job asks for something the model or dataset cannot provide.
+    #[error("invalid job: {0}")]
+    Job(String),
+    /// Synthesizing, proving or verifying failed.
+    #[error("proof system error: {0}")]
+    Proof(String),
+    /// Reading or writing keys, proofs or receipts failed.
+    #[error("serialization error: {0}")]
+    Serialization(String),
+    /// An I/O error, with the path involved.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// zkml's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+}
+
+impl From<ark_relations::gr1cs::SynthesisError> for Error {
+    fn from(e: ark_relations::gr1cs::SynthesisError) -> Self {
+        Error::Proof(e.to_string())
+    }
+}
+
+impl From<ark_serialize::SerializationError> for Error {
+    fn from(e: ark_serialize::SerializationError) -> Self {
+        Error::Serialization(e.to_string())
+    }
+}

@@ -1,0 +1,383 @@
+//! ONNX import: the only module that touches tract.
+//!
+//! The model is loaded with tract, typed and decluttered (concrete shapes),
+//! then walked in evaluation order and translated into [`crate::ir`]. Ops are
+//! recognised by their tract type, never by name strings of our own:
+//! * affine ops with constant parameters (EinSum from Gemm / MatMul, Conv,
+//!   SumPool from AveragePool, axis ops from Flatten / Reshape, binary
+//!   Add / Sub / Mul / Div with a constant, which is also what
+//!   BatchNormalization declutters to) become one sparse [`Affine`] map,
+//!   read off the op by evaluating it with tract on scaled basis vectors, so
+//!   the IR agrees with tract's own semantics for every layout and attribute;
+//! * `max(x, 0)` (tract's form of Relu) becomes [`Op::Relu`];
+//! * MaxPool becomes explicit windows, found the same way;
+//! * Softmax is accepted as the last op only.
+//!
+//! Anything else is an [`Error::UnsupportedOp`] naming the node and the op.
+
+use crate::error::{Error, Result};
+use crate::ir::{Affine, MaxPool, Model, Op};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::EvalOp;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+use tract_onnx::tract_core::ops::change_axes::AxisOp;
+use tract_onnx::tract_core::ops::cnn::{Conv, MaxPool as TractMaxPool, SumPool};
+use tract_onnx::tract_core::ops::einsum::EinSum;
+use tract_onnx::tract_core::ops::konst::Const;
+use tract_onnx::tract_core::ops::nn::Softmax;
+use tract_onnx::tract_core::ops::source::TypedSource;
+
+/// Largest ONNX file accepted (bytes).
+pub const MAX_MODEL_BYTES: usize = 64 << 20;
+
+/// Probe magnitude: large, a power of two so `S * w` is exact.
+const PROBE: f32 = 65536.0;
+
+/// An imported model: its IR, its hash, and tract's runnable float model
+/// (the reference every quantized run is compared against).
+pub struct Imported {
+    /// The IR.
+    pub model: Model,
+    /// SHA-256 of the ONNX bytes, hex.
+    pub onnx_sha256: String,
+    runnable: Arc<TypedRunnableModel>,
+}
+
+impl std::fmt::Debug for Imported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Imported").field("onnx_sha256", &self.onnx_sha256).finish_non_exhaustive()
+    }
+}
+
+/// Loads an ONNX file.
+pub fn load(path: impl AsRef<std::path::Path>) -> Result<Imported> {
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    load_bytes(&bytes)
+}
+
+/// Loads an ONNX model from memory.
+pub fn load_bytes(bytes: &[u8]) -> Result<Imported> {
+    if bytes.len() > MAX_MODEL_BYTES {
+        return Err(Error::MalformedModel(format!(
+            "{} bytes is over the {MAX_MODEL_BYTES}-byte model limit",
+            bytes.len()
+        )));
+    }
+    let onnx_sha256 = hex::encode(Sha256::digest(bytes));
+    let inference = tract_onnx::onnx()
+        .model_for_read(&mut &bytes[..])
+        .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
+    let typed = inference.into_typed().map_err(|e| typing_error(&e))?;
+    let typed = typed.into_decluttered().map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
+    let model = translate(&typed)?;
+    let runnable = typed
+        .clone()
+        .into_optimized()
+        .and_then(|m| m.into_runnable())
+        .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
+    Ok(Imported { model, onnx_sha256, runnable })
+}
+
+/// tract reports ops it does not know while typing the model; keep its
+/// message (it names the node and op) but classify it.
+fn typing_error(e: &TractError) -> Error {
+    let msg = format!("{e:#}");
+    if msg.contains("Unimplemented") || msg.contains("unimplemented") {
+        Error::UnsupportedOp { node: "?".into(), op: "?".into(), detail: msg }
+    } else {
+        Error::MalformedModel(msg)
+    }
+}
+
+impl Imported {
+    /// Runs tract's float model on one flat input row.
+    pub fn run_float(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let t = Tensor::from_shape(&self.model.input_shape, x).map_err(|e| Error::Proof(format!("{e:#}")))?;
+        let out = self.runnable.run(tvec!(t.into())).map_err(|e| Error::Proof(format!("tract run: {e:#}")))?;
+        let view = out[0].to_plain_array_view::<f32>().map_err(|e| Error::Proof(format!("{e:#}")))?;
+        Ok(view.iter().copied().collect())
+    }
+}
+
+enum Val {
+    Const(Arc<Tensor>),
+    Wire(Vec<usize>),
+}
+
+fn unsupported(node: &TypedNode, detail: impl Into<String>) -> Error {
+    Error::UnsupportedOp { node: node.name.clone(), op: node.op.name().to_string(), detail: detail.into() }
+}
+
+fn tract_err(node: &TypedNode, e: TractError) -> Error {
+    unsupported(node, format!("evaluation failed: {e:#}"))
+}
+
+fn translate(m: &TypedModel) -> Result<Model> {
+    let inputs = m.input_outlets().map_err(|e| Error::MalformedModel(e.to_string()))?;
+    let outputs = m.output_outlets().map_err(|e| Error::MalformedModel(e.to_string()))?;
+    if inputs.len() != 1 || outputs.len() != 1 {
+        return Err(Error::Structure(format!(
+            "models must have one input and one output, this one has {} and {}",
+            inputs.len(),
+            outputs.len()
+        )));
+    }
+    let mut vals: HashMap<OutletId, Val> = HashMap::new();
+    let mut ops: Vec<Op> = Vec::new();
+    let mut source_ops = Vec::new();
+    let mut input_shape = Vec::new();
+    let mut current: Option<OutletId> = None;
+
+    for id in m.eval_order().map_err(|e| Error::MalformedModel(e.to_string()))? {
+        let node = m.node(id);
+        let out = OutletId::new(id, 0);
+        if node.op_is::<TypedSource>() {
+            let fact = &node.outputs[0].fact;
+            if fact.datum_type != f32::datum_type() {
+                return Err(Error::Structure(format!("the input must be float32, not {:?}", fact.datum_type)));
+            }
+            input_shape = fact
+                .shape
+                .as_concrete()
+                .ok_or_else(|| Error::Structure("the input shape must be concrete (fixed batch of 1)".into()))?
+                .to_vec();
+            vals.insert(out, Val::Wire(input_shape.clone()));
+            current = Some(out);
+            continue;
+        }
+        if let Some(k) = node.outputs[0].fact.konst.clone() {
+            vals.insert(out, Val::Const(k));
+            continue;
+        }
+        if let Some(c) = node.op_as::<Const>() {
+            let k = c.eval_out_of_plan(tvec!()).ok().flatten().map(|mut v| v.remove(0));
+            if let Some(k) = k {
+                vals.insert(out, Val::Const(k.into_arc_tensor()));
+                continue;
+            }
+        }
+        if node.outputs.len() != 1 {
+            return Err(unsupported(node, "ops with several outputs are not supported"));
+        }
+        source_ops.push((node.name.clone(), node.op.name().to_string()));
+        let wires: Vec<usize> = node
+            .inputs
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| matches!(vals.get(o), Some(Val::Wire(_))))
+            .map(|(i, _)| i)
+            .collect();
+        if wires.len() != 1 {
+            return Err(unsupported(node, "only ops with one data input and constant parameters are supported"));
+        }
+        let wire = wires[0];
+        if Some(node.inputs[wire]) != current {
+            return Err(Error::Structure(format!("node `{}` branches off the main chain (skip connections are not supported)", node.name)));
+        }
+        let Some(Val::Wire(in_shape)) = vals.get(&node.inputs[wire]) else { unreachable!() };
+        let in_shape = in_shape.clone();
+        let out_shape = node.outputs[0]
+            .fact
+            .shape
+            .as_concrete()
+            .ok_or_else(|| unsupported(node, "symbolic output shape"))?
+            .to_vec();
+        let consts: Vec<Option<Arc<Tensor>>> = node
+            .inputs
+            .iter()
+            .map(|o| match vals.get(o) {
+                Some(Val::Const(k)) => Some(k.clone()),
+                _ => None,
+            })
+            .collect();
+
+        let op = if let Some(bin) = node.op_as::<TypedBinOp>() {
+            let name = bin.0.name();
+            let other = consts.iter().flatten().next().cloned().expect("binary op has a constant");
+            match name {
+                "Max" if is_zero(&other) => Op::Relu,
+                "Add" | "Sub" | "Mul" => Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?),
+                "Div" if wire == 0 => Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?),
+                _ => return Err(unsupported(node, "only Add, Sub, Mul, Div by a constant and max(x, 0) are supported")),
+            }
+        } else if node.op_is::<EinSum>() || node.op_is::<Conv>() || node.op_is::<SumPool>() || node.op_is::<AxisOp>() {
+            Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?)
+        } else if node.op_is::<TractMaxPool>() {
+            Op::MaxPool(probe_windows(node, &consts, wire, &in_shape)?)
+        } else if let Some(sm) = node.op_as::<Softmax>() {
+            let last = out_shape.len() - 1;
+            let others: usize = out_shape.iter().enumerate().filter(|(i, _)| *i != last).map(|(_, d)| *d).product();
+            if sm.axes.as_slice() != [last] || others != 1 {
+                return Err(unsupported(node, "softmax must run over the last axis of a single row"));
+            }
+            Op::Softmax
+        } else {
+            return Err(unsupported(node, ""));
+        };
+        if !ops.is_empty() && matches!(ops.last(), Some(Op::Softmax)) {
+            return Err(unsupported(node, "softmax must be the last op"));
+        }
+        push(&mut ops, op);
+        vals.insert(out, Val::Wire(out_shape));
+        current = Some(out);
+    }
+    if current != Some(outputs[0]) {
+        return Err(Error::Structure("the output is not the end of the op chain".into()));
+    }
+    let inputs_len = input_shape.iter().product();
+    Ok(Model { input_shape, inputs: inputs_len, ops, source_ops })
+}
+
+/// Appends an op, merging consecutive affine maps and moving a ReLU that
+/// follows a max pool in front of it (they commute exactly).
+fn push(ops: &mut Vec<Op>, op: Op) {
+    match (ops.last(), &op) {
+        (Some(Op::Affine(prev)), Op::Affine(next)) => {
+            let merged = prev.then(next);
+            *ops.last_mut().expect("non-empty") = Op::Affine(merged);
+        }
+        (Some(Op::MaxPool(_)), Op::Relu) => {
+            let pool = ops.pop().expect("non-empty");
+            push(ops, Op::Relu);
+            ops.push(pool);
+        }
+        (Some(Op::Relu), Op::Relu) => {}
+        _ => ops.push(op),
+    }
+}
+
+fn is_zero(t: &Tensor) -> bool {
+    t.to_plain_array_view::<f32>().map(|v| v.iter().all(|x| *x == 0.0)).unwrap_or(false)
+}
+
+fn eval_with(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wire: usize, x: Tensor) -> Result<Vec<f32>> {
+    let mut x = Some(x);
+    let inputs: TVec<TValue> = consts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| if i == wire { x.take().expect("one wire").into() } else { TValue::from_const(c.clone().expect("constant")) })
+        .collect();
+    let out = node
+        .op
+        .eval_out_of_plan(inputs)
+        .map_err(|e| tract_err(node, e))?
+        .ok_or_else(|| unsupported(node, "op cannot be evaluated on its own"))?;
+    let view = out[0].to_plain_array_view::<f32>().map_err(|e| tract_err(node, e))?;
+    Ok(view.iter().copied().collect())
+}
+
+fn basis(shape: &[usize], i: Option<usize>, fill: f32, at: f32) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let mut data = vec![fill; n];
+    if let Some(i) = i {
+        data[i] = at;
+    }
+    Tensor::from_shape(shape, &data).map_err(|e| Error::Structure(format!("{e:#}")))
+}
+
+/// Reads an affine op off tract: `b = f(0)`, column `i` of `W` is
+/// `(f(S e_i) - b) / S`. Exact zeros stay exact, so sparsity (convolutions)
+/// is preserved.
+fn probe_affine(
+    node: &TypedNode,
+    consts: &[Option<Arc<Tensor>>],
+    wire: usize,
+    in_shape: &[usize],
+    out_shape: &[usize],
+) -> Result<Affine> {
+    let n_in: usize = in_shape.iter().product();
+    let n_out: usize = out_shape.iter().product();
+    let bias: Vec<f32> = eval_with(node, consts, wire, basis(in_shape, None, 0.0, 0.0)?)?;
+    if bias.len() != n_out {
+        return Err(unsupported(node, "output size differs from its declared shape"));
+    }
+    let mut rows: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n_out];
+    for i in 0..n_in {
+        let y = eval_with(node, consts, wire, basis(in_shape, Some(i), 0.0, PROBE)?)?;
+        for (j, (yj, bj)) in y.iter().zip(&bias).enumerate() {
+            if yj != bj {
+                rows[j].push((i as u32, (f64::from(*yj) - f64::from(*bj)) / f64::from(PROBE)));
+            }
+        }
+    }
+    let bias: Vec<f64> = bias.into_iter().map(f64::from).collect();
+    if bias.iter().chain(rows.iter().flatten().map(|(_, w)| w)).any(|v| !v.is_finite()) {
+        return Err(unsupported(node, "non-finite weights"));
+    }
+    Ok(Affine { inputs: n_in, rows, bias })
+}
+
+/// Finds each max-pool output's window by lighting one input at a time.
+fn probe_windows(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wire: usize, in_shape: &[usize]) -> Result<MaxPool> {
+    let n_in: usize = in_shape.iter().product();
+    let base = eval_with(node, consts, wire, basis(in_shape, None, -1.0, -1.0)?)?;
+    let mut windows: Vec<Vec<u32>> = vec![Vec::new(); base.len()];
+    for i in 0..n_in {
+        let y = eval_with(node, consts, wire, basis(in_shape, Some(i), -1.0, 1.0)?)?;
+        for (j, v) in y.iter().enumerate() {
+            if *v == 1.0 {
+                windows[j].push(i as u32);
+            }
+        }
+    }
+    if windows.iter().any(Vec::is_empty) {
+        return Err(unsupported(node, "a pooling window covers only padding"));
+    }
+    Ok(MaxPool { inputs: n_in, windows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(name)
+    }
+
+    #[test]
+    fn mlp_imports_as_affine_relu_affine() {
+        let m = load(fixture("models/mlp.onnx")).unwrap();
+        let kinds: Vec<_> = m.model.ops.iter().map(Op::kind).collect();
+        assert_eq!(kinds, ["affine", "relu", "affine"]);
+        assert_eq!(m.model.inputs, 13);
+        assert_eq!(m.model.outputs(), 1);
+    }
+
+    #[test]
+    fn ir_matches_tract_on_every_fixture() {
+        for name in ["linreg", "mlp", "breast_cancer", "digits", "mnist_mlp", "lenet_small"] {
+            let m = load(fixture(&format!("models/{name}.onnx"))).unwrap();
+            let x: Vec<f32> = (0..m.model.inputs).map(|i| ((i * 7919) % 97) as f32 / 13.0).collect();
+            let want = m.run_float(&x).unwrap();
+            let xf: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
+            let got = m.model.eval(&xf);
+            let want: Vec<f64> = if m.model.is_classifier() {
+                // compare logits through the class only
+                let c = want.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+                let g = got.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+                assert_eq!(c, g, "{name}");
+                continue;
+            } else {
+                want.into_iter().map(f64::from).collect()
+            };
+            for (a, b) in got.iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-3 * (1.0 + b.abs()), "{name}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn bad_models_give_clear_errors() {
+        for bad in ["bad/truncated.onnx", "bad/not_onnx.onnx"] {
+            let e = load(fixture(bad)).unwrap_err();
+            assert!(matches!(e, Error::MalformedModel(_)), "{bad}: {e}");
+        }
+        let e = load(fixture("bad/unsupported_op.onnx")).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, Error::UnsupportedOp { .. }), "{msg}");
+        assert!(msg.contains("weird_sin") && msg.contains("Sin"), "{msg}");
+    }
+}

@@ -1,0 +1,186 @@
+//! zkgate's own model IR: a closed set of ops over flat `f64` vectors.
+//!
+//! The importer lowers every ONNX op with constant parameters that is affine
+//! in its one data input (Gemm, MatMul, EinSum, Conv, Add/Sub/Mul/Div by a
+//! constant, BatchNormalization, AveragePool, Flatten, Reshape...) into one
+//! sparse [`Affine`] op, and merges consecutive affine ops, so the
+//! non-linear ops are the only boundaries: [`Op::Relu`], [`Op::MaxPool`]
+//! and a final [`Op::Softmax`].
+
+use serde::{Deserialize, Serialize};
+
+/// A sparse affine map `y = W x + b`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Affine {
+    /// Input length.
+    pub inputs: usize,
+    /// One row per output: `(input index, weight)`, non-zero weights only.
+    pub rows: Vec<Vec<(u32, f64)>>,
+    /// One bias per output.
+    pub bias: Vec<f64>,
+}
+
+impl Affine {
+    /// Output length.
+    pub fn outputs(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Applies the map.
+    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
+        self.rows
+            .iter()
+            .zip(&self.bias)
+            .map(|(row, b)| row.iter().map(|(i, w)| w * x[*i as usize]).sum::<f64>() + b)
+            .collect()
+    }
+
+    /// `other ∘ self`: first `self`, then `other`.
+    pub fn then(&self, other: &Affine) -> Affine {
+        assert_eq!(other.inputs, self.outputs());
+        let mut rows = Vec::with_capacity(other.outputs());
+        let mut bias = Vec::with_capacity(other.outputs());
+        let mut dense = vec![0.0f64; self.inputs];
+        for (orow, ob) in other.rows.iter().zip(&other.bias) {
+            dense.iter_mut().for_each(|v| *v = 0.0);
+            let mut b = *ob;
+            for (k, w) in orow {
+                let k = *k as usize;
+                for (i, v) in &self.rows[k] {
+                    dense[*i as usize] += w * v;
+                }
+                b += w * self.bias[k];
+            }
+            rows.push(
+                dense
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != 0.0)
+                    .map(|(i, v)| (i as u32, *v))
+                    .collect(),
+            );
+            bias.push(b);
+        }
+        Affine {
+            inputs: self.inputs,
+            rows,
+            bias,
+        }
+    }
+
+    /// Number of non-zero weights.
+    pub fn nonzeros(&self) -> usize {
+        self.rows.iter().map(Vec::len).sum()
+    }
+}
+
+/// Max pooling as explicit windows over the flat input.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaxPool {
+    /// Input length.
+    pub inputs: usize,
+    /// For each output, the input indices it takes the maximum of.
+    pub windows: Vec<Vec<u32>>,
+}
+
+/// One op of the IR.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// `W x + b`.
+    Affine(Affine),
+    /// `max(0, x)` elementwise.
+    Relu,
+    /// Windowed maximum.
+    MaxPool(MaxPool),
+    /// Softmax over the output; allowed only as the last op (classifiers),
+    /// where it does not change the predicted class.
+    Softmax,
+}
+
+impl Op {
+    /// The op's kind, for reports and policies.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Op::Affine(_) => "affine",
+            Op::Relu => "relu",
+            Op::MaxPool(_) => "maxpool",
+            Op::Softmax => "softmax",
+        }
+    }
+}
+
+/// A model in the IR.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// The ONNX input's shape.
+    pub input_shape: Vec<usize>,
+    /// Flat input length.
+    pub inputs: usize,
+    /// The ops, in order.
+    pub ops: Vec<Op>,
+    /// The ONNX ops the model was built from (node name, op name).
+    pub source_ops: Vec<(String, String)>,
+}
+
+impl Model {
+    /// Flat output length.
+    pub fn outputs(&self) -> usize {
+        let mut n = self.inputs;
+        for op in &self.ops {
+            match op {
+                Op::Affine(a) => n = a.outputs(),
+                Op::MaxPool(p) => n = p.windows.len(),
+                Op::Relu | Op::Softmax => {}
+            }
+        }
+        n
+    }
+
+    /// Whether the model ends in a softmax (a classifier).
+    pub fn is_classifier(&self) -> bool {
+        matches!(self.ops.last(), Some(Op::Softmax))
+    }
+
+    /// Evaluates the IR in `f64` (the softmax is skipped: it does not change
+    /// the class, and the aggregates of a classifier only use the class).
+    pub fn eval(&self, x: &[f64]) -> Vec<f64> {
+        let mut v = x.to_vec();
+        for op in &self.ops {
+            v = match op {
+                Op::Affine(a) => a.apply(&v),
+                Op::Relu => v.iter().map(|x| x.max(0.0)).collect(),
+                Op::MaxPool(p) => p
+                    .windows
+                    .iter()
+                    .map(|w| w.iter().map(|i| v[*i as usize]).fold(f64::NEG_INFINITY, f64::max))
+                    .collect(),
+                Op::Softmax => v,
+            };
+        }
+        v
+    }
+
+    /// Number of parameters (non-zero weights and biases).
+    pub fn parameters(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                Op::Affine(a) => a.nonzeros() + a.bias.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composition_matches_sequential_application() {
+        let a = Affine { inputs: 2, rows: vec![vec![(0, 1.0), (1, 2.0)], vec![(1, -1.0)]], bias: vec![0.5, 1.0] };
+        let b = Affine { inputs: 2, rows: vec![vec![(0, 3.0), (1, 1.0)]], bias: vec![-2.0] };
+        let x = [0.25, -4.0];
+        assert_eq!(a.then(&b).apply(&x), b.apply(&a.apply(&x)));
+    }
+}
