@@ -24,8 +24,12 @@ pub fn histogram(rows: &[Vec<Num>], classes: usize) -> Vec<Num> {
 /// The bit `[predicted class == label]` from a one-hot prediction and an
 /// integer label. Costs 2 constraints.
 pub fn correct(cs: &Cs, prediction: &[Num], label: &Num) -> Result<Num> {
-    let index =
-        Num::linear_combination(prediction.iter().enumerate().map(|(i, b)| (Fr::from(i as u64), b)));
+    let index = Num::linear_combination(
+        prediction
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (Fr::from(i as u64), b)),
+    );
     is_equal(cs, &index, label)
 }
 
@@ -91,7 +95,7 @@ mod tests {
     fn confusion_cells_are_sound() {
         let (count, cells) = assert_sound(3, |cs| {
             let l = w(cs, 1);
-            let e = vec![w(cs, 0), w(cs, 1)];
+            let e = [w(cs, 0), w(cs, 1)];
             let oh = one_hot(cs, &l, 2).unwrap();
             confusion_cells(cs, &oh, &e[..]).unwrap()
         });
@@ -105,7 +109,10 @@ mod tests {
         for (y, l) in [(10i128, 3i128), (3, 10), (-4, -4)] {
             let (count, out) = assert_sound(2, |cs| {
                 let (yn, ln) = (w(cs, y), w(cs, l));
-                vec![squared_error(cs, &yn, &ln).unwrap(), absolute_error(cs, &yn, &ln, 8).unwrap()]
+                vec![
+                    squared_error(cs, &yn, &ln).unwrap(),
+                    absolute_error(cs, &yn, &ln, 8).unwrap(),
+                ]
             });
             assert_eq!(count, 1 + 9);
             assert_eq!(field_to_i128(out[0]), Some((y - l) * (y - l)));
@@ -116,7 +123,9 @@ mod tests {
     #[test]
     fn threshold_count_is_sound() {
         for (y, want) in [(5i128, 1u64), (4, 1), (3, 0), (-20, 0)] {
-            let (count, out) = assert_sound(1, |cs| vec![at_least(cs, &w(cs, y), Fr::from(4u64), 8).unwrap()]);
+            let (count, out) = assert_sound(1, |cs| {
+                vec![at_least(cs, &w(cs, y), Fr::from(4u64), 8).unwrap()]
+            });
             assert_eq!(count, 9);
             assert_eq!(out[0], Fr::from(want));
         }
@@ -125,11 +134,18 @@ mod tests {
     #[test]
     fn sums_and_histograms_are_linear() {
         let cs = crate::testing::cs();
-        let rows = vec![vec![w(&cs, 1), w(&cs, 0)], vec![w(&cs, 1), w(&cs, 0)], vec![w(&cs, 0), w(&cs, 1)]];
+        let rows = vec![
+            vec![w(&cs, 1), w(&cs, 0)],
+            vec![w(&cs, 1), w(&cs, 0)],
+            vec![w(&cs, 0), w(&cs, 1)],
+        ];
         let h = histogram(&rows, 2);
         assert_eq!(h[0].value(), Some(Fr::from(2u64)));
         assert_eq!(h[1].value(), Some(Fr::from(1u64)));
-        assert_eq!(sum(&[w(&cs, 4), w(&cs, -6)]).value(), Some(i128_to_field(-2)));
+        assert_eq!(
+            sum(&[w(&cs, 4), w(&cs, -6)]).value(),
+            Some(i128_to_field(-2))
+        );
         assert_eq!(cs.num_constraints(), 0);
     }
 }

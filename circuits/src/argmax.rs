@@ -18,7 +18,10 @@ pub fn argmax(cs: &Cs, logits: &[Num], bits: usize) -> Result<Vec<Num>> {
     assert!(!logits.is_empty(), "argmax of nothing");
     let values: Option<Vec<i128>> = logits
         .iter()
-        .map(|z| z.value().map(|v| crate::field_to_i128(v).unwrap_or(i128::MIN)))
+        .map(|z| {
+            z.value()
+                .map(|v| crate::field_to_i128(v).unwrap_or(i128::MIN))
+        })
         .collect();
     let k = values.map(|vs| argmax_native(&vs));
     let mut e = Vec::with_capacity(logits.len());
@@ -60,9 +63,17 @@ mod tests {
 
     #[test]
     fn picks_the_first_maximum_and_is_sound() {
-        for logits in [vec![-5i128, 7, 3], vec![4, 4, -1], vec![0, 0, 0], vec![-9, -2, -3]] {
+        for logits in [
+            vec![-5i128, 7, 3],
+            vec![4, 4, -1],
+            vec![0, 0, 0],
+            vec![-9, -2, -3],
+        ] {
             let (count, e) = assert_sound(logits.len(), |cs| {
-                let zs: Vec<Num> = logits.iter().map(|&x| Num::witness(cs, Some(i128_to_field(x))).unwrap()).collect();
+                let zs: Vec<Num> = logits
+                    .iter()
+                    .map(|&x| Num::witness(cs, Some(i128_to_field(x))).unwrap())
+                    .collect();
                 argmax(cs, &zs, 8).unwrap()
             });
             assert_eq!(count, 3 * (8 + 2) + 1);
@@ -77,8 +88,15 @@ mod tests {
     fn a_later_tied_index_is_rejected() {
         // logits [4, 4]: claiming index 1 must fail (ties go to index 0).
         let cs = cs();
-        let zs: Vec<Num> = [4i128, 4].iter().map(|&x| Num::witness(&cs, Some(i128_to_field(x))).unwrap()).collect();
-        let e: Vec<Num> = [0u64, 1].iter().map(|&b| Num::witness(&cs, Some(Fr::from(b)))).collect::<Result<_>>().unwrap();
+        let zs: Vec<Num> = [4i128, 4]
+            .iter()
+            .map(|&x| Num::witness(&cs, Some(i128_to_field(x))).unwrap())
+            .collect();
+        let e: Vec<Num> = [0u64, 1]
+            .iter()
+            .map(|&b| Num::witness(&cs, Some(Fr::from(b))))
+            .collect::<Result<_>>()
+            .unwrap();
         let p0 = Num::mul(&cs, &e[0], &zs[0]).unwrap();
         let p1 = Num::mul(&cs, &e[1], &zs[1]).unwrap();
         let m = p0.add(&p1);

@@ -70,7 +70,10 @@ mod tests {
         for (x, signed) in [(256, false), (-1, false), (128, true), (-129, true)] {
             let cs = cs();
             build(&cs, x, 8, signed);
-            assert!(!satisfied(&cs), "{x} must not fit in 8 bits (signed: {signed})");
+            assert!(
+                !satisfied(&cs),
+                "{x} must not fit in 8 bits (signed: {signed})"
+            );
         }
     }
 
@@ -78,7 +81,10 @@ mod tests {
     fn bits_recompose_and_sign_is_the_top_bit() {
         // -5 + 128 = 123 = 0b0111_1011
         let (_, bits) = assert_sound(1, |cs| build(cs, -5, 8, true));
-        let got: Vec<u8> = bits.iter().map(|b| u8::from(*b == Fr::from(1u64))).collect();
+        let got: Vec<u8> = bits
+            .iter()
+            .map(|b| u8::from(*b == Fr::from(1u64)))
+            .collect();
         assert_eq!(got, vec![1, 1, 0, 1, 1, 1, 1, 0]);
     }
 }

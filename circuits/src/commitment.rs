@@ -1,19 +1,23 @@
-//! The dataset commitment: hiding and binding, column by column.
+//! The dataset commitment: hiding and binding, row by row.
 //!
 //! A dataset is `rows x columns` signed integers of `value_bits` bits (the
-//! quantized values). Each value is encoded as `v + 2^(value_bits-1)`,
-//! range-checked to `value_bits` bits, and `floor(248 / value_bits)` encoded
-//! values of one column are packed into one field element (row order, least
-//! significant first). A column's digest chains circomlib Poseidon(12) calls:
-//! `h_0 = salt_j`, `h_{i+1} = Poseidon(h_i, e_{11i} .. e_{11i+10})` (zero
-//! padded). The dataset commitment chains the column digests the same way
-//! from `Poseidon(TAG, rows, columns, value_bits)`.
+//! quantized values). Each value is encoded as `v + 2^(value_bits-1)` and
+//! range-checked to `value_bits` bits; a row's encoded values are packed,
+//! `floor(248 / value_bits)` per field element, least significant first, a
+//! row always starting a new element. The commitment chains circomlib
+//! Poseidon calls over every row's elements in order:
+//! `h_0 = Poseidon(TAG, rows, columns, value_bits, salt)`,
+//! `h_{i+1} = Poseidon(h_i, e_{11i} .. e_{11i+10})` (the last call zero
+//! padded), and `C_D` is the last `h`.
 //!
 //! Why this shape: the range checks make packing injective (binding); the
-//! per-column salts make every digest hiding; a circuit that reads only some
-//! columns hashes only those and takes the other digests as private
-//! witnesses; and a chain can be cut at any call boundary, so a dataset can
-//! later be proven in shards without changing the commitment.
+//! random salt in the first call makes the commitment hiding; packing costs
+//! about `value_bits + 507 / (11 * per_element)` constraints per value
+//! whatever the table's shape (a column-wise layout pays a whole Poseidon call
+//! per column even for one row, which wide tables such as images cannot
+//! afford); and the chain can be cut at any call boundary, so a long dataset
+//! can be proven in shards of rows with the intermediate `h` as the link,
+//! without changing the commitment.
 
 use crate::bits::decompose_signed;
 use crate::num::pow2;
@@ -44,6 +48,21 @@ pub struct Shape {
     pub value_bits: usize,
 }
 
+impl Shape {
+    /// Field elements per packed row.
+    pub fn elements_per_row(&self) -> usize {
+        (self.columns as usize).div_ceil(values_per_element(self.value_bits))
+    }
+
+    /// Constraints [`commit_gadget`] costs.
+    pub fn cost(&self) -> usize {
+        let elements = self.rows as usize * self.elements_per_row();
+        self.rows as usize * self.columns as usize * self.value_bits
+            + gadget::cost(5)
+            + elements.div_ceil(CHAIN_RATE) * gadget::cost(poseidon::MAX_INPUTS)
+    }
+}
+
 /// Values packed per field element.
 pub fn values_per_element(value_bits: usize) -> usize {
     PACK_BITS / value_bits
@@ -55,23 +74,37 @@ pub fn fits(v: i64, value_bits: usize) -> bool {
     (-half..half).contains(&v)
 }
 
-/// Packs a column's values (each must fit `value_bits`).
-pub fn pack(values: &[i64], value_bits: usize) -> Vec<Fr> {
+/// Packs one row's values (each must fit `value_bits`).
+pub fn pack_row(values: &[i64], value_bits: usize) -> Vec<Fr> {
     assert!((2..=MAX_VALUE_BITS).contains(&value_bits));
     let offset = 1i64 << (value_bits - 1);
     values
         .chunks(values_per_element(value_bits))
         .map(|chunk| {
             chunk.iter().enumerate().fold(Fr::ZERO, |acc, (i, v)| {
-                assert!(fits(*v, value_bits), "value {v} does not fit {value_bits} bits");
+                assert!(
+                    fits(*v, value_bits),
+                    "value {v} does not fit {value_bits} bits"
+                );
                 acc + Fr::from((v + offset) as u64) * pow2(i * value_bits)
             })
         })
         .collect()
 }
 
-fn chain(start: Fr, elements: &[Fr]) -> Fr {
-    elements.chunks(CHAIN_RATE).fold(start, |h, chunk| {
+fn start(shape: Shape, salt: Fr) -> Fr {
+    poseidon::hash(&[
+        tag(),
+        Fr::from(shape.rows),
+        Fr::from(shape.columns),
+        Fr::from(shape.value_bits as u64),
+        salt,
+    ])
+}
+
+/// Absorbs elements into the chain, `CHAIN_RATE` per call.
+fn chain(h: Fr, elements: &[Fr]) -> Fr {
+    elements.chunks(CHAIN_RATE).fold(h, |h, chunk| {
         let mut input = Vec::with_capacity(poseidon::MAX_INPUTS);
         input.push(h);
         input.extend_from_slice(chunk);
@@ -80,29 +113,51 @@ fn chain(start: Fr, elements: &[Fr]) -> Fr {
     })
 }
 
-/// The salt of column `column`, derived from the dataset's secret salt.
-pub fn column_salt(secret: Fr, column: usize) -> Fr {
-    poseidon::hash(&[secret, Fr::from(column as u64)])
+/// The dataset commitment over `rows` (each `shape.columns` values).
+pub fn commit<'a>(shape: Shape, salt: Fr, rows: impl IntoIterator<Item = &'a [i64]>) -> Fr {
+    let mut elements = Vec::new();
+    let mut n = 0u64;
+    for row in rows {
+        assert_eq!(row.len() as u64, shape.columns, "row width");
+        elements.extend(pack_row(row, shape.value_bits));
+        n += 1;
+    }
+    assert_eq!(n, shape.rows, "row count");
+    chain(start(shape, salt), &elements)
 }
 
-/// A column's digest.
-pub fn column_digest(salt: Fr, values: &[i64], value_bits: usize) -> Fr {
-    chain(salt, &pack(values, value_bits))
-}
-
-fn header(shape: Shape) -> Fr {
-    poseidon::hash(&[tag(), Fr::from(shape.rows), Fr::from(shape.columns), Fr::from(shape.value_bits as u64)])
-}
-
-/// The dataset commitment from its column digests.
-pub fn commit(shape: Shape, digests: &[Fr]) -> Fr {
-    assert_eq!(digests.len() as u64, shape.columns);
-    chain(header(shape), digests)
-}
-
-fn chain_gadget(cs: &Cs, start: Num, elements: &[Num]) -> Result<Num> {
-    let mut h = start;
-    for chunk in elements.chunks(CHAIN_RATE) {
+/// The dataset commitment in R1CS: range-checks every value
+/// (`value_bits` constraints each) and hashes the packed rows; see
+/// [`Shape::cost`].
+pub fn commit_gadget(cs: &Cs, shape: Shape, salt: &Num, rows: &[Vec<Num>]) -> Result<Num> {
+    assert!((2..=MAX_VALUE_BITS).contains(&shape.value_bits));
+    assert_eq!(rows.len() as u64, shape.rows, "row count");
+    let bits = shape.value_bits;
+    let offset = pow2(bits - 1);
+    let mut packed = Vec::with_capacity(rows.len() * shape.elements_per_row());
+    for row in rows {
+        assert_eq!(row.len() as u64, shape.columns, "row width");
+        for chunk in row.chunks(values_per_element(bits)) {
+            for v in chunk {
+                decompose_signed(cs, v, bits)?;
+            }
+            let constant: Fr = (0..chunk.len()).map(|i| offset * pow2(i * bits)).sum();
+            packed.push(
+                Num::linear_combination(chunk.iter().enumerate().map(|(i, v)| (pow2(i * bits), v)))
+                    .add_const(constant),
+            );
+        }
+    }
+    let header = [
+        tag(),
+        Fr::from(shape.rows),
+        Fr::from(shape.columns),
+        Fr::from(bits as u64),
+    ];
+    let mut input: Vec<Num> = header.iter().map(|x| Num::constant(*x)).collect();
+    input.push(salt.clone());
+    let mut h = gadget::hash(cs, &input)?;
+    for chunk in packed.chunks(CHAIN_RATE) {
         let mut input = Vec::with_capacity(poseidon::MAX_INPUTS);
         input.push(h);
         input.extend(chunk.iter().cloned());
@@ -112,94 +167,116 @@ fn chain_gadget(cs: &Cs, start: Num, elements: &[Num]) -> Result<Num> {
     Ok(h)
 }
 
-/// A column's digest in R1CS. Range-checks every value to `value_bits` bits
-/// (`value_bits` constraints each) and hashes the packed elements (507
-/// constraints per 11 elements).
-pub fn column_digest_gadget(cs: &Cs, salt: &Num, values: &[Num], value_bits: usize) -> Result<Num> {
-    assert!((2..=MAX_VALUE_BITS).contains(&value_bits));
-    let offset = pow2(value_bits - 1);
-    let mut packed = Vec::new();
-    for chunk in values.chunks(values_per_element(value_bits)) {
-        for v in chunk {
-            decompose_signed(cs, v, value_bits)?;
-        }
-        packed.push(Num::linear_combination(
-            chunk.iter().enumerate().map(|(i, v)| (pow2(i * value_bits), v)),
-        ).add_const(
-            (0..chunk.len()).map(|i| offset * pow2(i * value_bits)).sum(),
-        ));
-    }
-    chain_gadget(cs, salt.clone(), &packed)
-}
-
-/// The dataset commitment in R1CS (the header is a constant).
-pub fn commit_gadget(cs: &Cs, shape: Shape, digests: &[Num]) -> Result<Num> {
-    assert_eq!(digests.len() as u64, shape.columns);
-    chain_gadget(cs, Num::constant(header(shape)), digests)
-}
-
-/// Constraints [`column_digest_gadget`] costs for `rows` values.
-pub fn column_cost(rows: usize, value_bits: usize) -> usize {
-    let elements = rows.div_ceil(values_per_element(value_bits));
-    rows * value_bits + elements.div_ceil(CHAIN_RATE) * gadget::cost(poseidon::MAX_INPUTS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{assert_sound, cs, satisfied};
 
-    fn column(n: i64) -> Vec<i64> {
-        (0..n).map(|i| (i * 37 % 200) - 100).collect()
+    fn table(rows: usize, cols: usize) -> Vec<Vec<i64>> {
+        (0..rows)
+            .map(|r| {
+                (0..cols)
+                    .map(|c| ((r * 37 + c * 11) % 200) as i64 - 100)
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn witness_rows(cs: &Cs, t: &[Vec<i64>]) -> Vec<Vec<Num>> {
+        t.iter()
+            .map(|r| {
+                r.iter()
+                    .map(|v| Num::witness(cs, Some(crate::i128_to_field(i128::from(*v)))).unwrap())
+                    .collect()
+            })
+            .collect()
     }
 
     #[test]
     fn gadget_matches_native_and_is_sound() {
-        let values = column(40);
+        let t = table(5, 40); // 40 values per row: 2 elements per row at 8 bits
+        let shape = Shape {
+            rows: 5,
+            columns: 40,
+            value_bits: 8,
+        };
         let salt = Fr::from(987654321u64);
-        let want = column_digest(salt, &values, 8);
-        let (count, out) = assert_sound(1 + values.len(), |cs| {
+        let want = commit(shape, salt, t.iter().map(Vec::as_slice));
+        let (count, out) = assert_sound(1 + 5 * 40, |cs| {
             let s = Num::witness(cs, Some(salt)).unwrap();
-            let vs: Vec<Num> = values.iter().map(|&v| Num::witness(cs, Some(crate::i128_to_field(v as i128))).unwrap()).collect();
-            vec![column_digest_gadget(cs, &s, &vs, 8).unwrap()]
+            let rows = witness_rows(cs, &t);
+            vec![commit_gadget(cs, shape, &s, &rows).unwrap()]
         });
         assert_eq!(out[0], want);
-        assert_eq!(count, column_cost(40, 8));
-        assert_eq!(count, 40 * 8 + 507);
-    }
-
-    #[test]
-    fn commitment_gadget_matches_native() {
-        let shape = Shape { rows: 3, columns: 13, value_bits: 8 };
-        let digests: Vec<Fr> = (0..13u64).map(Fr::from).collect();
-        let cs = cs();
-        let ds: Vec<Num> = digests.iter().map(|d| Num::witness(&cs, Some(*d)).unwrap()).collect();
-        assert_eq!(commit_gadget(&cs, shape, &ds).unwrap().value(), Some(commit(shape, &digests)));
-        assert!(satisfied(&cs));
-        assert_eq!(cs.num_constraints(), 2 * 507);
+        assert_eq!(count, shape.cost());
+        assert_eq!(count, 5 * 40 * 8 + 324 + 507);
     }
 
     #[test]
     fn an_out_of_range_value_cannot_be_committed() {
-        // 200 does not fit 8 signed bits; packing it would alias another column.
+        // 200 does not fit 8 signed bits; packing it would alias its neighbour.
         let cs = cs();
         let s = Num::witness(&cs, Some(Fr::from(1u64))).unwrap();
         let v = Num::witness(&cs, Some(Fr::from(200u64))).unwrap();
-        column_digest_gadget(&cs, &s, &[v], 8).unwrap();
+        commit_gadget(
+            &cs,
+            Shape {
+                rows: 1,
+                columns: 1,
+                value_bits: 8,
+            },
+            &s,
+            &[vec![v]],
+        )
+        .unwrap();
         assert!(!satisfied(&cs));
     }
 
     #[test]
     fn the_commitment_depends_on_every_part() {
-        let shape = Shape { rows: 40, columns: 2, value_bits: 8 };
-        let a = column_digest(Fr::from(1u64), &column(40), 8);
-        let b = column_digest(Fr::from(2u64), &column(40), 8);
-        let base = commit(shape, &[a, b]);
-        let mut changed = column(40);
-        changed[39] += 1;
-        assert_ne!(commit(shape, &[column_digest(Fr::from(1u64), &changed, 8), b]), base);
-        assert_ne!(commit(shape, &[b, a]), base);
-        assert_ne!(commit(Shape { rows: 39, ..shape }, &[a, b]), base);
-        assert_ne!(column_digest(Fr::from(3u64), &column(40), 8), a, "the salt hides the column");
+        let t = table(40, 3);
+        let shape = Shape {
+            rows: 40,
+            columns: 3,
+            value_bits: 8,
+        };
+        let rows = |t: &[Vec<i64>]| t.to_vec();
+        let c = |shape: Shape, salt: u64, t: &[Vec<i64>]| {
+            commit(shape, Fr::from(salt), t.iter().map(Vec::as_slice))
+        };
+        let base = c(shape, 1, &t);
+        let mut changed = rows(&t);
+        changed[39][2] += 1;
+        assert_ne!(c(shape, 1, &changed), base, "a value");
+        let mut swapped = rows(&t);
+        swapped.swap(0, 1);
+        assert_ne!(c(shape, 1, &swapped), base, "row order");
+        assert_ne!(
+            c(
+                Shape {
+                    value_bits: 9,
+                    ..shape
+                },
+                1,
+                &t
+            ),
+            base,
+            "value width"
+        );
+        assert_ne!(c(shape, 2, &t), base, "the salt hides the data");
+        let reshaped: Vec<Vec<i64>> = t.concat().chunks(4).map(<[i64]>::to_vec).collect();
+        assert_ne!(
+            c(
+                Shape {
+                    rows: 30,
+                    columns: 4,
+                    value_bits: 8
+                },
+                1,
+                &reshaped
+            ),
+            base,
+            "the shape"
+        );
     }
 }

@@ -65,7 +65,8 @@ mod tests {
     #[test]
     fn sign_bit_is_correct_and_sound() {
         for (x, want) in [(-7i128, 0u64), (-1, 0), (0, 1), (5, 1)] {
-            let (count, out) = assert_sound(1, |cs| vec![is_nonnegative(cs, &w(cs, x), 8).unwrap()]);
+            let (count, out) =
+                assert_sound(1, |cs| vec![is_nonnegative(cs, &w(cs, x), 8).unwrap()]);
             assert_eq!(count, 9);
             assert_eq!(out[0], Fr::from(want));
         }
@@ -74,7 +75,8 @@ mod tests {
     #[test]
     fn equality_bit_is_correct_and_sound() {
         for (a, b, want) in [(4i128, 4i128, 1u64), (4, 5, 0), (-3, 3, 0)] {
-            let (count, out) = assert_sound(2, |cs| vec![is_equal(cs, &w(cs, a), &w(cs, b)).unwrap()]);
+            let (count, out) =
+                assert_sound(2, |cs| vec![is_equal(cs, &w(cs, a), &w(cs, b)).unwrap()]);
             assert_eq!(count, 2);
             assert_eq!(out[0], Fr::from(want));
         }

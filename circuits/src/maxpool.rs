@@ -50,7 +50,10 @@ mod tests {
     fn finds_the_max_and_is_sound() {
         for window in [vec![3i128, 9, 2, 9], vec![0, 0, 0, 0], vec![7, 1, 5, 6]] {
             let (count, out) = assert_sound(window.len(), |cs| {
-                let vs: Vec<Num> = window.iter().map(|&x| Num::witness(cs, Some(i128_to_field(x))).unwrap()).collect();
+                let vs: Vec<Num> = window
+                    .iter()
+                    .map(|&x| Num::witness(cs, Some(i128_to_field(x))).unwrap())
+                    .collect();
                 vec![max(cs, &vs, 8).unwrap()]
             });
             assert_eq!(count, 4 * 8 + 3);
@@ -62,7 +65,10 @@ mod tests {
     fn a_bound_that_is_not_a_member_is_rejected() {
         // 10 bounds every value but is none of them: the product check fails.
         let cs = cs();
-        let vs: Vec<Num> = [3i128, 9, 2].iter().map(|&x| Num::witness(&cs, Some(i128_to_field(x))).unwrap()).collect();
+        let vs: Vec<Num> = [3i128, 9, 2]
+            .iter()
+            .map(|&x| Num::witness(&cs, Some(i128_to_field(x))).unwrap())
+            .collect();
         let m = Num::witness(&cs, Some(i128_to_field(10))).unwrap();
         for v in &vs {
             assert_ge(&cs, &m, v, 8).unwrap();

@@ -190,7 +190,15 @@ mod tests {
 
     #[test]
     fn signed_round_trip() {
-        for x in [0i128, 1, -1, 1 << 100, -(1 << 100), i128::MAX, i128::MIN + 1] {
+        for x in [
+            0i128,
+            1,
+            -1,
+            1 << 100,
+            -(1 << 100),
+            i128::MAX,
+            i128::MIN + 1,
+        ] {
             assert_eq!(field_to_i128(i128_to_field(x)), Some(x));
         }
         assert_eq!(field_to_i128(pow2(200)), None);

@@ -31,8 +31,7 @@ pub fn rescale(cs: &Cs, z: &Num, bits: usize, shift: usize) -> Result<Rescaled> 
     let half = pow2(bits - 1);
     let b = decompose_unsigned(cs, &z.add_const(half), bits)?;
     let sign = b[bits - 1].clone();
-    let magnitude =
-        Num::linear_combination((shift..bits - 1).map(|i| (pow2(i - shift), &b[i])));
+    let magnitude = Num::linear_combination((shift..bits - 1).map(|i| (pow2(i - shift), &b[i])));
     let top = pow2(bits - 1 - shift);
     let value = magnitude.add_scaled(&sign, top).add_const(-top);
     Ok(Rescaled {
@@ -52,7 +51,6 @@ pub fn fits(z: i128, bits: usize) -> bool {
     let half = 1i128 << (bits - 1);
     (-half..half).contains(&z)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -43,31 +43,81 @@ fn features(prefix: &'static str, n: usize) -> Vec<String> {
 }
 
 const MODELS: &[Model] = &[
-    Model { name: "linreg", data: "tabular.csv", value_bits: 16, aggregate: || Aggregate::Mean, columns: |_| Some(features("f", 13)) },
-    Model { name: "mlp", data: "tabular.csv", value_bits: 16, aggregate: || Aggregate::Mean, columns: |_| Some(features("f", 13)) },
+    Model {
+        name: "linreg",
+        data: "tabular.csv",
+        value_bits: 16,
+        aggregate: || Aggregate::Mean,
+        columns: |_| Some(features("f", 13)),
+    },
+    Model {
+        name: "mlp",
+        data: "tabular.csv",
+        value_bits: 16,
+        aggregate: || Aggregate::Mean,
+        columns: |_| Some(features("f", 13)),
+    },
     Model {
         name: "breast_cancer",
         data: "breast_cancer.csv",
         value_bits: 16,
-        aggregate: || Aggregate::Confusion { label: "label".into() },
+        aggregate: || Aggregate::Confusion {
+            label: "label".into(),
+        },
         columns: |_| None,
     },
-    Model { name: "digits", data: "digits.csv", value_bits: 8, aggregate: || Aggregate::Confusion { label: "label".into() }, columns: |_| None },
-    Model { name: "mnist_mlp", data: "digits28.csv", value_bits: 8, aggregate: || Aggregate::Accuracy { label: "label".into() }, columns: |_| None },
-    Model { name: "lenet_small", data: "digits28.csv", value_bits: 8, aggregate: || Aggregate::Accuracy { label: "label".into() }, columns: |_| None },
+    Model {
+        name: "digits",
+        data: "digits.csv",
+        value_bits: 8,
+        aggregate: || Aggregate::Confusion {
+            label: "label".into(),
+        },
+        columns: |_| None,
+    },
+    Model {
+        name: "mnist_mlp",
+        data: "digits28.csv",
+        value_bits: 8,
+        aggregate: || Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        columns: |_| None,
+    },
+    Model {
+        name: "lenet_small",
+        data: "digits28.csv",
+        value_bits: 8,
+        aggregate: || Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        columns: |_| None,
+    },
 ];
 
-const STANDARD: &[&str] = &["linreg:64", "mlp:64", "mlp:256", "mlp:1024", "breast_cancer:569", "mnist_mlp:16", "lenet_small:4"];
+const STANDARD: &[&str] = &[
+    "linreg:64",
+    "mlp:64",
+    "mlp:256",
+    "mlp:1024",
+    "breast_cancer:569",
+    "mnist_mlp:16",
+    "lenet_small:4",
+];
 const QUICK: &[&str] = &["linreg:64", "mlp:64", "breast_cancer:64"];
 
 /// Reads the first `rows` rows of a CSV.
 pub fn head_csv(path: &Path, rows: usize, value_bits: usize) -> Result<Dataset> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let kept: Vec<&str> = text.lines().take(rows + 1).collect();
     if kept.len() < rows + 1 {
         bail!("{} has fewer than {rows} rows", path.display());
     }
-    Ok(Dataset::from_csv_reader(kept.join("\n").as_bytes(), value_bits)?)
+    Ok(Dataset::from_csv_reader(
+        kept.join("\n").as_bytes(),
+        value_bits,
+    )?)
 }
 
 fn peak_rss_mb() -> Option<f64> {
@@ -80,14 +130,28 @@ fn peak_rss_mb() -> Option<f64> {
 fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
     let (name, rows) = case.split_once(':').context("cases are MODEL:ROWS")?;
     let rows: usize = rows.parse().context("ROWS must be a number")?;
-    let m = MODELS.iter().find(|m| m.name == name).with_context(|| format!("unknown model `{name}`"))?;
+    let m = MODELS
+        .iter()
+        .find(|m| m.name == name)
+        .with_context(|| format!("unknown model `{name}`"))?;
     let model = zkgate_zkml::import::load(fixtures.join("models").join(format!("{name}.onnx")))?;
     let dataset = head_csv(&fixtures.join("data").join(m.data), rows, m.value_bits)?;
-    let request = JobRequest { aggregate: (m.aggregate)(), input_columns: (m.columns)(&dataset), quant: Default::default() };
+    let request = JobRequest {
+        aggregate: (m.aggregate)(),
+        input_columns: (m.columns)(&dataset),
+        quant: Default::default(),
+    };
     let mut rng = rand::rngs::OsRng;
     let secret = Secret::random(&mut rng);
     let out = pipeline::run(
-        LocalJob { model: &model, dataset: &dataset, secret: &secret, request: &request, nonce: nonce_from(case.as_bytes()), max_constraints: None },
+        LocalJob {
+            model: &model,
+            dataset: &dataset,
+            secret: &secret,
+            request: &request,
+            nonce: nonce_from(case.as_bytes()),
+            max_constraints: None,
+        },
         None,
         &mut rng,
         &mut |_| {},
@@ -133,11 +197,20 @@ pub fn run(a: BenchArgs) -> Result<()> {
     };
     let exe = std::env::current_exe()?;
     for case in cases {
-        let out = Command::new(&exe).arg("bench").arg("--fixtures").arg(&a.fixtures).arg("--one").arg(&case).output()?;
+        let out = Command::new(&exe)
+            .arg("bench")
+            .arg("--fixtures")
+            .arg(&a.fixtures)
+            .arg("--one")
+            .arg(&case)
+            .output()?;
         if out.status.success() {
             print!("{}", String::from_utf8_lossy(&out.stdout));
         } else {
-            println!("{}", serde_json::json!({ "case": case, "error": String::from_utf8_lossy(&out.stderr).trim() }));
+            println!(
+                "{}",
+                serde_json::json!({ "case": case, "error": String::from_utf8_lossy(&out.stderr).trim() })
+            );
         }
     }
     Ok(())

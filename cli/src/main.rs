@@ -19,7 +19,11 @@ use zkgate_zkml::receipt::{Receipt, Verdict};
 use zkgate_zkml::statement::{nonce_from, Aggregate};
 
 #[derive(Parser)]
-#[command(name = "zkgate", version, about = "Compute-to-data with zero-knowledge proofs: prove what a model says about a committed dataset")]
+#[command(
+    name = "zkgate",
+    version,
+    about = "Compute-to-data with zero-knowledge proofs: prove what a model says about a committed dataset"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,11 +67,19 @@ pub struct AggregateArgs {
 
 impl AggregateArgs {
     fn build(&self) -> Result<Aggregate> {
-        let label = || self.label.clone().context("this aggregate needs --label COLUMN");
+        let label = || {
+            self.label
+                .clone()
+                .context("this aggregate needs --label COLUMN")
+        };
         Ok(match self.aggregate {
             AggregateKind::Sum => Aggregate::Sum,
             AggregateKind::Mean => Aggregate::Mean,
-            AggregateKind::CountAtLeast => Aggregate::CountAtLeast { threshold: self.threshold.context("count-at-least needs --threshold T")? },
+            AggregateKind::CountAtLeast => Aggregate::CountAtLeast {
+                threshold: self
+                    .threshold
+                    .context("count-at-least needs --threshold T")?,
+            },
             AggregateKind::ClassCounts => Aggregate::ClassCounts,
             AggregateKind::Accuracy => Aggregate::Accuracy { label: label()? },
             AggregateKind::Confusion => Aggregate::Confusion { label: label()? },
@@ -131,25 +143,43 @@ fn spinner(json: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("valid template"),
+    );
     pb.enable_steady_tick(Duration::from_millis(120));
     pb
 }
 
 fn cmd_prove(a: ProveArgs) -> Result<()> {
-    let model = zkgate_zkml::import::load(&a.model).with_context(|| format!("loading {}", a.model.display()))?;
-    let dataset = Dataset::from_csv_path(&a.data, a.value_bits).with_context(|| format!("reading {}", a.data.display()))?;
+    let model = zkgate_zkml::import::load(&a.model)
+        .with_context(|| format!("loading {}", a.model.display()))?;
+    let dataset = Dataset::from_csv_path(&a.data, a.value_bits)
+        .with_context(|| format!("reading {}", a.data.display()))?;
     let request = JobRequest {
         aggregate: a.aggregate.build()?,
         input_columns: a.columns.clone(),
-        quant: QuantConfig { weight_bits: a.weight_bits, act_bits: a.act_bits, ..QuantConfig::default() },
+        quant: QuantConfig {
+            weight_bits: a.weight_bits,
+            act_bits: a.act_bits,
+            ..QuantConfig::default()
+        },
     };
     let mut rng = rand::rngs::OsRng;
     let secret = Secret::random(&mut rng);
-    let job_id = a.job_id.clone().unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
+    let job_id = a
+        .job_id
+        .clone()
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
     let pb = spinner(a.json);
     let outcome = pipeline::run(
-        LocalJob { model: &model, dataset: &dataset, secret: &secret, request: &request, nonce: nonce_from(job_id.as_bytes()), max_constraints: None },
+        LocalJob {
+            model: &model,
+            dataset: &dataset,
+            secret: &secret,
+            request: &request,
+            nonce: nonce_from(job_id.as_bytes()),
+            max_constraints: None,
+        },
         None,
         &mut rng,
         &mut |step: Step| pb.set_message(format!("{}...", step.name())),
@@ -157,7 +187,8 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
     pb.finish_and_clear();
     let r = &outcome.receipt;
     std::fs::write(&a.out, r.to_json()).with_context(|| format!("writing {}", a.out.display()))?;
-    std::fs::write(&a.vk_out, prove::to_bytes(&outcome.vk)).with_context(|| format!("writing {}", a.vk_out.display()))?;
+    std::fs::write(&a.vk_out, prove::to_bytes(&outcome.vk))
+        .with_context(|| format!("writing {}", a.vk_out.display()))?;
     if a.json {
         println!(
             "{}",
@@ -167,12 +198,30 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         println!("result      {}", r.result);
         if let Some(ag) = &r.agreement {
             match ag.class_agreement {
-                Some(s) => println!("agreement   {:.4} of {} rows predict the same class as the float model", s, ag.rows),
-                None => println!("agreement   max |float - quantized| = {:.6}, mean {:.6}", ag.max_abs_error.unwrap_or(0.0), ag.mean_abs_error.unwrap_or(0.0)),
+                Some(s) => println!(
+                    "agreement   {:.4} of {} rows predict the same class as the float model",
+                    s, ag.rows
+                ),
+                None => println!(
+                    "agreement   max |float - quantized| = {:.6}, mean {:.6}",
+                    ag.max_abs_error.unwrap_or(0.0),
+                    ag.mean_abs_error.unwrap_or(0.0)
+                ),
             }
         }
-        println!("circuit     {} constraints ({} per row)", r.constraints["total"], r.constraints["total"] / r.circuit.rows as usize);
-        println!("timings     {}", r.timings.iter().map(|(k, v)| format!("{k}={v:.2}")).collect::<Vec<_>>().join(" "));
+        println!(
+            "circuit     {} constraints ({} per row)",
+            r.constraints["total"],
+            r.constraints["total"] / r.circuit.rows as usize
+        );
+        println!(
+            "timings     {}",
+            r.timings
+                .iter()
+                .map(|(k, v)| format!("{k}={v:.2}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
         println!("commitment  {}", r.commitment);
         println!("job id      {job_id}");
         println!("wrote       {} and {}", a.out.display(), a.vk_out.display());
@@ -181,7 +230,8 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
 }
 
 fn cmd_verify(a: VerifyArgs) -> Result<bool> {
-    let text = std::fs::read_to_string(&a.receipt).with_context(|| format!("reading {}", a.receipt.display()))?;
+    let text = std::fs::read_to_string(&a.receipt)
+        .with_context(|| format!("reading {}", a.receipt.display()))?;
     let receipt = Receipt::from_json(&text)?;
     let vk = std::fs::read(&a.vk).with_context(|| format!("reading {}", a.vk.display()))?;
     let verdict = receipt.verify(&vk)?;
@@ -190,9 +240,15 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
         Verdict::Invalid(why) => (false, Some(why.clone())),
     };
     if a.json {
-        println!("{}", serde_json::json!({ "valid": ok, "reason": reason, "result": receipt.result, "commitment": receipt.commitment, "rows": receipt.circuit.rows }));
+        println!(
+            "{}",
+            serde_json::json!({ "valid": ok, "reason": reason, "result": receipt.result, "commitment": receipt.commitment, "rows": receipt.circuit.rows })
+        );
     } else if ok {
-        println!("valid: {} over {} rows of dataset {}", receipt.result, receipt.circuit.rows, receipt.commitment);
+        println!(
+            "valid: {} over {} rows of dataset {}",
+            receipt.result, receipt.circuit.rows, receipt.commitment
+        );
         println!("keys generated by: {}", receipt.setup);
     } else {
         println!("INVALID: {}", reason.unwrap_or_default());
@@ -216,4 +272,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

@@ -10,7 +10,9 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use zkgate_circuits::commitment::{self, Shape};
-use zkgate_circuits::{aggregate, argmax, compare, i128_to_field, maxpool, onehot, relu, rescale, Fr, Num};
+use zkgate_circuits::{
+    aggregate, argmax, compare, i128_to_field, maxpool, onehot, relu, rescale, Fr, Num,
+};
 
 /// Linear combinations longer than this are materialized into one variable
 /// before a rescale reads them (1 constraint instead of copying every term
@@ -62,7 +64,11 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let w = self.witness;
         let st = w.map(|w| w.statement);
         let n = spec.rows as usize;
-        let mut counter = Counter { cs: cs.clone(), last: 0, counts: Counts::new() };
+        let mut counter = Counter {
+            cs: cs.clone(),
+            last: 0,
+            counts: Counts::new(),
+        };
 
         let commitment = Num::input(&cs, st.map(|s| s.commitment))?;
         let rows = Num::input(&cs, st.map(|s| Fr::from(s.rows)))?;
@@ -76,46 +82,51 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         compare::assert_equal(&cs, &id, &Num::constant(spec.id()))?;
         counter.mark("public");
 
-        // Open the commitment: hash the used columns, take the others' digests.
-        let used = spec.used_columns();
-        let mut opened: BTreeMap<usize, Vec<Num>> = BTreeMap::new();
-        let mut digests = Vec::with_capacity(spec.columns.len());
-        for j in 0..spec.columns.len() {
-            if used.contains(&j) {
-                let values = (0..n)
-                    .map(|r| Num::witness(&cs, w.map(|w| i128_to_field(i128::from(w.columns[j][r])))))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let salt = Num::witness(&cs, w.map(|w| w.secret.column_salt(j)))?;
-                digests.push(commitment::column_digest_gadget(&cs, &salt, &values, spec.value_bits)?);
-                opened.insert(j, values);
-            } else {
-                let d = w.map(|w| commitment::column_digest(w.secret.column_salt(j), &w.columns[j], spec.value_bits));
-                digests.push(Num::witness(&cs, d)?);
-            }
+        // Open the commitment: every value of every row, range-checked and hashed.
+        let mut table: Vec<Vec<Num>> = Vec::with_capacity(n);
+        for r in 0..n {
+            let row = (0..spec.columns.len())
+                .map(|j| Num::witness(&cs, w.map(|w| i128_to_field(i128::from(w.columns[j][r])))))
+                .collect::<Result<Vec<_>, _>>()?;
+            table.push(row);
         }
-        let shape = Shape { rows: spec.rows, columns: spec.columns.len() as u64, value_bits: spec.value_bits };
-        let c = commitment::commit_gadget(&cs, shape, &digests)?;
+        let salt = Num::witness(&cs, w.map(|w| w.secret.0))?;
+        let shape = Shape {
+            rows: spec.rows,
+            columns: spec.columns.len() as u64,
+            value_bits: spec.value_bits,
+        };
+        let c = commitment::commit_gadget(&cs, shape, &salt, &table)?;
         compare::assert_equal(&cs, &c, &commitment)?;
         counter.mark("commitment");
 
         // Every row through the model, then its share of the aggregate.
         let p = &spec.params;
         let mut parts: Vec<Vec<Num>> = Vec::with_capacity(n);
-        for r in 0..n {
-            let x: Vec<Num> = spec.input_columns.iter().map(|j| opened[j][r].clone()).collect();
+        for row in &table {
+            let x: Vec<Num> = spec.input_columns.iter().map(|j| row[*j].clone()).collect();
             let y = lower_row(&cs, &spec.plan.stages, x, &mut counter)?;
-            let label = spec.label_column.map(|l| opened[&l][r].clone());
+            let label = spec.label_column.map(|l| row[l].clone());
             let part = match &spec.aggregate {
                 Aggregate::Sum | Aggregate::Mean => y,
                 Aggregate::CountAtLeast { .. } => {
-                    vec![aggregate::at_least(&cs, &y[0], i128_to_field(p.threshold_q), p.bits)?]
+                    vec![aggregate::at_least(
+                        &cs,
+                        &y[0],
+                        i128_to_field(p.threshold_q),
+                        p.bits,
+                    )?]
                 }
-                Aggregate::ClassCounts | Aggregate::Accuracy { .. } | Aggregate::Confusion { .. } => {
+                Aggregate::ClassCounts
+                | Aggregate::Accuracy { .. }
+                | Aggregate::Confusion { .. } => {
                     let e = argmax::argmax(&cs, &y, spec.plan.output_bits)?;
                     counter.mark("argmax");
                     match &spec.aggregate {
                         Aggregate::ClassCounts => e,
-                        Aggregate::Accuracy { .. } => vec![aggregate::correct(&cs, &e, &label.expect("label"))?],
+                        Aggregate::Accuracy { .. } => {
+                            vec![aggregate::correct(&cs, &e, &label.expect("label"))?]
+                        }
                         _ => {
                             let l = onehot::one_hot(&cs, &label.expect("label"), p.classes)?;
                             aggregate::confusion_cells(&cs, &l, &e)?
@@ -124,7 +135,9 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
                 }
                 Aggregate::Mse { .. } | Aggregate::Mae { .. } => {
                     let y = y[0].scale(Fr::from(2u64).pow([u64::from(p.output_shift)]));
-                    let l = label.expect("label").scale(Fr::from(2u64).pow([u64::from(p.label_shift)]));
+                    let l = label
+                        .expect("label")
+                        .scale(Fr::from(2u64).pow([u64::from(p.label_shift)]));
                     if matches!(spec.aggregate, Aggregate::Mse { .. }) {
                         vec![aggregate::squared_error(&cs, &y, &l)?]
                     } else {
@@ -147,7 +160,12 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
     }
 }
 
-fn lower_row(cs: &ConstraintSystemRef<Fr>, stages: &[Stage], x: Vec<Num>, counter: &mut Counter) -> Result<Vec<Num>, SynthesisError> {
+fn lower_row(
+    cs: &ConstraintSystemRef<Fr>,
+    stages: &[Stage],
+    x: Vec<Num>,
+    counter: &mut Counter,
+) -> Result<Vec<Num>, SynthesisError> {
     let mut v = x;
     for stage in stages {
         match stage {
@@ -156,25 +174,52 @@ fn lower_row(cs: &ConstraintSystemRef<Fr>, stages: &[Stage], x: Vec<Num>, counte
                     .iter()
                     .zip(bias)
                     .map(|(row, b)| {
-                        Num::linear_combination(row.iter().map(|(i, w)| (i128_to_field(i128::from(*w)), &v[*i as usize])))
-                            .add_const(i128_to_field(*b))
+                        Num::linear_combination(
+                            row.iter()
+                                .map(|(i, w)| (i128_to_field(i128::from(*w)), &v[*i as usize])),
+                        )
+                        .add_const(i128_to_field(*b))
                     })
                     .collect();
             }
-            Stage::Rescale { bits, shift, relu: apply_relu } => {
+            Stage::Rescale {
+                bits,
+                shift,
+                relu: apply_relu,
+            } => {
                 let mut out = Vec::with_capacity(v.len());
                 for z in &v {
-                    let z = if z.lc().len() > MATERIALIZE_ABOVE { z.materialize(cs)? } else { z.clone() };
+                    let z = if z.lc().len() > MATERIALIZE_ABOVE {
+                        z.materialize(cs)?
+                    } else {
+                        z.clone()
+                    };
                     let r = rescale::rescale(cs, &z, *bits, *shift)?;
-                    out.push(if *apply_relu { relu::relu(cs, &r)? } else { r.value.materialize(cs)? });
+                    out.push(if *apply_relu {
+                        relu::relu(cs, &r)?
+                    } else {
+                        r.value.materialize(cs)?
+                    });
                 }
                 v = out;
-                counter.mark(if *apply_relu { "rescale_relu" } else { "rescale" });
+                counter.mark(if *apply_relu {
+                    "rescale_relu"
+                } else {
+                    "rescale"
+                });
             }
             Stage::MaxPool { windows, bits } => {
                 v = windows
                     .iter()
-                    .map(|win| maxpool::max(cs, &win.iter().map(|i| v[*i as usize].clone()).collect::<Vec<_>>(), *bits))
+                    .map(|win| {
+                        maxpool::max(
+                            cs,
+                            &win.iter()
+                                .map(|i| v[*i as usize].clone())
+                                .collect::<Vec<_>>(),
+                            *bits,
+                        )
+                    })
                     .collect::<Result<_, _>>()?;
                 counter.mark("maxpool");
             }
@@ -188,9 +233,13 @@ pub fn count(spec: &CircuitSpec) -> Result<(usize, Counts), SynthesisError> {
     let cs = ark_relations::gr1cs::ConstraintSystem::<Fr>::new_ref();
     cs.set_mode(ark_relations::gr1cs::SynthesisMode::Setup);
     let counts = Rc::new(RefCell::new(Counts::new()));
-    JobCircuit { spec, witness: None, counts: Some(counts.clone()) }.generate_constraints(cs.clone())?;
+    JobCircuit {
+        spec,
+        witness: None,
+        counts: Some(counts.clone()),
+    }
+    .generate_constraints(cs.clone())?;
     let total = cs.num_constraints();
     let c = counts.borrow().clone();
     Ok((total, c))
 }
-

@@ -46,7 +46,7 @@ impl std::fmt::Debug for Dataset {
     }
 }
 
-/// The dataset's secret salt, from which every column salt is derived.
+/// The dataset's secret salt (it makes the commitment hiding).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Secret(pub Fr);
 
@@ -61,15 +61,14 @@ impl Secret {
     pub fn random<R: rand::RngCore + rand::CryptoRng>(rng: &mut R) -> Self {
         Secret(Fr::rand(rng))
     }
-
-    /// Column `j`'s salt.
-    pub fn column_salt(&self, j: usize) -> Fr {
-        commitment::column_salt(self.0, j)
-    }
 }
 
 fn csv_err(line: Option<u64>, column: Option<&str>, message: impl Into<String>) -> Error {
-    Error::Csv { line, column: column.map(str::to_string), message: message.into() }
+    Error::Csv {
+        line,
+        column: column.map(str::to_string),
+        message: message.into(),
+    }
 }
 
 impl Dataset {
@@ -83,9 +82,15 @@ impl Dataset {
     /// Reads and quantizes CSV data.
     pub fn from_csv_reader(r: impl Read, value_bits: usize) -> Result<Self> {
         if !(2..=commitment::MAX_VALUE_BITS).contains(&value_bits) {
-            return Err(Error::Job(format!("value bits must be 2..={}, not {value_bits}", commitment::MAX_VALUE_BITS)));
+            return Err(Error::Job(format!(
+                "value bits must be 2..={}, not {value_bits}",
+                commitment::MAX_VALUE_BITS
+            )));
         }
-        let mut rdr = csv::ReaderBuilder::new().has_headers(true).trim(csv::Trim::All).from_reader(r);
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_reader(r);
         let columns: Vec<String> = rdr
             .headers()
             .map_err(|e| csv_err(Some(1), None, e.to_string()))?
@@ -96,7 +101,14 @@ impl Dataset {
             return Err(csv_err(Some(1), None, "the header must name every column"));
         }
         if columns.len() > MAX_COLUMNS {
-            return Err(csv_err(Some(1), None, format!("{} columns is over the limit of {MAX_COLUMNS}", columns.len())));
+            return Err(csv_err(
+                Some(1),
+                None,
+                format!(
+                    "{} columns is over the limit of {MAX_COLUMNS}",
+                    columns.len()
+                ),
+            ));
         }
         for (i, c) in columns.iter().enumerate() {
             if columns[..i].contains(c) {
@@ -108,17 +120,33 @@ impl Dataset {
             let line = i as u64 + 2;
             let rec = rec.map_err(|e| csv_err(Some(line), None, e.to_string()))?;
             if rec.len() != columns.len() {
-                return Err(csv_err(Some(line), None, format!("{} cells, the header has {}", rec.len(), columns.len())));
+                return Err(csv_err(
+                    Some(line),
+                    None,
+                    format!("{} cells, the header has {}", rec.len(), columns.len()),
+                ));
             }
             if i >= MAX_ROWS {
-                return Err(csv_err(Some(line), None, format!("more than {MAX_ROWS} rows")));
+                return Err(csv_err(
+                    Some(line),
+                    None,
+                    format!("more than {MAX_ROWS} rows"),
+                ));
             }
             for (j, cell) in rec.iter().enumerate() {
-                let v: f64 = cell
-                    .parse()
-                    .map_err(|_| csv_err(Some(line), Some(&columns[j]), format!("`{cell}` is not a number")))?;
+                let v: f64 = cell.parse().map_err(|_| {
+                    csv_err(
+                        Some(line),
+                        Some(&columns[j]),
+                        format!("`{cell}` is not a number"),
+                    )
+                })?;
                 if !v.is_finite() {
-                    return Err(csv_err(Some(line), Some(&columns[j]), format!("`{cell}` is not a finite number")));
+                    return Err(csv_err(
+                        Some(line),
+                        Some(&columns[j]),
+                        format!("`{cell}` is not a finite number"),
+                    ));
                 }
                 raw[j].push(v);
             }
@@ -131,7 +159,11 @@ impl Dataset {
         for (j, col) in raw.iter().enumerate() {
             let scale = choose_scale(col, value_bits);
             if scale < MIN_SCALE {
-                let (row, v) = col.iter().enumerate().max_by(|a, b| a.1.abs().total_cmp(&b.1.abs())).expect("non-empty");
+                let (row, v) = col
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.abs().total_cmp(&b.1.abs()))
+                    .expect("non-empty");
                 return Err(Error::Overflow(format!(
                     "column `{}`, line {}: {v} does not fit {value_bits}-bit fixed point (it would need scale 2^{scale}, the least allowed is 2^{MIN_SCALE})",
                     columns[j],
@@ -143,7 +175,12 @@ impl Dataset {
             scales.push(scale);
             values.push(q);
         }
-        Ok(Dataset { columns, value_bits, scales, values })
+        Ok(Dataset {
+            columns,
+            value_bits,
+            scales,
+            values,
+        })
     }
 
     /// Number of rows.
@@ -156,7 +193,7 @@ impl Dataset {
         self.columns
             .iter()
             .position(|c| c == name)
-            .ok_or_else(|| Error::Job(format!("the dataset has no column `{name}` (it has {})", self.columns.join(", "))))
+            .ok_or_else(|| Error::Job(format!("the dataset has no column `{name}`")))
     }
 
     /// The value a stored integer stands for.
@@ -166,21 +203,22 @@ impl Dataset {
 
     /// The public shape bound into the commitment.
     pub fn shape(&self) -> Shape {
-        Shape { rows: self.rows() as u64, columns: self.columns.len() as u64, value_bits: self.value_bits }
+        Shape {
+            rows: self.rows() as u64,
+            columns: self.columns.len() as u64,
+            value_bits: self.value_bits,
+        }
     }
 
-    /// Every column's digest.
-    pub fn digests(&self, secret: &Secret) -> Vec<Fr> {
-        self.values
-            .iter()
-            .enumerate()
-            .map(|(j, col)| commitment::column_digest(secret.column_salt(j), col, self.value_bits))
-            .collect()
+    /// Row `r`'s values.
+    pub fn row(&self, r: usize) -> Vec<i64> {
+        self.values.iter().map(|c| c[r]).collect()
     }
 
     /// The dataset commitment.
     pub fn commitment(&self, secret: &Secret) -> Fr {
-        commitment::commit(self.shape(), &self.digests(secret))
+        let rows: Vec<Vec<i64>> = (0..self.rows()).map(|r| self.row(r)).collect();
+        commitment::commit(self.shape(), secret.0, rows.iter().map(Vec::as_slice))
     }
 }
 
@@ -222,14 +260,20 @@ mod tests {
         assert_eq!(d.scales[2], 0, "integer labels are stored exactly");
         assert_eq!(d.values[2], vec![0, 1, 1]);
         assert_eq!(d.scales[1], 0);
-        assert_eq!(d.scales[0], 14, "1.5 * 2^14 = 24576 fits 15 bits, 2^15 would not");
+        assert_eq!(
+            d.scales[0], 14,
+            "1.5 * 2^14 = 24576 fits 15 bits, 2^15 would not"
+        );
         assert!((d.dequantize(0, 1) + 0.25).abs() < 1e-9);
     }
 
     #[test]
     fn bad_csv_is_a_clear_error() {
         let e = Dataset::from_csv_reader("a,b\n1,2\n3,abc\n".as_bytes(), 16).unwrap_err();
-        assert_eq!(e.to_string(), "bad CSV at line 3, column `b`: `abc` is not a number");
+        assert_eq!(
+            e.to_string(),
+            "bad CSV at line 3, column `b`: `abc` is not a number"
+        );
         let e = Dataset::from_csv_reader("a,b\n1,2\n3\n".as_bytes(), 16).unwrap_err();
         assert!(e.to_string().contains("line 3"), "{e}");
         let e = Dataset::from_csv_reader("a,a\n1,2\n".as_bytes(), 16).unwrap_err();

@@ -47,7 +47,9 @@ pub struct Imported {
 
 impl std::fmt::Debug for Imported {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Imported").field("onnx_sha256", &self.onnx_sha256).finish_non_exhaustive()
+        f.debug_struct("Imported")
+            .field("onnx_sha256", &self.onnx_sha256)
+            .finish_non_exhaustive()
     }
 }
 
@@ -71,14 +73,20 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Imported> {
         .model_for_read(&mut &bytes[..])
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
     let typed = inference.into_typed().map_err(|e| typing_error(&e))?;
-    let typed = typed.into_decluttered().map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
+    let typed = typed
+        .into_decluttered()
+        .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
     let model = translate(&typed)?;
     let runnable = typed
         .clone()
         .into_optimized()
         .and_then(|m| m.into_runnable())
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
-    Ok(Imported { model, onnx_sha256, runnable })
+    Ok(Imported {
+        model,
+        onnx_sha256,
+        runnable,
+    })
 }
 
 /// tract reports ops it does not know while typing the model; keep its
@@ -86,7 +94,11 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Imported> {
 fn typing_error(e: &TractError) -> Error {
     let msg = format!("{e:#}");
     if msg.contains("Unimplemented") || msg.contains("unimplemented") {
-        Error::UnsupportedOp { node: "?".into(), op: "?".into(), detail: msg }
+        Error::UnsupportedOp {
+            node: "?".into(),
+            op: "?".into(),
+            detail: msg,
+        }
     } else {
         Error::MalformedModel(msg)
     }
@@ -95,9 +107,15 @@ fn typing_error(e: &TractError) -> Error {
 impl Imported {
     /// Runs tract's float model on one flat input row.
     pub fn run_float(&self, x: &[f32]) -> Result<Vec<f32>> {
-        let t = Tensor::from_shape(&self.model.input_shape, x).map_err(|e| Error::Proof(format!("{e:#}")))?;
-        let out = self.runnable.run(tvec!(t.into())).map_err(|e| Error::Proof(format!("tract run: {e:#}")))?;
-        let view = out[0].to_plain_array_view::<f32>().map_err(|e| Error::Proof(format!("{e:#}")))?;
+        let t = Tensor::from_shape(&self.model.input_shape, x)
+            .map_err(|e| Error::Proof(format!("{e:#}")))?;
+        let out = self
+            .runnable
+            .run(tvec!(t.into()))
+            .map_err(|e| Error::Proof(format!("tract run: {e:#}")))?;
+        let view = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(|e| Error::Proof(format!("{e:#}")))?;
         Ok(view.iter().copied().collect())
     }
 }
@@ -108,7 +126,11 @@ enum Val {
 }
 
 fn unsupported(node: &TypedNode, detail: impl Into<String>) -> Error {
-    Error::UnsupportedOp { node: node.name.clone(), op: node.op.name().to_string(), detail: detail.into() }
+    Error::UnsupportedOp {
+        node: node.name.clone(),
+        op: node.op.name().to_string(),
+        detail: detail.into(),
+    }
 }
 
 fn tract_err(node: &TypedNode, e: TractError) -> Error {
@@ -116,8 +138,12 @@ fn tract_err(node: &TypedNode, e: TractError) -> Error {
 }
 
 fn translate(m: &TypedModel) -> Result<Model> {
-    let inputs = m.input_outlets().map_err(|e| Error::MalformedModel(e.to_string()))?;
-    let outputs = m.output_outlets().map_err(|e| Error::MalformedModel(e.to_string()))?;
+    let inputs = m
+        .input_outlets()
+        .map_err(|e| Error::MalformedModel(e.to_string()))?;
+    let outputs = m
+        .output_outlets()
+        .map_err(|e| Error::MalformedModel(e.to_string()))?;
     if inputs.len() != 1 || outputs.len() != 1 {
         return Err(Error::Structure(format!(
             "models must have one input and one output, this one has {} and {}",
@@ -131,18 +157,26 @@ fn translate(m: &TypedModel) -> Result<Model> {
     let mut input_shape = Vec::new();
     let mut current: Option<OutletId> = None;
 
-    for id in m.eval_order().map_err(|e| Error::MalformedModel(e.to_string()))? {
+    for id in m
+        .eval_order()
+        .map_err(|e| Error::MalformedModel(e.to_string()))?
+    {
         let node = m.node(id);
         let out = OutletId::new(id, 0);
         if node.op_is::<TypedSource>() {
             let fact = &node.outputs[0].fact;
             if fact.datum_type != f32::datum_type() {
-                return Err(Error::Structure(format!("the input must be float32, not {:?}", fact.datum_type)));
+                return Err(Error::Structure(format!(
+                    "the input must be float32, not {:?}",
+                    fact.datum_type
+                )));
             }
             input_shape = fact
                 .shape
                 .as_concrete()
-                .ok_or_else(|| Error::Structure("the input shape must be concrete (fixed batch of 1)".into()))?
+                .ok_or_else(|| {
+                    Error::Structure("the input shape must be concrete (fixed batch of 1)".into())
+                })?
                 .to_vec();
             vals.insert(out, Val::Wire(input_shape.clone()));
             current = Some(out);
@@ -153,14 +187,21 @@ fn translate(m: &TypedModel) -> Result<Model> {
             continue;
         }
         if let Some(c) = node.op_as::<Const>() {
-            let k = c.eval_out_of_plan(tvec!()).ok().flatten().map(|mut v| v.remove(0));
+            let k = c
+                .eval_out_of_plan(tvec!())
+                .ok()
+                .flatten()
+                .map(|mut v| v.remove(0));
             if let Some(k) = k {
                 vals.insert(out, Val::Const(k.into_arc_tensor()));
                 continue;
             }
         }
         if node.outputs.len() != 1 {
-            return Err(unsupported(node, "ops with several outputs are not supported"));
+            return Err(unsupported(
+                node,
+                "ops with several outputs are not supported",
+            ));
         }
         source_ops.push((node.name.clone(), node.op.name().to_string()));
         let wires: Vec<usize> = node
@@ -171,13 +212,21 @@ fn translate(m: &TypedModel) -> Result<Model> {
             .map(|(i, _)| i)
             .collect();
         if wires.len() != 1 {
-            return Err(unsupported(node, "only ops with one data input and constant parameters are supported"));
+            return Err(unsupported(
+                node,
+                "only ops with one data input and constant parameters are supported",
+            ));
         }
         let wire = wires[0];
         if Some(node.inputs[wire]) != current {
-            return Err(Error::Structure(format!("node `{}` branches off the main chain (skip connections are not supported)", node.name)));
+            return Err(Error::Structure(format!(
+                "node `{}` branches off the main chain (skip connections are not supported)",
+                node.name
+            )));
         }
-        let Some(Val::Wire(in_shape)) = vals.get(&node.inputs[wire]) else { unreachable!() };
+        let Some(Val::Wire(in_shape)) = vals.get(&node.inputs[wire]) else {
+            unreachable!()
+        };
         let in_shape = in_shape.clone();
         let out_shape = node.outputs[0]
             .fact
@@ -196,22 +245,48 @@ fn translate(m: &TypedModel) -> Result<Model> {
 
         let op = if let Some(bin) = node.op_as::<TypedBinOp>() {
             let name = bin.0.name();
-            let other = consts.iter().flatten().next().cloned().expect("binary op has a constant");
+            let other = consts
+                .iter()
+                .flatten()
+                .next()
+                .cloned()
+                .expect("binary op has a constant");
             match name {
                 "Max" if is_zero(&other) => Op::Relu,
-                "Add" | "Sub" | "Mul" => Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?),
-                "Div" if wire == 0 => Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?),
-                _ => return Err(unsupported(node, "only Add, Sub, Mul, Div by a constant and max(x, 0) are supported")),
+                "Add" | "Sub" | "Mul" => {
+                    Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?)
+                }
+                "Div" if wire == 0 => {
+                    Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?)
+                }
+                _ => {
+                    return Err(unsupported(
+                        node,
+                        "only Add, Sub, Mul, Div by a constant and max(x, 0) are supported",
+                    ))
+                }
             }
-        } else if node.op_is::<EinSum>() || node.op_is::<Conv>() || node.op_is::<SumPool>() || node.op_is::<AxisOp>() {
+        } else if node.op_is::<EinSum>()
+            || node.op_is::<Conv>()
+            || node.op_is::<SumPool>()
+            || node.op_is::<AxisOp>()
+        {
             Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?)
         } else if node.op_is::<TractMaxPool>() {
             Op::MaxPool(probe_windows(node, &consts, wire, &in_shape)?)
         } else if let Some(sm) = node.op_as::<Softmax>() {
             let last = out_shape.len() - 1;
-            let others: usize = out_shape.iter().enumerate().filter(|(i, _)| *i != last).map(|(_, d)| *d).product();
+            let others: usize = out_shape
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != last)
+                .map(|(_, d)| *d)
+                .product();
             if sm.axes.as_slice() != [last] || others != 1 {
-                return Err(unsupported(node, "softmax must run over the last axis of a single row"));
+                return Err(unsupported(
+                    node,
+                    "softmax must run over the last axis of a single row",
+                ));
             }
             Op::Softmax
         } else {
@@ -225,10 +300,17 @@ fn translate(m: &TypedModel) -> Result<Model> {
         current = Some(out);
     }
     if current != Some(outputs[0]) {
-        return Err(Error::Structure("the output is not the end of the op chain".into()));
+        return Err(Error::Structure(
+            "the output is not the end of the op chain".into(),
+        ));
     }
     let inputs_len = input_shape.iter().product();
-    Ok(Model { input_shape, inputs: inputs_len, ops, source_ops })
+    Ok(Model {
+        input_shape,
+        inputs: inputs_len,
+        ops,
+        source_ops,
+    })
 }
 
 /// Appends an op, merging consecutive affine maps and moving a ReLU that
@@ -250,22 +332,37 @@ fn push(ops: &mut Vec<Op>, op: Op) {
 }
 
 fn is_zero(t: &Tensor) -> bool {
-    t.to_plain_array_view::<f32>().map(|v| v.iter().all(|x| *x == 0.0)).unwrap_or(false)
+    t.to_plain_array_view::<f32>()
+        .map(|v| v.iter().all(|x| *x == 0.0))
+        .unwrap_or(false)
 }
 
-fn eval_with(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wire: usize, x: Tensor) -> Result<Vec<f32>> {
+fn eval_with(
+    node: &TypedNode,
+    consts: &[Option<Arc<Tensor>>],
+    wire: usize,
+    x: Tensor,
+) -> Result<Vec<f32>> {
     let mut x = Some(x);
     let inputs: TVec<TValue> = consts
         .iter()
         .enumerate()
-        .map(|(i, c)| if i == wire { x.take().expect("one wire").into() } else { TValue::from_const(c.clone().expect("constant")) })
+        .map(|(i, c)| {
+            if i == wire {
+                x.take().expect("one wire").into()
+            } else {
+                TValue::from_const(c.clone().expect("constant"))
+            }
+        })
         .collect();
     let out = node
         .op
         .eval_out_of_plan(inputs)
         .map_err(|e| tract_err(node, e))?
         .ok_or_else(|| unsupported(node, "op cannot be evaluated on its own"))?;
-    let view = out[0].to_plain_array_view::<f32>().map_err(|e| tract_err(node, e))?;
+    let view = out[0]
+        .to_plain_array_view::<f32>()
+        .map_err(|e| tract_err(node, e))?;
     Ok(view.iter().copied().collect())
 }
 
@@ -292,26 +389,45 @@ fn probe_affine(
     let n_out: usize = out_shape.iter().product();
     let bias: Vec<f32> = eval_with(node, consts, wire, basis(in_shape, None, 0.0, 0.0)?)?;
     if bias.len() != n_out {
-        return Err(unsupported(node, "output size differs from its declared shape"));
+        return Err(unsupported(
+            node,
+            "output size differs from its declared shape",
+        ));
     }
     let mut rows: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n_out];
     for i in 0..n_in {
         let y = eval_with(node, consts, wire, basis(in_shape, Some(i), 0.0, PROBE)?)?;
         for (j, (yj, bj)) in y.iter().zip(&bias).enumerate() {
             if yj != bj {
-                rows[j].push((i as u32, (f64::from(*yj) - f64::from(*bj)) / f64::from(PROBE)));
+                rows[j].push((
+                    i as u32,
+                    (f64::from(*yj) - f64::from(*bj)) / f64::from(PROBE),
+                ));
             }
         }
     }
     let bias: Vec<f64> = bias.into_iter().map(f64::from).collect();
-    if bias.iter().chain(rows.iter().flatten().map(|(_, w)| w)).any(|v| !v.is_finite()) {
+    if bias
+        .iter()
+        .chain(rows.iter().flatten().map(|(_, w)| w))
+        .any(|v| !v.is_finite())
+    {
         return Err(unsupported(node, "non-finite weights"));
     }
-    Ok(Affine { inputs: n_in, rows, bias })
+    Ok(Affine {
+        inputs: n_in,
+        rows,
+        bias,
+    })
 }
 
 /// Finds each max-pool output's window by lighting one input at a time.
-fn probe_windows(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wire: usize, in_shape: &[usize]) -> Result<MaxPool> {
+fn probe_windows(
+    node: &TypedNode,
+    consts: &[Option<Arc<Tensor>>],
+    wire: usize,
+    in_shape: &[usize],
+) -> Result<MaxPool> {
     let n_in: usize = in_shape.iter().product();
     let base = eval_with(node, consts, wire, basis(in_shape, None, -1.0, -1.0)?)?;
     let mut windows: Vec<Vec<u32>> = vec![Vec::new(); base.len()];
@@ -326,7 +442,10 @@ fn probe_windows(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wire: usize, 
     if windows.iter().any(Vec::is_empty) {
         return Err(unsupported(node, "a pooling window covers only padding"));
     }
-    Ok(MaxPool { inputs: n_in, windows })
+    Ok(MaxPool {
+        inputs: n_in,
+        windows,
+    })
 }
 
 #[cfg(test)]
@@ -334,7 +453,9 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures").join(name)
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures")
+            .join(name)
     }
 
     #[test]
@@ -348,23 +469,45 @@ mod tests {
 
     #[test]
     fn ir_matches_tract_on_every_fixture() {
-        for name in ["linreg", "mlp", "breast_cancer", "digits", "mnist_mlp", "lenet_small"] {
+        for name in [
+            "linreg",
+            "mlp",
+            "breast_cancer",
+            "digits",
+            "mnist_mlp",
+            "lenet_small",
+        ] {
             let m = load(fixture(&format!("models/{name}.onnx"))).unwrap();
-            let x: Vec<f32> = (0..m.model.inputs).map(|i| ((i * 7919) % 97) as f32 / 13.0).collect();
+            let x: Vec<f32> = (0..m.model.inputs)
+                .map(|i| ((i * 7919) % 97) as f32 / 13.0)
+                .collect();
             let want = m.run_float(&x).unwrap();
             let xf: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
             let got = m.model.eval(&xf);
             let want: Vec<f64> = if m.model.is_classifier() {
                 // compare logits through the class only
-                let c = want.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
-                let g = got.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+                let c = want
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .unwrap()
+                    .0;
+                let g = got
+                    .iter()
+                    .enumerate()
+                    .max_by(|a, b| a.1.total_cmp(b.1))
+                    .unwrap()
+                    .0;
                 assert_eq!(c, g, "{name}");
                 continue;
             } else {
                 want.into_iter().map(f64::from).collect()
             };
             for (a, b) in got.iter().zip(&want) {
-                assert!((a - b).abs() <= 1e-3 * (1.0 + b.abs()), "{name}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-3 * (1.0 + b.abs()),
+                    "{name}: {a} vs {b}"
+                );
             }
         }
     }

@@ -152,7 +152,11 @@ impl Model {
                 Op::MaxPool(p) => p
                     .windows
                     .iter()
-                    .map(|w| w.iter().map(|i| v[*i as usize]).fold(f64::NEG_INFINITY, f64::max))
+                    .map(|w| {
+                        w.iter()
+                            .map(|i| v[*i as usize])
+                            .fold(f64::NEG_INFINITY, f64::max)
+                    })
                     .collect(),
                 Op::Softmax => v,
             };
@@ -178,8 +182,16 @@ mod tests {
 
     #[test]
     fn composition_matches_sequential_application() {
-        let a = Affine { inputs: 2, rows: vec![vec![(0, 1.0), (1, 2.0)], vec![(1, -1.0)]], bias: vec![0.5, 1.0] };
-        let b = Affine { inputs: 2, rows: vec![vec![(0, 3.0), (1, 1.0)]], bias: vec![-2.0] };
+        let a = Affine {
+            inputs: 2,
+            rows: vec![vec![(0, 1.0), (1, 2.0)], vec![(1, -1.0)]],
+            bias: vec![0.5, 1.0],
+        };
+        let b = Affine {
+            inputs: 2,
+            rows: vec![vec![(0, 3.0), (1, 1.0)]],
+            bias: vec![-2.0],
+        };
         let x = [0.25, -4.0];
         assert_eq!(a.then(&b).apply(&x), b.apply(&a.apply(&x)));
     }

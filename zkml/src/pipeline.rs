@@ -88,11 +88,18 @@ pub fn run<R: RngCore + CryptoRng>(
     };
 
     let t = timed(Step::Compile, progress);
-    let spec = compile(&job.model.model, &job.model.onnx_sha256, job.dataset, job.request)?;
+    let spec = compile(
+        &job.model.model,
+        &job.model.onnx_sha256,
+        job.dataset,
+        job.request,
+    )?;
     let (total, counts) = circuit::count(&spec)?;
     if let Some(limit) = job.max_constraints {
         if total > limit {
-            return Err(Error::Job(format!("the circuit needs {total} constraints, over the limit of {limit}")));
+            return Err(Error::Job(format!(
+                "the circuit needs {total} constraints, over the limit of {limit}"
+            )));
         }
     }
     done(t, &mut timings);
@@ -120,7 +127,11 @@ pub fn run<R: RngCore + CryptoRng>(
     };
 
     let t = timed(Step::Prove, progress);
-    let witness = Witness { columns: &job.dataset.values, secret: job.secret, statement: &statement };
+    let witness = Witness {
+        columns: &job.dataset.values,
+        secret: job.secret,
+        statement: &statement,
+    };
     let proof = prove::prove(&spec, &pk, witness, rng)?;
     done(t, &mut timings);
 
@@ -128,12 +139,17 @@ pub fn run<R: RngCore + CryptoRng>(
     if !prove::verify(&vk, &statement, &proof)? {
         // Name the broken constraint: this is a bug, never a user error.
         prove::check_satisfied(&spec, witness)?;
-        return Err(Error::Proof("the proof does not verify although the witness satisfies the circuit".into()));
+        return Err(Error::Proof(
+            "the proof does not verify although the witness satisfies the circuit".into(),
+        ));
     }
     done(t, &mut timings);
 
     let header = spec.header();
-    let mut constraints: BTreeMap<String, usize> = counts.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let mut constraints: BTreeMap<String, usize> = counts
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
     constraints.insert("total".into(), total);
     let receipt = Receipt {
         version: VERSION,
@@ -149,5 +165,10 @@ pub fn run<R: RngCore + CryptoRng>(
         constraints,
         timings,
     };
-    Ok(Outcome { receipt, spec, pk, vk })
+    Ok(Outcome {
+        receipt,
+        spec,
+        pk,
+        vk,
+    })
 }

@@ -20,14 +20,31 @@ pub type Proof = ark_groth16::Proof<Bn254>;
 
 /// Generates the circuit's keys. Whoever runs this knows the trapdoor: a
 /// receipt records who did (see the trust model in ARCHITECTURE.md).
-pub fn setup<R: RngCore + CryptoRng>(spec: &CircuitSpec, rng: &mut R) -> Result<(ProvingKey, VerifyingKey)> {
-    let circuit = JobCircuit { spec, witness: None, counts: None };
-    Groth16::<Bn254>::circuit_specific_setup(circuit, rng).map_err(|e| Error::Proof(format!("setup: {e}")))
+pub fn setup<R: RngCore + CryptoRng>(
+    spec: &CircuitSpec,
+    rng: &mut R,
+) -> Result<(ProvingKey, VerifyingKey)> {
+    let circuit = JobCircuit {
+        spec,
+        witness: None,
+        counts: None,
+    };
+    Groth16::<Bn254>::circuit_specific_setup(circuit, rng)
+        .map_err(|e| Error::Proof(format!("setup: {e}")))
 }
 
 /// Proves the statement in `witness`.
-pub fn prove<R: RngCore + CryptoRng>(spec: &CircuitSpec, pk: &ProvingKey, witness: Witness<'_>, rng: &mut R) -> Result<Proof> {
-    let circuit = JobCircuit { spec, witness: Some(witness), counts: None };
+pub fn prove<R: RngCore + CryptoRng>(
+    spec: &CircuitSpec,
+    pk: &ProvingKey,
+    witness: Witness<'_>,
+    rng: &mut R,
+) -> Result<Proof> {
+    let circuit = JobCircuit {
+        spec,
+        witness: Some(witness),
+        counts: None,
+    };
     Groth16::<Bn254>::prove(pk, circuit, rng).map_err(|e| Error::Proof(format!("prove: {e}")))
 }
 
@@ -36,22 +53,31 @@ pub fn prove<R: RngCore + CryptoRng>(spec: &CircuitSpec, pk: &ProvingKey, witnes
 pub fn check_satisfied(spec: &CircuitSpec, witness: Witness<'_>) -> Result<()> {
     use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem};
     let cs = ConstraintSystem::new_ref();
-    JobCircuit { spec, witness: Some(witness), counts: None }.generate_constraints(cs.clone())?;
+    JobCircuit {
+        spec,
+        witness: Some(witness),
+        counts: None,
+    }
+    .generate_constraints(cs.clone())?;
     match cs.which_is_unsatisfied()? {
         None => Ok(()),
-        Some(c) => Err(Error::Proof(format!("witness does not satisfy constraint {c}"))),
+        Some(c) => Err(Error::Proof(format!(
+            "witness does not satisfy constraint {c}"
+        ))),
     }
 }
 
 /// Verifies a proof of `statement`.
 pub fn verify(vk: &VerifyingKey, statement: &Statement, proof: &Proof) -> Result<bool> {
-    Groth16::<Bn254>::verify(vk, &statement.public_inputs(), proof).map_err(|e| Error::Proof(format!("verify: {e}")))
+    Groth16::<Bn254>::verify(vk, &statement.public_inputs(), proof)
+        .map_err(|e| Error::Proof(format!("verify: {e}")))
 }
 
 /// Compressed bytes of a key or proof.
 pub fn to_bytes<T: CanonicalSerialize>(t: &T) -> Vec<u8> {
     let mut out = Vec::with_capacity(t.compressed_size());
-    t.serialize_compressed(&mut out).expect("writing to a Vec cannot fail");
+    t.serialize_compressed(&mut out)
+        .expect("writing to a Vec cannot fail");
     out
 }
 

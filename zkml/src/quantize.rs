@@ -28,7 +28,11 @@ pub struct QuantConfig {
 
 impl Default for QuantConfig {
     fn default() -> Self {
-        QuantConfig { weight_bits: 10, act_bits: 10, margin_bits: 1 }
+        QuantConfig {
+            weight_bits: 10,
+            act_bits: 10,
+            margin_bits: 1,
+        }
     }
 }
 
@@ -94,15 +98,29 @@ const MAX_ACC_BITS: usize = 120;
 impl Plan {
     /// Quantizes `model` for inputs at `input_scales`, calibrating every range
     /// on `rows` (quantized inputs).
-    pub fn calibrate(model: &Model, input_scales: &[i32], rows: &[Vec<i64>], config: QuantConfig) -> Result<Plan> {
+    pub fn calibrate(
+        model: &Model,
+        input_scales: &[i32],
+        rows: &[Vec<i64>],
+        config: QuantConfig,
+    ) -> Result<Plan> {
         if input_scales.len() != model.inputs {
-            return Err(Error::Job(format!("the model takes {} inputs, {} columns were given", model.inputs, input_scales.len())));
+            return Err(Error::Job(format!(
+                "the model takes {} inputs, {} columns were given",
+                model.inputs,
+                input_scales.len()
+            )));
         }
         if !matches!(model.ops.first(), Some(Op::Affine(_))) {
-            return Err(Error::Structure("the first op must be a linear layer".into()));
+            return Err(Error::Structure(
+                "the first op must be a linear layer".into(),
+            ));
         }
         let margin = config.margin_bits as usize;
-        let mut acts: Vec<Vec<i128>> = rows.iter().map(|r| r.iter().map(|v| i128::from(*v)).collect()).collect();
+        let mut acts: Vec<Vec<i128>> = rows
+            .iter()
+            .map(|r| r.iter().map(|v| i128::from(*v)).collect())
+            .collect();
         let mut scales: Vec<i32> = input_scales.to_vec();
         let mut stages = Vec::new();
         let mut classifier = false;
@@ -116,13 +134,59 @@ impl Plan {
                             top = top.max(w.abs().log2() - f64::from(scales[*c as usize]));
                         }
                     }
-                    let s_pre = if top.is_finite() { (f64::from(config.weight_bits) - top).floor() as i32 } else { config.act_bits as i32 };
+                    // Largest weight gets `weight_bits` bits...
+                    let s_weights = if top.is_finite() {
+                        (f64::from(config.weight_bits) - top).floor() as i32
+                    } else {
+                        config.act_bits as i32
+                    };
+                    // ...and the rounding error of each output's weights
+                    // together stays below 2^-act_bits of the layer's largest
+                    // output. Each weight's rounding error is uniform in
+                    // half a step, so an output's error has standard
+                    // deviation sqrt(sum_c max|q_c|^2 / 12) / 2^S; we budget
+                    // three of them. (The agreement with float is measured
+                    // and reported for every job.)
+                    let q_max: Vec<f64> = (0..a.inputs)
+                        .map(|c| acts.iter().map(|x| x[c].unsigned_abs()).max().unwrap_or(0) as f64)
+                        .collect();
+                    let err = a
+                        .rows
+                        .iter()
+                        .map(|row| {
+                            3.0 * (row
+                                .iter()
+                                .map(|(c, _)| q_max[*c as usize].powi(2))
+                                .sum::<f64>()
+                                / 12.0)
+                                .sqrt()
+                        })
+                        .fold(0f64, f64::max);
+                    let z_max = acts
+                        .iter()
+                        .map(|x| {
+                            let xf: Vec<f64> = x
+                                .iter()
+                                .zip(&scales)
+                                .map(|(q, s)| *q as f64 / pow2(*s))
+                                .collect();
+                            a.apply(&xf).into_iter().fold(0f64, |m, v| m.max(v.abs()))
+                        })
+                        .fold(0f64, f64::max);
+                    let s_error = if err > 0.0 && z_max > 0.0 {
+                        ((err / z_max).log2().ceil() as i32) + config.act_bits as i32
+                    } else {
+                        i32::MIN
+                    };
+                    let s_pre = s_weights.max(s_error);
                     let wrows: Vec<Vec<(u32, i64)>> = a
                         .rows
                         .iter()
                         .map(|row| {
                             row.iter()
-                                .map(|(c, w)| (*c, (w * pow2(s_pre - scales[*c as usize])).round() as i64))
+                                .map(|(c, w)| {
+                                    (*c, (w * pow2(s_pre - scales[*c as usize])).round() as i64)
+                                })
                                 .filter(|(_, w)| *w != 0)
                                 .collect()
                         })
@@ -131,7 +195,9 @@ impl Plan {
                     for b in &a.bias {
                         let q = b * pow2(s_pre);
                         if !q.is_finite() || q.abs() > 2f64.powi(100) {
-                            return Err(Error::Overflow(format!("op {i}: bias {b} does not fit the accumulator at scale 2^{s_pre}")));
+                            return Err(Error::Overflow(format!(
+                                "op {i}: bias {b} does not fit the accumulator at scale 2^{s_pre}"
+                            )));
                         }
                         bias.push(q.round() as i128);
                     }
@@ -151,32 +217,55 @@ impl Plan {
                             bits = bits.max(bitlen(max_abs(&z)) + 1 + margin);
                         }
                         check_width(bits, i)?;
-                        acts = z.iter().map(|r| r.iter().map(|v| rescale(*v, shift, relu)).collect()).collect();
+                        acts = z
+                            .iter()
+                            .map(|r| r.iter().map(|v| rescale(*v, shift, relu)).collect())
+                            .collect();
                         scales = vec![s_pre - shift as i32; a.outputs()];
-                        stages.push(Stage::Linear { inputs: a.inputs, rows: wrows, bias });
+                        stages.push(Stage::Linear {
+                            inputs: a.inputs,
+                            rows: wrows,
+                            bias,
+                        });
                         stages.push(Stage::Rescale { bits, shift, relu });
                         i += if relu { 2 } else { 1 };
                     } else {
                         check_width(bitlen(max_abs(&z)) + 1, i)?;
                         acts = z;
                         scales = vec![s_pre; a.outputs()];
-                        stages.push(Stage::Linear { inputs: a.inputs, rows: wrows, bias });
+                        stages.push(Stage::Linear {
+                            inputs: a.inputs,
+                            rows: wrows,
+                            bias,
+                        });
                         i += 1;
                     }
                 }
-                Op::Relu => return Err(Error::Structure(format!("op {i}: ReLU must directly follow a linear layer"))),
+                Op::Relu => {
+                    return Err(Error::Structure(format!(
+                        "op {i}: ReLU must directly follow a linear layer"
+                    )))
+                }
                 Op::MaxPool(p) => {
                     let mut diff = 0i128;
                     for x in &acts {
                         for w in &p.windows {
-                            let m = w.iter().map(|j| x[*j as usize]).max().expect("non-empty window");
-                            diff = diff.max(w.iter().map(|j| m - x[*j as usize]).max().unwrap_or(0));
+                            let m = w
+                                .iter()
+                                .map(|j| x[*j as usize])
+                                .max()
+                                .expect("non-empty window");
+                            diff =
+                                diff.max(w.iter().map(|j| m - x[*j as usize]).max().unwrap_or(0));
                         }
                     }
                     let bits = bitlen(diff).max(1) + margin;
                     acts = acts.iter().map(|x| pool(&p.windows, x)).collect();
                     scales = p.windows.iter().map(|w| scales[w[0] as usize]).collect();
-                    stages.push(Stage::MaxPool { windows: p.windows.clone(), bits });
+                    stages.push(Stage::MaxPool {
+                        windows: p.windows.clone(),
+                        bits,
+                    });
                     i += 1;
                 }
                 Op::Softmax => {
@@ -190,7 +279,14 @@ impl Plan {
             return Err(Error::Structure("outputs at mixed scales".into()));
         }
         let output_bits = bitlen(max_abs(&acts)) + 1 + margin;
-        Ok(Plan { input_scales: input_scales.to_vec(), stages, output_scale, output_bits, classifier, config })
+        Ok(Plan {
+            input_scales: input_scales.to_vec(),
+            stages,
+            output_scale,
+            output_bits,
+            classifier,
+            config,
+        })
     }
 
     /// Output length.
@@ -223,7 +319,9 @@ impl Plan {
                     for w in windows {
                         let m = w.iter().map(|j| v[*j as usize]).max().expect("non-empty");
                         if w.iter().any(|j| bitlen(m - v[*j as usize]) > *bits) {
-                            return Err(Error::Overflow(format!("stage {k}: max-pool difference exceeds {bits} bits")));
+                            return Err(Error::Overflow(format!(
+                                "stage {k}: max-pool difference exceeds {bits} bits"
+                            )));
                         }
                     }
                     pool(windows, &v)
@@ -231,7 +329,10 @@ impl Plan {
             };
         }
         if let Some(y) = v.iter().find(|y| !fits(**y, self.output_bits)) {
-            return Err(Error::Overflow(format!("output {y} does not fit its calibrated {}-bit range", self.output_bits)));
+            return Err(Error::Overflow(format!(
+                "output {y} does not fit its calibrated {}-bit range",
+                self.output_bits
+            )));
         }
         Ok(v)
     }
@@ -239,7 +340,9 @@ impl Plan {
 
 fn check_width(bits: usize, op: usize) -> Result<()> {
     if bits > MAX_ACC_BITS {
-        return Err(Error::Overflow(format!("op {op}: accumulators need {bits} bits, more than {MAX_ACC_BITS}")));
+        return Err(Error::Overflow(format!(
+            "op {op}: accumulators need {bits} bits, more than {MAX_ACC_BITS}"
+        )));
     }
     Ok(())
 }
@@ -256,7 +359,12 @@ fn max_abs(rows: &[Vec<i128>]) -> i128 {
 pub(crate) fn linear(rows: &[Vec<(u32, i64)>], bias: &[i128], x: &[i128]) -> Vec<i128> {
     rows.iter()
         .zip(bias)
-        .map(|(row, b)| row.iter().map(|(i, w)| i128::from(*w) * x[*i as usize]).sum::<i128>() + b)
+        .map(|(row, b)| {
+            row.iter()
+                .map(|(i, w)| i128::from(*w) * x[*i as usize])
+                .sum::<i128>()
+                + b
+        })
         .collect()
 }
 
@@ -271,7 +379,10 @@ pub(crate) fn rescale(z: i128, shift: usize, relu: bool) -> i128 {
 }
 
 fn pool(windows: &[Vec<u32>], x: &[i128]) -> Vec<i128> {
-    windows.iter().map(|w| w.iter().map(|j| x[*j as usize]).max().expect("non-empty")).collect()
+    windows
+        .iter()
+        .map(|w| w.iter().map(|j| x[*j as usize]).max().expect("non-empty"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -280,16 +391,31 @@ mod tests {
     use crate::ir::Affine;
 
     fn mlp() -> Model {
-        let l1 = Affine { inputs: 2, rows: vec![vec![(0, 0.5), (1, -1.25)], vec![(0, 2.0)]], bias: vec![0.1, -0.3] };
-        let l2 = Affine { inputs: 2, rows: vec![vec![(0, 1.5), (1, 0.75)]], bias: vec![0.2] };
-        Model { input_shape: vec![1, 2], inputs: 2, ops: vec![Op::Affine(l1), Op::Relu, Op::Affine(l2)], source_ops: vec![] }
+        let l1 = Affine {
+            inputs: 2,
+            rows: vec![vec![(0, 0.5), (1, -1.25)], vec![(0, 2.0)]],
+            bias: vec![0.1, -0.3],
+        };
+        let l2 = Affine {
+            inputs: 2,
+            rows: vec![vec![(0, 1.5), (1, 0.75)]],
+            bias: vec![0.2],
+        };
+        Model {
+            input_shape: vec![1, 2],
+            inputs: 2,
+            ops: vec![Op::Affine(l1), Op::Relu, Op::Affine(l2)],
+            source_ops: vec![],
+        }
     }
 
     #[test]
     fn quantized_run_tracks_the_float_model() {
         let m = mlp();
         let scales = [8, 8];
-        let rows: Vec<Vec<i64>> = (0..50).map(|i| vec![(i * 13 % 512) - 256, (i * 29 % 512) - 256]).collect();
+        let rows: Vec<Vec<i64>> = (0..50)
+            .map(|i| vec![(i * 13 % 512) - 256, (i * 29 % 512) - 256])
+            .collect();
         let plan = Plan::calibrate(&m, &scales, &rows, QuantConfig::default()).unwrap();
         assert!(matches!(plan.stages[1], Stage::Rescale { relu: true, .. }));
         for r in &rows {

@@ -55,13 +55,18 @@ pub fn fr_to_hex(x: Fr) -> String {
 
 /// Parses [`fr_to_hex`]'s output, rejecting non-canonical values.
 pub fn fr_from_hex(s: &str) -> Result<Fr> {
-    let bytes = hex::decode(s.trim_start_matches("0x")).map_err(|e| Error::Serialization(format!("`{s}`: {e}")))?;
+    let bytes = hex::decode(s.trim_start_matches("0x"))
+        .map_err(|e| Error::Serialization(format!("`{s}`: {e}")))?;
     if bytes.len() != 32 {
-        return Err(Error::Serialization(format!("`{s}`: a field element is 32 bytes")));
+        return Err(Error::Serialization(format!(
+            "`{s}`: a field element is 32 bytes"
+        )));
     }
     let x = Fr::from_be_bytes_mod_order(&bytes);
     if x.into_bigint().to_bytes_be() != bytes {
-        return Err(Error::Serialization(format!("`{s}` is not a canonical field element")));
+        return Err(Error::Serialization(format!(
+            "`{s}` is not a canonical field element"
+        )));
     }
     Ok(x)
 }
@@ -81,7 +86,10 @@ impl Receipt {
         let aggregates = self
             .values
             .iter()
-            .map(|v| v.parse::<i128>().map_err(|e| Error::Serialization(format!("aggregate `{v}`: {e}"))))
+            .map(|v| {
+                v.parse::<i128>()
+                    .map_err(|e| Error::Serialization(format!("aggregate `{v}`: {e}")))
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(Statement {
             commitment: fr_from_hex(&self.commitment)?,
@@ -105,9 +113,12 @@ impl Receipt {
     /// Verifies the receipt against a verifying key (compressed bytes).
     /// `Err` means the inputs could not be read at all.
     pub fn verify(&self, vk_bytes: &[u8]) -> Result<Verdict> {
-        let vk: VerifyingKey = from_bytes(vk_bytes).map_err(|e| Error::Serialization(format!("verifying key: {e}")))?;
+        let vk: VerifyingKey = from_bytes(vk_bytes)
+            .map_err(|e| Error::Serialization(format!("verifying key: {e}")))?;
         if vk_sha256(&vk) != self.vk_sha256 {
-            return Ok(Verdict::Invalid("the verifying key is not the one this receipt names".into()));
+            return Ok(Verdict::Invalid(
+                "the verifying key is not the one this receipt names".into(),
+            ));
         }
         let statement = match self.statement() {
             Ok(s) => s,
@@ -117,19 +128,28 @@ impl Receipt {
             return Ok(Verdict::Invalid("wrong number of aggregate values".into()));
         }
         if vk.gamma_abc_g1.len() != statement.public_inputs().len() + 1 {
-            return Ok(Verdict::Invalid("the verifying key is for a circuit with another number of public inputs".into()));
+            return Ok(Verdict::Invalid(
+                "the verifying key is for a circuit with another number of public inputs".into(),
+            ));
         }
         if self.circuit.decode(&statement.aggregates) != self.result {
-            return Ok(Verdict::Invalid("the reported result does not match the proved values".into()));
+            return Ok(Verdict::Invalid(
+                "the reported result does not match the proved values".into(),
+            ));
         }
-        let proof: Proof = match hex::decode(&self.proof).map_err(|e| Error::Serialization(e.to_string())).and_then(|b| from_bytes(&b)) {
+        let proof: Proof = match hex::decode(&self.proof)
+            .map_err(|e| Error::Serialization(e.to_string()))
+            .and_then(|b| from_bytes(&b))
+        {
             Ok(p) => p,
             Err(e) => return Ok(Verdict::Invalid(format!("malformed proof: {e}"))),
         };
         if verify(&vk, &statement, &proof)? {
             Ok(Verdict::Valid)
         } else {
-            Ok(Verdict::Invalid("the proof does not verify for these public inputs".into()))
+            Ok(Verdict::Invalid(
+                "the proof does not verify for these public inputs".into(),
+            ))
         }
     }
 }

@@ -25,17 +25,29 @@ pub struct Agreement {
 
 /// Runs tract on every row (dequantized stored values, the data the
 /// gateway holds) and compares with the quantized evaluation.
-pub fn agreement(imported: &Imported, dataset: &Dataset, spec: &CircuitSpec, eval: &Evaluation) -> Result<Agreement> {
+pub fn agreement(
+    imported: &Imported,
+    dataset: &Dataset,
+    spec: &CircuitSpec,
+    eval: &Evaluation,
+) -> Result<Agreement> {
     let n = dataset.rows();
     let scale = 2f64.powi(spec.plan.output_scale);
     let mut same = 0usize;
     let (mut max_err, mut sum_err) = (0f64, 0f64);
     for r in 0..n {
-        let x: Vec<f32> = spec.input_columns.iter().map(|j| dataset.dequantize(*j, r) as f32).collect();
+        let x: Vec<f32> = spec
+            .input_columns
+            .iter()
+            .map(|j| dataset.dequantize(*j, r) as f32)
+            .collect();
         let f = imported.run_float(&x)?;
         let q = &eval.outputs[r];
         if spec.plan.classifier || spec.aggregate.needs_classes() {
-            let fc = f.iter().enumerate().fold(0, |best, (i, v)| if *v > f[best] { i } else { best });
+            let fc = f
+                .iter()
+                .enumerate()
+                .fold(0, |best, (i, v)| if *v > f[best] { i } else { best });
             if fc == crate::statement::argmax(q) {
                 same += 1;
             }

@@ -60,14 +60,20 @@ impl Aggregate {
     /// The label column, if the aggregate reads one.
     pub fn label(&self) -> Option<&str> {
         match self {
-            Aggregate::Accuracy { label } | Aggregate::Confusion { label } | Aggregate::Mse { label } | Aggregate::Mae { label } => Some(label),
+            Aggregate::Accuracy { label }
+            | Aggregate::Confusion { label }
+            | Aggregate::Mse { label }
+            | Aggregate::Mae { label } => Some(label),
             _ => None,
         }
     }
 
     /// Whether the aggregate needs a predicted class per row.
     pub fn needs_classes(&self) -> bool {
-        matches!(self, Aggregate::ClassCounts | Aggregate::Accuracy { .. } | Aggregate::Confusion { .. })
+        matches!(
+            self,
+            Aggregate::ClassCounts | Aggregate::Accuracy { .. } | Aggregate::Confusion { .. }
+        )
     }
 
     /// Short name.
@@ -183,13 +189,23 @@ impl SpecHeader {
             Aggregate::Sum | Aggregate::Mean => self.outputs,
             Aggregate::ClassCounts => self.params.classes,
             Aggregate::Confusion { .. } => self.params.classes * self.params.classes,
-            Aggregate::CountAtLeast { .. } | Aggregate::Accuracy { .. } | Aggregate::Mse { .. } | Aggregate::Mae { .. } => 1,
+            Aggregate::CountAtLeast { .. }
+            | Aggregate::Accuracy { .. }
+            | Aggregate::Mse { .. }
+            | Aggregate::Mae { .. } => 1,
         }
     }
 
     /// The aggregate values read as numbers.
     pub fn decode(&self, values: &[i128]) -> serde_json::Value {
-        decode(&self.aggregate, values, self.rows, self.output_scale, self.params.error_scale, self.params.classes)
+        decode(
+            &self.aggregate,
+            values,
+            self.rows,
+            self.output_scale,
+            self.params.error_scale,
+            self.params.classes,
+        )
     }
 }
 
@@ -223,17 +239,6 @@ impl CircuitSpec {
     pub fn aggregate_len(&self) -> usize {
         self.header().aggregate_len()
     }
-
-    /// Columns the circuit opens (model inputs, then the label).
-    pub fn used_columns(&self) -> Vec<usize> {
-        let mut used = self.input_columns.clone();
-        if let Some(l) = self.label_column {
-            if !used.contains(&l) {
-                used.push(l);
-            }
-        }
-        used
-    }
 }
 
 /// A job nonce from any byte string (a job id).
@@ -262,7 +267,12 @@ pub struct Statement {
 impl Statement {
     /// The public inputs, in the circuit's order.
     pub fn public_inputs(&self) -> Vec<Fr> {
-        let mut v = vec![self.commitment, Fr::from(self.rows), self.nonce, self.circuit_id];
+        let mut v = vec![
+            self.commitment,
+            Fr::from(self.rows),
+            self.nonce,
+            self.circuit_id,
+        ];
         v.extend(self.aggregates.iter().map(|a| i128_to_field(*a)));
         v
     }
@@ -288,6 +298,7 @@ pub fn argmax(v: &[i128]) -> usize {
 pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> {
     let n = spec.rows as usize;
     let mut outputs = Vec::with_capacity(n);
+    #[allow(clippy::needless_range_loop)] // rows index every column
     for r in 0..n {
         let x: Vec<i64> = spec.input_columns.iter().map(|j| columns[*j][r]).collect();
         outputs.push(spec.plan.run(&x).map_err(|e| match e {
@@ -295,15 +306,27 @@ pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> 
             other => other,
         })?);
     }
-    let classes: Option<Vec<usize>> = spec.aggregate.needs_classes().then(|| outputs.iter().map(|o| argmax(o)).collect());
-    let label = |r: usize| -> i128 { i128::from(columns[spec.label_column.expect("label column")][r]) };
+    let classes: Option<Vec<usize>> = spec
+        .aggregate
+        .needs_classes()
+        .then(|| outputs.iter().map(|o| argmax(o)).collect());
+    let label =
+        |r: usize| -> i128 { i128::from(columns[spec.label_column.expect("label column")][r]) };
     let p = &spec.params;
     let aggregates = match &spec.aggregate {
-        Aggregate::Sum | Aggregate::Mean => (0..spec.plan.outputs()).map(|o| outputs.iter().map(|y| y[o]).sum()).collect(),
-        Aggregate::CountAtLeast { .. } => vec![outputs.iter().filter(|y| y[0] >= p.threshold_q).count() as i128],
+        Aggregate::Sum | Aggregate::Mean => (0..spec.plan.outputs())
+            .map(|o| outputs.iter().map(|y| y[o]).sum())
+            .collect(),
+        Aggregate::CountAtLeast { .. } => {
+            vec![outputs.iter().filter(|y| y[0] >= p.threshold_q).count() as i128]
+        }
         Aggregate::ClassCounts => {
             let mut h = vec![0i128; p.classes];
-            classes.as_ref().expect("classes").iter().for_each(|c| h[*c] += 1);
+            classes
+                .as_ref()
+                .expect("classes")
+                .iter()
+                .for_each(|c| h[*c] += 1);
             h
         }
         Aggregate::Accuracy { .. } => {
@@ -316,16 +339,28 @@ pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> 
             for (r, c) in cs.iter().enumerate() {
                 let l = label(r);
                 if !(0..p.classes as i128).contains(&l) {
-                    return Err(Error::Job(format!("row {}: label {l} is not one of the model's {} classes", r + 1, p.classes)));
+                    return Err(Error::Job(format!(
+                        "row {}: label {l} is not one of the model's {} classes",
+                        r + 1,
+                        p.classes
+                    )));
                 }
                 m[l as usize * p.classes + c] += 1;
             }
             m
         }
-        Aggregate::Mse { .. } => vec![(0..n).map(|r| error_term(spec, outputs[r][0], label(r)).pow(2)).sum()],
-        Aggregate::Mae { .. } => vec![(0..n).map(|r| error_term(spec, outputs[r][0], label(r)).abs()).sum()],
+        Aggregate::Mse { .. } => vec![(0..n)
+            .map(|r| error_term(spec, outputs[r][0], label(r)).pow(2))
+            .sum()],
+        Aggregate::Mae { .. } => vec![(0..n)
+            .map(|r| error_term(spec, outputs[r][0], label(r)).abs())
+            .sum()],
     };
-    Ok(Evaluation { outputs, classes, aggregates })
+    Ok(Evaluation {
+        outputs,
+        classes,
+        aggregates,
+    })
 }
 
 /// `y - label` at the common error scale.
@@ -334,21 +369,40 @@ pub fn error_term(spec: &CircuitSpec, y: i128, label: i128) -> i128 {
 }
 
 /// Aggregate values read as numbers: what a receipt reports.
-fn decode(spec_aggregate: &Aggregate, values: &[i128], rows: u64, output_scale: i32, error_scale: i32, classes: usize) -> serde_json::Value {
+fn decode(
+    spec_aggregate: &Aggregate,
+    values: &[i128],
+    rows: u64,
+    output_scale: i32,
+    error_scale: i32,
+    classes: usize,
+) -> serde_json::Value {
     let n = rows as f64;
     let out = |v: i128| v as f64 / 2f64.powi(output_scale);
     match spec_aggregate {
-        Aggregate::Sum => serde_json::json!({ "sum": values.iter().map(|v| out(*v)).collect::<Vec<_>>() }),
-        Aggregate::Mean => serde_json::json!({ "mean": values.iter().map(|v| out(*v) / n).collect::<Vec<_>>() }),
-        Aggregate::CountAtLeast { threshold } => serde_json::json!({ "count": values[0], "threshold": threshold, "share": values[0] as f64 / n }),
+        Aggregate::Sum => {
+            serde_json::json!({ "sum": values.iter().map(|v| out(*v)).collect::<Vec<_>>() })
+        }
+        Aggregate::Mean => {
+            serde_json::json!({ "mean": values.iter().map(|v| out(*v) / n).collect::<Vec<_>>() })
+        }
+        Aggregate::CountAtLeast { threshold } => {
+            serde_json::json!({ "count": values[0], "threshold": threshold, "share": values[0] as f64 / n })
+        }
         Aggregate::ClassCounts => serde_json::json!({ "counts": values }),
-        Aggregate::Accuracy { .. } => serde_json::json!({ "correct": values[0], "accuracy": values[0] as f64 / n }),
+        Aggregate::Accuracy { .. } => {
+            serde_json::json!({ "correct": values[0], "accuracy": values[0] as f64 / n })
+        }
         Aggregate::Confusion { .. } => {
             let m: Vec<Vec<i128>> = values.chunks(classes).map(<[i128]>::to_vec).collect();
             let correct: i128 = (0..classes).map(|i| m[i][i]).sum();
             serde_json::json!({ "matrix": m, "accuracy": correct as f64 / n })
         }
-        Aggregate::Mse { .. } => serde_json::json!({ "mse": values[0] as f64 / 4f64.powi(error_scale) / n }),
-        Aggregate::Mae { .. } => serde_json::json!({ "mae": values[0] as f64 / 2f64.powi(error_scale) / n }),
+        Aggregate::Mse { .. } => {
+            serde_json::json!({ "mse": values[0] as f64 / 4f64.powi(error_scale) / n })
+        }
+        Aggregate::Mae { .. } => {
+            serde_json::json!({ "mae": values[0] as f64 / 2f64.powi(error_scale) / n })
+        }
     }
 }

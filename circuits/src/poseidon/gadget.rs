@@ -42,7 +42,6 @@ pub fn cost(inputs: usize) -> usize {
     3 * (p.full_rounds * p.width + p.partial_rounds)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,7 +54,10 @@ mod tests {
             let xs: Vec<Fr> = (0..k as u64).map(|i| Fr::from(i + 1)).collect();
             let want = super::super::hash(&xs);
             let (count, out) = assert_sound(k, |cs| {
-                let inputs: Vec<Num> = xs.iter().map(|x| Num::witness(cs, Some(*x)).unwrap()).collect();
+                let inputs: Vec<Num> = xs
+                    .iter()
+                    .map(|x| Num::witness(cs, Some(*x)).unwrap())
+                    .collect();
                 vec![hash(cs, &inputs).unwrap()]
             });
             assert_eq!(count, cost(k));
