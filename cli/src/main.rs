@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod owner;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -37,6 +38,22 @@ enum Command {
     Verify(VerifyArgs),
     /// Benchmark the prover on the fixture models; one JSON line per case.
     Bench(bench::BenchArgs),
+    /// Create a gateway data dir (config, vault identity, TLS certificate).
+    Init(owner::InitArgs),
+    /// Run the gateway.
+    Serve(owner::ServeArgs),
+    /// Manage datasets (run while the gateway is stopped).
+    #[command(subcommand)]
+    Dataset(owner::DatasetCmd),
+    /// Manage researchers (run while the gateway is stopped).
+    #[command(subcommand)]
+    Researcher(owner::ResearcherCmd),
+    /// Submit a model to a gateway and wait for the receipt.
+    Submit(owner::SubmitArgs),
+    /// Show one job or all my jobs.
+    Status(owner::JobArgs),
+    /// Download a job's receipt and verifying key.
+    Receipt(owner::JobArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -138,7 +155,7 @@ struct VerifyArgs {
     json: bool,
 }
 
-fn spinner(json: bool) -> ProgressBar {
+pub(crate) fn spinner(json: bool) -> ProgressBar {
     if json {
         return ProgressBar::hidden();
     }
@@ -262,6 +279,13 @@ fn main() -> ExitCode {
         Command::Prove(a) => cmd_prove(a).map(|()| true),
         Command::Verify(a) => cmd_verify(a),
         Command::Bench(a) => bench::run(a).map(|()| true),
+        Command::Init(a) => owner::init(a).map(|()| true),
+        Command::Serve(a) => owner::serve(a).map(|()| true),
+        Command::Dataset(c) => owner::dataset(c).map(|()| true),
+        Command::Researcher(c) => owner::researcher(c).map(|()| true),
+        Command::Submit(a) => owner::submit(a).map(|()| true),
+        Command::Status(a) => owner::status(a).map(|()| true),
+        Command::Receipt(a) => owner::receipt(a).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -1,0 +1,348 @@
+//! Data-owner and researcher commands: `init`, `serve`, `dataset`,
+//! `researcher`, `submit`, `status`, `receipt`.
+
+use crate::{spinner, AggregateArgs};
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use zkgate_gateway::admin;
+use zkgate_gateway::client::{Answer, Client};
+use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::store::{JobState, Manifest, Store};
+use zkgate_gateway::vault::Vault;
+use zkgate_zkml::dataset::DEFAULT_VALUE_BITS;
+
+const PASSPHRASE_ENV: &str = "ZKGATE_VAULT_PASSPHRASE";
+
+fn passphrase() -> Option<String> {
+    std::env::var(PASSPHRASE_ENV).ok().filter(|p| !p.is_empty())
+}
+
+/// `zkgate init`.
+#[derive(Args)]
+pub struct InitArgs {
+    /// Data dir to create.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: String,
+    /// Host names for the TLS certificate.
+    #[arg(long, value_delimiter = ',', default_value = "localhost,127.0.0.1")]
+    hosts: Vec<String>,
+    /// Serve plain HTTP (testing only).
+    #[arg(long)]
+    plain_http: bool,
+}
+
+pub fn init(a: InitArgs) -> Result<()> {
+    let config = Config {
+        listen: a.listen,
+        hosts: a.hosts,
+        plain_http: a.plain_http,
+        ..Config::default()
+    };
+    let report = admin::init(&a.data_dir, &config, passphrase().as_deref())?;
+    println!("created {}", a.data_dir.display());
+    println!(
+        "certificate {} (give it to researchers)",
+        report.cert_path.display()
+    );
+    println!("fingerprint SHA-256 {}", report.fingerprint);
+    if passphrase().is_some() {
+        println!("vault identity is protected by ${PASSPHRASE_ENV}");
+    }
+    Ok(())
+}
+
+/// `zkgate serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Data dir.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Override the configured listen address.
+    #[arg(long)]
+    listen: Option<String>,
+}
+
+pub fn serve(a: ServeArgs) -> Result<()> {
+    let gw = zkgate_gateway::Gateway::open(&a.data_dir, passphrase().as_deref())?;
+    let addr = a.listen.unwrap_or_else(|| gw.config.listen.clone());
+    let listener = std::net::TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
+    let scheme = if gw.config.plain_http {
+        "http"
+    } else {
+        "https"
+    };
+    println!(
+        "zkgate gateway listening on {scheme}://{}",
+        listener.local_addr()?
+    );
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(zkgate_gateway::serve(gw, listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))?;
+    Ok(())
+}
+
+/// `zkgate dataset`.
+#[derive(Subcommand)]
+pub enum DatasetCmd {
+    /// Import a CSV (encrypted at rest; prints its commitment).
+    Import {
+        /// The CSV.
+        file: PathBuf,
+        /// Dataset name.
+        #[arg(long)]
+        name: String,
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Bits per stored value.
+        #[arg(long, default_value_t = DEFAULT_VALUE_BITS)]
+        value_bits: usize,
+        /// Price per job (wei).
+        #[arg(long, default_value_t = 0)]
+        price: u64,
+    },
+    /// List datasets.
+    List {
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Remove a dataset.
+    Remove {
+        /// Dataset name.
+        name: String,
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+pub fn dataset(cmd: DatasetCmd) -> Result<()> {
+    match cmd {
+        DatasetCmd::Import {
+            file,
+            name,
+            data_dir,
+            value_bits,
+            price,
+        } => {
+            let paths = Paths::new(&data_dir);
+            let store = Store::open(&paths.db())?;
+            let vault = Vault::open(&paths, passphrase().as_deref())?;
+            let meta =
+                admin::import_dataset(&paths, &store, &vault, &file, &name, value_bits, price)?;
+            println!(
+                "imported `{}`: {} rows x {} columns, commitment {}",
+                meta.name,
+                meta.rows,
+                meta.columns.len(),
+                meta.commitment
+            );
+        }
+        DatasetCmd::List { data_dir } => {
+            let store = Store::open(&Paths::new(&data_dir).db())?;
+            for d in store.datasets()? {
+                println!(
+                    "{}\t{} rows\t{} columns\t{}",
+                    d.name,
+                    d.rows,
+                    d.columns.len(),
+                    d.commitment
+                );
+            }
+        }
+        DatasetCmd::Remove { name, data_dir } => {
+            let paths = Paths::new(&data_dir);
+            admin::remove_dataset(&paths, &Store::open(&paths.db())?, &name)?;
+            println!("removed `{name}`");
+        }
+    }
+    Ok(())
+}
+
+/// `zkgate researcher`.
+#[derive(Subcommand)]
+pub enum ResearcherCmd {
+    /// Add a researcher; prints their token once.
+    Add {
+        /// Name.
+        name: String,
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+pub fn researcher(cmd: ResearcherCmd) -> Result<()> {
+    let ResearcherCmd::Add { name, data_dir } = cmd;
+    let store = Store::open(&Paths::new(&data_dir).db())?;
+    println!("{}", admin::add_researcher(&store, &name)?);
+    Ok(())
+}
+
+/// How to reach a gateway.
+#[derive(Args, Clone)]
+pub struct Remote {
+    /// Gateway URL, e.g. https://127.0.0.1:8443.
+    #[arg(long)]
+    gateway: String,
+    /// The gateway's CA certificate (PEM).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Bearer token (or $ZKGATE_TOKEN).
+    #[arg(long, env = "ZKGATE_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+impl Remote {
+    fn client(&self) -> Result<Client> {
+        let ca = self
+            .ca_cert
+            .as_ref()
+            .map(std::fs::read)
+            .transpose()
+            .context("reading the CA certificate")?;
+        if ca.is_none() && self.gateway.starts_with("https://") {
+            bail!("--ca-cert is required for https");
+        }
+        Ok(Client::new(&self.gateway, &self.token, ca.as_deref())?)
+    }
+}
+
+fn ok<T>(a: Answer<T>) -> Result<T> {
+    match a? {
+        Ok(v) => Ok(v),
+        Err(e) => bail!("gateway: {e}"),
+    }
+}
+
+/// `zkgate submit`.
+#[derive(Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// Dataset name.
+    #[arg(long)]
+    dataset: String,
+    /// ONNX model.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    aggregate: AggregateArgs,
+    /// Columns feeding the model, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Idempotency key (resubmitting returns the same job).
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Do not wait for the receipt.
+    #[arg(long)]
+    no_wait: bool,
+    /// Where to save the receipt.
+    #[arg(long, default_value = "receipt.json")]
+    out: PathBuf,
+    /// Where to save the verifying key.
+    #[arg(long, default_value = "vk.bin")]
+    vk_out: PathBuf,
+}
+
+pub fn submit(a: SubmitArgs) -> Result<()> {
+    let client = a.remote.client()?;
+    let model =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let manifest = Manifest {
+        dataset: a.dataset.clone(),
+        columns: a.columns.clone(),
+        aggregate: a.aggregate.build()?,
+        idempotency_key: a.idempotency_key.clone(),
+        quant: Default::default(),
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let t0 = Instant::now();
+        let job = ok(client.submit(&manifest, model).await)?;
+        println!("job {} {}", job.id, job.state.name());
+        if a.no_wait {
+            return Ok(());
+        }
+        let pb = spinner(false);
+        let job = loop {
+            let j = ok(client.job(&job.id).await)?;
+            pb.set_message(j.state.name().to_string());
+            if j.state.is_terminal() {
+                break j;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        pb.finish_and_clear();
+        match job.state {
+            JobState::Done => {
+                let r = ok(client.receipt(&job.id).await)?;
+                let vk = ok(client.vk(&job.id).await)?;
+                std::fs::write(&a.out, &r)?;
+                std::fs::write(&a.vk_out, &vk)?;
+                println!(
+                    "done in {:.1} s; wrote {} and {}",
+                    t0.elapsed().as_secs_f64(),
+                    a.out.display(),
+                    a.vk_out.display()
+                );
+                Ok(())
+            }
+            s => bail!(
+                "job {} {}: {}",
+                job.id,
+                s.name(),
+                job.error.map(|e| e.to_string()).unwrap_or_default()
+            ),
+        }
+    })
+}
+
+/// `zkgate status` / `zkgate receipt`.
+#[derive(Args)]
+pub struct JobArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// Job id (all my jobs when omitted, for status).
+    job: Option<String>,
+    /// Where to save the receipt (receipt command).
+    #[arg(long, default_value = "receipt.json")]
+    out: PathBuf,
+    /// Where to save the verifying key (receipt command).
+    #[arg(long, default_value = "vk.bin")]
+    vk_out: PathBuf,
+}
+
+pub fn status(a: JobArgs) -> Result<()> {
+    let client = a.remote.client()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let jobs = match &a.job {
+            Some(id) => vec![ok(client.job(id).await)?],
+            None => ok(client.jobs().await)?,
+        };
+        for j in jobs {
+            println!("{}", serde_json::to_string(&j)?);
+        }
+        Ok(())
+    })
+}
+
+pub fn receipt(a: JobArgs) -> Result<()> {
+    let client = a.remote.client()?;
+    let id = a.job.clone().context("which job?")?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        std::fs::write(&a.out, ok(client.receipt(&id).await)?)?;
+        std::fs::write(&a.vk_out, ok(client.vk(&id).await)?)?;
+        println!("wrote {} and {}", a.out.display(), a.vk_out.display());
+        Ok(())
+    })
+}

@@ -1,0 +1,165 @@
+//! The data owner's commands: create a data dir, import datasets, add
+//! researchers. They open the store directly, so they run while the gateway
+//! is stopped (sled takes an exclusive lock).
+
+use crate::config::{Config, Paths};
+use crate::error::{Error, Result};
+use crate::store::{now, DatasetMeta, Researcher, Store};
+use crate::vault::{write_file, write_secret, Vault};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zkgate_zkml::dataset::{Dataset, Secret};
+use zkgate_zkml::receipt::{fr_from_hex, fr_to_hex};
+
+/// What `init` reports.
+#[derive(Debug)]
+pub struct InitReport {
+    /// SHA-256 fingerprint of the TLS certificate.
+    pub fingerprint: String,
+    /// Where the certificate is (give it to researchers).
+    pub cert_path: std::path::PathBuf,
+}
+
+/// Creates a data dir: config, vault identity, TLS certificate and key.
+pub fn init(
+    root: &std::path::Path,
+    config: &Config,
+    passphrase: Option<&str>,
+) -> Result<InitReport> {
+    let paths = Paths::new(root);
+    if paths.config().exists() {
+        return Err(Error::Config(format!(
+            "{} already exists",
+            paths.config().display()
+        )));
+    }
+    std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+    Vault::create(&paths, passphrase)?;
+    let (cert, key, fingerprint) = crate::tls::self_signed(&config.hosts)?;
+    write_file(&paths.cert(), cert.as_bytes(), false)?;
+    write_secret(&paths.key(), key.as_bytes())?;
+    Store::open(&paths.db())?;
+    write_file(&paths.config(), config.to_toml().as_bytes(), false)?;
+    Ok(InitReport {
+        fingerprint,
+        cert_path: paths.cert(),
+    })
+}
+
+/// Hash under which a token is stored.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Adds a researcher; returns their bearer token (shown once, stored hashed).
+pub fn add_researcher(store: &Store, name: &str) -> Result<String> {
+    check_name(name, "researcher")?;
+    let token = format!("zkg_{}", hex::encode(rand::random::<[u8; 24]>()));
+    store.add_researcher(
+        &token_hash(&token),
+        &Researcher {
+            name: name.to_string(),
+            created: now(),
+        },
+    )?;
+    Ok(token)
+}
+
+fn check_name(name: &str, what: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(format!(
+            "{what} names are 1-64 characters of [A-Za-z0-9_-], not `{name}`"
+        )))
+    }
+}
+
+/// What an encrypted dataset file holds.
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    columns: Vec<String>,
+    value_bits: usize,
+    scales: Vec<i32>,
+    values: Vec<Vec<i64>>,
+    secret: String,
+}
+
+/// Imports a CSV: validates, quantizes, encrypts to the vault, records the
+/// public metadata. Nothing is written unless everything succeeded, and no
+/// plaintext is ever written.
+pub fn import_dataset(
+    paths: &Paths,
+    store: &Store,
+    vault: &Vault,
+    csv: &std::path::Path,
+    name: &str,
+    value_bits: usize,
+    price: u64,
+) -> Result<DatasetMeta> {
+    check_name(name, "dataset")?;
+    if store.dataset(name)?.is_some() {
+        return Err(Error::Conflict(format!("dataset `{name}` already exists")));
+    }
+    let dataset = Dataset::from_csv_path(csv, value_bits)?;
+    let secret = Secret::random(&mut rand::rngs::OsRng);
+    let commitment = dataset.commitment(&secret);
+    let sealed = Sealed {
+        columns: dataset.columns.clone(),
+        value_bits,
+        scales: dataset.scales.clone(),
+        values: dataset.values.clone(),
+        secret: fr_to_hex(secret.0),
+    };
+    let ciphertext = vault.encrypt(&serde_json::to_vec(&sealed).expect("serializes"))?;
+    let file = paths.datasets().join(format!("{name}.age"));
+    write_secret(&file, &ciphertext)?;
+    let meta = DatasetMeta {
+        name: name.to_string(),
+        columns: dataset.columns.clone(),
+        scales: dataset.scales.clone(),
+        value_bits,
+        rows: dataset.rows() as u64,
+        commitment: fr_to_hex(commitment),
+        price,
+        created: now(),
+    };
+    if let Err(e) = store.put_dataset(&meta) {
+        let _ = std::fs::remove_file(&file);
+        return Err(e);
+    }
+    Ok(meta)
+}
+
+/// Decrypts a dataset into memory.
+pub fn load_dataset(paths: &Paths, vault: &Vault, name: &str) -> Result<(Dataset, Secret)> {
+    let file = paths.datasets().join(format!("{name}.age"));
+    let ciphertext = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
+    let sealed: Sealed = serde_json::from_slice(&vault.decrypt(&ciphertext)?)
+        .map_err(|e| Error::Vault(format!("dataset `{name}`: {e}")))?;
+    let secret = Secret(fr_from_hex(&sealed.secret)?);
+    Ok((
+        Dataset {
+            columns: sealed.columns,
+            value_bits: sealed.value_bits,
+            scales: sealed.scales,
+            values: sealed.values,
+        },
+        secret,
+    ))
+}
+
+/// Removes a dataset (ciphertext and metadata).
+pub fn remove_dataset(paths: &Paths, store: &Store, name: &str) -> Result<()> {
+    check_name(name, "dataset")?;
+    if !store.remove_dataset(name)? {
+        return Err(Error::NotFound(format!("dataset `{name}`")));
+    }
+    let file = paths.datasets().join(format!("{name}.age"));
+    std::fs::remove_file(&file).map_err(|e| Error::io(&file, e))
+}

@@ -1,0 +1,327 @@
+//! The HTTP API (`/v1`), health, metrics and the OpenAPI document.
+
+use crate::admin::token_hash;
+use crate::error::{Error, Result};
+use crate::store::{now, Job, JobState, Manifest, Researcher};
+use crate::{worker, Gateway};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+type AppState = Arc<Gateway>;
+
+/// The router.
+pub fn router(gw: Arc<Gateway>) -> Router {
+    let limit = gw.config.limits.max_upload_bytes;
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(|| async { Json(openapi()) }))
+        .route("/v1/datasets", get(datasets))
+        .route("/v1/jobs", post(submit).get(my_jobs))
+        .route("/v1/jobs/{id}", get(job))
+        .route("/v1/jobs/{id}/cancel", post(cancel))
+        .route("/v1/jobs/{id}/receipt", get(receipt))
+        .route("/v1/jobs/{id}/vk", get(vk))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(gw)
+}
+
+fn auth(gw: &Gateway, headers: &HeaderMap) -> Result<Researcher> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(Error::Unauthorized)?;
+    gw.store
+        .researcher(&token_hash(token.trim()))?
+        .ok_or(Error::Unauthorized)
+}
+
+fn own_job(gw: &Gateway, who: &Researcher, id: &str) -> Result<Job> {
+    match gw.store.job(id)? {
+        Some(j) if j.researcher == who.name => Ok(j),
+        _ => Err(Error::NotFound(format!("job `{id}`"))),
+    }
+}
+
+async fn datasets(State(gw): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    auth(&gw, &headers)?;
+    Ok(Json(gw.store.datasets()?).into_response())
+}
+
+async fn my_jobs(State(gw): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let who = auth(&gw, &headers)?;
+    let jobs: Vec<Job> = gw
+        .store
+        .jobs()?
+        .into_iter()
+        .filter(|j| j.researcher == who.name)
+        .collect();
+    Ok(Json(jobs).into_response())
+}
+
+async fn job(
+    State(gw): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let who = auth(&gw, &headers)?;
+    Ok(Json(own_job(&gw, &who, &id)?).into_response())
+}
+
+async fn cancel(
+    State(gw): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let who = auth(&gw, &headers)?;
+    let j = own_job(&gw, &who, &id)?;
+    if j.state.is_terminal() {
+        return Err(Error::Conflict(format!(
+            "job `{id}` is already {}",
+            j.state.name()
+        )));
+    }
+    let j = gw.store.update_job(&id, |j| {
+        if !j.state.is_terminal() {
+            j.state = JobState::Cancelled;
+        }
+    })?;
+    Ok(Json(j).into_response())
+}
+
+async fn receipt(
+    State(gw): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let who = auth(&gw, &headers)?;
+    let j = own_job(&gw, &who, &id)?;
+    if j.state != JobState::Done {
+        return Err(Error::Conflict(format!(
+            "job `{id}` is {}, its receipt is not ready",
+            j.state.name()
+        )));
+    }
+    let r = gw
+        .store
+        .receipt(&id)?
+        .ok_or_else(|| Error::Store(format!("job {id} is done but has no receipt")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], r).into_response())
+}
+
+async fn vk(
+    State(gw): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let who = auth(&gw, &headers)?;
+    let j = own_job(&gw, &who, &id)?;
+    if j.state != JobState::Done {
+        return Err(Error::Conflict(format!(
+            "job `{id}` is {}, its key is not ready",
+            j.state.name()
+        )));
+    }
+    let vk = gw
+        .store
+        .vk(&id)?
+        .ok_or_else(|| Error::Store(format!("job {id} is done but has no key")))?;
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], vk).into_response())
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::TooLarge(limit)
+    } else {
+        Error::BadRequest(format!("multipart: {}", e.body_text()))
+    }
+}
+
+async fn submit(
+    State(gw): State<AppState>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<Response> {
+    let who = auth(&gw, &headers)?;
+    let limit = gw.config.limits.max_upload_bytes;
+    let (mut manifest, mut model) = (None, None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+        match name.as_str() {
+            "manifest" => manifest = Some(bytes),
+            "model" => model = Some(bytes),
+            other => {
+                return Err(Error::BadRequest(format!(
+                    "unexpected form field `{other}` (expected `manifest` and `model`)"
+                )))
+            }
+        }
+    }
+    let manifest: Manifest = serde_json::from_slice(
+        &manifest.ok_or_else(|| Error::BadRequest("missing form field `manifest`".into()))?,
+    )
+    .map_err(|e| Error::BadRequest(format!("manifest: {e}")))?;
+    let model = model.ok_or_else(|| Error::BadRequest("missing form field `model`".into()))?;
+    let meta = gw
+        .store
+        .dataset(&manifest.dataset)?
+        .ok_or_else(|| Error::NotFound(format!("dataset `{}`", manifest.dataset)))?;
+
+    // Refuse at once what can never run: malformed or unsupported models,
+    // unknown columns, a wrong number of inputs.
+    let bytes = model.to_vec();
+    let imported = tokio::task::spawn_blocking(move || zkgate_zkml::import::load_bytes(&bytes))
+        .await
+        .map_err(|e| Error::Store(format!("import task: {e}")))??;
+    let known = |c: &String| meta.columns.contains(c);
+    let label = manifest.aggregate.label().map(str::to_string);
+    if let Some(l) = &label {
+        if !known(l) {
+            return Err(Error::Unprocessable(format!(
+                "unknown column `{l}` in dataset `{}`",
+                meta.name
+            )));
+        }
+    }
+    let inputs = match &manifest.columns {
+        Some(cols) => {
+            if let Some(c) = cols.iter().find(|c| !known(c)) {
+                return Err(Error::Unprocessable(format!(
+                    "unknown column `{c}` in dataset `{}`",
+                    meta.name
+                )));
+            }
+            cols.len()
+        }
+        None => meta
+            .columns
+            .iter()
+            .filter(|c| Some(*c) != label.as_ref())
+            .count(),
+    };
+    if inputs != imported.model.inputs {
+        return Err(Error::Unprocessable(format!(
+            "the model takes {} inputs, the manifest selects {inputs} columns",
+            imported.model.inputs
+        )));
+    }
+
+    let active = gw
+        .store
+        .jobs()?
+        .iter()
+        .filter(|j| j.researcher == who.name && !j.state.is_terminal())
+        .count();
+    let t = now();
+    let id = format!("job_{}", hex::encode(rand::random::<[u8; 12]>()));
+    let job = Job {
+        id,
+        researcher: who.name.clone(),
+        model_sha256: hex::encode(Sha256::digest(&model)),
+        manifest,
+        state: JobState::Queued,
+        error: None,
+        attempts: 0,
+        created: t,
+        updated: t,
+        timings: None,
+    };
+    if active >= gw.config.limits.max_active_jobs_per_researcher {
+        // An idempotent resubmission of an existing job is still answered.
+        if let Some(k) = &job.manifest.idempotency_key {
+            if let Some(existing) = gw.store.jobs()?.into_iter().find(|j| {
+                j.researcher == who.name && j.manifest.idempotency_key.as_ref() == Some(k)
+            }) {
+                return Ok((StatusCode::OK, Json(existing)).into_response());
+            }
+        }
+        return Err(Error::Limit(format!(
+            "{active} jobs already queued or running (limit {})",
+            gw.config.limits.max_active_jobs_per_researcher
+        )));
+    }
+    let (stored, new) = gw.store.create_job(&job, &model)?;
+    if new {
+        worker::wake(&gw);
+    }
+    let status = if new {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(stored)).into_response())
+}
+
+async fn metrics(State(gw): State<AppState>) -> Result<Response> {
+    let jobs = gw.store.jobs()?;
+    let mut out = String::from("# HELP zkgate_jobs Jobs by state.\n# TYPE zkgate_jobs gauge\n");
+    for s in JobState::ALL {
+        out += &format!(
+            "zkgate_jobs{{state=\"{}\"}} {}\n",
+            s.name(),
+            jobs.iter().filter(|j| j.state == s).count()
+        );
+    }
+    let (secs, count) = worker::stats(&gw);
+    out += "# HELP zkgate_proving_seconds Time spent proving since start.\n# TYPE zkgate_proving_seconds summary\n";
+    out += &format!("zkgate_proving_seconds_sum {secs}\nzkgate_proving_seconds_count {count}\n");
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// The OpenAPI 3.1 document of the API.
+pub fn openapi() -> serde_json::Value {
+    let error = serde_json::json!({ "$ref": "#/components/schemas/Error" });
+    let job = serde_json::json!({ "$ref": "#/components/schemas/Job" });
+    let id = serde_json::json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
+    let err = |d: &str| serde_json::json!({ "description": d, "content": { "application/json": { "schema": error } } });
+    serde_json::json!({
+        "openapi": "3.1.0",
+        "info": { "title": "zkgate gateway", "version": env!("CARGO_PKG_VERSION") },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "schemas": {
+                "Error": { "type": "object", "properties": { "error": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
+                "Job": { "type": "object", "properties": {
+                    "id": { "type": "string" }, "researcher": { "type": "string" },
+                    "state": { "type": "string", "enum": ["queued", "compiling", "setup", "proving", "done", "failed", "cancelled"] },
+                    "manifest": { "type": "object" }, "error": { "type": ["object", "null"] }, "attempts": { "type": "integer" } } }
+            }
+        },
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/healthz": { "get": { "security": [], "responses": { "200": { "description": "alive" } } } },
+            "/metrics": { "get": { "security": [], "responses": { "200": { "description": "Prometheus text" } } } },
+            "/v1/datasets": { "get": { "responses": { "200": { "description": "public metadata of every dataset" }, "401": err("bad token") } } },
+            "/v1/jobs": {
+                "get": { "responses": { "200": { "description": "the caller's jobs" }, "401": err("bad token") } },
+                "post": {
+                    "requestBody": { "content": { "multipart/form-data": { "schema": { "type": "object", "properties": {
+                        "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key" },
+                        "model": { "type": "string", "format": "binary" } } } } } },
+                    "responses": {
+                        "202": { "description": "accepted", "content": { "application/json": { "schema": job } } },
+                        "200": { "description": "same idempotency key: the existing job" },
+                        "400": err("malformed manifest or model"), "401": err("bad token"), "404": err("unknown dataset"),
+                        "413": err("upload too large"), "422": err("unsupported op, unknown column, wrong input count"),
+                        "429": err("too many active jobs")
+                    }
+                }
+            },
+            "/v1/jobs/{id}": { "get": { "parameters": id, "responses": { "200": { "description": "the job" }, "404": err("no such job of yours") } } },
+            "/v1/jobs/{id}/cancel": { "post": { "parameters": id, "responses": { "200": { "description": "cancelled" }, "409": err("already finished") } } },
+            "/v1/jobs/{id}/receipt": { "get": { "parameters": id, "responses": { "200": { "description": "receipt JSON" }, "409": err("not done") } } },
+            "/v1/jobs/{id}/vk": { "get": { "parameters": id, "responses": { "200": { "description": "verifying key (compressed)" }, "409": err("not done") } } }
+        }
+    })
+}

@@ -1,0 +1,169 @@
+//! The researcher's client for the gateway API (HTTPS with a pinned CA).
+
+use crate::error::{Error, Result};
+use crate::store::{DatasetMeta, Job, Manifest};
+use reqwest::multipart::{Form, Part};
+
+/// An error answer from the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Stable error code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.message)
+    }
+}
+
+/// A client result: transport errors as [`Error`], API errors as [`ApiError`].
+pub type Answer<T> = std::result::Result<std::result::Result<T, ApiError>, Error>;
+
+/// A gateway client.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for `base` (`https://host:port`), trusting `ca_pem` (or
+    /// nothing beyond plain HTTP when `None`).
+    pub fn new(base: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<Client> {
+        let mut b = reqwest::Client::builder().timeout(std::time::Duration::from_secs(120));
+        if let Some(ca) = ca_pem {
+            b = b.tls_backend_preconfigured(crate::tls::client_config(ca)?);
+        }
+        let http = b
+            .build()
+            .map_err(|e| Error::Config(format!("client: {e}")))?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            http,
+        })
+    }
+
+    async fn answer<T: serde::de::DeserializeOwned>(
+        r: reqwest::Result<reqwest::Response>,
+    ) -> Answer<T> {
+        let r = r.map_err(|e| Error::Config(format!("request: {e}")))?;
+        let status = r.status().as_u16();
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| Error::Config(format!("response: {e}")))?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&bytes)
+                .map(Ok)
+                .map_err(|e| Error::Config(format!("response: {e}")));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        Ok(Err(ApiError {
+            status,
+            code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
+            message: v["error"]["message"]
+                .as_str()
+                .unwrap_or(&String::from_utf8_lossy(&bytes))
+                .to_string(),
+        }))
+    }
+
+    fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    /// `GET /v1/datasets`.
+    pub async fn datasets(&self) -> Answer<Vec<DatasetMeta>> {
+        Self::answer(self.get("/v1/datasets").send().await).await
+    }
+
+    /// `POST /v1/jobs`.
+    pub async fn submit(&self, manifest: &Manifest, model: Vec<u8>) -> Answer<Job> {
+        let form = Form::new()
+            .part(
+                "manifest",
+                Part::text(serde_json::to_string(manifest).expect("manifest serializes")),
+            )
+            .part("model", Part::bytes(model).file_name("model.onnx"));
+        Self::answer(
+            self.http
+                .post(format!("{}/v1/jobs", self.base))
+                .bearer_auth(&self.token)
+                .multipart(form)
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// `GET /v1/jobs/{id}`.
+    pub async fn job(&self, id: &str) -> Answer<Job> {
+        Self::answer(self.get(&format!("/v1/jobs/{id}")).send().await).await
+    }
+
+    /// `GET /v1/jobs`.
+    pub async fn jobs(&self) -> Answer<Vec<Job>> {
+        Self::answer(self.get("/v1/jobs").send().await).await
+    }
+
+    /// `POST /v1/jobs/{id}/cancel`.
+    pub async fn cancel(&self, id: &str) -> Answer<Job> {
+        Self::answer(
+            self.http
+                .post(format!("{}/v1/jobs/{id}/cancel", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// `GET /v1/jobs/{id}/receipt` as JSON text.
+    pub async fn receipt(&self, id: &str) -> Answer<String> {
+        let v: Answer<serde_json::Value> =
+            Self::answer(self.get(&format!("/v1/jobs/{id}/receipt")).send().await).await;
+        v.map(|r| r.map(|v| v.to_string()))
+    }
+
+    /// `GET /v1/jobs/{id}/vk`.
+    pub async fn vk(&self, id: &str) -> Answer<Vec<u8>> {
+        let r = self
+            .get(&format!("/v1/jobs/{id}/vk"))
+            .send()
+            .await
+            .map_err(|e| Error::Config(format!("request: {e}")))?;
+        let status = r.status().as_u16();
+        let bytes = r
+            .bytes()
+            .await
+            .map_err(|e| Error::Config(format!("response: {e}")))?;
+        if status == 200 {
+            Ok(Ok(bytes.to_vec()))
+        } else {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            Ok(Err(ApiError {
+                status,
+                code: v["error"]["code"].as_str().unwrap_or("unknown").into(),
+                message: v["error"]["message"].as_str().unwrap_or("").into(),
+            }))
+        }
+    }
+}

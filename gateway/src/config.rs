@@ -1,0 +1,107 @@
+//! The gateway's configuration file (`config.toml` in the data dir).
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Limits enforced on every request and job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Largest accepted upload (model + manifest), bytes.
+    pub max_upload_bytes: usize,
+    /// Largest circuit a job may compile to.
+    pub max_constraints: usize,
+    /// Jobs one researcher may have queued or running at once.
+    pub max_active_jobs_per_researcher: usize,
+    /// Proving workers (each proves one job at a time).
+    pub workers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_upload_bytes: 16 << 20,
+            max_constraints: 4 << 20,
+            max_active_jobs_per_researcher: 4,
+            workers: 1,
+        }
+    }
+}
+
+/// The configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Host names in the TLS certificate.
+    pub hosts: Vec<String>,
+    /// Serve plain HTTP instead of HTTPS (testing only).
+    #[serde(default)]
+    pub plain_http: bool,
+    /// Limits.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8443".into(),
+            hosts: vec!["localhost".into(), "127.0.0.1".into()],
+            plain_http: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The files of a data dir.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// The data dir.
+    pub root: PathBuf,
+}
+
+impl Paths {
+    /// Paths under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Paths { root: root.into() }
+    }
+    /// `config.toml`.
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+    /// The age identity of the vault.
+    pub fn identity(&self) -> PathBuf {
+        self.root.join("vault").join("identity.age")
+    }
+    /// Encrypted datasets.
+    pub fn datasets(&self) -> PathBuf {
+        self.root.join("datasets")
+    }
+    /// The TLS certificate (public).
+    pub fn cert(&self) -> PathBuf {
+        self.root.join("tls").join("cert.pem")
+    }
+    /// The TLS private key.
+    pub fn key(&self) -> PathBuf {
+        self.root.join("tls").join("key.pem")
+    }
+    /// The sled database.
+    pub fn db(&self) -> PathBuf {
+        self.root.join("db")
+    }
+}
+
+impl Config {
+    /// Reads `config.toml`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// The TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serializes")
+    }
+}

@@ -1,0 +1,130 @@
+//! zkgate's gateway: the data owner's HTTPS service. Researchers submit
+//! ONNX models with a manifest; jobs are stored durably in sled, proved by a
+//! bounded worker pool through `zkgate-zkml` over age-encrypted datasets,
+//! and only receipts leave.
+//!
+//! The server is a library: [`serve`] takes an open [`Gateway`], a bound
+//! listener and a shutdown future, so tests bind port 0.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod api;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod store;
+pub mod tls;
+pub mod vault;
+pub mod worker;
+
+pub use error::{Error, Result};
+
+use config::{Config, Paths};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use store::Store;
+use tokio::sync::Notify;
+use vault::Vault;
+
+/// Proving-time totals for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ProvingStats {
+    /// Seconds spent proving, over all jobs.
+    pub seconds: f64,
+    /// Jobs proved.
+    pub count: u64,
+}
+
+/// An open gateway: configuration, vault, store.
+pub struct Gateway {
+    /// The data dir's files.
+    pub paths: Paths,
+    /// The configuration.
+    pub config: Config,
+    /// Durable state.
+    pub store: Store,
+    vault: Vault,
+    wake: Notify,
+    stats: Mutex<ProvingStats>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("root", &self.paths.root)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Opens a data dir made by [`admin::init`].
+    pub fn open(
+        root: impl Into<std::path::PathBuf>,
+        passphrase: Option<&str>,
+    ) -> Result<Arc<Gateway>> {
+        let paths = Paths::new(root);
+        let config = Config::load(&paths.config())?;
+        let vault = Vault::open(&paths, passphrase)?;
+        let store = Store::open(&paths.db())?;
+        Ok(Arc::new(Gateway {
+            paths,
+            config,
+            store,
+            vault,
+            wake: Notify::new(),
+            stats: Mutex::new(ProvingStats::default()),
+        }))
+    }
+
+    /// The vault.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, with the
+/// workers running in the background. Jobs left unfinished by a previous
+/// run (a crash included) are queued again first.
+pub async fn serve(
+    gw: Arc<Gateway>,
+    listener: std::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    worker::recover(&gw)?;
+    let stop = Arc::new(Notify::new());
+    let workers = worker::spawn(gw.clone(), stop.clone());
+    let app = api::router(gw.clone());
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| Error::io("listener", e))?;
+    let result = if gw.config.plain_http {
+        let l =
+            tokio::net::TcpListener::from_std(listener).map_err(|e| Error::io("listener", e))?;
+        axum::serve(l, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| Error::io("server", e))
+    } else {
+        let tls = tls::server_config(&gw.paths.cert(), &gw.paths.key())?;
+        let handle = axum_server::Handle::new();
+        let h = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            h.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        });
+        axum_server::from_tcp_rustls(
+            listener,
+            axum_server::tls_rustls::RustlsConfig::from_config(tls),
+        )
+        .map_err(|e| Error::io("listener", e))?
+        .handle(handle)
+        .serve(app.into_make_service())
+        .await
+        .map_err(|e| Error::io("server", e))
+    };
+    stop.notify_waiters();
+    for w in workers {
+        let _ = w.await;
+    }
+    result
+}

@@ -1,0 +1,161 @@
+//! The proving workers: a bounded pool that takes queued jobs in order and
+//! runs them through zkml on blocking threads, recording every state change
+//! durably. `recover` requeues jobs a crash left in flight.
+
+use crate::admin::load_dataset;
+use crate::error::{Error, Result};
+use crate::store::{Job, JobState};
+use crate::Gateway;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use zkgate_zkml::job::JobRequest;
+use zkgate_zkml::pipeline::{self, LocalJob, Step};
+use zkgate_zkml::statement::nonce_from;
+
+/// Queues again every job a previous run left between queued and done.
+pub fn recover(gw: &Gateway) -> Result<usize> {
+    let mut n = 0;
+    for job in gw.store.jobs()? {
+        if matches!(
+            job.state,
+            JobState::Compiling | JobState::Setup | JobState::Proving
+        ) {
+            gw.store
+                .update_job(&job.id, |j| j.state = JobState::Queued)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Wakes the workers (a job was queued).
+pub fn wake(gw: &Gateway) {
+    gw.wake.notify_waiters();
+}
+
+/// Starts `limits.workers` workers; they stop when `stop` is notified.
+pub fn spawn(gw: Arc<Gateway>, stop: Arc<Notify>) -> Vec<tokio::task::JoinHandle<()>> {
+    let picking = Arc::new(tokio::sync::Mutex::new(()));
+    (0..gw.config.limits.workers.max(1))
+        .map(|_| {
+            let (gw, stop, picking) = (gw.clone(), stop.clone(), picking.clone());
+            tokio::spawn(async move {
+                loop {
+                    let next = {
+                        let _guard = picking.lock().await;
+                        claim_next(&gw)
+                    };
+                    match next {
+                        Ok(Some(job)) => {
+                            let g = gw.clone();
+                            let _ = tokio::task::spawn_blocking(move || run_job(&g, job)).await;
+                        }
+                        Ok(None) => {
+                            tokio::select! {
+                                _ = gw.wake.notified() => {}
+                                _ = stop.notified() => return,
+                                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                            }
+                        }
+                        Err(e) => {
+                            eprintln!("zkgate: worker: {e}");
+                            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+fn claim_next(gw: &Gateway) -> Result<Option<Job>> {
+    for job in gw.store.jobs()? {
+        if job.state == JobState::Queued {
+            let job = gw.store.update_job(&job.id, |j| {
+                j.state = JobState::Compiling;
+                j.attempts += 1;
+            })?;
+            return Ok(Some(job));
+        }
+    }
+    Ok(None)
+}
+
+fn run_job(gw: &Gateway, job: Job) {
+    let result = prove_job(gw, &job);
+    let outcome = gw.store.update_job(&job.id, |j| {
+        if j.state == JobState::Cancelled {
+            return;
+        }
+        match &result {
+            Ok(timings) => {
+                j.state = JobState::Done;
+                j.timings = Some(timings.clone());
+            }
+            Err(e) => {
+                j.state = JobState::Failed;
+                j.error = Some(e.body()["error"].clone());
+            }
+        }
+    });
+    if let Err(e) = outcome {
+        eprintln!("zkgate: job {}: could not record its outcome: {e}", job.id);
+    }
+}
+
+fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
+    let model_bytes = gw
+        .store
+        .model(&job.id)?
+        .ok_or_else(|| Error::Store(format!("job {} has no model", job.id)))?;
+    let model = zkgate_zkml::import::load_bytes(&model_bytes)?;
+    let (dataset, secret) = load_dataset(&gw.paths, gw.vault(), &job.manifest.dataset)?;
+    let request = JobRequest {
+        aggregate: job.manifest.aggregate.clone(),
+        input_columns: job.manifest.columns.clone(),
+        quant: job.manifest.quant,
+    };
+    let mut progress = |step: Step| {
+        let state = match step {
+            Step::Compile | Step::Evaluate => JobState::Compiling,
+            Step::Setup => JobState::Setup,
+            Step::Prove | Step::Verify => JobState::Proving,
+        };
+        let _ = gw.store.update_job(&job.id, |j| {
+            if !j.state.is_terminal() {
+                j.state = state;
+            }
+        });
+    };
+    let outcome = pipeline::run(
+        LocalJob {
+            model: &model,
+            dataset: &dataset,
+            secret: &secret,
+            request: &request,
+            nonce: nonce_from(job.id.as_bytes()),
+            max_constraints: Some(gw.config.limits.max_constraints),
+        },
+        None,
+        &mut rand::rngs::OsRng,
+        &mut progress,
+    )?;
+    let r = &outcome.receipt;
+    gw.store.put_receipt(
+        &job.id,
+        &r.to_json(),
+        &zkgate_zkml::prove::to_bytes(&outcome.vk),
+    )?;
+    if let Some(s) = r.timings.get("prove_s") {
+        let mut stats = gw.stats.lock().expect("stats lock");
+        stats.seconds += s;
+        stats.count += 1;
+    }
+    Ok(serde_json::to_value(&r.timings).expect("timings serialize"))
+}
+
+/// Proving totals.
+pub fn stats(gw: &Gateway) -> (f64, u64) {
+    let s = gw.stats.lock().expect("stats lock");
+    (s.seconds, s.count)
+}
