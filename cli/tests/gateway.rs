@@ -1,0 +1,157 @@
+//! The gateway as a process: killed with SIGKILL while proving, restarted,
+//! the job completes and its receipt verifies; the same idempotency key
+//! still names the same job.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use zkgate_gateway::client::Client;
+use zkgate_gateway::store::{JobState, Manifest};
+use zkgate_zkml::receipt::{Receipt, Verdict};
+use zkgate_zkml::statement::Aggregate;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_zkgate")
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+}
+
+fn run(args: &[&str]) -> String {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn serve(dir: &str, addr: &str) -> Child {
+    Command::new(bin())
+        .args(["serve", "--data-dir", dir, "--listen", addr])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_until(
+    client: &Client,
+    id: &str,
+    done: impl Fn(JobState) -> bool,
+    limit: Duration,
+) -> JobState {
+    let t0 = Instant::now();
+    loop {
+        if let Ok(Ok(j)) = client.job(id).await {
+            if done(j.state) {
+                return j.state;
+            }
+        }
+        assert!(t0.elapsed() < limit, "timed out waiting for job {id}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_survives_sigkill_while_proving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("gw");
+    let dir_s = dir.to_str().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    run(&["init", "--data-dir", dir_s, "--listen", &addr]);
+    // Enough rows that proving takes a moment.
+    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
+    let csv = tmp.path().join("bc.csv");
+    std::fs::write(&csv, text.lines().take(241).collect::<Vec<_>>().join("\n")).unwrap();
+    run(&[
+        "dataset",
+        "import",
+        csv.to_str().unwrap(),
+        "--name",
+        "bc",
+        "--data-dir",
+        dir_s,
+    ]);
+    let token = run(&["researcher", "add", "alice", "--data-dir", dir_s])
+        .trim()
+        .to_string();
+
+    let mut server = serve(dir_s, &addr);
+    let ca = std::fs::read(dir.join("tls/cert.pem")).unwrap();
+    let client = Client::new(&format!("https://{addr}"), &token, Some(&ca)).unwrap();
+    let t0 = Instant::now();
+    while client.datasets().await.map(|a| a.is_err()).unwrap_or(true) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "gateway did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let manifest = Manifest {
+        dataset: "bc".into(),
+        columns: None,
+        aggregate: Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        idempotency_key: Some("crash-1".into()),
+        quant: Default::default(),
+    };
+    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    let job = client
+        .submit(&manifest, model.clone())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let state = wait_until(
+        &client,
+        &job.id,
+        |s| matches!(s, JobState::Setup | JobState::Proving) || s.is_terminal(),
+        Duration::from_secs(120),
+    )
+    .await;
+    assert!(
+        !state.is_terminal(),
+        "the job finished before it could be interrupted"
+    );
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+
+    let mut server = serve(dir_s, &addr);
+    let state = wait_until(
+        &client,
+        &job.id,
+        JobState::is_terminal,
+        Duration::from_secs(600),
+    )
+    .await;
+    assert_eq!(state, JobState::Done);
+    let j = client.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(j.attempts, 2, "run once, interrupted, run again");
+    let receipt = Receipt::from_json(&client.receipt(&job.id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        receipt
+            .verify(&client.vk(&job.id).await.unwrap().unwrap())
+            .unwrap(),
+        Verdict::Valid
+    );
+    let again = client.submit(&manifest, model).await.unwrap().unwrap();
+    assert_eq!(again.id, job.id);
+    assert_eq!(
+        client.jobs().await.unwrap().unwrap().len(),
+        1,
+        "no duplicate job"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
