@@ -21,6 +21,19 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// Reads the gateway's JSON error body (or keeps the raw text).
+fn api_error(status: u16, body: &[u8]) -> ApiError {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    ApiError {
+        status,
+        code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
+        message: v["error"]["message"].as_str().map_or_else(
+            || String::from_utf8_lossy(body).into_owned(),
+            str::to_string,
+        ),
+    }
+}
+
 /// A client result: transport errors as [`Error`], API errors as [`ApiError`].
 pub type Answer<T> = std::result::Result<std::result::Result<T, ApiError>, Error>;
 
@@ -73,15 +86,7 @@ impl Client {
                 .map(Ok)
                 .map_err(|e| Error::Config(format!("response: {e}")));
         }
-        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        Ok(Err(ApiError {
-            status,
-            code: v["error"]["code"].as_str().unwrap_or("unknown").to_string(),
-            message: v["error"]["message"]
-                .as_str()
-                .unwrap_or(&String::from_utf8_lossy(&bytes))
-                .to_string(),
-        }))
+        Ok(Err(api_error(status, &bytes)))
     }
 
     fn get(&self, path: &str) -> reqwest::RequestBuilder {
@@ -158,12 +163,7 @@ impl Client {
         if status == 200 {
             Ok(Ok(bytes.to_vec()))
         } else {
-            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-            Ok(Err(ApiError {
-                status,
-                code: v["error"]["code"].as_str().unwrap_or("unknown").into(),
-                message: v["error"]["message"].as_str().unwrap_or("").into(),
-            }))
+            Ok(Err(api_error(status, &bytes)))
         }
     }
 }

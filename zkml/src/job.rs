@@ -3,7 +3,7 @@
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::ir::Model;
-use crate::quantize::{Plan, QuantConfig};
+use crate::quantize::{bitlen, Plan, QuantConfig};
 use crate::statement::{error_term, Aggregate, AggregateParams, CircuitSpec, VERSION};
 use serde::{Deserialize, Serialize};
 
@@ -29,10 +29,6 @@ fn abbreviate<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
     } else {
         shown.join(", ")
     }
-}
-
-fn bitlen(x: i128) -> usize {
-    (128 - x.unsigned_abs().leading_zeros()) as usize
 }
 
 /// Quantizes the model for this dataset and fixes the circuit.

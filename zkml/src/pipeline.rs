@@ -162,6 +162,7 @@ pub fn run<R: RngCore + CryptoRng>(
         vk_sha256: prove::vk_sha256(&vk),
         setup: SETUP_BY_GATEWAY.into(),
         agreement: Some(agreement),
+        quantization: quantization_report(&spec),
         constraints,
         timings,
     };
@@ -170,5 +171,27 @@ pub fn run<R: RngCore + CryptoRng>(
         spec,
         pk,
         vk,
+    })
+}
+
+/// The quantization settings and the bit widths the circuit proves.
+fn quantization_report(spec: &CircuitSpec) -> serde_json::Value {
+    use crate::quantize::Stage;
+    let stages: Vec<serde_json::Value> = spec
+        .plan
+        .stages
+        .iter()
+        .map(|s| match s {
+            Stage::Linear { inputs, rows, .. } => serde_json::json!({ "kind": "linear", "inputs": inputs, "outputs": rows.len() }),
+            Stage::Rescale { bits, shift, relu } => serde_json::json!({ "kind": if *relu { "rescale_relu" } else { "rescale" }, "bits": bits, "shift": shift }),
+            Stage::MaxPool { windows, bits } => serde_json::json!({ "kind": "maxpool", "outputs": windows.len(), "bits": bits }),
+        })
+        .collect();
+    serde_json::json!({
+        "config": spec.plan.config,
+        "input_scales": spec.plan.input_scales,
+        "output_scale": spec.plan.output_scale,
+        "output_bits": spec.plan.output_bits,
+        "stages": stages,
     })
 }

@@ -85,7 +85,8 @@ pub struct Plan {
     pub config: QuantConfig,
 }
 
-fn bitlen(x: i128) -> usize {
+/// Bits of `|x|`.
+pub(crate) fn bitlen(x: i128) -> usize {
     (128 - x.unsigned_abs().leading_zeros()) as usize
 }
 

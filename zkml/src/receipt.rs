@@ -42,6 +42,9 @@ pub struct Receipt {
     pub setup: String,
     /// Float vs quantized agreement on the job's rows.
     pub agreement: Option<Agreement>,
+    /// The quantization: settings and each stage's proven bit widths.
+    #[serde(default)]
+    pub quantization: serde_json::Value,
     /// Constraints in the circuit, total and by part.
     pub constraints: BTreeMap<String, usize>,
     /// Seconds per step.
