@@ -95,19 +95,25 @@ async fn cancel(
     Ok(Json(j).into_response())
 }
 
+/// The caller's job `id`, which must be done before its `what` is served.
+fn done_job(gw: &Gateway, headers: &HeaderMap, id: &str, what: &str) -> Result<()> {
+    let who = auth(gw, headers)?;
+    let j = own_job(gw, &who, id)?;
+    if j.state != JobState::Done {
+        return Err(Error::Conflict(format!(
+            "job `{id}` is {}, its {what} is not ready",
+            j.state.name()
+        )));
+    }
+    Ok(())
+}
+
 async fn receipt(
     State(gw): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let who = auth(&gw, &headers)?;
-    let j = own_job(&gw, &who, &id)?;
-    if j.state != JobState::Done {
-        return Err(Error::Conflict(format!(
-            "job `{id}` is {}, its receipt is not ready",
-            j.state.name()
-        )));
-    }
+    done_job(&gw, &headers, &id, "receipt")?;
     let r = gw
         .store
         .receipt(&id)?
@@ -120,14 +126,7 @@ async fn vk(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let who = auth(&gw, &headers)?;
-    let j = own_job(&gw, &who, &id)?;
-    if j.state != JobState::Done {
-        return Err(Error::Conflict(format!(
-            "job `{id}` is {}, its key is not ready",
-            j.state.name()
-        )));
-    }
+    done_job(&gw, &headers, &id, "key")?;
     let vk = gw
         .store
         .vk(&id)?
