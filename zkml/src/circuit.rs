@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use zkgate_circuits::commitment::{self, Shape};
 use zkgate_circuits::{
-    aggregate, argmax, compare, i128_to_field, maxpool, onehot, relu, rescale, Fr, Num,
+    aggregate, argmax, compare, i128_to_field, maxpool, onehot, relu, rescale, suppress, Fr, Num,
 };
 
 /// Linear combinations longer than this are materialized into one variable
@@ -148,8 +148,14 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
             counter.mark("aggregate");
             parts.push(part);
         }
+        let suppress = (p.suppress_below > 0 && spec.aggregate.has_cells())
+            .then(|| (p.suppress_below, crate::quantize::bitlen(spec.rows as i128)));
         for (k, claim) in claimed.iter().enumerate() {
-            let total = aggregate::sum(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
+            let mut total =
+                aggregate::sum(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
+            if let Some((below, bits)) = suppress {
+                total = suppress::suppress_below(&cs, &total, below, bits)?;
+            }
             compare::assert_equal(&cs, &total, claim)?;
         }
         counter.mark("aggregate");

@@ -18,7 +18,7 @@
 use crate::error::{Error, Result};
 use crate::ir::{Affine, MaxPool, Model, Op};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::internal::EvalOp;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
@@ -42,6 +42,10 @@ pub struct Imported {
     pub model: Model,
     /// SHA-256 of the ONNX bytes, hex.
     pub onnx_sha256: String,
+    /// The ONNX op types of the graph's nodes.
+    pub onnx_ops: BTreeSet<String>,
+    /// Values in the graph's initializers (weights, biases, constants).
+    pub onnx_parameters: u64,
     runnable: Arc<TypedRunnableModel>,
 }
 
@@ -69,8 +73,22 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Imported> {
         )));
     }
     let onnx_sha256 = hex::encode(Sha256::digest(bytes));
-    let inference = tract_onnx::onnx()
-        .model_for_read(&mut &bytes[..])
+    let onnx = tract_onnx::onnx();
+    let proto = onnx
+        .proto_model_for_read(&mut &bytes[..])
+        .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
+    let (onnx_ops, onnx_parameters) = match &proto.graph {
+        Some(g) => (
+            g.node.iter().map(|n| n.op_type.clone()).collect(),
+            g.initializer
+                .iter()
+                .map(|t| t.dims.iter().map(|d| (*d).max(0) as u64).product::<u64>())
+                .sum(),
+        ),
+        None => (BTreeSet::new(), 0),
+    };
+    let inference = onnx
+        .model_for_proto_model(&proto)
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
     let typed = inference.into_typed().map_err(|e| typing_error(&e))?;
     let typed = typed
@@ -85,6 +103,8 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Imported> {
     Ok(Imported {
         model,
         onnx_sha256,
+        onnx_ops,
+        onnx_parameters,
         runnable,
     })
 }

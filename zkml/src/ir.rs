@@ -164,6 +164,43 @@ impl Model {
         v
     }
 
+    /// Whether some output passes a single input through: it depends on
+    /// exactly one input value, through affine maps with one weight per
+    /// output and element-wise ops only (an identity / echo model, up to
+    /// scale and offset). ReLU counts as a pass-through, since on
+    /// non-negative data it is one; a softmax mixes every output.
+    pub fn echoes_input(&self) -> bool {
+        // For each value: the input it is a pass-through of, if any.
+        let mut source: Vec<Option<u32>> = (0..self.inputs as u32).map(Some).collect();
+        for op in &self.ops {
+            source = match op {
+                Op::Affine(a) => a
+                    .rows
+                    .iter()
+                    .map(|row| match row.as_slice() {
+                        [(i, _)] => source[*i as usize],
+                        _ => None,
+                    })
+                    .collect(),
+                Op::Relu => source,
+                Op::MaxPool(p) => p
+                    .windows
+                    .iter()
+                    .map(|w| {
+                        let first = source[w[0] as usize];
+                        w.iter()
+                            .all(|i| source[*i as usize] == first)
+                            .then_some(first)
+                            .flatten()
+                    })
+                    .collect(),
+                Op::Softmax if source.len() > 1 => vec![None; source.len()],
+                Op::Softmax => source,
+            };
+        }
+        source.iter().any(Option::is_some)
+    }
+
     /// Number of parameters (non-zero weights and biases).
     pub fn parameters(&self) -> usize {
         self.ops
@@ -194,5 +231,39 @@ mod tests {
         };
         let x = [0.25, -4.0];
         assert_eq!(a.then(&b).apply(&x), b.apply(&a.apply(&x)));
+    }
+
+    fn model(ops: Vec<Op>) -> Model {
+        Model {
+            input_shape: vec![1, 2],
+            inputs: 2,
+            ops,
+            source_ops: vec![],
+        }
+    }
+
+    #[test]
+    fn echo_is_a_single_input_passed_through() {
+        let scale = Affine {
+            inputs: 2,
+            rows: vec![vec![(1, 3.0)]],
+            bias: vec![1.0],
+        };
+        let mix = Affine {
+            inputs: 2,
+            rows: vec![vec![(0, 1.0), (1, 1.0)]],
+            bias: vec![0.0],
+        };
+        assert!(model(vec![Op::Affine(scale.clone())]).echoes_input());
+        assert!(model(vec![Op::Affine(scale.clone()), Op::Relu]).echoes_input());
+        assert!(model(vec![Op::Relu]).echoes_input());
+        assert!(!model(vec![Op::Affine(mix.clone())]).echoes_input());
+        assert!(!model(vec![Op::Affine(mix), Op::Relu]).echoes_input());
+        let two = Affine {
+            inputs: 2,
+            rows: vec![vec![(0, 1.0)], vec![(1, -1.0)]],
+            bias: vec![0.0, 0.0],
+        };
+        assert!(!model(vec![Op::Affine(two), Op::Softmax]).echoes_input());
     }
 }

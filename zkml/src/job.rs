@@ -89,6 +89,7 @@ pub fn compile(
         error_scale: plan.output_scale,
         output_shift: 0,
         label_shift: 0,
+        suppress_below: 0,
     };
     let agg = &request.aggregate;
     if agg.needs_classes() && outputs < 2 {

@@ -9,7 +9,7 @@ use crate::job::{compile, JobRequest};
 use crate::prove::{self, ProvingKey, VerifyingKey};
 use crate::receipt::{fr_to_hex, Receipt, SETUP_BY_GATEWAY};
 use crate::reference;
-use crate::statement::{evaluate, CircuitSpec, Statement, VERSION};
+use crate::statement::{evaluate, suppress, CircuitSpec, Evaluation, Statement, VERSION};
 use rand::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -57,6 +57,22 @@ pub struct LocalJob<'a> {
     pub nonce: Fr,
     /// Refuse circuits larger than this.
     pub max_constraints: Option<usize>,
+    /// Called once the circuit is compiled and the outputs evaluated, before
+    /// any key or proof is made: the data owner's admission and release
+    /// checks. It returns the cell-suppression threshold (0 for none), or an
+    /// error that ends the job.
+    pub gate: Option<&'a dyn Fn(&Gate<'_>) -> Result<u64>>,
+}
+
+/// What the gate sees: the compiled circuit and the outputs it would
+/// publish, before suppression.
+pub struct Gate<'a> {
+    /// The circuit spec.
+    pub spec: &'a CircuitSpec,
+    /// Its constraint count.
+    pub constraints: usize,
+    /// The evaluated outputs.
+    pub evaluation: &'a Evaluation,
 }
 
 /// What a job produces.
@@ -88,13 +104,13 @@ pub fn run<R: RngCore + CryptoRng>(
     };
 
     let t = timed(Step::Compile, progress);
-    let spec = compile(
+    let mut spec = compile(
         &job.model.model,
         &job.model.onnx_sha256,
         job.dataset,
         job.request,
     )?;
-    let (total, counts) = circuit::count(&spec)?;
+    let (mut total, mut counts) = circuit::count(&spec)?;
     if let Some(limit) = job.max_constraints {
         if total > limit {
             return Err(Error::Job(format!(
@@ -105,7 +121,19 @@ pub fn run<R: RngCore + CryptoRng>(
     done(t, &mut timings);
 
     let t = timed(Step::Evaluate, progress);
-    let eval = evaluate(&spec, &job.dataset.values)?;
+    let mut eval = evaluate(&spec, &job.dataset.values)?;
+    if let Some(gate) = job.gate {
+        let below = gate(&Gate {
+            spec: &spec,
+            constraints: total,
+            evaluation: &eval,
+        })?;
+        if below > 0 && spec.aggregate.has_cells() {
+            spec.params.suppress_below = below;
+            eval.aggregates = suppress(&spec, eval.aggregates);
+            (total, counts) = circuit::count(&spec)?;
+        }
+    }
     let agreement = reference::agreement(job.model, job.dataset, &spec, &eval)?;
     let statement = Statement {
         commitment: job.dataset.commitment(job.secret),

@@ -107,6 +107,23 @@ pub struct AggregateParams {
     pub output_shift: u32,
     /// Left shift of the label to the error scale.
     pub label_shift: u32,
+    /// Class counts and confusion cells below this many rows are proved
+    /// and published as zero (0: no suppression). Set by the data owner's
+    /// release policy.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppress_below: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+impl Aggregate {
+    /// Whether the aggregate publishes one count per cell, so that small
+    /// cells can be suppressed one by one.
+    pub fn has_cells(&self) -> bool {
+        matches!(self, Aggregate::ClassCounts | Aggregate::Confusion { .. })
+    }
 }
 
 /// Everything the circuit (and so the verifying key) fixes.
@@ -198,14 +215,19 @@ impl SpecHeader {
 
     /// The aggregate values read as numbers.
     pub fn decode(&self, values: &[i128]) -> serde_json::Value {
-        decode(
+        let mut v = decode(
             &self.aggregate,
             values,
             self.rows,
             self.output_scale,
             self.params.error_scale,
             self.params.classes,
-        )
+        );
+        if self.params.suppress_below > 0 && self.aggregate.has_cells() {
+            // A zero count stands for fewer than this many rows.
+            v["suppressed_below"] = self.params.suppress_below.into();
+        }
+        v
     }
 }
 
@@ -356,11 +378,45 @@ pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> 
             .map(|r| error_term(spec, outputs[r][0], label(r)).abs())
             .sum()],
     };
+    let aggregates = suppress(spec, aggregates);
     Ok(Evaluation {
         outputs,
         classes,
         aggregates,
     })
+}
+
+/// The aggregate values as published: cells below the spec's suppression
+/// threshold zeroed.
+pub fn suppress(spec: &CircuitSpec, mut values: Vec<i128>) -> Vec<i128> {
+    let k = spec.params.suppress_below;
+    if k > 0 && spec.aggregate.has_cells() {
+        values
+            .iter_mut()
+            .filter(|v| **v < i128::from(k))
+            .for_each(|v| *v = 0);
+    }
+    values
+}
+
+/// The histogram cells an aggregate reveals, before suppression: class
+/// counts, confusion cells, and for `count_at_least` and `accuracy` the
+/// rows on each side (their complement follows from the public row
+/// count). Empty for sums, means and errors.
+pub fn cells(aggregate: &Aggregate, rows: u64, values: &[i128]) -> Vec<u64> {
+    let count = |v: i128| u64::try_from(v).unwrap_or(0);
+    match aggregate {
+        Aggregate::ClassCounts | Aggregate::Confusion { .. } => {
+            values.iter().map(|v| count(*v)).collect()
+        }
+        Aggregate::CountAtLeast { .. } | Aggregate::Accuracy { .. } => {
+            let c = count(values[0]);
+            vec![c, rows.saturating_sub(c)]
+        }
+        Aggregate::Sum | Aggregate::Mean | Aggregate::Mse { .. } | Aggregate::Mae { .. } => {
+            vec![]
+        }
+    }
 }
 
 /// `y - label` at the common error scale.

@@ -38,6 +38,7 @@ fn prove(
         request: &request,
         nonce: nonce_from(b"job-1"),
         max_constraints: None,
+        gate: None,
     };
     run(job, None, &mut rng, &mut |_| {}).unwrap()
 }

@@ -1,0 +1,281 @@
+use super::*;
+
+fn researcher(name: &str, org: &str, trust: u8) -> Researcher {
+    Researcher {
+        name: name.into(),
+        organisation: org.into(),
+        trust,
+    }
+}
+
+const CANCER_MODEL: &str = "8f6953de577f15307d889678ed85f7ebbe8260d756a53180f4eef85e5e2a22d8";
+
+/// A legitimate job: the shipped breast-cancer classifier's accuracy over
+/// the whole registry, by a vetted oncologist.
+fn legit() -> Admission {
+    Admission {
+        researcher: researcher("alice", "oncology", 2),
+        dataset: DatasetFacts {
+            name: "breast_cancer".into(),
+            rows: 569,
+            columns: (0..31).map(|i| format!("c{i}")).collect(),
+        },
+        model: ModelFacts {
+            sha256: CANCER_MODEL.into(),
+            ops: ["Gemm", "Relu", "Softmax"].map(String::from).into(),
+            parameters: 530,
+            input_width: 30,
+            output_width: 2,
+            echo: false,
+            constraints: None,
+        },
+        job: JobFacts {
+            aggregate: "accuracy".into(),
+            rows: 569,
+            columns: (0..31).map(|i| format!("c{i}")).collect(),
+            jobs_today: 0,
+        },
+    }
+}
+
+fn engine(name: &str) -> Engine {
+    Engine::profile(name).expect("shipped profile")
+}
+
+fn denied_by(d: Decision) -> Vec<String> {
+    match d {
+        Decision::Deny(d) => {
+            for r in &d.rules {
+                assert!(d.message.contains(r), "{} should name {r}", d.message);
+            }
+            d.rules
+        }
+        Decision::Allow(r) => panic!("expected a denial, allowed by {r:?}"),
+    }
+}
+
+fn released(e: &Engine, cells: &[u64]) -> ReleaseDecision {
+    e.release(&Release {
+        admission: legit(),
+        cells: cells.to_vec(),
+    })
+}
+
+#[test]
+fn shipped_profiles_load_and_admit_a_legitimate_job() {
+    for (name, _) in PROFILES {
+        let e = engine(name);
+        assert!(!e.rules().is_empty());
+        assert!(
+            matches!(e.admit(&legit()), Decision::Allow(_)),
+            "{name}: {:?}",
+            e.admit(&legit())
+        );
+        assert!(matches!(e.read_receipt(&legit()), Decision::Allow(_)));
+        assert!(matches!(
+            released(&e, &[210, 359]),
+            ReleaseDecision::Allow(_)
+        ));
+    }
+}
+
+#[test]
+fn echo_model_is_denied() {
+    let mut a = legit();
+    a.model.echo = true;
+    a.model.output_width = 1;
+    for name in ["default", "hospital"] {
+        assert!(denied_by(engine(name).admit(&a)).contains(&"no-echo".to_string()));
+    }
+}
+
+#[test]
+fn model_as_wide_as_its_input_is_denied() {
+    let mut a = legit();
+    a.model.output_width = 30;
+    assert_eq!(denied_by(engine("default").admit(&a)), ["narrow-output"]);
+    assert_eq!(denied_by(engine("hospital").admit(&a)), ["output-size"]);
+}
+
+#[test]
+fn too_few_rows_are_denied() {
+    let mut a = legit();
+    a.job.rows = 19;
+    assert_eq!(denied_by(engine("default").admit(&a)), ["min-rows"]);
+    a.job.rows = 99;
+    assert_eq!(denied_by(engine("hospital").admit(&a)), ["min-cohort"]);
+    a.job.rows = 150;
+    a.job.aggregate = "confusion".into();
+    assert_eq!(
+        denied_by(engine("hospital").admit(&a)),
+        ["min-cohort-confusion"]
+    );
+}
+
+#[test]
+fn small_cells_deny_or_suppress_per_profile() {
+    // Strict: a cell of 7 patients denies the release.
+    match released(&engine("hospital"), &[7, 300, 262]) {
+        ReleaseDecision::Deny(d) => assert_eq!(d.rules, ["min-cell"]),
+        other => panic!("{other:?}"),
+    }
+    // Default: cells of 3 and 4 are suppressed below the rule's threshold
+    // of 5 (found from the rule, not from the data); together they are 7,
+    // enough to release.
+    assert_eq!(
+        released(&engine("default"), &[3, 4, 300, 262]),
+        ReleaseDecision::Suppress {
+            below: 5,
+            rules: vec!["small-cells".into()]
+        }
+    );
+    // One suppressed cell would follow from the row count: denied.
+    match released(&engine("default"), &[3, 300, 266]) {
+        ReleaseDecision::Deny(d) => {
+            assert_eq!(d.rules, ["small-cells"]);
+            assert!(d.message.contains("total"), "{}", d.message);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Zero cells are no disclosure under the shipped rules.
+    assert!(matches!(
+        released(&engine("hospital"), &[0, 569]),
+        ReleaseDecision::Allow(_)
+    ));
+    // Sums and means have no cells.
+    assert!(matches!(
+        released(&engine("hospital"), &[]),
+        ReleaseDecision::Allow(_)
+    ));
+}
+
+#[test]
+fn unlisted_model_hash_is_denied() {
+    let mut a = legit();
+    a.model.sha256 = "00".repeat(32);
+    assert_eq!(denied_by(engine("hospital").admit(&a)), ["approved-models"]);
+    assert!(matches!(engine("default").admit(&a), Decision::Allow(_)));
+}
+
+#[test]
+fn denied_op_kind_is_denied() {
+    let mut a = legit();
+    a.model.ops.insert("Identity".into());
+    assert_eq!(denied_by(engine("hospital").admit(&a)), ["denied-ops"]);
+}
+
+#[test]
+fn researcher_over_quota_is_denied() {
+    let mut a = legit();
+    a.job.jobs_today = 10;
+    assert_eq!(denied_by(engine("hospital").admit(&a)), ["daily-quota"]);
+    a.job.jobs_today = 49;
+    assert!(matches!(engine("default").admit(&a), Decision::Allow(_)));
+    a.job.jobs_today = 50;
+    assert_eq!(denied_by(engine("default").admit(&a)), ["daily-quota"]);
+}
+
+#[test]
+fn researcher_not_allowed_on_dataset_is_denied() {
+    let mut a = legit();
+    a.researcher = researcher("mallory", "marketing", 3);
+    assert_eq!(denied_by(engine("hospital").admit(&a)), ["registry-access"]);
+    // Low trust: no rule permits anything.
+    a.researcher = researcher("bob", "oncology", 1);
+    assert_eq!(denied_by(engine("hospital").admit(&a)), [DEFAULT_DENY]);
+    assert_eq!(denied_by(engine("hospital").read_receipt(&a)), [DEFAULT_DENY]);
+}
+
+#[test]
+fn disallowed_aggregate_is_denied() {
+    let mut a = legit();
+    a.job.aggregate = "sum".into();
+    assert_eq!(
+        denied_by(engine("hospital").admit(&a)),
+        ["allowed-aggregates"]
+    );
+}
+
+#[test]
+fn constraints_rule_applies_once_known() {
+    let mut a = legit();
+    a.model.constraints = Some(5_000_000);
+    assert_eq!(denied_by(engine("default").admit(&a)), ["max-constraints"]);
+    a.model.constraints = Some(600_000);
+    assert!(matches!(engine("default").admit(&a), Decision::Allow(_)));
+}
+
+#[test]
+fn denial_names_rule_and_reason_only() {
+    let mut a = legit();
+    a.job.rows = 3;
+    let Decision::Deny(d) = engine("default").admit(&a) else {
+        panic!()
+    };
+    assert_eq!(
+        d.message,
+        "denied by rule `min-rows` (aggregates must cover at least 20 rows)"
+    );
+}
+
+fn problems(src: &str) -> Vec<String> {
+    Engine::from_source("test.cedar", src).unwrap_err().problems
+}
+
+#[test]
+fn syntax_error_points_at_its_line() {
+    let src = "@id(\"a\")\npermit (principal, action, resource);\n\n@id(\"b\")\nforbid (principal action, resource);\n";
+    let p = problems(src);
+    assert!(p[0].starts_with("5:"), "{p:?}");
+    let msg = Engine::from_source("test.cedar", src)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.starts_with("test.cedar:5:"), "{msg}");
+}
+
+#[test]
+fn schema_violations_point_at_their_line() {
+    // An attribute the schema does not have.
+    let p = problems(
+        "@id(\"a\")\npermit (principal, action, resource);\n@id(\"b\")\nforbid (principal, action, resource)\nwhen { context.job.salary > 3 };\n",
+    );
+    assert!(p.iter().any(|p| p.starts_with("5:")), "{p:?}");
+    // A type error: a string compared with a number.
+    let p = problems(
+        "@id(\"a\")\npermit (principal, action == Zkgate::Action::\"submit\", resource)\nwhen { context.job.aggregate > 3 };\n",
+    );
+    assert!(p.iter().any(|p| p.starts_with("3:")), "{p:?}");
+}
+
+#[test]
+fn annotations_are_checked() {
+    let p = problems("permit (principal, action, resource);\n");
+    assert!(p[0].starts_with("1:1:") && p[0].contains("@id"), "{p:?}");
+    let p = problems(
+        "@id(\"a\")\npermit (principal, action, resource);\n\n@id(\"a\")\nforbid (principal, action, resource) when { principal.trust < 1 };\n",
+    );
+    assert!(
+        p[0].starts_with("4:1:") && p[0].contains("duplicate"),
+        "{p:?}"
+    );
+    let p = problems("@id(\"a\")\n@on_deny(\"suppress\")\npermit (principal, action, resource);\n");
+    assert!(p[0].contains("forbid"), "{p:?}");
+    let p = problems("@id(\"a\")\n@colour(\"red\")\npermit (principal, action, resource);\n");
+    assert!(p[0].contains("@colour"), "{p:?}");
+    assert!(problems("").iter().any(|p| p.contains("no policies")));
+}
+
+#[test]
+fn non_threshold_cell_rules_cannot_suppress() {
+    // Suppressing "odd counts" is not a threshold: the engine refuses
+    // rather than suppress something the circuit cannot express.
+    let e = Engine::from_source(
+        "odd.cedar",
+        "@id(\"all\")\npermit (principal, action, resource);\n@id(\"odd\")\n@on_deny(\"suppress\")\nforbid (principal, action == Zkgate::Action::\"release_cell\", resource)\nwhen { context.count == 7 };\n",
+    )
+    .unwrap();
+    match released(&e, &[7, 300, 262]) {
+        ReleaseDecision::Deny(d) => assert!(d.message.contains("threshold"), "{}", d.message),
+        other => panic!("{other:?}"),
+    }
+}
