@@ -151,6 +151,7 @@ fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
             request: &request,
             nonce: nonce_from(case.as_bytes()),
             max_constraints: None,
+            gate: None,
         },
         None,
         &mut rng,

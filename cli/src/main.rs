@@ -196,6 +196,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
             request: &request,
             nonce: nonce_from(job_id.as_bytes()),
             max_constraints: None,
+            gate: None,
         },
         None,
         &mut rng,

@@ -135,6 +135,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
             request: &request,
             nonce: nonce_from(job.id.as_bytes()),
             max_constraints: Some(gw.config.limits.max_constraints),
+            gate: None,
         },
         None,
         &mut rand::rngs::OsRng,

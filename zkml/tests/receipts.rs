@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use zkgate_zkml::dataset::Secret;
 use zkgate_zkml::import;
 use zkgate_zkml::job::JobRequest;
-use zkgate_zkml::pipeline::{run, LocalJob, Outcome};
+use zkgate_zkml::pipeline::{run, Gate, LocalJob, Outcome};
 use zkgate_zkml::prove::to_bytes;
 use zkgate_zkml::receipt::{fr_to_hex, Receipt, Verdict};
 use zkgate_zkml::statement::{nonce_from, Aggregate};
@@ -21,6 +21,18 @@ fn prove(
     bits: usize,
     aggregate: Aggregate,
     columns: Option<Vec<String>>,
+) -> Outcome {
+    prove_gated(model, data, rows, bits, aggregate, columns, None)
+}
+
+fn prove_gated(
+    model: &str,
+    data: &str,
+    rows: usize,
+    bits: usize,
+    aggregate: Aggregate,
+    columns: Option<Vec<String>>,
+    gate: Option<&dyn Fn(&Gate<'_>) -> zkgate_zkml::Result<u64>>,
 ) -> Outcome {
     let m = import::load(fixture(&format!("models/{model}.onnx"))).unwrap();
     let d = head(data, rows, bits);
@@ -38,9 +50,59 @@ fn prove(
         request: &request,
         nonce: nonce_from(b"job-1"),
         max_constraints: None,
-        gate: None,
+        gate,
     };
     run(job, None, &mut rng, &mut |_| {}).unwrap()
+}
+
+#[test]
+fn suppressed_cells_are_proved_zero() {
+    let seen = std::cell::RefCell::new(Vec::new());
+    // Suppress below one more than the smallest non-zero cell, so at least
+    // one real cell is hidden.
+    let gate = |g: &Gate<'_>| {
+        let cells = g.evaluation.aggregates.clone();
+        let k = cells.iter().filter(|&&c| c > 0).min().unwrap() + 1;
+        *seen.borrow_mut() = cells;
+        Ok(k as u64)
+    };
+    let out = prove_gated(
+        "breast_cancer",
+        "data/breast_cancer.csv",
+        12,
+        16,
+        Aggregate::Confusion {
+            label: "label".into(),
+        },
+        None,
+        Some(&gate),
+    );
+    let r = &out.receipt;
+    let vk = to_bytes(&out.vk);
+    assert_eq!(r.verify(&vk).unwrap(), Verdict::Valid);
+    let truth = seen.borrow().clone();
+    let published: Vec<i128> = r.values.iter().map(|v| v.parse().unwrap()).collect();
+    let k = r.circuit.params.suppress_below;
+    assert!(k > 1);
+    let want: Vec<i128> = truth
+        .iter()
+        .map(|&c| if c < i128::from(k) { 0 } else { c })
+        .collect();
+    assert_eq!(published, want);
+    assert_eq!(r.result["suppressed_below"], k);
+    // Publishing a hidden cell's true count fails.
+    let small = truth
+        .iter()
+        .position(|&c| c > 0 && c < i128::from(k))
+        .unwrap();
+    let mut t = r.clone();
+    t.values[small] = truth[small].to_string();
+    assert!(invalid(&t, &vk));
+    // So does claiming another threshold.
+    let mut t = r.clone();
+    t.circuit.params.suppress_below = 1;
+    t.result = t.circuit.decode(&published);
+    assert!(invalid(&t, &vk));
 }
 
 fn invalid(r: &Receipt, vk: &[u8]) -> bool {
