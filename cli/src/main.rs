@@ -4,6 +4,7 @@
 
 mod bench;
 mod owner;
+mod rules;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -54,6 +55,11 @@ enum Command {
     Status(owner::JobArgs),
     /// Download a job's receipt and verifying key.
     Receipt(owner::JobArgs),
+    /// Check, reload or print the data owner's policies.
+    #[command(subcommand)]
+    Policy(rules::PolicyCmd),
+    /// Read the audit log of policy decisions.
+    Audit(rules::AuditArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -287,6 +293,8 @@ fn main() -> ExitCode {
         Command::Submit(a) => owner::submit(a).map(|()| true),
         Command::Status(a) => owner::status(a).map(|()| true),
         Command::Receipt(a) => owner::receipt(a).map(|()| true),
+        Command::Policy(c) => rules::policy(c).map(|()| true),
+        Command::Audit(a) => rules::audit(a).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

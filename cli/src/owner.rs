@@ -34,6 +34,10 @@ pub struct InitArgs {
     /// Serve plain HTTP (testing only).
     #[arg(long)]
     plain_http: bool,
+    /// Policy profile written to policy.cedar: default, hospital or open
+    /// (see `zkgate policy profile NAME`).
+    #[arg(long, default_value = "default")]
+    profile: String,
 }
 
 pub fn init(a: InitArgs) -> Result<()> {
@@ -43,13 +47,18 @@ pub fn init(a: InitArgs) -> Result<()> {
         plain_http: a.plain_http,
         ..Config::default()
     };
-    let report = admin::init(&a.data_dir, &config, passphrase().as_deref())?;
+    let report = admin::init(&a.data_dir, &config, passphrase().as_deref(), &a.profile)?;
     println!("created {}", a.data_dir.display());
     println!(
         "certificate {} (give it to researchers)",
         report.cert_path.display()
     );
     println!("fingerprint SHA-256 {}", report.fingerprint);
+    println!(
+        "policy {} (profile `{}`)",
+        Paths::new(&a.data_dir).policy(&config).display(),
+        a.profile
+    );
     if passphrase().is_some() {
         println!("vault identity is protected by ${PASSPHRASE_ENV}");
     }
@@ -80,11 +89,15 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         "zkgate gateway listening on {scheme}://{}",
         listener.local_addr()?
     );
+    let pid = Paths::new(&a.data_dir).pid();
+    std::fs::write(&pid, std::process::id().to_string())
+        .with_context(|| format!("writing {}", pid.display()))?;
     let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(zkgate_gateway::serve(gw, listener, async {
+    let result = rt.block_on(zkgate_gateway::serve(gw, listener, async {
         let _ = tokio::signal::ctrl_c().await;
-    }))?;
-    Ok(())
+    }));
+    let _ = std::fs::remove_file(&pid);
+    Ok(result?)
 }
 
 /// `zkgate dataset`.
@@ -173,6 +186,12 @@ pub enum ResearcherCmd {
     Add {
         /// Name.
         name: String,
+        /// Organisation (policies can grant access by organisation).
+        #[arg(long, default_value = "")]
+        org: String,
+        /// Trust level 0-3 (policies can require a minimum).
+        #[arg(long, default_value_t = 0)]
+        trust: u8,
         /// Data dir.
         #[arg(long)]
         data_dir: PathBuf,
@@ -180,9 +199,14 @@ pub enum ResearcherCmd {
 }
 
 pub fn researcher(cmd: ResearcherCmd) -> Result<()> {
-    let ResearcherCmd::Add { name, data_dir } = cmd;
+    let ResearcherCmd::Add {
+        name,
+        org,
+        trust,
+        data_dir,
+    } = cmd;
     let store = Store::open(&Paths::new(&data_dir).db())?;
-    println!("{}", admin::add_researcher(&store, &name)?);
+    println!("{}", admin::add_researcher(&store, &name, &org, trust)?);
     Ok(())
 }
 

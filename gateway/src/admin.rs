@@ -20,12 +20,25 @@ pub struct InitReport {
     pub cert_path: std::path::PathBuf,
 }
 
-/// Creates a data dir: config, vault identity, TLS certificate and key.
+/// Creates a data dir: config, vault identity, TLS certificate and key,
+/// and the policy file from a shipped profile (`default`, `hospital`,
+/// `open`).
 pub fn init(
     root: &std::path::Path,
     config: &Config,
     passphrase: Option<&str>,
+    profile: &str,
 ) -> Result<InitReport> {
+    let policy = zkgate_policies::PROFILES
+        .iter()
+        .find(|(n, _)| *n == profile)
+        .map(|(_, src)| *src)
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "unknown policy profile `{profile}` (known: {})",
+                zkgate_policies::PROFILES.map(|(n, _)| n).join(", ")
+            ))
+        })?;
     let paths = Paths::new(root);
     if paths.config().exists() {
         return Err(Error::Config(format!(
@@ -39,6 +52,7 @@ pub fn init(
     write_file(&paths.cert(), cert.as_bytes(), false)?;
     write_secret(&paths.key(), key.as_bytes())?;
     Store::open(&paths.db())?;
+    write_file(&paths.policy(config), policy.as_bytes(), false)?;
     write_file(&paths.config(), config.to_toml().as_bytes(), false)?;
     Ok(InitReport {
         fingerprint,
@@ -51,14 +65,30 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Adds a researcher; returns their bearer token (shown once, stored hashed).
-pub fn add_researcher(store: &Store, name: &str) -> Result<String> {
+/// Adds a researcher, with the organisation and trust level policies read;
+/// returns their bearer token (shown once, stored hashed).
+pub fn add_researcher(store: &Store, name: &str, organisation: &str, trust: u8) -> Result<String> {
     check_name(name, "researcher")?;
+    if !organisation.is_empty() {
+        check_name(organisation, "organisation")?;
+    }
+    if trust > 3 {
+        return Err(Error::BadRequest(format!(
+            "trust levels are 0 to 3, not {trust}"
+        )));
+    }
+    if store.researcher_named(name)?.is_some() {
+        return Err(Error::Conflict(format!(
+            "researcher `{name}` already exists"
+        )));
+    }
     let token = format!("zkg_{}", hex::encode(rand::random::<[u8; 24]>()));
     store.add_researcher(
         &token_hash(&token),
         &Researcher {
             name: name.to_string(),
+            organisation: organisation.to_string(),
+            trust,
             created: now(),
         },
     )?;

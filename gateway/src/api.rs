@@ -3,13 +3,12 @@
 use crate::admin::token_hash;
 use crate::error::{Error, Result};
 use crate::store::{now, Job, JobState, Manifest, Researcher};
-use crate::{worker, Gateway};
+use crate::{policy, worker, Gateway};
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 type AppState = Arc<Gateway>;
@@ -95,7 +94,8 @@ async fn cancel(
     Ok(Json(j).into_response())
 }
 
-/// The caller's job `id`, which must be done before its `what` is served.
+/// The caller's job `id`, which must be done, and its receipt readable
+/// under the policy, before its `what` is served.
 fn done_job(gw: &Gateway, headers: &HeaderMap, id: &str, what: &str) -> Result<()> {
     let who = auth(gw, headers)?;
     let j = own_job(gw, &who, id)?;
@@ -105,7 +105,7 @@ fn done_job(gw: &Gateway, headers: &HeaderMap, id: &str, what: &str) -> Result<(
             j.state.name()
         )));
     }
-    Ok(())
+    policy::read_receipt(gw, &who, &j)
 }
 
 async fn receipt(
@@ -216,18 +216,47 @@ async fn submit(
         )));
     }
 
+    // An idempotent resubmission is answered with the job it repeats,
+    // before any limit or policy counts it again.
+    if let Some(k) = &manifest.idempotency_key {
+        if let Some(existing) =
+            gw.store.jobs()?.into_iter().find(|j| {
+                j.researcher == who.name && j.manifest.idempotency_key.as_ref() == Some(k)
+            })
+        {
+            return Ok((StatusCode::OK, Json(existing)).into_response());
+        }
+    }
     let active = gw
         .store
         .jobs()?
         .iter()
         .filter(|j| j.researcher == who.name && !j.state.is_terminal())
         .count();
+    if active >= gw.config.limits.max_active_jobs_per_researcher {
+        return Err(Error::Limit(format!(
+            "{active} jobs already queued or running (limit {})",
+            gw.config.limits.max_active_jobs_per_researcher
+        )));
+    }
     let t = now();
     let id = format!("job_{}", hex::encode(rand::random::<[u8; 12]>()));
+    policy::admit(
+        &gw,
+        &policy::Facts {
+            researcher: &who,
+            dataset: &meta,
+            model: &imported,
+            manifest: &manifest,
+            jobs_today: policy::jobs_today(&gw, &who.name, t, None)?,
+            constraints: None,
+        },
+        Some(&id),
+    )?;
     let job = Job {
         id,
         researcher: who.name.clone(),
-        model_sha256: hex::encode(Sha256::digest(&model)),
+        model_sha256: imported.onnx_sha256.clone(),
         manifest,
         state: JobState::Queued,
         error: None,
@@ -236,20 +265,6 @@ async fn submit(
         updated: t,
         timings: None,
     };
-    if active >= gw.config.limits.max_active_jobs_per_researcher {
-        // An idempotent resubmission of an existing job is still answered.
-        if let Some(k) = &job.manifest.idempotency_key {
-            if let Some(existing) = gw.store.jobs()?.into_iter().find(|j| {
-                j.researcher == who.name && j.manifest.idempotency_key.as_ref() == Some(k)
-            }) {
-                return Ok((StatusCode::OK, Json(existing)).into_response());
-            }
-        }
-        return Err(Error::Limit(format!(
-            "{active} jobs already queued or running (limit {})",
-            gw.config.limits.max_active_jobs_per_researcher
-        )));
-    }
     let (stored, new) = gw.store.create_job(&job, &model)?;
     if new {
         worker::wake(&gw);

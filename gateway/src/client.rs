@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: String,
     /// Message.
     pub message: String,
+    /// The policy rules behind a `policy_denied` answer.
+    pub rules: Vec<String>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -31,6 +33,14 @@ fn api_error(status: u16, body: &[u8]) -> ApiError {
             || String::from_utf8_lossy(body).into_owned(),
             str::to_string,
         ),
+        rules: v["error"]["rules"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|r| r.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 

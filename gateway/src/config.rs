@@ -39,9 +39,16 @@ pub struct Config {
     /// Serve plain HTTP instead of HTTPS (testing only).
     #[serde(default)]
     pub plain_http: bool,
+    /// The policy file (Cedar), relative to the data dir.
+    #[serde(default = "default_policy")]
+    pub policy: String,
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
+}
+
+fn default_policy() -> String {
+    "policy.cedar".into()
 }
 
 impl Default for Config {
@@ -50,6 +57,7 @@ impl Default for Config {
             listen: "127.0.0.1:8443".into(),
             hosts: vec!["localhost".into(), "127.0.0.1".into()],
             plain_http: false,
+            policy: default_policy(),
             limits: Limits::default(),
         }
     }
@@ -86,6 +94,18 @@ impl Paths {
     /// The TLS private key.
     pub fn key(&self) -> PathBuf {
         self.root.join("tls").join("key.pem")
+    }
+    /// The policy file the configuration names.
+    pub fn policy(&self, config: &Config) -> PathBuf {
+        self.root.join(&config.policy)
+    }
+    /// The audit log.
+    pub fn audit(&self) -> PathBuf {
+        self.root.join("audit.log")
+    }
+    /// The pid of the running gateway (`zkgate serve` writes it).
+    pub fn pid(&self) -> PathBuf {
+        self.root.join("gateway.pid")
     }
     /// The sled database.
     pub fn db(&self) -> PathBuf {

@@ -26,6 +26,14 @@ pub enum Error {
     /// A limit was reached (concurrency, quotas).
     #[error("{0}")]
     Limit(String),
+    /// The data owner's policy denies it.
+    #[error("{message}")]
+    Denied {
+        /// The researcher-facing explanation.
+        message: String,
+        /// The rules that denied it.
+        rules: Vec<String>,
+    },
     /// The job is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
@@ -73,6 +81,7 @@ impl Error {
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Error::Limit(_) => (StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Denied { .. } => (StatusCode::FORBIDDEN, "policy_denied"),
             Error::Zkml(z) => match z {
                 Z::MalformedModel(_) => (StatusCode::BAD_REQUEST, "malformed_model"),
                 Z::UnsupportedOp { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_op"),
@@ -97,7 +106,11 @@ impl Error {
         } else {
             self.to_string()
         };
-        serde_json::json!({ "error": { "code": code, "message": message } })
+        let mut body = serde_json::json!({ "error": { "code": code, "message": message } });
+        if let Error::Denied { rules, .. } = self {
+            body["error"]["rules"] = rules.clone().into();
+        }
+        body
     }
 }
 

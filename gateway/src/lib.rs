@@ -9,9 +9,11 @@
 
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod policy;
 pub mod store;
 pub mod tls;
 pub mod vault;
@@ -21,7 +23,7 @@ pub use error::{Error, Result};
 
 use config::{Config, Paths};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use store::Store;
 use tokio::sync::Notify;
 use vault::Vault;
@@ -44,6 +46,8 @@ pub struct Gateway {
     /// Durable state.
     pub store: Store,
     vault: Vault,
+    policy: RwLock<Arc<zkgate_policies::Engine>>,
+    audit: audit::AuditLog,
     wake: Notify,
     stats: Mutex<ProvingStats>,
 }
@@ -65,12 +69,16 @@ impl Gateway {
         let paths = Paths::new(root);
         let config = Config::load(&paths.config())?;
         let vault = Vault::open(&paths, passphrase)?;
+        let engine = policy::load(&paths.policy(&config))?;
+        let audit = audit::AuditLog::open(&paths.audit())?;
         let store = Store::open(&paths.db())?;
         Ok(Arc::new(Gateway {
             paths,
             config,
             store,
             vault,
+            policy: RwLock::new(Arc::new(engine)),
+            audit,
             wake: Notify::new(),
             stats: Mutex::new(ProvingStats::default()),
         }))
@@ -80,19 +88,39 @@ impl Gateway {
     pub fn vault(&self) -> &Vault {
         &self.vault
     }
+
+    /// The audit log.
+    pub fn audit(&self) -> &audit::AuditLog {
+        &self.audit
+    }
 }
 
 /// Serves the API on `listener` until `shutdown` completes, with the
 /// workers running in the background. Jobs left unfinished by a previous
-/// run (a crash included) are queued again first.
+/// run (a crash included) are queued again first. On Unix, SIGHUP reloads
+/// the policy file (an invalid one is reported and the old policy kept).
 pub async fn serve(
     gw: Arc<Gateway>,
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     worker::recover(&gw)?;
-    let stop = Arc::new(Notify::new());
-    let workers = worker::spawn(gw.clone(), stop.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let workers = worker::spawn(gw.clone(), stopped);
+    #[cfg(unix)]
+    let reloader = {
+        let gw = gw.clone();
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .map_err(|e| Error::io("SIGHUP handler", e))?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match policy::reload(&gw) {
+                    Ok(rules) => eprintln!("zkgate: policy reloaded ({} rules)", rules.len()),
+                    Err(e) => eprintln!("zkgate: policy reload rejected, old policy kept: {e}"),
+                }
+            }
+        })
+    };
     let app = api::router(gw.clone());
     listener
         .set_nonblocking(true)
@@ -122,7 +150,9 @@ pub async fn serve(
         .await
         .map_err(|e| Error::io("server", e))
     };
-    stop.notify_waiters();
+    let _ = stop.send(true);
+    #[cfg(unix)]
+    reloader.abort();
     for w in workers {
         let _ = w.await;
     }

@@ -34,6 +34,12 @@ pub struct DatasetMeta {
 pub struct Researcher {
     /// Name.
     pub name: String,
+    /// Organisation (a group in policies); empty for none.
+    #[serde(default)]
+    pub organisation: String,
+    /// Trust level 0-3 the owner gives, read by policies.
+    #[serde(default)]
+    pub trust: u8,
     /// Unix seconds.
     pub created: u64,
 }
@@ -223,6 +229,17 @@ impl Store {
             .get(token_hash.as_bytes())?
             .map(|b| dec(&b))
             .transpose()
+    }
+
+    /// A researcher by name.
+    pub fn researcher_named(&self, name: &str) -> Result<Option<Researcher>> {
+        for v in self.researchers.iter().values() {
+            let r: Researcher = dec(&v?)?;
+            if r.name == name {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
     }
 
     /// Stores a new job with its model, unless the researcher already

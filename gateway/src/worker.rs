@@ -5,11 +5,10 @@
 use crate::admin::load_dataset;
 use crate::error::{Error, Result};
 use crate::store::{Job, JobState};
-use crate::Gateway;
+use crate::{policy, Gateway};
 use std::sync::Arc;
-use tokio::sync::Notify;
 use zkgate_zkml::job::JobRequest;
-use zkgate_zkml::pipeline::{self, LocalJob, Step};
+use zkgate_zkml::pipeline::{self, Gate, LocalJob, Step};
 use zkgate_zkml::statement::nonce_from;
 
 /// Queues again every job a previous run left between queued and done.
@@ -33,14 +32,22 @@ pub fn wake(gw: &Gateway) {
     gw.wake.notify_waiters();
 }
 
-/// Starts `limits.workers` workers; they stop when `stop` is notified.
-pub fn spawn(gw: Arc<Gateway>, stop: Arc<Notify>) -> Vec<tokio::task::JoinHandle<()>> {
+/// Starts `limits.workers` workers; each stops once `stop` turns true (a
+/// worker busy proving stops after its job: a watch, unlike a notification,
+/// is not missed while nobody waits on it).
+pub fn spawn(
+    gw: Arc<Gateway>,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let picking = Arc::new(tokio::sync::Mutex::new(()));
     (0..gw.config.limits.workers.max(1))
         .map(|_| {
-            let (gw, stop, picking) = (gw.clone(), stop.clone(), picking.clone());
+            let (gw, mut stop, picking) = (gw.clone(), stop.clone(), picking.clone());
             tokio::spawn(async move {
                 loop {
+                    if *stop.borrow() {
+                        return;
+                    }
                     let next = {
                         let _guard = picking.lock().await;
                         claim_next(&gw)
@@ -53,7 +60,7 @@ pub fn spawn(gw: Arc<Gateway>, stop: Arc<Notify>) -> Vec<tokio::task::JoinHandle
                         Ok(None) => {
                             tokio::select! {
                                 _ = gw.wake.notified() => {}
-                                _ = stop.notified() => return,
+                                _ = stop.changed() => {}
                                 _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
                             }
                         }
@@ -127,6 +134,40 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
             }
         });
     };
+    // The policy sees the job again once compiled (with its constraint
+    // count) and judges the outputs before any key or proof is made.
+    let researcher = gw
+        .store
+        .researcher_named(&job.researcher)?
+        .ok_or_else(|| Error::NotFound(format!("researcher `{}`", job.researcher)))?;
+    let meta = gw
+        .store
+        .dataset(&job.manifest.dataset)?
+        .ok_or_else(|| Error::NotFound(format!("dataset `{}`", job.manifest.dataset)))?;
+    let jobs_today = policy::jobs_today(gw, &job.researcher, job.created, Some(&job.id))?;
+    let refusal = std::cell::RefCell::new(None);
+    let gate = |g: &Gate<'_>| -> zkgate_zkml::Result<u64> {
+        // A job cancelled while compiling stops here, before setup.
+        if gw.store.job(&job.id).ok().flatten().map(|j| j.state) == Some(JobState::Cancelled) {
+            *refusal.borrow_mut() = Some(Error::Conflict("cancelled".into()));
+            return Err(zkgate_zkml::Error::Job("cancelled".into()));
+        }
+        let facts = policy::Facts {
+            researcher: &researcher,
+            dataset: &meta,
+            model: &model,
+            manifest: &job.manifest,
+            jobs_today,
+            constraints: Some(g.constraints),
+        };
+        let decided = policy::admit(gw, &facts, Some(&job.id))
+            .and_then(|()| policy::release(gw, &facts, &job.id, g.evaluation));
+        decided.map_err(|e| {
+            let msg = e.to_string();
+            *refusal.borrow_mut() = Some(e);
+            zkgate_zkml::Error::Job(msg)
+        })
+    };
     let outcome = pipeline::run(
         LocalJob {
             model: &model,
@@ -135,12 +176,13 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
             request: &request,
             nonce: nonce_from(job.id.as_bytes()),
             max_constraints: Some(gw.config.limits.max_constraints),
-            gate: None,
+            gate: Some(&gate),
         },
         None,
         &mut rand::rngs::OsRng,
         &mut progress,
-    )?;
+    )
+    .map_err(|e| refusal.borrow_mut().take().unwrap_or(Error::Zkml(e)))?;
     let r = &outcome.receipt;
     gw.store.put_receipt(
         &job.id,

@@ -59,9 +59,16 @@ async fn end_to_end_over_https() {
     let root = tmp.path().join("gw");
     let mut config = Config::default();
     config.limits.max_upload_bytes = 64 * 1024;
-    admin::init(&root, &config, None).unwrap();
+    admin::init(&root, &config, None, "open").unwrap();
+    // This test is about the gateway's mechanics on 12 rows; the shipped
+    // profiles (tested in tests/policy.rs) would rightly refuse so few.
+    std::fs::write(
+        root.join("policy.cedar"),
+        "@id(\"everything\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
     assert!(
-        admin::init(&root, &config, None).is_err(),
+        admin::init(&root, &config, None, "open").is_err(),
         "init refuses an existing data dir"
     );
     let paths = Paths::new(&root);
@@ -100,8 +107,8 @@ async fn end_to_end_over_https() {
         assert!(!paths.datasets().join("bad.age").exists());
         let meta = admin::import_dataset(&paths, &store, &vault, &csv, "bc", 16, 0).unwrap();
         (
-            admin::add_researcher(&store, "alice").unwrap(),
-            admin::add_researcher(&store, "bob").unwrap(),
+            admin::add_researcher(&store, "alice", "", 0).unwrap(),
+            admin::add_researcher(&store, "bob", "", 0).unwrap(),
             meta,
         )
     };

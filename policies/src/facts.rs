@@ -79,6 +79,6 @@ pub struct Release {
     pub admission: Admission,
     /// The histogram cells the outputs reveal (empty for sums, means and
     /// errors): class counts, confusion cells, rows at or above / below a
-    /// threshold, right / wrong predictions.
+    /// threshold.
     pub cells: Vec<u64>,
 }

@@ -179,8 +179,7 @@ impl Engine {
         let mut ordered: Vec<_> = policies.policies().collect();
         ordered.sort_by_key(|p| {
             let id: &str = p.id().as_ref();
-            id
-                .trim_start_matches("policy")
+            id.trim_start_matches("policy")
                 .parse::<usize>()
                 .unwrap_or(usize::MAX)
         });
@@ -188,8 +187,15 @@ impl Engine {
         let mut starts = Vec::with_capacity(ordered.len());
         for p in &ordered {
             let src: String = p.to_cedar().unwrap_or_default();
-            let start = text[cursor..].find(src.as_str()).map_or(cursor, |i| cursor + i);
-            cursor = start + if start == cursor && src.is_empty() { 0 } else { src.len() };
+            let start = text[cursor..]
+                .find(src.as_str())
+                .map_or(cursor, |i| cursor + i);
+            cursor = start
+                + if start == cursor && src.is_empty() {
+                    0
+                } else {
+                    src.len()
+                };
             starts.push(start);
         }
         for (p, start) in ordered.into_iter().zip(starts) {
@@ -222,10 +228,9 @@ impl Engine {
                     "{}: every policy needs an @id(\"...\") annotation naming the rule",
                     at(p)
                 )),
-                Some(id) if id == DEFAULT_DENY => problems.push(format!(
-                    "{}: @id(\"{DEFAULT_DENY}\") is reserved",
-                    at(p)
-                )),
+                Some(id) if id == DEFAULT_DENY => {
+                    problems.push(format!("{}: @id(\"{DEFAULT_DENY}\") is reserved", at(p)))
+                }
                 Some(id) => {
                     if !seen.insert(id.to_string()) {
                         problems.push(format!("{}: duplicate rule id {id:?}", at(p)));
@@ -272,12 +277,12 @@ impl Engine {
     /// Before a job runs.
     pub fn admit(&self, a: &Admission) -> Decision {
         let context = serde_json::json!({ "model": model_json(&a.model), "job": job_json(&a.job) });
-        self.decide(a, "submit", context)
+        self.decide(&a.researcher, &a.dataset, "submit", context)
     }
 
     /// Before a receipt is fetched.
-    pub fn read_receipt(&self, a: &Admission) -> Decision {
-        self.decide(a, "read_receipt", serde_json::json!({}))
+    pub fn read_receipt(&self, researcher: &Researcher, dataset: &DatasetFacts) -> Decision {
+        self.decide(researcher, dataset, "read_receipt", serde_json::json!({}))
     }
 
     /// Before outputs leave. Cells are judged one by one (`release_cell`),
@@ -351,7 +356,7 @@ impl Engine {
             "cells": long(released.len() as u64),
             "smallest_cell": long(smallest),
         });
-        match self.decide(a, "release", context) {
+        match self.decide(&a.researcher, &a.dataset, "release", context) {
             Decision::Deny(d) => ReleaseDecision::Deny(d),
             Decision::Allow(rules) => match below {
                 None => ReleaseDecision::Allow(rules),
@@ -381,11 +386,13 @@ impl Engine {
 
     fn cell(&self, a: &Admission, count: u64) -> Cell {
         let context = serde_json::json!({ "job": job_json(&a.job), "count": long(count) });
-        match self.decide(a, "release_cell", context) {
+        match self.decide(&a.researcher, &a.dataset, "release_cell", context) {
             Decision::Allow(_) => Cell::Allow,
             Decision::Deny(d) => {
                 let suppress = !d.rules.is_empty()
-                    && d.rules.iter().all(|r| self.annotation(r, "on_deny") == Some("suppress"));
+                    && d.rules
+                        .iter()
+                        .all(|r| self.annotation(r, "on_deny") == Some("suppress"));
                 if suppress {
                     Cell::Suppress(d.rules)
                 } else {
@@ -402,7 +409,13 @@ impl Engine {
             .and_then(|p| p.annotation(key))
     }
 
-    fn decide(&self, a: &Admission, action: &str, context: serde_json::Value) -> Decision {
+    fn decide(
+        &self,
+        researcher: &Researcher,
+        dataset: &DatasetFacts,
+        action: &str,
+        context: serde_json::Value,
+    ) -> Decision {
         let deny = |rules: Vec<String>, message: String| {
             Decision::Deny(Denial {
                 action: action.into(),
@@ -415,14 +428,14 @@ impl Engine {
             Ok(c) => c,
             Err(e) => return deny(vec![DEFAULT_DENY.into()], format!("invalid request: {e}")),
         };
-        let entities = match self.entities(a) {
+        let entities = match self.entities(researcher, dataset) {
             Ok(e) => e,
             Err(e) => return deny(vec![DEFAULT_DENY.into()], format!("invalid request: {e}")),
         };
         let request = match Request::new(
-            uid("Researcher", &a.researcher.name),
+            uid("Researcher", &researcher.name),
             action_uid,
-            uid("Dataset", &a.dataset.name),
+            uid("Dataset", &dataset.name),
             context,
             Some(&self.schema),
         ) {
@@ -464,7 +477,7 @@ impl Engine {
                 vec![DEFAULT_DENY.into()],
                 format!(
                     "denied by rule `{DEFAULT_DENY}`: no rule permits `{action}` for researcher `{}` on dataset `{}`",
-                    a.researcher.name, a.dataset.name
+                    researcher.name, dataset.name
                 ),
             ),
             CedarDecision::Deny => {
@@ -480,16 +493,16 @@ impl Engine {
         }
     }
 
-    fn entities(&self, a: &Admission) -> Result<Entities, String> {
-        let r = &a.researcher;
+    fn entities(&self, r: &Researcher, dataset: &DatasetFacts) -> Result<Entities, String> {
         let mut list = vec![serde_json::json!({
-            "uid": { "type": format!("{NS}::Dataset"), "id": a.dataset.name },
-            "attrs": { "rows": long(a.dataset.rows), "columns": a.dataset.columns },
+            "uid": { "type": format!("{NS}::Dataset"), "id": dataset.name },
+            "attrs": { "rows": long(dataset.rows), "columns": dataset.columns },
             "parents": [],
         })];
         let mut parents = vec![];
         if !r.organisation.is_empty() {
-            let org = serde_json::json!({ "type": format!("{NS}::Organisation"), "id": r.organisation });
+            let org =
+                serde_json::json!({ "type": format!("{NS}::Organisation"), "id": r.organisation });
             list.push(serde_json::json!({ "uid": org, "attrs": {}, "parents": [] }));
             parents.push(org);
         }

@@ -71,7 +71,10 @@ fn shipped_profiles_load_and_admit_a_legitimate_job() {
             "{name}: {:?}",
             e.admit(&legit())
         );
-        assert!(matches!(e.read_receipt(&legit()), Decision::Allow(_)));
+        assert!(matches!(
+            e.read_receipt(&legit().researcher, &legit().dataset),
+            Decision::Allow(_)
+        ));
         assert!(matches!(
             released(&e, &[210, 359]),
             ReleaseDecision::Allow(_)
@@ -183,7 +186,10 @@ fn researcher_not_allowed_on_dataset_is_denied() {
     // Low trust: no rule permits anything.
     a.researcher = researcher("bob", "oncology", 1);
     assert_eq!(denied_by(engine("hospital").admit(&a)), [DEFAULT_DENY]);
-    assert_eq!(denied_by(engine("hospital").read_receipt(&a)), [DEFAULT_DENY]);
+    assert_eq!(
+        denied_by(engine("hospital").read_receipt(&a.researcher, &a.dataset)),
+        [DEFAULT_DENY]
+    );
 }
 
 #[test]

@@ -151,8 +151,7 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let suppress = (p.suppress_below > 0 && spec.aggregate.has_cells())
             .then(|| (p.suppress_below, crate::quantize::bitlen(spec.rows as i128)));
         for (k, claim) in claimed.iter().enumerate() {
-            let mut total =
-                aggregate::sum(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
+            let mut total = aggregate::sum(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
             if let Some((below, bits)) = suppress {
                 total = suppress::suppress_below(&cs, &total, below, bits)?;
             }

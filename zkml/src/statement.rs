@@ -224,8 +224,12 @@ impl SpecHeader {
             self.params.classes,
         );
         if self.params.suppress_below > 0 && self.aggregate.has_cells() {
-            // A zero count stands for fewer than this many rows.
+            // A zero count stands for fewer than this many rows, so an
+            // accuracy read off the matrix is only a lower bound.
             v["suppressed_below"] = self.params.suppress_below.into();
+            if let Some(a) = v.as_object_mut().and_then(|o| o.remove("accuracy")) {
+                v["accuracy_at_least"] = a;
+            }
         }
         v
     }
@@ -399,23 +403,27 @@ pub fn suppress(spec: &CircuitSpec, mut values: Vec<i128>) -> Vec<i128> {
     values
 }
 
-/// The histogram cells an aggregate reveals, before suppression: class
-/// counts, confusion cells, and for `count_at_least` and `accuracy` the
-/// rows on each side (their complement follows from the public row
-/// count). Empty for sums, means and errors.
+/// The histogram cells an aggregate reveals about the rows, before
+/// suppression: class counts, confusion cells, and for `count_at_least` the
+/// rows on each side of the threshold (the complement follows from the
+/// public row count). Empty for sums, means, errors and accuracy (a count
+/// of the model's mistakes, not of rows sharing an attribute; the minimum
+/// row count still applies to it).
 pub fn cells(aggregate: &Aggregate, rows: u64, values: &[i128]) -> Vec<u64> {
     let count = |v: i128| u64::try_from(v).unwrap_or(0);
     match aggregate {
         Aggregate::ClassCounts | Aggregate::Confusion { .. } => {
             values.iter().map(|v| count(*v)).collect()
         }
-        Aggregate::CountAtLeast { .. } | Aggregate::Accuracy { .. } => {
+        Aggregate::CountAtLeast { .. } => {
             let c = count(values[0]);
             vec![c, rows.saturating_sub(c)]
         }
-        Aggregate::Sum | Aggregate::Mean | Aggregate::Mse { .. } | Aggregate::Mae { .. } => {
-            vec![]
-        }
+        Aggregate::Sum
+        | Aggregate::Mean
+        | Aggregate::Accuracy { .. }
+        | Aggregate::Mse { .. }
+        | Aggregate::Mae { .. } => vec![],
     }
 }
 

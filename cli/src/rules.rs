@@ -1,0 +1,170 @@
+//! The data owner's policy commands: `policy check`, `policy reload`,
+//! `policy profiles`, and `audit`.
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use zkgate_gateway::audit;
+use zkgate_gateway::config::{Config, Paths};
+use zkgate_policies::Engine;
+
+/// `zkgate policy`.
+#[derive(Subcommand)]
+pub enum PolicyCmd {
+    /// Validate a Cedar policy file against zkgate's schema; list its rules.
+    Check {
+        /// The policy file.
+        file: PathBuf,
+    },
+    /// Make the running gateway reload its policy file (SIGHUP). An
+    /// invalid file is rejected and the policy in force stays.
+    Reload {
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Print a shipped profile (default, hospital, open), or list them.
+    Profile {
+        /// Profile name.
+        name: Option<String>,
+    },
+}
+
+pub fn policy(cmd: PolicyCmd) -> Result<()> {
+    match cmd {
+        PolicyCmd::Check { file } => {
+            let engine = Engine::load(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}: valid, {} rules", file.display(), engine.rules().len());
+            for r in engine.rules() {
+                println!("  {r}");
+            }
+            Ok(())
+        }
+        PolicyCmd::Reload { data_dir } => reload(&data_dir),
+        PolicyCmd::Profile { name: None } => {
+            for (n, _) in zkgate_policies::PROFILES {
+                println!("{n}");
+            }
+            Ok(())
+        }
+        PolicyCmd::Profile { name: Some(name) } => {
+            let (_, src) = zkgate_policies::PROFILES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .with_context(|| format!("no profile `{name}`"))?;
+            print!("{src}");
+            Ok(())
+        }
+    }
+}
+
+fn reload(data_dir: &std::path::Path) -> Result<()> {
+    let paths = Paths::new(data_dir);
+    let config = Config::load(&paths.config())?;
+    // Check first, so the owner sees the errors here too.
+    if let Err(e) = Engine::load(&paths.policy(&config)) {
+        eprintln!("{e}");
+    }
+    let pid = std::fs::read_to_string(paths.pid())
+        .with_context(|| format!("{}: is the gateway running?", paths.pid().display()))?;
+    let pid = pid.trim();
+    if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) {
+        bail!("{}: not a pid", paths.pid().display());
+    }
+    let before = audit::read(&paths.audit()).map_or(0, |e| e.len());
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", pid])
+        .status()
+        .context("running kill")?;
+    if !status.success() {
+        bail!("could not signal gateway pid {pid}");
+    }
+    // The gateway audits the outcome; wait for that entry.
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) {
+        if let Ok(entries) = audit::read(&paths.audit()) {
+            if let Some(e) = entries[before.min(entries.len())..]
+                .iter()
+                .find(|e| e.action == "policy_reload")
+            {
+                if e.decision == "ok" {
+                    println!("policy reloaded: {}", e.message);
+                    return Ok(());
+                }
+                bail!(
+                    "policy rejected, the old one stays in force:\n{}",
+                    e.message
+                );
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("the gateway did not report a reload within 10 s")
+}
+
+/// `zkgate audit`.
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    /// Data dir.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Only the last N entries.
+    #[arg(long)]
+    tail: Option<usize>,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+    /// Check the hash chain and exit (0 intact, 2 broken).
+    #[arg(long)]
+    verify: bool,
+}
+
+pub fn audit(a: AuditArgs) -> Result<()> {
+    let path = Paths::new(&a.data_dir).audit();
+    if !path.exists() {
+        println!("no decisions recorded yet ({})", path.display());
+        return Ok(());
+    }
+    if a.verify {
+        let (n, _) = audit::verify(&path)?;
+        println!("{}: {n} entries, chain intact", path.display());
+        return Ok(());
+    }
+    let entries = audit::read(&path)?;
+    let skip = a.tail.map_or(0, |t| entries.len().saturating_sub(t));
+    for e in &entries[skip..] {
+        if a.json {
+            println!("{}", serde_json::to_string(e)?);
+        } else {
+            println!(
+                "#{} {} {} {} {}{}{} -> {}{}{}",
+                e.seq,
+                e.time,
+                e.who,
+                e.action,
+                e.dataset.as_deref().unwrap_or("-"),
+                e.job
+                    .as_deref()
+                    .map(|j| format!(" {j}"))
+                    .unwrap_or_default(),
+                e.model
+                    .as_deref()
+                    .map(|m| format!(" model {}", &m[..m.len().min(12)]))
+                    .unwrap_or_default(),
+                e.decision,
+                if e.rules.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", e.rules.join(", "))
+                },
+                if e.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", e.message)
+                },
+            );
+        }
+    }
+    Ok(())
+}

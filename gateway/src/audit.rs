@@ -1,0 +1,204 @@
+//! The append-only audit log of policy decisions (`audit.log` in the data
+//! dir): one JSON object per line, written with `O_APPEND` and synced
+//! before the decision takes effect. Each entry carries the SHA-256 of the
+//! previous entry's line, so a removed, reordered or edited entry breaks
+//! the chain that [`verify`] checks. The file is separate from sled so the
+//! owner can read it (`zkgate audit`) while the gateway runs.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// One decision.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// Unix seconds.
+    pub time: u64,
+    /// Who asked (researcher name; `owner` for the owner's own actions).
+    pub who: String,
+    /// What: `submit`, `admit_compiled`, `release`, `read_receipt`,
+    /// `policy_reload`.
+    pub action: String,
+    /// The dataset, when there is one.
+    pub dataset: Option<String>,
+    /// The job, when there is one.
+    pub job: Option<String>,
+    /// The model's SHA-256, when there is one.
+    pub model: Option<String>,
+    /// `allow`, `suppress`, `deny` (or `ok` / `rejected` for reloads).
+    pub decision: String,
+    /// The rules that decided.
+    pub rules: Vec<String>,
+    /// The explanation given.
+    pub message: String,
+    /// SHA-256 (hex) of the previous entry's line; zeros for the first.
+    pub prev: String,
+}
+
+/// What a new entry says (the log fills in `seq`, `time` and `prev`).
+#[derive(Clone, Debug, Default)]
+pub struct Record {
+    /// Who asked.
+    pub who: String,
+    /// What.
+    pub action: String,
+    /// The dataset.
+    pub dataset: Option<String>,
+    /// The job.
+    pub job: Option<String>,
+    /// The model's SHA-256.
+    pub model: Option<String>,
+    /// The decision.
+    pub decision: String,
+    /// The rules.
+    pub rules: Vec<String>,
+    /// The explanation.
+    pub message: String,
+}
+
+/// The open log.
+#[derive(Debug)]
+pub struct AuditLog {
+    path: PathBuf,
+    state: Mutex<(u64, String)>,
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn line_hash(line: &str) -> String {
+    hex::encode(Sha256::digest(line.as_bytes()))
+}
+
+impl AuditLog {
+    /// Opens (or starts) the log at `path`, checking its chain.
+    pub fn open(path: &Path) -> Result<AuditLog> {
+        let (seq, prev) = if path.exists() {
+            let entries = verify(path)?;
+            (entries.0, entries.1)
+        } else {
+            (0, GENESIS.to_string())
+        };
+        Ok(AuditLog {
+            path: path.to_path_buf(),
+            state: Mutex::new((seq, prev)),
+        })
+    }
+
+    /// Appends and syncs an entry.
+    pub fn append(&self, r: Record) -> Result<Entry> {
+        let mut state = self.state.lock().expect("audit lock");
+        let entry = Entry {
+            seq: state.0 + 1,
+            time: crate::store::now(),
+            who: r.who,
+            action: r.action,
+            dataset: r.dataset,
+            job: r.job,
+            model: r.model,
+            decision: r.decision,
+            rules: r.rules,
+            message: r.message,
+            prev: state.1.clone(),
+        };
+        let line = serde_json::to_string(&entry).expect("entries serialize");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| Error::io(&self.path, e))?;
+        f.write_all(format!("{line}\n").as_bytes())
+            .and_then(|()| f.sync_data())
+            .map_err(|e| Error::io(&self.path, e))?;
+        *state = (entry.seq, line_hash(&line));
+        Ok(entry)
+    }
+}
+
+/// Reads every entry of the log at `path`.
+pub fn read(path: &Path) -> Result<Vec<Entry>> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        out.push(
+            serde_json::from_str(&line)
+                .map_err(|e| Error::Store(format!("{}: line {}: {e}", path.display(), i + 1)))?,
+        );
+    }
+    Ok(out)
+}
+
+/// Checks the log's chain; returns the last sequence number and the hash
+/// the next entry must carry.
+pub fn verify(path: &Path) -> Result<(u64, String)> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let (mut seq, mut prev) = (0u64, GENESIS.to_string());
+    for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
+        let line = line.map_err(|e| Error::io(path, e))?;
+        let broken = |why: String| {
+            Error::Store(format!(
+                "{}: audit chain broken at line {}: {why}",
+                path.display(),
+                i + 1
+            ))
+        };
+        let e: Entry = serde_json::from_str(&line).map_err(|e| broken(e.to_string()))?;
+        if e.seq != seq + 1 {
+            return Err(broken(format!("sequence {} after {seq}", e.seq)));
+        }
+        if e.prev != prev {
+            return Err(broken("it does not follow the previous entry".into()));
+        }
+        seq = e.seq;
+        prev = line_hash(&line);
+    }
+    Ok((seq, prev))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(who: &str) -> Record {
+        Record {
+            who: who.into(),
+            action: "submit".into(),
+            decision: "deny".into(),
+            rules: vec!["min-rows".into()],
+            message: "denied by rule `min-rows`".into(),
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn chain_survives_reopen_and_catches_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(&path).unwrap();
+        log.append(record("alice")).unwrap();
+        log.append(record("bob")).unwrap();
+        drop(log);
+        let log = AuditLog::open(&path).unwrap();
+        assert_eq!(log.append(record("carol")).unwrap().seq, 3);
+        assert_eq!(verify(&path).unwrap().0, 3);
+        let who: Vec<String> = read(&path).unwrap().into_iter().map(|e| e.who).collect();
+        assert_eq!(who, ["alice", "bob", "carol"]);
+
+        // Editing an entry (bob -> mallory) breaks the next link.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("\"bob\"", "\"mallory\"")).unwrap();
+        let err = verify(&path).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(AuditLog::open(&path).is_err());
+
+        // Dropping an entry breaks the sequence.
+        let lines: Vec<&str> = text.lines().collect();
+        std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+        assert!(verify(&path).unwrap_err().to_string().contains("line 2"));
+    }
+}

@@ -1,0 +1,253 @@
+//! The data owner's policy at work: the facts each decision is made on,
+//! the decisions at submit time, after compiling, before release and on
+//! receipt reads, each one written to the audit log, and reloads.
+
+use crate::audit::Record;
+use crate::error::{Error, Result};
+use crate::store::{DatasetMeta, Job, Manifest, Researcher};
+use crate::Gateway;
+use std::sync::Arc;
+use zkgate_policies::{
+    Admission, DatasetFacts, Decision, Engine, JobFacts, ModelFacts, Release, ReleaseDecision,
+};
+use zkgate_zkml::import::Imported;
+use zkgate_zkml::statement::{cells, Evaluation};
+
+/// Loads and validates the policy file named in the configuration.
+pub fn load(path: &std::path::Path) -> Result<Engine> {
+    Engine::load(path).map_err(|e| Error::Config(format!("invalid policy:\n{e}")))
+}
+
+/// Reads the policy file again. A valid file replaces the policy in force;
+/// an invalid one is rejected with its errors and the old policy stays.
+/// Both outcomes are audited. Returns the new rule names.
+pub fn reload(gw: &Gateway) -> Result<Vec<String>> {
+    let path = gw.paths.policy(&gw.config);
+    match load(&path) {
+        Ok(engine) => {
+            let rules = engine.rules().to_vec();
+            *gw.policy.write().expect("policy lock") = Arc::new(engine);
+            gw.audit.append(Record {
+                who: "owner".into(),
+                action: "policy_reload".into(),
+                decision: "ok".into(),
+                rules: rules.clone(),
+                message: format!("{} rules in force", rules.len()),
+                ..Record::default()
+            })?;
+            Ok(rules)
+        }
+        Err(e) => {
+            gw.audit.append(Record {
+                who: "owner".into(),
+                action: "policy_reload".into(),
+                decision: "rejected".into(),
+                message: e.to_string(),
+                ..Record::default()
+            })?;
+            Err(e)
+        }
+    }
+}
+
+fn engine(gw: &Gateway) -> Arc<Engine> {
+    gw.policy.read().expect("policy lock").clone()
+}
+
+/// Start of the UTC day containing `t` (Unix seconds).
+fn day_start(t: u64) -> u64 {
+    t - t % 86_400
+}
+
+/// Jobs `who` submitted on the UTC day of `at`, before `at`, other than
+/// `except`.
+pub fn jobs_today(gw: &Gateway, who: &str, at: u64, except: Option<&str>) -> Result<u64> {
+    let from = day_start(at);
+    Ok(gw
+        .store
+        .jobs()?
+        .iter()
+        .filter(|j| {
+            j.researcher == who
+                && j.created >= from
+                && j.created <= at
+                && Some(j.id.as_str()) != except
+        })
+        .count() as u64)
+}
+
+/// The facts of a job, at submit time (`constraints` unknown) or once
+/// compiled.
+pub struct Facts<'a> {
+    /// Who.
+    pub researcher: &'a Researcher,
+    /// The dataset.
+    pub dataset: &'a DatasetMeta,
+    /// The model.
+    pub model: &'a Imported,
+    /// The manifest.
+    pub manifest: &'a Manifest,
+    /// Jobs earlier today.
+    pub jobs_today: u64,
+    /// Circuit size, once compiled.
+    pub constraints: Option<usize>,
+}
+
+impl Facts<'_> {
+    fn admission(&self) -> Admission {
+        let m = self.manifest;
+        let label = m.aggregate.label().map(str::to_string);
+        let mut columns: Vec<String> = match &m.columns {
+            Some(c) => c.clone(),
+            None => self
+                .dataset
+                .columns
+                .iter()
+                .filter(|c| Some(*c) != label.as_ref())
+                .cloned()
+                .collect(),
+        };
+        columns.extend(label);
+        Admission {
+            researcher: facts_of(self.researcher),
+            dataset: DatasetFacts {
+                name: self.dataset.name.clone(),
+                rows: self.dataset.rows,
+                columns: self.dataset.columns.clone(),
+            },
+            model: ModelFacts {
+                sha256: self.model.onnx_sha256.clone(),
+                ops: self.model.onnx_ops.clone(),
+                parameters: self.model.onnx_parameters,
+                input_width: self.model.model.inputs as u64,
+                output_width: self.model.model.outputs() as u64,
+                echo: self.model.model.echoes_input(),
+                constraints: self.constraints.map(|c| c as u64),
+            },
+            job: JobFacts {
+                aggregate: m.aggregate.name().into(),
+                rows: self.dataset.rows,
+                columns,
+                jobs_today: self.jobs_today,
+            },
+        }
+    }
+}
+
+fn facts_of(r: &Researcher) -> zkgate_policies::Researcher {
+    zkgate_policies::Researcher {
+        name: r.name.clone(),
+        organisation: r.organisation.clone(),
+        trust: r.trust,
+    }
+}
+
+fn record(f: &Facts<'_>, action: &str, job: Option<&str>) -> Record {
+    Record {
+        who: f.researcher.name.clone(),
+        action: action.into(),
+        dataset: Some(f.dataset.name.clone()),
+        job: job.map(str::to_string),
+        model: Some(f.model.onnx_sha256.clone()),
+        ..Record::default()
+    }
+}
+
+fn audit_decision(gw: &Gateway, mut r: Record, d: &Decision) -> Result<()> {
+    match d {
+        Decision::Allow(rules) => {
+            r.decision = "allow".into();
+            r.rules = rules.clone();
+        }
+        Decision::Deny(d) => {
+            r.decision = "deny".into();
+            r.rules = d.rules.clone();
+            r.message = d.message.clone();
+        }
+    }
+    gw.audit.append(r)?;
+    Ok(())
+}
+
+fn denied(d: zkgate_policies::Denial) -> Error {
+    Error::Denied {
+        message: d.message,
+        rules: d.rules,
+    }
+}
+
+/// Admission: at submit time (`job` unknown) and again once the circuit is
+/// compiled (`job` known, constraints in the facts).
+pub fn admit(gw: &Gateway, f: &Facts<'_>, job: Option<&str>) -> Result<()> {
+    let d = engine(gw).admit(&f.admission());
+    let action = if f.constraints.is_some() {
+        "admit_compiled"
+    } else {
+        "submit"
+    };
+    audit_decision(gw, record(f, action, job), &d)?;
+    match d {
+        Decision::Allow(_) => Ok(()),
+        Decision::Deny(d) => Err(denied(d)),
+    }
+}
+
+/// Release: on the outputs the job would publish. Returns the suppression
+/// threshold the circuit must prove (0 for none).
+pub fn release(gw: &Gateway, f: &Facts<'_>, job: &str, eval: &Evaluation) -> Result<u64> {
+    let request = Release {
+        admission: f.admission(),
+        cells: cells(&f.manifest.aggregate, f.dataset.rows, &eval.aggregates),
+    };
+    let d = engine(gw).release(&request);
+    let mut r = record(f, "release", Some(job));
+    let out = match &d {
+        ReleaseDecision::Allow(rules) => {
+            r.decision = "allow".into();
+            r.rules = rules.clone();
+            Ok(0)
+        }
+        ReleaseDecision::Suppress { below, rules } => {
+            r.decision = "suppress".into();
+            r.rules = rules.clone();
+            r.message = format!("cells below {below} suppressed");
+            Ok(*below)
+        }
+        ReleaseDecision::Deny(d) => {
+            r.decision = "deny".into();
+            r.rules = d.rules.clone();
+            r.message = d.message.clone();
+            Err(denied(d.clone()))
+        }
+    };
+    gw.audit.append(r)?;
+    out
+}
+
+/// Whether `who` may fetch the receipt of `job`.
+pub fn read_receipt(gw: &Gateway, who: &Researcher, job: &Job) -> Result<()> {
+    let (rows, columns) = match gw.store.dataset(&job.manifest.dataset)? {
+        Some(m) => (m.rows, m.columns),
+        None => (0, vec![]),
+    };
+    let researcher = facts_of(who);
+    let facts = DatasetFacts {
+        name: job.manifest.dataset.clone(),
+        rows,
+        columns,
+    };
+    let d = engine(gw).read_receipt(&researcher, &facts);
+    let r = Record {
+        who: who.name.clone(),
+        action: "read_receipt".into(),
+        dataset: Some(job.manifest.dataset.clone()),
+        job: Some(job.id.clone()),
+        model: Some(job.model_sha256.clone()),
+        ..Record::default()
+    };
+    audit_decision(gw, r, &d)?;
+    match d {
+        Decision::Allow(_) => Ok(()),
+        Decision::Deny(d) => Err(denied(d)),
+    }
+}

@@ -1,0 +1,377 @@
+//! The data owner's policies through the real gateway: attack models and
+//! requests denied with the rule named, legitimate jobs under each shipped
+//! profile, small cells denied or suppressed (and the suppression proved),
+//! reloads that keep the old policy when the new one is invalid, and the
+//! audit log of every decision.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use zkgate_gateway::admin;
+use zkgate_gateway::client::{ApiError, Client};
+use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::store::{Job, JobState, Manifest, Store};
+use zkgate_gateway::vault::Vault;
+use zkgate_gateway::{audit, policy, Gateway};
+use zkgate_zkml::receipt::{Receipt, Verdict};
+use zkgate_zkml::statement::Aggregate;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+}
+
+fn model(rel: &str) -> Vec<u8> {
+    std::fs::read(fixture(rel)).unwrap()
+}
+
+fn manifest(dataset: &str, aggregate: Aggregate) -> Manifest {
+    Manifest {
+        dataset: dataset.into(),
+        columns: None,
+        aggregate,
+        idempotency_key: None,
+        quant: Default::default(),
+    }
+}
+
+/// A job over the 13 tabular features (not the target).
+fn tabular(dataset: &str, aggregate: Aggregate) -> Manifest {
+    let mut m = manifest(dataset, aggregate);
+    m.columns = Some((0..13).map(|i| format!("f{i}")).collect());
+    m
+}
+
+fn denial<T: std::fmt::Debug>(a: zkgate_gateway::client::Answer<T>) -> ApiError {
+    let e = a.expect("transport works").expect_err("a denial");
+    assert_eq!((e.status, e.code.as_str()), (403, "policy_denied"), "{e}");
+    for r in &e.rules {
+        assert!(e.message.contains(r.as_str()), "{} names {r}", e.message);
+    }
+    e
+}
+
+fn label() -> Aggregate {
+    Aggregate::Accuracy {
+        label: "label".into(),
+    }
+}
+
+fn confusion() -> Aggregate {
+    Aggregate::Confusion {
+        label: "label".into(),
+    }
+}
+
+/// 15 rows of each class the breast-cancer model gets right and every row
+/// it gets wrong (two benign tumours called malignant, one malignant called
+/// benign, over the whole file): a confusion matrix [[15, 2], [1, 15]].
+fn mixed_rows(out: &Path) {
+    let m = zkgate_zkml::import::load(fixture("models/breast_cancer.onnx")).unwrap();
+    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    let (mut right, mut wrong) = ([Vec::new(), Vec::new()], Vec::new());
+    for line in lines {
+        let v: Vec<f32> = line.split(',').map(|c| c.parse().unwrap()).collect();
+        let (x, y) = v.split_at(30);
+        let p = m.run_float(x).unwrap();
+        let class = usize::from(p[1] > p[0]);
+        if class == y[0] as usize {
+            right[class].push(line);
+        } else {
+            wrong.push(line);
+        }
+    }
+    assert_eq!(wrong.len(), 3, "the fixture model's three errors");
+    let rows: Vec<&str> = right[0][..15]
+        .iter()
+        .chain(&right[1][..15])
+        .chain(&wrong)
+        .copied()
+        .collect();
+    std::fs::write(out, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+}
+
+fn head(rel: &str, rows: usize, out: &Path) {
+    let text = std::fs::read_to_string(fixture(rel)).unwrap();
+    std::fs::write(
+        out,
+        text.lines().take(rows + 1).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+}
+
+async fn wait(c: &Client, id: &str) -> Job {
+    let t = Instant::now();
+    loop {
+        let j = c.job(id).await.unwrap().unwrap();
+        if j.state.is_terminal() {
+            return j;
+        }
+        assert!(t.elapsed() < Duration::from_secs(600), "job {id} stuck");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn verified(c: &Client, id: &str) -> Receipt {
+    let r = Receipt::from_json(&c.receipt(id).await.unwrap().unwrap()).unwrap();
+    let vk = c.vk(id).await.unwrap().unwrap();
+    assert_eq!(r.verify(&vk).unwrap(), Verdict::Valid);
+    r
+}
+
+fn use_policy(gw: &Gateway, root: &Path, text: &str) -> Vec<String> {
+    std::fs::write(root.join("policy.cedar"), text).unwrap();
+    policy::reload(gw).unwrap()
+}
+
+fn profile(name: &str) -> &'static str {
+    zkgate_policies::PROFILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap()
+        .1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_decide_what_runs_and_what_leaves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("gw");
+    admin::init(&root, &Config::default(), None, "default").unwrap();
+    let paths = Paths::new(&root);
+    let (alice_token, mallory_token) = {
+        let store = Store::open(&paths.db()).unwrap();
+        let vault = Vault::open(&paths, None).unwrap();
+        let import = |file: &Path, name: &str| {
+            admin::import_dataset(&paths, &store, &vault, file, name, 16, 0).unwrap();
+        };
+        let csv = tmp.path().join("t.csv");
+        head("data/tabular.csv", 64, &csv);
+        import(&csv, "tabular");
+        head("data/tabular.csv", 10, &csv);
+        import(&csv, "tiny");
+        head("data/breast_cancer.csv", 120, &csv);
+        import(&csv, "breast_cancer");
+        mixed_rows(&csv);
+        import(&csv, "bc_mixed");
+        (
+            admin::add_researcher(&store, "alice", "oncology", 2).unwrap(),
+            admin::add_researcher(&store, "mallory", "marketing", 3).unwrap(),
+        )
+    };
+    let gw = Gateway::open(&root, None).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(zkgate_gateway::serve(gw.clone(), listener, async {
+        let _ = stop_rx.await;
+    }));
+    let ca = std::fs::read(paths.cert()).unwrap();
+    let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
+    let mallory = Client::new(&base, &mallory_token, Some(&ca)).unwrap();
+
+    // --- default profile: attack models and thin aggregates.
+    let e = denial(
+        alice
+            .submit(
+                &tabular("tabular", Aggregate::Mean),
+                model("attacks/echo.onnx"),
+            )
+            .await,
+    );
+    assert_eq!(e.rules, ["no-echo"]);
+    let e = denial(
+        alice
+            .submit(
+                &tabular("tabular", Aggregate::Sum),
+                model("attacks/wide.onnx"),
+            )
+            .await,
+    );
+    assert_eq!(e.rules, ["narrow-output"]);
+    let e = denial(
+        alice
+            .submit(&tabular("tiny", Aggregate::Mean), model("models/mlp.onnx"))
+            .await,
+    );
+    assert_eq!(e.rules, ["min-rows"]);
+    assert!(e.message.contains("at least 20 rows"), "{}", e.message);
+
+    // A confusion matrix with cells of 2 and 1: suppressing them would
+    // still reveal their total (3, below 5) through the row count, so the
+    // job is refused at release, before any key or proof exists.
+    let job = alice
+        .submit(
+            &manifest("bc_mixed", confusion()),
+            model("models/breast_cancer.onnx"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let failed = wait(&alice, &job.id).await;
+    assert_eq!(failed.state, JobState::Failed);
+    let err = failed.error.unwrap();
+    assert_eq!(err["code"], "policy_denied", "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("small-cells"),
+        "{err}"
+    );
+    // A failed job has no receipt.
+    let e = alice.receipt(&job.id).await.unwrap().unwrap_err();
+    assert_eq!(e.status, 409);
+
+    // The legitimate job under the default profile runs to a receipt.
+    let job = alice
+        .submit(
+            &manifest("bc_mixed", label()),
+            model("models/breast_cancer.onnx"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(wait(&alice, &job.id).await.state, JobState::Done);
+    let r = verified(&alice, &job.id).await;
+    assert_eq!(r.result["correct"], 30);
+
+    // --- open profile: the same confusion matrix leaves with the two small
+    // cells suppressed, and the proof says so.
+    let rules = use_policy(&gw, &root, profile("open"));
+    assert!(rules.contains(&"small-cells".to_string()));
+    let job = alice
+        .submit(
+            &manifest("bc_mixed", confusion()),
+            model("models/breast_cancer.onnx"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let done = wait(&alice, &job.id).await;
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    let r = verified(&alice, &job.id).await;
+    assert_eq!(r.circuit.params.suppress_below, 3);
+    assert_eq!(r.result["suppressed_below"], 3);
+    assert_eq!(r.values, ["15", "0", "0", "15"]);
+    assert_eq!(r.result["matrix"], serde_json::json!([[15, 0], [0, 15]]));
+    assert!(r.result.get("accuracy").is_none(), "{}", r.result);
+    assert_eq!(r.result["accuracy_at_least"], 30.0 / 33.0);
+
+    // --- hospital profile: vetted models, organisations, cohorts.
+    use_policy(&gw, &root, profile("hospital"));
+    let e = denial(
+        alice
+            .submit(
+                &tabular("tabular", Aggregate::Mean),
+                model("models/linreg.onnx"),
+            )
+            .await,
+    );
+    assert!(e.rules.contains(&"approved-models".to_string()), "{e}");
+    let e = denial(
+        mallory
+            .submit(
+                &manifest("breast_cancer", label()),
+                model("models/breast_cancer.onnx"),
+            )
+            .await,
+    );
+    assert_eq!(e.rules, ["registry-access"]);
+    let e = denial(
+        alice
+            .submit(
+                &manifest(
+                    "breast_cancer",
+                    Aggregate::Mse {
+                        label: "label".into(),
+                    },
+                ),
+                model("models/breast_cancer.onnx"),
+            )
+            .await,
+    );
+    assert_eq!(e.rules, ["allowed-aggregates"]);
+    // The legitimate hospital job is admitted (then cancelled: proving it
+    // is the default profile's test above).
+    let job = alice
+        .submit(
+            &manifest("breast_cancer", label()),
+            model("models/breast_cancer.onnx"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    alice.cancel(&job.id).await.unwrap().unwrap();
+
+    // --- quotas count the researcher's jobs today.
+    let quota = "@id(\"all\")\npermit (principal, action, resource);\n\n@id(\"quota-4\")\n@reason(\"4 jobs a day\")\nforbid (principal, action == Zkgate::Action::\"submit\", resource)\nwhen { context.job.jobs_today >= 4 };\n";
+    use_policy(&gw, &root, quota);
+    let e = denial(
+        alice
+            .submit(
+                &manifest("bc_mixed", label()),
+                model("models/breast_cancer.onnx"),
+            )
+            .await,
+    );
+    assert_eq!(e.rules, ["quota-4"]);
+
+    // --- an invalid file is rejected, pointing at its line, and the old
+    // policy stays in force.
+    std::fs::write(
+        root.join("policy.cedar"),
+        "@id(\"all\")\npermit (principal, action, resource);\n@id(\"x\")\nforbid (principal, action, resource)\nwhen { context.job.salary > 1 };\n",
+    )
+    .unwrap();
+    let err = policy::reload(&gw).unwrap_err().to_string();
+    assert!(err.contains("policy.cedar:5:"), "{err}");
+    assert_eq!(
+        denial(
+            alice
+                .submit(
+                    &manifest("bc_mixed", label()),
+                    model("models/breast_cancer.onnx")
+                )
+                .await
+        )
+        .rules,
+        ["quota-4"]
+    );
+
+    // --- every decision is in the audit log, chained.
+    let log = audit::read(&paths.audit()).unwrap();
+    assert_eq!(audit::verify(&paths.audit()).unwrap().0, log.len() as u64);
+    let has = |action: &str, decision: &str, rule: &str| {
+        log.iter().any(|e| {
+            e.action == action && e.decision == decision && e.rules.iter().any(|r| r == rule)
+        })
+    };
+    assert!(has("submit", "deny", "no-echo"));
+    assert!(has("submit", "deny", "registry-access"));
+    assert!(has("release", "deny", "small-cells"));
+    assert!(has("release", "suppress", "small-cells"));
+    assert!(has("read_receipt", "allow", "open"));
+    assert!(log
+        .iter()
+        .any(|e| e.action == "policy_reload" && e.decision == "rejected"));
+    assert!(log
+        .iter()
+        .any(|e| e.action == "admit_compiled" && e.decision == "allow"));
+    assert!(log
+        .iter()
+        .all(|e| e.who != "mallory" || e.decision == "deny"));
+
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+
+    // --- an invalid policy stops the gateway from starting.
+    let other = tmp.path().join("gw2");
+    admin::init(&other, &Config::default(), None, "open").unwrap();
+    std::fs::write(
+        other.join("policy.cedar"),
+        "@id(\"a\")\npermit (principal, action, resource)\n",
+    )
+    .unwrap();
+    let err = Gateway::open(&other, None).unwrap_err().to_string();
+    assert!(err.contains("policy.cedar:"), "{err}");
+    assert!(admin::init(&tmp.path().join("gw3"), &Config::default(), None, "lax").is_err());
+}
