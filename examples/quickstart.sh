@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults, from a fresh clone to a verified receipt:
 # a gateway on loopback with a temporary data dir, the breast-cancer dataset
-# imported (encrypted at rest), a researcher submitting the example model over
-# HTTPS, and the receipt downloaded and verified.
+# imported (encrypted at rest) under the default policy profile, a researcher
+# submitting the example model over HTTPS for its accuracy, the receipt
+# downloaded and verified; then a confusion matrix the policy refuses (two of
+# its cells hold 2 and 1 patients), and the audit log of every decision.
 #
 #   bash examples/quickstart.sh            # all 569 rows (~2 minutes on 2 cores)
 #   ROWS=64 bash examples/quickstart.sh    # a quicker run on the first 64 rows
@@ -24,7 +26,7 @@ t=$(now)
 "$ZK" init --data-dir "$DATA" --listen "127.0.0.1:$PORT" >/dev/null
 head -n $((ROWS + 1)) fixtures/data/breast_cancer.csv > "$WORK/breast_cancer.csv"
 "$ZK" dataset import "$WORK/breast_cancer.csv" --name breast_cancer --data-dir "$DATA"
-TOKEN=$("$ZK" researcher add alice --data-dir "$DATA")
+TOKEN=$("$ZK" researcher add alice --org oncology --trust 2 --data-dir "$DATA")
 echo "set-up: $(since "$t")"
 
 "$ZK" serve --data-dir "$DATA" > "$WORK/server.log" 2>&1 &
@@ -36,7 +38,7 @@ done
 
 t=$(now)
 "$ZK" submit --gateway "https://127.0.0.1:$PORT" --ca-cert "$DATA/tls/cert.pem" --token "$TOKEN" \
-  --dataset breast_cancer --model fixtures/models/breast_cancer.onnx --aggregate confusion --label label \
+  --dataset breast_cancer --model fixtures/models/breast_cancer.onnx --aggregate accuracy --label label \
   --out "$WORK/receipt.json" --vk-out "$WORK/vk.bin"
 echo "submit -> receipt: $(since "$t")"
 
@@ -50,3 +52,13 @@ a = r.get("agreement") or {}
 print("agreement with float: %s of %s rows" % (a.get("same_class"), a.get("rows")))
 print("constraints: %s; timings: %s" % (r["constraints"]["total"], {k: round(v, 2) for k, v in r["timings"].items()}))
 PY
+
+echo "a confusion matrix, which the default policy judges before anything is proved:"
+if "$ZK" submit --gateway "https://127.0.0.1:$PORT" --ca-cert "$DATA/tls/cert.pem" --token "$TOKEN" \
+  --dataset breast_cancer --model fixtures/models/breast_cancer.onnx --aggregate confusion --label label \
+  --out "$WORK/confusion.json" --vk-out "$WORK/confusion.vk" 2>&1; then
+  echo "released (no cell below the policy's minimum on these rows)"
+fi
+echo "audit log:"
+"$ZK" audit --data-dir "$DATA" --tail 6
+"$ZK" audit --data-dir "$DATA" --verify

@@ -103,8 +103,9 @@ const STANDARD: &[&str] = &[
     "breast_cancer:569",
     "mnist_mlp:16",
     "lenet_small:4",
+    "policy:2000",
 ];
-const QUICK: &[&str] = &["linreg:64", "mlp:64", "breast_cancer:64"];
+const QUICK: &[&str] = &["linreg:64", "mlp:64", "breast_cancer:64", "policy:500"];
 
 /// Reads the first `rows` rows of a CSV.
 pub fn head_csv(path: &Path, rows: usize, value_bits: usize) -> Result<Dataset> {
@@ -127,9 +128,86 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Policy evaluation per request, for each shipped profile: admission of
+/// the breast-cancer job (facts read off the real model), release of an
+/// accuracy (no cells) and of a 2x2 confusion matrix with two small cells
+/// (per-cell rules, the threshold search and the complement check).
+fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value> {
+    use zkgate_policies::{
+        Admission, DatasetFacts, Engine, JobFacts, ModelFacts, Release, Researcher, PROFILES,
+    };
+    let model = zkgate_zkml::import::load(fixtures.join("models/breast_cancer.onnx"))?;
+    let columns: Vec<String> = (0..31).map(|i| format!("c{i}")).collect();
+    let admission = Admission {
+        researcher: Researcher {
+            name: "alice".into(),
+            organisation: "oncology".into(),
+            trust: 2,
+        },
+        dataset: DatasetFacts {
+            name: "breast_cancer".into(),
+            rows: 569,
+            columns: columns.clone(),
+        },
+        model: ModelFacts {
+            sha256: model.onnx_sha256.clone(),
+            ops: model.onnx_ops.clone(),
+            parameters: model.onnx_parameters,
+            input_width: model.model.inputs as u64,
+            output_width: model.model.outputs() as u64,
+            echo: model.model.echoes_input(),
+            constraints: Some(667_200),
+        },
+        job: JobFacts {
+            aggregate: "confusion".into(),
+            rows: 569,
+            columns,
+            jobs_today: 3,
+        },
+    };
+    let time = |f: &dyn Fn()| {
+        let t = Instant::now();
+        for _ in 0..iterations {
+            f();
+        }
+        t.elapsed().as_secs_f64() * 1e6 / iterations as f64
+    };
+    let mut profiles = serde_json::Map::new();
+    for (name, _) in PROFILES {
+        let e = Engine::profile(name).context("shipped profile")?;
+        let plain = Release {
+            admission: admission.clone(),
+            cells: vec![],
+        };
+        let cells = Release {
+            admission: admission.clone(),
+            cells: vec![210, 2, 1, 356],
+        };
+        profiles.insert(
+            name.into(),
+            serde_json::json!({
+                "rules": e.rules().len(),
+                "admit_us": time(&|| { std::hint::black_box(e.admit(&admission)); }),
+                "release_us": time(&|| { std::hint::black_box(e.release(&plain)); }),
+                "release_4_cells_us": time(&|| { std::hint::black_box(e.release(&cells)); }),
+                "decision_4_cells": format!("{:?}", e.release(&cells)),
+            }),
+        );
+    }
+    Ok(serde_json::json!({
+        "model": "policy",
+        "iterations": iterations,
+        "profiles": profiles,
+        "peak_rss_mb": peak_rss_mb(),
+    }))
+}
+
 fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
     let (name, rows) = case.split_once(':').context("cases are MODEL:ROWS")?;
     let rows: usize = rows.parse().context("ROWS must be a number")?;
+    if name == "policy" {
+        return policy_bench(fixtures, rows.max(1));
+    }
     let m = MODELS
         .iter()
         .find(|m| m.name == name)

@@ -61,8 +61,11 @@ pub struct LocalJob<'a> {
     /// any key or proof is made: the data owner's admission and release
     /// checks. It returns the cell-suppression threshold (0 for none), or an
     /// error that ends the job.
-    pub gate: Option<&'a dyn Fn(&Gate<'_>) -> Result<u64>>,
+    pub gate: Option<&'a GateFn<'a>>,
 }
+
+/// The gate's signature (see [`LocalJob::gate`]).
+pub type GateFn<'a> = dyn Fn(&Gate<'_>) -> Result<u64> + 'a;
 
 /// What the gate sees: the compiled circuit and the outputs it would
 /// publish, before suppression.

@@ -8,7 +8,7 @@ use rand::SeedableRng;
 use zkgate_zkml::dataset::Secret;
 use zkgate_zkml::import;
 use zkgate_zkml::job::JobRequest;
-use zkgate_zkml::pipeline::{run, Gate, LocalJob, Outcome};
+use zkgate_zkml::pipeline::{run, Gate, GateFn, LocalJob, Outcome};
 use zkgate_zkml::prove::to_bytes;
 use zkgate_zkml::receipt::{fr_to_hex, Receipt, Verdict};
 use zkgate_zkml::statement::{nonce_from, Aggregate};
@@ -32,7 +32,7 @@ fn prove_gated(
     bits: usize,
     aggregate: Aggregate,
     columns: Option<Vec<String>>,
-    gate: Option<&dyn Fn(&Gate<'_>) -> zkgate_zkml::Result<u64>>,
+    gate: Option<&GateFn<'_>>,
 ) -> Outcome {
     let m = import::load(fixture(&format!("models/{model}.onnx"))).unwrap();
     let d = head(data, rows, bits);
