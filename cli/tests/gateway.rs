@@ -155,3 +155,125 @@ async fn a_job_survives_sigkill_while_proving() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// `zkgate policy check` and `zkgate policy reload` (SIGHUP) against the
+/// running binary: an invalid file is refused with its line and the old
+/// policy stays in force; a valid one takes effect at once; the audit log
+/// records both and its chain verifies.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_reload_by_signal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("gw");
+    let dir_s = dir.to_str().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    run(&[
+        "init",
+        "--data-dir",
+        dir_s,
+        "--listen",
+        &addr,
+        "--profile",
+        "open",
+    ]);
+    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
+    let csv = tmp.path().join("bc.csv");
+    std::fs::write(&csv, text.lines().take(41).collect::<Vec<_>>().join("\n")).unwrap();
+    run(&[
+        "dataset",
+        "import",
+        csv.to_str().unwrap(),
+        "--name",
+        "bc",
+        "--data-dir",
+        dir_s,
+    ]);
+    let token = run(&["researcher", "add", "alice", "--data-dir", dir_s])
+        .trim()
+        .to_string();
+
+    // Offline check of a broken file names the file and the line.
+    let bad = tmp.path().join("bad.cedar");
+    std::fs::write(
+        &bad,
+        "@id(\"a\")\npermit (principal, action, resource);\nforbid (principal, action, resource) when { context.nope };\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args(["policy", "check", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.cedar:3:"), "{err}");
+
+    let mut server = serve(dir_s, &addr);
+    let ca = std::fs::read(dir.join("tls/cert.pem")).unwrap();
+    let client = Client::new(&format!("https://{addr}"), &token, Some(&ca)).unwrap();
+    let t0 = Instant::now();
+    while client.datasets().await.map(|a| a.is_err()).unwrap_or(true) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "gateway did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Broken policy: reload refused, the open profile stays.
+    std::fs::copy(&bad, dir.join("policy.cedar")).unwrap();
+    let out = Command::new(bin())
+        .args(["policy", "reload", "--data-dir", dir_s])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("policy.cedar:3:"), "{err}");
+    let manifest = Manifest {
+        dataset: "bc".into(),
+        columns: None,
+        aggregate: Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        idempotency_key: None,
+        quant: Default::default(),
+    };
+    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    let job = client
+        .submit(&manifest, model.clone())
+        .await
+        .unwrap()
+        .expect("the open profile admits it");
+    client.cancel(&job.id).await.unwrap().unwrap();
+
+    // A valid policy takes effect at once.
+    std::fs::write(
+        dir.join("policy.cedar"),
+        "@id(\"all\")\npermit (principal, action, resource);\n@id(\"closed\")\n@reason(\"submissions are paused\")\nforbid (principal, action == Zkgate::Action::\"submit\", resource);\n",
+    )
+    .unwrap();
+    let out = run(&["policy", "reload", "--data-dir", dir_s]);
+    assert!(out.contains("policy reloaded"), "{out}");
+    let e = client
+        .submit(&manifest, model)
+        .await
+        .unwrap()
+        .expect_err("paused");
+    assert_eq!((e.status, e.code.as_str()), (403, "policy_denied"));
+    assert_eq!(e.rules, ["closed"]);
+    assert!(e.message.contains("submissions are paused"), "{e}");
+
+    let log = run(&["audit", "--data-dir", dir_s]);
+    assert!(
+        log.contains("policy_reload") && log.contains("rejected"),
+        "{log}"
+    );
+    assert!(log.contains("[closed]"), "{log}");
+    assert!(run(&["audit", "--data-dir", dir_s, "--verify"]).contains("chain intact"));
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
