@@ -134,7 +134,7 @@ fn peak_rss_mb() -> Option<f64> {
 /// (per-cell rules, the threshold search and the complement check).
 fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value> {
     use zkgate_policies::{
-        Admission, DatasetFacts, Engine, JobFacts, ModelFacts, Release, Researcher, PROFILES,
+        Admission, DatasetFacts, Engine, JobFacts, Release, Researcher, PROFILES,
     };
     let model = zkgate_zkml::import::load(fixtures.join("models/breast_cancer.onnx"))?;
     let columns: Vec<String> = (0..31).map(|i| format!("c{i}")).collect();
@@ -149,15 +149,7 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
             rows: 569,
             columns: columns.clone(),
         },
-        model: ModelFacts {
-            sha256: model.onnx_sha256.clone(),
-            ops: model.onnx_ops.clone(),
-            parameters: model.onnx_parameters,
-            input_width: model.model.inputs as u64,
-            output_width: model.model.outputs() as u64,
-            echo: model.model.echoes_input(),
-            constraints: Some(667_200),
-        },
+        model: zkgate_gateway::policy::model_facts(&model, Some(667_200)),
         job: JobFacts {
             aggregate: "confusion".into(),
             rows: 569,

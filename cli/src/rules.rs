@@ -6,7 +6,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use zkgate_gateway::audit;
-use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::config::Paths;
 use zkgate_policies::Engine;
 
 /// `zkgate policy`.
@@ -49,9 +49,7 @@ pub fn policy(cmd: PolicyCmd) -> Result<()> {
             Ok(())
         }
         PolicyCmd::Profile { name: Some(name) } => {
-            let (_, src) = zkgate_policies::PROFILES
-                .iter()
-                .find(|(n, _)| *n == name)
+            let src = zkgate_policies::profile_source(&name)
                 .with_context(|| format!("no profile `{name}`"))?;
             print!("{src}");
             Ok(())
@@ -60,12 +58,9 @@ pub fn policy(cmd: PolicyCmd) -> Result<()> {
 }
 
 fn reload(data_dir: &std::path::Path) -> Result<()> {
+    // The gateway validates the file itself and audits the outcome, errors
+    // included, which is what this reports.
     let paths = Paths::new(data_dir);
-    let config = Config::load(&paths.config())?;
-    // Check first, so the owner sees the errors here too.
-    if let Err(e) = Engine::load(&paths.policy(&config)) {
-        eprintln!("{e}");
-    }
     let pid = std::fs::read_to_string(paths.pid())
         .with_context(|| format!("{}: is the gateway running?", paths.pid().display()))?;
     let pid = pid.trim();
@@ -84,17 +79,18 @@ fn reload(data_dir: &std::path::Path) -> Result<()> {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(10) {
         if let Ok(entries) = audit::read(&paths.audit()) {
-            if let Some(e) = entries[before.min(entries.len())..]
+            if let Some(r) = entries[before.min(entries.len())..]
                 .iter()
-                .find(|e| e.action == "policy_reload")
+                .map(|e| &e.record)
+                .find(|r| r.action == "policy_reload")
             {
-                if e.decision == "ok" {
-                    println!("policy reloaded: {}", e.message);
+                if r.decision == "ok" {
+                    println!("policy reloaded: {}", r.message);
                     return Ok(());
                 }
                 bail!(
                     "policy rejected, the old one stays in force:\n{}",
-                    e.message
+                    r.message
                 );
             }
         }
@@ -134,6 +130,7 @@ pub fn audit(a: AuditArgs) -> Result<()> {
     let entries = audit::read(&path)?;
     let skip = a.tail.map_or(0, |t| entries.len().saturating_sub(t));
     for e in &entries[skip..] {
+        let r = &e.record;
         if a.json {
             println!("{}", serde_json::to_string(e)?);
         } else {
@@ -141,27 +138,27 @@ pub fn audit(a: AuditArgs) -> Result<()> {
                 "#{} {} {} {} {}{}{} -> {}{}{}",
                 e.seq,
                 utc(e.time),
-                e.who,
-                e.action,
-                e.dataset.as_deref().unwrap_or("-"),
-                e.job
+                r.who,
+                r.action,
+                r.dataset.as_deref().unwrap_or("-"),
+                r.job
                     .as_deref()
                     .map(|j| format!(" {j}"))
                     .unwrap_or_default(),
-                e.model
+                r.model
                     .as_deref()
                     .map(|m| format!(" model {}", &m[..m.len().min(12)]))
                     .unwrap_or_default(),
-                e.decision,
-                if e.rules.is_empty() {
+                r.decision,
+                if r.rules.is_empty() {
                     String::new()
                 } else {
-                    format!(" [{}]", e.rules.join(", "))
+                    format!(" [{}]", r.rules.join(", "))
                 },
-                if e.message.is_empty() {
+                if r.message.is_empty() {
                     String::new()
                 } else {
-                    format!(" {}", e.message)
+                    format!(" {}", r.message)
                 },
             );
         }

@@ -29,16 +29,12 @@ pub fn init(
     passphrase: Option<&str>,
     profile: &str,
 ) -> Result<InitReport> {
-    let policy = zkgate_policies::PROFILES
-        .iter()
-        .find(|(n, _)| *n == profile)
-        .map(|(_, src)| *src)
-        .ok_or_else(|| {
-            Error::Config(format!(
-                "unknown policy profile `{profile}` (known: {})",
-                zkgate_policies::PROFILES.map(|(n, _)| n).join(", ")
-            ))
-        })?;
+    let policy = zkgate_policies::profile_source(profile).ok_or_else(|| {
+        Error::Config(format!(
+            "unknown policy profile `{profile}` (known: {})",
+            zkgate_policies::PROFILES.map(|(n, _)| n).join(", ")
+        ))
+    })?;
     let paths = Paths::new(root);
     if paths.config().exists() {
         return Err(Error::Config(format!(

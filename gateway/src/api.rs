@@ -218,21 +218,14 @@ async fn submit(
 
     // An idempotent resubmission is answered with the job it repeats,
     // before any limit or policy counts it again.
+    let jobs = gw.store.jobs()?;
+    let mine = || jobs.iter().filter(|j| j.researcher == who.name);
     if let Some(k) = &manifest.idempotency_key {
-        if let Some(existing) =
-            gw.store.jobs()?.into_iter().find(|j| {
-                j.researcher == who.name && j.manifest.idempotency_key.as_ref() == Some(k)
-            })
-        {
-            return Ok((StatusCode::OK, Json(existing)).into_response());
+        if let Some(existing) = mine().find(|j| j.manifest.idempotency_key.as_ref() == Some(k)) {
+            return Ok((StatusCode::OK, Json(existing.clone())).into_response());
         }
     }
-    let active = gw
-        .store
-        .jobs()?
-        .iter()
-        .filter(|j| j.researcher == who.name && !j.state.is_terminal())
-        .count();
+    let active = mine().filter(|j| !j.state.is_terminal()).count();
     if active >= gw.config.limits.max_active_jobs_per_researcher {
         return Err(Error::Limit(format!(
             "{active} jobs already queued or running (limit {})",
@@ -248,7 +241,7 @@ async fn submit(
             dataset: &meta,
             model: &imported,
             manifest: &manifest,
-            jobs_today: policy::jobs_today(&gw, &who.name, t, None)?,
+            jobs_today: policy::jobs_today(&jobs, &who.name, t, None),
             constraints: None,
         },
         Some(&id),

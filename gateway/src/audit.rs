@@ -12,13 +12,24 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-/// One decision.
+/// One decision, as written: its record between its place in the log and
+/// the link to the entry before.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     /// Position in the log, from 1.
     pub seq: u64,
     /// Unix seconds.
     pub time: u64,
+    /// What was decided.
+    #[serde(flatten)]
+    pub record: Record,
+    /// SHA-256 (hex) of the previous entry's line; zeros for the first.
+    pub prev: String,
+}
+
+/// What a decision says (the log adds `seq`, `time` and `prev`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
     /// Who asked (researcher name; `owner` for the owner's own actions).
     pub who: String,
     /// What: `submit`, `admit_compiled`, `release`, `read_receipt`,
@@ -35,29 +46,6 @@ pub struct Entry {
     /// The rules that decided.
     pub rules: Vec<String>,
     /// The explanation given.
-    pub message: String,
-    /// SHA-256 (hex) of the previous entry's line; zeros for the first.
-    pub prev: String,
-}
-
-/// What a new entry says (the log fills in `seq`, `time` and `prev`).
-#[derive(Clone, Debug, Default)]
-pub struct Record {
-    /// Who asked.
-    pub who: String,
-    /// What.
-    pub action: String,
-    /// The dataset.
-    pub dataset: Option<String>,
-    /// The job.
-    pub job: Option<String>,
-    /// The model's SHA-256.
-    pub model: Option<String>,
-    /// The decision.
-    pub decision: String,
-    /// The rules.
-    pub rules: Vec<String>,
-    /// The explanation.
     pub message: String,
 }
 
@@ -95,14 +83,7 @@ impl AuditLog {
         let entry = Entry {
             seq: state.0 + 1,
             time: crate::store::now(),
-            who: r.who,
-            action: r.action,
-            dataset: r.dataset,
-            job: r.job,
-            model: r.model,
-            decision: r.decision,
-            rules: r.rules,
-            message: r.message,
+            record: r,
             prev: state.1.clone(),
         };
         let line = serde_json::to_string(&entry).expect("entries serialize");
@@ -186,7 +167,11 @@ mod tests {
         let log = AuditLog::open(&path).unwrap();
         assert_eq!(log.append(record("carol")).unwrap().seq, 3);
         assert_eq!(verify(&path).unwrap().0, 3);
-        let who: Vec<String> = read(&path).unwrap().into_iter().map(|e| e.who).collect();
+        let who: Vec<String> = read(&path)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.record.who)
+            .collect();
         assert_eq!(who, ["alice", "bob", "carol"]);
 
         // Editing an entry (bob -> mallory) breaks the next link.

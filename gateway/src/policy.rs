@@ -22,32 +22,29 @@ pub fn load(path: &std::path::Path) -> Result<Engine> {
 /// an invalid one is rejected with its errors and the old policy stays.
 /// Both outcomes are audited. Returns the new rule names.
 pub fn reload(gw: &Gateway) -> Result<Vec<String>> {
-    let path = gw.paths.policy(&gw.config);
-    match load(&path) {
-        Ok(engine) => {
-            let rules = engine.rules().to_vec();
-            *gw.policy.write().expect("policy lock") = Arc::new(engine);
-            gw.audit.append(Record {
-                who: "owner".into(),
-                action: "policy_reload".into(),
-                decision: "ok".into(),
-                rules: rules.clone(),
-                message: format!("{} rules in force", rules.len()),
-                ..Record::default()
-            })?;
-            Ok(rules)
+    let mut r = Record {
+        who: "owner".into(),
+        action: "policy_reload".into(),
+        ..Record::default()
+    };
+    let outcome = load(&gw.paths.policy(&gw.config)).map(|engine| {
+        let rules = engine.rules().to_vec();
+        *gw.policy.write().expect("policy lock") = Arc::new(engine);
+        rules
+    });
+    match &outcome {
+        Ok(rules) => {
+            r.decision = "ok".into();
+            r.rules = rules.clone();
+            r.message = format!("{} rules in force", rules.len());
         }
         Err(e) => {
-            gw.audit.append(Record {
-                who: "owner".into(),
-                action: "policy_reload".into(),
-                decision: "rejected".into(),
-                message: e.to_string(),
-                ..Record::default()
-            })?;
-            Err(e)
+            r.decision = "rejected".into();
+            r.message = e.to_string();
         }
     }
+    gw.audit.append(r)?;
+    outcome
 }
 
 fn engine(gw: &Gateway) -> Arc<Engine> {
@@ -59,21 +56,18 @@ fn day_start(t: u64) -> u64 {
     t - t % 86_400
 }
 
-/// Jobs `who` submitted on the UTC day of `at`, before `at`, other than
-/// `except`.
-pub fn jobs_today(gw: &Gateway, who: &str, at: u64, except: Option<&str>) -> Result<u64> {
+/// Of `jobs`, those `who` submitted on the UTC day of `at`, before `at`,
+/// other than `except`.
+pub fn jobs_today(jobs: &[Job], who: &str, at: u64, except: Option<&str>) -> u64 {
     let from = day_start(at);
-    Ok(gw
-        .store
-        .jobs()?
-        .iter()
+    jobs.iter()
         .filter(|j| {
             j.researcher == who
                 && j.created >= from
                 && j.created <= at
                 && Some(j.id.as_str()) != except
         })
-        .count() as u64)
+        .count() as u64
 }
 
 /// The facts of a job, at submit time (`constraints` unknown) or once
@@ -115,15 +109,7 @@ impl Facts<'_> {
                 rows: self.dataset.rows,
                 columns: self.dataset.columns.clone(),
             },
-            model: ModelFacts {
-                sha256: self.model.onnx_sha256.clone(),
-                ops: self.model.onnx_ops.clone(),
-                parameters: self.model.onnx_parameters,
-                input_width: self.model.model.inputs as u64,
-                output_width: self.model.model.outputs() as u64,
-                echo: self.model.model.echoes_input(),
-                constraints: self.constraints.map(|c| c as u64),
-            },
+            model: model_facts(self.model, self.constraints),
             job: JobFacts {
                 aggregate: m.aggregate.name().into(),
                 rows: self.dataset.rows,
@@ -131,6 +117,19 @@ impl Facts<'_> {
                 jobs_today: self.jobs_today,
             },
         }
+    }
+}
+
+/// What policies see of a model (and of its circuit, once compiled).
+pub fn model_facts(model: &Imported, constraints: Option<usize>) -> ModelFacts {
+    ModelFacts {
+        sha256: model.onnx_sha256.clone(),
+        ops: model.onnx_ops.clone(),
+        parameters: model.onnx_parameters,
+        input_width: model.model.inputs as u64,
+        output_width: model.model.outputs() as u64,
+        echo: model.model.echoes_input(),
+        constraints: constraints.map(|c| c as u64),
     }
 }
 
@@ -153,20 +152,24 @@ fn record(f: &Facts<'_>, action: &str, job: Option<&str>) -> Record {
     }
 }
 
-fn audit_decision(gw: &Gateway, mut r: Record, d: &Decision) -> Result<()> {
+/// Records an admission-style decision, then turns a denial into the
+/// researcher's error.
+fn enforce(gw: &Gateway, mut r: Record, d: Decision) -> Result<()> {
     match d {
         Decision::Allow(rules) => {
             r.decision = "allow".into();
-            r.rules = rules.clone();
+            r.rules = rules;
+            gw.audit.append(r)?;
+            Ok(())
         }
         Decision::Deny(d) => {
             r.decision = "deny".into();
             r.rules = d.rules.clone();
             r.message = d.message.clone();
+            gw.audit.append(r)?;
+            Err(denied(d))
         }
     }
-    gw.audit.append(r)?;
-    Ok(())
 }
 
 fn denied(d: zkgate_policies::Denial) -> Error {
@@ -185,11 +188,7 @@ pub fn admit(gw: &Gateway, f: &Facts<'_>, job: Option<&str>) -> Result<()> {
     } else {
         "submit"
     };
-    audit_decision(gw, record(f, action, job), &d)?;
-    match d {
-        Decision::Allow(_) => Ok(()),
-        Decision::Deny(d) => Err(denied(d)),
-    }
+    enforce(gw, record(f, action, job), d)
 }
 
 /// Release: on the outputs the job would publish. Returns the suppression
@@ -245,9 +244,5 @@ pub fn read_receipt(gw: &Gateway, who: &Researcher, job: &Job) -> Result<()> {
         model: Some(job.model_sha256.clone()),
         ..Record::default()
     };
-    audit_decision(gw, r, &d)?;
-    match d {
-        Decision::Allow(_) => Ok(()),
-        Decision::Deny(d) => Err(denied(d)),
-    }
+    enforce(gw, r, d)
 }

@@ -144,7 +144,12 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
         .store
         .dataset(&job.manifest.dataset)?
         .ok_or_else(|| Error::NotFound(format!("dataset `{}`", job.manifest.dataset)))?;
-    let jobs_today = policy::jobs_today(gw, &job.researcher, job.created, Some(&job.id))?;
+    let jobs_today = policy::jobs_today(
+        &gw.store.jobs()?,
+        &job.researcher,
+        job.created,
+        Some(&job.id),
+    );
     let refusal = std::cell::RefCell::new(None);
     let gate = |g: &Gate<'_>| -> zkgate_zkml::Result<u64> {
         // A job cancelled while compiling stops here, before setup.

@@ -45,6 +45,23 @@ pub const PROFILES: [(&str, &str); 3] = [
     ("open", include_str!("../profiles/open.cedar")),
 ];
 
+/// The Cedar source of a shipped profile.
+pub fn profile_source(name: &str) -> Option<&'static str> {
+    PROFILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, src)| *src)
+}
+
+/// `` `a`, `b` `` for rule names in messages.
+fn quoted(rules: &[String]) -> String {
+    rules
+        .iter()
+        .map(|r| format!("`{r}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Annotation keys a policy may carry.
 const ANNOTATIONS: [&str; 3] = ["id", "reason", "on_deny"];
 
@@ -184,56 +201,48 @@ impl Engine {
                 .unwrap_or(usize::MAX)
         });
         let mut cursor = 0;
-        let mut starts = Vec::with_capacity(ordered.len());
-        for p in &ordered {
+        for p in ordered {
             let src: String = p.to_cedar().unwrap_or_default();
-            let start = text[cursor..]
-                .find(src.as_str())
-                .map_or(cursor, |i| cursor + i);
-            cursor = start
-                + if start == cursor && src.is_empty() {
-                    0
-                } else {
-                    src.len()
-                };
-            starts.push(start);
-        }
-        for (p, start) in ordered.into_iter().zip(starts) {
-            let at = |_: &cedar_policy::Policy| {
-                let (line, col) = line_col(text, start);
-                format!("{line}:{col}")
+            let start = match text[cursor..].find(src.as_str()) {
+                Some(i) => {
+                    cursor += i + src.len();
+                    cursor - src.len()
+                }
+                None => cursor,
             };
+            let (line, col) = line_col(text, start);
+            let at = format!("{line}:{col}");
             for (k, v) in p.annotations() {
                 if !ANNOTATIONS.contains(&k) {
                     problems.push(format!(
                         "{}: unknown annotation @{k} (known: @id, @reason, @on_deny)",
-                        at(p)
+                        at
                     ));
                 }
                 if k == "on_deny" && !matches!(v, "deny" | "suppress") {
                     problems.push(format!(
                         "{}: @on_deny must be \"deny\" or \"suppress\", not {v:?}",
-                        at(p)
+                        at
                     ));
                 }
                 if k == "on_deny" && v == "suppress" && p.effect() != Effect::Forbid {
                     problems.push(format!(
                         "{}: @on_deny(\"suppress\") only makes sense on a forbid rule",
-                        at(p)
+                        at
                     ));
                 }
             }
             match p.annotation("id") {
                 None | Some("") => problems.push(format!(
                     "{}: every policy needs an @id(\"...\") annotation naming the rule",
-                    at(p)
+                    at
                 )),
                 Some(id) if id == DEFAULT_DENY => {
-                    problems.push(format!("{}: @id(\"{DEFAULT_DENY}\") is reserved", at(p)))
+                    problems.push(format!("{at}: @id(\"{DEFAULT_DENY}\") is reserved"))
                 }
                 Some(id) => {
                     if !seen.insert(id.to_string()) {
-                        problems.push(format!("{}: duplicate rule id {id:?}", at(p)));
+                        problems.push(format!("{}: duplicate rule id {id:?}", at));
                     }
                     rules.push(id.to_string());
                 }
@@ -263,10 +272,8 @@ impl Engine {
 
     /// A shipped profile by name.
     pub fn profile(name: &str) -> Option<Engine> {
-        PROFILES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(n, src)| Engine::from_source(n, src).expect("shipped profiles are valid"))
+        profile_source(name)
+            .map(|src| Engine::from_source(name, src).expect("shipped profiles are valid"))
     }
 
     /// The rule names, in file order.
@@ -295,12 +302,12 @@ impl Engine {
     pub fn release(&self, r: &Release) -> ReleaseDecision {
         let a = &r.admission;
         let mut suppressing = BTreeSet::new();
-        let mut any_suppressed = false;
+        let mut allowed = Vec::with_capacity(r.cells.len());
         for &count in &r.cells {
             match self.cell(a, count) {
-                Cell::Allow => {}
+                Cell::Allow => allowed.push(true),
                 Cell::Suppress(rules) => {
-                    any_suppressed = true;
+                    allowed.push(false);
                     suppressing.extend(rules);
                 }
                 Cell::Deny(d) => return ReleaseDecision::Deny(d),
@@ -308,20 +315,13 @@ impl Engine {
         }
         let mut released = r.cells.clone();
         let mut below = None;
-        if any_suppressed {
+        if !suppressing.is_empty() {
             let rules: Vec<String> = suppressing.into_iter().collect();
             let deny = |what: &str| {
                 ReleaseDecision::Deny(Denial {
                     action: "release_cell".into(),
                     rules: rules.clone(),
-                    message: format!(
-                        "denied by rule {}: {what}",
-                        rules
-                            .iter()
-                            .map(|r| format!("`{r}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    message: format!("denied by rule {}: {what}", quoted(&rules)),
                 })
             };
             let Some(k) = self.threshold(a) else {
@@ -329,8 +329,7 @@ impl Engine {
             };
             // The rules must be a threshold on the count for suppression
             // below `k` to be what they ask.
-            for &c in &r.cells {
-                let allowed = matches!(self.cell(a, c), Cell::Allow);
+            for (&c, &allowed) in r.cells.iter().zip(&allowed) {
                 if c > 0 && (c >= k) != allowed {
                     return deny("the small-cell rules are not a threshold on the count, so cells cannot be suppressed");
                 }
@@ -459,14 +458,7 @@ impl Engine {
         if !errored.is_empty() {
             return deny(
                 errored.clone(),
-                format!(
-                    "denied: rule {} could not be evaluated",
-                    errored
-                        .iter()
-                        .map(|r| format!("`{r}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
+                format!("denied: rule {} could not be evaluated", quoted(&errored)),
             );
         }
         let mut rules: Vec<String> = response.diagnostics().reason().map(name).collect();
