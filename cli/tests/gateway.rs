@@ -39,6 +39,65 @@ fn serve(dir: &str, addr: &str) -> Child {
         .unwrap()
 }
 
+/// A data dir under `tmp` made by the binary: the first `rows` rows of the
+/// breast-cancer data as `bc`, researcher `alice`, the given policy
+/// profile, listening on a free loopback port. Returns (dir, addr, token).
+fn data_dir(tmp: &Path, rows: usize, profile: &str) -> (PathBuf, String, String) {
+    let dir = tmp.join("gw");
+    let dir_s = dir.to_str().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    run(&[
+        "init",
+        "--data-dir",
+        dir_s,
+        "--listen",
+        &addr,
+        "--profile",
+        profile,
+    ]);
+    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
+    let csv = tmp.join("bc.csv");
+    std::fs::write(
+        &csv,
+        text.lines().take(rows + 1).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    run(&[
+        "dataset",
+        "import",
+        csv.to_str().unwrap(),
+        "--name",
+        "bc",
+        "--data-dir",
+        dir_s,
+    ]);
+    let token = run(&["researcher", "add", "alice", "--data-dir", dir_s])
+        .trim()
+        .to_string();
+    (dir, addr, token)
+}
+
+/// Starts `zkgate serve` and waits until it answers `token`'s requests.
+async fn start(dir: &str, addr: &str, token: &str) -> (Child, Client) {
+    let server = serve(dir, addr);
+    let ca = std::fs::read(Path::new(dir).join("tls/cert.pem")).unwrap();
+    let client = Client::new(&format!("https://{addr}"), token, Some(&ca)).unwrap();
+    let t0 = Instant::now();
+    while client.datasets().await.map(|a| a.is_err()).unwrap_or(true) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "gateway did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (server, client)
+}
+
 async fn wait_until(
     client: &Client,
     id: &str,
@@ -60,43 +119,10 @@ async fn wait_until(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_survives_sigkill_while_proving() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("gw");
-    let dir_s = dir.to_str().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    run(&["init", "--data-dir", dir_s, "--listen", &addr]);
     // Enough rows that proving takes a moment.
-    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
-    let csv = tmp.path().join("bc.csv");
-    std::fs::write(&csv, text.lines().take(241).collect::<Vec<_>>().join("\n")).unwrap();
-    run(&[
-        "dataset",
-        "import",
-        csv.to_str().unwrap(),
-        "--name",
-        "bc",
-        "--data-dir",
-        dir_s,
-    ]);
-    let token = run(&["researcher", "add", "alice", "--data-dir", dir_s])
-        .trim()
-        .to_string();
-
-    let mut server = serve(dir_s, &addr);
-    let ca = std::fs::read(dir.join("tls/cert.pem")).unwrap();
-    let client = Client::new(&format!("https://{addr}"), &token, Some(&ca)).unwrap();
-    let t0 = Instant::now();
-    while client.datasets().await.map(|a| a.is_err()).unwrap_or(true) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "gateway did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (dir, addr, token) = data_dir(tmp.path(), 240, "default");
+    let dir_s = dir.to_str().unwrap();
+    let (mut server, client) = start(dir_s, &addr, &token).await;
     let manifest = Manifest {
         dataset: "bc".into(),
         columns: None,
@@ -164,39 +190,8 @@ async fn a_job_survives_sigkill_while_proving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_reload_by_signal() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("gw");
+    let (dir, addr, token) = data_dir(tmp.path(), 40, "open");
     let dir_s = dir.to_str().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    run(&[
-        "init",
-        "--data-dir",
-        dir_s,
-        "--listen",
-        &addr,
-        "--profile",
-        "open",
-    ]);
-    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
-    let csv = tmp.path().join("bc.csv");
-    std::fs::write(&csv, text.lines().take(41).collect::<Vec<_>>().join("\n")).unwrap();
-    run(&[
-        "dataset",
-        "import",
-        csv.to_str().unwrap(),
-        "--name",
-        "bc",
-        "--data-dir",
-        dir_s,
-    ]);
-    let token = run(&["researcher", "add", "alice", "--data-dir", dir_s])
-        .trim()
-        .to_string();
-
     // Offline check of a broken file names the file and the line.
     let bad = tmp.path().join("bad.cedar");
     std::fs::write(
@@ -212,17 +207,7 @@ async fn policy_reload_by_signal() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.cedar:3:"), "{err}");
 
-    let mut server = serve(dir_s, &addr);
-    let ca = std::fs::read(dir.join("tls/cert.pem")).unwrap();
-    let client = Client::new(&format!("https://{addr}"), &token, Some(&ca)).unwrap();
-    let t0 = Instant::now();
-    while client.datasets().await.map(|a| a.is_err()).unwrap_or(true) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "gateway did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (mut server, client) = start(dir_s, &addr, &token).await;
 
     // Broken policy: reload refused, the open profile stays.
     std::fs::copy(&bad, dir.join("policy.cedar")).unwrap();

@@ -42,8 +42,22 @@ fn tabular(dataset: &str, aggregate: Aggregate) -> Manifest {
     m
 }
 
-fn denial<T: std::fmt::Debug>(a: zkgate_gateway::client::Answer<T>) -> ApiError {
-    let e = a.expect("transport works").expect_err("a denial");
+/// Submits `model` (a fixture path) and expects the job to be accepted.
+async fn accepted(c: &Client, m: &Manifest, model_path: &str) -> Job {
+    c.submit(m, model(model_path))
+        .await
+        .expect("transport works")
+        .expect("accepted")
+}
+
+/// Submits `model` (a fixture path) and expects a policy denial, each rule
+/// named in the message.
+async fn denied(c: &Client, m: &Manifest, model_path: &str) -> ApiError {
+    let e = c
+        .submit(m, model(model_path))
+        .await
+        .expect("transport works")
+        .expect_err("a denial");
     assert_eq!((e.status, e.code.as_str()), (403, "policy_denied"), "{e}");
     for r in &e.rules {
         assert!(e.message.contains(r.as_str()), "{} names {r}", e.message);
@@ -126,14 +140,6 @@ fn use_policy(gw: &Gateway, root: &Path, text: &str) -> Vec<String> {
     policy::reload(gw).unwrap()
 }
 
-fn profile(name: &str) -> &'static str {
-    zkgate_policies::PROFILES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .unwrap()
-        .1
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policies_decide_what_runs_and_what_leaves() {
     let tmp = tempfile::tempdir().unwrap();
@@ -172,43 +178,33 @@ async fn policies_decide_what_runs_and_what_leaves() {
     let mallory = Client::new(&base, &mallory_token, Some(&ca)).unwrap();
 
     // --- default profile: attack models and thin aggregates.
-    let e = denial(
-        alice
-            .submit(
-                &tabular("tabular", Aggregate::Mean),
-                model("attacks/echo.onnx"),
-            )
-            .await,
-    );
+    let e = denied(
+        &alice,
+        &tabular("tabular", Aggregate::Mean),
+        "attacks/echo.onnx",
+    )
+    .await;
     assert_eq!(e.rules, ["no-echo"]);
-    let e = denial(
-        alice
-            .submit(
-                &tabular("tabular", Aggregate::Sum),
-                model("attacks/wide.onnx"),
-            )
-            .await,
-    );
+    let e = denied(
+        &alice,
+        &tabular("tabular", Aggregate::Sum),
+        "attacks/wide.onnx",
+    )
+    .await;
     assert_eq!(e.rules, ["narrow-output"]);
-    let e = denial(
-        alice
-            .submit(&tabular("tiny", Aggregate::Mean), model("models/mlp.onnx"))
-            .await,
-    );
+    let e = denied(&alice, &tabular("tiny", Aggregate::Mean), "models/mlp.onnx").await;
     assert_eq!(e.rules, ["min-rows"]);
     assert!(e.message.contains("at least 20 rows"), "{}", e.message);
 
     // A confusion matrix with cells of 2 and 1: suppressing them would
     // still reveal their total (3, below 5) through the row count, so the
     // job is refused at release, before any key or proof exists.
-    let job = alice
-        .submit(
-            &manifest("bc_mixed", confusion()),
-            model("models/breast_cancer.onnx"),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let job = accepted(
+        &alice,
+        &manifest("bc_mixed", confusion()),
+        "models/breast_cancer.onnx",
+    )
+    .await;
     let failed = wait(&alice, &job.id).await;
     assert_eq!(failed.state, JobState::Failed);
     let err = failed.error.unwrap();
@@ -222,30 +218,26 @@ async fn policies_decide_what_runs_and_what_leaves() {
     assert_eq!(e.status, 409);
 
     // The legitimate job under the default profile runs to a receipt.
-    let job = alice
-        .submit(
-            &manifest("bc_mixed", label()),
-            model("models/breast_cancer.onnx"),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let job = accepted(
+        &alice,
+        &manifest("bc_mixed", label()),
+        "models/breast_cancer.onnx",
+    )
+    .await;
     assert_eq!(wait(&alice, &job.id).await.state, JobState::Done);
     let r = verified(&alice, &job.id).await;
     assert_eq!(r.result["correct"], 30);
 
     // --- open profile: the same confusion matrix leaves with the two small
     // cells suppressed, and the proof says so.
-    let rules = use_policy(&gw, &root, profile("open"));
+    let rules = use_policy(&gw, &root, zkgate_policies::profile_source("open").unwrap());
     assert!(rules.contains(&"small-cells".to_string()));
-    let job = alice
-        .submit(
-            &manifest("bc_mixed", confusion()),
-            model("models/breast_cancer.onnx"),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let job = accepted(
+        &alice,
+        &manifest("bc_mixed", confusion()),
+        "models/breast_cancer.onnx",
+    )
+    .await;
     let done = wait(&alice, &job.id).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let r = verified(&alice, &job.id).await;
@@ -257,62 +249,56 @@ async fn policies_decide_what_runs_and_what_leaves() {
     assert_eq!(r.result["accuracy_at_least"], 30.0 / 33.0);
 
     // --- hospital profile: vetted models, organisations, cohorts.
-    use_policy(&gw, &root, profile("hospital"));
-    let e = denial(
-        alice
-            .submit(
-                &tabular("tabular", Aggregate::Mean),
-                model("models/linreg.onnx"),
-            )
-            .await,
+    use_policy(
+        &gw,
+        &root,
+        zkgate_policies::profile_source("hospital").unwrap(),
     );
+    let e = denied(
+        &alice,
+        &tabular("tabular", Aggregate::Mean),
+        "models/linreg.onnx",
+    )
+    .await;
     assert!(e.rules.contains(&"approved-models".to_string()), "{e}");
-    let e = denial(
-        mallory
-            .submit(
-                &manifest("breast_cancer", label()),
-                model("models/breast_cancer.onnx"),
-            )
-            .await,
-    );
+    let e = denied(
+        &mallory,
+        &manifest("breast_cancer", label()),
+        "models/breast_cancer.onnx",
+    )
+    .await;
     assert_eq!(e.rules, ["registry-access"]);
-    let e = denial(
-        alice
-            .submit(
-                &manifest(
-                    "breast_cancer",
-                    Aggregate::Mse {
-                        label: "label".into(),
-                    },
-                ),
-                model("models/breast_cancer.onnx"),
-            )
-            .await,
-    );
+    let e = denied(
+        &alice,
+        &manifest(
+            "breast_cancer",
+            Aggregate::Mse {
+                label: "label".into(),
+            },
+        ),
+        "models/breast_cancer.onnx",
+    )
+    .await;
     assert_eq!(e.rules, ["allowed-aggregates"]);
     // The legitimate hospital job is admitted (then cancelled: proving it
     // is the default profile's test above).
-    let job = alice
-        .submit(
-            &manifest("breast_cancer", label()),
-            model("models/breast_cancer.onnx"),
-        )
-        .await
-        .unwrap()
-        .unwrap();
+    let job = accepted(
+        &alice,
+        &manifest("breast_cancer", label()),
+        "models/breast_cancer.onnx",
+    )
+    .await;
     alice.cancel(&job.id).await.unwrap().unwrap();
 
     // --- quotas count the researcher's jobs today.
     let quota = "@id(\"all\")\npermit (principal, action, resource);\n\n@id(\"quota-4\")\n@reason(\"4 jobs a day\")\nforbid (principal, action == Zkgate::Action::\"submit\", resource)\nwhen { context.job.jobs_today >= 4 };\n";
     use_policy(&gw, &root, quota);
-    let e = denial(
-        alice
-            .submit(
-                &manifest("bc_mixed", label()),
-                model("models/breast_cancer.onnx"),
-            )
-            .await,
-    );
+    let e = denied(
+        &alice,
+        &manifest("bc_mixed", label()),
+        "models/breast_cancer.onnx",
+    )
+    .await;
     assert_eq!(e.rules, ["quota-4"]);
 
     // --- an invalid file is rejected, pointing at its line, and the old
@@ -325,14 +311,12 @@ async fn policies_decide_what_runs_and_what_leaves() {
     let err = policy::reload(&gw).unwrap_err().to_string();
     assert!(err.contains("policy.cedar:5:"), "{err}");
     assert_eq!(
-        denial(
-            alice
-                .submit(
-                    &manifest("bc_mixed", label()),
-                    model("models/breast_cancer.onnx")
-                )
-                .await
+        denied(
+            &alice,
+            &manifest("bc_mixed", label()),
+            "models/breast_cancer.onnx"
         )
+        .await
         .rules,
         ["quota-4"]
     );
@@ -341,7 +325,7 @@ async fn policies_decide_what_runs_and_what_leaves() {
     let log = audit::read(&paths.audit()).unwrap();
     assert_eq!(audit::verify(&paths.audit()).unwrap().0, log.len() as u64);
     let has = |action: &str, decision: &str, rule: &str| {
-        log.iter().any(|e| {
+        log.iter().map(|e| &e.record).any(|e| {
             e.action == action && e.decision == decision && e.rules.iter().any(|r| r == rule)
         })
     };
@@ -352,12 +336,15 @@ async fn policies_decide_what_runs_and_what_leaves() {
     assert!(has("read_receipt", "allow", "open"));
     assert!(log
         .iter()
+        .map(|e| &e.record)
         .any(|e| e.action == "policy_reload" && e.decision == "rejected"));
     assert!(log
         .iter()
+        .map(|e| &e.record)
         .any(|e| e.action == "admit_compiled" && e.decision == "allow"));
     assert!(log
         .iter()
+        .map(|e| &e.record)
         .all(|e| e.who != "mallory" || e.decision == "deny"));
 
     let _ = stop_tx.send(());
