@@ -56,10 +56,29 @@ impl Shape {
 
     /// Constraints [`commit_gadget`] costs.
     pub fn cost(&self) -> usize {
-        let elements = self.rows as usize * self.elements_per_row();
-        self.rows as usize * self.columns as usize * self.value_bits
-            + gadget::cost(5)
+        START_COST + self.absorb_cost(self.rows)
+    }
+
+    /// Constraints [`absorb_gadget`] costs for `rows` rows.
+    pub fn absorb_cost(&self, rows: u64) -> usize {
+        let elements = rows as usize * self.elements_per_row();
+        rows as usize * self.columns as usize * self.value_bits
             + elements.div_ceil(CHAIN_RATE) * gadget::cost(poseidon::MAX_INPUTS)
+    }
+
+    /// The row counts after which the chain can be cut: multiples of this
+    /// fill whole Poseidon calls.
+    pub fn cut_rows(&self) -> u64 {
+        let per_row = self.elements_per_row() as u64;
+        CHAIN_RATE as u64 / gcd(CHAIN_RATE as u64, per_row)
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
     }
 }
 
@@ -92,7 +111,8 @@ pub fn pack_row(values: &[i64], value_bits: usize) -> Vec<Fr> {
         .collect()
 }
 
-fn start(shape: Shape, salt: Fr) -> Fr {
+/// The chain's first value, `Poseidon(TAG, rows, columns, value_bits, salt)`.
+pub fn start(shape: Shape, salt: Fr) -> Fr {
     poseidon::hash(&[
         tag(),
         Fr::from(shape.rows),
@@ -113,6 +133,17 @@ fn chain(h: Fr, elements: &[Fr]) -> Fr {
     })
 }
 
+/// Continues the chain from `h` over whole rows. Cutting the row sequence
+/// where the packed elements so far fill whole calls (see [`Shape::cut_rows`])
+/// gives the same value as absorbing it in one go.
+pub fn absorb<'a>(h: Fr, value_bits: usize, rows: impl IntoIterator<Item = &'a [i64]>) -> Fr {
+    let elements: Vec<Fr> = rows
+        .into_iter()
+        .flat_map(|r| pack_row(r, value_bits))
+        .collect();
+    chain(h, &elements)
+}
+
 /// The dataset commitment over `rows` (each `shape.columns` values).
 pub fn commit<'a>(shape: Shape, salt: Fr, rows: impl IntoIterator<Item = &'a [i64]>) -> Fr {
     let mut elements = Vec::new();
@@ -130,8 +161,31 @@ pub fn commit<'a>(shape: Shape, salt: Fr, rows: impl IntoIterator<Item = &'a [i6
 /// (`value_bits` constraints each) and hashes the packed rows; see
 /// [`Shape::cost`].
 pub fn commit_gadget(cs: &Cs, shape: Shape, salt: &Num, rows: &[Vec<Num>]) -> Result<Num> {
-    assert!((2..=MAX_VALUE_BITS).contains(&shape.value_bits));
     assert_eq!(rows.len() as u64, shape.rows, "row count");
+    let h = start_gadget(cs, shape, salt)?;
+    absorb_gadget(cs, shape, &h, rows)
+}
+
+/// [`start`] in R1CS: one Poseidon(5) call, [`START_COST`] constraints.
+pub fn start_gadget(cs: &Cs, shape: Shape, salt: &Num) -> Result<Num> {
+    let header = [
+        tag(),
+        Fr::from(shape.rows),
+        Fr::from(shape.columns),
+        Fr::from(shape.value_bits as u64),
+    ];
+    let mut input: Vec<Num> = header.iter().map(|x| Num::constant(*x)).collect();
+    input.push(salt.clone());
+    gadget::hash(cs, &input)
+}
+
+/// Constraints of [`start_gadget`].
+pub const START_COST: usize = 324;
+
+/// [`absorb`] in R1CS: range-checks and packs `rows` (each `shape.columns`
+/// wide) and continues the chain from `h`.
+pub fn absorb_gadget(cs: &Cs, shape: Shape, h: &Num, rows: &[Vec<Num>]) -> Result<Num> {
+    assert!((2..=MAX_VALUE_BITS).contains(&shape.value_bits));
     let bits = shape.value_bits;
     let offset = pow2(bits - 1);
     let mut packed = Vec::with_capacity(rows.len() * shape.elements_per_row());
@@ -148,15 +202,7 @@ pub fn commit_gadget(cs: &Cs, shape: Shape, salt: &Num, rows: &[Vec<Num>]) -> Re
             );
         }
     }
-    let header = [
-        tag(),
-        Fr::from(shape.rows),
-        Fr::from(shape.columns),
-        Fr::from(bits as u64),
-    ];
-    let mut input: Vec<Num> = header.iter().map(|x| Num::constant(*x)).collect();
-    input.push(salt.clone());
-    let mut h = gadget::hash(cs, &input)?;
+    let mut h = h.clone();
     for chunk in packed.chunks(CHAIN_RATE) {
         let mut input = Vec::with_capacity(poseidon::MAX_INPUTS);
         input.push(h);
@@ -210,6 +256,48 @@ mod tests {
         assert_eq!(out[0], want);
         assert_eq!(count, shape.cost());
         assert_eq!(count, 5 * 40 * 8 + 324 + 507);
+    }
+
+    #[test]
+    fn the_chain_cuts_at_whole_calls_only() {
+        // One element per row: a call holds 11 rows.
+        let shape = Shape {
+            rows: 33,
+            columns: 3,
+            value_bits: 8,
+        };
+        assert_eq!(shape.cut_rows(), 11);
+        assert_eq!(
+            Shape {
+                columns: 40,
+                ..shape
+            }
+            .cut_rows(),
+            11
+        );
+        assert_eq!(
+            Shape {
+                columns: 31 * 22,
+                ..shape
+            }
+            .cut_rows(),
+            1
+        );
+        let t = table(33, 3);
+        let salt = Fr::from(5u64);
+        let part = |h: Fr, r: std::ops::Range<usize>| absorb(h, 8, t[r].iter().map(Vec::as_slice));
+        let whole = commit(shape, salt, t.iter().map(Vec::as_slice));
+        let s = start(shape, salt);
+        assert_eq!(part(part(part(s, 0..11), 11..22), 22..33), whole);
+        assert_ne!(part(part(s, 0..5), 5..33), whole, "a cut inside a call");
+        // The gadget continues the chain from a given value the same way.
+        let (count, out) = assert_sound(1 + 11 * 3, |cs| {
+            let h = Num::witness(cs, Some(part(s, 0..11))).unwrap();
+            vec![absorb_gadget(cs, shape, &h, &witness_rows(cs, &t[11..22])).unwrap()]
+        });
+        assert_eq!(out[0], part(s, 0..22));
+        assert_eq!(count, shape.absorb_cost(11));
+        assert_eq!(START_COST, gadget::cost(5));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod onehot;
 pub mod poseidon;
 pub mod relu;
 pub mod rescale;
+pub mod shard;
 pub mod suppress;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -46,6 +46,17 @@ pub fn assert_sound(
     first_gadget_witness: usize,
     build: impl Fn(&Cs) -> Vec<Num>,
 ) -> (usize, Vec<Fr>) {
+    assert_sound_sampled(first_gadget_witness, MAX_TAMPERS, build)
+}
+
+/// [`assert_sound`] with at most about `tampers` rebuilds: the first eight
+/// witnesses from `first_gadget_witness` (where a gadget's inputs and hints
+/// usually are) always, the rest at an even sample.
+pub fn assert_sound_sampled(
+    first_gadget_witness: usize,
+    tampers: usize,
+    build: impl Fn(&Cs) -> Vec<Num>,
+) -> (usize, Vec<Fr>) {
     let honest = cs();
     let want: Vec<Option<Fr>> = build(&honest).iter().map(Num::value).collect();
     assert!(satisfied(&honest), "honest witness must satisfy the gadget");
@@ -53,9 +64,9 @@ pub fn assert_sound(
     let mut caught = 0;
     // Large gadgets are tampered at an even sample of their witnesses (the
     // first and last always included) to keep the quadratic cost bounded.
-    let stride = (n - first_gadget_witness).div_ceil(MAX_TAMPERS).max(1);
-    let picks = (first_gadget_witness..n)
-        .step_by(stride)
+    let stride = (n - first_gadget_witness).div_ceil(tampers).max(1);
+    let picks = (first_gadget_witness..n.min(first_gadget_witness + 8))
+        .chain((first_gadget_witness..n).step_by(stride))
         .chain(n.checked_sub(1).filter(|l| *l >= first_gadget_witness));
     for i in picks {
         TAMPER.with(|t| t.set(Some(i)));
