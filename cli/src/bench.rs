@@ -107,18 +107,30 @@ const STANDARD: &[&str] = &[
 ];
 const QUICK: &[&str] = &["linreg:64", "mlp:64", "breast_cancer:64", "policy:500"];
 
-/// Reads the first `rows` rows of a CSV.
-pub fn head_csv(path: &Path, rows: usize, value_bits: usize) -> Result<Dataset> {
+/// `rows` rows of a CSV; with `repeat`, a file with fewer rows is read
+/// again from its first row as often as needed (the scaling cases: proving
+/// cost does not depend on the values). Returns the dataset and how many of
+/// its rows are distinct lines of the file.
+fn rows_of_csv(
+    path: &Path,
+    rows: usize,
+    value_bits: usize,
+    repeat: bool,
+) -> Result<(Dataset, usize)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let kept: Vec<&str> = text.lines().take(rows + 1).collect();
-    if kept.len() < rows + 1 {
+    let mut lines = text.lines();
+    let header = lines.next().context("empty CSV")?;
+    let data: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+    if data.len() < rows && !repeat {
         bail!("{} has fewer than {rows} rows", path.display());
     }
-    Ok(Dataset::from_csv_reader(
-        kept.join("\n").as_bytes(),
-        value_bits,
-    )?)
+    let mut kept = vec![header];
+    kept.extend(data.iter().cycle().take(rows));
+    Ok((
+        Dataset::from_csv_reader(kept.join("\n").as_bytes(), value_bits)?,
+        rows.min(data.len()),
+    ))
 }
 
 fn peak_rss_mb() -> Option<f64> {
@@ -195,7 +207,16 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
 }
 
 fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
-    let (name, rows) = case.split_once(':').context("cases are MODEL:ROWS")?;
+    let (name, rest) = case
+        .split_once(':')
+        .context("cases are MODEL:ROWS or MODEL:ROWS@SHARD_ROWS")?;
+    let (rows, shard_rows) = match rest.split_once('@') {
+        Some((r, s)) => (
+            r,
+            Some(s.parse::<u64>().context("SHARD_ROWS must be a number")?),
+        ),
+        None => (rest, None),
+    };
     let rows: usize = rows.parse().context("ROWS must be a number")?;
     if name == "policy" {
         return policy_bench(fixtures, rows.max(1));
@@ -205,7 +226,12 @@ fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
         .find(|m| m.name == name)
         .with_context(|| format!("unknown model `{name}`"))?;
     let model = zkgate_zkml::import::load(fixtures.join("models").join(format!("{name}.onnx")))?;
-    let dataset = head_csv(&fixtures.join("data").join(m.data), rows, m.value_bits)?;
+    let (dataset, distinct) = rows_of_csv(
+        &fixtures.join("data").join(m.data),
+        rows,
+        m.value_bits,
+        shard_rows.is_some(),
+    )?;
     let request = JobRequest {
         aggregate: (m.aggregate)(),
         input_columns: (m.columns)(&dataset),
@@ -221,38 +247,85 @@ fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
             request: &request,
             nonce: nonce_from(case.as_bytes()),
             max_constraints: None,
+            shard_rows,
+            keys: None,
             gate: None,
         },
-        None,
         &mut rng,
         &mut |_| {},
     )?;
-    let vk_bytes = prove::to_bytes(&out.vk);
+    let vk_bytes = out.vk_bytes();
     let t = Instant::now();
     let verdict = out.receipt.verify(&vk_bytes)?;
     let verify_ms = t.elapsed().as_secs_f64() * 1e3;
     let r = &out.receipt;
     let total = r.constraints["total"];
+    let prove_s = r.timings.get("prove_s").copied().unwrap_or(0.0);
+    let floor = msm_floor(&out, &dataset, &secret)?;
+    let peak = peak_rss_mb();
     Ok(serde_json::json!({
         "model": name,
         "rows": rows,
+        "distinct_rows": distinct,
         "aggregate": r.circuit.aggregate,
         "constraints": total,
         "constraints_per_row": total as f64 / rows as f64,
         "constraints_by_part": r.constraints,
+        "shards": r.shards.len(),
+        "shard_rows": r.circuit.shard_rows,
         "compile_s": r.timings.get("compile_s"),
         "evaluate_s": r.timings.get("evaluate_s"),
         "setup_s": r.timings.get("setup_s"),
-        "prove_s": r.timings.get("prove_s"),
+        "prove_s": prove_s,
+        "prove_s_per_1k_rows": prove_s * 1000.0 / rows as f64,
+        "keys": out.keys.len(),
+        // With one key, setup and the first shard's proof are of one circuit.
+        "setup_over_prove": r.timings.get("setup_s").filter(|_| out.keys.len() == 1).map(|s| s / floor.prove_s),
+        "first_shard": floor,
         "verify_ms": verify_ms,
         "valid": verdict == zkgate_zkml::receipt::Verdict::Valid,
-        "pk_bytes": prove::to_bytes(&out.pk).len(),
+        "pk_bytes": out.keys.iter().map(|(pk, _)| prove::to_bytes(pk).len()).sum::<usize>(),
         "vk_bytes": vk_bytes.len(),
-        "proof_bytes": hex::decode(&r.proof)?.len(),
-        "peak_rss_mb": peak_rss_mb(),
+        "proof_bytes": r.shards.iter().map(|s| s.proof.len() / 2).sum::<usize>(),
+        "peak_rss_mb": peak,
         "agreement": r.agreement,
         "result": r.result,
     }))
+}
+
+/// The first shard proved again, then its prover stages timed one by one:
+/// how far the whole proof is from the time of its MSMs alone.
+#[derive(serde::Serialize)]
+struct Floor {
+    rows: u64,
+    prove_s: f64,
+    #[serde(flatten)]
+    stages: prove::ProveProfile,
+    prove_over_msm: f64,
+}
+
+fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Result<Floor> {
+    use zkgate_zkml::circuit::{Chain, Witness};
+    let spec = &out.spec;
+    let cuts = dataset.cuts(secret, spec.shard_rows);
+    let statement = out.receipt.statement(0)?;
+    let witness = Witness {
+        columns: &dataset.values,
+        secret,
+        statement: &statement,
+        chain: Chain::between(&cuts[0], &cuts[1]),
+    };
+    let pk = &out.keys[0].0;
+    let t = Instant::now();
+    prove::prove(spec, pk, witness, &mut rand::rngs::OsRng)?;
+    let prove_s = t.elapsed().as_secs_f64();
+    let stages = prove::profile(spec, pk, witness)?;
+    Ok(Floor {
+        rows: spec.shard_rows,
+        prove_s,
+        prove_over_msm: prove_s / stages.msm_s,
+        stages,
+    })
 }
 
 /// Runs the benchmark.

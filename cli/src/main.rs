@@ -15,7 +15,6 @@ use std::time::Duration;
 use zkgate_zkml::dataset::{Dataset, Secret, DEFAULT_VALUE_BITS};
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, LocalJob, Step};
-use zkgate_zkml::prove;
 use zkgate_zkml::quantize::QuantConfig;
 use zkgate_zkml::receipt::{Receipt, Verdict};
 use zkgate_zkml::statement::{nonce_from, Aggregate};
@@ -135,6 +134,10 @@ struct ProveArgs {
     /// Bits of magnitude kept in activations.
     #[arg(long, default_value_t = QuantConfig::default().act_bits)]
     act_bits: u32,
+    /// Rows per proof: a larger dataset is proved in shards of about this
+    /// many rows, joined in one receipt (default: one proof).
+    #[arg(long)]
+    shard_rows: Option<u64>,
     /// Job id the proof is bound to (default: random).
     #[arg(long)]
     job_id: Option<String>,
@@ -153,7 +156,7 @@ struct ProveArgs {
 struct VerifyArgs {
     /// The receipt (JSON).
     receipt: PathBuf,
-    /// The verifying key (compressed bytes).
+    /// The verifying keys (`vk.bin` as `prove` or the gateway wrote it).
     #[arg(long)]
     vk: PathBuf,
     /// Print a JSON verdict.
@@ -202,16 +205,17 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
             request: &request,
             nonce: nonce_from(job_id.as_bytes()),
             max_constraints: None,
+            shard_rows: a.shard_rows,
+            keys: None,
             gate: None,
         },
-        None,
         &mut rng,
         &mut |step: Step| pb.set_message(format!("{}...", step.name())),
     )?;
     pb.finish_and_clear();
     let r = &outcome.receipt;
     std::fs::write(&a.out, r.to_json()).with_context(|| format!("writing {}", a.out.display()))?;
-    std::fs::write(&a.vk_out, prove::to_bytes(&outcome.vk))
+    std::fs::write(&a.vk_out, outcome.vk_bytes())
         .with_context(|| format!("writing {}", a.vk_out.display()))?;
     if a.json {
         println!(
@@ -234,9 +238,13 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
             }
         }
         println!(
-            "circuit     {} constraints ({} per row)",
+            "circuit     {} constraints ({} per row){}",
             r.constraints["total"],
-            r.constraints["total"] / r.circuit.rows as usize
+            r.constraints["total"] / r.circuit.rows as usize,
+            match r.shards.len() {
+                1 => String::new(),
+                n => format!(", {n} shard proofs of up to {} rows", r.circuit.shard_rows),
+            }
         );
         println!(
             "timings     {}",

@@ -16,6 +16,13 @@ pub struct Limits {
     pub max_active_jobs_per_researcher: usize,
     /// Proving workers (each proves one job at a time).
     pub workers: usize,
+    /// Rows per proof: a larger dataset is proved in shards of about this
+    /// many rows (0: always one proof). Suppressing small cells needs one
+    /// proof, so a job that must suppress over more rows is refused.
+    pub shard_rows: u64,
+    /// Disk kept for proving keys of earlier jobs (same circuit, no setup),
+    /// MiB; 0 keeps none.
+    pub key_cache_mb: u64,
 }
 
 impl Default for Limits {
@@ -25,6 +32,8 @@ impl Default for Limits {
             max_constraints: 4 << 20,
             max_active_jobs_per_researcher: 4,
             workers: 1,
+            shard_rows: 4096,
+            key_cache_mb: 4096,
         }
     }
 }
@@ -106,6 +115,10 @@ impl Paths {
     /// The pid of the running gateway (`zkgate serve` writes it).
     pub fn pid(&self) -> PathBuf {
         self.root.join("gateway.pid")
+    }
+    /// Proving keys kept across jobs.
+    pub fn keys(&self) -> PathBuf {
+        self.root.join("keys")
     }
     /// The sled database.
     pub fn db(&self) -> PathBuf {

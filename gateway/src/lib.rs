@@ -48,6 +48,7 @@ pub struct Gateway {
     vault: Vault,
     policy: RwLock<Arc<zkgate_policies::Engine>>,
     audit: audit::AuditLog,
+    keys: zkgate_zkml::keys::KeyDir,
     wake: Notify,
     stats: Mutex<ProvingStats>,
 }
@@ -72,6 +73,10 @@ impl Gateway {
         let engine = policy::load(&paths.policy(&config))?;
         let audit = audit::AuditLog::open(&paths.audit())?;
         let store = Store::open(&paths.db())?;
+        let keys = zkgate_zkml::keys::KeyDir::new(
+            paths.keys(),
+            config.limits.key_cache_mb.saturating_mul(1 << 20),
+        );
         Ok(Arc::new(Gateway {
             paths,
             config,
@@ -79,6 +84,7 @@ impl Gateway {
             vault,
             policy: RwLock::new(Arc::new(engine)),
             audit,
+            keys,
             wake: Notify::new(),
             stats: Mutex::new(ProvingStats::default()),
         }))
@@ -92,6 +98,11 @@ impl Gateway {
     /// The audit log.
     pub fn audit(&self) -> &audit::AuditLog {
         &self.audit
+    }
+
+    /// Proving keys kept across jobs.
+    pub fn keys(&self) -> &zkgate_zkml::keys::KeyDir {
+        &self.keys
     }
 }
 

@@ -181,19 +181,17 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
             request: &request,
             nonce: nonce_from(job.id.as_bytes()),
             max_constraints: Some(gw.config.limits.max_constraints),
+            shard_rows: Some(gw.config.limits.shard_rows).filter(|r| *r > 0),
+            keys: Some(gw.keys()),
             gate: Some(&gate),
         },
-        None,
         &mut rand::rngs::OsRng,
         &mut progress,
     )
     .map_err(|e| refusal.borrow_mut().take().unwrap_or(Error::Zkml(e)))?;
     let r = &outcome.receipt;
-    gw.store.put_receipt(
-        &job.id,
-        &r.to_json(),
-        &zkgate_zkml::prove::to_bytes(&outcome.vk),
-    )?;
+    gw.store
+        .put_receipt(&job.id, &r.to_json(), &outcome.vk_bytes())?;
     if let Some(s) = r.timings.get("prove_s") {
         let mut stats = gw.stats.lock().expect("stats lock");
         stats.seconds += s;

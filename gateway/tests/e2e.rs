@@ -59,6 +59,8 @@ async fn end_to_end_over_https() {
     let root = tmp.path().join("gw");
     let mut config = Config::default();
     config.limits.max_upload_bytes = 64 * 1024;
+    // 12 rows in shards of 11: two shard proofs, two keys.
+    config.limits.shard_rows = 11;
     admin::init(&root, &config, None, "open").unwrap();
     // This test is about the gateway's mechanics on 12 rows; the shipped
     // profiles (tested in tests/policy.rs) would rightly refuse so few.
@@ -245,6 +247,9 @@ async fn end_to_end_over_https() {
         "proved against the published commitment"
     );
     assert_eq!(receipt.circuit.rows, 12);
+    let shards: Vec<u64> = receipt.shards.iter().map(|s| s.rows).collect();
+    assert_eq!(shards, [11, 1]);
+    assert!(receipt.timings.contains_key("setup_s"));
     eprintln!(
         "submit to verified receipt: {:.2} s",
         t0.elapsed().as_secs_f64()
@@ -293,6 +298,39 @@ async fn end_to_end_over_https() {
         .await
         .unwrap();
     assert!(spec["paths"]["/v1/jobs"]["post"].is_object());
+
+    // The same circuit again (another job, another nonce): the keys kept
+    // from the first job are used, and the receipt verifies with them.
+    let job2 = alice
+        .submit(
+            &manifest(
+                Aggregate::Confusion {
+                    label: "label".into(),
+                },
+                Some("k2"),
+            ),
+            model.clone(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let done2 = loop {
+        let j = alice.job(&job2.id).await.unwrap().unwrap();
+        if j.state.is_terminal() {
+            break j;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done2.state, JobState::Done, "{:?}", done2.error);
+    let receipt2 = Receipt::from_json(&alice.receipt(&job2.id).await.unwrap().unwrap()).unwrap();
+    assert!(
+        !receipt2.timings.contains_key("setup_s"),
+        "{:?}",
+        receipt2.timings
+    );
+    assert_ne!(receipt2.nonce, receipt.nonce);
+    assert_eq!(receipt2.verify(&vk).unwrap(), Verdict::Valid);
+    assert_eq!(files_under(&paths.keys()).len(), 2);
 
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();

@@ -9,9 +9,9 @@ use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, Synthesis
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use zkgate_circuits::commitment::{self, Shape};
 use zkgate_circuits::{
-    aggregate, argmax, compare, i128_to_field, maxpool, onehot, relu, rescale, suppress, Fr, Num,
+    aggregate, argmax, compare, i128_to_field, maxpool, onehot, relu, rescale, shard, suppress, Fr,
+    Num,
 };
 
 /// Linear combinations longer than this are materialized into one variable
@@ -28,6 +28,32 @@ pub struct Witness<'a> {
     pub secret: &'a Secret,
     /// The public statement being proved.
     pub statement: &'a Statement,
+    /// The chain value before the shard, and the blindings of its two links
+    /// (see `zkgate_circuits::shard::cuts`).
+    pub chain: Chain,
+}
+
+/// The private side of a shard's links (all zero, the default, when one
+/// shard holds the whole dataset).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Chain {
+    /// The commitment chain's value before the shard.
+    pub h_in: Fr,
+    /// Blinding of the link before the shard.
+    pub blind_in: Fr,
+    /// Blinding of the link after the shard.
+    pub blind_out: Fr,
+}
+
+impl Chain {
+    /// The chain between two cuts.
+    pub fn between(a: &shard::Cut, b: &shard::Cut) -> Chain {
+        Chain {
+            h_in: a.h,
+            blind_in: a.blind,
+            blind_out: b.blind,
+        }
+    }
 }
 
 /// Constraint counts by part of the circuit.
@@ -63,7 +89,7 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let spec = self.spec;
         let w = self.witness;
         let st = w.map(|w| w.statement);
-        let n = spec.rows as usize;
+        let n = spec.shard_rows as usize;
         let mut counter = Counter {
             cs: cs.clone(),
             last: 0,
@@ -74,6 +100,9 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let rows = Num::input(&cs, st.map(|s| Fr::from(s.rows)))?;
         let _nonce = Num::input(&cs, st.map(|s| s.nonce))?;
         let id = Num::input(&cs, st.map(|s| s.circuit_id))?;
+        let offset = Num::input(&cs, st.map(|s| Fr::from(s.offset)))?;
+        let link_in = Num::input(&cs, st.map(|s| s.link_in))?;
+        let link_out = Num::input(&cs, st.map(|s| s.link_out))?;
         let mut claimed = Vec::with_capacity(spec.aggregate_len());
         for k in 0..spec.aggregate_len() {
             claimed.push(Num::input(&cs, st.map(|s| i128_to_field(s.aggregates[k])))?);
@@ -82,22 +111,38 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         compare::assert_equal(&cs, &id, &Num::constant(spec.id()))?;
         counter.mark("public");
 
-        // Open the commitment: every value of every row, range-checked and hashed.
+        // Open the commitment over the shard's rows: every value
+        // range-checked and hashed, the chain joined to its neighbours.
+        let first_row = st.map_or(0, |s| s.offset as usize);
         let mut table: Vec<Vec<Num>> = Vec::with_capacity(n);
-        for r in 0..n {
+        for r in first_row..first_row + n {
             let row = (0..spec.columns.len())
                 .map(|j| Num::witness(&cs, w.map(|w| i128_to_field(i128::from(w.columns[j][r])))))
                 .collect::<Result<Vec<_>, _>>()?;
             table.push(row);
         }
-        let salt = Num::witness(&cs, w.map(|w| w.secret.0))?;
-        let shape = Shape {
-            rows: spec.rows,
-            columns: spec.columns.len() as u64,
-            value_bits: spec.value_bits,
-        };
-        let c = commitment::commit_gadget(&cs, shape, &salt, &table)?;
-        compare::assert_equal(&cs, &c, &commitment)?;
+        let private = |f: fn(&Witness<'_>) -> Fr| Num::witness(&cs, w.as_ref().map(f));
+        let salt = private(|w| w.secret.0)?;
+        let h_in = private(|w| w.chain.h_in)?;
+        let blind_in = private(|w| w.chain.blind_in)?;
+        let blind_out = private(|w| w.chain.blind_out)?;
+        shard::open(
+            &cs,
+            spec.shape(),
+            &shard::Public {
+                commitment: &commitment,
+                offset: &offset,
+                link_in: &link_in,
+                link_out: &link_out,
+            },
+            &shard::Private {
+                salt: &salt,
+                h_in: &h_in,
+                blind_in: &blind_in,
+                blind_out: &blind_out,
+            },
+            &table,
+        )?;
         counter.mark("commitment");
 
         // Every row through the model, then its share of the aggregate.
@@ -148,8 +193,13 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
             counter.mark("aggregate");
             parts.push(part);
         }
+        // Suppression is of the job's totals, so it needs the whole dataset
+        // in one proof (the pipeline refuses to shard such a job).
         let suppress = (p.suppress_below > 0 && spec.aggregate.has_cells())
             .then(|| (p.suppress_below, crate::quantize::bitlen(spec.rows as i128)));
+        if suppress.is_some() && spec.shard_rows != spec.rows {
+            return Err(SynthesisError::Unsatisfiable);
+        }
         for (k, claim) in claimed.iter().enumerate() {
             let mut total = aggregate::sum(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
             if let Some((below, bits)) = suppress {

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use ark_ff::UniformRand;
 use std::io::Read;
 use zkgate_circuits::commitment::{self, Shape};
+use zkgate_circuits::shard;
 use zkgate_circuits::Fr;
 
 /// Default bits per stored value.
@@ -219,6 +220,18 @@ impl Dataset {
     pub fn commitment(&self, secret: &Secret) -> Fr {
         let rows: Vec<Vec<i64>> = (0..self.rows()).map(|r| self.row(r)).collect();
         commitment::commit(self.shape(), secret.0, rows.iter().map(Vec::as_slice))
+    }
+
+    /// The commitment chain cut into shards of `shard_rows` rows (see
+    /// `zkgate_circuits::shard::cuts`); the last cut holds the commitment.
+    pub fn cuts(&self, secret: &Secret, shard_rows: u64) -> Vec<shard::Cut> {
+        let rows: Vec<Vec<i64>> = (0..self.rows()).map(|r| self.row(r)).collect();
+        shard::cuts(
+            self.shape(),
+            secret.0,
+            rows.iter().map(Vec::as_slice),
+            shard_rows,
+        )
     }
 }
 

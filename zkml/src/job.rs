@@ -148,6 +148,7 @@ pub fn compile(
             let header_spec = CircuitSpec {
                 version: VERSION,
                 rows: n as u64,
+                shard_rows: n as u64,
                 columns: dataset.columns.clone(),
                 column_scales: dataset.scales.clone(),
                 value_bits: dataset.value_bits,
@@ -169,6 +170,7 @@ pub fn compile(
     Ok(CircuitSpec {
         version: VERSION,
         rows: n as u64,
+        shard_rows: n as u64,
         columns: dataset.columns.clone(),
         column_scales: dataset.scales.clone(),
         value_bits: dataset.value_bits,

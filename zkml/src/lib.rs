@@ -13,6 +13,7 @@ pub mod error;
 pub mod import;
 pub mod ir;
 pub mod job;
+pub mod keys;
 pub mod pipeline;
 pub mod prove;
 pub mod quantize;

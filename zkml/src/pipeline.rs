@@ -1,15 +1,23 @@
 //! One local job end to end: compile, count, evaluate, compare with float,
-//! set up (or reuse keys), prove, self-verify, and write the receipt.
+//! set up (or reuse kept keys), prove every shard, self-verify, and write the
+//! receipt.
+//!
+//! Shards are proved one after the other: each proof already uses every
+//! core (arkworks' parallel MSMs and FFTs), and one shard at a time bounds
+//! memory by the shard size. Shard proofs are independent, so owners with
+//! several machines could spread them.
 
-use crate::circuit::{self, Witness};
+use crate::circuit::{self, Chain, Witness};
 use crate::dataset::{Dataset, Secret};
 use crate::error::{Error, Result};
 use crate::import::Imported;
 use crate::job::{compile, JobRequest};
 use crate::prove::{self, ProvingKey, VerifyingKey};
-use crate::receipt::{fr_to_hex, Receipt, SETUP_BY_GATEWAY};
+use crate::receipt::{fr_to_hex, Receipt, ShardProof, SETUP_BY_GATEWAY};
 use crate::reference;
-use crate::statement::{evaluate, suppress, CircuitSpec, Evaluation, Statement, VERSION};
+use crate::statement::{
+    aggregate_rows, evaluate, suppress, CircuitSpec, Evaluation, Statement, VERSION,
+};
 use rand::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -55,13 +63,28 @@ pub struct LocalJob<'a> {
     pub request: &'a JobRequest,
     /// The job binding.
     pub nonce: Fr,
-    /// Refuse circuits larger than this.
+    /// Refuse circuits (one shard's) larger than this.
     pub max_constraints: Option<usize>,
+    /// Rows per proof: a larger dataset is proved in shards of this many
+    /// rows (rounded down to whole Poseidon calls of the commitment, see
+    /// [`shard_size`]), the last taking the remainder. `None`: one proof.
+    pub shard_rows: Option<u64>,
+    /// Keys kept from earlier jobs, by circuit id.
+    pub keys: Option<&'a dyn KeyCache>,
     /// Called once the circuit is compiled and the outputs evaluated, before
     /// any key or proof is made: the data owner's admission and release
     /// checks. It returns the cell-suppression threshold (0 for none), or an
     /// error that ends the job.
     pub gate: Option<&'a GateFn<'a>>,
+}
+
+/// Keys kept across jobs: a job whose circuit id was keyed before (same
+/// model, plan, dataset shape, aggregate and shard size) skips setup.
+pub trait KeyCache {
+    /// The keys of the circuit with this id (hex), if kept.
+    fn get(&self, id: &str) -> Option<(ProvingKey, VerifyingKey)>;
+    /// Keeps the keys just made for this circuit id.
+    fn put(&self, id: &str, pk: &ProvingKey, vk: &VerifyingKey);
 }
 
 /// The gate's signature (see [`LocalJob::gate`]).
@@ -72,7 +95,7 @@ pub type GateFn<'a> = dyn Fn(&Gate<'_>) -> Result<u64> + 'a;
 pub struct Gate<'a> {
     /// The circuit spec.
     pub spec: &'a CircuitSpec,
-    /// Its constraint count.
+    /// Constraints over all shards.
     pub constraints: usize,
     /// The evaluated outputs.
     pub evaluation: &'a Evaluation,
@@ -82,115 +105,236 @@ pub struct Gate<'a> {
 pub struct Outcome {
     /// The receipt.
     pub receipt: Receipt,
-    /// The circuit spec.
+    /// The circuit spec (of a full shard).
     pub spec: CircuitSpec,
-    /// The proving key (reusable for jobs with the same spec).
-    pub pk: ProvingKey,
-    /// The verifying key.
-    pub vk: VerifyingKey,
+    /// The keys, one pair per shard size.
+    pub keys: Vec<(ProvingKey, VerifyingKey)>,
 }
 
-/// Runs a job. `keys` are reused when given (they must be for this spec).
+impl Outcome {
+    /// The verifying keys, as `prove::keys_to_bytes` writes them.
+    pub fn vk_bytes(&self) -> Vec<u8> {
+        let vks: Vec<VerifyingKey> = self.keys.iter().map(|(_, vk)| vk.clone()).collect();
+        prove::keys_to_bytes(&vks)
+    }
+}
+
+/// The shard size a request for `wanted` rows per proof gets: the whole
+/// dataset when it fits, else `wanted` rounded down to a multiple of the
+/// rows that fill whole Poseidon calls (at least one such multiple).
+pub fn shard_size(spec: &CircuitSpec, wanted: Option<u64>) -> u64 {
+    let n = spec.rows;
+    match wanted {
+        Some(w) if w < n => {
+            let unit = spec.shape().cut_rows();
+            ((w / unit).max(1) * unit).min(n)
+        }
+        _ => n,
+    }
+}
+
+/// The shards' row ranges.
+fn shard_ranges(rows: u64, size: u64) -> Vec<std::ops::Range<u64>> {
+    (0..rows.div_ceil(size))
+        .map(|i| i * size..((i + 1) * size).min(rows))
+        .collect()
+}
+
+/// The circuits of a sharded job: one per distinct shard size, with their
+/// constraint counts.
+struct Circuits {
+    specs: Vec<CircuitSpec>,
+    counts: Vec<(usize, circuit::Counts)>,
+    ranges: Vec<std::ops::Range<u64>>,
+}
+
+impl Circuits {
+    fn new(spec: &CircuitSpec, size: u64) -> Result<Circuits> {
+        let ranges = shard_ranges(spec.rows, size);
+        let mut specs = vec![spec.with_shard_rows(size)];
+        let rest = spec.rows % size;
+        if rest != 0 && ranges.len() > 1 {
+            specs.push(spec.with_shard_rows(rest));
+        }
+        let counts = specs
+            .iter()
+            .map(circuit::count)
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Ok(Circuits {
+            specs,
+            counts,
+            ranges,
+        })
+    }
+
+    /// Which circuit proves shard `i`.
+    fn of(&self, i: usize) -> usize {
+        usize::from(self.ranges[i].end - self.ranges[i].start != self.specs[0].shard_rows)
+    }
+
+    /// Constraints over all shards, total and by part.
+    fn total(&self) -> (usize, BTreeMap<String, usize>) {
+        let mut parts = BTreeMap::new();
+        let mut total = 0;
+        for i in 0..self.ranges.len() {
+            let (t, counts) = &self.counts[self.of(i)];
+            total += t;
+            for (k, v) in counts {
+                *parts.entry(k.to_string()).or_default() += v;
+            }
+        }
+        (total, parts)
+    }
+}
+
+/// Runs a job.
 pub fn run<R: RngCore + CryptoRng>(
     job: LocalJob<'_>,
-    keys: Option<(ProvingKey, VerifyingKey)>,
     rng: &mut R,
     progress: &mut dyn FnMut(Step),
 ) -> Result<Outcome> {
     let mut timings = BTreeMap::new();
-    let timed = |step: Step, progress: &mut dyn FnMut(Step)| {
+    let clock = |step: Step, progress: &mut dyn FnMut(Step)| {
         progress(step);
         (step, Instant::now())
     };
     let done = |(step, t): (Step, Instant), timings: &mut BTreeMap<String, f64>| {
-        timings.insert(format!("{}_s", step.name()), t.elapsed().as_secs_f64());
+        *timings.entry(format!("{}_s", step.name())).or_default() += t.elapsed().as_secs_f64();
     };
 
-    let t = timed(Step::Compile, progress);
+    let t = clock(Step::Compile, progress);
     let mut spec = compile(
         &job.model.model,
         &job.model.onnx_sha256,
         job.dataset,
         job.request,
     )?;
-    let (mut total, mut counts) = circuit::count(&spec)?;
+    let size = shard_size(&spec, job.shard_rows);
+    let mut circuits = Circuits::new(&spec, size)?;
     if let Some(limit) = job.max_constraints {
-        if total > limit {
+        let biggest = circuits.counts[0].0;
+        if biggest > limit {
             return Err(Error::Job(format!(
-                "the circuit needs {total} constraints, over the limit of {limit}"
+                "the circuit needs {biggest} constraints, over the limit of {limit}"
             )));
         }
     }
     done(t, &mut timings);
 
-    let t = timed(Step::Evaluate, progress);
+    let t = clock(Step::Evaluate, progress);
     let mut eval = evaluate(&spec, &job.dataset.values)?;
     if let Some(gate) = job.gate {
         let below = gate(&Gate {
             spec: &spec,
-            constraints: total,
+            constraints: circuits.total().0,
             evaluation: &eval,
         })?;
         if below > 0 && spec.aggregate.has_cells() {
+            if circuits.ranges.len() > 1 {
+                return Err(Error::Job(format!(
+                    "small cells must be suppressed, which needs the whole dataset in one proof; \
+                     this job is split into {} shards of {size} rows",
+                    circuits.ranges.len()
+                )));
+            }
             spec.params.suppress_below = below;
             eval.aggregates = suppress(&spec, eval.aggregates);
-            (total, counts) = circuit::count(&spec)?;
+            circuits = Circuits::new(&spec, size)?;
         }
     }
     let agreement = reference::agreement(job.model, job.dataset, &spec, &eval)?;
-    let statement = Statement {
-        commitment: job.dataset.commitment(job.secret),
-        rows: spec.rows,
-        nonce: job.nonce,
-        circuit_id: spec.id(),
-        aggregates: eval.aggregates.clone(),
-    };
+    let cuts = job.dataset.cuts(job.secret, size);
+    let commitment = cuts.last().expect("the end cut").h;
     done(t, &mut timings);
 
-    let (pk, vk) = match keys {
-        Some(k) => k,
-        None => {
-            let t = timed(Step::Setup, progress);
-            let k = prove::setup(&spec, rng)?;
-            done(t, &mut timings);
-            k
-        }
-    };
-
-    let t = timed(Step::Prove, progress);
-    let witness = Witness {
-        columns: &job.dataset.values,
-        secret: job.secret,
-        statement: &statement,
-    };
-    let proof = prove::prove(&spec, &pk, witness, rng)?;
-    done(t, &mut timings);
-
-    let t = timed(Step::Verify, progress);
-    if !prove::verify(&vk, &statement, &proof)? {
-        // Name the broken constraint: this is a bug, never a user error.
-        prove::check_satisfied(&spec, witness)?;
-        return Err(Error::Proof(
-            "the proof does not verify although the witness satisfies the circuit".into(),
-        ));
+    let mut keys = Vec::with_capacity(circuits.specs.len());
+    for s in &circuits.specs {
+        let id = fr_to_hex(s.id());
+        let k = match job.keys.and_then(|c| c.get(&id)) {
+            Some(k) => k,
+            None => {
+                let t = clock(Step::Setup, progress);
+                let k = prove::setup(s, rng)?;
+                done(t, &mut timings);
+                if let Some(c) = job.keys {
+                    c.put(&id, &k.0, &k.1);
+                }
+                k
+            }
+        };
+        keys.push(k);
     }
-    done(t, &mut timings);
 
-    let header = spec.header();
-    let mut constraints: BTreeMap<String, usize> = counts
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let mut shards = Vec::with_capacity(circuits.ranges.len());
+    for (i, range) in circuits.ranges.iter().enumerate() {
+        let which = circuits.of(i);
+        let s = &circuits.specs[which];
+        let (pk, vk) = &keys[which];
+        let aggregates = if circuits.ranges.len() == 1 {
+            eval.aggregates.clone()
+        } else {
+            aggregate_rows(
+                s,
+                &job.dataset.values,
+                &eval,
+                range.start as usize..range.end as usize,
+            )?
+        };
+        let statement = Statement {
+            commitment,
+            rows: spec.rows,
+            nonce: job.nonce,
+            circuit_id: s.id(),
+            offset: range.start,
+            link_in: cuts[i].link,
+            link_out: cuts[i + 1].link,
+            aggregates,
+        };
+        let witness = Witness {
+            columns: &job.dataset.values,
+            secret: job.secret,
+            statement: &statement,
+            chain: Chain::between(&cuts[i], &cuts[i + 1]),
+        };
+        let t = clock(Step::Prove, progress);
+        let proof = prove::prove(s, pk, witness, rng)?;
+        done(t, &mut timings);
+
+        let t = clock(Step::Verify, progress);
+        if !prove::verify(vk, &statement, &proof)? {
+            // Name the broken constraint: this is a bug, never a user error.
+            prove::check_satisfied(s, witness)?;
+            return Err(Error::Proof(format!(
+                "the proof of shard {i} does not verify although the witness satisfies the circuit"
+            )));
+        }
+        done(t, &mut timings);
+        shards.push(ShardProof {
+            offset: range.start,
+            rows: range.end - range.start,
+            link_in: fr_to_hex(statement.link_in),
+            link_out: fr_to_hex(statement.link_out),
+            values: statement.aggregates.iter().map(i128::to_string).collect(),
+            proof: hex::encode(prove::to_bytes(&proof)),
+            vk_sha256: prove::vk_sha256(vk),
+        });
+    }
+
+    let full = circuits.specs[0].clone();
+    let header = full.header();
+    let (total, mut constraints) = circuits.total();
     constraints.insert("total".into(), total);
+    if circuits.ranges.len() > 1 {
+        constraints.insert("per_shard".into(), circuits.counts[0].0);
+    }
     let receipt = Receipt {
         version: VERSION,
-        result: header.decode(&statement.aggregates),
+        result: header.decode(&eval.aggregates),
         circuit: header,
-        commitment: fr_to_hex(statement.commitment),
-        nonce: fr_to_hex(statement.nonce),
-        values: statement.aggregates.iter().map(i128::to_string).collect(),
-        proof: hex::encode(prove::to_bytes(&proof)),
-        vk_sha256: prove::vk_sha256(&vk),
+        commitment: fr_to_hex(commitment),
+        nonce: fr_to_hex(job.nonce),
+        values: eval.aggregates.iter().map(i128::to_string).collect(),
+        shards,
         setup: SETUP_BY_GATEWAY.into(),
         agreement: Some(agreement),
         quantization: quantization_report(&spec),
@@ -199,9 +343,8 @@ pub fn run<R: RngCore + CryptoRng>(
     };
     Ok(Outcome {
         receipt,
-        spec,
-        pk,
-        vk,
+        spec: full,
+        keys,
     })
 }
 

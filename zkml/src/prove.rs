@@ -67,6 +67,72 @@ pub fn check_satisfied(spec: &CircuitSpec, witness: Witness<'_>) -> Result<()> {
     }
 }
 
+/// Where a proof's time goes (see [`profile`]).
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct ProveProfile {
+    /// Building the constraint system with its witness (and matrices).
+    pub synthesis_s: f64,
+    /// The quotient polynomial `h` (FFTs).
+    pub qap_s: f64,
+    /// The five multi-scalar multiplications, on the witness's own scalars:
+    /// the floor no R1CS-level change to the prover can go below.
+    pub msm_s: f64,
+}
+
+/// Runs the prover's stages one by one, as `Groth16::prove` does, timing
+/// each (the proof itself is not assembled).
+pub fn profile(spec: &CircuitSpec, pk: &ProvingKey, witness: Witness<'_>) -> Result<ProveProfile> {
+    use ark_bn254::{G1Projective, G2Projective};
+    use ark_ec::VariableBaseMSM;
+    use ark_ff::PrimeField;
+    use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
+    use ark_poly::GeneralEvaluationDomain;
+    use ark_relations::gr1cs::{
+        ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
+    };
+    use std::hint::black_box;
+    use std::time::Instant;
+    use zkgate_circuits::Fr;
+
+    let t = Instant::now();
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: true,
+        generate_lc_assignments: false,
+    });
+    JobCircuit {
+        spec,
+        witness: Some(witness),
+        counts: None,
+    }
+    .generate_constraints(cs.clone())?;
+    cs.finalize();
+    let synthesis_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let h = LibsnarkReduction::witness_map::<Fr, GeneralEvaluationDomain<Fr>>(cs.clone())?;
+    let qap_s = t.elapsed().as_secs_f64();
+
+    let prover = cs.borrow().expect("the constraint system is not shared");
+    let big = |v: &[Fr]| v.iter().map(|x| x.into_bigint()).collect::<Vec<_>>();
+    let t = Instant::now();
+    let _ = black_box(G1Projective::msm_bigint(&pk.h_query, &big(&h)));
+    let aux = big(prover.witness_assignment()?);
+    let _ = black_box(G1Projective::msm_bigint(&pk.l_query, &aux));
+    let mut assignment = big(&prover.instance_assignment()?[1..]);
+    assignment.extend_from_slice(&aux);
+    let _ = black_box(G1Projective::msm_bigint(&pk.a_query[1..], &assignment));
+    let _ = black_box(G1Projective::msm_bigint(&pk.b_g1_query[1..], &assignment));
+    let _ = black_box(G2Projective::msm_bigint(&pk.b_g2_query[1..], &assignment));
+    let msm_s = t.elapsed().as_secs_f64();
+    Ok(ProveProfile {
+        synthesis_s,
+        qap_s,
+        msm_s,
+    })
+}
+
 /// Verifies a proof of `statement`.
 pub fn verify(vk: &VerifyingKey, statement: &Statement, proof: &Proof) -> Result<bool> {
     Groth16::<Bn254>::verify(vk, &statement.public_inputs(), proof)
@@ -85,6 +151,17 @@ pub fn to_bytes<T: CanonicalSerialize>(t: &T) -> Vec<u8> {
 /// right subgroup.
 pub fn from_bytes<T: CanonicalDeserialize>(bytes: &[u8]) -> Result<T> {
     T::deserialize_compressed(bytes).map_err(Error::from)
+}
+
+/// A job's verifying keys (one per shard size: a sharded job whose last
+/// shard is shorter has two) as one byte string: what `vk.bin` holds.
+pub fn keys_to_bytes(vks: &[VerifyingKey]) -> Vec<u8> {
+    to_bytes(&vks.to_vec())
+}
+
+/// Reads [`keys_to_bytes`]'s output.
+pub fn keys_from_bytes(bytes: &[u8]) -> Result<Vec<VerifyingKey>> {
+    from_bytes(bytes)
 }
 
 /// SHA-256 of a verifying key's compressed bytes, hex.

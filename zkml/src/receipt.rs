@@ -1,17 +1,21 @@
 //! Receipts: what leaves the gateway, and their verification.
 //!
 //! A receipt carries the aggregate values, the public description of the
-//! circuit ([`SpecHeader`]), the dataset commitment, the job nonce, the
-//! Groth16 proof and the hash of the verifying key. Verification rebuilds
-//! the public inputs from those fields (never from a stored copy), so
-//! changing any of them breaks the pairing check; it needs only this module,
-//! the statement and the verifying key, not the model or tract.
+//! circuit ([`SpecHeader`]), the dataset commitment, the job nonce, and one
+//! Groth16 proof per shard of rows with the shard's place, links and partial
+//! values (a job fits one shard unless its dataset is larger than the
+//! owner's shard size). Verification rebuilds every shard's public inputs
+//! from those fields (never from a stored copy), checks that the shards tile
+//! the dataset, that their links join, and that the job's values are the
+//! sums of theirs, so changing any field breaks a check or a pairing; it
+//! needs only this module, the statement and the verifying keys, not the
+//! model or tract.
 
 use crate::error::{Error, Result};
-use crate::prove::{from_bytes, verify, vk_sha256, Proof, VerifyingKey};
+use crate::prove::{from_bytes, keys_from_bytes, verify, vk_sha256, Proof, VerifyingKey};
 use crate::reference::Agreement;
 use crate::statement::{SpecHeader, Statement};
-use ark_ff::{BigInteger, PrimeField};
+use ark_ff::{AdditiveGroup, BigInteger, PrimeField};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zkgate_circuits::Fr;
@@ -30,14 +34,13 @@ pub struct Receipt {
     pub commitment: String,
     /// The job nonce, hex.
     pub nonce: String,
-    /// The aggregate values, decimal integers at the circuit's scales.
+    /// The aggregate values over all rows, decimal integers at the
+    /// circuit's scales.
     pub values: Vec<String>,
     /// The values read as numbers (recomputed and checked by `verify`).
     pub result: serde_json::Value,
-    /// The Groth16 proof, compressed, hex.
-    pub proof: String,
-    /// SHA-256 of the verifying key's compressed bytes.
-    pub vk_sha256: String,
+    /// One proof per shard of rows, in row order.
+    pub shards: Vec<ShardProof>,
     /// Who generated the keys.
     pub setup: String,
     /// Float vs quantized agreement on the job's rows.
@@ -49,6 +52,25 @@ pub struct Receipt {
     pub constraints: BTreeMap<String, usize>,
     /// Seconds per step.
     pub timings: BTreeMap<String, f64>,
+}
+
+/// The proof of one shard of rows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardProof {
+    /// The shard's first row.
+    pub offset: u64,
+    /// Rows in the shard.
+    pub rows: u64,
+    /// The link before the shard, hex (0 for the first).
+    pub link_in: String,
+    /// The link after the shard, hex (0 for the last).
+    pub link_out: String,
+    /// The shard's aggregate values.
+    pub values: Vec<String>,
+    /// The Groth16 proof, compressed, hex.
+    pub proof: String,
+    /// SHA-256 of the verifying key's compressed bytes.
+    pub vk_sha256: String,
 }
 
 /// A field element as 0x-prefixed big-endian hex.
@@ -83,24 +105,38 @@ pub enum Verdict {
     Invalid(String),
 }
 
+fn parse_values(values: &[String]) -> Result<Vec<i128>> {
+    values
+        .iter()
+        .map(|v| {
+            v.parse::<i128>()
+                .map_err(|e| Error::Serialization(format!("aggregate `{v}`: {e}")))
+        })
+        .collect()
+}
+
 impl Receipt {
-    /// The statement this receipt claims.
-    pub fn statement(&self) -> Result<Statement> {
-        let aggregates = self
-            .values
-            .iter()
-            .map(|v| {
-                v.parse::<i128>()
-                    .map_err(|e| Error::Serialization(format!("aggregate `{v}`: {e}")))
-            })
-            .collect::<Result<Vec<_>>>()?;
+    /// The statement shard `i` of this receipt claims.
+    pub fn statement(&self, i: usize) -> Result<Statement> {
+        let shard = self
+            .shards
+            .get(i)
+            .ok_or_else(|| Error::Serialization(format!("no shard {i}")))?;
         Ok(Statement {
             commitment: fr_from_hex(&self.commitment)?,
             rows: self.circuit.rows,
             nonce: fr_from_hex(&self.nonce)?,
-            circuit_id: self.circuit.id(),
-            aggregates,
+            circuit_id: self.circuit.with_shard_rows(shard.rows).id(),
+            offset: shard.offset,
+            link_in: fr_from_hex(&shard.link_in)?,
+            link_out: fr_from_hex(&shard.link_out)?,
+            aggregates: parse_values(&shard.values)?,
         })
+    }
+
+    /// The job's aggregate values.
+    pub fn aggregates(&self) -> Result<Vec<i128>> {
+        parse_values(&self.values)
     }
 
     /// Reads a receipt from JSON.
@@ -113,46 +149,118 @@ impl Receipt {
         serde_json::to_string_pretty(self).expect("receipts serialize")
     }
 
-    /// Verifies the receipt against a verifying key (compressed bytes).
-    /// `Err` means the inputs could not be read at all.
-    pub fn verify(&self, vk_bytes: &[u8]) -> Result<Verdict> {
-        let vk: VerifyingKey = from_bytes(vk_bytes)
-            .map_err(|e| Error::Serialization(format!("verifying key: {e}")))?;
-        if vk_sha256(&vk) != self.vk_sha256 {
-            return Ok(Verdict::Invalid(
-                "the verifying key is not the one this receipt names".into(),
+    /// Verifies the receipt against the job's verifying keys (the bytes of
+    /// `prove::keys_to_bytes`). `Err` means the keys could not be read at all.
+    pub fn verify(&self, keys: &[u8]) -> Result<Verdict> {
+        let vks: Vec<VerifyingKey> = keys_from_bytes(keys)
+            .map_err(|e| Error::Serialization(format!("verifying keys: {e}")))?;
+        let vks: BTreeMap<String, VerifyingKey> =
+            vks.into_iter().map(|vk| (vk_sha256(&vk), vk)).collect();
+        match self.check(&vks) {
+            Ok(()) => Ok(Verdict::Valid),
+            Err(Invalid(why)) => Ok(Verdict::Invalid(why)),
+        }
+    }
+
+    fn check(&self, vks: &BTreeMap<String, VerifyingKey>) -> std::result::Result<(), Invalid> {
+        let header = &self.circuit;
+        let len = header.aggregate_len();
+        let total = self.aggregates().map_err(Invalid::from)?;
+        if total.len() != len {
+            return Err(Invalid::new("wrong number of aggregate values"));
+        }
+        if header.decode(&total) != self.result {
+            return Err(Invalid::new(
+                "the reported result does not match the proved values",
             ));
         }
-        let statement = match self.statement() {
-            Ok(s) => s,
-            Err(e) => return Ok(Verdict::Invalid(e.to_string())),
-        };
-        if statement.aggregates.len() != self.circuit.aggregate_len() {
-            return Ok(Verdict::Invalid("wrong number of aggregate values".into()));
-        }
-        if vk.gamma_abc_g1.len() != statement.public_inputs().len() + 1 {
-            return Ok(Verdict::Invalid(
-                "the verifying key is for a circuit with another number of public inputs".into(),
+        // The shards tile the rows, in order, all but the last of the
+        // circuit's shard size, and their links join.
+        let last = self
+            .shards
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| Invalid::new("the receipt has no proof"))?;
+        if last > 0 && header.params.suppress_below > 0 && header.aggregate.has_cells() {
+            return Err(Invalid::new(
+                "suppressed cells cannot be summed over shards",
             ));
         }
-        if self.circuit.decode(&statement.aggregates) != self.result {
-            return Ok(Verdict::Invalid(
-                "the reported result does not match the proved values".into(),
+        let mut sum = vec![0i128; len];
+        let mut link = Fr::ZERO;
+        let mut next_row = 0u64;
+        for (i, shard) in self.shards.iter().enumerate() {
+            let statement = self.statement(i).map_err(Invalid::from)?;
+            let size_ok = if i < last {
+                shard.rows == header.shard_rows
+            } else {
+                shard.rows > 0 && shard.rows <= header.shard_rows
+            };
+            if shard.offset != next_row || !size_ok {
+                return Err(Invalid::new(format!(
+                    "shard {i} (rows {}..{}) does not continue the shards before it",
+                    shard.offset,
+                    shard.offset.saturating_add(shard.rows)
+                )));
+            }
+            next_row += shard.rows;
+            if statement.link_in != link {
+                return Err(Invalid::new(format!(
+                    "shard {i} does not start where the shard before it ends"
+                )));
+            }
+            link = statement.link_out;
+            if statement.aggregates.len() != len {
+                return Err(Invalid::new(format!(
+                    "shard {i} has the wrong number of aggregate values"
+                )));
+            }
+            for (s, v) in sum.iter_mut().zip(&statement.aggregates) {
+                *s += v;
+            }
+            let vk = vks.get(&shard.vk_sha256).ok_or_else(|| {
+                Invalid::new(format!(
+                    "shard {i} names a verifying key that was not given"
+                ))
+            })?;
+            if vk.gamma_abc_g1.len() != statement.public_inputs().len() + 1 {
+                return Err(Invalid::new(
+                    "the verifying key is for a circuit with another number of public inputs",
+                ));
+            }
+            let proof: Proof = hex::decode(&shard.proof)
+                .map_err(|e| Error::Serialization(e.to_string()))
+                .and_then(|b| from_bytes(&b))
+                .map_err(|e| Invalid::new(format!("shard {i}: malformed proof: {e}")))?;
+            if !verify(vk, &statement, &proof).map_err(Invalid::from)? {
+                return Err(Invalid::new(format!(
+                    "shard {i}: the proof does not verify for these public inputs"
+                )));
+            }
+        }
+        if next_row != header.rows || link != Fr::ZERO {
+            return Err(Invalid::new("the shards do not cover the dataset"));
+        }
+        if sum != total {
+            return Err(Invalid::new(
+                "the job's values are not the sums of the shards' values",
             ));
         }
-        let proof: Proof = match hex::decode(&self.proof)
-            .map_err(|e| Error::Serialization(e.to_string()))
-            .and_then(|b| from_bytes(&b))
-        {
-            Ok(p) => p,
-            Err(e) => return Ok(Verdict::Invalid(format!("malformed proof: {e}"))),
-        };
-        if verify(&vk, &statement, &proof)? {
-            Ok(Verdict::Valid)
-        } else {
-            Ok(Verdict::Invalid(
-                "the proof does not verify for these public inputs".into(),
-            ))
-        }
+        Ok(())
+    }
+}
+
+/// Why a receipt is invalid.
+struct Invalid(String);
+
+impl Invalid {
+    fn new(why: impl Into<String>) -> Invalid {
+        Invalid(why.into())
+    }
+}
+
+impl From<Error> for Invalid {
+    fn from(e: Error) -> Invalid {
+        Invalid(e.to_string())
     }
 }

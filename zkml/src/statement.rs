@@ -1,12 +1,17 @@
 //! The proved statement: what the circuit fixes, and its public inputs.
 //!
-//! Public inputs, in order: the dataset commitment `C_D`, the row count `n`,
-//! the job nonce, the circuit id (a hash of the [`CircuitSpec`]: model plan,
-//! schema, columns, aggregate), then the aggregate values. The circuit
-//! constrains `C_D` to the commitment of the rows it reads, `n` and the id
-//! to its constants, and every aggregate to the value it computes; the
-//! nonce appears in no gadget but is bound all the same, because Groth16's
-//! verifier folds every public input into the pairing check.
+//! A job is proved in one or more shards of rows (one unless the dataset is
+//! larger than the owner's shard size). Public inputs of a shard proof, in
+//! order: the dataset commitment `C_D`, the dataset's row count `n`, the job
+//! nonce, the circuit id (a hash of the [`CircuitSpec`]: model plan, schema,
+//! columns, aggregate, shard size), the shard's first row, the links before
+//! and after it (see `zkgate_circuits::shard`), then the shard's aggregate
+//! values. The circuit constrains `C_D` and the links to the commitment of
+//! the rows it reads, `n` and the id to its constants, and every aggregate
+//! to the value it computes over its rows; the nonce appears in no gadget
+//! but is bound all the same, because Groth16's verifier folds every public
+//! input into the pairing check. Every aggregate is a sum over rows, so the
+//! job's values are the sums of the shards' values.
 //! This module has no dependency on tract: verifiers use it as is.
 
 use crate::error::{Error, Result};
@@ -17,7 +22,7 @@ use sha2::{Digest, Sha256};
 use zkgate_circuits::{i128_to_field, Fr};
 
 /// Format version of specs and receipts.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// What a job computes over the model's per-row outputs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -133,6 +138,8 @@ pub struct CircuitSpec {
     pub version: u32,
     /// Rows in the dataset.
     pub rows: u64,
+    /// Rows this circuit proves (`rows` unless the job is sharded).
+    pub shard_rows: u64,
     /// The dataset's column names.
     pub columns: Vec<String>,
     /// The dataset's column scales.
@@ -169,6 +176,8 @@ pub struct SpecHeader {
     pub version: u32,
     /// Rows in the dataset.
     pub rows: u64,
+    /// Rows per shard proof (the last shard may hold fewer).
+    pub shard_rows: u64,
     /// The dataset's column names.
     pub columns: Vec<String>,
     /// The dataset's column scales.
@@ -194,6 +203,14 @@ pub struct SpecHeader {
 }
 
 impl SpecHeader {
+    /// The header of the circuit for shards of `rows` rows.
+    pub fn with_shard_rows(&self, rows: u64) -> SpecHeader {
+        SpecHeader {
+            shard_rows: rows,
+            ..self.clone()
+        }
+    }
+
     /// The circuit id: SHA-256 of this header's JSON, as a field element.
     pub fn id(&self) -> Fr {
         let json = serde_json::to_vec(self).expect("headers serialize");
@@ -242,6 +259,7 @@ impl CircuitSpec {
         SpecHeader {
             version: self.version,
             rows: self.rows,
+            shard_rows: self.shard_rows,
             columns: self.columns.clone(),
             column_scales: self.column_scales.clone(),
             value_bits: self.value_bits,
@@ -261,6 +279,23 @@ impl CircuitSpec {
         self.header().id()
     }
 
+    /// The same circuit over shards of `rows` rows.
+    pub fn with_shard_rows(&self, rows: u64) -> CircuitSpec {
+        CircuitSpec {
+            shard_rows: rows,
+            ..self.clone()
+        }
+    }
+
+    /// The dataset's shape, as the commitment sees it.
+    pub fn shape(&self) -> zkgate_circuits::commitment::Shape {
+        zkgate_circuits::commitment::Shape {
+            rows: self.rows,
+            columns: self.columns.len() as u64,
+            value_bits: self.value_bits,
+        }
+    }
+
     /// Number of aggregate values the statement carries.
     pub fn aggregate_len(&self) -> usize {
         self.header().aggregate_len()
@@ -275,18 +310,24 @@ pub fn nonce_from(job: &[u8]) -> Fr {
     hash_to_field(&h.finalize())
 }
 
-/// The public statement of one proof.
+/// The public statement of one (shard) proof.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Statement {
     /// The dataset commitment.
     pub commitment: Fr,
-    /// Rows covered.
+    /// Rows in the dataset.
     pub rows: u64,
     /// The job binding.
     pub nonce: Fr,
     /// The circuit id.
     pub circuit_id: Fr,
-    /// The aggregate values (integers at the plan's scales).
+    /// The shard's first row.
+    pub offset: u64,
+    /// The link before the shard (0 for the first).
+    pub link_in: Fr,
+    /// The link after the shard (0 for the last).
+    pub link_out: Fr,
+    /// The shard's aggregate values (integers at the plan's scales).
     pub aggregates: Vec<i128>,
 }
 
@@ -298,6 +339,9 @@ impl Statement {
             Fr::from(self.rows),
             self.nonce,
             self.circuit_id,
+            Fr::from(self.offset),
+            self.link_in,
+            self.link_out,
         ];
         v.extend(self.aggregates.iter().map(|a| i128_to_field(*a)));
         v
@@ -320,7 +364,8 @@ pub fn argmax(v: &[i128]) -> usize {
     zkgate_circuits::argmax::argmax_native(v)
 }
 
-/// Evaluates the spec natively on column-major quantized data.
+/// Evaluates the spec natively on column-major quantized data: every row's
+/// outputs, and the aggregate over all rows as published.
 pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> {
     let n = spec.rows as usize;
     let mut outputs = Vec::with_capacity(n);
@@ -336,10 +381,31 @@ pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> 
         .aggregate
         .needs_classes()
         .then(|| outputs.iter().map(|o| argmax(o)).collect());
-    let label =
-        |r: usize| -> i128 { i128::from(columns[spec.label_column.expect("label column")][r]) };
+    let mut eval = Evaluation {
+        outputs,
+        classes,
+        aggregates: vec![],
+    };
+    eval.aggregates = suppress(spec, aggregate_rows(spec, columns, &eval, 0..n)?);
+    Ok(eval)
+}
+
+/// The aggregate over rows `range` of an evaluation, before suppression:
+/// what one shard proves.
+pub fn aggregate_rows(
+    spec: &CircuitSpec,
+    columns: &[Vec<i64>],
+    eval: &Evaluation,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<i128>> {
+    let outputs = &eval.outputs[range.clone()];
+    let classes = eval.classes.as_ref().map(|c| &c[range.clone()]);
+    let label = |r: usize| -> i128 {
+        i128::from(columns[spec.label_column.expect("label column")][range.start + r])
+    };
+    let n = outputs.len();
     let p = &spec.params;
-    let aggregates = match &spec.aggregate {
+    Ok(match &spec.aggregate {
         Aggregate::Sum | Aggregate::Mean => (0..spec.plan.outputs())
             .map(|o| outputs.iter().map(|y| y[o]).sum())
             .collect(),
@@ -348,26 +414,22 @@ pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> 
         }
         Aggregate::ClassCounts => {
             let mut h = vec![0i128; p.classes];
-            classes
-                .as_ref()
-                .expect("classes")
-                .iter()
-                .for_each(|c| h[*c] += 1);
+            classes.expect("classes").iter().for_each(|c| h[*c] += 1);
             h
         }
         Aggregate::Accuracy { .. } => {
-            let cs = classes.as_ref().expect("classes");
+            let cs = classes.expect("classes");
             vec![(0..n).filter(|r| cs[*r] as i128 == label(*r)).count() as i128]
         }
         Aggregate::Confusion { .. } => {
-            let cs = classes.as_ref().expect("classes");
+            let cs = classes.expect("classes");
             let mut m = vec![0i128; p.classes * p.classes];
             for (r, c) in cs.iter().enumerate() {
                 let l = label(r);
                 if !(0..p.classes as i128).contains(&l) {
                     return Err(Error::Job(format!(
                         "row {}: label {l} is not one of the model's {} classes",
-                        r + 1,
+                        range.start + r + 1,
                         p.classes
                     )));
                 }
@@ -381,12 +443,6 @@ pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> 
         Aggregate::Mae { .. } => vec![(0..n)
             .map(|r| error_term(spec, outputs[r][0], label(r)).abs())
             .sum()],
-    };
-    let aggregates = suppress(spec, aggregates);
-    Ok(Evaluation {
-        outputs,
-        classes,
-        aggregates,
     })
 }
 

@@ -3,7 +3,9 @@
 
 mod common;
 
+use ark_ff::AdditiveGroup;
 use common::{fixture, head};
+use zkgate_circuits::Fr;
 use zkgate_zkml::circuit::Witness;
 use zkgate_zkml::dataset::{Dataset, Secret};
 use zkgate_zkml::import;
@@ -24,6 +26,9 @@ fn statement_for(
         rows: spec.rows,
         nonce: nonce_from(b"j"),
         circuit_id: spec.id(),
+        offset: 0,
+        link_in: Fr::ZERO,
+        link_out: Fr::ZERO,
         aggregates: eval.aggregates,
     }
 }
@@ -93,6 +98,7 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                 columns: &d.values,
                 secret: &secret,
                 statement: &st,
+                chain: Default::default(),
             },
         )
         .unwrap();
@@ -105,7 +111,8 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                 Witness {
                     columns: &d.values,
                     secret: &secret,
-                    statement: &lie
+                    statement: &lie,
+                    chain: Default::default(),
                 }
             )
             .is_err(),
@@ -119,7 +126,8 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                 Witness {
                     columns: &other_data.values,
                     secret: &secret,
-                    statement: &st
+                    statement: &st,
+                    chain: Default::default(),
                 }
             )
             .is_err(),

@@ -9,9 +9,9 @@ use zkgate_zkml::dataset::Secret;
 use zkgate_zkml::import;
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{run, Gate, GateFn, LocalJob, Outcome};
-use zkgate_zkml::prove::to_bytes;
 use zkgate_zkml::receipt::{fr_to_hex, Receipt, Verdict};
 use zkgate_zkml::statement::{nonce_from, Aggregate};
+use zkgate_zkml::Error;
 use zkgate_zkml::Fr;
 
 fn prove(
@@ -22,7 +22,7 @@ fn prove(
     aggregate: Aggregate,
     columns: Option<Vec<String>>,
 ) -> Outcome {
-    prove_gated(model, data, rows, bits, aggregate, columns, None)
+    prove_with(model, data, rows, bits, aggregate, columns, None, None).unwrap()
 }
 
 fn prove_gated(
@@ -34,6 +34,20 @@ fn prove_gated(
     columns: Option<Vec<String>>,
     gate: Option<&GateFn<'_>>,
 ) -> Outcome {
+    prove_with(model, data, rows, bits, aggregate, columns, None, gate).unwrap()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn prove_with(
+    model: &str,
+    data: &str,
+    rows: usize,
+    bits: usize,
+    aggregate: Aggregate,
+    columns: Option<Vec<String>>,
+    shard_rows: Option<u64>,
+    gate: Option<&GateFn<'_>>,
+) -> zkgate_zkml::Result<Outcome> {
     let m = import::load(fixture(&format!("models/{model}.onnx"))).unwrap();
     let d = head(data, rows, bits);
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
@@ -50,9 +64,20 @@ fn prove_gated(
         request: &request,
         nonce: nonce_from(b"job-1"),
         max_constraints: None,
+        shard_rows,
+        keys: None,
         gate,
     };
-    run(job, None, &mut rng, &mut |_| {}).unwrap()
+    run(job, &mut rng, &mut |_| {})
+}
+
+/// Sets the job's values (and its only shard's) and the result they read as.
+fn set_values(r: &mut Receipt, values: &[i128]) {
+    r.values = values.iter().map(i128::to_string).collect();
+    if r.shards.len() == 1 {
+        r.shards[0].values = r.values.clone();
+    }
+    r.result = r.circuit.decode(values);
 }
 
 #[test]
@@ -78,7 +103,7 @@ fn suppressed_cells_are_proved_zero() {
         Some(&gate),
     );
     let r = &out.receipt;
-    let vk = to_bytes(&out.vk);
+    let vk = out.vk_bytes();
     assert_eq!(r.verify(&vk).unwrap(), Verdict::Valid);
     let truth = seen.borrow().clone();
     let published: Vec<i128> = r.values.iter().map(|v| v.parse().unwrap()).collect();
@@ -96,7 +121,13 @@ fn suppressed_cells_are_proved_zero() {
         .position(|&c| c > 0 && c < i128::from(k))
         .unwrap();
     let mut t = r.clone();
-    t.values[small] = truth[small].to_string();
+    let mut claimed = published.clone();
+    claimed[small] = truth[small];
+    set_values(&mut t, &claimed);
+    t.result = r.result.clone();
+    t.result["matrix"] = t.circuit.decode(&claimed)["matrix"].clone();
+    assert!(invalid(&t, &vk));
+    set_values(&mut t, &claimed);
     assert!(invalid(&t, &vk));
     // So does claiming another threshold.
     let mut t = r.clone();
@@ -122,7 +153,7 @@ fn classifier_receipt_verifies_and_every_tamper_fails() {
         None,
     );
     let r = &out.receipt;
-    let vk = to_bytes(&out.vk);
+    let vk = out.vk_bytes();
     assert_eq!(r.verify(&vk).unwrap(), Verdict::Valid);
     // The matrix counts the 12 rows and agrees with the float model.
     let total: i128 = r.values.iter().map(|v| v.parse::<i128>().unwrap()).sum();
@@ -139,15 +170,16 @@ fn classifier_receipt_verifies_and_every_tamper_fails() {
 
     // An aggregate value (moving one row between cells keeps the total).
     let mut t = r.clone();
-    t.values[0] = (t.values[0].parse::<i128>().unwrap() + 1).to_string();
-    t.values[1] = (t.values[1].parse::<i128>().unwrap() - 1).to_string();
-    t.result = t.circuit.decode(
-        &t.values
-            .iter()
-            .map(|v| v.parse().unwrap())
-            .collect::<Vec<_>>(),
-    );
+    let mut moved = r.aggregates().unwrap();
+    moved[0] += 1;
+    moved[1] -= 1;
+    set_values(&mut t, &moved);
     assert!(invalid(&t, &vk), "changed aggregate");
+    // The job's value without the shard's.
+    let mut t = r.clone();
+    t.values = moved.iter().map(i128::to_string).collect();
+    t.result = t.circuit.decode(&moved);
+    assert!(invalid(&t, &vk), "changed total");
     // The reported result alone.
     let mut t = r.clone();
     t.result["accuracy"] = serde_json::json!(0.5);
@@ -171,9 +203,9 @@ fn classifier_receipt_verifies_and_every_tamper_fails() {
     // One byte of the proof, wherever it is.
     for i in [0usize, 31, 64, 100, 127] {
         let mut t = r.clone();
-        let mut p = hex::decode(&t.proof).unwrap();
+        let mut p = hex::decode(&t.shards[0].proof).unwrap();
         p[i] ^= 0x01;
-        t.proof = hex::encode(p);
+        t.shards[0].proof = hex::encode(p);
         assert!(invalid(&t, &vk), "proof byte {i}");
     }
 
@@ -188,10 +220,10 @@ fn classifier_receipt_verifies_and_every_tamper_fails() {
         },
         None,
     );
-    let other_vk = to_bytes(&other.vk);
+    let other_vk = other.vk_bytes();
     assert!(invalid(r, &other_vk), "another circuit's key");
     let mut t = r.clone();
-    t.vk_sha256 = other.receipt.vk_sha256.clone();
+    t.shards[0].vk_sha256 = other.receipt.shards[0].vk_sha256.clone();
     assert!(
         invalid(&t, &other_vk),
         "another circuit's key, receipt relabelled"
@@ -222,11 +254,112 @@ fn regression_receipts_verify() {
         );
         let r = &out.receipt;
         assert_eq!(
-            r.verify(&to_bytes(&out.vk)).unwrap(),
+            r.verify(&out.vk_bytes()).unwrap(),
             Verdict::Valid,
             "{aggregate:?}"
         );
         let ag = r.agreement.as_ref().unwrap();
         assert!(ag.max_abs_error.unwrap() < 0.05, "{aggregate:?}: {ag:?}");
     }
+}
+
+#[test]
+fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
+    // 31 columns of 16 bits pack into 3 elements a row, so the chain cuts
+    // every 11 rows: shards of 11, 11 and 3 rows, two keys.
+    let confusion = || Aggregate::Confusion {
+        label: "label".into(),
+    };
+    let data = "data/breast_cancer.csv";
+    let whole = prove("breast_cancer", data, 25, 16, confusion(), None);
+    let out = prove_with(
+        "breast_cancer",
+        data,
+        25,
+        16,
+        confusion(),
+        None,
+        Some(15),
+        None,
+    )
+    .unwrap();
+    let r = &out.receipt;
+    let vk = out.vk_bytes();
+    assert_eq!(r.verify(&vk).unwrap(), Verdict::Valid);
+    let sizes: Vec<(u64, u64)> = r.shards.iter().map(|s| (s.offset, s.rows)).collect();
+    assert_eq!(sizes, [(0, 11), (11, 11), (22, 3)]);
+    assert_eq!(out.keys.len(), 2);
+    // Same salt, same rows: the shards open the commitment of the whole
+    // dataset, and the totals are the unsharded job's.
+    assert_eq!(r.commitment, whole.receipt.commitment);
+    assert_eq!(r.values, whole.receipt.values);
+    assert_eq!(r.result, whole.receipt.result);
+
+    // Shards in another order, with their offsets relabelled.
+    let mut t = r.clone();
+    t.shards.swap(0, 1);
+    (t.shards[0].offset, t.shards[1].offset) = (0, 11);
+    assert!(invalid(&t, &vk), "reordered shards");
+    // A shard dropped, or counted twice.
+    let mut t = r.clone();
+    t.shards.remove(1);
+    assert!(invalid(&t, &vk), "dropped shard");
+    let mut t = r.clone();
+    let again = t.shards[1].clone();
+    t.shards.insert(1, again);
+    t.shards[2].offset = 22;
+    t.shards[3].offset = 33;
+    assert!(invalid(&t, &vk), "repeated shard");
+    // A row moved from one shard's count to another's: same totals.
+    let mut t = r.clone();
+    let shift = |v: &mut Vec<String>, k: usize, d: i128| {
+        v[k] = (v[k].parse::<i128>().unwrap() + d).to_string();
+    };
+    let k = r.shards[0].values.iter().position(|v| v != "0").unwrap();
+    shift(&mut t.shards[0].values, k, -1);
+    shift(&mut t.shards[1].values, k, 1);
+    assert!(invalid(&t, &vk), "moved between shards");
+    // A shard's value, with the total changed to match.
+    let mut t = r.clone();
+    shift(&mut t.shards[2].values, 0, 1);
+    shift(&mut t.values, 0, 1);
+    t.result = t.circuit.decode(&t.aggregates().unwrap());
+    assert!(invalid(&t, &vk), "changed shard value");
+    // The links: both sides of a cut changed together.
+    let mut t = r.clone();
+    let other = fr_to_hex(Fr::from(99u64));
+    t.shards[0].link_out = other.clone();
+    t.shards[1].link_in = other;
+    assert!(invalid(&t, &vk), "changed link");
+    // The shard size, the commitment, the job binding.
+    let mut t = r.clone();
+    t.circuit.shard_rows = 22;
+    assert!(invalid(&t, &vk), "changed shard size");
+    let mut t = r.clone();
+    t.commitment = fr_to_hex(Fr::from(12345u64));
+    assert!(invalid(&t, &vk), "changed commitment");
+    let mut t = r.clone();
+    t.nonce = fr_to_hex(nonce_from(b"job-2"));
+    assert!(invalid(&t, &vk), "changed nonce");
+    // Without the remainder's key.
+    let only_full = zkgate_zkml::prove::keys_to_bytes(&[out.keys[0].1.clone()]);
+    assert!(invalid(r, &only_full), "missing key");
+
+    // Suppressing small cells needs the totals in one proof.
+    let gate = |_: &Gate<'_>| Ok(3);
+    let refused = prove_with(
+        "breast_cancer",
+        data,
+        25,
+        16,
+        confusion(),
+        None,
+        Some(11),
+        Some(&gate),
+    );
+    assert!(
+        matches!(&refused, Err(Error::Job(m)) if m.contains("one proof")),
+        "{:?}",
+        refused.err()
+    );
 }
