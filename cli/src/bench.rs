@@ -19,12 +19,17 @@ pub struct BenchArgs {
     /// Fixture directory.
     #[arg(long, default_value = "fixtures")]
     fixtures: PathBuf,
-    /// Cases as MODEL:ROWS (default: the standard set).
+    /// Cases as MODEL:ROWS or MODEL:ROWS@SHARD_ROWS (default: the standard
+    /// set).
     #[arg(long, value_delimiter = ',')]
     cases: Option<Vec<String>>,
     /// Only the small cases.
     #[arg(long)]
     quick: bool,
+    /// Also time ark-groth16's own key generator on the first shard's
+    /// circuit, next to ours (`ark_setup_s`).
+    #[arg(long)]
+    ark_setup: bool,
     /// Run one case in this process (used by the parent run).
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -206,7 +211,7 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
     }))
 }
 
-fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
+fn run_one(fixtures: &Path, case: &str, ark_setup: bool) -> Result<serde_json::Value> {
     let (name, rest) = case
         .split_once(':')
         .context("cases are MODEL:ROWS or MODEL:ROWS@SHARD_ROWS")?;
@@ -262,6 +267,20 @@ fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
     let total = r.constraints["total"];
     let prove_s = r.timings.get("prove_s").copied().unwrap_or(0.0);
     let floor = msm_floor(&out, &dataset, &secret)?;
+    let ark_setup_s = if ark_setup {
+        use ark_snark::SNARK;
+        let circuit = zkgate_zkml::circuit::JobCircuit {
+            spec: &out.spec,
+            witness: None,
+            counts: None,
+        };
+        let t = Instant::now();
+        ark_groth16::Groth16::<ark_bn254::Bn254>::circuit_specific_setup(circuit, &mut rng)
+            .map_err(|e| anyhow::anyhow!("ark-groth16 setup: {e}"))?;
+        Some(t.elapsed().as_secs_f64())
+    } else {
+        None
+    };
     let peak = peak_rss_mb();
     Ok(serde_json::json!({
         "model": name,
@@ -276,6 +295,7 @@ fn run_one(fixtures: &Path, case: &str) -> Result<serde_json::Value> {
         "compile_s": r.timings.get("compile_s"),
         "evaluate_s": r.timings.get("evaluate_s"),
         "setup_s": r.timings.get("setup_s"),
+        "ark_setup_s": ark_setup_s,
         "prove_s": prove_s,
         "prove_s_per_1k_rows": prove_s * 1000.0 / rows as f64,
         "keys": out.keys.len(),
@@ -331,7 +351,7 @@ fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Res
 /// Runs the benchmark.
 pub fn run(a: BenchArgs) -> Result<()> {
     if let Some(case) = &a.one {
-        println!("{}", run_one(&a.fixtures, case)?);
+        println!("{}", run_one(&a.fixtures, case, a.ark_setup)?);
         return Ok(());
     }
     let cases: Vec<String> = match &a.cases {
@@ -341,13 +361,17 @@ pub fn run(a: BenchArgs) -> Result<()> {
     };
     let exe = std::env::current_exe()?;
     for case in cases {
-        let out = Command::new(&exe)
+        let mut child = Command::new(&exe);
+        child
             .arg("bench")
             .arg("--fixtures")
             .arg(&a.fixtures)
             .arg("--one")
-            .arg(&case)
-            .output()?;
+            .arg(&case);
+        if a.ark_setup {
+            child.arg("--ark-setup");
+        }
+        let out = child.output()?;
         if out.status.success() {
             print!("{}", String::from_utf8_lossy(&out.stdout));
         } else {

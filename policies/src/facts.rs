@@ -42,7 +42,7 @@ pub struct ModelFacts {
     pub output_width: u64,
     /// Some output is a single input passed through.
     pub echo: bool,
-    /// Constraints of the compiled circuit, once known.
+    /// Constraints of the compiled circuits over all shards, once known.
     pub constraints: Option<u64>,
 }
 

@@ -19,6 +19,7 @@ pub mod prove;
 pub mod quantize;
 pub mod receipt;
 pub mod reference;
+pub mod setup;
 pub mod statement;
 
 pub use error::{Error, Result};

@@ -18,8 +18,9 @@ pub type VerifyingKey = ark_groth16::VerifyingKey<Bn254>;
 /// A proof.
 pub type Proof = ark_groth16::Proof<Bn254>;
 
-/// Generates the circuit's keys. Whoever runs this knows the trapdoor: a
-/// receipt records who did (see the trust model in ARCHITECTURE.md).
+/// Generates the circuit's keys (ark-groth16's keys, computed faster: see
+/// [`crate::setup`]). Whoever runs this knows the trapdoor: a receipt
+/// records who did (see the trust model in ARCHITECTURE.md).
 pub fn setup<R: RngCore + CryptoRng>(
     spec: &CircuitSpec,
     rng: &mut R,
@@ -29,8 +30,10 @@ pub fn setup<R: RngCore + CryptoRng>(
         witness: None,
         counts: None,
     };
-    Groth16::<Bn254>::circuit_specific_setup(circuit, rng)
-        .map_err(|e| Error::Proof(format!("setup: {e}")))
+    let pk =
+        crate::setup::generate(circuit, rng).map_err(|e| Error::Proof(format!("setup: {e}")))?;
+    let vk = pk.vk.clone();
+    Ok((pk, vk))
 }
 
 /// Proves the statement in `witness`.
