@@ -16,9 +16,7 @@
 use ark_ec::scalar_mul::BatchMulPreprocessing;
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::AffineRepr;
-use ark_ff::{
-    serial_batch_inversion_and_mul, AdditiveGroup, BigInteger, Field, PrimeField, UniformRand, Zero,
-};
+use ark_ff::{serial_batch_inversion_and_mul, AdditiveGroup, Field, PrimeField, UniformRand, Zero};
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{
@@ -152,27 +150,30 @@ fn chunk_mul<P: SWCurveConfig>(
 ) -> Vec<Affine<P>> {
     let w = table.window;
     let windows = table.max_scalar_size.div_ceil(w);
-    let bits: Vec<Vec<bool>> = scalars
-        .iter()
-        .map(|s| s.into_bigint().to_bits_le())
-        .collect();
-    let digit = |bits: &[bool], outer: usize| -> usize {
-        let from = outer * w;
-        let to = (from + w).min(table.max_scalar_size);
-        (from..to)
-            .filter(|i| bits[*i])
-            .fold(0usize, |d, i| d | 1 << (i - from))
-    };
     let n = scalars.len();
-    let mut acc: Vec<Affine<P>> = bits.iter().map(|b| table.table[0][digit(b, 0)]).collect();
+    // Every scalar's window digits, read straight off its limbs.
+    let mut digits = vec![0u32; n * windows];
+    for (s, out) in scalars.iter().zip(digits.chunks_mut(windows)) {
+        let big = s.into_bigint();
+        let limbs = big.as_ref();
+        for (outer, d) in out.iter_mut().enumerate() {
+            let from = outer * w;
+            let (limb, shift) = (from / 64, from % 64);
+            let mut v = limbs[limb] >> shift;
+            if shift + w > 64 && limb + 1 < limbs.len() {
+                v |= limbs[limb + 1] << (64 - shift);
+            }
+            *d = (v & ((1u64 << w) - 1)) as u32;
+        }
+    }
+    let digit = |i: usize, outer: usize| digits[i * windows + outer] as usize;
+    let mut acc: Vec<Affine<P>> = (0..n).map(|i| table.table[0][digit(i, 0)]).collect();
     let mut steps = vec![Step::Keep; n];
-    let mut entries: Vec<usize> = vec![0; n];
     let mut denominators = vec![P::BaseField::zero(); n];
     for outer in 1..windows {
         let row = &table.table[outer];
         for i in 0..n {
-            entries[i] = digit(&bits[i], outer);
-            let (a, p) = (&acc[i], &row[entries[i]]);
+            let (a, p) = (&acc[i], &row[digit(i, outer)]);
             let (step, d) = if p.is_zero() {
                 (Step::Keep, P::BaseField::zero())
             } else if a.is_zero() {
@@ -190,24 +191,24 @@ fn chunk_mul<P: SWCurveConfig>(
         // Zeros are skipped by the inversion and never read.
         serial_batch_inversion_and_mul(&mut denominators, &P::BaseField::ONE);
         for i in 0..n {
-            let p = &row[entries[i]];
-            let a = acc[i];
-            acc[i] = match steps[i] {
-                Step::Keep => a,
-                Step::Take => *p,
-                Step::Cancel => Affine::identity(),
+            let p = &row[digit(i, outer)];
+            let a = &mut acc[i];
+            match steps[i] {
+                Step::Keep => {}
+                Step::Take => *a = *p,
+                Step::Cancel => *a = Affine::identity(),
                 Step::Add => {
                     let lambda = (p.y - a.y) * denominators[i];
                     let x = lambda.square() - a.x - p.x;
-                    Affine::new_unchecked(x, lambda * (a.x - x) - a.y)
+                    *a = Affine::new_unchecked(x, lambda * (a.x - x) - a.y);
                 }
                 Step::Double => {
                     let xx = a.x.square();
                     let lambda = (xx.double() + xx + P::COEFF_A) * denominators[i];
                     let x = lambda.square() - a.x.double();
-                    Affine::new_unchecked(x, lambda * (a.x - x) - a.y)
+                    *a = Affine::new_unchecked(x, lambda * (a.x - x) - a.y);
                 }
-            };
+            }
         }
     }
     acc
