@@ -40,7 +40,9 @@ impl KeyDir {
 
     fn write(&self, path: &Path, pk: &ProvingKey) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
-        let tmp = path.with_extension("tmp");
+        // A name of its own, so that two workers keying the same circuit
+        // never write into one file.
+        let tmp = path.with_extension(format!("tmp{:016x}", rand::random::<u64>()));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create(true).truncate(true);
         #[cfg(unix)]
