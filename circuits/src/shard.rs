@@ -96,7 +96,7 @@ pub fn cuts<'a>(
 ) -> Vec<Cut> {
     assert!(shard_rows > 0, "empty shards");
     assert!(
-        shard_rows >= shape.rows || shard_rows % shape.cut_rows() == 0,
+        shard_rows >= shape.rows || shard_rows.is_multiple_of(shape.cut_rows()),
         "shards of {shard_rows} rows do not end on whole Poseidon calls"
     );
     let mut rows = rows.into_iter();
