@@ -39,31 +39,28 @@ pub fn word<F: PrimeField>(x: &F) -> [u8; 32] {
     out
 }
 
-fn fq2(x: &Fq2) -> [u8; 64] {
-    let mut out = [0u8; 64];
-    out[..32].copy_from_slice(&word::<Fq>(&x.c1));
-    out[32..].copy_from_slice(&word::<Fq>(&x.c0));
+/// `a || b`.
+fn concat<const N: usize, const M: usize>(a: [u8; N], b: [u8; N]) -> [u8; M] {
+    let mut out = [0u8; M];
+    out[..N].copy_from_slice(&a);
+    out[N..].copy_from_slice(&b);
     out
+}
+
+fn fq2(x: &Fq2) -> [u8; 64] {
+    concat(word::<Fq>(&x.c1), word::<Fq>(&x.c0))
 }
 
 /// A G1 point.
 pub fn g1(p: &G1Affine) -> [u8; G1_LEN] {
-    let mut out = [0u8; G1_LEN];
-    if let Some((x, y)) = p.xy() {
-        out[..32].copy_from_slice(&word(&x));
-        out[32..].copy_from_slice(&word(&y));
-    }
-    out
+    p.xy()
+        .map_or([0; G1_LEN], |(x, y)| concat(word(&x), word(&y)))
 }
 
 /// A G2 point.
 pub fn g2(p: &G2Affine) -> [u8; G2_LEN] {
-    let mut out = [0u8; G2_LEN];
-    if let Some((x, y)) = p.xy() {
-        out[..64].copy_from_slice(&fq2(&x));
-        out[64..].copy_from_slice(&fq2(&y));
-    }
-    out
+    p.xy()
+        .map_or([0; G2_LEN], |(x, y)| concat(fq2(&x), fq2(&y)))
 }
 
 /// A proof as a contract takes it: `A || B || C`, 256 bytes.

@@ -83,6 +83,19 @@ fn data_dir(tmp: &Path, rows: usize, profile: &str) -> (PathBuf, String, String)
 }
 
 /// Starts `zkgate serve` and waits until it answers `token`'s requests.
+/// The breast-cancer classifier's accuracy on dataset `bc`.
+fn accuracy_on_bc(idempotency_key: Option<&str>) -> Manifest {
+    Manifest {
+        dataset: "bc".into(),
+        columns: None,
+        aggregate: Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        idempotency_key: idempotency_key.map(str::to_string),
+        quant: Default::default(),
+    }
+}
+
 async fn start(dir: &str, addr: &str, token: &str) -> (Child, Client) {
     let server = serve(dir, addr);
     let ca = std::fs::read(Path::new(dir).join("tls/cert.pem")).unwrap();
@@ -123,15 +136,7 @@ async fn a_job_survives_sigkill_while_proving() {
     let (dir, addr, token) = data_dir(tmp.path(), 240, "default");
     let dir_s = dir.to_str().unwrap();
     let (mut server, client) = start(dir_s, &addr, &token).await;
-    let manifest = Manifest {
-        dataset: "bc".into(),
-        columns: None,
-        aggregate: Aggregate::Accuracy {
-            label: "label".into(),
-        },
-        idempotency_key: Some("crash-1".into()),
-        quant: Default::default(),
-    };
+    let manifest = accuracy_on_bc(Some("crash-1"));
     let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
     let job = client
         .submit(&manifest, model.clone())
@@ -218,15 +223,7 @@ async fn policy_reload_by_signal() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("policy.cedar:3:"), "{err}");
-    let manifest = Manifest {
-        dataset: "bc".into(),
-        columns: None,
-        aggregate: Aggregate::Accuracy {
-            label: "label".into(),
-        },
-        idempotency_key: None,
-        quant: Default::default(),
-    };
+    let manifest = accuracy_on_bc(None);
     let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
     let job = client
         .submit(&manifest, model.clone())

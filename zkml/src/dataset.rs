@@ -218,14 +218,19 @@ impl Dataset {
 
     /// The dataset commitment.
     pub fn commitment(&self, secret: &Secret) -> Fr {
-        let rows: Vec<Vec<i64>> = (0..self.rows()).map(|r| self.row(r)).collect();
+        let rows = self.row_major();
         commitment::commit(self.shape(), secret.0, rows.iter().map(Vec::as_slice))
+    }
+
+    /// Every row, in order.
+    fn row_major(&self) -> Vec<Vec<i64>> {
+        (0..self.rows()).map(|r| self.row(r)).collect()
     }
 
     /// The commitment chain cut into shards of `shard_rows` rows (see
     /// `zkgate_circuits::shard::cuts`); the last cut holds the commitment.
     pub fn cuts(&self, secret: &Secret, shard_rows: u64) -> Vec<shard::Cut> {
-        let rows: Vec<Vec<i64>> = (0..self.rows()).map(|r| self.row(r)).collect();
+        let rows = self.row_major();
         shard::cuts(
             self.shape(),
             secret.0,

@@ -15,7 +15,7 @@
 
 use ark_ec::scalar_mul::BatchMulPreprocessing;
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
-use ark_ec::AffineRepr;
+use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{serial_batch_inversion_and_mul, AdditiveGroup, Field, PrimeField, UniformRand, Zero};
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
@@ -96,7 +96,6 @@ pub fn generate<C: ConstraintSynthesizer<Fr>, R: Rng>(
     drop(l);
     let gamma_abc_g1 = batch_mul(&g1_table, &gamma_abc);
 
-    use ark_ec::CurveGroup;
     let vk = VerifyingKey {
         alpha_g1: (g1 * alpha).into_affine(),
         beta_g2: (g2 * beta).into_affine(),

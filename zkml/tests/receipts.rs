@@ -140,6 +140,24 @@ fn invalid(r: &Receipt, vk: &[u8]) -> bool {
     matches!(r.verify(vk).unwrap(), Verdict::Invalid(_))
 }
 
+/// Asserts that the receipt, changed by `change`, no longer verifies.
+fn rejects(r: &Receipt, vk: &[u8], what: &str, change: impl FnOnce(&mut Receipt)) {
+    let mut t = r.clone();
+    change(&mut t);
+    assert!(invalid(&t, vk), "{what}");
+}
+
+/// The tampers every receipt must refuse, sharded or not: another dataset
+/// commitment, another job binding.
+fn rejects_another_dataset_or_job(r: &Receipt, vk: &[u8]) {
+    rejects(r, vk, "changed commitment", |t| {
+        t.commitment = fr_to_hex(Fr::from(12345u64))
+    });
+    rejects(r, vk, "changed nonce", |t| {
+        t.nonce = fr_to_hex(nonce_from(b"job-2"))
+    });
+}
+
 #[test]
 fn classifier_receipt_verifies_and_every_tamper_fails() {
     let out = prove(
@@ -169,44 +187,30 @@ fn classifier_receipt_verifies_and_every_tamper_fails() {
     );
 
     // An aggregate value (moving one row between cells keeps the total).
-    let mut t = r.clone();
     let mut moved = r.aggregates().unwrap();
     moved[0] += 1;
     moved[1] -= 1;
-    set_values(&mut t, &moved);
-    assert!(invalid(&t, &vk), "changed aggregate");
+    rejects(r, &vk, "changed aggregate", |t| set_values(t, &moved));
     // The job's value without the shard's.
-    let mut t = r.clone();
-    t.values = moved.iter().map(i128::to_string).collect();
-    t.result = t.circuit.decode(&moved);
-    assert!(invalid(&t, &vk), "changed total");
+    rejects(r, &vk, "changed total", |t| {
+        t.values = moved.iter().map(i128::to_string).collect();
+        t.result = t.circuit.decode(&moved);
+    });
     // The reported result alone.
-    let mut t = r.clone();
-    t.result["accuracy"] = serde_json::json!(0.5);
-    assert!(invalid(&t, &vk), "changed result");
-    // The dataset commitment.
-    let mut t = r.clone();
-    t.commitment = fr_to_hex(Fr::from(12345u64));
-    assert!(invalid(&t, &vk), "changed commitment");
-    // The job binding.
-    let mut t = r.clone();
-    t.nonce = fr_to_hex(nonce_from(b"job-2"));
-    assert!(invalid(&t, &vk), "changed nonce");
-    // The row count.
-    let mut t = r.clone();
-    t.circuit.rows += 1;
-    assert!(invalid(&t, &vk), "changed rows");
+    rejects(r, &vk, "changed result", |t| {
+        t.result["accuracy"] = serde_json::json!(0.5)
+    });
+    rejects_another_dataset_or_job(r, &vk);
+    rejects(r, &vk, "changed rows", |t| t.circuit.rows += 1);
     // The circuit description (e.g. the scale used to decode results).
-    let mut t = r.clone();
-    t.circuit.output_scale += 1;
-    assert!(invalid(&t, &vk), "changed header");
+    rejects(r, &vk, "changed header", |t| t.circuit.output_scale += 1);
     // One byte of the proof, wherever it is.
     for i in [0usize, 31, 64, 100, 127] {
-        let mut t = r.clone();
-        let mut p = hex::decode(&t.shards[0].proof).unwrap();
-        p[i] ^= 0x01;
-        t.shards[0].proof = hex::encode(p);
-        assert!(invalid(&t, &vk), "proof byte {i}");
+        rejects(r, &vk, &format!("proof byte {i}"), |t| {
+            let mut p = hex::decode(&t.shards[0].proof).unwrap();
+            p[i] ^= 0x01;
+            t.shards[0].proof = hex::encode(p);
+        });
     }
 
     // Another circuit's key: the same model with another aggregate.
@@ -222,11 +226,11 @@ fn classifier_receipt_verifies_and_every_tamper_fails() {
     );
     let other_vk = other.vk_bytes();
     assert!(invalid(r, &other_vk), "another circuit's key");
-    let mut t = r.clone();
-    t.shards[0].vk_sha256 = other.receipt.shards[0].vk_sha256.clone();
-    assert!(
-        invalid(&t, &other_vk),
-        "another circuit's key, receipt relabelled"
+    rejects(
+        r,
+        &other_vk,
+        "another circuit's key, receipt relabelled",
+        |t| t.shards[0].vk_sha256 = other.receipt.shards[0].vk_sha256.clone(),
     );
     // And the accuracy receipt agrees with the confusion matrix's diagonal.
     let m = &r.result["matrix"];
@@ -296,51 +300,43 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
     assert_eq!(r.result, whole.receipt.result);
 
     // Shards in another order, with their offsets relabelled.
-    let mut t = r.clone();
-    t.shards.swap(0, 1);
-    (t.shards[0].offset, t.shards[1].offset) = (0, 11);
-    assert!(invalid(&t, &vk), "reordered shards");
+    rejects(r, &vk, "reordered shards", |t| {
+        t.shards.swap(0, 1);
+        (t.shards[0].offset, t.shards[1].offset) = (0, 11);
+    });
     // A shard dropped, or counted twice.
-    let mut t = r.clone();
-    t.shards.remove(1);
-    assert!(invalid(&t, &vk), "dropped shard");
-    let mut t = r.clone();
-    let again = t.shards[1].clone();
-    t.shards.insert(1, again);
-    t.shards[2].offset = 22;
-    t.shards[3].offset = 33;
-    assert!(invalid(&t, &vk), "repeated shard");
+    rejects(r, &vk, "dropped shard", |t| {
+        t.shards.remove(1);
+    });
+    rejects(r, &vk, "repeated shard", |t| {
+        let again = t.shards[1].clone();
+        t.shards.insert(1, again);
+        t.shards[2].offset = 22;
+        t.shards[3].offset = 33;
+    });
     // A row moved from one shard's count to another's: same totals.
-    let mut t = r.clone();
     let shift = |v: &mut Vec<String>, k: usize, d: i128| {
         v[k] = (v[k].parse::<i128>().unwrap() + d).to_string();
     };
     let k = r.shards[0].values.iter().position(|v| v != "0").unwrap();
-    shift(&mut t.shards[0].values, k, -1);
-    shift(&mut t.shards[1].values, k, 1);
-    assert!(invalid(&t, &vk), "moved between shards");
+    rejects(r, &vk, "moved between shards", |t| {
+        shift(&mut t.shards[0].values, k, -1);
+        shift(&mut t.shards[1].values, k, 1);
+    });
     // A shard's value, with the total changed to match.
-    let mut t = r.clone();
-    shift(&mut t.shards[2].values, 0, 1);
-    shift(&mut t.values, 0, 1);
-    t.result = t.circuit.decode(&t.aggregates().unwrap());
-    assert!(invalid(&t, &vk), "changed shard value");
+    rejects(r, &vk, "changed shard value", |t| {
+        shift(&mut t.shards[2].values, 0, 1);
+        shift(&mut t.values, 0, 1);
+        t.result = t.circuit.decode(&t.aggregates().unwrap());
+    });
     // The links: both sides of a cut changed together.
-    let mut t = r.clone();
-    let other = fr_to_hex(Fr::from(99u64));
-    t.shards[0].link_out = other.clone();
-    t.shards[1].link_in = other;
-    assert!(invalid(&t, &vk), "changed link");
-    // The shard size, the commitment, the job binding.
-    let mut t = r.clone();
-    t.circuit.shard_rows = 22;
-    assert!(invalid(&t, &vk), "changed shard size");
-    let mut t = r.clone();
-    t.commitment = fr_to_hex(Fr::from(12345u64));
-    assert!(invalid(&t, &vk), "changed commitment");
-    let mut t = r.clone();
-    t.nonce = fr_to_hex(nonce_from(b"job-2"));
-    assert!(invalid(&t, &vk), "changed nonce");
+    rejects(r, &vk, "changed link", |t| {
+        let other = fr_to_hex(Fr::from(99u64));
+        t.shards[0].link_out = other.clone();
+        t.shards[1].link_in = other;
+    });
+    rejects(r, &vk, "changed shard size", |t| t.circuit.shard_rows = 22);
+    rejects_another_dataset_or_job(r, &vk);
     // Without the remainder's key.
     let only_full = zkgate_zkml::prove::keys_to_bytes(&[out.keys[0].1.clone()]);
     assert!(invalid(r, &only_full), "missing key");
