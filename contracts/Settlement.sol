@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: Apache-2.0 OR MIT
+pragma solidity 0.8.30;
+
+/// @title zkgate settlement
+/// @notice Dataset registry, Groth16 verifier registry and escrowed jobs.
+/// A job is settled by Groth16 proofs (BN254, checked with the ecAdd, ecMul
+/// and pairing precompiles) that the published aggregate values are the
+/// result of the job's circuit over the rows of the dataset whose commitment
+/// the owner registered, bound to this job; the escrow then goes to the
+/// dataset's owner. A job not settled by its deadline is refunded to the
+/// researcher. Each job ends once, settled or refunded.
+///
+/// A proof's public inputs are, in order: the dataset commitment, the row
+/// count, the job nonce, the circuit id, the shard's first row, the links
+/// before and after the shard, then the shard's values. Every one of them
+/// but the values comes from this contract's own state; the values of a
+/// job are the sums of its shards' values (field elements).
+contract Settlement {
+    /// BN254 scalar field: public inputs are below it.
+    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+    /// BN254 base field.
+    uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
+    /// Public inputs before the values.
+    uint256 internal constant FIXED_INPUTS = 7;
+    /// Bytes of one key's fixed part: circuit id, rows, alpha, beta, gamma, delta.
+    uint256 internal constant KEY_HEAD = 32 + 32 + 64 + 3 * 128;
+
+    struct Dataset {
+        address owner;
+        uint64 rows;
+        bool retired;
+        uint256 commitment;
+        bytes32 schemaHash;
+        uint256 price;
+    }
+
+    /// A bundle of verifying keys, one per shard size, kept as the code of
+    /// a data contract (read with EXTCODECOPY, far cheaper than storage).
+    struct Verifier {
+        address data;
+        uint64 shardRows;
+        uint32 inputs;
+        uint32 keys;
+    }
+
+    enum Status {
+        None,
+        Open,
+        Settled,
+        Refunded
+    }
+
+    struct Job {
+        address researcher;
+        uint64 datasetId;
+        uint64 deadline;
+        Status status;
+        address payee;
+        uint64 rows;
+        bytes32 verifier;
+        uint256 commitment;
+        uint256 escrow;
+    }
+
+    /// One shard proof of a settlement.
+    struct Shard {
+        uint256 key;
+        uint256 offset;
+        uint256 linkIn;
+        uint256 linkOut;
+        uint256[] values;
+        uint256[8] proof;
+    }
+
+    uint256 public datasetCount;
+    uint256 public jobCount;
+    mapping(uint256 => Dataset) internal datasets_;
+    mapping(bytes32 => Verifier) internal verifiers_;
+    mapping(uint256 => Job) internal jobs_;
+    mapping(uint256 => uint256[]) internal results_;
+
+    event DatasetRegistered(
+        uint256 indexed id, address indexed owner, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price
+    );
+    event DatasetUpdated(uint256 indexed id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
+    event DatasetRetired(uint256 indexed id);
+    event VerifierRegistered(bytes32 indexed id, address data, uint32 keys, uint32 inputs, uint64 shardRows);
+    event JobOpened(
+        uint256 indexed id,
+        uint256 indexed datasetId,
+        address indexed researcher,
+        bytes32 verifier,
+        uint256 nonce,
+        uint256 escrow,
+        uint64 deadline
+    );
+    event JobSettled(uint256 indexed id, bytes32 verifier, uint256[] values, address payee, uint256 amount);
+    event JobRefunded(uint256 indexed id, address researcher, uint256 amount);
+
+    error UnknownDataset(uint256 id);
+    error NotOwner();
+    error DatasetRetiredError(uint256 id);
+    error BadDataset();
+    error UnknownVerifier(bytes32 id);
+    error BadKeys();
+    error LowEscrow(uint256 price);
+    error BadDeadline();
+    error NotOpen(uint256 id);
+    error Expired(uint256 id);
+    error NotExpired(uint256 id);
+    error WrongVerifier(bytes32 expected);
+    error BadShard(uint256 shard);
+    error InputNotInField(uint256 shard);
+    error InvalidProof(uint256 shard);
+    error TransferFailed();
+
+    // ---- datasets -------------------------------------------------------
+
+    /// Registers a dataset's commitment; the sender owns it.
+    function registerDataset(uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price)
+        external
+        returns (uint256 id)
+    {
+        if (commitment >= R || rows == 0) revert BadDataset();
+        id = ++datasetCount;
+        datasets_[id] = Dataset(msg.sender, rows, false, commitment, schemaHash, price);
+        emit DatasetRegistered(id, msg.sender, commitment, rows, schemaHash, price);
+    }
+
+    /// Replaces a dataset's commitment, shape or price (its owner only).
+    /// Jobs already open keep the commitment they were opened against.
+    function updateDataset(uint256 id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price) external {
+        Dataset storage d = ownedDataset(id);
+        if (commitment >= R || rows == 0) revert BadDataset();
+        d.commitment = commitment;
+        d.rows = rows;
+        d.schemaHash = schemaHash;
+        d.price = price;
+        emit DatasetUpdated(id, commitment, rows, schemaHash, price);
+    }
+
+    /// Retires a dataset (its owner only): no new job may name it.
+    function retireDataset(uint256 id) external {
+        ownedDataset(id).retired = true;
+        emit DatasetRetired(id);
+    }
+
+    function dataset(uint256 id) external view returns (Dataset memory) {
+        return datasets_[id];
+    }
+
+    function ownedDataset(uint256 id) internal view returns (Dataset storage d) {
+        d = datasets_[id];
+        if (d.owner == address(0)) revert UnknownDataset(id);
+        if (d.owner != msg.sender) revert NotOwner();
+        if (d.retired) revert DatasetRetiredError(id);
+    }
+
+    // ---- verifiers ------------------------------------------------------
+
+    /// Registers a bundle of `keys` verifying keys with `inputs` public
+    /// inputs each; its id is the bundle's keccak256. Each key is its
+    /// circuit id, its shard rows, then alpha, beta, gamma, delta and the
+    /// `inputs + 1` IC points in the EVM's encodings. The first key is for
+    /// full shards. Registering a bundle again returns its id.
+    function registerVerifier(bytes calldata bundle, uint32 keys, uint32 inputs) external returns (bytes32 id) {
+        id = keccak256(bundle);
+        if (verifiers_[id].data != address(0)) return id;
+        uint256 size = KEY_HEAD + 64 * (uint256(inputs) + 1);
+        if (keys == 0 || inputs < FIXED_INPUTS || bundle.length != size * keys) revert BadKeys();
+        uint64 shardRows;
+        for (uint256 k = 0; k < keys; k++) {
+            uint256 rows = uint256(bytes32(bundle[k * size + 32:k * size + 64]));
+            if (rows == 0 || rows > type(uint64).max || (k > 0 && rows >= shardRows)) revert BadKeys();
+            if (k == 0) shardRows = uint64(rows);
+        }
+        address data = store(bundle);
+        verifiers_[id] = Verifier(data, shardRows, inputs, keys);
+        emit VerifierRegistered(id, data, keys, inputs, shardRows);
+    }
+
+    function verifier(bytes32 id) external view returns (Verifier memory) {
+        return verifiers_[id];
+    }
+
+    /// Deploys `data` as the code of a new contract, after a STOP byte so
+    /// that it cannot be called.
+    function store(bytes calldata data) internal returns (address a) {
+        bytes memory code = abi.encodePacked(
+            hex"61", uint16(data.length + 1), hex"80600a3d393df3", hex"00", data
+        );
+        assembly ("memory-safe") {
+            a := create(0, add(code, 0x20), mload(code))
+        }
+        if (a == address(0)) revert BadKeys();
+    }
+
+    // ---- jobs -----------------------------------------------------------
+
+    /// The job binding the proofs carry: keccak256 of a tag, the chain id,
+    /// this contract and the job id, reduced into the scalar field.
+    function jobNonce(uint256 id) public view returns (uint256) {
+        return uint256(keccak256(abi.encodePacked("zkgate.chain.job.v1", block.chainid, address(this), id))) % R;
+    }
+
+    /// Opens a job on a dataset with the sent value in escrow. `verifier`
+    /// names the keys proofs must verify under; zero lets the dataset's
+    /// owner name them at settlement (keys the gateway made itself).
+    function openJob(uint256 datasetId, bytes32 verifierId, uint64 deadline) external payable returns (uint256 id) {
+        Dataset storage d = datasets_[datasetId];
+        if (d.owner == address(0)) revert UnknownDataset(datasetId);
+        if (d.retired) revert DatasetRetiredError(datasetId);
+        if (msg.value < d.price) revert LowEscrow(d.price);
+        if (deadline <= block.timestamp) revert BadDeadline();
+        if (verifierId != bytes32(0) && verifiers_[verifierId].data == address(0)) {
+            revert UnknownVerifier(verifierId);
+        }
+        id = ++jobCount;
+        jobs_[id] = Job(
+            msg.sender, uint64(datasetId), deadline, Status.Open, d.owner, d.rows, verifierId, d.commitment, msg.value
+        );
+        emit JobOpened(id, datasetId, msg.sender, verifierId, jobNonce(id), msg.value, deadline);
+    }
+
+    function job(uint256 id) external view returns (Job memory) {
+        return jobs_[id];
+    }
+
+    /// A settled job's values.
+    function result(uint256 id) external view returns (uint256[] memory) {
+        return results_[id];
+    }
+
+    /// Settles an open job with its shard proofs, in row order, and pays
+    /// the dataset's owner.
+    function settle(uint256 id, bytes32 verifierId, Shard[] calldata shards) external {
+        Job storage j = jobs_[id];
+        if (j.status != Status.Open) revert NotOpen(id);
+        if (block.timestamp > j.deadline) revert Expired(id);
+        if (j.verifier == bytes32(0)) {
+            if (msg.sender != j.payee) revert NotOwner();
+        } else if (verifierId != j.verifier) {
+            revert WrongVerifier(j.verifier);
+        }
+        Verifier memory v = verifiers_[verifierId];
+        if (v.data == address(0)) revert UnknownVerifier(verifierId);
+
+        uint256 width = v.inputs - FIXED_INPUTS;
+        uint256[] memory values = new uint256[](width);
+        uint256[] memory inputs = new uint256[](v.inputs);
+        inputs[0] = j.commitment;
+        inputs[1] = j.rows;
+        inputs[2] = jobNonce(id);
+        uint256 offset = 0;
+        uint256 link = 0;
+        uint256 keySize = KEY_HEAD + 64 * (uint256(v.inputs) + 1);
+        for (uint256 i = 0; i < shards.length; i++) {
+            Shard calldata s = shards[i];
+            if (s.offset != offset || s.linkIn != link || s.key >= v.keys || s.values.length != width) {
+                revert BadShard(i);
+            }
+            bytes memory key = readKey(v.data, s.key * keySize, keySize);
+            uint256 rows;
+            assembly ("memory-safe") {
+                rows := mload(add(key, 0x40))
+            }
+            uint256 left = j.rows - offset;
+            if (rows != (left < v.shardRows ? left : v.shardRows)) revert BadShard(i);
+            if (s.linkOut >= R) revert InputNotInField(i);
+            assembly ("memory-safe") {
+                mstore(add(inputs, 0x80), mload(add(key, 0x20))) // circuit id
+            }
+            inputs[4] = offset;
+            inputs[5] = s.linkIn;
+            inputs[6] = s.linkOut;
+            for (uint256 k = 0; k < width; k++) {
+                uint256 x = s.values[k];
+                if (x >= R) revert InputNotInField(i);
+                inputs[FIXED_INPUTS + k] = x;
+                values[k] = addmod(values[k], x, R);
+            }
+            if (!pairing(key, inputs, s.proof)) revert InvalidProof(i);
+            offset += rows;
+            link = s.linkOut;
+        }
+        if (offset != j.rows || link != 0 || shards.length == 0) revert BadShard(shards.length);
+
+        j.status = Status.Settled;
+        j.verifier = verifierId;
+        results_[id] = values;
+        uint256 amount = j.escrow;
+        emit JobSettled(id, verifierId, values, j.payee, amount);
+        (bool ok,) = j.payee.call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
+    /// Refunds a job not settled by its deadline to its researcher.
+    function refund(uint256 id) external {
+        Job storage j = jobs_[id];
+        if (j.status != Status.Open) revert NotOpen(id);
+        if (block.timestamp <= j.deadline) revert NotExpired(id);
+        j.status = Status.Refunded;
+        uint256 amount = j.escrow;
+        emit JobRefunded(id, j.researcher, amount);
+        (bool ok,) = j.researcher.call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
+    // ---- Groth16 --------------------------------------------------------
+
+    /// Checks one proof against key `key` of a registered bundle, with all
+    /// public inputs given (a view for clients and gas measurement).
+    function verifyProof(bytes32 verifierId, uint256 key, uint256[] calldata inputs, uint256[8] calldata proof)
+        external
+        view
+        returns (bool)
+    {
+        Verifier memory v = verifiers_[verifierId];
+        if (v.data == address(0)) revert UnknownVerifier(verifierId);
+        if (key >= v.keys || inputs.length != v.inputs) revert BadKeys();
+        uint256 keySize = KEY_HEAD + 64 * (uint256(v.inputs) + 1);
+        uint256[] memory xs = inputs;
+        for (uint256 k = 0; k < xs.length; k++) {
+            if (xs[k] >= R) return false;
+        }
+        return pairing(readKey(v.data, key * keySize, keySize), xs, proof);
+    }
+
+    function readKey(address data, uint256 at, uint256 size) internal view returns (bytes memory key) {
+        key = new bytes(size);
+        assembly ("memory-safe") {
+            extcodecopy(data, add(key, 0x20), add(at, 1), size)
+        }
+    }
+
+    /// The Groth16 equation, `e(-A, B) e(alpha, beta) e(vk_x, gamma)
+    /// e(C, delta) == 1` with `vk_x = IC_0 + sum x_i IC_(i+1)`. `key` is one
+    /// key as registered; `inputs` are below R. False on any invalid point.
+    function pairing(bytes memory key, uint256[] memory inputs, uint256[8] calldata proof)
+        internal
+        view
+        returns (bool ok)
+    {
+        assembly ("memory-safe") {
+            let k := add(key, 0x20)
+            let ic := add(k, 0x200) // KEY_HEAD
+            let f := mload(0x40)
+            // vk_x in f[0..64), scratch for ecMul/ecAdd after it.
+            mstore(f, mload(ic))
+            mstore(add(f, 0x20), mload(add(ic, 0x20)))
+            ok := 1
+            let n := mload(inputs)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let x := mload(add(inputs, mul(add(i, 1), 0x20)))
+                if x {
+                    let p := add(ic, mul(add(i, 1), 0x40))
+                    mstore(add(f, 0x40), mload(p))
+                    mstore(add(f, 0x60), mload(add(p, 0x20)))
+                    mstore(add(f, 0x80), x)
+                    ok := and(ok, staticcall(gas(), 0x07, add(f, 0x40), 0x60, add(f, 0x40), 0x40))
+                    ok := and(ok, staticcall(gas(), 0x06, f, 0x80, f, 0x40))
+                }
+            }
+            // Pairing input: (-A, B), (alpha, beta), (vk_x, gamma), (C, delta).
+            let vx := mload(f)
+            let vy := mload(add(f, 0x20))
+            let a := f
+            let ay := calldataload(add(proof, 0x20))
+            if iszero(lt(ay, Q)) { ok := 0 }
+            mstore(a, calldataload(proof))
+            mstore(add(a, 0x20), mod(sub(Q, ay), Q))
+            calldatacopy(add(a, 0x40), add(proof, 0x40), 0x80)
+            // alpha (64) and beta (128) follow the circuit id and rows.
+            mcopy(add(a, 0xc0), add(k, 0x40), 0xc0)
+            mstore(add(a, 0x180), vx)
+            mstore(add(a, 0x1a0), vy)
+            mcopy(add(a, 0x1c0), add(k, 0x100), 0x80) // gamma
+            calldatacopy(add(a, 0x240), add(proof, 0xc0), 0x40) // C
+            mcopy(add(a, 0x280), add(k, 0x180), 0x80) // delta
+            ok := and(ok, staticcall(gas(), 0x08, a, 0x300, a, 0x20))
+            ok := and(ok, mload(a))
+        }
+    }
+}
