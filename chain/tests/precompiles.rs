@@ -7,7 +7,7 @@ use ark_bn254::{Fq, G1Affine};
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{Field, PrimeField};
 use rand::SeedableRng;
-use revm_precompile::bn254::{run_add, run_mul, run_pair};
+use revm::precompile::bn254::{run_add, run_mul, run_pair};
 use std::path::Path;
 use zkgate_chain::evm::{self, EvmKey, EvmProof};
 use zkgate_zkml::dataset::{Dataset, Secret};

@@ -1,0 +1,170 @@
+//! The Settlement contract's interface (`contracts/Settlement.sol`) and its
+//! compiled artifact. A test checks every selector here against the ABI
+//! solc wrote, so the two cannot drift apart.
+
+use alloy_sol_types::sol;
+
+sol! {
+    /// The settlement contract.
+    #[derive(Debug, PartialEq)]
+    contract Settlement {
+        struct Dataset { address owner; uint64 rows; bool retired; uint256 commitment; bytes32 schemaHash; uint256 price; }
+        struct Verifier { address data; uint64 shardRows; uint32 inputs; uint32 keys; }
+        struct Job {
+            address researcher; uint64 datasetId; uint64 deadline; uint8 status; address payee;
+            uint64 rows; bytes32 verifier; uint256 commitment; uint256 escrow;
+        }
+        struct Shard { uint256 key; uint256 offset; uint256 linkIn; uint256 linkOut; uint256[] values; uint256[8] proof; }
+
+        event DatasetRegistered(uint256 indexed id, address indexed owner, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
+        event DatasetUpdated(uint256 indexed id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
+        event DatasetRetired(uint256 indexed id);
+        event VerifierRegistered(bytes32 indexed id, address data, uint32 keys, uint32 inputs, uint64 shardRows);
+        event JobOpened(uint256 indexed id, uint256 indexed datasetId, address indexed researcher, bytes32 verifier, uint256 nonce, uint256 escrow, uint64 deadline);
+        event JobSettled(uint256 indexed id, bytes32 verifier, uint256[] values, address payee, uint256 amount);
+        event JobRefunded(uint256 indexed id, address researcher, uint256 amount);
+
+        error UnknownDataset(uint256 id);
+        error NotOwner();
+        error DatasetRetiredError(uint256 id);
+        error BadDataset();
+        error UnknownVerifier(bytes32 id);
+        error BadKeys();
+        error LowEscrow(uint256 price);
+        error BadDeadline();
+        error NotOpen(uint256 id);
+        error Expired(uint256 id);
+        error NotExpired(uint256 id);
+        error WrongVerifier(bytes32 expected);
+        error BadShard(uint256 shard);
+        error InputNotInField(uint256 shard);
+        error InvalidProof(uint256 shard);
+        error TransferFailed();
+
+        function datasetCount() external view returns (uint256);
+        function jobCount() external view returns (uint256);
+        function registerDataset(uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price) external returns (uint256 id);
+        function updateDataset(uint256 id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price) external;
+        function retireDataset(uint256 id) external;
+        function dataset(uint256 id) external view returns (Dataset memory);
+        function registerVerifier(bytes calldata bundle, uint32 keys, uint32 inputs) external returns (bytes32 id);
+        function verifier(bytes32 id) external view returns (Verifier memory);
+        function jobNonce(uint256 id) external view returns (uint256);
+        function openJob(uint256 datasetId, bytes32 verifierId, uint64 deadline) external payable returns (uint256 id);
+        function job(uint256 id) external view returns (Job memory);
+        function result(uint256 id) external view returns (uint256[] memory);
+        function settle(uint256 id, bytes32 verifierId, Shard[] calldata shards) external;
+        function refund(uint256 id) external;
+        function verifyProof(bytes32 verifierId, uint256 key, uint256[] calldata inputs, uint256[8] calldata proof) external view returns (bool);
+    }
+}
+
+/// `contracts/out/Settlement.json` as solc-js wrote it.
+pub const ARTIFACT: &str = include_str!("../../contracts/out/Settlement.json");
+
+/// The contract's creation bytecode.
+pub fn bytecode() -> Vec<u8> {
+    let v: serde_json::Value = serde_json::from_str(ARTIFACT).expect("the artifact is JSON");
+    let hex_code = v["bytecode"].as_str().expect("the artifact has bytecode");
+    hex::decode(hex_code.trim_start_matches("0x")).expect("bytecode is hex")
+}
+
+/// Job states as the contract numbers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// No such job.
+    None,
+    /// Escrowed, waiting for proofs.
+    Open,
+    /// Proved and paid.
+    Settled,
+    /// Refunded after its deadline.
+    Refunded,
+}
+
+impl Status {
+    /// The contract's number.
+    pub fn from_u8(x: u8) -> Status {
+        match x {
+            1 => Status::Open,
+            2 => Status::Settled,
+            3 => Status::Refunded,
+            _ => Status::None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::keccak256;
+    use serde_json::Value;
+
+    /// A parameter's canonical type: tuples spelled out.
+    fn canonical(p: &Value) -> String {
+        let ty = p["type"].as_str().unwrap();
+        match ty.strip_prefix("tuple") {
+            Some(suffix) => {
+                let inner: Vec<String> = p["components"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(canonical)
+                    .collect();
+                format!("({}){suffix}", inner.join(","))
+            }
+            None => ty.to_string(),
+        }
+    }
+
+    fn signatures(kind: &str) -> Vec<Vec<u8>> {
+        let v: Value = serde_json::from_str(ARTIFACT).unwrap();
+        let mut out: Vec<Vec<u8>> = v["abi"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == kind)
+            .map(|e| {
+                let args: Vec<String> = e["inputs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(canonical)
+                    .collect();
+                let sig = format!("{}({})", e["name"].as_str().unwrap(), args.join(","));
+                let h = keccak256(sig.as_bytes());
+                if kind == "event" {
+                    h.to_vec()
+                } else {
+                    h[..4].to_vec()
+                }
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn sorted<const N: usize>(s: &[[u8; N]]) -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = s.iter().map(|x| x.to_vec()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn interface_matches_the_compiled_abi() {
+        assert_eq!(
+            sorted(Settlement::SettlementCalls::SELECTORS),
+            signatures("function")
+        );
+        assert_eq!(
+            sorted(Settlement::SettlementErrors::SELECTORS),
+            signatures("error")
+        );
+        assert_eq!(
+            sorted(Settlement::SettlementEvents::SELECTORS),
+            signatures("event")
+        );
+        assert!(bytecode().len() > 1000);
+    }
+}

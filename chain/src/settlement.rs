@@ -1,0 +1,426 @@
+//! The Settlement contract's calls, typed, and the settlement of a receipt:
+//! its keys registered as one verifier bundle, its shard proofs encoded for
+//! the precompiles, the job's values checked on chain.
+
+use crate::abi::{Settlement as S, Status};
+use crate::client::{Chain, LogEntry, TxReceipt, TxRequest, Wallet};
+use crate::evm::{word, EvmKey, EvmProof};
+use crate::{Error, Result};
+use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
+use alloy_sol_types::{SolCall, SolEvent};
+use ark_ff::PrimeField;
+use zkgate_circuits::i128_to_field;
+use zkgate_zkml::prove::{from_bytes, vk_sha256, Proof, VerifyingKey};
+use zkgate_zkml::receipt::{fr_from_hex, Receipt};
+use zkgate_zkml::Fr;
+
+/// A deployed Settlement contract on a chain.
+#[derive(Debug)]
+pub struct Settlement {
+    chain: Chain,
+    address: Address,
+}
+
+/// A job as the contract holds it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct JobView {
+    /// Who opened it.
+    pub researcher: Address,
+    /// The dataset's id.
+    pub dataset_id: u64,
+    /// Unix time after which it can only be refunded.
+    pub deadline: u64,
+    /// Where it stands.
+    pub status: Status,
+    /// The dataset's owner when the job opened.
+    pub payee: Address,
+    /// The dataset's rows when the job opened.
+    pub rows: u64,
+    /// The verifier bundle (zero until settled, if the owner names it).
+    pub verifier: B256,
+    /// The dataset commitment when the job opened.
+    pub commitment: U256,
+    /// Wei in escrow.
+    pub escrow: U256,
+}
+
+/// A receipt's keys as the contract registers them: one key per shard
+/// size, the full shards' first.
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    /// The encoded keys (see `registerVerifier`).
+    pub bytes: Vec<u8>,
+    /// Keys in the bundle.
+    pub keys: u32,
+    /// Public inputs per key.
+    pub inputs: u32,
+    /// Shard rows of each key, in bundle order.
+    pub rows: Vec<u64>,
+}
+
+impl Bundle {
+    /// The bundle's id on chain (keccak256 of its bytes).
+    pub fn id(&self) -> B256 {
+        keccak256(&self.bytes)
+    }
+
+    /// The bundle for `receipt`'s shards out of its key file's keys.
+    pub fn for_receipt(receipt: &Receipt, vks: &[VerifyingKey]) -> Result<Bundle> {
+        let mut sizes: Vec<(u64, &VerifyingKey)> = Vec::new();
+        for shard in &receipt.shards {
+            if sizes.iter().any(|(r, _)| *r == shard.rows) {
+                continue;
+            }
+            let vk = vks
+                .iter()
+                .find(|vk| vk_sha256(vk) == shard.vk_sha256)
+                .ok_or_else(|| {
+                    Error::Receipt(format!("no key for the shard at row {}", shard.offset))
+                })?;
+            sizes.push((shard.rows, vk));
+        }
+        sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
+        let mut bytes = Vec::new();
+        let mut inputs = None;
+        for (rows, vk) in &sizes {
+            let key = EvmKey::new(vk);
+            if *inputs.get_or_insert(key.inputs()) != key.inputs() {
+                return Err(Error::Receipt("keys with different inputs".into()));
+            }
+            bytes.extend_from_slice(&word(&receipt.circuit.with_shard_rows(*rows).id()));
+            bytes.extend_from_slice(&U256::from(*rows).to_be_bytes::<32>());
+            bytes.extend_from_slice(&key.to_bytes());
+        }
+        Ok(Bundle {
+            bytes,
+            keys: sizes.len() as u32,
+            inputs: inputs.unwrap_or(0) as u32,
+            rows: sizes.iter().map(|(r, _)| *r).collect(),
+        })
+    }
+}
+
+fn fr_u256(x: &Fr) -> U256 {
+    U256::from_be_bytes(word(x))
+}
+
+/// The shards of `receipt` as `settle` takes them.
+pub fn shards(receipt: &Receipt, bundle: &Bundle) -> Result<Vec<S::Shard>> {
+    receipt
+        .shards
+        .iter()
+        .map(|s| {
+            let key = bundle
+                .rows
+                .iter()
+                .position(|r| *r == s.rows)
+                .ok_or_else(|| Error::Receipt(format!("no key for {} rows", s.rows)))?;
+            let proof: Proof = from_bytes(
+                &hex::decode(&s.proof).map_err(|e| Error::Receipt(format!("proof: {e}")))?,
+            )
+            .map_err(|e| Error::Receipt(format!("proof: {e}")))?;
+            let p = EvmProof::new(&proof).to_bytes();
+            let words: Vec<U256> = p.chunks(32).map(U256::from_be_slice).collect();
+            let fr = |h: &str| fr_from_hex(h).map_err(|e| Error::Receipt(e.to_string()));
+            let values = s
+                .values
+                .iter()
+                .map(|v| {
+                    v.parse::<i128>()
+                        .map(|x| fr_u256(&i128_to_field(x)))
+                        .map_err(|e| Error::Receipt(format!("value `{v}`: {e}")))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(S::Shard {
+                key: U256::from(key),
+                offset: U256::from(s.offset),
+                linkIn: fr_u256(&fr(&s.link_in)?),
+                linkOut: fr_u256(&fr(&s.link_out)?),
+                values,
+                proof: words.try_into().expect("a proof is eight words"),
+            })
+        })
+        .collect()
+}
+
+/// The job binding a proof for on-chain job `id` carries (the contract's
+/// `jobNonce`).
+pub fn job_nonce(chain_id: u64, contract: Address, id: u64) -> Fr {
+    let mut pre = b"zkgate.chain.job.v1".to_vec();
+    pre.extend_from_slice(&U256::from(chain_id).to_be_bytes::<32>());
+    pre.extend_from_slice(contract.as_slice());
+    pre.extend_from_slice(&U256::from(id).to_be_bytes::<32>());
+    Fr::from_be_bytes_mod_order(keccak256(pre).as_slice())
+}
+
+/// A job's values as field elements (how the contract stores them).
+pub fn values_as_words(values: &[i128]) -> Vec<U256> {
+    values.iter().map(|v| fr_u256(&i128_to_field(*v))).collect()
+}
+
+/// The settlement of one job: the transaction and its event.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Settled {
+    /// The job.
+    pub job: u64,
+    /// The verifier bundle.
+    pub verifier: B256,
+    /// The settling transaction.
+    pub tx: B256,
+    /// Its block.
+    pub block: u64,
+    /// Gas it used.
+    pub gas_used: u64,
+    /// The values the event carries.
+    pub values: Vec<U256>,
+    /// Who was paid, and how much.
+    pub payee: Address,
+    /// Wei paid.
+    pub amount: U256,
+}
+
+impl Settlement {
+    /// Deploys the contract from `from`.
+    pub async fn deploy(chain: Chain, from: &Wallet) -> Result<(Settlement, TxReceipt)> {
+        let r = chain
+            .send(
+                from,
+                &TxRequest {
+                    data: crate::abi::bytecode().into(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let address = r
+            .contract
+            .ok_or_else(|| Error::Chain("the deployment created no contract".into()))?;
+        Ok((Settlement { chain, address }, r))
+    }
+
+    /// The contract at `address`.
+    pub fn at(chain: Chain, address: Address) -> Settlement {
+        Settlement { chain, address }
+    }
+
+    /// Its address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// The chain.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    async fn send<C: SolCall>(&self, from: &Wallet, call: C, value: U256) -> Result<TxReceipt> {
+        self.chain
+            .send(
+                from,
+                &TxRequest {
+                    to: Some(self.address),
+                    data: call.abi_encode().into(),
+                    value,
+                    gas: None,
+                },
+            )
+            .await
+    }
+
+    async fn view<C: SolCall>(&self, call: C) -> Result<C::Return> {
+        let out = self
+            .chain
+            .call(self.address, Bytes::from(call.abi_encode()))
+            .await?;
+        C::abi_decode_returns(&out).map_err(|e| Error::Chain(format!("{}: {e}", C::SIGNATURE)))
+    }
+
+    fn event<E: SolEvent>(&self, r: &TxReceipt) -> Result<E> {
+        r.logs
+            .iter()
+            .filter(|l| l.address == self.address)
+            .find_map(|l| decode_log::<E>(l).ok())
+            .ok_or_else(|| Error::Chain(format!("no {} event", E::SIGNATURE)))
+    }
+
+    /// Registers a dataset's commitment; the sender owns it. Returns its id.
+    pub async fn register_dataset(
+        &self,
+        from: &Wallet,
+        commitment: Fr,
+        rows: u64,
+        schema_hash: B256,
+        price: U256,
+    ) -> Result<(u64, TxReceipt)> {
+        let call = S::registerDatasetCall {
+            commitment: fr_u256(&commitment),
+            rows,
+            schemaHash: schema_hash,
+            price,
+        };
+        let r = self.send(from, call, U256::ZERO).await?;
+        let e: S::DatasetRegistered = self.event(&r)?;
+        Ok((e.id.to::<u64>(), r))
+    }
+
+    /// Retires a dataset (its owner only).
+    pub async fn retire_dataset(&self, from: &Wallet, id: u64) -> Result<TxReceipt> {
+        let call = S::retireDatasetCall { id: U256::from(id) };
+        self.send(from, call, U256::ZERO).await
+    }
+
+    /// A dataset's registration.
+    pub async fn dataset(&self, id: u64) -> Result<S::Dataset> {
+        self.view(S::datasetCall { id: U256::from(id) }).await
+    }
+
+    /// Registers a key bundle (again: a no-op); returns its id.
+    pub async fn register_verifier(&self, from: &Wallet, b: &Bundle) -> Result<(B256, TxReceipt)> {
+        let call = S::registerVerifierCall {
+            bundle: b.bytes.clone().into(),
+            keys: b.keys,
+            inputs: b.inputs,
+        };
+        let r = self.send(from, call, U256::ZERO).await?;
+        Ok((b.id(), r))
+    }
+
+    /// Whether a bundle is registered.
+    pub async fn has_verifier(&self, id: B256) -> Result<bool> {
+        let v = self.view(S::verifierCall { id }).await?;
+        Ok(v.data != Address::ZERO)
+    }
+
+    /// Opens a job with `value` wei in escrow; returns its id.
+    pub async fn open_job(
+        &self,
+        from: &Wallet,
+        dataset: u64,
+        verifier: B256,
+        deadline: u64,
+        value: U256,
+    ) -> Result<(u64, TxReceipt)> {
+        let call = S::openJobCall {
+            datasetId: U256::from(dataset),
+            verifierId: verifier,
+            deadline,
+        };
+        let r = self.send(from, call, value).await?;
+        let e: S::JobOpened = self.event(&r)?;
+        Ok((e.id.to::<u64>(), r))
+    }
+
+    /// A job.
+    pub async fn job(&self, id: u64) -> Result<JobView> {
+        let j = self.view(S::jobCall { id: U256::from(id) }).await?;
+        Ok(JobView {
+            researcher: j.researcher,
+            dataset_id: j.datasetId,
+            deadline: j.deadline,
+            status: Status::from_u8(j.status),
+            payee: j.payee,
+            rows: j.rows,
+            verifier: j.verifier,
+            commitment: j.commitment,
+            escrow: j.escrow,
+        })
+    }
+
+    /// A settled job's values.
+    pub async fn result(&self, id: u64) -> Result<Vec<U256>> {
+        self.view(S::resultCall { id: U256::from(id) }).await
+    }
+
+    /// The job nonce the contract computes for job `id`.
+    pub async fn job_nonce(&self, id: u64) -> Result<Fr> {
+        let n = self.view(S::jobNonceCall { id: U256::from(id) }).await?;
+        Ok(Fr::from_be_bytes_mod_order(&n.to_be_bytes::<32>()))
+    }
+
+    /// Settles job `id` with explicit shards (tests and tools).
+    pub async fn settle_shards(
+        &self,
+        from: &Wallet,
+        id: u64,
+        verifier: B256,
+        shards: Vec<S::Shard>,
+    ) -> Result<TxReceipt> {
+        let call = S::settleCall {
+            id: U256::from(id),
+            verifierId: verifier,
+            shards,
+        };
+        self.send(from, call, U256::ZERO).await
+    }
+
+    /// Settles job `id` with a receipt and its keys (`vk.bin`): registers
+    /// the key bundle if it is new, then submits every shard proof.
+    pub async fn settle(
+        &self,
+        from: &Wallet,
+        id: u64,
+        receipt: &Receipt,
+        vks: &[VerifyingKey],
+    ) -> Result<Settled> {
+        let bundle = Bundle::for_receipt(receipt, vks)?;
+        if !self.has_verifier(bundle.id()).await? {
+            self.register_verifier(from, &bundle).await?;
+        }
+        let r = self
+            .settle_shards(from, id, bundle.id(), shards(receipt, &bundle)?)
+            .await?;
+        let e: S::JobSettled = self.event(&r)?;
+        Ok(Settled {
+            job: id,
+            verifier: e.verifier,
+            tx: r.hash,
+            block: r.block,
+            gas_used: r.gas_used,
+            values: e.values,
+            payee: e.payee,
+            amount: e.amount,
+        })
+    }
+
+    /// Refunds a job past its deadline.
+    pub async fn refund(&self, from: &Wallet, id: u64) -> Result<TxReceipt> {
+        self.send(from, S::refundCall { id: U256::from(id) }, U256::ZERO)
+            .await
+    }
+
+    /// The `JobSettled` event of job `id`, if it settled.
+    pub async fn settled_event(&self, id: u64) -> Result<Option<(S::JobSettled, LogEntry)>> {
+        let logs = self
+            .chain
+            .logs(
+                self.address,
+                S::JobSettled::SIGNATURE_HASH,
+                Some(B256::from(U256::from(id))),
+            )
+            .await?;
+        Ok(logs
+            .into_iter()
+            .find_map(|l| decode_log::<S::JobSettled>(&l).ok().map(|e| (e, l))))
+    }
+
+    /// Checks one proof on chain (a view call: no gas is paid).
+    pub async fn verify_proof(
+        &self,
+        verifier: B256,
+        key: u64,
+        inputs: Vec<U256>,
+        proof: [U256; 8],
+    ) -> Result<bool> {
+        self.view(S::verifyProofCall {
+            verifierId: verifier,
+            key: U256::from(key),
+            inputs,
+            proof,
+        })
+        .await
+    }
+}
+
+fn decode_log<E: SolEvent>(l: &LogEntry) -> Result<E> {
+    let log = alloy_primitives::LogData::new_unchecked(l.topics.clone(), l.data.clone());
+    E::decode_log_data(&log).map_err(|e| Error::Chain(format!("{}: {e}", E::SIGNATURE)))
+}

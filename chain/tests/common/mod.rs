@@ -1,0 +1,292 @@
+//! The settlement flow run on any chain: the embedded EVM and anvil run
+//! exactly this.
+
+#![allow(dead_code)]
+
+use alloy_primitives::{B256, U256};
+use rand::SeedableRng;
+use std::path::Path;
+use zkgate_chain::abi::Status;
+use zkgate_chain::settlement::{self, Bundle};
+use zkgate_chain::{Chain, Error, Settlement, Wallet};
+use zkgate_zkml::dataset::{Dataset, Secret};
+use zkgate_zkml::pipeline::{run, LocalJob, Outcome};
+use zkgate_zkml::prove::VerifyingKey;
+use zkgate_zkml::receipt::{fr_from_hex, fr_to_hex, Receipt, Verdict};
+use zkgate_zkml::statement::Aggregate;
+use zkgate_zkml::Fr;
+
+pub struct Data {
+    pub dataset: Dataset,
+    pub secret: Secret,
+    pub model: zkgate_zkml::import::Imported,
+}
+
+/// Twelve rows of the tabular fixture and the linear model over them.
+pub fn data() -> Data {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let text = std::fs::read_to_string(fixtures.join("data/tabular.csv")).unwrap();
+    let head: Vec<&str> = text.lines().take(13).collect();
+    let dataset = Dataset::from_csv_reader(head.join("\n").as_bytes(), 16).unwrap();
+    let model = zkgate_zkml::import::load(fixtures.join("models/linreg.onnx")).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
+    Data {
+        dataset,
+        secret: Secret::random(&mut rng),
+        model,
+    }
+}
+
+/// The mean of the model's output over the rows, bound to `nonce`, proved
+/// in shards of 11 rows (12 rows: two shards, two keys).
+pub fn prove(d: &Data, nonce: Fr) -> Outcome {
+    let request = zkgate_zkml::job::JobRequest {
+        aggregate: Aggregate::Mean,
+        input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
+        quant: Default::default(),
+    };
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+    run(
+        LocalJob {
+            model: &d.model,
+            dataset: &d.dataset,
+            secret: &d.secret,
+            request: &request,
+            nonce,
+            max_constraints: None,
+            shard_rows: Some(11),
+            keys: None,
+            gate: None,
+        },
+        &mut rng,
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+pub fn ether(x: u64) -> U256 {
+    U256::from(x) * U256::from(10u64).pow(U256::from(18u64))
+}
+
+fn vks(o: &Outcome) -> Vec<VerifyingKey> {
+    o.keys.iter().map(|(_, vk)| vk.clone()).collect()
+}
+
+/// `r` is a revert naming `error`.
+fn assert_reverts<T: std::fmt::Debug>(r: Result<T, Error>, error: &str) {
+    match r {
+        Err(Error::Reverted(why)) => assert!(why.contains(error), "expected {error}, got {why}"),
+        other => panic!("expected a revert with {error}, got {other:?}"),
+    }
+}
+
+/// Gas of the calls the flow makes.
+#[derive(Debug, Default)]
+pub struct Gas {
+    pub deploy: u64,
+    pub register_dataset: u64,
+    pub open_job: u64,
+    pub settle_two_shards: u64,
+}
+
+/// The whole flow: deploy, register, open, settle with a two-shard
+/// receipt, and every way a settlement must fail.
+pub async fn flow(chain: Chain) -> Gas {
+    let owner = Wallet::dev(0).unwrap();
+    let researcher = Wallet::dev(1).unwrap();
+    let stranger = Wallet::dev(2).unwrap();
+    let d = data();
+    let commitment = d.dataset.commitment(&d.secret);
+    let rows = d.dataset.rows() as u64;
+    let mut gas = Gas::default();
+
+    let (s, r) = Settlement::deploy(chain, &owner).await.unwrap();
+    gas.deploy = r.gas_used;
+    let chain_id = s.chain().chain_id().await.unwrap();
+    let price = ether(1);
+    let (ds, r) = s
+        .register_dataset(&owner, commitment, rows, B256::repeat_byte(7), price)
+        .await
+        .unwrap();
+    gas.register_dataset = r.gas_used;
+    let deadline = s.chain().now().await.unwrap() + 3600;
+
+    // Only the owner may change a dataset; escrow below the price fails.
+    assert_reverts(s.retire_dataset(&stranger, ds).await, "NotOwner");
+    assert_reverts(
+        s.open_job(&researcher, ds, B256::ZERO, deadline, price - U256::from(1))
+            .await,
+        "LowEscrow",
+    );
+    assert_reverts(
+        s.open_job(&researcher, ds, B256::repeat_byte(1), deadline, price)
+            .await,
+        "UnknownVerifier",
+    );
+
+    // Job 1: the owner names the keys at settlement.
+    let (job1, r) = s
+        .open_job(&researcher, ds, B256::ZERO, deadline, price)
+        .await
+        .unwrap();
+    gas.open_job = r.gas_used;
+    let nonce1 = settlement::job_nonce(chain_id, s.address(), job1);
+    assert_eq!(s.job_nonce(job1).await.unwrap(), nonce1, "nonce derivation");
+    let o1 = prove(&d, nonce1);
+    assert_eq!(o1.receipt.shards.len(), 2);
+    let keys = vks(&o1);
+    let bundle = Bundle::for_receipt(&o1.receipt, &keys).unwrap();
+    assert_eq!(bundle.rows, vec![11, 1]);
+    let good = settlement::shards(&o1.receipt, &bundle).unwrap();
+
+    // A stranger may not name the keys for a job that left them open.
+    s.register_verifier(&stranger, &bundle).await.unwrap();
+    assert_reverts(
+        s.settle_shards(&stranger, job1, bundle.id(), good.clone())
+            .await,
+        "NotOwner",
+    );
+
+    // Tampered shards, each rejected on chain and by the Rust verifier.
+    type Tamper = Box<dyn Fn(&mut Receipt)>;
+    let tampers: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "changed value",
+            Box::new(|r: &mut Receipt| {
+                let v: i128 = r.shards[0].values[0].parse().unwrap();
+                r.shards[0].values[0] = (v + 1).to_string();
+            }),
+            "InvalidProof",
+        ),
+        (
+            "changed link",
+            Box::new(|r: &mut Receipt| {
+                let l = fr_from_hex(&r.shards[0].link_out).unwrap() + Fr::from(1u64);
+                r.shards[0].link_out = fr_to_hex(l);
+                r.shards[1].link_in = r.shards[0].link_out.clone();
+            }),
+            "InvalidProof",
+        ),
+        (
+            "proofs swapped",
+            Box::new(|r: &mut Receipt| {
+                let p = r.shards[0].proof.clone();
+                r.shards[0].proof = r.shards[1].proof.clone();
+                r.shards[1].proof = p;
+            }),
+            "InvalidProof",
+        ),
+        (
+            "dropped shard",
+            Box::new(|r: &mut Receipt| {
+                r.shards.pop();
+            }),
+            "BadShard",
+        ),
+    ];
+    for (what, tamper, error) in &tampers {
+        let mut bad = o1.receipt.clone();
+        tamper(&mut bad);
+        let verdict = bad.verify(&zkgate_zkml::prove::keys_to_bytes(&keys));
+        assert!(
+            !matches!(verdict, Ok(Verdict::Valid)),
+            "{what}: the Rust verifier accepted it"
+        );
+        let shards = match settlement::shards(&bad, &bundle) {
+            Ok(s) => s,
+            Err(e) => panic!("{what}: {e}"),
+        };
+        let r = s.settle_shards(&owner, job1, bundle.id(), shards).await;
+        assert!(
+            matches!(&r, Err(Error::Reverted(why)) if why.contains(error)),
+            "{what}: expected {error}, got {r:?}"
+        );
+    }
+    // A tampered proof point: C moved by the generator.
+    let mut bad = good.clone();
+    bad[1].proof[7] += U256::from(1);
+    assert_reverts(
+        s.settle_shards(&owner, job1, bundle.id(), bad).await,
+        "InvalidProof",
+    );
+
+    // The valid receipt settles and pays the owner the escrow.
+    let before = s.chain().balance(owner.address()).await.unwrap();
+    let settled = s.settle(&owner, job1, &o1.receipt, &keys).await.unwrap();
+    gas.settle_two_shards = settled.gas_used;
+    let after = s.chain().balance(owner.address()).await.unwrap();
+    assert_eq!(
+        after,
+        before + price,
+        "the owner is paid (gas is free here)"
+    );
+    let expect = settlement::values_as_words(&o1.receipt.aggregates().unwrap());
+    assert_eq!(settled.values, expect, "the event carries the values");
+    assert_eq!(s.result(job1).await.unwrap(), expect);
+    let job = s.job(job1).await.unwrap();
+    assert_eq!(job.status, Status::Settled);
+    assert_eq!(job.verifier, bundle.id());
+    let (event, log) = s.settled_event(job1).await.unwrap().expect("an event");
+    assert_eq!(event.values, expect);
+    assert_eq!(log.tx, settled.tx);
+
+    // A job settles once.
+    assert_reverts(s.settle(&owner, job1, &o1.receipt, &keys).await, "NotOpen");
+
+    // Job 2 names the keys; job 1's proofs do not carry its binding.
+    let (job2, _) = s
+        .open_job(&researcher, ds, bundle.id(), deadline, price)
+        .await
+        .unwrap();
+    assert_reverts(
+        s.settle_shards(&owner, job2, bundle.id(), good.clone())
+            .await,
+        "InvalidProof",
+    );
+
+    // Job 3 opens after the owner changed the dataset's commitment: a
+    // receipt bound to job 3 over the old rows does not settle it.
+    s.register_dataset(&owner, commitment, rows, B256::ZERO, price)
+        .await
+        .unwrap();
+    let other = commitment + Fr::from(1u64);
+    let (ds2, _) = s
+        .register_dataset(&owner, other, rows, B256::ZERO, price)
+        .await
+        .unwrap();
+    let (job3, _) = s
+        .open_job(&researcher, ds2, B256::ZERO, deadline, price)
+        .await
+        .unwrap();
+    let o3 = prove(&d, settlement::job_nonce(chain_id, s.address(), job3));
+    assert_eq!(
+        o3.receipt.verify(&o3.vk_bytes()).unwrap(),
+        Verdict::Valid,
+        "valid for the real commitment"
+    );
+    assert_reverts(
+        s.settle(&owner, job3, &o3.receipt, &vks(&o3)).await,
+        "InvalidProof",
+    );
+
+    // Refunds: not before the deadline; after it, to the researcher, once;
+    // and no settlement after a refund.
+    assert_reverts(s.refund(&stranger, job2).await, "NotExpired");
+    s.chain().advance_time(7200).await.unwrap();
+    assert_reverts(
+        s.settle_shards(&owner, job2, bundle.id(), good.clone())
+            .await,
+        "Expired",
+    );
+    let before = s.chain().balance(researcher.address()).await.unwrap();
+    s.refund(&stranger, job2).await.unwrap();
+    let after = s.chain().balance(researcher.address()).await.unwrap();
+    assert_eq!(after, before + price, "the researcher gets the escrow back");
+    assert_eq!(s.job(job2).await.unwrap().status, Status::Refunded);
+    assert_reverts(s.refund(&stranger, job2).await, "NotOpen");
+    assert_reverts(
+        s.settle_shards(&owner, job2, bundle.id(), good).await,
+        "NotOpen",
+    );
+    gas
+}
