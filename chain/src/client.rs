@@ -51,6 +51,9 @@ pub struct TxReceipt {
     pub success: bool,
     /// Gas it used, intrinsic gas included.
     pub gas_used: u64,
+    /// Wei paid per gas.
+    #[serde(default)]
+    pub gas_price: u128,
     /// The deployed contract, for a deployment.
     pub contract: Option<Address>,
     /// Its logs.

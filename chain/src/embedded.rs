@@ -383,6 +383,7 @@ fn receipt(hash: B256, block: u64, result: ExecutionResult) -> TxReceipt {
         block,
         success,
         gas_used,
+        gas_price: 0,
         contract,
         logs,
         output,

@@ -37,10 +37,20 @@ fn parse<T: std::str::FromStr>(v: &Value) -> Result<T> {
 impl Rpc {
     /// A client for `url` (`http://` or `https://` with `tls`).
     pub fn new(url: &str, tls: Option<rustls::ClientConfig>) -> Result<Rpc> {
-        let mut b = reqwest::Client::builder().timeout(Duration::from_secs(60));
-        if let Some(t) = tls {
-            b = b.tls_backend_preconfigured(t);
-        }
+        // Without a configuration (plain http), TLS trusts nothing.
+        let tls = match tls {
+            Some(t) => t,
+            None => rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::Chain(format!("tls: {e}")))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        };
+        let b = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .tls_backend_preconfigured(tls);
         Ok(Rpc {
             url: url.to_string(),
             http: b
@@ -245,6 +255,7 @@ fn receipt_from_json(r: &Value) -> Result<TxReceipt> {
         block: quantity(&r["blockNumber"])?,
         success: quantity(&r["status"])? == 1,
         gas_used: quantity(&r["gasUsed"])?,
+        gas_price: u128::from(quantity(&r["effectiveGasPrice"]).unwrap_or(0)),
         contract: r["contractAddress"].as_str().and_then(|s| s.parse().ok()),
         logs: r["logs"]
             .as_array()

@@ -171,6 +171,8 @@ pub struct Settled {
     pub block: u64,
     /// Gas it used.
     pub gas_used: u64,
+    /// Wei paid per gas.
+    pub gas_price: u128,
     /// The values the event carries.
     pub values: Vec<U256>,
     /// Who was paid, and how much.
@@ -375,6 +377,7 @@ impl Settlement {
             tx: r.hash,
             block: r.block,
             gas_used: r.gas_used,
+            gas_price: r.gas_price,
             values: e.values,
             payee: e.payee,
             amount: e.amount,
