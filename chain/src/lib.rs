@@ -17,6 +17,7 @@ pub mod evm;
 pub mod rpc;
 pub mod settlement;
 
+pub use alloy_primitives;
 pub use client::{Chain, TxReceipt, TxRequest, Wallet};
 pub use settlement::Settlement;
 

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod chain;
 mod owner;
 mod rules;
 
@@ -59,6 +60,9 @@ enum Command {
     Policy(rules::PolicyCmd),
     /// Read the audit log of policy decisions.
     Audit(rules::AuditArgs),
+    /// The settlement contract: deploy, register a dataset, open a job.
+    #[command(subcommand)]
+    Chain(chain::ChainCmd),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -162,6 +166,12 @@ struct VerifyArgs {
     /// Print a JSON verdict.
     #[arg(long)]
     json: bool,
+    /// Also check that this on-chain job settled with this receipt (its
+    /// values, dataset commitment, binding and keys).
+    #[arg(long)]
+    chain_job: Option<u64>,
+    #[command(flatten)]
+    chain: chain::ChainArgs,
 }
 
 pub(crate) fn spinner(json: bool) -> ProgressBar {
@@ -268,7 +278,13 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     let vk = std::fs::read(&a.vk).with_context(|| format!("reading {}", a.vk.display()))?;
     let verdict = receipt.verify(&vk)?;
     let (ok, reason) = match &verdict {
-        Verdict::Valid => (true, None),
+        Verdict::Valid => match a.chain_job {
+            Some(job) => match chain::check_settled(&a.chain, job, &receipt, &vk)? {
+                None => (true, None),
+                Some(why) => (false, Some(why)),
+            },
+            None => (true, None),
+        },
         Verdict::Invalid(why) => (false, Some(why.clone())),
     };
     if a.json {
@@ -303,6 +319,7 @@ fn main() -> ExitCode {
         Command::Receipt(a) => owner::receipt(a).map(|()| true),
         Command::Policy(c) => rules::policy(c).map(|()| true),
         Command::Audit(a) => rules::audit(a).map(|()| true),
+        Command::Chain(c) => chain::run(c).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

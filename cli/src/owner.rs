@@ -265,6 +265,10 @@ pub struct SubmitArgs {
     /// Idempotency key (resubmitting returns the same job).
     #[arg(long)]
     idempotency_key: Option<String>,
+    /// The on-chain job (`zkgate chain open-job`) the gateway settles once
+    /// the proof is made.
+    #[arg(long)]
+    chain_job: Option<u64>,
     /// Do not wait for the receipt.
     #[arg(long)]
     no_wait: bool,
@@ -286,6 +290,7 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         aggregate: a.aggregate.build()?,
         idempotency_key: a.idempotency_key.clone(),
         quant: Default::default(),
+        chain_job: a.chain_job,
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
@@ -317,6 +322,15 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                     a.out.display(),
                     a.vk_out.display()
                 );
+                if let Some(s) = &job.settlement {
+                    match s.get("error") {
+                        Some(e) => bail!("proved, but the chain refused the settlement: {e}"),
+                        None => println!(
+                            "settled on chain: job {} in transaction {} (block {}, {} gas), values {}",
+                            s["job"], s["tx"], s["block"], s["gas_used"], s["values"]
+                        ),
+                    }
+                }
                 Ok(())
             }
             s => bail!(

@@ -216,6 +216,10 @@ async fn submit(
         )));
     }
 
+    if let Some(id) = manifest.chain_job {
+        crate::chain::check_job(&gw.paths, id, &meta).await?;
+    }
+
     // An idempotent resubmission is answered with the job it repeats,
     // before any limit or policy counts it again.
     let jobs = gw.store.jobs()?;
@@ -257,6 +261,7 @@ async fn submit(
         created: t,
         updated: t,
         timings: None,
+        settlement: None,
     };
     let (stored, new) = gw.store.create_job(&job, &model)?;
     if new {

@@ -120,6 +120,16 @@ impl Paths {
     pub fn keys(&self) -> PathBuf {
         self.root.join("keys")
     }
+    /// The chain configuration (`zkgate chain deploy` writes it).
+    pub fn chain_config(&self) -> PathBuf {
+        self.root.join("chain.json")
+    }
+
+    /// The embedded chain's state.
+    pub fn chain_state(&self) -> PathBuf {
+        self.root.join("chain").join("state.json")
+    }
+
     /// The sled database.
     pub fn db(&self) -> PathBuf {
         self.root.join("db")

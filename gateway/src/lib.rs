@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod api;
 pub mod audit;
+pub mod chain;
 pub mod client;
 pub mod config;
 pub mod error;

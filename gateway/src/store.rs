@@ -60,6 +60,10 @@ pub struct Manifest {
     /// Quantization settings.
     #[serde(default)]
     pub quant: QuantConfig,
+    /// The on-chain job this one settles: the proof is bound to it and
+    /// submitted to the settlement contract once proved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_job: Option<u64>,
 }
 
 /// A job's state.
@@ -74,7 +78,11 @@ pub enum JobState {
     Setup,
     /// Proving.
     Proving,
-    /// Receipt ready.
+    /// Proved; waiting to be settled on chain.
+    Proved,
+    /// Submitting the proof to the settlement contract.
+    Settling,
+    /// Receipt ready (and settled, for an on-chain job: see `settlement`).
     Done,
     /// Failed; see `error`.
     Failed,
@@ -92,11 +100,13 @@ impl JobState {
     }
 
     /// All states, for metrics.
-    pub const ALL: [JobState; 7] = [
+    pub const ALL: [JobState; 9] = [
         JobState::Queued,
         JobState::Compiling,
         JobState::Setup,
         JobState::Proving,
+        JobState::Proved,
+        JobState::Settling,
         JobState::Done,
         JobState::Failed,
         JobState::Cancelled,
@@ -109,6 +119,8 @@ impl JobState {
             JobState::Compiling => "compiling",
             JobState::Setup => "setup",
             JobState::Proving => "proving",
+            JobState::Proved => "proved",
+            JobState::Settling => "settling",
             JobState::Done => "done",
             JobState::Failed => "failed",
             JobState::Cancelled => "cancelled",
@@ -139,6 +151,10 @@ pub struct Job {
     pub updated: u64,
     /// Seconds per step, when done.
     pub timings: Option<serde_json::Value>,
+    /// The on-chain settlement: transaction, block, gas and values, or why
+    /// the chain refused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<serde_json::Value>,
 }
 
 /// Unix seconds now.

@@ -11,18 +11,19 @@ use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, Gate, LocalJob, Step};
 use zkgate_zkml::statement::nonce_from;
 
-/// Queues again every job a previous run left between queued and done.
+/// Queues again every job a previous run left between queued and done; a
+/// job whose settlement was in flight is settled again (see
+/// [`crate::chain`]: a settled job is recorded, never settled twice).
 pub fn recover(gw: &Gateway) -> Result<usize> {
     let mut n = 0;
     for job in gw.store.jobs()? {
-        if matches!(
-            job.state,
-            JobState::Compiling | JobState::Setup | JobState::Proving
-        ) {
-            gw.store
-                .update_job(&job.id, |j| j.state = JobState::Queued)?;
-            n += 1;
-        }
+        let back = match job.state {
+            JobState::Compiling | JobState::Setup | JobState::Proving => JobState::Queued,
+            JobState::Settling => JobState::Proved,
+            _ => continue,
+        };
+        gw.store.update_job(&job.id, |j| j.state = back)?;
+        n += 1;
     }
     Ok(n)
 }
@@ -53,6 +54,16 @@ pub fn spawn(
                         claim_next(&gw)
                     };
                     match next {
+                        Ok(Some(job)) if job.state == JobState::Settling => {
+                            if !settle_job(&gw, &job).await {
+                                // The chain is unreachable: wait before the
+                                // next attempt.
+                                tokio::select! {
+                                    _ = stop.changed() => {}
+                                    _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                                }
+                            }
+                        }
                         Ok(Some(job)) => {
                             let g = gw.clone();
                             let _ = tokio::task::spawn_blocking(move || run_job(&g, job)).await;
@@ -84,8 +95,61 @@ fn claim_next(gw: &Gateway) -> Result<Option<Job>> {
             })?;
             return Ok(Some(job));
         }
+        if job.state == JobState::Proved {
+            let job = gw
+                .store
+                .update_job(&job.id, |j| j.state = JobState::Settling)?;
+            return Ok(Some(job));
+        }
     }
     Ok(None)
+}
+
+/// Submits a proved job to the settlement contract; false when the chain
+/// could not be reached (the job goes back to `proved`).
+async fn settle_job(gw: &Gateway, job: &Job) -> bool {
+    let id = job
+        .manifest
+        .chain_job
+        .expect("only on-chain jobs are settled");
+    let attempt = match (gw.store.receipt(&job.id), gw.store.vk(&job.id)) {
+        (Ok(Some(r)), Ok(Some(vk))) => crate::chain::settle(&gw.paths, id, &r, &vk).await,
+        _ => Ok(crate::chain::Attempt::Refused(
+            "the receipt is missing".into(),
+        )),
+    };
+    let (state, record, reached) = match attempt {
+        Ok(crate::chain::Attempt::Settled(r)) => (JobState::Done, r, true),
+        Ok(crate::chain::Attempt::Refused(why)) => {
+            (JobState::Done, serde_json::json!({ "error": why }), true)
+        }
+        Ok(crate::chain::Attempt::Retry(why)) | Err(crate::Error::Config(why)) => (
+            JobState::Proved,
+            serde_json::json!({ "retrying": why }),
+            false,
+        ),
+        Err(e) => (
+            JobState::Done,
+            serde_json::json!({ "error": e.to_string() }),
+            true,
+        ),
+    };
+    if let Err(e) = gw.store.update_job(&job.id, |j| {
+        j.state = state;
+        j.settlement = Some(record.clone());
+    }) {
+        eprintln!(
+            "zkgate: job {}: could not record its settlement: {e}",
+            job.id
+        );
+    }
+    if !reached {
+        eprintln!(
+            "zkgate: job {}: settlement will be retried: {record}",
+            job.id
+        );
+    }
+    reached
 }
 
 fn run_job(gw: &Gateway, job: Job) {
@@ -96,7 +160,11 @@ fn run_job(gw: &Gateway, job: Job) {
         }
         match &result {
             Ok(timings) => {
-                j.state = JobState::Done;
+                j.state = if j.manifest.chain_job.is_some() {
+                    JobState::Proved
+                } else {
+                    JobState::Done
+                };
                 j.timings = Some(timings.clone());
             }
             Err(e) => {
@@ -173,13 +241,20 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
             zkgate_zkml::Error::Job(msg)
         })
     };
+    // An on-chain job's proofs carry the contract's binding for it.
+    let nonce = match job.manifest.chain_job {
+        Some(id) => crate::chain::ChainConfig::load(&gw.paths)?
+            .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?
+            .nonce(id),
+        None => nonce_from(job.id.as_bytes()),
+    };
     let outcome = pipeline::run(
         LocalJob {
             model: &model,
             dataset: &dataset,
             secret: &secret,
             request: &request,
-            nonce: nonce_from(job.id.as_bytes()),
+            nonce,
             max_constraints: Some(gw.config.limits.max_constraints),
             shard_rows: Some(gw.config.limits.shard_rows).filter(|r| *r > 0),
             keys: Some(gw.keys()),

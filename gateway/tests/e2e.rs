@@ -37,6 +37,7 @@ fn manifest(aggregate: Aggregate, key: Option<&str>) -> Manifest {
         aggregate,
         idempotency_key: key.map(str::to_string),
         quant: Default::default(),
+        chain_job: None,
     }
 }
 

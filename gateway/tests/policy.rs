@@ -32,6 +32,7 @@ fn manifest(dataset: &str, aggregate: Aggregate) -> Manifest {
         aggregate,
         idempotency_key: None,
         quant: Default::default(),
+        chain_job: None,
     }
 }
 

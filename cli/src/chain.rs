@@ -1,0 +1,288 @@
+//! `zkgate chain ...`: the settlement contract from the command line, on
+//! the embedded chain of a data dir or on any JSON-RPC node.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use zkgate_chain::abi::Status;
+use zkgate_chain::alloy_primitives::{Address, B256, U256};
+use zkgate_chain::settlement::{values_as_words, Bundle};
+use zkgate_chain::{Chain, Settlement, Wallet};
+use zkgate_gateway::chain::ChainConfig;
+use zkgate_gateway::config::Paths;
+use zkgate_zkml::receipt::{fr_from_hex, Receipt};
+
+/// Where the contract is and who signs.
+#[derive(Args, Clone)]
+pub struct ChainArgs {
+    /// The gateway's data dir: its embedded chain and `chain.json`.
+    #[arg(long, default_value = "zkgate-data")]
+    data_dir: PathBuf,
+    /// A JSON-RPC node instead of the data dir's embedded chain.
+    #[arg(long)]
+    chain_rpc: Option<String>,
+    /// The Settlement contract (default: the data dir's `chain.json`).
+    #[arg(long)]
+    contract: Option<Address>,
+    /// The signer's private key file (hex).
+    #[arg(long)]
+    chain_key: Option<PathBuf>,
+    /// Or a development account of a local chain (0, 1, 2).
+    #[arg(long)]
+    dev_account: Option<usize>,
+}
+
+impl ChainArgs {
+    fn paths(&self) -> Paths {
+        Paths::new(&self.data_dir)
+    }
+
+    fn config(&self) -> Result<Option<ChainConfig>> {
+        Ok(ChainConfig::load(&self.paths())?)
+    }
+
+    fn chain(&self) -> Result<Chain> {
+        let rpc = self
+            .chain_rpc
+            .clone()
+            .or_else(|| self.config().ok().flatten().and_then(|c| c.rpc));
+        Ok(match rpc {
+            Some(url) => Chain::rpc(&url, None)?,
+            None => Chain::embedded(&self.paths().chain_state())?,
+        })
+    }
+
+    fn wallet(&self, default_dev: usize) -> Result<Wallet> {
+        Ok(match (&self.chain_key, self.dev_account) {
+            (Some(f), _) => Wallet::from_file(f)?,
+            (None, Some(i)) => Wallet::dev(i)?,
+            (None, None) => Wallet::dev(default_dev)?,
+        })
+    }
+
+    fn settlement(&self) -> Result<Settlement> {
+        let address = match self.contract {
+            Some(a) => a,
+            None => {
+                self.config()?
+                    .with_context(|| {
+                        format!(
+                        "no contract: pass --contract or run `zkgate chain deploy --data-dir {}`",
+                        self.data_dir.display()
+                    )
+                    })?
+                    .contract
+            }
+        };
+        Ok(Settlement::at(self.chain()?, address))
+    }
+}
+
+/// `zkgate chain`.
+#[derive(Subcommand)]
+pub enum ChainCmd {
+    /// Deploy the Settlement contract and make the data dir settle on it.
+    Deploy(ChainArgs),
+    /// Register a dataset's commitment (the data owner; gateway stopped).
+    RegisterDataset(RegisterArgs),
+    /// Open a job with escrow (the researcher).
+    OpenJob(OpenArgs),
+    /// Show an on-chain job and its settled values.
+    Job(JobArgs),
+    /// Refund a job past its deadline to its researcher.
+    Refund(JobArgs),
+}
+
+#[derive(Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The dataset's name in the gateway.
+    #[arg(long)]
+    dataset: String,
+    /// Price of a job, in wei.
+    #[arg(long, default_value_t = 0)]
+    price_wei: u128,
+}
+
+#[derive(Args)]
+pub struct OpenArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The on-chain dataset id.
+    #[arg(long)]
+    dataset_id: u64,
+    /// Escrow, in wei (at least the dataset's price).
+    #[arg(long, default_value_t = 0)]
+    value_wei: u128,
+    /// Seconds from now until the job can only be refunded.
+    #[arg(long, default_value_t = 86_400)]
+    deadline_secs: u64,
+    /// The key bundle proofs must verify under (default: the data owner
+    /// names it at settlement).
+    #[arg(long)]
+    verifier: Option<B256>,
+}
+
+#[derive(Args)]
+pub struct JobArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// The on-chain job id.
+    job: u64,
+}
+
+fn print(v: serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(&v).expect("JSON prints"));
+}
+
+/// Runs a `chain` command.
+pub fn run(cmd: ChainCmd) -> Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(async move {
+        match cmd {
+            ChainCmd::Deploy(a) => {
+                let owner = a.wallet(0)?;
+                let chain = a.chain()?;
+                let chain_id = chain.chain_id().await?;
+                let (s, r) = Settlement::deploy(chain, &owner).await?;
+                let conf = ChainConfig {
+                    contract: s.address(),
+                    chain_id,
+                    rpc: a.chain_rpc.clone(),
+                    key_file: a.chain_key.clone().map(std::path::absolute).transpose()?,
+                    dev_account: if a.chain_key.is_none() {
+                        Some(a.dev_account.unwrap_or(0))
+                    } else {
+                        None
+                    },
+                };
+                conf.save(&a.paths())?;
+                print(serde_json::json!({
+                    "contract": s.address().to_string(), "chain_id": chain_id,
+                    "owner": owner.address().to_string(), "tx": r.hash.to_string(),
+                    "gas_used": r.gas_used,
+                    "config": a.paths().chain_config().display().to_string(),
+                }));
+            }
+            ChainCmd::RegisterDataset(a) => {
+                let store = zkgate_gateway::store::Store::open(&a.chain.paths().db())
+                    .context("opening the store (is the gateway running?)")?;
+                let meta = store
+                    .dataset(&a.dataset)?
+                    .with_context(|| format!("no dataset `{}`", a.dataset))?;
+                drop(store);
+                let schema = serde_json::json!({
+                    "columns": meta.columns, "scales": meta.scales, "value_bits": meta.value_bits,
+                });
+                let schema_hash = B256::from_slice(&Sha256::digest(schema.to_string()));
+                let s = a.chain.settlement()?;
+                let owner = a.chain.wallet(0)?;
+                let (id, r) = s
+                    .register_dataset(
+                        &owner,
+                        fr_from_hex(&meta.commitment)?,
+                        meta.rows,
+                        schema_hash,
+                        U256::from(a.price_wei),
+                    )
+                    .await?;
+                print(serde_json::json!({
+                    "dataset_id": id, "dataset": meta.name, "commitment": meta.commitment,
+                    "rows": meta.rows, "schema_sha256": schema_hash.to_string(),
+                    "price_wei": a.price_wei.to_string(), "tx": r.hash.to_string(), "gas_used": r.gas_used,
+                }));
+            }
+            ChainCmd::OpenJob(a) => {
+                let s = a.chain.settlement()?;
+                let researcher = a.chain.wallet(1)?;
+                let deadline = s.chain().now().await? + a.deadline_secs;
+                let (id, r) = s
+                    .open_job(
+                        &researcher,
+                        a.dataset_id,
+                        a.verifier.unwrap_or(B256::ZERO),
+                        deadline,
+                        U256::from(a.value_wei),
+                    )
+                    .await?;
+                print(serde_json::json!({
+                    "job": id, "dataset_id": a.dataset_id, "deadline": deadline,
+                    "escrow_wei": a.value_wei.to_string(), "researcher": researcher.address().to_string(),
+                    "tx": r.hash.to_string(), "gas_used": r.gas_used,
+                }));
+            }
+            ChainCmd::Job(a) => {
+                let s = a.chain.settlement()?;
+                let job = s.job(a.job).await?;
+                if job.status == Status::None {
+                    bail!("no on-chain job {}", a.job);
+                }
+                let event = s.settled_event(a.job).await?;
+                print(serde_json::json!({
+                    "job": a.job, "state": job, "values": s.result(a.job).await?
+                        .iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                    "settled_in": event.map(|(_, l)| serde_json::json!({"tx": l.tx.to_string(), "block": l.block})),
+                }));
+            }
+            ChainCmd::Refund(a) => {
+                let s = a.chain.settlement()?;
+                let r = s.refund(&a.chain.wallet(1)?, a.job).await?;
+                print(serde_json::json!({"job": a.job, "refunded_in": r.hash.to_string()}));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// The on-chain half of `zkgate verify --chain-job`: the job settled, with
+/// this receipt's values, dataset commitment, binding and keys. `None`
+/// when it all matches, else why not.
+pub fn check_settled(
+    a: &ChainArgs,
+    job: u64,
+    receipt: &Receipt,
+    vk: &[u8],
+) -> Result<Option<String>> {
+    tokio::runtime::Runtime::new()?.block_on(async {
+        let s = a.settlement()?;
+        let j = s.job(job).await?;
+        if j.status != Status::Settled {
+            return Ok(Some(format!(
+                "on-chain job {job} is {:?}, not settled",
+                j.status
+            )));
+        }
+        let commitment =
+            U256::from_be_bytes(zkgate_chain::evm::word(&fr_from_hex(&receipt.commitment)?));
+        if j.commitment != commitment || j.rows != receipt.circuit.rows {
+            return Ok(Some(
+                "the job was opened against another dataset commitment".into(),
+            ));
+        }
+        if s.job_nonce(job).await? != fr_from_hex(&receipt.nonce)? {
+            return Ok(Some(format!(
+                "the receipt is bound to another job than {job}"
+            )));
+        }
+        let vks = zkgate_zkml::prove::keys_from_bytes(vk)?;
+        if Bundle::for_receipt(receipt, &vks)?.id() != j.verifier {
+            return Ok(Some("the job settled under other keys".into()));
+        }
+        let values = values_as_words(&receipt.aggregates()?);
+        if s.result(job).await? != values {
+            return Ok(Some("the settled values differ from the receipt's".into()));
+        }
+        match s.settled_event(job).await? {
+            Some((e, l)) if e.values == values => {
+                println!(
+                    "settled on chain: job {job}, transaction {} in block {}, paid {} wei to {}",
+                    l.tx, l.block, e.amount, e.payee
+                );
+                Ok(None)
+            }
+            Some(_) => Ok(Some("the settlement event carries other values".into())),
+            None => Ok(Some("no settlement event".into())),
+        }
+    })
+}
