@@ -18,6 +18,7 @@ pub mod rpc;
 pub mod settlement;
 
 pub use alloy_primitives;
+pub use alloy_sol_types;
 pub use client::{Chain, TxReceipt, TxRequest, Wallet};
 pub use settlement::Settlement;
 

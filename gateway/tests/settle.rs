@@ -1,0 +1,224 @@
+//! Settlement from the gateway on its embedded chain: a job naming an
+//! on-chain job is proved bound to it and settled once proved; a job for
+//! another dataset's on-chain job is refused at submission; a settlement
+//! interrupted after its transaction is recorded from the chain on restart,
+//! never sent twice.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use zkgate_chain::abi::{Settlement as S, Status};
+use zkgate_chain::alloy_primitives::{B256, U256};
+use zkgate_chain::alloy_sol_types::SolEvent;
+use zkgate_chain::{Chain, Settlement, Wallet};
+use zkgate_gateway::chain::ChainConfig;
+use zkgate_gateway::client::Client;
+use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::store::{Job, JobState, Manifest, Store};
+use zkgate_gateway::vault::Vault;
+use zkgate_gateway::{admin, Gateway};
+use zkgate_zkml::receipt::{fr_from_hex, Receipt, Verdict};
+use zkgate_zkml::statement::Aggregate;
+use zkgate_zkml::Fr;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+}
+
+fn manifest(chain_job: u64) -> Manifest {
+    Manifest {
+        dataset: "bc".into(),
+        columns: None,
+        aggregate: Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        idempotency_key: None,
+        quant: Default::default(),
+        chain_job: Some(chain_job),
+    }
+}
+
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<zkgate_gateway::Result<()>>,
+    client: Client,
+}
+
+async fn start(root: &Path, token: &str) -> Running {
+    let gw = Gateway::open(root, None).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
+        let _ = rx.await;
+    }));
+    let ca = std::fs::read(Paths::new(root).cert()).unwrap();
+    Running {
+        stop,
+        server,
+        client: Client::new(&base, token, Some(&ca)).unwrap(),
+    }
+}
+
+async fn stopped(r: Running) {
+    let _ = r.stop.send(());
+    r.server.await.unwrap().unwrap();
+}
+
+async fn wait_done(c: &Client, id: &str) -> Job {
+    let t = Instant::now();
+    loop {
+        let j = c.job(id).await.unwrap().unwrap();
+        if j.state.is_terminal() {
+            return j;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "job stuck in {:?}",
+            j.state
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_settles_on_its_embedded_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("gw");
+    admin::init(&root, &Config::default(), None, "open").unwrap();
+    std::fs::write(
+        root.join("policy.cedar"),
+        "@id(\"everything\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
+    let paths = Paths::new(&root);
+    let csv = tmp.path().join("bc.csv");
+    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
+    std::fs::write(&csv, text.lines().take(13).collect::<Vec<_>>().join("\n")).unwrap();
+    let (token, meta) = {
+        let store = Store::open(&paths.db()).unwrap();
+        let vault = Vault::open(&paths, None).unwrap();
+        let meta = admin::import_dataset(&paths, &store, &vault, &csv, "bc", 16, 0).unwrap();
+        (admin::add_researcher(&store, "alice", "", 0).unwrap(), meta)
+    };
+
+    // The owner deploys and registers; the researcher opens two jobs, one
+    // on this dataset and one on another commitment.
+    let owner = Wallet::dev(0).unwrap();
+    let researcher = Wallet::dev(1).unwrap();
+    let chain = Chain::embedded(&paths.chain_state()).unwrap();
+    let (s, _) = Settlement::deploy(chain, &owner).await.unwrap();
+    ChainConfig {
+        contract: s.address(),
+        chain_id: s.chain().chain_id().await.unwrap(),
+        rpc: None,
+        key_file: None,
+        dev_account: Some(0),
+    }
+    .save(&paths)
+    .unwrap();
+    let commitment = fr_from_hex(&meta.commitment).unwrap();
+    let price = U256::from(5_000u64);
+    let (ours, _) = s
+        .register_dataset(&owner, commitment, meta.rows, B256::ZERO, price)
+        .await
+        .unwrap();
+    let (theirs, _) = s
+        .register_dataset(
+            &owner,
+            commitment + Fr::from(1u64),
+            meta.rows,
+            B256::ZERO,
+            price,
+        )
+        .await
+        .unwrap();
+    let deadline = s.chain().now().await.unwrap() + 3600;
+    let (job1, _) = s
+        .open_job(&researcher, ours, B256::ZERO, deadline, price)
+        .await
+        .unwrap();
+    let (other, _) = s
+        .open_job(&researcher, theirs, B256::ZERO, deadline, price)
+        .await
+        .unwrap();
+
+    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    let run = start(&root, &token).await;
+    // Refused at submission: another dataset's job, and no such job.
+    for (id, why) in [(other, "another dataset"), (99, "not open")] {
+        let e = run
+            .client
+            .submit(&manifest(id), model.clone())
+            .await
+            .unwrap()
+            .expect_err("refused");
+        assert_eq!((e.status, e.code.as_str()), (422, "unprocessable"));
+        assert!(e.message.contains(why), "{}", e.message);
+    }
+
+    let before = s.chain().balance(owner.address()).await.unwrap();
+    let job = run
+        .client
+        .submit(&manifest(job1), model.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    let done = wait_done(&run.client, &job.id).await;
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    let settlement = done.settlement.clone().expect("settled");
+    assert!(settlement.get("error").is_none(), "{settlement}");
+    let tx = settlement["tx"].as_str().unwrap().to_string();
+
+    // The receipt is bound to the on-chain job and verifies; the chain
+    // holds its values and paid the owner.
+    let receipt_text = run.client.receipt(&job.id).await.unwrap().unwrap();
+    let receipt = Receipt::from_json(&receipt_text).unwrap();
+    let vk = run.client.vk(&job.id).await.unwrap().unwrap();
+    assert_eq!(receipt.verify(&vk).unwrap(), Verdict::Valid);
+    assert_eq!(
+        fr_from_hex(&receipt.nonce).unwrap(),
+        s.job_nonce(job1).await.unwrap()
+    );
+    let onchain = s.job(job1).await.unwrap();
+    assert_eq!(onchain.status, Status::Settled);
+    assert_eq!(
+        s.result(job1).await.unwrap(),
+        zkgate_chain::settlement::values_as_words(&receipt.aggregates().unwrap())
+    );
+    assert_eq!(
+        s.chain().balance(owner.address()).await.unwrap(),
+        before + price
+    );
+    stopped(run).await;
+
+    // A crash after the settling transaction, before its record: the job
+    // is back in `settling` with nothing recorded. On restart the gateway
+    // finds it settled on chain and records that transaction.
+    {
+        let store = Store::open(&paths.db()).unwrap();
+        store
+            .update_job(&job.id, |j| {
+                j.state = JobState::Settling;
+                j.settlement = None;
+            })
+            .unwrap();
+    }
+    let run = start(&root, &token).await;
+    let again = wait_done(&run.client, &job.id).await;
+    assert_eq!(again.state, JobState::Done);
+    let record = again.settlement.expect("recorded again");
+    assert_eq!(record["tx"].as_str(), Some(tx.as_str()), "{record}");
+    let events = s
+        .chain()
+        .logs(
+            s.address(),
+            S::JobSettled::SIGNATURE_HASH,
+            Some(B256::from(U256::from(job1))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1, "settled once");
+    stopped(run).await;
+}
