@@ -30,6 +30,11 @@ pub struct BenchArgs {
     /// circuit, next to ours (`ark_setup_s`).
     #[arg(long)]
     ark_setup: bool,
+    /// Also settle each case's receipt on a fresh embedded chain and report
+    /// the gas of every call (`settlement`), the proof verification's next
+    /// to the precompiles' floor.
+    #[arg(long)]
+    settle: bool,
     /// Run one case in this process (used by the parent run).
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -211,7 +216,12 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
     }))
 }
 
-fn run_one(fixtures: &Path, case: &str, ark_setup: bool) -> Result<serde_json::Value> {
+fn run_one(
+    fixtures: &Path,
+    case: &str,
+    ark_setup: bool,
+    settle: bool,
+) -> Result<serde_json::Value> {
     let (name, rest) = case
         .split_once(':')
         .context("cases are MODEL:ROWS or MODEL:ROWS@SHARD_ROWS")?;
@@ -244,13 +254,22 @@ fn run_one(fixtures: &Path, case: &str, ark_setup: bool) -> Result<serde_json::V
     };
     let mut rng = rand::rngs::OsRng;
     let secret = Secret::random(&mut rng);
+    let chain = if settle {
+        Some(crate::chain::GasBench::open(&dataset, &secret)?)
+    } else {
+        None
+    };
+    let nonce = match &chain {
+        Some(c) => c.nonce,
+        None => nonce_from(case.as_bytes()),
+    };
     let out = pipeline::run(
         LocalJob {
             model: &model,
             dataset: &dataset,
             secret: &secret,
             request: &request,
-            nonce: nonce_from(case.as_bytes()),
+            nonce,
             max_constraints: None,
             shard_rows,
             keys: None,
@@ -259,6 +278,7 @@ fn run_one(fixtures: &Path, case: &str, ark_setup: bool) -> Result<serde_json::V
         &mut rng,
         &mut |_| {},
     )?;
+    let settlement = chain.map(|c| c.settle(&out)).transpose()?;
     let vk_bytes = out.vk_bytes();
     let t = Instant::now();
     let verdict = out.receipt.verify(&vk_bytes)?;
@@ -310,6 +330,7 @@ fn run_one(fixtures: &Path, case: &str, ark_setup: bool) -> Result<serde_json::V
         "peak_rss_mb": peak,
         "agreement": r.agreement,
         "result": r.result,
+        "settlement": settlement,
     }))
 }
 
@@ -351,7 +372,7 @@ fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Res
 /// Runs the benchmark.
 pub fn run(a: BenchArgs) -> Result<()> {
     if let Some(case) = &a.one {
-        println!("{}", run_one(&a.fixtures, case, a.ark_setup)?);
+        println!("{}", run_one(&a.fixtures, case, a.ark_setup, a.settle)?);
         return Ok(());
     }
     let cases: Vec<String> = match &a.cases {
@@ -370,6 +391,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
             .arg(&case);
         if a.ark_setup {
             child.arg("--ark-setup");
+        }
+        if a.settle {
+            child.arg("--settle");
         }
         let out = child.output()?;
         if out.status.success() {
