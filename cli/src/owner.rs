@@ -327,7 +327,11 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                         Some(e) => bail!("proved, but the chain refused the settlement: {e}"),
                         None => println!(
                             "settled on chain: job {} in transaction {} (block {}, {} gas), values {}",
-                            s["job"], s["tx"], s["block"], s["gas_used"], s["values"]
+                            s["job"],
+                            s["tx"].as_str().unwrap_or("?"),
+                            s["block"],
+                            s["gas_used"],
+                            s["values"]
                         ),
                     }
                 }
