@@ -1,0 +1,175 @@
+//! `zkgate chain ...` as a process on a data dir's embedded chain: deploy,
+//! register, open; the contract's refusals reach the user as its error
+//! names with exit code 2; a receipt whose job is not settled is invalid
+//! on chain (exit 1).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_zkgate")
+}
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+}
+
+fn zk(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().unwrap()
+}
+
+fn ok(args: &[&str]) -> serde_json::Value {
+    let out = zk(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn fails(args: &[&str], code: i32, needle: &str) {
+    let out = zk(args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");
+    assert!(
+        text.contains(needle),
+        "{args:?}: expected `{needle}` in {text}"
+    );
+}
+
+#[test]
+fn chain_commands_on_the_embedded_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("gw");
+    let d = dir.to_str().unwrap();
+    let csv = tmp.path().join("bc.csv");
+    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
+    std::fs::write(&csv, text.lines().take(13).collect::<Vec<_>>().join("\n")).unwrap();
+    ok(&["init", "--data-dir", d, "--listen", "127.0.0.1:0"]);
+    ok(&[
+        "dataset",
+        "import",
+        csv.to_str().unwrap(),
+        "--name",
+        "bc",
+        "--data-dir",
+        d,
+    ]);
+
+    fails(
+        &["chain", "open-job", "--data-dir", d, "--dataset-id", "1"],
+        2,
+        "no contract",
+    );
+    let deployed = ok(&["chain", "deploy", "--data-dir", d]);
+    assert!(dir.join("chain.json").exists());
+    assert!(dir.join("chain/state.json").exists());
+    assert!(deployed["gas_used"].as_u64().unwrap() > 1_000_000);
+    fails(
+        &[
+            "chain",
+            "register-dataset",
+            "--data-dir",
+            d,
+            "--dataset",
+            "nope",
+        ],
+        2,
+        "no dataset `nope`",
+    );
+    let reg = ok(&[
+        "chain",
+        "register-dataset",
+        "--data-dir",
+        d,
+        "--dataset",
+        "bc",
+        "--price-wei",
+        "100",
+    ]);
+    assert_eq!(reg["dataset_id"], 1);
+    assert_eq!(reg["rows"], 12);
+    fails(
+        &[
+            "chain",
+            "open-job",
+            "--data-dir",
+            d,
+            "--dataset-id",
+            "1",
+            "--value-wei",
+            "99",
+        ],
+        2,
+        "LowEscrow",
+    );
+    fails(
+        &[
+            "chain",
+            "open-job",
+            "--data-dir",
+            d,
+            "--dataset-id",
+            "7",
+            "--value-wei",
+            "100",
+        ],
+        2,
+        "UnknownDataset",
+    );
+    let job = ok(&[
+        "chain",
+        "open-job",
+        "--data-dir",
+        d,
+        "--dataset-id",
+        "1",
+        "--value-wei",
+        "100",
+    ]);
+    assert_eq!(job["job"], 1);
+    let shown = ok(&["chain", "job", "1", "--data-dir", d]);
+    assert_eq!(shown["state"]["status"], "open");
+    fails(&["chain", "refund", "1", "--data-dir", d], 2, "NotExpired");
+    fails(
+        &["chain", "job", "5", "--data-dir", d],
+        2,
+        "no on-chain job 5",
+    );
+
+    // A receipt proved locally verifies offline, but the on-chain job has
+    // not settled with it.
+    let receipt = tmp.path().join("r.json");
+    let vk = tmp.path().join("vk.bin");
+    ok(&[
+        "prove",
+        "--model",
+        fixture("models/breast_cancer.onnx").to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--aggregate",
+        "accuracy",
+        "--label",
+        "label",
+        "--out",
+        receipt.to_str().unwrap(),
+        "--vk-out",
+        vk.to_str().unwrap(),
+        "--json",
+    ]);
+    let r = receipt.to_str().unwrap();
+    let v = vk.to_str().unwrap();
+    ok(&["verify", r, "--vk", v]);
+    fails(
+        &["verify", r, "--vk", v, "--chain-job", "1", "--data-dir", d],
+        1,
+        "not settled",
+    );
+}
