@@ -216,10 +216,6 @@ async fn submit(
         )));
     }
 
-    if let Some(id) = manifest.chain_job {
-        crate::chain::check_job(&gw.paths, id, &meta).await?;
-    }
-
     // An idempotent resubmission is answered with the job it repeats,
     // before any limit or policy counts it again.
     let jobs = gw.store.jobs()?;
@@ -228,6 +224,19 @@ async fn submit(
         if let Some(existing) = mine().find(|j| j.manifest.idempotency_key.as_ref() == Some(k)) {
             return Ok((StatusCode::OK, Json(existing.clone())).into_response());
         }
+    }
+    if let Some(id) = manifest.chain_job {
+        // One gateway job per on-chain job: a second could never settle.
+        if let Some(other) = jobs.iter().find(|j| {
+            j.manifest.chain_job == Some(id)
+                && !matches!(j.state, JobState::Failed | JobState::Cancelled)
+        }) {
+            return Err(Error::Conflict(format!(
+                "on-chain job {id} is already taken by job {}",
+                other.id
+            )));
+        }
+        crate::chain::check_job(&gw.paths, id, &meta).await?;
     }
     let active = mine().filter(|j| !j.state.is_terminal()).count();
     if active >= gw.config.limits.max_active_jobs_per_researcher {
@@ -306,8 +315,9 @@ pub fn openapi() -> serde_json::Value {
                 "Error": { "type": "object", "properties": { "error": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
                 "Job": { "type": "object", "properties": {
                     "id": { "type": "string" }, "researcher": { "type": "string" },
-                    "state": { "type": "string", "enum": ["queued", "compiling", "setup", "proving", "done", "failed", "cancelled"] },
-                    "manifest": { "type": "object" }, "error": { "type": ["object", "null"] }, "attempts": { "type": "integer" } } }
+                    "state": { "type": "string", "enum": ["queued", "compiling", "setup", "proving", "proved", "settling", "done", "failed", "cancelled"] },
+                    "manifest": { "type": "object" }, "error": { "type": ["object", "null"] }, "attempts": { "type": "integer" },
+                    "settlement": { "type": "object", "description": "for an on-chain job: chain_id, contract, job, tx, block, gas_used, values; or error" } } }
             }
         },
         "security": [{ "bearer": [] }],
@@ -319,7 +329,7 @@ pub fn openapi() -> serde_json::Value {
                 "get": { "responses": { "200": { "description": "the caller's jobs" }, "401": err("bad token") } },
                 "post": {
                     "requestBody": { "content": { "multipart/form-data": { "schema": { "type": "object", "properties": {
-                        "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key" },
+                        "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key, quant, chain_job (an on-chain job to settle)" },
                         "model": { "type": "string", "format": "binary" } } } } } },
                     "responses": {
                         "202": { "description": "accepted", "content": { "application/json": { "schema": job } } },

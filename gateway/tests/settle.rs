@@ -165,6 +165,18 @@ async fn gateway_settles_on_its_embedded_chain() {
         .await
         .unwrap()
         .unwrap();
+    let e = run
+        .client
+        .submit(&manifest(job1), model.clone())
+        .await
+        .unwrap()
+        .expect_err("taken");
+    assert_eq!(
+        (e.status, e.code.as_str()),
+        (409, "conflict"),
+        "{}",
+        e.message
+    );
     let done = wait_done(&run.client, &job.id).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let settlement = done.settlement.clone().expect("settled");
