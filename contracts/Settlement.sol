@@ -22,6 +22,10 @@ contract Settlement {
     uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
     /// Public inputs before the values.
     uint256 internal constant FIXED_INPUTS = 7;
+    /// Settlements of this many shards or more check their proofs in one
+    /// pairing (see `Batch`); fewer are checked one by one, which is cheaper
+    /// when each shard size has its own key and so its own three pairs.
+    uint256 internal constant BATCH_FROM = 3;
     /// Bytes of one key's fixed part: circuit id, rows, alpha, beta, gamma, delta.
     uint256 internal constant KEY_HEAD = 32 + 32 + 64 + 3 * 128;
 
@@ -245,21 +249,20 @@ contract Settlement {
         Verifier memory v = verifiers_[verifierId];
         if (v.data == address(0)) revert UnknownVerifier(verifierId);
 
-        uint256 width = v.inputs - FIXED_INPUTS;
-        uint256[] memory values = new uint256[](width);
+        uint256[] memory values = new uint256[](v.inputs - FIXED_INPUTS);
         uint256[] memory inputs = new uint256[](v.inputs);
         inputs[0] = j.commitment;
         inputs[1] = j.rows;
         inputs[2] = jobNonce(id);
         uint256 offset = 0;
         uint256 link = 0;
-        uint256 keySize = KEY_HEAD + 64 * (uint256(v.inputs) + 1);
+        Batch memory b = newBatch(id, verifierId, j, v, shards);
         for (uint256 i = 0; i < shards.length; i++) {
             Shard calldata s = shards[i];
-            if (s.offset != offset || s.linkIn != link || s.key >= v.keys || s.values.length != width) {
+            if (s.offset != offset || s.linkIn != link || s.key >= v.keys || s.values.length != values.length) {
                 revert BadShard(i);
             }
-            bytes memory key = readKey(v.data, s.key * keySize, keySize);
+            bytes memory key = keyOf(b, v, s.key);
             uint256 rows;
             assembly ("memory-safe") {
                 rows := mload(add(key, 0x40))
@@ -273,17 +276,22 @@ contract Settlement {
             inputs[4] = offset;
             inputs[5] = s.linkIn;
             inputs[6] = s.linkOut;
-            for (uint256 k = 0; k < width; k++) {
+            for (uint256 k = 0; k < values.length; k++) {
                 uint256 x = s.values[k];
                 if (x >= R) revert InputNotInField(i);
                 inputs[FIXED_INPUTS + k] = x;
                 values[k] = addmod(values[k], x, R);
             }
-            if (!pairing(key, inputs, s.proof)) revert InvalidProof(i);
+            if (shards.length < BATCH_FROM) {
+                if (!pairing(key, inputs, s.proof)) revert InvalidProof(i);
+            } else if (!addToBatch(b, s.key, inputs, s.proof, i)) {
+                revert InvalidProof(i);
+            }
             offset += rows;
             link = s.linkOut;
         }
         if (offset != j.rows || link != 0 || shards.length == 0) revert BadShard(shards.length);
+        if (shards.length >= BATCH_FROM && !checkBatch(b)) revert InvalidProof(shards.length);
 
         j.status = Status.Settled;
         j.verifier = verifierId;
@@ -304,6 +312,174 @@ contract Settlement {
         emit JobRefunded(id, j.researcher, amount);
         (bool ok,) = j.researcher.call{value: amount}("");
         if (!ok) revert TransferFailed();
+    }
+
+    // ---- several shards: one pairing check ------------------------------
+
+    /// Shard proofs checked together. Proof `i > 0` is weighted by a 128-bit
+    /// `r_i` drawn from a hash of the job, the keys and every shard
+    /// (Fiat-Shamir, after everything is fixed), and the weighted equations
+    /// are multiplied into one pairing check:
+    /// `prod_i e(-r_i A_i, B_i) * prod_k e(S_k alpha_k, beta_k)
+    ///  e(VX_k, gamma_k) e(CC_k, delta_k) == 1` where, over the shards
+    /// under key `k`, `S_k = sum r_i`, `CC_k = sum r_i C_i` and
+    /// `VX_k = sum r_i vk_x_i = S_k IC_0 + sum_j (sum_i r_i x_ij) IC_j`, so
+    /// the input multiplications are paid once per key, not per shard. A
+    /// set of proofs with one invalid passes with probability about 2^-128.
+    struct Batch {
+        uint256 seed;
+        uint256 m;
+        uint256[] coef;
+        uint256[] cacc;
+        uint256[] pairs;
+        uint256 np;
+        bytes[] keys;
+    }
+
+    function newBatch(uint256 id, bytes32 verifierId, Job storage j, Verifier memory v, Shard[] calldata shards)
+        internal
+        view
+        returns (Batch memory b)
+    {
+        b.keys = new bytes[](v.keys);
+        if (shards.length < BATCH_FROM) return b;
+        b.seed = uint256(
+            keccak256(abi.encode(block.chainid, address(this), id, verifierId, j.commitment, j.rows, shards))
+        );
+        b.m = v.inputs;
+        b.coef = new uint256[](uint256(v.keys) * (b.m + 1));
+        b.cacc = new uint256[](2 * uint256(v.keys));
+        b.pairs = new uint256[](6 * (shards.length + 3 * uint256(v.keys)));
+    }
+
+    /// Key `k` of the bundle, read once per settlement.
+    function keyOf(Batch memory b, Verifier memory v, uint256 k) internal view returns (bytes memory key) {
+        key = b.keys[k];
+        if (key.length == 0) {
+            uint256 size = KEY_HEAD + 64 * (uint256(v.inputs) + 1);
+            key = readKey(v.data, k * size, size);
+            b.keys[k] = key;
+        }
+    }
+
+    function addToBatch(Batch memory b, uint256 k, uint256[] memory inputs, uint256[8] calldata proof, uint256 i)
+        internal
+        view
+        returns (bool ok)
+    {
+        // The first weight is 1 (it saves two multiplications and keeps the
+        // check sound: an invalid proof is caught by its own random weight,
+        // or, alone, by the others being valid).
+        uint256 r = i == 0 ? 1 : uint256(keccak256(abi.encode(b.seed, i))) >> 128;
+        if (r == 0) r = 1;
+        uint256 base = k * (b.m + 1);
+        b.coef[base] = addmod(b.coef[base], r, R);
+        for (uint256 t = 0; t < b.m; t++) {
+            uint256 x = inputs[t];
+            if (x != 0) b.coef[base + 1 + t] = addmod(b.coef[base + 1 + t], mulmod(r, x, R), R);
+        }
+        if (proof[1] >= Q) return false;
+        ok = pushProof(b, proof, r);
+        (uint256 cx, uint256 cy, bool o1) = r == 1 ? (proof[6], proof[7], true) : g1mul(proof[6], proof[7], r);
+        bool o2;
+        (cx, cy, o2) = g1add(b.cacc[2 * k], b.cacc[2 * k + 1], cx, cy);
+        b.cacc[2 * k] = cx;
+        b.cacc[2 * k + 1] = cy;
+        ok = ok && o1 && o2;
+    }
+
+    /// Appends the pair `(-r A, B)`.
+    function pushProof(Batch memory b, uint256[8] calldata proof, uint256 r) internal view returns (bool ok) {
+        uint256 ax;
+        uint256 ay;
+        (ax, ay, ok) = r == 1 ? (proof[0], proof[1], true) : g1mul(proof[0], proof[1], r);
+        uint256 p = 6 * b.np;
+        b.pairs[p] = ax;
+        b.pairs[p + 1] = (Q - ay) % Q;
+        b.pairs[p + 2] = proof[2];
+        b.pairs[p + 3] = proof[3];
+        b.pairs[p + 4] = proof[4];
+        b.pairs[p + 5] = proof[5];
+        b.np++;
+    }
+
+    function checkBatch(Batch memory b) internal view returns (bool ok) {
+        ok = true;
+        for (uint256 k = 0; k < b.keys.length; k++) {
+            bytes memory key = b.keys[k];
+            if (key.length == 0) continue;
+            uint256 base = k * (b.m + 1);
+            uint256 vx;
+            uint256 vy;
+            for (uint256 t = 0; t <= b.m; t++) {
+                uint256 c = b.coef[base + t];
+                if (c == 0) continue;
+                (uint256 px, uint256 py, bool o1) = g1mul(word(key, KEY_HEAD + 64 * t), word(key, KEY_HEAD + 64 * t + 32), c);
+                bool o2;
+                (vx, vy, o2) = g1add(vx, vy, px, py);
+                ok = ok && o1 && o2;
+            }
+            (uint256 lx, uint256 ly, bool o3) = g1mul(word(key, 64), word(key, 96), b.coef[base]);
+            ok = ok && o3;
+            uint256 p = 6 * b.np;
+            // (S alpha, beta), (VX, gamma), (CC, delta)
+            b.pairs[p] = lx;
+            b.pairs[p + 1] = ly;
+            b.pairs[p + 6] = vx;
+            b.pairs[p + 7] = vy;
+            b.pairs[p + 12] = b.cacc[2 * k];
+            b.pairs[p + 13] = b.cacc[2 * k + 1];
+            for (uint256 w = 0; w < 4; w++) {
+                b.pairs[p + 2 + w] = word(key, 128 + 32 * w);
+                b.pairs[p + 8 + w] = word(key, 256 + 32 * w);
+                b.pairs[p + 14 + w] = word(key, 384 + 32 * w);
+            }
+            b.np += 3;
+        }
+        uint256[] memory pairs = b.pairs;
+        uint256 len = 192 * b.np;
+        uint256 out;
+        bool called;
+        assembly ("memory-safe") {
+            called := staticcall(gas(), 0x08, add(pairs, 0x20), len, 0x00, 0x20)
+            out := mload(0x00)
+        }
+        ok = ok && called && out == 1;
+    }
+
+    function word(bytes memory b, uint256 at) internal pure returns (uint256 w) {
+        assembly ("memory-safe") {
+            w := mload(add(add(b, 0x20), at))
+        }
+    }
+
+    function g1mul(uint256 x, uint256 y, uint256 s) internal view returns (uint256 rx, uint256 ry, bool ok) {
+        assembly ("memory-safe") {
+            let f := mload(0x40)
+            mstore(f, x)
+            mstore(add(f, 0x20), y)
+            mstore(add(f, 0x40), s)
+            ok := staticcall(gas(), 0x07, f, 0x60, f, 0x40)
+            rx := mload(f)
+            ry := mload(add(f, 0x20))
+        }
+    }
+
+    function g1add(uint256 ax, uint256 ay, uint256 bx, uint256 by)
+        internal
+        view
+        returns (uint256 rx, uint256 ry, bool ok)
+    {
+        assembly ("memory-safe") {
+            let f := mload(0x40)
+            mstore(f, ax)
+            mstore(add(f, 0x20), ay)
+            mstore(add(f, 0x40), bx)
+            mstore(add(f, 0x60), by)
+            ok := staticcall(gas(), 0x06, f, 0x80, f, 0x40)
+            rx := mload(f)
+            ry := mload(add(f, 0x20))
+        }
     }
 
     // ---- Groth16 --------------------------------------------------------

@@ -24,9 +24,14 @@ pub struct Data {
 
 /// Twelve rows of the tabular fixture and the linear model over them.
 pub fn data() -> Data {
+    data_rows(12)
+}
+
+/// The first `rows` rows.
+pub fn data_rows(rows: usize) -> Data {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let text = std::fs::read_to_string(fixtures.join("data/tabular.csv")).unwrap();
-    let head: Vec<&str> = text.lines().take(13).collect();
+    let head: Vec<&str> = text.lines().take(rows + 1).collect();
     let dataset = Dataset::from_csv_reader(head.join("\n").as_bytes(), 16).unwrap();
     let model = zkgate_zkml::import::load(fixtures.join("models/linreg.onnx")).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
@@ -40,6 +45,11 @@ pub fn data() -> Data {
 /// The mean of the model's output over the rows, bound to `nonce`, proved
 /// in shards of 11 rows (12 rows: two shards, two keys).
 pub fn prove(d: &Data, nonce: Fr) -> Outcome {
+    prove_in(d, nonce, Some(11))
+}
+
+/// The same in shards of `shard_rows` (`None`: one proof).
+pub fn prove_in(d: &Data, nonce: Fr, shard_rows: Option<u64>) -> Outcome {
     let request = zkgate_zkml::job::JobRequest {
         aggregate: Aggregate::Mean,
         input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
@@ -54,7 +64,7 @@ pub fn prove(d: &Data, nonce: Fr) -> Outcome {
             request: &request,
             nonce,
             max_constraints: None,
-            shard_rows: Some(11),
+            shard_rows,
             keys: None,
             gate: None,
         },
@@ -87,6 +97,8 @@ pub struct Gas {
     pub register_dataset: u64,
     pub open_job: u64,
     pub settle_two_shards: u64,
+    pub settle_one_shard: u64,
+    pub settle_three_shards: u64,
 }
 
 /// The whole flow: deploy, register, open, settle with a two-shard
@@ -265,6 +277,82 @@ pub async fn flow(chain: Chain) -> Gas {
         s.settle(&owner, job3, &o3.receipt, &vks(&o3)).await,
         "InvalidProof",
     );
+
+    // A one-shard receipt goes through the single-proof path: a changed
+    // value fails, the receipt settles.
+    let (job4, _) = s
+        .open_job(&researcher, ds, B256::ZERO, deadline, price)
+        .await
+        .unwrap();
+    let o4 = prove_in(&d, settlement::job_nonce(chain_id, s.address(), job4), None);
+    assert_eq!(o4.receipt.shards.len(), 1);
+    let mut bad = o4.receipt.clone();
+    let v: i128 = bad.shards[0].values[0].parse().unwrap();
+    bad.shards[0].values[0] = (v - 1).to_string();
+    bad.values[0] = bad.shards[0].values[0].clone();
+    assert_reverts(
+        s.settle(&owner, job4, &bad, &vks(&o4)).await,
+        "InvalidProof",
+    );
+    let one = s
+        .settle(&owner, job4, &o4.receipt, &vks(&o4))
+        .await
+        .unwrap();
+    gas.settle_one_shard = one.gas_used;
+
+    // Three shards (11, 11 and 1 rows; two share a key) are checked in one
+    // batched pairing: a changed value in the first shard (weight 1) or a
+    // later one (random weight), or two proofs of the same key swapped,
+    // fail; the receipt settles.
+    let d23 = data_rows(23);
+    let (ds23, _) = s
+        .register_dataset(
+            &owner,
+            d23.dataset.commitment(&d23.secret),
+            23,
+            B256::ZERO,
+            price,
+        )
+        .await
+        .unwrap();
+    let (job5, _) = s
+        .open_job(&researcher, ds23, B256::ZERO, deadline, price)
+        .await
+        .unwrap();
+    let o5 = prove_in(
+        &d23,
+        settlement::job_nonce(chain_id, s.address(), job5),
+        Some(11),
+    );
+    assert_eq!(o5.receipt.shards.len(), 3);
+    let keys5 = vks(&o5);
+    let bundle5 = Bundle::for_receipt(&o5.receipt, &keys5).unwrap();
+    s.register_verifier(&owner, &bundle5).await.unwrap();
+    let good5 = settlement::shards(&o5.receipt, &bundle5).unwrap();
+    for (what, shard) in [("first shard", 0usize), ("second shard", 1)] {
+        let mut bad = good5.clone();
+        bad[shard].values[0] += U256::from(1);
+        let r = s.settle_shards(&owner, job5, bundle5.id(), bad).await;
+        assert!(
+            matches!(&r, Err(Error::Reverted(why)) if why.contains("InvalidProof")),
+            "{what}: {r:?}"
+        );
+    }
+    let mut bad = good5.clone();
+    bad.swap(0, 1);
+    (bad[0].offset, bad[1].offset) = (bad[1].offset, bad[0].offset);
+    (bad[0].linkIn, bad[1].linkIn) = (bad[1].linkIn, bad[0].linkIn);
+    (bad[0].linkOut, bad[1].linkOut) = (bad[1].linkOut, bad[0].linkOut);
+    assert_reverts(
+        s.settle_shards(&owner, job5, bundle5.id(), bad).await,
+        "InvalidProof",
+    );
+    let three = s.settle(&owner, job5, &o5.receipt, &keys5).await.unwrap();
+    assert_eq!(
+        three.values,
+        settlement::values_as_words(&o5.receipt.aggregates().unwrap())
+    );
+    gas.settle_three_shards = three.gas_used;
 
     // Refunds: not before the deadline; after it, to the researcher, once;
     // and no settlement after a refund.
