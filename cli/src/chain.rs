@@ -25,6 +25,9 @@ pub struct ChainArgs {
     /// The Settlement contract (default: the data dir's `chain.json`).
     #[arg(long)]
     contract: Option<Address>,
+    /// CA certificate (PEM) of an `https://` node.
+    #[arg(long)]
+    chain_ca: Option<PathBuf>,
     /// The signer's private key file (hex).
     #[arg(long)]
     chain_key: Option<PathBuf>,
@@ -43,12 +46,18 @@ impl ChainArgs {
     }
 
     fn chain(&self) -> Result<Chain> {
+        let conf = self.config().ok().flatten();
         let rpc = self
             .chain_rpc
             .clone()
-            .or_else(|| self.config().ok().flatten().and_then(|c| c.rpc));
+            .or_else(|| conf.as_ref().and_then(|c| c.rpc.clone()));
+        // A flag's path is the user's; the configuration's is the data dir's.
+        let tls = match (&self.chain_ca, conf.and_then(|c| c.ca_file)) {
+            (Some(f), _) => zkgate_gateway::chain::rpc_tls(std::path::Path::new("."), Some(f))?,
+            (None, f) => zkgate_gateway::chain::rpc_tls(&self.data_dir, f.as_deref())?,
+        };
         Ok(match rpc {
-            Some(url) => Chain::rpc(&url, None)?,
+            Some(url) => Chain::rpc(&url, tls)?,
             None => Chain::embedded(&self.paths().chain_state())?,
         })
     }
@@ -151,6 +160,7 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                     chain_id,
                     rpc: a.chain_rpc.clone(),
                     key_file: a.chain_key.clone().map(std::path::absolute).transpose()?,
+                    ca_file: a.chain_ca.clone().map(std::path::absolute).transpose()?,
                     dev_account: if a.chain_key.is_none() {
                         Some(a.dev_account.unwrap_or(0))
                     } else {

@@ -34,6 +34,9 @@ pub struct ChainConfig {
     /// The data owner's key file (hex), relative to the data dir.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// CA certificate (PEM) an `https://` node's certificate chains to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// Or a development account (local chains only).
     #[serde(default)]
     pub dev_account: Option<usize>,
@@ -72,7 +75,7 @@ impl ChainConfig {
     /// The contract on its chain.
     pub fn connect(&self, paths: &Paths) -> Result<Settlement> {
         let chain = match &self.rpc {
-            Some(url) => Chain::rpc(url, None),
+            Some(url) => Chain::rpc(url, rpc_tls(&paths.root, self.ca_file.as_deref())?),
             None => Chain::embedded(&paths.chain_state()),
         }
         .map_err(|e| Error::Config(format!("chain: {e}")))?;
@@ -83,6 +86,16 @@ impl ChainConfig {
     pub fn nonce(&self, id: u64) -> Fr {
         zkgate_chain::settlement::job_nonce(self.chain_id, self.contract, id)
     }
+}
+
+/// TLS for a JSON-RPC node whose certificate chains to `ca` (PEM).
+pub fn rpc_tls(root: &Path, ca: Option<&Path>) -> Result<Option<rustls::ClientConfig>> {
+    ca.map(|f| {
+        let f = resolve(root, f);
+        let pem = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
+        crate::tls::client_config(&pem)
+    })
+    .transpose()
 }
 
 fn resolve(root: &Path, p: &Path) -> PathBuf {

@@ -114,6 +114,7 @@ async fn gateway_settles_on_its_embedded_chain() {
         chain_id: s.chain().chain_id().await.unwrap(),
         rpc: None,
         key_file: None,
+        ca_file: None,
         dev_account: Some(0),
     }
     .save(&paths)
