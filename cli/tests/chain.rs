@@ -1,7 +1,9 @@
 //! `zkgate chain ...` as a process on a data dir's embedded chain: deploy,
 //! register, open; the contract's refusals reach the user as its error
 //! names with exit code 2; a receipt whose job is not settled is invalid
-//! on chain (exit 1).
+//! on chain (exit 1). Then `zkgate serve` settles the job submitted with
+//! `--chain-job`, `verify --chain-job` accepts its receipt (exit 0) and
+//! refuses another valid receipt of the same rows (exit 1).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -52,7 +54,19 @@ fn chain_commands_on_the_embedded_chain() {
     let csv = tmp.path().join("bc.csv");
     let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
     std::fs::write(&csv, text.lines().take(13).collect::<Vec<_>>().join("\n")).unwrap();
-    ok(&["init", "--data-dir", d, "--listen", "127.0.0.1:0"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    ok(&["init", "--data-dir", d, "--listen", &addr]);
+    // Twelve rows: the shipped profiles would rightly refuse so few.
+    std::fs::write(
+        dir.join("policy.cedar"),
+        "@id(\"everything\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
     ok(&[
         "dataset",
         "import",
@@ -62,6 +76,10 @@ fn chain_commands_on_the_embedded_chain() {
         "--data-dir",
         d,
     ]);
+    let token = String::from_utf8(zk(&["researcher", "add", "alice", "--data-dir", d]).stdout)
+        .unwrap()
+        .trim()
+        .to_string();
 
     fails(
         &["chain", "open-job", "--data-dir", d, "--dataset-id", "1"],
@@ -172,4 +190,78 @@ fn chain_commands_on_the_embedded_chain() {
         1,
         "not settled",
     );
+
+    // The gateway proves and settles the job; the receipt verifies on
+    // chain, the local one (same rows, another salt) does not.
+    let mut server = Command::new(bin())
+        .args(["serve", "--data-dir", d])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(t0.elapsed().as_secs() < 30, "gateway did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let settled = tmp.path().join("settled.json");
+    let settled_vk = tmp.path().join("settled.vk");
+    let gateway = format!("https://{addr}");
+    let ca = dir.join("tls/cert.pem");
+    let out = zk(&[
+        "submit",
+        "--gateway",
+        &gateway,
+        "--ca-cert",
+        ca.to_str().unwrap(),
+        "--token",
+        &token,
+        "--dataset",
+        "bc",
+        "--model",
+        fixture("models/breast_cancer.onnx").to_str().unwrap(),
+        "--aggregate",
+        "accuracy",
+        "--label",
+        "label",
+        "--chain-job",
+        "1",
+        "--out",
+        settled.to_str().unwrap(),
+        "--vk-out",
+        settled_vk.to_str().unwrap(),
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("settled on chain: job 1"), "{said}");
+    let (sr, sv) = (settled.to_str().unwrap(), settled_vk.to_str().unwrap());
+    let out = zk(&[
+        "verify",
+        sr,
+        "--vk",
+        sv,
+        "--chain-job",
+        "1",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("settled on chain: job 1"));
+    fails(
+        &["verify", r, "--vk", v, "--chain-job", "1", "--data-dir", d],
+        1,
+        "another dataset",
+    );
+    let shown = ok(&["chain", "job", "1", "--data-dir", d]);
+    assert_eq!(shown["state"]["status"], "settled");
 }
