@@ -26,6 +26,8 @@ contract Settlement {
     /// pairing (see `Batch`); fewer are checked one by one, which is cheaper
     /// when each shard size has its own key and so its own three pairs.
     uint256 internal constant BATCH_FROM = 3;
+    /// EIP-170's limit on contract code.
+    uint256 internal constant MAX_CODE = 24_576;
     /// Bytes of one key's fixed part: circuit id, rows, alpha, beta, gamma, delta.
     uint256 internal constant KEY_HEAD = 32 + 32 + 64 + 3 * 128;
 
@@ -117,6 +119,7 @@ contract Settlement {
     error InputNotInField(uint256 shard);
     error InvalidProof(uint256 shard);
     error TransferFailed();
+    error CommitmentChanged(uint256 current);
 
     // ---- datasets -------------------------------------------------------
 
@@ -163,22 +166,30 @@ contract Settlement {
     // ---- verifiers ------------------------------------------------------
 
     /// Registers a bundle of `keys` verifying keys with `inputs` public
-    /// inputs each; its id is the bundle's keccak256. Each key is its
-    /// circuit id, its shard rows, then alpha, beta, gamma, delta and the
-    /// `inputs + 1` IC points in the EVM's encodings. The first key is for
-    /// full shards. Registering a bundle again returns its id.
+    /// inputs each; its id is `keccak256(keys, inputs, bundle)` (packed:
+    /// 4 + 4 bytes, then the bundle), so a bundle cannot be registered under
+    /// another shape. Each key is its circuit id, its shard rows, then
+    /// alpha, beta, gamma, delta and the `inputs + 1` IC points in the
+    /// EVM's encodings. Keys are in strictly decreasing shard rows, the
+    /// first for full shards. The bundle becomes contract code, so it is at
+    /// most 24,575 bytes (EIP-170): one key of up to 374 inputs, two of up
+    /// to 179. Registering a bundle again returns its id.
     function registerVerifier(bytes calldata bundle, uint32 keys, uint32 inputs) external returns (bytes32 id) {
-        id = keccak256(bundle);
+        id = keccak256(abi.encodePacked(keys, inputs, bundle));
         if (verifiers_[id].data != address(0)) return id;
         uint256 size = KEY_HEAD + 64 * (uint256(inputs) + 1);
-        if (keys == 0 || inputs < FIXED_INPUTS || bundle.length != size * keys) revert BadKeys();
-        uint64 shardRows;
+        if (keys == 0 || inputs < FIXED_INPUTS || bundle.length != size * keys || bundle.length >= MAX_CODE) {
+            revert BadKeys();
+        }
+        uint256 last = type(uint64).max;
         for (uint256 k = 0; k < keys; k++) {
+            uint256 circuit = uint256(bytes32(bundle[k * size:k * size + 32]));
             uint256 rows = uint256(bytes32(bundle[k * size + 32:k * size + 64]));
-            if (rows == 0 || rows > type(uint64).max || (k > 0 && rows >= shardRows)) revert BadKeys();
-            if (k == 0) shardRows = uint64(rows);
+            if (circuit >= R || rows == 0 || rows >= last) revert BadKeys();
+            last = rows;
         }
         address data = store(bundle);
+        uint64 shardRows = uint64(uint256(bytes32(bundle[32:64])));
         verifiers_[id] = Verifier(data, shardRows, inputs, keys);
         emit VerifierRegistered(id, data, keys, inputs, shardRows);
     }
@@ -207,13 +218,20 @@ contract Settlement {
         return uint256(keccak256(abi.encodePacked("zkgate.chain.job.v1", block.chainid, address(this), id))) % R;
     }
 
-    /// Opens a job on a dataset with the sent value in escrow. `verifier`
-    /// names the keys proofs must verify under; zero lets the dataset's
-    /// owner name them at settlement (keys the gateway made itself).
-    function openJob(uint256 datasetId, bytes32 verifierId, uint64 deadline) external payable returns (uint256 id) {
+    /// Opens a job on a dataset with the sent value in escrow. `commitment`
+    /// is the one the researcher expects (an owner's update in between is
+    /// refused, not silently taken). `verifier` names the keys proofs must
+    /// verify under; zero lets the dataset's owner name them at settlement
+    /// (keys the gateway made itself).
+    function openJob(uint256 datasetId, uint256 commitment, bytes32 verifierId, uint64 deadline)
+        external
+        payable
+        returns (uint256 id)
+    {
         Dataset storage d = datasets_[datasetId];
         if (d.owner == address(0)) revert UnknownDataset(datasetId);
         if (d.retired) revert DatasetRetiredError(datasetId);
+        if (d.commitment != commitment) revert CommitmentChanged(d.commitment);
         if (msg.value < d.price) revert LowEscrow(d.price);
         if (deadline <= block.timestamp) revert BadDeadline();
         if (verifierId != bytes32(0) && verifiers_[verifierId].data == address(0)) {
@@ -298,8 +316,7 @@ contract Settlement {
         results_[id] = values;
         uint256 amount = j.escrow;
         emit JobSettled(id, verifierId, values, j.payee, amount);
-        (bool ok,) = j.payee.call{value: amount}("");
-        if (!ok) revert TransferFailed();
+        pay(j.payee, amount);
     }
 
     /// Refunds a job not settled by its deadline to its researcher.
@@ -310,7 +327,29 @@ contract Settlement {
         j.status = Status.Refunded;
         uint256 amount = j.escrow;
         emit JobRefunded(id, j.researcher, amount);
-        (bool ok,) = j.researcher.call{value: amount}("");
+        pay(j.researcher, amount);
+    }
+
+    /// Wei owed to accounts that refused a payment.
+    mapping(address => uint256) public owed;
+
+    event PaymentOwed(address indexed to, uint256 amount);
+
+    /// Pays `to`, or keeps the amount for `withdraw` if `to` refuses it (a
+    /// contract without a receive function cannot block a settlement).
+    function pay(address to, uint256 amount) internal {
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) {
+            owed[to] += amount;
+            emit PaymentOwed(to, amount);
+        }
+    }
+
+    /// Sends the sender what it is owed.
+    function withdraw() external {
+        uint256 amount = owed[msg.sender];
+        owed[msg.sender] = 0;
+        (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert TransferFailed();
     }
 
@@ -378,14 +417,12 @@ contract Settlement {
             uint256 x = inputs[t];
             if (x != 0) b.coef[base + 1 + t] = addmod(b.coef[base + 1 + t], mulmod(r, x, R), R);
         }
-        if (proof[1] >= Q) return false;
-        ok = pushProof(b, proof, r);
+        if (proof[1] >= Q || !pushProof(b, proof, r)) return false;
         (uint256 cx, uint256 cy, bool o1) = r == 1 ? (proof[6], proof[7], true) : g1mul(proof[6], proof[7], r);
-        bool o2;
-        (cx, cy, o2) = g1add(b.cacc[2 * k], b.cacc[2 * k + 1], cx, cy);
+        if (!o1) return false;
+        (cx, cy, ok) = g1add(b.cacc[2 * k], b.cacc[2 * k + 1], cx, cy);
         b.cacc[2 * k] = cx;
         b.cacc[2 * k + 1] = cy;
-        ok = ok && o1 && o2;
     }
 
     /// Appends the pair `(-r A, B)`.
@@ -416,11 +453,12 @@ contract Settlement {
                 if (c == 0) continue;
                 (uint256 px, uint256 py, bool o1) = g1mul(word(key, KEY_HEAD + 64 * t), word(key, KEY_HEAD + 64 * t + 32), c);
                 bool o2;
+                if (!o1) return false;
                 (vx, vy, o2) = g1add(vx, vy, px, py);
-                ok = ok && o1 && o2;
+                if (!o2) return false;
             }
             (uint256 lx, uint256 ly, bool o3) = g1mul(word(key, 64), word(key, 96), b.coef[base]);
-            ok = ok && o3;
+            if (!o3) return false;
             uint256 p = 6 * b.np;
             // (S alpha, beta), (VX, gamma), (CC, delta)
             b.pairs[p] = lx;
@@ -526,7 +564,7 @@ contract Settlement {
             mstore(add(f, 0x20), mload(add(ic, 0x20)))
             ok := 1
             let n := mload(inputs)
-            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+            for { let i := 0 } and(lt(i, n), ok) { i := add(i, 1) } {
                 let x := mload(add(inputs, mul(add(i, 1), 0x20)))
                 if x {
                     let p := add(ic, mul(add(i, 1), 0x40))
@@ -553,8 +591,11 @@ contract Settlement {
             mcopy(add(a, 0x1c0), add(k, 0x100), 0x80) // gamma
             calldatacopy(add(a, 0x240), add(proof, 0xc0), 0x40) // C
             mcopy(add(a, 0x280), add(k, 0x180), 0x80) // delta
-            ok := and(ok, staticcall(gas(), 0x08, a, 0x300, a, 0x20))
-            ok := and(ok, mload(a))
+            if ok {
+                // Two statements: Yul evaluates arguments right to left.
+                ok := staticcall(gas(), 0x08, a, 0x300, a, 0x20)
+                ok := and(ok, eq(mload(a), 1))
+            }
         }
     }
 }

@@ -23,6 +23,7 @@ sol! {
         event JobOpened(uint256 indexed id, uint256 indexed datasetId, address indexed researcher, bytes32 verifier, uint256 nonce, uint256 escrow, uint64 deadline);
         event JobSettled(uint256 indexed id, bytes32 verifier, uint256[] values, address payee, uint256 amount);
         event JobRefunded(uint256 indexed id, address researcher, uint256 amount);
+        event PaymentOwed(address indexed to, uint256 amount);
 
         error UnknownDataset(uint256 id);
         error NotOwner();
@@ -40,6 +41,7 @@ sol! {
         error InputNotInField(uint256 shard);
         error InvalidProof(uint256 shard);
         error TransferFailed();
+        error CommitmentChanged(uint256 current);
 
         function datasetCount() external view returns (uint256);
         function jobCount() external view returns (uint256);
@@ -50,11 +52,13 @@ sol! {
         function registerVerifier(bytes calldata bundle, uint32 keys, uint32 inputs) external returns (bytes32 id);
         function verifier(bytes32 id) external view returns (Verifier memory);
         function jobNonce(uint256 id) external view returns (uint256);
-        function openJob(uint256 datasetId, bytes32 verifierId, uint64 deadline) external payable returns (uint256 id);
+        function openJob(uint256 datasetId, uint256 commitment, bytes32 verifierId, uint64 deadline) external payable returns (uint256 id);
         function job(uint256 id) external view returns (Job memory);
         function result(uint256 id) external view returns (uint256[] memory);
         function settle(uint256 id, bytes32 verifierId, Shard[] calldata shards) external;
         function refund(uint256 id) external;
+        function owed(address who) external view returns (uint256);
+        function withdraw() external;
         function verifyProof(bytes32 verifierId, uint256 key, uint256[] calldata inputs, uint256[8] calldata proof) external view returns (bool);
     }
 }

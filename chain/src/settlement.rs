@@ -59,9 +59,14 @@ pub struct Bundle {
 }
 
 impl Bundle {
-    /// The bundle's id on chain (keccak256 of its bytes).
+    /// The bundle's id on chain: keccak256 of the key count and input
+    /// count (4 bytes each, big-endian) and the bundle.
     pub fn id(&self) -> B256 {
-        keccak256(&self.bytes)
+        let mut pre = Vec::with_capacity(8 + self.bytes.len());
+        pre.extend_from_slice(&self.keys.to_be_bytes());
+        pre.extend_from_slice(&self.inputs.to_be_bytes());
+        pre.extend_from_slice(&self.bytes);
+        keccak256(pre)
     }
 
     /// The bundle for `receipt`'s shards out of its key file's keys.
@@ -292,17 +297,20 @@ impl Settlement {
         Ok(v.data != Address::ZERO)
     }
 
-    /// Opens a job with `value` wei in escrow; returns its id.
+    /// Opens a job with `value` wei in escrow on `dataset` as registered
+    /// with `commitment` (refused if the owner changed it); returns its id.
     pub async fn open_job(
         &self,
         from: &Wallet,
         dataset: u64,
+        commitment: Fr,
         verifier: B256,
         deadline: u64,
         value: U256,
     ) -> Result<(u64, TxReceipt)> {
         let call = S::openJobCall {
             datasetId: U256::from(dataset),
+            commitment: fr_u256(&commitment),
             verifierId: verifier,
             deadline,
         };

@@ -132,6 +132,10 @@ pub struct OpenArgs {
     /// names it at settlement).
     #[arg(long)]
     verifier: Option<B256>,
+    /// The dataset commitment the job is for (default: the one registered
+    /// now); the contract refuses the job if the owner has changed it.
+    #[arg(long)]
+    commitment: Option<String>,
 }
 
 #[derive(Args)]
@@ -207,10 +211,18 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 let s = a.chain.settlement()?;
                 let researcher = a.chain.wallet(1)?;
                 let deadline = s.chain().now().await? + a.deadline_secs;
+                let commitment = match &a.commitment {
+                    Some(c) => fr_from_hex(c)?,
+                    None => {
+                        let d = s.dataset(a.dataset_id).await?;
+                        fr_from_hex(&format!("0x{}", hex::encode(d.commitment.to_be_bytes::<32>())))?
+                    }
+                };
                 let (id, r) = s
                     .open_job(
                         &researcher,
                         a.dataset_id,
+                        commitment,
                         a.verifier.unwrap_or(B256::ZERO),
                         deadline,
                         U256::from(a.value_wei),
@@ -339,7 +351,14 @@ impl GasBench {
             gas.insert("register_dataset".into(), r.gas_used.into());
             let deadline = s.chain().now().await? + 86_400;
             let (job, r) = s
-                .open_job(&Wallet::dev(1)?, ds, B256::ZERO, deadline, U256::from(1u64))
+                .open_job(
+                    &Wallet::dev(1)?,
+                    ds,
+                    dataset.commitment(secret),
+                    B256::ZERO,
+                    deadline,
+                    U256::from(1u64),
+                )
                 .await?;
             gas.insert("open_job".into(), r.gas_used.into());
             anyhow::Ok((s, job, gas))

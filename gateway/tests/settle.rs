@@ -137,11 +137,18 @@ async fn gateway_settles_on_its_embedded_chain() {
         .unwrap();
     let deadline = s.chain().now().await.unwrap() + 3600;
     let (job1, _) = s
-        .open_job(&researcher, ours, B256::ZERO, deadline, price)
+        .open_job(&researcher, ours, commitment, B256::ZERO, deadline, price)
         .await
         .unwrap();
     let (other, _) = s
-        .open_job(&researcher, theirs, B256::ZERO, deadline, price)
+        .open_job(
+            &researcher,
+            theirs,
+            commitment + Fr::from(1u64),
+            B256::ZERO,
+            deadline,
+            price,
+        )
         .await
         .unwrap();
 

@@ -126,19 +126,47 @@ pub async fn flow(chain: Chain) -> Gas {
     // Only the owner may change a dataset; escrow below the price fails.
     assert_reverts(s.retire_dataset(&stranger, ds).await, "NotOwner");
     assert_reverts(
-        s.open_job(&researcher, ds, B256::ZERO, deadline, price - U256::from(1))
-            .await,
+        s.open_job(
+            &researcher,
+            ds,
+            commitment,
+            B256::ZERO,
+            deadline,
+            price - U256::from(1),
+        )
+        .await,
         "LowEscrow",
     );
     assert_reverts(
-        s.open_job(&researcher, ds, B256::repeat_byte(1), deadline, price)
-            .await,
+        s.open_job(
+            &researcher,
+            ds,
+            commitment,
+            B256::repeat_byte(1),
+            deadline,
+            price,
+        )
+        .await,
         "UnknownVerifier",
+    );
+
+    // A job names the commitment it expects: another one is refused.
+    assert_reverts(
+        s.open_job(
+            &researcher,
+            ds,
+            commitment + Fr::from(1u64),
+            B256::ZERO,
+            deadline,
+            price,
+        )
+        .await,
+        "CommitmentChanged",
     );
 
     // Job 1: the owner names the keys at settlement.
     let (job1, r) = s
-        .open_job(&researcher, ds, B256::ZERO, deadline, price)
+        .open_job(&researcher, ds, commitment, B256::ZERO, deadline, price)
         .await
         .unwrap();
     gas.open_job = r.gas_used;
@@ -150,6 +178,20 @@ pub async fn flow(chain: Chain) -> Gas {
     let bundle = Bundle::for_receipt(&o1.receipt, &keys).unwrap();
     assert_eq!(bundle.rows, vec![11, 1]);
     let good = settlement::shards(&o1.receipt, &bundle).unwrap();
+
+    // The same bytes registered as one key with more inputs get another id
+    // (the shape is part of it), so the real bundle is still free to
+    // register under its own.
+    let squat = Bundle {
+        keys: 1,
+        inputs: ((bundle.bytes.len() - 576) / 64) as u32,
+        rows: vec![11],
+        ..bundle.clone()
+    };
+    let (squat_id, _) = s.register_verifier(&stranger, &squat).await.unwrap();
+    assert_ne!(squat_id, bundle.id());
+    assert!(s.has_verifier(squat_id).await.unwrap());
+    assert!(!s.has_verifier(bundle.id()).await.unwrap());
 
     // A stranger may not name the keys for a job that left them open.
     s.register_verifier(&stranger, &bundle).await.unwrap();
@@ -244,7 +286,7 @@ pub async fn flow(chain: Chain) -> Gas {
 
     // Job 2 names the keys; job 1's proofs do not carry its binding.
     let (job2, _) = s
-        .open_job(&researcher, ds, bundle.id(), deadline, price)
+        .open_job(&researcher, ds, commitment, bundle.id(), deadline, price)
         .await
         .unwrap();
     assert_reverts(
@@ -264,7 +306,7 @@ pub async fn flow(chain: Chain) -> Gas {
         .await
         .unwrap();
     let (job3, _) = s
-        .open_job(&researcher, ds2, B256::ZERO, deadline, price)
+        .open_job(&researcher, ds2, other, B256::ZERO, deadline, price)
         .await
         .unwrap();
     let o3 = prove(&d, settlement::job_nonce(chain_id, s.address(), job3));
@@ -281,7 +323,7 @@ pub async fn flow(chain: Chain) -> Gas {
     // A one-shard receipt goes through the single-proof path: a changed
     // value fails, the receipt settles.
     let (job4, _) = s
-        .open_job(&researcher, ds, B256::ZERO, deadline, price)
+        .open_job(&researcher, ds, commitment, B256::ZERO, deadline, price)
         .await
         .unwrap();
     let o4 = prove_in(&d, settlement::job_nonce(chain_id, s.address(), job4), None);
@@ -305,18 +347,13 @@ pub async fn flow(chain: Chain) -> Gas {
     // later one (random weight), or two proofs of the same key swapped,
     // fail; the receipt settles.
     let d23 = data_rows(23);
+    let c23 = d23.dataset.commitment(&d23.secret);
     let (ds23, _) = s
-        .register_dataset(
-            &owner,
-            d23.dataset.commitment(&d23.secret),
-            23,
-            B256::ZERO,
-            price,
-        )
+        .register_dataset(&owner, c23, 23, B256::ZERO, price)
         .await
         .unwrap();
     let (job5, _) = s
-        .open_job(&researcher, ds23, B256::ZERO, deadline, price)
+        .open_job(&researcher, ds23, c23, B256::ZERO, deadline, price)
         .await
         .unwrap();
     let o5 = prove_in(
