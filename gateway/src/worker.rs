@@ -86,21 +86,23 @@ pub fn spawn(
         .collect()
 }
 
+/// The next job to work on: a queued job to prove first, then a proved
+/// job to settle (so a chain that cannot be reached delays settlements,
+/// never proofs).
 fn claim_next(gw: &Gateway) -> Result<Option<Job>> {
-    for job in gw.store.jobs()? {
-        if job.state == JobState::Queued {
-            let job = gw.store.update_job(&job.id, |j| {
-                j.state = JobState::Compiling;
-                j.attempts += 1;
-            })?;
-            return Ok(Some(job));
-        }
-        if job.state == JobState::Proved {
-            let job = gw
-                .store
-                .update_job(&job.id, |j| j.state = JobState::Settling)?;
-            return Ok(Some(job));
-        }
+    let jobs = gw.store.jobs()?;
+    if let Some(job) = jobs.iter().find(|j| j.state == JobState::Queued) {
+        let job = gw.store.update_job(&job.id, |j| {
+            j.state = JobState::Compiling;
+            j.attempts += 1;
+        })?;
+        return Ok(Some(job));
+    }
+    if let Some(job) = jobs.iter().find(|j| j.state == JobState::Proved) {
+        let job = gw
+            .store
+            .update_job(&job.id, |j| j.state = JobState::Settling)?;
+        return Ok(Some(job));
     }
     Ok(None)
 }

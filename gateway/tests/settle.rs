@@ -2,7 +2,8 @@
 //! on-chain job is proved bound to it and settled once proved; a job for
 //! another dataset's on-chain job is refused at submission; a settlement
 //! interrupted after its transaction is recorded from the chain on restart,
-//! never sent twice.
+//! never sent twice; a chain that cannot be reached leaves the job `proved`
+//! with the reason and holds up no other job.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -240,5 +241,50 @@ async fn gateway_settles_on_its_embedded_chain() {
         .await
         .unwrap();
     assert_eq!(events.len(), 1, "settled once");
+    stopped(run).await;
+
+    // A chain that cannot be reached: the proved job waits in `proved`
+    // with the reason, and jobs to prove are not held up behind it.
+    let mut conf = ChainConfig::load(&paths).unwrap().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    conf.rpc = Some(format!("http://127.0.0.1:{port}"));
+    conf.save(&paths).unwrap();
+    {
+        let store = Store::open(&paths.db()).unwrap();
+        store
+            .update_job(&job.id, |j| {
+                j.state = JobState::Proved;
+                j.settlement = None;
+            })
+            .unwrap();
+    }
+    let run = start(&root, &token).await;
+    let mut plain = manifest(job1);
+    plain.chain_job = None;
+    let other = run.client.submit(&plain, model).await.unwrap().unwrap();
+    assert_eq!(
+        wait_done(&run.client, &other.id).await.state,
+        JobState::Done
+    );
+    let waiting = run.client.job(&job.id).await.unwrap().unwrap();
+    assert!(
+        matches!(waiting.state, JobState::Proved | JobState::Settling),
+        "{:?}",
+        waiting.state
+    );
+    let t = Instant::now();
+    loop {
+        let j = run.client.job(&job.id).await.unwrap().unwrap();
+        if let Some(r) = j.settlement.as_ref().and_then(|s| s.get("retrying")) {
+            assert!(r.as_str().unwrap().contains("127.0.0.1"), "{r}");
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(60), "no retry recorded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     stopped(run).await;
 }
