@@ -5,25 +5,13 @@
 //! `--chain-job`, `verify --chain-job` accepts its receipt (exit 0) and
 //! refuses another valid receipt of the same rows (exit 1).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_zkgate")
-}
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
-
-fn zk(args: &[&str]) -> Output {
-    Command::new(bin()).args(args).output().unwrap()
-}
+use common::{bin, fixture, head, zkgate};
+use std::process::Command;
 
 fn ok(args: &[&str]) -> serde_json::Value {
-    let out = zk(args);
+    let out = zkgate(args);
     assert!(
         out.status.success(),
         "{args:?}: {}",
@@ -33,7 +21,7 @@ fn ok(args: &[&str]) -> serde_json::Value {
 }
 
 fn fails(args: &[&str], code: i32, needle: &str) {
-    let out = zk(args);
+    let out = zkgate(args);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -52,8 +40,7 @@ fn chain_commands_on_the_embedded_chain() {
     let dir = tmp.path().join("gw");
     let d = dir.to_str().unwrap();
     let csv = tmp.path().join("bc.csv");
-    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
-    std::fs::write(&csv, text.lines().take(13).collect::<Vec<_>>().join("\n")).unwrap();
+    head("data/breast_cancer.csv", 12, &csv);
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -76,7 +63,7 @@ fn chain_commands_on_the_embedded_chain() {
         "--data-dir",
         d,
     ]);
-    let token = String::from_utf8(zk(&["researcher", "add", "alice", "--data-dir", d]).stdout)
+    let token = String::from_utf8(zkgate(&["researcher", "add", "alice", "--data-dir", d]).stdout)
         .unwrap()
         .trim()
         .to_string();
@@ -169,7 +156,7 @@ fn chain_commands_on_the_embedded_chain() {
     ok(&[
         "prove",
         "--model",
-        fixture("models/breast_cancer.onnx").to_str().unwrap(),
+        &fixture("models/breast_cancer.onnx"),
         "--data",
         csv.to_str().unwrap(),
         "--aggregate",
@@ -208,7 +195,7 @@ fn chain_commands_on_the_embedded_chain() {
     let settled_vk = tmp.path().join("settled.vk");
     let gateway = format!("https://{addr}");
     let ca = dir.join("tls/cert.pem");
-    let out = zk(&[
+    let out = zkgate(&[
         "submit",
         "--gateway",
         &gateway,
@@ -219,7 +206,7 @@ fn chain_commands_on_the_embedded_chain() {
         "--dataset",
         "bc",
         "--model",
-        fixture("models/breast_cancer.onnx").to_str().unwrap(),
+        &fixture("models/breast_cancer.onnx"),
         "--aggregate",
         "accuracy",
         "--label",
@@ -241,7 +228,7 @@ fn chain_commands_on_the_embedded_chain() {
     );
     assert!(said.contains("settled on chain: job 1"), "{said}");
     let (sr, sv) = (settled.to_str().unwrap(), settled_vk.to_str().unwrap());
-    let out = zk(&[
+    let out = zkgate(&[
         "verify",
         sr,
         "--vk",

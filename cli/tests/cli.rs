@@ -1,38 +1,15 @@
 //! The `zkgate` binary: prove, verify (exit 0 valid / 1 invalid / 2 error)
 //! and clear errors on bad input.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn zkgate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_zkgate"))
-        .args(args)
-        .output()
-        .expect("runs")
-}
-
-fn fixture(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-        .display()
-        .to_string()
-}
+use common::{fixture, head, zkgate};
+use std::path::PathBuf;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("zkgate-cli-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn head(rel: &str, rows: usize, out: &Path) -> String {
-    let text = std::fs::read_to_string(fixture(rel)).unwrap();
-    std::fs::write(
-        out,
-        text.lines().take(rows + 1).collect::<Vec<_>>().join("\n"),
-    )
-    .unwrap();
-    out.display().to_string()
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! the job completes and its receipt verifies; the same idempotency key
 //! still names the same job.
 
+mod common;
+
+use common::{bin, fixture, head};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,16 +12,6 @@ use zkgate_gateway::client::Client;
 use zkgate_gateway::store::{JobState, Manifest};
 use zkgate_zkml::receipt::{Receipt, Verdict};
 use zkgate_zkml::statement::Aggregate;
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_zkgate")
-}
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
 
 fn run(args: &[&str]) -> String {
     let out = Command::new(bin()).args(args).output().unwrap();
@@ -60,13 +53,8 @@ fn data_dir(tmp: &Path, rows: usize, profile: &str) -> (PathBuf, String, String)
         "--profile",
         profile,
     ]);
-    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
     let csv = tmp.join("bc.csv");
-    std::fs::write(
-        &csv,
-        text.lines().take(rows + 1).collect::<Vec<_>>().join("\n"),
-    )
-    .unwrap();
+    head("data/breast_cancer.csv", rows, &csv);
     run(&[
         "dataset",
         "import",

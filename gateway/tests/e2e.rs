@@ -2,6 +2,9 @@
 //! submit, poll, receipt, verify; and every bad request answered with a
 //! clear JSON error while the server keeps serving.
 
+mod common;
+
+use common::{fixture, head};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use zkgate_gateway::admin;
@@ -12,19 +15,6 @@ use zkgate_gateway::vault::Vault;
 use zkgate_gateway::Gateway;
 use zkgate_zkml::receipt::{Receipt, Verdict};
 use zkgate_zkml::statement::Aggregate;
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
-
-fn head(rel: &str, rows: usize, out: &Path) -> String {
-    let text = std::fs::read_to_string(fixture(rel)).unwrap();
-    let kept: Vec<&str> = text.lines().take(rows + 1).collect();
-    std::fs::write(out, kept.join("\n")).unwrap();
-    kept[1].to_string()
-}
 
 fn api_err<T: std::fmt::Debug>(a: zkgate_gateway::client::Answer<T>) -> ApiError {
     a.expect("transport works").expect_err("an API error")

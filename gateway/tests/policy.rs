@@ -4,7 +4,10 @@
 //! reloads that keep the old policy when the new one is invalid, and the
 //! audit log of every decision.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{fixture, head};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use zkgate_gateway::admin;
 use zkgate_gateway::client::{ApiError, Client};
@@ -14,12 +17,6 @@ use zkgate_gateway::vault::Vault;
 use zkgate_gateway::{audit, policy, Gateway};
 use zkgate_zkml::receipt::{Receipt, Verdict};
 use zkgate_zkml::statement::Aggregate;
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
 
 fn model(rel: &str) -> Vec<u8> {
     std::fs::read(fixture(rel)).unwrap()
@@ -106,15 +103,6 @@ fn mixed_rows(out: &Path) {
         .copied()
         .collect();
     std::fs::write(out, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
-}
-
-fn head(rel: &str, rows: usize, out: &Path) {
-    let text = std::fs::read_to_string(fixture(rel)).unwrap();
-    std::fs::write(
-        out,
-        text.lines().take(rows + 1).collect::<Vec<_>>().join("\n"),
-    )
-    .unwrap();
 }
 
 async fn wait(c: &Client, id: &str) -> Job {

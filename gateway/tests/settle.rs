@@ -5,7 +5,10 @@
 //! never sent twice; a chain that cannot be reached leaves the job `proved`
 //! with the reason and holds up no other job.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{fixture, head};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use zkgate_chain::abi::{Settlement as S, Status};
 use zkgate_chain::alloy_primitives::{B256, U256};
@@ -20,12 +23,6 @@ use zkgate_gateway::{admin, Gateway};
 use zkgate_zkml::receipt::{fr_from_hex, Receipt, Verdict};
 use zkgate_zkml::statement::Aggregate;
 use zkgate_zkml::Fr;
-
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
 
 fn manifest(chain_job: u64) -> Manifest {
     Manifest {
@@ -67,6 +64,28 @@ async fn stopped(r: Running) {
     r.server.await.unwrap().unwrap();
 }
 
+/// Puts a stopped gateway's job back in `state` with no settlement
+/// recorded, as a crash at that point would leave it. The store opens once
+/// the stopped server's last task has let go of the database.
+fn rewind(paths: &Paths, id: &str, state: JobState) {
+    let t = Instant::now();
+    let store = loop {
+        match Store::open(&paths.db()) {
+            Ok(s) => break s,
+            Err(e) => {
+                assert!(t.elapsed() < Duration::from_secs(30), "{e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    store
+        .update_job(id, |j| {
+            j.state = state;
+            j.settlement = None;
+        })
+        .unwrap();
+}
+
 async fn wait_done(c: &Client, id: &str) -> Job {
     let t = Instant::now();
     loop {
@@ -95,8 +114,7 @@ async fn gateway_settles_on_its_embedded_chain() {
     .unwrap();
     let paths = Paths::new(&root);
     let csv = tmp.path().join("bc.csv");
-    let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
-    std::fs::write(&csv, text.lines().take(13).collect::<Vec<_>>().join("\n")).unwrap();
+    head("data/breast_cancer.csv", 12, &csv);
     let (token, meta) = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
@@ -217,15 +235,7 @@ async fn gateway_settles_on_its_embedded_chain() {
     // A crash after the settling transaction, before its record: the job
     // is back in `settling` with nothing recorded. On restart the gateway
     // finds it settled on chain and records that transaction.
-    {
-        let store = Store::open(&paths.db()).unwrap();
-        store
-            .update_job(&job.id, |j| {
-                j.state = JobState::Settling;
-                j.settlement = None;
-            })
-            .unwrap();
-    }
+    rewind(&paths, &job.id, JobState::Settling);
     let run = start(&root, &token).await;
     let again = wait_done(&run.client, &job.id).await;
     assert_eq!(again.state, JobState::Done);
@@ -253,15 +263,7 @@ async fn gateway_settles_on_its_embedded_chain() {
         .port();
     conf.rpc = Some(format!("http://127.0.0.1:{port}"));
     conf.save(&paths).unwrap();
-    {
-        let store = Store::open(&paths.db()).unwrap();
-        store
-            .update_job(&job.id, |j| {
-                j.state = JobState::Proved;
-                j.settlement = None;
-            })
-            .unwrap();
-    }
+    rewind(&paths, &job.id, JobState::Proved);
     let run = start(&root, &token).await;
     let mut plain = manifest(job1);
     plain.chain_job = None;

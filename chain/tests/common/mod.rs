@@ -295,11 +295,9 @@ pub async fn flow(chain: Chain) -> Gas {
         "InvalidProof",
     );
 
-    // Job 3 opens after the owner changed the dataset's commitment: a
-    // receipt bound to job 3 over the old rows does not settle it.
-    s.register_dataset(&owner, commitment, rows, B256::ZERO, price)
-        .await
-        .unwrap();
+    // Job 3 opens on a dataset registered with another commitment for the
+    // same rows: a receipt bound to job 3 over the real rows does not
+    // settle it.
     let other = commitment + Fr::from(1u64);
     let (ds2, _) = s
         .register_dataset(&owner, other, rows, B256::ZERO, price)

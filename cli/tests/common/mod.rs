@@ -1,0 +1,38 @@
+//! What the binary's tests share: the binary, the fixtures, a dataset's
+//! first rows.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The `zkgate` binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_zkgate")
+}
+
+/// Runs the binary.
+pub fn zkgate(args: &[&str]) -> Output {
+    Command::new(bin()).args(args).output().expect("runs")
+}
+
+/// A fixture's path.
+pub fn fixture(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+/// Writes the header and first `rows` rows of fixture `rel` to `out`;
+/// returns `out`.
+pub fn head(rel: &str, rows: usize, out: &Path) -> String {
+    let text = std::fs::read_to_string(fixture(rel)).unwrap();
+    std::fs::write(
+        out,
+        text.lines().take(rows + 1).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    out.display().to_string()
+}

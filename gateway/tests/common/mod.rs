@@ -1,0 +1,21 @@
+//! What the gateway's tests share: the fixtures and a dataset's first rows.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// A fixture's path.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(rel)
+}
+
+/// Writes the header and first `rows` rows of fixture `rel` to `out`;
+/// returns the first data row.
+pub fn head(rel: &str, rows: usize, out: &Path) -> String {
+    let text = std::fs::read_to_string(fixture(rel)).unwrap();
+    let kept: Vec<&str> = text.lines().take(rows + 1).collect();
+    std::fs::write(out, kept.join("\n")).unwrap();
+    kept[1].to_string()
+}
