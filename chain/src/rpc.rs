@@ -18,6 +18,8 @@ pub struct Rpc {
     url: String,
     http: reqwest::Client,
     id: AtomicU64,
+    /// The node's chain id, asked once.
+    chain_id: std::sync::OnceLock<u64>,
 }
 
 fn quantity(v: &Value) -> Result<u64> {
@@ -57,6 +59,7 @@ impl Rpc {
                 .build()
                 .map_err(|e| Error::Chain(format!("client: {e}")))?,
             id: AtomicU64::new(1),
+            chain_id: std::sync::OnceLock::new(),
         })
     }
 
@@ -115,7 +118,11 @@ impl Rpc {
     }
 
     pub(crate) async fn chain_id(&self) -> Result<u64> {
-        quantity(&self.request("eth_chainId", json!([])).await?)
+        if let Some(id) = self.chain_id.get() {
+            return Ok(*id);
+        }
+        let id = quantity(&self.request("eth_chainId", json!([])).await?)?;
+        Ok(*self.chain_id.get_or_init(|| id))
     }
 
     pub(crate) async fn send(&self, from: &Wallet, tx: &TxRequest) -> Result<TxReceipt> {
