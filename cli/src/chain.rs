@@ -45,8 +45,13 @@ impl ChainArgs {
         Ok(ChainConfig::load(&self.paths())?)
     }
 
+    /// The chain, as the flags or else the data dir's `chain.json` name it
+    /// (an unreadable `chain.json` counts as none: `deploy` replaces it).
     fn chain(&self) -> Result<Chain> {
-        let conf = self.config().ok().flatten();
+        self.chain_from(self.config().ok().flatten())
+    }
+
+    fn chain_from(&self, conf: Option<ChainConfig>) -> Result<Chain> {
         let rpc = self
             .chain_rpc
             .clone()
@@ -71,20 +76,16 @@ impl ChainArgs {
     }
 
     fn settlement(&self) -> Result<Settlement> {
-        let address = match self.contract {
-            Some(a) => a,
-            None => {
-                self.config()?
-                    .with_context(|| {
-                        format!(
-                        "no contract: pass --contract or run `zkgate chain deploy --data-dir {}`",
-                        self.data_dir.display()
-                    )
-                    })?
-                    .contract
-            }
+        let conf = self.config()?;
+        let address = match (self.contract, &conf) {
+            (Some(a), _) => a,
+            (None, Some(c)) => c.contract,
+            (None, None) => bail!(
+                "no contract: pass --contract or run `zkgate chain deploy --data-dir {}`",
+                self.data_dir.display()
+            ),
         };
-        Ok(Settlement::at(self.chain()?, address))
+        Ok(Settlement::at(self.chain_from(conf)?, address))
     }
 }
 
