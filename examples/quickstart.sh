@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 ROWS="${ROWS:-569}"
 cargo build --release -q -p zkgate-cli
-ZK=./target/release/zkgate
+ZK="${CARGO_TARGET_DIR:-./target}/release/zkgate"
 WORK="$(mktemp -d)"
 DATA="$WORK/gateway"
 trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$WORK"' EXIT
