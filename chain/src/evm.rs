@@ -11,11 +11,12 @@
 //! ecAdd per public input), then one pairing check of four pairs,
 //! `e(-A, B) * e(alpha, beta) * e(vk_x, gamma) * e(C, delta) == 1`.
 
+use alloy_primitives::U256;
 use ark_bn254::{Fq, Fq2, Fr, G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_ff::{BigInteger, PrimeField};
-use zkgate_zkml::prove::{Proof, VerifyingKey};
-use zkgate_zkml::statement::Statement;
+use zkgate_statement::groth16::{Proof, VerifyingKey};
+use zkgate_statement::Statement;
 
 /// Bytes of a G1 point.
 pub const G1_LEN: usize = 64;
@@ -37,6 +38,19 @@ pub fn word<F: PrimeField>(x: &F) -> [u8; 32] {
     let mut out = [0u8; 32];
     out[32 - bytes.len()..].copy_from_slice(&bytes);
     out
+}
+
+/// A field element as the EVM's word.
+pub fn fr_to_u256(x: &Fr) -> U256 {
+    U256::from_be_bytes(word(x))
+}
+
+/// A word as a field element, refusing words at or above the scalar
+/// field's modulus (the contract refuses them too).
+pub fn u256_to_fr(x: U256) -> Option<Fr> {
+    let bytes = x.to_be_bytes::<32>();
+    let f = Fr::from_be_bytes_mod_order(&bytes);
+    (word(&f) == bytes).then_some(f)
 }
 
 /// `a || b`.

@@ -9,10 +9,9 @@ use crate::{Error, Result};
 use alloy_primitives::{keccak256, Address, Bytes, B256, U256};
 use alloy_sol_types::{SolCall, SolEvent};
 use ark_ff::PrimeField;
-use zkgate_circuits::i128_to_field;
-use zkgate_zkml::prove::{from_bytes, vk_sha256, Proof, VerifyingKey};
-use zkgate_zkml::receipt::{fr_from_hex, Receipt};
-use zkgate_zkml::Fr;
+use zkgate_statement::field::{fr_from_hex, i128_to_field};
+use zkgate_statement::groth16::{from_bytes, vk_sha256, Proof, VerifyingKey};
+use zkgate_statement::{Fr, Receipt};
 
 /// A deployed Settlement contract on a chain.
 #[derive(Debug)]
@@ -92,7 +91,7 @@ impl Bundle {
             if *inputs.get_or_insert(key.inputs()) != key.inputs() {
                 return Err(Error::Receipt("keys with different inputs".into()));
             }
-            bytes.extend_from_slice(&word(&receipt.circuit.with_shard_rows(*rows).id()));
+            bytes.extend_from_slice(&word(&receipt.circuit.shard_id(*rows)));
             bytes.extend_from_slice(&U256::from(*rows).to_be_bytes::<32>());
             bytes.extend_from_slice(&key.to_bytes());
         }
@@ -105,9 +104,7 @@ impl Bundle {
     }
 }
 
-fn fr_u256(x: &Fr) -> U256 {
-    U256::from_be_bytes(word(x))
-}
+use crate::evm::fr_to_u256 as fr_u256;
 
 /// The shards of `receipt` as `settle` takes them.
 pub fn shards(receipt: &Receipt, bundle: &Bundle) -> Result<Vec<S::Shard>> {
@@ -411,6 +408,53 @@ impl Settlement {
         Ok(logs
             .into_iter()
             .find_map(|l| decode_log::<S::JobSettled>(&l).ok().map(|e| (e, l))))
+    }
+
+    /// Whether on-chain job `id` settled with `receipt`: its values, dataset
+    /// commitment and rows, binding and keys (`vk`, the receipt's key
+    /// file). `Ok(Err(why))` names the first difference.
+    pub async fn check_settled(
+        &self,
+        id: u64,
+        receipt: &Receipt,
+        vk: &[u8],
+    ) -> Result<std::result::Result<(S::JobSettled, LogEntry), String>> {
+        let j = self.job(id).await?;
+        if j.status != Status::Settled {
+            return Ok(Err(format!(
+                "on-chain job {id} is {:?}, not settled",
+                j.status
+            )));
+        }
+        let fr = |h: &str| fr_from_hex(h).map_err(|e| Error::Receipt(e.to_string()));
+        if j.commitment != fr_u256(&fr(&receipt.commitment)?) || j.rows != receipt.circuit.rows {
+            return Ok(Err(
+                "the job was opened against another dataset commitment".into()
+            ));
+        }
+        if self.job_nonce(id).await? != fr(&receipt.nonce)? {
+            return Ok(Err(format!(
+                "the receipt is bound to another job than {id}"
+            )));
+        }
+        let vks = zkgate_statement::groth16::keys_from_bytes(vk)
+            .map_err(|e| Error::Receipt(format!("verifying keys: {e}")))?;
+        if Bundle::for_receipt(receipt, &vks)?.id() != j.verifier {
+            return Ok(Err("the job settled under other keys".into()));
+        }
+        let values = values_as_words(
+            &receipt
+                .aggregates()
+                .map_err(|e| Error::Receipt(e.to_string()))?,
+        );
+        if self.result(id).await? != values {
+            return Ok(Err("the settled values differ from the receipt's".into()));
+        }
+        Ok(match self.settled_event(id).await? {
+            Some((e, l)) if e.values == values => Ok((e, l)),
+            Some(_) => Err("the settlement event carries other values".into()),
+            None => Err("no settlement event".into()),
+        })
     }
 
     /// Checks one proof on chain (a view call: no gas is paid).

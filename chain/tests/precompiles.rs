@@ -10,10 +10,10 @@ use rand::SeedableRng;
 use revm::precompile::bn254::{run_add, run_mul, run_pair};
 use std::path::Path;
 use zkgate_chain::evm::{self, EvmKey, EvmProof};
+use zkgate_statement::groth16::{self as prove, Proof, VerifyingKey};
+use zkgate_statement::{nonce_from, Aggregate, Statement};
 use zkgate_zkml::dataset::{Dataset, Secret};
 use zkgate_zkml::pipeline::{run, LocalJob, Outcome};
-use zkgate_zkml::prove::{self, Proof};
-use zkgate_zkml::statement::{nonce_from, Aggregate, Statement};
 
 fn job(aggregate: Aggregate) -> Outcome {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
@@ -90,7 +90,7 @@ fn evm_verify(key: &EvmKey, proof: &EvmProof, inputs: &[[u8; 32]]) -> Option<u64
     (out.bytes[31] == 1).then_some(gas)
 }
 
-fn parts(out: &Outcome) -> (zkgate_zkml::prove::VerifyingKey, Proof, Statement) {
+fn parts(out: &Outcome) -> (VerifyingKey, Proof, Statement) {
     let r = &out.receipt;
     let proof: Proof = prove::from_bytes(&hex::decode(&r.shards[0].proof).unwrap()).unwrap();
     (out.keys[0].1.clone(), proof, r.statement(0).unwrap())

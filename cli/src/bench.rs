@@ -7,11 +7,11 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+use zkgate_statement::{nonce_from, Aggregate};
 use zkgate_zkml::dataset::{Dataset, Secret};
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, LocalJob};
 use zkgate_zkml::prove;
-use zkgate_zkml::statement::{nonce_from, Aggregate};
 
 /// Flags of `zkgate bench`.
 #[derive(Args)]
@@ -323,8 +323,8 @@ fn run_one(
         "setup_over_prove": r.timings.get("setup_s").filter(|_| out.keys.len() == 1).map(|s| s / floor.prove_s),
         "first_shard": floor,
         "verify_ms": verify_ms,
-        "valid": verdict == zkgate_zkml::receipt::Verdict::Valid,
-        "pk_bytes": out.keys.iter().map(|(pk, _)| prove::to_bytes(pk).len()).sum::<usize>(),
+        "valid": verdict == zkgate_statement::Verdict::Valid,
+        "pk_bytes": out.keys.iter().map(|(pk, _)| zkgate_statement::groth16::to_bytes(pk).len()).sum::<usize>(),
         "vk_bytes": vk_bytes.len(),
         "proof_bytes": r.shards.iter().map(|s| s.proof.len() / 2).sum::<usize>(),
         "peak_rss_mb": peak,

@@ -7,11 +7,12 @@ use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use zkgate_chain::abi::Status;
 use zkgate_chain::alloy_primitives::{Address, B256, U256};
-use zkgate_chain::settlement::{values_as_words, Bundle};
+use zkgate_chain::settlement::Bundle;
 use zkgate_chain::{Chain, Settlement, Wallet};
 use zkgate_gateway::chain::ChainConfig;
 use zkgate_gateway::config::Paths;
-use zkgate_zkml::receipt::{fr_from_hex, Receipt};
+use zkgate_statement::field::fr_from_hex;
+use zkgate_statement::Receipt;
 
 /// Where the contract is and who signs.
 #[derive(Args, Clone)]
@@ -216,7 +217,8 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                     Some(c) => fr_from_hex(c)?,
                     None => {
                         let d = s.dataset(a.dataset_id).await?;
-                        fr_from_hex(&format!("0x{}", hex::encode(d.commitment.to_be_bytes::<32>())))?
+                        zkgate_chain::evm::u256_to_fr(d.commitment)
+                            .context("the registered commitment is not a field element")?
                     }
                 };
                 let (id, r) = s
@@ -269,44 +271,16 @@ pub fn check_settled(
 ) -> Result<Option<String>> {
     tokio::runtime::Runtime::new()?.block_on(async {
         let s = a.settlement()?;
-        let j = s.job(job).await?;
-        if j.status != Status::Settled {
-            return Ok(Some(format!(
-                "on-chain job {job} is {:?}, not settled",
-                j.status
-            )));
-        }
-        let commitment =
-            U256::from_be_bytes(zkgate_chain::evm::word(&fr_from_hex(&receipt.commitment)?));
-        if j.commitment != commitment || j.rows != receipt.circuit.rows {
-            return Ok(Some(
-                "the job was opened against another dataset commitment".into(),
-            ));
-        }
-        if s.job_nonce(job).await? != fr_from_hex(&receipt.nonce)? {
-            return Ok(Some(format!(
-                "the receipt is bound to another job than {job}"
-            )));
-        }
-        let vks = zkgate_zkml::prove::keys_from_bytes(vk)?;
-        if Bundle::for_receipt(receipt, &vks)?.id() != j.verifier {
-            return Ok(Some("the job settled under other keys".into()));
-        }
-        let values = values_as_words(&receipt.aggregates()?);
-        if s.result(job).await? != values {
-            return Ok(Some("the settled values differ from the receipt's".into()));
-        }
-        match s.settled_event(job).await? {
-            Some((e, l)) if e.values == values => {
+        Ok(match s.check_settled(job, receipt, vk).await? {
+            Ok((e, l)) => {
                 println!(
                     "settled on chain: job {job}, transaction {} in block {}, paid {} wei to {}",
                     l.tx, l.block, e.amount, e.payee
                 );
-                Ok(None)
+                None
             }
-            Some(_) => Ok(Some("the settlement event carries other values".into())),
-            None => Ok(Some("no settlement event".into())),
-        }
+            Err(why) => Some(why),
+        })
     })
 }
 
@@ -391,10 +365,7 @@ impl GasBench {
                 .insert("register_verifier".into(), r.gas_used.into());
             let shards = zkgate_chain::settlement::shards(receipt, &bundle)?;
             let first = receipt.statement(0)?.public_inputs();
-            let inputs: Vec<U256> = first
-                .iter()
-                .map(|x| U256::from_be_bytes(zkgate_chain::evm::word(x)))
-                .collect();
+            let inputs: Vec<U256> = first.iter().map(zkgate_chain::evm::fr_to_u256).collect();
             let nonzero = inputs.iter().filter(|x| !x.is_zero()).count();
             let call = zkgate_chain::abi::Settlement::verifyProofCall {
                 verifierId: bundle.id(),

@@ -8,17 +8,17 @@ mod owner;
 mod rules;
 
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use zkgate_statement::{nonce_from, Aggregate};
+use zkgate_statement::{Receipt, Verdict};
 use zkgate_zkml::dataset::{Dataset, Secret, DEFAULT_VALUE_BITS};
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, LocalJob, Step};
 use zkgate_zkml::quantize::QuantConfig;
-use zkgate_zkml::receipt::{Receipt, Verdict};
-use zkgate_zkml::statement::{nonce_from, Aggregate};
 
 #[derive(Parser)]
 #[command(
@@ -65,24 +65,13 @@ enum Command {
     Chain(chain::ChainCmd),
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum AggregateKind {
-    Sum,
-    Mean,
-    CountAtLeast,
-    ClassCounts,
-    Accuracy,
-    Confusion,
-    Mse,
-    Mae,
-}
-
 /// How to build the aggregate from flags.
 #[derive(Args, Clone)]
 pub struct AggregateArgs {
-    /// The aggregate to compute.
-    #[arg(long, value_enum)]
-    aggregate: AggregateKind,
+    /// The aggregate to compute: sum, mean, count-at-least, class-counts,
+    /// accuracy, confusion, mse or mae.
+    #[arg(long)]
+    aggregate: String,
     /// Label column (accuracy, confusion, mse, mae).
     #[arg(long)]
     label: Option<String>,
@@ -93,25 +82,11 @@ pub struct AggregateArgs {
 
 impl AggregateArgs {
     fn build(&self) -> Result<Aggregate> {
-        let label = || {
-            self.label
-                .clone()
-                .context("this aggregate needs --label COLUMN")
-        };
-        Ok(match self.aggregate {
-            AggregateKind::Sum => Aggregate::Sum,
-            AggregateKind::Mean => Aggregate::Mean,
-            AggregateKind::CountAtLeast => Aggregate::CountAtLeast {
-                threshold: self
-                    .threshold
-                    .context("count-at-least needs --threshold T")?,
-            },
-            AggregateKind::ClassCounts => Aggregate::ClassCounts,
-            AggregateKind::Accuracy => Aggregate::Accuracy { label: label()? },
-            AggregateKind::Confusion => Aggregate::Confusion { label: label()? },
-            AggregateKind::Mse => Aggregate::Mse { label: label()? },
-            AggregateKind::Mae => Aggregate::Mae { label: label()? },
-        })
+        Ok(Aggregate::parse(
+            &self.aggregate,
+            self.label.as_deref(),
+            self.threshold,
+        )?)
     }
 }
 

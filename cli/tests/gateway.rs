@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zkgate_gateway::client::Client;
 use zkgate_gateway::store::{JobState, Manifest};
-use zkgate_zkml::receipt::{Receipt, Verdict};
-use zkgate_zkml::statement::Aggregate;
+use zkgate_statement::Aggregate;
+use zkgate_statement::{Receipt, Verdict};
 
 fn run(args: &[&str]) -> String {
     let out = Command::new(bin()).args(args).output().unwrap();

@@ -8,8 +8,8 @@ use crate::store::{now, DatasetMeta, Researcher, Store};
 use crate::vault::{write_file, write_secret, Vault};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zkgate_statement::field::{fr_from_hex, fr_to_hex};
 use zkgate_zkml::dataset::{Dataset, Secret};
-use zkgate_zkml::receipt::{fr_from_hex, fr_to_hex};
 
 /// What `init` reports.
 #[derive(Debug)]

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 use zkgate_chain::abi::Status;
 use zkgate_chain::alloy_primitives::{Address, U256};
 use zkgate_chain::{Chain, Settlement, Wallet};
-use zkgate_zkml::receipt::{fr_from_hex, Receipt};
+use zkgate_statement::field::fr_from_hex;
+use zkgate_statement::Receipt;
 use zkgate_zkml::Fr;
 
 /// Where the gateway settles.
@@ -133,7 +134,7 @@ pub async fn check_job(paths: &Paths, id: u64, meta: &DatasetMeta) -> Result<()>
             "on-chain job {id} is past its deadline"
         )));
     }
-    let c = fr_from_hex(&meta.commitment).map_err(Error::Zkml)?;
+    let c = fr_from_hex(&meta.commitment).map_err(Error::from)?;
     let ours = U256::from_be_bytes(zkgate_chain::evm::word(&c));
     if job.commitment != ours || job.rows != meta.rows {
         return Err(Error::Unprocessable(format!(
@@ -191,7 +192,7 @@ pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<
         other => return Ok(Attempt::Refused(format!("on-chain job is {other:?}"))),
     }
     let receipt = Receipt::from_json(receipt)?;
-    let vks = zkgate_zkml::prove::keys_from_bytes(vk)?;
+    let vks = zkgate_statement::groth16::keys_from_bytes(vk)?;
     let wallet = conf.wallet(paths)?;
     Ok(match s.settle(&wallet, id, &receipt, &vks).await {
         Ok(done) => Attempt::Settled(record(

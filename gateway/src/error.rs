@@ -129,3 +129,9 @@ impl From<sled::Error> for Error {
         Error::Store(e.to_string())
     }
 }
+
+impl From<zkgate_statement::Error> for Error {
+    fn from(e: zkgate_statement::Error) -> Self {
+        Error::Zkml(e.into())
+    }
+}

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use zkgate_policies::{
     Admission, DatasetFacts, Decision, Engine, JobFacts, ModelFacts, Release, ReleaseDecision,
 };
+use zkgate_statement::columns::Columns;
 use zkgate_zkml::import::Imported;
-use zkgate_zkml::statement::{cells, Evaluation};
+use zkgate_zkml::spec::Evaluation;
 
 /// Loads and validates the policy file named in the configuration.
 pub fn load(path: &std::path::Path) -> Result<Engine> {
@@ -90,18 +91,20 @@ pub struct Facts<'a> {
 impl Facts<'_> {
     fn admission(&self) -> Admission {
         let m = self.manifest;
-        let label = m.aggregate.label().map(str::to_string);
-        let mut columns: Vec<String> = match &m.columns {
-            Some(c) => c.clone(),
-            None => self
-                .dataset
-                .columns
-                .iter()
-                .filter(|c| Some(*c) != label.as_ref())
-                .cloned()
-                .collect(),
-        };
-        columns.extend(label);
+        // The columns the job reads, by the rule compilation uses; a
+        // manifest that does not resolve (refused before the policy is
+        // asked) is judged by the names it gives.
+        let columns = Columns::resolve(
+            &self.dataset.columns,
+            m.columns.as_deref(),
+            m.aggregate.label(),
+        )
+        .map(|c| c.names(&self.dataset.columns))
+        .unwrap_or_else(|_| {
+            let mut names = m.columns.clone().unwrap_or_default();
+            names.extend(m.aggregate.label().map(str::to_string));
+            names
+        });
         Admission {
             researcher: facts_of(self.researcher),
             dataset: DatasetFacts {
@@ -196,7 +199,7 @@ pub fn admit(gw: &Gateway, f: &Facts<'_>, job: Option<&str>) -> Result<()> {
 pub fn release(gw: &Gateway, f: &Facts<'_>, job: &str, eval: &Evaluation) -> Result<u64> {
     let request = Release {
         admission: f.admission(),
-        cells: cells(&f.manifest.aggregate, f.dataset.rows, &eval.aggregates),
+        cells: f.manifest.aggregate.cells(f.dataset.rows, &eval.aggregates),
     };
     let d = engine(gw).release(&request);
     let mut r = record(f, "release", Some(job));

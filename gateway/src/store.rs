@@ -5,8 +5,8 @@
 use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use zkgate_statement::Aggregate;
 use zkgate_zkml::quantize::QuantConfig;
-use zkgate_zkml::statement::Aggregate;
 
 /// Public metadata of a dataset (what researchers see).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

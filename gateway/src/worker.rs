@@ -7,9 +7,9 @@ use crate::error::{Error, Result};
 use crate::store::{Job, JobState};
 use crate::{policy, Gateway};
 use std::sync::Arc;
+use zkgate_statement::nonce_from;
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, Gate, LocalJob, Step};
-use zkgate_zkml::statement::nonce_from;
 
 /// Queues again every job a previous run left between queued and done; a
 /// job whose settlement was in flight is settled again (see

@@ -13,8 +13,8 @@ use zkgate_gateway::config::{Config, Paths};
 use zkgate_gateway::store::{JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::Gateway;
-use zkgate_zkml::receipt::{Receipt, Verdict};
-use zkgate_zkml::statement::Aggregate;
+use zkgate_statement::Aggregate;
+use zkgate_statement::{Receipt, Verdict};
 
 fn api_err<T: std::fmt::Debug>(a: zkgate_gateway::client::Answer<T>) -> ApiError {
     a.expect("transport works").expect_err("an API error")

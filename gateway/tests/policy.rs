@@ -15,8 +15,8 @@ use zkgate_gateway::config::{Config, Paths};
 use zkgate_gateway::store::{Job, JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::{audit, policy, Gateway};
-use zkgate_zkml::receipt::{Receipt, Verdict};
-use zkgate_zkml::statement::Aggregate;
+use zkgate_statement::Aggregate;
+use zkgate_statement::{Receipt, Verdict};
 
 fn model(rel: &str) -> Vec<u8> {
     std::fs::read(fixture(rel)).unwrap()

@@ -20,8 +20,9 @@ use zkgate_gateway::config::{Config, Paths};
 use zkgate_gateway::store::{Job, JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::{admin, Gateway};
-use zkgate_zkml::receipt::{fr_from_hex, Receipt, Verdict};
-use zkgate_zkml::statement::Aggregate;
+use zkgate_statement::field::fr_from_hex;
+use zkgate_statement::Aggregate;
+use zkgate_statement::{Receipt, Verdict};
 use zkgate_zkml::Fr;
 
 fn manifest(chain_job: u64) -> Manifest {

@@ -1,18 +1,19 @@
 //! The job circuit: commitment opening, per-row model evaluation and the
-//! aggregate, in one R1CS instance (see [`crate::statement`]).
+//! aggregate, in one R1CS instance (see `zkgate_statement::inputs`).
 
 use crate::dataset::Secret;
 use crate::quantize::Stage;
-use crate::statement::{Aggregate, CircuitSpec, Statement};
-use ark_ff::Field;
+use crate::spec::CircuitSpec;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use zkgate_circuits::{
-    aggregate, argmax, compare, i128_to_field, maxpool, onehot, relu, rescale, shard, suppress, Fr,
-    Num,
+    aggregate, argmax, compare, i128_to_field, maxpool, relu, rescale, shard, suppress, Fr, Num,
 };
+use zkgate_statement::aggregate::RowVars;
+use zkgate_statement::field::bitlen;
+use zkgate_statement::Statement;
 
 /// Linear combinations longer than this are materialized into one variable
 /// before a rescale reads them (1 constraint instead of copying every term
@@ -150,53 +151,32 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let mut parts: Vec<Vec<Num>> = Vec::with_capacity(n);
         for row in &table {
             let x: Vec<Num> = spec.input_columns.iter().map(|j| row[*j].clone()).collect();
-            let y = lower_row(&cs, &spec.plan.stages, x, &mut counter)?;
+            let y = lower_row(&cs, &spec.plan().stages, x, &mut counter)?;
             let label = spec.label_column.map(|l| row[l].clone());
-            let part = match &spec.aggregate {
-                Aggregate::Sum | Aggregate::Mean => y,
-                Aggregate::CountAtLeast { .. } => {
-                    vec![aggregate::at_least(
-                        &cs,
-                        &y[0],
-                        i128_to_field(p.threshold_q),
-                        p.bits,
-                    )?]
-                }
-                Aggregate::ClassCounts
-                | Aggregate::Accuracy { .. }
-                | Aggregate::Confusion { .. } => {
-                    let e = argmax::argmax(&cs, &y, spec.plan.output_bits)?;
-                    counter.mark("argmax");
-                    match &spec.aggregate {
-                        Aggregate::ClassCounts => e,
-                        Aggregate::Accuracy { .. } => {
-                            vec![aggregate::correct(&cs, &e, &label.expect("label"))?]
-                        }
-                        _ => {
-                            let l = onehot::one_hot(&cs, &label.expect("label"), p.classes)?;
-                            aggregate::confusion_cells(&cs, &l, &e)?
-                        }
-                    }
-                }
-                Aggregate::Mse { .. } | Aggregate::Mae { .. } => {
-                    let y = y[0].scale(Fr::from(2u64).pow([u64::from(p.output_shift)]));
-                    let l = label
-                        .expect("label")
-                        .scale(Fr::from(2u64).pow([u64::from(p.label_shift)]));
-                    if matches!(spec.aggregate, Aggregate::Mse { .. }) {
-                        vec![aggregate::squared_error(&cs, &y, &l)?]
-                    } else {
-                        vec![aggregate::absolute_error(&cs, &y, &l, p.bits)?]
-                    }
-                }
+            let class = if spec.aggregate.needs_classes() {
+                let e = argmax::argmax(&cs, &y, spec.plan().output_bits)?;
+                counter.mark("argmax");
+                Some(e)
+            } else {
+                None
             };
+            let part = spec.aggregate.gadget(
+                &cs,
+                &RowVars {
+                    outputs: &y,
+                    class: class.as_deref(),
+                    label: label.as_ref(),
+                },
+                p,
+            )?;
             counter.mark("aggregate");
             parts.push(part);
         }
         // Suppression is of the job's totals, so it needs the whole dataset
         // in one proof (the pipeline refuses to shard such a job).
-        let suppress = (p.suppress_below > 0 && spec.aggregate.has_cells())
-            .then(|| (p.suppress_below, crate::quantize::bitlen(spec.rows as i128)));
+        let suppress = spec
+            .suppresses()
+            .then(|| (p.suppress_below, bitlen(spec.rows as i128)));
         if suppress.is_some() && spec.shard_rows != spec.rows {
             return Err(SynthesisError::Unsatisfiable);
         }

@@ -76,3 +76,20 @@ impl From<ark_serialize::SerializationError> for Error {
         Error::Serialization(e.to_string())
     }
 }
+
+impl From<zkgate_statement::Error> for Error {
+    fn from(e: zkgate_statement::Error) -> Self {
+        use zkgate_statement::Error as S;
+        match e {
+            S::Overflow(m) => Error::Overflow(m),
+            S::Job(m) => Error::Job(m),
+            S::Serialization(m) => Error::Serialization(m),
+        }
+    }
+}
+
+impl From<zkgate_statement::columns::ColumnError> for Error {
+    fn from(e: zkgate_statement::columns::ColumnError) -> Self {
+        Error::Job(e.to_string())
+    }
+}

@@ -3,9 +3,12 @@
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::ir::Model;
-use crate::quantize::{bitlen, Plan, QuantConfig};
-use crate::statement::{error_term, Aggregate, AggregateParams, CircuitSpec, VERSION};
+use crate::quantize::{Plan, QuantConfig};
+use crate::spec::CircuitSpec;
 use serde::{Deserialize, Serialize};
+use zkgate_statement::aggregate::{Aggregate, AggregateParams, Calibration};
+use zkgate_statement::columns::Columns;
+use zkgate_statement::{SpecHeader, VERSION};
 
 /// What a researcher asks for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,27 +34,23 @@ fn abbreviate<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
     }
 }
 
-/// Quantizes the model for this dataset and fixes the circuit.
+/// Quantizes the model for this dataset and fixes the circuit (one full
+/// shard of every row; see [`CircuitSpec::with_shard_rows`]).
 pub fn compile(
     model: &Model,
     onnx_sha256: &str,
     dataset: &Dataset,
     request: &JobRequest,
 ) -> Result<CircuitSpec> {
-    let label_column = request
-        .aggregate
-        .label()
-        .map(|l| dataset.column(l))
-        .transpose()?;
-    let input_columns: Vec<usize> = match &request.input_columns {
-        Some(names) => names
-            .iter()
-            .map(|c| dataset.column(c))
-            .collect::<Result<_>>()?,
-        None => (0..dataset.columns.len())
-            .filter(|j| Some(*j) != label_column)
-            .collect(),
-    };
+    let agg = &request.aggregate;
+    let Columns {
+        inputs: input_columns,
+        label: label_column,
+    } = Columns::resolve(
+        &dataset.columns,
+        request.input_columns.as_deref(),
+        agg.label(),
+    )?;
     if input_columns.len() != model.inputs {
         return Err(Error::Job(format!(
             "the model takes {} inputs but {} columns were selected ({})",
@@ -59,14 +58,6 @@ pub fn compile(
             input_columns.len(),
             abbreviate(input_columns.iter().map(|j| dataset.columns[*j].as_str()))
         )));
-    }
-    if let Some(l) = label_column {
-        if input_columns.contains(&l) {
-            return Err(Error::Job(format!(
-                "the label column `{}` cannot also feed the model",
-                dataset.columns[l]
-            )));
-        }
     }
     let n = dataset.rows();
     let rows: Vec<Vec<i64>> = (0..n)
@@ -80,42 +71,11 @@ pub fn compile(
     let scales: Vec<i32> = input_columns.iter().map(|j| dataset.scales[*j]).collect();
     let plan = Plan::calibrate(model, &scales, &rows, request.quant)?;
     let outputs = plan.outputs();
-    let margin = request.quant.margin_bits as usize;
+    agg.check(
+        outputs,
+        label_column.map(|l| (dataset.columns[l].as_str(), dataset.scales[l])),
+    )?;
 
-    let mut params = AggregateParams {
-        classes: outputs,
-        threshold_q: 0,
-        bits: 0,
-        error_scale: plan.output_scale,
-        output_shift: 0,
-        label_shift: 0,
-        suppress_below: 0,
-    };
-    let agg = &request.aggregate;
-    if agg.needs_classes() && outputs < 2 {
-        return Err(Error::Job(format!(
-            "`{}` needs a classifier with at least 2 outputs; this model has {outputs}",
-            agg.name()
-        )));
-    }
-    if matches!(
-        agg,
-        Aggregate::CountAtLeast { .. } | Aggregate::Mse { .. } | Aggregate::Mae { .. }
-    ) && outputs != 1
-    {
-        return Err(Error::Job(format!(
-            "`{}` needs a model with one output; this one has {outputs}",
-            agg.name()
-        )));
-    }
-    if let (true, Some(l)) = (agg.needs_classes(), label_column) {
-        if dataset.scales[l] != 0 {
-            return Err(Error::Job(format!(
-                "the label column `{}` must hold integer class ids",
-                dataset.columns[l]
-            )));
-        }
-    }
     let y: Vec<i128> = if outputs == 1 {
         rows.iter()
             .map(|r| plan.run(r).map(|o| o[0]))
@@ -123,51 +83,18 @@ pub fn compile(
     } else {
         Vec::new()
     };
-    match agg {
-        Aggregate::CountAtLeast { threshold } => {
-            let t = (threshold * 2f64.powi(plan.output_scale)).ceil();
-            if !t.is_finite() || t.abs() > 2f64.powi(100) {
-                return Err(Error::Overflow(format!(
-                    "threshold {threshold} does not fit the output scale"
-                )));
-            }
-            params.threshold_q = t as i128;
-            let worst = y
-                .iter()
-                .map(|v| (v - params.threshold_q).abs())
-                .max()
-                .unwrap_or(0);
-            params.bits = bitlen(worst) + margin;
-        }
-        Aggregate::Mse { .. } | Aggregate::Mae { .. } => {
-            let l = label_column.expect("error aggregates read a label");
-            let common = plan.output_scale.max(dataset.scales[l]);
-            params.error_scale = common;
-            params.output_shift = (common - plan.output_scale) as u32;
-            params.label_shift = (common - dataset.scales[l]) as u32;
-            let header_spec = CircuitSpec {
-                version: VERSION,
-                rows: n as u64,
-                shard_rows: n as u64,
-                columns: dataset.columns.clone(),
-                column_scales: dataset.scales.clone(),
-                value_bits: dataset.value_bits,
-                input_columns: input_columns.clone(),
-                label_column,
-                aggregate: agg.clone(),
-                params: params.clone(),
-                plan: plan.clone(),
-                onnx_sha256: onnx_sha256.to_string(),
-            };
-            let worst = (0..n)
-                .map(|r| error_term(&header_spec, y[r], i128::from(dataset.values[l][r])).abs())
-                .max()
-                .unwrap_or(0);
-            params.bits = bitlen(worst) + 1 + margin;
-        }
-        _ => {}
-    }
-    Ok(CircuitSpec {
+    let mut params = AggregateParams::new(outputs, plan.output_scale);
+    agg.calibrate(
+        &Calibration {
+            output_scale: plan.output_scale,
+            label_scale: label_column.map(|l| dataset.scales[l]),
+            outputs: &y,
+            labels: label_column.map(|l| dataset.values[l].as_slice()),
+            margin_bits: request.quant.margin_bits as usize,
+        },
+        &mut params,
+    )?;
+    let header = SpecHeader {
         version: VERSION,
         rows: n as u64,
         shard_rows: n as u64,
@@ -178,7 +105,11 @@ pub fn compile(
         label_column,
         aggregate: agg.clone(),
         params,
-        plan,
+        // Set from the plan by `CircuitSpec::new`.
+        output_scale: 0,
+        outputs: 0,
         onnx_sha256: onnx_sha256.to_string(),
-    })
+        plan_sha256: String::new(),
+    };
+    Ok(CircuitSpec::new(header, plan))
 }

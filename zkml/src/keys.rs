@@ -11,10 +11,11 @@
 //! kept under a size limit by removing the least recently used keys.
 
 use crate::pipeline::KeyCache;
-use crate::prove::{ProvingKey, VerifyingKey};
+use crate::prove::{verifying_key, ProvingKey};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use zkgate_statement::groth16::VerifyingKey;
 
 /// Keys in a directory, at most `limit_bytes` of them.
 #[derive(Clone, Debug)]
@@ -89,7 +90,7 @@ impl KeyCache for KeyDir {
         let pk = ProvingKey::deserialize_uncompressed_unchecked(BufReader::new(&file)).ok()?;
         // Mark it used for the eviction order.
         let _ = file.set_modified(std::time::SystemTime::now());
-        let vk = pk.vk.clone();
+        let vk = verifying_key(&pk);
         Some((pk, vk))
     }
 
@@ -107,12 +108,12 @@ impl KeyCache for KeyDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prove::{to_bytes, vk_sha256};
     use ark_bn254::Bn254;
     use ark_groth16::Groth16;
     use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
     use ark_snark::SNARK;
     use zkgate_circuits::Fr;
+    use zkgate_statement::groth16::{to_bytes, vk_sha256};
 
     struct Square;
     impl ConstraintSynthesizer<Fr> for Square {
@@ -126,7 +127,9 @@ mod tests {
     fn keys(seed: u64) -> (ProvingKey, VerifyingKey) {
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
-        Groth16::<Bn254>::circuit_specific_setup(Square, &mut rng).unwrap()
+        let (pk, _) = Groth16::<Bn254>::circuit_specific_setup(Square, &mut rng).unwrap();
+        let vk = verifying_key(&pk);
+        (pk, vk)
     }
 
     #[test]

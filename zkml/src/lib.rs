@@ -3,8 +3,10 @@
 //!
 //! The pipeline: [`import`] (tract, the only module that touches it) ->
 //! [`ir`] -> [`quantize`] (calibrated integer plan) -> [`job::compile`]
-//! ([`statement::CircuitSpec`]) -> [`circuit`] (R1CS) -> [`prove`]
-//! (Groth16) -> [`receipt`]. [`pipeline`] strings them together.
+//! ([`spec::CircuitSpec`]: the public header of `zkgate-statement` plus the
+//! plan) -> [`circuit`] (R1CS) -> [`prove`] (Groth16) -> a receipt.
+//! [`pipeline`] strings them together. What is proved, and how a receipt is
+//! verified, lives in `zkgate-statement`, which needs none of this.
 #![forbid(unsafe_code)]
 
 pub mod circuit;
@@ -17,10 +19,9 @@ pub mod keys;
 pub mod pipeline;
 pub mod prove;
 pub mod quantize;
-pub mod receipt;
 pub mod reference;
 pub mod setup;
-pub mod statement;
+pub mod spec;
 
 pub use error::{Error, Result};
 pub use zkgate_circuits::Fr;

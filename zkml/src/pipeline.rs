@@ -12,16 +12,17 @@ use crate::dataset::{Dataset, Secret};
 use crate::error::{Error, Result};
 use crate::import::Imported;
 use crate::job::{compile, JobRequest};
-use crate::prove::{self, ProvingKey, VerifyingKey};
-use crate::receipt::{fr_to_hex, Receipt, ShardProof, SETUP_BY_GATEWAY};
+use crate::prove::{self, ProvingKey};
 use crate::reference;
-use crate::statement::{
-    aggregate_rows, evaluate, suppress, CircuitSpec, Evaluation, Statement, VERSION,
-};
+use crate::spec::{aggregate_rows, evaluate, CircuitSpec, Evaluation};
 use rand::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
 use std::time::Instant;
 use zkgate_circuits::Fr;
+use zkgate_statement::field::fr_to_hex;
+use zkgate_statement::groth16::{self, VerifyingKey};
+use zkgate_statement::receipt::{Receipt, ShardProof, SETUP_BY_GATEWAY};
+use zkgate_statement::{ShardPlan, Statement, VERSION};
 
 /// The steps of a job, reported to a progress callback as they start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +68,7 @@ pub struct LocalJob<'a> {
     pub max_constraints: Option<usize>,
     /// Rows per proof: a larger dataset is proved in shards of this many
     /// rows (rounded down to whole Poseidon calls of the commitment, see
-    /// [`shard_size`]), the last taking the remainder. `None`: one proof.
+    /// `zkgate_statement::ShardPlan`), the last taking the remainder. `None`: one proof.
     pub shard_rows: Option<u64>,
     /// Keys kept from earlier jobs, by circuit id.
     pub keys: Option<&'a dyn KeyCache>,
@@ -112,72 +113,45 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The verifying keys, as `prove::keys_to_bytes` writes them.
+    /// The verifying keys, as `groth16::keys_to_bytes` writes them.
     pub fn vk_bytes(&self) -> Vec<u8> {
         let vks: Vec<VerifyingKey> = self.keys.iter().map(|(_, vk)| vk.clone()).collect();
-        prove::keys_to_bytes(&vks)
+        groth16::keys_to_bytes(&vks)
     }
-}
-
-/// The shard size a request for `wanted` rows per proof gets: the whole
-/// dataset when it fits, else `wanted` rounded down to a multiple of the
-/// rows that fill whole Poseidon calls (at least one such multiple).
-pub fn shard_size(spec: &CircuitSpec, wanted: Option<u64>) -> u64 {
-    let n = spec.rows;
-    match wanted {
-        Some(w) if w < n => {
-            let unit = spec.shape().cut_rows();
-            ((w / unit).max(1) * unit).min(n)
-        }
-        _ => n,
-    }
-}
-
-/// The shards' row ranges.
-fn shard_ranges(rows: u64, size: u64) -> Vec<std::ops::Range<u64>> {
-    (0..rows.div_ceil(size))
-        .map(|i| i * size..((i + 1) * size).min(rows))
-        .collect()
 }
 
 /// The circuits of a sharded job: one per distinct shard size, with their
 /// constraint counts.
 struct Circuits {
+    plan: ShardPlan,
     specs: Vec<CircuitSpec>,
     counts: Vec<(usize, circuit::Counts)>,
-    ranges: Vec<std::ops::Range<u64>>,
 }
 
 impl Circuits {
-    fn new(spec: &CircuitSpec, size: u64) -> Result<Circuits> {
-        let ranges = shard_ranges(spec.rows, size);
-        let mut specs = vec![spec.with_shard_rows(size)];
-        let rest = spec.rows % size;
-        if rest != 0 && ranges.len() > 1 {
-            specs.push(spec.with_shard_rows(rest));
-        }
+    fn new(spec: &CircuitSpec, plan: ShardPlan) -> Result<Circuits> {
+        let specs: Vec<CircuitSpec> = plan
+            .sizes()
+            .iter()
+            .map(|rows| spec.with_shard_rows(*rows))
+            .collect();
         let counts = specs
             .iter()
             .map(circuit::count)
             .collect::<std::result::Result<Vec<_>, _>>()?;
         Ok(Circuits {
+            plan,
             specs,
             counts,
-            ranges,
         })
-    }
-
-    /// Which circuit proves shard `i`.
-    fn of(&self, i: usize) -> usize {
-        usize::from(self.ranges[i].end - self.ranges[i].start != self.specs[0].shard_rows)
     }
 
     /// Constraints over all shards, total and by part.
     fn total(&self) -> (usize, BTreeMap<String, usize>) {
         let mut parts = BTreeMap::new();
         let mut total = 0;
-        for i in 0..self.ranges.len() {
-            let (t, counts) = &self.counts[self.of(i)];
+        for i in 0..self.plan.len() {
+            let (t, counts) = &self.counts[self.plan.circuit_of(i)];
             total += t;
             for (k, v) in counts {
                 *parts.entry(k.to_string()).or_default() += v;
@@ -209,8 +183,9 @@ pub fn run<R: RngCore + CryptoRng>(
         job.dataset,
         job.request,
     )?;
-    let size = shard_size(&spec, job.shard_rows);
-    let mut circuits = Circuits::new(&spec, size)?;
+    let plan = spec.shard_plan(job.shard_rows);
+    let size = plan.size();
+    let mut circuits = Circuits::new(&spec, plan)?;
     if let Some(limit) = job.max_constraints {
         let biggest = circuits.counts[0].0;
         if biggest > limit {
@@ -230,16 +205,16 @@ pub fn run<R: RngCore + CryptoRng>(
             evaluation: &eval,
         })?;
         if below > 0 && spec.aggregate.has_cells() {
-            if circuits.ranges.len() > 1 {
+            if plan.len() > 1 {
                 return Err(Error::Job(format!(
                     "small cells must be suppressed, which needs the whole dataset in one proof; \
                      this job is split into {} shards of {size} rows",
-                    circuits.ranges.len()
+                    plan.len()
                 )));
             }
-            spec.params.suppress_below = below;
-            eval.aggregates = suppress(&spec, eval.aggregates);
-            circuits = Circuits::new(&spec, size)?;
+            spec = spec.with_suppression(below);
+            eval.aggregates = spec.suppress(eval.aggregates);
+            circuits = Circuits::new(&spec, plan)?;
         }
     }
     let agreement = reference::agreement(job.model, job.dataset, &spec, &eval)?;
@@ -265,12 +240,12 @@ pub fn run<R: RngCore + CryptoRng>(
         keys.push(k);
     }
 
-    let mut shards = Vec::with_capacity(circuits.ranges.len());
-    for (i, range) in circuits.ranges.iter().enumerate() {
-        let which = circuits.of(i);
+    let mut shards = Vec::with_capacity(plan.len());
+    for (i, range) in plan.ranges().iter().enumerate() {
+        let which = plan.circuit_of(i);
         let s = &circuits.specs[which];
         let (pk, vk) = &keys[which];
-        let aggregates = if circuits.ranges.len() == 1 {
+        let aggregates = if plan.len() == 1 {
             eval.aggregates.clone()
         } else {
             aggregate_rows(
@@ -301,7 +276,7 @@ pub fn run<R: RngCore + CryptoRng>(
         done(t, &mut timings);
 
         let t = clock(Step::Verify, progress);
-        if !prove::verify(vk, &statement, &proof)? {
+        if !groth16::verify(vk, &statement, &proof)? {
             // Name the broken constraint: this is a bug, never a user error.
             prove::check_satisfied(s, witness)?;
             return Err(Error::Proof(format!(
@@ -309,22 +284,19 @@ pub fn run<R: RngCore + CryptoRng>(
             )));
         }
         done(t, &mut timings);
-        shards.push(ShardProof {
-            offset: range.start,
-            rows: range.end - range.start,
-            link_in: fr_to_hex(statement.link_in),
-            link_out: fr_to_hex(statement.link_out),
-            values: statement.aggregates.iter().map(i128::to_string).collect(),
-            proof: hex::encode(prove::to_bytes(&proof)),
-            vk_sha256: prove::vk_sha256(vk),
-        });
+        shards.push(ShardProof::new(
+            &statement,
+            range.end - range.start,
+            &proof,
+            vk,
+        ));
     }
 
     let full = circuits.specs[0].clone();
-    let header = full.header();
+    let header = full.header().clone();
     let (total, mut constraints) = circuits.total();
     constraints.insert("total".into(), total);
-    if circuits.ranges.len() > 1 {
+    if plan.len() > 1 {
         constraints.insert("per_shard".into(), circuits.counts[0].0);
     }
     let receipt = Receipt {
@@ -351,8 +323,8 @@ pub fn run<R: RngCore + CryptoRng>(
 /// The quantization settings and the bit widths the circuit proves.
 fn quantization_report(spec: &CircuitSpec) -> serde_json::Value {
     use crate::quantize::Stage;
-    let stages: Vec<serde_json::Value> = spec
-        .plan
+    let plan = spec.plan();
+    let stages: Vec<serde_json::Value> = plan
         .stages
         .iter()
         .map(|s| match s {
@@ -362,10 +334,10 @@ fn quantization_report(spec: &CircuitSpec) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({
-        "config": spec.plan.config,
-        "input_scales": spec.plan.input_scales,
-        "output_scale": spec.plan.output_scale,
-        "output_bits": spec.plan.output_bits,
+        "config": plan.config,
+        "input_scales": plan.input_scales,
+        "output_scale": plan.output_scale,
+        "output_bits": plan.output_bits,
         "stages": stages,
     })
 }

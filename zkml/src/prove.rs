@@ -1,22 +1,30 @@
-//! Groth16 over BN254: key generation, proving, verification, and the
-//! compressed encodings of keys and proofs.
+//! Groth16 over BN254, the prover's side: key generation and proving with
+//! ark-groth16. Verifying keys and proofs leave this module as
+//! `zkgate_statement::groth16`'s types (the same bytes), which verify them.
 
 use crate::circuit::{JobCircuit, Witness};
 use crate::error::{Error, Result};
-use crate::statement::{CircuitSpec, Statement};
+use crate::spec::CircuitSpec;
 use ark_bn254::Bn254;
 use ark_groth16::Groth16;
-use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_snark::SNARK;
 use rand::{CryptoRng, RngCore};
-use sha2::{Digest, Sha256};
+use zkgate_statement::groth16::{Proof, VerifyingKey};
 
 /// A proving key.
 pub type ProvingKey = ark_groth16::ProvingKey<Bn254>;
-/// A verifying key.
-pub type VerifyingKey = ark_groth16::VerifyingKey<Bn254>;
-/// A proof.
-pub type Proof = ark_groth16::Proof<Bn254>;
+
+/// The verifying key inside a proving key.
+pub fn verifying_key(pk: &ProvingKey) -> VerifyingKey {
+    let vk = &pk.vk;
+    VerifyingKey {
+        alpha_g1: vk.alpha_g1,
+        beta_g2: vk.beta_g2,
+        gamma_g2: vk.gamma_g2,
+        delta_g2: vk.delta_g2,
+        gamma_abc_g1: vk.gamma_abc_g1.clone(),
+    }
+}
 
 /// Generates the circuit's keys (ark-groth16's keys, computed faster: see
 /// [`crate::setup`]). Whoever runs this knows the trapdoor: a receipt
@@ -32,7 +40,7 @@ pub fn setup<R: RngCore + CryptoRng>(
     };
     let pk =
         crate::setup::generate(circuit, rng).map_err(|e| Error::Proof(format!("setup: {e}")))?;
-    let vk = pk.vk.clone();
+    let vk = verifying_key(&pk);
     Ok((pk, vk))
 }
 
@@ -48,7 +56,13 @@ pub fn prove<R: RngCore + CryptoRng>(
         witness: Some(witness),
         counts: None,
     };
-    Groth16::<Bn254>::prove(pk, circuit, rng).map_err(|e| Error::Proof(format!("prove: {e}")))
+    let p = Groth16::<Bn254>::prove(pk, circuit, rng)
+        .map_err(|e| Error::Proof(format!("prove: {e}")))?;
+    Ok(Proof {
+        a: p.a,
+        b: p.b,
+        c: p.c,
+    })
 }
 
 /// Checks that the witness satisfies the circuit, naming the first broken
@@ -136,38 +150,52 @@ pub fn profile(spec: &CircuitSpec, pk: &ProvingKey, witness: Witness<'_>) -> Res
     })
 }
 
-/// Verifies a proof of `statement`.
-pub fn verify(vk: &VerifyingKey, statement: &Statement, proof: &Proof) -> Result<bool> {
-    Groth16::<Bn254>::verify(vk, &statement.public_inputs(), proof)
-        .map_err(|e| Error::Proof(format!("verify: {e}")))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+    use rand::SeedableRng;
+    use zkgate_circuits::Fr;
+    use zkgate_statement::groth16::{from_bytes, to_bytes, verify_inputs};
 
-/// Compressed bytes of a key or proof.
-pub fn to_bytes<T: CanonicalSerialize>(t: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(t.compressed_size());
-    t.serialize_compressed(&mut out)
-        .expect("writing to a Vec cannot fail");
-    out
-}
+    /// `x * x = y` with `y` public.
+    struct Square(u64);
+    impl ConstraintSynthesizer<Fr> for Square {
+        fn generate_constraints(
+            self,
+            cs: ConstraintSystemRef<Fr>,
+        ) -> std::result::Result<(), SynthesisError> {
+            let x = cs.new_witness_variable(|| Ok(Fr::from(self.0)))?;
+            let y = cs.new_input_variable(|| Ok(Fr::from(self.0 * self.0)))?;
+            cs.enforce_r1cs_constraint(|| x.into(), || x.into(), || y.into())
+        }
+    }
 
-/// Reads compressed bytes, checking every point is on the curve and in the
-/// right subgroup.
-pub fn from_bytes<T: CanonicalDeserialize>(bytes: &[u8]) -> Result<T> {
-    T::deserialize_compressed(bytes).map_err(Error::from)
-}
-
-/// A job's verifying keys (one per shard size: a sharded job whose last
-/// shard is shorter has two) as one byte string: what `vk.bin` holds.
-pub fn keys_to_bytes(vks: &[VerifyingKey]) -> Vec<u8> {
-    to_bytes(&vks.to_vec())
-}
-
-/// Reads [`keys_to_bytes`]'s output.
-pub fn keys_from_bytes(bytes: &[u8]) -> Result<Vec<VerifyingKey>> {
-    from_bytes(bytes)
-}
-
-/// SHA-256 of a verifying key's compressed bytes, hex.
-pub fn vk_sha256(vk: &VerifyingKey) -> String {
-    hex::encode(Sha256::digest(to_bytes(vk)))
+    #[test]
+    fn the_statement_verifier_agrees_with_ark_groth16() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
+        let (pk, ark_vk) = Groth16::<Bn254>::circuit_specific_setup(Square(3), &mut rng).unwrap();
+        let ark_proof = Groth16::<Bn254>::prove(&pk, Square(3), &mut rng).unwrap();
+        let vk = verifying_key(&pk);
+        // The same bytes both ways.
+        assert_eq!(to_bytes(&vk), to_bytes(&ark_vk));
+        let proof: Proof = from_bytes(&to_bytes(&ark_proof)).unwrap();
+        for (y, valid) in [(9u64, true), (10, false), (0, false)] {
+            let ours = verify_inputs(&vk, &[Fr::from(y)], &proof).unwrap();
+            let ark = Groth16::<Bn254>::verify(&ark_vk, &[Fr::from(y)], &ark_proof).unwrap();
+            assert_eq!((ours, ark), (valid, valid), "y = {y}");
+        }
+        // Another proof's parts, and another key, fail.
+        let other = Groth16::<Bn254>::prove(&pk, Square(4), &mut rng).unwrap();
+        let mixed = Proof {
+            a: proof.a,
+            b: proof.b,
+            c: other.c,
+        };
+        assert!(!verify_inputs(&vk, &[Fr::from(9u64)], &mixed).unwrap());
+        let (pk2, _) = Groth16::<Bn254>::circuit_specific_setup(Square(3), &mut rng).unwrap();
+        assert!(!verify_inputs(&verifying_key(&pk2), &[Fr::from(9u64)], &proof).unwrap());
+        // A wrong number of inputs is an error, not a verdict.
+        assert!(verify_inputs(&vk, &[], &proof).is_err());
+    }
 }

@@ -14,6 +14,7 @@
 use crate::error::{Error, Result};
 use crate::ir::{Model, Op};
 use serde::{Deserialize, Serialize};
+use zkgate_statement::field::bitlen;
 
 /// Quantization settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,11 +84,6 @@ pub struct Plan {
     pub classifier: bool,
     /// The settings used.
     pub config: QuantConfig,
-}
-
-/// Bits of `|x|`.
-pub(crate) fn bitlen(x: i128) -> usize {
-    (128 - x.unsigned_abs().leading_zeros()) as usize
 }
 
 fn pow2(e: i32) -> f64 {

@@ -4,24 +4,8 @@
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::import::Imported;
-use crate::statement::{CircuitSpec, Evaluation};
-use serde::{Deserialize, Serialize};
-
-/// How closely the quantized model follows the float model on the job's rows.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Agreement {
-    /// Rows compared.
-    pub rows: usize,
-    /// For classifiers: rows whose float and quantized classes agree.
-    pub same_class: Option<usize>,
-    /// For classifiers: `same_class / rows`.
-    pub class_agreement: Option<f64>,
-    /// Largest absolute difference between float and quantized outputs
-    /// (output units; regression models).
-    pub max_abs_error: Option<f64>,
-    /// Mean absolute difference (regression models).
-    pub mean_abs_error: Option<f64>,
-}
+use crate::spec::{argmax, CircuitSpec, Evaluation};
+pub use zkgate_statement::receipt::Agreement;
 
 /// Runs tract on every row (dequantized stored values, the data the
 /// gateway holds) and compares with the quantized evaluation.
@@ -32,7 +16,7 @@ pub fn agreement(
     eval: &Evaluation,
 ) -> Result<Agreement> {
     let n = dataset.rows();
-    let scale = 2f64.powi(spec.plan.output_scale);
+    let scale = 2f64.powi(spec.plan().output_scale);
     let mut same = 0usize;
     let (mut max_err, mut sum_err) = (0f64, 0f64);
     for r in 0..n {
@@ -43,12 +27,12 @@ pub fn agreement(
             .collect();
         let f = imported.run_float(&x)?;
         let q = &eval.outputs[r];
-        if spec.plan.classifier || spec.aggregate.needs_classes() {
+        if spec.plan().classifier || spec.aggregate.needs_classes() {
             let fc = f
                 .iter()
                 .enumerate()
                 .fold(0, |best, (i, v)| if *v > f[best] { i } else { best });
-            if fc == crate::statement::argmax(q) {
+            if fc == argmax(q) {
                 same += 1;
             }
         } else {
@@ -59,12 +43,12 @@ pub fn agreement(
             }
         }
     }
-    let classes = spec.plan.classifier || spec.aggregate.needs_classes();
+    let classes = spec.plan().classifier || spec.aggregate.needs_classes();
     Ok(Agreement {
         rows: n,
         same_class: classes.then_some(same),
         class_agreement: classes.then(|| same as f64 / n as f64),
         max_abs_error: (!classes).then_some(max_err),
-        mean_abs_error: (!classes).then(|| sum_err / (n * spec.plan.outputs()) as f64),
+        mean_abs_error: (!classes).then(|| sum_err / (n * spec.plan().outputs()) as f64),
     })
 }

@@ -26,7 +26,9 @@ use rand::Rng;
 use rayon::prelude::*;
 use zkgate_circuits::Fr;
 
-use crate::prove::{ProvingKey, VerifyingKey};
+use crate::prove::ProvingKey;
+
+type VerifyingKey = ark_groth16::VerifyingKey<ark_bn254::Bn254>;
 
 /// Scalars advanced together: enough to amortize the inversion, few enough
 /// to stay in cache and to split across cores.
@@ -216,11 +218,11 @@ fn chunk_mul<P: SWCurveConfig>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prove::to_bytes;
     use ark_bn254::Bn254;
     use ark_ec::scalar_mul::ScalarMul;
     use ark_groth16::Groth16;
     use rand::SeedableRng;
+    use zkgate_statement::groth16::to_bytes;
 
     #[test]
     fn batched_affine_multiples_equal_the_projective_ones() {
@@ -269,7 +271,7 @@ mod tests {
         let d = crate::dataset::Dataset::from_csv_reader(head.join("\n").as_bytes(), 16).unwrap();
         let m = crate::import::load(fixtures.join("models/mlp.onnx")).unwrap();
         let request = JobRequest {
-            aggregate: crate::statement::Aggregate::Mean,
+            aggregate: zkgate_statement::Aggregate::Mean,
             input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
             quant: Default::default(),
         };

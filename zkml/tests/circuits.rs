@@ -6,20 +6,17 @@ mod common;
 use ark_ff::AdditiveGroup;
 use common::{fixture, head};
 use zkgate_circuits::Fr;
+use zkgate_statement::{nonce_from, Aggregate, Statement};
 use zkgate_zkml::circuit::Witness;
 use zkgate_zkml::dataset::{Dataset, Secret};
 use zkgate_zkml::import;
 use zkgate_zkml::job::{compile, JobRequest};
 use zkgate_zkml::prove::check_satisfied;
 use zkgate_zkml::reference::agreement;
-use zkgate_zkml::statement::{evaluate, nonce_from, Aggregate, Statement};
+use zkgate_zkml::spec::evaluate;
 use zkgate_zkml::Error;
 
-fn statement_for(
-    spec: &zkgate_zkml::statement::CircuitSpec,
-    d: &Dataset,
-    secret: &Secret,
-) -> Statement {
+fn statement_for(spec: &zkgate_zkml::spec::CircuitSpec, d: &Dataset, secret: &Secret) -> Statement {
     let eval = evaluate(spec, &d.values).unwrap();
     Statement {
         commitment: d.commitment(secret),

@@ -5,12 +5,13 @@ mod common;
 
 use common::{fixture, head};
 use rand::SeedableRng;
+use zkgate_statement::field::fr_to_hex;
+use zkgate_statement::{nonce_from, Aggregate};
+use zkgate_statement::{Receipt, Verdict};
 use zkgate_zkml::dataset::Secret;
 use zkgate_zkml::import;
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{run, Gate, GateFn, LocalJob, Outcome};
-use zkgate_zkml::receipt::{fr_to_hex, Receipt, Verdict};
-use zkgate_zkml::statement::{nonce_from, Aggregate};
 use zkgate_zkml::Error;
 use zkgate_zkml::Fr;
 
@@ -338,7 +339,7 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
     rejects(r, &vk, "changed shard size", |t| t.circuit.shard_rows = 22);
     rejects_another_dataset_or_job(r, &vk);
     // Without the remainder's key.
-    let only_full = zkgate_zkml::prove::keys_to_bytes(&[out.keys[0].1.clone()]);
+    let only_full = zkgate_statement::groth16::keys_to_bytes(&[out.keys[0].1.clone()]);
     assert!(invalid(r, &only_full), "missing key");
 
     // Suppressing small cells needs the totals in one proof.

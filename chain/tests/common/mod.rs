@@ -9,11 +9,11 @@ use std::path::Path;
 use zkgate_chain::abi::Status;
 use zkgate_chain::settlement::{self, Bundle};
 use zkgate_chain::{Chain, Error, Settlement, Wallet};
+use zkgate_statement::field::{fr_from_hex, fr_to_hex};
+use zkgate_statement::groth16::VerifyingKey;
+use zkgate_statement::{Aggregate, Receipt, Verdict};
 use zkgate_zkml::dataset::{Dataset, Secret};
 use zkgate_zkml::pipeline::{run, LocalJob, Outcome};
-use zkgate_zkml::prove::VerifyingKey;
-use zkgate_zkml::receipt::{fr_from_hex, fr_to_hex, Receipt, Verdict};
-use zkgate_zkml::statement::Aggregate;
 use zkgate_zkml::Fr;
 
 pub struct Data {
@@ -241,7 +241,7 @@ pub async fn flow(chain: Chain) -> Gas {
     for (what, tamper, error) in &tampers {
         let mut bad = o1.receipt.clone();
         tamper(&mut bad);
-        let verdict = bad.verify(&zkgate_zkml::prove::keys_to_bytes(&keys));
+        let verdict = bad.verify(&zkgate_statement::groth16::keys_to_bytes(&keys));
         assert!(
             !matches!(verdict, Ok(Verdict::Valid)),
             "{what}: the Rust verifier accepted it"

@@ -5,23 +5,42 @@
 //! Groth16 proof per shard of rows with the shard's place, links and partial
 //! values (a job fits one shard unless its dataset is larger than the
 //! owner's shard size). Verification rebuilds every shard's public inputs
-//! from those fields (never from a stored copy), checks that the shards tile
-//! the dataset, that their links join, and that the job's values are the
-//! sums of theirs, so changing any field breaks a check or a pairing; it
-//! needs only this module, the statement and the verifying keys, not the
-//! model or tract.
+//! from those fields (never from a stored copy), checks that the shards are
+//! the header's shard plan, that their links join, and that the job's
+//! values are the sums of theirs, so changing any field breaks a check or a
+//! pairing; it needs only this crate and the verifying keys, not the model,
+//! tract or a prover.
 
 use crate::error::{Error, Result};
-use crate::prove::{from_bytes, keys_from_bytes, verify, vk_sha256, Proof, VerifyingKey};
-use crate::reference::Agreement;
-use crate::statement::{SpecHeader, Statement};
-use ark_ff::{AdditiveGroup, BigInteger, PrimeField};
+use crate::field::{fr_from_hex, fr_to_hex};
+use crate::groth16::{from_bytes, keys_from_bytes, verify, vk_sha256, Proof, VerifyingKey};
+use crate::header::SpecHeader;
+use crate::inputs::Statement;
+use crate::shards::ShardPlan;
+use ark_ff::AdditiveGroup;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zkgate_circuits::Fr;
 
 /// Who generated the proving key (see the trust model).
 pub const SETUP_BY_GATEWAY: &str = "gateway (the data owner could forge: keys made by the prover)";
+
+/// How closely the quantized model follows the float model on the job's
+/// rows (computed by the compiler, carried as information: not proved).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Agreement {
+    /// Rows compared.
+    pub rows: usize,
+    /// For classifiers: rows whose float and quantized classes agree.
+    pub same_class: Option<usize>,
+    /// For classifiers: `same_class / rows`.
+    pub class_agreement: Option<f64>,
+    /// Largest absolute difference between float and quantized outputs
+    /// (output units; regression models).
+    pub max_abs_error: Option<f64>,
+    /// Mean absolute difference (regression models).
+    pub mean_abs_error: Option<f64>,
+}
 
 /// A receipt.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -73,27 +92,25 @@ pub struct ShardProof {
     pub vk_sha256: String,
 }
 
-/// A field element as 0x-prefixed big-endian hex.
-pub fn fr_to_hex(x: Fr) -> String {
-    format!("0x{}", hex::encode(x.into_bigint().to_bytes_be()))
-}
+impl ShardProof {
+    /// The shard's proof of `statement` with key `vk`.
+    pub fn new(statement: &Statement, rows: u64, proof: &Proof, vk: &VerifyingKey) -> ShardProof {
+        ShardProof {
+            offset: statement.offset,
+            rows,
+            link_in: fr_to_hex(statement.link_in),
+            link_out: fr_to_hex(statement.link_out),
+            values: statement.aggregates.iter().map(i128::to_string).collect(),
+            proof: hex::encode(crate::groth16::to_bytes(proof)),
+            vk_sha256: vk_sha256(vk),
+        }
+    }
 
-/// Parses [`fr_to_hex`]'s output, rejecting non-canonical values.
-pub fn fr_from_hex(s: &str) -> Result<Fr> {
-    let bytes = hex::decode(s.trim_start_matches("0x"))
-        .map_err(|e| Error::Serialization(format!("`{s}`: {e}")))?;
-    if bytes.len() != 32 {
-        return Err(Error::Serialization(format!(
-            "`{s}`: a field element is 32 bytes"
-        )));
+    /// The Groth16 proof.
+    pub fn proof(&self) -> Result<Proof> {
+        let bytes = hex::decode(&self.proof).map_err(|e| Error::Serialization(e.to_string()))?;
+        from_bytes(&bytes)
     }
-    let x = Fr::from_be_bytes_mod_order(&bytes);
-    if x.into_bigint().to_bytes_be() != bytes {
-        return Err(Error::Serialization(format!(
-            "`{s}` is not a canonical field element"
-        )));
-    }
-    Ok(x)
 }
 
 /// The outcome of verifying a receipt.
@@ -126,7 +143,7 @@ impl Receipt {
             commitment: fr_from_hex(&self.commitment)?,
             rows: self.circuit.rows,
             nonce: fr_from_hex(&self.nonce)?,
-            circuit_id: self.circuit.with_shard_rows(shard.rows).id(),
+            circuit_id: self.circuit.shard_id(shard.rows),
             offset: shard.offset,
             link_in: fr_from_hex(&shard.link_in)?,
             link_out: fr_from_hex(&shard.link_out)?,
@@ -137,6 +154,11 @@ impl Receipt {
     /// The job's aggregate values.
     pub fn aggregates(&self) -> Result<Vec<i128>> {
         parse_values(&self.values)
+    }
+
+    /// The shard plan the header fixes.
+    pub fn plan(&self) -> ShardPlan {
+        ShardPlan::of(self.circuit.rows, self.circuit.shard_rows)
     }
 
     /// Reads a receipt from JSON.
@@ -150,7 +172,8 @@ impl Receipt {
     }
 
     /// Verifies the receipt against the job's verifying keys (the bytes of
-    /// `prove::keys_to_bytes`). `Err` means the keys could not be read at all.
+    /// [`crate::groth16::keys_to_bytes`]). `Err` means the keys could not
+    /// be read at all.
     pub fn verify(&self, keys: &[u8]) -> Result<Verdict> {
         let vks: Vec<VerifyingKey> = keys_from_bytes(keys)
             .map_err(|e| Error::Serialization(format!("verifying keys: {e}")))?;
@@ -174,36 +197,21 @@ impl Receipt {
                 "the reported result does not match the proved values",
             ));
         }
-        // The shards tile the rows, in order, all but the last of the
-        // circuit's shard size, and their links join.
-        let last = self
-            .shards
-            .len()
-            .checked_sub(1)
-            .ok_or_else(|| Invalid::new("the receipt has no proof"))?;
-        if last > 0 && header.params.suppress_below > 0 && header.aggregate.has_cells() {
+        if self.shards.is_empty() {
+            return Err(Invalid::new("the receipt has no proof"));
+        }
+        if self.shards.len() > 1 && header.suppresses() {
             return Err(Invalid::new(
                 "suppressed cells cannot be summed over shards",
             ));
         }
+        // The shards are the header's plan, in order.
+        let places: Vec<(u64, u64)> = self.shards.iter().map(|s| (s.offset, s.rows)).collect();
+        self.plan().check(&places).map_err(Invalid)?;
         let mut sum = vec![0i128; len];
         let mut link = Fr::ZERO;
-        let mut next_row = 0u64;
         for (i, shard) in self.shards.iter().enumerate() {
             let statement = self.statement(i).map_err(Invalid::from)?;
-            let size_ok = if i < last {
-                shard.rows == header.shard_rows
-            } else {
-                shard.rows > 0 && shard.rows <= header.shard_rows
-            };
-            if shard.offset != next_row || !size_ok {
-                return Err(Invalid::new(format!(
-                    "shard {i} (rows {}..{}) does not continue the shards before it",
-                    shard.offset,
-                    shard.offset.saturating_add(shard.rows)
-                )));
-            }
-            next_row += shard.rows;
             if statement.link_in != link {
                 return Err(Invalid::new(format!(
                     "shard {i} does not start where the shard before it ends"
@@ -223,14 +231,13 @@ impl Receipt {
                     "shard {i} names a verifying key that was not given"
                 ))
             })?;
-            if vk.gamma_abc_g1.len() != statement.public_inputs().len() + 1 {
+            if vk.inputs() != statement.public_inputs().len() {
                 return Err(Invalid::new(
                     "the verifying key is for a circuit with another number of public inputs",
                 ));
             }
-            let proof: Proof = hex::decode(&shard.proof)
-                .map_err(|e| Error::Serialization(e.to_string()))
-                .and_then(|b| from_bytes(&b))
+            let proof = shard
+                .proof()
                 .map_err(|e| Invalid::new(format!("shard {i}: malformed proof: {e}")))?;
             if !verify(vk, &statement, &proof).map_err(Invalid::from)? {
                 return Err(Invalid::new(format!(
@@ -238,7 +245,7 @@ impl Receipt {
                 )));
             }
         }
-        if next_row != header.rows || link != Fr::ZERO {
+        if link != Fr::ZERO {
             return Err(Invalid::new("the shards do not cover the dataset"));
         }
         if sum != total {

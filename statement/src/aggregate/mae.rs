@@ -1,0 +1,48 @@
+//! `mae`: mean absolute error of the single output against the label
+//! (`bits + 1` constraints per row), proved as the sum at the common error
+//! scale.
+
+use super::{
+    calibrate_error, error_operands, error_term, Aggregate, AggregateParams, Calibration, Outputs,
+    RowVars, Rows, Rule,
+};
+use crate::error::Result;
+use crate::header::SpecHeader;
+use zkgate_circuits::{aggregate, Cs, Num};
+
+/// Mean absolute error.
+pub(super) struct Mae;
+
+impl Rule for Mae {
+    fn name(&self) -> &'static str {
+        "mae"
+    }
+    fn outputs(&self) -> Outputs {
+        Outputs::One
+    }
+    fn values(&self, _: usize, _: &AggregateParams) -> usize {
+        1
+    }
+    fn calibrate(&self, _: &Aggregate, c: &Calibration<'_>, p: &mut AggregateParams) -> Result<()> {
+        calibrate_error(c, p);
+        Ok(())
+    }
+    fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
+        Ok(vec![(0..rows.outputs.len())
+            .map(|r| error_term(p, rows.outputs[r][0], rows.label(r)).abs())
+            .sum()])
+    }
+    fn gadget(
+        &self,
+        cs: &Cs,
+        row: &RowVars<'_>,
+        p: &AggregateParams,
+    ) -> zkgate_circuits::Result<Vec<Num>> {
+        let (y, l) = error_operands(row, p);
+        Ok(vec![aggregate::absolute_error(cs, &y, &l, p.bits)?])
+    }
+    fn decode(&self, _: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
+        let scale = 2f64.powi(header.params.error_scale);
+        serde_json::json!({ "mae": values[0] as f64 / scale / header.rows as f64 })
+    }
+}

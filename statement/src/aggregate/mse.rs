@@ -1,0 +1,48 @@
+//! `mse`: mean squared error of the single output against the label
+//! (1 constraint per row), proved as the sum of squares at the common
+//! error scale.
+
+use super::{
+    calibrate_error, error_operands, error_term, Aggregate, AggregateParams, Calibration, Outputs,
+    RowVars, Rows, Rule,
+};
+use crate::error::Result;
+use crate::header::SpecHeader;
+use zkgate_circuits::{aggregate, Cs, Num};
+
+/// Mean squared error.
+pub(super) struct Mse;
+
+impl Rule for Mse {
+    fn name(&self) -> &'static str {
+        "mse"
+    }
+    fn outputs(&self) -> Outputs {
+        Outputs::One
+    }
+    fn values(&self, _: usize, _: &AggregateParams) -> usize {
+        1
+    }
+    fn calibrate(&self, _: &Aggregate, c: &Calibration<'_>, p: &mut AggregateParams) -> Result<()> {
+        calibrate_error(c, p);
+        Ok(())
+    }
+    fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
+        Ok(vec![(0..rows.outputs.len())
+            .map(|r| error_term(p, rows.outputs[r][0], rows.label(r)).pow(2))
+            .sum()])
+    }
+    fn gadget(
+        &self,
+        cs: &Cs,
+        row: &RowVars<'_>,
+        p: &AggregateParams,
+    ) -> zkgate_circuits::Result<Vec<Num>> {
+        let (y, l) = error_operands(row, p);
+        Ok(vec![aggregate::squared_error(cs, &y, &l)?])
+    }
+    fn decode(&self, _: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
+        let scale = 4f64.powi(header.params.error_scale);
+        serde_json::json!({ "mse": values[0] as f64 / scale / header.rows as f64 })
+    }
+}

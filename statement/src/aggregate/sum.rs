@@ -1,0 +1,48 @@
+//! `sum`: every output summed over the rows (free in the circuit).
+
+use super::{Aggregate, AggregateParams, Outputs, RowVars, Rows, Rule};
+use crate::error::Result;
+use crate::header::SpecHeader;
+use zkgate_circuits::{Cs, Num};
+
+/// Sum of every output.
+pub(super) struct Sum;
+
+/// Each output summed over `rows` (shared with `mean`).
+pub(super) fn sums(rows: &Rows<'_>, outputs: usize) -> Vec<i128> {
+    (0..outputs)
+        .map(|o| rows.outputs.iter().map(|y| y[o]).sum())
+        .collect()
+}
+
+/// The outputs in output units.
+pub(super) fn in_units(header: &SpecHeader, values: &[i128]) -> Vec<f64> {
+    let scale = 2f64.powi(header.output_scale);
+    values.iter().map(|v| *v as f64 / scale).collect()
+}
+
+impl Rule for Sum {
+    fn name(&self) -> &'static str {
+        "sum"
+    }
+    fn outputs(&self) -> Outputs {
+        Outputs::Any
+    }
+    fn values(&self, outputs: usize, _: &AggregateParams) -> usize {
+        outputs
+    }
+    fn native(&self, rows: &Rows<'_>, _: &AggregateParams) -> Result<Vec<i128>> {
+        Ok(sums(rows, rows.outputs.first().map_or(0, Vec::len)))
+    }
+    fn gadget(
+        &self,
+        _: &Cs,
+        row: &RowVars<'_>,
+        _: &AggregateParams,
+    ) -> zkgate_circuits::Result<Vec<Num>> {
+        Ok(row.outputs.to_vec())
+    }
+    fn decode(&self, _: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
+        serde_json::json!({ "sum": in_units(header, values) })
+    }
+}

@@ -1,0 +1,114 @@
+//! The public description of a circuit: what a receipt carries, and whose
+//! hash is the circuit id.
+
+use crate::aggregate::{Aggregate, AggregateParams};
+use crate::field::hash_to_field;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zkgate_circuits::commitment::Shape;
+use zkgate_circuits::Fr;
+
+/// Format version of headers and receipts.
+pub const VERSION: u32 = 2;
+
+/// Everything a circuit fixes but its quantized plan, which it names by
+/// hash. The circuit id is the hash of this header, so a verifier that
+/// decodes aggregates with these scales decodes what was proved; the
+/// compiler's spec is this header plus the plan, so no field can escape the
+/// id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpecHeader {
+    /// Format version.
+    pub version: u32,
+    /// Rows in the dataset.
+    pub rows: u64,
+    /// Rows per shard proof (the last shard may hold fewer).
+    pub shard_rows: u64,
+    /// The dataset's column names.
+    pub columns: Vec<String>,
+    /// The dataset's column scales.
+    pub column_scales: Vec<i32>,
+    /// Bits per stored value.
+    pub value_bits: usize,
+    /// Columns feeding the model.
+    pub input_columns: Vec<usize>,
+    /// Label column.
+    pub label_column: Option<usize>,
+    /// The aggregate.
+    pub aggregate: Aggregate,
+    /// Its constants.
+    pub params: AggregateParams,
+    /// Scale of the model's outputs.
+    pub output_scale: i32,
+    /// Number of model outputs.
+    pub outputs: usize,
+    /// SHA-256 of the ONNX file.
+    pub onnx_sha256: String,
+    /// SHA-256 of the quantized plan's JSON.
+    pub plan_sha256: String,
+}
+
+impl SpecHeader {
+    /// The header of the circuit for shards of `rows` rows.
+    pub fn with_shard_rows(&self, rows: u64) -> SpecHeader {
+        SpecHeader {
+            shard_rows: rows,
+            ..self.clone()
+        }
+    }
+
+    /// The circuit id: SHA-256 of this header's JSON, as a field element.
+    pub fn id(&self) -> Fr {
+        let json = serde_json::to_vec(self).expect("headers serialize");
+        hash_to_field(&Sha256::digest(json))
+    }
+
+    /// The id of the circuit that proves a shard of `rows` rows of this
+    /// job: the only rule for a shorter last shard.
+    pub fn shard_id(&self, rows: u64) -> Fr {
+        self.with_shard_rows(rows).id()
+    }
+
+    /// The dataset's shape, as the commitment sees it.
+    pub fn shape(&self) -> Shape {
+        Shape {
+            rows: self.rows,
+            columns: self.columns.len() as u64,
+            value_bits: self.value_bits,
+        }
+    }
+
+    /// Number of aggregate values the statement carries.
+    pub fn aggregate_len(&self) -> usize {
+        self.aggregate.values(self.outputs, &self.params)
+    }
+
+    /// Whether cells below the owner's threshold are published as zero.
+    pub fn suppresses(&self) -> bool {
+        self.params.suppress_below > 0 && self.aggregate.has_cells()
+    }
+
+    /// The values as published: cells below the suppression threshold
+    /// zeroed.
+    pub fn suppress(&self, mut values: Vec<i128>) -> Vec<i128> {
+        if self.suppresses() {
+            let k = i128::from(self.params.suppress_below);
+            values.iter_mut().filter(|v| **v < k).for_each(|v| *v = 0);
+        }
+        values
+    }
+
+    /// The aggregate values read as numbers.
+    pub fn decode(&self, values: &[i128]) -> serde_json::Value {
+        let mut v = self.aggregate.decode(self, values);
+        if self.suppresses() {
+            // A zero count stands for fewer than this many rows, so an
+            // accuracy read off the matrix is only a lower bound.
+            v["suppressed_below"] = self.params.suppress_below.into();
+            if let Some(a) = v.as_object_mut().and_then(|o| o.remove("accuracy")) {
+                v["accuracy_at_least"] = a;
+            }
+        }
+        v
+    }
+}
