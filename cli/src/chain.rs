@@ -3,11 +3,9 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use zkgate_chain::abi::Status;
 use zkgate_chain::alloy_primitives::{Address, B256, U256};
-use zkgate_chain::settlement::Bundle;
 use zkgate_chain::{Chain, Settlement, Wallet};
 use zkgate_gateway::chain::ChainConfig;
 use zkgate_gateway::config::Paths;
@@ -182,16 +180,9 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 }));
             }
             ChainCmd::RegisterDataset(a) => {
-                let store = zkgate_gateway::store::Store::open(&a.chain.paths().db())
-                    .context("opening the store (is the gateway running?)")?;
-                let meta = store
-                    .dataset(&a.dataset)?
-                    .with_context(|| format!("no dataset `{}`", a.dataset))?;
-                drop(store);
-                let schema = serde_json::json!({
-                    "columns": meta.columns, "scales": meta.scales, "value_bits": meta.value_bits,
-                });
-                let schema_hash = B256::from_slice(&Sha256::digest(schema.to_string()));
+                let meta = zkgate_gateway::admin::published_dataset(&a.chain.paths(), &a.dataset)
+                    .context("reading the store (is the gateway running?)")?;
+                let schema_hash = B256::from(zkgate_gateway::admin::schema_sha256(&meta));
                 let s = a.chain.settlement()?;
                 let owner = a.chain.wallet(0)?;
                 let (id, r) = s
@@ -282,131 +273,4 @@ pub fn check_settled(
             Err(why) => Some(why),
         })
     })
-}
-
-/// `zkgate bench --settle`: one job's settlement on a fresh embedded chain,
-/// every call's gas measured.
-pub struct GasBench {
-    rt: tokio::runtime::Runtime,
-    dir: PathBuf,
-    s: Settlement,
-    job: u64,
-    /// The nonce the job's proofs must carry.
-    pub nonce: zkgate_zkml::Fr,
-    gas: serde_json::Map<String, serde_json::Value>,
-}
-
-/// Gas of a transaction's calldata (EIP-2028).
-fn calldata_gas(data: &[u8]) -> u64 {
-    data.iter().map(|b| if *b == 0 { 4 } else { 16 }).sum()
-}
-
-impl GasBench {
-    /// Deploys, registers `dataset`'s commitment and opens a job on it.
-    pub fn open(
-        dataset: &zkgate_zkml::dataset::Dataset,
-        secret: &zkgate_zkml::dataset::Secret,
-    ) -> Result<GasBench> {
-        let rt = tokio::runtime::Runtime::new()?;
-        let dir = std::env::temp_dir().join(format!("zkgate-gas-{}", std::process::id()));
-        let (s, job, gas) = rt.block_on(async {
-            let chain = Chain::embedded(&dir.join("state.json"))?;
-            let (s, r) = Settlement::deploy(chain, &Wallet::dev(0)?).await?;
-            let mut gas = serde_json::Map::new();
-            gas.insert("deploy".into(), r.gas_used.into());
-            let (ds, r) = s
-                .register_dataset(
-                    &Wallet::dev(0)?,
-                    dataset.commitment(secret),
-                    dataset.rows() as u64,
-                    B256::ZERO,
-                    U256::from(1u64),
-                )
-                .await?;
-            gas.insert("register_dataset".into(), r.gas_used.into());
-            let deadline = s.chain().now().await? + 86_400;
-            let (job, r) = s
-                .open_job(
-                    &Wallet::dev(1)?,
-                    ds,
-                    dataset.commitment(secret),
-                    B256::ZERO,
-                    deadline,
-                    U256::from(1u64),
-                )
-                .await?;
-            gas.insert("open_job".into(), r.gas_used.into());
-            anyhow::Ok((s, job, gas))
-        })?;
-        let nonce =
-            zkgate_chain::settlement::job_nonce(zkgate_chain::embedded::CHAIN_ID, s.address(), job);
-        Ok(GasBench {
-            rt,
-            dir,
-            s,
-            job,
-            nonce,
-            gas,
-        })
-    }
-
-    /// Registers the keys, settles, and measures one proof's verification
-    /// (a transaction to `verifyProof`, less its intrinsic and calldata gas)
-    /// against the precompile floor.
-    pub fn settle(mut self, out: &zkgate_zkml::pipeline::Outcome) -> Result<serde_json::Value> {
-        use zkgate_chain::alloy_sol_types::SolCall;
-        let vks: Vec<_> = out.keys.iter().map(|(_, vk)| vk.clone()).collect();
-        let receipt = &out.receipt;
-        let owner = Wallet::dev(0)?;
-        let result = self.rt.block_on(async {
-            let bundle = Bundle::for_receipt(receipt, &vks)?;
-            let (_, r) = self.s.register_verifier(&owner, &bundle).await?;
-            self.gas
-                .insert("register_verifier".into(), r.gas_used.into());
-            let shards = zkgate_chain::settlement::shards(receipt, &bundle)?;
-            let first = receipt.statement(0)?.public_inputs();
-            let inputs: Vec<U256> = first.iter().map(zkgate_chain::evm::fr_to_u256).collect();
-            let nonzero = inputs.iter().filter(|x| !x.is_zero()).count();
-            let call = zkgate_chain::abi::Settlement::verifyProofCall {
-                verifierId: bundle.id(),
-                key: shards[0].key,
-                inputs: inputs.clone(),
-                proof: shards[0].proof,
-            };
-            let data = call.abi_encode();
-            let r = self
-                .s
-                .chain()
-                .send(
-                    &owner,
-                    &zkgate_chain::TxRequest {
-                        to: Some(self.s.address()),
-                        data: data.clone().into(),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            let exec = r.gas_used - 21_000 - calldata_gas(&data);
-            let floor = zkgate_chain::evm::verification_gas(nonzero);
-            let settled = self.s.settle(&owner, self.job, receipt, &vks).await?;
-            self.gas.insert("settle".into(), settled.gas_used.into());
-            anyhow::Ok(serde_json::json!({
-                "gas": self.gas,
-                "shards": receipt.shards.len(),
-                "public_inputs": inputs.len(),
-                "nonzero_inputs": nonzero,
-                "verify_proof_exec_gas": exec,
-                "precompile_floor_gas": floor,
-                "verify_over_floor": exec as f64 / floor as f64,
-                "floor_all_inputs_gas": zkgate_chain::evm::verification_gas(inputs.len()),
-                "settle_calldata_bytes": zkgate_chain::abi::Settlement::settleCall {
-                    id: U256::from(self.job),
-                    verifierId: bundle.id(),
-                    shards,
-                }.abi_encode().len(),
-            }))
-        });
-        let _ = std::fs::remove_dir_all(&self.dir);
-        result
-    }
 }

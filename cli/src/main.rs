@@ -2,7 +2,6 @@
 //! receipts, and benchmark the prover.
 #![forbid(unsafe_code)]
 
-mod bench;
 mod chain;
 mod owner;
 mod rules;
@@ -38,7 +37,7 @@ enum Command {
     /// Verify a receipt against a verifying key (exit 0 valid, 1 invalid, 2 error).
     Verify(VerifyArgs),
     /// Benchmark the prover on the fixture models; one JSON line per case.
-    Bench(bench::BenchArgs),
+    Bench(zkgate_bench::BenchArgs),
     /// Create a gateway data dir (config, vault identity, TLS certificate).
     Init(owner::InitArgs),
     /// Run the gateway.
@@ -284,7 +283,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Prove(a) => cmd_prove(a).map(|()| true),
         Command::Verify(a) => cmd_verify(a),
-        Command::Bench(a) => bench::run(a).map(|()| true),
+        Command::Bench(a) => zkgate_bench::run(a).map(|()| true),
         Command::Init(a) => owner::init(a).map(|()| true),
         Command::Serve(a) => owner::serve(a).map(|()| true),
         Command::Dataset(c) => owner::dataset(c).map(|()| true),

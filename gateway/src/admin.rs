@@ -189,3 +189,20 @@ pub fn remove_dataset(paths: &Paths, store: &Store, name: &str) -> Result<()> {
     let file = paths.datasets().join(format!("{name}.age"));
     std::fs::remove_file(&file).map_err(|e| Error::io(&file, e))
 }
+
+/// A dataset's published metadata, read from a stopped gateway's store.
+pub fn published_dataset(paths: &Paths, name: &str) -> Result<DatasetMeta> {
+    let store = Store::open(&paths.db())?;
+    store
+        .dataset(name)?
+        .ok_or_else(|| Error::NotFound(format!("dataset `{name}`")))
+}
+
+/// The hash of a dataset's public schema (column names, scales, value
+/// bits) that its on-chain registration carries.
+pub fn schema_sha256(meta: &DatasetMeta) -> [u8; 32] {
+    let schema = serde_json::json!({
+        "columns": meta.columns, "scales": meta.scales, "value_bits": meta.value_bits,
+    });
+    Sha256::digest(schema.to_string()).into()
+}

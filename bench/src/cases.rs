@@ -1,4 +1,4 @@
-//! `zkgate bench`: proves the fixture models at several sizes and prints one
+//! The benchmark cases: proves the fixture models at several sizes and prints one
 //! JSON object per case. Each case runs in its own child process so that its
 //! peak RSS is its own.
 
@@ -255,7 +255,7 @@ fn run_one(
     let mut rng = rand::rngs::OsRng;
     let secret = Secret::random(&mut rng);
     let chain = if settle {
-        Some(crate::chain::GasBench::open(&dataset, &secret)?)
+        Some(crate::gas::GasBench::open(&dataset, &secret)?)
     } else {
         None
     };
