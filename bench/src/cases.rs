@@ -346,7 +346,7 @@ struct Floor {
 }
 
 fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Result<Floor> {
-    use zkgate_zkml::circuit::{Chain, Witness};
+    use zkgate_zkml::circuit::{Links, Witness};
     let spec = &out.spec;
     let cuts = dataset.cuts(secret, spec.shard_rows);
     let statement = out.receipt.statement(0)?;
@@ -354,7 +354,7 @@ fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Res
         columns: &dataset.values,
         secret,
         statement: &statement,
-        chain: Chain::between(&cuts[0], &cuts[1]),
+        links: Links::between(&cuts[0], &cuts[1]),
     };
     let pk = &out.keys[0].0;
     let t = Instant::now();

@@ -36,6 +36,32 @@ fn parse<T: std::str::FromStr>(v: &Value) -> Result<T> {
         .ok_or_else(|| Error::Chain(format!("unexpected value {v}")))
 }
 
+/// TLS for a JSON-RPC node whose certificate chains to one of the
+/// certificates in `ca_pem`.
+pub fn tls_with_ca(ca_pem: &[u8]) -> Result<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let bad = |e: String| Error::Chain(format!("CA certificate: {e}"));
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem) {
+        roots
+            .add(c.map_err(|e| bad(e.to_string()))?)
+            .map_err(|e| bad(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("no certificate in the CA file".into()));
+    }
+    Ok(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Chain(format!("tls: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth(),
+    )
+}
+
 impl Rpc {
     /// A client for `url` (`http://` or `https://` with `tls`).
     pub fn new(url: &str, tls: Option<rustls::ClientConfig>) -> Result<Rpc> {

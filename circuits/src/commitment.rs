@@ -28,7 +28,7 @@ use ark_ff::{AdditiveGroup, PrimeField};
 /// Bits packed into one field element.
 pub const PACK_BITS: usize = 248;
 /// Elements absorbed per Poseidon call besides the chaining value.
-pub const CHAIN_RATE: usize = poseidon::MAX_INPUTS - 1;
+pub const ABSORB_RATE: usize = poseidon::MAX_INPUTS - 1;
 /// Widest supported value.
 pub const MAX_VALUE_BITS: usize = 32;
 
@@ -63,14 +63,14 @@ impl Shape {
     pub fn absorb_cost(&self, rows: u64) -> usize {
         let elements = rows as usize * self.elements_per_row();
         rows as usize * self.columns as usize * self.value_bits
-            + elements.div_ceil(CHAIN_RATE) * gadget::cost(poseidon::MAX_INPUTS)
+            + elements.div_ceil(ABSORB_RATE) * gadget::cost(poseidon::MAX_INPUTS)
     }
 
     /// The row counts after which the chain can be cut: multiples of this
     /// fill whole Poseidon calls.
     pub fn cut_rows(&self) -> u64 {
         let per_row = self.elements_per_row() as u64;
-        CHAIN_RATE as u64 / gcd(CHAIN_RATE as u64, per_row)
+        ABSORB_RATE as u64 / gcd(ABSORB_RATE as u64, per_row)
     }
 }
 
@@ -122,9 +122,9 @@ pub fn start(shape: Shape, salt: Fr) -> Fr {
     ])
 }
 
-/// Absorbs elements into the chain, `CHAIN_RATE` per call.
-fn chain(h: Fr, elements: &[Fr]) -> Fr {
-    elements.chunks(CHAIN_RATE).fold(h, |h, chunk| {
+/// Absorbs elements into the hash chain, `ABSORB_RATE` per call.
+fn absorb_elements(h: Fr, elements: &[Fr]) -> Fr {
+    elements.chunks(ABSORB_RATE).fold(h, |h, chunk| {
         let mut input = Vec::with_capacity(poseidon::MAX_INPUTS);
         input.push(h);
         input.extend_from_slice(chunk);
@@ -141,7 +141,7 @@ pub fn absorb<'a>(h: Fr, value_bits: usize, rows: impl IntoIterator<Item = &'a [
         .into_iter()
         .flat_map(|r| pack_row(r, value_bits))
         .collect();
-    chain(h, &elements)
+    absorb_elements(h, &elements)
 }
 
 /// The dataset commitment over `rows` (each `shape.columns` values).
@@ -154,7 +154,7 @@ pub fn commit<'a>(shape: Shape, salt: Fr, rows: impl IntoIterator<Item = &'a [i6
         n += 1;
     }
     assert_eq!(n, shape.rows, "row count");
-    chain(start(shape, salt), &elements)
+    absorb_elements(start(shape, salt), &elements)
 }
 
 /// The dataset commitment in R1CS: range-checks every value
@@ -203,7 +203,7 @@ pub fn absorb_gadget(cs: &Cs, shape: Shape, h: &Num, rows: &[Vec<Num>]) -> Resul
         }
     }
     let mut h = h.clone();
-    for chunk in packed.chunks(CHAIN_RATE) {
+    for chunk in packed.chunks(ABSORB_RATE) {
         let mut input = Vec::with_capacity(poseidon::MAX_INPUTS);
         input.push(h);
         input.extend(chunk.iter().cloned());

@@ -10,7 +10,6 @@ use zkgate_chain::{Chain, Settlement, Wallet};
 use zkgate_gateway::chain::ChainConfig;
 use zkgate_gateway::config::Paths;
 use zkgate_statement::field::fr_from_hex;
-use zkgate_statement::Receipt;
 
 /// Where the contract is and who signs.
 #[derive(Args, Clone)]
@@ -74,7 +73,9 @@ impl ChainArgs {
         })
     }
 
-    fn settlement(&self) -> Result<Settlement> {
+    /// The contract, as the flags or else the data dir's `chain.json` name
+    /// it.
+    pub fn settlement(&self) -> Result<Settlement> {
         let conf = self.config()?;
         let address = match (self.contract, &conf) {
             (Some(a), _) => a,
@@ -181,7 +182,8 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
             }
             ChainCmd::RegisterDataset(a) => {
                 let meta = zkgate_gateway::admin::published_dataset(&a.chain.paths(), &a.dataset)
-                    .context("reading the store (is the gateway running?)")?;
+                    .context("opening the store (is the gateway running?)")?
+                    .with_context(|| format!("no dataset `{}`", a.dataset))?;
                 let schema_hash = B256::from(zkgate_gateway::admin::schema_sha256(&meta));
                 let s = a.chain.settlement()?;
                 let owner = a.chain.wallet(0)?;
@@ -248,29 +250,5 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
             }
         }
         Ok(())
-    })
-}
-
-/// The on-chain half of `zkgate verify --chain-job`: the job settled, with
-/// this receipt's values, dataset commitment, binding and keys. `None`
-/// when it all matches, else why not.
-pub fn check_settled(
-    a: &ChainArgs,
-    job: u64,
-    receipt: &Receipt,
-    vk: &[u8],
-) -> Result<Option<String>> {
-    tokio::runtime::Runtime::new()?.block_on(async {
-        let s = a.settlement()?;
-        Ok(match s.check_settled(job, receipt, vk).await? {
-            Ok((e, l)) => {
-                println!(
-                    "settled on chain: job {job}, transaction {} in block {}, paid {} wei to {}",
-                    l.tx, l.block, e.amount, e.payee
-                );
-                None
-            }
-            Err(why) => Some(why),
-        })
     })
 }

@@ -190,12 +190,10 @@ pub fn remove_dataset(paths: &Paths, store: &Store, name: &str) -> Result<()> {
     std::fs::remove_file(&file).map_err(|e| Error::io(&file, e))
 }
 
-/// A dataset's published metadata, read from a stopped gateway's store.
-pub fn published_dataset(paths: &Paths, name: &str) -> Result<DatasetMeta> {
-    let store = Store::open(&paths.db())?;
-    store
-        .dataset(name)?
-        .ok_or_else(|| Error::NotFound(format!("dataset `{name}`")))
+/// A dataset's published metadata, read from a stopped gateway's store
+/// (`None`: no such dataset).
+pub fn published_dataset(paths: &Paths, name: &str) -> Result<Option<DatasetMeta>> {
+    Store::open(&paths.db())?.dataset(name)
 }
 
 /// The hash of a dataset's public schema (column names, scales, value

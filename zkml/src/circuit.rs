@@ -31,13 +31,13 @@ pub struct Witness<'a> {
     pub statement: &'a Statement,
     /// The chain value before the shard, and the blindings of its two links
     /// (see `zkgate_circuits::shard::cuts`).
-    pub chain: Chain,
+    pub links: Links,
 }
 
 /// The private side of a shard's links (all zero, the default, when one
 /// shard holds the whole dataset).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Chain {
+pub struct Links {
     /// The commitment chain's value before the shard.
     pub h_in: Fr,
     /// Blinding of the link before the shard.
@@ -46,10 +46,10 @@ pub struct Chain {
     pub blind_out: Fr,
 }
 
-impl Chain {
+impl Links {
     /// The chain between two cuts.
-    pub fn between(a: &shard::Cut, b: &shard::Cut) -> Chain {
-        Chain {
+    pub fn between(a: &shard::Cut, b: &shard::Cut) -> Links {
+        Links {
             h_in: a.h,
             blind_in: a.blind,
             blind_out: b.blind,
@@ -124,9 +124,9 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         }
         let private = |f: fn(&Witness<'_>) -> Fr| Num::witness(&cs, w.as_ref().map(f));
         let salt = private(|w| w.secret.0)?;
-        let h_in = private(|w| w.chain.h_in)?;
-        let blind_in = private(|w| w.chain.blind_in)?;
-        let blind_out = private(|w| w.chain.blind_out)?;
+        let h_in = private(|w| w.links.h_in)?;
+        let blind_in = private(|w| w.links.blind_in)?;
+        let blind_out = private(|w| w.links.blind_out)?;
         shard::open(
             &cs,
             spec.shape(),

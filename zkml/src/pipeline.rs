@@ -7,7 +7,7 @@
 //! memory by the shard size. Shard proofs are independent, so owners with
 //! several machines could spread them.
 
-use crate::circuit::{self, Chain, Witness};
+use crate::circuit::{self, Links, Witness};
 use crate::dataset::{Dataset, Secret};
 use crate::error::{Error, Result};
 use crate::import::Imported;
@@ -77,6 +77,30 @@ pub struct LocalJob<'a> {
     /// checks. It returns the cell-suppression threshold (0 for none), or an
     /// error that ends the job.
     pub gate: Option<&'a GateFn<'a>>,
+}
+
+impl<'a> LocalJob<'a> {
+    /// A job with no limit, one proof, no kept keys and no gate; set the
+    /// other fields as needed.
+    pub fn new(
+        model: &'a Imported,
+        dataset: &'a Dataset,
+        secret: &'a Secret,
+        request: &'a JobRequest,
+        nonce: Fr,
+    ) -> LocalJob<'a> {
+        LocalJob {
+            model,
+            dataset,
+            secret,
+            request,
+            nonce,
+            max_constraints: None,
+            shard_rows: None,
+            keys: None,
+            gate: None,
+        }
+    }
 }
 
 /// Keys kept across jobs: a job whose circuit id was keyed before (same
@@ -269,7 +293,7 @@ pub fn run<R: RngCore + CryptoRng>(
             columns: &job.dataset.values,
             secret: job.secret,
             statement: &statement,
-            chain: Chain::between(&cuts[i], &cuts[i + 1]),
+            links: Links::between(&cuts[i], &cuts[i + 1]),
         };
         let t = clock(Step::Prove, progress);
         let proof = prove::prove(s, pk, witness, rng)?;

@@ -95,7 +95,7 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                 columns: &d.values,
                 secret: &secret,
                 statement: &st,
-                chain: Default::default(),
+                links: Default::default(),
             },
         )
         .unwrap();
@@ -109,7 +109,7 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                     columns: &d.values,
                     secret: &secret,
                     statement: &lie,
-                    chain: Default::default(),
+                    links: Default::default(),
                 }
             )
             .is_err(),
@@ -124,7 +124,7 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                     columns: &other_data.values,
                     secret: &secret,
                     statement: &st,
-                    chain: Default::default(),
+                    links: Default::default(),
                 }
             )
             .is_err(),

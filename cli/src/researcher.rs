@@ -1,0 +1,189 @@
+//! The researcher's commands, against a running gateway over HTTPS:
+//! `submit`, `status`, `receipt`.
+
+use crate::{spinner, AggregateArgs};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use zkgate_gateway::client::{Answer, Client};
+use zkgate_gateway::store::{JobState, Manifest};
+
+/// How to reach a gateway.
+#[derive(Args, Clone)]
+pub struct Remote {
+    /// Gateway URL, e.g. https://127.0.0.1:8443.
+    #[arg(long)]
+    gateway: String,
+    /// The gateway's CA certificate (PEM).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Bearer token (or $ZKGATE_TOKEN).
+    #[arg(long, env = "ZKGATE_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+impl Remote {
+    fn client(&self) -> Result<Client> {
+        let ca = self
+            .ca_cert
+            .as_ref()
+            .map(std::fs::read)
+            .transpose()
+            .context("reading the CA certificate")?;
+        if ca.is_none() && self.gateway.starts_with("https://") {
+            bail!("--ca-cert is required for https");
+        }
+        Ok(Client::new(&self.gateway, &self.token, ca.as_deref())?)
+    }
+}
+
+fn ok<T>(a: Answer<T>) -> Result<T> {
+    match a? {
+        Ok(v) => Ok(v),
+        Err(e) => bail!("gateway: {e}"),
+    }
+}
+
+/// `zkgate submit`.
+#[derive(Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// Dataset name.
+    #[arg(long)]
+    dataset: String,
+    /// ONNX model.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    aggregate: AggregateArgs,
+    /// Columns feeding the model, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Idempotency key (resubmitting returns the same job).
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// The on-chain job (`zkgate chain open-job`) the gateway settles once
+    /// the proof is made.
+    #[arg(long)]
+    chain_job: Option<u64>,
+    /// Do not wait for the receipt.
+    #[arg(long)]
+    no_wait: bool,
+    /// Where to save the receipt.
+    #[arg(long, default_value = "receipt.json")]
+    out: PathBuf,
+    /// Where to save the verifying key.
+    #[arg(long, default_value = "vk.bin")]
+    vk_out: PathBuf,
+}
+
+pub fn submit(a: SubmitArgs) -> Result<()> {
+    let client = a.remote.client()?;
+    let model =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let manifest = Manifest {
+        dataset: a.dataset.clone(),
+        columns: a.columns.clone(),
+        aggregate: a.aggregate.build()?,
+        idempotency_key: a.idempotency_key.clone(),
+        quant: Default::default(),
+        chain_job: a.chain_job,
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let t0 = Instant::now();
+        let job = ok(client.submit(&manifest, model).await)?;
+        println!("job {} {}", job.id, job.state.name());
+        if a.no_wait {
+            return Ok(());
+        }
+        let pb = spinner(false);
+        let job = loop {
+            let j = ok(client.job(&job.id).await)?;
+            pb.set_message(j.state.name().to_string());
+            if j.state.is_terminal() {
+                break j;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        pb.finish_and_clear();
+        match job.state {
+            JobState::Done => {
+                let r = ok(client.receipt(&job.id).await)?;
+                let vk = ok(client.vk(&job.id).await)?;
+                std::fs::write(&a.out, &r)?;
+                std::fs::write(&a.vk_out, &vk)?;
+                println!(
+                    "done in {:.1} s; wrote {} and {}",
+                    t0.elapsed().as_secs_f64(),
+                    a.out.display(),
+                    a.vk_out.display()
+                );
+                if let Some(s) = &job.settlement {
+                    match s.get("error") {
+                        Some(e) => bail!("proved, but the chain refused the settlement: {e}"),
+                        None => println!(
+                            "settled on chain: job {} in transaction {} (block {}, {} gas), values {}",
+                            s["job"],
+                            s["tx"].as_str().unwrap_or("?"),
+                            s["block"],
+                            s["gas_used"],
+                            s["values"]
+                        ),
+                    }
+                }
+                Ok(())
+            }
+            s => bail!(
+                "job {} {}: {}",
+                job.id,
+                s.name(),
+                job.error.map(|e| e.to_string()).unwrap_or_default()
+            ),
+        }
+    })
+}
+
+/// `zkgate status` / `zkgate receipt`.
+#[derive(Args)]
+pub struct JobArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// Job id (all my jobs when omitted, for status).
+    job: Option<String>,
+    /// Where to save the receipt (receipt command).
+    #[arg(long, default_value = "receipt.json")]
+    out: PathBuf,
+    /// Where to save the verifying key (receipt command).
+    #[arg(long, default_value = "vk.bin")]
+    vk_out: PathBuf,
+}
+
+pub fn status(a: JobArgs) -> Result<()> {
+    let client = a.remote.client()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let jobs = match &a.job {
+            Some(id) => vec![ok(client.job(id).await)?],
+            None => ok(client.jobs().await)?,
+        };
+        for j in jobs {
+            println!("{}", serde_json::to_string(&j)?);
+        }
+        Ok(())
+    })
+}
+
+pub fn receipt(a: JobArgs) -> Result<()> {
+    let client = a.remote.client()?;
+    let id = a.job.clone().context("which job?")?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        std::fs::write(&a.out, ok(client.receipt(&id).await)?)?;
+        std::fs::write(&a.vk_out, ok(client.vk(&id).await)?)?;
+        println!("wrote {} and {}", a.out.display(), a.vk_out.display());
+        Ok(())
+    })
+}
