@@ -45,14 +45,14 @@ pub fn init(
     std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
     Vault::create(&paths, passphrase)?;
     let (cert, key, fingerprint) = crate::tls::self_signed(&config.hosts)?;
-    write_file(&paths.cert(), cert.as_bytes(), false)?;
-    write_secret(&paths.key(), key.as_bytes())?;
+    write_file(&paths.tls_cert(), cert.as_bytes(), false)?;
+    write_secret(&paths.tls_key(), key.as_bytes())?;
     Store::open(&paths.db())?;
     write_file(&paths.policy(config), policy.as_bytes(), false)?;
     write_file(&paths.config(), config.to_toml().as_bytes(), false)?;
     Ok(InitReport {
         fingerprint,
-        cert_path: paths.cert(),
+        cert_path: paths.tls_cert(),
     })
 }
 

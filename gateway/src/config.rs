@@ -97,11 +97,11 @@ impl Paths {
         self.root.join("datasets")
     }
     /// The TLS certificate (public).
-    pub fn cert(&self) -> PathBuf {
+    pub fn tls_cert(&self) -> PathBuf {
         self.root.join("tls").join("cert.pem")
     }
     /// The TLS private key.
-    pub fn key(&self) -> PathBuf {
+    pub fn tls_key(&self) -> PathBuf {
         self.root.join("tls").join("key.pem")
     }
     /// The policy file the configuration names.
@@ -116,8 +116,8 @@ impl Paths {
     pub fn pid(&self) -> PathBuf {
         self.root.join("gateway.pid")
     }
-    /// Proving keys kept across jobs.
-    pub fn keys(&self) -> PathBuf {
+    /// Proving keys kept across jobs, by circuit id.
+    pub fn proving_keys(&self) -> PathBuf {
         self.root.join("keys")
     }
     /// The chain configuration (`zkgate chain deploy` writes it).

@@ -75,7 +75,7 @@ impl Gateway {
         let audit = audit::AuditLog::open(&paths.audit())?;
         let store = Store::open(&paths.db())?;
         let keys = zkgate_zkml::keys::KeyDir::new(
-            paths.keys(),
+            paths.proving_keys(),
             config.limits.key_cache_mb.saturating_mul(1 << 20),
         );
         Ok(Arc::new(Gateway {
@@ -102,7 +102,7 @@ impl Gateway {
     }
 
     /// Proving keys kept across jobs.
-    pub fn keys(&self) -> &zkgate_zkml::keys::KeyDir {
+    pub fn proving_keys(&self) -> &zkgate_zkml::keys::KeyDir {
         &self.keys
     }
 }
@@ -145,7 +145,7 @@ pub async fn serve(
             .await
             .map_err(|e| Error::io("server", e))
     } else {
-        let tls = tls::server_config(&gw.paths.cert(), &gw.paths.key())?;
+        let tls = tls::server_config(&gw.paths.tls_cert(), &gw.paths.tls_key())?;
         let handle = axum_server::Handle::new();
         let h = handle.clone();
         tokio::spawn(async move {

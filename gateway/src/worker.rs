@@ -259,7 +259,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
             nonce,
             max_constraints: Some(gw.config.limits.max_constraints),
             shard_rows: Some(gw.config.limits.shard_rows).filter(|r| *r > 0),
-            keys: Some(gw.keys()),
+            keys: Some(gw.proving_keys()),
             gate: Some(&gate),
         },
         &mut rand::rngs::OsRng,

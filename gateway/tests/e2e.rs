@@ -68,7 +68,7 @@ async fn end_to_end_over_https() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for secret in [paths.identity(), paths.key()] {
+        for secret in [paths.identity(), paths.tls_key()] {
             assert_eq!(
                 std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
                 0o600,
@@ -113,7 +113,7 @@ async fn end_to_end_over_https() {
     let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
         let _ = stop_rx.await;
     }));
-    let ca = std::fs::read(paths.cert()).unwrap();
+    let ca = std::fs::read(paths.tls_cert()).unwrap();
     let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
     let bob = Client::new(&base, &bob_token, Some(&ca)).unwrap();
 
@@ -321,7 +321,7 @@ async fn end_to_end_over_https() {
     );
     assert_ne!(receipt2.nonce, receipt.nonce);
     assert_eq!(receipt2.verify(&vk).unwrap(), Verdict::Valid);
-    assert_eq!(files_under(&paths.keys()).len(), 2);
+    assert_eq!(files_under(&paths.proving_keys()).len(), 2);
 
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();

@@ -162,7 +162,7 @@ async fn policies_decide_what_runs_and_what_leaves() {
     let server = tokio::spawn(zkgate_gateway::serve(gw.clone(), listener, async {
         let _ = stop_rx.await;
     }));
-    let ca = std::fs::read(paths.cert()).unwrap();
+    let ca = std::fs::read(paths.tls_cert()).unwrap();
     let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
     let mallory = Client::new(&base, &mallory_token, Some(&ca)).unwrap();
 

@@ -52,7 +52,7 @@ async fn start(root: &Path, token: &str) -> Running {
     let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
         let _ = rx.await;
     }));
-    let ca = std::fs::read(Paths::new(root).cert()).unwrap();
+    let ca = std::fs::read(Paths::new(root).tls_cert()).unwrap();
     Running {
         stop,
         server,
