@@ -265,15 +265,8 @@ fn run_one(
     };
     let out = pipeline::run(
         LocalJob {
-            model: &model,
-            dataset: &dataset,
-            secret: &secret,
-            request: &request,
-            nonce,
-            max_constraints: None,
             shard_rows,
-            keys: None,
-            gate: None,
+            ..LocalJob::new(&model, &dataset, &secret, &request, nonce)
         },
         &mut rng,
         &mut |_| {},

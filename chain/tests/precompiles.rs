@@ -29,17 +29,7 @@ fn job(aggregate: Aggregate) -> Outcome {
         quant: Default::default(),
     };
     run(
-        LocalJob {
-            model: &model,
-            dataset: &dataset,
-            secret: &secret,
-            request: &request,
-            nonce: nonce_from(b"settle-1"),
-            max_constraints: None,
-            shard_rows: None,
-            keys: None,
-            gate: None,
-        },
+        LocalJob::new(&model, &dataset, &secret, &request, nonce_from(b"settle-1")),
         &mut rng,
         &mut |_| {},
     )

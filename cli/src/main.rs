@@ -184,15 +184,14 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
     let pb = spinner(a.json);
     let outcome = pipeline::run(
         LocalJob {
-            model: &model,
-            dataset: &dataset,
-            secret: &secret,
-            request: &request,
-            nonce: nonce_from(job_id.as_bytes()),
-            max_constraints: None,
             shard_rows: a.shard_rows,
-            keys: None,
-            gate: None,
+            ..LocalJob::new(
+                &model,
+                &dataset,
+                &secret,
+                &request,
+                nonce_from(job_id.as_bytes()),
+            )
         },
         &mut rng,
         &mut |step: Step| pb.set_message(format!("{}...", step.name())),

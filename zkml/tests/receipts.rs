@@ -59,15 +59,9 @@ fn prove_with(
         quant: Default::default(),
     };
     let job = LocalJob {
-        model: &m,
-        dataset: &d,
-        secret: &secret,
-        request: &request,
-        nonce: nonce_from(b"job-1"),
-        max_constraints: None,
         shard_rows,
-        keys: None,
         gate,
+        ..LocalJob::new(&m, &d, &secret, &request, nonce_from(b"job-1"))
     };
     run(job, &mut rng, &mut |_| {})
 }

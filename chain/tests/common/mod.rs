@@ -58,15 +58,8 @@ pub fn prove_in(d: &Data, nonce: Fr, shard_rows: Option<u64>) -> Outcome {
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
     run(
         LocalJob {
-            model: &d.model,
-            dataset: &d.dataset,
-            secret: &d.secret,
-            request: &request,
-            nonce,
-            max_constraints: None,
             shard_rows,
-            keys: None,
-            gate: None,
+            ..LocalJob::new(&d.model, &d.dataset, &d.secret, &request, nonce)
         },
         &mut rng,
         &mut |_| {},
