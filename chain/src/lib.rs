@@ -12,6 +12,7 @@
 
 pub mod abi;
 pub mod client;
+pub mod config;
 pub mod embedded;
 pub mod evm;
 pub mod rpc;
