@@ -6,8 +6,8 @@ use clap::{Args, Subcommand};
 use std::path::PathBuf;
 use zkgate_chain::abi::Status;
 use zkgate_chain::alloy_primitives::{Address, B256, U256};
+use zkgate_chain::config::{ChainConfig, Endpoint};
 use zkgate_chain::{Chain, Settlement, Wallet};
-use zkgate_gateway::chain::ChainConfig;
 use zkgate_gateway::config::Paths;
 use zkgate_statement::field::fr_from_hex;
 
@@ -39,53 +39,41 @@ impl ChainArgs {
         Paths::new(&self.data_dir)
     }
 
-    fn config(&self) -> Result<Option<ChainConfig>> {
-        Ok(ChainConfig::load(&self.paths())?)
+    fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            rpc: self.chain_rpc.clone(),
+            contract: self.contract,
+            ca_file: self.chain_ca.clone(),
+            key_file: self.chain_key.clone(),
+            dev_account: self.dev_account,
+        }
     }
 
     /// The chain, as the flags or else the data dir's `chain.json` name it
     /// (an unreadable `chain.json` counts as none: `deploy` replaces it).
     fn chain(&self) -> Result<Chain> {
-        self.chain_from(self.config().ok().flatten())
-    }
-
-    fn chain_from(&self, conf: Option<ChainConfig>) -> Result<Chain> {
-        let rpc = self
-            .chain_rpc
-            .clone()
-            .or_else(|| conf.as_ref().and_then(|c| c.rpc.clone()));
-        // A flag's path is the user's; the configuration's is the data dir's.
-        let tls = match (&self.chain_ca, conf.and_then(|c| c.ca_file)) {
-            (Some(f), _) => zkgate_gateway::chain::rpc_tls(std::path::Path::new("."), Some(f))?,
-            (None, f) => zkgate_gateway::chain::rpc_tls(&self.data_dir, f.as_deref())?,
-        };
-        Ok(match rpc {
-            Some(url) => Chain::rpc(&url, tls)?,
-            None => Chain::embedded(&self.paths().chain_state())?,
-        })
+        let conf = ChainConfig::load(&self.data_dir).ok().flatten();
+        Ok(self.endpoint().chain_over(&self.data_dir, conf.as_ref())?)
     }
 
     fn wallet(&self, default_dev: usize) -> Result<Wallet> {
-        Ok(match (&self.chain_key, self.dev_account) {
-            (Some(f), _) => Wallet::from_file(f)?,
-            (None, Some(i)) => Wallet::dev(i)?,
-            (None, None) => Wallet::dev(default_dev)?,
-        })
+        Ok(self.endpoint().wallet(default_dev)?)
     }
 
     /// The contract, as the flags or else the data dir's `chain.json` name
     /// it.
     pub fn settlement(&self) -> Result<Settlement> {
-        let conf = self.config()?;
-        let address = match (self.contract, &conf) {
-            (Some(a), _) => a,
-            (None, Some(c)) => c.contract,
-            (None, None) => bail!(
+        let conf = ChainConfig::load(&self.data_dir)?;
+        match self
+            .endpoint()
+            .settlement_over(&self.data_dir, conf.as_ref())?
+        {
+            Some(s) => Ok(s),
+            None => bail!(
                 "no contract: pass --contract or run `zkgate chain deploy --data-dir {}`",
                 self.data_dir.display()
             ),
-        };
-        Ok(Settlement::at(self.chain_from(conf)?, address))
+        }
     }
 }
 
@@ -172,7 +160,7 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                         None
                     },
                 };
-                conf.save(&a.paths())?;
+                conf.save(&a.data_dir)?;
                 print(serde_json::json!({
                     "contract": s.address().to_string(), "chain_id": chain_id,
                     "owner": owner.address().to_string(), "tx": r.hash.to_string(),
