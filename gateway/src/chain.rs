@@ -12,11 +12,11 @@
 
 use crate::config::Paths;
 use crate::error::{Error, Result};
-use crate::store::DatasetMeta;
+use crate::store::{DatasetMeta, SettledTx};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zkgate_chain::abi::Status;
-use zkgate_chain::alloy_primitives::{Address, U256};
+use zkgate_chain::alloy_primitives::{Address, B256, U256};
 use zkgate_chain::{Chain, Settlement, Wallet};
 use zkgate_zkml::receipt::{fr_from_hex, Receipt};
 use zkgate_zkml::Fr;
@@ -148,7 +148,7 @@ pub async fn check_job(paths: &Paths, id: u64, meta: &DatasetMeta) -> Result<()>
 #[derive(Debug)]
 pub enum Attempt {
     /// Settled (now or before): the record to keep with the job.
-    Settled(serde_json::Value),
+    Settled(SettledTx),
     /// The chain refused it for good (expired, refunded, invalid).
     Refused(String),
     /// The chain could not be reached: try again later.
@@ -160,16 +160,14 @@ pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<
     let conf = ChainConfig::load(paths)?
         .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?;
     let s = conf.connect(paths)?;
-    let record = |tx: String, block: u64, gas: Option<u64>, values: Vec<U256>| {
-        serde_json::json!({
-            "chain_id": conf.chain_id,
-            "contract": conf.contract.to_string(),
-            "job": id,
-            "tx": tx,
-            "block": block,
-            "gas_used": gas,
-            "values": values.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
-        })
+    let record = |tx: B256, block: u64, gas_used: Option<u64>, values: Vec<U256>| SettledTx {
+        chain_id: conf.chain_id,
+        contract: conf.contract,
+        job: id,
+        tx,
+        block,
+        gas_used,
+        values: values.iter().map(U256::to_string).collect(),
     };
     let job = match s.job(id).await {
         Ok(j) => j,
@@ -181,9 +179,7 @@ pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<
             // Settled before (a restart between the transaction and its
             // record): record it from the event.
             return Ok(match s.settled_event(id).await {
-                Ok(Some((e, log))) => {
-                    Attempt::Settled(record(log.tx.to_string(), log.block, None, e.values))
-                }
+                Ok(Some((e, log))) => Attempt::Settled(record(log.tx, log.block, None, e.values)),
                 Ok(None) => Attempt::Refused("settled, but its event is missing".into()),
                 Err(e) => Attempt::Retry(e.to_string()),
             });
@@ -195,7 +191,7 @@ pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<
     let wallet = conf.wallet(paths)?;
     Ok(match s.settle(&wallet, id, &receipt, &vks).await {
         Ok(done) => Attempt::Settled(record(
-            done.tx.to_string(),
+            done.tx,
             done.block,
             Some(done.gas_used),
             done.values,

@@ -2,9 +2,11 @@
 //! hashes), jobs, their models and receipts. Every write is flushed before
 //! it returns, so an acknowledged state change survives a crash.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorDetail, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use zkgate_chain::alloy_primitives::{Address, B256};
 use zkgate_zkml::quantize::QuantConfig;
 use zkgate_zkml::statement::Aggregate;
 
@@ -141,8 +143,8 @@ pub struct Job {
     pub model_sha256: String,
     /// State.
     pub state: JobState,
-    /// Why it failed: `{code, message}`.
-    pub error: Option<serde_json::Value>,
+    /// Why it failed: `{code, message}` (and `rules` for a policy denial).
+    pub error: Option<ErrorDetail>,
     /// Times a worker started it (restarts included).
     pub attempts: u32,
     /// Unix seconds.
@@ -150,11 +152,98 @@ pub struct Job {
     /// Unix seconds.
     pub updated: u64,
     /// Seconds per step, when done.
-    pub timings: Option<serde_json::Value>,
+    pub timings: Option<Timings>,
     /// The on-chain settlement: transaction, block, gas and values, or why
     /// the chain refused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub settlement: Option<serde_json::Value>,
+    pub settlement: Option<SettlementRecord>,
+}
+
+/// Seconds per step of a job (`compile_s`, `setup_s`, `prove_s`, ...), as
+/// its receipt has them.
+pub type Timings = BTreeMap<String, f64>;
+
+/// What came of an on-chain job's settlement. In JSON: the settlement's
+/// fields, `{"error": why}` or `{"retrying": why}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SettlementRecord {
+    /// Settled (by this gateway now or before).
+    Settled(SettledTx),
+    /// The chain refused it for good (expired, refunded, invalid), or it
+    /// could not be attempted.
+    Refused {
+        /// Why.
+        error: String,
+    },
+    /// The chain could not be reached: the job waits in `proved` and is
+    /// tried again.
+    Retrying {
+        /// Why the last attempt failed.
+        retrying: String,
+    },
+}
+
+impl SettlementRecord {
+    /// The settlement, when settled.
+    pub fn settled(&self) -> Option<&SettledTx> {
+        match self {
+            SettlementRecord::Settled(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Why the chain refused it, when it did.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            SettlementRecord::Refused { error } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Why the last attempt could not reach the chain, when it could not.
+    pub fn retrying(&self) -> Option<&str> {
+        match self {
+            SettlementRecord::Retrying { retrying } => Some(retrying),
+            _ => None,
+        }
+    }
+}
+
+/// A settlement on chain, as recorded with its job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettledTx {
+    /// The chain.
+    pub chain_id: u64,
+    /// The settlement contract (checksummed in JSON).
+    #[serde(with = "checksummed")]
+    pub contract: Address,
+    /// The on-chain job.
+    pub job: u64,
+    /// The settling transaction.
+    pub tx: B256,
+    /// Its block.
+    pub block: u64,
+    /// The gas it used; `None` when recorded from the chain's event after
+    /// a restart.
+    pub gas_used: Option<u64>,
+    /// The values the chain holds for the job, as decimal words.
+    pub values: Vec<String>,
+}
+
+/// An address as its EIP-55 checksummed string.
+mod checksummed {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use zkgate_chain::alloy_primitives::Address;
+
+    pub fn serialize<S: Serializer>(a: &Address, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(a)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Unix seconds now.
@@ -352,5 +441,97 @@ impl Store {
             .receipts
             .get(format!("{id}/vk").as_bytes())?
             .map(|v| v.to_vec()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The typed records write the JSON the untyped ones did, key order
+    /// included, and read it back.
+    #[test]
+    fn records_keep_their_json() {
+        let contract: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+            .parse()
+            .unwrap();
+        let tx = B256::repeat_byte(0xab);
+        let settled = SettlementRecord::Settled(SettledTx {
+            chain_id: 31337,
+            contract,
+            job: 7,
+            tx,
+            block: 12,
+            gas_used: Some(345_678),
+            values: vec!["1".into(), "23".into()],
+        });
+        let old = json!({
+            "chain_id": 31337u64,
+            "contract": contract.to_string(),
+            "job": 7u64,
+            "tx": tx.to_string(),
+            "block": 12u64,
+            "gas_used": Some(345_678u64),
+            "values": ["1", "23"],
+        });
+        let from_event = SettlementRecord::Settled(SettledTx {
+            gas_used: None,
+            ..settled.settled().unwrap().clone()
+        });
+        let mut old_event = old.clone();
+        old_event["gas_used"] = serde_json::Value::Null;
+        let refused = SettlementRecord::Refused {
+            error: "expired".into(),
+        };
+        let retrying = SettlementRecord::Retrying {
+            retrying: "connection refused".into(),
+        };
+        for (typed, old) in [
+            (settled, old),
+            (from_event, old_event),
+            (refused, json!({ "error": "expired" })),
+            (retrying, json!({ "retrying": "connection refused" })),
+        ] {
+            assert_eq!(
+                serde_json::to_string(&typed).unwrap(),
+                serde_json::to_string(&old).unwrap()
+            );
+            let back: SettlementRecord = serde_json::from_value(old).unwrap();
+            assert_eq!(back, typed);
+        }
+
+        let denied = Error::Denied {
+            message: "no".into(),
+            rules: vec!["small-cells".into()],
+        };
+        let conflict = Error::Conflict("cancelled".into());
+        let internal = Error::Store("disk".into());
+        for e in [denied, conflict, internal] {
+            // The body as it was built before it had a type.
+            let (status, code) = e.code();
+            let message = if status.is_server_error() {
+                "internal error".to_string()
+            } else {
+                e.to_string()
+            };
+            let mut old = json!({ "error": { "code": code, "message": message } });
+            if let Error::Denied { rules, .. } = &e {
+                old["error"]["rules"] = rules.clone().into();
+            }
+            assert_eq!(e.body().to_string(), old.to_string());
+            assert_eq!(
+                serde_json::to_string(&e.detail()).unwrap(),
+                old["error"].to_string()
+            );
+            let back: ErrorDetail = serde_json::from_value(old["error"].clone()).unwrap();
+            assert_eq!(back, e.detail());
+        }
+
+        let timings: Timings = [("prove_s".to_string(), 1.5), ("compile_s".into(), 0.25)].into();
+        assert_eq!(
+            serde_json::to_string(&timings).unwrap(),
+            serde_json::to_value(&timings).unwrap().to_string()
+        );
     }
 }

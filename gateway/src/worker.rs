@@ -4,7 +4,7 @@
 
 use crate::admin::load_dataset;
 use crate::error::{Error, Result};
-use crate::store::{Job, JobState};
+use crate::store::{Job, JobState, SettlementRecord, Timings};
 use crate::{policy, Gateway};
 use std::sync::Arc;
 use zkgate_zkml::job::JobRequest;
@@ -121,18 +121,24 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
         )),
     };
     let (state, record, reached) = match attempt {
-        Ok(crate::chain::Attempt::Settled(r)) => (JobState::Done, r, true),
-        Ok(crate::chain::Attempt::Refused(why)) => {
-            (JobState::Done, serde_json::json!({ "error": why }), true)
+        Ok(crate::chain::Attempt::Settled(r)) => {
+            (JobState::Done, SettlementRecord::Settled(r), true)
         }
+        Ok(crate::chain::Attempt::Refused(why)) => (
+            JobState::Done,
+            SettlementRecord::Refused { error: why },
+            true,
+        ),
         Ok(crate::chain::Attempt::Retry(why)) | Err(crate::Error::Config(why)) => (
             JobState::Proved,
-            serde_json::json!({ "retrying": why }),
+            SettlementRecord::Retrying { retrying: why },
             false,
         ),
         Err(e) => (
             JobState::Done,
-            serde_json::json!({ "error": e.to_string() }),
+            SettlementRecord::Refused {
+                error: e.to_string(),
+            },
             true,
         ),
     };
@@ -145,11 +151,8 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
             job.id
         );
     }
-    if !reached {
-        eprintln!(
-            "zkgate: job {}: settlement will be retried: {record}",
-            job.id
-        );
+    if let Some(why) = record.retrying() {
+        eprintln!("zkgate: job {}: settlement will be retried: {why}", job.id);
     }
     reached
 }
@@ -171,7 +174,7 @@ fn run_job(gw: &Gateway, job: Job) {
             }
             Err(e) => {
                 j.state = JobState::Failed;
-                j.error = Some(e.body()["error"].clone());
+                j.error = Some(e.detail());
             }
         }
     });
@@ -180,7 +183,7 @@ fn run_job(gw: &Gateway, job: Job) {
     }
 }
 
-fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
+fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
     let model_bytes = gw
         .store
         .model(&job.id)?
@@ -274,7 +277,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
         stats.seconds += s;
         stats.count += 1;
     }
-    Ok(serde_json::to_value(&r.timings).expect("timings serialize"))
+    Ok(r.timings.clone())
 }
 
 /// Proving totals.

@@ -207,8 +207,8 @@ async fn gateway_settles_on_its_embedded_chain() {
     let done = wait_done(&run.client, &job.id).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let settlement = done.settlement.clone().expect("settled");
-    assert!(settlement.get("error").is_none(), "{settlement}");
-    let tx = settlement["tx"].as_str().unwrap().to_string();
+    assert!(settlement.error().is_none(), "{settlement:?}");
+    let tx = settlement.settled().unwrap().tx.to_string();
 
     // The receipt is bound to the on-chain job and verifies; the chain
     // holds its values and paid the owner.
@@ -240,7 +240,11 @@ async fn gateway_settles_on_its_embedded_chain() {
     let again = wait_done(&run.client, &job.id).await;
     assert_eq!(again.state, JobState::Done);
     let record = again.settlement.expect("recorded again");
-    assert_eq!(record["tx"].as_str(), Some(tx.as_str()), "{record}");
+    assert_eq!(
+        record.settled().map(|s| s.tx.to_string()).as_deref(),
+        Some(tx.as_str()),
+        "{record:?}"
+    );
     let events = s
         .chain()
         .logs(
@@ -281,8 +285,8 @@ async fn gateway_settles_on_its_embedded_chain() {
     let t = Instant::now();
     loop {
         let j = run.client.job(&job.id).await.unwrap().unwrap();
-        if let Some(r) = j.settlement.as_ref().and_then(|s| s.get("retrying")) {
-            assert!(r.as_str().unwrap().contains("127.0.0.1"), "{r}");
+        if let Some(r) = j.settlement.as_ref().and_then(|s| s.retrying()) {
+            assert!(r.contains("127.0.0.1"), "{r}");
             break;
         }
         assert!(t.elapsed() < Duration::from_secs(60), "no retry recorded");
