@@ -44,6 +44,15 @@ pub enum Error {
     /// Storage failed.
     #[error("storage: {0}")]
     Store(String),
+    /// A stored record could not be read. It is left as it is, for the
+    /// owner to look at.
+    #[error("corrupt record {record}: {reason}")]
+    Corrupt {
+        /// Which record: the tree and the key.
+        record: String,
+        /// Why it could not be read.
+        reason: String,
+    },
     /// Encryption or decryption failed.
     #[error("vault: {0}")]
     Vault(String),
@@ -92,6 +101,7 @@ impl Error {
                 Z::Job(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_job"),
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
+            Error::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "corrupt_record"),
             Error::Store(_) | Error::Vault(_) | Error::Config(_) | Error::Io { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

@@ -269,8 +269,23 @@ fn enc<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("store values serialize")
 }
 
-fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
-    serde_json::from_slice(b).map_err(|e| Error::Store(format!("corrupt record: {e}")))
+/// Reads the record under `key` in `tree`; one that does not parse is an
+/// error (and stays where it is).
+fn dec<T: DeserializeOwned>(tree: &str, key: &[u8], b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| Error::Corrupt {
+        record: format!("{tree}/{}", String::from_utf8_lossy(key)),
+        reason: e.to_string(),
+    })
+}
+
+/// Every record of `tree`, read.
+fn dec_all<T: DeserializeOwned>(name: &str, tree: &sled::Tree) -> Result<Vec<T>> {
+    tree.iter()
+        .map(|kv| {
+            let (k, v) = kv?;
+            dec(name, &k, &v)
+        })
+        .collect()
 }
 
 impl Store {
@@ -306,13 +321,13 @@ impl Store {
     pub fn dataset(&self, name: &str) -> Result<Option<DatasetMeta>> {
         self.datasets
             .get(name.as_bytes())?
-            .map(|b| dec(&b))
+            .map(|b| dec("datasets", name.as_bytes(), &b))
             .transpose()
     }
 
     /// Every dataset.
     pub fn datasets(&self) -> Result<Vec<DatasetMeta>> {
-        self.datasets.iter().values().map(|v| dec(&v?)).collect()
+        dec_all("datasets", &self.datasets)
     }
 
     /// Forgets a dataset's metadata.
@@ -332,14 +347,15 @@ impl Store {
     pub fn researcher(&self, token_hash: &str) -> Result<Option<Researcher>> {
         self.researchers
             .get(token_hash.as_bytes())?
-            .map(|b| dec(&b))
+            .map(|b| dec("researchers", token_hash.as_bytes(), &b))
             .transpose()
     }
 
     /// A researcher by name.
     pub fn researcher_named(&self, name: &str) -> Result<Option<Researcher>> {
-        for v in self.researchers.iter().values() {
-            let r: Researcher = dec(&v?)?;
+        for kv in self.researchers.iter() {
+            let (k, v) = kv?;
+            let r: Researcher = dec("researchers", &k, &v)?;
             if r.name == name {
                 return Ok(Some(r));
             }
@@ -367,34 +383,32 @@ impl Store {
                                 .ok_or(ConflictableTransactionError::Abort(
                                     "dangling idempotency key",
                                 ))?;
-                        return Ok((old.to_vec(), false));
+                        return Ok((existing.to_vec(), old.to_vec(), false));
                     }
                     idempotency.insert(k.as_bytes(), job.id.as_bytes())?;
                 }
                 jobs.insert(job.id.as_bytes(), enc(job))?;
                 models.insert(job.id.as_bytes(), model)?;
-                Ok((enc(job), true))
+                Ok((job.id.as_bytes().to_vec(), enc(job), true))
             },
         );
-        let (bytes, new) =
+        let (id, bytes, new) =
             result.map_err(|e: TransactionError<&str>| Error::Store(e.to_string()))?;
         self.flush()?;
-        Ok((dec(&bytes)?, new))
+        Ok((dec("jobs", &id, &bytes)?, new))
     }
 
     /// A job.
     pub fn job(&self, id: &str) -> Result<Option<Job>> {
-        self.jobs.get(id.as_bytes())?.map(|b| dec(&b)).transpose()
+        self.jobs
+            .get(id.as_bytes())?
+            .map(|b| dec("jobs", id.as_bytes(), &b))
+            .transpose()
     }
 
     /// Every job, oldest first.
     pub fn jobs(&self) -> Result<Vec<Job>> {
-        let mut all: Vec<Job> = self
-            .jobs
-            .iter()
-            .values()
-            .map(|v| dec(&v?))
-            .collect::<Result<_>>()?;
+        let mut all: Vec<Job> = dec_all("jobs", &self.jobs)?;
         all.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
         Ok(all)
     }
@@ -405,18 +419,27 @@ impl Store {
     }
 
     /// Applies `f` to a job and stores it durably; returns the new job.
+    /// A record that does not parse is an error and is left untouched (`f`
+    /// may run again when another write to the job comes in between).
     pub fn update_job(&self, id: &str, f: impl Fn(&mut Job)) -> Result<Job> {
-        let mut out = None;
-        self.jobs.fetch_and_update(id.as_bytes(), |old| {
-            let mut job: Job = serde_json::from_slice(old?).ok()?;
+        let key = id.as_bytes();
+        loop {
+            let old = self
+                .jobs
+                .get(key)?
+                .ok_or_else(|| Error::NotFound(format!("job {id}")))?;
+            let mut job: Job = dec("jobs", key, &old)?;
             f(&mut job);
             job.updated = now();
-            let bytes = enc(&job);
-            out = Some(job);
-            Some(bytes)
-        })?;
-        self.flush()?;
-        out.ok_or_else(|| Error::NotFound(format!("job {id}")))
+            if self
+                .jobs
+                .compare_and_swap(key, Some(&old), Some(enc(&job)))?
+                .is_ok()
+            {
+                self.flush()?;
+                return Ok(job);
+            }
+        }
     }
 
     /// Stores a job's receipt and verifying key.
@@ -448,6 +471,74 @@ impl Store {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn job(id: &str) -> Job {
+        Job {
+            id: id.into(),
+            researcher: "alice".into(),
+            manifest: Manifest {
+                dataset: "bc".into(),
+                columns: None,
+                aggregate: Aggregate::ClassCounts,
+                idempotency_key: None,
+                quant: QuantConfig::default(),
+                chain_job: None,
+            },
+            model_sha256: String::new(),
+            state: JobState::Queued,
+            error: None,
+            attempts: 0,
+            created: 1,
+            updated: 1,
+            timings: None,
+            settlement: None,
+        }
+    }
+
+    /// A job record that does not parse makes `update_job` (and every
+    /// read) fail with `corrupt_record`, and stays in the store byte for
+    /// byte; a missing job is still `not_found`; a good one updates.
+    #[test]
+    fn a_corrupt_job_is_an_error_never_a_deletion() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let garbage = b"{\"id\": \"job_bad\", not json";
+        store.jobs.insert("job_bad", garbage.as_slice()).unwrap();
+
+        let e = store
+            .update_job("job_bad", |j| j.state = JobState::Cancelled)
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { record, .. } if record == "jobs/job_bad"),
+            "{e}"
+        );
+        assert_eq!(e.code().1, "corrupt_record");
+        assert_eq!(e.body()["error"]["message"], "internal error");
+        assert_eq!(
+            store.jobs.get("job_bad").unwrap().as_deref(),
+            Some(garbage.as_slice())
+        );
+        assert!(matches!(store.job("job_bad"), Err(Error::Corrupt { .. })));
+        assert!(matches!(store.jobs(), Err(Error::Corrupt { .. })));
+        assert_eq!(
+            store.jobs.get("job_bad").unwrap().as_deref(),
+            Some(garbage.as_slice())
+        );
+
+        assert!(matches!(
+            store.update_job("job_none", |_| {}),
+            Err(Error::NotFound(_))
+        ));
+        store.jobs.remove("job_bad").unwrap();
+        let (stored, new) = store.create_job(&job("job_ok"), b"onnx").unwrap();
+        assert!(new);
+        assert_eq!(stored, job("job_ok"));
+        let updated = store
+            .update_job("job_ok", |j| j.state = JobState::Cancelled)
+            .unwrap();
+        assert_eq!(updated.state, JobState::Cancelled);
+        assert_eq!(store.job("job_ok").unwrap(), Some(updated));
+    }
 
     /// The typed records write the JSON the untyped ones did, key order
     /// included, and read it back.
