@@ -1,6 +1,7 @@
 //! The HTTP API (`/v1`), health, metrics and the OpenAPI document.
 
 use crate::admin::token_hash;
+use crate::chain::ChainConfig;
 use crate::error::{Error, Result};
 use crate::store::{now, Job, JobState, Manifest, Researcher};
 use crate::{policy, worker, Gateway};
@@ -225,18 +226,32 @@ async fn submit(
             return Ok((StatusCode::OK, Json(existing.clone())).into_response());
         }
     }
+    let mut chain = None;
     if let Some(id) = manifest.chain_job {
+        let conf = ChainConfig::load(&gw.paths)?;
+        let binding = conf.as_ref().map(|c| c.binding(id));
         // One gateway job per on-chain job: a second could never settle.
+        // (A job from before bindings were kept counts for the same id on
+        // any contract.)
         if let Some(other) = jobs.iter().find(|j| {
             j.manifest.chain_job == Some(id)
                 && !matches!(j.state, JobState::Failed | JobState::Cancelled)
+                && match (&j.chain, &binding) {
+                    (Some(theirs), Some(ours)) => theirs.same_job(ours),
+                    _ => true,
+                }
         }) {
             return Err(Error::Conflict(format!(
                 "on-chain job {id} is already taken by job {}",
                 other.id
             )));
         }
-        crate::chain::check_job(&gw.paths, id, &meta).await?;
+        let conf = conf.ok_or_else(|| {
+            Error::Unprocessable("this gateway settles on no chain: drop `chain_job`".into())
+        })?;
+        let binding = conf.binding(id);
+        crate::chain::check_job(&gw.paths, &conf, &binding, &meta).await?;
+        chain = Some(binding);
     }
     let active = mine().filter(|j| !j.state.is_terminal()).count();
     if active >= gw.config.limits.max_active_jobs_per_researcher {
@@ -271,6 +286,7 @@ async fn submit(
         updated: t,
         timings: None,
         settlement: None,
+        chain,
     };
     let (stored, new) = gw.store.create_job(&job, &model)?;
     if new {
@@ -317,7 +333,8 @@ pub fn openapi() -> serde_json::Value {
                     "id": { "type": "string" }, "researcher": { "type": "string" },
                     "state": { "type": "string", "enum": ["queued", "compiling", "setup", "proving", "proved", "settling", "done", "failed", "cancelled"] },
                     "manifest": { "type": "object" }, "error": { "type": ["object", "null"] }, "attempts": { "type": "integer" },
-                    "settlement": { "type": "object", "description": "for an on-chain job: chain_id, contract, job, tx, block, gas_used, values; or error" } } }
+                    "settlement": { "type": "object", "description": "for an on-chain job: chain_id, contract, job, tx, block, gas_used, values; or error" },
+                    "chain": { "type": "object", "description": "for an on-chain job: the job, contract, chain_id and nonce it was accepted for" } } }
             }
         },
         "security": [{ "bearer": [] }],

@@ -1,8 +1,11 @@
 //! Settlement from the gateway. A data dir with `chain.json` (written by
 //! `zkgate chain deploy`) settles every job whose manifest names an on-chain
-//! job: the proof is bound to that job (the contract's nonce), and once it
-//! is proved the worker submits it. The embedded chain lives in
-//! `chain/state.json`; `rpc` points at a JSON-RPC node instead.
+//! job: when the job is accepted it is bound to that job on the contract
+//! and chain `chain.json` names then (a [`ChainBinding`] kept with it), its
+//! proof carries that binding's nonce, and once it is proved the worker
+//! submits it to that contract, even if `chain.json` has changed since. The
+//! embedded chain lives in `chain/state.json`; `rpc` points at a JSON-RPC
+//! node instead.
 //!
 //! Settling is safe to repeat: before sending, the worker reads the job on
 //! chain, and a job already settled is recorded from its event instead of
@@ -12,13 +15,13 @@
 
 use crate::config::Paths;
 use crate::error::{Error, Result};
-use crate::store::{DatasetMeta, SettledTx};
+use crate::store::{ChainBinding, DatasetMeta, Job, SettledTx};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zkgate_chain::abi::Status;
 use zkgate_chain::alloy_primitives::{Address, B256, U256};
 use zkgate_chain::{Chain, Settlement, Wallet};
-use zkgate_zkml::receipt::{fr_from_hex, Receipt};
+use zkgate_zkml::receipt::{fr_from_hex, fr_to_hex, Receipt};
 use zkgate_zkml::Fr;
 
 /// Where the gateway settles.
@@ -72,19 +75,57 @@ impl ChainConfig {
         w.map_err(|e| Error::Config(format!("chain key: {e}")))
     }
 
-    /// The contract on its chain.
-    pub fn connect(&self, paths: &Paths) -> Result<Settlement> {
-        let chain = match &self.rpc {
+    /// The chain.
+    pub fn chain(&self, paths: &Paths) -> Result<Chain> {
+        match &self.rpc {
             Some(url) => Chain::rpc(url, rpc_tls(&paths.root, self.ca_file.as_deref())?),
             None => Chain::embedded(&paths.chain_state()),
         }
-        .map_err(|e| Error::Config(format!("chain: {e}")))?;
-        Ok(Settlement::at(chain, self.contract))
+        .map_err(|e| Error::Config(format!("chain: {e}")))
+    }
+
+    /// The contract on its chain.
+    pub fn connect(&self, paths: &Paths) -> Result<Settlement> {
+        Ok(Settlement::at(self.chain(paths)?, self.contract))
     }
 
     /// The nonce a proof for on-chain job `id` carries.
     pub fn nonce(&self, id: u64) -> Fr {
         zkgate_chain::settlement::job_nonce(self.chain_id, self.contract, id)
+    }
+
+    /// On-chain job `id` on this contract and chain.
+    pub fn binding(&self, id: u64) -> ChainBinding {
+        ChainBinding {
+            job: id,
+            contract: self.contract,
+            chain_id: self.chain_id,
+            nonce: fr_to_hex(self.nonce(id)),
+        }
+    }
+}
+
+/// The on-chain job `job` settles, if it names one: the binding kept when
+/// it was accepted, or for a record from before bindings were kept, the
+/// one `chain.json` gives now.
+pub fn job_binding(paths: &Paths, job: &Job) -> Result<Option<ChainBinding>> {
+    let Some(id) = job.manifest.chain_job else {
+        return Ok(None);
+    };
+    if let Some(b) = &job.chain {
+        return Ok(Some(b.clone()));
+    }
+    let conf = ChainConfig::load(paths)?
+        .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?;
+    Ok(Some(conf.binding(id)))
+}
+
+/// The nonce `job`'s proofs carry: its on-chain job's, or one derived from
+/// its id.
+pub fn proof_nonce(paths: &Paths, job: &Job) -> Result<Fr> {
+    match job_binding(paths, job)? {
+        Some(b) => b.nonce(),
+        None => Ok(zkgate_zkml::statement::nonce_from(job.id.as_bytes())),
     }
 }
 
@@ -113,13 +154,17 @@ fn chain_err(e: zkgate_chain::Error) -> Error {
     }
 }
 
-/// Checks, at submission, that on-chain job `id` is open, in time, and was
-/// opened against this dataset's commitment and rows.
-pub async fn check_job(paths: &Paths, id: u64, meta: &DatasetMeta) -> Result<()> {
-    let conf = ChainConfig::load(paths)?.ok_or_else(|| {
-        Error::Unprocessable("this gateway settles on no chain: drop `chain_job`".into())
-    })?;
-    let s = conf.connect(paths)?;
+/// Checks, at submission, that the on-chain job `binding` names (on the
+/// chain `conf` reaches) is open, in time, and was opened against this
+/// dataset's commitment and rows.
+pub async fn check_job(
+    paths: &Paths,
+    conf: &ChainConfig,
+    binding: &ChainBinding,
+    meta: &DatasetMeta,
+) -> Result<()> {
+    let id = binding.job;
+    let s = Settlement::at(conf.chain(paths)?, binding.contract);
     let job = s.job(id).await.map_err(chain_err)?;
     if job.status != Status::Open {
         return Err(Error::Unprocessable(format!(
@@ -155,14 +200,28 @@ pub enum Attempt {
     Retry(String),
 }
 
-/// Settles on-chain job `id` with a stored receipt and its key file.
-pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<Attempt> {
+/// Settles the on-chain job `binding` names with a stored receipt and its
+/// key file, on the contract of the binding through the chain (node, key)
+/// `chain.json` gives.
+pub async fn settle(
+    paths: &Paths,
+    binding: &ChainBinding,
+    receipt: &str,
+    vk: &[u8],
+) -> Result<Attempt> {
     let conf = ChainConfig::load(paths)?
         .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?;
-    let s = conf.connect(paths)?;
+    if conf.chain_id != binding.chain_id {
+        return Ok(Attempt::Retry(format!(
+            "the job was accepted on chain {}, chain.json names chain {}",
+            binding.chain_id, conf.chain_id
+        )));
+    }
+    let id = binding.job;
+    let s = Settlement::at(conf.chain(paths)?, binding.contract);
     let record = |tx: B256, block: u64, gas_used: Option<u64>, values: Vec<U256>| SettledTx {
-        chain_id: conf.chain_id,
-        contract: conf.contract,
+        chain_id: binding.chain_id,
+        contract: binding.contract,
         job: id,
         tx,
         block,
@@ -199,4 +258,71 @@ pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<
         Err(zkgate_chain::Error::Reverted(r)) => Attempt::Refused(r),
         Err(e) => Attempt::Retry(e.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job keeps the contract, chain and nonce it was accepted with when
+    /// `chain.json` names another contract later (a new `chain deploy`):
+    /// its proofs carry the first contract's nonce. A record from before
+    /// bindings were kept takes `chain.json`'s; a job naming no on-chain
+    /// job, a nonce of its own.
+    #[test]
+    fn a_job_keeps_the_binding_it_was_accepted_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        let first = ChainConfig {
+            contract: Address::repeat_byte(0x11),
+            chain_id: 31337,
+            rpc: None,
+            key_file: None,
+            ca_file: None,
+            dev_account: Some(0),
+        };
+        first.save(&paths).unwrap();
+        let bound = first.binding(7);
+        assert_eq!(
+            bound.nonce().unwrap(),
+            zkgate_chain::settlement::job_nonce(31337, first.contract, 7)
+        );
+        let mut job = crate::store::tests::job("job_a");
+        job.manifest.chain_job = Some(7);
+        job.chain = Some(bound.clone());
+
+        let second = ChainConfig {
+            contract: Address::repeat_byte(0x22),
+            ..first.clone()
+        };
+        second.save(&paths).unwrap();
+        assert_ne!(first.nonce(7), second.nonce(7));
+        assert_eq!(job_binding(&paths, &job).unwrap(), Some(bound.clone()));
+        assert_eq!(proof_nonce(&paths, &job).unwrap(), first.nonce(7));
+
+        let mut legacy = job.clone();
+        legacy.chain = None;
+        assert_eq!(
+            job_binding(&paths, &legacy).unwrap(),
+            Some(second.binding(7))
+        );
+        assert_eq!(proof_nonce(&paths, &legacy).unwrap(), second.nonce(7));
+
+        let mut plain = legacy.clone();
+        plain.manifest.chain_job = None;
+        assert_eq!(job_binding(&paths, &plain).unwrap(), None);
+        assert_eq!(
+            proof_nonce(&paths, &plain).unwrap(),
+            zkgate_zkml::statement::nonce_from(b"job_a")
+        );
+
+        // The binding is part of the stored job and reads back.
+        let text = serde_json::to_string(&job).unwrap();
+        assert!(
+            text.contains(&format!("\"contract\":\"{}\"", first.contract)),
+            "{text}"
+        );
+        let back: Job = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.chain, Some(bound));
+    }
 }

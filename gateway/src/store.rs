@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zkgate_chain::alloy_primitives::{Address, B256};
 use zkgate_zkml::quantize::QuantConfig;
+use zkgate_zkml::receipt::fr_from_hex;
 use zkgate_zkml::statement::Aggregate;
+use zkgate_zkml::Fr;
 
 /// Public metadata of a dataset (what researchers see).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -157,6 +159,42 @@ pub struct Job {
     /// the chain refused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settlement: Option<SettlementRecord>,
+    /// For a job naming an on-chain job: the contract, chain and nonce it
+    /// was accepted for, which its proofs and settlement use whatever
+    /// `chain.json` names later. Absent in records from before it was kept
+    /// (see [`crate::chain::job_binding`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainBinding>,
+}
+
+/// The on-chain job a gateway job settles, fixed when it is accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainBinding {
+    /// The on-chain job.
+    pub job: u64,
+    /// The settlement contract (checksummed in JSON).
+    #[serde(with = "checksummed")]
+    pub contract: Address,
+    /// The chain.
+    pub chain_id: u64,
+    /// The job nonce the proofs carry (the contract's derivation from the
+    /// chain, the contract and the job), hex.
+    pub nonce: String,
+}
+
+impl ChainBinding {
+    /// The nonce as a field element.
+    pub fn nonce(&self) -> Result<Fr> {
+        fr_from_hex(&self.nonce).map_err(|e| Error::Corrupt {
+            record: format!("chain binding of on-chain job {}", self.job),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Whether `other` names the same on-chain job.
+    pub fn same_job(&self, other: &ChainBinding) -> bool {
+        (self.job, self.contract, self.chain_id) == (other.job, other.contract, other.chain_id)
+    }
 }
 
 /// Seconds per step of a job (`compile_s`, `setup_s`, `prove_s`, ...), as
@@ -468,11 +506,12 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn job(id: &str) -> Job {
+    /// A queued job of alice's on dataset `bc`.
+    pub(crate) fn job(id: &str) -> Job {
         Job {
             id: id.into(),
             researcher: "alice".into(),
@@ -492,6 +531,7 @@ mod tests {
             updated: 1,
             timings: None,
             settlement: None,
+            chain: None,
         }
     }
 

@@ -3,13 +3,13 @@
 //! durably. `recover` requeues jobs a crash left in flight.
 
 use crate::admin::load_dataset;
+use crate::chain::Attempt;
 use crate::error::{Error, Result};
 use crate::store::{Job, JobState, SettlementRecord, Timings};
 use crate::{policy, Gateway};
 use std::sync::Arc;
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, Gate, LocalJob, Step};
-use zkgate_zkml::statement::nonce_from;
 
 /// Queues again every job a previous run left between queued and done; a
 /// job whose settlement was in flight is settled again (see
@@ -110,26 +110,15 @@ fn claim_next(gw: &Gateway) -> Result<Option<Job>> {
 /// Submits a proved job to the settlement contract; false when the chain
 /// could not be reached (the job goes back to `proved`).
 async fn settle_job(gw: &Gateway, job: &Job) -> bool {
-    let id = job
-        .manifest
-        .chain_job
-        .expect("only on-chain jobs are settled");
-    let attempt = match (gw.store.receipt(&job.id), gw.store.vk(&job.id)) {
-        (Ok(Some(r)), Ok(Some(vk))) => crate::chain::settle(&gw.paths, id, &r, &vk).await,
-        _ => Ok(crate::chain::Attempt::Refused(
-            "the receipt is missing".into(),
-        )),
-    };
+    let attempt = attempt_settlement(gw, job).await;
     let (state, record, reached) = match attempt {
-        Ok(crate::chain::Attempt::Settled(r)) => {
-            (JobState::Done, SettlementRecord::Settled(r), true)
-        }
-        Ok(crate::chain::Attempt::Refused(why)) => (
+        Ok(Attempt::Settled(r)) => (JobState::Done, SettlementRecord::Settled(r), true),
+        Ok(Attempt::Refused(why)) => (
             JobState::Done,
             SettlementRecord::Refused { error: why },
             true,
         ),
-        Ok(crate::chain::Attempt::Retry(why)) | Err(crate::Error::Config(why)) => (
+        Ok(Attempt::Retry(why)) | Err(crate::Error::Config(why)) => (
             JobState::Proved,
             SettlementRecord::Retrying { retrying: why },
             false,
@@ -155,6 +144,16 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
         eprintln!("zkgate: job {}: settlement will be retried: {why}", job.id);
     }
     reached
+}
+
+/// One attempt at settling `job` on the on-chain job it is bound to.
+async fn attempt_settlement(gw: &Gateway, job: &Job) -> Result<Attempt> {
+    let binding =
+        crate::chain::job_binding(&gw.paths, job)?.expect("only on-chain jobs are settled");
+    match (gw.store.receipt(&job.id), gw.store.vk(&job.id)) {
+        (Ok(Some(r)), Ok(Some(vk))) => crate::chain::settle(&gw.paths, &binding, &r, &vk).await,
+        _ => Ok(Attempt::Refused("the receipt is missing".into())),
+    }
 }
 
 fn run_job(gw: &Gateway, job: Job) {
@@ -246,13 +245,8 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             zkgate_zkml::Error::Job(msg)
         })
     };
-    // An on-chain job's proofs carry the contract's binding for it.
-    let nonce = match job.manifest.chain_job {
-        Some(id) => crate::chain::ChainConfig::load(&gw.paths)?
-            .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?
-            .nonce(id),
-        None => nonce_from(job.id.as_bytes()),
-    };
+    // An on-chain job's proofs carry the binding it was accepted with.
+    let nonce = crate::chain::proof_nonce(&gw.paths, job)?;
     let outcome = pipeline::run(
         LocalJob {
             model: &model,

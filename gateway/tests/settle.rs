@@ -2,8 +2,10 @@
 //! on-chain job is proved bound to it and settled once proved; a job for
 //! another dataset's on-chain job is refused at submission; a settlement
 //! interrupted after its transaction is recorded from the chain on restart,
-//! never sent twice; a chain that cannot be reached leaves the job `proved`
-//! with the reason and holds up no other job.
+//! never sent twice; a contract deployed again after a job was accepted
+//! changes neither its proof nor where it settles; a chain that cannot be
+//! reached leaves the job `proved` with the reason and holds up no other
+//! job.
 
 mod common;
 
@@ -192,6 +194,16 @@ async fn gateway_settles_on_its_embedded_chain() {
         .await
         .unwrap()
         .unwrap();
+    // Bound at acceptance to the on-chain job on this contract and chain.
+    let binding = job.chain.clone().expect("bound");
+    assert_eq!(
+        (binding.job, binding.contract, binding.chain_id),
+        (job1, s.address(), s.chain().chain_id().await.unwrap())
+    );
+    assert_eq!(
+        fr_from_hex(&binding.nonce).unwrap(),
+        s.job_nonce(job1).await.unwrap()
+    );
     let e = run
         .client
         .submit(&manifest(job1), model.clone())
@@ -255,6 +267,35 @@ async fn gateway_settles_on_its_embedded_chain() {
         .await
         .unwrap();
     assert_eq!(events.len(), 1, "settled once");
+    stopped(run).await;
+
+    // The owner deploys the contract again after the job was accepted
+    // (here the job is proved again after it): the job keeps the contract
+    // it was accepted for. Its proof carries that contract's nonce for the
+    // job, and its settlement is the one on that contract.
+    let (s2, _) = Settlement::deploy(Chain::embedded(&paths.chain_state()).unwrap(), &owner)
+        .await
+        .unwrap();
+    assert_ne!(s2.address(), s.address());
+    let mut conf = ChainConfig::load(&paths).unwrap().unwrap();
+    conf.contract = s2.address();
+    conf.save(&paths).unwrap();
+    rewind(&paths, &job.id, JobState::Queued);
+    let run = start(&root, &token).await;
+    let again = wait_done(&run.client, &job.id).await;
+    assert_eq!(again.state, JobState::Done, "{:?}", again.error);
+    assert_eq!(again.chain, Some(binding.clone()));
+    let receipt = Receipt::from_json(&run.client.receipt(&job.id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        fr_from_hex(&receipt.nonce).unwrap(),
+        s.job_nonce(job1).await.unwrap()
+    );
+    let record = again.settlement.expect("recorded");
+    let settled = record.settled().unwrap_or_else(|| panic!("{record:?}"));
+    assert_eq!(
+        (settled.contract, settled.tx.to_string()),
+        (s.address(), tx.clone())
+    );
     stopped(run).await;
 
     // A chain that cannot be reached: the proved job waits in `proved`
