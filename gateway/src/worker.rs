@@ -7,9 +7,11 @@ use crate::chain::Attempt;
 use crate::error::{Error, Result};
 use crate::store::{Job, JobState, SettlementRecord, Timings};
 use crate::{policy, Gateway};
+use std::cell::Cell;
 use std::sync::Arc;
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, Gate, LocalJob, Step};
+use zkgate_zkml::statement::Evaluation;
 
 /// Queues again every job a previous run left between queued and done; a
 /// job whose settlement was in flight is settled again (see
@@ -222,13 +224,8 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         job.created,
         Some(&job.id),
     );
-    let refusal = std::cell::RefCell::new(None);
-    let gate = |g: &Gate<'_>| -> zkgate_zkml::Result<u64> {
-        // A job cancelled while compiling stops here, before setup.
-        if gw.store.job(&job.id).ok().flatten().map(|j| j.state) == Some(JobState::Cancelled) {
-            *refusal.borrow_mut() = Some(Error::Conflict("cancelled".into()));
-            return Err(zkgate_zkml::Error::Job("cancelled".into()));
-        }
+    let refusal = Refusal::default();
+    let gate = |g: &Gate<'_>| {
         let facts = policy::Facts {
             researcher: &researcher,
             dataset: &meta,
@@ -237,13 +234,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             jobs_today,
             constraints: Some(g.constraints),
         };
-        let decided = policy::admit(gw, &facts, Some(&job.id))
-            .and_then(|()| policy::release(gw, &facts, &job.id, g.evaluation));
-        decided.map_err(|e| {
-            let msg = e.to_string();
-            *refusal.borrow_mut() = Some(e);
-            zkgate_zkml::Error::Job(msg)
-        })
+        judge(gw, job, &facts, g.evaluation).map_err(|e| refusal.keep(e))
     };
     // An on-chain job's proofs carry the binding it was accepted with.
     let nonce = crate::chain::proof_nonce(&gw.paths, job)?;
@@ -262,7 +253,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         &mut rand::rngs::OsRng,
         &mut progress,
     )
-    .map_err(|e| refusal.borrow_mut().take().unwrap_or(Error::Zkml(e)))?;
+    .map_err(|e| refusal.or(e))?;
     let r = &outcome.receipt;
     gw.store
         .put_receipt(&job.id, &r.to_json(), &outcome.vk_bytes())?;
@@ -272,6 +263,38 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         stats.count += 1;
     }
     Ok(r.timings.clone())
+}
+
+/// The gate between evaluation and setup: a job cancelled meanwhile stops
+/// here; otherwise the policy admits the compiled job and judges its
+/// outputs. Returns the cell-suppression threshold.
+fn judge(gw: &Gateway, job: &Job, facts: &policy::Facts<'_>, eval: &Evaluation) -> Result<u64> {
+    if gw.store.job(&job.id).ok().flatten().map(|j| j.state) == Some(JobState::Cancelled) {
+        return Err(Error::Conflict("cancelled".into()));
+    }
+    policy::admit(gw, facts, Some(&job.id))?;
+    policy::release(gw, facts, &job.id, eval)
+}
+
+/// Why the gate stopped a job, kept as the gateway's own error while zkml
+/// unwinds. zkml's gate answers in zkml errors, so the gate hands zkml a
+/// stand-in to stop on and keeps the real one here; the job fails with it.
+#[derive(Default)]
+struct Refusal(Cell<Option<Error>>);
+
+impl Refusal {
+    /// Keeps `e`; returns the stand-in that stops the pipeline.
+    fn keep(&self, e: Error) -> zkgate_zkml::Error {
+        let stand_in = zkgate_zkml::Error::Job(e.to_string());
+        self.0.set(Some(e));
+        stand_in
+    }
+
+    /// The error a job the pipeline stopped with `e` fails with: the kept
+    /// refusal if the gate refused, else `e`.
+    fn or(&self, e: zkgate_zkml::Error) -> Error {
+        self.0.take().unwrap_or(Error::Zkml(e))
+    }
 }
 
 /// Proving totals.
