@@ -38,6 +38,11 @@ impl Remote {
     }
 }
 
+/// A record field as the gateway's JSON has it.
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
 fn ok<T>(a: Answer<T>) -> Result<T> {
     match a? {
         Ok(v) => Ok(v),
@@ -122,16 +127,18 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                     a.vk_out.display()
                 );
                 if let Some(s) = &job.settlement {
-                    match s.get("error") {
-                        Some(e) => bail!("proved, but the chain refused the settlement: {e}"),
-                        None => println!(
+                    if let Some(e) = s.error() {
+                        bail!("proved, but the chain refused the settlement: {}", json(&e));
+                    }
+                    if let Some(s) = s.settled() {
+                        println!(
                             "settled on chain: job {} in transaction {} (block {}, {} gas), values {}",
-                            s["job"],
-                            s["tx"].as_str().unwrap_or("?"),
-                            s["block"],
-                            s["gas_used"],
-                            s["values"]
-                        ),
+                            s.job,
+                            s.tx,
+                            s.block,
+                            json(&s.gas_used),
+                            json(&s.values)
+                        );
                     }
                 }
                 Ok(())
@@ -140,7 +147,7 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                 "job {} {}: {}",
                 job.id,
                 s.name(),
-                job.error.map(|e| e.to_string()).unwrap_or_default()
+                job.error.map(|e| json(&e)).unwrap_or_default()
             ),
         }
     })

@@ -2,14 +2,17 @@
 
 use crate::admin::token_hash;
 use crate::error::{Error, Result};
-use crate::store::{now, Job, JobState, Manifest, Researcher};
+use crate::store::{now, ChainBinding, DatasetMeta, Job, JobState, Manifest, Researcher};
 use crate::{policy, worker, Gateway};
-use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
+use zkgate_zkml::import::Imported;
 
 type AppState = Arc<Gateway>;
 
@@ -30,15 +33,26 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .with_state(gw)
 }
 
-fn auth(gw: &Gateway, headers: &HeaderMap) -> Result<Researcher> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(Error::Unauthorized)?;
-    gw.store
-        .researcher(&token_hash(token.trim()))?
-        .ok_or(Error::Unauthorized)
+/// The researcher making a request, known by the bearer token: a handler
+/// taking it runs only for a known researcher (anything else is a 401
+/// before the handler starts).
+struct Caller(Researcher);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, gw: &AppState) -> Result<Self> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Error::Unauthorized)?;
+        gw.store
+            .researcher(&token_hash(token.trim()))?
+            .map(Caller)
+            .ok_or(Error::Unauthorized)
+    }
 }
 
 fn own_job(gw: &Gateway, who: &Researcher, id: &str) -> Result<Job> {
@@ -48,13 +62,11 @@ fn own_job(gw: &Gateway, who: &Researcher, id: &str) -> Result<Job> {
     }
 }
 
-async fn datasets(State(gw): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    auth(&gw, &headers)?;
+async fn datasets(State(gw): State<AppState>, _: Caller) -> Result<Response> {
     Ok(Json(gw.store.datasets()?).into_response())
 }
 
-async fn my_jobs(State(gw): State<AppState>, headers: HeaderMap) -> Result<Response> {
-    let who = auth(&gw, &headers)?;
+async fn my_jobs(State(gw): State<AppState>, Caller(who): Caller) -> Result<Response> {
     let jobs: Vec<Job> = gw
         .store
         .jobs()?
@@ -66,19 +78,17 @@ async fn my_jobs(State(gw): State<AppState>, headers: HeaderMap) -> Result<Respo
 
 async fn job(
     State(gw): State<AppState>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let who = auth(&gw, &headers)?;
     Ok(Json(own_job(&gw, &who, &id)?).into_response())
 }
 
 async fn cancel(
     State(gw): State<AppState>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let who = auth(&gw, &headers)?;
     let j = own_job(&gw, &who, &id)?;
     if j.state.is_terminal() {
         return Err(Error::Conflict(format!(
@@ -96,24 +106,23 @@ async fn cancel(
 
 /// The caller's job `id`, which must be done, and its receipt readable
 /// under the policy, before its `what` is served.
-fn done_job(gw: &Gateway, headers: &HeaderMap, id: &str, what: &str) -> Result<()> {
-    let who = auth(gw, headers)?;
-    let j = own_job(gw, &who, id)?;
+fn done_job(gw: &Gateway, who: &Researcher, id: &str, what: &str) -> Result<()> {
+    let j = own_job(gw, who, id)?;
     if j.state != JobState::Done {
         return Err(Error::Conflict(format!(
             "job `{id}` is {}, its {what} is not ready",
             j.state.name()
         )));
     }
-    policy::read_receipt(gw, &who, &j)
+    policy::read_receipt(gw, who, &j)
 }
 
 async fn receipt(
     State(gw): State<AppState>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    done_job(&gw, &headers, &id, "receipt")?;
+    done_job(&gw, &who, &id, "receipt")?;
     let r = gw
         .store
         .receipt(&id)?
@@ -123,10 +132,10 @@ async fn receipt(
 
 async fn vk(
     State(gw): State<AppState>,
-    headers: HeaderMap,
+    Caller(who): Caller,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    done_job(&gw, &headers, &id, "key")?;
+    done_job(&gw, &who, &id, "key")?;
     let vk = gw
         .store
         .vk(&id)?
@@ -134,117 +143,34 @@ async fn vk(
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], vk).into_response())
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        Error::TooLarge(limit)
-    } else {
-        Error::BadRequest(format!("multipart: {}", e.body_text()))
-    }
-}
-
+/// `POST /v1/jobs`: a model and its manifest. Refused at once when it can
+/// never run; an idempotent resubmission is answered with the job it
+/// repeats; otherwise checked against the on-chain job it names, the
+/// researcher's limit and the policy, then stored and queued.
 async fn submit(
     State(gw): State<AppState>,
-    headers: HeaderMap,
-    mut form: Multipart,
+    Caller(who): Caller,
+    form: Multipart,
 ) -> Result<Response> {
-    let who = auth(&gw, &headers)?;
-    let limit = gw.config.limits.max_upload_bytes;
-    let (mut manifest, mut model) = (None, None);
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(e, limit))?
-    {
-        let name = field.name().unwrap_or("").to_string();
-        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
-        match name.as_str() {
-            "manifest" => manifest = Some(bytes),
-            "model" => model = Some(bytes),
-            other => {
-                return Err(Error::BadRequest(format!(
-                    "unexpected form field `{other}` (expected `manifest` and `model`)"
-                )))
-            }
-        }
-    }
-    let manifest: Manifest = serde_json::from_slice(
-        &manifest.ok_or_else(|| Error::BadRequest("missing form field `manifest`".into()))?,
-    )
-    .map_err(|e| Error::BadRequest(format!("manifest: {e}")))?;
-    let model = model.ok_or_else(|| Error::BadRequest("missing form field `model`".into()))?;
+    let (manifest, model) = read_form(form, gw.config.limits.max_upload_bytes).await?;
     let meta = gw
         .store
         .dataset(&manifest.dataset)?
         .ok_or_else(|| Error::NotFound(format!("dataset `{}`", manifest.dataset)))?;
-
-    // Refuse at once what can never run: malformed or unsupported models,
-    // unknown columns, a wrong number of inputs.
-    let bytes = model.to_vec();
-    let imported = tokio::task::spawn_blocking(move || zkgate_zkml::import::load_bytes(&bytes))
-        .await
-        .map_err(|e| Error::Store(format!("import task: {e}")))??;
-    let known = |c: &String| meta.columns.contains(c);
-    let label = manifest.aggregate.label().map(str::to_string);
-    if let Some(l) = &label {
-        if !known(l) {
-            return Err(Error::Unprocessable(format!(
-                "unknown column `{l}` in dataset `{}`",
-                meta.name
-            )));
-        }
-    }
-    let inputs = match &manifest.columns {
-        Some(cols) => {
-            if let Some(c) = cols.iter().find(|c| !known(c)) {
-                return Err(Error::Unprocessable(format!(
-                    "unknown column `{c}` in dataset `{}`",
-                    meta.name
-                )));
-            }
-            cols.len()
-        }
-        None => meta
-            .columns
-            .iter()
-            .filter(|c| Some(*c) != label.as_ref())
-            .count(),
-    };
-    if inputs != imported.model.inputs {
-        return Err(Error::Unprocessable(format!(
-            "the model takes {} inputs, the manifest selects {inputs} columns",
-            imported.model.inputs
-        )));
-    }
+    let imported = import_model(model.clone()).await?;
+    check_inputs(&meta, &manifest, &imported)?;
 
     // An idempotent resubmission is answered with the job it repeats,
     // before any limit or policy counts it again.
     let jobs = gw.store.jobs()?;
-    let mine = || jobs.iter().filter(|j| j.researcher == who.name);
-    if let Some(k) = &manifest.idempotency_key {
-        if let Some(existing) = mine().find(|j| j.manifest.idempotency_key.as_ref() == Some(k)) {
-            return Ok((StatusCode::OK, Json(existing.clone())).into_response());
-        }
+    if let Some(existing) = repeated(&jobs, &who, &manifest) {
+        return Ok((StatusCode::OK, Json(existing.clone())).into_response());
     }
-    if let Some(id) = manifest.chain_job {
-        // One gateway job per on-chain job: a second could never settle.
-        if let Some(other) = jobs.iter().find(|j| {
-            j.manifest.chain_job == Some(id)
-                && !matches!(j.state, JobState::Failed | JobState::Cancelled)
-        }) {
-            return Err(Error::Conflict(format!(
-                "on-chain job {id} is already taken by job {}",
-                other.id
-            )));
-        }
-        crate::chain::check_job(&gw.paths, id, &meta).await?;
-    }
-    let active = mine().filter(|j| !j.state.is_terminal()).count();
-    if active >= gw.config.limits.max_active_jobs_per_researcher {
-        return Err(Error::Limit(format!(
-            "{active} jobs already queued or running (limit {})",
-            gw.config.limits.max_active_jobs_per_researcher
-        )));
-    }
+    let chain = match manifest.chain_job {
+        Some(id) => Some(bind_chain_job(&gw, &jobs, id, &meta).await?),
+        None => None,
+    };
+    check_active(&gw, &jobs, &who)?;
     let t = now();
     let id = format!("job_{}", hex::encode(rand::random::<[u8; 12]>()));
     policy::admit(
@@ -271,12 +197,152 @@ async fn submit(
         updated: t,
         timings: None,
         settlement: None,
+        chain,
     };
-    let (stored, new) = gw.store.create_job(&job, &model)?;
-    if new {
-        worker::wake(&gw);
+    store_job(&gw, &job, &model)
+}
+
+fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::TooLarge(limit)
+    } else {
+        Error::BadRequest(format!("multipart: {}", e.body_text()))
     }
+}
+
+/// The submission form: its `manifest` (JSON) and its `model` (ONNX bytes),
+/// nothing else, in at most `limit` bytes.
+async fn read_form(mut form: Multipart, limit: usize) -> Result<(Manifest, Bytes)> {
+    let (mut manifest, mut model) = (None, None);
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+        match name.as_str() {
+            "manifest" => manifest = Some(bytes),
+            "model" => model = Some(bytes),
+            other => {
+                return Err(Error::BadRequest(format!(
+                    "unexpected form field `{other}` (expected `manifest` and `model`)"
+                )))
+            }
+        }
+    }
+    let manifest: Manifest = serde_json::from_slice(
+        &manifest.ok_or_else(|| Error::BadRequest("missing form field `manifest`".into()))?,
+    )
+    .map_err(|e| Error::BadRequest(format!("manifest: {e}")))?;
+    let model = model.ok_or_else(|| Error::BadRequest("missing form field `model`".into()))?;
+    Ok((manifest, model))
+}
+
+/// Imports the model (off the async runtime): a malformed or unsupported
+/// model is refused here.
+async fn import_model(bytes: Bytes) -> Result<Imported> {
+    Ok(
+        tokio::task::spawn_blocking(move || zkgate_zkml::import::load_bytes(&bytes))
+            .await
+            .map_err(|e| Error::Store(format!("import task: {e}")))??,
+    )
+}
+
+/// Refuses what can never run on `meta`: unknown columns, a number of
+/// input columns the model does not take.
+fn check_inputs(meta: &DatasetMeta, manifest: &Manifest, imported: &Imported) -> Result<()> {
+    let known = |c: &String| meta.columns.contains(c);
+    let unknown =
+        |c: &str| Error::Unprocessable(format!("unknown column `{c}` in dataset `{}`", meta.name));
+    let label = manifest.aggregate.label().map(str::to_string);
+    if let Some(l) = label.as_ref().filter(|l| !known(l)) {
+        return Err(unknown(l));
+    }
+    let inputs = match &manifest.columns {
+        Some(cols) => {
+            if let Some(c) = cols.iter().find(|c| !known(c)) {
+                return Err(unknown(c));
+            }
+            cols.len()
+        }
+        None => meta
+            .columns
+            .iter()
+            .filter(|c| Some(*c) != label.as_ref())
+            .count(),
+    };
+    if inputs != imported.model.inputs {
+        return Err(Error::Unprocessable(format!(
+            "the model takes {} inputs, the manifest selects {inputs} columns",
+            imported.model.inputs
+        )));
+    }
+    Ok(())
+}
+
+/// The caller's job with the manifest's idempotency key, if any.
+fn repeated<'a>(jobs: &'a [Job], who: &Researcher, manifest: &Manifest) -> Option<&'a Job> {
+    let key = manifest.idempotency_key.as_ref()?;
+    jobs.iter()
+        .find(|j| j.researcher == who.name && j.manifest.idempotency_key.as_ref() == Some(key))
+}
+
+/// Binds the job to on-chain job `id` on the contract and chain
+/// `chain.json` names now, once no other live job holds it and the chain
+/// says it is open, in time and opened against this dataset.
+async fn bind_chain_job(
+    gw: &Gateway,
+    jobs: &[Job],
+    id: u64,
+    meta: &DatasetMeta,
+) -> Result<ChainBinding> {
+    let conf = crate::chain::load_config(&gw.paths)?;
+    let binding = conf.as_ref().map(|c| crate::chain::binding(c, id));
+    // One gateway job per on-chain job: a second could never settle. (A
+    // job from before bindings were kept counts for the same id on any
+    // contract.)
+    if let Some(other) = jobs.iter().find(|j| {
+        j.manifest.chain_job == Some(id)
+            && !matches!(j.state, JobState::Failed | JobState::Cancelled)
+            && match (&j.chain, &binding) {
+                (Some(theirs), Some(ours)) => theirs.same_job(ours),
+                _ => true,
+            }
+    }) {
+        return Err(Error::Conflict(format!(
+            "on-chain job {id} is already taken by job {}",
+            other.id
+        )));
+    }
+    let (conf, binding) = conf.zip(binding).ok_or_else(|| {
+        Error::Unprocessable("this gateway settles on no chain: drop `chain_job`".into())
+    })?;
+    crate::chain::check_job(&gw.paths, &conf, &binding, meta).await?;
+    Ok(binding)
+}
+
+/// Refuses a job over the researcher's limit of jobs queued or running.
+fn check_active(gw: &Gateway, jobs: &[Job], who: &Researcher) -> Result<()> {
+    let limit = gw.config.limits.max_active_jobs_per_researcher;
+    let active = jobs
+        .iter()
+        .filter(|j| j.researcher == who.name && !j.state.is_terminal())
+        .count();
+    if active >= limit {
+        return Err(Error::Limit(format!(
+            "{active} jobs already queued or running (limit {limit})"
+        )));
+    }
+    Ok(())
+}
+
+/// Stores and queues a new job (202), or answers with the job a
+/// concurrent submission with the same idempotency key stored first (200).
+fn store_job(gw: &Gateway, job: &Job, model: &[u8]) -> Result<Response> {
+    let (stored, new) = gw.store.create_job(job, model)?;
     let status = if new {
+        worker::wake(gw);
         StatusCode::ACCEPTED
     } else {
         StatusCode::OK
@@ -317,7 +383,8 @@ pub fn openapi() -> serde_json::Value {
                     "id": { "type": "string" }, "researcher": { "type": "string" },
                     "state": { "type": "string", "enum": ["queued", "compiling", "setup", "proving", "proved", "settling", "done", "failed", "cancelled"] },
                     "manifest": { "type": "object" }, "error": { "type": ["object", "null"] }, "attempts": { "type": "integer" },
-                    "settlement": { "type": "object", "description": "for an on-chain job: chain_id, contract, job, tx, block, gas_used, values; or error" } } }
+                    "settlement": { "type": "object", "description": "for an on-chain job: chain_id, contract, job, tx, block, gas_used, values; or error" },
+                    "chain": { "type": "object", "description": "for an on-chain job: the job, contract, chain_id and nonce it was accepted for" } } }
             }
         },
         "security": [{ "bearer": [] }],

@@ -1,8 +1,11 @@
 //! Settlement from the gateway. A data dir with `chain.json` (written by
 //! `zkgate chain deploy`) settles every job whose manifest names an on-chain
-//! job: the proof is bound to that job (the contract's nonce), and once it
-//! is proved the worker submits it. The embedded chain lives in
-//! `chain/state.json`; `rpc` points at a JSON-RPC node instead.
+//! job: when the job is accepted it is bound to that job on the contract
+//! and chain `chain.json` names then (a [`ChainBinding`] kept with it), its
+//! proof carries that binding's nonce, and once it is proved the worker
+//! submits it to that contract, even if `chain.json` has changed since. The
+//! embedded chain lives in `chain/state.json`; `rpc` points at a JSON-RPC
+//! node instead.
 //!
 //! Settling is safe to repeat: before sending, the worker reads the job on
 //! chain, and a job already settled is recorded from its event instead of
@@ -12,98 +15,64 @@
 
 use crate::config::Paths;
 use crate::error::{Error, Result};
-use crate::store::DatasetMeta;
-use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use crate::store::{ChainBinding, DatasetMeta, Job, SettledTx};
 use zkgate_chain::abi::Status;
-use zkgate_chain::alloy_primitives::{Address, U256};
+use zkgate_chain::alloy_primitives::{B256, U256};
 use zkgate_chain::{Chain, Settlement, Wallet};
-use zkgate_statement::field::fr_from_hex;
+use zkgate_statement::field::{fr_from_hex, fr_to_hex};
 use zkgate_statement::Receipt;
 use zkgate_zkml::Fr;
 
-/// Where the gateway settles.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ChainConfig {
-    /// The Settlement contract.
-    pub contract: Address,
-    /// The chain id (the job nonce depends on it).
-    pub chain_id: u64,
-    /// A JSON-RPC node; `None` for the embedded chain.
-    #[serde(default)]
-    pub rpc: Option<String>,
-    /// The data owner's key file (hex), relative to the data dir.
-    #[serde(default)]
-    pub key_file: Option<PathBuf>,
-    /// CA certificate (PEM) an `https://` node's certificate chains to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ca_file: Option<PathBuf>,
-    /// Or a development account (local chains only).
-    #[serde(default)]
-    pub dev_account: Option<usize>,
+pub use zkgate_chain::config::ChainConfig;
+
+/// The data dir's chain configuration, if it settles on a chain.
+pub fn load_config(paths: &Paths) -> Result<Option<ChainConfig>> {
+    ChainConfig::load(&paths.root).map_err(|e| Error::Config(e.to_string()))
 }
 
-impl ChainConfig {
-    /// The data dir's chain configuration, if it settles on a chain.
-    pub fn load(paths: &Paths) -> Result<Option<ChainConfig>> {
-        let p = paths.chain_config();
-        match std::fs::read(&p) {
-            Ok(b) => serde_json::from_slice(&b)
-                .map(Some)
-                .map_err(|e| Error::Config(format!("{}: {e}", p.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(&p, e)),
-        }
-    }
+/// The chain a configuration names, from this data dir.
+fn chain_of(conf: &ChainConfig, paths: &Paths) -> Result<Chain> {
+    conf.chain(&paths.root)
+        .map_err(|e| Error::Config(format!("chain: {e}")))
+}
 
-    /// Writes it to the data dir.
-    pub fn save(&self, paths: &Paths) -> Result<()> {
-        let p = paths.chain_config();
-        let text = serde_json::to_string_pretty(self).expect("configs serialize");
-        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
-    }
+/// The owner's wallet.
+fn wallet_of(conf: &ChainConfig, paths: &Paths) -> Result<Wallet> {
+    conf.wallet(&paths.root)
+        .map_err(|e| Error::Config(format!("chain key: {e}")))
+}
 
-    /// The owner's wallet.
-    pub fn wallet(&self, paths: &Paths) -> Result<Wallet> {
-        let w = match (&self.key_file, self.dev_account) {
-            (Some(f), _) => Wallet::from_file(&resolve(&paths.root, f)),
-            (None, Some(i)) => Wallet::dev(i),
-            (None, None) => Wallet::dev(0),
-        };
-        w.map_err(|e| Error::Config(format!("chain key: {e}")))
-    }
-
-    /// The contract on its chain.
-    pub fn connect(&self, paths: &Paths) -> Result<Settlement> {
-        let chain = match &self.rpc {
-            Some(url) => Chain::rpc(url, rpc_tls(&paths.root, self.ca_file.as_deref())?),
-            None => Chain::embedded(&paths.chain_state()),
-        }
-        .map_err(|e| Error::Config(format!("chain: {e}")))?;
-        Ok(Settlement::at(chain, self.contract))
-    }
-
-    /// The nonce a proof for on-chain job `id` carries.
-    pub fn nonce(&self, id: u64) -> Fr {
-        zkgate_chain::settlement::job_nonce(self.chain_id, self.contract, id)
+/// On-chain job `id` on the configured contract and chain.
+pub fn binding(conf: &ChainConfig, id: u64) -> ChainBinding {
+    ChainBinding {
+        job: id,
+        contract: conf.contract,
+        chain_id: conf.chain_id,
+        nonce: fr_to_hex(conf.nonce(id)),
     }
 }
 
-/// TLS for a JSON-RPC node whose certificate chains to `ca` (PEM).
-pub fn rpc_tls(root: &Path, ca: Option<&Path>) -> Result<Option<rustls::ClientConfig>> {
-    ca.map(|f| {
-        let f = resolve(root, f);
-        let pem = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
-        crate::tls::client_config(&pem)
-    })
-    .transpose()
+/// The on-chain job `job` settles, if it names one: the binding kept when
+/// it was accepted, or for a record from before bindings were kept, the
+/// one `chain.json` gives now.
+pub fn job_binding(paths: &Paths, job: &Job) -> Result<Option<ChainBinding>> {
+    let Some(id) = job.manifest.chain_job else {
+        return Ok(None);
+    };
+    if let Some(b) = &job.chain {
+        return Ok(Some(b.clone()));
+    }
+    let conf = load_config(paths)?
+        .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?;
+    Ok(Some(binding(&conf, id)))
 }
 
-fn resolve(root: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        root.join(p)
+/// The nonce `job`'s proofs carry: its on-chain job's, or one derived from
+/// its id.
+pub fn proof_nonce(paths: &Paths, job: &Job) -> Result<Fr> {
+    match job_binding(paths, job)? {
+        Some(b) => b.nonce(),
+        None => Ok(zkgate_statement::nonce_from(job.id.as_bytes())),
     }
 }
 
@@ -114,13 +83,17 @@ fn chain_err(e: zkgate_chain::Error) -> Error {
     }
 }
 
-/// Checks, at submission, that on-chain job `id` is open, in time, and was
-/// opened against this dataset's commitment and rows.
-pub async fn check_job(paths: &Paths, id: u64, meta: &DatasetMeta) -> Result<()> {
-    let conf = ChainConfig::load(paths)?.ok_or_else(|| {
-        Error::Unprocessable("this gateway settles on no chain: drop `chain_job`".into())
-    })?;
-    let s = conf.connect(paths)?;
+/// Checks, at submission, that the on-chain job `binding` names (on the
+/// chain `conf` reaches) is open, in time, and was opened against this
+/// dataset's commitment and rows.
+pub async fn check_job(
+    paths: &Paths,
+    conf: &ChainConfig,
+    binding: &ChainBinding,
+    meta: &DatasetMeta,
+) -> Result<()> {
+    let id = binding.job;
+    let s = Settlement::at(chain_of(conf, paths)?, binding.contract);
     let job = s.job(id).await.map_err(chain_err)?;
     if job.status != Status::Open {
         return Err(Error::Unprocessable(format!(
@@ -149,28 +122,40 @@ pub async fn check_job(paths: &Paths, id: u64, meta: &DatasetMeta) -> Result<()>
 #[derive(Debug)]
 pub enum Attempt {
     /// Settled (now or before): the record to keep with the job.
-    Settled(serde_json::Value),
+    Settled(SettledTx),
     /// The chain refused it for good (expired, refunded, invalid).
     Refused(String),
     /// The chain could not be reached: try again later.
     Retry(String),
 }
 
-/// Settles on-chain job `id` with a stored receipt and its key file.
-pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<Attempt> {
-    let conf = ChainConfig::load(paths)?
+/// Settles the on-chain job `binding` names with a stored receipt and its
+/// key file, on the contract of the binding through the chain (node, key)
+/// `chain.json` gives.
+pub async fn settle(
+    paths: &Paths,
+    binding: &ChainBinding,
+    receipt: &str,
+    vk: &[u8],
+) -> Result<Attempt> {
+    let conf = load_config(paths)?
         .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?;
-    let s = conf.connect(paths)?;
-    let record = |tx: String, block: u64, gas: Option<u64>, values: Vec<U256>| {
-        serde_json::json!({
-            "chain_id": conf.chain_id,
-            "contract": conf.contract.to_string(),
-            "job": id,
-            "tx": tx,
-            "block": block,
-            "gas_used": gas,
-            "values": values.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
-        })
+    if conf.chain_id != binding.chain_id {
+        return Ok(Attempt::Retry(format!(
+            "the job was accepted on chain {}, chain.json names chain {}",
+            binding.chain_id, conf.chain_id
+        )));
+    }
+    let id = binding.job;
+    let s = Settlement::at(chain_of(&conf, paths)?, binding.contract);
+    let record = |tx: B256, block: u64, gas_used: Option<u64>, values: Vec<U256>| SettledTx {
+        chain_id: binding.chain_id,
+        contract: binding.contract,
+        job: id,
+        tx,
+        block,
+        gas_used,
+        values: values.iter().map(U256::to_string).collect(),
     };
     let job = match s.job(id).await {
         Ok(j) => j,
@@ -182,9 +167,7 @@ pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<
             // Settled before (a restart between the transaction and its
             // record): record it from the event.
             return Ok(match s.settled_event(id).await {
-                Ok(Some((e, log))) => {
-                    Attempt::Settled(record(log.tx.to_string(), log.block, None, e.values))
-                }
+                Ok(Some((e, log))) => Attempt::Settled(record(log.tx, log.block, None, e.values)),
                 Ok(None) => Attempt::Refused("settled, but its event is missing".into()),
                 Err(e) => Attempt::Retry(e.to_string()),
             });
@@ -193,10 +176,10 @@ pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<
     }
     let receipt = Receipt::from_json(receipt)?;
     let vks = zkgate_statement::groth16::keys_from_bytes(vk)?;
-    let wallet = conf.wallet(paths)?;
+    let wallet = wallet_of(&conf, paths)?;
     Ok(match s.settle(&wallet, id, &receipt, &vks).await {
         Ok(done) => Attempt::Settled(record(
-            done.tx.to_string(),
+            done.tx,
             done.block,
             Some(done.gas_used),
             done.values,
@@ -204,4 +187,72 @@ pub async fn settle(paths: &Paths, id: u64, receipt: &str, vk: &[u8]) -> Result<
         Err(zkgate_chain::Error::Reverted(r)) => Attempt::Refused(r),
         Err(e) => Attempt::Retry(e.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zkgate_chain::alloy_primitives::Address;
+
+    /// A job keeps the contract, chain and nonce it was accepted with when
+    /// `chain.json` names another contract later (a new `chain deploy`):
+    /// its proofs carry the first contract's nonce. A record from before
+    /// bindings were kept takes `chain.json`'s; a job naming no on-chain
+    /// job, a nonce of its own.
+    #[test]
+    fn a_job_keeps_the_binding_it_was_accepted_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths::new(dir.path());
+        let first = ChainConfig {
+            contract: Address::repeat_byte(0x11),
+            chain_id: 31337,
+            rpc: None,
+            key_file: None,
+            ca_file: None,
+            dev_account: Some(0),
+        };
+        first.save(&paths.root).unwrap();
+        let bound = binding(&first, 7);
+        assert_eq!(
+            bound.nonce().unwrap(),
+            zkgate_chain::settlement::job_nonce(31337, first.contract, 7)
+        );
+        let mut job = crate::store::tests::job("job_a");
+        job.manifest.chain_job = Some(7);
+        job.chain = Some(bound.clone());
+
+        let second = ChainConfig {
+            contract: Address::repeat_byte(0x22),
+            ..first.clone()
+        };
+        second.save(&paths.root).unwrap();
+        assert_ne!(first.nonce(7), second.nonce(7));
+        assert_eq!(job_binding(&paths, &job).unwrap(), Some(bound.clone()));
+        assert_eq!(proof_nonce(&paths, &job).unwrap(), first.nonce(7));
+
+        let mut legacy = job.clone();
+        legacy.chain = None;
+        assert_eq!(
+            job_binding(&paths, &legacy).unwrap(),
+            Some(binding(&second, 7))
+        );
+        assert_eq!(proof_nonce(&paths, &legacy).unwrap(), second.nonce(7));
+
+        let mut plain = legacy.clone();
+        plain.manifest.chain_job = None;
+        assert_eq!(job_binding(&paths, &plain).unwrap(), None);
+        assert_eq!(
+            proof_nonce(&paths, &plain).unwrap(),
+            zkgate_statement::nonce_from(b"job_a")
+        );
+
+        // The binding is part of the stored job and reads back.
+        let text = serde_json::to_string(&job).unwrap();
+        assert!(
+            text.contains(&format!("\"contract\":\"{}\"", first.contract)),
+            "{text}"
+        );
+        let back: Job = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.chain, Some(bound));
+    }
 }

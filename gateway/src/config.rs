@@ -122,12 +122,12 @@ impl Paths {
     }
     /// The chain configuration (`zkgate chain deploy` writes it).
     pub fn chain_config(&self) -> PathBuf {
-        self.root.join("chain.json")
+        self.root.join(zkgate_chain::config::CONFIG_FILE)
     }
 
     /// The embedded chain's state.
     pub fn chain_state(&self) -> PathBuf {
-        self.root.join("chain").join("state.json")
+        zkgate_chain::config::embedded_state(&self.root)
     }
 
     /// The sled database.

@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Everything the gateway can fail with.
@@ -43,6 +44,15 @@ pub enum Error {
     /// Storage failed.
     #[error("storage: {0}")]
     Store(String),
+    /// A stored record could not be read. It is left as it is, for the
+    /// owner to look at.
+    #[error("corrupt record {record}: {reason}")]
+    Corrupt {
+        /// Which record: the tree and the key.
+        record: String,
+        /// Why it could not be read.
+        reason: String,
+    },
     /// Encryption or decryption failed.
     #[error("vault: {0}")]
     Vault(String),
@@ -91,27 +101,51 @@ impl Error {
                 Z::Job(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_job"),
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
+            Error::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "corrupt_record"),
             Error::Store(_) | Error::Vault(_) | Error::Config(_) | Error::Io { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         }
     }
 
-    /// The JSON body sent for this error. Internal errors keep their detail
-    /// in the server log only.
-    pub fn body(&self) -> serde_json::Value {
+    /// What a client is told of this error (the `error` member of
+    /// [`Error::body`], and a failed job's `error`). Internal errors keep
+    /// their detail in the server log only.
+    pub fn detail(&self) -> ErrorDetail {
         let (status, code) = self.code();
         let message = if status == StatusCode::INTERNAL_SERVER_ERROR {
             "internal error".to_string()
         } else {
             self.to_string()
         };
-        let mut body = serde_json::json!({ "error": { "code": code, "message": message } });
-        if let Error::Denied { rules, .. } = self {
-            body["error"]["rules"] = rules.clone().into();
+        let rules = match self {
+            Error::Denied { rules, .. } => Some(rules.clone()),
+            _ => None,
+        };
+        ErrorDetail {
+            code: code.to_string(),
+            message,
+            rules,
         }
-        body
     }
+
+    /// The JSON body sent for this error: `{"error": detail}`.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": self.detail() })
+    }
+}
+
+/// An error as clients see it: `{code, message}`, and for a policy denial
+/// the rules that denied.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// The stable code (see [`Error::code`]).
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// The policy rules that denied it (`policy_denied` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<Vec<String>>,
 }
 
 impl IntoResponse for Error {

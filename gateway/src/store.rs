@@ -2,10 +2,13 @@
 //! hashes), jobs, their models and receipts. Every write is flushed before
 //! it returns, so an acknowledged state change survives a crash.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorDetail, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use zkgate_statement::Aggregate;
+use std::collections::BTreeMap;
+use zkgate_chain::alloy_primitives::{Address, B256};
+use zkgate_statement::field::fr_from_hex;
+use zkgate_statement::{Aggregate, Fr};
 use zkgate_zkml::quantize::QuantConfig;
 
 /// Public metadata of a dataset (what researchers see).
@@ -141,8 +144,8 @@ pub struct Job {
     pub model_sha256: String,
     /// State.
     pub state: JobState,
-    /// Why it failed: `{code, message}`.
-    pub error: Option<serde_json::Value>,
+    /// Why it failed: `{code, message}` (and `rules` for a policy denial).
+    pub error: Option<ErrorDetail>,
     /// Times a worker started it (restarts included).
     pub attempts: u32,
     /// Unix seconds.
@@ -150,11 +153,134 @@ pub struct Job {
     /// Unix seconds.
     pub updated: u64,
     /// Seconds per step, when done.
-    pub timings: Option<serde_json::Value>,
+    pub timings: Option<Timings>,
     /// The on-chain settlement: transaction, block, gas and values, or why
     /// the chain refused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub settlement: Option<serde_json::Value>,
+    pub settlement: Option<SettlementRecord>,
+    /// For a job naming an on-chain job: the contract, chain and nonce it
+    /// was accepted for, which its proofs and settlement use whatever
+    /// `chain.json` names later. Absent in records from before it was kept
+    /// (see [`crate::chain::job_binding`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainBinding>,
+}
+
+/// The on-chain job a gateway job settles, fixed when it is accepted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainBinding {
+    /// The on-chain job.
+    pub job: u64,
+    /// The settlement contract (checksummed in JSON).
+    #[serde(with = "checksummed")]
+    pub contract: Address,
+    /// The chain.
+    pub chain_id: u64,
+    /// The job nonce the proofs carry (the contract's derivation from the
+    /// chain, the contract and the job), hex.
+    pub nonce: String,
+}
+
+impl ChainBinding {
+    /// The nonce as a field element.
+    pub fn nonce(&self) -> Result<Fr> {
+        fr_from_hex(&self.nonce).map_err(|e| Error::Corrupt {
+            record: format!("chain binding of on-chain job {}", self.job),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Whether `other` names the same on-chain job.
+    pub fn same_job(&self, other: &ChainBinding) -> bool {
+        (self.job, self.contract, self.chain_id) == (other.job, other.contract, other.chain_id)
+    }
+}
+
+/// Seconds per step of a job (`compile_s`, `setup_s`, `prove_s`, ...), as
+/// its receipt has them.
+pub type Timings = BTreeMap<String, f64>;
+
+/// What came of an on-chain job's settlement. In JSON: the settlement's
+/// fields, `{"error": why}` or `{"retrying": why}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SettlementRecord {
+    /// Settled (by this gateway now or before).
+    Settled(SettledTx),
+    /// The chain refused it for good (expired, refunded, invalid), or it
+    /// could not be attempted.
+    Refused {
+        /// Why.
+        error: String,
+    },
+    /// The chain could not be reached: the job waits in `proved` and is
+    /// tried again.
+    Retrying {
+        /// Why the last attempt failed.
+        retrying: String,
+    },
+}
+
+impl SettlementRecord {
+    /// The settlement, when settled.
+    pub fn settled(&self) -> Option<&SettledTx> {
+        match self {
+            SettlementRecord::Settled(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Why the chain refused it, when it did.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            SettlementRecord::Refused { error } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// Why the last attempt could not reach the chain, when it could not.
+    pub fn retrying(&self) -> Option<&str> {
+        match self {
+            SettlementRecord::Retrying { retrying } => Some(retrying),
+            _ => None,
+        }
+    }
+}
+
+/// A settlement on chain, as recorded with its job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettledTx {
+    /// The chain.
+    pub chain_id: u64,
+    /// The settlement contract (checksummed in JSON).
+    #[serde(with = "checksummed")]
+    pub contract: Address,
+    /// The on-chain job.
+    pub job: u64,
+    /// The settling transaction.
+    pub tx: B256,
+    /// Its block.
+    pub block: u64,
+    /// The gas it used; `None` when recorded from the chain's event after
+    /// a restart.
+    pub gas_used: Option<u64>,
+    /// The values the chain holds for the job, as decimal words.
+    pub values: Vec<String>,
+}
+
+/// An address as its EIP-55 checksummed string.
+mod checksummed {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use zkgate_chain::alloy_primitives::Address;
+
+    pub fn serialize<S: Serializer>(a: &Address, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(a)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 /// Unix seconds now.
@@ -180,8 +306,23 @@ fn enc<T: Serialize>(v: &T) -> Vec<u8> {
     serde_json::to_vec(v).expect("store values serialize")
 }
 
-fn dec<T: DeserializeOwned>(b: &[u8]) -> Result<T> {
-    serde_json::from_slice(b).map_err(|e| Error::Store(format!("corrupt record: {e}")))
+/// Reads the record under `key` in `tree`; one that does not parse is an
+/// error (and stays where it is).
+fn dec<T: DeserializeOwned>(tree: &str, key: &[u8], b: &[u8]) -> Result<T> {
+    serde_json::from_slice(b).map_err(|e| Error::Corrupt {
+        record: format!("{tree}/{}", String::from_utf8_lossy(key)),
+        reason: e.to_string(),
+    })
+}
+
+/// Every record of `tree`, read.
+fn dec_all<T: DeserializeOwned>(name: &str, tree: &sled::Tree) -> Result<Vec<T>> {
+    tree.iter()
+        .map(|kv| {
+            let (k, v) = kv?;
+            dec(name, &k, &v)
+        })
+        .collect()
 }
 
 impl Store {
@@ -217,13 +358,13 @@ impl Store {
     pub fn dataset(&self, name: &str) -> Result<Option<DatasetMeta>> {
         self.datasets
             .get(name.as_bytes())?
-            .map(|b| dec(&b))
+            .map(|b| dec("datasets", name.as_bytes(), &b))
             .transpose()
     }
 
     /// Every dataset.
     pub fn datasets(&self) -> Result<Vec<DatasetMeta>> {
-        self.datasets.iter().values().map(|v| dec(&v?)).collect()
+        dec_all("datasets", &self.datasets)
     }
 
     /// Forgets a dataset's metadata.
@@ -243,14 +384,15 @@ impl Store {
     pub fn researcher(&self, token_hash: &str) -> Result<Option<Researcher>> {
         self.researchers
             .get(token_hash.as_bytes())?
-            .map(|b| dec(&b))
+            .map(|b| dec("researchers", token_hash.as_bytes(), &b))
             .transpose()
     }
 
     /// A researcher by name.
     pub fn researcher_named(&self, name: &str) -> Result<Option<Researcher>> {
-        for v in self.researchers.iter().values() {
-            let r: Researcher = dec(&v?)?;
+        for kv in self.researchers.iter() {
+            let (k, v) = kv?;
+            let r: Researcher = dec("researchers", &k, &v)?;
             if r.name == name {
                 return Ok(Some(r));
             }
@@ -278,34 +420,32 @@ impl Store {
                                 .ok_or(ConflictableTransactionError::Abort(
                                     "dangling idempotency key",
                                 ))?;
-                        return Ok((old.to_vec(), false));
+                        return Ok((existing.to_vec(), old.to_vec(), false));
                     }
                     idempotency.insert(k.as_bytes(), job.id.as_bytes())?;
                 }
                 jobs.insert(job.id.as_bytes(), enc(job))?;
                 models.insert(job.id.as_bytes(), model)?;
-                Ok((enc(job), true))
+                Ok((job.id.as_bytes().to_vec(), enc(job), true))
             },
         );
-        let (bytes, new) =
+        let (id, bytes, new) =
             result.map_err(|e: TransactionError<&str>| Error::Store(e.to_string()))?;
         self.flush()?;
-        Ok((dec(&bytes)?, new))
+        Ok((dec("jobs", &id, &bytes)?, new))
     }
 
     /// A job.
     pub fn job(&self, id: &str) -> Result<Option<Job>> {
-        self.jobs.get(id.as_bytes())?.map(|b| dec(&b)).transpose()
+        self.jobs
+            .get(id.as_bytes())?
+            .map(|b| dec("jobs", id.as_bytes(), &b))
+            .transpose()
     }
 
     /// Every job, oldest first.
     pub fn jobs(&self) -> Result<Vec<Job>> {
-        let mut all: Vec<Job> = self
-            .jobs
-            .iter()
-            .values()
-            .map(|v| dec(&v?))
-            .collect::<Result<_>>()?;
+        let mut all: Vec<Job> = dec_all("jobs", &self.jobs)?;
         all.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
         Ok(all)
     }
@@ -316,18 +456,27 @@ impl Store {
     }
 
     /// Applies `f` to a job and stores it durably; returns the new job.
+    /// A record that does not parse is an error and is left untouched (`f`
+    /// may run again when another write to the job comes in between).
     pub fn update_job(&self, id: &str, f: impl Fn(&mut Job)) -> Result<Job> {
-        let mut out = None;
-        self.jobs.fetch_and_update(id.as_bytes(), |old| {
-            let mut job: Job = serde_json::from_slice(old?).ok()?;
+        let key = id.as_bytes();
+        loop {
+            let old = self
+                .jobs
+                .get(key)?
+                .ok_or_else(|| Error::NotFound(format!("job {id}")))?;
+            let mut job: Job = dec("jobs", key, &old)?;
             f(&mut job);
             job.updated = now();
-            let bytes = enc(&job);
-            out = Some(job);
-            Some(bytes)
-        })?;
-        self.flush()?;
-        out.ok_or_else(|| Error::NotFound(format!("job {id}")))
+            if self
+                .jobs
+                .compare_and_swap(key, Some(&old), Some(enc(&job)))?
+                .is_ok()
+            {
+                self.flush()?;
+                return Ok(job);
+            }
+        }
     }
 
     /// Stores a job's receipt and verifying key.
@@ -352,5 +501,167 @@ impl Store {
             .receipts
             .get(format!("{id}/vk").as_bytes())?
             .map(|v| v.to_vec()))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A queued job of alice's on dataset `bc`.
+    pub(crate) fn job(id: &str) -> Job {
+        Job {
+            id: id.into(),
+            researcher: "alice".into(),
+            manifest: Manifest {
+                dataset: "bc".into(),
+                columns: None,
+                aggregate: Aggregate::ClassCounts,
+                idempotency_key: None,
+                quant: QuantConfig::default(),
+                chain_job: None,
+            },
+            model_sha256: String::new(),
+            state: JobState::Queued,
+            error: None,
+            attempts: 0,
+            created: 1,
+            updated: 1,
+            timings: None,
+            settlement: None,
+            chain: None,
+        }
+    }
+
+    /// A job record that does not parse makes `update_job` (and every
+    /// read) fail with `corrupt_record`, and stays in the store byte for
+    /// byte; a missing job is still `not_found`; a good one updates.
+    #[test]
+    fn a_corrupt_job_is_an_error_never_a_deletion() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let garbage = b"{\"id\": \"job_bad\", not json";
+        store.jobs.insert("job_bad", garbage.as_slice()).unwrap();
+
+        let e = store
+            .update_job("job_bad", |j| j.state = JobState::Cancelled)
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::Corrupt { record, .. } if record == "jobs/job_bad"),
+            "{e}"
+        );
+        assert_eq!(e.code().1, "corrupt_record");
+        assert_eq!(e.body()["error"]["message"], "internal error");
+        assert_eq!(
+            store.jobs.get("job_bad").unwrap().as_deref(),
+            Some(garbage.as_slice())
+        );
+        assert!(matches!(store.job("job_bad"), Err(Error::Corrupt { .. })));
+        assert!(matches!(store.jobs(), Err(Error::Corrupt { .. })));
+        assert_eq!(
+            store.jobs.get("job_bad").unwrap().as_deref(),
+            Some(garbage.as_slice())
+        );
+
+        assert!(matches!(
+            store.update_job("job_none", |_| {}),
+            Err(Error::NotFound(_))
+        ));
+        store.jobs.remove("job_bad").unwrap();
+        let (stored, new) = store.create_job(&job("job_ok"), b"onnx").unwrap();
+        assert!(new);
+        assert_eq!(stored, job("job_ok"));
+        let updated = store
+            .update_job("job_ok", |j| j.state = JobState::Cancelled)
+            .unwrap();
+        assert_eq!(updated.state, JobState::Cancelled);
+        assert_eq!(store.job("job_ok").unwrap(), Some(updated));
+    }
+
+    /// The typed records write the JSON the untyped ones did, key order
+    /// included, and read it back.
+    #[test]
+    fn records_keep_their_json() {
+        let contract: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+            .parse()
+            .unwrap();
+        let tx = B256::repeat_byte(0xab);
+        let settled = SettlementRecord::Settled(SettledTx {
+            chain_id: 31337,
+            contract,
+            job: 7,
+            tx,
+            block: 12,
+            gas_used: Some(345_678),
+            values: vec!["1".into(), "23".into()],
+        });
+        let old = json!({
+            "chain_id": 31337u64,
+            "contract": contract.to_string(),
+            "job": 7u64,
+            "tx": tx.to_string(),
+            "block": 12u64,
+            "gas_used": Some(345_678u64),
+            "values": ["1", "23"],
+        });
+        let from_event = SettlementRecord::Settled(SettledTx {
+            gas_used: None,
+            ..settled.settled().unwrap().clone()
+        });
+        let mut old_event = old.clone();
+        old_event["gas_used"] = serde_json::Value::Null;
+        let refused = SettlementRecord::Refused {
+            error: "expired".into(),
+        };
+        let retrying = SettlementRecord::Retrying {
+            retrying: "connection refused".into(),
+        };
+        for (typed, old) in [
+            (settled, old),
+            (from_event, old_event),
+            (refused, json!({ "error": "expired" })),
+            (retrying, json!({ "retrying": "connection refused" })),
+        ] {
+            assert_eq!(
+                serde_json::to_string(&typed).unwrap(),
+                serde_json::to_string(&old).unwrap()
+            );
+            let back: SettlementRecord = serde_json::from_value(old).unwrap();
+            assert_eq!(back, typed);
+        }
+
+        let denied = Error::Denied {
+            message: "no".into(),
+            rules: vec!["small-cells".into()],
+        };
+        let conflict = Error::Conflict("cancelled".into());
+        let internal = Error::Store("disk".into());
+        for e in [denied, conflict, internal] {
+            // The body as it was built before it had a type.
+            let (status, code) = e.code();
+            let message = if status.is_server_error() {
+                "internal error".to_string()
+            } else {
+                e.to_string()
+            };
+            let mut old = json!({ "error": { "code": code, "message": message } });
+            if let Error::Denied { rules, .. } = &e {
+                old["error"]["rules"] = rules.clone().into();
+            }
+            assert_eq!(e.body().to_string(), old.to_string());
+            assert_eq!(
+                serde_json::to_string(&e.detail()).unwrap(),
+                old["error"].to_string()
+            );
+            let back: ErrorDetail = serde_json::from_value(old["error"].clone()).unwrap();
+            assert_eq!(back, e.detail());
+        }
+
+        let timings: Timings = [("prove_s".to_string(), 1.5), ("compile_s".into(), 0.25)].into();
+        assert_eq!(
+            serde_json::to_string(&timings).unwrap(),
+            serde_json::to_value(&timings).unwrap().to_string()
+        );
     }
 }

@@ -3,13 +3,14 @@
 //! durably. `recover` requeues jobs a crash left in flight.
 
 use crate::admin::load_dataset;
+use crate::chain::Attempt;
 use crate::error::{Error, Result};
-use crate::store::{Job, JobState};
+use crate::store::{Job, JobState, SettlementRecord, Timings};
 use crate::{policy, Gateway};
 use std::sync::Arc;
-use zkgate_statement::nonce_from;
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, Gate, LocalJob, Step};
+use zkgate_zkml::spec::Evaluation;
 
 /// Queues again every job a previous run left between queued and done; a
 /// job whose settlement was in flight is settled again (see
@@ -110,29 +111,24 @@ fn claim_next(gw: &Gateway) -> Result<Option<Job>> {
 /// Submits a proved job to the settlement contract; false when the chain
 /// could not be reached (the job goes back to `proved`).
 async fn settle_job(gw: &Gateway, job: &Job) -> bool {
-    let id = job
-        .manifest
-        .chain_job
-        .expect("only on-chain jobs are settled");
-    let attempt = match (gw.store.receipt(&job.id), gw.store.vk(&job.id)) {
-        (Ok(Some(r)), Ok(Some(vk))) => crate::chain::settle(&gw.paths, id, &r, &vk).await,
-        _ => Ok(crate::chain::Attempt::Refused(
-            "the receipt is missing".into(),
-        )),
-    };
+    let attempt = attempt_settlement(gw, job).await;
     let (state, record, reached) = match attempt {
-        Ok(crate::chain::Attempt::Settled(r)) => (JobState::Done, r, true),
-        Ok(crate::chain::Attempt::Refused(why)) => {
-            (JobState::Done, serde_json::json!({ "error": why }), true)
-        }
-        Ok(crate::chain::Attempt::Retry(why)) | Err(crate::Error::Config(why)) => (
+        Ok(Attempt::Settled(r)) => (JobState::Done, SettlementRecord::Settled(r), true),
+        Ok(Attempt::Refused(why)) => (
+            JobState::Done,
+            SettlementRecord::Refused { error: why },
+            true,
+        ),
+        Ok(Attempt::Retry(why)) | Err(crate::Error::Config(why)) => (
             JobState::Proved,
-            serde_json::json!({ "retrying": why }),
+            SettlementRecord::Retrying { retrying: why },
             false,
         ),
         Err(e) => (
             JobState::Done,
-            serde_json::json!({ "error": e.to_string() }),
+            SettlementRecord::Refused {
+                error: e.to_string(),
+            },
             true,
         ),
     };
@@ -145,13 +141,20 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
             job.id
         );
     }
-    if !reached {
-        eprintln!(
-            "zkgate: job {}: settlement will be retried: {record}",
-            job.id
-        );
+    if let Some(why) = record.retrying() {
+        eprintln!("zkgate: job {}: settlement will be retried: {why}", job.id);
     }
     reached
+}
+
+/// One attempt at settling `job` on the on-chain job it is bound to.
+async fn attempt_settlement(gw: &Gateway, job: &Job) -> Result<Attempt> {
+    let binding =
+        crate::chain::job_binding(&gw.paths, job)?.expect("only on-chain jobs are settled");
+    match (gw.store.receipt(&job.id), gw.store.vk(&job.id)) {
+        (Ok(Some(r)), Ok(Some(vk))) => crate::chain::settle(&gw.paths, &binding, &r, &vk).await,
+        _ => Ok(Attempt::Refused("the receipt is missing".into())),
+    }
 }
 
 fn run_job(gw: &Gateway, job: Job) {
@@ -171,7 +174,7 @@ fn run_job(gw: &Gateway, job: Job) {
             }
             Err(e) => {
                 j.state = JobState::Failed;
-                j.error = Some(e.body()["error"].clone());
+                j.error = Some(e.detail());
             }
         }
     });
@@ -180,7 +183,7 @@ fn run_job(gw: &Gateway, job: Job) {
     }
 }
 
-fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
+fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
     let model_bytes = gw
         .store
         .model(&job.id)?
@@ -220,13 +223,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
         job.created,
         Some(&job.id),
     );
-    let refusal = std::cell::RefCell::new(None);
-    let gate = |g: &Gate<'_>| -> zkgate_zkml::Result<u64> {
-        // A job cancelled while compiling stops here, before setup.
-        if gw.store.job(&job.id).ok().flatten().map(|j| j.state) == Some(JobState::Cancelled) {
-            *refusal.borrow_mut() = Some(Error::Conflict("cancelled".into()));
-            return Err(zkgate_zkml::Error::Job("cancelled".into()));
-        }
+    let gate = |g: &Gate<'_>| {
         let facts = policy::Facts {
             researcher: &researcher,
             dataset: &meta,
@@ -235,21 +232,10 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
             jobs_today,
             constraints: Some(g.constraints),
         };
-        let decided = policy::admit(gw, &facts, Some(&job.id))
-            .and_then(|()| policy::release(gw, &facts, &job.id, g.evaluation));
-        decided.map_err(|e| {
-            let msg = e.to_string();
-            *refusal.borrow_mut() = Some(e);
-            zkgate_zkml::Error::Job(msg)
-        })
+        judge(gw, job, &facts, g.evaluation).map_err(|e| zkgate_zkml::Error::Refused(Box::new(e)))
     };
-    // An on-chain job's proofs carry the contract's binding for it.
-    let nonce = match job.manifest.chain_job {
-        Some(id) => crate::chain::ChainConfig::load(&gw.paths)?
-            .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?
-            .nonce(id),
-        None => nonce_from(job.id.as_bytes()),
-    };
+    // An on-chain job's proofs carry the binding it was accepted with.
+    let nonce = crate::chain::proof_nonce(&gw.paths, job)?;
     let outcome = pipeline::run(
         LocalJob {
             model: &model,
@@ -265,7 +251,14 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
         &mut rand::rngs::OsRng,
         &mut progress,
     )
-    .map_err(|e| refusal.borrow_mut().take().unwrap_or(Error::Zkml(e)))?;
+    .map_err(|e| match e {
+        // The gate's refusal is the gateway's own error.
+        zkgate_zkml::Error::Refused(b) => match b.downcast::<Error>() {
+            Ok(mine) => *mine,
+            Err(other) => Error::Zkml(zkgate_zkml::Error::Refused(other)),
+        },
+        e => Error::Zkml(e),
+    })?;
     let r = &outcome.receipt;
     gw.store
         .put_receipt(&job.id, &r.to_json(), &outcome.vk_bytes())?;
@@ -274,7 +267,18 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<serde_json::Value> {
         stats.seconds += s;
         stats.count += 1;
     }
-    Ok(serde_json::to_value(&r.timings).expect("timings serialize"))
+    Ok(r.timings.clone())
+}
+
+/// The gate between evaluation and setup: a job cancelled meanwhile stops
+/// here; otherwise the policy admits the compiled job and judges its
+/// outputs. Returns the cell-suppression threshold.
+fn judge(gw: &Gateway, job: &Job, facts: &policy::Facts<'_>, eval: &Evaluation) -> Result<u64> {
+    if gw.store.job(&job.id).ok().flatten().map(|j| j.state) == Some(JobState::Cancelled) {
+        return Err(Error::Conflict("cancelled".into()));
+    }
+    policy::admit(gw, facts, Some(&job.id))?;
+    policy::release(gw, facts, &job.id, eval)
 }
 
 /// Proving totals.

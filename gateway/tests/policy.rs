@@ -197,11 +197,8 @@ async fn policies_decide_what_runs_and_what_leaves() {
     let failed = wait(&alice, &job.id).await;
     assert_eq!(failed.state, JobState::Failed);
     let err = failed.error.unwrap();
-    assert_eq!(err["code"], "policy_denied", "{err}");
-    assert!(
-        err["message"].as_str().unwrap().contains("small-cells"),
-        "{err}"
-    );
+    assert_eq!(err.code, "policy_denied", "{err:?}");
+    assert!(err.message.contains("small-cells"), "{err:?}");
     // A failed job has no receipt.
     let e = alice.receipt(&job.id).await.unwrap().unwrap_err();
     assert_eq!(e.status, 409);

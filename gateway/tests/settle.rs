@@ -2,8 +2,10 @@
 //! on-chain job is proved bound to it and settled once proved; a job for
 //! another dataset's on-chain job is refused at submission; a settlement
 //! interrupted after its transaction is recorded from the chain on restart,
-//! never sent twice; a chain that cannot be reached leaves the job `proved`
-//! with the reason and holds up no other job.
+//! never sent twice; a contract deployed again after a job was accepted
+//! changes neither its proof nor where it settles; a chain that cannot be
+//! reached leaves the job `proved` with the reason and holds up no other
+//! job.
 
 mod common;
 
@@ -137,7 +139,7 @@ async fn gateway_settles_on_its_embedded_chain() {
         ca_file: None,
         dev_account: Some(0),
     }
-    .save(&paths)
+    .save(&paths.root)
     .unwrap();
     let commitment = fr_from_hex(&meta.commitment).unwrap();
     let price = U256::from(5_000u64);
@@ -193,6 +195,16 @@ async fn gateway_settles_on_its_embedded_chain() {
         .await
         .unwrap()
         .unwrap();
+    // Bound at acceptance to the on-chain job on this contract and chain.
+    let binding = job.chain.clone().expect("bound");
+    assert_eq!(
+        (binding.job, binding.contract, binding.chain_id),
+        (job1, s.address(), s.chain().chain_id().await.unwrap())
+    );
+    assert_eq!(
+        fr_from_hex(&binding.nonce).unwrap(),
+        s.job_nonce(job1).await.unwrap()
+    );
     let e = run
         .client
         .submit(&manifest(job1), model.clone())
@@ -208,8 +220,8 @@ async fn gateway_settles_on_its_embedded_chain() {
     let done = wait_done(&run.client, &job.id).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let settlement = done.settlement.clone().expect("settled");
-    assert!(settlement.get("error").is_none(), "{settlement}");
-    let tx = settlement["tx"].as_str().unwrap().to_string();
+    assert!(settlement.error().is_none(), "{settlement:?}");
+    let tx = settlement.settled().unwrap().tx.to_string();
 
     // The receipt is bound to the on-chain job and verifies; the chain
     // holds its values and paid the owner.
@@ -241,7 +253,11 @@ async fn gateway_settles_on_its_embedded_chain() {
     let again = wait_done(&run.client, &job.id).await;
     assert_eq!(again.state, JobState::Done);
     let record = again.settlement.expect("recorded again");
-    assert_eq!(record["tx"].as_str(), Some(tx.as_str()), "{record}");
+    assert_eq!(
+        record.settled().map(|s| s.tx.to_string()).as_deref(),
+        Some(tx.as_str()),
+        "{record:?}"
+    );
     let events = s
         .chain()
         .logs(
@@ -254,16 +270,45 @@ async fn gateway_settles_on_its_embedded_chain() {
     assert_eq!(events.len(), 1, "settled once");
     stopped(run).await;
 
+    // The owner deploys the contract again after the job was accepted
+    // (here the job is proved again after it): the job keeps the contract
+    // it was accepted for. Its proof carries that contract's nonce for the
+    // job, and its settlement is the one on that contract.
+    let (s2, _) = Settlement::deploy(Chain::embedded(&paths.chain_state()).unwrap(), &owner)
+        .await
+        .unwrap();
+    assert_ne!(s2.address(), s.address());
+    let mut conf = ChainConfig::load(&paths.root).unwrap().unwrap();
+    conf.contract = s2.address();
+    conf.save(&paths.root).unwrap();
+    rewind(&paths, &job.id, JobState::Queued);
+    let run = start(&root, &token).await;
+    let again = wait_done(&run.client, &job.id).await;
+    assert_eq!(again.state, JobState::Done, "{:?}", again.error);
+    assert_eq!(again.chain, Some(binding.clone()));
+    let receipt = Receipt::from_json(&run.client.receipt(&job.id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        fr_from_hex(&receipt.nonce).unwrap(),
+        s.job_nonce(job1).await.unwrap()
+    );
+    let record = again.settlement.expect("recorded");
+    let settled = record.settled().unwrap_or_else(|| panic!("{record:?}"));
+    assert_eq!(
+        (settled.contract, settled.tx.to_string()),
+        (s.address(), tx.clone())
+    );
+    stopped(run).await;
+
     // A chain that cannot be reached: the proved job waits in `proved`
     // with the reason, and jobs to prove are not held up behind it.
-    let mut conf = ChainConfig::load(&paths).unwrap().unwrap();
+    let mut conf = ChainConfig::load(&paths.root).unwrap().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     conf.rpc = Some(format!("http://127.0.0.1:{port}"));
-    conf.save(&paths).unwrap();
+    conf.save(&paths.root).unwrap();
     rewind(&paths, &job.id, JobState::Proved);
     let run = start(&root, &token).await;
     let mut plain = manifest(job1);
@@ -282,8 +327,8 @@ async fn gateway_settles_on_its_embedded_chain() {
     let t = Instant::now();
     loop {
         let j = run.client.job(&job.id).await.unwrap().unwrap();
-        if let Some(r) = j.settlement.as_ref().and_then(|s| s.get("retrying")) {
-            assert!(r.as_str().unwrap().contains("127.0.0.1"), "{r}");
+        if let Some(r) = j.settlement.as_ref().and_then(|s| s.retrying()) {
+            assert!(r.contains("127.0.0.1"), "{r}");
             break;
         }
         assert!(t.elapsed() < Duration::from_secs(60), "no retry recorded");

@@ -43,6 +43,10 @@ pub enum Error {
     /// Reading or writing keys, proofs or receipts failed.
     #[error("serialization error: {0}")]
     Serialization(String),
+    /// The caller's gate (see `pipeline::LocalJob::gate`) stopped the job;
+    /// the caller's own error is kept as the source.
+    #[error("{0}")]
+    Refused(Box<dyn std::error::Error + Send + Sync + 'static>),
     /// An I/O error, with the path involved.
     #[error("{path}: {source}")]
     Io {

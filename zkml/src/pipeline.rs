@@ -75,7 +75,7 @@ pub struct LocalJob<'a> {
     /// Called once the circuit is compiled and the outputs evaluated, before
     /// any key or proof is made: the data owner's admission and release
     /// checks. It returns the cell-suppression threshold (0 for none), or an
-    /// error that ends the job.
+    /// error that ends the job (`Error::Refused` carries the caller's own).
     pub gate: Option<&'a GateFn<'a>>,
 }
 
