@@ -36,8 +36,8 @@ fn parse<T: std::str::FromStr>(v: &Value) -> Result<T> {
         .ok_or_else(|| Error::Chain(format!("unexpected value {v}")))
 }
 
-/// TLS for a JSON-RPC node whose certificate chains to one of the
-/// certificates in `ca_pem`.
+/// TLS that trusts the certificates in `ca_pem` (a JSON-RPC node's CA, or a
+/// gateway's), with ring as the provider.
 pub fn tls_with_ca(ca_pem: &[u8]) -> Result<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;

@@ -6,7 +6,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use zkgate_gateway::client::{Answer, Client};
+use zkgate_client::{Answer, Client};
 use zkgate_gateway::store::{JobState, Manifest};
 
 /// How to reach a gateway.

@@ -8,7 +8,7 @@ use common::{bin, fixture, head};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use zkgate_gateway::client::Client;
+use zkgate_client::Client;
 use zkgate_gateway::store::{JobState, Manifest};
 use zkgate_statement::Aggregate;
 use zkgate_statement::{Receipt, Verdict};

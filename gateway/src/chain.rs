@@ -71,7 +71,10 @@ pub fn job_binding(paths: &Paths, job: &Job) -> Result<Option<ChainBinding>> {
 /// its id.
 pub fn proof_nonce(paths: &Paths, job: &Job) -> Result<Fr> {
     match job_binding(paths, job)? {
-        Some(b) => b.nonce(),
+        Some(b) => b.nonce().map_err(|e| Error::Corrupt {
+            record: format!("chain binding of on-chain job {}", b.job),
+            reason: e.to_string(),
+        }),
         None => Ok(zkgate_statement::nonce_from(job.id.as_bytes())),
     }
 }

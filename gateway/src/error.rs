@@ -3,7 +3,6 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 /// Everything the gateway can fail with.
@@ -135,18 +134,7 @@ impl Error {
     }
 }
 
-/// An error as clients see it: `{code, message}`, and for a policy denial
-/// the rules that denied.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorDetail {
-    /// The stable code (see [`Error::code`]).
-    pub code: String,
-    /// What went wrong, for a person.
-    pub message: String,
-    /// The policy rules that denied it (`policy_denied` only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rules: Option<Vec<String>>,
-}
+pub use zkgate_client::api::ErrorDetail;
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {

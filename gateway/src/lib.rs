@@ -11,7 +11,6 @@ pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod chain;
-pub mod client;
 pub mod config;
 pub mod error;
 pub mod policy;

@@ -2,35 +2,12 @@
 //! hashes), jobs, their models and receipts. Every write is flushed before
 //! it returns, so an acknowledged state change survives a crash.
 
-use crate::error::{Error, ErrorDetail, Result};
+use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
-use zkgate_chain::alloy_primitives::{Address, B256};
-use zkgate_statement::field::fr_from_hex;
-use zkgate_statement::{Aggregate, Fr};
-use zkgate_zkml::quantize::QuantConfig;
-
-/// Public metadata of a dataset (what researchers see).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct DatasetMeta {
-    /// Name.
-    pub name: String,
-    /// Column names.
-    pub columns: Vec<String>,
-    /// Per-column fixed-point scales.
-    pub scales: Vec<i32>,
-    /// Bits per stored value.
-    pub value_bits: usize,
-    /// Rows.
-    pub rows: u64,
-    /// The commitment, hex.
-    pub commitment: String,
-    /// Price per job (wei; 0 = free).
-    pub price: u64,
-    /// Unix seconds.
-    pub created: u64,
-}
+pub use zkgate_client::api::{
+    ChainBinding, DatasetMeta, Job, JobState, Manifest, SettledTx, SettlementRecord, Timings,
+};
 
 /// A researcher (the token itself is never stored).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -45,242 +22,6 @@ pub struct Researcher {
     pub trust: u8,
     /// Unix seconds.
     pub created: u64,
-}
-
-/// What a researcher submits with the model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Dataset name.
-    pub dataset: String,
-    /// Columns feeding the model (default: all but the label).
-    #[serde(default)]
-    pub columns: Option<Vec<String>>,
-    /// The aggregate.
-    pub aggregate: Aggregate,
-    /// Resubmitting with the same key returns the same job.
-    #[serde(default)]
-    pub idempotency_key: Option<String>,
-    /// Quantization settings.
-    #[serde(default)]
-    pub quant: QuantConfig,
-    /// The on-chain job this one settles: the proof is bound to it and
-    /// submitted to the settlement contract once proved.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain_job: Option<u64>,
-}
-
-/// A job's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Accepted, waiting for a worker.
-    Queued,
-    /// Quantizing and compiling the circuit.
-    Compiling,
-    /// Generating keys.
-    Setup,
-    /// Proving.
-    Proving,
-    /// Proved; waiting to be settled on chain.
-    Proved,
-    /// Submitting the proof to the settlement contract.
-    Settling,
-    /// Receipt ready (and settled, for an on-chain job: see `settlement`).
-    Done,
-    /// Failed; see `error`.
-    Failed,
-    /// Cancelled by the researcher.
-    Cancelled,
-}
-
-impl JobState {
-    /// Whether the job will not change any more.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobState::Done | JobState::Failed | JobState::Cancelled
-        )
-    }
-
-    /// All states, for metrics.
-    pub const ALL: [JobState; 9] = [
-        JobState::Queued,
-        JobState::Compiling,
-        JobState::Setup,
-        JobState::Proving,
-        JobState::Proved,
-        JobState::Settling,
-        JobState::Done,
-        JobState::Failed,
-        JobState::Cancelled,
-    ];
-
-    /// Lower-case name.
-    pub fn name(self) -> &'static str {
-        match self {
-            JobState::Queued => "queued",
-            JobState::Compiling => "compiling",
-            JobState::Setup => "setup",
-            JobState::Proving => "proving",
-            JobState::Proved => "proved",
-            JobState::Settling => "settling",
-            JobState::Done => "done",
-            JobState::Failed => "failed",
-            JobState::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// A job.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Job {
-    /// Id.
-    pub id: String,
-    /// Owner.
-    pub researcher: String,
-    /// The manifest.
-    pub manifest: Manifest,
-    /// SHA-256 of the ONNX model.
-    pub model_sha256: String,
-    /// State.
-    pub state: JobState,
-    /// Why it failed: `{code, message}` (and `rules` for a policy denial).
-    pub error: Option<ErrorDetail>,
-    /// Times a worker started it (restarts included).
-    pub attempts: u32,
-    /// Unix seconds.
-    pub created: u64,
-    /// Unix seconds.
-    pub updated: u64,
-    /// Seconds per step, when done.
-    pub timings: Option<Timings>,
-    /// The on-chain settlement: transaction, block, gas and values, or why
-    /// the chain refused it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub settlement: Option<SettlementRecord>,
-    /// For a job naming an on-chain job: the contract, chain and nonce it
-    /// was accepted for, which its proofs and settlement use whatever
-    /// `chain.json` names later. Absent in records from before it was kept
-    /// (see [`crate::chain::job_binding`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain: Option<ChainBinding>,
-}
-
-/// The on-chain job a gateway job settles, fixed when it is accepted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChainBinding {
-    /// The on-chain job.
-    pub job: u64,
-    /// The settlement contract (checksummed in JSON).
-    #[serde(with = "checksummed")]
-    pub contract: Address,
-    /// The chain.
-    pub chain_id: u64,
-    /// The job nonce the proofs carry (the contract's derivation from the
-    /// chain, the contract and the job), hex.
-    pub nonce: String,
-}
-
-impl ChainBinding {
-    /// The nonce as a field element.
-    pub fn nonce(&self) -> Result<Fr> {
-        fr_from_hex(&self.nonce).map_err(|e| Error::Corrupt {
-            record: format!("chain binding of on-chain job {}", self.job),
-            reason: e.to_string(),
-        })
-    }
-
-    /// Whether `other` names the same on-chain job.
-    pub fn same_job(&self, other: &ChainBinding) -> bool {
-        (self.job, self.contract, self.chain_id) == (other.job, other.contract, other.chain_id)
-    }
-}
-
-/// Seconds per step of a job (`compile_s`, `setup_s`, `prove_s`, ...), as
-/// its receipt has them.
-pub type Timings = BTreeMap<String, f64>;
-
-/// What came of an on-chain job's settlement. In JSON: the settlement's
-/// fields, `{"error": why}` or `{"retrying": why}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SettlementRecord {
-    /// Settled (by this gateway now or before).
-    Settled(SettledTx),
-    /// The chain refused it for good (expired, refunded, invalid), or it
-    /// could not be attempted.
-    Refused {
-        /// Why.
-        error: String,
-    },
-    /// The chain could not be reached: the job waits in `proved` and is
-    /// tried again.
-    Retrying {
-        /// Why the last attempt failed.
-        retrying: String,
-    },
-}
-
-impl SettlementRecord {
-    /// The settlement, when settled.
-    pub fn settled(&self) -> Option<&SettledTx> {
-        match self {
-            SettlementRecord::Settled(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// Why the chain refused it, when it did.
-    pub fn error(&self) -> Option<&str> {
-        match self {
-            SettlementRecord::Refused { error } => Some(error),
-            _ => None,
-        }
-    }
-
-    /// Why the last attempt could not reach the chain, when it could not.
-    pub fn retrying(&self) -> Option<&str> {
-        match self {
-            SettlementRecord::Retrying { retrying } => Some(retrying),
-            _ => None,
-        }
-    }
-}
-
-/// A settlement on chain, as recorded with its job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SettledTx {
-    /// The chain.
-    pub chain_id: u64,
-    /// The settlement contract (checksummed in JSON).
-    #[serde(with = "checksummed")]
-    pub contract: Address,
-    /// The on-chain job.
-    pub job: u64,
-    /// The settling transaction.
-    pub tx: B256,
-    /// Its block.
-    pub block: u64,
-    /// The gas it used; `None` when recorded from the chain's event after
-    /// a restart.
-    pub gas_used: Option<u64>,
-    /// The values the chain holds for the job, as decimal words.
-    pub values: Vec<String>,
-}
-
-/// An address as its EIP-55 checksummed string.
-mod checksummed {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use zkgate_chain::alloy_primitives::Address;
-
-    pub fn serialize<S: Serializer>(a: &Address, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(a)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Address, D::Error> {
-        let text = String::deserialize(d)?;
-        text.parse().map_err(serde::de::Error::custom)
-    }
 }
 
 /// Unix seconds now.
@@ -508,6 +249,10 @@ impl Store {
 pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+    use zkgate_chain::alloy_primitives::{Address, B256};
+    use zkgate_client::api::ErrorDetail;
+    use zkgate_statement::quant::QuantConfig;
+    use zkgate_statement::Aggregate;
 
     /// A queued job of alice's on dataset `bc`.
     pub(crate) fn job(id: &str) -> Job {

@@ -46,22 +46,3 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }
-
-/// A client configuration trusting exactly the given CA certificate(s).
-pub fn client_config(ca_pem: &[u8]) -> Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(ca_pem) {
-        let c = c.map_err(|e| Error::Config(format!("CA certificate: {e}")))?;
-        roots
-            .add(c)
-            .map_err(|e| Error::Config(format!("CA certificate: {e}")))?;
-    }
-    if roots.is_empty() {
-        return Err(Error::Config("no certificate in the CA file".into()));
-    }
-    Ok(rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Config(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}

@@ -7,8 +7,8 @@ mod common;
 use common::{fixture, head};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use zkgate_client::{ApiError, Client};
 use zkgate_gateway::admin;
-use zkgate_gateway::client::{ApiError, Client};
 use zkgate_gateway::config::{Config, Paths};
 use zkgate_gateway::store::{JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
@@ -16,7 +16,7 @@ use zkgate_gateway::Gateway;
 use zkgate_statement::Aggregate;
 use zkgate_statement::{Receipt, Verdict};
 
-fn api_err<T: std::fmt::Debug>(a: zkgate_gateway::client::Answer<T>) -> ApiError {
+fn api_err<T: std::fmt::Debug>(a: zkgate_client::Answer<T>) -> ApiError {
     a.expect("transport works").expect_err("an API error")
 }
 
@@ -255,7 +255,7 @@ async fn end_to_end_over_https() {
 
     // Health, metrics, OpenAPI over the same TLS connection setup.
     let http = reqwest::Client::builder()
-        .tls_backend_preconfigured(zkgate_gateway::tls::client_config(&ca).unwrap())
+        .tls_backend_preconfigured(zkgate_chain::rpc::tls_with_ca(&ca).unwrap())
         .build()
         .unwrap();
     assert_eq!(

@@ -17,6 +17,7 @@ pub mod field;
 pub mod groth16;
 pub mod header;
 pub mod inputs;
+pub mod quant;
 pub mod receipt;
 pub mod shards;
 

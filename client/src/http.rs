@@ -1,7 +1,7 @@
 //! The researcher's client for the gateway API (HTTPS with a pinned CA).
 
-use crate::error::{Error, Result};
-use crate::store::{DatasetMeta, Job, Manifest};
+use crate::api::{DatasetMeta, Job, Manifest};
+use crate::{Error, Result};
 use reqwest::multipart::{Form, Part};
 
 /// An error answer from the gateway.
@@ -70,7 +70,9 @@ impl Client {
     pub fn new(base: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<Client> {
         let mut b = reqwest::Client::builder().timeout(std::time::Duration::from_secs(120));
         if let Some(ca) = ca_pem {
-            b = b.tls_backend_preconfigured(crate::tls::client_config(ca)?);
+            b = b.tls_backend_preconfigured(
+                zkgate_chain::rpc::tls_with_ca(ca).map_err(|e| Error::Config(e.to_string()))?,
+            );
         }
         let http = b
             .build()
