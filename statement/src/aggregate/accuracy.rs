@@ -16,9 +16,6 @@ impl Rule for Accuracy {
     fn outputs(&self) -> Outputs {
         Outputs::Classes
     }
-    fn values(&self, _: usize, _: &AggregateParams) -> usize {
-        1
-    }
     fn native(&self, rows: &Rows<'_>, _: &AggregateParams) -> Result<Vec<i128>> {
         let cs = rows.classes();
         Ok(vec![(0..cs.len())

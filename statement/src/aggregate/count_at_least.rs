@@ -18,9 +18,6 @@ impl Rule for CountAtLeast {
     fn outputs(&self) -> Outputs {
         Outputs::One
     }
-    fn values(&self, _: usize, _: &AggregateParams) -> usize {
-        1
-    }
     fn calibrate(&self, a: &Aggregate, c: &Calibration<'_>, p: &mut AggregateParams) -> Result<()> {
         let Aggregate::CountAtLeast { threshold } = a else {
             unreachable!("dispatched by kind")

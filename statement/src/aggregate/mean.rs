@@ -1,7 +1,7 @@
 //! `mean`: every output's mean, proved as the sum (the verifier divides by
 //! the public row count).
 
-use super::sum::{in_units, sums};
+use super::sum::{in_units, Sum};
 use super::{Aggregate, AggregateParams, Outputs, RowVars, Rows, Rule};
 use crate::error::Result;
 use crate::header::SpecHeader;
@@ -20,16 +20,17 @@ impl Rule for Mean {
     fn values(&self, outputs: usize, _: &AggregateParams) -> usize {
         outputs
     }
-    fn native(&self, rows: &Rows<'_>, _: &AggregateParams) -> Result<Vec<i128>> {
-        Ok(sums(rows, rows.outputs.first().map_or(0, Vec::len)))
+    /// Proved as the sum.
+    fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
+        Sum.native(rows, p)
     }
     fn gadget(
         &self,
-        _: &Cs,
+        cs: &Cs,
         row: &RowVars<'_>,
-        _: &AggregateParams,
+        p: &AggregateParams,
     ) -> zkgate_circuits::Result<Vec<Num>> {
-        Ok(row.outputs.to_vec())
+        Sum.gadget(cs, row, p)
     }
     fn decode(&self, _: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
         let n = header.rows as f64;

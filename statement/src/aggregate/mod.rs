@@ -181,8 +181,11 @@ trait Rule: Sync {
     fn has_cells(&self) -> bool {
         false
     }
-    /// Values it publishes for a model with `outputs` outputs.
-    fn values(&self, outputs: usize, params: &AggregateParams) -> usize;
+    /// Values it publishes for a model with `outputs` outputs (one unless
+    /// it says otherwise).
+    fn values(&self, _outputs: usize, _params: &AggregateParams) -> usize {
+        1
+    }
     /// Fixes its compile-time constants.
     fn calibrate(&self, _: &Aggregate, _: &Calibration<'_>, _: &mut AggregateParams) -> Result<()> {
         Ok(())

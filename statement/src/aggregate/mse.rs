@@ -20,9 +20,6 @@ impl Rule for Mse {
     fn outputs(&self) -> Outputs {
         Outputs::One
     }
-    fn values(&self, _: usize, _: &AggregateParams) -> usize {
-        1
-    }
     fn calibrate(&self, _: &Aggregate, c: &Calibration<'_>, p: &mut AggregateParams) -> Result<()> {
         calibrate_error(c, p);
         Ok(())

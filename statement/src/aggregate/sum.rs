@@ -8,14 +8,7 @@ use zkgate_circuits::{Cs, Num};
 /// Sum of every output.
 pub(super) struct Sum;
 
-/// Each output summed over `rows` (shared with `mean`).
-pub(super) fn sums(rows: &Rows<'_>, outputs: usize) -> Vec<i128> {
-    (0..outputs)
-        .map(|o| rows.outputs.iter().map(|y| y[o]).sum())
-        .collect()
-}
-
-/// The outputs in output units.
+/// The outputs in output units (shared with `mean`).
 pub(super) fn in_units(header: &SpecHeader, values: &[i128]) -> Vec<f64> {
     let scale = 2f64.powi(header.output_scale);
     values.iter().map(|v| *v as f64 / scale).collect()
@@ -32,7 +25,10 @@ impl Rule for Sum {
         outputs
     }
     fn native(&self, rows: &Rows<'_>, _: &AggregateParams) -> Result<Vec<i128>> {
-        Ok(sums(rows, rows.outputs.first().map_or(0, Vec::len)))
+        let outputs = rows.outputs.first().map_or(0, Vec::len);
+        Ok((0..outputs)
+            .map(|o| rows.outputs.iter().map(|y| y[o]).sum())
+            .collect())
     }
     fn gadget(
         &self,
