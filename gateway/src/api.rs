@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
+use zkgate_statement::columns::{ColumnError, Columns};
 use zkgate_zkml::import::Imported;
 
 type AppState = Arc<Gateway>;
@@ -252,26 +253,19 @@ async fn import_model(bytes: Bytes) -> Result<Imported> {
 /// Refuses what can never run on `meta`: unknown columns, a number of
 /// input columns the model does not take.
 fn check_inputs(meta: &DatasetMeta, manifest: &Manifest, imported: &Imported) -> Result<()> {
-    let known = |c: &String| meta.columns.contains(c);
-    let unknown =
-        |c: &str| Error::Unprocessable(format!("unknown column `{c}` in dataset `{}`", meta.name));
-    let label = manifest.aggregate.label().map(str::to_string);
-    if let Some(l) = label.as_ref().filter(|l| !known(l)) {
-        return Err(unknown(l));
-    }
-    let inputs = match &manifest.columns {
-        Some(cols) => {
-            if let Some(c) = cols.iter().find(|c| !known(c)) {
-                return Err(unknown(c));
-            }
-            cols.len()
+    // The same rule compilation and the policy facts use.
+    let columns = Columns::resolve(
+        &meta.columns,
+        manifest.columns.as_deref(),
+        manifest.aggregate.label(),
+    )
+    .map_err(|e| match e {
+        ColumnError::Unknown(c) => {
+            Error::Unprocessable(format!("unknown column `{c}` in dataset `{}`", meta.name))
         }
-        None => meta
-            .columns
-            .iter()
-            .filter(|c| Some(*c) != label.as_ref())
-            .count(),
-    };
+        other => Error::Unprocessable(other.to_string()),
+    })?;
+    let inputs = columns.inputs.len();
     if inputs != imported.model.inputs {
         return Err(Error::Unprocessable(format!(
             "the model takes {} inputs, the manifest selects {inputs} columns",

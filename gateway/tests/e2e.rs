@@ -212,6 +212,18 @@ async fn end_to_end_over_https() {
         .await,
     );
     assert_eq!(e.status, 422);
+    // The label cannot also feed the model: refused at submission, by the
+    // rule compilation uses.
+    let mut m = manifest(
+        Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        None,
+    );
+    m.columns = Some(vec!["label".into()]);
+    let e = api_err(bob.submit(&m, model.clone()).await);
+    assert_eq!((e.status, e.code.as_str()), (422, "unprocessable"));
+    assert!(e.message.contains("cannot also feed"), "{}", e.message);
     let mut m = manifest(Aggregate::ClassCounts, None);
     m.dataset = "missing".into();
     assert_eq!(api_err(bob.submit(&m, model.clone()).await).status, 404);
