@@ -64,11 +64,13 @@ impl ChainConfig {
         std::fs::write(&p, text).map_err(|e| io(&p, e))
     }
 
-    /// The owner's wallet.
+    /// The owner's wallet. A JSON-RPC chain needs a key file or an
+    /// explicit development account: the development keys are public.
     pub fn wallet(&self, data_dir: &Path) -> Result<Wallet> {
         match (&self.key_file, self.dev_account) {
             (Some(f), _) => Wallet::from_file(&resolve(data_dir, f)),
             (None, Some(i)) => Wallet::dev(i),
+            (None, None) if self.rpc.is_some() => Err(no_key()),
             (None, None) => Wallet::dev(0),
         }
     }
@@ -150,15 +152,28 @@ impl Endpoint {
         )))
     }
 
-    /// The signer: the key file, else the development account, else
-    /// development account `default_dev`.
-    pub fn wallet(&self, default_dev: usize) -> Result<Wallet> {
+    /// The signer: the key file, else the development account, else, on
+    /// the embedded chain only, development account `default_dev`. On a
+    /// JSON-RPC chain (the flags' or `conf`'s) a missing key is an error,
+    /// never the public development key.
+    pub fn wallet(&self, default_dev: usize, conf: Option<&ChainConfig>) -> Result<Wallet> {
+        let rpc = self.rpc.is_some() || conf.is_some_and(|c| c.rpc.is_some());
         match (&self.key_file, self.dev_account) {
             (Some(f), _) => Wallet::from_file(f),
             (None, Some(i)) => Wallet::dev(i),
+            (None, None) if rpc => Err(no_key()),
             (None, None) => Wallet::dev(default_dev),
         }
     }
+}
+
+/// Why no signer was chosen on a JSON-RPC chain.
+fn no_key() -> Error {
+    Error::Key(
+        "a JSON-RPC chain needs a key file (--chain-key), or --dev-account N for a local \
+         development node: the development keys are public"
+            .into(),
+    )
 }
 
 fn resolve(root: &Path, p: &Path) -> PathBuf {
@@ -207,6 +222,26 @@ mod tests {
             .unwrap()
             .is_none());
         assert_ne!(conf.nonce(1), conf.nonce(2));
+        // The public development key is never a default on a JSON-RPC chain.
+        assert!(Endpoint::default().wallet(0, Some(&conf)).is_ok());
+        let rpc = Endpoint {
+            rpc: Some("http://127.0.0.1:1".into()),
+            ..Endpoint::default()
+        };
+        let e = rpc.wallet(0, Some(&conf)).unwrap_err().to_string();
+        assert!(e.contains("needs a key file"), "{e}");
+        let dev = Endpoint {
+            dev_account: Some(1),
+            ..rpc
+        };
+        assert!(dev.wallet(0, None).is_ok());
+        let remote = ChainConfig {
+            rpc: Some("http://127.0.0.1:1".into()),
+            key_file: None,
+            ..conf.clone()
+        };
+        assert!(remote.wallet(dir.path()).is_err());
+        assert!(Endpoint::default().wallet(0, Some(&remote)).is_err());
         std::fs::write(dir.path().join(CONFIG_FILE), "{").unwrap();
         assert!(ChainConfig::load(dir.path()).is_err());
     }

@@ -56,8 +56,11 @@ impl ChainArgs {
         Ok(self.endpoint().chain_over(&self.data_dir, conf.as_ref())?)
     }
 
+    /// The signer (never the public development key on a JSON-RPC chain
+    /// unless `--dev-account` asks for it).
     fn wallet(&self, default_dev: usize) -> Result<Wallet> {
-        Ok(self.endpoint().wallet(default_dev)?)
+        let conf = ChainConfig::load(&self.data_dir).ok().flatten();
+        Ok(self.endpoint().wallet(default_dev, conf.as_ref())?)
     }
 
     /// The contract, as the flags or else the data dir's `chain.json` name

@@ -47,6 +47,21 @@ fn api_error(status: u16, body: &[u8]) -> ApiError {
 /// A client result: transport errors as [`Error`], API errors as [`ApiError`].
 pub type Answer<T> = std::result::Result<std::result::Result<T, ApiError>, Error>;
 
+/// TLS trusting the platform's roots, with ring as the provider (never a
+/// process-wide default, which nothing installs).
+fn platform_tls() -> Result<rustls::ClientConfig> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let bad = |e: rustls::Error| Error::Config(format!("tls: {e}"));
+    Ok(rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(bad)?
+    .with_platform_verifier()
+    .map_err(bad)?
+    .with_no_client_auth())
+}
+
 /// A gateway client.
 #[derive(Clone)]
 pub struct Client {
@@ -65,15 +80,20 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for `base` (`https://host:port`), trusting `ca_pem` (or
-    /// nothing beyond plain HTTP when `None`).
+    /// A client for `base` (`https://host:port`, or `http://` for a
+    /// plain-HTTP gateway on loopback), trusting `ca_pem` when given, else
+    /// the platform's trusted roots (a gateway with a publicly trusted
+    /// certificate).
     pub fn new(base: &str, token: &str, ca_pem: Option<&[u8]>) -> Result<Client> {
-        let mut b = reqwest::Client::builder().timeout(std::time::Duration::from_secs(120));
-        if let Some(ca) = ca_pem {
-            b = b.tls_backend_preconfigured(
-                zkgate_chain::rpc::tls_with_ca(ca).map_err(|e| Error::Config(e.to_string()))?,
-            );
-        }
+        let tls = match ca_pem {
+            Some(ca) => {
+                zkgate_chain::rpc::tls_with_ca(ca).map_err(|e| Error::Config(e.to_string()))?
+            }
+            None => platform_tls()?,
+        };
+        let b = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .tls_backend_preconfigured(tls);
         let http = b
             .build()
             .map_err(|e| Error::Config(format!("client: {e}")))?;

@@ -161,6 +161,9 @@ async fn submit(
     let imported = import_model(model.clone()).await?;
     check_inputs(&meta, &manifest, &imported)?;
 
+    // One submission at a time from here to its job being stored: the
+    // limits and the on-chain job check read the jobs as they will be.
+    let _admission = gw.admission.lock().await;
     // An idempotent resubmission is answered with the job it repeats,
     // before any limit or policy counts it again.
     let jobs = gw.store.jobs()?;

@@ -52,6 +52,9 @@ pub enum Error {
         /// Why it could not be read.
         reason: String,
     },
+    /// A job panicked while it ran; the job fails, the gateway goes on.
+    #[error("the job crashed: {0}")]
+    Crashed(String),
     /// Encryption or decryption failed.
     #[error("vault: {0}")]
     Vault(String),
@@ -101,6 +104,7 @@ impl Error {
                 _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
             Error::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "corrupt_record"),
+            Error::Crashed(_) => (StatusCode::INTERNAL_SERVER_ERROR, "job_crashed"),
             Error::Store(_) | Error::Vault(_) | Error::Config(_) | Error::Io { .. } => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

@@ -51,6 +51,10 @@ pub struct Gateway {
     keys: zkgate_zkml::keys::KeyDir,
     wake: Notify,
     stats: Mutex<ProvingStats>,
+    /// Held by a submission from reading the jobs to storing its own, so
+    /// that two concurrent submissions cannot both pass the active-jobs
+    /// limit or both take one on-chain job.
+    pub(crate) admission: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -87,6 +91,7 @@ impl Gateway {
             keys,
             wake: Notify::new(),
             stats: Mutex::new(ProvingStats::default()),
+            admission: tokio::sync::Mutex::new(()),
         }))
     }
 

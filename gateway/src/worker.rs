@@ -12,21 +12,51 @@ use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, Gate, LocalJob, Step};
 use zkgate_zkml::spec::Evaluation;
 
+/// Attempts after which a job that keeps stopping the gateway (found
+/// running at start-up this many times) fails instead of running again.
+pub const MAX_ATTEMPTS: u32 = 3;
+
 /// Queues again every job a previous run left between queued and done; a
 /// job whose settlement was in flight is settled again (see
-/// [`crate::chain`]: a settled job is recorded, never settled twice).
+/// [`crate::chain`]: a settled job is recorded, never settled twice). A job
+/// that was running when the gateway stopped [`MAX_ATTEMPTS`] times fails
+/// instead: a job that kills the process cannot make it crash in a loop.
 pub fn recover(gw: &Gateway) -> Result<usize> {
     let mut n = 0;
     for job in gw.store.jobs()? {
-        let back = match job.state {
-            JobState::Compiling | JobState::Setup | JobState::Proving => JobState::Queued,
-            JobState::Settling => JobState::Proved,
-            _ => continue,
+        let Some(back) = recovered(&job) else {
+            continue;
         };
-        gw.store.update_job(&job.id, |j| j.state = back)?;
+        gw.store.update_job(&job.id, |j| {
+            j.state = back;
+            if back == JobState::Failed {
+                j.error = Some(
+                    Error::Crashed(format!(
+                        "the gateway stopped {} times while it ran",
+                        j.attempts
+                    ))
+                    .detail(),
+                );
+            }
+        })?;
         n += 1;
     }
     Ok(n)
+}
+
+/// Where a job found at start-up goes: running jobs are queued again (or
+/// fail after [`MAX_ATTEMPTS`] attempts), settling ones go back to proved.
+fn recovered(job: &Job) -> Option<JobState> {
+    match job.state {
+        JobState::Compiling | JobState::Setup | JobState::Proving
+            if job.attempts >= MAX_ATTEMPTS =>
+        {
+            Some(JobState::Failed)
+        }
+        JobState::Compiling | JobState::Setup | JobState::Proving => Some(JobState::Queued),
+        JobState::Settling => Some(JobState::Proved),
+        _ => None,
+    }
 }
 
 /// Wakes the workers (a job was queued).
@@ -158,7 +188,7 @@ async fn attempt_settlement(gw: &Gateway, job: &Job) -> Result<Attempt> {
 }
 
 fn run_job(gw: &Gateway, job: Job) {
-    let result = prove_job(gw, &job);
+    let result = contained(|| prove_job(gw, &job));
     let outcome = gw.store.update_job(&job.id, |j| {
         if j.state == JobState::Cancelled {
             return;
@@ -181,6 +211,20 @@ fn run_job(gw: &Gateway, job: Job) {
     if let Err(e) = outcome {
         eprintln!("zkgate: job {}: could not record its outcome: {e}", job.id);
     }
+}
+
+/// Runs `f`, turning a panic into [`Error::Crashed`]: a job that panics
+/// fails (and stops counting against its researcher's active jobs) instead
+/// of staying in its running state.
+fn contained<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let why = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into());
+        Err(Error::Crashed(why))
+    })
 }
 
 fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
@@ -285,4 +329,38 @@ fn judge(gw: &Gateway, job: &Job, facts: &policy::Facts<'_>, eval: &Evaluation) 
 pub fn stats(gw: &Gateway) -> (f64, u64) {
     let s = gw.stats.lock().expect("stats lock");
     (s.seconds, s.count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_is_contained_as_the_jobs_error() {
+        assert_eq!(contained(|| Ok(3)).unwrap(), 3);
+        let e = contained::<()>(|| panic!("index out of bounds")).unwrap_err();
+        assert!(
+            matches!(&e, Error::Crashed(m) if m == "index out of bounds"),
+            "{e}"
+        );
+        let e = contained::<()>(|| panic!("{}", String::from("owned"))).unwrap_err();
+        assert!(matches!(&e, Error::Crashed(m) if m == "owned"), "{e}");
+        assert_eq!(e.detail().code, "job_crashed");
+        let e = contained::<()>(|| Err(Error::Conflict("cancelled".into()))).unwrap_err();
+        assert!(matches!(e, Error::Conflict(_)));
+    }
+
+    #[test]
+    fn a_job_that_keeps_stopping_the_gateway_fails_instead_of_looping() {
+        let mut job = crate::store::tests::job("j1");
+        job.state = JobState::Proving;
+        job.attempts = 1;
+        assert_eq!(recovered(&job), Some(JobState::Queued));
+        job.attempts = MAX_ATTEMPTS;
+        assert_eq!(recovered(&job), Some(JobState::Failed));
+        job.state = JobState::Settling;
+        assert_eq!(recovered(&job), Some(JobState::Proved));
+        job.state = JobState::Done;
+        assert_eq!(recovered(&job), None);
+    }
 }

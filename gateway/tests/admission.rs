@@ -1,0 +1,76 @@
+//! Concurrent submissions cannot race past the admission checks: with a
+//! limit of one active job, many submissions sent at once are answered
+//! with exactly one job and 429 for the rest.
+
+mod common;
+
+use common::{fixture, head};
+use zkgate_client::Client;
+use zkgate_gateway::admin;
+use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::store::{Manifest, Store};
+use zkgate_gateway::vault::Vault;
+use zkgate_gateway::Gateway;
+use zkgate_statement::Aggregate;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_submissions_respect_the_active_jobs_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("gw");
+    let mut config = Config {
+        plain_http: true,
+        ..Config::default()
+    };
+    config.limits.max_active_jobs_per_researcher = 1;
+    admin::init(&root, &config, None, "open").unwrap();
+    std::fs::write(
+        root.join("policy.cedar"),
+        "@id(\"everything\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
+    let paths = Paths::new(&root);
+    let csv = tmp.path().join("bc.csv");
+    head("data/breast_cancer.csv", 24, &csv);
+    let token = {
+        let store = Store::open(&paths.db()).unwrap();
+        let vault = Vault::open(&paths, None).unwrap();
+        admin::import_dataset(&paths, &store, &vault, &csv, "bc", 16, 0).unwrap();
+        admin::add_researcher(&store, "alice", "", 0).unwrap()
+    };
+    let gw = Gateway::open(&root, None).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
+        let _ = stop_rx.await;
+    }));
+
+    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    let manifest = Manifest {
+        dataset: "bc".into(),
+        columns: None,
+        aggregate: Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        idempotency_key: None,
+        quant: Default::default(),
+        chain_job: None,
+    };
+    let sends = (0..8).map(|_| {
+        let client = Client::new(&base, &token, None).unwrap();
+        let (m, model) = (manifest.clone(), model.clone());
+        tokio::spawn(async move { client.submit(&m, model).await.unwrap() })
+    });
+    let mut accepted = 0;
+    let mut limited = 0;
+    for s in sends.collect::<Vec<_>>() {
+        match s.await.unwrap() {
+            Ok(_) => accepted += 1,
+            Err(e) if e.status == 429 => limited += 1,
+            Err(e) => panic!("unexpected answer {e}"),
+        }
+    }
+    assert_eq!((accepted, limited), (1, 7));
+    let _ = stop_tx.send(());
+    let _ = server.await;
+}
