@@ -52,14 +52,16 @@ pub type Answer<T> = std::result::Result<std::result::Result<T, ApiError>, Error
 fn platform_tls() -> Result<rustls::ClientConfig> {
     use rustls_platform_verifier::BuilderVerifierExt;
     let bad = |e: rustls::Error| Error::Config(format!("tls: {e}"));
-    Ok(rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(bad)?
-    .with_platform_verifier()
-    .map_err(bad)?
-    .with_no_client_auth())
+    Ok(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(bad)?
+        .with_platform_verifier()
+        .map_err(bad)?
+        .with_no_client_auth(),
+    )
 }
 
 /// A gateway client.
