@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 use zkgate_statement::columns::{ColumnError, Columns};
-use zkgate_zkml::import::Imported;
+use zkgate_zkml::import::{ImportLimits, Imported};
 
 type AppState = Arc<Gateway>;
 
@@ -158,7 +158,7 @@ async fn submit(
         .store
         .dataset(&manifest.dataset)?
         .ok_or_else(|| Error::NotFound(format!("dataset `{}`", manifest.dataset)))?;
-    let imported = import_model(model.clone()).await?;
+    let imported = import_model(model.clone(), gw.config.limits.model).await?;
     check_inputs(&meta, &manifest, &imported)?;
 
     // One submission at a time from here to its job being stored: the
@@ -245,11 +245,13 @@ async fn read_form(mut form: Multipart, limit: usize) -> Result<(Manifest, Bytes
 
 /// Imports the model (off the async runtime): a malformed or unsupported
 /// model is refused here.
-async fn import_model(bytes: Bytes) -> Result<Imported> {
+async fn import_model(bytes: Bytes, limits: ImportLimits) -> Result<Imported> {
     Ok(
-        tokio::task::spawn_blocking(move || zkgate_zkml::import::load_bytes(&bytes))
-            .await
-            .map_err(|e| Error::Store(format!("import task: {e}")))??,
+        tokio::task::spawn_blocking(move || {
+            zkgate_zkml::import::load_bytes_within(&bytes, &limits)
+        })
+        .await
+        .map_err(|e| Error::Store(format!("import task: {e}")))??,
     )
 }
 

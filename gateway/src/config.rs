@@ -23,6 +23,9 @@ pub struct Limits {
     /// Disk kept for proving keys of earlier jobs (same circuit, no setup),
     /// MiB; 0 keeps none.
     pub key_cache_mb: u64,
+    /// What a submitted model may ask of the importer (input width,
+    /// parameters, ops, tensor sizes), checked before anything of it runs.
+    pub model: zkgate_zkml::import::ImportLimits,
 }
 
 impl Default for Limits {
@@ -34,6 +37,7 @@ impl Default for Limits {
             workers: 1,
             shard_rows: 4096,
             key_cache_mb: 4096,
+            model: Default::default(),
         }
     }
 }

@@ -98,6 +98,7 @@ impl Error {
                 Z::MalformedModel(_) => (StatusCode::BAD_REQUEST, "malformed_model"),
                 Z::UnsupportedOp { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_op"),
                 Z::Structure(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_model"),
+                Z::OverLimit { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "model_over_limit"),
                 Z::Csv { .. } => (StatusCode::BAD_REQUEST, "bad_csv"),
                 Z::Overflow(_) => (StatusCode::UNPROCESSABLE_ENTITY, "overflow"),
                 Z::Job(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_job"),

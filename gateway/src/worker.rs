@@ -232,7 +232,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         .store
         .model(&job.id)?
         .ok_or_else(|| Error::Store(format!("job {} has no model", job.id)))?;
-    let model = zkgate_zkml::import::load_bytes(&model_bytes)?;
+    let model = zkgate_zkml::import::load_bytes_within(&model_bytes, &gw.config.limits.model)?;
     let (dataset, secret) = load_dataset(&gw.paths, gw.vault(), &job.manifest.dataset)?;
     let request = JobRequest {
         aggregate: job.manifest.aggregate.clone(),

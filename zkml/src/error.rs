@@ -18,6 +18,16 @@ pub enum Error {
         /// Why it is unsupported, when more than "not implemented".
         detail: String,
     },
+    /// The model asks for more than the importer's limits allow.
+    #[error("the model's {what} ({value}) is over the limit of {limit}")]
+    OverLimit {
+        /// Which limit.
+        what: String,
+        /// What the model asks for.
+        value: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The model's shape does not fit what the compiler needs.
     #[error("unsupported model structure: {0}")]
     Structure(String),

@@ -64,8 +64,119 @@ pub fn load(path: impl AsRef<std::path::Path>) -> Result<Imported> {
     load_bytes(&bytes)
 }
 
-/// Loads an ONNX model from memory.
+/// What a model may ask of the importer, checked on the file and on the
+/// typed graph before anything is evaluated: a hostile model is refused
+/// before it can allocate or spin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct ImportLimits {
+    /// Elements of the model's input.
+    pub max_input_width: u64,
+    /// Weights and other stored parameters.
+    pub max_parameters: u64,
+    /// Nodes in the graph.
+    pub max_ops: u64,
+    /// Elements of any tensor the graph computes.
+    pub max_tensor_elements: u64,
+    /// Inputs times outputs of any one linear op (the work of reading its
+    /// weights off the float model).
+    pub max_op_work: u64,
+}
+
+impl Default for ImportLimits {
+    fn default() -> Self {
+        ImportLimits {
+            max_input_width: 1 << 16,
+            max_parameters: 1 << 24,
+            max_ops: 1 << 12,
+            max_tensor_elements: 1 << 20,
+            max_op_work: 1 << 28,
+        }
+    }
+}
+
+fn over(what: &str, value: u64, limit: u64) -> Result<()> {
+    if value > limit {
+        return Err(Error::OverLimit {
+            what: what.to_string(),
+            value,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+/// The file's declared input width (symbolic and unknown dimensions count
+/// as one), its node count and its stored parameters, read off the
+/// protobuf without building anything.
+fn check_proto(proto: &tract_onnx::pb::ModelProto, limits: &ImportLimits) -> Result<()> {
+    use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+    use tract_onnx::pb::type_proto::Value as Type;
+    let Some(g) = &proto.graph else {
+        return Ok(());
+    };
+    over("ops", g.node.len() as u64, limits.max_ops)?;
+    let parameters = g
+        .initializer
+        .iter()
+        .map(|t| {
+            t.dims
+                .iter()
+                .fold(1u64, |a, d| a.saturating_mul((*d).max(0) as u64))
+        })
+        .fold(0u64, u64::saturating_add);
+    over("parameters", parameters, limits.max_parameters)?;
+    let stored: BTreeSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+    for input in g.input.iter().filter(|i| !stored.contains(i.name.as_str())) {
+        let dims = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(Type::TensorType(t)) => t.shape.as_ref().map(|s| s.dim.clone()),
+            _ => None,
+        };
+        let width = dims
+            .unwrap_or_default()
+            .iter()
+            .map(|d| match d.value {
+                Some(Dim::DimValue(v)) => v.max(1) as u64,
+                _ => 1,
+            })
+            .fold(1u64, u64::saturating_mul);
+        over("input width", width, limits.max_input_width)?;
+    }
+    Ok(())
+}
+
+/// Every tensor the typed graph computes, and every linear op's probing
+/// work, within the limits (shapes known at this point; nothing has run).
+fn check_typed(model: &TypedModel, limits: &ImportLimits) -> Result<()> {
+    for node in model.nodes() {
+        let mut widest_in = 0u64;
+        for i in &node.inputs {
+            let fact = model
+                .outlet_fact(*i)
+                .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
+            if let Some(shape) = fact.shape.as_concrete() {
+                widest_in = widest_in.max(shape.iter().map(|d| *d as u64).product());
+            }
+        }
+        for out in &node.outputs {
+            if let Some(shape) = out.fact.shape.as_concrete() {
+                let n = shape.iter().fold(1u64, |a, d| a.saturating_mul(*d as u64));
+                over("tensor elements", n, limits.max_tensor_elements)?;
+                over("op work", widest_in.saturating_mul(n), limits.max_op_work)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Loads an ONNX model from memory within the default [`ImportLimits`].
 pub fn load_bytes(bytes: &[u8]) -> Result<Imported> {
+    load_bytes_within(bytes, &ImportLimits::default())
+}
+
+/// Loads an ONNX model from memory, refusing one over `limits` before
+/// anything of it is evaluated.
+pub fn load_bytes_within(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
     if bytes.len() > MAX_MODEL_BYTES {
         return Err(Error::MalformedModel(format!(
             "{} bytes is over the {MAX_MODEL_BYTES}-byte model limit",
@@ -77,6 +188,7 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Imported> {
     let proto = onnx
         .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
+    check_proto(&proto, limits)?;
     let (onnx_ops, onnx_parameters) = match &proto.graph {
         Some(g) => (
             g.node.iter().map(|n| n.op_type.clone()).collect(),
@@ -91,6 +203,7 @@ pub fn load_bytes(bytes: &[u8]) -> Result<Imported> {
         .model_for_proto_model(&proto)
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
     let typed = inference.into_typed().map_err(|e| typing_error(&e))?;
+    check_typed(&typed, limits)?;
     let typed = typed
         .into_decluttered()
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
