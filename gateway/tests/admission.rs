@@ -23,12 +23,7 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
         ..Config::default()
     };
     config.limits.max_active_jobs_per_researcher = 1;
-    admin::init(&root, &config, None, "open").unwrap();
-    std::fs::write(
-        root.join("policy.cedar"),
-        "@id(\"everything\")\npermit (principal, action, resource);\n",
-    )
-    .unwrap();
+    common::init_permissive(&root, &config);
     let paths = Paths::new(&root);
     let csv = tmp.path().join("bc.csv");
     // Enough rows that the one accepted job is still running while the

@@ -52,14 +52,9 @@ async fn end_to_end_over_https() {
     config.limits.max_upload_bytes = 64 * 1024;
     // 12 rows in shards of 11: two shard proofs, two keys.
     config.limits.shard_rows = 11;
-    admin::init(&root, &config, None, "open").unwrap();
     // This test is about the gateway's mechanics on 12 rows; the shipped
     // profiles (tested in tests/policy.rs) would rightly refuse so few.
-    std::fs::write(
-        root.join("policy.cedar"),
-        "@id(\"everything\")\npermit (principal, action, resource);\n",
-    )
-    .unwrap();
+    common::init_permissive(&root, &config);
     assert!(
         admin::init(&root, &config, None, "open").is_err(),
         "init refuses an existing data dir"

@@ -109,12 +109,7 @@ async fn wait_done(c: &Client, id: &str) -> Job {
 async fn gateway_settles_on_its_embedded_chain() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("gw");
-    admin::init(&root, &Config::default(), None, "open").unwrap();
-    std::fs::write(
-        root.join("policy.cedar"),
-        "@id(\"everything\")\npermit (principal, action, resource);\n",
-    )
-    .unwrap();
+    common::init_permissive(&root, &Config::default());
     let paths = Paths::new(&root);
     let csv = tmp.path().join("bc.csv");
     head("data/breast_cancer.csv", 12, &csv);

@@ -15,10 +15,10 @@ use zkgate_statement::aggregate::RowVars;
 use zkgate_statement::field::bitlen;
 use zkgate_statement::Statement;
 
-/// Linear combinations longer than this are materialized into one variable
-/// before a rescale reads them (1 constraint instead of copying every term
-/// into three).
-const MATERIALIZE_ABOVE: usize = 32;
+// Linear combinations longer than this are materialized into one variable
+// before a rescale reads them (1 constraint instead of copying every term
+// into three).
+use crate::cost::MATERIALIZE_ABOVE;
 
 /// The private side of a proof.
 #[derive(Clone, Copy)]

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod circuit;
+pub mod cost;
 pub mod dataset;
 pub mod error;
 pub mod import;

@@ -209,15 +209,17 @@ pub fn run<R: RngCore + CryptoRng>(
     )?;
     let plan = spec.shard_plan(job.shard_rows);
     let size = plan.size();
-    let mut circuits = Circuits::new(&spec, plan)?;
     if let Some(limit) = job.max_constraints {
-        let biggest = circuits.counts[0].0;
+        // From the spec alone: building a circuit to count it is what a
+        // hostile dense model would make too large.
+        let biggest = crate::cost::constraints(&spec.with_shard_rows(size));
         if biggest > limit {
             return Err(Error::Job(format!(
                 "the circuit needs {biggest} constraints, over the limit of {limit}"
             )));
         }
     }
+    let mut circuits = Circuits::new(&spec, plan)?;
     done(t, &mut timings);
 
     let t = clock(Step::Evaluate, progress);

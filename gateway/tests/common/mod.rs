@@ -19,3 +19,15 @@ pub fn head(rel: &str, rows: usize, out: &Path) -> String {
     std::fs::write(out, kept.join("\n")).unwrap();
     kept[1].to_string()
 }
+
+/// Initializes a data dir at `root` with `config` under a policy that
+/// permits everything (these tests are about the gateway's mechanics; the
+/// shipped profiles are tested in tests/policy.rs).
+pub fn init_permissive(root: &Path, config: &zkgate_gateway::config::Config) {
+    zkgate_gateway::admin::init(root, config, None, "open").unwrap();
+    std::fs::write(
+        root.join("policy.cedar"),
+        "@id(\"everything\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
+}

@@ -16,6 +16,9 @@ impl Rule for Accuracy {
     fn outputs(&self) -> Outputs {
         Outputs::Classes
     }
+    fn row_cost(&self, _: usize, _: &AggregateParams) -> usize {
+        2
+    }
     fn native(&self, rows: &Rows<'_>, _: &AggregateParams) -> Result<Vec<i128>> {
         let cs = rows.classes();
         Ok(vec![(0..cs.len())

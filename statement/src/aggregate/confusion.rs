@@ -23,6 +23,9 @@ impl Rule for Confusion {
     fn values(&self, _: usize, p: &AggregateParams) -> usize {
         p.classes * p.classes
     }
+    fn row_cost(&self, _: usize, p: &AggregateParams) -> usize {
+        (p.classes + 2) + p.classes * p.classes
+    }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         let k = p.classes;
         let mut m = vec![0i128; k * k];

@@ -38,6 +38,9 @@ impl Rule for CountAtLeast {
         p.bits = bitlen(worst) + c.margin_bits;
         Ok(())
     }
+    fn row_cost(&self, _: usize, p: &AggregateParams) -> usize {
+        p.bits + 1
+    }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         Ok(vec![rows
             .outputs

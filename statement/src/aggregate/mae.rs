@@ -24,6 +24,9 @@ impl Rule for Mae {
         calibrate_error(c, p);
         Ok(())
     }
+    fn row_cost(&self, _: usize, p: &AggregateParams) -> usize {
+        p.bits + 1
+    }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         Ok(vec![(0..rows.outputs.len())
             .map(|r| error_term(p, rows.outputs[r][0], rows.label(r)).abs())

@@ -190,6 +190,11 @@ trait Rule: Sync {
     fn calibrate(&self, _: &Aggregate, _: &Calibration<'_>, _: &mut AggregateParams) -> Result<()> {
         Ok(())
     }
+    /// Constraints its gadget adds per row (the argmax of class aggregates
+    /// not included), for a model with `outputs` outputs.
+    fn row_cost(&self, _outputs: usize, _params: &AggregateParams) -> usize {
+        0
+    }
     /// Its values over `rows`, before suppression.
     fn native(&self, rows: &Rows<'_>, params: &AggregateParams) -> Result<Vec<i128>>;
     /// One row's share of its values, in the circuit.
@@ -327,6 +332,12 @@ impl Aggregate {
     /// Fixes the compile-time constants in `params`.
     pub fn calibrate(&self, c: &Calibration<'_>, params: &mut AggregateParams) -> Result<()> {
         self.rule().calibrate(self, c, params)
+    }
+
+    /// Constraints the per-row gadget adds (the argmax of class aggregates
+    /// not included): what the compiler's cost estimate adds per row.
+    pub fn row_cost(&self, outputs: usize, params: &AggregateParams) -> usize {
+        self.rule().row_cost(outputs, params)
     }
 
     /// The values over `rows`, before suppression: what a shard proves.

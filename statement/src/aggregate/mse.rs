@@ -24,6 +24,9 @@ impl Rule for Mse {
         calibrate_error(c, p);
         Ok(())
     }
+    fn row_cost(&self, _: usize, _: &AggregateParams) -> usize {
+        1
+    }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         Ok(vec![(0..rows.outputs.len())
             .map(|r| error_term(p, rows.outputs[r][0], rows.label(r)).pow(2))

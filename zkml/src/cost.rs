@@ -1,0 +1,87 @@
+//! A circuit's size from its spec alone, without building the constraint
+//! system: what the owner's limits are checked against before compiling a
+//! circuit (building one to count it allocates every linear combination,
+//! which a hostile dense model makes huge). Each term is a gadget's
+//! documented cost; the tests check the estimate against
+//! [`crate::circuit::count`] on every fixture model.
+
+use crate::quantize::Stage;
+use crate::spec::CircuitSpec;
+use zkgate_statement::field::bitlen;
+
+/// Linear combinations longer than this are materialized (1 constraint)
+/// before a rescale reads them; see `circuit`.
+pub(crate) const MATERIALIZE_ABOVE: usize = 32;
+
+/// Constraints of one row through the model and its share of the
+/// aggregate.
+pub fn per_row(spec: &CircuitSpec) -> usize {
+    let plan = spec.plan();
+    // Terms in each value's linear combination (inputs: one witness each).
+    let mut terms: Vec<usize> = vec![1; plan.input_scales.len()];
+    let mut cost = 0usize;
+    for stage in &plan.stages {
+        match stage {
+            Stage::Linear { rows, bias, .. } => {
+                terms = rows
+                    .iter()
+                    .zip(bias)
+                    .map(|(row, b)| {
+                        row.iter()
+                            .filter(|(_, w)| *w != 0)
+                            .map(|(i, _)| terms[*i as usize])
+                            .sum::<usize>()
+                            + usize::from(*b != 0)
+                    })
+                    .collect();
+            }
+            Stage::Rescale { bits, .. } => {
+                // Rescale (`bits`), then ReLU or materializing (1), after
+                // materializing a long input (1).
+                cost += terms
+                    .iter()
+                    .map(|t| usize::from(*t > MATERIALIZE_ABOVE) + bits + 1)
+                    .sum::<usize>();
+                terms = vec![1; terms.len()];
+            }
+            Stage::MaxPool { windows, bits } => {
+                cost += windows
+                    .iter()
+                    .map(|w| match w.len() {
+                        0 | 1 => 0,
+                        n => n * bits + n - 1,
+                    })
+                    .sum::<usize>();
+                terms = windows
+                    .iter()
+                    .map(|w| match w.as_slice() {
+                        [only] => terms[*only as usize],
+                        _ => 1,
+                    })
+                    .collect();
+            }
+        }
+    }
+    let outputs = plan.outputs();
+    if spec.aggregate.needs_classes() {
+        // argmax: C * (bits + 2) + 1.
+        cost += outputs * (plan.output_bits + 2) + 1;
+    }
+    cost + spec.aggregate.row_cost(outputs, &spec.params)
+}
+
+/// Constraints of the circuit for one shard of `spec.shard_rows` rows:
+/// the public checks, the commitment's opening, every row, and the claimed
+/// values (with their suppression).
+pub fn constraints(spec: &CircuitSpec) -> usize {
+    let rows = spec.shard_rows as usize;
+    let values = spec.aggregate_len();
+    let suppress = if spec.suppresses() {
+        bitlen(spec.rows as i128) + 2
+    } else {
+        0
+    };
+    2 + zkgate_circuits::shard::cost(spec.shape(), spec.shard_rows)
+        + rows.saturating_mul(per_row(spec))
+        + values * (1 + suppress)
+}
