@@ -80,11 +80,6 @@ impl ChainConfig {
         Endpoint::default().chain_over(data_dir, Some(self))
     }
 
-    /// The contract on its chain.
-    pub fn connect(&self, data_dir: &Path) -> Result<Settlement> {
-        Ok(Settlement::at(self.chain(data_dir)?, self.contract))
-    }
-
     /// The nonce a proof for on-chain job `id` carries.
     pub fn nonce(&self, id: u64) -> Fr {
         job_nonce(self.chain_id, self.contract, id)

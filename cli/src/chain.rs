@@ -49,27 +49,51 @@ impl ChainArgs {
         }
     }
 
-    /// The chain, as the flags or else the data dir's `chain.json` name it
-    /// (an unreadable `chain.json` counts as none: `deploy` replaces it).
+    /// The flags over the data dir's `chain.json`, read once.
+    pub fn target(&self) -> Result<Target> {
+        Ok(self.target_over(ChainConfig::load(&self.data_dir)?))
+    }
+
+    /// The same, with an unreadable `chain.json` counting as none (what
+    /// `deploy` replaces).
+    fn target_lenient(&self) -> Target {
+        self.target_over(ChainConfig::load(&self.data_dir).ok().flatten())
+    }
+
+    fn target_over(&self, conf: Option<ChainConfig>) -> Target {
+        Target {
+            data_dir: self.data_dir.clone(),
+            endpoint: self.endpoint(),
+            conf,
+        }
+    }
+}
+
+/// A command's chain: the flags over the data dir's configuration.
+pub struct Target {
+    data_dir: PathBuf,
+    endpoint: Endpoint,
+    conf: Option<ChainConfig>,
+}
+
+impl Target {
     fn chain(&self) -> Result<Chain> {
-        let conf = ChainConfig::load(&self.data_dir).ok().flatten();
-        Ok(self.endpoint().chain_over(&self.data_dir, conf.as_ref())?)
+        Ok(self
+            .endpoint
+            .chain_over(&self.data_dir, self.conf.as_ref())?)
     }
 
     /// The signer (never the public development key on a JSON-RPC chain
     /// unless `--dev-account` asks for it).
     fn wallet(&self, default_dev: usize) -> Result<Wallet> {
-        let conf = ChainConfig::load(&self.data_dir).ok().flatten();
-        Ok(self.endpoint().wallet(default_dev, conf.as_ref())?)
+        Ok(self.endpoint.wallet(default_dev, self.conf.as_ref())?)
     }
 
-    /// The contract, as the flags or else the data dir's `chain.json` name
-    /// it.
+    /// The contract, as the flags or else `chain.json` name it.
     pub fn settlement(&self) -> Result<Settlement> {
-        let conf = ChainConfig::load(&self.data_dir)?;
         match self
-            .endpoint()
-            .settlement_over(&self.data_dir, conf.as_ref())?
+            .endpoint
+            .settlement_over(&self.data_dir, self.conf.as_ref())?
         {
             Some(s) => Ok(s),
             None => bail!(
@@ -147,8 +171,9 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
     tokio::runtime::Runtime::new()?.block_on(async move {
         match cmd {
             ChainCmd::Deploy(a) => {
-                let owner = a.wallet(0)?;
-                let chain = a.chain()?;
+                let target = a.target_lenient();
+                let owner = target.wallet(0)?;
+                let chain = target.chain()?;
                 let chain_id = chain.chain_id().await?;
                 let (s, r) = Settlement::deploy(chain, &owner).await?;
                 let conf = ChainConfig {
@@ -176,8 +201,8 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                     .context("opening the store (is the gateway running?)")?
                     .with_context(|| format!("no dataset `{}`", a.dataset))?;
                 let schema_hash = B256::from(zkgate_gateway::admin::schema_sha256(&meta));
-                let s = a.chain.settlement()?;
-                let owner = a.chain.wallet(0)?;
+                let target = a.chain.target()?;
+                let (s, owner) = (target.settlement()?, target.wallet(0)?);
                 let (id, r) = s
                     .register_dataset(
                         &owner,
@@ -194,8 +219,8 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 }));
             }
             ChainCmd::OpenJob(a) => {
-                let s = a.chain.settlement()?;
-                let researcher = a.chain.wallet(1)?;
+                let target = a.chain.target()?;
+                let (s, researcher) = (target.settlement()?, target.wallet(1)?);
                 let deadline = s.chain().now().await? + a.deadline_secs;
                 let commitment = match &a.commitment {
                     Some(c) => fr_from_hex(c)?,
@@ -222,7 +247,7 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 }));
             }
             ChainCmd::Job(a) => {
-                let s = a.chain.settlement()?;
+                let s = a.chain.target()?.settlement()?;
                 let job = s.job(a.job).await?;
                 if job.status == Status::None {
                     bail!("no on-chain job {}", a.job);
@@ -235,8 +260,9 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 }));
             }
             ChainCmd::Refund(a) => {
-                let s = a.chain.settlement()?;
-                let r = s.refund(&a.chain.wallet(1)?, a.job).await?;
+                let target = a.chain.target()?;
+                let s = target.settlement()?;
+                let r = s.refund(&target.wallet(1)?, a.job).await?;
                 print(serde_json::json!({"job": a.job, "refunded_in": r.hash.to_string()}));
             }
         }

@@ -247,7 +247,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
 
 fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     let chain = match a.chain_job {
-        Some(job) => Some((a.chain.settlement()?, job)),
+        Some(job) => Some((a.chain.target()?.settlement()?, job)),
         None => None,
     };
     let checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain)?;

@@ -3,12 +3,13 @@
 //! 1 invalid, 2 error.
 #![forbid(unsafe_code)]
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkgate_chain::alloy_primitives::Address;
-use zkgate_chain::{Chain, Settlement};
+use zkgate_chain::config::{ChainConfig, Endpoint};
+use zkgate_chain::Settlement;
 
 /// Verify a zkgate receipt (offline, or against the settlement contract).
 #[derive(Parser)]
@@ -24,43 +25,40 @@ struct Args {
     json: bool,
     /// Also check that this on-chain job settled with this receipt (its
     /// values, dataset commitment, binding and keys).
-    #[arg(long, requires = "contract")]
+    #[arg(long)]
     chain_job: Option<u64>,
-    /// The Settlement contract.
+    /// A gateway data dir: its embedded chain and `chain.json` (the
+    /// contract, the node), which the flags below override.
+    #[arg(long, default_value = "zkgate-data")]
+    data_dir: PathBuf,
+    /// A JSON-RPC node (`http://` or `https://`) instead of the data dir's.
+    #[arg(long)]
+    chain_rpc: Option<String>,
+    /// The Settlement contract instead of the data dir's.
     #[arg(long)]
     contract: Option<Address>,
-    /// A JSON-RPC node (`http://` or `https://`).
-    #[arg(long, conflicts_with = "chain_state")]
-    chain_rpc: Option<String>,
     /// CA certificate (PEM) of an `https://` node.
     #[arg(long)]
     chain_ca: Option<PathBuf>,
-    /// Or an embedded chain's state file (a gateway data dir's
-    /// `chain/state.json`).
-    #[arg(long)]
-    chain_state: Option<PathBuf>,
 }
 
+/// The contract and job to check against, resolved as `zkgate verify`
+/// resolves them.
 fn chain(a: &Args) -> Result<Option<(Settlement, u64)>> {
-    let (Some(job), Some(contract)) = (a.chain_job, a.contract) else {
+    let Some(job) = a.chain_job else {
         return Ok(None);
     };
-    let chain = match (&a.chain_rpc, &a.chain_state) {
-        (Some(url), _) => {
-            let tls = match &a.chain_ca {
-                Some(f) => {
-                    let pem =
-                        std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-                    Some(zkgate_chain::rpc::tls_with_ca(&pem)?)
-                }
-                None => None,
-            };
-            Chain::rpc(url, tls)?
-        }
-        (None, Some(state)) => Chain::embedded(state)?,
-        (None, None) => bail!("--chain-job needs --chain-rpc URL or --chain-state FILE"),
+    let endpoint = Endpoint {
+        rpc: a.chain_rpc.clone(),
+        contract: a.contract,
+        ca_file: a.chain_ca.clone(),
+        ..Endpoint::default()
     };
-    Ok(Some((Settlement::at(chain, contract), job)))
+    let conf = ChainConfig::load(&a.data_dir)?;
+    match endpoint.settlement_over(&a.data_dir, conf.as_ref())? {
+        Some(s) => Ok(Some((s, job))),
+        None => bail!("--chain-job needs --contract, or a --data-dir whose chain.json names one"),
+    }
 }
 
 fn main() -> ExitCode {
