@@ -48,12 +48,13 @@ pub fn recover(gw: &Gateway) -> Result<usize> {
 /// fail after [`MAX_ATTEMPTS`] attempts), settling ones go back to proved.
 fn recovered(job: &Job) -> Option<JobState> {
     match job.state {
-        JobState::Compiling | JobState::Setup | JobState::Proving
-            if job.attempts >= MAX_ATTEMPTS =>
-        {
-            Some(JobState::Failed)
+        JobState::Compiling | JobState::Setup | JobState::Proving => {
+            Some(if job.attempts >= MAX_ATTEMPTS {
+                JobState::Failed
+            } else {
+                JobState::Queued
+            })
         }
-        JobState::Compiling | JobState::Setup | JobState::Proving => Some(JobState::Queued),
         JobState::Settling => Some(JobState::Proved),
         _ => None,
     }

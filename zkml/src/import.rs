@@ -78,8 +78,9 @@ pub struct ImportLimits {
     pub max_ops: u64,
     /// Elements of any tensor the graph computes.
     pub max_tensor_elements: u64,
-    /// Inputs times outputs of any one linear op (the work of reading its
-    /// weights off the float model).
+    /// Elements of any op's widest input (stored weights included) times
+    /// its outputs: a bound on the work of reading a linear op's weights
+    /// off the float model.
     pub max_op_work: u64,
 }
 
