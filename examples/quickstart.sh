@@ -29,7 +29,10 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 t=$(now)
 "$ZK" init --data-dir "$DATA" --listen "127.0.0.1:$PORT" >/dev/null
 head -n $((ROWS + 1)) fixtures/data/breast_cancer.csv > "$WORK/breast_cancer.csv"
-"$ZK" dataset import "$WORK/breast_cancer.csv" --name breast_cancer --data-dir "$DATA"
+# The declared public schema (types, ranges, scales) the circuits are built
+# from; `zkgate dataset schema FILE.csv` proposes one for review.
+"$ZK" dataset import "$WORK/breast_cancer.csv" --schema fixtures/data/breast_cancer.schema.json \
+  --name breast_cancer --data-dir "$DATA"
 TOKEN=$("$ZK" researcher add alice --org oncology --trust 2 --data-dir "$DATA")
 echo "set-up: $(since "$t")"
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 use zkgate_statement::{nonce_from, Aggregate};
-use zkgate_zkml::dataset::{Dataset, Secret};
+use zkgate_zkml::dataset::{declared_schema, Dataset, Secret};
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, LocalJob};
 use zkgate_zkml::prove;
@@ -43,7 +43,6 @@ pub struct BenchArgs {
 struct Model {
     name: &'static str,
     data: &'static str,
-    value_bits: usize,
     aggregate: fn() -> Aggregate,
     columns: fn(&Dataset) -> Option<Vec<String>>,
 }
@@ -56,21 +55,18 @@ const MODELS: &[Model] = &[
     Model {
         name: "linreg",
         data: "tabular.csv",
-        value_bits: 16,
         aggregate: || Aggregate::Mean,
         columns: |_| Some(features("f", 13)),
     },
     Model {
         name: "mlp",
         data: "tabular.csv",
-        value_bits: 16,
         aggregate: || Aggregate::Mean,
         columns: |_| Some(features("f", 13)),
     },
     Model {
         name: "breast_cancer",
         data: "breast_cancer.csv",
-        value_bits: 16,
         aggregate: || Aggregate::Confusion {
             label: "label".into(),
         },
@@ -79,7 +75,6 @@ const MODELS: &[Model] = &[
     Model {
         name: "digits",
         data: "digits.csv",
-        value_bits: 8,
         aggregate: || Aggregate::Confusion {
             label: "label".into(),
         },
@@ -88,7 +83,6 @@ const MODELS: &[Model] = &[
     Model {
         name: "mnist_mlp",
         data: "digits28.csv",
-        value_bits: 8,
         aggregate: || Aggregate::Accuracy {
             label: "label".into(),
         },
@@ -97,7 +91,6 @@ const MODELS: &[Model] = &[
     Model {
         name: "lenet_small",
         data: "digits28.csv",
-        value_bits: 8,
         aggregate: || Aggregate::Accuracy {
             label: "label".into(),
         },
@@ -121,12 +114,7 @@ const QUICK: &[&str] = &["linreg:64", "mlp:64", "breast_cancer:64", "policy:500"
 /// again from its first row as often as needed (the scaling cases: proving
 /// cost does not depend on the values). Returns the dataset and how many of
 /// its rows are distinct lines of the file.
-fn rows_of_csv(
-    path: &Path,
-    rows: usize,
-    value_bits: usize,
-    repeat: bool,
-) -> Result<(Dataset, usize)> {
+fn rows_of_csv(path: &Path, rows: usize, repeat: bool) -> Result<(Dataset, usize)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines();
@@ -138,7 +126,7 @@ fn rows_of_csv(
     let mut kept = vec![header];
     kept.extend(data.iter().cycle().take(rows));
     Ok((
-        Dataset::from_csv_reader(kept.join("\n").as_bytes(), value_bits)?,
+        Dataset::from_csv_reader(kept.join("\n").as_bytes(), &declared_schema(path)?)?,
         rows.min(data.len()),
     ))
 }
@@ -244,7 +232,6 @@ fn run_one(
     let (dataset, distinct) = rows_of_csv(
         &fixtures.join("data").join(m.data),
         rows,
-        m.value_bits,
         shard_rows.is_some(),
     )?;
     let request = JobRequest {

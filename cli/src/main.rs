@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use zkgate_statement::{nonce_from, Aggregate};
 
-use zkgate_zkml::dataset::{Dataset, Secret, DEFAULT_VALUE_BITS};
+use zkgate_zkml::dataset::{Dataset, Secret};
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, LocalJob, Step};
 use zkgate_zkml::quantize::QuantConfig;
@@ -104,9 +104,10 @@ struct ProveArgs {
     /// (default: every column but the label).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
-    /// Bits per stored value.
-    #[arg(long, default_value_t = DEFAULT_VALUE_BITS)]
-    value_bits: usize,
+    /// The dataset's declared schema (default: `NAME.schema.json` next to
+    /// the CSV).
+    #[arg(long)]
+    schema: Option<PathBuf>,
     /// Bits of the largest weight per layer.
     #[arg(long, default_value_t = QuantConfig::default().weight_bits)]
     weight_bits: u32,
@@ -145,6 +146,16 @@ struct VerifyArgs {
     /// values, dataset commitment, binding and keys).
     #[arg(long)]
     chain_job: Option<u64>,
+    /// Reject a receipt whose circuit is not this ONNX model's, quantized
+    /// over the receipt's dataset schema (the plan is rebuilt and compared).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Reject a receipt for another dataset schema than this declared one.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Reject a receipt bound to another (off-chain) job than this id.
+    #[arg(long)]
+    job: Option<String>,
     #[command(flatten)]
     chain: chain::ChainArgs,
 }
@@ -161,10 +172,29 @@ pub(crate) fn spinner(json: bool) -> ProgressBar {
     pb
 }
 
+/// A CSV's declared schema: the file given, or the one next to the CSV.
+pub(crate) fn declared_schema(
+    csv: &std::path::Path,
+    given: Option<&std::path::Path>,
+) -> Result<zkgate_statement::Schema> {
+    let path = given.map_or_else(|| zkgate_zkml::dataset::schema_path(csv), Into::into);
+    if !path.exists() {
+        anyhow::bail!(
+            "no declared schema at {}: run `zkgate dataset schema {}`, review its ranges, and save it there (or pass --schema)",
+            path.display(),
+            csv.display()
+        );
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    zkgate_statement::Schema::from_json(&bytes)
+        .with_context(|| format!("reading {}", path.display()))
+}
+
 fn cmd_prove(a: ProveArgs) -> Result<()> {
     let model = zkgate_zkml::import::load(&a.model)
         .with_context(|| format!("loading {}", a.model.display()))?;
-    let dataset = Dataset::from_csv_path(&a.data, a.value_bits)
+    let schema = declared_schema(&a.data, a.schema.as_deref())?;
+    let dataset = Dataset::from_csv_path(&a.data, &schema)
         .with_context(|| format!("reading {}", a.data.display()))?;
     let request = JobRequest {
         aggregate: a.aggregate.build()?,
@@ -250,7 +280,17 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
         Some(job) => Some((a.chain.target()?.settlement()?, job)),
         None => None,
     };
-    let checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain)?;
+    let expect = zkgate_verifier::Expect::from_args(a.schema.as_deref(), a.job.as_deref())?;
+    let mut checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain, &expect)?;
+    if let (true, Some(m)) = (checked.valid(), &a.model) {
+        let model =
+            zkgate_zkml::import::load(m).with_context(|| format!("loading {}", m.display()))?;
+        checked.invalid = zkgate_zkml::job::model_mismatch(
+            &model.model,
+            &model.onnx_sha256,
+            &checked.receipt.circuit,
+        );
+    }
     println!("{}", checked.report(a.json));
     Ok(checked.valid())
 }

@@ -100,7 +100,18 @@ pub fn serve(a: ServeArgs) -> Result<()> {
 /// `zkgate dataset`.
 #[derive(Subcommand)]
 pub enum DatasetCmd {
-    /// Import a CSV (encrypted at rest; prints its commitment).
+    /// Propose a schema for a CSV (types, ranges widened to one
+    /// significant digit, scales), for the owner to review and edit before
+    /// importing: `zkgate dataset schema data.csv > data.schema.json`.
+    Schema {
+        /// The CSV.
+        file: PathBuf,
+        /// Bits per stored value.
+        #[arg(long, default_value_t = DEFAULT_VALUE_BITS)]
+        value_bits: usize,
+    },
+    /// Import a CSV against its declared schema (encrypted at rest; prints
+    /// its commitment).
     Import {
         /// The CSV.
         file: PathBuf,
@@ -110,9 +121,10 @@ pub enum DatasetCmd {
         /// Data dir.
         #[arg(long)]
         data_dir: PathBuf,
-        /// Bits per stored value.
-        #[arg(long, default_value_t = DEFAULT_VALUE_BITS)]
-        value_bits: usize,
+        /// The declared schema (default: `NAME.schema.json` next to the
+        /// CSV). Rows outside its ranges are refused.
+        #[arg(long)]
+        schema: Option<PathBuf>,
         /// Price per job (wei).
         #[arg(long, default_value_t = 0)]
         price: u64,
@@ -139,20 +151,29 @@ pub fn dataset(cmd: DatasetCmd) -> Result<()> {
             file,
             name,
             data_dir,
-            value_bits,
+            schema,
             price,
         } => {
+            let schema = crate::declared_schema(&file, schema.as_deref())?;
             let paths = Paths::new(&data_dir);
             let store = Store::open(&paths.db())?;
             let vault = Vault::open(&paths, passphrase().as_deref())?;
-            let meta =
-                admin::import_dataset(&paths, &store, &vault, &file, &name, value_bits, price)?;
+            let meta = admin::import_dataset(&paths, &store, &vault, &file, &name, &schema, price)?;
             println!(
                 "imported `{}`: {} rows x {} columns, commitment {}",
                 meta.name,
                 meta.rows,
-                meta.columns.len(),
+                meta.schema.columns.len(),
                 meta.commitment
+            );
+        }
+        DatasetCmd::Schema { file, value_bits } => {
+            let schema = zkgate_zkml::dataset::Dataset::infer_schema_path(&file, value_bits)
+                .with_context(|| format!("reading {}", file.display()))?;
+            println!("{}", serde_json::to_string_pretty(&schema)?);
+            eprintln!(
+                "review the ranges (rows outside them are refused at import, and they are public), then save as {}",
+                zkgate_zkml::dataset::schema_path(&file).display()
             );
         }
         DatasetCmd::List { data_dir } => {
@@ -162,7 +183,7 @@ pub fn dataset(cmd: DatasetCmd) -> Result<()> {
                     "{}\t{} rows\t{} columns\t{}",
                     d.name,
                     d.rows,
-                    d.columns.len(),
+                    d.schema.columns.len(),
                     d.commitment
                 );
             }

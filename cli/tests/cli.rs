@@ -52,6 +52,41 @@ fn prove_then_verify_and_tampering_is_exit_1() {
         String::from_utf8_lossy(&ok.stdout)
     );
 
+    // Tied to the model, the dataset's declared schema and the job: the
+    // verifier rebuilds the plan from the ONNX file and the receipt's
+    // schema, and says which one differs.
+    let model = fixture("models/breast_cancer.onnx");
+    let schema = fixture("data/breast_cancer.schema.json");
+    let v = zkgate(&[
+        "verify", &receipt, "--vk", &vk, "--model", &model, "--schema", &schema, "--job", "job-42",
+    ]);
+    assert_eq!(
+        v.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let mut other_schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema).unwrap()).unwrap();
+    other_schema["columns"][3]["max"] = serde_json::json!(2000.0);
+    std::fs::write(d.join("other.schema.json"), other_schema.to_string()).unwrap();
+    let other_schema = d.join("other.schema.json").display().to_string();
+    for (flags, want) in [
+        (
+            vec!["--model", &fixture("models/mlp.onnx")],
+            "another model",
+        ),
+        (vec!["--schema", &other_schema], "another dataset schema"),
+        (vec!["--job", "job-43"], "another job"),
+    ] {
+        let mut args = vec!["verify", &receipt, "--vk", &vk];
+        args.extend(flags);
+        let out = zkgate(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{want}: {text}");
+        assert!(text.contains(want), "{want}: {text}");
+    }
+
     let mut r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&receipt).unwrap()).unwrap();
     r["values"][0] = serde_json::json!("0");
@@ -115,6 +150,8 @@ fn bad_inputs_are_clear_errors() {
             &fixture(model),
             "--data",
             &fixture(data),
+            "--schema",
+            &fixture("data/tabular.schema.json"),
             "--aggregate",
             "mean",
             "--out",

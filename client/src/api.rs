@@ -7,19 +7,16 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zkgate_statement::field::fr_from_hex;
 use zkgate_statement::quant::QuantConfig;
-use zkgate_statement::{Aggregate, Fr};
+use zkgate_statement::{Aggregate, Fr, Schema};
 
 /// Public metadata of a dataset (what researchers see).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DatasetMeta {
     /// Name.
     pub name: String,
-    /// Column names.
-    pub columns: Vec<String>,
-    /// Per-column fixed-point scales.
-    pub scales: Vec<i32>,
-    /// Bits per stored value.
-    pub value_bits: usize,
+    /// The declared schema: every column's name, kind, range and scale,
+    /// and the stored bits (what circuits are built from).
+    pub schema: Schema,
     /// Rows.
     pub rows: u64,
     /// The commitment, hex.
@@ -28,6 +25,13 @@ pub struct DatasetMeta {
     pub price: u64,
     /// Unix seconds.
     pub created: u64,
+}
+
+impl DatasetMeta {
+    /// Column names, in order.
+    pub fn columns(&self) -> Vec<String> {
+        self.schema.names()
+    }
 }
 
 /// What a researcher submits with the model.

@@ -9,6 +9,7 @@ use crate::vault::{write_file, write_secret, Vault};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zkgate_statement::field::{fr_from_hex, fr_to_hex};
+use zkgate_statement::Schema;
 use zkgate_zkml::dataset::{Dataset, Secret};
 
 /// What `init` reports.
@@ -109,36 +110,34 @@ fn check_name(name: &str, what: &str) -> Result<()> {
 /// What an encrypted dataset file holds.
 #[derive(Serialize, Deserialize)]
 struct Sealed {
-    columns: Vec<String>,
-    value_bits: usize,
-    scales: Vec<i32>,
+    schema: Schema,
     values: Vec<Vec<i64>>,
     secret: String,
 }
 
-/// Imports a CSV: validates, quantizes, encrypts to the vault, records the
-/// public metadata. Nothing is written unless everything succeeded, and no
-/// plaintext is ever written.
+/// Imports a CSV against its declared schema: validates (every row inside
+/// the declared ranges), quantizes, encrypts to the vault, records the
+/// public metadata (the schema, never anything read from the rows). Nothing
+/// is written unless everything succeeded, and no plaintext is ever
+/// written.
 pub fn import_dataset(
     paths: &Paths,
     store: &Store,
     vault: &Vault,
     csv: &std::path::Path,
     name: &str,
-    value_bits: usize,
+    schema: &Schema,
     price: u64,
 ) -> Result<DatasetMeta> {
     check_name(name, "dataset")?;
     if store.dataset(name)?.is_some() {
         return Err(Error::Conflict(format!("dataset `{name}` already exists")));
     }
-    let dataset = Dataset::from_csv_path(csv, value_bits)?;
+    let dataset = Dataset::from_csv_path(csv, schema)?;
     let secret = Secret::random(&mut rand::rngs::OsRng);
     let commitment = dataset.commitment(&secret);
     let sealed = Sealed {
-        columns: dataset.columns.clone(),
-        value_bits,
-        scales: dataset.scales.clone(),
+        schema: dataset.schema.clone(),
         values: dataset.values.clone(),
         secret: fr_to_hex(secret.0),
     };
@@ -147,9 +146,7 @@ pub fn import_dataset(
     write_secret(&file, &ciphertext)?;
     let meta = DatasetMeta {
         name: name.to_string(),
-        columns: dataset.columns.clone(),
-        scales: dataset.scales.clone(),
-        value_bits,
+        schema: dataset.schema.clone(),
         rows: dataset.rows() as u64,
         commitment: fr_to_hex(commitment),
         price,
@@ -171,9 +168,7 @@ pub fn load_dataset(paths: &Paths, vault: &Vault, name: &str) -> Result<(Dataset
     let secret = Secret(fr_from_hex(&sealed.secret)?);
     Ok((
         Dataset {
-            columns: sealed.columns,
-            value_bits: sealed.value_bits,
-            scales: sealed.scales,
+            schema: sealed.schema,
             values: sealed.values,
         },
         secret,
@@ -196,11 +191,8 @@ pub fn published_dataset(paths: &Paths, name: &str) -> Result<Option<DatasetMeta
     Store::open(&paths.db())?.dataset(name)
 }
 
-/// The hash of a dataset's public schema (column names, scales, value
-/// bits) that its on-chain registration carries.
+/// The hash of a dataset's declared schema that its on-chain registration
+/// carries.
 pub fn schema_sha256(meta: &DatasetMeta) -> [u8; 32] {
-    let schema = serde_json::json!({
-        "columns": meta.columns, "scales": meta.scales, "value_bits": meta.value_bits,
-    });
-    Sha256::digest(schema.to_string()).into()
+    meta.schema.sha256()
 }

@@ -260,7 +260,7 @@ async fn import_model(bytes: Bytes, limits: ImportLimits) -> Result<Imported> {
 fn check_inputs(meta: &DatasetMeta, manifest: &Manifest, imported: &Imported) -> Result<()> {
     // The same rule compilation and the policy facts use.
     let columns = Columns::resolve(
-        &meta.columns,
+        &meta.columns(),
         manifest.columns.as_deref(),
         manifest.aggregate.label(),
     )

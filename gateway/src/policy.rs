@@ -94,23 +94,20 @@ impl Facts<'_> {
         // The columns the job reads, by the rule compilation uses; a
         // manifest that does not resolve (refused before the policy is
         // asked) is judged by the names it gives.
-        let columns = Columns::resolve(
-            &self.dataset.columns,
-            m.columns.as_deref(),
-            m.aggregate.label(),
-        )
-        .map(|c| c.names(&self.dataset.columns))
-        .unwrap_or_else(|_| {
-            let mut names = m.columns.clone().unwrap_or_default();
-            names.extend(m.aggregate.label().map(str::to_string));
-            names
-        });
+        let names = self.dataset.columns();
+        let columns = Columns::resolve(&names, m.columns.as_deref(), m.aggregate.label())
+            .map(|c| c.names(&names))
+            .unwrap_or_else(|_| {
+                let mut names = m.columns.clone().unwrap_or_default();
+                names.extend(m.aggregate.label().map(str::to_string));
+                names
+            });
         Admission {
             researcher: facts_of(self.researcher),
             dataset: DatasetFacts {
                 name: self.dataset.name.clone(),
                 rows: self.dataset.rows,
-                columns: self.dataset.columns.clone(),
+                columns: names.clone(),
             },
             model: model_facts(self.model, self.constraints),
             job: JobFacts {
@@ -229,7 +226,7 @@ pub fn release(gw: &Gateway, f: &Facts<'_>, job: &str, eval: &Evaluation) -> Res
 /// Whether `who` may fetch the receipt of `job`.
 pub fn read_receipt(gw: &Gateway, who: &Researcher, job: &Job) -> Result<()> {
     let (rows, columns) = match gw.store.dataset(&job.manifest.dataset)? {
-        Some(m) => (m.rows, m.columns),
+        Some(m) => (m.rows, m.columns()),
         None => (0, vec![]),
     };
     let researcher = facts_of(who);

@@ -13,6 +13,7 @@ use zkgate_gateway::store::{Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::Gateway;
 use zkgate_statement::Aggregate;
+use zkgate_zkml::dataset::declared_schema;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn concurrent_submissions_respect_the_active_jobs_limit() {
@@ -32,7 +33,16 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
     let token = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
-        admin::import_dataset(&paths, &store, &vault, &csv, "bc", 16, 0).unwrap();
+        admin::import_dataset(
+            &paths,
+            &store,
+            &vault,
+            &csv,
+            "bc",
+            &declared_schema(&csv).unwrap(),
+            0,
+        )
+        .unwrap();
         admin::add_researcher(&store, "alice", "", 0).unwrap()
     };
     let gw = Gateway::open(&root, None).unwrap();

@@ -15,6 +15,7 @@ use zkgate_gateway::vault::Vault;
 use zkgate_gateway::Gateway;
 use zkgate_statement::Aggregate;
 use zkgate_statement::{Receipt, Verdict};
+use zkgate_zkml::dataset::declared_schema;
 
 fn api_err<T: std::fmt::Debug>(a: zkgate_client::Answer<T>) -> ApiError {
     a.expect("transport works").expect_err("an API error")
@@ -86,14 +87,23 @@ async fn end_to_end_over_https() {
             &vault,
             &fixture("bad/bad_cells.csv"),
             "bad",
-            16,
+            &declared_schema(&fixture("data/tabular.csv")).unwrap(),
             0,
         )
         .unwrap_err();
         assert!(e.to_string().contains("line 4, column `f5`"), "{e}");
         assert!(store.dataset("bad").unwrap().is_none());
         assert!(!paths.datasets().join("bad.age").exists());
-        let meta = admin::import_dataset(&paths, &store, &vault, &csv, "bc", 16, 0).unwrap();
+        let meta = admin::import_dataset(
+            &paths,
+            &store,
+            &vault,
+            &csv,
+            "bc",
+            &declared_schema(&csv).unwrap(),
+            0,
+        )
+        .unwrap();
         (
             admin::add_researcher(&store, "alice", "", 0).unwrap(),
             admin::add_researcher(&store, "bob", "", 0).unwrap(),

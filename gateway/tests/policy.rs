@@ -17,6 +17,7 @@ use zkgate_gateway::vault::Vault;
 use zkgate_gateway::{audit, policy, Gateway};
 use zkgate_statement::Aggregate;
 use zkgate_statement::{Receipt, Verdict};
+use zkgate_zkml::dataset::declared_schema;
 
 fn model(rel: &str) -> Vec<u8> {
     std::fs::read(fixture(rel)).unwrap()
@@ -139,7 +140,16 @@ async fn policies_decide_what_runs_and_what_leaves() {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
         let import = |file: &Path, name: &str| {
-            admin::import_dataset(&paths, &store, &vault, file, name, 16, 0).unwrap();
+            admin::import_dataset(
+                &paths,
+                &store,
+                &vault,
+                file,
+                name,
+                &declared_schema(file).unwrap(),
+                0,
+            )
+            .unwrap();
         };
         let csv = tmp.path().join("t.csv");
         head("data/tabular.csv", 64, &csv);

@@ -25,6 +25,7 @@ use zkgate_gateway::{admin, Gateway};
 use zkgate_statement::field::fr_from_hex;
 use zkgate_statement::Aggregate;
 use zkgate_statement::{Receipt, Verdict};
+use zkgate_zkml::dataset::declared_schema;
 use zkgate_zkml::Fr;
 
 fn manifest(chain_job: u64) -> Manifest {
@@ -116,7 +117,16 @@ async fn gateway_settles_on_its_embedded_chain() {
     let (token, meta) = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
-        let meta = admin::import_dataset(&paths, &store, &vault, &csv, "bc", 16, 0).unwrap();
+        let meta = admin::import_dataset(
+            &paths,
+            &store,
+            &vault,
+            &csv,
+            "bc",
+            &declared_schema(&csv).unwrap(),
+            0,
+        )
+        .unwrap();
         (admin::add_researcher(&store, "alice", "", 0).unwrap(), meta)
     };
 

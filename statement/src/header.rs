@@ -3,13 +3,15 @@
 
 use crate::aggregate::{Aggregate, AggregateParams};
 use crate::field::hash_to_field;
+use crate::quant::QuantConfig;
+use crate::schema::Schema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zkgate_circuits::commitment::Shape;
 use zkgate_circuits::Fr;
 
 /// Format version of headers and receipts.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// Everything a circuit fixes but its quantized plan, which it names by
 /// hash. The circuit id is the hash of this header, so a verifier that
@@ -24,12 +26,11 @@ pub struct SpecHeader {
     pub rows: u64,
     /// Rows per shard proof (the last shard may hold fewer).
     pub shard_rows: u64,
-    /// The dataset's column names.
-    pub columns: Vec<String>,
-    /// The dataset's column scales.
-    pub column_scales: Vec<i32>,
-    /// Bits per stored value.
-    pub value_bits: usize,
+    /// The dataset's declared schema (names, kinds, ranges, scales, stored
+    /// bits): every width in the circuit follows from it and the model.
+    pub schema: Schema,
+    /// The quantization settings the plan was built with.
+    pub quant: QuantConfig,
     /// Columns feeding the model.
     pub input_columns: Vec<usize>,
     /// Label column.
@@ -73,8 +74,8 @@ impl SpecHeader {
     pub fn shape(&self) -> Shape {
         Shape {
             rows: self.rows,
-            columns: self.columns.len() as u64,
-            value_bits: self.value_bits,
+            columns: self.schema.columns.len() as u64,
+            value_bits: self.schema.value_bits,
         }
     }
 

@@ -19,6 +19,7 @@ pub mod header;
 pub mod inputs;
 pub mod quant;
 pub mod receipt;
+pub mod schema;
 pub mod shards;
 
 pub use aggregate::{Aggregate, AggregateParams};
@@ -26,5 +27,6 @@ pub use error::{Error, Result};
 pub use header::{SpecHeader, VERSION};
 pub use inputs::{nonce_from, Statement};
 pub use receipt::{Receipt, Verdict};
+pub use schema::Schema;
 pub use shards::ShardPlan;
 pub use zkgate_circuits::Fr;

@@ -10,7 +10,8 @@ pub struct QuantConfig {
     pub weight_bits: u32,
     /// Bits of magnitude kept in activations after a rescale.
     pub act_bits: u32,
-    /// Extra bits on every calibrated range.
+    /// Extra bits on every proven range (the bounds are sound without
+    /// any; a margin only widens them).
     pub margin_bits: u32,
 }
 
@@ -19,7 +20,33 @@ impl Default for QuantConfig {
         QuantConfig {
             weight_bits: 10,
             act_bits: 10,
-            margin_bits: 1,
+            margin_bits: 0,
         }
+    }
+}
+
+impl QuantConfig {
+    /// Allowed range of `weight_bits` and `act_bits`.
+    pub const BITS: std::ops::RangeInclusive<u32> = 2..=24;
+    /// Allowed range of `margin_bits`.
+    pub const MARGIN: std::ops::RangeInclusive<u32> = 0..=8;
+
+    /// Refuses settings outside the allowed ranges, naming the setting and
+    /// its range.
+    pub fn check(&self) -> crate::Result<()> {
+        for (name, v, range) in [
+            ("weight_bits", self.weight_bits, Self::BITS),
+            ("act_bits", self.act_bits, Self::BITS),
+            ("margin_bits", self.margin_bits, Self::MARGIN),
+        ] {
+            if !range.contains(&v) {
+                return Err(crate::Error::Job(format!(
+                    "quant.{name} must be {}..={}, not {v}",
+                    range.start(),
+                    range.end()
+                )));
+            }
+        }
+        Ok(())
     }
 }

@@ -9,7 +9,69 @@
 use anyhow::{Context, Result};
 use std::path::Path;
 use zkgate_chain::Settlement;
-use zkgate_statement::{Receipt, Verdict};
+use zkgate_statement::field::fr_to_hex;
+use zkgate_statement::{nonce_from, Receipt, Schema, Verdict};
+
+/// What the verifier expects of a receipt beyond valid proofs: the
+/// dataset's declared schema (as published) and the job it answers.
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    /// The dataset's declared schema.
+    pub schema: Option<Schema>,
+    /// The (off-chain) job id the proofs must be bound to.
+    pub job_id: Option<String>,
+}
+
+impl Expect {
+    /// Reads `--schema FILE` and takes `--job ID` as given.
+    pub fn from_args(schema: Option<&Path>, job_id: Option<&str>) -> Result<Expect> {
+        let schema = match schema {
+            Some(p) => {
+                let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
+                Some(
+                    Schema::from_json(&bytes)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                )
+            }
+            None => None,
+        };
+        Ok(Expect {
+            schema,
+            job_id: job_id.map(str::to_string),
+        })
+    }
+
+    /// Why `receipt` is not for the expected schema or job (`None`: it is).
+    pub fn mismatch(&self, receipt: &Receipt) -> Option<String> {
+        if let Some(want) = &self.schema {
+            let got = &receipt.circuit.schema;
+            if got != want {
+                let detail = if got.value_bits != want.value_bits {
+                    format!("{} stored bits, not {}", got.value_bits, want.value_bits)
+                } else if got.names() != want.names() {
+                    "its columns differ".to_string()
+                } else {
+                    let c = got
+                        .columns
+                        .iter()
+                        .zip(&want.columns)
+                        .find(|(a, b)| a != b)
+                        .map_or("?", |(a, _)| a.name.as_str());
+                    format!("column `{c}` is declared differently")
+                };
+                return Some(format!(
+                    "the receipt is for another dataset schema: {detail}"
+                ));
+            }
+        }
+        if let Some(job) = &self.job_id {
+            if receipt.nonce != fr_to_hex(nonce_from(job.as_bytes())) {
+                return Some(format!("the receipt is bound to another job, not `{job}`"));
+            }
+        }
+        None
+    }
+}
 
 /// What verifying a receipt found.
 pub struct Checked {
@@ -56,12 +118,14 @@ impl Checked {
     }
 }
 
-/// Verifies the receipt at `receipt` against the keys at `vk`; with
-/// `chain`, also that the on-chain job settled with it.
+/// Verifies the receipt at `receipt` against the keys at `vk`, then that
+/// it is for what `expect` names; with `chain`, also that the on-chain job
+/// settled with it.
 pub fn verify_files(
     receipt: &Path,
     vk: &Path,
     chain: Option<(Settlement, u64)>,
+    expect: &Expect,
 ) -> Result<Checked> {
     let text = std::fs::read_to_string(receipt)
         .with_context(|| format!("reading {}", receipt.display()))?;
@@ -73,6 +137,10 @@ pub fn verify_files(
         receipt,
     };
     if let Verdict::Invalid(why) = checked.receipt.verify(&vk)? {
+        checked.invalid = Some(why);
+        return Ok(checked);
+    }
+    if let Some(why) = expect.mismatch(&checked.receipt) {
         checked.invalid = Some(why);
         return Ok(checked);
     }

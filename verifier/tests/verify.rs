@@ -26,7 +26,11 @@ fn valid_tampered_and_unreadable() {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let text = std::fs::read_to_string(fixtures.join("data/tabular.csv")).unwrap();
     let head: Vec<&str> = text.lines().take(9).collect();
-    let dataset = Dataset::from_csv_reader(head.join("\n").as_bytes(), 16).unwrap();
+    let dataset = Dataset::from_csv_reader(
+        head.join("\n").as_bytes(),
+        &zkgate_zkml::dataset::declared_schema(&fixtures.join("data/tabular.csv")).unwrap(),
+    )
+    .unwrap();
     let model = zkgate_zkml::import::load(fixtures.join("models/linreg.onnx")).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
     let secret = Secret::random(&mut rng);

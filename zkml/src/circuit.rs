@@ -117,7 +117,7 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let first_row = st.map_or(0, |s| s.offset as usize);
         let mut table: Vec<Vec<Num>> = Vec::with_capacity(n);
         for r in first_row..first_row + n {
-            let row = (0..spec.columns.len())
+            let row = (0..spec.schema.columns.len())
                 .map(|j| Num::witness(&cs, w.map(|w| i128_to_field(i128::from(w.columns[j][r])))))
                 .collect::<Result<Vec<_>, _>>()?;
             table.push(row);

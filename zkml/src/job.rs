@@ -3,11 +3,12 @@
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::ir::Model;
-use crate::quantize::{Plan, QuantConfig};
+use crate::quantize::{InputRange, Plan, QuantConfig};
 use crate::spec::CircuitSpec;
 use serde::{Deserialize, Serialize};
 use zkgate_statement::aggregate::{Aggregate, AggregateParams, Calibration};
 use zkgate_statement::columns::Columns;
+use zkgate_statement::schema::Schema;
 use zkgate_statement::{SpecHeader, VERSION};
 
 /// What a researcher asks for.
@@ -34,73 +35,82 @@ fn abbreviate<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> String {
     }
 }
 
-/// Quantizes the model for this dataset and fixes the circuit (one full
-/// shard of every row; see [`CircuitSpec::with_shard_rows`]).
+/// Quantizes the model for this dataset's declared schema and fixes the
+/// circuit (one full shard of every row; see
+/// [`CircuitSpec::with_shard_rows`]). The rows are not read: see
+/// [`compile_public`].
 pub fn compile(
     model: &Model,
     onnx_sha256: &str,
     dataset: &Dataset,
     request: &JobRequest,
 ) -> Result<CircuitSpec> {
+    compile_public(
+        model,
+        onnx_sha256,
+        &dataset.schema,
+        dataset.rows() as u64,
+        request,
+    )
+}
+
+/// The circuit of a job from public facts alone: the model, the dataset's
+/// declared schema and its row count (one full shard of every row). The
+/// gateway, the researcher and any verifier holding the same facts build the
+/// same spec, whatever the rows hold.
+pub fn compile_public(
+    model: &Model,
+    onnx_sha256: &str,
+    schema: &Schema,
+    rows: u64,
+    request: &JobRequest,
+) -> Result<CircuitSpec> {
     let agg = &request.aggregate;
+    let names = schema.names();
     let Columns {
         inputs: input_columns,
         label: label_column,
-    } = Columns::resolve(
-        &dataset.columns,
-        request.input_columns.as_deref(),
-        agg.label(),
-    )?;
+    } = Columns::resolve(&names, request.input_columns.as_deref(), agg.label())?;
     if input_columns.len() != model.inputs {
         return Err(Error::Job(format!(
             "the model takes {} inputs but {} columns were selected ({})",
             model.inputs,
             input_columns.len(),
-            abbreviate(input_columns.iter().map(|j| dataset.columns[*j].as_str()))
+            abbreviate(input_columns.iter().map(|j| names[*j].as_str()))
         )));
     }
-    let n = dataset.rows();
-    let rows: Vec<Vec<i64>> = (0..n)
-        .map(|r| {
-            input_columns
-                .iter()
-                .map(|j| dataset.values[*j][r])
-                .collect()
+    let inputs: Vec<InputRange> = input_columns
+        .iter()
+        .map(|j| {
+            let c = &schema.columns[*j];
+            let (lo, hi) = c.range();
+            InputRange {
+                scale: c.scale(),
+                lo,
+                hi,
+            }
         })
         .collect();
-    let scales: Vec<i32> = input_columns.iter().map(|j| dataset.scales[*j]).collect();
-    let plan = Plan::calibrate(model, &scales, &rows, request.quant)?;
+    let plan = Plan::bound(model, &inputs, request.quant)?;
     let outputs = plan.outputs();
-    agg.check(
-        outputs,
-        label_column.map(|l| (dataset.columns[l].as_str(), dataset.scales[l])),
-    )?;
-
-    let y: Vec<i128> = if outputs == 1 {
-        rows.iter()
-            .map(|r| plan.run(r).map(|o| o[0]))
-            .collect::<Result<_>>()?
-    } else {
-        Vec::new()
-    };
+    let label = label_column.map(|l| &schema.columns[l]);
+    agg.check(outputs, label)?;
     let mut params = AggregateParams::new(outputs, plan.output_scale);
     agg.calibrate(
         &Calibration {
             output_scale: plan.output_scale,
-            label_scale: label_column.map(|l| dataset.scales[l]),
-            outputs: &y,
-            labels: label_column.map(|l| dataset.values[l].as_slice()),
+            output_range: plan.output_range,
+            label,
             margin_bits: request.quant.margin_bits as usize,
         },
         &mut params,
     )?;
     let header = SpecHeader {
         version: VERSION,
-        rows: n as u64,
-        shard_rows: n as u64,
-        columns: dataset.columns.clone(),
-        column_scales: dataset.scales.clone(),
-        value_bits: dataset.value_bits,
+        rows,
+        shard_rows: rows,
+        schema: schema.clone(),
+        quant: request.quant,
         input_columns,
         label_column,
         aggregate: agg.clone(),
@@ -112,4 +122,64 @@ pub fn compile(
         plan_sha256: String::new(),
     };
     Ok(CircuitSpec::new(header, plan))
+}
+
+/// Why `header` is not the circuit of this model over the header's own
+/// declared schema, rows and request (`None`: it is). The plan is rebuilt
+/// from the ONNX file and the public schema and compared by hash, then every
+/// other field; the owner's shard size and suppression threshold are taken
+/// as the header states them.
+pub fn model_mismatch(model: &Model, onnx_sha256: &str, header: &SpecHeader) -> Option<String> {
+    if header.onnx_sha256 != onnx_sha256 {
+        return Some(format!(
+            "the receipt is for another model: its circuit names ONNX sha256 {}, this model's is {onnx_sha256}",
+            header.onnx_sha256
+        ));
+    }
+    let names = header.schema.names();
+    let request = JobRequest {
+        aggregate: header.aggregate.clone(),
+        input_columns: Some(
+            header
+                .input_columns
+                .iter()
+                .filter_map(|i| names.get(*i).cloned())
+                .collect(),
+        ),
+        quant: header.quant,
+    };
+    let spec = match compile_public(model, onnx_sha256, &header.schema, header.rows, &request) {
+        Ok(s) => s,
+        Err(e) => {
+            return Some(format!(
+                "this model does not compile over the receipt's schema and request: {e}"
+            ))
+        }
+    };
+    let mut rebuilt = spec.header().with_shard_rows(header.shard_rows);
+    rebuilt.params.suppress_below = header.params.suppress_below;
+    if rebuilt.plan_sha256 != header.plan_sha256 {
+        return Some(
+            "the receipt's quantized plan is not this model's over the receipt's schema".into(),
+        );
+    }
+    if &rebuilt != header {
+        let (a, b) = (
+            serde_json::to_value(&rebuilt).expect("headers serialize"),
+            serde_json::to_value(header).expect("headers serialize"),
+        );
+        let field = a
+            .as_object()
+            .zip(b.as_object())
+            .and_then(|(a, b)| {
+                a.iter()
+                    .find(|(k, v)| b.get(*k) != Some(v))
+                    .map(|(k, _)| k.clone())
+            })
+            .unwrap_or_default();
+        return Some(format!(
+            "the receipt's circuit differs from this model's in `{field}`"
+        ));
+    }
+    None
 }

@@ -7,9 +7,10 @@
 //! followed by a non-linearity gets a [`Stage::Rescale`] that floors the
 //! accumulators back to `act_bits` bits of magnitude (rounding to nearest:
 //! the bias carries the half step) and applies ReLU when one follows, using
-//! the same bit decomposition. Bit widths are calibrated on the rows the job
-//! runs on, plus `margin_bits`; a run that leaves them is an
-//! [`Error::Overflow`], never a wrong proof.
+//! the same bit decomposition. Every bit width is an interval bound
+//! propagated from the dataset's declared column ranges (public), plus
+//! `margin_bits`: no row inside the declared ranges can leave it, and a run
+//! that did would be an [`Error::Overflow`], never a wrong proof.
 
 use crate::error::{Error, Result};
 use crate::ir::{Model, Op};
@@ -61,6 +62,9 @@ pub struct Plan {
     pub output_scale: i32,
     /// Outputs are proven to fit `output_bits` signed bits.
     pub output_bits: usize,
+    /// Least and greatest value any output can take over the declared
+    /// input ranges.
+    pub output_range: (i128, i128),
     /// Whether the model is a classifier (its class is the argmax).
     pub classifier: bool,
     /// The settings used.
@@ -74,19 +78,18 @@ fn pow2(e: i32) -> f64 {
 const MAX_ACC_BITS: usize = 120;
 
 impl Plan {
-    /// Quantizes `model` for inputs at `input_scales`, calibrating every range
-    /// on `rows` (quantized inputs).
-    pub fn calibrate(
-        model: &Model,
-        input_scales: &[i32],
-        rows: &[Vec<i64>],
-        config: QuantConfig,
-    ) -> Result<Plan> {
-        if input_scales.len() != model.inputs {
+    /// Quantizes `model` for inputs declared in `inputs` (each one's scale
+    /// and least and greatest stored integer). Every width follows from
+    /// those bounds and the weights by interval propagation, never from
+    /// rows: the plan is a function of public facts, and no row inside the
+    /// declared ranges can leave it.
+    pub fn bound(model: &Model, inputs: &[InputRange], config: QuantConfig) -> Result<Plan> {
+        config.check().map_err(|e| Error::Job(e.to_string()))?;
+        if inputs.len() != model.inputs {
             return Err(Error::Job(format!(
                 "the model takes {} inputs, {} columns were given",
                 model.inputs,
-                input_scales.len()
+                inputs.len()
             )));
         }
         if !matches!(model.ops.first(), Some(Op::Affine(_))) {
@@ -95,11 +98,11 @@ impl Plan {
             ));
         }
         let margin = config.margin_bits as usize;
-        let mut acts: Vec<Vec<i128>> = rows
+        let mut box_: Vec<Interval> = inputs
             .iter()
-            .map(|r| r.iter().map(|v| i128::from(*v)).collect())
+            .map(|r| Interval::new(i128::from(r.lo), i128::from(r.hi)))
             .collect();
-        let mut scales: Vec<i32> = input_scales.to_vec();
+        let mut scales: Vec<i32> = inputs.iter().map(|r| r.scale).collect();
         let mut stages = Vec::new();
         let mut classifier = false;
         let mut i = 0;
@@ -120,14 +123,12 @@ impl Plan {
                     };
                     // ...and the rounding error of each output's weights
                     // together stays below 2^-act_bits of the layer's largest
-                    // output. Each weight's rounding error is uniform in
-                    // half a step, so an output's error has standard
-                    // deviation sqrt(sum_c max|q_c|^2 / 12) / 2^S; we budget
-                    // three of them. (The agreement with float is measured
-                    // and reported for every job.)
-                    let q_max: Vec<f64> = (0..a.inputs)
-                        .map(|c| acts.iter().map(|x| x[c].unsigned_abs()).max().unwrap_or(0) as f64)
-                        .collect();
+                    // possible output. Each weight's rounding error is
+                    // uniform in half a step, so an output's error has
+                    // standard deviation sqrt(sum_c max|q_c|^2 / 12) / 2^S;
+                    // we budget three of them. (The agreement with float is
+                    // measured and reported for every job.)
+                    let q_max: Vec<f64> = box_.iter().map(|x| x.magnitude() as f64).collect();
                     let err = a
                         .rows
                         .iter()
@@ -140,15 +141,18 @@ impl Plan {
                                 .sqrt()
                         })
                         .fold(0f64, f64::max);
-                    let z_max = acts
+                    let z_max = a
+                        .rows
                         .iter()
-                        .map(|x| {
-                            let xf: Vec<f64> = x
-                                .iter()
-                                .zip(&scales)
-                                .map(|(q, s)| *q as f64 / pow2(*s))
-                                .collect();
-                            a.apply(&xf).into_iter().fold(0f64, |m, v| m.max(v.abs()))
+                        .zip(&a.bias)
+                        .map(|(row, b)| {
+                            let (lo, hi) = row.iter().fold((*b, *b), |(lo, hi), (c, w)| {
+                                let x = &box_[*c as usize];
+                                let s = pow2(-scales[*c as usize]);
+                                let (p, q) = (w * x.lo as f64 * s, w * x.hi as f64 * s);
+                                (lo + p.min(q), hi + p.max(q))
+                            });
+                            lo.abs().max(hi.abs())
                         })
                         .fold(0f64, f64::max);
                     let s_error = if err > 0.0 && z_max > 0.0 {
@@ -179,26 +183,20 @@ impl Plan {
                         }
                         bias.push(q.round() as i128);
                     }
-                    let apply = |bias: &[i128], acts: &[Vec<i128>]| -> Vec<Vec<i128>> {
-                        acts.iter().map(|x| linear(&wrows, bias, x)).collect()
-                    };
                     let next = model.ops.get(i + 1);
                     let needs_rescale = matches!(next, Some(Op::Relu) | Some(Op::MaxPool(_)));
-                    let mut z = apply(&bias, &acts);
+                    let mut z = linear_bounds(&wrows, &bias, &box_, i)?;
                     if needs_rescale {
                         let relu = matches!(next, Some(Op::Relu));
-                        let mut bits = bitlen(max_abs(&z)) + 1 + margin;
+                        let mut bits = signed_bits(&z) + margin;
                         let shift = bits.saturating_sub(1 + config.act_bits as usize);
                         if shift > 0 {
                             bias.iter_mut().for_each(|b| *b += 1i128 << (shift - 1));
-                            z = apply(&bias, &acts);
-                            bits = bits.max(bitlen(max_abs(&z)) + 1 + margin);
+                            z = linear_bounds(&wrows, &bias, &box_, i)?;
+                            bits = bits.max(signed_bits(&z) + margin);
                         }
                         check_width(bits, i)?;
-                        acts = z
-                            .iter()
-                            .map(|r| r.iter().map(|v| rescale(*v, shift, relu)).collect())
-                            .collect();
+                        box_ = z.iter().map(|x| x.rescale(shift, relu)).collect();
                         scales = vec![s_pre - shift as i32; a.outputs()];
                         stages.push(Stage::Linear {
                             inputs: a.inputs,
@@ -208,8 +206,8 @@ impl Plan {
                         stages.push(Stage::Rescale { bits, shift, relu });
                         i += if relu { 2 } else { 1 };
                     } else {
-                        check_width(bitlen(max_abs(&z)) + 1, i)?;
-                        acts = z;
+                        check_width(signed_bits(&z), i)?;
+                        box_ = z;
                         scales = vec![s_pre; a.outputs()];
                         stages.push(Stage::Linear {
                             inputs: a.inputs,
@@ -225,20 +223,37 @@ impl Plan {
                     )))
                 }
                 Op::MaxPool(p) => {
+                    // The window's maximum minus any member is at most the
+                    // greatest upper bound minus that member's lower bound.
                     let mut diff = 0i128;
-                    for x in &acts {
-                        for w in &p.windows {
-                            let m = w
-                                .iter()
-                                .map(|j| x[*j as usize])
-                                .max()
-                                .expect("non-empty window");
-                            diff =
-                                diff.max(w.iter().map(|j| m - x[*j as usize]).max().unwrap_or(0));
+                    for w in &p.windows {
+                        let top = w
+                            .iter()
+                            .map(|j| box_[*j as usize].hi)
+                            .max()
+                            .expect("non-empty");
+                        for j in w {
+                            diff = diff.max(top - box_[*j as usize].lo);
                         }
                     }
                     let bits = bitlen(diff).max(1) + margin;
-                    acts = acts.iter().map(|x| pool(&p.windows, x)).collect();
+                    box_ = p
+                        .windows
+                        .iter()
+                        .map(|w| {
+                            let lo = w
+                                .iter()
+                                .map(|j| box_[*j as usize].lo)
+                                .max()
+                                .expect("non-empty");
+                            let hi = w
+                                .iter()
+                                .map(|j| box_[*j as usize].hi)
+                                .max()
+                                .expect("non-empty");
+                            Interval::new(lo, hi)
+                        })
+                        .collect();
                     scales = p.windows.iter().map(|w| scales[w[0] as usize]).collect();
                     stages.push(Stage::MaxPool {
                         windows: p.windows.clone(),
@@ -256,12 +271,17 @@ impl Plan {
         if scales.iter().any(|s| *s != output_scale) {
             return Err(Error::Structure("outputs at mixed scales".into()));
         }
-        let output_bits = bitlen(max_abs(&acts)) + 1 + margin;
+        let output_bits = signed_bits(&box_) + margin;
+        let output_range = (
+            box_.iter().map(|x| x.lo).min().unwrap_or(0),
+            box_.iter().map(|x| x.hi).max().unwrap_or(0),
+        );
         Ok(Plan {
-            input_scales: input_scales.to_vec(),
+            input_scales: scales_of(inputs),
             stages,
             output_scale,
             output_bits,
+            output_range,
             classifier,
             config,
         })
@@ -288,8 +308,10 @@ impl Plan {
             v = match s {
                 Stage::Linear { rows, bias, .. } => linear(rows, bias, &v),
                 Stage::Rescale { bits, shift, relu } => {
-                    if let Some(z) = v.iter().find(|z| !fits(**z, *bits)) {
-                        return Err(Error::Overflow(format!("stage {k}: accumulator {z} does not fit its calibrated {bits}-bit range")));
+                    if v.iter().any(|z| !fits(*z, *bits)) {
+                        return Err(Error::Overflow(format!(
+                            "stage {k}: an accumulator leaves its proven {bits}-bit range"
+                        )));
                     }
                     v.iter().map(|z| rescale(*z, *shift, *relu)).collect()
                 }
@@ -306,14 +328,93 @@ impl Plan {
                 }
             };
         }
-        if let Some(y) = v.iter().find(|y| !fits(**y, self.output_bits)) {
+        if v.iter().any(|y| !fits(*y, self.output_bits)) {
             return Err(Error::Overflow(format!(
-                "output {y} does not fit its calibrated {}-bit range",
+                "an output leaves its proven {}-bit range",
                 self.output_bits
             )));
         }
         Ok(v)
     }
+}
+
+/// One input's declared bounds: its scale and least and greatest stored
+/// integer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InputRange {
+    /// Fixed-point scale.
+    pub scale: i32,
+    /// Least stored integer.
+    pub lo: i64,
+    /// Greatest stored integer.
+    pub hi: i64,
+}
+
+fn scales_of(inputs: &[InputRange]) -> Vec<i32> {
+    inputs.iter().map(|r| r.scale).collect()
+}
+
+/// A closed integer interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Interval {
+    lo: i128,
+    hi: i128,
+}
+
+impl Interval {
+    fn new(lo: i128, hi: i128) -> Self {
+        debug_assert!(lo <= hi);
+        Interval { lo, hi }
+    }
+
+    fn magnitude(&self) -> i128 {
+        self.lo.abs().max(self.hi.abs())
+    }
+
+    /// The image under `floor(z / 2^shift)`, then ReLU if asked.
+    fn rescale(&self, shift: usize, relu: bool) -> Interval {
+        Interval::new(rescale(self.lo, shift, relu), rescale(self.hi, shift, relu))
+    }
+}
+
+/// Interval bounds of `sum_i w_ji x_i + b_j` over the box `x`.
+fn linear_bounds(
+    rows: &[Vec<(u32, i64)>],
+    bias: &[i128],
+    x: &[Interval],
+    op: usize,
+) -> Result<Vec<Interval>> {
+    let too_wide = || {
+        Error::Overflow(format!(
+            "op {op}: accumulators need more than {MAX_ACC_BITS} bits"
+        ))
+    };
+    let limit = 1i128 << MAX_ACC_BITS;
+    rows.iter()
+        .zip(bias)
+        .map(|(row, b)| {
+            let (mut lo, mut hi) = (*b, *b);
+            for (c, w) in row {
+                let w = i128::from(*w);
+                let x = x[*c as usize];
+                let (p, q) = (
+                    w.checked_mul(x.lo).ok_or_else(too_wide)?,
+                    w.checked_mul(x.hi).ok_or_else(too_wide)?,
+                );
+                lo = lo.checked_add(p.min(q)).ok_or_else(too_wide)?;
+                hi = hi.checked_add(p.max(q)).ok_or_else(too_wide)?;
+                if lo.abs() > limit || hi.abs() > limit {
+                    return Err(too_wide());
+                }
+            }
+            Ok(Interval::new(lo, hi))
+        })
+        .collect()
+}
+
+/// Signed bits that hold every value of every interval.
+fn signed_bits(x: &[Interval]) -> usize {
+    bitlen(x.iter().map(Interval::magnitude).max().unwrap_or(0)) + 1
 }
 
 fn check_width(bits: usize, op: usize) -> Result<()> {
@@ -327,10 +428,6 @@ fn check_width(bits: usize, op: usize) -> Result<()> {
 
 fn fits(z: i128, bits: usize) -> bool {
     bits < 127 && (-(1i128 << (bits - 1))..(1i128 << (bits - 1))).contains(&z)
-}
-
-fn max_abs(rows: &[Vec<i128>]) -> i128 {
-    rows.iter().flatten().map(|v| v.abs()).max().unwrap_or(0)
 }
 
 /// `sum_i w_ji x_i + b_j`.
@@ -387,14 +484,17 @@ mod tests {
         }
     }
 
+    fn box8(lo: i64, hi: i64) -> Vec<InputRange> {
+        vec![InputRange { scale: 8, lo, hi }; 2]
+    }
+
     #[test]
     fn quantized_run_tracks_the_float_model() {
         let m = mlp();
-        let scales = [8, 8];
         let rows: Vec<Vec<i64>> = (0..50)
             .map(|i| vec![(i * 13 % 512) - 256, (i * 29 % 512) - 256])
             .collect();
-        let plan = Plan::calibrate(&m, &scales, &rows, QuantConfig::default()).unwrap();
+        let plan = Plan::bound(&m, &box8(-256, 255), QuantConfig::default()).unwrap();
         assert!(matches!(plan.stages[1], Stage::Rescale { relu: true, .. }));
         for r in &rows {
             let y = plan.run(r).unwrap()[0] as f64 / pow2(plan.output_scale);
@@ -405,11 +505,37 @@ mod tests {
     }
 
     #[test]
-    fn leaving_the_calibrated_range_is_an_overflow_error() {
+    fn every_input_in_the_box_stays_in_range_and_the_plan_ignores_rows() {
+        // Exhaustive over a small box: interval bounds are sound, so no
+        // declared input can overflow, and the corners reach the output
+        // range's ends up to rounding.
         let m = mlp();
-        let rows = vec![vec![10i64, -10], vec![-20, 5]];
-        let plan = Plan::calibrate(&m, &[8, 8], &rows, QuantConfig::default()).unwrap();
+        let plan = Plan::bound(&m, &box8(-40, 40), QuantConfig::default()).unwrap();
+        let (lo, hi) = plan.output_range;
+        let mut seen = (i128::MAX, i128::MIN);
+        for a in -40..=40 {
+            for b in -40..=40 {
+                let y = plan.run(&[a, b]).unwrap()[0];
+                assert!((lo..=hi).contains(&y));
+                seen = (seen.0.min(y), seen.1.max(y));
+            }
+        }
+        assert!(seen.0 >= lo && seen.1 <= hi);
+        // A wider declared range gives wider widths, nothing else does.
+        let wide = Plan::bound(&m, &box8(-4000, 4000), QuantConfig::default()).unwrap();
+        assert!(wide.output_bits > plan.output_bits);
+        assert_eq!(
+            Plan::bound(&m, &box8(-40, 40), QuantConfig::default()).unwrap(),
+            plan
+        );
+    }
+
+    #[test]
+    fn leaving_the_declared_range_is_an_overflow_error_without_values() {
+        let m = mlp();
+        let plan = Plan::bound(&m, &box8(-20, 20), QuantConfig::default()).unwrap();
         let e = plan.run(&[30000, -30000]).unwrap_err();
         assert!(matches!(e, Error::Overflow(_)), "{e}");
+        assert!(!e.to_string().contains("30000"), "{e}");
     }
 }

@@ -268,7 +268,9 @@ mod tests {
         let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
         let text = std::fs::read_to_string(fixtures.join("data/tabular.csv")).unwrap();
         let head: Vec<&str> = text.lines().take(4).collect();
-        let d = crate::dataset::Dataset::from_csv_reader(head.join("\n").as_bytes(), 16).unwrap();
+        let schema = crate::dataset::declared_schema(&fixtures.join("data/tabular.csv")).unwrap();
+        let d =
+            crate::dataset::Dataset::from_csv_reader(head.join("\n").as_bytes(), &schema).unwrap();
         let m = crate::import::load(fixtures.join("models/mlp.onnx")).unwrap();
         let request = JobRequest {
             aggregate: zkgate_statement::Aggregate::Mean,

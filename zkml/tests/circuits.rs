@@ -8,13 +8,12 @@ use common::{fixture, head};
 use zkgate_circuits::Fr;
 use zkgate_statement::{nonce_from, Aggregate, Statement};
 use zkgate_zkml::circuit::Witness;
-use zkgate_zkml::dataset::{Dataset, Secret};
+use zkgate_zkml::dataset::{declared_schema, Dataset, Secret};
 use zkgate_zkml::import;
 use zkgate_zkml::job::{compile, JobRequest};
 use zkgate_zkml::prove::check_satisfied;
 use zkgate_zkml::reference::agreement;
 use zkgate_zkml::spec::evaluate;
-use zkgate_zkml::Error;
 
 fn statement_for(spec: &zkgate_zkml::spec::CircuitSpec, d: &Dataset, secret: &Secret) -> Statement {
     let eval = evaluate(spec, &d.values).unwrap();
@@ -69,9 +68,9 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
         ),
     ];
     let secret = Secret::random(&mut rand::thread_rng());
-    for (model, data, rows, bits, aggregate) in cases {
+    for (model, data, rows, _bits, aggregate) in cases {
         let m = import::load(fixture(&format!("models/{model}.onnx"))).unwrap();
-        let d = head(data, rows, bits);
+        let d = head(data, rows);
         let columns = match model {
             "linreg" => Some((0..13).map(|i| format!("f{i}")).collect()),
             "lenet_small" => Some((0..784).map(|i| format!("p{i}")).collect()),
@@ -136,7 +135,7 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
 #[test]
 fn breast_cancer_quantized_predictions_agree_with_float_on_all_rows() {
     let m = import::load(fixture("models/breast_cancer.onnx")).unwrap();
-    let d = Dataset::from_csv_path(fixture("data/breast_cancer.csv"), 16).unwrap();
+    let d = head("data/breast_cancer.csv", 569);
     assert_eq!(d.rows(), 569);
     let spec = compile(
         &m.model,
@@ -165,7 +164,13 @@ fn job_errors_are_clear() {
         quant: Default::default(),
     };
     // A CSV that lacks some of the model's columns.
-    let d = Dataset::from_csv_path(fixture("bad/wrong_columns.csv"), 16).unwrap();
+    let d = Dataset::infer_from_csv(
+        std::fs::read(fixture("bad/wrong_columns.csv"))
+            .unwrap()
+            .as_slice(),
+        16,
+    )
+    .unwrap();
     let all: Vec<String> = (0..13).map(|i| format!("f{i}")).collect();
     let e = compile(
         &m.model,
@@ -176,12 +181,14 @@ fn job_errors_are_clear() {
     .unwrap_err();
     assert!(e.to_string().contains("no column `f10`"), "{e}");
     // Non-numeric cells and overflowing values.
-    let e = Dataset::from_csv_path(fixture("bad/bad_cells.csv"), 16).unwrap_err();
+    let tabular = declared_schema(&fixture("data/tabular.csv")).unwrap();
+    let e = Dataset::from_csv_path(fixture("bad/bad_cells.csv"), &tabular).unwrap_err();
     assert!(e.to_string().contains("line 4, column `f5`"), "{e}");
-    let e = Dataset::from_csv_path(fixture("bad/overflow.csv"), 16).unwrap_err();
-    assert!(matches!(e, Error::Overflow(_)), "{e}");
+    // A value outside its column's declared range.
+    let e = Dataset::from_csv_path(fixture("bad/overflow.csv"), &tabular).unwrap_err();
+    assert!(e.to_string().contains("outside the declared"), "{e}");
     // Aggregates the model cannot provide.
-    let d = head("data/tabular.csv", 4, 16);
+    let d = head("data/tabular.csv", 4);
     let cols: Vec<String> = (0..13).map(|i| format!("f{i}")).collect();
     let e = compile(
         &m.model,
@@ -212,4 +219,127 @@ fn job_errors_are_clear() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("no column `nope`"), "{e}");
+}
+
+/// `rows` rows of a fixture CSV starting after `skip`, against its declared
+/// schema.
+fn rows_from(rel: &str, skip: usize, rows: usize) -> Dataset {
+    let path = fixture(rel);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines = text.lines();
+    let mut kept = vec![lines.next().unwrap()];
+    kept.extend(lines.skip(skip).take(rows));
+    let schema = declared_schema(&path).unwrap();
+    Dataset::from_csv_reader(kept.join("\n").as_bytes(), &schema).unwrap()
+}
+
+#[test]
+fn the_circuit_follows_from_public_facts_not_from_rows() {
+    // Same model, schema, row count and request over two disjoint row sets
+    // (and over rows scaled down to a tenth of their values): one circuit.
+    let cases = [
+        ("mlp", "data/tabular.csv", Aggregate::Mean, 13usize),
+        (
+            "breast_cancer",
+            "data/breast_cancer.csv",
+            Aggregate::Confusion {
+                label: "label".into(),
+            },
+            0,
+        ),
+        (
+            "linreg",
+            "data/tabular.csv",
+            Aggregate::CountAtLeast { threshold: 2.5 },
+            13,
+        ),
+        (
+            "linreg",
+            "data/tabular.csv",
+            Aggregate::Mse {
+                label: "target".into(),
+            },
+            13,
+        ),
+    ];
+    for (model, data, aggregate, features) in cases {
+        let m = import::load(fixture(&format!("models/{model}.onnx"))).unwrap();
+        let request = JobRequest {
+            aggregate,
+            input_columns: (features > 0).then(|| (0..features).map(|i| format!("f{i}")).collect()),
+            quant: Default::default(),
+        };
+        let a = rows_from(data, 0, 20);
+        let b = rows_from(data, 20, 20);
+        assert_ne!(a.values, b.values);
+        let mut small = a.clone();
+        for (col, decl) in small.values.iter_mut().zip(&a.schema.columns) {
+            if decl.kind == zkgate_statement::schema::Kind::Real {
+                col.iter_mut().for_each(|v| *v /= 10);
+            }
+        }
+        let specs: Vec<_> = [&a, &b, &small]
+            .into_iter()
+            .map(|d| compile(&m.model, &m.onnx_sha256, d, &request).unwrap())
+            .collect();
+        assert_eq!(specs[0].id(), specs[1].id(), "{model}");
+        assert_eq!(specs[0].id(), specs[2].id(), "{model}");
+        assert_eq!(specs[0].header(), specs[1].header());
+        // Every row set is proved by that one circuit.
+        let secret = Secret::random(&mut rand::thread_rng());
+        for d in [&a, &b] {
+            let st = statement_for(&specs[0], d, &secret);
+            check_satisfied(
+                &specs[0],
+                Witness {
+                    columns: &d.values,
+                    secret: &secret,
+                    statement: &st,
+                    links: Default::default(),
+                },
+            )
+            .unwrap();
+        }
+        // A different declared range is a different circuit.
+        let mut narrower = a.clone();
+        narrower.schema.columns[features.saturating_sub(1)].max /= 2.0;
+        let other = compile(&m.model, &m.onnx_sha256, &narrower, &request).unwrap();
+        assert_ne!(
+            other.id(),
+            specs[0].id(),
+            "{model}: the schema is in the id"
+        );
+    }
+}
+
+#[test]
+fn a_header_that_is_not_the_models_quantization_is_named() {
+    use zkgate_zkml::job::model_mismatch;
+    let m = import::load(fixture("models/mlp.onnx")).unwrap();
+    let d = rows_from("data/tabular.csv", 0, 8);
+    let request = JobRequest {
+        aggregate: Aggregate::Mean,
+        input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
+        quant: Default::default(),
+    };
+    let spec = compile(&m.model, &m.onnx_sha256, &d, &request).unwrap();
+    let header = spec.header().with_shard_rows(4);
+    assert_eq!(model_mismatch(&m.model, &m.onnx_sha256, &header), None);
+    // The owner proved some other plan under this model's name.
+    let mut forged = header.clone();
+    forged.plan_sha256 = "00".repeat(32);
+    let why = model_mismatch(&m.model, &m.onnx_sha256, &forged).unwrap();
+    assert!(why.contains("plan is not this model's"), "{why}");
+    // Another quantization, or other columns, or another model.
+    let mut other = header.clone();
+    other.quant.act_bits += 2;
+    let why = model_mismatch(&m.model, &m.onnx_sha256, &other).unwrap();
+    assert!(why.contains("plan"), "{why}");
+    let mut other = header.clone();
+    other.params.bits += 1;
+    let why = model_mismatch(&m.model, &m.onnx_sha256, &other).unwrap();
+    assert!(why.contains("`params`"), "{why}");
+    let lin = import::load(fixture("models/linreg.onnx")).unwrap();
+    let why = model_mismatch(&lin.model, &lin.onnx_sha256, &header).unwrap();
+    assert!(why.contains("another model"), "{why}");
 }

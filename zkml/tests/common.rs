@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use zkgate_zkml::dataset::Dataset;
+use zkgate_zkml::dataset::{declared_schema, Dataset};
 
 /// A path under `fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
@@ -11,9 +11,12 @@ pub fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-/// The first `rows` rows of a fixture CSV.
-pub fn head(rel: &str, rows: usize, value_bits: usize) -> Dataset {
-    let text = std::fs::read_to_string(fixture(rel)).unwrap();
+/// The first `rows` rows of a fixture CSV, read against its declared
+/// schema.
+pub fn head(rel: &str, rows: usize) -> Dataset {
+    let path = fixture(rel);
+    let text = std::fs::read_to_string(&path).unwrap();
     let kept: Vec<&str> = text.lines().take(rows + 1).collect();
-    Dataset::from_csv_reader(kept.join("\n").as_bytes(), value_bits).unwrap()
+    let schema = declared_schema(&path).unwrap();
+    Dataset::from_csv_reader(kept.join("\n").as_bytes(), &schema).unwrap()
 }

@@ -9,13 +9,14 @@ use zkgate_zkml::cost::constraints;
 use zkgate_zkml::dataset::Dataset;
 use zkgate_zkml::job::{compile, JobRequest};
 
-fn data(file: &str, rows: usize, value_bits: usize) -> Dataset {
+fn data(file: &str, rows: usize) -> Dataset {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../fixtures/data")
         .join(file);
-    let text = std::fs::read_to_string(p).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
     let head: Vec<&str> = text.lines().take(rows + 1).collect();
-    Dataset::from_csv_reader(head.join("\n").as_bytes(), value_bits).unwrap()
+    let schema = zkgate_zkml::dataset::declared_schema(&p).unwrap();
+    Dataset::from_csv_reader(head.join("\n").as_bytes(), &schema).unwrap()
 }
 
 fn check(model: &str, d: &Dataset, aggregate: Aggregate, columns: Option<Vec<String>>) {
@@ -52,7 +53,7 @@ fn features(n: usize) -> Option<Vec<String>> {
 
 #[test]
 fn the_estimate_is_the_count_on_every_fixture() {
-    let tab = data("tabular.csv", 22, 16);
+    let tab = data("tabular.csv", 22);
     let label = || "target".to_string();
     check("linreg.onnx", &tab, Aggregate::Mean, features(13));
     check("mlp.onnx", &tab, Aggregate::Sum, features(13));
@@ -74,9 +75,9 @@ fn the_estimate_is_the_count_on_every_fixture() {
         Aggregate::CountAtLeast { threshold: 2.0 },
         features(13),
     );
-    let bc = data("breast_cancer.csv", 22, 16);
+    let bc = data("breast_cancer.csv", 22);
     let label = || "label".to_string();
-    let but_label = bc.columns.iter().filter(|c| *c != "label").cloned();
+    let but_label = bc.columns().into_iter().filter(|c| *c != "label");
     check(
         "breast_cancer.onnx",
         &bc,
@@ -95,14 +96,14 @@ fn the_estimate_is_the_count_on_every_fixture() {
         Aggregate::Confusion { label: label() },
         None,
     );
-    let digits = data("digits.csv", 22, 8);
+    let digits = data("digits.csv", 22);
     check(
         "digits.onnx",
         &digits,
         Aggregate::Confusion { label: label() },
         None,
     );
-    let d28 = data("digits28.csv", 12, 8);
+    let d28 = data("digits28.csv", 12);
     check(
         "mnist_mlp.onnx",
         &d28,

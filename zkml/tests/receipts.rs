@@ -19,23 +19,21 @@ fn prove(
     model: &str,
     data: &str,
     rows: usize,
-    bits: usize,
     aggregate: Aggregate,
     columns: Option<Vec<String>>,
 ) -> Outcome {
-    prove_with(model, data, rows, bits, aggregate, columns, None, None).unwrap()
+    prove_with(model, data, rows, aggregate, columns, None, None).unwrap()
 }
 
 fn prove_gated(
     model: &str,
     data: &str,
     rows: usize,
-    bits: usize,
     aggregate: Aggregate,
     columns: Option<Vec<String>>,
     gate: Option<&GateFn<'_>>,
 ) -> Outcome {
-    prove_with(model, data, rows, bits, aggregate, columns, None, gate).unwrap()
+    prove_with(model, data, rows, aggregate, columns, None, gate).unwrap()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -43,14 +41,13 @@ fn prove_with(
     model: &str,
     data: &str,
     rows: usize,
-    bits: usize,
     aggregate: Aggregate,
     columns: Option<Vec<String>>,
     shard_rows: Option<u64>,
     gate: Option<&GateFn<'_>>,
 ) -> zkgate_zkml::Result<Outcome> {
     let m = import::load(fixture(&format!("models/{model}.onnx"))).unwrap();
-    let d = head(data, rows, bits);
+    let d = head(data, rows);
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
     let secret = Secret::random(&mut rng);
     let request = JobRequest {
@@ -90,7 +87,6 @@ fn suppressed_cells_are_proved_zero() {
         "breast_cancer",
         "data/breast_cancer.csv",
         12,
-        16,
         Aggregate::Confusion {
             label: "label".into(),
         },
@@ -159,7 +155,6 @@ fn classifier_receipt_verifies_and_every_tamper_fails() {
         "breast_cancer",
         "data/breast_cancer.csv",
         12,
-        16,
         Aggregate::Confusion {
             label: "label".into(),
         },
@@ -213,7 +208,6 @@ fn classifier_receipt_verifies_and_every_tamper_fails() {
         "breast_cancer",
         "data/breast_cancer.csv",
         12,
-        16,
         Aggregate::Accuracy {
             label: "label".into(),
         },
@@ -247,7 +241,6 @@ fn regression_receipts_verify() {
             "mlp",
             "data/tabular.csv",
             8,
-            16,
             aggregate.clone(),
             cols.clone(),
         );
@@ -270,18 +263,8 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
         label: "label".into(),
     };
     let data = "data/breast_cancer.csv";
-    let whole = prove("breast_cancer", data, 25, 16, confusion(), None);
-    let out = prove_with(
-        "breast_cancer",
-        data,
-        25,
-        16,
-        confusion(),
-        None,
-        Some(15),
-        None,
-    )
-    .unwrap();
+    let whole = prove("breast_cancer", data, 25, confusion(), None);
+    let out = prove_with("breast_cancer", data, 25, confusion(), None, Some(15), None).unwrap();
     let r = &out.receipt;
     let vk = out.vk_bytes();
     assert_eq!(r.verify(&vk).unwrap(), Verdict::Valid);
@@ -342,7 +325,6 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
         "breast_cancer",
         data,
         25,
-        16,
         confusion(),
         None,
         Some(11),

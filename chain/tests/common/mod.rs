@@ -32,7 +32,11 @@ pub fn data_rows(rows: usize) -> Data {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     let text = std::fs::read_to_string(fixtures.join("data/tabular.csv")).unwrap();
     let head: Vec<&str> = text.lines().take(rows + 1).collect();
-    let dataset = Dataset::from_csv_reader(head.join("\n").as_bytes(), 16).unwrap();
+    let dataset = Dataset::from_csv_reader(
+        head.join("\n").as_bytes(),
+        &zkgate_zkml::dataset::declared_schema(&fixtures.join("data/tabular.csv")).unwrap(),
+    )
+    .unwrap();
     let model = zkgate_zkml::import::load(fixtures.join("models/linreg.onnx")).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(5);
     Data {

@@ -34,5 +34,8 @@ pub fn head(rel: &str, rows: usize, out: &Path) -> String {
         text.lines().take(rows + 1).collect::<Vec<_>>().join("\n"),
     )
     .unwrap();
+    // The fixture's declared schema goes next to the copy.
+    let schema = |p: &Path| p.with_extension("schema.json");
+    std::fs::copy(schema(Path::new(&fixture(rel))), schema(out)).unwrap();
     out.display().to_string()
 }

@@ -17,6 +17,9 @@ pub fn head(rel: &str, rows: usize, out: &Path) -> String {
     let text = std::fs::read_to_string(fixture(rel)).unwrap();
     let kept: Vec<&str> = text.lines().take(rows + 1).collect();
     std::fs::write(out, kept.join("\n")).unwrap();
+    // The fixture's declared schema goes next to the copy.
+    let schema = zkgate_zkml::dataset::schema_path(&fixture(rel));
+    std::fs::copy(schema, zkgate_zkml::dataset::schema_path(out)).unwrap();
     kept[1].to_string()
 }
 

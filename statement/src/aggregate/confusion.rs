@@ -32,9 +32,11 @@ impl Rule for Confusion {
         for (r, c) in rows.classes().iter().enumerate() {
             let l = rows.label(r);
             if !(0..k as i128).contains(&l) {
+                // The declared label range was checked against the classes
+                // and import refuses rows outside it: this is an internal
+                // error, and its message carries no row's value.
                 return Err(Error::Job(format!(
-                    "row {}: label {l} is not one of the model's {k} classes",
-                    rows.first + r + 1
+                    "a label is not one of the model's {k} classes"
                 )));
             }
             m[l as usize * k + c] += 1;

@@ -29,12 +29,8 @@ impl Rule for CountAtLeast {
             )));
         }
         p.threshold_q = t as i128;
-        let worst = c
-            .outputs
-            .iter()
-            .map(|v| (v - p.threshold_q).abs())
-            .max()
-            .unwrap_or(0);
+        let (lo, hi) = c.output_range;
+        let worst = (hi - p.threshold_q).abs().max((lo - p.threshold_q).abs());
         p.bits = bitlen(worst) + c.margin_bits;
         Ok(())
     }

@@ -20,6 +20,7 @@ mod sum;
 
 use crate::error::{Error, Result};
 use crate::header::SpecHeader;
+use crate::schema::{Column, Kind};
 use serde::{Deserialize, Serialize};
 use zkgate_circuits::{Cs, Fr, Num};
 
@@ -157,17 +158,18 @@ impl RowVars<'_> {
     }
 }
 
-/// What calibrating an aggregate's constants sees.
+/// What fixing an aggregate's constants sees: public bounds only (the
+/// plan's proven output range and the label column's declared range), never
+/// the rows.
 pub struct Calibration<'a> {
     /// Scale of the model's outputs.
     pub output_scale: i32,
-    /// Scale of the label column, when the aggregate reads one.
-    pub label_scale: Option<i32>,
-    /// Every row's (single) output, for one-output aggregates.
-    pub outputs: &'a [i128],
-    /// Every row's label, when the aggregate reads one.
-    pub labels: Option<&'a [i64]>,
-    /// Extra bits on every calibrated width.
+    /// Least and greatest value of the (single) output, for one-output
+    /// aggregates.
+    pub output_range: (i128, i128),
+    /// The label column, when the aggregate reads one.
+    pub label: Option<&'a Column>,
+    /// Extra bits on every width.
     pub margin_bits: usize,
 }
 
@@ -296,9 +298,9 @@ impl Aggregate {
         self.rule().has_cells()
     }
 
-    /// Refuses a model with `outputs` outputs, or a label column at
-    /// `label_scale`, that the aggregate cannot read.
-    pub fn check(&self, outputs: usize, label: Option<(&str, i32)>) -> Result<()> {
+    /// Refuses a model with `outputs` outputs, or a label column (by its
+    /// declaration), that the aggregate cannot read.
+    pub fn check(&self, outputs: usize, label: Option<&Column>) -> Result<()> {
         match self.rule().outputs() {
             Outputs::Classes if outputs < 2 => {
                 return Err(Error::Job(format!(
@@ -314,10 +316,20 @@ impl Aggregate {
             }
             _ => {}
         }
-        if let (Outputs::Classes, Some((name, scale))) = (self.rule().outputs(), label) {
-            if scale != 0 {
+        if let (Outputs::Classes, Some(l)) = (self.rule().outputs(), label) {
+            if l.kind != Kind::Integer {
                 return Err(Error::Job(format!(
-                    "the label column `{name}` must hold integer class ids"
+                    "the label column `{}` must be declared as integer class ids",
+                    l.name
+                )));
+            }
+            if l.min < 0.0 || l.max >= outputs as f64 {
+                return Err(Error::Job(format!(
+                    "the label column `{}` is declared [{}, {}], but the model's classes are 0..={}",
+                    l.name,
+                    l.min,
+                    l.max,
+                    outputs - 1
                 )));
             }
         }
@@ -385,19 +397,16 @@ pub fn error_term(params: &AggregateParams, y: i128, label: i128) -> i128 {
 /// The common scale of output and label and the widest error (`mse`,
 /// `mae`): the error's range-check width includes a sign bit.
 fn calibrate_error(c: &Calibration<'_>, p: &mut AggregateParams) {
-    let label_scale = c.label_scale.expect("error aggregates read a label");
-    let common = c.output_scale.max(label_scale);
+    let label = c.label.expect("error aggregates read a label");
+    let common = c.output_scale.max(label.scale());
     p.error_scale = common;
     p.output_shift = (common - c.output_scale) as u32;
-    p.label_shift = (common - label_scale) as u32;
-    let labels = c.labels.expect("error aggregates read a label");
-    let worst = c
-        .outputs
-        .iter()
-        .zip(labels)
-        .map(|(y, l)| error_term(p, *y, i128::from(*l)).abs())
-        .max()
-        .unwrap_or(0);
+    p.label_shift = (common - label.scale()) as u32;
+    let (l_lo, l_hi) = label.range();
+    let (y_lo, y_hi) = c.output_range;
+    let worst = error_term(p, y_hi, i128::from(l_lo))
+        .abs()
+        .max(error_term(p, y_lo, i128::from(l_hi)).abs());
     p.bits = crate::field::bitlen(worst) + 1 + c.margin_bits;
 }
 

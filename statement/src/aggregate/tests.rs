@@ -19,6 +19,17 @@ fn rows() -> (Vec<Vec<i128>>, Vec<i64>) {
     (outputs, vec![0, 1, 1, 0, 2, 1])
 }
 
+/// The labels' column, declared over exactly their range.
+fn label_column(labels: &[i64]) -> crate::schema::Column {
+    crate::schema::Column {
+        name: "y".into(),
+        kind: Kind::Integer,
+        min: *labels.iter().min().unwrap() as f64,
+        max: *labels.iter().max().unwrap() as f64,
+        scale: Some(0),
+    }
+}
+
 fn cases() -> Vec<(Aggregate, bool)> {
     let label = || "y".to_string();
     vec![
@@ -78,16 +89,16 @@ fn every_gadget_matches_its_native_evaluation_and_refuses_a_wrong_value() {
             all.clone()
         };
         let width = outputs[0].len();
-        a.check(width, a.label().map(|l| (l, 0))).unwrap();
+        let label_column = label_column(&labels);
+        a.check(width, a.label().map(|_| &label_column)).unwrap();
         let mut p = AggregateParams::new(width, 1);
         let y: Vec<i128> = outputs.iter().map(|o| o[0]).collect();
         a.calibrate(
             &Calibration {
                 output_scale: 1,
-                label_scale: a.label().map(|_| 0),
-                outputs: &y,
-                labels: Some(&labels),
-                margin_bits: 1,
+                output_range: (*y.iter().min().unwrap(), *y.iter().max().unwrap()),
+                label: a.label().map(|_| &label_column),
+                margin_bits: 0,
             },
             &mut p,
         )
@@ -160,7 +171,12 @@ fn known_values() {
             &p,
         )
         .unwrap_err();
-    assert!(e.to_string().contains("row 15: label 3"), "{e}");
+    let e = e.to_string();
+    assert!(e.contains("not one of the model's 3 classes"), "{e}");
+    assert!(
+        !e.contains('3') || !e.contains("row"),
+        "no row or value: {e}"
+    );
     assert_eq!(
         Aggregate::CountAtLeast { threshold: 1.0 }.cells(10, &[3]),
         [3, 7]
@@ -179,9 +195,22 @@ fn names_parse_back_and_models_are_checked() {
     assert!(Aggregate::parse("median", None, None).is_err());
     assert!(Aggregate::ClassCounts.check(1, None).is_err());
     assert!(Aggregate::Mse { label: "y".into() }.check(2, None).is_err());
+    let real = crate::schema::Column {
+        kind: Kind::Real,
+        scale: Some(4),
+        ..label_column(&[0, 2])
+    };
     let e = Aggregate::Accuracy { label: "y".into() }
-        .check(3, Some(("y", 4)))
+        .check(3, Some(&real))
         .unwrap_err();
     assert!(e.to_string().contains("integer class ids"));
+    let wide = label_column(&[0, 3]);
+    let e = Aggregate::Confusion { label: "y".into() }
+        .check(3, Some(&wide))
+        .unwrap_err();
+    assert!(e.to_string().contains("declared [0, 3]"), "{e}");
+    assert!(Aggregate::Confusion { label: "y".into() }
+        .check(4, Some(&wide))
+        .is_ok());
     assert!(Aggregate::Sum.check(5, None).is_ok());
 }

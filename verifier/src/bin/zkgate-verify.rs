@@ -40,6 +40,13 @@ struct Args {
     /// CA certificate (PEM) of an `https://` node.
     #[arg(long)]
     chain_ca: Option<PathBuf>,
+    /// Reject a receipt for another dataset schema than this declared one
+    /// (the schema the dataset was published with).
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Reject a receipt bound to another (off-chain) job than this id.
+    #[arg(long)]
+    job: Option<String>,
 }
 
 /// The contract and job to check against, resolved as `zkgate verify`
@@ -64,7 +71,8 @@ fn chain(a: &Args) -> Result<Option<(Settlement, u64)>> {
 fn main() -> ExitCode {
     let a = Args::parse();
     let run = || -> Result<bool> {
-        let checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain(&a)?)?;
+        let expect = zkgate_verifier::Expect::from_args(a.schema.as_deref(), a.job.as_deref())?;
+        let checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain(&a)?, &expect)?;
         println!("{}", checked.report(a.json));
         Ok(checked.valid())
     };
