@@ -53,6 +53,12 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
+# The researcher registers the address that opened the job (development
+# account 1): it signs the gateway's registration message; only jobs opened
+# by a researcher's registered address are accepted from them.
+"$ZK" register-address --gateway "https://127.0.0.1:$PORT" --ca-cert "$DATA/tls/cert.pem" --token "$TOKEN" \
+  --dev-account 1
+
 t=$(now)
 "$ZK" submit --gateway "https://127.0.0.1:$PORT" --ca-cert "$DATA/tls/cert.pem" --token "$TOKEN" \
   --dataset breast_cancer --model fixtures/models/breast_cancer.onnx --aggregate accuracy --label label \

@@ -15,6 +15,7 @@ pub mod client;
 pub mod config;
 pub mod embedded;
 pub mod evm;
+pub mod identity;
 pub mod rpc;
 pub mod settlement;
 

@@ -53,6 +53,9 @@ enum Command {
     Submit(researcher::SubmitArgs),
     /// Show one job or all my jobs.
     Status(researcher::JobArgs),
+    /// Register the Ethereum address that opens my on-chain jobs (signs
+    /// the gateway's registration message with its key).
+    RegisterAddress(researcher::RegisterArgs),
     /// Download a job's receipt and verifying key.
     Receipt(researcher::JobArgs),
     /// Check, reload or print the data owner's policies.
@@ -307,6 +310,7 @@ fn main() -> ExitCode {
         Command::Researcher(c) => owner::researcher(c).map(|()| true),
         Command::Submit(a) => researcher::submit(a).map(|()| true),
         Command::Status(a) => researcher::status(a).map(|()| true),
+        Command::RegisterAddress(a) => researcher::register_address(a).map(|()| true),
         Command::Receipt(a) => researcher::receipt(a).map(|()| true),
         Command::Policy(c) => rules::policy(c).map(|()| true),
         Command::Audit(a) => rules::audit(a).map(|()| true),

@@ -210,6 +210,10 @@ pub enum ResearcherCmd {
         /// Trust level 0-3 (policies can require a minimum).
         #[arg(long, default_value_t = 0)]
         trust: u8,
+        /// The Ethereum address that opens their on-chain jobs (they can
+        /// also register it themselves: `zkgate register-address`).
+        #[arg(long)]
+        address: Option<zkgate_chain::alloy_primitives::Address>,
         /// Data dir.
         #[arg(long)]
         data_dir: PathBuf,
@@ -221,9 +225,13 @@ pub fn researcher(cmd: ResearcherCmd) -> Result<()> {
         name,
         org,
         trust,
+        address,
         data_dir,
     } = cmd;
     let store = Store::open(&Paths::new(&data_dir).db())?;
-    println!("{}", admin::add_researcher(&store, &name, &org, trust)?);
+    println!(
+        "{}",
+        admin::add_researcher(&store, &name, &org, trust, address)?
+    );
     Ok(())
 }

@@ -192,3 +192,32 @@ pub fn receipt(a: JobArgs) -> Result<()> {
         Ok(())
     })
 }
+
+/// `zkgate register-address`.
+#[derive(Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// The key file (hex) of the address that opens your on-chain jobs.
+    #[arg(long, conflicts_with = "dev_account")]
+    chain_key: Option<PathBuf>,
+    /// Or a development account of a local chain (0, 1, 2).
+    #[arg(long)]
+    dev_account: Option<usize>,
+}
+
+/// Registers the address that opens the researcher's on-chain jobs: signs
+/// the gateway's registration message with its key (nothing is sent to any
+/// chain).
+pub fn register_address(a: RegisterArgs) -> Result<()> {
+    let wallet = match (&a.chain_key, a.dev_account) {
+        (Some(f), _) => zkgate_chain::Wallet::from_file(f)?,
+        (None, Some(i)) => zkgate_chain::Wallet::dev(i)?,
+        (None, None) => bail!("which key? --chain-key FILE, or --dev-account N on a local chain"),
+    };
+    let client = a.remote.client()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let address = rt.block_on(async { ok(client.register_address(&wallet).await) })?;
+    println!("registered {address}");
+    Ok(())
+}

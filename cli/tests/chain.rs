@@ -195,6 +195,25 @@ fn chain_commands_on_the_embedded_chain() {
     let settled_vk = tmp.path().join("settled.vk");
     let gateway = format!("https://{addr}");
     let ca = dir.join("tls/cert.pem");
+    // The researcher registers the address that opened job 1 (development
+    // account 1) by signing the gateway's message with it.
+    let out = zkgate(&[
+        "register-address",
+        "--gateway",
+        &gateway,
+        "--ca-cert",
+        ca.to_str().unwrap(),
+        "--token",
+        &token,
+        "--dev-account",
+        "1",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("registered 0x70997970"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = zkgate(&[
         "submit",
         "--gateway",

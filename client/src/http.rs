@@ -3,6 +3,8 @@
 use crate::api::{DatasetMeta, Job, Manifest};
 use crate::{Error, Result};
 use reqwest::multipart::{Form, Part};
+use zkgate_chain::alloy_primitives::Address;
+use zkgate_chain::Wallet;
 
 /// An error answer from the gateway.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +153,43 @@ impl Client {
                 .await,
         )
         .await
+    }
+
+    /// Registers the address of `wallet` for this researcher: fetches a
+    /// fresh registration message (`GET /v1/me/address`), signs it with the
+    /// wallet's key (`personal_sign`) and sends it back.
+    pub async fn register_address(&self, wallet: &Wallet) -> Answer<Address> {
+        #[derive(serde::Deserialize)]
+        struct Challenge {
+            message: String,
+        }
+        let c: Challenge = match Self::answer(self.get("/v1/me/address").send().await).await? {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(e)),
+        };
+        if zkgate_chain::identity::parse_registration(&c.message).is_none() {
+            return Err(Error::Config(
+                "the gateway's registration message is not one".into(),
+            ));
+        }
+        #[derive(serde::Deserialize)]
+        struct Registered {
+            address: Address,
+        }
+        let body = serde_json::json!({
+            "message": c.message,
+            "signature": wallet.sign_message(&c.message),
+        });
+        let r: Answer<Registered> = Self::answer(
+            self.http
+                .put(format!("{}/v1/me/address", self.base))
+                .bearer_auth(&self.token)
+                .json(&body)
+                .send()
+                .await,
+        )
+        .await;
+        r.map(|a| a.map(|r| r.address))
     }
 
     /// `GET /v1/jobs/{id}`.

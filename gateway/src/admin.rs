@@ -8,6 +8,7 @@ use crate::store::{now, DatasetMeta, Researcher, Store};
 use crate::vault::{write_file, write_secret, Vault};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use zkgate_chain::alloy_primitives::Address;
 use zkgate_statement::field::{fr_from_hex, fr_to_hex};
 use zkgate_statement::Schema;
 use zkgate_zkml::dataset::{Dataset, Secret};
@@ -64,7 +65,13 @@ pub fn token_hash(token: &str) -> String {
 
 /// Adds a researcher, with the organisation and trust level policies read;
 /// returns their bearer token (shown once, stored hashed).
-pub fn add_researcher(store: &Store, name: &str, organisation: &str, trust: u8) -> Result<String> {
+pub fn add_researcher(
+    store: &Store,
+    name: &str,
+    organisation: &str,
+    trust: u8,
+    address: Option<Address>,
+) -> Result<String> {
     check_name(name, "researcher")?;
     if !organisation.is_empty() {
         check_name(organisation, "organisation")?;
@@ -79,6 +86,13 @@ pub fn add_researcher(store: &Store, name: &str, organisation: &str, trust: u8) 
             "researcher `{name}` already exists"
         )));
     }
+    if let Some(a) = address {
+        if store.researchers()?.iter().any(|r| r.address == Some(a)) {
+            return Err(Error::Conflict(format!(
+                "address {a} is registered for another researcher"
+            )));
+        }
+    }
     let token = format!("zkg_{}", hex::encode(rand::random::<[u8; 24]>()));
     store.add_researcher(
         &token_hash(&token),
@@ -86,6 +100,7 @@ pub fn add_researcher(store: &Store, name: &str, organisation: &str, trust: u8) 
             name: name.to_string(),
             organisation: organisation.to_string(),
             trust,
+            address,
             created: now(),
         },
     )?;

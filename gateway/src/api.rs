@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde_json::{json, Value};
 use std::sync::Arc;
 use zkgate_statement::columns::{ColumnError, Columns};
 use zkgate_zkml::import::{ImportLimits, Imported};
@@ -30,6 +31,10 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         .route("/v1/jobs/{id}/cancel", post(cancel))
         .route("/v1/jobs/{id}/receipt", get(receipt))
         .route("/v1/jobs/{id}/vk", get(vk))
+        .route(
+            "/v1/me/address",
+            get(address_challenge).put(register_address),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(gw)
 }
@@ -61,6 +66,66 @@ fn own_job(gw: &Gateway, who: &Researcher, id: &str) -> Result<Job> {
         Some(j) if j.researcher == who.name => Ok(j),
         _ => Err(Error::NotFound(format!("job `{id}`"))),
     }
+}
+
+/// How long a registration message stays acceptable (seconds).
+const REGISTRATION_TTL: u64 = 600;
+
+/// `GET /v1/me/address`: the caller's registered address, and a fresh
+/// registration message for their Ethereum key to sign.
+async fn address_challenge(State(gw): State<AppState>, Caller(who): Caller) -> Json<Value> {
+    let message =
+        zkgate_chain::identity::registration_message(&gw.vault().recipient(), &who.name, now());
+    Json(json!({ "address": who.address, "message": message }))
+}
+
+/// `PUT /v1/me/address` with `{message, signature}`: registers the address
+/// that signed a fresh registration message naming this gateway and the
+/// caller (EIP-191 `personal_sign`).
+async fn register_address(
+    State(gw): State<AppState>,
+    Caller(who): Caller,
+    body: Bytes,
+) -> Result<Response> {
+    #[derive(serde::Deserialize)]
+    struct Registration {
+        message: String,
+        signature: String,
+    }
+    let r: Registration = serde_json::from_slice(&body)
+        .map_err(|e| Error::BadRequest(format!("expected {{message, signature}}: {e}")))?;
+    let (gateway, name, issued) = zkgate_chain::identity::parse_registration(&r.message)
+        .ok_or_else(|| {
+            Error::BadRequest("not a registration message: GET /v1/me/address gives one".into())
+        })?;
+    if gateway != gw.vault().recipient() {
+        return Err(Error::BadRequest(
+            "the message names another gateway".into(),
+        ));
+    }
+    if name != who.name {
+        return Err(Error::Forbidden(
+            "the message names another researcher".into(),
+        ));
+    }
+    let t = now();
+    if issued.saturating_add(REGISTRATION_TTL) < t || issued > t + 60 {
+        return Err(Error::BadRequest(
+            "the message is stale: get a fresh one from GET /v1/me/address".into(),
+        ));
+    }
+    let address = zkgate_chain::identity::recover_signer(&r.message, &r.signature)
+        .map_err(|e| Error::BadRequest(e.to_string()))?;
+    let _admission = gw.admission.lock().await;
+    gw.store.set_address(&who.name, address)?;
+    gw.audit().append(crate::audit::Record {
+        who: who.name.clone(),
+        action: "register_address".into(),
+        decision: "ok".into(),
+        message: format!("address {address}"),
+        ..Default::default()
+    })?;
+    Ok(Json(json!({ "address": address })).into_response())
 }
 
 async fn datasets(State(gw): State<AppState>, _: Caller) -> Result<Response> {
@@ -171,7 +236,7 @@ async fn submit(
         return Ok((StatusCode::OK, Json(existing.clone())).into_response());
     }
     let chain = match manifest.chain_job {
-        Some(id) => Some(bind_chain_job(&gw, &jobs, id, &meta).await?),
+        Some(id) => Some(bind_chain_job(&gw, &jobs, id, &meta, &who).await?),
         None => None,
     };
     check_active(&gw, &jobs, &who)?;
@@ -289,12 +354,14 @@ fn repeated<'a>(jobs: &'a [Job], who: &Researcher, manifest: &Manifest) -> Optio
 
 /// Binds the job to on-chain job `id` on the contract and chain
 /// `chain.json` names now, once no other live job holds it and the chain
-/// says it is open, in time and opened against this dataset.
+/// says it is open, in time, opened against this dataset and by the
+/// address registered for `who`.
 async fn bind_chain_job(
     gw: &Gateway,
     jobs: &[Job],
     id: u64,
     meta: &DatasetMeta,
+    who: &Researcher,
 ) -> Result<ChainBinding> {
     let conf = crate::chain::load_config(&gw.paths)?;
     let binding = conf.as_ref().map(|c| crate::chain::binding(c, id));
@@ -317,7 +384,7 @@ async fn bind_chain_job(
     let (conf, binding) = conf.zip(binding).ok_or_else(|| {
         Error::Unprocessable("this gateway settles on no chain: drop `chain_job`".into())
     })?;
-    crate::chain::check_job(&gw.paths, &conf, &binding, meta).await?;
+    crate::chain::check_job(&gw.paths, &conf, &binding, meta, who).await?;
     Ok(binding)
 }
 
@@ -401,6 +468,7 @@ pub fn openapi() -> serde_json::Value {
                         "202": { "description": "accepted", "content": { "application/json": { "schema": job } } },
                         "200": { "description": "same idempotency key: the existing job" },
                         "400": err("malformed manifest or model"), "401": err("bad token"), "404": err("unknown dataset"),
+                        "403": err("policy denied, or an on-chain job not opened by the caller's registered address"),
                         "413": err("upload too large"), "422": err("unsupported op, unknown column, wrong input count"),
                         "429": err("too many active jobs")
                     }
@@ -409,7 +477,15 @@ pub fn openapi() -> serde_json::Value {
             "/v1/jobs/{id}": { "get": { "parameters": id, "responses": { "200": { "description": "the job" }, "404": err("no such job of yours") } } },
             "/v1/jobs/{id}/cancel": { "post": { "parameters": id, "responses": { "200": { "description": "cancelled" }, "409": err("already finished") } } },
             "/v1/jobs/{id}/receipt": { "get": { "parameters": id, "responses": { "200": { "description": "receipt JSON" }, "409": err("not done") } } },
-            "/v1/jobs/{id}/vk": { "get": { "parameters": id, "responses": { "200": { "description": "verifying key (compressed)" }, "409": err("not done") } } }
+            "/v1/jobs/{id}/vk": { "get": { "parameters": id, "responses": { "200": { "description": "verifying key (compressed)" }, "409": err("not done") } } },
+            "/v1/me/address": {
+                "get": { "responses": { "200": { "description": "the caller's registered Ethereum address (or null) and a fresh registration message to sign" } } },
+                "put": {
+                    "requestBody": { "content": { "application/json": { "schema": { "type": "object", "properties": {
+                        "message": { "type": "string" }, "signature": { "type": "string", "description": "personal_sign (EIP-191), 65 bytes hex" } } } } } },
+                    "responses": { "200": { "description": "registered: the recovered address" }, "400": err("not a fresh registration message of this gateway, or a bad signature"), "403": err("the message names another researcher"), "409": err("the address is another researcher's") }
+                }
+            }
         }
     })
 }

@@ -15,7 +15,7 @@
 
 use crate::config::Paths;
 use crate::error::{Error, Result};
-use crate::store::{ChainBinding, DatasetMeta, Job, SettledTx};
+use crate::store::{ChainBinding, DatasetMeta, Job, Researcher, SettledTx};
 use zkgate_chain::abi::Status;
 use zkgate_chain::alloy_primitives::{B256, U256};
 use zkgate_chain::{Chain, Settlement, Wallet};
@@ -87,15 +87,22 @@ fn chain_err(e: zkgate_chain::Error) -> Error {
 }
 
 /// Checks, at submission, that the on-chain job `binding` names (on the
-/// chain `conf` reaches) is open, in time, and was opened against this
-/// dataset's commitment and rows.
+/// chain `conf` reaches) was opened by the address registered for `who`
+/// (whose escrow pays for it and who alone may have its result), is open,
+/// in time, and was opened against this dataset's commitment and rows.
 pub async fn check_job(
     paths: &Paths,
     conf: &ChainConfig,
     binding: &ChainBinding,
     meta: &DatasetMeta,
+    who: &Researcher,
 ) -> Result<()> {
     let id = binding.job;
+    let Some(mine) = who.address else {
+        return Err(Error::Forbidden(format!(
+            "on-chain job {id}: register the Ethereum address that opens your jobs first (`zkgate register-address`, or the owner's `researcher add --address`)"
+        )));
+    };
     let s = Settlement::at(chain_of(conf, paths)?, binding.contract);
     let job = s.job(id).await.map_err(chain_err)?;
     if job.status != Status::Open {
@@ -108,6 +115,11 @@ pub async fn check_job(
     if job.deadline <= now {
         return Err(Error::Unprocessable(format!(
             "on-chain job {id} is past its deadline"
+        )));
+    }
+    if job.researcher != mine {
+        return Err(Error::Forbidden(format!(
+            "on-chain job {id} was not opened by your registered address {mine}"
         )));
     }
     let c = fr_from_hex(&meta.commitment).map_err(Error::from)?;

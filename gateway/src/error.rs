@@ -37,6 +37,10 @@ pub enum Error {
     /// The job is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
+    /// The caller may not use what the request names (another
+    /// researcher's on-chain job, another's address).
+    #[error("{0}")]
+    Forbidden(String),
     /// A zkml error (import, compile, prove).
     #[error(transparent)]
     Zkml(#[from] zkgate_zkml::Error),
@@ -93,6 +97,7 @@ impl Error {
             Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Error::Limit(_) => (StatusCode::TOO_MANY_REQUESTS, "limit_reached"),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::Denied { .. } => (StatusCode::FORBIDDEN, "policy_denied"),
             Error::Zkml(z) => match z {
                 Z::MalformedModel(_) => (StatusCode::BAD_REQUEST, "malformed_model"),

@@ -5,6 +5,7 @@
 use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use zkgate_chain::alloy_primitives::Address;
 pub use zkgate_client::api::{
     ChainBinding, DatasetMeta, Job, JobState, Manifest, SettledTx, SettlementRecord, Timings,
 };
@@ -20,6 +21,11 @@ pub struct Researcher {
     /// Trust level 0-3 the owner gives, read by policies.
     #[serde(default)]
     pub trust: u8,
+    /// The Ethereum address registered for them (by the owner, or by a
+    /// message they signed with it): the only opener of on-chain jobs
+    /// their submissions may name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<Address>,
     /// Unix seconds.
     pub created: u64,
 }
@@ -127,6 +133,41 @@ impl Store {
             .get(token_hash.as_bytes())?
             .map(|b| dec("researchers", token_hash.as_bytes(), &b))
             .transpose()
+    }
+
+    /// Registers `address` for the researcher named `name`; `false` if
+    /// there is none. Refuses an address another researcher holds.
+    pub fn set_address(&self, name: &str, address: Address) -> Result<bool> {
+        let mut found = None;
+        for kv in self.researchers.iter() {
+            let (k, v) = kv?;
+            let r: Researcher = dec("researchers", &k, &v)?;
+            if r.name == name {
+                found = Some((k, r));
+            } else if r.address == Some(address) {
+                return Err(Error::Conflict(format!(
+                    "address {address} is registered for another researcher"
+                )));
+            }
+        }
+        let Some((k, mut r)) = found else {
+            return Ok(false);
+        };
+        r.address = Some(address);
+        self.researchers.insert(k, enc(&r))?;
+        self.flush()?;
+        Ok(true)
+    }
+
+    /// Every researcher.
+    pub fn researchers(&self) -> Result<Vec<Researcher>> {
+        self.researchers
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("researchers", &k, &v)
+            })
+            .collect()
     }
 
     /// A researcher by name.

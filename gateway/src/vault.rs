@@ -91,6 +91,12 @@ impl Vault {
         Ok(Vault { identity })
     }
 
+    /// The vault's public recipient (`age1...`): the gateway's public name
+    /// in address registration messages.
+    pub fn recipient(&self) -> String {
+        self.identity.to_public().to_string()
+    }
+
     /// Encrypts to the vault's recipient.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
         age::encrypt(&self.identity.to_public(), plaintext).map_err(|e| Error::Vault(e.to_string()))

@@ -43,7 +43,7 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
             0,
         )
         .unwrap();
-        admin::add_researcher(&store, "alice", "", 0).unwrap()
+        admin::add_researcher(&store, "alice", "", 0, None).unwrap()
     };
     let gw = Gateway::open(&root, None).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

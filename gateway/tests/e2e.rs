@@ -105,8 +105,8 @@ async fn end_to_end_over_https() {
         )
         .unwrap();
         (
-            admin::add_researcher(&store, "alice", "", 0).unwrap(),
-            admin::add_researcher(&store, "bob", "", 0).unwrap(),
+            admin::add_researcher(&store, "alice", "", 0, None).unwrap(),
+            admin::add_researcher(&store, "bob", "", 0, None).unwrap(),
             meta,
         )
     };

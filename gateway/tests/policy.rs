@@ -161,8 +161,8 @@ async fn policies_decide_what_runs_and_what_leaves() {
         mixed_rows(&csv);
         import(&csv, "bc_mixed");
         (
-            admin::add_researcher(&store, "alice", "oncology", 2).unwrap(),
-            admin::add_researcher(&store, "mallory", "marketing", 3).unwrap(),
+            admin::add_researcher(&store, "alice", "oncology", 2, None).unwrap(),
+            admin::add_researcher(&store, "mallory", "marketing", 3, None).unwrap(),
         )
     };
     let gw = Gateway::open(&root, None).unwrap();

@@ -45,9 +45,15 @@ struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<zkgate_gateway::Result<()>>,
     client: Client,
+    /// Another researcher's client, for the same gateway.
+    other: Option<Client>,
 }
 
 async fn start(root: &Path, token: &str) -> Running {
+    start_with(root, token, None).await
+}
+
+async fn start_with(root: &Path, token: &str, other: Option<&str>) -> Running {
     let gw = Gateway::open(root, None).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("https://{}", listener.local_addr().unwrap());
@@ -60,6 +66,7 @@ async fn start(root: &Path, token: &str) -> Running {
         stop,
         server,
         client: Client::new(&base, token, Some(&ca)).unwrap(),
+        other: other.map(|t| Client::new(&base, t, Some(&ca)).unwrap()),
     }
 }
 
@@ -114,7 +121,7 @@ async fn gateway_settles_on_its_embedded_chain() {
     let paths = Paths::new(&root);
     let csv = tmp.path().join("bc.csv");
     head("data/breast_cancer.csv", 12, &csv);
-    let (token, meta) = {
+    let (token, bob, meta) = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
         let meta = admin::import_dataset(
@@ -127,7 +134,11 @@ async fn gateway_settles_on_its_embedded_chain() {
             0,
         )
         .unwrap();
-        (admin::add_researcher(&store, "alice", "", 0).unwrap(), meta)
+        (
+            admin::add_researcher(&store, "alice", "", 0, None).unwrap(),
+            admin::add_researcher(&store, "bob", "", 0, None).unwrap(),
+            meta,
+        )
     };
 
     // The owner deploys and registers; the researcher opens two jobs, one
@@ -180,7 +191,52 @@ async fn gateway_settles_on_its_embedded_chain() {
         .unwrap();
 
     let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
-    let run = start(&root, &token).await;
+    let run = start_with(&root, &token, Some(&bob)).await;
+    // On-chain jobs belong to the address that opened them: a researcher
+    // with no registered address names none; bob, registered with his own
+    // key, cannot take alice's job (her escrow would pay for his model and
+    // he would read her result).
+    let e = run
+        .client
+        .submit(&manifest(job1), model.clone())
+        .await
+        .unwrap()
+        .expect_err("no address registered");
+    assert_eq!((e.status, e.code.as_str()), (403, "forbidden"));
+    assert!(e.message.contains("register"), "{}", e.message);
+    let bob_client = run.other.as_ref().unwrap();
+    let bob_wallet = Wallet::dev(2).unwrap();
+    assert_eq!(
+        bob_client
+            .register_address(&bob_wallet)
+            .await
+            .unwrap()
+            .unwrap(),
+        bob_wallet.address()
+    );
+    let e = bob_client
+        .submit(&manifest(job1), model.clone())
+        .await
+        .unwrap()
+        .expect_err("another's job");
+    assert_eq!((e.status, e.code.as_str()), (403, "forbidden"));
+    assert!(e.message.contains("not opened by your"), "{}", e.message);
+    // Two researchers never hold one address, even with its key.
+    let e = run
+        .client
+        .register_address(&bob_wallet)
+        .await
+        .unwrap()
+        .expect_err("taken");
+    assert_eq!((e.status, e.code.as_str()), (409, "conflict"));
+    assert_eq!(
+        run.client
+            .register_address(&researcher)
+            .await
+            .unwrap()
+            .unwrap(),
+        researcher.address()
+    );
     // Refused at submission: another dataset's job, and no such job.
     for (id, why) in [(other, "another dataset"), (99, "not open")] {
         let e = run
