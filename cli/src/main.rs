@@ -2,6 +2,7 @@
 //! receipts, and benchmark the prover.
 #![forbid(unsafe_code)]
 
+mod ceremony;
 mod chain;
 mod owner;
 mod researcher;
@@ -39,6 +40,9 @@ enum Command {
     Verify(VerifyArgs),
     /// Benchmark the prover on the fixture models; one JSON line per case.
     Bench(zkgate_bench::BenchArgs),
+    /// Phase-2 keys from a powers-of-tau file: init, contribute, verify.
+    #[command(subcommand)]
+    Ceremony(ceremony::CeremonyCmd),
     /// Create a gateway data dir (config, vault identity, TLS certificate).
     Init(owner::InitArgs),
     /// Run the gateway.
@@ -121,6 +125,16 @@ struct ProveArgs {
     /// many rows, joined in one receipt (default: one proof).
     #[arg(long)]
     shard_rows: Option<u64>,
+    /// Prove with this ceremony key (`zkgate ceremony`) instead of making
+    /// keys here; needs --transcript and --ptau, and is checked first.
+    #[arg(long, requires_all = ["transcript", "ptau"])]
+    ceremony_key: Option<PathBuf>,
+    /// The ceremony key's transcript.
+    #[arg(long)]
+    transcript: Option<PathBuf>,
+    /// The powers-of-tau file the ceremony key was made over.
+    #[arg(long)]
+    ptau: Option<PathBuf>,
     /// Job id the proof is bound to (default: random).
     #[arg(long)]
     job_id: Option<String>,
@@ -188,7 +202,12 @@ pub(crate) fn declared_schema(
             csv.display()
         );
     }
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    read_schema(&path)
+}
+
+/// Reads a declared schema file.
+pub(crate) fn read_schema(path: &std::path::Path) -> Result<zkgate_statement::Schema> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     zkgate_statement::Schema::from_json(&bytes)
         .with_context(|| format!("reading {}", path.display()))
 }
@@ -214,10 +233,28 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         .job_id
         .clone()
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
+    let ceremony_parts = match (&a.ceremony_key, &a.transcript, &a.ptau) {
+        (Some(k), Some(t), Some(p)) => {
+            let (key, transcript) = ceremony::read_key(k, t)?;
+            let ptau = zkgate_zkml::ceremony::Ptau::read(p)
+                .with_context(|| format!("reading {}", p.display()))?;
+            Some((key, transcript, ptau))
+        }
+        _ => None,
+    };
+    let ceremony =
+        ceremony_parts
+            .as_ref()
+            .map(|(key, transcript, ptau)| zkgate_zkml::ceremony::Ceremony {
+                ptau,
+                key,
+                transcript,
+            });
     let pb = spinner(a.json);
     let outcome = pipeline::run(
         LocalJob {
             shard_rows: a.shard_rows,
+            ceremony: ceremony.as_ref(),
             ..LocalJob::new(
                 &model,
                 &dataset,
@@ -304,6 +341,7 @@ fn main() -> ExitCode {
         Command::Prove(a) => cmd_prove(a).map(|()| true),
         Command::Verify(a) => cmd_verify(a),
         Command::Bench(a) => zkgate_bench::run(a).map(|()| true),
+        Command::Ceremony(c) => ceremony::ceremony(c),
         Command::Init(a) => owner::init(a).map(|()| true),
         Command::Serve(a) => owner::serve(a).map(|()| true),
         Command::Dataset(c) => owner::dataset(c).map(|()| true),

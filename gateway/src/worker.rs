@@ -292,6 +292,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             shard_rows: Some(gw.config.limits.shard_rows).filter(|r| *r > 0),
             keys: Some(gw.proving_keys()),
             gate: Some(&gate),
+            ceremony: None,
         },
         &mut rand::rngs::OsRng,
         &mut progress,

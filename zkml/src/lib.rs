@@ -9,6 +9,7 @@
 //! verified, lives in `zkgate-statement`, which needs none of this.
 #![forbid(unsafe_code)]
 
+pub mod ceremony;
 pub mod circuit;
 pub mod cost;
 pub mod dataset;

@@ -77,6 +77,9 @@ pub struct LocalJob<'a> {
     /// checks. It returns the cell-suppression threshold (0 for none), or an
     /// error that ends the job (`Error::Refused` carries the caller's own).
     pub gate: Option<&'a GateFn<'a>>,
+    /// Prove with this ceremony's key instead of making one (one shard
+    /// only); it is checked against the circuit first.
+    pub ceremony: Option<&'a crate::ceremony::Ceremony<'a>>,
 }
 
 impl<'a> LocalJob<'a> {
@@ -99,6 +102,7 @@ impl<'a> LocalJob<'a> {
             shard_rows: None,
             keys: None,
             gate: None,
+            ceremony: None,
         }
     }
 }
@@ -249,7 +253,19 @@ pub fn run<R: RngCore + CryptoRng>(
     done(t, &mut timings);
 
     let mut keys = Vec::with_capacity(circuits.specs.len());
-    for s in &circuits.specs {
+    if let Some(c) = job.ceremony {
+        if circuits.specs.len() > 1 || plan.len() > 1 {
+            return Err(Error::Job(format!(
+                "a ceremony key covers one circuit; this job is split into {} shards",
+                plan.len()
+            )));
+        }
+        let t = clock(Step::Setup, progress);
+        c.check(&circuits.specs[0])?;
+        keys.push((c.key.clone(), prove::verifying_key(c.key)));
+        done(t, &mut timings);
+    }
+    for s in circuits.specs.iter().skip(keys.len()) {
         let id = fr_to_hex(s.id());
         let k = match job.keys.and_then(|c| c.get(&id)) {
             Some(k) => k,
@@ -298,7 +314,11 @@ pub fn run<R: RngCore + CryptoRng>(
             links: Links::between(&cuts[i], &cuts[i + 1]),
         };
         let t = clock(Step::Prove, progress);
-        let proof = prove::prove(s, pk, witness, rng)?;
+        let proof = if job.ceremony.is_some() {
+            prove::prove_with::<crate::ceremony::OddCosetReduction, _>(s, pk, witness, rng)?
+        } else {
+            prove::prove(s, pk, witness, rng)?
+        };
         done(t, &mut timings);
 
         let t = clock(Step::Verify, progress);
@@ -333,7 +353,9 @@ pub fn run<R: RngCore + CryptoRng>(
         nonce: fr_to_hex(job.nonce),
         values: eval.aggregates.iter().map(i128::to_string).collect(),
         shards,
-        setup: SETUP_BY_GATEWAY.into(),
+        setup: job.ceremony.map_or(SETUP_BY_GATEWAY.into(), |c| {
+            crate::ceremony::setup_line(c.transcript)
+        }),
         agreement: Some(agreement),
         quantization: quantization_report(&spec),
         constraints,

@@ -6,6 +6,7 @@ use crate::circuit::{JobCircuit, Witness};
 use crate::error::{Error, Result};
 use crate::spec::CircuitSpec;
 use ark_bn254::Bn254;
+use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
 use ark_groth16::Groth16;
 use ark_snark::SNARK;
 use rand::{CryptoRng, RngCore};
@@ -44,8 +45,19 @@ pub fn setup<R: RngCore + CryptoRng>(
     Ok((pk, vk))
 }
 
-/// Proves the statement in `witness`.
+/// Proves the statement in `witness` with a key from [`setup`].
 pub fn prove<R: RngCore + CryptoRng>(
+    spec: &CircuitSpec,
+    pk: &ProvingKey,
+    witness: Witness<'_>,
+    rng: &mut R,
+) -> Result<Proof> {
+    prove_with::<LibsnarkReduction, R>(spec, pk, witness, rng)
+}
+
+/// Proves with a key made for the reduction `Q` (ceremony keys:
+/// [`crate::ceremony::OddCosetReduction`]).
+pub fn prove_with<Q: R1CSToQAP, R: RngCore + CryptoRng>(
     spec: &CircuitSpec,
     pk: &ProvingKey,
     witness: Witness<'_>,
@@ -56,7 +68,7 @@ pub fn prove<R: RngCore + CryptoRng>(
         witness: Some(witness),
         counts: None,
     };
-    let p = Groth16::<Bn254>::prove(pk, circuit, rng)
+    let p = Groth16::<Bn254, Q>::prove(pk, circuit, rng)
         .map_err(|e| Error::Proof(format!("prove: {e}")))?;
     Ok(Proof {
         a: p.a,
@@ -102,7 +114,7 @@ pub fn profile(spec: &CircuitSpec, pk: &ProvingKey, witness: Witness<'_>) -> Res
     use ark_bn254::{G1Projective, G2Projective};
     use ark_ec::VariableBaseMSM;
     use ark_ff::PrimeField;
-    use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
+    use ark_groth16::r1cs_to_qap::R1CSToQAP;
     use ark_poly::GeneralEvaluationDomain;
     use ark_relations::gr1cs::{
         ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,

@@ -1,0 +1,217 @@
+//! `zkgate ceremony`: phase-2 keys of a job's circuit over a powers-of-tau
+//! file, made and extended by any party that holds the public facts (the
+//! model, the dataset's declared schema and row count, the request), with
+//! no Node and no data.
+
+use crate::AggregateArgs;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use zkgate_statement::field::fr_to_hex;
+use zkgate_statement::quant::QuantConfig;
+use zkgate_zkml::ceremony::{self, Ptau, Transcript};
+use zkgate_zkml::job::{compile_public, JobRequest};
+use zkgate_zkml::spec::CircuitSpec;
+
+/// The circuit a ceremony is for, from public facts.
+#[derive(Args)]
+pub struct CircuitArgs {
+    /// ONNX model.
+    #[arg(long)]
+    model: PathBuf,
+    /// The dataset's declared schema (as `GET /v1/datasets` lists it).
+    #[arg(long)]
+    schema: PathBuf,
+    /// The dataset's row count.
+    #[arg(long)]
+    rows: u64,
+    #[command(flatten)]
+    aggregate: AggregateArgs,
+    /// Columns feeding the model, comma-separated, in its input order.
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Bits of the largest weight per layer.
+    #[arg(long, default_value_t = QuantConfig::default().weight_bits)]
+    weight_bits: u32,
+    /// Bits of magnitude kept in activations.
+    #[arg(long, default_value_t = QuantConfig::default().act_bits)]
+    act_bits: u32,
+    /// The powers-of-tau file (snarkjs `.ptau`, prepared for phase 2).
+    #[arg(long)]
+    ptau: PathBuf,
+}
+
+impl CircuitArgs {
+    fn load(&self) -> Result<(CircuitSpec, Ptau)> {
+        let model = zkgate_zkml::import::load(&self.model)
+            .with_context(|| format!("loading {}", self.model.display()))?;
+        let schema = crate::read_schema(&self.schema)?;
+        let request = JobRequest {
+            aggregate: self.aggregate.build()?,
+            input_columns: self.columns.clone(),
+            quant: QuantConfig {
+                weight_bits: self.weight_bits,
+                act_bits: self.act_bits,
+                ..QuantConfig::default()
+            },
+        };
+        let spec = compile_public(
+            &model.model,
+            &model.onnx_sha256,
+            &schema,
+            self.rows,
+            &request,
+        )?;
+        let ptau =
+            Ptau::read(&self.ptau).with_context(|| format!("reading {}", self.ptau.display()))?;
+        Ok((spec, ptau))
+    }
+}
+
+/// `zkgate ceremony`.
+#[derive(Subcommand)]
+pub enum CeremonyCmd {
+    /// The circuit's phase-2 key with delta = 1 and an empty transcript
+    /// (anyone can recompute it; it must be contributed to before use).
+    Init {
+        #[command(flatten)]
+        circuit: CircuitArgs,
+        /// Where to write the key.
+        #[arg(long)]
+        key_out: PathBuf,
+        /// Where to write the transcript.
+        #[arg(long)]
+        transcript_out: PathBuf,
+    },
+    /// Check a key and its transcript against the circuit, then add a
+    /// secret contribution (the secret is never written).
+    Contribute {
+        #[command(flatten)]
+        circuit: CircuitArgs,
+        /// The key so far.
+        #[arg(long)]
+        key: PathBuf,
+        /// Its transcript.
+        #[arg(long)]
+        transcript: PathBuf,
+        /// The contributor's name, as the transcript and receipts show it.
+        #[arg(long)]
+        name: String,
+        /// Where to write the extended key.
+        #[arg(long)]
+        key_out: PathBuf,
+        /// Where to write the extended transcript.
+        #[arg(long)]
+        transcript_out: PathBuf,
+    },
+    /// Check a key and its transcript against the circuit (exit 0 valid,
+    /// 1 invalid, 2 error).
+    Verify {
+        #[command(flatten)]
+        circuit: CircuitArgs,
+        /// The key.
+        #[arg(long)]
+        key: PathBuf,
+        /// Its transcript.
+        #[arg(long)]
+        transcript: PathBuf,
+    },
+}
+
+/// Reads a key and its transcript.
+pub fn read_key(key: &Path, transcript: &Path) -> Result<(ceremony::Key, Transcript)> {
+    let bytes = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+    let k =
+        ceremony::key_from_bytes(&bytes).with_context(|| format!("reading {}", key.display()))?;
+    let text = std::fs::read_to_string(transcript)
+        .with_context(|| format!("reading {}", transcript.display()))?;
+    let t: Transcript =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", transcript.display()))?;
+    Ok((k, t))
+}
+
+fn write_key(k: &ceremony::Key, t: &Transcript, key: &Path, transcript: &Path) -> Result<usize> {
+    let bytes = ceremony::key_to_bytes(k);
+    std::fs::write(key, &bytes).with_context(|| format!("writing {}", key.display()))?;
+    std::fs::write(transcript, serde_json::to_string_pretty(t)?)
+        .with_context(|| format!("writing {}", transcript.display()))?;
+    Ok(bytes.len())
+}
+
+pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
+    match cmd {
+        CeremonyCmd::Init {
+            circuit,
+            key_out,
+            transcript_out,
+        } => {
+            let (spec, ptau) = circuit.load()?;
+            let t = Instant::now();
+            let r1cs = ceremony::r1cs_of(&spec)?;
+            let key = ceremony::initial_key(&r1cs, &ptau)?;
+            let transcript = Transcript::new(&r1cs, &ptau);
+            let bytes = write_key(&key, &transcript, &key_out, &transcript_out)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "circuit_id": fr_to_hex(spec.id()), "r1cs_sha256": transcript.r1cs_sha256,
+                    "constraints": r1cs.constraints(), "domain": r1cs.domain(),
+                    "key_bytes": bytes, "seconds": t.elapsed().as_secs_f64(),
+                })
+            );
+            Ok(true)
+        }
+        CeremonyCmd::Contribute {
+            circuit,
+            key,
+            transcript,
+            name,
+            key_out,
+            transcript_out,
+        } => {
+            let (spec, ptau) = circuit.load()?;
+            let (mut k, mut t) = read_key(&key, &transcript)?;
+            let start = Instant::now();
+            let r1cs = ceremony::r1cs_of(&spec)?;
+            t.verify(&k, &r1cs, &ptau)
+                .context("the key is not this circuit's, or its transcript does not hold")?;
+            let checked = start.elapsed().as_secs_f64();
+            ceremony::contribute(&mut k, &mut t, &name, &mut rand::rngs::OsRng)?;
+            let bytes = write_key(&k, &t, &key_out, &transcript_out)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "contributors": t.contributors(), "transcript_sha256": t.sha256(),
+                    "key_bytes": bytes, "check_seconds": checked,
+                    "seconds": start.elapsed().as_secs_f64(),
+                })
+            );
+            Ok(true)
+        }
+        CeremonyCmd::Verify {
+            circuit,
+            key,
+            transcript,
+        } => {
+            let (spec, ptau) = circuit.load()?;
+            let (k, t) = read_key(&key, &transcript)?;
+            let r1cs = ceremony::r1cs_of(&spec)?;
+            match t.verify(&k, &r1cs, &ptau) {
+                Ok(()) => {
+                    println!(
+                        "valid: the key of circuit {} by {}; transcript {}",
+                        fr_to_hex(spec.id()),
+                        t.contributors().join(", "),
+                        t.sha256()
+                    );
+                    Ok(true)
+                }
+                Err(e) => {
+                    println!("INVALID: {e}");
+                    Ok(false)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! A phase-2 ceremony end to end over a powers-of-tau file made by snarkjs
+//! (pinned in `contracts/package.json`; `npm ci --prefix contracts`
+//! installs it): the owner starts from the public facts, the researcher
+//! checks and contributes with `zkgate` alone, anyone verifies the
+//! transcript, the owner proves with the result, and the receipt names the
+//! setup. Damaged and uncontributed keys are refused before proving.
+
+mod common;
+
+use common::{fixture, head, zkgate};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn snarkjs() -> PathBuf {
+    if let Some(p) = std::env::var_os("ZKGATE_SNARKJS") {
+        return p.into();
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/.bin/snarkjs");
+    assert!(
+        p.exists(),
+        "snarkjs is not installed: run `npm ci --prefix contracts` (or set ZKGATE_SNARKJS)"
+    );
+    p
+}
+
+/// A prepared powers-of-tau file of power 12, as a ceremony would publish
+/// it (one contribution, then `prepare phase2`).
+fn ptau(dir: &Path) -> PathBuf {
+    let run = |args: &[&str]| {
+        let out = Command::new(snarkjs())
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "snarkjs {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["powersoftau", "new", "bn128", "12", "p0.ptau"]);
+    run(&[
+        "powersoftau",
+        "contribute",
+        "p0.ptau",
+        "p1.ptau",
+        "--name=one",
+        "-e=zkgate test entropy",
+    ]);
+    run(&["powersoftau", "prepare", "phase2", "p1.ptau", "final.ptau"]);
+    dir.join("final.ptau")
+}
+
+#[test]
+fn a_ceremony_key_proves_and_every_party_checks_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ptau = ptau(d);
+    let ptau = ptau.to_str().unwrap();
+    let csv = head("data/tabular.csv", 1, &d.join("t.csv"));
+    let schema = fixture("data/tabular.schema.json");
+    let columns = (0..13)
+        .map(|i| format!("f{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let p = |name: &str| d.join(name).display().to_string();
+    let circuit = |cmd: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+        v.extend(
+            [
+                "--model",
+                &fixture("models/linreg.onnx"),
+                "--schema",
+                &schema,
+                "--rows",
+                "1",
+                "--aggregate",
+                "mean",
+                "--columns",
+                &columns,
+                "--ptau",
+                ptau,
+            ]
+            .map(String::from),
+        );
+        v
+    };
+    let run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        zkgate(&a)
+    };
+    let ok = |args: Vec<String>| {
+        let out = run(args.clone());
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+
+    // The owner (or anyone) starts from the public facts.
+    let mut init = circuit(&["ceremony", "init"]);
+    init.extend(["--key-out", &p("k0"), "--transcript-out", &p("t0")].map(String::from));
+    let said: serde_json::Value = serde_json::from_str(ok(init).trim()).unwrap();
+    assert!(said["constraints"].as_u64().unwrap() > 100, "{said}");
+    // The researcher checks it against the circuit they rebuilt, and
+    // contributes.
+    let mut contribute = circuit(&["ceremony", "contribute"]);
+    contribute.extend(
+        [
+            "--key",
+            &p("k0"),
+            "--transcript",
+            &p("t0"),
+            "--name",
+            "researcher",
+            "--key-out",
+            &p("k1"),
+            "--transcript-out",
+            &p("t1"),
+        ]
+        .map(String::from),
+    );
+    ok(contribute);
+    // Anyone checks the transcript; a key that does not match it is
+    // invalid.
+    let mut verify = circuit(&["ceremony", "verify"]);
+    verify.extend(["--key", &p("k1"), "--transcript", &p("t1")].map(String::from));
+    assert!(ok(verify).contains("by researcher"));
+    let mut mismatched = circuit(&["ceremony", "verify"]);
+    mismatched.extend(["--key", &p("k0"), "--transcript", &p("t1")].map(String::from));
+    assert_eq!(run(mismatched).status.code(), Some(1));
+
+    // The owner proves with the contributed key; the receipt says so and
+    // verifies.
+    let prove = |key: &str, transcript: &str| {
+        run([
+            "prove",
+            "--model",
+            &fixture("models/linreg.onnx"),
+            "--data",
+            &csv,
+            "--aggregate",
+            "mean",
+            "--columns",
+            &columns,
+            "--ceremony-key",
+            &p(key),
+            "--transcript",
+            &p(transcript),
+            "--ptau",
+            ptau,
+            "--out",
+            &p("r.json"),
+            "--vk-out",
+            &p("vk.bin"),
+            "--json",
+        ]
+        .map(String::from)
+        .to_vec())
+    };
+    let out = prove("k1", "t1");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let receipt: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("r.json")).unwrap()).unwrap();
+    let setup = receipt["setup"].as_str().unwrap();
+    assert!(
+        setup.starts_with("ceremony:") && setup.contains("by researcher"),
+        "{setup}"
+    );
+    assert_eq!(
+        zkgate(&["verify", &p("r.json"), "--vk", &p("vk.bin")])
+            .status
+            .code(),
+        Some(0)
+    );
+
+    // Refused before proving: the uncontributed key (delta 1), and a key
+    // with one point changed.
+    let out = prove("k0", "t0");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no contribution"));
+    let mut bytes = std::fs::read(p("k1")).unwrap();
+    // A byte of the last L-query point's x-coordinate (a byte of an
+    // infinity point would change nothing: its coordinates are ignored).
+    let at = bytes.len() - 20;
+    bytes[at] ^= 0x40;
+    std::fs::write(p("k2"), bytes).unwrap();
+    let out = prove("k2", "t1");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("ceremony") && !err.contains("panicked"),
+        "{err}"
+    );
+}
