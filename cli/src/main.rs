@@ -173,6 +173,16 @@ struct VerifyArgs {
     /// Reject a receipt bound to another (off-chain) job than this id.
     #[arg(long)]
     job: Option<String>,
+    /// Reject a receipt whose keys were not made in a ceremony.
+    #[arg(long)]
+    require_ceremony: bool,
+    /// Check that the receipt's verifying key is the one this ceremony
+    /// transcript made for the model's circuit (needs --model and --ptau).
+    #[arg(long, requires_all = ["model", "ptau"])]
+    transcript: Option<PathBuf>,
+    /// The powers-of-tau file of the ceremony.
+    #[arg(long)]
+    ptau: Option<PathBuf>,
     #[command(flatten)]
     chain: chain::ChainArgs,
 }
@@ -315,21 +325,61 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
     Ok(())
 }
 
+/// Why the receipt's keys are not the ones the ceremony transcript at `t`
+/// made for `spec` over the file at `p` (`None`: they are).
+fn ceremony_mismatch(
+    receipt: &zkgate_statement::Receipt,
+    vk: &std::path::Path,
+    spec: &zkgate_zkml::spec::CircuitSpec,
+    t: &std::path::Path,
+    p: &std::path::Path,
+) -> Result<Option<String>> {
+    let text = std::fs::read_to_string(t).with_context(|| format!("reading {}", t.display()))?;
+    let transcript: zkgate_zkml::ceremony::Transcript =
+        serde_json::from_str(&text).with_context(|| format!("reading {}", t.display()))?;
+    if receipt.setup != zkgate_zkml::ceremony::setup_line(&transcript) {
+        return Ok(Some("the receipt names another ceremony transcript".into()));
+    }
+    let vks = zkgate_statement::groth16::keys_from_bytes(
+        &std::fs::read(vk).with_context(|| format!("reading {}", vk.display()))?,
+    )?;
+    let [vk] = vks.as_slice() else {
+        return Ok(Some(
+            "a ceremony key covers one circuit; this receipt has several".into(),
+        ));
+    };
+    let ptau =
+        zkgate_zkml::ceremony::Ptau::read(p).with_context(|| format!("reading {}", p.display()))?;
+    let r1cs = zkgate_zkml::ceremony::r1cs_of(spec)?;
+    Ok(transcript
+        .verify_vk(vk, &r1cs, &ptau)
+        .err()
+        .map(|e| e.to_string()))
+}
+
 fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     let chain = match a.chain_job {
         Some(job) => Some((a.chain.target()?.settlement()?, job)),
         None => None,
     };
-    let expect = zkgate_verifier::Expect::from_args(a.schema.as_deref(), a.job.as_deref())?;
+    let expect = zkgate_verifier::Expect::from_args(
+        a.schema.as_deref(),
+        a.job.as_deref(),
+        a.require_ceremony || a.transcript.is_some(),
+    )?;
     let mut checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain, &expect)?;
     if let (true, Some(m)) = (checked.valid(), &a.model) {
         let model =
             zkgate_zkml::import::load(m).with_context(|| format!("loading {}", m.display()))?;
-        checked.invalid = zkgate_zkml::job::model_mismatch(
-            &model.model,
-            &model.onnx_sha256,
-            &checked.receipt.circuit,
-        );
+        match zkgate_zkml::job::rebuild(&model.model, &model.onnx_sha256, &checked.receipt.circuit)
+        {
+            Err(why) => checked.invalid = Some(why),
+            Ok(spec) => {
+                if let (Some(t), Some(p)) = (&a.transcript, &a.ptau) {
+                    checked.invalid = ceremony_mismatch(&checked.receipt, &a.vk, &spec, t, p)?;
+                }
+            }
+        }
     }
     println!("{}", checked.report(a.json));
     Ok(checked.valid())

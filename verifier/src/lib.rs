@@ -20,11 +20,17 @@ pub struct Expect {
     pub schema: Option<Schema>,
     /// The (off-chain) job id the proofs must be bound to.
     pub job_id: Option<String>,
+    /// Refuse keys the prover made (only ceremony keys).
+    pub ceremony: bool,
 }
 
 impl Expect {
     /// Reads `--schema FILE` and takes `--job ID` as given.
-    pub fn from_args(schema: Option<&Path>, job_id: Option<&str>) -> Result<Expect> {
+    pub fn from_args(
+        schema: Option<&Path>,
+        job_id: Option<&str>,
+        ceremony: bool,
+    ) -> Result<Expect> {
         let schema = match schema {
             Some(p) => {
                 let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
@@ -38,6 +44,7 @@ impl Expect {
         Ok(Expect {
             schema,
             job_id: job_id.map(str::to_string),
+            ceremony,
         })
     }
 
@@ -63,6 +70,12 @@ impl Expect {
                     "the receipt is for another dataset schema: {detail}"
                 ));
             }
+        }
+        if self.ceremony && !receipt.setup.starts_with("ceremony:") {
+            return Some(format!(
+                "the receipt's keys were not made in a ceremony: {}",
+                receipt.setup
+            ));
         }
         if let Some(job) = &self.job_id {
             if receipt.nonce != fr_to_hex(nonce_from(job.as_bytes())) {

@@ -130,8 +130,18 @@ pub fn compile_public(
 /// other field; the owner's shard size and suppression threshold are taken
 /// as the header states them.
 pub fn model_mismatch(model: &Model, onnx_sha256: &str, header: &SpecHeader) -> Option<String> {
+    rebuild(model, onnx_sha256, header).err()
+}
+
+/// The circuit `header` describes, rebuilt from the model and the header's
+/// public facts; `Err` says why `header` is not this model's circuit.
+pub fn rebuild(
+    model: &Model,
+    onnx_sha256: &str,
+    header: &SpecHeader,
+) -> std::result::Result<CircuitSpec, String> {
     if header.onnx_sha256 != onnx_sha256 {
-        return Some(format!(
+        return Err(format!(
             "the receipt is for another model: its circuit names ONNX sha256 {}, this model's is {onnx_sha256}",
             header.onnx_sha256
         ));
@@ -151,15 +161,17 @@ pub fn model_mismatch(model: &Model, onnx_sha256: &str, header: &SpecHeader) -> 
     let spec = match compile_public(model, onnx_sha256, &header.schema, header.rows, &request) {
         Ok(s) => s,
         Err(e) => {
-            return Some(format!(
+            return Err(format!(
                 "this model does not compile over the receipt's schema and request: {e}"
             ))
         }
     };
-    let mut rebuilt = spec.header().with_shard_rows(header.shard_rows);
-    rebuilt.params.suppress_below = header.params.suppress_below;
+    let spec = spec
+        .with_shard_rows(header.shard_rows)
+        .with_suppression(header.params.suppress_below);
+    let rebuilt = spec.header().clone();
     if rebuilt.plan_sha256 != header.plan_sha256 {
-        return Some(
+        return Err(
             "the receipt's quantized plan is not this model's over the receipt's schema".into(),
         );
     }
@@ -177,9 +189,9 @@ pub fn model_mismatch(model: &Model, onnx_sha256: &str, header: &SpecHeader) -> 
                     .map(|(k, _)| k.clone())
             })
             .unwrap_or_default();
-        return Some(format!(
+        return Err(format!(
             "the receipt's circuit differs from this model's in `{field}`"
         ));
     }
-    None
+    Ok(spec)
 }

@@ -47,6 +47,9 @@ struct Args {
     /// Reject a receipt bound to another (off-chain) job than this id.
     #[arg(long)]
     job: Option<String>,
+    /// Reject a receipt whose keys were not made in a ceremony.
+    #[arg(long)]
+    require_ceremony: bool,
 }
 
 /// The contract and job to check against, resolved as `zkgate verify`
@@ -71,7 +74,11 @@ fn chain(a: &Args) -> Result<Option<(Settlement, u64)>> {
 fn main() -> ExitCode {
     let a = Args::parse();
     let run = || -> Result<bool> {
-        let expect = zkgate_verifier::Expect::from_args(a.schema.as_deref(), a.job.as_deref())?;
+        let expect = zkgate_verifier::Expect::from_args(
+            a.schema.as_deref(),
+            a.job.as_deref(),
+            a.require_ceremony,
+        )?;
         let checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain(&a)?, &expect)?;
         println!("{}", checked.report(a.json));
         Ok(checked.valid())

@@ -114,6 +114,49 @@ impl Transcript {
     /// and the deltas chain, and the key is the phase-2 key of the circuit
     /// with the last delta ([`check_key`]).
     pub fn verify(&self, key: &Key, r1cs: &R1cs, ptau: &Ptau) -> Result<()> {
+        let last = self.verify_chain(r1cs, ptau)?;
+        if key.delta_g1 != last {
+            return Err(bad("the key's delta is not the transcript's last"));
+        }
+        check_key(key, &initial_key(r1cs, ptau)?)
+    }
+
+    /// Checks that `vk` (a receipt's verifying key) is the verifying key of
+    /// the key this transcript made: the circuit's over the file, with the
+    /// transcript's last delta, after at least one contribution.
+    pub fn verify_vk(
+        &self,
+        vk: &zkgate_statement::groth16::VerifyingKey,
+        r1cs: &R1cs,
+        ptau: &Ptau,
+    ) -> Result<()> {
+        if self.contributions.is_empty() {
+            return Err(bad("the transcript has no contribution"));
+        }
+        let last = self.verify_chain(r1cs, ptau)?;
+        let initial = initial_key(r1cs, ptau)?.vk;
+        if vk.alpha_g1 != initial.alpha_g1
+            || vk.beta_g2 != initial.beta_g2
+            || vk.gamma_g2 != initial.gamma_g2
+            || vk.gamma_abc_g1 != initial.gamma_abc_g1
+        {
+            return Err(bad(
+                "the verifying key is not this circuit's over this powers-of-tau file",
+            ));
+        }
+        if Bn254::pairing(last, G2Affine::generator())
+            != Bn254::pairing(G1Affine::generator(), vk.delta_g2)
+        {
+            return Err(bad(
+                "the verifying key's delta is not the transcript's last",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks that the transcript names the circuit and the file and that
+    /// its contributions chain; returns the last `[delta]_1`.
+    pub fn verify_chain(&self, r1cs: &R1cs, ptau: &Ptau) -> Result<G1Affine> {
         if self.r1cs_sha256 != hex::encode(r1cs.sha256()) {
             return Err(bad("the transcript is for another circuit"));
         }
@@ -143,10 +186,7 @@ impl Transcript {
             }
             prev = delta;
         }
-        if key.delta_g1 != prev {
-            return Err(bad("the key's delta is not the transcript's last"));
-        }
-        check_key(key, &initial_key(r1cs, ptau)?)
+        Ok(prev)
     }
 }
 
