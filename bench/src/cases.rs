@@ -35,6 +35,11 @@ pub struct BenchArgs {
     /// to the precompiles' floor.
     #[arg(long)]
     settle: bool,
+    /// Also run a phase-2 ceremony for each (one-shard) case over a local
+    /// powers-of-tau file: each party's time and bytes, and the proof with
+    /// the ceremony key next to one with keys made here (`ceremony`).
+    #[arg(long)]
+    ceremony: bool,
     /// Run one case in this process (used by the parent run).
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -209,6 +214,7 @@ fn run_one(
     case: &str,
     ark_setup: bool,
     settle: bool,
+    ceremony: bool,
 ) -> Result<serde_json::Value> {
     let (name, rest) = case
         .split_once(':')
@@ -281,6 +287,11 @@ fn run_one(
     } else {
         None
     };
+    let ceremony = if ceremony && out.keys.len() == 1 {
+        Some(ceremony_bench(&out, &dataset, &secret)?)
+    } else {
+        None
+    };
     let peak = peak_rss_mb();
     Ok(serde_json::json!({
         "model": name,
@@ -311,6 +322,93 @@ fn run_one(
         "agreement": r.agreement,
         "result": r.result,
         "settlement": settlement,
+        "ceremony": ceremony,
+    }))
+}
+
+/// A phase-2 ceremony for the case's circuit over a powers-of-tau file made
+/// here (its secrets known: a stand-in for a public file of the same power,
+/// whose making is not timed as anyone's). Times each party's work and the
+/// bytes each transfers, then proves with the ceremony key and with the
+/// gateway's key, one after the other on the same witness.
+fn ceremony_bench(
+    out: &pipeline::Outcome,
+    dataset: &Dataset,
+    secret: &Secret,
+) -> Result<serde_json::Value> {
+    use zkgate_zkml::ceremony::{self, Ceremony, OddCosetReduction, Ptau, Transcript};
+    use zkgate_zkml::circuit::{Links, Witness};
+    let spec = &out.spec;
+    let mut rng = rand::rngs::OsRng;
+    let r1cs = ceremony::r1cs_of(spec)?;
+    let power = r1cs.domain().trailing_zeros() + 1;
+    let t = Instant::now();
+    let bytes = ceremony::ptau::write_random(power, &mut rng);
+    let ptau_write_s = t.elapsed().as_secs_f64();
+    let ptau_bytes = bytes.len();
+    let ptau = Ptau::from_bytes(bytes)?;
+
+    // The owner: the circuit's key with delta 1.
+    let t = Instant::now();
+    let owner_r1cs = ceremony::r1cs_of(spec)?;
+    let key = ceremony::initial_key(&owner_r1cs, &ptau)?;
+    let transcript = Transcript::new(&owner_r1cs, &ptau);
+    let sent = ceremony::key_to_bytes(&key);
+    let owner_init_s = t.elapsed().as_secs_f64();
+
+    // The researcher: reads it, rebuilds the circuit, checks, contributes.
+    let t = Instant::now();
+    let mut k = ceremony::key_from_bytes(&sent)?;
+    let mut tr = transcript.clone();
+    tr.verify(&k, &ceremony::r1cs_of(spec)?, &ptau)?;
+    let researcher_check_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    ceremony::contribute(&mut k, &mut tr, "researcher", &mut rng)?;
+    let back = ceremony::key_to_bytes(&k);
+    let researcher_contribute_s = t.elapsed().as_secs_f64();
+
+    // The gateway: reads the contribution and checks it before proving.
+    let t = Instant::now();
+    let k = ceremony::key_from_bytes(&back)?;
+    Ceremony {
+        ptau: &ptau,
+        key: &k,
+        transcript: &tr,
+    }
+    .check(spec)?;
+    let gateway_check_s = t.elapsed().as_secs_f64();
+
+    let cuts = dataset.cuts(secret, spec.shard_rows);
+    let statement = out.receipt.statement(0)?;
+    let witness = Witness {
+        columns: &dataset.values,
+        secret,
+        statement: &statement,
+        links: Links::between(&cuts[0], &cuts[1]),
+    };
+    let t = Instant::now();
+    let proof = prove::prove_with::<OddCosetReduction, _>(spec, &k, witness, &mut rng)?;
+    let prove_ceremony_s = t.elapsed().as_secs_f64();
+    let valid = zkgate_statement::groth16::verify(&prove::verifying_key(&k), &statement, &proof)?;
+    let t = Instant::now();
+    prove::prove(spec, &out.keys[0].0, witness, &mut rng)?;
+    let prove_gateway_s = t.elapsed().as_secs_f64();
+    Ok(serde_json::json!({
+        "power": power,
+        "ptau_bytes": ptau_bytes,
+        "ptau_write_s": ptau_write_s,
+        "owner_init_s": owner_init_s,
+        "key_bytes": sent.len(),
+        "transcript_bytes": serde_json::to_vec(&tr)?.len(),
+        "researcher_check_s": researcher_check_s,
+        "researcher_contribute_s": researcher_contribute_s,
+        "researcher_download_bytes": sent.len(),
+        "researcher_upload_bytes": back.len(),
+        "gateway_check_s": gateway_check_s,
+        "prove_ceremony_s": prove_ceremony_s,
+        "prove_gateway_s": prove_gateway_s,
+        "prove_ceremony_over_gateway": prove_ceremony_s / prove_gateway_s,
+        "valid": valid,
     }))
 }
 
@@ -352,7 +450,10 @@ fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Res
 /// Runs the benchmark.
 pub fn run(a: BenchArgs) -> Result<()> {
     if let Some(case) = &a.one {
-        println!("{}", run_one(&a.fixtures, case, a.ark_setup, a.settle)?);
+        println!(
+            "{}",
+            run_one(&a.fixtures, case, a.ark_setup, a.settle, a.ceremony)?
+        );
         return Ok(());
     }
     let cases: Vec<String> = match &a.cases {
@@ -374,6 +475,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         if a.settle {
             child.arg("--settle");
+        }
+        if a.ceremony {
+            child.arg("--ceremony");
         }
         let out = child.output()?;
         if out.status.success() {

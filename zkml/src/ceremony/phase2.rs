@@ -96,24 +96,45 @@ impl R1cs {
     }
 }
 
-/// `sum coeff * base` over a variable's terms (`(row, coeff)`). Serial on
-/// purpose: it runs inside a parallel loop over the variables, and a
-/// variable has few terms.
+/// Terms above which a variable's sum is one multi-scalar multiplication
+/// (the constant's column, which carries the circuits' constants, is long;
+/// every other is a few terms, summed serially inside the parallel loop).
+const MSM_ABOVE: usize = 256;
+
+/// `sum coeff * base` over a variable's terms (`(row, coeff)`).
 fn combine<P>(
     terms: &[(usize, Fr)],
     bases: &[ark_ec::short_weierstrass::Affine<P>],
 ) -> ark_ec::short_weierstrass::Projective<P>
 where
-    P: ark_ec::short_weierstrass::SWCurveConfig + ark_ec::CurveConfig<ScalarField = Fr>,
+    P: ark_ec::scalar_mul::glv::GLVConfig + ark_ec::CurveConfig<ScalarField = Fr>,
 {
+    use ark_ec::VariableBaseMSM;
+    use ark_ff::{BigInteger, PrimeField};
+    if terms.len() > MSM_ABOVE {
+        let (b, s): (Vec<_>, Vec<_>) = terms.iter().map(|(row, c)| (bases[*row], *c)).unzip();
+        return ark_ec::short_weierstrass::Projective::<P>::msm_unchecked(&b, &s);
+    }
     let mut acc = ark_ec::short_weierstrass::Projective::<P>::zero();
     for (row, c) in terms {
+        let base = bases[*row];
         if c.is_one() {
-            acc += bases[*row];
+            acc += base;
         } else if *c == -Fr::one() {
-            acc -= bases[*row];
+            acc -= base;
         } else {
-            acc += bases[*row] * c;
+            // Range checks and packings weigh by powers of two and other
+            // small constants: double-and-add over their few bits; other
+            // coefficients take the GLV multiplication (which BN254's G2
+            // does not use by default).
+            let (pos, neg) = (c.into_bigint(), (-*c).into_bigint());
+            if pos.num_bits() <= 64 {
+                acc += base.mul_bigint(&pos.as_ref()[..1]);
+            } else if neg.num_bits() <= 64 {
+                acc -= base.mul_bigint(&neg.as_ref()[..1]);
+            } else {
+                acc += P::glv_mul_projective(base.into_group(), *c);
+            }
         }
     }
     acc

@@ -96,14 +96,27 @@ pub(crate) fn read_g1(b: &[u8]) -> Result<G1Affine> {
 
 /// Reads a G2 point, checking it is on the curve and in the subgroup.
 pub(crate) fn read_g2(b: &[u8]) -> Result<G2Affine> {
+    let p = read_g2_on_curve(b)?;
+    if !p.is_in_correct_subgroup_assuming_on_curve() {
+        return Err(bad("a G2 point is not in the group"));
+    }
+    Ok(p)
+}
+
+/// Reads a G2 point, checking it is on the curve only: the bulk of a
+/// file's G2 points (the Lagrange basis) are vouched for by the file's own
+/// verification (`snarkjs powersoftau verify`), which every party runs on a
+/// public file once, and a subgroup check per point would cost a scalar
+/// multiplication each time a key is made or checked.
+pub(crate) fn read_g2_on_curve(b: &[u8]) -> Result<G2Affine> {
     if b.iter().all(|x| *x == 0) {
         return Ok(G2Affine::zero());
     }
     let x = Fq2::new(fq(&b[..32])?, fq(&b[32..64])?);
     let y = Fq2::new(fq(&b[64..96])?, fq(&b[96..128])?);
     let p = G2Affine::new_unchecked(x, y);
-    if !p.is_on_curve() || !p.is_in_correct_subgroup_assuming_on_curve() {
-        return Err(bad("a G2 point is not in the group"));
+    if !p.is_on_curve() {
+        return Err(bad("a G2 point is not on the curve"));
     }
     Ok(p)
 }
@@ -215,9 +228,14 @@ impl Ptau {
 
     fn g2s(&self, section: u32, first: usize, count: usize) -> Result<Vec<G2Affine>> {
         use rayon::prelude::*;
+        let read = if count == 1 {
+            read_g2
+        } else {
+            read_g2_on_curve
+        };
         self.slice(section, first, count, G2_BYTES)?
             .par_chunks(G2_BYTES)
-            .map(read_g2)
+            .map(read)
             .collect()
     }
 
@@ -280,6 +298,15 @@ fn modulus_le() -> [u8; 32] {
         out[8 * i..8 * i + 8].copy_from_slice(&l.to_le_bytes());
     }
     out
+}
+
+/// Writes a prepared `.ptau` file whose secrets are drawn from `rng` and
+/// dropped (a stand-in for a public file of the same power, for benchmarks
+/// and tests).
+pub fn write_random<R: rand::RngCore + rand::CryptoRng>(power: u32, rng: &mut R) -> Vec<u8> {
+    use ark_ff::UniformRand;
+    let fr = |rng: &mut R| ark_bn254::Fr::rand(rng);
+    write_insecure(power, fr(rng), fr(rng), fr(rng))
 }
 
 /// Writes a prepared `.ptau` file for known secrets (tests and local
