@@ -71,6 +71,14 @@ pub struct SubmitArgs {
     /// the proof is made.
     #[arg(long)]
     chain_job: Option<u64>,
+    /// A ceremony key for the job's circuit (`zkgate ceremony`), over the
+    /// gateway's powers-of-tau file (`GET /v1/ceremony`); needs
+    /// --transcript. The gateway checks it and proves with it.
+    #[arg(long, requires = "transcript")]
+    ceremony_key: Option<PathBuf>,
+    /// The ceremony key's transcript.
+    #[arg(long)]
+    transcript: Option<PathBuf>,
     /// Do not wait for the receipt.
     #[arg(long)]
     no_wait: bool,
@@ -94,10 +102,17 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         quant: Default::default(),
         chain_job: a.chain_job,
     };
+    let ceremony = match (&a.ceremony_key, &a.transcript) {
+        (Some(k), Some(t)) => Some((
+            std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
+            std::fs::read(t).with_context(|| format!("reading {}", t.display()))?,
+        )),
+        _ => None,
+    };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let t0 = Instant::now();
-        let job = ok(client.submit(&manifest, model).await)?;
+        let job = ok(client.submit_with_key(&manifest, model, ceremony).await)?;
         println!("job {} {}", job.id, job.state.name());
         if a.no_wait {
             return Ok(());
@@ -118,6 +133,9 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                 let vk = ok(client.vk(&job.id).await)?;
                 std::fs::write(&a.out, &r)?;
                 std::fs::write(&a.vk_out, &vk)?;
+                // The receipt must verify and be this model's circuit over
+                // the dataset's published schema, for this request.
+                check_receipt(&r, &vk, &a.model, &manifest)?;
                 println!(
                     "done in {:.1} s; wrote {} and {}",
                     t0.elapsed().as_secs_f64(),
@@ -191,6 +209,24 @@ pub fn receipt(a: JobArgs) -> Result<()> {
         println!("wrote {} and {}", a.out.display(), a.vk_out.display());
         Ok(())
     })
+}
+
+/// Checks a downloaded receipt: its proofs, then that its circuit is the
+/// model's (rebuilt from the ONNX file and the receipt's schema) for the
+/// request the researcher sent.
+fn check_receipt(receipt: &str, vk: &[u8], model: &std::path::Path, m: &Manifest) -> Result<()> {
+    let r = zkgate_statement::Receipt::from_json(receipt)?;
+    if let zkgate_statement::Verdict::Invalid(why) = r.verify(vk)? {
+        bail!("the gateway's receipt does not verify: {why}");
+    }
+    let loaded = zkgate_zkml::import::load(model)?;
+    if let Err(why) = zkgate_zkml::job::rebuild(&loaded.model, &loaded.onnx_sha256, &r.circuit) {
+        bail!("the gateway's receipt is not for the model sent: {why}");
+    }
+    if r.circuit.aggregate != m.aggregate {
+        bail!("the gateway's receipt is for another aggregate");
+    }
+    Ok(())
 }
 
 /// `zkgate register-address`.

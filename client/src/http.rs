@@ -138,12 +138,28 @@ impl Client {
 
     /// `POST /v1/jobs`.
     pub async fn submit(&self, manifest: &Manifest, model: Vec<u8>) -> Answer<Job> {
-        let form = Form::new()
+        self.submit_with_key(manifest, model, None).await
+    }
+
+    /// `POST /v1/jobs` with a ceremony key and its transcript (JSON) for
+    /// the job's circuit, made over the gateway's powers-of-tau file.
+    pub async fn submit_with_key(
+        &self,
+        manifest: &Manifest,
+        model: Vec<u8>,
+        ceremony: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> Answer<Job> {
+        let mut form = Form::new()
             .part(
                 "manifest",
                 Part::text(serde_json::to_string(manifest).expect("manifest serializes")),
             )
             .part("model", Part::bytes(model).file_name("model.onnx"));
+        if let Some((key, transcript)) = ceremony {
+            form = form
+                .part("ceremony_key", Part::bytes(key).file_name("ceremony.key"))
+                .part("ceremony_transcript", Part::bytes(transcript));
+        }
         Self::answer(
             self.http
                 .post(format!("{}/v1/jobs", self.base))
@@ -190,6 +206,11 @@ impl Client {
         )
         .await;
         r.map(|a| a.map(|r| r.address))
+    }
+
+    /// `GET /v1/ceremony`: the powers-of-tau file's SHA-256 (hex) and power.
+    pub async fn ceremony_file(&self) -> Answer<serde_json::Value> {
+        Self::answer(self.get("/v1/ceremony").send().await).await
     }
 
     /// `GET /v1/jobs/{id}`.

@@ -2,7 +2,9 @@
 
 use crate::admin::token_hash;
 use crate::error::{Error, Result};
-use crate::store::{now, ChainBinding, DatasetMeta, Job, JobState, Manifest, Researcher};
+use crate::store::{
+    now, CeremonyUpload, ChainBinding, DatasetMeta, Job, JobState, Manifest, Researcher,
+};
 use crate::{policy, worker, Gateway};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, State};
@@ -35,6 +37,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             "/v1/me/address",
             get(address_challenge).put(register_address),
         )
+        .route("/v1/ceremony", get(ceremony_file))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(gw)
 }
@@ -66,6 +69,24 @@ fn own_job(gw: &Gateway, who: &Researcher, id: &str) -> Result<Job> {
         Some(j) if j.researcher == who.name => Ok(j),
         _ => Err(Error::NotFound(format!("job `{id}`"))),
     }
+}
+
+/// `GET /v1/ceremony`: the powers-of-tau file ceremony keys must be made
+/// over (its SHA-256 and power), or 404 when the gateway takes none.
+async fn ceremony_file(State(gw): State<AppState>, _: Caller) -> Result<Response> {
+    let Some(rel) = gw.config.ptau.clone() else {
+        return Err(Error::NotFound(
+            "a powers-of-tau file: this gateway takes no ceremony keys".into(),
+        ));
+    };
+    let path = gw.paths.root.join(rel);
+    let ptau = tokio::task::spawn_blocking(move || zkgate_zkml::ceremony::Ptau::read(&path))
+        .await
+        .map_err(|e| Error::Config(format!("ptau: {e}")))??;
+    Ok(
+        Json(json!({ "ptau_sha256": hex::encode(ptau.sha256), "power": ptau.power }))
+            .into_response(),
+    )
 }
 
 /// How long a registration message stays acceptable (seconds).
@@ -218,7 +239,16 @@ async fn submit(
     Caller(who): Caller,
     form: Multipart,
 ) -> Result<Response> {
-    let (manifest, model) = read_form(form, gw.config.limits.max_upload_bytes).await?;
+    let Form {
+        manifest,
+        model,
+        ceremony,
+    } = read_form(form, gw.config.limits.max_upload_bytes).await?;
+    if ceremony.is_some() && gw.config.ptau.is_none() {
+        return Err(Error::Unprocessable(
+            "this gateway takes no ceremony keys: it names no powers-of-tau file".into(),
+        ));
+    }
     let meta = gw
         .store
         .dataset(&manifest.dataset)?
@@ -268,7 +298,7 @@ async fn submit(
         settlement: None,
         chain,
     };
-    store_job(&gw, &job, &model)
+    store_job(&gw, &job, &model, ceremony.as_ref())
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
@@ -281,8 +311,16 @@ fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) ->
 
 /// The submission form: its `manifest` (JSON) and its `model` (ONNX bytes),
 /// nothing else, in at most `limit` bytes.
-async fn read_form(mut form: Multipart, limit: usize) -> Result<(Manifest, Bytes)> {
+/// What a submission carries.
+struct Form {
+    manifest: Manifest,
+    model: Bytes,
+    ceremony: Option<CeremonyUpload>,
+}
+
+async fn read_form(mut form: Multipart, limit: usize) -> Result<Form> {
     let (mut manifest, mut model) = (None, None);
+    let (mut key, mut transcript) = (None, None);
     while let Some(field) = form
         .next_field()
         .await
@@ -293,9 +331,11 @@ async fn read_form(mut form: Multipart, limit: usize) -> Result<(Manifest, Bytes
         match name.as_str() {
             "manifest" => manifest = Some(bytes),
             "model" => model = Some(bytes),
+            "ceremony_key" => key = Some(bytes),
+            "ceremony_transcript" => transcript = Some(bytes),
             other => {
                 return Err(Error::BadRequest(format!(
-                    "unexpected form field `{other}` (expected `manifest` and `model`)"
+                    "unexpected form field `{other}` (expected `manifest`, `model`, and optionally `ceremony_key` with `ceremony_transcript`)"
                 )))
             }
         }
@@ -305,7 +345,27 @@ async fn read_form(mut form: Multipart, limit: usize) -> Result<(Manifest, Bytes
     )
     .map_err(|e| Error::BadRequest(format!("manifest: {e}")))?;
     let model = model.ok_or_else(|| Error::BadRequest("missing form field `model`".into()))?;
-    Ok((manifest, model))
+    let ceremony = match (key, transcript) {
+        (None, None) => None,
+        (Some(key), Some(transcript)) => {
+            serde_json::from_slice::<zkgate_zkml::ceremony::Transcript>(&transcript)
+                .map_err(|e| Error::BadRequest(format!("ceremony_transcript: {e}")))?;
+            Some(CeremonyUpload {
+                transcript: transcript.to_vec(),
+                key: key.to_vec(),
+            })
+        }
+        _ => {
+            return Err(Error::BadRequest(
+                "a ceremony key needs its transcript, and the other way round".into(),
+            ))
+        }
+    };
+    Ok(Form {
+        manifest,
+        model,
+        ceremony,
+    })
 }
 
 /// Imports the model (off the async runtime): a malformed or unsupported
@@ -405,8 +465,13 @@ fn check_active(gw: &Gateway, jobs: &[Job], who: &Researcher) -> Result<()> {
 
 /// Stores and queues a new job (202), or answers with the job a
 /// concurrent submission with the same idempotency key stored first (200).
-fn store_job(gw: &Gateway, job: &Job, model: &[u8]) -> Result<Response> {
-    let (stored, new) = gw.store.create_job(job, model)?;
+fn store_job(
+    gw: &Gateway,
+    job: &Job,
+    model: &[u8],
+    ceremony: Option<&CeremonyUpload>,
+) -> Result<Response> {
+    let (stored, new) = gw.store.create_job(job, model, ceremony)?;
     let status = if new {
         worker::wake(gw);
         StatusCode::ACCEPTED
@@ -463,6 +528,8 @@ pub fn openapi() -> serde_json::Value {
                 "post": {
                     "requestBody": { "content": { "multipart/form-data": { "schema": { "type": "object", "properties": {
                         "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key, quant, chain_job (an on-chain job to settle)" },
+                        "ceremony_key": { "type": "string", "format": "binary", "description": "optional: a phase-2 key of the job's circuit over the gateway's powers-of-tau file (zkgate ceremony), proved with after it is checked" },
+                        "ceremony_transcript": { "type": "string", "description": "its transcript (JSON), with ceremony_key" },
                         "model": { "type": "string", "format": "binary" } } } } } },
                     "responses": {
                         "202": { "description": "accepted", "content": { "application/json": { "schema": job } } },
@@ -478,6 +545,7 @@ pub fn openapi() -> serde_json::Value {
             "/v1/jobs/{id}/cancel": { "post": { "parameters": id, "responses": { "200": { "description": "cancelled" }, "409": err("already finished") } } },
             "/v1/jobs/{id}/receipt": { "get": { "parameters": id, "responses": { "200": { "description": "receipt JSON" }, "409": err("not done") } } },
             "/v1/jobs/{id}/vk": { "get": { "parameters": id, "responses": { "200": { "description": "verifying key (compressed)" }, "409": err("not done") } } },
+            "/v1/ceremony": { "get": { "responses": { "200": { "description": "the powers-of-tau file ceremony keys are made over: ptau_sha256, power" }, "404": err("the gateway takes no ceremony keys") } } },
             "/v1/me/address": {
                 "get": { "responses": { "200": { "description": "the caller's registered Ethereum address (or null) and a fresh registration message to sign" } } },
                 "put": {

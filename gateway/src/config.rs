@@ -58,6 +58,12 @@ pub struct Config {
     /// Limits.
     #[serde(default)]
     pub limits: Limits,
+    /// The powers-of-tau file (snarkjs `.ptau`, prepared for phase 2),
+    /// relative to the data dir: researchers may submit a ceremony key made
+    /// over it, which jobs are then proved with (`GET /v1/ceremony` names
+    /// it). None: only keys the gateway makes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptau: Option<String>,
 }
 
 fn default_policy() -> String {
@@ -72,6 +78,7 @@ impl Default for Config {
             plain_http: false,
             policy: default_policy(),
             limits: Limits::default(),
+            ptau: None,
         }
     }
 }

@@ -30,6 +30,33 @@ pub struct Researcher {
     pub created: u64,
 }
 
+/// A ceremony key and its transcript as a researcher uploaded them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CeremonyUpload {
+    /// The transcript (JSON).
+    pub transcript: Vec<u8>,
+    /// The key (compressed points).
+    pub key: Vec<u8>,
+}
+
+impl CeremonyUpload {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = (self.transcript.len() as u64).to_le_bytes().to_vec();
+        out.extend_from_slice(&self.transcript);
+        out.extend_from_slice(&self.key);
+        out
+    }
+
+    fn decode(b: &[u8]) -> Option<CeremonyUpload> {
+        let n = u64::from_le_bytes(b.get(..8)?.try_into().ok()?) as usize;
+        let end = 8usize.checked_add(n)?;
+        Some(CeremonyUpload {
+            transcript: b.get(8..end)?.to_vec(),
+            key: b.get(end..)?.to_vec(),
+        })
+    }
+}
+
 /// Unix seconds now.
 pub fn now() -> u64 {
     std::time::SystemTime::now()
@@ -45,6 +72,8 @@ pub struct Store {
     researchers: sled::Tree,
     jobs: sled::Tree,
     models: sled::Tree,
+    /// A job's ceremony key and transcript, when its researcher sent one.
+    ceremonies: sled::Tree,
     receipts: sled::Tree,
     idempotency: sled::Tree,
 }
@@ -84,6 +113,7 @@ impl Store {
             researchers: db.open_tree("researchers")?,
             jobs: db.open_tree("jobs")?,
             models: db.open_tree("models")?,
+            ceremonies: db.open_tree("ceremonies")?,
             receipts: db.open_tree("receipts")?,
             idempotency: db.open_tree("idempotency")?,
             db,
@@ -185,7 +215,12 @@ impl Store {
     /// Stores a new job with its model, unless the researcher already
     /// submitted one with the same idempotency key: returns the stored job
     /// and whether it is new.
-    pub fn create_job(&self, job: &Job, model: &[u8]) -> Result<(Job, bool)> {
+    pub fn create_job(
+        &self,
+        job: &Job,
+        model: &[u8],
+        ceremony: Option<&CeremonyUpload>,
+    ) -> Result<(Job, bool)> {
         use sled::transaction::{ConflictableTransactionError, TransactionError};
         use sled::Transactional;
         let idem = job
@@ -193,8 +228,14 @@ impl Store {
             .idempotency_key
             .as_ref()
             .map(|k| format!("{}\u{0}{k}", job.researcher));
-        let result = (&self.jobs, &self.models, &self.idempotency).transaction(
-            |(jobs, models, idempotency)| {
+        let ceremony = ceremony.map(CeremonyUpload::encode);
+        let result = (
+            &self.jobs,
+            &self.models,
+            &self.idempotency,
+            &self.ceremonies,
+        )
+            .transaction(|(jobs, models, idempotency, ceremonies)| {
                 if let Some(k) = &idem {
                     if let Some(existing) = idempotency.get(k.as_bytes())? {
                         let old =
@@ -208,9 +249,11 @@ impl Store {
                 }
                 jobs.insert(job.id.as_bytes(), enc(job))?;
                 models.insert(job.id.as_bytes(), model)?;
+                if let Some(c) = &ceremony {
+                    ceremonies.insert(job.id.as_bytes(), c.as_slice())?;
+                }
                 Ok((job.id.as_bytes().to_vec(), enc(job), true))
-            },
-        );
+            });
         let (id, bytes, new) =
             result.map_err(|e: TransactionError<&str>| Error::Store(e.to_string()))?;
         self.flush()?;
@@ -230,6 +273,19 @@ impl Store {
         let mut all: Vec<Job> = dec_all("jobs", &self.jobs)?;
         all.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
         Ok(all)
+    }
+
+    /// A job's ceremony key and transcript, if its researcher sent one.
+    pub fn ceremony(&self, id: &str) -> Result<Option<CeremonyUpload>> {
+        self.ceremonies
+            .get(id.as_bytes())?
+            .map(|v| {
+                CeremonyUpload::decode(&v).ok_or_else(|| Error::Corrupt {
+                    record: format!("ceremonies/{id}"),
+                    reason: "not a ceremony upload".into(),
+                })
+            })
+            .transpose()
     }
 
     /// A job's model.
@@ -355,7 +411,7 @@ pub(crate) mod tests {
             Err(Error::NotFound(_))
         ));
         store.jobs.remove("job_bad").unwrap();
-        let (stored, new) = store.create_job(&job("job_ok"), b"onnx").unwrap();
+        let (stored, new) = store.create_job(&job("job_ok"), b"onnx", None).unwrap();
         assert!(new);
         assert_eq!(stored, job("job_ok"));
         let updated = store

@@ -279,6 +279,31 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         };
         judge(gw, job, &facts, g.evaluation).map_err(|e| zkgate_zkml::Error::Refused(Box::new(e)))
     };
+    // A ceremony key the researcher sent, over the gateway's file: checked
+    // against the job's circuit before it proves anything.
+    let ceremony_parts = match gw.store.ceremony(&job.id)? {
+        None => None,
+        Some(up) => {
+            let rel = gw.config.ptau.as_ref().ok_or_else(|| {
+                Error::Unprocessable("the gateway no longer names a powers-of-tau file".into())
+            })?;
+            let ptau = zkgate_zkml::ceremony::Ptau::read(&gw.paths.root.join(rel))?;
+            let bad = |e: String| Error::Unprocessable(format!("the ceremony key: {e}"));
+            let key =
+                zkgate_zkml::ceremony::key_from_bytes(&up.key).map_err(|e| bad(e.to_string()))?;
+            let transcript: zkgate_zkml::ceremony::Transcript =
+                serde_json::from_slice(&up.transcript).map_err(|e| bad(e.to_string()))?;
+            Some((ptau, key, transcript))
+        }
+    };
+    let ceremony =
+        ceremony_parts
+            .as_ref()
+            .map(|(ptau, key, transcript)| zkgate_zkml::ceremony::Ceremony {
+                ptau,
+                key,
+                transcript,
+            });
     // An on-chain job's proofs carry the binding it was accepted with.
     let nonce = crate::chain::proof_nonce(&gw.paths, job)?;
     let outcome = pipeline::run(
@@ -292,7 +317,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             shard_rows: Some(gw.config.limits.shard_rows).filter(|r| *r > 0),
             keys: Some(gw.proving_keys()),
             gate: Some(&gate),
-            ceremony: None,
+            ceremony: ceremony.as_ref(),
         },
         &mut rand::rngs::OsRng,
         &mut progress,

@@ -331,13 +331,21 @@ pub struct Ceremony<'a> {
 impl Ceremony<'_> {
     /// Checks the key and its transcript against the job's circuit before
     /// it proves anything (see [`Transcript::verify`]).
+    /// Its errors are the job's ([`Error::Job`]): the key's sender sees
+    /// why it was refused.
     pub fn check(&self, spec: &crate::spec::CircuitSpec) -> Result<()> {
         if self.transcript.contributions.is_empty() {
-            return Err(bad(
-                "the key has no contribution: its delta is 1, so anyone could forge with it",
+            return Err(Error::Job(
+                "ceremony: the key has no contribution: its delta is 1, so anyone could forge with it"
+                    .into(),
             ));
         }
-        self.transcript.verify(self.key, &r1cs_of(spec)?, self.ptau)
+        self.transcript
+            .verify(self.key, &r1cs_of(spec)?, self.ptau)
+            .map_err(|e| match e {
+                Error::Proof(m) => Error::Job(m),
+                other => other,
+            })
     }
 }
 
