@@ -43,6 +43,9 @@ enum Command {
     /// Phase-2 keys from a powers-of-tau file: init, contribute, verify.
     #[command(subcommand)]
     Ceremony(ceremony::CeremonyCmd),
+    /// Write a receipt's verifying keys, proofs and public inputs in
+    /// snarkjs's JSON (`snarkjs groth16 verify` checks each shard).
+    ExportSnarkjs(ExportArgs),
     /// Create a gateway data dir (config, vault identity, TLS certificate).
     Init(owner::InitArgs),
     /// Run the gateway.
@@ -357,6 +360,52 @@ fn ceremony_mismatch(
         .map(|e| e.to_string()))
 }
 
+#[derive(Args)]
+struct ExportArgs {
+    /// The receipt (JSON).
+    receipt: PathBuf,
+    /// Its verifying keys (`vk.bin`).
+    #[arg(long)]
+    vk: PathBuf,
+    /// Where to write `verification_key_K.json`, `proof_K.json` and
+    /// `public_K.json`, one set per shard K.
+    #[arg(long)]
+    out_dir: PathBuf,
+}
+
+fn cmd_export(a: ExportArgs) -> Result<()> {
+    use zkgate_statement::snarkjs;
+    let text = std::fs::read_to_string(&a.receipt)
+        .with_context(|| format!("reading {}", a.receipt.display()))?;
+    let r = zkgate_statement::Receipt::from_json(&text)?;
+    let vks = zkgate_statement::groth16::keys_from_bytes(
+        &std::fs::read(&a.vk).with_context(|| format!("reading {}", a.vk.display()))?,
+    )?;
+    std::fs::create_dir_all(&a.out_dir)?;
+    for (i, shard) in r.shards.iter().enumerate() {
+        let vk = vks
+            .iter()
+            .find(|k| zkgate_statement::groth16::vk_sha256(k) == shard.vk_sha256)
+            .with_context(|| format!("shard {i}: its key is not in {}", a.vk.display()))?;
+        let inputs = r.statement(i)?.public_inputs();
+        for (name, v) in [
+            ("verification_key", snarkjs::verification_key(vk)),
+            ("proof", snarkjs::proof(&shard.proof()?)),
+            ("public", snarkjs::public(&inputs)),
+        ] {
+            let p = a.out_dir.join(format!("{name}_{i}.json"));
+            std::fs::write(&p, serde_json::to_string_pretty(&v)?)
+                .with_context(|| format!("writing {}", p.display()))?;
+        }
+    }
+    println!(
+        "wrote {} shard(s) to {}",
+        r.shards.len(),
+        a.out_dir.display()
+    );
+    Ok(())
+}
+
 fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     let chain = match a.chain_job {
         Some(job) => Some((a.chain.target()?.settlement()?, job)),
@@ -392,6 +441,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd_verify(a),
         Command::Bench(a) => zkgate_bench::run(a).map(|()| true),
         Command::Ceremony(c) => ceremony::ceremony(c),
+        Command::ExportSnarkjs(a) => cmd_export(a).map(|()| true),
         Command::Init(a) => owner::init(a).map(|()| true),
         Command::Serve(a) => owner::serve(a).map(|()| true),
         Command::Dataset(c) => owner::dataset(c).map(|()| true),

@@ -4,6 +4,7 @@
 //! checks and contributes with `zkgate` alone, anyone verifies the
 //! transcript, the owner proves with the result, and the receipt names the
 //! setup. Damaged and uncontributed keys are refused before proving.
+//! snarkjs also verifies the proofs, exported as its JSON.
 
 mod common;
 

@@ -21,6 +21,7 @@ pub mod quant;
 pub mod receipt;
 pub mod schema;
 pub mod shards;
+pub mod snarkjs;
 
 pub use aggregate::{Aggregate, AggregateParams};
 pub use error::{Error, Result};
