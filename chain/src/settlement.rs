@@ -11,7 +11,7 @@ use alloy_sol_types::{SolCall, SolEvent};
 use ark_ff::PrimeField;
 use zkgate_statement::field::{fr_from_hex, i128_to_field};
 use zkgate_statement::groth16::{from_bytes, vk_sha256, Proof, VerifyingKey};
-use zkgate_statement::{Fr, Receipt};
+use zkgate_statement::{Fr, Receipt, SpecHeader};
 
 /// A deployed Settlement contract on a chain.
 #[derive(Debug)]
@@ -83,6 +83,18 @@ impl Bundle {
                 })?;
             sizes.push((shard.rows, vk));
         }
+        Bundle::of_keys(&receipt.circuit, sizes)
+    }
+
+    /// The bundle of the one key of the one-shard circuit `header`
+    /// describes: what a researcher registers for a ceremony key before
+    /// opening a job naming it (the gateway's settlement then names the
+    /// same bundle).
+    pub fn for_circuit(header: &SpecHeader, vk: &VerifyingKey) -> Result<Bundle> {
+        Bundle::of_keys(header, vec![(header.shard_rows, vk)])
+    }
+
+    fn of_keys(header: &SpecHeader, mut sizes: Vec<(u64, &VerifyingKey)>) -> Result<Bundle> {
         sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
         let mut bytes = Vec::new();
         let mut inputs = None;
@@ -91,7 +103,7 @@ impl Bundle {
             if *inputs.get_or_insert(key.inputs()) != key.inputs() {
                 return Err(Error::Receipt("keys with different inputs".into()));
             }
-            bytes.extend_from_slice(&word(&receipt.circuit.shard_id(*rows)));
+            bytes.extend_from_slice(&word(&header.shard_id(*rows)));
             bytes.extend_from_slice(&U256::from(*rows).to_be_bytes::<32>());
             bytes.extend_from_slice(&key.to_bytes());
         }

@@ -136,3 +136,18 @@ fn the_evm_accepts_exactly_what_the_rust_verifier_accepts() {
     assert!(!prove::verify(&other.keys[0].1, &statement, &proof).unwrap());
     assert!(evm_verify(&other_key, &p, &evm::inputs(&statement)).is_none());
 }
+
+#[test]
+fn a_key_registered_before_the_job_is_the_bundle_its_receipt_settles_under() {
+    // A researcher registers a ceremony key's bundle from the circuit the
+    // public facts give, before the job runs; the gateway later settles
+    // the receipt under the bundle it derives from the receipt. Same bytes,
+    // same id.
+    use zkgate_chain::settlement::Bundle;
+    let out = job(Aggregate::Mean);
+    let (vk, _, _) = parts(&out);
+    let before = Bundle::for_circuit(out.spec.header(), &vk).unwrap();
+    let after = Bundle::for_receipt(&out.receipt, std::slice::from_ref(&vk)).unwrap();
+    assert_eq!(before.bytes, after.bytes);
+    assert_eq!(before.id(), after.id());
+}

@@ -105,6 +105,21 @@ pub enum CeremonyCmd {
         #[arg(long)]
         transcript_out: PathBuf,
     },
+    /// Register the verifying key of a contributed ceremony key with the
+    /// settlement contract (the researcher, before `chain open-job
+    /// --verifier ID`): the job then settles only under this key.
+    Register {
+        #[command(flatten)]
+        circuit: CircuitArgs,
+        /// The contributed key.
+        #[arg(long)]
+        key: PathBuf,
+        /// Its transcript (checked first).
+        #[arg(long)]
+        transcript: PathBuf,
+        #[command(flatten)]
+        chain: crate::chain::ChainArgs,
+    },
     /// Check a key and its transcript against the circuit (exit 0 valid,
     /// 1 invalid, 2 error).
     Verify {
@@ -185,6 +200,32 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
                     "contributors": t.contributors(), "transcript_sha256": t.sha256(),
                     "key_bytes": bytes, "check_seconds": checked,
                     "seconds": start.elapsed().as_secs_f64(),
+                })
+            );
+            Ok(true)
+        }
+        CeremonyCmd::Register {
+            circuit,
+            key,
+            transcript,
+            chain,
+        } => {
+            let (spec, ptau) = circuit.load()?;
+            let (k, t) = read_key(&key, &transcript)?;
+            t.verify(&k, &ceremony::r1cs_of(&spec)?, &ptau)
+                .context("the key is not this circuit's, or its transcript does not hold")?;
+            let vk = zkgate_zkml::prove::verifying_key(&k);
+            let bundle = zkgate_chain::settlement::Bundle::for_circuit(spec.header(), &vk)?;
+            let target = chain.target()?;
+            let s = target.settlement()?;
+            let wallet = target.wallet(1)?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let (id, r) = rt.block_on(s.register_verifier(&wallet, &bundle))?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "verifier": id.to_string(), "tx": r.hash.to_string(), "gas_used": r.gas_used,
+                    "transcript_sha256": t.sha256(),
                 })
             );
             Ok(true)

@@ -85,7 +85,7 @@ impl Target {
 
     /// The signer (never the public development key on a JSON-RPC chain
     /// unless `--dev-account` asks for it).
-    fn wallet(&self, default_dev: usize) -> Result<Wallet> {
+    pub(crate) fn wallet(&self, default_dev: usize) -> Result<Wallet> {
         Ok(self.endpoint.wallet(default_dev, self.conf.as_ref())?)
     }
 

@@ -201,4 +201,141 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
         err.contains("ceremony") && !err.contains("panicked"),
         "{err}"
     );
+
+    // On chain: the researcher registers the key's verifying key, opens a
+    // job naming it, and submits with the key; the gateway proves with it
+    // and the job settles under it.
+    on_chain(d, ptau, &csv, &circuit(&[]), &p("k1"), &p("t1"));
+}
+
+fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str, transcript: &str) {
+    let gw = d.join("gw");
+    let g = gw.to_str().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let run = |args: &[&str]| -> String {
+        let out = zkgate(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    run(&["init", "--data-dir", g, "--listen", &addr]);
+    std::fs::write(
+        gw.join("policy.cedar"),
+        "@id(\"everything\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
+    std::fs::copy(ptau, gw.join("pot.ptau")).unwrap();
+    let config = std::fs::read_to_string(gw.join("config.toml")).unwrap();
+    std::fs::write(
+        gw.join("config.toml"),
+        format!("ptau = \"pot.ptau\"\n{config}"),
+    )
+    .unwrap();
+    run(&["dataset", "import", csv, "--name", "tab", "--data-dir", g]);
+    let token = run(&["researcher", "add", "alice", "--data-dir", g])
+        .trim()
+        .to_string();
+    run(&["chain", "deploy", "--data-dir", g]);
+    run(&[
+        "chain",
+        "register-dataset",
+        "--data-dir",
+        g,
+        "--dataset",
+        "tab",
+        "--price-wei",
+        "100",
+    ]);
+    let mut register = vec!["ceremony", "register"];
+    register.extend(circuit.iter().map(String::as_str));
+    register.extend(["--key", key, "--transcript", transcript, "--data-dir", g]);
+    let registered: serde_json::Value = serde_json::from_str(run(&register).trim()).unwrap();
+    let verifier = registered["verifier"].as_str().unwrap().to_string();
+    run(&[
+        "chain",
+        "open-job",
+        "--data-dir",
+        g,
+        "--dataset-id",
+        "1",
+        "--value-wei",
+        "100",
+        "--verifier",
+        &verifier,
+    ]);
+    let mut server = Command::new(common::bin())
+        .args(["serve", "--data-dir", g])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(t0.elapsed().as_secs() < 30, "gateway did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let gateway = format!("https://{addr}");
+    let ca = gw.join("tls/cert.pem");
+    let ca = ca.to_str().unwrap();
+    let remote = ["--gateway", &gateway, "--ca-cert", ca, "--token", &token];
+    let mut reg = vec!["register-address"];
+    reg.extend(remote);
+    reg.extend(["--dev-account", "1"]);
+    let columns = (0..13)
+        .map(|i| format!("f{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let out_r = d.join("chain-r.json");
+    let out_v = d.join("chain-vk.bin");
+    let model = fixture("models/linreg.onnx");
+    let mut submit = vec!["submit"];
+    submit.extend(remote);
+    submit.extend([
+        "--dataset",
+        "tab",
+        "--model",
+        &model,
+        "--aggregate",
+        "mean",
+        "--columns",
+        &columns,
+        "--ceremony-key",
+        key,
+        "--transcript",
+        transcript,
+        "--chain-job",
+        "1",
+        "--out",
+        out_r.to_str().unwrap(),
+        "--vk-out",
+        out_v.to_str().unwrap(),
+    ]);
+    let registered = zkgate(&reg);
+    let submitted = zkgate(&submit);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        registered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&registered.stderr)
+    );
+    let said = String::from_utf8_lossy(&submitted.stdout).to_string();
+    assert!(
+        submitted.status.success() && said.contains("settled on chain: job 1"),
+        "{said}{}",
+        String::from_utf8_lossy(&submitted.stderr)
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&run(&["chain", "job", "1", "--data-dir", g])).unwrap();
+    assert_eq!(shown["state"]["status"], "settled");
+    assert_eq!(shown["state"]["verifier"], verifier.as_str());
 }
