@@ -120,6 +120,16 @@ pub enum CeremonyCmd {
         #[command(flatten)]
         chain: crate::chain::ChainArgs,
     },
+    /// Write the circuit as an iden3 `.r1cs` file, for snarkjs
+    /// (`snarkjs zkey new` over the same file makes the same key as
+    /// `init`; `snarkjs zkey verify` checks a chain of contributions).
+    ExportR1cs {
+        #[command(flatten)]
+        circuit: CircuitArgs,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Check a key and its transcript against the circuit (exit 0 valid,
     /// 1 invalid, 2 error).
     Verify {
@@ -227,6 +237,19 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
                     "verifier": id.to_string(), "tx": r.hash.to_string(), "gas_used": r.gas_used,
                     "transcript_sha256": t.sha256(),
                 })
+            );
+            Ok(true)
+        }
+        CeremonyCmd::ExportR1cs { circuit, out } => {
+            let (spec, _) = circuit.load()?;
+            let r1cs = ceremony::r1cs_of(&spec)?;
+            std::fs::write(&out, ceremony::snarkjs::r1cs_bytes(&r1cs))
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "wrote {}: {} constraints, {} wires",
+                out.display(),
+                r1cs.constraints(),
+                r1cs.variables()
             );
             Ok(true)
         }

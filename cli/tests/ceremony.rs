@@ -107,6 +107,20 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
     init.extend(["--key-out", &p("k0"), "--transcript-out", &p("t0")].map(String::from));
     let said: serde_json::Value = serde_json::from_str(ok(init).trim()).unwrap();
     assert!(said["constraints"].as_u64().unwrap() > 100, "{said}");
+    // The same circuit as snarkjs reads it.
+    let mut export = circuit(&["ceremony", "export-r1cs"]);
+    export.extend(["--out", &p("c.r1cs")].map(String::from));
+    ok(export);
+    let info = Command::new(snarkjs())
+        .args(["r1cs", "info", "c.r1cs"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains(&format!("# of Constraints: {}", said["constraints"])),
+        "{info}"
+    );
     // The researcher checks it against the circuit they rebuilt, and
     // contributes.
     let mut contribute = circuit(&["ceremony", "contribute"]);

@@ -16,6 +16,7 @@
 pub mod phase2;
 pub mod ptau;
 pub mod reduction;
+pub mod snarkjs;
 
 use crate::error::{Error, Result};
 use ark_bn254::{Bn254, Fq2, Fr, G1Affine, G1Projective, G2Affine};
