@@ -248,3 +248,48 @@ async fn policy_reload_by_signal() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn the_client_trusts_a_gateway_whose_ca_is_a_system_root() {
+    // Without --ca-cert the client trusts the platform's roots; here the
+    // gateway's CA is installed as the only system root (SSL_CERT_FILE,
+    // which the platform verifier reads on Linux). With another root
+    // store the same command fails cleanly.
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, addr, token) = data_dir(tmp.path(), 12, "open");
+    let d = dir.to_str().unwrap();
+    let mut server = serve(d, &addr);
+    let gateway = format!("https://{addr}");
+    let status = |roots: &Path| {
+        Command::new(bin())
+            .args(["status", "--gateway", &gateway, "--token", &token])
+            .env("SSL_CERT_FILE", roots)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap()
+    };
+    let t0 = Instant::now();
+    let trusted = loop {
+        let out = status(&dir.join("tls/cert.pem"));
+        if out.status.success() || t0.elapsed() > Duration::from_secs(30) {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let other = tempfile::tempdir().unwrap();
+    let (other_dir, _, _) = data_dir(other.path(), 12, "open");
+    let untrusted = status(&other_dir.join("tls/cert.pem"));
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert_eq!(untrusted.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(
+        !err.contains("panicked") && err.to_lowercase().contains("certificate"),
+        "{err}"
+    );
+}

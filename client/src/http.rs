@@ -83,6 +83,22 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// An error and its causes, one after another (a request error's cause is
+/// where a TLS failure says which certificate it refused).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(c) = next {
+        let said = c.to_string();
+        if !out.contains(&said) {
+            out.push_str(": ");
+            out.push_str(&said);
+        }
+        next = c.source();
+    }
+    out
+}
+
 impl Client {
     /// A client for `base` (`https://host:port`, or `http://` for a
     /// plain-HTTP gateway on loopback), trusting `ca_pem` when given, else
@@ -111,7 +127,7 @@ impl Client {
     async fn answer<T: serde::de::DeserializeOwned>(
         r: reqwest::Result<reqwest::Response>,
     ) -> Answer<T> {
-        let r = r.map_err(|e| Error::Config(format!("request: {e}")))?;
+        let r = r.map_err(|e| Error::Config(format!("request: {}", causes(&e))))?;
         let status = r.status().as_u16();
         let bytes = r
             .bytes()
@@ -248,7 +264,7 @@ impl Client {
             .get(&format!("/v1/jobs/{id}/vk"))
             .send()
             .await
-            .map_err(|e| Error::Config(format!("request: {e}")))?;
+            .map_err(|e| Error::Config(format!("request: {}", causes(&e))))?;
         let status = r.status().as_u16();
         let bytes = r
             .bytes()
