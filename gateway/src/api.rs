@@ -481,7 +481,17 @@ fn store_job(
     Ok((status, Json(stored)).into_response())
 }
 
-async fn metrics(State(gw): State<AppState>) -> Result<Response> {
+async fn metrics(State(gw): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response> {
+    if let Some(want) = &gw.config.metrics_token_sha256 {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| token_hash(t.trim()));
+        if given.as_deref() != Some(want.to_ascii_lowercase().as_str()) {
+            return Err(Error::Unauthorized);
+        }
+    }
     let jobs = gw.store.jobs()?;
     let mut out = String::from("# HELP zkgate_jobs Jobs by state.\n# TYPE zkgate_jobs gauge\n");
     for s in JobState::ALL {
@@ -521,7 +531,7 @@ pub fn openapi() -> serde_json::Value {
         "security": [{ "bearer": [] }],
         "paths": {
             "/healthz": { "get": { "security": [], "responses": { "200": { "description": "alive" } } } },
-            "/metrics": { "get": { "security": [], "responses": { "200": { "description": "Prometheus text" } } } },
+            "/metrics": { "get": { "security": [], "responses": { "200": { "description": "Prometheus text" }, "401": err("metrics_token_sha256 is set and the bearer token does not match") } } },
             "/v1/datasets": { "get": { "responses": { "200": { "description": "public metadata of every dataset" }, "401": err("bad token") } } },
             "/v1/jobs": {
                 "get": { "responses": { "200": { "description": "the caller's jobs" }, "401": err("bad token") } },

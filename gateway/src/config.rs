@@ -64,6 +64,10 @@ pub struct Config {
     /// it). None: only keys the gateway makes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ptau: Option<String>,
+    /// SHA-256 (hex) of the bearer token `/metrics` requires; None: the
+    /// metrics are public (they hold job counts and proving time only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics_token_sha256: Option<String>,
 }
 
 fn default_policy() -> String {
@@ -79,6 +83,7 @@ impl Default for Config {
             policy: default_policy(),
             limits: Limits::default(),
             ptau: None,
+            metrics_token_sha256: None,
         }
     }
 }

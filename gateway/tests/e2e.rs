@@ -51,6 +51,8 @@ async fn end_to_end_over_https() {
     let root = tmp.path().join("gw");
     let mut config = Config::default();
     config.limits.max_upload_bytes = 64 * 1024;
+    // The metrics need the owner's token (its SHA-256 in config.toml).
+    config.metrics_token_sha256 = Some(zkgate_gateway::admin::token_hash("owner-metrics"));
     // 12 rows in shards of 11: two shard proofs, two keys.
     config.limits.shard_rows = 11;
     // This test is about the gateway's mechanics on 12 rows; the shipped
@@ -285,8 +287,16 @@ async fn end_to_end_over_https() {
             .unwrap(),
         "ok"
     );
+    for token in [None, Some("wrong")] {
+        let mut req = http.get(format!("{base}/metrics"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        assert_eq!(req.send().await.unwrap().status().as_u16(), 401);
+    }
     let metrics = http
         .get(format!("{base}/metrics"))
+        .bearer_auth("owner-metrics")
         .send()
         .await
         .unwrap()
