@@ -6,7 +6,7 @@ use crate::ir::Model;
 use crate::quantize::{InputRange, Plan, QuantConfig};
 use crate::spec::CircuitSpec;
 use serde::{Deserialize, Serialize};
-use zkgate_statement::aggregate::{Aggregate, AggregateParams, Calibration};
+use zkgate_statement::aggregate::{Aggregate, AggregateParams, Bounds};
 use zkgate_statement::columns::Columns;
 use zkgate_statement::schema::Schema;
 use zkgate_statement::{SpecHeader, VERSION};
@@ -96,8 +96,8 @@ pub fn compile_public(
     let label = label_column.map(|l| &schema.columns[l]);
     agg.check(outputs, label)?;
     let mut params = AggregateParams::new(outputs, plan.output_scale);
-    agg.calibrate(
-        &Calibration {
+    agg.fix_constants(
+        &Bounds {
             output_scale: plan.output_scale,
             output_range: plan.output_range,
             label,

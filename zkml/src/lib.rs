@@ -2,7 +2,7 @@
 //! committed dataset with Groth16.
 //!
 //! The pipeline: [`import`] (tract, the only module that touches it) ->
-//! [`ir`] -> [`quantize`] (calibrated integer plan) -> [`job::compile`]
+//! [`ir`] -> [`quantize`] (integer plan bounded by the declared schema) -> [`job::compile`]
 //! ([`spec::CircuitSpec`]: the public header of `zkgate-statement` plus the
 //! plan) -> [`circuit`] (R1CS) -> [`prove`] (Groth16) -> a receipt.
 //! [`pipeline`] strings them together. What is proved, and how a receipt is

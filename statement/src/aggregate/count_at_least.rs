@@ -2,7 +2,7 @@
 //! (`bits + 1` constraints per row: one signed decomposition of the
 //! difference).
 
-use super::{count, Aggregate, AggregateParams, Calibration, Outputs, RowVars, Rows, Rule};
+use super::{count, Aggregate, AggregateParams, Bounds, Outputs, RowVars, Rows, Rule};
 use crate::error::{Error, Result};
 use crate::field::{bitlen, i128_to_field};
 use crate::header::SpecHeader;
@@ -18,7 +18,7 @@ impl Rule for CountAtLeast {
     fn outputs(&self) -> Outputs {
         Outputs::One
     }
-    fn calibrate(&self, a: &Aggregate, c: &Calibration<'_>, p: &mut AggregateParams) -> Result<()> {
+    fn fix_constants(&self, a: &Aggregate, c: &Bounds<'_>, p: &mut AggregateParams) -> Result<()> {
         let Aggregate::CountAtLeast { threshold } = a else {
             unreachable!("dispatched by kind")
         };

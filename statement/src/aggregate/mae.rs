@@ -3,7 +3,7 @@
 //! scale.
 
 use super::{
-    calibrate_error, error_operands, error_term, Aggregate, AggregateParams, Calibration, Outputs,
+    error_constants, error_operands, error_term, Aggregate, AggregateParams, Bounds, Outputs,
     RowVars, Rows, Rule,
 };
 use crate::error::Result;
@@ -20,8 +20,8 @@ impl Rule for Mae {
     fn outputs(&self) -> Outputs {
         Outputs::One
     }
-    fn calibrate(&self, _: &Aggregate, c: &Calibration<'_>, p: &mut AggregateParams) -> Result<()> {
-        calibrate_error(c, p);
+    fn fix_constants(&self, _: &Aggregate, c: &Bounds<'_>, p: &mut AggregateParams) -> Result<()> {
+        error_constants(c, p);
         Ok(())
     }
     fn row_cost(&self, _: usize, p: &AggregateParams) -> usize {

@@ -89,7 +89,7 @@ fn is_zero(v: &u64) -> bool {
 }
 
 impl AggregateParams {
-    /// The constants before calibration, for a model with `outputs` outputs
+    /// The constants before they are fixed from the bounds, for a model with `outputs` outputs
     /// at `output_scale`.
     pub fn new(outputs: usize, output_scale: i32) -> AggregateParams {
         AggregateParams {
@@ -161,7 +161,7 @@ impl RowVars<'_> {
 /// What fixing an aggregate's constants sees: public bounds only (the
 /// plan's proven output range and the label column's declared range), never
 /// the rows.
-pub struct Calibration<'a> {
+pub struct Bounds<'a> {
     /// Scale of the model's outputs.
     pub output_scale: i32,
     /// Least and greatest value of the (single) output, for one-output
@@ -189,7 +189,7 @@ trait Rule: Sync {
         1
     }
     /// Fixes its compile-time constants.
-    fn calibrate(&self, _: &Aggregate, _: &Calibration<'_>, _: &mut AggregateParams) -> Result<()> {
+    fn fix_constants(&self, _: &Aggregate, _: &Bounds<'_>, _: &mut AggregateParams) -> Result<()> {
         Ok(())
     }
     /// Constraints its gadget adds per row (the argmax of class aggregates
@@ -342,8 +342,8 @@ impl Aggregate {
     }
 
     /// Fixes the compile-time constants in `params`.
-    pub fn calibrate(&self, c: &Calibration<'_>, params: &mut AggregateParams) -> Result<()> {
-        self.rule().calibrate(self, c, params)
+    pub fn fix_constants(&self, c: &Bounds<'_>, params: &mut AggregateParams) -> Result<()> {
+        self.rule().fix_constants(self, c, params)
     }
 
     /// Constraints the per-row gadget adds (the argmax of class aggregates
@@ -396,7 +396,7 @@ pub fn error_term(params: &AggregateParams, y: i128, label: i128) -> i128 {
 
 /// The common scale of output and label and the widest error (`mse`,
 /// `mae`): the error's range-check width includes a sign bit.
-fn calibrate_error(c: &Calibration<'_>, p: &mut AggregateParams) {
+fn error_constants(c: &Bounds<'_>, p: &mut AggregateParams) {
     let label = c.label.expect("error aggregates read a label");
     let common = c.output_scale.max(label.scale());
     p.error_scale = common;

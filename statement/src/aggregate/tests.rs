@@ -93,8 +93,8 @@ fn every_gadget_matches_its_native_evaluation_and_refuses_a_wrong_value() {
         a.check(width, a.label().map(|_| &label_column)).unwrap();
         let mut p = AggregateParams::new(width, 1);
         let y: Vec<i128> = outputs.iter().map(|o| o[0]).collect();
-        a.calibrate(
-            &Calibration {
+        a.fix_constants(
+            &Bounds {
                 output_scale: 1,
                 output_range: (*y.iter().min().unwrap(), *y.iter().max().unwrap()),
                 label: a.label().map(|_| &label_column),
