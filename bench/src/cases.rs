@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
-use zkgate_statement::{nonce_from, Aggregate};
+use zkgate_statement::{nonce_from, Aggregate, Statement};
 use zkgate_zkml::dataset::{declared_schema, Dataset, Secret};
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{self, LocalJob};
@@ -337,7 +337,6 @@ fn ceremony_bench(
     secret: &Secret,
 ) -> Result<serde_json::Value> {
     use zkgate_zkml::ceremony::{self, Ceremony, OddCosetReduction, Ptau, Transcript};
-    use zkgate_zkml::circuit::{Links, Witness};
     let spec = &out.spec;
     let mut rng = rand::rngs::OsRng;
     let r1cs = ceremony::r1cs_of(spec)?;
@@ -378,21 +377,17 @@ fn ceremony_bench(
     .check(spec)?;
     let gateway_check_s = t.elapsed().as_secs_f64();
 
-    let cuts = dataset.cuts(secret, spec.shard_rows);
-    let statement = out.receipt.statement(0)?;
-    let witness = Witness {
-        columns: &dataset.values,
-        secret,
-        statement: &statement,
-        links: Links::between(&cuts[0], &cuts[1]),
-    };
-    let t = Instant::now();
-    let proof = prove::prove_with::<OddCosetReduction, _>(spec, &k, witness, &mut rng)?;
-    let prove_ceremony_s = t.elapsed().as_secs_f64();
-    let valid = zkgate_statement::groth16::verify(&prove::verifying_key(&k), &statement, &proof)?;
-    let t = Instant::now();
-    prove::prove(spec, &out.keys[0].0, witness, &mut rng)?;
-    let prove_gateway_s = t.elapsed().as_secs_f64();
+    let (prove_ceremony_s, valid, prove_gateway_s) =
+        first_shard(out, dataset, secret, |statement, witness| {
+            let t = Instant::now();
+            let proof = prove::prove_with::<OddCosetReduction, _>(spec, &k, witness, &mut rng)?;
+            let prove_ceremony_s = t.elapsed().as_secs_f64();
+            let valid =
+                zkgate_statement::groth16::verify(&prove::verifying_key(&k), statement, &proof)?;
+            let t = Instant::now();
+            prove::prove(spec, &out.keys[0].0, witness, &mut rng)?;
+            Ok((prove_ceremony_s, valid, t.elapsed().as_secs_f64()))
+        })?;
     Ok(serde_json::json!({
         "power": power,
         "ptau_bytes": ptau_bytes,
@@ -423,10 +418,15 @@ struct Floor {
     prove_over_msm: f64,
 }
 
-fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Result<Floor> {
+/// Calls `f` with the statement and witness of the case's first shard.
+fn first_shard<T>(
+    out: &pipeline::Outcome,
+    dataset: &Dataset,
+    secret: &Secret,
+    f: impl FnOnce(&Statement, zkgate_zkml::circuit::Witness<'_>) -> Result<T>,
+) -> Result<T> {
     use zkgate_zkml::circuit::{Links, Witness};
-    let spec = &out.spec;
-    let cuts = dataset.cuts(secret, spec.shard_rows);
+    let cuts = dataset.cuts(secret, out.spec.shard_rows);
     let statement = out.receipt.statement(0)?;
     let witness = Witness {
         columns: &dataset.values,
@@ -434,16 +434,23 @@ fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Res
         statement: &statement,
         links: Links::between(&cuts[0], &cuts[1]),
     };
-    let pk = &out.keys[0].0;
-    let t = Instant::now();
-    prove::prove(spec, pk, witness, &mut rand::rngs::OsRng)?;
-    let prove_s = t.elapsed().as_secs_f64();
-    let stages = prove::profile(spec, pk, witness)?;
-    Ok(Floor {
-        rows: spec.shard_rows,
-        prove_s,
-        prove_over_msm: prove_s / stages.msm_s,
-        stages,
+    f(&statement, witness)
+}
+
+fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Result<Floor> {
+    let spec = &out.spec;
+    first_shard(out, dataset, secret, |_, witness| {
+        let pk = &out.keys[0].0;
+        let t = Instant::now();
+        prove::prove(spec, pk, witness, &mut rand::rngs::OsRng)?;
+        let prove_s = t.elapsed().as_secs_f64();
+        let stages = prove::profile(spec, pk, witness)?;
+        Ok(Floor {
+            rows: spec.shard_rows,
+            prove_s,
+            prove_over_msm: prove_s / stages.msm_s,
+            stages,
+        })
     })
 }
 

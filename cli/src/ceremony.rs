@@ -146,14 +146,11 @@ pub enum CeremonyCmd {
 
 /// Reads a key and its transcript.
 pub fn read_key(key: &Path, transcript: &Path) -> Result<(ceremony::Key, Transcript)> {
-    let bytes = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
-    let k =
-        ceremony::key_from_bytes(&bytes).with_context(|| format!("reading {}", key.display()))?;
-    let text = std::fs::read_to_string(transcript)
-        .with_context(|| format!("reading {}", transcript.display()))?;
-    let t: Transcript =
-        serde_json::from_str(&text).with_context(|| format!("reading {}", transcript.display()))?;
-    Ok((k, t))
+    let k = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+    let t =
+        std::fs::read(transcript).with_context(|| format!("reading {}", transcript.display()))?;
+    ceremony::read(&k, &t)
+        .with_context(|| format!("reading {} and {}", key.display(), transcript.display()))
 }
 
 fn write_key(k: &ceremony::Key, t: &Transcript, key: &Path, transcript: &Path) -> Result<usize> {

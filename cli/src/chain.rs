@@ -200,7 +200,7 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 let meta = zkgate_gateway::admin::published_dataset(&a.chain.paths(), &a.dataset)
                     .context("opening the store (is the gateway running?)")?
                     .with_context(|| format!("no dataset `{}`", a.dataset))?;
-                let schema_hash = B256::from(zkgate_gateway::admin::schema_sha256(&meta));
+                let schema_hash = B256::from(meta.schema.sha256());
                 let target = a.chain.target()?;
                 let (s, owner) = (target.settlement()?, target.wallet(0)?);
                 let (id, r) = s

@@ -205,9 +205,3 @@ pub fn remove_dataset(paths: &Paths, store: &Store, name: &str) -> Result<()> {
 pub fn published_dataset(paths: &Paths, name: &str) -> Result<Option<DatasetMeta>> {
     Store::open(&paths.db())?.dataset(name)
 }
-
-/// The hash of a dataset's declared schema that its on-chain registration
-/// carries.
-pub fn schema_sha256(meta: &DatasetMeta) -> [u8; 32] {
-    meta.schema.sha256()
-}

@@ -74,19 +74,15 @@ fn own_job(gw: &Gateway, who: &Researcher, id: &str) -> Result<Job> {
 /// `GET /v1/ceremony`: the powers-of-tau file ceremony keys must be made
 /// over (its SHA-256 and power), or 404 when the gateway takes none.
 async fn ceremony_file(State(gw): State<AppState>, _: Caller) -> Result<Response> {
-    let Some(rel) = gw.config.ptau.clone() else {
+    let info = tokio::task::spawn_blocking(move || gw.ptau_info())
+        .await
+        .map_err(|e| Error::Config(format!("ptau: {e}")))??;
+    let Some((sha256, power)) = info else {
         return Err(Error::NotFound(
             "a powers-of-tau file: this gateway takes no ceremony keys".into(),
         ));
     };
-    let path = gw.paths.root.join(rel);
-    let ptau = tokio::task::spawn_blocking(move || zkgate_zkml::ceremony::Ptau::read(&path))
-        .await
-        .map_err(|e| Error::Config(format!("ptau: {e}")))??;
-    Ok(
-        Json(json!({ "ptau_sha256": hex::encode(ptau.sha256), "power": ptau.power }))
-            .into_response(),
-    )
+    Ok(Json(json!({ "ptau_sha256": sha256, "power": power })).into_response())
 }
 
 /// How long a registration message stays acceptable (seconds).

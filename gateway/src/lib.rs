@@ -55,6 +55,8 @@ pub struct Gateway {
     /// that two concurrent submissions cannot both pass the active-jobs
     /// limit or both take one on-chain job.
     pub(crate) admission: tokio::sync::Mutex<()>,
+    /// The powers-of-tau file's SHA-256 (hex) and power, read once.
+    ptau_info: std::sync::OnceLock<(String, u32)>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -92,7 +94,22 @@ impl Gateway {
             wake: Notify::new(),
             stats: Mutex::new(ProvingStats::default()),
             admission: tokio::sync::Mutex::new(()),
+            ptau_info: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// The SHA-256 (hex) and power of the powers-of-tau file `config.toml`
+    /// names (`None`: it names none), read once (the file may be large).
+    pub fn ptau_info(&self) -> Result<Option<(String, u32)>> {
+        let Some(rel) = &self.config.ptau else {
+            return Ok(None);
+        };
+        if let Some(info) = self.ptau_info.get() {
+            return Ok(Some(info.clone()));
+        }
+        let ptau = zkgate_zkml::ceremony::Ptau::read(&self.paths.root.join(rel))?;
+        let info = (hex::encode(ptau.sha256), ptau.power);
+        Ok(Some(self.ptau_info.get_or_init(|| info).clone()))
     }
 
     /// The vault.

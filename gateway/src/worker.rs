@@ -288,11 +288,8 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
                 Error::Unprocessable("the gateway no longer names a powers-of-tau file".into())
             })?;
             let ptau = zkgate_zkml::ceremony::Ptau::read(&gw.paths.root.join(rel))?;
-            let bad = |e: String| Error::Unprocessable(format!("the ceremony key: {e}"));
-            let key =
-                zkgate_zkml::ceremony::key_from_bytes(&up.key).map_err(|e| bad(e.to_string()))?;
-            let transcript: zkgate_zkml::ceremony::Transcript =
-                serde_json::from_slice(&up.transcript).map_err(|e| bad(e.to_string()))?;
+            let (key, transcript) = zkgate_zkml::ceremony::read(&up.key, &up.transcript)
+                .map_err(|e| Error::Unprocessable(format!("the ceremony key: {e}")))?;
             Some((ptau, key, transcript))
         }
     };

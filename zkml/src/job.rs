@@ -124,17 +124,12 @@ pub fn compile_public(
     Ok(CircuitSpec::new(header, plan))
 }
 
-/// Why `header` is not the circuit of this model over the header's own
-/// declared schema, rows and request (`None`: it is). The plan is rebuilt
-/// from the ONNX file and the public schema and compared by hash, then every
-/// other field; the owner's shard size and suppression threshold are taken
-/// as the header states them.
-pub fn model_mismatch(model: &Model, onnx_sha256: &str, header: &SpecHeader) -> Option<String> {
-    rebuild(model, onnx_sha256, header).err()
-}
-
 /// The circuit `header` describes, rebuilt from the model and the header's
-/// public facts; `Err` says why `header` is not this model's circuit.
+/// own declared schema, rows and request: the plan is rebuilt from the
+/// ONNX file and the public schema and compared by hash, then every other
+/// field; the owner's shard size and suppression threshold are taken as
+/// the header states them. `Err` says why `header` is not this model's
+/// circuit.
 pub fn rebuild(
     model: &Model,
     onnx_sha256: &str,

@@ -314,7 +314,10 @@ fn the_circuit_follows_from_public_facts_not_from_rows() {
 
 #[test]
 fn a_header_that_is_not_the_models_quantization_is_named() {
-    use zkgate_zkml::job::model_mismatch;
+    let model_mismatch =
+        |m: &zkgate_zkml::ir::Model, sha: &str, h: &zkgate_statement::SpecHeader| {
+            zkgate_zkml::job::rebuild(m, sha, h).err()
+        };
     let m = import::load(fixture("models/mlp.onnx")).unwrap();
     let d = rows_from("data/tabular.csv", 0, 8);
     let request = JobRequest {

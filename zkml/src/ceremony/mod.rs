@@ -13,6 +13,7 @@
 //! key of this circuit over the file could make proofs leak the witness)
 //! and [`Transcript::verify`] what anyone runs to check who contributed.
 
+mod binfile;
 pub mod phase2;
 pub mod ptau;
 pub mod reduction;
@@ -360,6 +361,12 @@ pub fn key_to_bytes(key: &Key) -> Vec<u8> {
 /// Reads a key, checking every point is in its group.
 pub fn key_from_bytes(bytes: &[u8]) -> Result<Key> {
     Key::deserialize_compressed(bytes).map_err(|e| bad(format!("key: {e}")))
+}
+
+/// Reads a key and its transcript (JSON), as a contributor hands them on.
+pub fn read(key: &[u8], transcript: &[u8]) -> Result<(Key, Transcript)> {
+    let t = serde_json::from_slice(transcript).map_err(|e| bad(format!("transcript: {e}")))?;
+    Ok((key_from_bytes(key)?, t))
 }
 
 /// The receipt's `setup` line for a ceremony key.

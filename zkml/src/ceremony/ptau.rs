@@ -153,26 +153,7 @@ impl Ptau {
 
     /// Parses a `.ptau` file's bytes.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Ptau> {
-        if bytes.get(..4) != Some(b"ptau") {
-            return Err(bad("not a .ptau file"));
-        }
-        let count = u32_at(&bytes, 8)?;
-        let mut sections = BTreeMap::new();
-        let mut at = 12usize;
-        for _ in 0..count {
-            let kind = u32_at(&bytes, at)?;
-            let size = bytes
-                .get(at + 4..at + 12)
-                .map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")))
-                .ok_or_else(|| bad("truncated"))? as usize;
-            let start = at + 12;
-            let end = start.checked_add(size).ok_or_else(|| bad("truncated"))?;
-            if end > bytes.len() {
-                return Err(bad("truncated"));
-            }
-            sections.entry(kind).or_insert((start, size));
-            at = end;
-        }
+        let sections = super::binfile::sections(&bytes, b"ptau", "powers of tau")?;
         let &(h, _) = sections.get(&HEADER).ok_or_else(|| bad("no header"))?;
         let n8 = u32_at(&bytes, h)? as usize;
         if n8 != 32 || bytes.get(h + 4..h + 36) != Some(&modulus_le()[..]) {
@@ -362,15 +343,8 @@ pub fn write_insecure(
         (LAGRANGE_ALPHA_G1, g1s(&scaled(alpha, &lagrange))),
         (LAGRANGE_BETA_G1, g1s(&scaled(beta, &lagrange))),
     ];
-    let mut out = b"ptau".to_vec();
-    out.extend(1u32.to_le_bytes());
-    out.extend((sections.len() as u32).to_le_bytes());
-    for (kind, body) in sections {
-        out.extend(kind.to_le_bytes());
-        out.extend((body.len() as u64).to_le_bytes());
-        out.extend(body);
-    }
-    out
+    let refs: Vec<(u32, &[u8])> = sections.iter().map(|(k, b)| (*k, b.as_slice())).collect();
+    super::binfile::write(b"ptau", &refs)
 }
 
 #[cfg(test)]

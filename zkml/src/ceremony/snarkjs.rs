@@ -25,12 +25,6 @@ fn bad(m: impl std::fmt::Display) -> Error {
     Error::Proof(format!("zkey: {m}"))
 }
 
-fn section(out: &mut Vec<u8>, kind: u32, body: &[u8]) {
-    out.extend(kind.to_le_bytes());
-    out.extend((body.len() as u64).to_le_bytes());
-    out.extend_from_slice(body);
-}
-
 /// The circuit as an iden3 `.r1cs` file.
 pub fn r1cs_bytes(r1cs: &R1cs) -> Vec<u8> {
     let modulus = Fr::MODULUS.to_bytes_le();
@@ -62,43 +56,7 @@ pub fn r1cs_bytes(r1cs: &R1cs) -> Vec<u8> {
     for i in 0..r1cs.variables() as u64 {
         labels.extend(i.to_le_bytes());
     }
-    let mut out = b"r1cs".to_vec();
-    out.extend(1u32.to_le_bytes());
-    out.extend(3u32.to_le_bytes());
-    section(&mut out, 1, &header);
-    section(&mut out, 2, &constraints);
-    section(&mut out, 3, &labels);
-    out
-}
-
-fn sections(bytes: &[u8], magic: &[u8; 4]) -> Result<BTreeMap<u32, (usize, usize)>> {
-    if bytes.get(..4) != Some(&magic[..]) {
-        return Err(bad("not a .zkey file"));
-    }
-    let u32_at = |at: usize| -> Result<u32> {
-        bytes
-            .get(at..at + 4)
-            .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
-            .ok_or_else(|| bad("truncated"))
-    };
-    let count = u32_at(8)?;
-    let mut out = BTreeMap::new();
-    let mut at = 12usize;
-    for _ in 0..count {
-        let kind = u32_at(at)?;
-        let size = bytes
-            .get(at + 4..at + 12)
-            .map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")))
-            .ok_or_else(|| bad("truncated"))? as usize;
-        let start = at + 12;
-        let end = start.checked_add(size).ok_or_else(|| bad("truncated"))?;
-        if end > bytes.len() {
-            return Err(bad("truncated"));
-        }
-        out.entry(kind).or_insert((start, size));
-        at = end;
-    }
-    Ok(out)
+    super::binfile::write(b"r1cs", &[(1, &header), (2, &constraints), (3, &labels)])
 }
 
 /// Reads a snarkjs Groth16 `.zkey` into a proving key, checking every point
@@ -106,7 +64,7 @@ fn sections(bytes: &[u8], magic: &[u8; 4]) -> Result<BTreeMap<u32, (usize, usize
 /// well-formed key of a given circuit is [`super::check_key`]'s question.
 pub fn read_zkey(bytes: &[u8]) -> Result<Key> {
     use rayon::prelude::*;
-    let s = sections(bytes, b"zkey")?;
+    let s = super::binfile::sections(bytes, b"zkey", "zkey")?;
     let get = |kind: u32| -> Result<&[u8]> {
         let &(start, size) = s
             .get(&kind)
