@@ -12,9 +12,11 @@ pragma solidity 0.8.30;
 ///
 /// A proof's public inputs are, in order: the dataset commitment, the row
 /// count, the job nonce, the circuit id, the shard's first row, the links
-/// before and after the shard, then the shard's values. Every one of them
-/// but the values comes from this contract's own state; the values of a
-/// job are the sums of its shards' values (field elements).
+/// before and after the shard, then the values it publishes. Every one of
+/// them but the values comes from this contract's own state. No shard
+/// publishes a partial value: the links carry the running totals hidden,
+/// every shard but the last publishes zeros and the last the job's values,
+/// so the values are given once, for the last shard.
 contract Settlement {
     /// BN254 scalar field: public inputs are below it.
     uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
@@ -74,7 +76,6 @@ contract Settlement {
         uint256 offset;
         uint256 linkIn;
         uint256 linkOut;
-        uint256[] values;
         uint256[8] proof;
     }
 
@@ -253,9 +254,9 @@ contract Settlement {
         return results_[id];
     }
 
-    /// Settles an open job with its shard proofs, in row order, and pays
-    /// the dataset's owner.
-    function settle(uint256 id, bytes32 verifierId, Shard[] calldata shards) external {
+    /// Settles an open job with its values (field elements) and its shard
+    /// proofs, in row order, and pays the dataset's owner.
+    function settle(uint256 id, bytes32 verifierId, uint256[] calldata values, Shard[] calldata shards) external {
         Job storage j = jobs_[id];
         if (j.status != Status.Open) revert NotOpen(id);
         if (block.timestamp > j.deadline) revert Expired(id);
@@ -267,17 +268,20 @@ contract Settlement {
         Verifier memory v = verifiers_[verifierId];
         if (v.data == address(0)) revert UnknownVerifier(verifierId);
 
-        uint256[] memory values = new uint256[](v.inputs - FIXED_INPUTS);
+        if (values.length != v.inputs - FIXED_INPUTS) revert BadShard(shards.length);
+        for (uint256 k = 0; k < values.length; k++) {
+            if (values[k] >= R) revert InputNotInField(shards.length);
+        }
         uint256[] memory inputs = new uint256[](v.inputs);
         inputs[0] = j.commitment;
         inputs[1] = j.rows;
         inputs[2] = jobNonce(id);
         uint256 offset = 0;
         uint256 link = 0;
-        Batch memory b = newBatch(id, verifierId, j, v, shards);
+        Batch memory b = newBatch(id, verifierId, j, v, values, shards);
         for (uint256 i = 0; i < shards.length; i++) {
             Shard calldata s = shards[i];
-            if (s.offset != offset || s.linkIn != link || s.key >= v.keys || s.values.length != values.length) {
+            if (s.offset != offset || s.linkIn != link || s.key >= v.keys) {
                 revert BadShard(i);
             }
             bytes memory key = keyOf(b, v, s.key);
@@ -285,8 +289,7 @@ contract Settlement {
             assembly ("memory-safe") {
                 rows := mload(add(key, 0x40))
             }
-            uint256 left = j.rows - offset;
-            if (rows != (left < v.shardRows ? left : v.shardRows)) revert BadShard(i);
+            if (rows != (j.rows - offset < v.shardRows ? j.rows - offset : v.shardRows)) revert BadShard(i);
             if (s.linkOut >= R) revert InputNotInField(i);
             assembly ("memory-safe") {
                 mstore(add(inputs, 0x80), mload(add(key, 0x20))) // circuit id
@@ -294,12 +297,8 @@ contract Settlement {
             inputs[4] = offset;
             inputs[5] = s.linkIn;
             inputs[6] = s.linkOut;
-            for (uint256 k = 0; k < values.length; k++) {
-                uint256 x = s.values[k];
-                if (x >= R) revert InputNotInField(i);
-                inputs[FIXED_INPUTS + k] = x;
-                values[k] = addmod(values[k], x, R);
-            }
+            // Zeros from every shard but the last, which publishes the values.
+            if (offset + rows == j.rows) publish(inputs, values);
             if (shards.length < BATCH_FROM) {
                 if (!pairing(key, inputs, s.proof)) revert InvalidProof(i);
             } else if (!addToBatch(b, s.key, inputs, s.proof, i)) {
@@ -317,6 +316,13 @@ contract Settlement {
         uint256 amount = j.escrow;
         emit JobSettled(id, verifierId, values, j.payee, amount);
         pay(j.payee, amount);
+    }
+
+    /// The values as the last shard's public inputs.
+    function publish(uint256[] memory inputs, uint256[] calldata values) internal pure {
+        for (uint256 k = 0; k < values.length; k++) {
+            inputs[FIXED_INPUTS + k] = values[k];
+        }
     }
 
     /// Refunds a job not settled by its deadline to its researcher.
@@ -375,15 +381,18 @@ contract Settlement {
         bytes[] keys;
     }
 
-    function newBatch(uint256 id, bytes32 verifierId, Job storage j, Verifier memory v, Shard[] calldata shards)
-        internal
-        view
-        returns (Batch memory b)
-    {
+    function newBatch(
+        uint256 id,
+        bytes32 verifierId,
+        Job storage j,
+        Verifier memory v,
+        uint256[] calldata values,
+        Shard[] calldata shards
+    ) internal view returns (Batch memory b) {
         b.keys = new bytes[](v.keys);
         if (shards.length < BATCH_FROM) return b;
         b.seed = uint256(
-            keccak256(abi.encode(block.chainid, address(this), id, verifierId, j.commitment, j.rows, shards))
+            keccak256(abi.encode(block.chainid, address(this), id, verifierId, j.commitment, j.rows, values, shards))
         );
         b.m = v.inputs;
         b.coef = new uint256[](uint256(v.keys) * (b.m + 1));

@@ -244,6 +244,7 @@ fn run_one(
         aggregate: (m.aggregate)(),
         input_columns: (m.columns)(&dataset),
         quant: Default::default(),
+        epsilon: None,
     };
     let mut rng = rand::rngs::OsRng;
     let secret = Secret::random(&mut rng);
@@ -428,11 +429,16 @@ fn first_shard<T>(
     use zkgate_zkml::circuit::{Links, Witness};
     let cuts = dataset.cuts(secret, out.spec.shard_rows);
     let statement = out.receipt.statement(0)?;
+    // The first shard starts from the chain's start and zero totals.
+    let zeros = vec![0; statement.aggregates.len()];
     let witness = Witness {
         columns: &dataset.values,
         secret,
         statement: &statement,
-        links: Links::between(&cuts[0], &cuts[1]),
+        links: Links {
+            h_in: cuts[0].h,
+            acc_in: &zeros,
+        },
     };
     f(&statement, witness)
 }

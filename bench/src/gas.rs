@@ -125,6 +125,7 @@ impl GasBench {
                 "settle_calldata_bytes": zkgate_chain::abi::Settlement::settleCall {
                     id: U256::from(self.job),
                     verifierId: bundle.id(),
+                    values: zkgate_chain::settlement::values(receipt)?,
                     shards,
                 }.abi_encode().len(),
             }))

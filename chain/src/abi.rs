@@ -14,7 +14,7 @@ sol! {
             address researcher; uint64 datasetId; uint64 deadline; uint8 status; address payee;
             uint64 rows; bytes32 verifier; uint256 commitment; uint256 escrow;
         }
-        struct Shard { uint256 key; uint256 offset; uint256 linkIn; uint256 linkOut; uint256[] values; uint256[8] proof; }
+        struct Shard { uint256 key; uint256 offset; uint256 linkIn; uint256 linkOut; uint256[8] proof; }
 
         event DatasetRegistered(uint256 indexed id, address indexed owner, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
         event DatasetUpdated(uint256 indexed id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
@@ -55,7 +55,7 @@ sol! {
         function openJob(uint256 datasetId, uint256 commitment, bytes32 verifierId, uint64 deadline) external payable returns (uint256 id);
         function job(uint256 id) external view returns (Job memory);
         function result(uint256 id) external view returns (uint256[] memory);
-        function settle(uint256 id, bytes32 verifierId, Shard[] calldata shards) external;
+        function settle(uint256 id, bytes32 verifierId, uint256[] calldata values, Shard[] calldata shards) external;
         function refund(uint256 id) external;
         function owed(address who) external view returns (uint256);
         function withdraw() external;

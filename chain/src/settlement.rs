@@ -136,25 +136,23 @@ pub fn shards(receipt: &Receipt, bundle: &Bundle) -> Result<Vec<S::Shard>> {
             let p = EvmProof::new(&proof).to_bytes();
             let words: Vec<U256> = p.chunks(32).map(U256::from_be_slice).collect();
             let fr = |h: &str| fr_from_hex(h).map_err(|e| Error::Receipt(e.to_string()));
-            let values = s
-                .values
-                .iter()
-                .map(|v| {
-                    v.parse::<i128>()
-                        .map(|x| fr_u256(&i128_to_field(x)))
-                        .map_err(|e| Error::Receipt(format!("value `{v}`: {e}")))
-                })
-                .collect::<Result<Vec<_>>>()?;
             Ok(S::Shard {
                 key: U256::from(key),
                 offset: U256::from(s.offset),
                 linkIn: fr_u256(&fr(&s.link_in)?),
                 linkOut: fr_u256(&fr(&s.link_out)?),
-                values,
                 proof: words.try_into().expect("a proof is eight words"),
             })
         })
         .collect()
+}
+
+/// The job's values of `receipt` as `settle` takes them.
+pub fn values(receipt: &Receipt) -> Result<Vec<U256>> {
+    let v = receipt
+        .aggregates()
+        .map_err(|e| Error::Receipt(e.to_string()))?;
+    Ok(values_as_words(&v))
 }
 
 /// The job binding a proof for on-chain job `id` carries (the contract's
@@ -355,17 +353,19 @@ impl Settlement {
         Ok(Fr::from_be_bytes_mod_order(&n.to_be_bytes::<32>()))
     }
 
-    /// Settles job `id` with explicit shards (tests and tools).
+    /// Settles job `id` with explicit values and shards (tests and tools).
     pub async fn settle_shards(
         &self,
         from: &Wallet,
         id: u64,
         verifier: B256,
+        values: Vec<U256>,
         shards: Vec<S::Shard>,
     ) -> Result<TxReceipt> {
         let call = S::settleCall {
             id: U256::from(id),
             verifierId: verifier,
+            values,
             shards,
         };
         self.send(from, call, U256::ZERO).await
@@ -385,7 +385,13 @@ impl Settlement {
             self.register_verifier(from, &bundle).await?;
         }
         let r = self
-            .settle_shards(from, id, bundle.id(), shards(receipt, &bundle)?)
+            .settle_shards(
+                from,
+                id,
+                bundle.id(),
+                values(receipt)?,
+                shards(receipt, &bundle)?,
+            )
             .await?;
         let e: S::JobSettled = self.event(&r)?;
         Ok(Settled {

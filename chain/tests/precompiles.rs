@@ -31,6 +31,7 @@ fn job(aggregate: Aggregate) -> Outcome {
         aggregate,
         input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
         quant: Default::default(),
+        epsilon: None,
     };
     run(
         LocalJob::new(&model, &dataset, &secret, &request, nonce_from(b"settle-1")),

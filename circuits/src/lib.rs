@@ -13,6 +13,7 @@ pub mod bits;
 pub mod commitment;
 pub mod compare;
 pub mod maxpool;
+pub mod noise;
 mod num;
 pub mod onehot;
 pub mod poseidon;

@@ -55,6 +55,7 @@ impl CircuitArgs {
                 act_bits: self.act_bits,
                 ..QuantConfig::default()
             },
+            epsilon: None,
         };
         let spec = compile_public(
             &model.model,

@@ -239,6 +239,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
             act_bits: a.act_bits,
             ..QuantConfig::default()
         },
+        epsilon: None,
     };
     let mut rng = rand::rngs::OsRng;
     let secret = Secret::random(&mut rng);

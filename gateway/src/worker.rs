@@ -239,6 +239,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         aggregate: job.manifest.aggregate.clone(),
         input_columns: job.manifest.columns.clone(),
         quant: job.manifest.quant,
+        epsilon: None,
     };
     let mut progress = |step: Step| {
         let state = match step {

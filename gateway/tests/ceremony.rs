@@ -113,6 +113,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
             aggregate: Aggregate::Mean,
             input_columns: Some(columns()),
             quant: Default::default(),
+            epsilon: None,
         },
     )
     .unwrap();

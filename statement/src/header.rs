@@ -11,7 +11,7 @@ use zkgate_circuits::commitment::Shape;
 use zkgate_circuits::Fr;
 
 /// Format version of headers and receipts.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// Everything a circuit fixes but its quantized plan, which it names by
 /// hash. The circuit id is the hash of this header, so a verifier that

@@ -23,7 +23,7 @@ pub mod schema;
 pub mod shards;
 pub mod snarkjs;
 
-pub use aggregate::{Aggregate, AggregateParams};
+pub use aggregate::{Aggregate, AggregateParams, Noise};
 pub use error::{Error, Result};
 pub use header::{SpecHeader, VERSION};
 pub use inputs::{nonce_from, Statement};

@@ -2,14 +2,15 @@
 //!
 //! A receipt carries the aggregate values, the public description of the
 //! circuit ([`SpecHeader`]), the dataset commitment, the job nonce, and one
-//! Groth16 proof per shard of rows with the shard's place, links and partial
-//! values (a job fits one shard unless its dataset is larger than the
-//! owner's shard size). Verification rebuilds every shard's public inputs
-//! from those fields (never from a stored copy), checks that the shards are
-//! the header's shard plan, that their links join, and that the job's
-//! values are the sums of theirs, so changing any field breaks a check or a
-//! pairing; it needs only this crate and the verifying keys, not the model,
-//! tract or a prover.
+//! Groth16 proof per shard of rows with the shard's place and links (a job
+//! fits one shard unless its dataset is larger than the owner's shard
+//! size). No shard publishes a partial value: the links carry the running
+//! totals hidden, every shard but the last publishes zeros and the last the
+//! job's values. Verification rebuilds every shard's public inputs from
+//! those fields (never from a stored copy) and checks that the shards are
+//! the header's shard plan and that their links join, so changing any field
+//! breaks a check or a pairing; it needs only this crate and the verifying
+//! keys, not the model, tract or a prover.
 
 use crate::error::{Error, Result};
 use crate::field::{fr_from_hex, fr_to_hex};
@@ -84,8 +85,6 @@ pub struct ShardProof {
     pub link_in: String,
     /// The link after the shard, hex (0 for the last).
     pub link_out: String,
-    /// The shard's aggregate values.
-    pub values: Vec<String>,
     /// The Groth16 proof, compressed, hex.
     pub proof: String,
     /// SHA-256 of the verifying key's compressed bytes.
@@ -100,7 +99,6 @@ impl ShardProof {
             rows,
             link_in: fr_to_hex(statement.link_in),
             link_out: fr_to_hex(statement.link_out),
-            values: statement.aggregates.iter().map(i128::to_string).collect(),
             proof: hex::encode(crate::groth16::to_bytes(proof)),
             vk_sha256: vk_sha256(vk),
         }
@@ -133,7 +131,8 @@ fn parse_values(values: &[String]) -> Result<Vec<i128>> {
 }
 
 impl Receipt {
-    /// The statement shard `i` of this receipt claims.
+    /// The statement shard `i` of this receipt claims: the job's values
+    /// from the last shard, zeros from every other.
     pub fn statement(&self, i: usize) -> Result<Statement> {
         let shard = self
             .shards
@@ -147,7 +146,11 @@ impl Receipt {
             offset: shard.offset,
             link_in: fr_from_hex(&shard.link_in)?,
             link_out: fr_from_hex(&shard.link_out)?,
-            aggregates: parse_values(&shard.values)?,
+            aggregates: if i + 1 == self.shards.len() {
+                self.aggregates()?
+            } else {
+                vec![0; self.circuit.aggregate_len()]
+            },
         })
     }
 
@@ -200,15 +203,12 @@ impl Receipt {
         if self.shards.is_empty() {
             return Err(Invalid::new("the receipt has no proof"));
         }
-        if self.shards.len() > 1 && header.suppresses() {
-            return Err(Invalid::new(
-                "suppressed cells cannot be summed over shards",
-            ));
+        if let Some(noise) = &header.params.noise {
+            noise.check().map_err(Invalid)?;
         }
         // The shards are the header's plan, in order.
         let places: Vec<(u64, u64)> = self.shards.iter().map(|s| (s.offset, s.rows)).collect();
         self.plan().check(&places).map_err(Invalid)?;
-        let mut sum = vec![0i128; len];
         let mut link = Fr::ZERO;
         for (i, shard) in self.shards.iter().enumerate() {
             let statement = self.statement(i).map_err(Invalid::from)?;
@@ -218,14 +218,6 @@ impl Receipt {
                 )));
             }
             link = statement.link_out;
-            if statement.aggregates.len() != len {
-                return Err(Invalid::new(format!(
-                    "shard {i} has the wrong number of aggregate values"
-                )));
-            }
-            for (s, v) in sum.iter_mut().zip(&statement.aggregates) {
-                *s += v;
-            }
             let vk = vks.get(&shard.vk_sha256).ok_or_else(|| {
                 Invalid::new(format!(
                     "shard {i} names a verifying key that was not given"
@@ -247,11 +239,6 @@ impl Receipt {
         }
         if link != Fr::ZERO {
             return Err(Invalid::new("the shards do not cover the dataset"));
-        }
-        if sum != total {
-            return Err(Invalid::new(
-                "the job's values are not the sums of the shards' values",
-            ));
         }
         Ok(())
     }

@@ -38,6 +38,7 @@ fn valid_tampered_and_unreadable() {
         aggregate: Aggregate::Mean,
         input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
         quant: Default::default(),
+        epsilon: None,
     };
     let job = LocalJob::new(&model, &dataset, &secret, &request, nonce_from(b"job"));
     let out = run(job, &mut rng, &mut |_| {}).unwrap();

@@ -9,7 +9,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use zkgate_circuits::{
-    aggregate, argmax, compare, i128_to_field, maxpool, relu, rescale, shard, suppress, Fr, Num,
+    aggregate, argmax, compare, i128_to_field, maxpool, noise, relu, rescale, shard, suppress, Fr,
+    Num,
 };
 use zkgate_statement::aggregate::RowVars;
 use zkgate_statement::field::bitlen;
@@ -29,32 +30,21 @@ pub struct Witness<'a> {
     pub secret: &'a Secret,
     /// The public statement being proved.
     pub statement: &'a Statement,
-    /// The chain value before the shard, and the blindings of its two links
-    /// (see `zkgate_circuits::shard::cuts`).
-    pub links: Links,
+    /// The chain value and the job's totals before the shard (see
+    /// `zkgate_circuits::shard`).
+    pub links: Links<'a>,
 }
 
-/// The private side of a shard's links (all zero, the default, when one
-/// shard holds the whole dataset).
+/// The private side of a shard's links (the chain's start and no totals,
+/// the default, when one shard holds the whole dataset).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Links {
+pub struct Links<'a> {
     /// The commitment chain's value before the shard.
     pub h_in: Fr,
-    /// Blinding of the link before the shard.
-    pub blind_in: Fr,
-    /// Blinding of the link after the shard.
-    pub blind_out: Fr,
-}
-
-impl Links {
-    /// The chain between two cuts.
-    pub fn between(a: &shard::Cut, b: &shard::Cut) -> Links {
-        Links {
-            h_in: a.h,
-            blind_in: a.blind,
-            blind_out: b.blind,
-        }
-    }
+    /// The job's totals over the rows before the shard, before
+    /// suppression (one per aggregate value; empty for a whole-dataset
+    /// shard).
+    pub acc_in: &'a [i128],
 }
 
 /// Constraint counts by part of the circuit.
@@ -99,7 +89,7 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
 
         let commitment = Num::input(&cs, st.map(|s| s.commitment))?;
         let rows = Num::input(&cs, st.map(|s| Fr::from(s.rows)))?;
-        let _nonce = Num::input(&cs, st.map(|s| s.nonce))?;
+        let nonce = Num::input(&cs, st.map(|s| s.nonce))?;
         let id = Num::input(&cs, st.map(|s| s.circuit_id))?;
         let offset = Num::input(&cs, st.map(|s| Fr::from(s.offset)))?;
         let link_in = Num::input(&cs, st.map(|s| s.link_in))?;
@@ -112,8 +102,8 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         compare::assert_equal(&cs, &id, &Num::constant(spec.id()))?;
         counter.mark("public");
 
-        // Open the commitment over the shard's rows: every value
-        // range-checked and hashed, the chain joined to its neighbours.
+        // The shard's rows: opened against the commitment below, once
+        // their share of the aggregate is known.
         let first_row = st.map_or(0, |s| s.offset as usize);
         let mut table: Vec<Vec<Num>> = Vec::with_capacity(n);
         for r in first_row..first_row + n {
@@ -125,25 +115,16 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let private = |f: fn(&Witness<'_>) -> Fr| Num::witness(&cs, w.as_ref().map(f));
         let salt = private(|w| w.secret.0)?;
         let h_in = private(|w| w.links.h_in)?;
-        let blind_in = private(|w| w.links.blind_in)?;
-        let blind_out = private(|w| w.links.blind_out)?;
-        shard::open(
-            &cs,
-            spec.shape(),
-            &shard::Public {
-                commitment: &commitment,
-                offset: &offset,
-                link_in: &link_in,
-                link_out: &link_out,
-            },
-            &shard::Private {
-                salt: &salt,
-                h_in: &h_in,
-                blind_in: &blind_in,
-                blind_out: &blind_out,
-            },
-            &table,
-        )?;
+        let sharded = spec.shard_rows != spec.rows;
+        let acc_in = (0..spec.aggregate_len())
+            .map(|k| {
+                if sharded {
+                    Num::witness(&cs, w.map(|w| i128_to_field(w.links.acc_in[k])))
+                } else {
+                    Ok(Num::zero())
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         counter.mark("commitment");
 
         // Every row through the model, then its share of the aggregate.
@@ -172,20 +153,57 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
             counter.mark("aggregate");
             parts.push(part);
         }
-        // Suppression is of the job's totals, so it needs the whole dataset
-        // in one proof (the pipeline refuses to shard such a job).
+        let sums: Vec<Num> = (0..claimed.len())
+            .map(|k| aggregate::sum(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>()))
+            .collect();
+        counter.mark("aggregate");
+
+        // Open the commitment over the shard's rows, carrying the job's
+        // running totals to the next shard hidden in the link: only the
+        // last shard publishes values, the totals over every row.
+        let end = shard::open(
+            &cs,
+            spec.shape(),
+            &shard::Public {
+                commitment: &commitment,
+                offset: &offset,
+                link_in: &link_in,
+                link_out: &link_out,
+            },
+            &shard::Private {
+                salt: &salt,
+                h_in: &h_in,
+                acc_in: &acc_in,
+            },
+            &table,
+            &sums,
+        )?;
+        counter.mark("commitment");
+        // Suppression is of the job's totals (a shard other than the last
+        // suppresses its partial totals and publishes zero all the same).
         let suppress = spec
             .suppresses()
             .then(|| (p.suppress_below, bitlen(spec.rows as i128)));
-        if suppress.is_some() && spec.shard_rows != spec.rows {
-            return Err(SynthesisError::Unsatisfiable);
-        }
-        for (k, claim) in claimed.iter().enumerate() {
-            let mut total = aggregate::sum(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>());
-            if let Some((below, bits)) = suppress {
-                total = suppress::suppress_below(&cs, &total, below, bits)?;
+        // Differential-privacy noise, drawn from the dataset's salt and the
+        // job's nonce, added to every released value.
+        let noise = match &p.noise {
+            Some(n) => {
+                let seed = noise::seed_gadget(&cs, &salt, &nonce)?;
+                let draws = n.sampler().gadget(&cs, &seed, claimed.len())?;
+                counter.mark("noise");
+                Some(draws)
             }
-            compare::assert_equal(&cs, &total, claim)?;
+            None => None,
+        };
+        for (k, (total, claim)) in end.acc_out.iter().zip(&claimed).enumerate() {
+            let mut value = match suppress {
+                Some((below, bits)) => suppress::suppress_below(&cs, total, below, bits)?,
+                None => total.clone(),
+            };
+            if let Some(n) = &noise {
+                value = value.add(&n[k]);
+            }
+            end.publish(&cs, &value, claim)?;
         }
         counter.mark("aggregate");
         if let Some(out) = self.counts {

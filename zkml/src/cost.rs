@@ -72,7 +72,7 @@ pub fn per_row(spec: &CircuitSpec) -> usize {
 
 /// Constraints of the circuit for one shard of `spec.shard_rows` rows:
 /// the public checks, the commitment's opening, every row, and the claimed
-/// values (with their suppression).
+/// values (with their suppression or noise).
 pub fn constraints(spec: &CircuitSpec) -> usize {
     let rows = spec.shard_rows as usize;
     let values = spec.aggregate_len();
@@ -81,7 +81,10 @@ pub fn constraints(spec: &CircuitSpec) -> usize {
     } else {
         0
     };
-    2 + zkgate_circuits::shard::cost(spec.shape(), spec.shard_rows)
+    2 + zkgate_circuits::shard::cost(spec.shape(), spec.shard_rows, values)
         + rows.saturating_mul(per_row(spec))
         + values * (1 + suppress)
+        + spec.params.noise.as_ref().map_or(0, |n| {
+            zkgate_circuits::noise::seed_cost() + n.sampler().cost(values)
+        })
 }

@@ -6,7 +6,7 @@ use crate::ir::Model;
 use crate::quantize::{InputRange, Plan, QuantConfig};
 use crate::spec::CircuitSpec;
 use serde::{Deserialize, Serialize};
-use zkgate_statement::aggregate::{Aggregate, AggregateParams, Bounds};
+use zkgate_statement::aggregate::{Aggregate, AggregateParams, Bounds, Noise};
 use zkgate_statement::columns::Columns;
 use zkgate_statement::schema::Schema;
 use zkgate_statement::{SpecHeader, VERSION};
@@ -22,6 +22,10 @@ pub struct JobRequest {
     /// Quantization settings.
     #[serde(default)]
     pub quant: QuantConfig,
+    /// The privacy loss to release the values with: discrete Laplace
+    /// noise added in the circuit (none: exact values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
 }
 
 /// A list of names, cut after a few.
@@ -96,15 +100,16 @@ pub fn compile_public(
     let label = label_column.map(|l| &schema.columns[l]);
     agg.check(outputs, label)?;
     let mut params = AggregateParams::new(outputs, plan.output_scale);
-    agg.fix_constants(
-        &Bounds {
-            output_scale: plan.output_scale,
-            output_range: plan.output_range,
-            label,
-            margin_bits: request.quant.margin_bits as usize,
-        },
-        &mut params,
-    )?;
+    let bounds = Bounds {
+        output_scale: plan.output_scale,
+        output_range: plan.output_range,
+        label,
+        margin_bits: request.quant.margin_bits as usize,
+    };
+    agg.fix_constants(&bounds, &mut params)?;
+    if let Some(epsilon) = request.epsilon {
+        params.noise = Some(Noise::new(epsilon, agg.sensitivity(&bounds, &params))?);
+    }
     let header = SpecHeader {
         version: VERSION,
         rows,
@@ -152,6 +157,7 @@ pub fn rebuild(
                 .collect(),
         ),
         quant: header.quant,
+        epsilon: header.params.noise.as_ref().map(|n| n.epsilon),
     };
     let spec = match compile_public(model, onnx_sha256, &header.schema, header.rows, &request) {
         Ok(s) => s,

@@ -18,7 +18,7 @@ use crate::spec::{aggregate_rows, evaluate, CircuitSpec, Evaluation};
 use rand::{CryptoRng, RngCore};
 use std::collections::BTreeMap;
 use std::time::Instant;
-use zkgate_circuits::Fr;
+use zkgate_circuits::{i128_to_field, shard, Fr};
 use zkgate_statement::field::fr_to_hex;
 use zkgate_statement::groth16::{self, VerifyingKey};
 use zkgate_statement::receipt::{Receipt, ShardProof, SETUP_BY_GATEWAY};
@@ -228,28 +228,53 @@ pub fn run<R: RngCore + CryptoRng>(
 
     let t = clock(Step::Evaluate, progress);
     let mut eval = evaluate(&spec, &job.dataset.values)?;
+    let exact = eval.aggregates.clone();
+    if let Some(noise) = &spec.params.noise {
+        // The released values carry the noise the circuit draws; the
+        // release policy judges them, never the exact ones.
+        let seed = zkgate_circuits::noise::seed(job.secret.0, job.nonce);
+        let draws = noise.sampler().sample(seed, exact.len());
+        eval.aggregates = exact.iter().zip(&draws).map(|(a, d)| a + d).collect();
+    }
     if let Some(gate) = job.gate {
         let below = gate(&Gate {
             spec: &spec,
             constraints: circuits.total().0,
             evaluation: &eval,
         })?;
-        if below > 0 && spec.aggregate.has_cells() {
-            if plan.len() > 1 {
-                return Err(Error::Job(format!(
-                    "small cells must be suppressed, which needs the whole dataset in one proof; \
-                     this job is split into {} shards of {size} rows",
-                    plan.len()
-                )));
-            }
+        // Noised values are private already: no cell is suppressed.
+        if below > 0 && spec.aggregate.has_cells() && spec.params.noise.is_none() {
             spec = spec.with_suppression(below);
-            eval.aggregates = spec.suppress(eval.aggregates);
             circuits = Circuits::new(&spec, plan)?;
         }
     }
+    // The job's totals before each cut (exact): what the links between
+    // shards carry, hidden.
+    let mut totals = vec![vec![0i128; exact.len()]];
+    for range in plan.ranges() {
+        let shard = if plan.len() == 1 {
+            exact.clone()
+        } else {
+            aggregate_rows(
+                &spec,
+                &job.dataset.values,
+                &eval,
+                range.start as usize..range.end as usize,
+            )?
+        };
+        let before = totals.last().expect("the start");
+        totals.push(before.iter().zip(&shard).map(|(a, b)| a + b).collect());
+    }
+    debug_assert_eq!(totals.last(), Some(&exact));
+    eval.aggregates = spec.suppress(eval.aggregates);
     let agreement = reference::agreement(job.model, job.dataset, &spec, &eval)?;
     let cuts = job.dataset.cuts(job.secret, size);
     let commitment = cuts.last().expect("the end cut").h;
+    let acc: Vec<Vec<Fr>> = totals
+        .iter()
+        .map(|t| t.iter().map(|v| i128_to_field(*v)).collect())
+        .collect();
+    let links = shard::links(job.dataset.shape(), job.secret.0, &cuts, &acc);
     done(t, &mut timings);
 
     let mut keys = Vec::with_capacity(circuits.specs.len());
@@ -287,15 +312,11 @@ pub fn run<R: RngCore + CryptoRng>(
         let which = plan.circuit_of(i);
         let s = &circuits.specs[which];
         let (pk, vk) = &keys[which];
-        let aggregates = if plan.len() == 1 {
+        // Only the last shard publishes values: the job's totals.
+        let aggregates = if i + 1 == plan.len() {
             eval.aggregates.clone()
         } else {
-            aggregate_rows(
-                s,
-                &job.dataset.values,
-                &eval,
-                range.start as usize..range.end as usize,
-            )?
+            vec![0; eval.aggregates.len()]
         };
         let statement = Statement {
             commitment,
@@ -303,15 +324,18 @@ pub fn run<R: RngCore + CryptoRng>(
             nonce: job.nonce,
             circuit_id: s.id(),
             offset: range.start,
-            link_in: cuts[i].link,
-            link_out: cuts[i + 1].link,
+            link_in: links[i],
+            link_out: links[i + 1],
             aggregates,
         };
         let witness = Witness {
             columns: &job.dataset.values,
             secret: job.secret,
             statement: &statement,
-            links: Links::between(&cuts[i], &cuts[i + 1]),
+            links: Links {
+                h_in: cuts[i].h,
+                acc_in: &totals[i],
+            },
         };
         let t = clock(Step::Prove, progress);
         let proof = if job.ceremony.is_some() {

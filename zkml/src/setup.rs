@@ -276,6 +276,7 @@ mod tests {
             aggregate: zkgate_statement::Aggregate::Mean,
             input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
             quant: Default::default(),
+            epsilon: None,
         };
         let spec = compile(&m.model, &m.onnx_sha256, &d, &request).unwrap();
         let circuit = || JobCircuit {

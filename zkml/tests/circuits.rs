@@ -84,6 +84,7 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                 aggregate,
                 input_columns: columns,
                 quant: Default::default(),
+                epsilon: None,
             },
         )
         .unwrap();
@@ -147,6 +148,7 @@ fn breast_cancer_quantized_predictions_agree_with_float_on_all_rows() {
             },
             input_columns: None,
             quant: Default::default(),
+            epsilon: None,
         },
     )
     .unwrap();
@@ -162,6 +164,7 @@ fn job_errors_are_clear() {
         aggregate,
         input_columns: cols,
         quant: Default::default(),
+        epsilon: None,
     };
     // A CSV that lacks some of the model's columns.
     let d = Dataset::infer_from_csv(
@@ -268,6 +271,7 @@ fn the_circuit_follows_from_public_facts_not_from_rows() {
             aggregate,
             input_columns: (features > 0).then(|| (0..features).map(|i| format!("f{i}")).collect()),
             quant: Default::default(),
+            epsilon: None,
         };
         let a = rows_from(data, 0, 20);
         let b = rows_from(data, 20, 20);
@@ -324,6 +328,7 @@ fn a_header_that_is_not_the_models_quantization_is_named() {
         aggregate: Aggregate::Mean,
         input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
         quant: Default::default(),
+        epsilon: None,
     };
     let spec = compile(&m.model, &m.onnx_sha256, &d, &request).unwrap();
     let header = spec.header().with_shard_rows(4);

@@ -28,6 +28,7 @@ fn check(model: &str, d: &Dataset, aggregate: Aggregate, columns: Option<Vec<Str
         aggregate,
         input_columns: columns,
         quant: Default::default(),
+        epsilon: None,
     };
     let spec = compile(&m.model, &m.onnx_sha256, d, &request).unwrap();
     let name = spec.aggregate.name();

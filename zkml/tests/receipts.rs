@@ -12,7 +12,6 @@ use zkgate_zkml::dataset::Secret;
 use zkgate_zkml::import;
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{run, Gate, GateFn, LocalJob, Outcome};
-use zkgate_zkml::Error;
 use zkgate_zkml::Fr;
 
 fn prove(
@@ -54,6 +53,7 @@ fn prove_with(
         aggregate,
         input_columns: columns,
         quant: Default::default(),
+        epsilon: None,
     };
     let job = LocalJob {
         shard_rows,
@@ -63,12 +63,9 @@ fn prove_with(
     run(job, &mut rng, &mut |_| {})
 }
 
-/// Sets the job's values (and its only shard's) and the result they read as.
+/// Sets the job's values and the result they read as.
 fn set_values(r: &mut Receipt, values: &[i128]) {
     r.values = values.iter().map(i128::to_string).collect();
-    if r.shards.len() == 1 {
-        r.shards[0].values = r.values.clone();
-    }
     r.result = r.circuit.decode(values);
 }
 
@@ -292,20 +289,29 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
         t.shards[2].offset = 22;
         t.shards[3].offset = 33;
     });
-    // A row moved from one shard's count to another's: same totals.
+    // Nothing per shard leaves: no shard carries values, and every shard
+    // but the last is proved to publish zeros (the running totals travel
+    // inside the blinded links).
+    let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    for s in json["shards"].as_array().unwrap() {
+        assert!(s.get("values").is_none(), "a shard publishes values: {s}");
+    }
+    for i in 0..2 {
+        let st = r.statement(i).unwrap();
+        assert!(st.aggregates.iter().all(|v| *v == 0), "shard {i}");
+    }
+    // A changed total, or a middle shard claiming a partial value.
     let shift = |v: &mut Vec<String>, k: usize, d: i128| {
         v[k] = (v[k].parse::<i128>().unwrap() + d).to_string();
     };
-    let k = r.shards[0].values.iter().position(|v| v != "0").unwrap();
-    rejects(r, &vk, "moved between shards", |t| {
-        shift(&mut t.shards[0].values, k, -1);
-        shift(&mut t.shards[1].values, k, 1);
-    });
-    // A shard's value, with the total changed to match.
-    rejects(r, &vk, "changed shard value", |t| {
-        shift(&mut t.shards[2].values, 0, 1);
+    rejects(r, &vk, "changed total", |t| {
         shift(&mut t.values, 0, 1);
         t.result = t.circuit.decode(&t.aggregates().unwrap());
+    });
+    // The last shard's proof offered for the totals of the first two: a
+    // receipt that keeps only the links of shards 0 and 1 cannot end there.
+    rejects(r, &vk, "shards reordered with the last first", |t| {
+        t.shards.swap(1, 2);
     });
     // The links: both sides of a cut changed together.
     rejects(r, &vk, "changed link", |t| {
@@ -319,9 +325,20 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
     let only_full = zkgate_statement::groth16::keys_to_bytes(&[out.keys[0].1.clone()]);
     assert!(invalid(r, &only_full), "missing key");
 
-    // Suppressing small cells needs the totals in one proof.
+    // Small cells are suppressed in the job's totals, in the last shard:
+    // the same values as the whole-dataset proof.
     let gate = |_: &Gate<'_>| Ok(3);
-    let refused = prove_with(
+    let whole = prove_with(
+        "breast_cancer",
+        data,
+        25,
+        confusion(),
+        None,
+        None,
+        Some(&gate),
+    )
+    .unwrap();
+    let sharded = prove_with(
         "breast_cancer",
         data,
         25,
@@ -329,10 +346,42 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
         None,
         Some(11),
         Some(&gate),
-    );
+    )
+    .unwrap();
+    assert_eq!(sharded.receipt.shards.len(), 3);
+    assert_eq!(sharded.receipt.values, whole.receipt.values);
     assert!(
-        matches!(&refused, Err(Error::Job(m)) if m.contains("one proof")),
-        "{:?}",
-        refused.err()
+        sharded.receipt.values.iter().any(|v| v == "0"),
+        "a cell is suppressed"
     );
+    assert_eq!(
+        sharded.receipt.verify(&sharded.vk_bytes()).unwrap(),
+        Verdict::Valid
+    );
+}
+
+#[test]
+fn a_one_row_shard_publishes_nothing_of_its_row() {
+    // 23 rows in shards of 11: the last shard holds one row. Its proof
+    // publishes the job's totals, never that row's share, and the totals
+    // are the whole-dataset job's.
+    let data = "data/breast_cancer.csv";
+    let accuracy = || Aggregate::Accuracy {
+        label: "label".into(),
+    };
+    let whole = prove("breast_cancer", data, 23, accuracy(), None);
+    let out = prove_with("breast_cancer", data, 23, accuracy(), None, Some(11), None).unwrap();
+    let r = &out.receipt;
+    let sizes: Vec<u64> = r.shards.iter().map(|s| s.rows).collect();
+    assert_eq!(sizes.last(), Some(&1), "{sizes:?}");
+    assert_eq!(r.values, whole.receipt.values);
+    assert_eq!(r.verify(&out.vk_bytes()).unwrap(), Verdict::Valid);
+    for i in 0..r.shards.len() - 1 {
+        assert!(r.statement(i).unwrap().aggregates.iter().all(|v| *v == 0));
+    }
+    // Any other values claimed as the job's, fail.
+    rejects(r, &out.vk_bytes(), "other totals", |t| {
+        let v: Vec<i128> = t.aggregates().unwrap().iter().map(|v| v / 23).collect();
+        set_values(t, &v);
+    });
 }

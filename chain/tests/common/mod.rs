@@ -58,6 +58,7 @@ pub fn prove_in(d: &Data, nonce: Fr, shard_rows: Option<u64>) -> Outcome {
         aggregate: Aggregate::Mean,
         input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
         quant: Default::default(),
+        epsilon: None,
     };
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
     run(
@@ -175,6 +176,7 @@ pub async fn flow(chain: Chain) -> Gas {
     let bundle = Bundle::for_receipt(&o1.receipt, &keys).unwrap();
     assert_eq!(bundle.rows, vec![11, 1]);
     let good = settlement::shards(&o1.receipt, &bundle).unwrap();
+    let values1 = settlement::values(&o1.receipt).unwrap();
 
     // The same bytes registered as one key with more inputs get another id
     // (the shape is part of it), so the real bundle is still free to
@@ -193,7 +195,7 @@ pub async fn flow(chain: Chain) -> Gas {
     // A stranger may not name the keys for a job that left them open.
     s.register_verifier(&stranger, &bundle).await.unwrap();
     assert_reverts(
-        s.settle_shards(&stranger, job1, bundle.id(), good.clone())
+        s.settle_shards(&stranger, job1, bundle.id(), values1.clone(), good.clone())
             .await,
         "NotOwner",
     );
@@ -204,8 +206,8 @@ pub async fn flow(chain: Chain) -> Gas {
         (
             "changed value",
             Box::new(|r: &mut Receipt| {
-                let v: i128 = r.shards[0].values[0].parse().unwrap();
-                r.shards[0].values[0] = (v + 1).to_string();
+                let v: i128 = r.values[0].parse().unwrap();
+                r.values[0] = (v + 1).to_string();
             }),
             "InvalidProof",
         ),
@@ -247,7 +249,10 @@ pub async fn flow(chain: Chain) -> Gas {
             Ok(s) => s,
             Err(e) => panic!("{what}: {e}"),
         };
-        let r = s.settle_shards(&owner, job1, bundle.id(), shards).await;
+        let values = settlement::values(&bad).unwrap();
+        let r = s
+            .settle_shards(&owner, job1, bundle.id(), values, shards)
+            .await;
         assert!(
             matches!(&r, Err(Error::Reverted(why)) if why.contains(error)),
             "{what}: expected {error}, got {r:?}"
@@ -257,8 +262,17 @@ pub async fn flow(chain: Chain) -> Gas {
     let mut bad = good.clone();
     bad[1].proof[7] += U256::from(1);
     assert_reverts(
-        s.settle_shards(&owner, job1, bundle.id(), bad).await,
+        s.settle_shards(&owner, job1, bundle.id(), values1.clone(), bad)
+            .await,
         "InvalidProof",
+    );
+    // Values of another length than the keys' circuit publishes.
+    let mut more = values1.clone();
+    more.push(U256::ZERO);
+    assert_reverts(
+        s.settle_shards(&owner, job1, bundle.id(), more, good.clone())
+            .await,
+        "BadShard",
     );
 
     // The valid receipt settles and pays the owner the escrow.
@@ -287,7 +301,7 @@ pub async fn flow(chain: Chain) -> Gas {
         .await
         .unwrap();
     assert_reverts(
-        s.settle_shards(&owner, job2, bundle.id(), good.clone())
+        s.settle_shards(&owner, job2, bundle.id(), values1.clone(), good.clone())
             .await,
         "InvalidProof",
     );
@@ -324,9 +338,8 @@ pub async fn flow(chain: Chain) -> Gas {
     let o4 = prove_in(&d, settlement::job_nonce(chain_id, s.address(), job4), None);
     assert_eq!(o4.receipt.shards.len(), 1);
     let mut bad = o4.receipt.clone();
-    let v: i128 = bad.shards[0].values[0].parse().unwrap();
-    bad.shards[0].values[0] = (v - 1).to_string();
-    bad.values[0] = bad.shards[0].values[0].clone();
+    let v: i128 = bad.values[0].parse().unwrap();
+    bad.values[0] = (v - 1).to_string();
     assert_reverts(
         s.settle(&owner, job4, &bad, &vks(&o4)).await,
         "InvalidProof",
@@ -339,8 +352,8 @@ pub async fn flow(chain: Chain) -> Gas {
 
     // Three shards (11, 11 and 1 rows; two share a key) are checked in one
     // batched pairing: a changed value in the first shard (weight 1) or a
-    // later one (random weight), or two proofs of the same key swapped,
-    // fail; the receipt settles.
+    // the last shard (random weight) publishes, or two proofs of the same
+    // key swapped, fail; the receipt settles.
     let d23 = data_rows(23);
     let c23 = d23.dataset.commitment(&d23.secret);
     let (ds23, _) = s
@@ -361,22 +374,22 @@ pub async fn flow(chain: Chain) -> Gas {
     let bundle5 = Bundle::for_receipt(&o5.receipt, &keys5).unwrap();
     s.register_verifier(&owner, &bundle5).await.unwrap();
     let good5 = settlement::shards(&o5.receipt, &bundle5).unwrap();
-    for (what, shard) in [("first shard", 0usize), ("second shard", 1)] {
-        let mut bad = good5.clone();
-        bad[shard].values[0] += U256::from(1);
-        let r = s.settle_shards(&owner, job5, bundle5.id(), bad).await;
-        assert!(
-            matches!(&r, Err(Error::Reverted(why)) if why.contains("InvalidProof")),
-            "{what}: {r:?}"
-        );
-    }
+    let values5 = settlement::values(&o5.receipt).unwrap();
+    let mut bad = values5.clone();
+    bad[0] += U256::from(1);
+    assert_reverts(
+        s.settle_shards(&owner, job5, bundle5.id(), bad, good5.clone())
+            .await,
+        "InvalidProof",
+    );
     let mut bad = good5.clone();
     bad.swap(0, 1);
     (bad[0].offset, bad[1].offset) = (bad[1].offset, bad[0].offset);
     (bad[0].linkIn, bad[1].linkIn) = (bad[1].linkIn, bad[0].linkIn);
     (bad[0].linkOut, bad[1].linkOut) = (bad[1].linkOut, bad[0].linkOut);
     assert_reverts(
-        s.settle_shards(&owner, job5, bundle5.id(), bad).await,
+        s.settle_shards(&owner, job5, bundle5.id(), values5, bad)
+            .await,
         "InvalidProof",
     );
     let three = s.settle(&owner, job5, &o5.receipt, &keys5).await.unwrap();
@@ -391,7 +404,7 @@ pub async fn flow(chain: Chain) -> Gas {
     assert_reverts(s.refund(&stranger, job2).await, "NotExpired");
     s.chain().advance_time(7200).await.unwrap();
     assert_reverts(
-        s.settle_shards(&owner, job2, bundle.id(), good.clone())
+        s.settle_shards(&owner, job2, bundle.id(), values1.clone(), good.clone())
             .await,
         "Expired",
     );
@@ -402,7 +415,8 @@ pub async fn flow(chain: Chain) -> Gas {
     assert_eq!(s.job(job2).await.unwrap().status, Status::Refunded);
     assert_reverts(s.refund(&stranger, job2).await, "NotOpen");
     assert_reverts(
-        s.settle_shards(&owner, job2, bundle.id(), good).await,
+        s.settle_shards(&owner, job2, bundle.id(), values1, good)
+            .await,
         "NotOpen",
     );
     gas

@@ -1,7 +1,7 @@
 //! `accuracy`: rows whose predicted class equals the label (2 constraints
 //! per row).
 
-use super::{Aggregate, AggregateParams, Outputs, RowVars, Rows, Rule};
+use super::{Aggregate, AggregateParams, Bounds, Outputs, RowVars, Rows, Rule};
 use crate::error::Result;
 use crate::header::SpecHeader;
 use zkgate_circuits::{aggregate, Cs, Num};
@@ -18,6 +18,9 @@ impl Rule for Accuracy {
     }
     fn row_cost(&self, _: usize, _: &AggregateParams) -> usize {
         2
+    }
+    fn sensitivity(&self, _: &Bounds<'_>, _: &AggregateParams) -> u128 {
+        1
     }
     fn native(&self, rows: &Rows<'_>, _: &AggregateParams) -> Result<Vec<i128>> {
         let cs = rows.classes();

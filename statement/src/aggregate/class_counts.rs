@@ -1,7 +1,7 @@
 //! `class_counts`: rows per predicted class (free over the argmax's one-hot
 //! vector).
 
-use super::{count, Aggregate, AggregateParams, Outputs, RowVars, Rows, Rule};
+use super::{count, Aggregate, AggregateParams, Bounds, Outputs, RowVars, Rows, Rule};
 use crate::error::Result;
 use crate::header::SpecHeader;
 use zkgate_circuits::{Cs, Num};
@@ -21,6 +21,10 @@ impl Rule for ClassCounts {
     }
     fn values(&self, _: usize, p: &AggregateParams) -> usize {
         p.classes
+    }
+    fn sensitivity(&self, _: &Bounds<'_>, _: &AggregateParams) -> u128 {
+        // One row replaced leaves one class and joins another.
+        2
     }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         let mut h = vec![0i128; p.classes];

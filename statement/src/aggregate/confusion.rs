@@ -2,7 +2,7 @@
 //! (`C` constraints for the label's one-hot vector and `C * C` for the
 //! cells, per row).
 
-use super::{count, Aggregate, AggregateParams, Outputs, RowVars, Rows, Rule};
+use super::{count, Aggregate, AggregateParams, Bounds, Outputs, RowVars, Rows, Rule};
 use crate::error::{Error, Result};
 use crate::header::SpecHeader;
 use zkgate_circuits::{aggregate, onehot, Cs, Num};
@@ -25,6 +25,10 @@ impl Rule for Confusion {
     }
     fn row_cost(&self, _: usize, p: &AggregateParams) -> usize {
         (p.classes + 2) + p.classes * p.classes
+    }
+    fn sensitivity(&self, _: &Bounds<'_>, _: &AggregateParams) -> u128 {
+        // One row replaced leaves one cell and joins another.
+        2
     }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         let k = p.classes;

@@ -37,6 +37,10 @@ impl Rule for CountAtLeast {
     fn row_cost(&self, _: usize, p: &AggregateParams) -> usize {
         p.bits + 1
     }
+    fn sensitivity(&self, _: &Bounds<'_>, _: &AggregateParams) -> u128 {
+        // One row moves the count by at most one.
+        1
+    }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         Ok(vec![rows
             .outputs

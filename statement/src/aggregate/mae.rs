@@ -27,6 +27,9 @@ impl Rule for Mae {
     fn row_cost(&self, _: usize, p: &AggregateParams) -> usize {
         p.bits + 1
     }
+    fn sensitivity(&self, c: &Bounds<'_>, p: &AggregateParams) -> u128 {
+        super::worst_error(c, p).unsigned_abs()
+    }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         Ok(vec![(0..rows.outputs.len())
             .map(|r| error_term(p, rows.outputs[r][0], rows.label(r)).abs())

@@ -2,7 +2,7 @@
 //! the public row count).
 
 use super::sum::{in_units, Sum};
-use super::{Aggregate, AggregateParams, Outputs, RowVars, Rows, Rule};
+use super::{Aggregate, AggregateParams, Bounds, Outputs, RowVars, Rows, Rule};
 use crate::error::Result;
 use crate::header::SpecHeader;
 use zkgate_circuits::{Cs, Num};
@@ -21,6 +21,9 @@ impl Rule for Mean {
         outputs
     }
     /// Proved as the sum.
+    fn sensitivity(&self, c: &Bounds<'_>, p: &AggregateParams) -> u128 {
+        super::range_sensitivity(c, p)
+    }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         Sum.native(rows, p)
     }

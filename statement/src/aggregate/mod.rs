@@ -82,6 +82,93 @@ pub struct AggregateParams {
     /// release policy.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub suppress_below: u64,
+    /// Differential-privacy noise added in the circuit to every released
+    /// value (none: the values are exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<Noise>,
+}
+
+/// The noise a release carries: discrete Laplace with parameter `p` on
+/// every value, drawn in the circuit from `Poseidon(salt, nonce)` (see
+/// `zkgate_circuits::noise`), so the release is `epsilon`-differentially
+/// private towards any one row (up to `delta` below `2^-40` from the
+/// sampler's truncations) given the values' `sensitivity`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    /// `discrete_laplace`.
+    pub mechanism: String,
+    /// The privacy loss of this release.
+    pub epsilon: f64,
+    /// The values' L1 sensitivity to one row replaced, in their units.
+    pub sensitivity: u64,
+    /// `p = exp(-epsilon / sensitivity)` as a 64-bit fraction (rounded
+    /// towards more noise).
+    pub p: u64,
+}
+
+/// The one mechanism the circuit draws.
+pub const DISCRETE_LAPLACE: &str = "discrete_laplace";
+
+impl Noise {
+    /// The noise for `epsilon` over values of L1 `sensitivity`.
+    pub fn new(epsilon: f64, sensitivity: u128) -> Result<Noise> {
+        if !(epsilon.is_finite() && (0.001..=10.0).contains(&epsilon)) {
+            return Err(Error::Job(format!(
+                "epsilon must be between 0.001 and 10, not {epsilon}"
+            )));
+        }
+        let sensitivity = u64::try_from(sensitivity)
+            .ok()
+            .filter(|s| *s < 1 << 60)
+            .ok_or_else(|| {
+                Error::Job(format!(
+                    "the values' sensitivity ({sensitivity} units) is too large for noise: \
+                     narrow the declared ranges or the model's outputs"
+                ))
+            })?;
+        let p =
+            zkgate_circuits::noise::parameter(epsilon, sensitivity.max(1)).ok_or_else(|| {
+                Error::Job(format!(
+                    "no noise parameter for epsilon {epsilon} at sensitivity {sensitivity}"
+                ))
+            })?;
+        Ok(Noise {
+            mechanism: DISCRETE_LAPLACE.into(),
+            epsilon,
+            sensitivity: sensitivity.max(1),
+            p,
+        })
+    }
+
+    /// Whether the stated epsilon is what `p` and the sensitivity give
+    /// (never less private than stated).
+    pub fn check(&self) -> std::result::Result<(), String> {
+        if self.mechanism != DISCRETE_LAPLACE {
+            return Err(format!("unknown noise mechanism `{}`", self.mechanism));
+        }
+        if self.p == 0 || self.sensitivity == 0 {
+            return Err("the noise parameters are empty".into());
+        }
+        let actual = zkgate_circuits::noise::epsilon_of(self.p, self.sensitivity);
+        if actual > self.epsilon * (1.0 + 1e-9) {
+            return Err(format!(
+                "the noise gives epsilon {actual}, more than the stated {}",
+                self.epsilon
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sampler the circuit draws with.
+    pub fn sampler(&self) -> zkgate_circuits::noise::Sampler {
+        zkgate_circuits::noise::Sampler::new(self.p)
+    }
+
+    /// Standard deviation of each value's noise, in the values' units.
+    pub fn std_dev(&self) -> f64 {
+        let p = self.p as f64 / 2f64.powi(64);
+        (2.0 * p).sqrt() / (1.0 - p)
+    }
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -100,6 +187,7 @@ impl AggregateParams {
             output_shift: 0,
             label_shift: 0,
             suppress_below: 0,
+            noise: None,
         }
     }
 }
@@ -192,6 +280,11 @@ trait Rule: Sync {
     fn fix_constants(&self, _: &Aggregate, _: &Bounds<'_>, _: &mut AggregateParams) -> Result<()> {
         Ok(())
     }
+    /// How much its values can change, summed over them, when one row is
+    /// replaced by any other the declared schema allows (the L1
+    /// sensitivity, in the values' units): a bound from the same public
+    /// bounds the circuit proves every row's share within.
+    fn sensitivity(&self, bounds: &Bounds<'_>, params: &AggregateParams) -> u128;
     /// Constraints its gadget adds per row (the argmax of class aggregates
     /// not included), for a model with `outputs` outputs.
     fn row_cost(&self, _outputs: usize, _params: &AggregateParams) -> usize {
@@ -346,6 +439,12 @@ impl Aggregate {
         self.rule().fix_constants(self, c, params)
     }
 
+    /// The values' L1 sensitivity to one row replaced (see the noise of
+    /// [`AggregateParams::noise`]).
+    pub fn sensitivity(&self, bounds: &Bounds<'_>, params: &AggregateParams) -> u128 {
+        self.rule().sensitivity(bounds, params)
+    }
+
     /// Constraints the per-row gadget adds (the argmax of class aggregates
     /// not included): what the compiler's cost estimate adds per row.
     pub fn row_cost(&self, outputs: usize, params: &AggregateParams) -> usize {
@@ -394,6 +493,23 @@ pub fn error_term(params: &AggregateParams, y: i128, label: i128) -> i128 {
     (y << params.output_shift) - (label << params.label_shift)
 }
 
+/// Sensitivity of a sum of every output: each output's share moves within
+/// the proven output range.
+fn range_sensitivity(c: &Bounds<'_>, p: &AggregateParams) -> u128 {
+    let (lo, hi) = c.output_range;
+    (hi - lo).unsigned_abs() * p.classes as u128
+}
+
+/// The widest error `y - label` at the error scale (`mse`, `mae`).
+fn worst_error(c: &Bounds<'_>, p: &AggregateParams) -> i128 {
+    let label = c.label.expect("error aggregates read a label");
+    let (l_lo, l_hi) = label.range();
+    let (y_lo, y_hi) = c.output_range;
+    error_term(p, y_hi, i128::from(l_lo))
+        .abs()
+        .max(error_term(p, y_lo, i128::from(l_hi)).abs())
+}
+
 /// The common scale of output and label and the widest error (`mse`,
 /// `mae`): the error's range-check width includes a sign bit.
 fn error_constants(c: &Bounds<'_>, p: &mut AggregateParams) {
@@ -402,11 +518,7 @@ fn error_constants(c: &Bounds<'_>, p: &mut AggregateParams) {
     p.error_scale = common;
     p.output_shift = (common - c.output_scale) as u32;
     p.label_shift = (common - label.scale()) as u32;
-    let (l_lo, l_hi) = label.range();
-    let (y_lo, y_hi) = c.output_range;
-    let worst = error_term(p, y_hi, i128::from(l_lo))
-        .abs()
-        .max(error_term(p, y_lo, i128::from(l_hi)).abs());
+    let worst = worst_error(c, p);
     p.bits = crate::field::bitlen(worst) + 1 + c.margin_bits;
 }
 

@@ -27,6 +27,9 @@ impl Rule for Mse {
     fn row_cost(&self, _: usize, _: &AggregateParams) -> usize {
         1
     }
+    fn sensitivity(&self, c: &Bounds<'_>, p: &AggregateParams) -> u128 {
+        super::worst_error(c, p).unsigned_abs().pow(2)
+    }
     fn native(&self, rows: &Rows<'_>, p: &AggregateParams) -> Result<Vec<i128>> {
         Ok(vec![(0..rows.outputs.len())
             .map(|r| error_term(p, rows.outputs[r][0], rows.label(r)).pow(2))

@@ -1,6 +1,6 @@
 //! `sum`: every output summed over the rows (free in the circuit).
 
-use super::{Aggregate, AggregateParams, Outputs, RowVars, Rows, Rule};
+use super::{Aggregate, AggregateParams, Bounds, Outputs, RowVars, Rows, Rule};
 use crate::error::Result;
 use crate::header::SpecHeader;
 use zkgate_circuits::{Cs, Num};
@@ -23,6 +23,9 @@ impl Rule for Sum {
     }
     fn values(&self, outputs: usize, _: &AggregateParams) -> usize {
         outputs
+    }
+    fn sensitivity(&self, c: &Bounds<'_>, p: &AggregateParams) -> u128 {
+        super::range_sensitivity(c, p)
     }
     fn native(&self, rows: &Rows<'_>, _: &AggregateParams) -> Result<Vec<i128>> {
         let outputs = rows.outputs.first().map_or(0, Vec::len);
