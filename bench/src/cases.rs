@@ -170,6 +170,9 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
             rows: 569,
             columns,
             jobs_today: 3,
+            epsilon: 1.0,
+            epsilon_spent: 2.0,
+            epsilon_left: 8.0,
         },
     };
     let time = |f: &dyn Fn()| {
@@ -185,10 +188,12 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
         let plain = Release {
             admission: admission.clone(),
             cells: vec![],
+            contributors: 569,
         };
         let cells = Release {
             admission: admission.clone(),
             cells: vec![210, 2, 1, 356],
+            contributors: 569,
         };
         profiles.insert(
             name.into(),

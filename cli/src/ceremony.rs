@@ -55,7 +55,7 @@ impl CircuitArgs {
                 act_bits: self.act_bits,
                 ..QuantConfig::default()
             },
-            epsilon: None,
+            epsilon: self.aggregate.epsilon,
         };
         let spec = compile_public(
             &model.model,

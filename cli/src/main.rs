@@ -88,6 +88,10 @@ pub struct AggregateArgs {
     /// Threshold (count-at-least), in output units.
     #[arg(long)]
     threshold: Option<f64>,
+    /// Release the values with differential-privacy noise at this epsilon
+    /// (discrete Laplace, drawn in the circuit).
+    #[arg(long)]
+    epsilon: Option<f64>,
 }
 
 impl AggregateArgs {
@@ -239,7 +243,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
             act_bits: a.act_bits,
             ..QuantConfig::default()
         },
-        epsilon: None,
+        epsilon: a.aggregate.epsilon,
     };
     let mut rng = rand::rngs::OsRng;
     let secret = Secret::random(&mut rng);

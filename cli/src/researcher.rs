@@ -101,6 +101,7 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         idempotency_key: a.idempotency_key.clone(),
         quant: Default::default(),
         chain_job: a.chain_job,
+        epsilon: a.aggregate.epsilon,
     };
     let ceremony = match (&a.ceremony_key, &a.transcript) {
         (Some(k), Some(t)) => Some((

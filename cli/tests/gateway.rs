@@ -82,6 +82,7 @@ fn accuracy_on_bc(idempotency_key: Option<&str>) -> Manifest {
         idempotency_key: idempotency_key.map(str::to_string),
         quant: Default::default(),
         chain_job: None,
+        epsilon: None,
     }
 }
 

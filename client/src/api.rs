@@ -54,6 +54,11 @@ pub struct Manifest {
     /// submitted to the settlement contract once proved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain_job: Option<u64>,
+    /// Release the values with differential-privacy noise at this epsilon
+    /// (spent from the researcher's budget on the dataset); none: exact
+    /// values, where the owner's policy allows them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
 }
 
 /// A job's state.

@@ -268,6 +268,7 @@ async fn submit(
     check_active(&gw, &jobs, &who)?;
     let t = now();
     let id = format!("job_{}", hex::encode(rand::random::<[u8; 12]>()));
+    let total = gw.config.privacy_budget;
     policy::admit(
         &gw,
         &policy::Facts {
@@ -277,9 +278,13 @@ async fn submit(
             manifest: &manifest,
             jobs_today: policy::jobs_today(&jobs, &who.name, t, None),
             constraints: None,
+            epsilon: gw.store.budget(&who.name, &meta.name, total)?,
         },
         Some(&id),
     )?;
+    if let Some(epsilon) = manifest.epsilon {
+        spend_budget(&gw, &who, &meta, &id, epsilon)?;
+    }
     let job = Job {
         id,
         researcher: who.name.clone(),
@@ -295,6 +300,44 @@ async fn submit(
         chain,
     };
     store_job(&gw, &job, &model, ceremony.as_ref())
+}
+
+/// Spends `epsilon` of the researcher's privacy budget on the dataset
+/// before the job is stored (never given back: a job that fails may still
+/// have been judged on its noised values), or refuses the job, audited.
+fn spend_budget(
+    gw: &Gateway,
+    who: &Researcher,
+    meta: &DatasetMeta,
+    job: &str,
+    epsilon: f64,
+) -> Result<()> {
+    let total = gw.config.privacy_budget;
+    let (decision, message, out) = match gw.store.spend(&who.name, &meta.name, total, epsilon)? {
+        Ok(b) => (
+            "allow",
+            format!("epsilon {epsilon} spent: {:.4} of {total} left", b.left()),
+            Ok(()),
+        ),
+        Err(b) => {
+            let m = format!(
+                "privacy budget exhausted: this job asks for epsilon {epsilon}, and {:.4} of your {total} is left on dataset `{}`",
+                b.left(),
+                meta.name
+            );
+            ("deny", m.clone(), Err(Error::Forbidden(m)))
+        }
+    };
+    gw.audit.append(crate::audit::Record {
+        who: who.name.clone(),
+        action: "privacy_budget".into(),
+        dataset: Some(meta.name.clone()),
+        job: Some(job.into()),
+        decision: decision.into(),
+        message,
+        ..Default::default()
+    })?;
+    out
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
@@ -379,6 +422,10 @@ async fn import_model(bytes: Bytes, limits: ImportLimits) -> Result<Imported> {
 /// Refuses what can never run on `meta`: unknown columns, a number of
 /// input columns the model does not take.
 fn check_inputs(meta: &DatasetMeta, manifest: &Manifest, imported: &Imported) -> Result<()> {
+    if let Some(e) = manifest.epsilon {
+        zkgate_statement::Noise::check_epsilon(e)
+            .map_err(|e| Error::Unprocessable(e.to_string()))?;
+    }
     // The same rule compilation and the policy facts use.
     let columns = Columns::resolve(
         &meta.columns(),

@@ -68,6 +68,15 @@ pub struct Config {
     /// metrics are public (they hold job counts and proving time only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_token_sha256: Option<String>,
+    /// The differential-privacy budget of each researcher on each dataset:
+    /// the total epsilon their noised releases may spend (a job asking for
+    /// more than is left is refused before anything runs).
+    #[serde(default = "default_privacy_budget")]
+    pub privacy_budget: f64,
+}
+
+fn default_privacy_budget() -> f64 {
+    10.0
 }
 
 fn default_policy() -> String {
@@ -84,6 +93,7 @@ impl Default for Config {
             limits: Limits::default(),
             ptau: None,
             metrics_token_sha256: None,
+            privacy_budget: default_privacy_budget(),
         }
     }
 }

@@ -86,6 +86,9 @@ pub struct Facts<'a> {
     pub jobs_today: u64,
     /// Circuit size, once compiled.
     pub constraints: Option<usize>,
+    /// The researcher's privacy budget on the dataset: spent before this
+    /// job, and left.
+    pub epsilon: crate::store::Budget,
 }
 
 impl Facts<'_> {
@@ -115,6 +118,9 @@ impl Facts<'_> {
                 rows: self.dataset.rows,
                 columns,
                 jobs_today: self.jobs_today,
+                epsilon: m.epsilon.unwrap_or(0.0),
+                epsilon_spent: self.epsilon.spent,
+                epsilon_left: self.epsilon.left(),
             },
         }
     }
@@ -197,6 +203,7 @@ pub fn release(gw: &Gateway, f: &Facts<'_>, job: &str, eval: &Evaluation) -> Res
     let request = Release {
         admission: f.admission(),
         cells: f.manifest.aggregate.cells(f.dataset.rows, &eval.aggregates),
+        contributors: eval.contributors,
     };
     let d = engine(gw).release(&request);
     let mut r = record(f, "release", Some(job));

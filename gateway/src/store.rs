@@ -76,6 +76,30 @@ pub struct Store {
     ceremonies: sled::Tree,
     receipts: sled::Tree,
     idempotency: sled::Tree,
+    /// Epsilon spent per researcher and dataset.
+    privacy: sled::Tree,
+}
+
+/// A researcher's differential-privacy budget on one dataset: the total
+/// epsilon the owner allows (`privacy_budget`) and what their noised
+/// releases have spent of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// The total.
+    pub total: f64,
+    /// Spent.
+    pub spent: f64,
+}
+
+impl Budget {
+    /// What is left.
+    pub fn left(&self) -> f64 {
+        (self.total - self.spent).max(0.0)
+    }
+}
+
+fn budget_key(researcher: &str, dataset: &str) -> Vec<u8> {
+    format!("{researcher}\0{dataset}").into_bytes()
 }
 
 fn enc<T: Serialize>(v: &T) -> Vec<u8> {
@@ -116,6 +140,7 @@ impl Store {
             ceremonies: db.open_tree("ceremonies")?,
             receipts: db.open_tree("receipts")?,
             idempotency: db.open_tree("idempotency")?,
+            privacy: db.open_tree("privacy")?,
             db,
         })
     }
@@ -123,6 +148,36 @@ impl Store {
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// `researcher`'s privacy budget on `dataset`, out of `total`.
+    pub fn budget(&self, researcher: &str, dataset: &str, total: f64) -> Result<Budget> {
+        let spent = match self.privacy.get(budget_key(researcher, dataset))? {
+            Some(v) => dec::<f64>("privacy", researcher.as_bytes(), &v)?,
+            None => 0.0,
+        };
+        Ok(Budget { total, spent })
+    }
+
+    /// Spends `epsilon` of `researcher`'s budget on `dataset` (flushed
+    /// before it returns), or refuses with what is left. Callers serialize
+    /// spending (the gateway's admission lock).
+    pub fn spend(
+        &self,
+        researcher: &str,
+        dataset: &str,
+        total: f64,
+        epsilon: f64,
+    ) -> Result<std::result::Result<Budget, Budget>> {
+        let b = self.budget(researcher, dataset, total)?;
+        if epsilon > b.left() + 1e-9 {
+            return Ok(Err(b));
+        }
+        let spent = b.spent + epsilon;
+        self.privacy
+            .insert(budget_key(researcher, dataset), enc(&spent))?;
+        self.flush()?;
+        Ok(Ok(Budget { total, spent }))
     }
 
     /// Records a dataset's metadata.
@@ -363,6 +418,7 @@ pub(crate) mod tests {
                 idempotency_key: None,
                 quant: QuantConfig::default(),
                 chain_job: None,
+                epsilon: None,
             },
             model_sha256: String::new(),
             state: JobState::Queued,

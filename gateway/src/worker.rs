@@ -239,7 +239,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         aggregate: job.manifest.aggregate.clone(),
         input_columns: job.manifest.columns.clone(),
         quant: job.manifest.quant,
-        epsilon: None,
+        epsilon: job.manifest.epsilon,
     };
     let mut progress = |step: Step| {
         let state = match step {
@@ -269,6 +269,13 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         job.created,
         Some(&job.id),
     );
+    // The budget as it stood before this job spent its share.
+    let mut epsilon = gw.store.budget(
+        &job.researcher,
+        &job.manifest.dataset,
+        gw.config.privacy_budget,
+    )?;
+    epsilon.spent = (epsilon.spent - job.manifest.epsilon.unwrap_or(0.0)).max(0.0);
     let gate = |g: &Gate<'_>| {
         let facts = policy::Facts {
             researcher: &researcher,
@@ -277,6 +284,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             manifest: &job.manifest,
             jobs_today,
             constraints: Some(g.constraints),
+            epsilon,
         };
         judge(gw, job, &facts, g.evaluation).map_err(|e| zkgate_zkml::Error::Refused(Box::new(e)))
     };
@@ -328,7 +336,22 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         },
         e => Error::Zkml(e),
     })?;
-    let r = &outcome.receipt;
+    // The float-vs-quantized agreement is computed from the rows and is
+    // not part of the released aggregate: it stays in the owner's audit
+    // log, out of the receipt.
+    let mut receipt = outcome.receipt.clone();
+    if let Some(a) = receipt.agreement.take() {
+        gw.audit.append(crate::audit::Record {
+            who: "owner".into(),
+            action: "agreement".into(),
+            dataset: Some(job.manifest.dataset.clone()),
+            job: Some(job.id.clone()),
+            decision: "kept".into(),
+            message: serde_json::to_string(&a).unwrap_or_default(),
+            ..Default::default()
+        })?;
+    }
+    let r = &receipt;
     gw.store
         .put_receipt(&job.id, &r.to_json(), &outcome.vk_bytes())?;
     if let Some(s) = r.timings.get("prove_s") {

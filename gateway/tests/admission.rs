@@ -63,6 +63,7 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
         idempotency_key: None,
         quant: Default::default(),
         chain_job: None,
+        epsilon: None,
     };
     let sends = (0..32).map(|_| {
         let client = Client::new(&base, &token, None).unwrap();

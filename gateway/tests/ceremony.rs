@@ -32,6 +32,7 @@ fn manifest() -> Manifest {
         idempotency_key: None,
         quant: Default::default(),
         chain_job: None,
+        epsilon: None,
     }
 }
 

@@ -29,6 +29,7 @@ fn manifest(aggregate: Aggregate, key: Option<&str>) -> Manifest {
         idempotency_key: key.map(str::to_string),
         quant: Default::default(),
         chain_job: None,
+        epsilon: None,
     }
 }
 

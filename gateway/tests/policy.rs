@@ -31,6 +31,7 @@ fn manifest(dataset: &str, aggregate: Aggregate) -> Manifest {
         idempotency_key: None,
         quant: Default::default(),
         chain_job: None,
+        epsilon: None,
     }
 }
 
@@ -257,30 +258,42 @@ async fn policies_decide_what_runs_and_what_leaves() {
     )
     .await;
     assert!(e.rules.contains(&"approved-models".to_string()), "{e}");
+    let noised = |mut m: Manifest| {
+        m.epsilon = Some(1.0);
+        m
+    };
     let e = denied(
         &mallory,
-        &manifest("breast_cancer", label()),
+        &noised(manifest("breast_cancer", label())),
         "models/breast_cancer.onnx",
     )
     .await;
     assert_eq!(e.rules, ["registry-access"]);
     let e = denied(
         &alice,
-        &manifest(
+        &noised(manifest(
             "breast_cancer",
             Aggregate::Mse {
                 label: "label".into(),
             },
-        ),
+        )),
         "models/breast_cancer.onnx",
     )
     .await;
     assert_eq!(e.rules, ["allowed-aggregates"]);
+    // Exact values do not leave clinical data.
+    let e = denied(
+        &alice,
+        &manifest("breast_cancer", label()),
+        "models/breast_cancer.onnx",
+    )
+    .await;
+    assert_eq!(e.rules, ["noise-required"]);
     // The legitimate hospital job is admitted (then cancelled: proving it
     // is the default profile's test above).
     let job = accepted(
         &alice,
-        &manifest("breast_cancer", label()),
+        &noised(manifest("breast_cancer", label())),
         "models/breast_cancer.onnx",
     )
     .await;
@@ -327,6 +340,7 @@ async fn policies_decide_what_runs_and_what_leaves() {
     };
     assert!(has("submit", "deny", "no-echo"));
     assert!(has("submit", "deny", "registry-access"));
+    assert!(has("submit", "deny", "noise-required"));
     assert!(has("release", "deny", "small-cells"));
     assert!(has("release", "suppress", "small-cells"));
     assert!(has("read_receipt", "allow", "open"));
@@ -357,4 +371,140 @@ async fn policies_decide_what_runs_and_what_leaves() {
     let err = Gateway::open(&other, None).unwrap_err().to_string();
     assert!(err.contains("policy.cedar:"), "{err}");
     assert!(admin::init(&tmp.path().join("gw3"), &Config::default(), None, "lax").is_err());
+}
+
+/// Rows of the breast-cancer file with the label of every row after the
+/// first `keep` flipped: the model is right on at most `keep` + 3 of them.
+fn flipped_labels(rows: usize, keep: usize, out: &Path) {
+    head("data/breast_cancer.csv", rows, out);
+    let text = std::fs::read_to_string(out).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    for line in lines.iter_mut().skip(1 + keep) {
+        let (x, y) = line.rsplit_once(',').unwrap();
+        let flipped = if y.trim() == "0" { "1" } else { "0" };
+        *line = format!("{x},{flipped}");
+    }
+    std::fs::write(out, lines.join("\n")).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("gw");
+    let config = Config {
+        privacy_budget: 2.0,
+        ..Config::default()
+    };
+    admin::init(&root, &config, None, "default").unwrap();
+    let paths = Paths::new(&root);
+    let (alice_token, bob_token) = {
+        let store = Store::open(&paths.db()).unwrap();
+        let vault = Vault::open(&paths, None).unwrap();
+        let import = |file: &Path, name: &str| {
+            admin::import_dataset(
+                &paths,
+                &store,
+                &vault,
+                file,
+                name,
+                &declared_schema(file).unwrap(),
+                0,
+            )
+            .unwrap();
+        };
+        let csv = tmp.path().join("t.csv");
+        head("data/breast_cancer.csv", 40, &csv);
+        import(&csv, "bc");
+        flipped_labels(40, 0, &csv);
+        import(&csv, "bc_flipped");
+        (
+            admin::add_researcher(&store, "alice", "oncology", 2, None).unwrap(),
+            admin::add_researcher(&store, "bob", "oncology", 2, None).unwrap(),
+        )
+    };
+    let start = || {
+        let gw = Gateway::open(&root, None).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("https://{}", listener.local_addr().unwrap());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
+            let _ = stop_rx.await;
+        }));
+        (base, stop_tx, server)
+    };
+    let ca = std::fs::read(paths.tls_cert()).unwrap();
+    let (base, stop_tx, server) = start();
+    let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
+    let with_epsilon = |e: f64| {
+        let mut m = manifest("bc", label());
+        m.epsilon = Some(e);
+        m
+    };
+
+    // A noised accuracy runs to a receipt whose noise the verifier checks.
+    let job = accepted(&alice, &with_epsilon(1.0), "models/breast_cancer.onnx").await;
+    let done = wait(&alice, &job.id).await;
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    let r = verified(&alice, &job.id).await;
+    let noise = r.circuit.params.noise.clone().expect("noised");
+    assert_eq!((noise.epsilon, noise.sensitivity), (1.0, 1));
+
+    // The budget of 2 takes one more job of 1, then nothing: refused
+    // before anything runs, with what is left.
+    accepted(&alice, &with_epsilon(1.0), "models/breast_cancer.onnx").await;
+    let e = alice
+        .submit(&with_epsilon(0.5), model("models/breast_cancer.onnx"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!((e.status, e.code.as_str()), (403, "forbidden"), "{e}");
+    assert!(e.message.contains("privacy budget exhausted"), "{e}");
+    assert!(e.message.contains("0.0000 of your 2"), "{e}");
+    // Exact values do not touch the budget (the default profile allows
+    // them), and another researcher has a budget of their own.
+    accepted(
+        &alice,
+        &manifest("bc", label()),
+        "models/breast_cancer.onnx",
+    )
+    .await;
+    let bob = Client::new(&base, &bob_token, Some(&ca)).unwrap();
+    accepted(&bob, &with_epsilon(2.0), "models/breast_cancer.onnx").await;
+
+    // The budget is durable: after a restart it is still spent.
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+    let (base, stop_tx, server) = start();
+    let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
+    let e = alice
+        .submit(&with_epsilon(0.1), model("models/breast_cancer.onnx"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.status, 403, "{e}");
+
+    // A release drawn from fewer than 5 rows (the model is right on at
+    // most three rows of `bc_flipped`) is refused at release, however
+    // large the dataset.
+    let job = accepted(
+        &alice,
+        &manifest("bc_flipped", label()),
+        "models/breast_cancer.onnx",
+    )
+    .await;
+    let failed = wait(&alice, &job.id).await;
+    assert_eq!(failed.state, JobState::Failed);
+    let err = failed.error.unwrap();
+    assert!(err.message.contains("min-contributors"), "{err:?}");
+
+    let log = audit::read(&paths.audit()).unwrap();
+    let spends: Vec<&str> = log
+        .iter()
+        .map(|e| &e.record)
+        .filter(|e| e.action == "privacy_budget")
+        .map(|e| e.decision.as_str())
+        .collect();
+    assert_eq!(spends, ["allow", "allow", "deny", "allow", "deny"]);
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
 }

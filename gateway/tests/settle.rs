@@ -38,6 +38,7 @@ fn manifest(chain_job: u64) -> Manifest {
         idempotency_key: None,
         quant: Default::default(),
         chain_job: Some(chain_job),
+        epsilon: None,
     }
 }
 

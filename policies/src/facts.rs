@@ -47,7 +47,7 @@ pub struct ModelFacts {
 }
 
 /// What a job asks for.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobFacts {
     /// Aggregate kind (`sum`, `class_counts`...).
     pub aggregate: String,
@@ -57,10 +57,18 @@ pub struct JobFacts {
     pub columns: Vec<String>,
     /// Jobs the researcher submitted today (UTC), this one excluded.
     pub jobs_today: u64,
+    /// The privacy loss the release is asked with: differential-privacy
+    /// noise on every value (0: exact values).
+    pub epsilon: f64,
+    /// The researcher's privacy budget on this dataset: spent before this
+    /// job...
+    pub epsilon_spent: f64,
+    /// ...and left before this job.
+    pub epsilon_left: f64,
 }
 
 /// An admission request: may this job run?
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Admission {
     /// Who.
     pub researcher: Researcher,
@@ -73,7 +81,7 @@ pub struct Admission {
 }
 
 /// A release request: may these outputs leave?
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Release {
     /// The job's admission facts.
     pub admission: Admission,
@@ -81,4 +89,8 @@ pub struct Release {
     /// errors): class counts, confusion cells, rows at or above / below a
     /// threshold.
     pub cells: Vec<u64>,
+    /// Rows whose share of the aggregate is not zero: the cohort a sum,
+    /// mean, error or accuracy actually draws on (one for a model that
+    /// selects one person).
+    pub contributors: u64,
 }

@@ -354,6 +354,7 @@ impl Engine {
             "job": job_json(&a.job),
             "cells": long(released.len() as u64),
             "smallest_cell": long(smallest),
+            "contributors": long(r.contributors),
         });
         match self.decide(&a.researcher, &a.dataset, "release", context) {
             Decision::Deny(d) => ReleaseDecision::Deny(d),
@@ -535,7 +536,22 @@ fn job_json(j: &JobFacts) -> serde_json::Value {
         "rows": long(j.rows),
         "columns": j.columns,
         "jobs_today": long(j.jobs_today),
+        "epsilon": decimal(j.epsilon),
+        "epsilon_spent": decimal(j.epsilon_spent),
+        "epsilon_left": decimal(j.epsilon_left),
     })
+}
+
+/// A non-negative number as a Cedar `decimal` (four places, rounded down,
+/// so a fact never claims more budget than there is).
+fn decimal(x: f64) -> serde_json::Value {
+    let x = if x.is_finite() {
+        x.clamp(0.0, 1e12)
+    } else {
+        0.0
+    };
+    let units = (x * 10_000.0).floor() as u64;
+    serde_json::json!({ "__extn": { "fn": "decimal", "arg": format!("{}.{:04}", units / 10_000, units % 10_000) } })
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ fn legit() -> Admission {
             rows: 569,
             columns: (0..31).map(|i| format!("c{i}")).collect(),
             jobs_today: 0,
+            epsilon: 1.0,
+            epsilon_spent: 0.0,
+            epsilon_left: 10.0,
         },
     }
 }
@@ -58,6 +61,7 @@ fn released(e: &Engine, cells: &[u64]) -> ReleaseDecision {
     e.release(&Release {
         admission: legit(),
         cells: cells.to_vec(),
+        contributors: 569,
     })
 }
 
@@ -283,5 +287,89 @@ fn non_threshold_cell_rules_cannot_suppress() {
     match released(&e, &[7, 300, 262]) {
         ReleaseDecision::Deny(d) => assert!(d.message.contains("threshold"), "{}", d.message),
         other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn epsilon_is_required_or_capped_per_profile_and_aggregate() {
+    let with = |aggregate: &str, epsilon: f64| {
+        let mut a = legit();
+        a.job.aggregate = aggregate.into();
+        a.job.epsilon = epsilon;
+        a
+    };
+    // The hospital profile releases noised values only: at most 1 per job,
+    // 0.5 for means.
+    let h = engine("hospital");
+    assert_eq!(
+        denied_by(h.admit(&with("accuracy", 0.0))),
+        ["noise-required"]
+    );
+    assert_eq!(
+        denied_by(h.admit(&with("accuracy", 1.5))),
+        ["noise-required"]
+    );
+    assert_eq!(denied_by(h.admit(&with("mean", 0.8))), ["noise-required"]);
+    assert!(matches!(h.admit(&with("mean", 0.5)), Decision::Allow(_)));
+    assert!(matches!(
+        h.admit(&with("confusion", 1.0)),
+        Decision::Allow(_)
+    ));
+    // The default profile lets the researcher choose, within caps.
+    let d = engine("default");
+    assert!(matches!(
+        d.admit(&with("accuracy", 0.0)),
+        Decision::Allow(_)
+    ));
+    assert!(matches!(
+        d.admit(&with("accuracy", 2.0)),
+        Decision::Allow(_)
+    ));
+    assert_eq!(
+        denied_by(d.admit(&with("accuracy", 2.5))),
+        ["epsilon-per-job"]
+    );
+    assert_eq!(denied_by(d.admit(&with("mean", 1.5))), ["epsilon-per-job"]);
+    assert!(matches!(d.admit(&with("mean", 1.0)), Decision::Allow(_)));
+}
+
+#[test]
+fn budget_facts_reach_the_policy() {
+    // An owner's own rule on the budget facts.
+    let src = r#"
+        @id("all") permit (principal, action, resource);
+        @id("keep-some")
+        @reason("keep one unit of budget in reserve")
+        forbid (principal, action == Zkgate::Action::"submit", resource)
+        when { context.job.epsilon_left.lessThan(decimal("1.0")) ||
+               context.job.epsilon_spent.greaterThan(decimal("9.0")) };
+    "#;
+    let e = Engine::from_source("budget.cedar", src).unwrap();
+    let mut a = legit();
+    assert!(matches!(e.admit(&a), Decision::Allow(_)));
+    a.job.epsilon_left = 0.5;
+    assert_eq!(denied_by(e.admit(&a)), ["keep-some"]);
+    a.job.epsilon_left = 5.0;
+    a.job.epsilon_spent = 9.25;
+    assert_eq!(denied_by(e.admit(&a)), ["keep-some"]);
+}
+
+#[test]
+fn a_release_drawn_from_a_few_rows_is_denied() {
+    // A selector model: every row's share zero but one.
+    for (name, k) in [("default", 5u64), ("hospital", 10), ("open", 2)] {
+        let e = engine(name);
+        let release = |contributors| {
+            e.release(&Release {
+                admission: legit(),
+                cells: vec![],
+                contributors,
+            })
+        };
+        assert!(
+            matches!(release(k - 1), ReleaseDecision::Deny(d) if d.rules == ["min-contributors"]),
+            "{name}"
+        );
+        assert!(matches!(release(k), ReleaseDecision::Allow(_)), "{name}");
     }
 }

@@ -81,6 +81,9 @@ pub struct Evaluation {
     pub classes: Option<Vec<usize>>,
     /// The aggregate values.
     pub aggregates: Vec<i128>,
+    /// Rows whose share of the aggregate is not zero: the cohort the
+    /// values draw on (a policy fact; one for a model that selects a row).
+    pub contributors: u64,
 }
 
 /// Index of the first maximum.
@@ -109,7 +112,12 @@ pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> 
         outputs,
         classes,
         aggregates: vec![],
+        contributors: 0,
     };
+    for r in 0..n {
+        let share = aggregate_rows(spec, columns, &eval, r..r + 1)?;
+        eval.contributors += u64::from(share.iter().any(|v| *v != 0));
+    }
     eval.aggregates = spec.suppress(aggregate_rows(spec, columns, &eval, 0..n)?);
     Ok(eval)
 }

@@ -110,13 +110,20 @@ pub struct Noise {
 pub const DISCRETE_LAPLACE: &str = "discrete_laplace";
 
 impl Noise {
+    /// Refuses an epsilon outside `0.001..=10`.
+    pub fn check_epsilon(epsilon: f64) -> Result<()> {
+        if epsilon.is_finite() && (0.001..=10.0).contains(&epsilon) {
+            Ok(())
+        } else {
+            Err(Error::Job(format!(
+                "epsilon must be between 0.001 and 10, not {epsilon}"
+            )))
+        }
+    }
+
     /// The noise for `epsilon` over values of L1 `sensitivity`.
     pub fn new(epsilon: f64, sensitivity: u128) -> Result<Noise> {
-        if !(epsilon.is_finite() && (0.001..=10.0).contains(&epsilon)) {
-            return Err(Error::Job(format!(
-                "epsilon must be between 0.001 and 10, not {epsilon}"
-            )));
-        }
+        Noise::check_epsilon(epsilon)?;
         let sensitivity = u64::try_from(sensitivity)
             .ok()
             .filter(|s| *s < 1 << 60)
