@@ -103,6 +103,7 @@ contract Settlement {
     );
     event JobSettled(uint256 indexed id, bytes32 verifier, uint256[] values, address payee, uint256 amount);
     event JobRefunded(uint256 indexed id, address researcher, uint256 amount);
+    event AuditAnchored(address indexed owner, uint256 entries, bytes32 head);
 
     error UnknownDataset(uint256 id);
     error NotOwner();
@@ -323,6 +324,13 @@ contract Settlement {
         for (uint256 k = 0; k < values.length; k++) {
             inputs[FIXED_INPUTS + k] = values[k];
         }
+    }
+
+    /// Publishes the head of the caller's audit log (its number of entries
+    /// and the hash of the last): a record that no later rewrite of the
+    /// log can remove.
+    function anchorAudit(uint256 entries, bytes32 head) external {
+        emit AuditAnchored(msg.sender, entries, head);
     }
 
     /// Refunds a job not settled by its deadline to its researcher.

@@ -22,6 +22,7 @@ sol! {
         event VerifierRegistered(bytes32 indexed id, address data, uint32 keys, uint32 inputs, uint64 shardRows);
         event JobOpened(uint256 indexed id, uint256 indexed datasetId, address indexed researcher, bytes32 verifier, uint256 nonce, uint256 escrow, uint64 deadline);
         event JobSettled(uint256 indexed id, bytes32 verifier, uint256[] values, address payee, uint256 amount);
+        event AuditAnchored(address indexed owner, uint256 entries, bytes32 head);
         event JobRefunded(uint256 indexed id, address researcher, uint256 amount);
         event PaymentOwed(address indexed to, uint256 amount);
 
@@ -56,6 +57,7 @@ sol! {
         function job(uint256 id) external view returns (Job memory);
         function result(uint256 id) external view returns (uint256[] memory);
         function settle(uint256 id, bytes32 verifierId, uint256[] calldata values, Shard[] calldata shards) external;
+        function anchorAudit(uint256 entries, bytes32 head) external;
         function refund(uint256 id) external;
         function owed(address who) external view returns (uint256);
         function withdraw() external;

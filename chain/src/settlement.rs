@@ -407,6 +407,33 @@ impl Settlement {
         })
     }
 
+    /// Publishes the head of `from`'s audit log (`AuditAnchored`).
+    pub async fn anchor_audit(&self, from: &Wallet, entries: u64, head: B256) -> Result<TxReceipt> {
+        let call = S::anchorAuditCall {
+            entries: U256::from(entries),
+            head,
+        };
+        self.send(from, call, U256::ZERO).await
+    }
+
+    /// The audit heads `owner` anchored, oldest first: (entries, head).
+    pub async fn audit_anchors(&self, owner: Address) -> Result<Vec<(u64, B256)>> {
+        let logs = self
+            .chain
+            .logs(
+                self.address,
+                S::AuditAnchored::SIGNATURE_HASH,
+                Some(B256::left_padding_from(owner.as_slice())),
+            )
+            .await?;
+        logs.iter()
+            .map(|l| {
+                let e = decode_log::<S::AuditAnchored>(l)?;
+                Ok((e.entries.saturating_to::<u64>(), e.head))
+            })
+            .collect()
+    }
+
     /// Refunds a job past its deadline.
     pub async fn refund(&self, from: &Wallet, id: u64) -> Result<TxReceipt> {
         self.send(from, S::refundCall { id: U256::from(id) }, U256::ZERO)

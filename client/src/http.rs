@@ -229,6 +229,13 @@ impl Client {
         Self::answer(self.get("/v1/ceremony").send().await).await
     }
 
+    /// `GET /v1/audit/head`: the audit log's head signed by the gateway's
+    /// vault key (keep it: `zkgate audit verify --anchor` checks the log
+    /// still holds it).
+    pub async fn audit_head(&self) -> Answer<serde_json::Value> {
+        Self::answer(self.get("/v1/audit/head").send().await).await
+    }
+
     /// `GET /v1/jobs/{id}`.
     pub async fn job(&self, id: &str) -> Answer<Job> {
         Self::answer(self.get(&format!("/v1/jobs/{id}")).send().await).await

@@ -8,6 +8,7 @@ use crate::store::{now, DatasetMeta, Researcher, Store};
 use crate::vault::{write_file, write_secret, Vault};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::path::Path;
 use zkgate_chain::alloy_primitives::Address;
 use zkgate_statement::field::{fr_from_hex, fr_to_hex};
 use zkgate_statement::Schema;
@@ -45,6 +46,7 @@ pub fn init(
         )));
     }
     std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+    lock_down(root)?;
     Vault::create(&paths, passphrase)?;
     let (cert, key, fingerprint) = crate::tls::self_signed(&config.hosts)?;
     write_file(&paths.tls_cert(), cert.as_bytes(), false)?;
@@ -52,10 +54,41 @@ pub fn init(
     Store::open(&paths.db())?;
     write_file(&paths.policy(config), policy.as_bytes(), false)?;
     write_file(&paths.config(), config.to_toml().as_bytes(), false)?;
+    lock_down(root)?;
     Ok(InitReport {
         fingerprint,
         cert_path: paths.tls_cert(),
     })
+}
+
+/// Makes the data dir the owner's alone: every directory under it 0700,
+/// every file 0600 (the database's files included, which sled creates
+/// with the default mode). Run at init and each time the gateway opens.
+pub fn lock_down(root: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let set = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| Error::io(p, e))
+        };
+        let mut dirs = vec![root.to_path_buf()];
+        while let Some(dir) = dirs.pop() {
+            set(&dir, 0o700)?;
+            for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                let e = e.map_err(|e| Error::io(&dir, e))?;
+                let kind = e.file_type().map_err(|err| Error::io(&e.path(), err))?;
+                if kind.is_dir() {
+                    dirs.push(e.path());
+                } else if kind.is_file() {
+                    set(&e.path(), 0o600)?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = root;
+    Ok(())
 }
 
 /// Hash under which a token is stored.

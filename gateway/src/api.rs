@@ -38,6 +38,7 @@ pub fn router(gw: Arc<Gateway>) -> Router {
             get(address_challenge).put(register_address),
         )
         .route("/v1/ceremony", get(ceremony_file))
+        .route("/v1/audit/head", get(audit_head))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(gw)
 }
@@ -83,6 +84,13 @@ async fn ceremony_file(State(gw): State<AppState>, _: Caller) -> Result<Response
         ));
     };
     Ok(Json(json!({ "ptau_sha256": sha256, "power": power })).into_response())
+}
+
+/// `GET /v1/audit/head`: the audit log's head (entries, hash of the last
+/// one) signed now by the vault's key, for researchers to keep: the owner
+/// cannot later rewrite the history before it without the anchor showing.
+async fn audit_head(State(gw): State<AppState>, _: Caller) -> Json<crate::audit::Anchor> {
+    Json(gw.audit.anchor(&gw.vault().signer()))
 }
 
 /// How long a registration message stays acceptable (seconds).
@@ -598,6 +606,7 @@ pub fn openapi() -> serde_json::Value {
             "/v1/jobs/{id}/cancel": { "post": { "parameters": id, "responses": { "200": { "description": "cancelled" }, "409": err("already finished") } } },
             "/v1/jobs/{id}/receipt": { "get": { "parameters": id, "responses": { "200": { "description": "receipt JSON" }, "409": err("not done") } } },
             "/v1/jobs/{id}/vk": { "get": { "parameters": id, "responses": { "200": { "description": "verifying key (compressed)" }, "409": err("not done") } } },
+            "/v1/audit/head": { "get": { "responses": { "200": { "description": "the audit log's head signed by the vault's key: seq, head, time, signer, signature" } } } },
             "/v1/ceremony": { "get": { "responses": { "200": { "description": "the powers-of-tau file ceremony keys are made over: ptau_sha256, power" }, "404": err("the gateway takes no ceremony keys") } } },
             "/v1/me/address": {
                 "get": { "responses": { "200": { "description": "the caller's registered Ethereum address (or null) and a fresh registration message to sign" } } },

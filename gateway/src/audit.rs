@@ -49,6 +49,76 @@ pub struct Record {
     pub message: String,
 }
 
+/// The log's head, signed: the sequence number and hash of its last entry
+/// at `time`, signed (EIP-191) by the vault's signing key. Anyone who keeps
+/// an anchor (a researcher from `GET /v1/audit/head`, the settlement
+/// contract's `AuditAnchored` event) can later check with [`check_anchor`]
+/// that the log still holds that entry unchanged: a rewritten history
+/// breaks the chain from the anchored entry on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Anchor {
+    /// Entries in the log.
+    pub seq: u64,
+    /// SHA-256 (hex) of the last entry's line (zeros for an empty log).
+    pub head: String,
+    /// Unix seconds when it was signed.
+    pub time: u64,
+    /// The vault signing key's address.
+    pub signer: String,
+    /// EIP-191 signature of [`Anchor::message`], hex.
+    pub signature: String,
+}
+
+impl Anchor {
+    /// The signed text.
+    pub fn message(seq: u64, head: &str, time: u64) -> String {
+        format!("zkgate audit log head\nentries: {seq}\nhead: {head}\ntime: {time}")
+    }
+}
+
+/// Checks that `anchor` is signed by `signer` (when given) and that the
+/// log at `path` still holds its entry: the log's chain verifies, has at
+/// least `anchor.seq` entries, and entry `anchor.seq` hashes to the head.
+pub fn check_anchor(path: &Path, anchor: &Anchor, signer: Option<&str>) -> Result<()> {
+    let message = Anchor::message(anchor.seq, &anchor.head, anchor.time);
+    let who = zkgate_chain::identity::recover_signer(&message, &anchor.signature)
+        .map_err(|e| Error::Store(format!("the anchor's signature: {e}")))?;
+    let claimed = anchor.signer.to_lowercase();
+    if format!("{who:#x}") != claimed {
+        return Err(Error::Store(format!(
+            "the anchor is signed by {who:#x}, not by the signer it names ({})",
+            anchor.signer
+        )));
+    }
+    if let Some(s) = signer {
+        if s.to_lowercase() != claimed {
+            return Err(Error::Store(format!(
+                "the anchor is signed by {claimed}, not by the vault's key {s}"
+            )));
+        }
+    }
+    verify(path)?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let hash = match anchor.seq {
+        0 => GENESIS.to_string(),
+        n => match text.lines().nth(n as usize - 1) {
+            Some(line) => line_hash(line),
+            None => {
+                return Err(Error::Store(format!(
+                    "the log has fewer entries than the {n} anchored"
+                )))
+            }
+        },
+    };
+    if hash != anchor.head {
+        return Err(Error::Store(format!(
+            "entry {} is not the one anchored: the log was rewritten",
+            anchor.seq
+        )));
+    }
+    Ok(())
+}
+
 /// The open log.
 #[derive(Debug)]
 pub struct AuditLog {
@@ -77,6 +147,19 @@ impl AuditLog {
         })
     }
 
+    /// The current head, signed by `signer`.
+    pub fn anchor(&self, signer: &zkgate_chain::Wallet) -> Anchor {
+        let (seq, head) = self.state.lock().expect("audit lock").clone();
+        let time = crate::store::now();
+        Anchor {
+            seq,
+            signature: signer.sign_message(&Anchor::message(seq, &head, time)),
+            head,
+            time,
+            signer: format!("{:#x}", signer.address()),
+        }
+    }
+
     /// Appends and syncs an entry.
     pub fn append(&self, r: Record) -> Result<Entry> {
         let mut state = self.state.lock().expect("audit lock");
@@ -87,9 +170,11 @@ impl AuditLog {
             prev: state.1.clone(),
         };
         let line = serde_json::to_string(&entry).expect("entries serialize");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+        let mut opts = std::fs::OpenOptions::new();
+        opts.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts
             .open(&self.path)
             .map_err(|e| Error::io(&self.path, e))?;
         f.write_all(format!("{line}\n").as_bytes())
@@ -185,5 +270,59 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         std::fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
         assert!(verify(&path).unwrap_err().to_string().contains("line 2"));
+    }
+
+    #[test]
+    fn an_anchored_head_outlives_no_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::open(&path).unwrap();
+        let record = |who: &str| Record {
+            who: who.into(),
+            action: "submit".into(),
+            decision: "allow".into(),
+            ..Record::default()
+        };
+        let key = zkgate_chain::Wallet::from_hex(&"11".repeat(32)).unwrap();
+        let signer = format!("{:#x}", key.address());
+        let empty = log.anchor(&key);
+        assert_eq!((empty.seq, empty.head.as_str()), (0, GENESIS));
+        for who in ["alice", "bob"] {
+            log.append(record(who)).unwrap();
+        }
+        let anchor = log.anchor(&key);
+        assert_eq!(anchor.seq, 2);
+        check_anchor(&path, &anchor, Some(&signer)).unwrap();
+        // Later entries keep it valid.
+        log.append(record("carol")).unwrap();
+        check_anchor(&path, &anchor, Some(&signer)).unwrap();
+        check_anchor(&path, &empty, Some(&signer)).unwrap();
+        // Another signer, a forged head or time, are refused.
+        let other = zkgate_chain::Wallet::from_hex(&"22".repeat(32)).unwrap();
+        let err = check_anchor(&path, &anchor, Some(&format!("{:#x}", other.address())));
+        assert!(err.is_err());
+        let mut forged = anchor.clone();
+        forged.time += 1;
+        assert!(check_anchor(&path, &forged, None).is_err());
+        // The whole log rewritten from entry 2 on (a consistent chain, so
+        // verify alone passes) no longer holds the anchored entry.
+        std::fs::remove_file(&path).unwrap();
+        let log = AuditLog::open(&path).unwrap();
+        for who in ["alice", "mallory", "carol"] {
+            log.append(record(who)).unwrap();
+        }
+        verify(&path).unwrap();
+        let err = check_anchor(&path, &anchor, Some(&signer))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rewritten"), "{err}");
+        // Or cut short.
+        std::fs::remove_file(&path).unwrap();
+        let log = AuditLog::open(&path).unwrap();
+        log.append(record("alice")).unwrap();
+        let err = check_anchor(&path, &anchor, Some(&signer))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("fewer entries"), "{err}");
     }
 }

@@ -204,6 +204,31 @@ pub async fn settle(
     })
 }
 
+/// Publishes the audit log's signed head on the contract `binding` names,
+/// from the owner's chain key: a record of the decisions so far that no
+/// later rewrite of the log can remove.
+pub async fn anchor_audit(
+    paths: &Paths,
+    binding: &ChainBinding,
+    anchor: &crate::audit::Anchor,
+) -> Result<()> {
+    let conf = load_config(paths)?
+        .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?;
+    let head = hex::decode(&anchor.head)
+        .ok()
+        .filter(|h| h.len() == 32)
+        .ok_or_else(|| Error::Store(format!("audit head `{}` is not 32 bytes", anchor.head)))?;
+    let s = Settlement::at(chain_of(&conf, paths)?, binding.contract);
+    s.anchor_audit(
+        &wallet_of(&conf, paths)?,
+        anchor.seq,
+        B256::from_slice(&head),
+    )
+    .await
+    .map_err(chain_err)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

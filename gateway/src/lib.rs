@@ -75,6 +75,7 @@ impl Gateway {
     ) -> Result<Arc<Gateway>> {
         let paths = Paths::new(root);
         let config = Config::load(&paths.config())?;
+        admin::lock_down(&paths.root)?;
         let vault = Vault::open(&paths, passphrase)?;
         let engine = policy::load(&paths.policy(&config))?;
         let audit = audit::AuditLog::open(&paths.audit())?;

@@ -97,6 +97,19 @@ impl Vault {
         self.identity.to_public().to_string()
     }
 
+    /// The vault's signing key: a secp256k1 key derived from the identity
+    /// (SHA-256 of a domain tag and the secret), so it needs no file of
+    /// its own and moves with the vault. It signs the audit log's head.
+    pub fn signer(&self) -> zkgate_chain::Wallet {
+        use sha2::{Digest, Sha256};
+        let secret = self.identity.to_string();
+        let mut h = Sha256::new();
+        h.update(b"zkgate.vault.signer.v1");
+        h.update(secret.expose_secret().as_bytes());
+        zkgate_chain::Wallet::from_hex(&hex::encode(h.finalize()))
+            .expect("a SHA-256 digest is a valid secp256k1 key but with negligible probability")
+    }
+
     /// Encrypts to the vault's recipient.
     pub fn encrypt(&self, plaintext: &[u8]) -> Result<Vec<u8>> {
         age::encrypt(&self.identity.to_public(), plaintext).map_err(|e| Error::Vault(e.to_string()))

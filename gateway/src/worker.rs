@@ -143,6 +143,21 @@ fn claim_next(gw: &Gateway) -> Result<Option<Job>> {
 /// could not be reached (the job goes back to `proved`).
 async fn settle_job(gw: &Gateway, job: &Job) -> bool {
     let attempt = attempt_settlement(gw, job).await;
+    if let Ok(Attempt::Settled(_)) = &attempt {
+        // Each settlement also anchors the audit log's head on chain.
+        let anchor = gw.audit().anchor(&gw.vault().signer());
+        let anchored = match crate::chain::job_binding(&gw.paths, job) {
+            Ok(Some(b)) => crate::chain::anchor_audit(&gw.paths, &b, &anchor).await,
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = anchored {
+            eprintln!(
+                "zkgate: job {}: the audit head was not anchored: {e}",
+                job.id
+            );
+        }
+    }
     let (state, record, reached) = match attempt {
         Ok(Attempt::Settled(r)) => (JobState::Done, SettlementRecord::Settled(r), true),
         Ok(Attempt::Refused(why)) => (

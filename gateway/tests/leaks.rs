@@ -122,6 +122,25 @@ async fn no_researcher_visible_answer_carries_a_row_value() {
         let _ = stop_rx.await;
     }));
     let eve = Client::new(&base, &token, None).unwrap();
+    // The data dir is the owner's alone: directories 0700, files 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut dirs = vec![root.clone()];
+        while let Some(d) = dirs.pop() {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+                    assert_eq!(mode, 0o600, "{}", p.display());
+                }
+            }
+        }
+    }
     let mlp = std::fs::read(fixture("models/mlp.onnx")).unwrap();
     let mut bodies: Vec<(String, String)> = Vec::new();
 

@@ -497,6 +497,16 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
     let err = failed.error.unwrap();
     assert!(err.message.contains("min-contributors"), "{err:?}");
 
+    // The audit head a researcher keeps holds against the log; a history
+    // rewritten by the owner does not.
+    let anchor: audit::Anchor =
+        serde_json::from_value(alice.audit_head().await.unwrap().unwrap()).unwrap();
+    let signer = format!(
+        "{:#x}",
+        Vault::open(&paths, None).unwrap().signer().address()
+    );
+    audit::check_anchor(&paths.audit(), &anchor, Some(&signer)).unwrap();
+
     let log = audit::read(&paths.audit()).unwrap();
     let spends: Vec<&str> = log
         .iter()
@@ -507,4 +517,7 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
     assert_eq!(spends, ["allow", "allow", "deny", "allow", "deny"]);
     let _ = stop_tx.send(());
     server.await.unwrap().unwrap();
+    let text = std::fs::read_to_string(paths.audit()).unwrap();
+    std::fs::write(paths.audit(), text.replacen("\"alice\"", "\"carol\"", 1)).unwrap();
+    assert!(audit::check_anchor(&paths.audit(), &anchor, Some(&signer)).is_err());
 }

@@ -305,6 +305,17 @@ async fn gateway_settles_on_its_embedded_chain() {
         s.chain().balance(owner.address()).await.unwrap(),
         before + price
     );
+    // The settlement anchored the audit log's head on chain: the entry it
+    // names is in the log, unchanged.
+    let anchors = s.audit_anchors(owner.address()).await.unwrap();
+    let (entries, head) = *anchors.first().expect("an anchor");
+    let log = std::fs::read_to_string(paths.audit()).unwrap();
+    let line = log.lines().nth(entries as usize - 1).unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        head.as_slice(),
+        sha2::Sha256::digest(line.as_bytes()).as_slice()
+    );
     stopped(run).await;
 
     // A crash after the settling transaction, before its record: the job
