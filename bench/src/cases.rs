@@ -40,6 +40,12 @@ pub struct BenchArgs {
     /// the ceremony key next to one with keys made here (`ceremony`).
     #[arg(long)]
     ceremony: bool,
+    /// Release every case with differential-privacy noise at this epsilon:
+    /// each also reports the noise (`privacy`: sensitivity, standard
+    /// deviation and mean absolute error over 1,000 seeds, in the result's
+    /// units, next to the exact result) and its constraints.
+    #[arg(long)]
+    epsilon: Option<f64>,
     /// Run one case in this process (used by the parent run).
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -220,6 +226,7 @@ fn run_one(
     ark_setup: bool,
     settle: bool,
     ceremony: bool,
+    epsilon: Option<f64>,
 ) -> Result<serde_json::Value> {
     let (name, rest) = case
         .split_once(':')
@@ -249,7 +256,7 @@ fn run_one(
         aggregate: (m.aggregate)(),
         input_columns: (m.columns)(&dataset),
         quant: Default::default(),
-        epsilon: None,
+        epsilon,
     };
     let mut rng = rand::rngs::OsRng;
     let secret = Secret::random(&mut rng);
@@ -298,9 +305,14 @@ fn run_one(
     } else {
         None
     };
+    let privacy = match &out.spec.params.noise {
+        Some(n) => Some(privacy_report(&out.spec, n, &dataset)?),
+        None => None,
+    };
     let peak = peak_rss_mb();
     Ok(serde_json::json!({
         "model": name,
+        "privacy": privacy,
         "rows": rows,
         "distinct_rows": distinct,
         "aggregate": r.circuit.aggregate,
@@ -424,6 +436,56 @@ struct Floor {
     prove_over_msm: f64,
 }
 
+/// What the noise costs in accuracy: the exact result, the noise's
+/// standard deviation per value and the mean absolute error of each
+/// decoded number over 1,000 seeds (drawn as the circuit draws them).
+fn privacy_report(
+    spec: &zkgate_zkml::spec::CircuitSpec,
+    noise: &zkgate_statement::Noise,
+    dataset: &Dataset,
+) -> Result<serde_json::Value> {
+    let exact = zkgate_zkml::spec::evaluate(spec, &dataset.values)?.aggregates;
+    let numbers = |v: &serde_json::Value| -> Vec<f64> {
+        let mut out = Vec::new();
+        fn walk(v: &serde_json::Value, out: &mut Vec<f64>) {
+            match v {
+                serde_json::Value::Number(n) => out.extend(n.as_f64()),
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+                serde_json::Value::Object(o) => o.values().for_each(|x| walk(x, out)),
+                _ => {}
+            }
+        }
+        walk(v, &mut out);
+        out
+    };
+    let truth = spec.decode(&exact);
+    let want = numbers(&truth);
+    let sampler = noise.sampler();
+    let seeds = 1000u64;
+    let mut err = vec![0.0; want.len()];
+    for i in 0..seeds {
+        let seed =
+            zkgate_circuits::noise::seed(zkgate_statement::Fr::from(i), nonce_from(b"bench"));
+        let draws = sampler.sample(seed, exact.len());
+        let noisy: Vec<i128> = exact.iter().zip(&draws).map(|(a, d)| a + d).collect();
+        for (e, (g, w)) in err
+            .iter_mut()
+            .zip(numbers(&spec.decode(&noisy)).iter().zip(&want))
+        {
+            *e += (g - w).abs() / seeds as f64;
+        }
+    }
+    Ok(serde_json::json!({
+        "mechanism": noise.mechanism,
+        "epsilon": noise.epsilon,
+        "sensitivity": noise.sensitivity,
+        "noise_sd": noise.std_dev(),
+        "exact": truth,
+        "mean_abs_error": err,
+        "noise_constraints": spec.params.noise.as_ref().map(|_| zkgate_zkml::circuit::count(spec).map(|(_, p)| p.get("noise").copied())).transpose()?.flatten(),
+    }))
+}
+
 /// Calls `f` with the statement and witness of the case's first shard.
 fn first_shard<T>(
     out: &pipeline::Outcome,
@@ -470,7 +532,14 @@ pub fn run(a: BenchArgs) -> Result<()> {
     if let Some(case) = &a.one {
         println!(
             "{}",
-            run_one(&a.fixtures, case, a.ark_setup, a.settle, a.ceremony)?
+            run_one(
+                &a.fixtures,
+                case,
+                a.ark_setup,
+                a.settle,
+                a.ceremony,
+                a.epsilon
+            )?
         );
         return Ok(());
     }
@@ -493,6 +562,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         if a.settle {
             child.arg("--settle");
+        }
+        if let Some(e) = a.epsilon {
+            child.arg("--epsilon").arg(e.to_string());
         }
         if a.ceremony {
             child.arg("--ceremony");

@@ -102,6 +102,12 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         quant: Default::default(),
         chain_job: a.chain_job,
         epsilon: a.aggregate.epsilon,
+        // Off chain, the proofs (and any noise) are bound to a nonce of
+        // ours, not to an id the gateway picks.
+        nonce: a
+            .chain_job
+            .is_none()
+            .then(|| hex::encode(rand::random::<[u8; 32]>())),
     };
     let ceremony = match (&a.ceremony_key, &a.transcript) {
         (Some(k), Some(t)) => Some((
@@ -137,6 +143,13 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                 // The receipt must verify and be this model's circuit over
                 // the dataset's published schema, for this request.
                 check_receipt(&r, &vk, &a.model, &manifest)?;
+                if manifest.nonce.is_some() {
+                    let want = zkgate_statement::field::fr_to_hex(manifest.proof_nonce(&job.id));
+                    let got = zkgate_statement::Receipt::from_json(&r)?.nonce;
+                    if got != want {
+                        bail!("the gateway's receipt is bound to another nonce than ours");
+                    }
+                }
                 println!(
                     "done in {:.1} s; wrote {} and {}",
                     t0.elapsed().as_secs_f64(),

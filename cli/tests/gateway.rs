@@ -83,6 +83,7 @@ fn accuracy_on_bc(idempotency_key: Option<&str>) -> Manifest {
         quant: Default::default(),
         chain_job: None,
         epsilon: None,
+        nonce: None,
     }
 }
 

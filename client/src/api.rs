@@ -59,6 +59,23 @@ pub struct Manifest {
     /// values, where the owner's policy allows them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub epsilon: Option<f64>,
+    /// 32 random bytes (hex) the researcher picks: the job's proofs are
+    /// bound to `nonce_from(nonce)` and its noise is drawn from it, so the
+    /// gateway cannot pick a job id whose noise suits it. A nonce is used
+    /// once per dataset. None: the gateway binds the proofs to the job id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+impl Manifest {
+    /// The nonce a job with this manifest and `id` is proved with, off
+    /// chain: the researcher's, or one from the job id.
+    pub fn proof_nonce(&self, id: &str) -> zkgate_statement::Fr {
+        match &self.nonce {
+            Some(n) => zkgate_statement::nonce_from(format!("researcher:{n}").as_bytes()),
+            None => zkgate_statement::nonce_from(id.as_bytes()),
+        }
+    }
 }
 
 /// A job's state.

@@ -274,6 +274,19 @@ async fn submit(
         None => None,
     };
     check_active(&gw, &jobs, &who)?;
+    if let Some(n) = &manifest.nonce {
+        // One nonce, one noise draw: a second job with it would cancel the
+        // noise by differencing.
+        if jobs
+            .iter()
+            .any(|j| j.manifest.dataset == manifest.dataset && j.manifest.nonce.as_ref() == Some(n))
+        {
+            return Err(Error::Conflict(format!(
+                "nonce {n} was used before on dataset `{}`: pick a fresh random one",
+                manifest.dataset
+            )));
+        }
+    }
     let t = now();
     let id = format!("job_{}", hex::encode(rand::random::<[u8; 12]>()));
     let total = gw.config.privacy_budget;
@@ -433,6 +446,13 @@ fn check_inputs(meta: &DatasetMeta, manifest: &Manifest, imported: &Imported) ->
     if let Some(e) = manifest.epsilon {
         zkgate_statement::Noise::check_epsilon(e)
             .map_err(|e| Error::Unprocessable(e.to_string()))?;
+    }
+    if let Some(n) = &manifest.nonce {
+        if n.len() != 64 || !n.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::BadRequest(
+                "the manifest's nonce is 32 random bytes in hex (64 characters)".into(),
+            ));
+        }
     }
     // The same rule compilation and the policy facts use.
     let columns = Columns::resolve(

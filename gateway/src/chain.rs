@@ -67,15 +67,15 @@ pub fn job_binding(paths: &Paths, job: &Job) -> Result<Option<ChainBinding>> {
     Ok(Some(binding(&conf, id)))
 }
 
-/// The nonce `job`'s proofs carry: its on-chain job's, or one derived from
-/// its id.
+/// The nonce `job`'s proofs carry: its on-chain job's, or off chain the
+/// researcher's (or one from the job id, when they sent none).
 pub fn proof_nonce(paths: &Paths, job: &Job) -> Result<Fr> {
     match job_binding(paths, job)? {
         Some(b) => b.nonce().map_err(|e| Error::Corrupt {
             record: format!("chain binding of on-chain job {}", b.job),
             reason: e.to_string(),
         }),
-        None => Ok(zkgate_statement::nonce_from(job.id.as_bytes())),
+        None => Ok(job.manifest.proof_nonce(&job.id)),
     }
 }
 

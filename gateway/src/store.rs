@@ -419,6 +419,7 @@ pub(crate) mod tests {
                 quant: QuantConfig::default(),
                 chain_job: None,
                 epsilon: None,
+                nonce: None,
             },
             model_sha256: String::new(),
             state: JobState::Queued,

@@ -64,6 +64,7 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
         quant: Default::default(),
         chain_job: None,
         epsilon: None,
+        nonce: None,
     };
     let sends = (0..32).map(|_| {
         let client = Client::new(&base, &token, None).unwrap();

@@ -33,6 +33,7 @@ fn manifest() -> Manifest {
         quant: Default::default(),
         chain_job: None,
         epsilon: None,
+        nonce: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn manifest(aggregate: Aggregate, key: Option<&str>) -> Manifest {
         quant: Default::default(),
         chain_job: None,
         epsilon: None,
+        nonce: None,
     }
 }
 

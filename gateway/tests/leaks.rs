@@ -31,6 +31,7 @@ fn manifest(dataset: &str, aggregate: Aggregate) -> Manifest {
         quant: Default::default(),
         chain_job: None,
         epsilon: None,
+        nonce: None,
     }
 }
 

@@ -32,6 +32,7 @@ fn manifest(dataset: &str, aggregate: Aggregate) -> Manifest {
         quant: Default::default(),
         chain_job: None,
         epsilon: None,
+        nonce: None,
     }
 }
 
@@ -470,6 +471,36 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
     .await;
     let bob = Client::new(&base, &bob_token, Some(&ca)).unwrap();
     accepted(&bob, &with_epsilon(2.0), "models/breast_cancer.onnx").await;
+
+    // A nonce of the researcher's binds the proofs (and would bind the
+    // noise), so the gateway cannot pick a job id to its liking; it is
+    // used once per dataset, and must be 32 bytes of hex.
+    let mut m = manifest("bc", label());
+    m.nonce = Some("ab".repeat(32));
+    let job = accepted(&bob, &m, "models/breast_cancer.onnx").await;
+    assert_eq!(wait(&bob, &job.id).await.state, JobState::Done);
+    let r = verified(&bob, &job.id).await;
+    assert_eq!(
+        r.nonce,
+        zkgate_statement::field::fr_to_hex(m.proof_nonce(&job.id))
+    );
+    assert_ne!(
+        r.nonce,
+        zkgate_statement::field::fr_to_hex(zkgate_statement::nonce_from(job.id.as_bytes()))
+    );
+    let e = bob
+        .submit(&m, model("models/breast_cancer.onnx"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.status, 409, "{e}");
+    m.nonce = Some("not hex".into());
+    let e = bob
+        .submit(&m, model("models/breast_cancer.onnx"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.status, 400, "{e}");
 
     // The budget is durable: after a restart it is still spent.
     let _ = stop_tx.send(());

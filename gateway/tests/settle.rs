@@ -39,6 +39,7 @@ fn manifest(chain_job: u64) -> Manifest {
         quant: Default::default(),
         chain_job: Some(chain_job),
         epsilon: None,
+        nonce: None,
     }
 }
 
