@@ -203,9 +203,10 @@ fn split(cs: &Cs, x: &Num, limbs: Option<[u64; 4]>) -> Result<Vec<Num>> {
 /// rounded up (so the noise is never smaller than asked), or `None` when it
 /// does not fit (`epsilon / sensitivity` below `2^-60` or above 40).
 pub fn parameter(epsilon: f64, sensitivity: u64) -> Option<u64> {
-    if !(epsilon > 0.0) || sensitivity == 0 {
+    if sensitivity == 0 {
         return None;
     }
+    // NaN and non-positive epsilons fall outside the range too.
     let x = epsilon / sensitivity as f64;
     if !(2f64.powi(-60)..=40.0).contains(&x) {
         return None;

@@ -77,7 +77,7 @@ pub fn lock_down(root: &Path) -> Result<()> {
             set(&dir, 0o700)?;
             for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
                 let e = e.map_err(|e| Error::io(&dir, e))?;
-                let kind = e.file_type().map_err(|err| Error::io(&e.path(), err))?;
+                let kind = e.file_type().map_err(|err| Error::io(e.path(), err))?;
                 if kind.is_dir() {
                     dirs.push(e.path());
                 } else if kind.is_file() {

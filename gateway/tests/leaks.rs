@@ -111,18 +111,11 @@ async fn no_researcher_visible_answer_carries_a_row_value() {
     let token = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
-        let schema = declared_schema(&csv).unwrap();
-        admin::import_dataset(&paths, &store, &vault, &csv, "t", &schema, 0).unwrap();
+        common::import(&paths, &store, &vault, &csv, "t");
         admin::add_researcher(&store, "eve", "", 1, None).unwrap()
     };
-    let gw = Gateway::open(&root, None).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
-        let _ = stop_rx.await;
-    }));
-    let eve = Client::new(&base, &token, None).unwrap();
+    let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
+    let eve = Client::new(&gw.base, &token, None).unwrap();
     // The data dir is the owner's alone: directories 0700, files 0600.
     #[cfg(unix)]
     {
@@ -271,6 +264,5 @@ async fn no_researcher_visible_answer_carries_a_row_value() {
             "{what} carries row values {leaked:?}: {body}"
         );
     }
-    let _ = stop_tx.send(());
-    server.await.unwrap().unwrap();
+    gw.stop().await;
 }

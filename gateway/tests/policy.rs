@@ -401,41 +401,20 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
     let (alice_token, bob_token) = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
-        let import = |file: &Path, name: &str| {
-            admin::import_dataset(
-                &paths,
-                &store,
-                &vault,
-                file,
-                name,
-                &declared_schema(file).unwrap(),
-                0,
-            )
-            .unwrap();
-        };
         let csv = tmp.path().join("t.csv");
         head("data/breast_cancer.csv", 40, &csv);
-        import(&csv, "bc");
+        common::import(&paths, &store, &vault, &csv, "bc");
         flipped_labels(40, 0, &csv);
-        import(&csv, "bc_flipped");
+        common::import(&paths, &store, &vault, &csv, "bc_flipped");
         (
             admin::add_researcher(&store, "alice", "oncology", 2, None).unwrap(),
             admin::add_researcher(&store, "bob", "oncology", 2, None).unwrap(),
         )
     };
-    let start = || {
-        let gw = Gateway::open(&root, None).unwrap();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("https://{}", listener.local_addr().unwrap());
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
-            let _ = stop_rx.await;
-        }));
-        (base, stop_tx, server)
-    };
+    let start = || common::Serving::start(Gateway::open(&root, None).unwrap());
     let ca = std::fs::read(paths.tls_cert()).unwrap();
-    let (base, stop_tx, server) = start();
-    let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
+    let gw = start();
+    let alice = Client::new(&gw.base, &alice_token, Some(&ca)).unwrap();
     let with_epsilon = |e: f64| {
         let mut m = manifest("bc", label());
         m.epsilon = Some(e);
@@ -469,7 +448,7 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
         "models/breast_cancer.onnx",
     )
     .await;
-    let bob = Client::new(&base, &bob_token, Some(&ca)).unwrap();
+    let bob = Client::new(&gw.base, &bob_token, Some(&ca)).unwrap();
     accepted(&bob, &with_epsilon(2.0), "models/breast_cancer.onnx").await;
 
     // A nonce of the researcher's binds the proofs (and would bind the
@@ -503,10 +482,9 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
     assert_eq!(e.status, 400, "{e}");
 
     // The budget is durable: after a restart it is still spent.
-    let _ = stop_tx.send(());
-    server.await.unwrap().unwrap();
-    let (base, stop_tx, server) = start();
-    let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
+    gw.stop().await;
+    let gw = start();
+    let alice = Client::new(&gw.base, &alice_token, Some(&ca)).unwrap();
     let e = alice
         .submit(&with_epsilon(0.1), model("models/breast_cancer.onnx"))
         .await
@@ -546,8 +524,7 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
         .map(|e| e.decision.as_str())
         .collect();
     assert_eq!(spends, ["allow", "allow", "deny", "allow", "deny"]);
-    let _ = stop_tx.send(());
-    server.await.unwrap().unwrap();
+    gw.stop().await;
     let text = std::fs::read_to_string(paths.audit()).unwrap();
     std::fs::write(paths.audit(), text.replacen("\"alice\"", "\"carol\"", 1)).unwrap();
     assert!(audit::check_anchor(&paths.audit(), &anchor, Some(&signer)).is_err());

@@ -6,7 +6,7 @@
 //! writes into the header itself, so the circuit id covers every field by
 //! construction.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::quantize::Plan;
 use sha2::{Digest, Sha256};
 use zkgate_statement::aggregate::Rows;
@@ -99,10 +99,9 @@ pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> 
     #[allow(clippy::needless_range_loop)] // rows index every column
     for r in 0..n {
         let x: Vec<i64> = spec.input_columns.iter().map(|j| columns[*j][r]).collect();
-        outputs.push(spec.plan.run(&x).map_err(|e| match e {
-            Error::Overflow(m) => Error::Overflow(format!("row {}: {m}", r + 1)),
-            other => other,
-        })?);
+        // Which row overflowed is itself a fact about the rows: the
+        // message names the stage only.
+        outputs.push(spec.plan.run(&x)?);
     }
     let classes: Option<Vec<usize>> = spec
         .aggregate

@@ -34,3 +34,47 @@ pub fn init_permissive(root: &Path, config: &zkgate_gateway::config::Config) {
     )
     .unwrap();
 }
+
+/// A gateway serving on a free loopback port.
+pub struct Serving {
+    /// `https://127.0.0.1:PORT` (`http://` when the config says plain HTTP).
+    pub base: String,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<zkgate_gateway::Result<()>>,
+}
+
+impl Serving {
+    /// Serves `gw` until [`Serving::stop`].
+    pub fn start(gw: std::sync::Arc<zkgate_gateway::Gateway>) -> Serving {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let scheme = if gw.config.plain_http {
+            "http"
+        } else {
+            "https"
+        };
+        let base = format!("{scheme}://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
+            let _ = stopped.await;
+        }));
+        Serving { base, stop, server }
+    }
+
+    /// Stops the gateway and waits until it has.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.server.await.unwrap().unwrap();
+    }
+}
+
+/// Imports CSV `file` as dataset `name` against its declared schema.
+pub fn import(
+    paths: &zkgate_gateway::config::Paths,
+    store: &zkgate_gateway::store::Store,
+    vault: &zkgate_gateway::vault::Vault,
+    file: &Path,
+    name: &str,
+) {
+    let schema = zkgate_zkml::dataset::declared_schema(file).unwrap();
+    zkgate_gateway::admin::import_dataset(paths, store, vault, file, name, &schema, 0).unwrap();
+}
