@@ -170,7 +170,7 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
             rows: 569,
             columns: columns.clone(),
         },
-        model: zkgate_gateway::policy::model_facts(&model, Some(667_200)),
+        model: zkgate_gateway::policy::model_facts(&model, Some(667_200), Some(2_000)),
         job: JobFacts {
             aggregate: "confusion".into(),
             rows: 569,
@@ -337,6 +337,7 @@ fn run_one(
         "vk_bytes": vk_bytes.len(),
         "proof_bytes": r.shards.iter().map(|s| s.proof.len() / 2).sum::<usize>(),
         "peak_rss_mb": peak,
+        "memory_estimate_mb": zkgate_zkml::cost::memory_bytes(&out.spec) as f64 / (1u64 << 20) as f64,
         "agreement": r.agreement,
         "result": r.result,
         "settlement": settlement,

@@ -299,6 +299,7 @@ async fn submit(
             manifest: &manifest,
             jobs_today: policy::jobs_today(&jobs, &who.name, t, None),
             constraints: None,
+            memory_mb: None,
             epsilon: gw.store.budget(&who.name, &meta.name, total)?,
         },
         Some(&id),

@@ -12,13 +12,15 @@ pub struct Limits {
     pub max_upload_bytes: usize,
     /// Largest circuit a job may compile to.
     pub max_constraints: usize,
+    /// Largest peak memory a job may need to prove, MiB (estimated from
+    /// its circuit before anything is built: `zkgate_zkml::cost`).
+    pub max_memory_mb: u64,
     /// Jobs one researcher may have queued or running at once.
     pub max_active_jobs_per_researcher: usize,
     /// Proving workers (each proves one job at a time).
     pub workers: usize,
     /// Rows per proof: a larger dataset is proved in shards of about this
-    /// many rows (0: always one proof). Suppressing small cells needs one
-    /// proof, so a job that must suppress over more rows is refused.
+    /// many rows (0: always one proof).
     pub shard_rows: u64,
     /// Disk kept for proving keys of earlier jobs (same circuit, no setup),
     /// MiB; 0 keeps none.
@@ -33,6 +35,7 @@ impl Default for Limits {
         Limits {
             max_upload_bytes: 16 << 20,
             max_constraints: 4 << 20,
+            max_memory_mb: 16 << 10,
             max_active_jobs_per_researcher: 4,
             workers: 1,
             shard_rows: 4096,

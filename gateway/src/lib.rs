@@ -75,11 +75,14 @@ impl Gateway {
     ) -> Result<Arc<Gateway>> {
         let paths = Paths::new(root);
         let config = Config::load(&paths.config())?;
-        admin::lock_down(&paths.root)?;
         let vault = Vault::open(&paths, passphrase)?;
         let engine = policy::load(&paths.policy(&config))?;
         let audit = audit::AuditLog::open(&paths.audit())?;
         let store = Store::open(&paths.db())?;
+        // After the store, whose opening writes files of its own (files
+        // the database makes later sit in directories only the owner can
+        // enter).
+        admin::lock_down(&paths.root)?;
         let keys = zkgate_zkml::keys::KeyDir::new(
             paths.proving_keys(),
             config.limits.key_cache_mb.saturating_mul(1 << 20),

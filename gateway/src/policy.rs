@@ -86,6 +86,8 @@ pub struct Facts<'a> {
     pub jobs_today: u64,
     /// Circuit size, once compiled.
     pub constraints: Option<usize>,
+    /// Estimated peak memory of proving, MiB, once compiled.
+    pub memory_mb: Option<u64>,
     /// The researcher's privacy budget on the dataset: spent before this
     /// job, and left.
     pub epsilon: crate::store::Budget,
@@ -112,7 +114,7 @@ impl Facts<'_> {
                 rows: self.dataset.rows,
                 columns: names.clone(),
             },
-            model: model_facts(self.model, self.constraints),
+            model: model_facts(self.model, self.constraints, self.memory_mb),
             job: JobFacts {
                 aggregate: m.aggregate.name().into(),
                 rows: self.dataset.rows,
@@ -127,7 +129,11 @@ impl Facts<'_> {
 }
 
 /// What policies see of a model (and of its circuit, once compiled).
-pub fn model_facts(model: &Imported, constraints: Option<usize>) -> ModelFacts {
+pub fn model_facts(
+    model: &Imported,
+    constraints: Option<usize>,
+    memory_mb: Option<u64>,
+) -> ModelFacts {
     ModelFacts {
         sha256: model.onnx_sha256.clone(),
         ops: model.onnx_ops.clone(),
@@ -136,6 +142,7 @@ pub fn model_facts(model: &Imported, constraints: Option<usize>) -> ModelFacts {
         output_width: model.model.outputs() as u64,
         echo: model.model.echoes_input(),
         constraints: constraints.map(|c| c as u64),
+        memory_mb,
     }
 }
 

@@ -299,6 +299,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             manifest: &job.manifest,
             jobs_today,
             constraints: Some(g.constraints),
+            memory_mb: Some(g.memory >> 20),
             epsilon,
         };
         judge(gw, job, &facts, g.evaluation).map_err(|e| zkgate_zkml::Error::Refused(Box::new(e)))
@@ -335,6 +336,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             request: &request,
             nonce,
             max_constraints: Some(gw.config.limits.max_constraints),
+            max_memory: Some(gw.config.limits.max_memory_mb << 20),
             shard_rows: Some(gw.config.limits.shard_rows).filter(|r| *r > 0),
             keys: Some(gw.proving_keys()),
             gate: Some(&gate),

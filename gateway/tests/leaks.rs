@@ -114,9 +114,9 @@ async fn no_researcher_visible_answer_carries_a_row_value() {
         common::import(&paths, &store, &vault, &csv, "t");
         admin::add_researcher(&store, "eve", "", 1, None).unwrap()
     };
-    let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
-    let eve = Client::new(&gw.base, &token, None).unwrap();
-    // The data dir is the owner's alone: directories 0700, files 0600.
+    let opened = Gateway::open(&root, None).unwrap();
+    // The data dir is the owner's alone: directories 0700, files 0600 (as
+    // the gateway leaves them when it opens).
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -135,6 +135,8 @@ async fn no_researcher_visible_answer_carries_a_row_value() {
             }
         }
     }
+    let gw = common::Serving::start(opened);
+    let eve = Client::new(&gw.base, &token, None).unwrap();
     let mlp = std::fs::read(fixture("models/mlp.onnx")).unwrap();
     let mut bodies: Vec<(String, String)> = Vec::new();
 

@@ -44,6 +44,9 @@ pub struct ModelFacts {
     pub echo: bool,
     /// Constraints of the compiled circuits over all shards, once known.
     pub constraints: Option<u64>,
+    /// Estimated peak memory of proving (one shard at a time), MiB, once
+    /// known.
+    pub memory_mb: Option<u64>,
 }
 
 /// What a job asks for.

@@ -527,6 +527,9 @@ fn model_json(m: &ModelFacts) -> serde_json::Value {
     if let Some(c) = m.constraints {
         v["constraints"] = long(c).into();
     }
+    if let Some(c) = m.memory_mb {
+        v["memory_mb"] = long(c).into();
+    }
     v
 }
 

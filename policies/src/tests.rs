@@ -28,6 +28,7 @@ fn legit() -> Admission {
             output_width: 2,
             echo: false,
             constraints: None,
+            memory_mb: None,
         },
         job: JobFacts {
             aggregate: "accuracy".into(),

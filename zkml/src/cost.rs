@@ -88,3 +88,25 @@ pub fn constraints(spec: &CircuitSpec) -> usize {
             zkgate_circuits::noise::seed_cost() + n.sampler().cost(values)
         })
 }
+
+/// Memory a process needs before any circuit: the binary, the runtime, the
+/// model and the dataset of a fixture-sized job.
+pub const BASE_MEMORY: u64 = 48 << 20;
+
+/// Memory proving takes per constraint of the shard's circuit, at most:
+/// the proving key (for each variable three G1 and one G2 point, for each
+/// of the doubled domain's points one G1: about 500 bytes), the constraint
+/// matrices kept for setup and the witness map (one entry per term of
+/// every linear combination), the QAP evaluations and FFT buffers (a few
+/// field elements per domain point), and the allocator's slack. Measured
+/// peaks on the fixtures stay under it (`zkgate bench` reports both;
+/// `cli/tests/bench.rs` checks it).
+pub const MEMORY_PER_CONSTRAINT: u64 = 3 << 10;
+
+/// Peak memory, bytes, of setting up and proving one shard of `spec`
+/// (shards are proved one after another, so this is the job's peak): an
+/// upper bound from the constraint count alone, known before any
+/// constraint system is built.
+pub fn memory_bytes(spec: &CircuitSpec) -> u64 {
+    BASE_MEMORY + constraints(spec) as u64 * MEMORY_PER_CONSTRAINT
+}

@@ -66,6 +66,9 @@ pub struct LocalJob<'a> {
     pub nonce: Fr,
     /// Refuse circuits (one shard's) larger than this.
     pub max_constraints: Option<usize>,
+    /// Refuse jobs whose estimated peak memory (`cost::memory_bytes`, one
+    /// shard's) is larger than this many bytes.
+    pub max_memory: Option<u64>,
     /// Rows per proof: a larger dataset is proved in shards of this many
     /// rows (rounded down to whole Poseidon calls of the commitment, see
     /// `zkgate_statement::ShardPlan`), the last taking the remainder. `None`: one proof.
@@ -99,6 +102,7 @@ impl<'a> LocalJob<'a> {
             request,
             nonce,
             max_constraints: None,
+            max_memory: None,
             shard_rows: None,
             keys: None,
             gate: None,
@@ -126,6 +130,8 @@ pub struct Gate<'a> {
     pub spec: &'a CircuitSpec,
     /// Constraints over all shards.
     pub constraints: usize,
+    /// Estimated peak memory of proving, bytes (`cost::memory_bytes`).
+    pub memory: u64,
     /// The evaluated outputs.
     pub evaluation: &'a Evaluation,
 }
@@ -213,13 +219,23 @@ pub fn run<R: RngCore + CryptoRng>(
     )?;
     let plan = spec.shard_plan(job.shard_rows);
     let size = plan.size();
+    // From the spec alone: building a circuit to count it is what a
+    // hostile dense model would make too large.
+    let biggest = crate::cost::constraints(&spec.with_shard_rows(size));
     if let Some(limit) = job.max_constraints {
-        // From the spec alone: building a circuit to count it is what a
-        // hostile dense model would make too large.
-        let biggest = crate::cost::constraints(&spec.with_shard_rows(size));
         if biggest > limit {
             return Err(Error::Job(format!(
                 "the circuit needs {biggest} constraints, over the limit of {limit}"
+            )));
+        }
+    }
+    let memory = crate::cost::memory_bytes(&spec.with_shard_rows(size));
+    if let Some(limit) = job.max_memory {
+        if memory > limit {
+            return Err(Error::Job(format!(
+                "proving needs about {} MiB, over the limit of {} MiB",
+                memory >> 20,
+                limit >> 20
             )));
         }
     }
@@ -240,6 +256,7 @@ pub fn run<R: RngCore + CryptoRng>(
         let below = gate(&Gate {
             spec: &spec,
             constraints: circuits.total().0,
+            memory,
             evaluation: &eval,
         })?;
         // Noised values are private already: no cell is suppressed.
