@@ -242,6 +242,19 @@ fn run_one(
     if name == "policy" {
         return policy_bench(fixtures, rows.max(1));
     }
+    if name == "load" {
+        // MODEL:ROWS reads as load:CLIENTS here.
+        let dir = std::env::temp_dir().join(format!("zkgate-load-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let out = tokio::runtime::Runtime::new()?.block_on(crate::load::run(
+            &dir,
+            fixtures,
+            rows.max(1),
+            20,
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        return out;
+    }
     let m = MODELS
         .iter()
         .find(|m| m.name == name)

@@ -12,7 +12,11 @@ use common::{fixture, zkgate};
 fn measured_peak_memory_stays_under_the_estimate() {
     let cases = "linreg:64,mlp:64,breast_cancer:64,digits:32,lenet_small:1,breast_cancer:100@33";
     let out = zkgate(&["bench", "--fixtures", &fixture(""), "--cases", cases]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut seen = 0;
     for line in text.lines() {

@@ -143,6 +143,21 @@ fn check_proto(proto: &tract_onnx::pb::ModelProto, limits: &ImportLimits) -> Res
             .fold(1u64, u64::saturating_mul);
         over("input width", width, limits.max_input_width)?;
     }
+    // Every graph output must be some value of the graph (the importer
+    // indexes by these names).
+    let known: BTreeSet<&str> = g
+        .node
+        .iter()
+        .flat_map(|n| n.output.iter().map(String::as_str))
+        .chain(g.input.iter().map(|i| i.name.as_str()))
+        .chain(stored.iter().copied())
+        .collect();
+    if let Some(o) = g.output.iter().find(|o| !known.contains(o.name.as_str())) {
+        return Err(Error::MalformedModel(format!(
+            "the graph output `{}` is not produced by any node, input or initializer",
+            o.name
+        )));
+    }
     Ok(())
 }
 
@@ -184,6 +199,22 @@ pub fn load_bytes_within(bytes: &[u8], limits: &ImportLimits) -> Result<Imported
             bytes.len()
         )));
     }
+    // The importer is a large third-party parser: a file that makes it
+    // panic is a malformed model, never a crash of the caller.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load_checked(bytes, limits)))
+        .unwrap_or_else(|p| {
+            let why = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::MalformedModel(format!(
+                "the ONNX importer stopped on an inconsistent file: {why}"
+            )))
+        })
+}
+
+fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
     let onnx_sha256 = hex::encode(Sha256::digest(bytes));
     let onnx = tract_onnx::onnx();
     let proto = onnx
