@@ -250,7 +250,7 @@ fn run_one(
             &dir,
             fixtures,
             rows.max(1),
-            20,
+            60,
         ));
         let _ = std::fs::remove_dir_all(&dir);
         return out;

@@ -11,11 +11,16 @@ use std::path::Path;
 async fn twenty_researchers_lose_and_duplicate_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let figures = zkgate_bench::load::run(dir.path(), &fixtures, 20, 10)
+    let figures = zkgate_bench::load::run(dir.path(), &fixtures, 20, 60)
         .await
         .unwrap();
     println!("{figures}");
     assert_eq!(figures["jobs_accepted"], 40);
     assert_eq!(figures["jobs_stored"], 40);
-    assert!(figures["requests"].as_u64().unwrap() >= 20 * (5 + 3 * 10));
+    assert!(figures["requests"].as_u64().unwrap() >= 20 * (5 + 3 * 60));
+    // Proofs ran while the researchers polled.
+    assert!(
+        figures["jobs_proved_during_the_run"].as_u64().unwrap() >= 1,
+        "{figures}"
+    );
 }

