@@ -295,3 +295,83 @@ fn the_client_trusts_a_gateway_whose_ca_is_a_system_root() {
         "{err}"
     );
 }
+
+/// SIGKILL at random moments (seeded) across submissions, compilation, key
+/// generation and proving, over many restarts: every submission is retried
+/// with its idempotency key after the restart (the client cannot know
+/// whether a request cut off by the kill was taken), and in the end each
+/// key names exactly one job, every job has ended (done, or failed after
+/// `MAX_ATTEMPTS` interrupted runs, never requeued forever), and no job
+/// exists that no key names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_sigkills_lose_and_duplicate_nothing() {
+    use rand::{Rng, SeedableRng};
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, addr, token) = data_dir(tmp.path(), 100, "default");
+    let dir_s = dir.to_str().unwrap();
+    let config = dir.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "max_active_jobs_per_researcher = 4",
+            "max_active_jobs_per_researcher = 64",
+        ),
+    )
+    .unwrap();
+    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let mut keys: Vec<String> = Vec::new();
+    let rounds = 8;
+    for round in 0..rounds {
+        let (mut server, client) = start(dir_s, &addr, &token).await;
+        // Earlier keys again (their answers may have been cut off), then
+        // two new ones, while a kill comes at a random moment.
+        keys.push(format!("crash-{round}-a"));
+        keys.push(format!("crash-{round}-b"));
+        let sends: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                let (c, m, model) = (client.clone(), accuracy_on_bc(Some(k)), model.clone());
+                tokio::spawn(async move { c.submit(&m, model).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(0..2500))).await;
+        server.kill().unwrap();
+        server.wait().unwrap();
+        for s in sends {
+            let _ = s.await;
+        }
+    }
+    // A last run with no kill: every key once more, then everything ends.
+    let (mut server, client) = start(dir_s, &addr, &token).await;
+    let mut ids = std::collections::BTreeMap::new();
+    for k in &keys {
+        let job = client
+            .submit(&accuracy_on_bc(Some(k)), model.clone())
+            .await
+            .unwrap()
+            .unwrap();
+        ids.insert(k.clone(), job.id);
+    }
+    let mut failed = 0;
+    for id in ids.values() {
+        let state = wait_until(&client, id, JobState::is_terminal, Duration::from_secs(600)).await;
+        if state != JobState::Done {
+            let j = client.job(id).await.unwrap().unwrap();
+            assert_eq!(state, JobState::Failed, "{j:?}");
+            assert!(
+                j.attempts >= 3,
+                "a job failed without being interrupted: {j:?}"
+            );
+            failed += 1;
+        }
+    }
+    let distinct: std::collections::BTreeSet<&String> = ids.values().collect();
+    assert_eq!(distinct.len(), keys.len(), "two keys share a job");
+    let jobs = client.jobs().await.unwrap().unwrap();
+    assert_eq!(jobs.len(), keys.len(), "a job that no key names");
+    assert!(failed < keys.len(), "every job was interrupted to death");
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

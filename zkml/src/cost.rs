@@ -13,6 +13,36 @@ use zkgate_statement::field::bitlen;
 /// before a rescale reads them; see `circuit`.
 pub(crate) const MATERIALIZE_ABOVE: usize = 32;
 
+/// Terms of every linear combination one row's linear layers make (what
+/// synthesis holds in memory for a dense layer: one term per non-zero
+/// weight and bias, each over the terms of its input).
+pub fn terms_per_row(spec: &CircuitSpec) -> usize {
+    let plan = spec.plan();
+    let mut terms: Vec<usize> = vec![1; plan.input_scales.len()];
+    let mut total = 0usize;
+    for stage in &plan.stages {
+        match stage {
+            Stage::Linear { rows, bias, .. } => {
+                terms = rows
+                    .iter()
+                    .zip(bias)
+                    .map(|(row, b)| {
+                        row.iter()
+                            .filter(|(_, w)| *w != 0)
+                            .map(|(i, _)| terms[*i as usize])
+                            .sum::<usize>()
+                            + usize::from(*b != 0)
+                    })
+                    .collect();
+                total = total.saturating_add(terms.iter().sum());
+            }
+            Stage::Rescale { .. } => terms = vec![1; terms.len()],
+            Stage::MaxPool { windows, .. } => terms = vec![1; windows.len()],
+        }
+    }
+    total
+}
+
 /// Constraints of one row through the model and its share of the
 /// aggregate.
 pub fn per_row(spec: &CircuitSpec) -> usize {
@@ -93,6 +123,11 @@ pub fn constraints(spec: &CircuitSpec) -> usize {
 /// model and the dataset of a fixture-sized job.
 pub const BASE_MEMORY: u64 = 48 << 20;
 
+/// Memory a term of a linear combination takes while the circuit is
+/// built and kept (a field element and a variable index, held about twice:
+/// in the value and in the constraint that materializes it).
+pub const MEMORY_PER_TERM: u64 = 96;
+
 /// Memory proving takes per constraint of the shard's circuit, at most:
 /// the proving key (for each variable three G1 and one G2 point, for each
 /// of the doubled domain's points one G1: about 500 bytes), the constraint
@@ -105,8 +140,12 @@ pub const MEMORY_PER_CONSTRAINT: u64 = 3 << 10;
 
 /// Peak memory, bytes, of setting up and proving one shard of `spec`
 /// (shards are proved one after another, so this is the job's peak): an
-/// upper bound from the constraint count alone, known before any
-/// constraint system is built.
+/// upper bound from the constraint count and the linear layers' terms,
+/// known before any constraint system is built (a dense layer's wide
+/// linear combinations cost memory without costing constraints).
 pub fn memory_bytes(spec: &CircuitSpec) -> u64 {
-    BASE_MEMORY + constraints(spec) as u64 * MEMORY_PER_CONSTRAINT
+    let terms = (spec.shard_rows as u64).saturating_mul(terms_per_row(spec) as u64);
+    BASE_MEMORY
+        + (constraints(spec) as u64).saturating_mul(MEMORY_PER_CONSTRAINT)
+        + terms.saturating_mul(MEMORY_PER_TERM)
 }
