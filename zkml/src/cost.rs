@@ -13,33 +13,50 @@ use zkgate_statement::field::bitlen;
 /// before a rescale reads them; see `circuit`.
 pub(crate) const MATERIALIZE_ABOVE: usize = 32;
 
+/// Walks one row's stages, tracking how many terms each value's linear
+/// combination has (inputs: one witness each); `f` sees each stage with the
+/// terms of its inputs and of its outputs.
+fn walk(spec: &CircuitSpec, mut f: impl FnMut(&Stage, &[usize], &[usize])) {
+    let plan = spec.plan();
+    let mut terms: Vec<usize> = vec![1; plan.input_scales.len()];
+    for stage in &plan.stages {
+        let next: Vec<usize> = match stage {
+            Stage::Linear { rows, bias, .. } => rows
+                .iter()
+                .zip(bias)
+                .map(|(row, b)| {
+                    row.iter()
+                        .filter(|(_, w)| *w != 0)
+                        .map(|(i, _)| terms[*i as usize])
+                        .sum::<usize>()
+                        + usize::from(*b != 0)
+                })
+                .collect(),
+            // A rescale's outputs are fresh variables.
+            Stage::Rescale { .. } => vec![1; terms.len()],
+            Stage::MaxPool { windows, .. } => windows
+                .iter()
+                .map(|w| match w.as_slice() {
+                    [only] => terms[*only as usize],
+                    _ => 1,
+                })
+                .collect(),
+        };
+        f(stage, &terms, &next);
+        terms = next;
+    }
+}
+
 /// Terms of every linear combination one row's linear layers make (what
 /// synthesis holds in memory for a dense layer: one term per non-zero
 /// weight and bias, each over the terms of its input).
 pub fn terms_per_row(spec: &CircuitSpec) -> usize {
-    let plan = spec.plan();
-    let mut terms: Vec<usize> = vec![1; plan.input_scales.len()];
     let mut total = 0usize;
-    for stage in &plan.stages {
-        match stage {
-            Stage::Linear { rows, bias, .. } => {
-                terms = rows
-                    .iter()
-                    .zip(bias)
-                    .map(|(row, b)| {
-                        row.iter()
-                            .filter(|(_, w)| *w != 0)
-                            .map(|(i, _)| terms[*i as usize])
-                            .sum::<usize>()
-                            + usize::from(*b != 0)
-                    })
-                    .collect();
-                total = total.saturating_add(terms.iter().sum());
-            }
-            Stage::Rescale { .. } => terms = vec![1; terms.len()],
-            Stage::MaxPool { windows, .. } => terms = vec![1; windows.len()],
+    walk(spec, |stage, _, after| {
+        if let Stage::Linear { .. } = stage {
+            total = total.saturating_add(after.iter().sum());
         }
-    }
+    });
     total
 }
 
@@ -47,51 +64,27 @@ pub fn terms_per_row(spec: &CircuitSpec) -> usize {
 /// aggregate.
 pub fn per_row(spec: &CircuitSpec) -> usize {
     let plan = spec.plan();
-    // Terms in each value's linear combination (inputs: one witness each).
-    let mut terms: Vec<usize> = vec![1; plan.input_scales.len()];
     let mut cost = 0usize;
-    for stage in &plan.stages {
-        match stage {
-            Stage::Linear { rows, bias, .. } => {
-                terms = rows
-                    .iter()
-                    .zip(bias)
-                    .map(|(row, b)| {
-                        row.iter()
-                            .filter(|(_, w)| *w != 0)
-                            .map(|(i, _)| terms[*i as usize])
-                            .sum::<usize>()
-                            + usize::from(*b != 0)
-                    })
-                    .collect();
-            }
-            Stage::Rescale { bits, .. } => {
-                // Rescale (`bits`), then ReLU or materializing (1), after
-                // materializing a long input (1).
-                cost += terms
-                    .iter()
-                    .map(|t| usize::from(*t > MATERIALIZE_ABOVE) + bits + 1)
-                    .sum::<usize>();
-                terms = vec![1; terms.len()];
-            }
-            Stage::MaxPool { windows, bits } => {
-                cost += windows
-                    .iter()
-                    .map(|w| match w.len() {
-                        0 | 1 => 0,
-                        n => n * bits + n - 1,
-                    })
-                    .sum::<usize>();
-                terms = windows
-                    .iter()
-                    .map(|w| match w.as_slice() {
-                        [only] => terms[*only as usize],
-                        _ => 1,
-                    })
-                    .collect();
-            }
+    walk(spec, |stage, before, _| match stage {
+        Stage::Linear { .. } => {}
+        Stage::Rescale { bits, .. } => {
+            // Rescale (`bits`), then ReLU or materializing (1), after
+            // materializing a long input (1).
+            cost += before
+                .iter()
+                .map(|t| usize::from(*t > MATERIALIZE_ABOVE) + bits + 1)
+                .sum::<usize>();
         }
-    }
+        Stage::MaxPool { windows, bits } => {
+            cost += windows
+                .iter()
+                .map(|w| match w.len() {
+                    0 | 1 => 0,
+                    n => n * bits + n - 1,
+                })
+                .sum::<usize>();
+        }
+    });
     let outputs = plan.outputs();
     if spec.aggregate.needs_classes() {
         // argmax: C * (bits + 2) + 1.
@@ -144,7 +137,7 @@ pub const MEMORY_PER_CONSTRAINT: u64 = 3 << 10;
 /// known before any constraint system is built (a dense layer's wide
 /// linear combinations cost memory without costing constraints).
 pub fn memory_bytes(spec: &CircuitSpec) -> u64 {
-    let terms = (spec.shard_rows as u64).saturating_mul(terms_per_row(spec) as u64);
+    let terms = spec.shard_rows.saturating_mul(terms_per_row(spec) as u64);
     BASE_MEMORY
         + (constraints(spec) as u64).saturating_mul(MEMORY_PER_CONSTRAINT)
         + terms.saturating_mul(MEMORY_PER_TERM)
