@@ -50,6 +50,7 @@ fn valid_tampered_and_unreadable() {
     let (code, said) = verify(&r, &v);
     assert_eq!(code, 0, "{said}");
     assert!(said.contains("valid:"), "{said}");
+    assert!(said.contains("exact values"), "{said}");
 
     let mut bad = out.receipt.clone();
     bad.nonce = zkgate_statement::field::fr_to_hex(nonce_from(b"another job"));
