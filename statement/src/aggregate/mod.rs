@@ -7,7 +7,8 @@
 //! dispatches once, in [`Aggregate::rule`].
 //!
 //! Every aggregate is a sum over rows of a per-row part, so a sharded job's
-//! values are the sums of its shards' values.
+//! running totals are carried from shard to shard (hidden in the links)
+//! and the last shard publishes them.
 
 mod accuracy;
 mod class_counts;
