@@ -168,7 +168,10 @@ impl Model {
     /// exactly one input value, through affine maps with one weight per
     /// output and element-wise ops only (an identity / echo model, up to
     /// scale and offset). ReLU counts as a pass-through, since on
-    /// non-negative data it is one; a softmax mixes every output.
+    /// non-negative data it is one; a softmax mixes every output. A weight
+    /// that every allowed quantization rounds to zero (below `2^-24` of its
+    /// row's largest) does not count: a second input with such a weight
+    /// still leaves an echo.
     pub fn echoes_input(&self) -> bool {
         // For each value: the input it is a pass-through of, if any.
         let mut source: Vec<Option<u32>> = (0..self.inputs as u32).map(Some).collect();
@@ -177,9 +180,13 @@ impl Model {
                 Op::Affine(a) => a
                     .rows
                     .iter()
-                    .map(|row| match row.as_slice() {
-                        [(i, _)] => source[*i as usize],
-                        _ => None,
+                    .map(|row| {
+                        let largest = row.iter().map(|(_, w)| w.abs()).fold(0.0, f64::max);
+                        let mut kept = row.iter().filter(|(_, w)| w.abs() >= largest * NEGLIGIBLE);
+                        match (kept.next(), kept.next()) {
+                            (Some((i, _)), None) => source[*i as usize],
+                            _ => None,
+                        }
                     })
                     .collect(),
                 Op::Relu => source,
@@ -212,6 +219,10 @@ impl Model {
             .sum()
     }
 }
+
+/// A weight below this fraction of its row's largest is zero under every
+/// allowed quantization (`weight_bits` is at most 24).
+const NEGLIGIBLE: f64 = 1.0 / (1u64 << 24) as f64;
 
 #[cfg(test)]
 mod tests {
@@ -265,5 +276,15 @@ mod tests {
             bias: vec![0.0, 0.0],
         };
         assert!(!model(vec![Op::Affine(two), Op::Softmax]).echoes_input());
+        // A second input with a weight that quantizes to zero is still an
+        // echo; one with a weight that survives quantization is not.
+        let hidden = |w: f64| Affine {
+            inputs: 2,
+            rows: vec![vec![(0, 1.0), (1, w)]],
+            bias: vec![0.0],
+        };
+        assert!(model(vec![Op::Affine(hidden(1e-9))]).echoes_input());
+        assert!(model(vec![Op::Affine(hidden(-1e-12)), Op::Relu]).echoes_input());
+        assert!(!model(vec![Op::Affine(hidden(1e-3))]).echoes_input());
     }
 }
