@@ -27,6 +27,20 @@ fn percentiles(mut v: Vec<f64>) -> serde_json::Value {
     serde_json::json!({ "requests": v.len(), "p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": at(1.0) })
 }
 
+/// The mean of the linear model over the 13 features of `dataset`.
+fn job(dataset: &str, idempotency_key: Option<String>) -> Manifest {
+    Manifest {
+        dataset: dataset.into(),
+        columns: Some((0..13).map(|i| format!("f{i}")).collect()),
+        aggregate: Aggregate::Mean,
+        idempotency_key,
+        quant: Default::default(),
+        chain_job: None,
+        epsilon: None,
+        nonce: None,
+    }
+}
+
 /// What one researcher saw.
 #[derive(Default)]
 struct Seen {
@@ -51,16 +65,7 @@ async fn researcher(
             .or_default()
             .push(t.elapsed().as_secs_f64() * 1e3);
     };
-    let manifest = |key: usize| Manifest {
-        dataset: "t".into(),
-        columns: Some((0..13).map(|i| format!("f{i}")).collect()),
-        aggregate: Aggregate::Mean,
-        idempotency_key: Some(format!("k{key}")),
-        quant: Default::default(),
-        chain_job: None,
-        epsilon: None,
-        nonce: None,
-    };
+    let manifest = |key: usize| job("t", Some(format!("k{key}")));
     for k in 0..BURST {
         let t = Instant::now();
         let answer = c.submit(&manifest(k), model.clone()).await?;
@@ -157,16 +162,7 @@ pub async fn run(
     // no burst sees a job of its own end (the active-job count is exact).
     let (tokens, holder) = tokens.split_at(clients);
     let holder = Client::new(&base, &holder[0], None)?;
-    let hold = Manifest {
-        dataset: "big".into(),
-        columns: Some((0..13).map(|i| format!("f{i}")).collect()),
-        aggregate: Aggregate::Mean,
-        idempotency_key: None,
-        quant: Default::default(),
-        chain_job: None,
-        epsilon: None,
-        nonce: None,
-    };
+    let hold = job("big", None);
     let held = holder
         .submit(&hold, model.clone())
         .await?

@@ -487,11 +487,7 @@ impl Settlement {
         if Bundle::for_receipt(receipt, &vks)?.id() != j.verifier {
             return Ok(Err("the job settled under other keys".into()));
         }
-        let values = values_as_words(
-            &receipt
-                .aggregates()
-                .map_err(|e| Error::Receipt(e.to_string()))?,
-        );
+        let values = values(receipt)?;
         if self.result(id).await? != values {
             return Ok(Err("the settled values differ from the receipt's".into()));
         }

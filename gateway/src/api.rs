@@ -289,7 +289,6 @@ async fn submit(
     }
     let t = now();
     let id = format!("job_{}", hex::encode(rand::random::<[u8; 12]>()));
-    let total = gw.config.privacy_budget;
     policy::admit(
         &gw,
         &policy::Facts {
@@ -300,7 +299,9 @@ async fn submit(
             jobs_today: policy::jobs_today(&jobs, &who.name, t, None),
             constraints: None,
             memory_mb: None,
-            epsilon: gw.store.budget(&who.name, &meta.name, total)?,
+            epsilon: gw
+                .store
+                .budget(&who.name, &meta.name, gw.config.privacy_budget)?,
         },
         Some(&id),
     )?;

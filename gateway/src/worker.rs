@@ -233,14 +233,8 @@ fn run_job(gw: &Gateway, job: Job) {
 /// fails (and stops counting against its researcher's active jobs) instead
 /// of staying in its running state.
 fn contained<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        let why = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".into());
-        Err(Error::Crashed(why))
-    })
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(Error::Crashed(zkgate_zkml::error::panic_message(&*p))))
 }
 
 fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
@@ -356,7 +350,8 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
     // The float-vs-quantized agreement is computed from the rows and is
     // not part of the released aggregate: it stays in the owner's audit
     // log, out of the receipt.
-    let mut receipt = outcome.receipt.clone();
+    let vk = outcome.vk_bytes();
+    let mut receipt = outcome.receipt;
     if let Some(a) = receipt.agreement.take() {
         gw.audit.append(crate::audit::Record {
             who: "owner".into(),
@@ -368,15 +363,13 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             ..Default::default()
         })?;
     }
-    let r = &receipt;
-    gw.store
-        .put_receipt(&job.id, &r.to_json(), &outcome.vk_bytes())?;
-    if let Some(s) = r.timings.get("prove_s") {
+    gw.store.put_receipt(&job.id, &receipt.to_json(), &vk)?;
+    if let Some(s) = receipt.timings.get("prove_s") {
         let mut stats = gw.stats.lock().expect("stats lock");
         stats.seconds += s;
         stats.count += 1;
     }
-    Ok(r.timings.clone())
+    Ok(receipt.timings)
 }
 
 /// The gate between evaluation and setup: a job cancelled meanwhile stops

@@ -45,13 +45,7 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
         .unwrap();
         admin::add_researcher(&store, "alice", "", 0, None).unwrap()
     };
-    let gw = Gateway::open(&root, None).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
-        let _ = stop_rx.await;
-    }));
+    let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
 
     let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
     let manifest = Manifest {
@@ -67,7 +61,7 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
         nonce: None,
     };
     let sends = (0..32).map(|_| {
-        let client = Client::new(&base, &token, None).unwrap();
+        let client = Client::new(&gw.base, &token, None).unwrap();
         let (m, model) = (manifest.clone(), model.clone());
         tokio::spawn(async move { client.submit(&m, model).await.unwrap() })
     });
@@ -81,6 +75,5 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
         }
     }
     assert_eq!((accepted, limited), (1, 31));
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    gw.stop().await;
 }

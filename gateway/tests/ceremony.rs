@@ -88,15 +88,9 @@ async fn a_researchers_ceremony_key_proves_their_job() {
             meta,
         )
     };
-    let gw = Gateway::open(&root, None).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("https://{}", listener.local_addr().unwrap());
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
-        let _ = rx.await;
-    }));
+    let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
     let ca = std::fs::read(paths.tls_cert()).unwrap();
-    let client = Client::new(&base, &token, Some(&ca)).unwrap();
+    let client = Client::new(&gw.base, &token, Some(&ca)).unwrap();
 
     // The researcher's side: the published facts, their model, the file.
     let ptau = Ptau::read(&root.join("pot.ptau")).unwrap();
@@ -174,6 +168,5 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         .expect_err("bad transcript");
     assert_eq!(e.status, 400);
 
-    let _ = stop.send(());
-    server.await.unwrap().unwrap();
+    gw.stop().await;
 }

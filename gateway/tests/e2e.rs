@@ -115,13 +115,8 @@ async fn end_to_end_over_https() {
         )
     };
 
-    let gw = Gateway::open(&root, None).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("https://{}", listener.local_addr().unwrap());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
-        let _ = stop_rx.await;
-    }));
+    let serving = common::Serving::start(Gateway::open(&root, None).unwrap());
+    let base = serving.base.clone();
     let ca = std::fs::read(paths.tls_cert()).unwrap();
     let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
     let bob = Client::new(&base, &bob_token, Some(&ca)).unwrap();
@@ -352,8 +347,7 @@ async fn end_to_end_over_https() {
     assert_eq!(receipt2.verify(&vk).unwrap(), Verdict::Valid);
     assert_eq!(files_under(&paths.proving_keys()).len(), 2);
 
-    let _ = stop_tx.send(());
-    server.await.unwrap().unwrap();
+    serving.stop().await;
 
     // Nothing in the data dir holds the rows in plaintext.
     let needle = first_row.split(',').take(3).collect::<Vec<_>>().join(",");

@@ -7,33 +7,20 @@
 
 mod common;
 
-use common::{fixture, head};
+use common::{fixture, head, tabular as manifest};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use zkgate_client::{Answer, Client};
 use zkgate_gateway::admin;
 use zkgate_gateway::config::{Config, Paths};
-use zkgate_gateway::store::{Manifest, Store};
+use zkgate_gateway::store::Store;
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::Gateway;
 use zkgate_statement::quant::QuantConfig;
 use zkgate_statement::{Aggregate, Receipt};
 use zkgate_zkml::dataset::{declared_schema, Dataset};
 use zkgate_zkml::job::{compile, JobRequest};
-
-fn manifest(dataset: &str, aggregate: Aggregate) -> Manifest {
-    Manifest {
-        dataset: dataset.into(),
-        columns: Some((0..13).map(|i| format!("f{i}")).collect()),
-        aggregate,
-        idempotency_key: None,
-        quant: Default::default(),
-        chain_job: None,
-        epsilon: None,
-        nonce: None,
-    }
-}
 
 /// The secrets of `csv`: its cells written with a decimal point and four
 /// or more characters, its quantized values and the regression model's

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{fixture, head};
+use common::{fixture, head, manifest, tabular};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use zkgate_client::{ApiError, Client};
@@ -21,26 +21,6 @@ use zkgate_zkml::dataset::declared_schema;
 
 fn model(rel: &str) -> Vec<u8> {
     std::fs::read(fixture(rel)).unwrap()
-}
-
-fn manifest(dataset: &str, aggregate: Aggregate) -> Manifest {
-    Manifest {
-        dataset: dataset.into(),
-        columns: None,
-        aggregate,
-        idempotency_key: None,
-        quant: Default::default(),
-        chain_job: None,
-        epsilon: None,
-        nonce: None,
-    }
-}
-
-/// A job over the 13 tabular features (not the target).
-fn tabular(dataset: &str, aggregate: Aggregate) -> Manifest {
-    let mut m = manifest(dataset, aggregate);
-    m.columns = Some((0..13).map(|i| format!("f{i}")).collect());
-    m
 }
 
 /// Submits `model` (a fixture path) and expects the job to be accepted.
@@ -168,12 +148,8 @@ async fn policies_decide_what_runs_and_what_leaves() {
         )
     };
     let gw = Gateway::open(&root, None).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("https://{}", listener.local_addr().unwrap());
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zkgate_gateway::serve(gw.clone(), listener, async {
-        let _ = stop_rx.await;
-    }));
+    let serving = common::Serving::start(gw.clone());
+    let base = serving.base.clone();
     let ca = std::fs::read(paths.tls_cert()).unwrap();
     let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
     let mallory = Client::new(&base, &mallory_token, Some(&ca)).unwrap();
@@ -358,8 +334,7 @@ async fn policies_decide_what_runs_and_what_leaves() {
         .map(|e| &e.record)
         .all(|e| e.who != "mallory" || e.decision == "deny"));
 
-    let _ = stop_tx.send(());
-    server.await.unwrap().unwrap();
+    serving.stop().await;
 
     // --- an invalid policy stops the gateway from starting.
     let other = tmp.path().join("gw2");

@@ -44,8 +44,7 @@ fn manifest(chain_job: u64) -> Manifest {
 }
 
 struct Running {
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<zkgate_gateway::Result<()>>,
+    serving: common::Serving,
     client: Client,
     /// Another researcher's client, for the same gateway.
     other: Option<Client>,
@@ -56,25 +55,17 @@ async fn start(root: &Path, token: &str) -> Running {
 }
 
 async fn start_with(root: &Path, token: &str, other: Option<&str>) -> Running {
-    let gw = Gateway::open(root, None).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!("https://{}", listener.local_addr().unwrap());
-    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(zkgate_gateway::serve(gw, listener, async {
-        let _ = rx.await;
-    }));
+    let serving = common::Serving::start(Gateway::open(root, None).unwrap());
     let ca = std::fs::read(Paths::new(root).tls_cert()).unwrap();
     Running {
-        stop,
-        server,
-        client: Client::new(&base, token, Some(&ca)).unwrap(),
-        other: other.map(|t| Client::new(&base, t, Some(&ca)).unwrap()),
+        client: Client::new(&serving.base, token, Some(&ca)).unwrap(),
+        other: other.map(|t| Client::new(&serving.base, t, Some(&ca)).unwrap()),
+        serving,
     }
 }
 
 async fn stopped(r: Running) {
-    let _ = r.stop.send(());
-    r.server.await.unwrap().unwrap();
+    r.serving.stop().await;
 }
 
 /// Puts a stopped gateway's job back in `state` with no settlement

@@ -107,3 +107,13 @@ impl From<zkgate_statement::columns::ColumnError> for Error {
         Error::Job(e.to_string())
     }
 }
+
+/// The message a caught panic carried (`panic!` with a literal or a
+/// formatted string), for an error that replaces it.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}

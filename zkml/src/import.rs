@@ -203,13 +203,9 @@ pub fn load_bytes_within(bytes: &[u8], limits: &ImportLimits) -> Result<Imported
     // panic is a malformed model, never a crash of the caller.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| load_checked(bytes, limits)))
         .unwrap_or_else(|p| {
-            let why = p
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_default();
             Err(Error::MalformedModel(format!(
-                "the ONNX importer stopped on an inconsistent file: {why}"
+                "the ONNX importer stopped on an inconsistent file: {}",
+                crate::error::panic_message(&*p)
             )))
         })
 }

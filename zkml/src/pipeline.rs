@@ -221,7 +221,13 @@ pub fn run<R: RngCore + CryptoRng>(
     let size = plan.size();
     // From the spec alone: building a circuit to count it is what a
     // hostile dense model would make too large.
-    let biggest = crate::cost::constraints(&spec.with_shard_rows(size));
+    let (biggest, memory) = {
+        let full = spec.with_shard_rows(size);
+        (
+            crate::cost::constraints(&full),
+            crate::cost::memory_bytes(&full),
+        )
+    };
     if let Some(limit) = job.max_constraints {
         if biggest > limit {
             return Err(Error::Job(format!(
@@ -229,7 +235,6 @@ pub fn run<R: RngCore + CryptoRng>(
             )));
         }
     }
-    let memory = crate::cost::memory_bytes(&spec.with_shard_rows(size));
     if let Some(limit) = job.max_memory {
         if memory > limit {
             return Err(Error::Job(format!(

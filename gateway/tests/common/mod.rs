@@ -78,3 +78,30 @@ pub fn import(
     let schema = zkgate_zkml::dataset::declared_schema(file).unwrap();
     zkgate_gateway::admin::import_dataset(paths, store, vault, file, name, &schema, 0).unwrap();
 }
+
+/// A job on `dataset` with the default columns.
+pub fn manifest(
+    dataset: &str,
+    aggregate: zkgate_statement::Aggregate,
+) -> zkgate_gateway::store::Manifest {
+    zkgate_gateway::store::Manifest {
+        dataset: dataset.into(),
+        columns: None,
+        aggregate,
+        idempotency_key: None,
+        quant: Default::default(),
+        chain_job: None,
+        epsilon: None,
+        nonce: None,
+    }
+}
+
+/// A job over the 13 tabular features (not the target).
+pub fn tabular(
+    dataset: &str,
+    aggregate: zkgate_statement::Aggregate,
+) -> zkgate_gateway::store::Manifest {
+    let mut m = manifest(dataset, aggregate);
+    m.columns = Some((0..13).map(|i| format!("f{i}")).collect());
+    m
+}
