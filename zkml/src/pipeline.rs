@@ -400,7 +400,7 @@ pub fn run<R: RngCore + CryptoRng>(
         values: eval.aggregates.iter().map(i128::to_string).collect(),
         shards,
         setup: job.ceremony.map_or(SETUP_BY_GATEWAY.into(), |c| {
-            crate::ceremony::setup_line(c.transcript)
+            crate::ceremony::setup_line(c.transcript, c.ptau)
         }),
         agreement: Some(agreement),
         quantization: quantization_report(&spec),

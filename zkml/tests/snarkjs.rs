@@ -1,9 +1,10 @@
 //! Phase-2 keys against snarkjs (pinned in `contracts/package.json`;
 //! `npm ci --prefix contracts` installs it): the circuit exported as
-//! `.r1cs`, snarkjs's own `zkey new` over the same powers-of-tau file gives
-//! exactly the key this crate computes, a key snarkjs extends with a
-//! contribution passes our well-formedness check and proves, and snarkjs
-//! verifies its chain from our `.r1cs`.
+//! `.r1cs`, snarkjs's own `zkey new` over the same powers-of-tau file
+//! writes byte for byte the `.zkey` this crate writes, `snarkjs zkey
+//! verify` accepts our contributions and refuses tampered ones, a key
+//! snarkjs extends after ours passes our transcript check and
+//! well-formedness check and proves.
 
 mod common;
 
@@ -31,7 +32,7 @@ fn snarkjs() -> PathBuf {
     p
 }
 
-fn snark(dir: &Path, args: &[&str]) -> String {
+fn snark_status(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(snarkjs())
         .args(args)
         .current_dir(dir)
@@ -39,8 +40,19 @@ fn snark(dir: &Path, args: &[&str]) -> String {
         .unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "snarkjs {args:?}: {text}");
+    (out.status.success(), text)
+}
+
+fn snark(dir: &Path, args: &[&str]) -> String {
+    let (ok, text) = snark_status(dir, args);
+    assert!(ok, "snarkjs {args:?}: {text}");
     text
+}
+
+/// Whether `snarkjs zkey verify` accepts the key in `file`.
+fn snarkjs_accepts(dir: &Path, file: &str) -> bool {
+    let (ok, text) = snark_status(dir, &["zkey", "verify", "c.r1cs", "final.ptau", file]);
+    ok && text.contains("ZKey Ok!")
 }
 
 #[test]
@@ -82,34 +94,68 @@ fn snarkjs_makes_the_same_key_and_its_contributions_prove() {
         "{info}"
     );
 
-    // snarkjs's key from our .r1cs is ours, point for point.
+    // snarkjs's key from our .r1cs is ours, byte for byte (circuit hash
+    // and all).
     snark(d, &["zkey", "new", "c.r1cs", "final.ptau", "z0.zkey"]);
-    let theirs = ceremony::snarkjs::read_zkey(&std::fs::read(d.join("z0.zkey")).unwrap()).unwrap();
+    let theirs = std::fs::read(d.join("z0.zkey")).unwrap();
     let ours = ceremony::initial_key(&r1cs, &ptau).unwrap();
-    assert_eq!(theirs.vk, ours.vk);
-    assert_eq!(theirs.a_query, ours.a_query);
-    assert_eq!(theirs.b_g1_query, ours.b_g1_query);
-    assert_eq!(theirs.b_g2_query, ours.b_g2_query);
-    assert_eq!(theirs.h_query, ours.h_query);
-    assert_eq!(theirs.l_query, ours.l_query);
+    let empty = ceremony::Transcript::new(&ours, &ptau).unwrap();
+    let ours_bytes = ceremony::write(&ours, &empty, &r1cs).unwrap();
+    assert!(
+        ours_bytes == theirs,
+        "our initial .zkey differs from snarkjs's"
+    );
+    assert_eq!(
+        ceremony::read(&theirs).unwrap(),
+        (ours.clone(), empty.clone())
+    );
 
-    // A contribution made by snarkjs: snarkjs checks the chain from our
-    // .r1cs, we check the key is well formed, and it proves.
+    // Our contribution: snarkjs checks it from our .r1cs.
+    let (mut k1, mut t1) = (ours.clone(), empty.clone());
+    ceremony::contribute(&mut k1, &mut t1, "researcher", &mut rand::thread_rng()).unwrap();
+    std::fs::write(d.join("z1.zkey"), ceremony::write(&k1, &t1, &r1cs).unwrap()).unwrap();
+    assert!(snarkjs_accepts(d, "z1.zkey"));
+    // ... and refuses it tampered: a proof of knowledge of another factor,
+    // a transcript hash changed, a delta not the proved factor's.
+    let mut other = (ours.clone(), empty.clone());
+    ceremony::contribute(&mut other.0, &mut other.1, "x", &mut rand::thread_rng()).unwrap();
+    for (name, tamper) in [("pok", 0usize), ("hash", 1), ("delta", 2)] {
+        let mut t = t1.clone();
+        let mut k = k1.clone();
+        match tamper {
+            0 => t.contributions[0].g2_spx = other.1.contributions[0].g2_spx,
+            1 => t.contributions[0].transcript[5] ^= 1,
+            _ => {
+                t.contributions[0].delta_after = other.0.delta_g1;
+                k.delta_g1 = other.0.delta_g1;
+                k.vk.delta_g2 = other.0.vk.delta_g2;
+            }
+        }
+        let file = format!("bad-{name}.zkey");
+        std::fs::write(d.join(&file), ceremony::write(&k, &t, &r1cs).unwrap()).unwrap();
+        assert!(!snarkjs_accepts(d, &file), "snarkjs accepted {name}");
+        assert!(t.verify(&k, &r1cs, &ptau).is_err(), "we accepted {name}");
+    }
+
+    // A contribution made by snarkjs after ours: we check the chain and
+    // the key, and it proves.
     snark(
         d,
         &[
             "zkey",
             "contribute",
-            "z0.zkey",
             "z1.zkey",
-            "--name=researcher",
+            "z2.zkey",
+            "--name=auditor",
             "-e=more entropy",
         ],
     );
-    let verified = snark(d, &["zkey", "verify", "c.r1cs", "final.ptau", "z1.zkey"]);
-    assert!(verified.contains("ZKey Ok!"), "{verified}");
-    let key = ceremony::snarkjs::read_zkey(&std::fs::read(d.join("z1.zkey")).unwrap()).unwrap();
-    assert_ne!(key.delta_g1, ours.delta_g1);
+    assert!(snarkjs_accepts(d, "z2.zkey"));
+    let (key, transcript) = ceremony::read(&std::fs::read(d.join("z2.zkey")).unwrap()).unwrap();
+    transcript.verify(&key, &r1cs, &ptau).unwrap();
+    assert_eq!(transcript.contributors(), ["researcher", "auditor"]);
+    assert_eq!(transcript.contributions[0], t1.contributions[0]);
+    assert_ne!(key.delta_g1, k1.delta_g1);
     ceremony::check_key(&key, &ours).unwrap();
     let secret = Secret::random(&mut rand::thread_rng());
     let eval = evaluate(&spec, &data.values).unwrap();

@@ -4,32 +4,38 @@
 //! phase-2 key of a circuit ([`phase2::initial_key`]) follows from the
 //! circuit and the file alone, with delta = 1. Each contributor multiplies
 //! delta by a secret `x` (dividing the H and L queries by it) and publishes
-//! a proof of knowledge of `x` in the style of Bowe-Gabizon-Miers 2017: a
-//! random `[s]_1`, `[s x]_1` and `[r x]_2`, where `[r]_2` hashes the
-//! transcript so far and `[s]_1, [s x]_1` to G2 (so `x` cannot be chosen as
-//! a function of earlier contributions to cancel them). The key is sound if
-//! any one contributor threw `x` away. [`check_key`] is what a prover runs
-//! before proving (subversion zero-knowledge: a key that is not a phase-2
-//! key of this circuit over the file could make proofs leak the witness)
-//! and [`Transcript::verify`] what anyone runs to check who contributed.
+//! a proof of knowledge of `x` in the style of Bowe-Gabizon-Miers 2017, as
+//! snarkjs does it, so either tool checks the other's contributions: a
+//! random `[s]_1`, `[s x]_1`, and `[r x]_2` where `[r]_2` hashes (BLAKE2b,
+//! then [`hash_to_g2`]) the circuit hash, every earlier contribution and
+//! `[s]_1, [s x]_1` to G2 (so `x` cannot be chosen as a function of
+//! earlier contributions to cancel them). The key is sound if any one
+//! contributor threw `x` away. Keys travel as snarkjs `.zkey` files
+//! ([`snarkjs::write_zkey`]) with their transcript inside. [`check_key`] is
+//! what a prover runs before proving (subversion zero-knowledge: a key that
+//! is not a phase-2 key of this circuit over the file could make proofs
+//! leak the witness) and [`Transcript::verify`] what anyone runs to check
+//! who contributed.
 
 mod binfile;
+pub mod hash_to_g2;
 pub mod phase2;
 pub mod ptau;
 pub mod reduction;
 pub mod snarkjs;
 
 use crate::error::{Error, Result};
-use ark_bn254::{Bn254, Fq2, Fr, G1Affine, G1Projective, G2Affine};
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
-use ark_ff::{Field, PrimeField, UniformRand, Zero};
-use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use ark_ff::{Field, UniformRand, Zero};
+use blake2::{Blake2b512, Digest};
 use rand::{CryptoRng, RngCore};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
+pub use hash_to_g2::hash_to_g2;
 pub use phase2::{initial_key, R1cs};
 pub use ptau::Ptau;
 pub use reduction::OddCosetReduction;
@@ -41,74 +47,215 @@ fn bad(m: impl std::fmt::Display) -> Error {
     Error::Proof(format!("ceremony: {m}"))
 }
 
-fn to_hex<T: CanonicalSerialize>(p: &T) -> String {
-    let mut b = Vec::new();
-    p.serialize_compressed(&mut b).expect("serializes");
-    hex::encode(b)
-}
+/// The longest name a contribution keeps (snarkjs keeps 64 characters).
+pub const MAX_NAME: usize = 64;
 
-fn from_hex<T: CanonicalDeserialize>(s: &str, what: &str) -> Result<T> {
-    let b = hex::decode(s).map_err(|_| bad(format!("{what}: not hex")))?;
-    T::deserialize_compressed(b.as_slice()).map_err(|e| bad(format!("{what}: {e}")))
-}
-
-/// One contribution's public record.
+/// One contribution's public record, as snarkjs keeps it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Contribution {
-    /// Who contributed (as they named themselves).
+    /// Who contributed (as they named themselves; not hashed: a label).
     pub name: String,
-    /// `[delta]_1` after this contribution (compressed, hex).
-    pub delta_g1: String,
-    /// `[s]_1` (compressed, hex).
-    pub g1_s: String,
+    /// `[delta]_1` after this contribution.
+    #[serde(with = "hex_point")]
+    pub delta_after: G1Affine,
+    /// `[s]_1`.
+    #[serde(with = "hex_point")]
+    pub g1_s: G1Affine,
     /// `[s x]_1`.
-    pub g1_sx: String,
-    /// `[r x]_2`, `[r]_2` hashing the transcript before this contribution
-    /// and `[s]_1, [s x]_1` to G2.
-    pub g2_rx: String,
+    #[serde(with = "hex_point")]
+    pub g1_sx: G1Affine,
+    /// `[r x]_2`, `[r]_2` = [`hash_to_g2`] of `transcript`.
+    #[serde(with = "hex_point")]
+    pub g2_spx: G2Affine,
+    /// BLAKE2b of the circuit hash, the earlier contributions and
+    /// `[s]_1, [s x]_1`, hex.
+    #[serde(with = "hex_bytes")]
+    pub transcript: [u8; 64],
 }
 
 /// What a key was made from and who changed it: anyone holding the circuit
-/// and the powers-of-tau file checks a key against it.
+/// and the powers-of-tau file checks a key against it. The same record as
+/// a snarkjs `.zkey`'s section 10.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Transcript {
-    /// SHA-256 of the circuit's matrices ([`R1cs::sha256`]), hex.
-    pub r1cs_sha256: String,
-    /// SHA-256 of the powers-of-tau file, hex.
-    pub ptau_sha256: String,
+    /// snarkjs's circuit hash of the delta-1 key ([`snarkjs::cs_hash`]):
+    /// names the circuit and the powers-of-tau file.
+    #[serde(with = "hex_bytes")]
+    pub cs_hash: [u8; 64],
     /// The contributions, in order.
     pub contributions: Vec<Contribution>,
 }
 
-impl Transcript {
-    /// A transcript with no contributions yet.
-    pub fn new(r1cs: &R1cs, ptau: &Ptau) -> Transcript {
-        Transcript {
-            r1cs_sha256: hex::encode(r1cs.sha256()),
-            ptau_sha256: hex::encode(ptau.sha256),
-            contributions: Vec::new(),
-        }
+mod hex_point {
+    use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<T: CanonicalSerialize, S: Serializer>(p: &T, s: S) -> Result<S::Ok, S::Error> {
+        let mut b = Vec::new();
+        p.serialize_compressed(&mut b)
+            .map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&hex::encode(b))
     }
 
-    /// SHA-256 of the transcript's JSON, hex (what receipts name).
+    pub fn deserialize<'de, T: CanonicalDeserialize, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<T, D::Error> {
+        let text = String::deserialize(d)?;
+        let b = hex::decode(text).map_err(serde::de::Error::custom)?;
+        T::deserialize_compressed(b.as_slice()).map_err(serde::de::Error::custom)
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &[u8; 64], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 64], D::Error> {
+        let text = String::deserialize(d)?;
+        hex::decode(text)
+            .map_err(serde::de::Error::custom)?
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("expected 64 bytes"))
+    }
+}
+
+/// Adds a contribution's public key to a transcript hash (snarkjs's
+/// `hashPubKey`).
+fn hash_contribution(c: &Contribution, h: &mut Blake2b512) {
+    snarkjs::hash_g1(&c.delta_after, h);
+    snarkjs::hash_g1(&c.g1_s, h);
+    snarkjs::hash_g1(&c.g1_sx, h);
+    snarkjs::hash_g2(&c.g2_spx, h);
+    h.update(c.transcript);
+}
+
+/// Whether `e(a, b) = e(c, d)`, none of them zero (snarkjs's `sameRatio`).
+fn same_ratio(a: G1Affine, b: G2Affine, c: G1Affine, d: G2Affine) -> bool {
+    !(a.is_zero() || b.is_zero() || c.is_zero() || d.is_zero())
+        && Bn254::multi_pairing([a, -c], [b, d]).is_zero()
+}
+
+impl Transcript {
+    /// The transcript of the delta-1 key `initial` of a circuit over
+    /// `ptau`: no contributions yet.
+    pub fn new(initial: &Key, ptau: &Ptau) -> Result<Transcript> {
+        Ok(Transcript {
+            cs_hash: snarkjs::cs_hash(initial, ptau)?,
+            contributions: Vec::new(),
+        })
+    }
+
+    /// The transcript as a `.zkey`'s section 10: the circuit hash, a count,
+    /// and per contribution delta, `[s]_1`, `[s x]_1`, `[r x]_2`, the
+    /// transcript hash, a type (0) and the name as a parameter.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = self.cs_hash.to_vec();
+        out.extend((self.contributions.len() as u32).to_le_bytes());
+        for c in &self.contributions {
+            ptau::write_g1(&c.delta_after, &mut out);
+            ptau::write_g1(&c.g1_s, &mut out);
+            ptau::write_g1(&c.g1_sx, &mut out);
+            ptau::write_g2(&c.g2_spx, &mut out);
+            out.extend(c.transcript);
+            out.extend(0u32.to_le_bytes());
+            let name = c.name.as_bytes();
+            if name.is_empty() {
+                out.extend(0u32.to_le_bytes());
+            } else {
+                out.extend((name.len() as u32 + 2).to_le_bytes());
+                out.extend([1, name.len() as u8]);
+                out.extend(name);
+            }
+        }
+        out
+    }
+
+    /// Reads a `.zkey`'s section 10. Beacon contributions (type 1) are
+    /// refused: nothing here recomputes a beacon.
+    pub fn from_bytes(b: &[u8]) -> Result<Transcript> {
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let s = b
+                .get(at..at + n)
+                .ok_or_else(|| bad("the transcript is truncated"))?;
+            at += n;
+            Ok(s)
+        };
+        let cs_hash: [u8; 64] = take(64)?.try_into().expect("64 bytes");
+        let u32_of = |s: &[u8]| u32::from_le_bytes(s.try_into().expect("4 bytes"));
+        let count = u32_of(take(4)?);
+        let mut contributions = Vec::new();
+        for i in 0..count {
+            let delta_after = ptau::read_g1(take(64)?)?;
+            let g1_s = ptau::read_g1(take(64)?)?;
+            let g1_sx = ptau::read_g1(take(64)?)?;
+            let g2_spx = ptau::read_g2(take(128)?)?;
+            let transcript: [u8; 64] = take(64)?.try_into().expect("64 bytes");
+            if u32_of(take(4)?) != 0 {
+                return Err(bad(format!(
+                    "contribution {}: a beacon or another kind of contribution, which is not checked here",
+                    i + 1
+                )));
+            }
+            let len = u32_of(take(4)?) as usize;
+            let params = take(len)?;
+            let name = match params {
+                [] => String::new(),
+                [1, n, rest @ ..] if rest.len() == *n as usize => String::from_utf8(rest.to_vec())
+                    .map_err(|_| bad(format!("contribution {}: its name is not UTF-8", i + 1)))?,
+                _ => {
+                    return Err(bad(format!(
+                        "contribution {}: parameters other than a name",
+                        i + 1
+                    )))
+                }
+            };
+            contributions.push(Contribution {
+                name,
+                delta_after,
+                g1_s,
+                g1_sx,
+                g2_spx,
+                transcript,
+            });
+        }
+        if at != b.len() {
+            return Err(bad("bytes after the transcript's last contribution"));
+        }
+        Ok(Transcript {
+            cs_hash,
+            contributions,
+        })
+    }
+
+    /// SHA-256 of [`Transcript::to_bytes`], hex (what receipts name).
     pub fn sha256(&self) -> String {
-        hex::encode(Sha256::digest(
-            serde_json::to_vec(self).expect("transcripts serialize"),
-        ))
+        hex::encode(Sha256::digest(self.to_bytes()))
     }
 
     /// The names of the contributors.
     pub fn contributors(&self) -> Vec<String> {
-        self.contributions.iter().map(|c| c.name.clone()).collect()
+        self.contributions
+            .iter()
+            .map(|c| match c.name.as_str() {
+                "" => "(unnamed)".to_string(),
+                n => n.to_string(),
+            })
+            .collect()
     }
 
-    /// The challenge contribution `i` answers: the transcript before it.
-    fn challenge(&self, i: usize) -> Vec<u8> {
-        let before = Transcript {
-            contributions: self.contributions[..i].to_vec(),
-            ..self.clone()
-        };
-        serde_json::to_vec(&before).expect("transcripts serialize")
+    /// The transcript hash the next contribution must answer: BLAKE2b of
+    /// the circuit hash and every contribution so far.
+    fn hasher(&self, upto: usize) -> Blake2b512 {
+        let mut h = Blake2b512::new();
+        h.update(self.cs_hash);
+        self.contributions[..upto]
+            .iter()
+            .for_each(|c| hash_contribution(c, &mut h));
+        h
     }
 
     /// Checks the transcript and `key` against the circuit and the file:
@@ -116,11 +263,12 @@ impl Transcript {
     /// and the deltas chain, and the key is the phase-2 key of the circuit
     /// with the last delta ([`check_key`]).
     pub fn verify(&self, key: &Key, r1cs: &R1cs, ptau: &Ptau) -> Result<()> {
-        let last = self.verify_chain(r1cs, ptau)?;
+        let initial = initial_key(r1cs, ptau)?;
+        let last = self.verify_chain(&initial, ptau)?;
         if key.delta_g1 != last {
             return Err(bad("the key's delta is not the transcript's last"));
         }
-        check_key(key, &initial_key(r1cs, ptau)?)
+        check_key(key, &initial)
     }
 
     /// Checks that `vk` (a receipt's verifying key) is the verifying key of
@@ -135,8 +283,9 @@ impl Transcript {
         if self.contributions.is_empty() {
             return Err(bad("the transcript has no contribution"));
         }
-        let last = self.verify_chain(r1cs, ptau)?;
-        let initial = initial_key(r1cs, ptau)?.vk;
+        let initial = initial_key(r1cs, ptau)?;
+        let last = self.verify_chain(&initial, ptau)?;
+        let initial = initial.vk;
         if vk.alpha_g1 != initial.alpha_g1
             || vk.beta_g2 != initial.beta_g2
             || vk.gamma_g2 != initial.gamma_g2
@@ -146,9 +295,12 @@ impl Transcript {
                 "the verifying key is not this circuit's over this powers-of-tau file",
             ));
         }
-        if Bn254::pairing(last, G2Affine::generator())
-            != Bn254::pairing(G1Affine::generator(), vk.delta_g2)
-        {
+        if !same_ratio(
+            G1Affine::generator(),
+            vk.delta_g2,
+            last,
+            G2Affine::generator(),
+        ) {
             return Err(bad(
                 "the verifying key's delta is not the transcript's last",
             ));
@@ -156,103 +308,70 @@ impl Transcript {
         Ok(())
     }
 
-    /// Checks that the transcript names the circuit and the file and that
-    /// its contributions chain; returns the last `[delta]_1`.
-    pub fn verify_chain(&self, r1cs: &R1cs, ptau: &Ptau) -> Result<G1Affine> {
-        if self.r1cs_sha256 != hex::encode(r1cs.sha256()) {
-            return Err(bad("the transcript is for another circuit"));
-        }
-        if self.ptau_sha256 != hex::encode(ptau.sha256) {
-            return Err(bad("the transcript is for another powers-of-tau file"));
+    /// Checks that the transcript is of the circuit whose delta-1 key over
+    /// `ptau` is `initial` and that its contributions chain, as `snarkjs
+    /// zkey verify` does; returns the last `[delta]_1`.
+    pub fn verify_chain(&self, initial: &Key, ptau: &Ptau) -> Result<G1Affine> {
+        if self.cs_hash != snarkjs::cs_hash(initial, ptau)? {
+            return Err(bad(
+                "the transcript is for another circuit or another powers-of-tau file",
+            ));
         }
         let mut prev = G1Affine::generator();
+        let mut h = Blake2b512::new();
+        h.update(self.cs_hash);
         for (i, c) in self.contributions.iter().enumerate() {
-            let who = format!("contribution {} ({})", i + 1, c.name);
-            let delta: G1Affine = from_hex(&c.delta_g1, &who)?;
-            let s: G1Affine = from_hex(&c.g1_s, &who)?;
-            let sx: G1Affine = from_hex(&c.g1_sx, &who)?;
-            let rx: G2Affine = from_hex(&c.g2_rx, &who)?;
-            if delta.is_zero() || s.is_zero() || sx.is_zero() || rx.is_zero() {
-                return Err(bad(format!("{who}: a zero point")));
+            let who = format!("contribution {} ({})", i + 1, self.contributors()[i]);
+            let mut own = h.clone();
+            snarkjs::hash_g1(&c.g1_s, &mut own);
+            snarkjs::hash_g1(&c.g1_sx, &mut own);
+            if own.finalize()[..] != c.transcript[..] {
+                return Err(bad(format!("{who}: its transcript hash does not hold")));
             }
-            let r = hash_to_g2(&self.challenge(i), &c.name, &s, &sx);
+            let r = hash_to_g2(&c.transcript);
             // Knows x: s x / s = r x / r ...
-            if Bn254::pairing(s, rx) != Bn254::pairing(sx, r) {
+            if !same_ratio(c.g1_s, c.g2_spx, c.g1_sx, r) {
                 return Err(bad(format!("{who}: its proof of knowledge does not hold")));
             }
             // ... and multiplied delta by that x.
-            if Bn254::pairing(prev, rx) != Bn254::pairing(delta, r) {
+            if !same_ratio(prev, c.g2_spx, c.delta_after, r) {
                 return Err(bad(format!(
                     "{who}: delta did not change by the factor it proved"
                 )));
             }
-            prev = delta;
+            hash_contribution(c, &mut h);
+            prev = c.delta_after;
         }
         Ok(prev)
     }
 }
 
-/// Hashes the challenge, the contributor's name and `[s]_1, [s x]_1` to a
-/// G2 point whose discrete
-/// logarithm nobody knows (try-and-increment on the x-coordinate, then the
-/// cofactor cleared).
-fn hash_to_g2(challenge: &[u8], name: &str, s: &G1Affine, sx: &G1Affine) -> G2Affine {
-    let mut seed = Sha256::new();
-    seed.update(b"zkgate phase-2 contribution");
-    seed.update(Sha256::digest(challenge));
-    seed.update(Sha256::digest(name.as_bytes()));
-    seed.update(to_hex(s).as_bytes());
-    seed.update(to_hex(sx).as_bytes());
-    let seed = seed.finalize();
-    for counter in 0u64.. {
-        let field = |tag: u8| {
-            let mut wide = Vec::with_capacity(64);
-            for half in 0u8..2 {
-                let mut h = Sha256::new();
-                h.update(seed);
-                h.update(counter.to_le_bytes());
-                h.update([tag, half]);
-                wide.extend_from_slice(&h.finalize());
-            }
-            ark_bn254::Fq::from_le_bytes_mod_order(&wide)
-        };
-        let x = Fq2::new(field(0), field(1));
-        if let Some(p) = G2Affine::get_point_from_x_unchecked(x, counter % 2 == 0) {
-            let p = p.clear_cofactor();
-            if !p.is_zero() {
-                return p;
-            }
-        }
-    }
-    unreachable!("about half of all x-coordinates are on the curve")
-}
-
 /// Adds a contribution: multiplies delta by a fresh secret (dropped when
 /// this returns), divides the H and L queries by it, and records the proof
-/// of knowledge in the transcript.
+/// of knowledge in the transcript (as `snarkjs zkey contribute` does).
 pub fn contribute<R: RngCore + CryptoRng>(
     key: &mut Key,
     transcript: &mut Transcript,
     name: &str,
     rng: &mut R,
 ) -> Result<()> {
-    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
-        return Err(bad("a contributor's name is 1-128 printable characters"));
+    if name.is_empty() || name.len() > MAX_NAME || name.chars().any(char::is_control) {
+        return Err(bad(format!(
+            "a contributor's name is 1-{MAX_NAME} bytes of printable characters"
+        )));
     }
     let mut x = Fr::rand(rng);
     while x.is_zero() {
         x = Fr::rand(rng);
     }
     let x_inv = x.inverse().expect("not zero");
-    let s = (G1Projective::generator() * Fr::rand(rng)).into_affine();
-    let sx = (s * x).into_affine();
-    let r = hash_to_g2(
-        &transcript.challenge(transcript.contributions.len()),
-        name,
-        &s,
-        &sx,
-    );
-    let rx = (r * x).into_affine();
+    let g1_s = (G1Projective::generator() * Fr::rand(rng)).into_affine();
+    let g1_sx = (g1_s * x).into_affine();
+    let mut h = transcript.hasher(transcript.contributions.len());
+    snarkjs::hash_g1(&g1_s, &mut h);
+    snarkjs::hash_g1(&g1_sx, &mut h);
+    let hash: [u8; 64] = h.finalize().into();
+    let g2_spx = (hash_to_g2(&hash) * x).into_affine();
     key.delta_g1 = (key.delta_g1 * x).into_affine();
     key.vk.delta_g2 = (key.vk.delta_g2 * x).into_affine();
     let scale = |v: &mut Vec<G1Affine>| {
@@ -263,10 +382,11 @@ pub fn contribute<R: RngCore + CryptoRng>(
     scale(&mut key.l_query);
     transcript.contributions.push(Contribution {
         name: name.to_string(),
-        delta_g1: to_hex(&key.delta_g1),
-        g1_s: to_hex(&s),
-        g1_sx: to_hex(&sx),
-        g2_rx: to_hex(&rx),
+        delta_after: key.delta_g1,
+        g1_s,
+        g1_sx,
+        g2_spx,
+        transcript: hash,
     });
     Ok(())
 }
@@ -351,29 +471,24 @@ impl Ceremony<'_> {
     }
 }
 
-/// Writes a key (compressed points).
-pub fn key_to_bytes(key: &Key) -> Vec<u8> {
-    let mut out = Vec::new();
-    key.serialize_compressed(&mut out).expect("serializes");
-    out
+/// A key and its transcript as a snarkjs `.zkey` file for `r1cs`: what
+/// contributors hand on, and what `snarkjs zkey verify` and `snarkjs zkey
+/// contribute` take.
+pub fn write(key: &Key, transcript: &Transcript, r1cs: &R1cs) -> Result<Vec<u8>> {
+    snarkjs::write_zkey(key, transcript, r1cs)
 }
 
-/// Reads a key, checking every point is in its group.
-pub fn key_from_bytes(bytes: &[u8]) -> Result<Key> {
-    Key::deserialize_compressed(bytes).map_err(|e| bad(format!("key: {e}")))
+/// Reads a `.zkey` file: the key (points on their curves and in their
+/// groups) and its transcript; neither is checked against a circuit yet.
+pub fn read(zkey: &[u8]) -> Result<(Key, Transcript)> {
+    snarkjs::read_zkey(zkey)
 }
 
-/// Reads a key and its transcript (JSON), as a contributor hands them on.
-pub fn read(key: &[u8], transcript: &[u8]) -> Result<(Key, Transcript)> {
-    let t = serde_json::from_slice(transcript).map_err(|e| bad(format!("transcript: {e}")))?;
-    Ok((key_from_bytes(key)?, t))
-}
-
-/// The receipt's `setup` line for a ceremony key.
-pub fn setup_line(transcript: &Transcript) -> String {
+/// The receipt's `setup` line for a ceremony key over `ptau`.
+pub fn setup_line(transcript: &Transcript, ptau: &Ptau) -> String {
     format!(
         "ceremony: phase 2 over powers of tau {} by {}; transcript {}",
-        &transcript.ptau_sha256[..16],
+        &hex::encode(ptau.sha256)[..16],
         transcript.contributors().join(", "),
         transcript.sha256()
     )

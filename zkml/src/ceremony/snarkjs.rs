@@ -1,9 +1,19 @@
 //! Interchange with snarkjs: a circuit's constraints as an iden3 `.r1cs`
 //! file (what `snarkjs zkey new` and `snarkjs zkey verify` read), and
-//! snarkjs `.zkey` files read into a proving key. A key snarkjs made or
-//! extended for the exported circuit is the same key this module's phase 2
-//! computes (tested), so it passes [`super::check_key`] and proves with
-//! [`super::OddCosetReduction`].
+//! ceremony keys as snarkjs `.zkey` files, read and written. A key snarkjs
+//! made or extended for the exported circuit is the same key this crate's
+//! phase 2 computes (tested), so it passes [`super::check_key`] and proves
+//! with [`super::OddCosetReduction`]; the `.zkey` this module writes for
+//! the initial key is byte for byte the one `snarkjs zkey new` writes, and
+//! its transcript (section 10) is snarkjs's, so `snarkjs zkey verify`
+//! checks our contributions and we check snarkjs's.
+//!
+//! `.zkey`: sections 1 (protocol: 1, Groth16), 2 (field sizes and primes,
+//! wires, public inputs, domain, then alpha, beta, gamma and delta), 4 (the
+//! A and B coefficients, `matrix, constraint, wire: u32` and the value
+//! times `R^2`, little-endian), 3 (the verifying key's input points), 9
+//! (H), 8 (L), 5 (A), 6 (B in G1), 7 (B in G2) and 10 (the transcript, see
+//! [`super::Transcript`]). Points as in `.ptau` files.
 //!
 //! `.r1cs`: `r1cs`, version 1, sections; the header (1) holds the field
 //! size and prime, wires, outputs (0 here), public inputs, private inputs
@@ -14,15 +24,31 @@
 //! inputs, then the witnesses), as arkworks numbers them.
 
 use super::phase2::R1cs;
-use super::ptau::{read_g1, read_g2};
-use super::Key;
+use super::ptau::{read_g1, read_g2, write_g1, write_g2, Ptau};
+use super::{Key, Transcript};
 use crate::error::{Error, Result};
-use ark_bn254::Fr;
+use ark_bn254::{Fq, Fr, G1Affine, G1Projective, G2Affine};
+use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{BigInteger, PrimeField, Zero};
+use blake2::{Blake2b512, Digest};
 use std::collections::BTreeMap;
 
 fn bad(m: impl std::fmt::Display) -> Error {
     Error::Proof(format!("zkey: {m}"))
+}
+
+/// Every constraint's A, B and C as `.r1cs` files hold them: one term per
+/// wire, in wire order, no zero coefficients (a row may name a variable
+/// twice).
+fn merged(r1cs: &R1cs, row: usize) -> [Vec<(usize, Fr)>; 3] {
+    std::array::from_fn(|k| {
+        let mut terms: BTreeMap<usize, Fr> = BTreeMap::new();
+        for (c, i) in &r1cs.matrices[k][row] {
+            *terms.entry(*i).or_insert_with(Fr::zero) += c;
+        }
+        terms.retain(|_, c| !c.is_zero());
+        terms.into_iter().collect()
+    })
 }
 
 /// The circuit as an iden3 `.r1cs` file.
@@ -38,13 +64,7 @@ pub fn r1cs_bytes(r1cs: &R1cs) -> Vec<u8> {
     header.extend((r1cs.constraints() as u32).to_le_bytes());
     let mut constraints = Vec::new();
     for row in 0..r1cs.constraints() {
-        for m in &r1cs.matrices {
-            // One term per wire (a row may name a variable twice).
-            let mut terms: BTreeMap<usize, Fr> = BTreeMap::new();
-            for (c, i) in &m[row] {
-                *terms.entry(*i).or_insert_with(Fr::zero) += c;
-            }
-            terms.retain(|_, c| !c.is_zero());
+        for terms in merged(r1cs, row) {
             constraints.extend((terms.len() as u32).to_le_bytes());
             for (i, c) in terms {
                 constraints.extend((i as u32).to_le_bytes());
@@ -59,10 +79,152 @@ pub fn r1cs_bytes(r1cs: &R1cs) -> Vec<u8> {
     super::binfile::write(b"r1cs", &[(1, &header), (2, &constraints), (3, &labels)])
 }
 
-/// Reads a snarkjs Groth16 `.zkey` into a proving key, checking every point
-/// is on its curve (and G2 points in their group). Whether it is a
-/// well-formed key of a given circuit is [`super::check_key`]'s question.
-pub fn read_zkey(bytes: &[u8]) -> Result<Key> {
+/// A point as snarkjs hashes it: coordinates big-endian, not Montgomery,
+/// G2's as `c1, c0`; the point at infinity all zeros.
+fn g1_u(p: &G1Affine, out: &mut impl Digest) {
+    match p.xy() {
+        Some((x, y)) => {
+            out.update(x.into_bigint().to_bytes_be());
+            out.update(y.into_bigint().to_bytes_be());
+        }
+        None => out.update([0u8; 64]),
+    }
+}
+
+fn g2_u(p: &G2Affine, out: &mut impl Digest) {
+    match p.xy() {
+        Some((x, y)) => {
+            for c in [x.c1, x.c0, y.c1, y.c0] {
+                out.update(c.into_bigint().to_bytes_be());
+            }
+        }
+        None => out.update([0u8; 128]),
+    }
+}
+
+/// snarkjs's circuit hash (`csHash`) of a delta-1 key over `ptau`: BLAKE2b
+/// of alpha, beta, gamma and delta, then each point list (inputs, the H
+/// points `[tau^(i+n) - tau^i]_1`, L, A, B1, B2) after its length as a
+/// big-endian u32 — in the order and with the H count `snarkjs zkey new`
+/// hashes (whole chunks of 2^14 points above that size).
+pub fn cs_hash(initial: &Key, ptau: &Ptau) -> Result<[u8; 64]> {
+    let mut h = Blake2b512::new();
+    g1_u(&initial.vk.alpha_g1, &mut h);
+    g1_u(&initial.beta_g1, &mut h);
+    g2_u(&initial.vk.beta_g2, &mut h);
+    g2_u(&G2Affine::generator(), &mut h);
+    g1_u(&G1Affine::generator(), &mut h);
+    g2_u(&G2Affine::generator(), &mut h);
+    let list = |h: &mut Blake2b512, points: &[G1Affine]| {
+        h.update((points.len() as u32).to_be_bytes());
+        points.iter().for_each(|p| g1_u(p, h));
+    };
+    list(&mut h, &initial.vk.gamma_abc_g1);
+    let n = initial.h_query.len();
+    const CHUNK: usize = 1 << 14;
+    let per = (n - 1).min(CHUNK);
+    let count = (n - 1).div_ceil(CHUNK) * per;
+    let tau = ptau.tau_g1(count + n)?;
+    h.update(((n - 1) as u32).to_be_bytes());
+    let diffs: Vec<G1Projective> = (0..count).map(|i| tau[i + n] - tau[i]).collect();
+    G1Projective::normalize_batch(&diffs)
+        .iter()
+        .for_each(|p| g1_u(p, &mut h));
+    list(&mut h, &initial.l_query);
+    list(&mut h, &initial.a_query);
+    list(&mut h, &initial.b_g1_query);
+    h.update((initial.b_g2_query.len() as u32).to_be_bytes());
+    initial.b_g2_query.iter().for_each(|p| g2_u(p, &mut h));
+    Ok(h.finalize().into())
+}
+
+/// Hashes a G2 point as snarkjs does (for the transcript).
+pub(crate) fn hash_g2(p: &G2Affine, out: &mut impl Digest) {
+    g2_u(p, out)
+}
+
+/// Hashes a G1 point as snarkjs does (for the transcript).
+pub(crate) fn hash_g1(p: &G1Affine, out: &mut impl Digest) {
+    g1_u(p, out)
+}
+
+/// A key and its transcript as a snarkjs `.zkey` file for `r1cs`.
+pub fn write_zkey(key: &Key, transcript: &Transcript, r1cs: &R1cs) -> Result<Vec<u8>> {
+    let g1s = |points: &[G1Affine]| {
+        let mut out = Vec::with_capacity(64 * points.len());
+        points.iter().for_each(|p| write_g1(p, &mut out));
+        out
+    };
+    let mut header = 32u32.to_le_bytes().to_vec();
+    header.extend_from_slice(&Fq::MODULUS.to_bytes_le());
+    header.extend(32u32.to_le_bytes());
+    header.extend_from_slice(&Fr::MODULUS.to_bytes_le());
+    let public = r1cs.instance - 1;
+    for n in [r1cs.variables(), public, r1cs.domain()] {
+        header.extend((n as u32).to_le_bytes());
+    }
+    write_g1(&key.vk.alpha_g1, &mut header);
+    write_g1(&key.beta_g1, &mut header);
+    write_g2(&key.vk.beta_g2, &mut header);
+    write_g2(&key.vk.gamma_g2, &mut header);
+    write_g1(&key.delta_g1, &mut header);
+    write_g2(&key.vk.delta_g2, &mut header);
+
+    // Values times R^2: snarkjs's prover reads them as Montgomery forms.
+    let r = Fr::from_bigint(Fr::R).expect("R < r");
+    let mut coefficients = Vec::new();
+    let mut count = 0u32;
+    let mut coefficient = |matrix: u32, row: usize, wire: usize, value: Fr| {
+        coefficients.extend(matrix.to_le_bytes());
+        coefficients.extend((row as u32).to_le_bytes());
+        coefficients.extend((wire as u32).to_le_bytes());
+        coefficients.extend((value * r * r).into_bigint().to_bytes_le());
+        count += 1;
+    };
+    for row in 0..r1cs.constraints() {
+        let [a, b, _] = merged(r1cs, row);
+        a.iter().for_each(|(w, v)| coefficient(0, row, *w, *v));
+        b.iter().for_each(|(w, v)| coefficient(1, row, *w, *v));
+    }
+    for s in 0..=public {
+        coefficient(0, r1cs.constraints() + s, s, Fr::from(1u64));
+    }
+    let mut coeffs = count.to_le_bytes().to_vec();
+    coeffs.extend(coefficients);
+
+    let mut b2 = Vec::with_capacity(128 * key.b_g2_query.len());
+    key.b_g2_query.iter().for_each(|p| write_g2(p, &mut b2));
+    Ok(super::binfile::write(
+        b"zkey",
+        &[
+            (1, &1u32.to_le_bytes()),
+            (2, &header),
+            (4, &coeffs),
+            (3, &g1s(&key.vk.gamma_abc_g1)),
+            (9, &g1s(&key.h_query)),
+            (8, &g1s(&key.l_query)),
+            (5, &g1s(&key.a_query)),
+            (6, &g1s(&key.b_g1_query)),
+            (7, &b2),
+            (10, &transcript.to_bytes()),
+        ],
+    ))
+}
+
+/// Reads a snarkjs Groth16 `.zkey`: the proving key (every point on its
+/// curve, G2 points in their group) and its transcript. Whether it is a
+/// well-formed key of a given circuit is [`super::check_key`]'s question,
+/// whether its contributions hold [`Transcript::verify`]'s.
+pub fn read_zkey(bytes: &[u8]) -> Result<(Key, Transcript)> {
+    let s = super::binfile::sections(bytes, b"zkey", "zkey")?;
+    let &(start, size) = s
+        .get(&10)
+        .ok_or_else(|| bad("section 10 (the transcript) is missing"))?;
+    let transcript = Transcript::from_bytes(&bytes[start..start + size])?;
+    Ok((read_key(bytes)?, transcript))
+}
+
+fn read_key(bytes: &[u8]) -> Result<Key> {
     use rayon::prelude::*;
     let s = super::binfile::sections(bytes, b"zkey", "zkey")?;
     let get = |kind: u32| -> Result<&[u8]> {

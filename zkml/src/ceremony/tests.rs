@@ -111,7 +111,7 @@ fn keys_from_the_file_prove_and_contributions_chain() {
     assert!(r1cs.constraints() > 16, "several domain points");
     // The delta-1 key is a key (an insecure one).
     assert!(proves(&key, 4));
-    let mut t = Transcript::new(&r1cs, &ptau);
+    let mut t = Transcript::new(&key, &ptau).unwrap();
     t.verify(&key, &r1cs, &ptau).unwrap();
     let mut k = key.clone();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
@@ -121,16 +121,20 @@ fn keys_from_the_file_prove_and_contributions_chain() {
     assert!(proves(&k, 5));
     t.verify(&k, &r1cs, &ptau).unwrap();
     assert_eq!(t.contributors(), ["researcher", "auditor"]);
-    assert!(setup_line(&t).contains("by researcher, auditor"));
-    // The bytes round-trip with their group checks.
-    assert_eq!(key_from_bytes(&key_to_bytes(&k)).unwrap(), k);
-    assert!(key_from_bytes(&key_to_bytes(&k)[..100]).is_err());
+    assert!(setup_line(&t, &ptau).contains("by researcher, auditor"));
+    // The .zkey round-trips with its group checks; the transcript's JSON
+    // too.
+    let zkey = write(&k, &t, &r1cs).unwrap();
+    assert_eq!(read(&zkey).unwrap(), (k.clone(), t.clone()));
+    assert!(read(&zkey[..zkey.len() - 10]).is_err());
+    let json = serde_json::to_string(&t).unwrap();
+    assert_eq!(serde_json::from_str::<Transcript>(&json).unwrap(), t);
 }
 
 #[test]
 fn tampered_transcripts_and_keys_are_refused() {
     let (ptau, r1cs, key) = setup();
-    let mut t = Transcript::new(&r1cs, &ptau);
+    let mut t = Transcript::new(&key, &ptau).unwrap();
     let mut k = key.clone();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
     contribute(&mut k, &mut t, "researcher", &mut rng).unwrap();
@@ -138,10 +142,20 @@ fn tampered_transcripts_and_keys_are_refused() {
         let e = t.verify(k, &r1cs, &ptau).unwrap_err().to_string();
         assert!(e.contains(want), "{want}: {e}");
     };
-    // Another name on the contribution: its proof no longer holds.
+    // A name is a label (as in snarkjs): renamed, the contribution still
+    // holds, but the transcript receipts name is another.
     let mut renamed = t.clone();
     renamed.contributions[0].name = "mallory".into();
-    refused(&k, &renamed, "proof of knowledge");
+    renamed.verify(&k, &r1cs, &ptau).unwrap();
+    assert_ne!(renamed.sha256(), t.sha256());
+    // A transcript hash that is not the hash of what came before.
+    let mut rehashed = t.clone();
+    rehashed.contributions[0].transcript[0] ^= 1;
+    refused(&k, &rehashed, "transcript hash");
+    let mut moved = t.clone();
+    moved.contributions[0].g1_sx =
+        (moved.contributions[0].g1_sx + G1Affine::generator()).into_affine();
+    refused(&k, &moved, "transcript hash");
     // A contribution dropped: the key's delta is not the transcript's.
     let mut dropped = t.clone();
     dropped.contributions.clear();
@@ -149,17 +163,25 @@ fn tampered_transcripts_and_keys_are_refused() {
     // A proof of knowledge for another factor than the one applied.
     let mut other = t.clone();
     let mut k2 = key.clone();
-    let mut t2 = Transcript::new(&r1cs, &ptau);
+    let mut t2 = Transcript::new(&key, &ptau).unwrap();
     contribute(&mut k2, &mut t2, "researcher", &mut rng).unwrap();
-    other.contributions[0].g2_rx = t2.contributions[0].g2_rx.clone();
+    other.contributions[0].g2_spx = t2.contributions[0].g2_spx;
     refused(&k, &other, "proof of knowledge");
+    // A delta that is not the factor proved.
+    let mut shifted = t.clone();
+    shifted.contributions[0].delta_after = k2.delta_g1;
+    refused(&k, &shifted, "delta did not change");
     // Another circuit, another file.
     let mut elsewhere = t.clone();
-    elsewhere.r1cs_sha256 = "00".repeat(32);
-    refused(&k, &elsewhere, "another circuit");
-    let mut elsewhere = t.clone();
-    elsewhere.ptau_sha256 = "00".repeat(32);
-    refused(&k, &elsewhere, "another powers-of-tau");
+    elsewhere.cs_hash[0] ^= 1;
+    refused(&k, &elsewhere, "another circuit or another powers-of-tau");
+    let mut rng2 = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+    let other_file = Ptau::from_bytes(ptau::write_random(7, &mut rng2)).unwrap();
+    let e = t.verify(&k, &r1cs, &other_file).unwrap_err().to_string();
+    assert!(
+        e.contains("another circuit or another powers-of-tau"),
+        "{e}"
+    );
 
     // Keys: the prover's well-formedness check refuses each of these.
     let initial = initial_key(&r1cs, &ptau).unwrap();
