@@ -383,24 +383,24 @@ fn ceremony_bench(
     let t = Instant::now();
     let owner_r1cs = ceremony::r1cs_of(spec)?;
     let key = ceremony::initial_key(&owner_r1cs, &ptau)?;
-    let transcript = Transcript::new(&owner_r1cs, &ptau);
-    let sent = ceremony::key_to_bytes(&key);
+    let transcript = Transcript::new(&key, &ptau)?;
+    let sent = ceremony::write(&key, &transcript, &owner_r1cs)?;
     let owner_init_s = t.elapsed().as_secs_f64();
 
     // The researcher: reads it, rebuilds the circuit, checks, contributes.
     let t = Instant::now();
-    let mut k = ceremony::key_from_bytes(&sent)?;
-    let mut tr = transcript.clone();
-    tr.verify(&k, &ceremony::r1cs_of(spec)?, &ptau)?;
+    let (mut k, mut tr) = ceremony::read(&sent)?;
+    let researcher_r1cs = ceremony::r1cs_of(spec)?;
+    tr.verify(&k, &researcher_r1cs, &ptau)?;
     let researcher_check_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     ceremony::contribute(&mut k, &mut tr, "researcher", &mut rng)?;
-    let back = ceremony::key_to_bytes(&k);
+    let back = ceremony::write(&k, &tr, &researcher_r1cs)?;
     let researcher_contribute_s = t.elapsed().as_secs_f64();
 
     // The gateway: reads the contribution and checks it before proving.
     let t = Instant::now();
-    let k = ceremony::key_from_bytes(&back)?;
+    let (k, tr) = ceremony::read(&back)?;
     Ceremony {
         ptau: &ptau,
         key: &k,
@@ -426,7 +426,7 @@ fn ceremony_bench(
         "ptau_write_s": ptau_write_s,
         "owner_init_s": owner_init_s,
         "key_bytes": sent.len(),
-        "transcript_bytes": serde_json::to_vec(&tr)?.len(),
+        "transcript_bytes": tr.to_bytes().len(),
         "researcher_check_s": researcher_check_s,
         "researcher_contribute_s": researcher_contribute_s,
         "researcher_download_bytes": sent.len(),

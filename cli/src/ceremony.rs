@@ -73,38 +73,34 @@ impl CircuitArgs {
 /// `zkgate ceremony`.
 #[derive(Subcommand)]
 pub enum CeremonyCmd {
-    /// The circuit's phase-2 key with delta = 1 and an empty transcript
-    /// (anyone can recompute it; it must be contributed to before use).
+    /// The circuit's phase-2 key with delta = 1 and an empty transcript,
+    /// as a snarkjs `.zkey` (anyone can recompute it; `snarkjs zkey new`
+    /// over the exported `.r1cs` writes the same file; it must be
+    /// contributed to before use).
     Init {
         #[command(flatten)]
         circuit: CircuitArgs,
-        /// Where to write the key.
+        /// Where to write the key (`.zkey`).
         #[arg(long)]
         key_out: PathBuf,
-        /// Where to write the transcript.
-        #[arg(long)]
-        transcript_out: PathBuf,
     },
     /// Check a key and its transcript against the circuit, then add a
-    /// secret contribution (the secret is never written).
+    /// secret contribution (the secret is never written). The key may have
+    /// been extended by `snarkjs zkey contribute` too, and the result can
+    /// be.
     Contribute {
         #[command(flatten)]
         circuit: CircuitArgs,
-        /// The key so far.
+        /// The key so far (`.zkey`).
         #[arg(long)]
         key: PathBuf,
-        /// Its transcript.
-        #[arg(long)]
-        transcript: PathBuf,
-        /// The contributor's name, as the transcript and receipts show it.
+        /// The contributor's name, as the transcript and receipts show it
+        /// (at most 64 bytes).
         #[arg(long)]
         name: String,
         /// Where to write the extended key.
         #[arg(long)]
         key_out: PathBuf,
-        /// Where to write the extended transcript.
-        #[arg(long)]
-        transcript_out: PathBuf,
     },
     /// Register the verifying key of a contributed ceremony key with the
     /// settlement contract (the researcher, before `chain open-job
@@ -112,12 +108,9 @@ pub enum CeremonyCmd {
     Register {
         #[command(flatten)]
         circuit: CircuitArgs,
-        /// The contributed key.
+        /// The contributed key (`.zkey`; its transcript is checked first).
         #[arg(long)]
         key: PathBuf,
-        /// Its transcript (checked first).
-        #[arg(long)]
-        transcript: PathBuf,
         #[command(flatten)]
         chain: crate::chain::ChainArgs,
     },
@@ -131,54 +124,65 @@ pub enum CeremonyCmd {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Check a key and its transcript against the circuit (exit 0 valid,
-    /// 1 invalid, 2 error).
+    /// Check a key and its transcript against the circuit, as `snarkjs
+    /// zkey verify` does, and the key's well-formedness (exit 0 valid, 1
+    /// invalid, 2 error).
     Verify {
         #[command(flatten)]
         circuit: CircuitArgs,
-        /// The key.
+        /// The key (`.zkey`).
         #[arg(long)]
         key: PathBuf,
-        /// Its transcript.
+        /// Also write its transcript as JSON here (what a receipt's
+        /// verifier needs: `zkgate verify --transcript`).
         #[arg(long)]
-        transcript: PathBuf,
+        transcript_out: Option<PathBuf>,
     },
 }
 
-/// Reads a key and its transcript.
-pub fn read_key(key: &Path, transcript: &Path) -> Result<(ceremony::Key, Transcript)> {
+/// Reads a ceremony key (`.zkey`) with its transcript.
+pub fn read_key(key: &Path) -> Result<(ceremony::Key, Transcript)> {
     let k = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
-    let t =
-        std::fs::read(transcript).with_context(|| format!("reading {}", transcript.display()))?;
-    ceremony::read(&k, &t)
-        .with_context(|| format!("reading {} and {}", key.display(), transcript.display()))
+    ceremony::read(&k).with_context(|| format!("reading {}", key.display()))
 }
 
-fn write_key(k: &ceremony::Key, t: &Transcript, key: &Path, transcript: &Path) -> Result<usize> {
-    let bytes = ceremony::key_to_bytes(k);
+/// Reads a ceremony transcript: a `.zkey` (its section 10) or the JSON
+/// `zkgate ceremony verify --transcript-out` writes.
+pub fn read_transcript(path: &Path) -> Result<Transcript> {
+    let b = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if b.starts_with(b"zkey") {
+        return Ok(ceremony::read(&b)
+            .with_context(|| format!("reading {}", path.display()))?
+            .1);
+    }
+    serde_json::from_slice(&b).with_context(|| format!("reading {}", path.display()))
+}
+
+fn write_key(
+    k: &ceremony::Key,
+    t: &Transcript,
+    r1cs: &ceremony::R1cs,
+    key: &Path,
+) -> Result<usize> {
+    let bytes = ceremony::write(k, t, r1cs)?;
     std::fs::write(key, &bytes).with_context(|| format!("writing {}", key.display()))?;
-    std::fs::write(transcript, serde_json::to_string_pretty(t)?)
-        .with_context(|| format!("writing {}", transcript.display()))?;
     Ok(bytes.len())
 }
 
 pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
     match cmd {
-        CeremonyCmd::Init {
-            circuit,
-            key_out,
-            transcript_out,
-        } => {
+        CeremonyCmd::Init { circuit, key_out } => {
             let (spec, ptau) = circuit.load()?;
             let t = Instant::now();
             let r1cs = ceremony::r1cs_of(&spec)?;
             let key = ceremony::initial_key(&r1cs, &ptau)?;
-            let transcript = Transcript::new(&r1cs, &ptau);
-            let bytes = write_key(&key, &transcript, &key_out, &transcript_out)?;
+            let transcript = Transcript::new(&key, &ptau)?;
+            let bytes = write_key(&key, &transcript, &r1cs, &key_out)?;
             println!(
                 "{}",
                 serde_json::json!({
-                    "circuit_id": fr_to_hex(spec.id()), "r1cs_sha256": transcript.r1cs_sha256,
+                    "circuit_id": fr_to_hex(spec.id()), "r1cs_sha256": hex::encode(r1cs.sha256()),
+                    "cs_hash": hex::encode(transcript.cs_hash),
                     "constraints": r1cs.constraints(), "domain": r1cs.domain(),
                     "key_bytes": bytes, "seconds": t.elapsed().as_secs_f64(),
                 })
@@ -188,20 +192,18 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
         CeremonyCmd::Contribute {
             circuit,
             key,
-            transcript,
             name,
             key_out,
-            transcript_out,
         } => {
             let (spec, ptau) = circuit.load()?;
-            let (mut k, mut t) = read_key(&key, &transcript)?;
+            let (mut k, mut t) = read_key(&key)?;
             let start = Instant::now();
             let r1cs = ceremony::r1cs_of(&spec)?;
             t.verify(&k, &r1cs, &ptau)
                 .context("the key is not this circuit's, or its transcript does not hold")?;
             let checked = start.elapsed().as_secs_f64();
             ceremony::contribute(&mut k, &mut t, &name, &mut rand::rngs::OsRng)?;
-            let bytes = write_key(&k, &t, &key_out, &transcript_out)?;
+            let bytes = write_key(&k, &t, &r1cs, &key_out)?;
             println!(
                 "{}",
                 serde_json::json!({
@@ -215,11 +217,10 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
         CeremonyCmd::Register {
             circuit,
             key,
-            transcript,
             chain,
         } => {
             let (spec, ptau) = circuit.load()?;
-            let (k, t) = read_key(&key, &transcript)?;
+            let (k, t) = read_key(&key)?;
             t.verify(&k, &ceremony::r1cs_of(&spec)?, &ptau)
                 .context("the key is not this circuit's, or its transcript does not hold")?;
             let vk = zkgate_zkml::prove::verifying_key(&k);
@@ -254,13 +255,17 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
         CeremonyCmd::Verify {
             circuit,
             key,
-            transcript,
+            transcript_out,
         } => {
             let (spec, ptau) = circuit.load()?;
-            let (k, t) = read_key(&key, &transcript)?;
+            let (k, t) = read_key(&key)?;
             let r1cs = ceremony::r1cs_of(&spec)?;
             match t.verify(&k, &r1cs, &ptau) {
                 Ok(()) => {
+                    if let Some(out) = transcript_out {
+                        std::fs::write(&out, serde_json::to_string_pretty(&t)?)
+                            .with_context(|| format!("writing {}", out.display()))?;
+                    }
                     println!(
                         "valid: the key of circuit {} by {}; transcript {}",
                         fr_to_hex(spec.id()),

@@ -133,12 +133,10 @@ struct ProveArgs {
     #[arg(long)]
     shard_rows: Option<u64>,
     /// Prove with this ceremony key (`zkgate ceremony`) instead of making
-    /// keys here; needs --transcript and --ptau, and is checked first.
-    #[arg(long, requires_all = ["transcript", "ptau"])]
+    /// keys here (a `.zkey`, from `zkgate ceremony` or snarkjs; its
+    /// transcript inside); needs --ptau, and is checked first.
+    #[arg(long, requires = "ptau")]
     ceremony_key: Option<PathBuf>,
-    /// The ceremony key's transcript.
-    #[arg(long)]
-    transcript: Option<PathBuf>,
     /// The powers-of-tau file the ceremony key was made over.
     #[arg(long)]
     ptau: Option<PathBuf>,
@@ -184,7 +182,8 @@ struct VerifyArgs {
     #[arg(long)]
     require_ceremony: bool,
     /// Check that the receipt's verifying key is the one this ceremony
-    /// transcript made for the model's circuit (needs --model and --ptau).
+    /// transcript made for the model's circuit (a `.zkey`, or its
+    /// transcript as JSON; needs --model and --ptau).
     #[arg(long, requires_all = ["model", "ptau"])]
     transcript: Option<PathBuf>,
     /// The powers-of-tau file of the ceremony.
@@ -251,9 +250,9 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         .job_id
         .clone()
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
-    let ceremony_parts = match (&a.ceremony_key, &a.transcript, &a.ptau) {
-        (Some(k), Some(t), Some(p)) => {
-            let (key, transcript) = ceremony::read_key(k, t)?;
+    let ceremony_parts = match (&a.ceremony_key, &a.ptau) {
+        (Some(k), Some(p)) => {
+            let (key, transcript) = ceremony::read_key(k)?;
             let ptau = zkgate_zkml::ceremony::Ptau::read(p)
                 .with_context(|| format!("reading {}", p.display()))?;
             Some((key, transcript, ptau))
@@ -342,11 +341,13 @@ fn ceremony_mismatch(
     t: &std::path::Path,
     p: &std::path::Path,
 ) -> Result<Option<String>> {
-    let text = std::fs::read_to_string(t).with_context(|| format!("reading {}", t.display()))?;
-    let transcript: zkgate_zkml::ceremony::Transcript =
-        serde_json::from_str(&text).with_context(|| format!("reading {}", t.display()))?;
-    if receipt.setup != zkgate_zkml::ceremony::setup_line(&transcript) {
-        return Ok(Some("the receipt names another ceremony transcript".into()));
+    let transcript = ceremony::read_transcript(t)?;
+    let ptau =
+        zkgate_zkml::ceremony::Ptau::read(p).with_context(|| format!("reading {}", p.display()))?;
+    if receipt.setup != zkgate_zkml::ceremony::setup_line(&transcript, &ptau) {
+        return Ok(Some(
+            "the receipt names another ceremony transcript or powers-of-tau file".into(),
+        ));
     }
     let vks = zkgate_statement::groth16::keys_from_bytes(
         &std::fs::read(vk).with_context(|| format!("reading {}", vk.display()))?,
@@ -356,8 +357,6 @@ fn ceremony_mismatch(
             "a ceremony key covers one circuit; this receipt has several".into(),
         ));
     };
-    let ptau =
-        zkgate_zkml::ceremony::Ptau::read(p).with_context(|| format!("reading {}", p.display()))?;
     let r1cs = zkgate_zkml::ceremony::r1cs_of(spec)?;
     Ok(transcript
         .verify_vk(vk, &r1cs, &ptau)

@@ -71,14 +71,12 @@ pub struct SubmitArgs {
     /// the proof is made.
     #[arg(long)]
     chain_job: Option<u64>,
-    /// A ceremony key for the job's circuit (`zkgate ceremony`), over the
-    /// gateway's powers-of-tau file (`GET /v1/ceremony`); needs
-    /// --transcript. The gateway checks it and proves with it.
-    #[arg(long, requires = "transcript")]
-    ceremony_key: Option<PathBuf>,
-    /// The ceremony key's transcript.
+    /// A ceremony key for the job's circuit (a `.zkey` from `zkgate
+    /// ceremony` or snarkjs, its transcript inside), over the gateway's
+    /// powers-of-tau file (`GET /v1/ceremony`). The gateway checks it and
+    /// proves with it.
     #[arg(long)]
-    transcript: Option<PathBuf>,
+    ceremony_key: Option<PathBuf>,
     /// Do not wait for the receipt.
     #[arg(long)]
     no_wait: bool,
@@ -109,12 +107,9 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
             .is_none()
             .then(|| hex::encode(rand::random::<[u8; 32]>())),
     };
-    let ceremony = match (&a.ceremony_key, &a.transcript) {
-        (Some(k), Some(t)) => Some((
-            std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
-            std::fs::read(t).with_context(|| format!("reading {}", t.display()))?,
-        )),
-        _ => None,
+    let ceremony = match &a.ceremony_key {
+        Some(k) => Some(std::fs::read(k).with_context(|| format!("reading {}", k.display()))?),
+        None => None,
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {

@@ -2,8 +2,10 @@
 //! (pinned in `contracts/package.json`; `npm ci --prefix contracts`
 //! installs it): the owner starts from the public facts, the researcher
 //! checks and contributes with `zkgate` alone, anyone verifies the
-//! transcript, the owner proves with the result, and the receipt names the
-//! setup. Damaged and uncontributed keys are refused before proving.
+//! transcript (with `zkgate` or `snarkjs zkey verify`), a second party
+//! contributes with `snarkjs zkey contribute`, the owner proves with the
+//! result, and the receipt names the setup and verifies against the
+//! transcript. Damaged and uncontributed keys are refused before proving.
 //! snarkjs also verifies the proofs, exported as its JSON.
 
 mod common;
@@ -104,7 +106,7 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
 
     // The owner (or anyone) starts from the public facts.
     let mut init = circuit(&["ceremony", "init"]);
-    init.extend(["--key-out", &p("k0"), "--transcript-out", &p("t0")].map(String::from));
+    init.extend(["--key-out", &p("k0")].map(String::from));
     let said: serde_json::Value = serde_json::from_str(ok(init).trim()).unwrap();
     assert!(said["constraints"].as_u64().unwrap() > 100, "{said}");
     // The same circuit as snarkjs reads it.
@@ -128,30 +130,55 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
         [
             "--key",
             &p("k0"),
-            "--transcript",
-            &p("t0"),
             "--name",
             "researcher",
             "--key-out",
             &p("k1"),
-            "--transcript-out",
-            &p("t1"),
         ]
         .map(String::from),
     );
     ok(contribute);
-    // Anyone checks the transcript; a key that does not match it is
-    // invalid.
+    // Anyone checks the transcript, with zkgate or snarkjs; a key whose
+    // points do not match its transcript is invalid.
     let mut verify = circuit(&["ceremony", "verify"]);
-    verify.extend(["--key", &p("k1"), "--transcript", &p("t1")].map(String::from));
+    verify.extend(["--key", &p("k1"), "--transcript-out", &p("t1.json")].map(String::from));
     assert!(ok(verify).contains("by researcher"));
+    let snark = |args: &[&str]| {
+        let out = Command::new(snarkjs())
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), text)
+    };
+    let (accepted, said) = snark(&["zkey", "verify", "c.r1cs", "final.ptau", &p("k1")]);
+    assert!(accepted && said.contains("ZKey Ok!"), "{said}");
+    let mut bytes = std::fs::read(p("k1")).unwrap();
+    let k0 = std::fs::read(p("k0")).unwrap();
+    // k1's transcript on k0's points (section 10 is the last).
+    let mut mixed = k0[..section(&k0, 10) - 12].to_vec();
+    mixed.extend_from_slice(&bytes[section(&bytes, 10) - 12..]);
+    std::fs::write(p("mixed"), &mixed).unwrap();
     let mut mismatched = circuit(&["ceremony", "verify"]);
-    mismatched.extend(["--key", &p("k0"), "--transcript", &p("t1")].map(String::from));
+    mismatched.extend(["--key", &p("mixed")].map(String::from));
     assert_eq!(run(mismatched).status.code(), Some(1));
+
+    // A second contributor uses snarkjs on the researcher's key.
+    let (contributed, said) = snark(&[
+        "zkey",
+        "contribute",
+        &p("k1"),
+        &p("k2"),
+        "--name=auditor",
+        "-e=auditor entropy",
+    ]);
+    assert!(contributed, "{said}");
 
     // The owner proves with the contributed key; the receipt says so and
     // verifies.
-    let prove = |key: &str, transcript: &str| {
+    let prove = |key: &str| {
         run([
             "prove",
             "--model",
@@ -164,8 +191,6 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
             &columns,
             "--ceremony-key",
             &p(key),
-            "--transcript",
-            &p(transcript),
             "--ptau",
             ptau,
             "--out",
@@ -177,7 +202,7 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
         .map(String::from)
         .to_vec())
     };
-    let out = prove("k1", "t1");
+    let out = prove("k2");
     assert!(
         out.status.success(),
         "{}",
@@ -187,7 +212,7 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
         serde_json::from_str(&std::fs::read_to_string(p("r.json")).unwrap()).unwrap();
     let setup = receipt["setup"].as_str().unwrap();
     assert!(
-        setup.starts_with("ceremony:") && setup.contains("by researcher"),
+        setup.starts_with("ceremony:") && setup.contains("by researcher, auditor"),
         "{setup}"
     );
     assert_eq!(
@@ -196,33 +221,72 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
             .code(),
         Some(0)
     );
+    // Its verifier checks the keys are the ones the transcript made (from
+    // the .zkey or the JSON of another key's transcript: refused).
+    let against = |transcript: &str| {
+        zkgate(&[
+            "verify",
+            &p("r.json"),
+            "--vk",
+            &p("vk.bin"),
+            "--require-ceremony",
+            "--model",
+            &fixture("models/linreg.onnx"),
+            "--transcript",
+            &p(transcript),
+            "--ptau",
+            ptau,
+        ])
+    };
+    let out = against("k2");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = against("t1.json");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("another ceremony transcript"));
 
     // Refused before proving: the uncontributed key (delta 1), and a key
     // with one point changed.
-    let out = prove("k0", "t0");
+    let out = prove("k0");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no contribution"));
-    let mut bytes = std::fs::read(p("k1")).unwrap();
-    // A byte of the last L-query point's x-coordinate (a byte of an
-    // infinity point would change nothing: its coordinates are ignored).
-    let at = bytes.len() - 20;
-    bytes[at] ^= 0x40;
-    std::fs::write(p("k2"), bytes).unwrap();
-    let out = prove("k2", "t1");
+    // A byte of the first H-query point's x-coordinate (section 9 follows
+    // the header, the coefficients and the inputs).
+    let h = section(&bytes, 9);
+    bytes[h + 3] ^= 0x40;
+    std::fs::write(p("k3"), bytes).unwrap();
+    let out = prove("k3");
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("ceremony") && !err.contains("panicked"),
+        err.contains("zkey: a G1 point is not on the curve") && !err.contains("panicked"),
         "{err}"
     );
 
     // On chain: the researcher registers the key's verifying key, opens a
     // job naming it, and submits with the key; the gateway proves with it
     // and the job settles under it.
-    on_chain(d, ptau, &csv, &circuit(&[]), &p("k1"), &p("t1"));
+    on_chain(d, ptau, &csv, &circuit(&[]), &p("k1"));
 }
 
-fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str, transcript: &str) {
+/// Where section `kind` of a snarkjs container file starts.
+fn section(b: &[u8], kind: u32) -> usize {
+    let u32_at = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let mut at = 12;
+    loop {
+        let size = u64::from_le_bytes(b[at + 4..at + 12].try_into().unwrap()) as usize;
+        if u32_at(at) == kind {
+            return at + 12;
+        }
+        at += 12 + size;
+    }
+}
+
+fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
     let gw = d.join("gw");
     let g = gw.to_str().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -271,7 +335,7 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str, tran
     ]);
     let mut register = vec!["ceremony", "register"];
     register.extend(circuit.iter().map(String::as_str));
-    register.extend(["--key", key, "--transcript", transcript, "--data-dir", g]);
+    register.extend(["--key", key, "--data-dir", g]);
     let registered: serde_json::Value = serde_json::from_str(run(&register).trim()).unwrap();
     let verifier = registered["verifier"].as_str().unwrap().to_string();
     run(&[
@@ -324,8 +388,6 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str, tran
         &columns,
         "--ceremony-key",
         key,
-        "--transcript",
-        transcript,
         "--chain-job",
         "1",
         "--out",

@@ -157,13 +157,14 @@ impl Client {
         self.submit_with_key(manifest, model, None).await
     }
 
-    /// `POST /v1/jobs` with a ceremony key and its transcript (JSON) for
-    /// the job's circuit, made over the gateway's powers-of-tau file.
+    /// `POST /v1/jobs` with a ceremony key for the job's circuit (a
+    /// snarkjs `.zkey`, its transcript inside), made over the gateway's
+    /// powers-of-tau file.
     pub async fn submit_with_key(
         &self,
         manifest: &Manifest,
         model: Vec<u8>,
-        ceremony: Option<(Vec<u8>, Vec<u8>)>,
+        ceremony: Option<Vec<u8>>,
     ) -> Answer<Job> {
         let mut form = Form::new()
             .part(
@@ -171,10 +172,8 @@ impl Client {
                 Part::text(serde_json::to_string(manifest).expect("manifest serializes")),
             )
             .part("model", Part::bytes(model).file_name("model.onnx"));
-        if let Some((key, transcript)) = ceremony {
-            form = form
-                .part("ceremony_key", Part::bytes(key).file_name("ceremony.key"))
-                .part("ceremony_transcript", Part::bytes(transcript));
+        if let Some(key) = ceremony {
+            form = form.part("ceremony_key", Part::bytes(key).file_name("ceremony.zkey"));
         }
         Self::answer(
             self.http

@@ -382,7 +382,7 @@ struct Form {
 
 async fn read_form(mut form: Multipart, limit: usize) -> Result<Form> {
     let (mut manifest, mut model) = (None, None);
-    let (mut key, mut transcript) = (None, None);
+    let mut key = None;
     while let Some(field) = form
         .next_field()
         .await
@@ -394,10 +394,9 @@ async fn read_form(mut form: Multipart, limit: usize) -> Result<Form> {
             "manifest" => manifest = Some(bytes),
             "model" => model = Some(bytes),
             "ceremony_key" => key = Some(bytes),
-            "ceremony_transcript" => transcript = Some(bytes),
             other => {
                 return Err(Error::BadRequest(format!(
-                    "unexpected form field `{other}` (expected `manifest`, `model`, and optionally `ceremony_key` with `ceremony_transcript`)"
+                    "unexpected form field `{other}` (expected `manifest`, `model`, and optionally `ceremony_key`)"
                 )))
             }
         }
@@ -407,20 +406,14 @@ async fn read_form(mut form: Multipart, limit: usize) -> Result<Form> {
     )
     .map_err(|e| Error::BadRequest(format!("manifest: {e}")))?;
     let model = model.ok_or_else(|| Error::BadRequest("missing form field `model`".into()))?;
-    let ceremony = match (key, transcript) {
-        (None, None) => None,
-        (Some(key), Some(transcript)) => {
-            serde_json::from_slice::<zkgate_zkml::ceremony::Transcript>(&transcript)
-                .map_err(|e| Error::BadRequest(format!("ceremony_transcript: {e}")))?;
-            Some(CeremonyUpload {
-                transcript: transcript.to_vec(),
-                key: key.to_vec(),
-            })
-        }
-        _ => {
-            return Err(Error::BadRequest(
-                "a ceremony key needs its transcript, and the other way round".into(),
-            ))
+    let ceremony = match key {
+        None => None,
+        Some(key) => {
+            // The transcript is read now (cheap); the key's points and its
+            // fit to the job's circuit are checked before proving.
+            zkgate_zkml::ceremony::snarkjs::read_transcript(&key)
+                .map_err(|e| Error::BadRequest(format!("ceremony_key: {e}")))?;
+            Some(CeremonyUpload { zkey: key.to_vec() })
         }
     };
     Ok(Form {
@@ -611,8 +604,7 @@ pub fn openapi() -> serde_json::Value {
                 "post": {
                     "requestBody": { "content": { "multipart/form-data": { "schema": { "type": "object", "properties": {
                         "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key, quant, chain_job (an on-chain job to settle)" },
-                        "ceremony_key": { "type": "string", "format": "binary", "description": "optional: a phase-2 key of the job's circuit over the gateway's powers-of-tau file (zkgate ceremony), proved with after it is checked" },
-                        "ceremony_transcript": { "type": "string", "description": "its transcript (JSON), with ceremony_key" },
+                        "ceremony_key": { "type": "string", "format": "binary", "description": "optional: a phase-2 key of the job's circuit over the gateway's powers-of-tau file, a snarkjs .zkey with its transcript (zkgate ceremony or snarkjs zkey contribute), proved with after it is checked" },
                         "model": { "type": "string", "format": "binary" } } } } } },
                     "responses": {
                         "202": { "description": "accepted", "content": { "application/json": { "schema": job } } },

@@ -30,30 +30,21 @@ pub struct Researcher {
     pub created: u64,
 }
 
-/// A ceremony key and its transcript as a researcher uploaded them.
+/// A ceremony key as a researcher uploaded it: a snarkjs `.zkey`, its
+/// transcript inside.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CeremonyUpload {
-    /// The transcript (JSON).
-    pub transcript: Vec<u8>,
-    /// The key (compressed points).
-    pub key: Vec<u8>,
+    /// The `.zkey` file.
+    pub zkey: Vec<u8>,
 }
 
 impl CeremonyUpload {
     fn encode(&self) -> Vec<u8> {
-        let mut out = (self.transcript.len() as u64).to_le_bytes().to_vec();
-        out.extend_from_slice(&self.transcript);
-        out.extend_from_slice(&self.key);
-        out
+        self.zkey.clone()
     }
 
     fn decode(b: &[u8]) -> Option<CeremonyUpload> {
-        let n = u64::from_le_bytes(b.get(..8)?.try_into().ok()?) as usize;
-        let end = 8usize.checked_add(n)?;
-        Some(CeremonyUpload {
-            transcript: b.get(8..end)?.to_vec(),
-            key: b.get(end..)?.to_vec(),
-        })
+        Some(CeremonyUpload { zkey: b.to_vec() })
     }
 }
 

@@ -307,7 +307,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
                 Error::Unprocessable("the gateway no longer names a powers-of-tau file".into())
             })?;
             let ptau = zkgate_zkml::ceremony::Ptau::read(&gw.paths.root.join(rel))?;
-            let (key, transcript) = zkgate_zkml::ceremony::read(&up.key, &up.transcript)
+            let (key, transcript) = zkgate_zkml::ceremony::read(&up.zkey)
                 .map_err(|e| Error::Unprocessable(format!("the ceremony key: {e}")))?;
             Some((ptau, key, transcript))
         }

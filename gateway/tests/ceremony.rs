@@ -116,11 +116,10 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     let r1cs = ceremony::r1cs_of(&spec).unwrap();
     let initial = ceremony::initial_key(&r1cs, &ptau).unwrap();
     let mut key = initial.clone();
-    let mut transcript = Transcript::new(&r1cs, &ptau);
+    let empty = Transcript::new(&initial, &ptau).unwrap();
+    let mut transcript = empty.clone();
     ceremony::contribute(&mut key, &mut transcript, "alice", &mut rand::rngs::OsRng).unwrap();
-    let upload = |k: &ceremony::Key, t: &Transcript| {
-        Some((ceremony::key_to_bytes(k), serde_json::to_vec(t).unwrap()))
-    };
+    let upload = |k: &ceremony::Key, t: &Transcript| Some(ceremony::write(k, t, &r1cs).unwrap());
 
     let job = client
         .submit_with_key(&manifest(), model_bytes.clone(), upload(&key, &transcript))
@@ -141,7 +140,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     // to.
     let mut subverted = key.clone();
     subverted.a_query.swap(1, 2);
-    let uncontributed = (initial, Transcript::new(&r1cs, &ptau));
+    let uncontributed = (initial, empty);
     for (k, t, why) in [
         (&subverted, &transcript, "not this circuit's"),
         (&uncontributed.0, &uncontributed.1, "no contribution"),
@@ -156,17 +155,18 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         let e = end.error.unwrap();
         assert!(e.message.contains(why), "{why}: {e:?}");
     }
-    // A key without its transcript is a bad request.
-    let e = client
-        .submit_with_key(
-            &manifest(),
-            model_bytes.clone(),
-            Some((vec![1, 2, 3], b"{".to_vec())),
-        )
-        .await
-        .unwrap()
-        .expect_err("bad transcript");
-    assert_eq!(e.status, 400);
+    // A file that is not a .zkey, or one whose transcript is cut, is a bad
+    // request.
+    let whole = upload(&key, &transcript).unwrap();
+    for bad in [vec![1, 2, 3], whole[..whole.len() - 7].to_vec()] {
+        let e = client
+            .submit_with_key(&manifest(), model_bytes.clone(), Some(bad))
+            .await
+            .unwrap()
+            .expect_err("not a key");
+        assert_eq!(e.status, 400);
+        assert!(e.message.contains("ceremony_key"), "{e:?}");
+    }
 
     gw.stop().await;
 }

@@ -176,6 +176,9 @@ impl Transcript {
     /// Reads a `.zkey`'s section 10. Beacon contributions (type 1) are
     /// refused: nothing here recomputes a beacon.
     pub fn from_bytes(b: &[u8]) -> Result<Transcript> {
+        let named = |e| ptau::in_file(e, "ceremony: the transcript");
+        let g1 = |b: &[u8]| ptau::read_g1(b).map_err(named);
+        let g2 = |b: &[u8]| ptau::read_g2(b).map_err(named);
         let mut at = 0usize;
         let mut take = |n: usize| -> Result<&[u8]> {
             let s = b
@@ -189,10 +192,10 @@ impl Transcript {
         let count = u32_of(take(4)?);
         let mut contributions = Vec::new();
         for i in 0..count {
-            let delta_after = ptau::read_g1(take(64)?)?;
-            let g1_s = ptau::read_g1(take(64)?)?;
-            let g1_sx = ptau::read_g1(take(64)?)?;
-            let g2_spx = ptau::read_g2(take(128)?)?;
+            let delta_after = g1(take(64)?)?;
+            let g1_s = g1(take(64)?)?;
+            let g1_sx = g1(take(64)?)?;
+            let g2_spx = g2(take(128)?)?;
             let transcript: [u8; 64] = take(64)?.try_into().expect("64 bytes");
             if u32_of(take(4)?) != 0 {
                 return Err(bad(format!(

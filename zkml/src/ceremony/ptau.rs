@@ -64,6 +64,19 @@ fn u32_at(b: &[u8], at: usize) -> Result<u32> {
         .ok_or_else(|| bad("truncated"))
 }
 
+/// A bad point, in whichever file it was read from (see [`in_file`]).
+fn point(m: &str) -> Error {
+    Error::Proof(m.to_string())
+}
+
+/// Names the file a point reader's error came from.
+pub(crate) fn in_file(e: Error, what: &str) -> Error {
+    match e {
+        Error::Proof(m) => Error::Proof(format!("{what}: {m}")),
+        other => other,
+    }
+}
+
 fn fq(b: &[u8]) -> Result<Fq> {
     let mut limbs = [0u64; 4];
     for (i, l) in limbs.iter_mut().enumerate() {
@@ -71,7 +84,7 @@ fn fq(b: &[u8]) -> Result<Fq> {
     }
     let big = BigInt(limbs);
     if big >= Fq::MODULUS {
-        return Err(bad("a coordinate is not a field element"));
+        return Err(point("a coordinate is not a field element"));
     }
     Ok(Fq::new_unchecked(big))
 }
@@ -89,7 +102,7 @@ pub(crate) fn read_g1(b: &[u8]) -> Result<G1Affine> {
     }
     let p = G1Affine::new_unchecked(fq(&b[..32])?, fq(&b[32..64])?);
     if !p.is_on_curve() {
-        return Err(bad("a G1 point is not on the curve"));
+        return Err(point("a G1 point is not on the curve"));
     }
     Ok(p)
 }
@@ -98,7 +111,7 @@ pub(crate) fn read_g1(b: &[u8]) -> Result<G1Affine> {
 pub(crate) fn read_g2(b: &[u8]) -> Result<G2Affine> {
     let p = read_g2_on_curve(b)?;
     if !p.is_in_correct_subgroup_assuming_on_curve() {
-        return Err(bad("a G2 point is not in the group"));
+        return Err(point("a G2 point is not in the group"));
     }
     Ok(p)
 }
@@ -116,7 +129,7 @@ pub(crate) fn read_g2_on_curve(b: &[u8]) -> Result<G2Affine> {
     let y = Fq2::new(fq(&b[64..96])?, fq(&b[96..128])?);
     let p = G2Affine::new_unchecked(x, y);
     if !p.is_on_curve() {
-        return Err(bad("a G2 point is not on the curve"));
+        return Err(point("a G2 point is not on the curve"));
     }
     Ok(p)
 }
@@ -204,7 +217,8 @@ impl Ptau {
         self.slice(section, first, count, G1_BYTES)?
             .par_chunks(G1_BYTES)
             .map(read_g1)
-            .collect()
+            .collect::<Result<_>>()
+            .map_err(|e| in_file(e, "powers of tau"))
     }
 
     fn g2s(&self, section: u32, first: usize, count: usize) -> Result<Vec<G2Affine>> {
@@ -217,7 +231,8 @@ impl Ptau {
         self.slice(section, first, count, G2_BYTES)?
             .par_chunks(G2_BYTES)
             .map(read)
-            .collect()
+            .collect::<Result<_>>()
+            .map_err(|e| in_file(e, "powers of tau"))
     }
 
     fn domain(&self, n: usize) -> Result<usize> {
@@ -299,22 +314,24 @@ pub fn write_insecure(
     beta: ark_bn254::Fr,
 ) -> Vec<u8> {
     use ark_bn254::{Fr, G1Projective, G2Projective};
-    use ark_ec::{CurveGroup, PrimeGroup};
+    use ark_ec::scalar_mul::ScalarMul;
+    use ark_ec::PrimeGroup;
     use ark_poly::{EvaluationDomain, Radix2EvaluationDomain};
-    let g1 = G1Projective::generator();
-    let g2 = G2Projective::generator();
+    // Fixed-base tables: one generator, many scalars.
     let g1s = |scalars: &[Fr]| -> Vec<u8> {
-        let pts =
-            G1Projective::normalize_batch(&scalars.iter().map(|s| g1 * s).collect::<Vec<_>>());
-        let mut out = Vec::new();
-        pts.iter().for_each(|p| write_g1(p, &mut out));
+        let mut out = Vec::with_capacity(G1_BYTES * scalars.len());
+        G1Projective::generator()
+            .batch_mul(scalars)
+            .iter()
+            .for_each(|p| write_g1(p, &mut out));
         out
     };
     let g2s = |scalars: &[Fr]| -> Vec<u8> {
-        let pts =
-            G2Projective::normalize_batch(&scalars.iter().map(|s| g2 * s).collect::<Vec<_>>());
-        let mut out = Vec::new();
-        pts.iter().for_each(|p| write_g2(p, &mut out));
+        let mut out = Vec::with_capacity(G2_BYTES * scalars.len());
+        G2Projective::generator()
+            .batch_mul(scalars)
+            .iter()
+            .for_each(|p| write_g2(p, &mut out));
         out
     };
     let n = 1usize << power;

@@ -216,12 +216,17 @@ pub fn write_zkey(key: &Key, transcript: &Transcript, r1cs: &R1cs) -> Result<Vec
 /// well-formed key of a given circuit is [`super::check_key`]'s question,
 /// whether its contributions hold [`Transcript::verify`]'s.
 pub fn read_zkey(bytes: &[u8]) -> Result<(Key, Transcript)> {
+    let key = read_key(bytes).map_err(|e| super::ptau::in_file(e, "zkey"))?;
+    Ok((key, read_transcript(bytes)?))
+}
+
+/// Reads only a `.zkey`'s transcript (cheap: no key points are read).
+pub fn read_transcript(bytes: &[u8]) -> Result<Transcript> {
     let s = super::binfile::sections(bytes, b"zkey", "zkey")?;
     let &(start, size) = s
         .get(&10)
         .ok_or_else(|| bad("section 10 (the transcript) is missing"))?;
-    let transcript = Transcript::from_bytes(&bytes[start..start + size])?;
-    Ok((read_key(bytes)?, transcript))
+    Transcript::from_bytes(&bytes[start..start + size])
 }
 
 fn read_key(bytes: &[u8]) -> Result<Key> {
