@@ -23,6 +23,7 @@ pub mod shard;
 pub mod suppress;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod trees;
 
 pub use num::{field_to_i128, i128_to_field, Num};
 
