@@ -137,6 +137,22 @@ pub enum Node {
 /// leaves included. Costs one constraint per branch whose own indicator is
 /// not constant and whose condition is not decided.
 pub fn indicators(cs: &Cs, nodes: &[Node]) -> Result<Vec<Num>> {
+    propagate(nodes, |a, b| Num::mul(cs, a, b))
+}
+
+/// Constraints [`indicators`] adds for `nodes` (their conditions' values
+/// do not matter).
+pub fn cost(nodes: &[Node]) -> usize {
+    let mut n = 0;
+    propagate(nodes, |_, _| {
+        n += 1;
+        Ok(Num::zero())
+    })
+    .expect("counting never fails");
+    n
+}
+
+fn propagate(nodes: &[Node], mut mul: impl FnMut(&Num, &Num) -> Result<Num>) -> Result<Vec<Num>> {
     // Each reached node's indicator, and whether it is the constant 1 or 0
     // (the root, and what decided branches pass on).
     let mut ind: Vec<Option<(Num, Option<bool>)>> = vec![None; nodes.len()];
@@ -157,7 +173,7 @@ pub fn indicators(cs: &Cs, nodes: &[Node]) -> Result<Vec<Num>> {
                 ((t, None), (l, None))
             }
             (Cond::Is(c), None) => {
-                let t = Num::mul(cs, &here, c)?;
+                let t = mul(&here, c)?;
                 let l = here.sub(&t);
                 ((t, None), (l, None))
             }
@@ -274,6 +290,34 @@ mod tests {
             // Two branches below the root carry the path; the decided one
             // is free.
             assert_eq!(count, bx.cost() + by.cost() + 2);
+            let shape = vec![
+                Node::Branch {
+                    cond: Cond::Is(Num::zero()),
+                    yes: 1,
+                    no: 2,
+                },
+                Node::Branch {
+                    cond: Cond::Is(Num::zero()),
+                    yes: 3,
+                    no: 4,
+                },
+                Node::Branch {
+                    cond: Cond::Is(Num::zero()),
+                    yes: 5,
+                    no: 6,
+                },
+                Node::Leaf,
+                Node::Leaf,
+                Node::Leaf,
+                Node::Branch {
+                    cond: Cond::Always(false),
+                    yes: 7,
+                    no: 8,
+                },
+                Node::Leaf,
+                Node::Leaf,
+            ];
+            assert_eq!(cost(&shape), 2);
             let reached = |n: usize| match n {
                 0 => true,
                 1 => x <= 3,

@@ -2,15 +2,15 @@
 //! aggregate, in one R1CS instance (see `zkgate_statement::inputs`).
 
 use crate::dataset::Secret;
-use crate::quantize::Stage;
+use crate::quantize::{QCond, QNode, Stage};
 use crate::spec::CircuitSpec;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use zkgate_circuits::{
-    aggregate, argmax, compare, i128_to_field, maxpool, noise, relu, rescale, shard, suppress, Fr,
-    Num,
+    aggregate, argmax, compare, i128_to_field, maxpool, noise, relu, rescale, shard, suppress,
+    trees, Fr, Num,
 };
 use zkgate_statement::aggregate::RowVars;
 use zkgate_statement::field::bitlen;
@@ -276,9 +276,66 @@ fn lower_row(
                     .collect::<Result<_, _>>()?;
                 counter.mark("maxpool");
             }
+            Stage::Trees {
+                buckets,
+                trees: forest,
+                outputs,
+            } => {
+                let mut onehots = Vec::with_capacity(buckets.len());
+                for b in buckets {
+                    let spec = trees::Buckets {
+                        lo: b.lo,
+                        hi: b.hi,
+                        thresholds: b.thresholds.clone(),
+                    };
+                    onehots.push(trees::bucket(cs, &v[b.input as usize], &spec)?);
+                }
+                let mut sums: Vec<Vec<(Fr, Num)>> = vec![Vec::new(); *outputs];
+                for tree in forest {
+                    let ind = trees::indicators(cs, &tree_nodes(tree, Some(&onehots)))?;
+                    for (k, node) in tree.iter().enumerate() {
+                        if let QNode::Leaf { values } = node {
+                            for (o, val) in values {
+                                sums[*o as usize]
+                                    .push((i128_to_field(i128::from(*val)), ind[k].clone()));
+                            }
+                        }
+                    }
+                }
+                // Each output once as a variable: what follows reads it
+                // many times.
+                v = sums
+                    .iter()
+                    .map(|terms| {
+                        Num::linear_combination(terms.iter().map(|(c, n)| (*c, n))).materialize(cs)
+                    })
+                    .collect::<Result<_, _>>()?;
+                counter.mark("trees");
+            }
         }
     }
     Ok(v)
+}
+
+/// A quantized tree as the gadget takes it: each condition the sum of its
+/// input's bucket bits (`onehots`), or a placeholder when only counting.
+pub(crate) fn tree_nodes(tree: &[QNode], onehots: Option<&[Vec<Num>]>) -> Vec<trees::Node> {
+    tree.iter()
+        .map(|n| match n {
+            QNode::Branch { cond, yes, no } => trees::Node::Branch {
+                cond: match cond {
+                    QCond::Always(b) => trees::Cond::Always(*b),
+                    QCond::AtMost { slot, j } => trees::Cond::Is(match onehots {
+                        Some(o) => trees::at_most(&o[*slot as usize], *j as usize),
+                        None => Num::zero(),
+                    }),
+                },
+                yes: *yes as usize,
+                no: *no as usize,
+            },
+            QNode::Leaf { .. } => trees::Node::Leaf,
+        })
+        .collect()
 }
 
 /// Counts the circuit's constraints by part without any witness.

@@ -41,6 +41,8 @@ fn walk(spec: &CircuitSpec, mut f: impl FnMut(&Stage, &[usize], &[usize])) {
                     _ => 1,
                 })
                 .collect(),
+            // A forest's outputs are materialized.
+            Stage::Trees { outputs, .. } => vec![1; *outputs],
         };
         f(stage, &terms, &next);
         terms = next;
@@ -83,6 +85,30 @@ pub fn per_row(spec: &CircuitSpec) -> usize {
                     n => n * bits + n - 1,
                 })
                 .sum::<usize>();
+        }
+        Stage::Trees {
+            buckets,
+            trees,
+            outputs,
+        } => {
+            // Buckets (k + 1 + 2w each), the branches that carry a path,
+            // and each output materialized.
+            cost += buckets
+                .iter()
+                .map(|b| {
+                    zkgate_circuits::trees::Buckets {
+                        lo: b.lo,
+                        hi: b.hi,
+                        thresholds: b.thresholds.clone(),
+                    }
+                    .cost()
+                })
+                .sum::<usize>()
+                + trees
+                    .iter()
+                    .map(|t| zkgate_circuits::trees::cost(&crate::circuit::tree_nodes(t, None)))
+                    .sum::<usize>()
+                + outputs;
         }
     });
     let outputs = plan.outputs();

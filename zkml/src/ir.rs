@@ -68,6 +68,57 @@ impl Affine {
         }
     }
 
+    /// The identity map on `n` values.
+    pub fn identity(n: usize) -> Affine {
+        Affine {
+            inputs: n,
+            rows: (0..n as u32).map(|i| vec![(i, 1.0)]).collect(),
+            bias: vec![0.0; n],
+        }
+    }
+
+    /// Whether this is the identity map.
+    pub fn is_identity(&self) -> bool {
+        self.inputs == self.outputs()
+            && self.bias.iter().all(|b| *b == 0.0)
+            && self
+                .rows
+                .iter()
+                .enumerate()
+                .all(|(i, r)| r.as_slice() == [(i as u32, 1.0)])
+    }
+
+    /// `self + other - shared`: the sum of two maps of the same input
+    /// that both carry the bias `shared` once too many.
+    pub fn plus(&self, other: &Affine, shared: &[f64]) -> Affine {
+        assert_eq!(self.inputs, other.inputs);
+        assert_eq!(self.outputs(), other.outputs());
+        let rows = self
+            .rows
+            .iter()
+            .zip(&other.rows)
+            .map(|(a, b)| {
+                let mut sum: std::collections::BTreeMap<u32, f64> = a.iter().copied().collect();
+                for (i, w) in b {
+                    *sum.entry(*i).or_insert(0.0) += w;
+                }
+                sum.into_iter().filter(|(_, w)| *w != 0.0).collect()
+            })
+            .collect();
+        let bias = self
+            .bias
+            .iter()
+            .zip(&other.bias)
+            .zip(shared)
+            .map(|((a, b), s)| a + b - s)
+            .collect();
+        Affine {
+            inputs: self.inputs,
+            rows,
+            bias,
+        }
+    }
+
     /// Number of non-zero weights.
     pub fn nonzeros(&self) -> usize {
         self.rows.iter().map(Vec::len).sum()
@@ -83,6 +134,99 @@ pub struct MaxPool {
     pub windows: Vec<Vec<u32>>,
 }
 
+/// A decision-tree ensemble (random forests, gradient-boosted trees): each
+/// output is the sum over the trees of the value of the leaf the input
+/// reaches (base scores, averaging and the classifiers' binary layouts are
+/// an [`Affine`] after it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ensemble {
+    /// Input length.
+    pub inputs: usize,
+    /// Output length.
+    pub outputs: usize,
+    /// The trees: node 0 is the root, children come after their parent.
+    pub trees: Vec<Vec<TreeNode>>,
+}
+
+/// A node of a tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum TreeNode {
+    /// Goes to `yes` when `x[feature] <= threshold` (`<` when `strict`),
+    /// else to `no`.
+    Branch {
+        /// The input compared.
+        feature: u32,
+        /// The threshold.
+        threshold: f64,
+        /// `<` instead of `<=`.
+        strict: bool,
+        /// The child taken when the comparison holds.
+        yes: u32,
+        /// The child taken otherwise.
+        no: u32,
+    },
+    /// A leaf: `(output, value)` pairs (outputs not named get 0).
+    Leaf {
+        /// The leaf's values.
+        values: Vec<(u32, f64)>,
+    },
+}
+
+impl Ensemble {
+    /// The leaf `x` reaches in `tree`.
+    pub fn leaf<'a>(tree: &'a [TreeNode], x: &[f64]) -> &'a [(u32, f64)] {
+        let mut n = 0usize;
+        loop {
+            match &tree[n] {
+                TreeNode::Branch {
+                    feature,
+                    threshold,
+                    strict,
+                    yes,
+                    no,
+                } => {
+                    let v = x[*feature as usize];
+                    let holds = if *strict {
+                        v < *threshold
+                    } else {
+                        v <= *threshold
+                    };
+                    n = if holds { *yes } else { *no } as usize;
+                }
+                TreeNode::Leaf { values } => return values,
+            }
+        }
+    }
+
+    /// Evaluates the ensemble.
+    pub fn apply(&self, x: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.outputs];
+        for tree in &self.trees {
+            for (o, v) in Self::leaf(tree, x) {
+                out[*o as usize] += v;
+            }
+        }
+        out
+    }
+
+    /// The inputs some branch compares.
+    pub fn features(&self) -> std::collections::BTreeSet<u32> {
+        self.trees
+            .iter()
+            .flatten()
+            .filter_map(|n| match n {
+                TreeNode::Branch { feature, .. } => Some(*feature),
+                TreeNode::Leaf { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Branches and leaves.
+    pub fn nodes(&self) -> usize {
+        self.trees.iter().map(Vec::len).sum()
+    }
+}
+
 /// One op of the IR.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -92,8 +236,12 @@ pub enum Op {
     Relu,
     /// Windowed maximum.
     MaxPool(MaxPool),
+    /// A decision-tree ensemble (the first op only: its thresholds compare
+    /// the dataset's values).
+    Trees(Ensemble),
     /// Softmax over the output; allowed only as the last op (classifiers),
-    /// where it does not change the predicted class.
+    /// where it does not change the predicted class. A final sigmoid or
+    /// tanh, which do not change it either, is imported as this op.
     Softmax,
 }
 
@@ -104,6 +252,7 @@ impl Op {
             Op::Affine(_) => "affine",
             Op::Relu => "relu",
             Op::MaxPool(_) => "maxpool",
+            Op::Trees(_) => "trees",
             Op::Softmax => "softmax",
         }
     }
@@ -130,6 +279,7 @@ impl Model {
             match op {
                 Op::Affine(a) => n = a.outputs(),
                 Op::MaxPool(p) => n = p.windows.len(),
+                Op::Trees(e) => n = e.outputs,
                 Op::Relu | Op::Softmax => {}
             }
         }
@@ -158,6 +308,7 @@ impl Model {
                             .fold(f64::NEG_INFINITY, f64::max)
                     })
                     .collect(),
+                Op::Trees(e) => e.apply(&v),
                 Op::Softmax => v,
             };
         }
@@ -201,6 +352,16 @@ impl Model {
                             .flatten()
                     })
                     .collect(),
+                // Every output of a forest that reads one input only is a
+                // function of it: a bucketed copy, up to the leaves' values.
+                Op::Trees(e) => {
+                    let read = e.features();
+                    let one = match (read.len(), read.first()) {
+                        (1, Some(f)) => source[*f as usize],
+                        _ => None,
+                    };
+                    vec![one; e.outputs]
+                }
                 Op::Softmax if source.len() > 1 => vec![None; source.len()],
                 Op::Softmax => source,
             };
@@ -214,6 +375,7 @@ impl Model {
             .iter()
             .map(|op| match op {
                 Op::Affine(a) => a.nonzeros() + a.bias.len(),
+                Op::Trees(e) => e.nodes(),
                 _ => 0,
             })
             .sum()

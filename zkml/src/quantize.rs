@@ -49,6 +49,223 @@ pub enum Stage {
         /// Width of the difference range checks.
         bits: usize,
     },
+    /// A decision-tree ensemble over the inputs: each compared input is
+    /// bucketed once among its thresholds, each output sums the values of
+    /// the leaves reached (`zkgate_circuits::trees`).
+    Trees {
+        /// The compared inputs and their buckets.
+        buckets: Vec<Bucketed>,
+        /// The trees, node 0 the root, children after their parent.
+        trees: Vec<Vec<QNode>>,
+        /// Output length.
+        outputs: usize,
+    },
+}
+
+/// An input a forest compares, with its declared integer bounds and the
+/// distinct integer thresholds strictly inside them, ascending.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bucketed {
+    /// The input.
+    pub input: u32,
+    /// Least stored integer.
+    pub lo: i128,
+    /// Greatest stored integer.
+    pub hi: i128,
+    /// `x <= T` thresholds, `lo <= T < hi`.
+    pub thresholds: Vec<i128>,
+}
+
+/// A quantized tree node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum QNode {
+    /// Goes to `yes` when `cond` holds, else to `no`.
+    Branch {
+        /// The condition.
+        cond: QCond,
+        /// The child taken when it holds.
+        yes: u32,
+        /// The child taken otherwise.
+        no: u32,
+    },
+    /// A leaf's integer values `(output, value)`.
+    Leaf {
+        /// The values.
+        values: Vec<(u32, i64)>,
+    },
+}
+
+/// A quantized branch condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QCond {
+    /// Decided by the declared ranges.
+    Always(bool),
+    /// `x <= T_j` for the `j`-th threshold (from 1) of bucketed input
+    /// `slot`.
+    AtMost {
+        /// Index into the stage's buckets.
+        slot: u32,
+        /// Thresholds counted from 1.
+        j: u32,
+    },
+}
+
+/// Bits kept of the largest leaf value: leaves weight the path indicators
+/// linearly, so their precision costs no constraint.
+const LEAF_BITS: i32 = 24;
+
+/// Quantizes a forest over inputs in `box_` at `scales`: integer
+/// thresholds at each input's scale (`x <= t` is `X <= floor(t 2^s)`,
+/// `x < t` is `X <= ceil(t 2^s) - 1`, exactly, for `X = x 2^s`), decided
+/// branches resolved, leaf values at one scale. Returns the stage, the
+/// outputs' bounds and their scale.
+fn quantize_trees(
+    e: &crate::ir::Ensemble,
+    box_: &[Interval],
+    scales: &[i32],
+) -> Result<(Stage, Vec<Interval>, i32)> {
+    use crate::ir::TreeNode;
+    use std::collections::{BTreeMap, BTreeSet};
+    let integer = |feature: u32, t: f64, strict: bool| -> Result<i128> {
+        let x = t * pow2(scales[feature as usize]);
+        if !x.is_finite() || x.abs() > 2f64.powi(100) {
+            return Err(Error::Structure(format!(
+                "a tree threshold ({t}) is outside any input's range"
+            )));
+        }
+        Ok(if strict {
+            x.ceil() as i128 - 1
+        } else {
+            x.floor() as i128
+        })
+    };
+    // Every input's thresholds strictly inside its declared range.
+    let mut found: BTreeMap<u32, BTreeSet<i128>> = BTreeMap::new();
+    for node in e.trees.iter().flatten() {
+        if let TreeNode::Branch {
+            feature,
+            threshold,
+            strict,
+            ..
+        } = node
+        {
+            let t = integer(*feature, *threshold, *strict)?;
+            let r = box_[*feature as usize];
+            if r.lo <= t && t < r.hi {
+                found.entry(*feature).or_default().insert(t);
+            }
+        }
+    }
+    let buckets: Vec<Bucketed> = found
+        .into_iter()
+        .map(|(input, ts)| Bucketed {
+            input,
+            lo: box_[input as usize].lo,
+            hi: box_[input as usize].hi,
+            thresholds: ts.into_iter().collect(),
+        })
+        .collect();
+    let slot: BTreeMap<u32, usize> = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.input, i))
+        .collect();
+    let largest = e
+        .trees
+        .iter()
+        .flatten()
+        .filter_map(|n| match n {
+            TreeNode::Leaf { values } => {
+                Some(values.iter().map(|(_, v)| v.abs()).fold(0.0, f64::max))
+            }
+            TreeNode::Branch { .. } => None,
+        })
+        .fold(0f64, f64::max);
+    if !largest.is_finite() {
+        return Err(Error::Structure(
+            "a tree leaf is not a finite number".into(),
+        ));
+    }
+    let scale = if largest > 0.0 {
+        LEAF_BITS - largest.log2().ceil() as i32
+    } else {
+        0
+    };
+    let mut lo = vec![0i128; e.outputs];
+    let mut hi = vec![0i128; e.outputs];
+    let mut trees = Vec::with_capacity(e.trees.len());
+    for tree in &e.trees {
+        let mut least = vec![i128::MAX; e.outputs];
+        let mut most = vec![i128::MIN; e.outputs];
+        let mut nodes = Vec::with_capacity(tree.len());
+        for node in tree {
+            nodes.push(match node {
+                TreeNode::Branch {
+                    feature,
+                    threshold,
+                    strict,
+                    yes,
+                    no,
+                } => {
+                    let t = integer(*feature, *threshold, *strict)?;
+                    let r = box_[*feature as usize];
+                    let cond = if t < r.lo {
+                        QCond::Always(false)
+                    } else if t >= r.hi {
+                        QCond::Always(true)
+                    } else {
+                        let s = slot[feature];
+                        let j = buckets[s].thresholds.partition_point(|x| *x <= t);
+                        QCond::AtMost {
+                            slot: s as u32,
+                            j: j as u32,
+                        }
+                    };
+                    QNode::Branch {
+                        cond,
+                        yes: *yes,
+                        no: *no,
+                    }
+                }
+                TreeNode::Leaf { values } => {
+                    let mut q = vec![0i128; e.outputs];
+                    let mut out = Vec::with_capacity(values.len());
+                    for (o, v) in values {
+                        let x = (v * pow2(scale)).round() as i64;
+                        q[*o as usize] += i128::from(x);
+                        if x != 0 {
+                            out.push((*o, x));
+                        }
+                    }
+                    for o in 0..e.outputs {
+                        least[o] = least[o].min(q[o]);
+                        most[o] = most[o].max(q[o]);
+                    }
+                    QNode::Leaf { values: out }
+                }
+            });
+        }
+        // A leaf without an output gives it 0, counted above.
+        for o in 0..e.outputs {
+            lo[o] += least[o];
+            hi[o] += most[o];
+        }
+        trees.push(nodes);
+    }
+    let bounds = lo
+        .into_iter()
+        .zip(hi)
+        .map(|(l, h)| Interval::new(l, h))
+        .collect();
+    Ok((
+        Stage::Trees {
+            buckets,
+            trees,
+            outputs: e.outputs,
+        },
+        bounds,
+        scale,
+    ))
 }
 
 /// The integer plan of a model.
@@ -92,9 +309,9 @@ impl Plan {
                 inputs.len()
             )));
         }
-        if !matches!(model.ops.first(), Some(Op::Affine(_))) {
+        if !matches!(model.ops.first(), Some(Op::Affine(_) | Op::Trees(_))) {
             return Err(Error::Structure(
-                "the first op must be a linear layer".into(),
+                "the first op must be a linear layer or a tree ensemble".into(),
             ));
         }
         let margin = config.margin_bits as usize;
@@ -261,6 +478,19 @@ impl Plan {
                     });
                     i += 1;
                 }
+                Op::Trees(e) => {
+                    if i != 0 {
+                        return Err(Error::Structure(
+                            "a tree ensemble must be the model's first op (its thresholds compare the dataset's values)".into(),
+                        ));
+                    }
+                    let (stage, bounds, scale) = quantize_trees(e, &box_, &scales)?;
+                    check_width(signed_bits(&bounds) + margin, i)?;
+                    box_ = bounds;
+                    scales = vec![scale; e.outputs];
+                    stages.push(stage);
+                    i += 1;
+                }
                 Op::Softmax => {
                     classifier = true;
                     i += 1;
@@ -294,6 +524,7 @@ impl Plan {
             match s {
                 Stage::Linear { rows, .. } => n = rows.len(),
                 Stage::MaxPool { windows, .. } => n = windows.len(),
+                Stage::Trees { outputs, .. } => n = *outputs,
                 Stage::Rescale { .. } => {}
             }
         }
@@ -325,6 +556,29 @@ impl Plan {
                         }
                     }
                     pool(windows, &v)
+                }
+                Stage::Trees {
+                    buckets,
+                    trees,
+                    outputs,
+                } => {
+                    let mut onehot_of = Vec::with_capacity(buckets.len());
+                    for b in buckets {
+                        let x = v[b.input as usize];
+                        if x < b.lo || x > b.hi {
+                            return Err(Error::Overflow(format!(
+                                "stage {k}: an input leaves its declared range"
+                            )));
+                        }
+                        onehot_of.push(b.thresholds.partition_point(|t| *t < x));
+                    }
+                    let mut out = vec![0i128; *outputs];
+                    for tree in trees {
+                        for (o, val) in tree_leaf(tree, &onehot_of) {
+                            out[*o as usize] += i128::from(*val);
+                        }
+                    }
+                    out
                 }
             };
         }
@@ -450,6 +704,24 @@ pub(crate) fn rescale(z: i128, shift: usize, relu: bool) -> i128 {
         y.max(0)
     } else {
         y
+    }
+}
+
+/// The leaf a quantized tree reaches, given each bucketed input's bucket.
+pub(crate) fn tree_leaf<'a>(tree: &'a [QNode], bucket: &[usize]) -> &'a [(u32, i64)] {
+    let mut n = 0usize;
+    loop {
+        match &tree[n] {
+            QNode::Branch { cond, yes, no } => {
+                let holds = match cond {
+                    QCond::Always(b) => *b,
+                    // x <= T_j exactly when its bucket is below j.
+                    QCond::AtMost { slot, j } => bucket[*slot as usize] < *j as usize,
+                };
+                n = if holds { *yes } else { *no } as usize;
+            }
+            QNode::Leaf { values } => return values,
+        }
     }
 }
 

@@ -15,6 +15,10 @@
 //!
 //! Anything else is an [`Error::UnsupportedOp`] naming the node and the op.
 
+mod graph;
+mod scaler;
+mod trees;
+
 use crate::error::{Error, Result};
 use crate::ir::{Affine, MaxPool, Model, Op};
 use sha2::{Digest, Sha256};
@@ -46,7 +50,11 @@ pub struct Imported {
     pub onnx_ops: BTreeSet<String>,
     /// Values in the graph's initializers (weights, biases, constants).
     pub onnx_parameters: u64,
-    runnable: Arc<TypedRunnableModel>,
+    /// The output proved (of the graph's outputs, see [`graph`]).
+    pub output: String,
+    /// tract's runnable model; `None` for tree ensembles, whose float
+    /// reference is the IR's own evaluation.
+    runnable: Option<Arc<TypedRunnableModel>>,
 }
 
 impl std::fmt::Debug for Imported {
@@ -212,8 +220,9 @@ pub fn load_bytes_within(bytes: &[u8], limits: &ImportLimits) -> Result<Imported
 
 fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
     let onnx_sha256 = hex::encode(Sha256::digest(bytes));
-    let onnx = tract_onnx::onnx();
-    let proto = onnx
+    let mut onnx = tract_onnx::onnx();
+    scaler::register(&mut onnx.op_register);
+    let mut proto = onnx
         .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
     check_proto(&proto, limits)?;
@@ -227,8 +236,27 @@ fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
         ),
         None => (BTreeSet::new(), 0),
     };
-    let inference = onnx
+    let g = proto
+        .graph
+        .as_mut()
+        .ok_or_else(|| Error::MalformedModel("the file has no graph".into()))?;
+    let io = graph::choose(g)?;
+    graph::prune(g, &io.output);
+    if let Some(model) = trees::translate(g, &io)? {
+        return Ok(Imported {
+            model,
+            onnx_sha256,
+            onnx_ops,
+            onnx_parameters,
+            output: io.output,
+            runnable: None,
+        });
+    }
+    let mut inference = onnx
         .model_for_proto_model(&proto)
+        .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
+    inference
+        .set_input_fact(0, f32::fact(&io.shape).into())
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
     let typed = inference.into_typed().map_err(|e| typing_error(&e))?;
     check_typed(&typed, limits)?;
@@ -246,7 +274,8 @@ fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
         onnx_sha256,
         onnx_ops,
         onnx_parameters,
-        runnable,
+        output: io.output,
+        runnable: Some(runnable),
     })
 }
 
@@ -266,12 +295,17 @@ fn typing_error(e: &TractError) -> Error {
 }
 
 impl Imported {
-    /// Runs tract's float model on one flat input row.
+    /// Runs the float model on one flat input row: tract's, or for tree
+    /// ensembles the IR's evaluation (exact comparisons with the file's
+    /// float32 thresholds, sums in f64).
     pub fn run_float(&self, x: &[f32]) -> Result<Vec<f32>> {
+        let Some(runnable) = &self.runnable else {
+            let xs: Vec<f64> = x.iter().map(|v| f64::from(*v)).collect();
+            return Ok(self.model.eval(&xs).into_iter().map(|v| v as f32).collect());
+        };
         let t = Tensor::from_shape(&self.model.input_shape, x)
             .map_err(|e| Error::Proof(format!("{e:#}")))?;
-        let out = self
-            .runnable
+        let out = runnable
             .run(tvec!(t.into()))
             .map_err(|e| Error::Proof(format!("tract run: {e:#}")))?;
         let view = out[0]
@@ -281,9 +315,18 @@ impl Imported {
     }
 }
 
+/// A value of the graph while it is walked: a constant, or an affine map
+/// of the latest boundary (the input, or the output of the latest
+/// non-linear op): affine ops compose into the map, so several values of
+/// one boundary (a binary classifier's `[1 - p, p]`) can be combined by
+/// linear ops with several inputs (`Concat`, `Add`, `Sub`).
 enum Val {
     Const(Arc<Tensor>),
-    Wire(Vec<usize>),
+    Wire {
+        boundary: usize,
+        map: Affine,
+        shape: Vec<usize>,
+    },
 }
 
 fn unsupported(node: &TypedNode, detail: impl Into<String>) -> Error {
@@ -296,6 +339,62 @@ fn unsupported(node: &TypedNode, detail: impl Into<String>) -> Error {
 
 fn tract_err(node: &TypedNode, e: TractError) -> Error {
     unsupported(node, format!("evaluation failed: {e:#}"))
+}
+
+/// An op's non-linearity, if the importer knows it.
+enum Kind {
+    /// Affine in its data inputs.
+    Linear,
+    Relu,
+    MaxPool,
+    /// Softmax, sigmoid or tanh: monotone, so a final one leaves the
+    /// class (the argmax) unchanged; anywhere else it is not supported.
+    Monotone,
+}
+
+fn kind(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wires: usize) -> Result<Kind> {
+    use tract_onnx::tract_core::ops::array::{Slice, TypedConcat};
+    use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
+    if let Some(bin) = node.op_as::<TypedBinOp>() {
+        let name = bin.0.name();
+        let constant = consts.iter().flatten().next();
+        return match (name, wires, constant) {
+            ("Max", 1, Some(k)) if is_zero(k) => Ok(Kind::Relu),
+            ("Add" | "Sub", 2, _) | ("Add" | "Sub" | "Mul", 1, Some(_)) => Ok(Kind::Linear),
+            ("Div", 1, Some(_)) if consts[0].is_none() => Ok(Kind::Linear),
+            _ => Err(unsupported(
+                node,
+                "only Add and Sub, Mul and Div by a constant, and max(x, 0) are supported",
+            )),
+        };
+    }
+    if wires > 1 && !node.op_is::<TypedConcat>() {
+        return Err(unsupported(
+            node,
+            "only Concat, Add and Sub may combine several data inputs",
+        ));
+    }
+    if node.op_is::<EinSum>()
+        || node.op_is::<Conv>()
+        || node.op_is::<SumPool>()
+        || node.op_is::<AxisOp>()
+        || node.op_is::<TypedConcat>()
+        || node.op_is::<Slice>()
+    {
+        return Ok(Kind::Linear);
+    }
+    if node.op_is::<TractMaxPool>() {
+        return Ok(Kind::MaxPool);
+    }
+    if node.op_is::<Softmax>() {
+        return Ok(Kind::Monotone);
+    }
+    if let Some(e) = node.op_as::<ElementWiseOp>() {
+        if matches!(e.0.name().as_ref(), "Sigmoid" | "Tanh") {
+            return Ok(Kind::Monotone);
+        }
+    }
+    Err(unsupported(node, ""))
 }
 
 fn translate(m: &TypedModel) -> Result<Model> {
@@ -316,7 +415,11 @@ fn translate(m: &TypedModel) -> Result<Model> {
     let mut ops: Vec<Op> = Vec::new();
     let mut source_ops = Vec::new();
     let mut input_shape = Vec::new();
-    let mut current: Option<OutletId> = None;
+    // Boundaries so far, and the width of the latest.
+    let mut boundary = 0usize;
+    let mut width = 0usize;
+    // The final monotone op, if any: where it is in `ops` and its node.
+    let mut monotone: Option<(usize, String, String)> = None;
 
     for id in m
         .eval_order()
@@ -339,8 +442,15 @@ fn translate(m: &TypedModel) -> Result<Model> {
                     Error::Structure("the input shape must be concrete (fixed batch of 1)".into())
                 })?
                 .to_vec();
-            vals.insert(out, Val::Wire(input_shape.clone()));
-            current = Some(out);
+            width = input_shape.iter().product();
+            vals.insert(
+                out,
+                Val::Wire {
+                    boundary,
+                    map: Affine::identity(width),
+                    shape: input_shape.clone(),
+                },
+            );
             continue;
         }
         if let Some(k) = node.outputs[0].fact.konst.clone() {
@@ -369,26 +479,22 @@ fn translate(m: &TypedModel) -> Result<Model> {
             .inputs
             .iter()
             .enumerate()
-            .filter(|(_, o)| matches!(vals.get(o), Some(Val::Wire(_))))
+            .filter(|(_, o)| matches!(vals.get(o), Some(Val::Wire { .. })))
             .map(|(i, _)| i)
             .collect();
-        if wires.len() != 1 {
-            return Err(unsupported(
-                node,
-                "only ops with one data input and constant parameters are supported",
-            ));
+        if wires.is_empty() {
+            return Err(unsupported(node, "an op on constants only"));
         }
-        let wire = wires[0];
-        if Some(node.inputs[wire]) != current {
-            return Err(Error::Structure(format!(
-                "node `{}` branches off the main chain (skip connections are not supported)",
-                node.name
-            )));
+        for w in &wires {
+            if let Some(Val::Wire { boundary: b, .. }) = vals.get(&node.inputs[*w]) {
+                if *b != boundary {
+                    return Err(Error::Structure(format!(
+                        "node `{}` branches off the main chain (skip connections are not supported)",
+                        node.name
+                    )));
+                }
+            }
         }
-        let Some(Val::Wire(in_shape)) = vals.get(&node.inputs[wire]) else {
-            unreachable!()
-        };
-        let in_shape = in_shape.clone();
         let out_shape = node.outputs[0]
             .fact
             .shape
@@ -403,67 +509,123 @@ fn translate(m: &TypedModel) -> Result<Model> {
                 _ => None,
             })
             .collect();
-
-        let op = if let Some(bin) = node.op_as::<TypedBinOp>() {
-            let name = bin.0.name();
-            let other = consts
-                .iter()
-                .flatten()
-                .next()
-                .cloned()
-                .expect("binary op has a constant");
-            match name {
-                "Max" if is_zero(&other) => Op::Relu,
-                "Add" | "Sub" | "Mul" => {
-                    Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?)
+        let shapes: Vec<Vec<usize>> = node
+            .inputs
+            .iter()
+            .map(|o| match vals.get(o) {
+                Some(Val::Wire { shape, .. }) => shape.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let maps: Vec<(usize, Affine)> = wires
+            .iter()
+            .map(|w| match vals.get(&node.inputs[*w]) {
+                Some(Val::Wire { map, .. }) => (*w, map.clone()),
+                _ => unreachable!("a wire"),
+            })
+            .collect();
+        let kind = kind(node, &consts, wires.len())?;
+        let value = match kind {
+            Kind::Linear => {
+                // out = f(0) + sum_k W_k (map_k x): each W_k read off the
+                // op with the other data inputs at zero.
+                let mut total: Option<Affine> = None;
+                for (w, map) in &maps {
+                    let op = probe_affine(node, &consts, &shapes, *w, &out_shape)?;
+                    let part = map.then(&op);
+                    total = Some(match total {
+                        None => part,
+                        Some(t) => t.plus(&part, &op.bias),
+                    });
                 }
-                "Div" if wire == 0 => {
-                    Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?)
+                Val::Wire {
+                    boundary,
+                    map: total.expect("one data input at least"),
+                    shape: out_shape,
                 }
-                _ => {
+            }
+            Kind::Relu | Kind::MaxPool | Kind::Monotone => {
+                if let Some((_, name, _)) = &monotone {
                     return Err(unsupported(
                         node,
-                        "only Add, Sub, Mul, Div by a constant and max(x, 0) are supported",
-                    ))
+                        format!("`{name}` (softmax, sigmoid or tanh) is supported only as a classifier's last non-linear op"),
+                    ));
+                }
+                let (w, map) = &maps[0];
+                commit(&mut ops, map);
+                let op = match kind {
+                    Kind::Relu => Op::Relu,
+                    Kind::MaxPool => {
+                        let in_shape = &shapes[*w];
+                        Op::MaxPool(probe_windows(node, &consts, *w, in_shape)?)
+                    }
+                    _ => {
+                        if let Some(sm) = node.op_as::<Softmax>() {
+                            let last = out_shape.len() - 1;
+                            let others: usize = out_shape[..last].iter().product();
+                            if sm.axes.as_slice() != [last] || others != 1 {
+                                return Err(unsupported(
+                                    node,
+                                    "softmax must run over the last axis of a single row",
+                                ));
+                            }
+                        }
+                        monotone = Some((ops.len(), node.name.clone(), node.op.name().to_string()));
+                        Op::Softmax
+                    }
+                };
+                push(&mut ops, op);
+                boundary += 1;
+                width = out_shape.iter().product();
+                Val::Wire {
+                    boundary,
+                    map: Affine::identity(width),
+                    shape: out_shape,
                 }
             }
-        } else if node.op_is::<EinSum>()
-            || node.op_is::<Conv>()
-            || node.op_is::<SumPool>()
-            || node.op_is::<AxisOp>()
-        {
-            Op::Affine(probe_affine(node, &consts, wire, &in_shape, &out_shape)?)
-        } else if node.op_is::<TractMaxPool>() {
-            Op::MaxPool(probe_windows(node, &consts, wire, &in_shape)?)
-        } else if let Some(sm) = node.op_as::<Softmax>() {
-            let last = out_shape.len() - 1;
-            let others: usize = out_shape
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != last)
-                .map(|(_, d)| *d)
-                .product();
-            if sm.axes.as_slice() != [last] || others != 1 {
-                return Err(unsupported(
-                    node,
-                    "softmax must run over the last axis of a single row",
-                ));
-            }
-            Op::Softmax
-        } else {
-            return Err(unsupported(node, ""));
         };
-        if !ops.is_empty() && matches!(ops.last(), Some(Op::Softmax)) {
-            return Err(unsupported(node, "softmax must be the last op"));
-        }
-        push(&mut ops, op);
-        vals.insert(out, Val::Wire(out_shape));
-        current = Some(out);
+        vals.insert(out, value);
     }
-    if current != Some(outputs[0]) {
-        return Err(Error::Structure(
-            "the output is not the end of the op chain".into(),
-        ));
+    match vals.get(&outputs[0]) {
+        Some(Val::Wire {
+            boundary: b, map, ..
+        }) if *b == boundary => {
+            let tail = map.clone();
+            match &monotone {
+                None => commit(&mut ops, &tail),
+                // A final monotone op: the class is the argmax of what it
+                // reads. One output `s` is the binary classifier `s > 0`
+                // (sigmoid(s) > 1/2, tanh(s) > 0): the scores `[-s, s]`.
+                // After it only the layout `[1 - p, p]` is allowed, whose
+                // argmax is `[-s, s]`'s for `p = sigmoid(s)`.
+                Some((at, name, op)) => {
+                    let layout = |bias: [f64; 2]| Affine {
+                        inputs: 1,
+                        rows: vec![vec![(0, -1.0)], vec![(0, 1.0)]],
+                        bias: bias.to_vec(),
+                    };
+                    let single = width == 1 && op != "Softmax";
+                    let binary = single
+                        && (tail.is_identity() || (op == "Sigmoid" && tail == layout([1.0, 0.0])));
+                    if binary {
+                        ops.truncate(*at);
+                        push(&mut ops, Op::Affine(layout([0.0, 0.0])));
+                        ops.push(Op::Softmax);
+                    } else if !tail.is_identity() || width == 1 {
+                        return Err(Error::UnsupportedOp {
+                            node: name.clone(),
+                            op: op.clone(),
+                            detail: "a softmax, sigmoid or tanh is supported as a classifier's last op over its scores (a sigmoid over one score may be followed by the layout [1 - p, p]); here something else follows it".into(),
+                        });
+                    }
+                }
+            }
+        }
+        _ => {
+            return Err(Error::Structure(
+                "the output is not the end of the op chain".into(),
+            ))
+        }
     }
     let inputs_len = input_shape.iter().product();
     Ok(Model {
@@ -472,6 +634,13 @@ fn translate(m: &TypedModel) -> Result<Model> {
         ops,
         source_ops,
     })
+}
+
+/// Appends a pending affine map to the ops, unless it is the identity.
+fn commit(ops: &mut Vec<Op>, map: &Affine) {
+    if !map.is_identity() {
+        push(ops, Op::Affine(map.clone()));
+    }
 }
 
 /// Appends an op, merging consecutive affine maps and moving a ReLU that
@@ -498,24 +667,27 @@ fn is_zero(t: &Tensor) -> bool {
         .unwrap_or(false)
 }
 
+/// Evaluates `node` with `x` as its data input `wire`, its constants, and
+/// zeros of `shapes[i]` as any other data input `i`.
 fn eval_with(
     node: &TypedNode,
     consts: &[Option<Arc<Tensor>>],
+    shapes: &[Vec<usize>],
     wire: usize,
     x: Tensor,
 ) -> Result<Vec<f32>> {
     let mut x = Some(x);
-    let inputs: TVec<TValue> = consts
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            if i == wire {
-                x.take().expect("one wire").into()
-            } else {
-                TValue::from_const(c.clone().expect("constant"))
+    let mut inputs: TVec<TValue> = TVec::new();
+    for (i, c) in consts.iter().enumerate() {
+        inputs.push(if i == wire {
+            x.take().expect("one wire").into()
+        } else {
+            match c {
+                Some(c) => TValue::from_const(c.clone()),
+                None => basis(&shapes[i], None, 0.0, 0.0)?.into(),
             }
-        })
-        .collect();
+        });
+    }
     let out = node
         .op
         .eval_out_of_plan(inputs)
@@ -542,13 +714,14 @@ fn basis(shape: &[usize], i: Option<usize>, fill: f32, at: f32) -> Result<Tensor
 fn probe_affine(
     node: &TypedNode,
     consts: &[Option<Arc<Tensor>>],
+    shapes: &[Vec<usize>],
     wire: usize,
-    in_shape: &[usize],
     out_shape: &[usize],
 ) -> Result<Affine> {
+    let in_shape = &shapes[wire];
     let n_in: usize = in_shape.iter().product();
     let n_out: usize = out_shape.iter().product();
-    let bias: Vec<f32> = eval_with(node, consts, wire, basis(in_shape, None, 0.0, 0.0)?)?;
+    let bias: Vec<f32> = eval_with(node, consts, shapes, wire, basis(in_shape, None, 0.0, 0.0)?)?;
     if bias.len() != n_out {
         return Err(unsupported(
             node,
@@ -557,7 +730,13 @@ fn probe_affine(
     }
     let mut rows: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n_out];
     for i in 0..n_in {
-        let y = eval_with(node, consts, wire, basis(in_shape, Some(i), 0.0, PROBE)?)?;
+        let y = eval_with(
+            node,
+            consts,
+            shapes,
+            wire,
+            basis(in_shape, Some(i), 0.0, PROBE)?,
+        )?;
         for (j, (yj, bj)) in y.iter().zip(&bias).enumerate() {
             if yj != bj {
                 rows[j].push((
@@ -590,10 +769,16 @@ fn probe_windows(
     in_shape: &[usize],
 ) -> Result<MaxPool> {
     let n_in: usize = in_shape.iter().product();
-    let base = eval_with(node, consts, wire, basis(in_shape, None, -1.0, -1.0)?)?;
+    let base = eval_with(node, consts, &[], wire, basis(in_shape, None, -1.0, -1.0)?)?;
     let mut windows: Vec<Vec<u32>> = vec![Vec::new(); base.len()];
     for i in 0..n_in {
-        let y = eval_with(node, consts, wire, basis(in_shape, Some(i), -1.0, 1.0)?)?;
+        let y = eval_with(
+            node,
+            consts,
+            &[],
+            wire,
+            basis(in_shape, Some(i), -1.0, 1.0)?,
+        )?;
         for (j, v) in y.iter().enumerate() {
             if *v == 1.0 {
                 windows[j].push(i as u32);

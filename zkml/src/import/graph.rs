@@ -1,0 +1,164 @@
+//! What the importer proves of an ONNX graph, read off the protobuf before
+//! tract sees it: the input with a symbolic batch axis bound to one row,
+//! and the one output to prove, chosen among an exporter's several.
+//!
+//! Exporters name the batch axis symbolically (`None` in skl2onnx and
+//! onnxmltools, `dynamic_axes` in `torch.onnx.export`): axis 0 is bound to
+//! 1, a symbolic axis anywhere else is an error naming it. Classifiers
+//! export a label next to the scores or probabilities: the output proved is
+//! the one float tensor output (a `ZipMap`'s dictionaries are replaced by
+//! the tensor it reads), preferring one named like probabilities or scores
+//! when there are several; the label, which is their argmax, is what the
+//! classification aggregates compute in the circuit anyway. Nodes that do
+//! not lead to the chosen output are dropped before tract types the graph.
+
+use crate::error::{Error, Result};
+use std::collections::BTreeSet;
+use tract_onnx::pb::tensor_shape_proto::dimension::Value as Dim;
+use tract_onnx::pb::type_proto::Value as Type;
+use tract_onnx::pb::{GraphProto, ValueInfoProto};
+
+/// ONNX's element type of float32 tensors.
+const FLOAT: i32 = 1;
+
+/// The input and output the importer proves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Io {
+    /// The input's name.
+    pub input: String,
+    /// Its shape, the batch axis bound to 1.
+    pub shape: Vec<usize>,
+    /// The output proved.
+    pub output: String,
+}
+
+fn structure(m: String) -> Error {
+    Error::Structure(m)
+}
+
+/// Chooses the input and output (see the module's documentation).
+pub fn choose(g: &GraphProto) -> Result<Io> {
+    let stored: BTreeSet<&str> = g.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<&ValueInfoProto> = g
+        .input
+        .iter()
+        .filter(|i| !stored.contains(i.name.as_str()))
+        .collect();
+    let [input] = inputs.as_slice() else {
+        return Err(structure(format!(
+            "models must have one input, this one has {}",
+            inputs.len()
+        )));
+    };
+    let tensor = match input.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+        Some(Type::TensorType(t)) => t,
+        _ => {
+            return Err(structure(format!(
+                "the input `{}` is not a tensor",
+                input.name
+            )))
+        }
+    };
+    if tensor.elem_type != FLOAT {
+        return Err(structure(format!(
+            "the input `{}` must be float32 (ONNX element type 1), not type {}",
+            input.name, tensor.elem_type
+        )));
+    }
+    let dims = tensor
+        .shape
+        .as_ref()
+        .map(|s| s.dim.clone())
+        .unwrap_or_default();
+    let mut shape = Vec::with_capacity(dims.len());
+    for (axis, d) in dims.iter().enumerate() {
+        match (&d.value, axis) {
+            (Some(Dim::DimValue(v)), _) if *v > 0 => shape.push(*v as usize),
+            (_, 0) => shape.push(1),
+            (Some(Dim::DimParam(p)), _) => {
+                return Err(structure(format!(
+                    "the input `{}` has the symbolic dimension `{p}` at axis {axis}: only the batch axis (0) may be symbolic",
+                    input.name
+                )))
+            }
+            _ => {
+                return Err(structure(format!(
+                    "the input `{}` has an unknown dimension at axis {axis}: only the batch axis (0) may be unknown",
+                    input.name
+                )))
+            }
+        }
+    }
+    if shape.is_empty() {
+        return Err(structure(format!(
+            "the input `{}` has no declared shape",
+            input.name
+        )));
+    }
+
+    // Float tensor outputs, a ZipMap's replaced by the tensor it reads.
+    let producer = |name: &str| g.node.iter().find(|n| n.output.iter().any(|o| o == name));
+    let mut candidates: Vec<String> = Vec::new();
+    for o in &g.output {
+        match o.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(Type::TensorType(t)) if t.elem_type == FLOAT => candidates.push(o.name.clone()),
+            Some(Type::TensorType(_)) => {}
+            _ => {
+                if let Some(z) = producer(&o.name).filter(|n| n.op_type == "ZipMap") {
+                    candidates.extend(z.input.first().cloned());
+                }
+            }
+        }
+    }
+    let output = match candidates.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            return Err(structure(
+                "the model has no float32 tensor output to prove (only labels or maps)".into(),
+            ))
+        }
+        several => {
+            let named: Vec<&String> = several
+                .iter()
+                .filter(|n| {
+                    let n = n.to_ascii_lowercase();
+                    n.contains("prob") || n.contains("score")
+                })
+                .collect();
+            match named.as_slice() {
+                [one] => (*one).clone(),
+                _ => {
+                    return Err(structure(format!(
+                        "the model has several float outputs ({}); models must have one output to prove",
+                        several.join(", ")
+                    )))
+                }
+            }
+        }
+    };
+    Ok(Io {
+        input: input.name.clone(),
+        shape,
+        output,
+    })
+}
+
+/// Keeps only the nodes `output` depends on, and `output` as the graph's
+/// only output.
+pub fn prune(g: &mut GraphProto, output: &str) {
+    let mut needed: BTreeSet<String> = BTreeSet::from([output.to_string()]);
+    let mut keep = vec![false; g.node.len()];
+    for (i, n) in g.node.iter().enumerate().rev() {
+        if n.output.iter().any(|o| needed.contains(o)) {
+            keep[i] = true;
+            needed.extend(n.input.iter().filter(|s| !s.is_empty()).cloned());
+        }
+    }
+    let mut k = keep.iter();
+    g.node.retain(|_| *k.next().expect("one flag per node"));
+    let declared = g.output.iter().find(|o| o.name == output).cloned();
+    g.output = vec![declared.unwrap_or_else(|| ValueInfoProto {
+        name: output.to_string(),
+        ..Default::default()
+    })];
+}
