@@ -53,6 +53,8 @@ pub struct BenchArgs {
 
 struct Model {
     name: &'static str,
+    /// `models` (hand-built) or `exports` (real exports, unchanged).
+    dir: &'static str,
     data: &'static str,
     aggregate: fn() -> Aggregate,
     columns: fn(&Dataset) -> Option<Vec<String>>,
@@ -64,18 +66,21 @@ fn features(prefix: &'static str, n: usize) -> Vec<String> {
 
 const MODELS: &[Model] = &[
     Model {
+        dir: "models",
         name: "linreg",
         data: "tabular.csv",
         aggregate: || Aggregate::Mean,
         columns: |_| Some(features("f", 13)),
     },
     Model {
+        dir: "models",
         name: "mlp",
         data: "tabular.csv",
         aggregate: || Aggregate::Mean,
         columns: |_| Some(features("f", 13)),
     },
     Model {
+        dir: "models",
         name: "breast_cancer",
         data: "breast_cancer.csv",
         aggregate: || Aggregate::Confusion {
@@ -84,6 +89,7 @@ const MODELS: &[Model] = &[
         columns: |_| None,
     },
     Model {
+        dir: "models",
         name: "digits",
         data: "digits.csv",
         aggregate: || Aggregate::Confusion {
@@ -92,6 +98,7 @@ const MODELS: &[Model] = &[
         columns: |_| None,
     },
     Model {
+        dir: "models",
         name: "mnist_mlp",
         data: "digits28.csv",
         aggregate: || Aggregate::Accuracy {
@@ -100,6 +107,7 @@ const MODELS: &[Model] = &[
         columns: |_| None,
     },
     Model {
+        dir: "models",
         name: "lenet_small",
         data: "digits28.csv",
         aggregate: || Aggregate::Accuracy {
@@ -107,6 +115,41 @@ const MODELS: &[Model] = &[
         },
         columns: |_| None,
     },
+];
+
+/// A real export over breast_cancer.csv (every column but the label) or
+/// tabular.csv.
+const fn export(name: &'static str, classifier: bool) -> Model {
+    if classifier {
+        Model {
+            dir: "exports",
+            name,
+            data: "breast_cancer.csv",
+            aggregate: || Aggregate::Confusion {
+                label: "label".into(),
+            },
+            columns: |_| None,
+        }
+    } else {
+        Model {
+            dir: "exports",
+            name,
+            data: "tabular.csv",
+            aggregate: || Aggregate::Mean,
+            columns: |_| Some(features("f", 13)),
+        }
+    }
+}
+
+const EXPORTS: &[Model] = &[
+    export("sk_logreg", true),
+    export("sk_mlp_classifier", true),
+    export("sk_mlp_regressor", false),
+    export("sk_random_forest", true),
+    export("sk_random_forest_regressor", false),
+    export("sk_gradient_boosting", true),
+    export("xgboost", true),
+    export("lightgbm", true),
 ];
 
 const STANDARD: &[&str] = &[
@@ -257,9 +300,14 @@ fn run_one(
     }
     let m = MODELS
         .iter()
+        .chain(EXPORTS)
         .find(|m| m.name == name)
         .with_context(|| format!("unknown model `{name}`"))?;
-    let model = zkgate_zkml::import::load(fixtures.join("models").join(format!("{name}.onnx")))?;
+    let model = zkgate_zkml::import::load(fixtures.join(m.dir).join(format!("{name}.onnx")))?;
+    let trees = model.model.ops.iter().find_map(|op| match op {
+        zkgate_zkml::ir::Op::Trees(e) => Some(e.trees.len()),
+        _ => None,
+    });
     let (dataset, distinct) = rows_of_csv(
         &fixtures.join("data").join(m.data),
         rows,
@@ -340,6 +388,8 @@ fn run_one(
         "ark_setup_s": ark_setup_s,
         "prove_s": prove_s,
         "prove_s_per_1k_rows": prove_s * 1000.0 / rows as f64,
+        "trees": trees,
+        "prove_ms_per_tree_per_row": trees.map(|t| prove_s * 1e3 / (rows as f64 * t as f64)),
         "keys": out.keys.len(),
         // With one key, setup and the first shard's proof are of one circuit.
         "setup_over_prove": r.timings.get("setup_s").filter(|_| out.keys.len() == 1).map(|s| s / floor.prove_s),

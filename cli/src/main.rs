@@ -4,6 +4,7 @@
 
 mod ceremony;
 mod chain;
+mod inspect;
 mod owner;
 mod researcher;
 mod rules;
@@ -38,6 +39,10 @@ enum Command {
     Prove(ProveArgs),
     /// Verify a receipt against a verifying key (exit 0 valid, 1 invalid, 2 error).
     Verify(VerifyArgs),
+    /// Whether a model compiles, what its ops become, and (with the
+    /// dataset's schema) its circuit's size and prove time (exit 0
+    /// compiles, 1 does not).
+    Inspect(inspect::InspectArgs),
     /// Benchmark the prover on the fixture models; one JSON line per case.
     Bench(zkgate_bench::BenchArgs),
     /// Phase-2 keys from a powers-of-tau file: init, contribute, verify.
@@ -443,6 +448,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Prove(a) => cmd_prove(a).map(|()| true),
         Command::Verify(a) => cmd_verify(a),
+        Command::Inspect(a) => inspect::inspect(a),
         Command::Bench(a) => zkgate_bench::run(a).map(|()| true),
         Command::Ceremony(c) => ceremony::ceremony(c),
         Command::ExportSnarkjs(a) => cmd_export(a).map(|()| true),

@@ -20,8 +20,11 @@ fn data(file: &str, rows: usize) -> Dataset {
 }
 
 fn check(model: &str, d: &Dataset, aggregate: Aggregate, columns: Option<Vec<String>>) {
+    // `exports/NAME.onnx` for the real exports, else a hand-built model.
+    let dir = if model.contains('/') { "" } else { "models" };
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/models")
+        .join("../fixtures")
+        .join(dir)
         .join(model);
     let m = zkgate_zkml::import::load(p).unwrap();
     let request = JobRequest {
@@ -117,4 +120,21 @@ fn the_estimate_is_the_count_on_every_fixture() {
         Aggregate::Accuracy { label: label() },
         None,
     );
+    // Real exports: networks, linear models and tree ensembles.
+    for m in [
+        "exports/sk_logreg.onnx",
+        "exports/sk_mlp_classifier.onnx",
+        "exports/sk_random_forest.onnx",
+        "exports/sk_gradient_boosting.onnx",
+        "exports/xgboost.onnx",
+        "exports/lightgbm.onnx",
+    ] {
+        check(m, &bc, Aggregate::Confusion { label: label() }, None);
+    }
+    for m in [
+        "exports/sk_mlp_regressor.onnx",
+        "exports/sk_random_forest_regressor.onnx",
+    ] {
+        check(m, &tab, Aggregate::Mean, features(13));
+    }
 }

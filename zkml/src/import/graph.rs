@@ -162,3 +162,109 @@ pub fn prune(g: &mut GraphProto, output: &str) {
         ..Default::default()
     })];
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_onnx::pb::tensor_shape_proto::Dimension;
+    use tract_onnx::pb::type_proto::Tensor as TensorType;
+    use tract_onnx::pb::{NodeProto, TensorShapeProto, TypeProto};
+
+    fn value(name: &str, elem_type: i32, dims: Vec<Option<Dim>>) -> ValueInfoProto {
+        ValueInfoProto {
+            name: name.into(),
+            r#type: Some(TypeProto {
+                value: Some(Type::TensorType(TensorType {
+                    elem_type,
+                    shape: Some(TensorShapeProto {
+                        dim: dims
+                            .into_iter()
+                            .map(|value| Dimension {
+                                value,
+                                ..Default::default()
+                            })
+                            .collect(),
+                    }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn graph(input: Vec<Option<Dim>>, outputs: Vec<ValueInfoProto>) -> GraphProto {
+        GraphProto {
+            input: vec![value("X", FLOAT, input)],
+            output: outputs,
+            node: vec![NodeProto {
+                op_type: "Identity".into(),
+                input: vec!["X".into()],
+                output: vec!["probabilities".into()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_symbolic_batch_axis_is_one_row_and_other_symbolic_axes_are_named() {
+        let probs = || value("probabilities", FLOAT, vec![]);
+        let label = || value("label", 7, vec![]);
+        for batch in [
+            None,
+            Some(Dim::DimParam("N".into())),
+            Some(Dim::DimValue(0)),
+        ] {
+            let g = graph(vec![batch, Some(Dim::DimValue(30))], vec![label(), probs()]);
+            let io = choose(&g).unwrap();
+            assert_eq!(io.shape, [1, 30]);
+            assert_eq!(io.output, "probabilities");
+        }
+        let g = graph(
+            vec![None, Some(Dim::DimParam("features".into()))],
+            vec![probs()],
+        );
+        let e = choose(&g).unwrap_err().to_string();
+        assert!(e.contains("`features` at axis 1"), "{e}");
+    }
+
+    #[test]
+    fn the_float_output_is_chosen_and_ambiguity_is_an_error() {
+        let x = || vec![None, Some(Dim::DimValue(4))];
+        // Two float outputs: the one named like probabilities wins.
+        let g = graph(
+            x(),
+            vec![
+                value("logits", FLOAT, vec![]),
+                value("probabilities", FLOAT, vec![]),
+            ],
+        );
+        assert_eq!(choose(&g).unwrap().output, "probabilities");
+        let g = graph(
+            x(),
+            vec![value("a", FLOAT, vec![]), value("b", FLOAT, vec![])],
+        );
+        let e = choose(&g).unwrap_err().to_string();
+        assert!(e.contains("several float outputs (a, b)"), "{e}");
+        let g = graph(x(), vec![value("label", 7, vec![])]);
+        assert!(choose(&g).unwrap_err().to_string().contains("no float32"));
+        // A ZipMap's dictionaries: the tensor it reads is proved.
+        let mut g = graph(
+            x(),
+            vec![ValueInfoProto {
+                name: "output_probability".into(),
+                ..Default::default()
+            }],
+        );
+        g.node.push(NodeProto {
+            op_type: "ZipMap".into(),
+            input: vec!["probabilities".into()],
+            output: vec!["output_probability".into()],
+            ..Default::default()
+        });
+        assert_eq!(choose(&g).unwrap().output, "probabilities");
+        prune(&mut g, "probabilities");
+        assert_eq!(g.node.len(), 1, "the ZipMap is dropped");
+        assert_eq!(g.output[0].name, "probabilities");
+    }
+}

@@ -1,0 +1,179 @@
+//! `zkgate inspect`: what a model becomes before anyone spends anything on
+//! it — whether it compiles, which ops map to what, and, with the dataset's
+//! declared schema, the circuit's size and an estimate of the prove time.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use std::path::PathBuf;
+use zkgate_statement::quant::QuantConfig;
+use zkgate_statement::Aggregate;
+use zkgate_zkml::ir::{Op, TreeNode};
+use zkgate_zkml::job::{compile_public, JobRequest};
+
+/// Seconds per constraint for a Groth16 proof on 2 vCPUs, from `zkgate
+/// bench` on the fixtures (mnist_mlp:16, 146,525 constraints in about 3 s;
+/// lenet_small:4 and breast_cancer:569 alike within a factor of 1.5).
+const SECONDS_PER_CONSTRAINT: f64 = 2.0e-5;
+
+/// `zkgate inspect`.
+#[derive(Args)]
+pub struct InspectArgs {
+    /// ONNX model.
+    model: PathBuf,
+    /// The dataset's declared schema (as `GET /v1/datasets` lists it): with
+    /// it, the circuit is compiled and measured.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Rows to size the circuit for.
+    #[arg(long, default_value_t = 1000)]
+    rows: u64,
+    /// The aggregate (default: class-counts for classifiers, mean
+    /// otherwise).
+    #[arg(long)]
+    aggregate: Option<String>,
+    /// Label column (accuracy, confusion, mse, mae).
+    #[arg(long)]
+    label: Option<String>,
+    /// Columns feeding the model, comma-separated, in its input order.
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// One JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// What to try when an op is refused.
+fn hint(op: &str) -> &'static str {
+    match op {
+        "Sigmoid" | "Tanh" | "Softmax" => "a softmax, sigmoid or tanh is proved only as a classifier's last op (the class is its argmax); inside a network, replace it with ReLU",
+        "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => "tree ensembles must read the model's input directly, with LEQ/LT/GTE/GT branches and a SUM or AVERAGE",
+        "Mul" | "Div" => "products of two data-dependent values are not supported; a product with a constant is",
+        "ZipMap" => "export classifiers without ZipMap (skl2onnx: options={id(model): {'zipmap': False}})",
+        "Gather" | "Where" | "If" | "Loop" => "data-dependent indexing and control flow are not supported",
+        _ => "supported: Gemm, MatMul, Conv, BatchNormalization, pooling, Flatten/Reshape, Add/Sub/Mul/Div by constants, Relu, MaxPool, Scaler, LinearClassifier/Regressor, tree ensembles, and a final Softmax/Sigmoid/Tanh",
+    }
+}
+
+fn describe(op: &Op) -> serde_json::Value {
+    match op {
+        Op::Affine(a) => serde_json::json!({
+            "op": "affine", "inputs": a.inputs, "outputs": a.outputs(), "weights": a.nonzeros(),
+        }),
+        Op::Relu => serde_json::json!({ "op": "relu" }),
+        Op::MaxPool(p) => serde_json::json!({ "op": "maxpool", "outputs": p.windows.len() }),
+        Op::Trees(e) => {
+            fn depth(t: &[TreeNode], n: usize) -> usize {
+                match &t[n] {
+                    TreeNode::Leaf { .. } => 0,
+                    TreeNode::Branch { yes, no, .. } => {
+                        1 + depth(t, *yes as usize).max(depth(t, *no as usize))
+                    }
+                }
+            }
+            let leaves = e
+                .trees
+                .iter()
+                .flatten()
+                .filter(|n| matches!(n, TreeNode::Leaf { .. }))
+                .count();
+            serde_json::json!({
+                "op": "trees", "trees": e.trees.len(), "leaves": leaves,
+                "depth": e.trees.iter().map(|t| depth(t, 0)).max().unwrap_or(0),
+                "inputs_compared": e.features().len(), "outputs": e.outputs,
+            })
+        }
+        Op::Softmax => {
+            serde_json::json!({ "op": "argmax", "note": "a final softmax, sigmoid or tanh: the class is the argmax of its input" })
+        }
+    }
+}
+
+/// Runs `zkgate inspect`; `Ok(false)` when the model does not compile.
+pub fn inspect(a: InspectArgs) -> Result<bool> {
+    let bytes =
+        std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    let mut report = serde_json::json!({ "model": a.model.display().to_string() });
+    let imported = match zkgate_zkml::import::load_bytes(&bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            let hint = match &e {
+                zkgate_zkml::Error::UnsupportedOp { op, .. } => Some(hint(op)),
+                _ => None,
+            };
+            report["compiles"] = false.into();
+            report["error"] = e.to_string().into();
+            report["hint"] = hint.into();
+            print(&report, a.json);
+            return Ok(false);
+        }
+    };
+    let m = &imported.model;
+    report["compiles"] = true.into();
+    report["onnx_sha256"] = imported.onnx_sha256.clone().into();
+    report["input_shape"] = serde_json::json!(m.input_shape);
+    report["output"] = imported.output.clone().into();
+    report["onnx_ops"] = serde_json::json!(imported.onnx_ops);
+    report["ops"] = m.ops.iter().map(describe).collect();
+    report["classifier"] = m.is_classifier().into();
+    if let Some(path) = &a.schema {
+        let schema = crate::read_schema(path)?;
+        let aggregate = match &a.aggregate {
+            Some(name) => Aggregate::parse(name, a.label.as_deref(), None)?,
+            None if m.is_classifier() => Aggregate::ClassCounts,
+            None => Aggregate::Mean,
+        };
+        // Without --columns: every column, or all but the last when that
+        // is one too many (a label after the features).
+        let names = schema.names();
+        let columns = a.columns.clone().or_else(|| {
+            (aggregate.label().is_none() && names.len() == m.inputs + 1)
+                .then(|| names[..m.inputs].to_vec())
+        });
+        report["columns"] = serde_json::json!(columns);
+        let request = JobRequest {
+            aggregate,
+            input_columns: columns,
+            quant: QuantConfig::default(),
+            epsilon: None,
+        };
+        match compile_public(m, &imported.onnx_sha256, &schema, a.rows, &request) {
+            Ok(spec) => {
+                let total = zkgate_zkml::cost::constraints(&spec);
+                report["circuit"] = serde_json::json!({
+                    "rows": a.rows,
+                    "constraints": total,
+                    "constraints_per_row": total as f64 / a.rows as f64,
+                    "model_constraints_per_row": zkgate_zkml::cost::per_row(&spec),
+                    "estimated_prove_s": total as f64 * SECONDS_PER_CONSTRAINT,
+                    "estimated_prove_s_per_1k_rows": total as f64 * SECONDS_PER_CONSTRAINT * 1000.0 / a.rows as f64,
+                    "estimated_memory_mb": zkgate_zkml::cost::memory_bytes(&spec) as f64 / (1 << 20) as f64,
+                });
+            }
+            Err(e) => {
+                report["compiles"] = false.into();
+                report["error"] = e.to_string().into();
+            }
+        }
+    }
+    print(&report, a.json);
+    Ok(report["compiles"] == true)
+}
+
+fn print(report: &serde_json::Value, json: bool) {
+    if json {
+        println!("{report}");
+        return;
+    }
+    for (k, v) in report.as_object().expect("an object") {
+        match v {
+            serde_json::Value::Array(items) if k == "ops" => {
+                println!("{k:<13}");
+                for i in items {
+                    println!("  {i}");
+                }
+            }
+            serde_json::Value::Null => {}
+            _ => println!("{k:<13}{v}"),
+        }
+    }
+}
