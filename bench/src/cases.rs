@@ -150,6 +150,16 @@ const EXPORTS: &[Model] = &[
     export("sk_gradient_boosting", true),
     export("xgboost", true),
     export("lightgbm", true),
+    export("torch_mlp", true),
+    Model {
+        dir: "exports",
+        name: "torch_cnn",
+        data: "digits28.csv",
+        aggregate: || Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        columns: |_| None,
+    },
 ];
 
 const STANDARD: &[&str] = &[
