@@ -7,6 +7,7 @@
 //! tampered witness leaves the system unsatisfied.
 #![forbid(unsafe_code)]
 
+pub mod activation;
 pub mod aggregate;
 pub mod argmax;
 pub mod bits;

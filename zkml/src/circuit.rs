@@ -9,8 +9,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use zkgate_circuits::{
-    aggregate, argmax, compare, i128_to_field, maxpool, noise, relu, rescale, shard, suppress,
-    trees, Fr, Num,
+    activation, aggregate, argmax, compare, i128_to_field, maxpool, noise, relu, rescale, shard,
+    suppress, trees, Fr, Num,
 };
 use zkgate_statement::aggregate::RowVars;
 use zkgate_statement::field::bitlen;
@@ -276,6 +276,14 @@ fn lower_row(
                     .collect::<Result<_, _>>()?;
                 counter.mark("maxpool");
             }
+            Stage::Activation { table, .. } => {
+                let segments = activation_segments(table);
+                v = v
+                    .iter()
+                    .map(|x| activation::apply(cs, x, &segments))
+                    .collect::<Result<_, _>>()?;
+                counter.mark("activation");
+            }
             Stage::Trees {
                 buckets,
                 trees: forest,
@@ -315,6 +323,19 @@ fn lower_row(
         }
     }
     Ok(v)
+}
+
+/// A quantized activation table as the gadget takes it.
+pub(crate) fn activation_segments(t: &crate::quantize::Table) -> activation::Segments {
+    activation::Segments {
+        buckets: trees::Buckets {
+            lo: t.lo,
+            hi: t.hi,
+            thresholds: t.thresholds.clone(),
+        },
+        slopes: t.slopes.clone(),
+        intercepts: t.intercepts.clone(),
+    }
 }
 
 /// A quantized tree as the gadget takes it: each condition the sum of its

@@ -41,8 +41,10 @@ fn walk(spec: &CircuitSpec, mut f: impl FnMut(&Stage, &[usize], &[usize])) {
                     _ => 1,
                 })
                 .collect(),
-            // A forest's outputs are materialized.
+            // A forest's outputs are materialized, an activation's are
+            // fresh variables.
             Stage::Trees { outputs, .. } => vec![1; *outputs],
+            Stage::Activation { .. } => vec![1; terms.len()],
         };
         f(stage, &terms, &next);
         terms = next;
@@ -85,6 +87,9 @@ pub fn per_row(spec: &CircuitSpec) -> usize {
                     n => n * bits + n - 1,
                 })
                 .sum::<usize>();
+        }
+        Stage::Activation { table, .. } => {
+            cost += before.len() * crate::circuit::activation_segments(table).cost();
         }
         Stage::Trees {
             buckets,

@@ -227,6 +227,34 @@ impl Ensemble {
     }
 }
 
+/// A smooth activation inside a network (proved as a piecewise-linear
+/// approximation, see `quantize`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Curve {
+    /// `1 / (1 + e^-x)`.
+    Sigmoid,
+    /// `tanh x`.
+    Tanh,
+}
+
+impl Curve {
+    /// The function.
+    pub fn at(self, x: f64) -> f64 {
+        match self {
+            Curve::Sigmoid => 1.0 / (1.0 + (-x).exp()),
+            Curve::Tanh => x.tanh(),
+        }
+    }
+
+    /// Its name, as ONNX spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Curve::Sigmoid => "Sigmoid",
+            Curve::Tanh => "Tanh",
+        }
+    }
+}
+
 /// One op of the IR.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -239,6 +267,9 @@ pub enum Op {
     /// A decision-tree ensemble (the first op only: its thresholds compare
     /// the dataset's values).
     Trees(Ensemble),
+    /// Sigmoid or tanh elementwise, inside the network (a final one is a
+    /// classifier's and becomes [`Op::Softmax`]).
+    Activation(Curve),
     /// Softmax over the output; allowed only as the last op (classifiers),
     /// where it does not change the predicted class. A final sigmoid or
     /// tanh, which do not change it either, is imported as this op.
@@ -253,6 +284,8 @@ impl Op {
             Op::Relu => "relu",
             Op::MaxPool(_) => "maxpool",
             Op::Trees(_) => "trees",
+            Op::Activation(Curve::Sigmoid) => "sigmoid",
+            Op::Activation(Curve::Tanh) => "tanh",
             Op::Softmax => "softmax",
         }
     }
@@ -280,7 +313,7 @@ impl Model {
                 Op::Affine(a) => n = a.outputs(),
                 Op::MaxPool(p) => n = p.windows.len(),
                 Op::Trees(e) => n = e.outputs,
-                Op::Relu | Op::Softmax => {}
+                Op::Relu | Op::Softmax | Op::Activation(_) => {}
             }
         }
         n
@@ -309,6 +342,7 @@ impl Model {
                     })
                     .collect(),
                 Op::Trees(e) => e.apply(&v),
+                Op::Activation(c) => v.iter().map(|x| c.at(*x)).collect(),
                 Op::Softmax => v,
             };
         }
@@ -340,7 +374,8 @@ impl Model {
                         }
                     })
                     .collect(),
-                Op::Relu => source,
+                // Elementwise and invertible: still a copy.
+                Op::Relu | Op::Activation(_) => source,
                 Op::MaxPool(p) => p
                     .windows
                     .iter()

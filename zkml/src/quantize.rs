@@ -13,7 +13,7 @@
 //! that did would be an [`Error::Overflow`], never a wrong proof.
 
 use crate::error::{Error, Result};
-use crate::ir::{Model, Op};
+use crate::ir::{Curve, Model, Op};
 use serde::{Deserialize, Serialize};
 use zkgate_statement::field::bitlen;
 
@@ -49,6 +49,14 @@ pub enum Stage {
         /// Width of the difference range checks.
         bits: usize,
     },
+    /// A smooth activation, elementwise, as a piecewise-linear table
+    /// (`zkgate_circuits::activation`).
+    Activation {
+        /// Which function it approximates.
+        curve: Curve,
+        /// The table.
+        table: Table,
+    },
     /// A decision-tree ensemble over the inputs: each compared input is
     /// bucketed once among its thresholds, each output sums the values of
     /// the leaves reached (`zkgate_circuits::trees`).
@@ -60,6 +68,129 @@ pub enum Stage {
         /// Output length.
         outputs: usize,
     },
+}
+
+/// A piecewise-linear activation's integer table: on bucket `j` of the
+/// thresholds, `slopes[j] * x + intercepts[j]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Table {
+    /// Least input.
+    pub lo: i128,
+    /// Greatest input.
+    pub hi: i128,
+    /// `x <= T` bucket bounds, `lo <= T < hi`, ascending.
+    pub thresholds: Vec<i128>,
+    /// One slope per bucket.
+    pub slopes: Vec<i128>,
+    /// One intercept per bucket.
+    pub intercepts: Vec<i128>,
+}
+
+impl Table {
+    /// The function at `x`.
+    pub fn at(&self, x: i128) -> i128 {
+        let j = self.thresholds.partition_point(|t| *t < x);
+        self.slopes[j] * x + self.intercepts[j]
+    }
+}
+
+/// Segments of a smooth activation's approximation over `[-L, L]`.
+pub const SEGMENTS: usize = 64;
+
+/// Where a curve saturates: beyond `±L` it is its limit.
+pub fn saturation(c: Curve) -> f64 {
+    match c {
+        Curve::Sigmoid => 8.0,
+        Curve::Tanh => 4.0,
+    }
+}
+
+/// The approximation's error bound, in output units: the secant's error on
+/// a segment of width `h` is at most `h^2 / 8 * max|f''|` (0.0962 for the
+/// sigmoid, 0.770 for tanh), the saturation's `|f(±L) - limit|`, and the
+/// fixed-point rounding below `2^-act_bits` (tested over a dense grid).
+pub fn error_bound(c: Curve, act_bits: u32) -> f64 {
+    let l = saturation(c);
+    let h = 2.0 * l / SEGMENTS as f64;
+    let (curvature, tail) = match c {
+        Curve::Sigmoid => (0.0962, 1.0 - c.at(l)),
+        Curve::Tanh => (0.770, 1.0 - c.at(l)),
+    };
+    (h * h / 8.0 * curvature).max(tail) + 2f64.powi(-(act_bits as i32))
+}
+
+/// Extra bits of the slopes over `act_bits`: a slope's rounding moves the
+/// output by at most `L 2^-(act_bits + SLOPE_BITS + 1)`.
+const SLOPE_BITS: i32 = 8;
+
+/// The integer table of `c` for inputs in `[lo, hi]` at scale `s`: the
+/// secants of `SEGMENTS` equal segments of `[-L, L]` and the limits
+/// beyond, output at scale `s + act_bits + SLOPE_BITS`. Returns the table,
+/// the outputs' bounds and their scale.
+fn curve_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Table, Interval, i32)> {
+    let l = saturation(c);
+    let h = 2.0 * l / SEGMENTS as f64;
+    let t = act_bits as i32 + SLOPE_BITS;
+    let out_scale = s + t;
+    let limit_lo = if c == Curve::Sigmoid { 0.0 } else { -1.0 };
+    // Breakpoints b_0..b_K and each bucket's line (x as a real number).
+    let breaks: Vec<f64> = (0..=SEGMENTS).map(|i| -l + i as f64 * h).collect();
+    let mut lines: Vec<(f64, f64)> = vec![(0.0, limit_lo)];
+    for w in breaks.windows(2) {
+        let m = (c.at(w[1]) - c.at(w[0])) / (w[1] - w[0]);
+        lines.push((m, c.at(w[0]) - m * w[0]));
+    }
+    lines.push((0.0, 1.0));
+    let integer_breaks: Vec<i128> = breaks
+        .iter()
+        .map(|b| (b * pow2(s)).floor() as i128)
+        .collect();
+    // Buckets inside [lo, hi]: thresholds strictly inside, each bucket's
+    // line the one of the segment it is in.
+    let mut thresholds = Vec::new();
+    let mut slopes = Vec::new();
+    let mut intercepts = Vec::new();
+    let mut bounds: Option<Interval> = None;
+    let mut from = x.lo;
+    for (j, line) in lines.iter().enumerate() {
+        let upper = integer_breaks
+            .get(j)
+            .copied()
+            .unwrap_or(i128::MAX)
+            .min(x.hi);
+        if upper < from {
+            continue;
+        }
+        let slope = (line.0 * pow2(t)).round() as i128;
+        let intercept = (line.1 * pow2(out_scale)).round() as i128;
+        if !slopes.is_empty() {
+            thresholds.push(from - 1);
+        }
+        slopes.push(slope);
+        intercepts.push(intercept);
+        let (a, b) = (slope * from + intercept, slope * upper + intercept);
+        let seg = Interval::new(a.min(b), a.max(b));
+        bounds = Some(match bounds {
+            None => seg,
+            Some(u) => Interval::new(u.lo.min(seg.lo), u.hi.max(seg.hi)),
+        });
+        from = upper + 1;
+        if upper >= x.hi {
+            break;
+        }
+    }
+    let bounds = bounds.ok_or_else(|| Error::Structure("an empty activation range".into()))?;
+    Ok((
+        Table {
+            lo: x.lo,
+            hi: x.hi,
+            thresholds,
+            slopes,
+            intercepts,
+        },
+        bounds,
+        out_scale,
+    ))
 }
 
 /// An input a forest compares, with its declared integer bounds and the
@@ -401,7 +532,10 @@ impl Plan {
                         bias.push(q.round() as i128);
                     }
                     let next = model.ops.get(i + 1);
-                    let needs_rescale = matches!(next, Some(Op::Relu) | Some(Op::MaxPool(_)));
+                    let needs_rescale = matches!(
+                        next,
+                        Some(Op::Relu) | Some(Op::MaxPool(_)) | Some(Op::Activation(_))
+                    );
                     let mut z = linear_bounds(&wrows, &bias, &box_, i)?;
                     if needs_rescale {
                         let relu = matches!(next, Some(Op::Relu));
@@ -478,6 +612,23 @@ impl Plan {
                     });
                     i += 1;
                 }
+                Op::Activation(c) => {
+                    if !matches!(stages.last(), Some(Stage::Rescale { .. })) {
+                        return Err(Error::Structure(format!(
+                            "op {i}: {} must directly follow a linear layer",
+                            c.name()
+                        )));
+                    }
+                    let lo = box_.iter().map(|x| x.lo).min().unwrap_or(0);
+                    let hi = box_.iter().map(|x| x.hi).max().unwrap_or(0);
+                    let (table, out, scale) =
+                        curve_table(*c, Interval::new(lo, hi), scales[0], config.act_bits)?;
+                    check_width(signed_bits(&[out]) + margin, i)?;
+                    box_ = vec![out; box_.len()];
+                    scales = vec![scale; box_.len()];
+                    stages.push(Stage::Activation { curve: *c, table });
+                    i += 1;
+                }
                 Op::Trees(e) => {
                     if i != 0 {
                         return Err(Error::Structure(
@@ -525,7 +676,7 @@ impl Plan {
                 Stage::Linear { rows, .. } => n = rows.len(),
                 Stage::MaxPool { windows, .. } => n = windows.len(),
                 Stage::Trees { outputs, .. } => n = *outputs,
-                Stage::Rescale { .. } => {}
+                Stage::Rescale { .. } | Stage::Activation { .. } => {}
             }
         }
         n
@@ -556,6 +707,14 @@ impl Plan {
                         }
                     }
                     pool(windows, &v)
+                }
+                Stage::Activation { table, .. } => {
+                    if v.iter().any(|x| *x < table.lo || *x > table.hi) {
+                        return Err(Error::Overflow(format!(
+                            "stage {k}: an activation's input leaves its proven range"
+                        )));
+                    }
+                    v.iter().map(|x| table.at(*x)).collect()
                 }
                 Stage::Trees {
                     buckets,
@@ -734,6 +893,30 @@ fn pool(windows: &[Vec<u32>], x: &[i128]) -> Vec<i128> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn activation_tables_stay_within_the_stated_error() {
+        for c in [Curve::Sigmoid, Curve::Tanh] {
+            for (s, act_bits) in [(4, 10), (8, 10), (10, 12), (6, 8)] {
+                let r = 12i128 << s;
+                let (t, out, scale) = curve_table(c, Interval::new(-r, r), s, act_bits).unwrap();
+                let bound = error_bound(c, act_bits);
+                let mut worst = 0f64;
+                for x in -r..=r {
+                    let y = t.at(x);
+                    assert!(out.lo <= y && y <= out.hi, "{c:?} {x}: {y} outside {out:?}");
+                    let got = y as f64 / pow2(scale);
+                    worst = worst.max((got - c.at(x as f64 / pow2(s))).abs());
+                }
+                assert!(worst <= bound, "{c:?} s={s}: {worst} > {bound}");
+                assert_eq!(t.thresholds.len() + 1, t.slopes.len());
+            }
+        }
+        // At the default settings the bound is about 1e-3 (sigmoid) and
+        // 2e-3 (tanh).
+        assert!(error_bound(Curve::Sigmoid, 10) < 2e-3);
+        assert!(error_bound(Curve::Tanh, 10) < 3e-3);
+    }
+
     use super::*;
     use crate::ir::Affine;
 

@@ -128,12 +128,15 @@ fn the_estimate_is_the_count_on_every_fixture() {
         "exports/sk_gradient_boosting.onnx",
         "exports/xgboost.onnx",
         "exports/lightgbm.onnx",
+        "exports/torch_mlp.onnx",
+        "exports/torch_tanh_mlp.onnx",
     ] {
         check(m, &bc, Aggregate::Confusion { label: label() }, None);
     }
     for m in [
         "exports/sk_mlp_regressor.onnx",
         "exports/sk_random_forest_regressor.onnx",
+        "exports/torch_sigmoid_regressor.onnx",
     ] {
         check(m, &tab, Aggregate::Mean, features(13));
     }

@@ -138,6 +138,22 @@ fn pytorch_exports_with_a_dynamic_batch_prove() {
 }
 
 #[test]
+fn sigmoid_and_tanh_inside_a_network_prove_within_their_bound() {
+    // The float model runs the exact functions; the circuit their
+    // piecewise-linear approximations (quantize::error_bound).
+    float_agrees("torch_tanh_mlp", 0, 0.0);
+    println!(
+        "torch_tanh_mlp: {} constraints per row",
+        proves("torch_tanh_mlp", 8, 0.0)
+    );
+    float_agrees("torch_sigmoid_regressor", 0, 1e-3);
+    println!(
+        "torch_sigmoid_regressor: {} constraints per row",
+        proves("torch_sigmoid_regressor", 8, 0.05)
+    );
+}
+
+#[test]
 fn forests_and_boosted_trees_prove_as_exported() {
     for (name, tol) in [
         ("sk_random_forest", 0.0),

@@ -347,9 +347,12 @@ enum Kind {
     Linear,
     Relu,
     MaxPool,
-    /// Softmax, sigmoid or tanh: monotone, so a final one leaves the
-    /// class (the argmax) unchanged; anywhere else it is not supported.
+    /// Softmax: monotone, so a final one leaves the class (the argmax)
+    /// unchanged; anywhere else it is not supported.
     Monotone,
+    /// Sigmoid or tanh: a final one is read like a softmax; inside the
+    /// network it is proved as a piecewise-linear approximation.
+    Curve(crate::ir::Curve),
 }
 
 fn kind(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wires: usize) -> Result<Kind> {
@@ -390,8 +393,10 @@ fn kind(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wires: usize) -> Resul
         return Ok(Kind::Monotone);
     }
     if let Some(e) = node.op_as::<ElementWiseOp>() {
-        if matches!(e.0.name().as_ref(), "Sigmoid" | "Tanh") {
-            return Ok(Kind::Monotone);
+        match e.0.name().as_ref() {
+            "Sigmoid" => return Ok(Kind::Curve(crate::ir::Curve::Sigmoid)),
+            "Tanh" => return Ok(Kind::Curve(crate::ir::Curve::Tanh)),
+            _ => {}
         }
     }
     Err(unsupported(node, ""))
@@ -418,7 +423,9 @@ fn translate(m: &TypedModel) -> Result<Model> {
     // Boundaries so far, and the width of the latest.
     let mut boundary = 0usize;
     let mut width = 0usize;
-    // The final monotone op, if any: where it is in `ops` and its node.
+    // The latest non-linear op if it is a softmax, sigmoid or tanh (a
+    // classifier's final op, if nothing non-linear follows): where it is in
+    // `ops` and its node.
     let mut monotone: Option<(usize, String, String)> = None;
 
     for id in m
@@ -544,17 +551,25 @@ fn translate(m: &TypedModel) -> Result<Model> {
                     shape: out_shape,
                 }
             }
-            Kind::Relu | Kind::MaxPool | Kind::Monotone => {
-                if let Some((_, name, _)) = &monotone {
-                    return Err(unsupported(
-                        node,
-                        format!("`{name}` (softmax, sigmoid or tanh) is supported only as a classifier's last non-linear op"),
-                    ));
+            Kind::Relu | Kind::MaxPool | Kind::Monotone | Kind::Curve(_) => {
+                match monotone.take() {
+                    Some((_, name, op)) if op == "Softmax" => {
+                        return Err(unsupported(
+                            node,
+                            format!("`{name}` (softmax) is supported only as a classifier's last non-linear op"),
+                        ))
+                    }
+                    // A sigmoid or tanh followed by more: inside the network.
+                    _ => {}
                 }
                 let (w, map) = &maps[0];
                 commit(&mut ops, map);
                 let op = match kind {
                     Kind::Relu => Op::Relu,
+                    Kind::Curve(c) => {
+                        monotone = Some((ops.len(), node.name.clone(), c.name().to_string()));
+                        Op::Activation(c)
+                    }
                     Kind::MaxPool => {
                         let in_shape = &shapes[*w];
                         Op::MaxPool(probe_windows(node, &consts, *w, in_shape)?)
@@ -611,11 +626,17 @@ fn translate(m: &TypedModel) -> Result<Model> {
                         ops.truncate(*at);
                         push(&mut ops, Op::Affine(layout([0.0, 0.0])));
                         ops.push(Op::Softmax);
-                    } else if !tail.is_identity() || width == 1 {
+                    } else if tail.is_identity() && width > 1 {
+                        // The argmax of the scores it reads.
+                        ops[*at] = Op::Softmax;
+                    } else if op != "Softmax" {
+                        // A sigmoid or tanh inside a regression model.
+                        commit(&mut ops, &tail);
+                    } else {
                         return Err(Error::UnsupportedOp {
                             node: name.clone(),
                             op: op.clone(),
-                            detail: "a softmax, sigmoid or tanh is supported as a classifier's last op over its scores (a sigmoid over one score may be followed by the layout [1 - p, p]); here something else follows it".into(),
+                            detail: "a softmax is supported as a classifier's last op over its scores; here something else follows it".into(),
                         });
                     }
                 }
