@@ -45,12 +45,12 @@ pub struct InspectArgs {
 /// What to try when an op is refused.
 fn hint(op: &str) -> &'static str {
     match op {
-        "Sigmoid" | "Tanh" | "Softmax" => "a softmax, sigmoid or tanh is proved only as a classifier's last op (the class is its argmax); inside a network, replace it with ReLU",
+        "Sigmoid" | "Tanh" | "Softmax" => "a softmax is proved only as a classifier's last op (the class is its argmax); a sigmoid or tanh inside a network must directly follow a linear layer",
         "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => "tree ensembles must read the model's input directly, with LEQ/LT/GTE/GT branches and a SUM or AVERAGE",
         "Mul" | "Div" => "products of two data-dependent values are not supported; a product with a constant is",
         "ZipMap" => "export classifiers without ZipMap (skl2onnx: options={id(model): {'zipmap': False}})",
         "Gather" | "Where" | "If" | "Loop" => "data-dependent indexing and control flow are not supported",
-        _ => "supported: Gemm, MatMul, Conv, BatchNormalization, pooling, Flatten/Reshape, Add/Sub/Mul/Div by constants, Relu, MaxPool, Scaler, LinearClassifier/Regressor, tree ensembles, and a final Softmax/Sigmoid/Tanh",
+        _ => "supported: Gemm, MatMul, Conv, BatchNormalization, pooling, Flatten/Reshape, Add/Sub/Mul/Div by constants, Relu, MaxPool, Scaler, LinearClassifier/Regressor, tree ensembles, Sigmoid/Tanh, and a final Softmax",
     }
 }
 
@@ -60,6 +60,11 @@ fn describe(op: &Op) -> serde_json::Value {
             "op": "affine", "inputs": a.inputs, "outputs": a.outputs(), "weights": a.nonzeros(),
         }),
         Op::Relu => serde_json::json!({ "op": "relu" }),
+        Op::Activation(c) => serde_json::json!({
+            "op": c.name().to_ascii_lowercase(),
+            "segments": zkgate_zkml::quantize::SEGMENTS,
+            "note": format!("piecewise linear, within {:.4} of the function at the default act_bits", zkgate_zkml::quantize::error_bound(*c, QuantConfig::default().act_bits)),
+        }),
         Op::MaxPool(p) => serde_json::json!({ "op": "maxpool", "outputs": p.windows.len() }),
         Op::Trees(e) => {
             fn depth(t: &[TreeNode], n: usize) -> usize {
