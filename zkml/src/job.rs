@@ -98,6 +98,14 @@ pub fn compile_public(
     let plan = Plan::bound(model, &inputs, request.quant)?;
     let outputs = plan.outputs();
     let label = label_column.map(|l| &schema.columns[l]);
+    // A final softmax, sigmoid or tanh is proved only through the argmax it
+    // cannot change: the values it would output are never computed.
+    if plan.classifier && !agg.needs_classes() {
+        return Err(Error::Job(format!(
+            "`{}` reads the model's output values, but this model ends in a softmax, sigmoid or tanh, which is proved through its argmax only: use class-counts, accuracy or confusion",
+            agg.name()
+        )));
+    }
     agg.check(outputs, label)?;
     let mut params = AggregateParams::new(outputs, plan.output_scale);
     let bounds = Bounds {

@@ -129,6 +129,23 @@ fn scikit_learn_networks_and_linear_models_prove_as_exported() {
 }
 
 #[test]
+fn a_classifier_ending_in_a_sigmoid_is_refused_for_value_aggregates() {
+    // Its output values are never computed: only the argmax is proved.
+    let m = import::load(fixture("exports/sk_mlp_classifier.onnx")).unwrap();
+    let d = head("data/breast_cancer.csv", 4);
+    let request = JobRequest {
+        aggregate: Aggregate::Sum,
+        input_columns: Some(meta("sk_mlp_classifier").columns),
+        quant: Default::default(),
+        epsilon: None,
+    };
+    let e = zkgate_zkml::job::compile(&m.model, &m.onnx_sha256, &d, &request)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("proved through its argmax only"), "{e}");
+}
+
+#[test]
 fn pytorch_exports_with_a_dynamic_batch_prove() {
     for name in ["torch_mlp", "torch_cnn"] {
         float_agrees(name, 0, 0.0);
