@@ -67,13 +67,16 @@ fn describe(op: &Op) -> serde_json::Value {
         }),
         Op::MaxPool(p) => serde_json::json!({ "op": "maxpool", "outputs": p.windows.len() }),
         Op::Trees(e) => {
-            fn depth(t: &[TreeNode], n: usize) -> usize {
-                match &t[n] {
-                    TreeNode::Leaf { .. } => 0,
-                    TreeNode::Branch { yes, no, .. } => {
-                        1 + depth(t, *yes as usize).max(depth(t, *no as usize))
+            // Children come after their parent: one pass, no recursion.
+            fn depth(t: &[TreeNode]) -> usize {
+                let mut d = vec![0usize; t.len()];
+                for (n, node) in t.iter().enumerate() {
+                    if let TreeNode::Branch { yes, no, .. } = node {
+                        d[*yes as usize] = d[n] + 1;
+                        d[*no as usize] = d[n] + 1;
                     }
                 }
+                d.into_iter().max().unwrap_or(0)
             }
             let leaves = e
                 .trees
@@ -83,7 +86,7 @@ fn describe(op: &Op) -> serde_json::Value {
                 .count();
             serde_json::json!({
                 "op": "trees", "trees": e.trees.len(), "leaves": leaves,
-                "depth": e.trees.iter().map(|t| depth(t, 0)).max().unwrap_or(0),
+                "depth": e.trees.iter().map(|t| depth(t)).max().unwrap_or(0),
                 "inputs_compared": e.features().len(), "outputs": e.outputs,
             })
         }

@@ -64,4 +64,14 @@ fn ops_parameters_and_tensors_are_bounded() {
         load_bytes_within(&mlp, &limits(|l| l.max_op_work = 20)).unwrap_err(),
         "op work",
     );
+    // A forest's nodes and leaves are attributes, counted as parameters.
+    let forest = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/exports/xgboost.onnx"),
+    )
+    .unwrap();
+    assert!(load_bytes_within(&forest, &ImportLimits::default()).is_ok());
+    over(
+        load_bytes_within(&forest, &limits(|l| l.max_parameters = 1000)).unwrap_err(),
+        "parameters",
+    );
 }

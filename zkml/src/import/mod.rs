@@ -242,7 +242,7 @@ fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
         .ok_or_else(|| Error::MalformedModel("the file has no graph".into()))?;
     let io = graph::choose(g)?;
     graph::prune(g, &io.output);
-    if let Some(model) = trees::translate(g, &io)? {
+    if let Some(model) = trees::translate(g, &io, limits)? {
         return Ok(Imported {
             model,
             onnx_sha256,

@@ -70,7 +70,7 @@ fn string(node: &NodeProto, name: &str, default: &str) -> String {
 
 /// The model, if the graph's proved output comes from a tree ensemble;
 /// `None` when the graph has none.
-pub fn translate(g: &GraphProto, io: &Io) -> Result<Option<Model>> {
+pub fn translate(g: &GraphProto, io: &Io, limits: &super::ImportLimits) -> Result<Option<Model>> {
     let Some(ens) = g
         .node
         .iter()
@@ -78,6 +78,14 @@ pub fn translate(g: &GraphProto, io: &Io) -> Result<Option<Model>> {
     else {
         return Ok(None);
     };
+    // A forest's parameters are attributes, not initializers: its nodes
+    // and leaf weights count against the same limit.
+    let stored = ens
+        .attribute
+        .iter()
+        .map(|a| (a.ints.len() + a.floats.len() + a.strings.len()) as u64)
+        .sum::<u64>();
+    super::over("parameters", stored, limits.max_parameters)?;
     let classifier = ens.op_type == "TreeEnsembleClassifier";
     let producer = |name: &str| g.node.iter().find(|n| n.output.iter().any(|o| o == name));
     let constant = |name: &str| -> Option<f32> {
