@@ -151,6 +151,8 @@ const EXPORTS: &[Model] = &[
     export("xgboost", true),
     export("lightgbm", true),
     export("torch_mlp", true),
+    export("torch_tanh_mlp", true),
+    export("torch_sigmoid_regressor", false),
     Model {
         dir: "exports",
         name: "torch_cnn",
