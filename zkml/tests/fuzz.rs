@@ -84,11 +84,21 @@ fn survives(what: &str, valid: &[u8], n: usize, seed: u64, parse: impl Fn(&[u8])
 #[test]
 fn onnx_import_answers_every_mutated_model() {
     let limits = import::ImportLimits::default();
-    for (i, name) in ["linreg", "mlp", "breast_cancer", "lenet_small"]
-        .iter()
-        .enumerate()
+    // Hand-built models, and real exports: a forest read off the protobuf,
+    // a scikit-learn network with Scaler, Sigmoid, Concat and a label.
+    for (i, name) in [
+        "models/linreg",
+        "models/mlp",
+        "models/breast_cancer",
+        "models/lenet_small",
+        "exports/xgboost",
+        "exports/sk_random_forest_regressor",
+        "exports/sk_mlp_classifier",
+    ]
+    .iter()
+    .enumerate()
     {
-        let bytes = std::fs::read(fixture(&format!("models/{name}.onnx"))).unwrap();
+        let bytes = std::fs::read(fixture(&format!("{name}.onnx"))).unwrap();
         survives(name, &bytes, 120, i as u64, |b| {
             let _ = import::load_bytes_within(b, &limits);
         });

@@ -239,6 +239,9 @@ fn parse(node: &NodeProto, classifier: bool, inputs: usize) -> Result<Parsed> {
     if let Some(c) = w_id.iter().find(|c| **c < 0 || **c as usize >= outputs) {
         return Err(bad(format!("a leaf names {prefix} {c}, out of range")));
     }
+    if let Some(v) = w_val.iter().chain(&values).find(|v| !v.is_finite()) {
+        return Err(bad(format!("a threshold or leaf value is {v}")));
+    }
     let mut leaf_values: HashMap<(i64, i64), Vec<(u32, f64)>> = HashMap::new();
     for i in 0..w_tree.len() {
         leaf_values
