@@ -158,6 +158,8 @@ fn differencing_and_selector_attacks_see_noise() {
     // e^eps / (1 + e^eps): 0.731 at the shipped per-job epsilon of 1.
     let m = import::load(fixture("models/breast_cancer.onnx")).unwrap();
     let d = head("data/breast_cancer.csv", 12);
+    let regressor = import::load(fixture("models/mlp.onnx")).unwrap();
+    let tab = head("data/tabular.csv", 12);
     let n = 4000u64;
     for epsilon in [1.0f64, 0.5] {
         let bound = epsilon.exp() / (1.0 + epsilon.exp());
@@ -180,15 +182,19 @@ fn differencing_and_selector_attacks_see_noise() {
         );
         assert!(s > 0.5, "the release still carries the count");
         // Selector: a model whose output is one person's value summed over
-        // the dataset. Whatever the model, a row moves the sum by at most
-        // the sensitivity, the proven width of the output range, and the
-        // noise is scaled to it: the person's value, even at its extremes,
-        // is no easier to tell than one count.
+        // the dataset (a regression model: a classifier's outputs are
+        // proved through their argmax only). Whatever the model, a row
+        // moves the sum by at most the sensitivity, the proven width of the
+        // output range, and the noise is scaled to it: the person's value,
+        // even at its extremes, is no easier to tell than one count.
         let spec = compile(
-            &m.model,
-            &m.onnx_sha256,
-            &d,
-            &request(Aggregate::Sum, Some(epsilon)),
+            &regressor.model,
+            &regressor.onnx_sha256,
+            &tab,
+            &JobRequest {
+                input_columns: Some((0..13).map(|i| format!("f{i}")).collect()),
+                ..request(Aggregate::Sum, Some(epsilon))
+            },
         )
         .unwrap();
         let noise = spec.params.noise.clone().unwrap();
