@@ -1,17 +1,24 @@
 //! ONNX import: the only module that touches tract.
 //!
-//! The model is loaded with tract, typed and decluttered (concrete shapes),
-//! then walked in evaluation order and translated into [`crate::ir`]. Ops are
-//! recognised by their tract type, never by name strings of our own:
+//! The protobuf is read first ([`graph`]: the input with its batch axis
+//! bound to one row, the one output to prove, the graph pruned to it); a
+//! tree ensemble is translated from the protobuf ([`trees`]); anything else
+//! is loaded with tract (with `ai.onnx.ml` `Scaler` registered, [`scaler`]),
+//! typed and decluttered (concrete shapes), then walked in evaluation order
+//! and translated into [`crate::ir`]. Ops are recognised by their tract
+//! type, never by name strings of our own:
 //! * affine ops with constant parameters (EinSum from Gemm / MatMul, Conv,
-//!   SumPool from AveragePool, axis ops from Flatten / Reshape, binary
-//!   Add / Sub / Mul / Div with a constant, which is also what
-//!   BatchNormalization declutters to) become one sparse [`Affine`] map,
-//!   read off the op by evaluating it with tract on scaled basis vectors, so
-//!   the IR agrees with tract's own semantics for every layout and attribute;
+//!   SumPool from AveragePool, axis ops from Flatten / Reshape, Slice,
+//!   Concat, binary Add / Sub / Mul / Div with a constant, which is also
+//!   what BatchNormalization, Scaler and LinearClassifier declutter to, and
+//!   Add / Sub of two values) compose into one sparse [`Affine`] map of the
+//!   latest non-linear op's output, read off each op by evaluating it with
+//!   tract on scaled basis vectors, so the IR agrees with tract's own
+//!   semantics for every layout and attribute;
 //! * `max(x, 0)` (tract's form of Relu) becomes [`Op::Relu`];
 //! * MaxPool becomes explicit windows, found the same way;
-//! * Softmax is accepted as the last op only.
+//! * Sigmoid and Tanh become [`Op::Activation`]; a final one, or a final
+//!   Softmax, becomes the argmax marker [`Op::Softmax`] (see `translate`).
 //!
 //! Anything else is an [`Error::UnsupportedOp`] naming the node and the op.
 
