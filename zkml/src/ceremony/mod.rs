@@ -7,7 +7,7 @@
 //! a proof of knowledge of `x` in the style of Bowe-Gabizon-Miers 2017, as
 //! snarkjs does it, so either tool checks the other's contributions: a
 //! random `[s]_1`, `[s x]_1`, and `[r x]_2` where `[r]_2` hashes (BLAKE2b,
-//! then [`hash_to_g2`]) the circuit hash, every earlier contribution and
+//! then [`hash_to_g2()`]) the circuit hash, every earlier contribution and
 //! `[s]_1, [s x]_1` to G2 (so `x` cannot be chosen as a function of
 //! earlier contributions to cancel them). The key is sound if any one
 //! contributor threw `x` away. Keys travel as snarkjs `.zkey` files
@@ -64,7 +64,7 @@ pub struct Contribution {
     /// `[s x]_1`.
     #[serde(with = "hex_point")]
     pub g1_sx: G1Affine,
-    /// `[r x]_2`, `[r]_2` = [`hash_to_g2`] of `transcript`.
+    /// `[r x]_2`, `[r]_2` = [`hash_to_g2()`] of `transcript`.
     #[serde(with = "hex_point")]
     pub g2_spx: G2Affine,
     /// BLAKE2b of the circuit hash, the earlier contributions and

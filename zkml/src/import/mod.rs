@@ -1,9 +1,9 @@
 //! ONNX import: the only module that touches tract.
 //!
-//! The protobuf is read first ([`graph`]: the input with its batch axis
+//! The protobuf is read first (`graph`: the input with its batch axis
 //! bound to one row, the one output to prove, the graph pruned to it); a
-//! tree ensemble is translated from the protobuf ([`trees`]); anything else
-//! is loaded with tract (with `ai.onnx.ml` `Scaler` registered, [`scaler`]),
+//! tree ensemble is translated from the protobuf (`trees`); anything else
+//! is loaded with tract (with `ai.onnx.ml` `Scaler` registered, `scaler`),
 //! typed and decluttered (concrete shapes), then walked in evaluation order
 //! and translated into [`crate::ir`]. Ops are recognised by their tract
 //! type, never by name strings of our own:
@@ -57,7 +57,7 @@ pub struct Imported {
     pub onnx_ops: BTreeSet<String>,
     /// Values in the graph's initializers (weights, biases, constants).
     pub onnx_parameters: u64,
-    /// The output proved (of the graph's outputs, see [`graph`]).
+    /// The output proved (of the graph's outputs, see the module `graph`).
     pub output: String,
     /// tract's runnable model; `None` for tree ensembles, whose float
     /// reference is the IR's own evaluation.
