@@ -26,21 +26,24 @@ fn snarkjs() -> PathBuf {
     p
 }
 
+/// Runs snarkjs in `dir`: whether it succeeded, and what it printed.
+fn snark(dir: &Path, args: &[&str]) -> (bool, String) {
+    let out = Command::new(snarkjs())
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
 /// A prepared powers-of-tau file of power 12, as a ceremony would publish
 /// it (one contribution, then `prepare phase2`).
 fn ptau(dir: &Path) -> PathBuf {
     let run = |args: &[&str]| {
-        let out = Command::new(snarkjs())
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "snarkjs {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (ok, said) = snark(dir, args);
+        assert!(ok, "snarkjs {args:?}: {said}");
     };
     run(&["powersoftau", "new", "bn128", "12", "p0.ptau"]);
     run(&[
@@ -113,12 +116,7 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
     let mut export = circuit(&["ceremony", "export-r1cs"]);
     export.extend(["--out", &p("c.r1cs")].map(String::from));
     ok(export);
-    let info = Command::new(snarkjs())
-        .args(["r1cs", "info", "c.r1cs"])
-        .current_dir(d)
-        .output()
-        .unwrap();
-    let info = String::from_utf8_lossy(&info.stdout);
+    let (_, info) = snark(d, &["r1cs", "info", "c.r1cs"]);
     assert!(
         info.contains(&format!("# of Constraints: {}", said["constraints"])),
         "{info}"
@@ -143,16 +141,7 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
     let mut verify = circuit(&["ceremony", "verify"]);
     verify.extend(["--key", &p("k1"), "--transcript-out", &p("t1.json")].map(String::from));
     assert!(ok(verify).contains("by researcher"));
-    let snark = |args: &[&str]| {
-        let out = Command::new(snarkjs())
-            .args(args)
-            .current_dir(d)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        (out.status.success(), text)
-    };
+    let snark = |args: &[&str]| snark(d, args);
     let (accepted, said) = snark(&["zkey", "verify", "c.r1cs", "final.ptau", &p("k1")]);
     assert!(accepted && said.contains("ZKey Ok!"), "{said}");
     let mut bytes = std::fs::read(p("k1")).unwrap();
