@@ -277,7 +277,7 @@ fn lower_row(
                 counter.mark("maxpool");
             }
             Stage::Activation { table, .. } => {
-                let segments = activation_segments(table);
+                let segments = table.segments();
                 v = v
                     .iter()
                     .map(|x| activation::apply(cs, x, &segments))
@@ -291,12 +291,7 @@ fn lower_row(
             } => {
                 let mut onehots = Vec::with_capacity(buckets.len());
                 for b in buckets {
-                    let spec = trees::Buckets {
-                        lo: b.lo,
-                        hi: b.hi,
-                        thresholds: b.thresholds.clone(),
-                    };
-                    onehots.push(trees::bucket(cs, &v[b.input as usize], &spec)?);
+                    onehots.push(trees::bucket(cs, &v[b.input as usize], &b.buckets())?);
                 }
                 let mut sums: Vec<Vec<(Fr, Num)>> = vec![Vec::new(); *outputs];
                 for tree in forest {
@@ -323,19 +318,6 @@ fn lower_row(
         }
     }
     Ok(v)
-}
-
-/// A quantized activation table as the gadget takes it.
-pub(crate) fn activation_segments(t: &crate::quantize::Table) -> activation::Segments {
-    activation::Segments {
-        buckets: trees::Buckets {
-            lo: t.lo,
-            hi: t.hi,
-            thresholds: t.thresholds.clone(),
-        },
-        slopes: t.slopes.clone(),
-        intercepts: t.intercepts.clone(),
-    }
 }
 
 /// A quantized tree as the gadget takes it: each condition the sum of its

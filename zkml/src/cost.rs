@@ -89,7 +89,7 @@ pub fn per_row(spec: &CircuitSpec) -> usize {
                 .sum::<usize>();
         }
         Stage::Activation { table, .. } => {
-            cost += before.len() * crate::circuit::activation_segments(table).cost();
+            cost += before.len() * table.segments().cost();
         }
         Stage::Trees {
             buckets,
@@ -98,17 +98,7 @@ pub fn per_row(spec: &CircuitSpec) -> usize {
         } => {
             // Buckets (k + 1 + 2w each), the branches that carry a path,
             // and each output materialized.
-            cost += buckets
-                .iter()
-                .map(|b| {
-                    zkgate_circuits::trees::Buckets {
-                        lo: b.lo,
-                        hi: b.hi,
-                        thresholds: b.thresholds.clone(),
-                    }
-                    .cost()
-                })
-                .sum::<usize>()
+            cost += buckets.iter().map(|b| b.buckets().cost()).sum::<usize>()
                 + trees
                     .iter()
                     .map(|t| zkgate_circuits::trees::cost(&crate::circuit::tree_nodes(t, None)))

@@ -87,6 +87,19 @@ pub struct Table {
 }
 
 impl Table {
+    /// The table as the gadget takes it.
+    pub fn segments(&self) -> zkgate_circuits::activation::Segments {
+        zkgate_circuits::activation::Segments {
+            buckets: zkgate_circuits::trees::Buckets {
+                lo: self.lo,
+                hi: self.hi,
+                thresholds: self.thresholds.clone(),
+            },
+            slopes: self.slopes.clone(),
+            intercepts: self.intercepts.clone(),
+        }
+    }
+
     /// The function at `x`.
     pub fn at(&self, x: i128) -> i128 {
         let j = self.thresholds.partition_point(|t| *t < x);
@@ -205,6 +218,17 @@ pub struct Bucketed {
     pub hi: i128,
     /// `x <= T` thresholds, `lo <= T < hi`.
     pub thresholds: Vec<i128>,
+}
+
+impl Bucketed {
+    /// The input's buckets as the gadget takes them.
+    pub fn buckets(&self) -> zkgate_circuits::trees::Buckets {
+        zkgate_circuits::trees::Buckets {
+            lo: self.lo,
+            hi: self.hi,
+            thresholds: self.thresholds.clone(),
+        }
+    }
 }
 
 /// A quantized tree node.
