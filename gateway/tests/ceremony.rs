@@ -8,17 +8,20 @@
 
 mod common;
 
-use common::{fixture, head};
-use std::time::{Duration, Instant};
+use common::{fixture, head, wait_end};
+use std::time::Duration;
 use zkgate_client::Client;
 use zkgate_gateway::config::{Config, Paths};
-use zkgate_gateway::store::{Job, JobState, Manifest, Store};
+use zkgate_gateway::store::{JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::{admin, Gateway};
 use zkgate_statement::{Aggregate, Receipt, Verdict};
 use zkgate_zkml::ceremony::{self, Ptau, Transcript};
 use zkgate_zkml::dataset::declared_schema;
 use zkgate_zkml::job::{compile_public, JobRequest};
+
+/// How long a job may take before the test fails.
+const LIMIT: Duration = Duration::from_secs(300);
 
 fn columns() -> Vec<String> {
     (0..13).map(|i| format!("f{i}")).collect()
@@ -34,22 +37,6 @@ fn manifest() -> Manifest {
         chain_job: None,
         epsilon: None,
         nonce: None,
-    }
-}
-
-async fn wait_end(c: &Client, id: &str) -> Job {
-    let t = Instant::now();
-    loop {
-        let j = c.job(id).await.unwrap().unwrap();
-        if j.state.is_terminal() {
-            return j;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "stuck in {:?}",
-            j.state
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -126,7 +113,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         .await
         .unwrap()
         .unwrap();
-    let done = wait_end(&client, &job.id).await;
+    let done = wait_end(&client, &job.id, LIMIT).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let receipt = Receipt::from_json(&client.receipt(&job.id).await.unwrap().unwrap()).unwrap();
     let vk = client.vk(&job.id).await.unwrap().unwrap();
@@ -150,7 +137,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
             .await
             .unwrap()
             .unwrap();
-        let end = wait_end(&client, &job.id).await;
+        let end = wait_end(&client, &job.id, LIMIT).await;
         assert_eq!(end.state, JobState::Failed);
         let e = end.error.unwrap();
         assert!(e.message.contains(why), "{why}: {e:?}");

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::{fixture, head, manifest};
-use std::time::{Duration, Instant};
+use common::{fixture, head, manifest, wait_end};
+use std::time::Duration;
 use zkgate_client::Client;
 use zkgate_gateway::admin;
 use zkgate_gateway::config::{Config, Paths};
@@ -69,15 +69,7 @@ async fn exported_forests_and_networks_run_under_the_default_profile() {
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let t = Instant::now();
-        let done = loop {
-            let j = alice.job(&job.id).await.unwrap().unwrap();
-            if j.state.is_terminal() {
-                break j;
-            }
-            assert!(t.elapsed() < Duration::from_secs(600), "{name} stuck");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
+        let done = wait_end(&alice, &job.id, Duration::from_secs(600)).await;
         assert_eq!(done.state, JobState::Done, "{name}: {:?}", done.error);
         let r = Receipt::from_json(&alice.receipt(&job.id).await.unwrap().unwrap()).unwrap();
         let vk = alice.vk(&job.id).await.unwrap().unwrap();

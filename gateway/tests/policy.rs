@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{fixture, head, manifest, tabular};
+use common::{fixture, head, manifest, tabular, wait_end};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use zkgate_client::{ApiError, Client};
 use zkgate_gateway::admin;
 use zkgate_gateway::config::{Config, Paths};
@@ -18,6 +18,9 @@ use zkgate_gateway::{audit, policy, Gateway};
 use zkgate_statement::Aggregate;
 use zkgate_statement::{Receipt, Verdict};
 use zkgate_zkml::dataset::declared_schema;
+
+/// How long a job may take before the test fails.
+const LIMIT: Duration = Duration::from_secs(600);
 
 fn model(rel: &str) -> Vec<u8> {
     std::fs::read(fixture(rel)).unwrap()
@@ -86,18 +89,6 @@ fn mixed_rows(out: &Path) {
         .copied()
         .collect();
     std::fs::write(out, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
-}
-
-async fn wait(c: &Client, id: &str) -> Job {
-    let t = Instant::now();
-    loop {
-        let j = c.job(id).await.unwrap().unwrap();
-        if j.state.is_terminal() {
-            return j;
-        }
-        assert!(t.elapsed() < Duration::from_secs(600), "job {id} stuck");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn verified(c: &Client, id: &str) -> Receipt {
@@ -182,7 +173,7 @@ async fn policies_decide_what_runs_and_what_leaves() {
         "models/breast_cancer.onnx",
     )
     .await;
-    let failed = wait(&alice, &job.id).await;
+    let failed = wait_end(&alice, &job.id, LIMIT).await;
     assert_eq!(failed.state, JobState::Failed);
     let err = failed.error.unwrap();
     assert_eq!(err.code, "policy_denied", "{err:?}");
@@ -198,7 +189,7 @@ async fn policies_decide_what_runs_and_what_leaves() {
         "models/breast_cancer.onnx",
     )
     .await;
-    assert_eq!(wait(&alice, &job.id).await.state, JobState::Done);
+    assert_eq!(wait_end(&alice, &job.id, LIMIT).await.state, JobState::Done);
     let r = verified(&alice, &job.id).await;
     assert_eq!(r.result["correct"], 30);
 
@@ -212,7 +203,7 @@ async fn policies_decide_what_runs_and_what_leaves() {
         "models/breast_cancer.onnx",
     )
     .await;
-    let done = wait(&alice, &job.id).await;
+    let done = wait_end(&alice, &job.id, LIMIT).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let r = verified(&alice, &job.id).await;
     assert_eq!(r.circuit.params.suppress_below, 3);
@@ -398,7 +389,7 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
 
     // A noised accuracy runs to a receipt whose noise the verifier checks.
     let job = accepted(&alice, &with_epsilon(1.0), "models/breast_cancer.onnx").await;
-    let done = wait(&alice, &job.id).await;
+    let done = wait_end(&alice, &job.id, LIMIT).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let r = verified(&alice, &job.id).await;
     let noise = r.circuit.params.noise.clone().expect("noised");
@@ -432,7 +423,7 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
     let mut m = manifest("bc", label());
     m.nonce = Some("ab".repeat(32));
     let job = accepted(&bob, &m, "models/breast_cancer.onnx").await;
-    assert_eq!(wait(&bob, &job.id).await.state, JobState::Done);
+    assert_eq!(wait_end(&bob, &job.id, LIMIT).await.state, JobState::Done);
     let r = verified(&bob, &job.id).await;
     assert_eq!(
         r.nonce,
@@ -476,7 +467,7 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
         "models/breast_cancer.onnx",
     )
     .await;
-    let failed = wait(&alice, &job.id).await;
+    let failed = wait_end(&alice, &job.id, LIMIT).await;
     assert_eq!(failed.state, JobState::Failed);
     let err = failed.error.unwrap();
     assert!(err.message.contains("min-contributors"), "{err:?}");

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{fixture, head};
+use common::{fixture, head, wait_end};
 use std::path::Path;
 use std::time::{Duration, Instant};
 use zkgate_chain::abi::{Settlement as S, Status};
@@ -19,7 +19,7 @@ use zkgate_chain::{Chain, Settlement, Wallet};
 use zkgate_client::Client;
 use zkgate_gateway::chain::ChainConfig;
 use zkgate_gateway::config::{Config, Paths};
-use zkgate_gateway::store::{Job, JobState, Manifest, Store};
+use zkgate_gateway::store::{JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::{admin, Gateway};
 use zkgate_statement::field::fr_from_hex;
@@ -27,6 +27,9 @@ use zkgate_statement::Aggregate;
 use zkgate_statement::{Receipt, Verdict};
 use zkgate_zkml::dataset::declared_schema;
 use zkgate_zkml::Fr;
+
+/// How long a job may take before the test fails.
+const LIMIT: Duration = Duration::from_secs(300);
 
 fn manifest(chain_job: u64) -> Manifest {
     Manifest {
@@ -88,22 +91,6 @@ fn rewind(paths: &Paths, id: &str, state: JobState) {
             j.settlement = None;
         })
         .unwrap();
-}
-
-async fn wait_done(c: &Client, id: &str) -> Job {
-    let t = Instant::now();
-    loop {
-        let j = c.job(id).await.unwrap().unwrap();
-        if j.state.is_terminal() {
-            return j;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "job stuck in {:?}",
-            j.state
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +258,7 @@ async fn gateway_settles_on_its_embedded_chain() {
         "{}",
         e.message
     );
-    let done = wait_done(&run.client, &job.id).await;
+    let done = wait_end(&run.client, &job.id, LIMIT).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let settlement = done.settlement.clone().expect("settled");
     assert!(settlement.error().is_none(), "{settlement:?}");
@@ -315,7 +302,7 @@ async fn gateway_settles_on_its_embedded_chain() {
     // finds it settled on chain and records that transaction.
     rewind(&paths, &job.id, JobState::Settling);
     let run = start(&root, &token).await;
-    let again = wait_done(&run.client, &job.id).await;
+    let again = wait_end(&run.client, &job.id, LIMIT).await;
     assert_eq!(again.state, JobState::Done);
     let record = again.settlement.expect("recorded again");
     assert_eq!(
@@ -348,7 +335,7 @@ async fn gateway_settles_on_its_embedded_chain() {
     conf.save(&paths.root).unwrap();
     rewind(&paths, &job.id, JobState::Queued);
     let run = start(&root, &token).await;
-    let again = wait_done(&run.client, &job.id).await;
+    let again = wait_end(&run.client, &job.id, LIMIT).await;
     assert_eq!(again.state, JobState::Done, "{:?}", again.error);
     assert_eq!(again.chain, Some(binding.clone()));
     let receipt = Receipt::from_json(&run.client.receipt(&job.id).await.unwrap().unwrap()).unwrap();
@@ -380,7 +367,7 @@ async fn gateway_settles_on_its_embedded_chain() {
     plain.chain_job = None;
     let other = run.client.submit(&plain, model).await.unwrap().unwrap();
     assert_eq!(
-        wait_done(&run.client, &other.id).await.state,
+        wait_end(&run.client, &other.id, LIMIT).await.state,
         JobState::Done
     );
     let waiting = run.client.job(&job.id).await.unwrap().unwrap();

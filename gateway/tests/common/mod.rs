@@ -105,3 +105,21 @@ pub fn tabular(
     m.columns = Some((0..13).map(|i| format!("f{i}")).collect());
     m
 }
+
+/// Polls job `id` until it ends (done, failed...), failing the test if it
+/// has not after `limit`.
+pub async fn wait_end(
+    c: &zkgate_client::Client,
+    id: &str,
+    limit: std::time::Duration,
+) -> zkgate_gateway::store::Job {
+    let t = std::time::Instant::now();
+    loop {
+        let j = c.job(id).await.unwrap().unwrap();
+        if j.state.is_terminal() {
+            return j;
+        }
+        assert!(t.elapsed() < limit, "job {id} stuck in {:?}", j.state);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
