@@ -10,11 +10,6 @@ use zkgate_statement::Aggregate;
 use zkgate_zkml::ir::{Op, TreeNode};
 use zkgate_zkml::job::{compile_public, JobRequest};
 
-/// Seconds per constraint for a Groth16 proof on 2 vCPUs, from `zkgate
-/// bench` on the fixtures (mnist_mlp:16, 146,525 constraints in about 3 s;
-/// lenet_small:4 and breast_cancer:569 alike within a factor of 1.5).
-const SECONDS_PER_CONSTRAINT: f64 = 2.0e-5;
-
 /// `zkgate inspect`.
 #[derive(Args)]
 pub struct InspectArgs {
@@ -152,8 +147,8 @@ pub fn inspect(a: InspectArgs) -> Result<bool> {
                     "constraints": total,
                     "constraints_per_row": total as f64 / a.rows as f64,
                     "model_constraints_per_row": zkgate_zkml::cost::per_row(&spec),
-                    "estimated_prove_s": total as f64 * SECONDS_PER_CONSTRAINT,
-                    "estimated_prove_s_per_1k_rows": total as f64 * SECONDS_PER_CONSTRAINT * 1000.0 / a.rows as f64,
+                    "estimated_prove_s": total as f64 * zkgate_zkml::cost::SECONDS_PER_CONSTRAINT,
+                    "estimated_prove_s_per_1k_rows": total as f64 * zkgate_zkml::cost::SECONDS_PER_CONSTRAINT * 1000.0 / a.rows as f64,
                     "estimated_memory_mb": zkgate_zkml::cost::memory_bytes(&spec) as f64 / (1 << 20) as f64,
                 });
             }

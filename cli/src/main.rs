@@ -55,12 +55,19 @@ enum Command {
     Init(owner::InitArgs),
     /// Run the gateway.
     Serve(owner::ServeArgs),
-    /// Manage datasets (run while the gateway is stopped).
+    /// Manage datasets (through the owner API while the gateway serves,
+    /// on the data dir while it is stopped); download a mock twin.
     #[command(subcommand)]
     Dataset(owner::DatasetCmd),
-    /// Manage researchers (run while the gateway is stopped).
+    /// Manage researchers: add, revoke, list.
     #[command(subcommand)]
     Researcher(owner::ResearcherCmd),
+    /// Every researcher's jobs; approve or deny held ones.
+    #[command(subcommand)]
+    Jobs(owner::JobsCmd),
+    /// Make a new owner token for the owner API and console (gateway
+    /// stopped).
+    AdminToken(owner::AdminTokenArgs),
     /// Submit a model to a gateway and wait for the receipt.
     Submit(researcher::SubmitArgs),
     /// Show one job or all my jobs.
@@ -456,6 +463,8 @@ fn main() -> ExitCode {
         Command::Serve(a) => owner::serve(a).map(|()| true),
         Command::Dataset(c) => owner::dataset(c).map(|()| true),
         Command::Researcher(c) => owner::researcher(c).map(|()| true),
+        Command::Jobs(c) => owner::jobs(c).map(|()| true),
+        Command::AdminToken(a) => owner::admin_token(a).map(|()| true),
         Command::Submit(a) => researcher::submit(a).map(|()| true),
         Command::Status(a) => researcher::status(a).map(|()| true),
         Command::RegisterAddress(a) => researcher::register_address(a).map(|()| true),

@@ -1,13 +1,19 @@
-//! The data owner's commands: `init`, `serve`, `dataset`, `researcher`
-//! (the researchers the gateway admits).
+//! The data owner's commands: `init`, `serve`, `dataset`, `researcher`,
+//! `jobs`, `admin-token`. While the gateway serves they go through its
+//! owner API (`serving.json` says where, `admin.token` is the credential,
+//! the data dir's certificate the CA); while it is stopped they open the
+//! data dir. Either way the same library calls do the work and audit it.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use std::path::PathBuf;
-use zkgate_gateway::admin;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use zkgate_client::{Answer, Client};
 use zkgate_gateway::config::{Config, Paths};
-use zkgate_gateway::store::Store;
-use zkgate_gateway::vault::Vault;
+use zkgate_gateway::owner::{self as ops, Verdict};
+use zkgate_gateway::store::{DatasetMeta, Job, Researcher};
+use zkgate_gateway::{admin, Gateway, Serving};
 use zkgate_zkml::dataset::DEFAULT_VALUE_BITS;
 
 const PASSPHRASE_ENV: &str = "ZKGATE_VAULT_PASSPHRASE";
@@ -52,6 +58,10 @@ pub fn init(a: InitArgs) -> Result<()> {
     );
     println!("fingerprint SHA-256 {}", report.fingerprint);
     println!(
+        "owner token {} (the owner API and the console's owner view; keep it secret)",
+        report.admin_token_path.display()
+    );
+    println!(
         "policy {} (profile `{}`)",
         Paths::new(&a.data_dir).policy(&config).display(),
         a.profile
@@ -86,6 +96,7 @@ pub fn serve(a: ServeArgs) -> Result<()> {
         "zkgate gateway listening on {scheme}://{}",
         listener.local_addr()?
     );
+    println!("console {scheme}://{}/console", listener.local_addr()?);
     let pid = Paths::new(&a.data_dir).pid();
     std::fs::write(&pid, std::process::id().to_string())
         .with_context(|| format!("writing {}", pid.display()))?;
@@ -95,6 +106,121 @@ pub fn serve(a: ServeArgs) -> Result<()> {
     }));
     let _ = std::fs::remove_file(&pid);
     Ok(result?)
+}
+
+/// Where the owner's commands go: the serving gateway's owner API, or a
+/// stopped gateway's data dir.
+enum Target {
+    Api {
+        client: Client,
+        rt: tokio::runtime::Runtime,
+    },
+    Local(Arc<Gateway>),
+}
+
+/// Whether process `pid` is alive.
+fn alive(pid: u32) -> bool {
+    std::process::Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl Target {
+    fn open(data_dir: &Path) -> Result<Target> {
+        let paths = Paths::new(data_dir);
+        let serving: Option<Serving> = std::fs::read(paths.serving())
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|s: &Serving| alive(s.pid));
+        let Some(serving) = serving else {
+            let gw = Gateway::open(data_dir, passphrase().as_deref()).with_context(|| {
+                format!(
+                    "opening {} (a gateway serving it is found by its serving.json)",
+                    data_dir.display()
+                )
+            })?;
+            return Ok(Target::Local(gw));
+        };
+        let token = std::fs::read_to_string(paths.admin_token()).with_context(|| {
+            format!(
+                "the gateway serves {} (pid {}), but {} cannot be read: stop it and run `zkgate admin-token --data-dir {}`",
+                serving.url,
+                serving.pid,
+                paths.admin_token().display(),
+                data_dir.display()
+            )
+        })?;
+        let ca = std::fs::read(paths.tls_cert()).ok();
+        let client = Client::new(&serving.url, token.trim(), ca.as_deref())?;
+        Ok(Target::Api {
+            client,
+            rt: tokio::runtime::Runtime::new()?,
+        })
+    }
+
+    fn call<T>(&self, a: impl std::future::Future<Output = Answer<T>>) -> Result<T> {
+        let Target::Api { rt, .. } = self else {
+            unreachable!("API calls are made on the API target")
+        };
+        match rt.block_on(a)? {
+            Ok(v) => Ok(v),
+            Err(e) => bail!("gateway: {e}"),
+        }
+    }
+
+    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        match self {
+            Target::Api { client, .. } => self.call(client.get_json(path)),
+            Target::Local(_) => unreachable!("local reads call the library"),
+        }
+    }
+
+    fn datasets(&self) -> Result<Vec<DatasetMeta>> {
+        match self {
+            Target::Api { .. } => self.get("/v1/admin/datasets"),
+            Target::Local(gw) => Ok(gw.store.datasets()?),
+        }
+    }
+
+    fn researchers(&self) -> Result<Vec<Researcher>> {
+        match self {
+            Target::Api { .. } => self.get("/v1/admin/researchers"),
+            Target::Local(gw) => Ok(ops::researchers(gw)?),
+        }
+    }
+
+    fn jobs(&self) -> Result<Vec<Job>> {
+        match self {
+            Target::Api { .. } => self.get("/v1/admin/jobs"),
+            Target::Local(gw) => Ok(ops::jobs(gw)?),
+        }
+    }
+
+    fn review(&self, id: &str, verdict: Verdict, note: &str) -> Result<Job> {
+        match self {
+            Target::Api { client, .. } => {
+                let what = match verdict {
+                    Verdict::Approve => "approve",
+                    Verdict::Deny => "deny",
+                };
+                self.call(client.post_json(
+                    &format!("/v1/admin/jobs/{id}/{what}"),
+                    &serde_json::json!({ "note": note }),
+                ))
+            }
+            Target::Local(gw) => Ok(ops::review(gw, id, verdict, note)?),
+        }
+    }
+
+    /// Where the commands went, for the owner to see.
+    fn describe(&self) -> &'static str {
+        match self {
+            Target::Api { .. } => "the serving gateway",
+            Target::Local(_) => "the data dir (gateway stopped)",
+        }
+    }
 }
 
 /// `zkgate dataset`.
@@ -111,7 +237,7 @@ pub enum DatasetCmd {
         value_bits: usize,
     },
     /// Import a CSV against its declared schema (encrypted at rest; prints
-    /// its commitment).
+    /// its commitment). Through the owner API while the gateway serves.
     Import {
         /// The CSV.
         file: PathBuf,
@@ -135,13 +261,27 @@ pub enum DatasetCmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
-    /// Remove a dataset.
+    /// Remove a dataset (refused while a job that is not finished reads
+    /// it).
     Remove {
         /// Dataset name.
         name: String,
         /// Data dir.
         #[arg(long)]
         data_dir: PathBuf,
+    },
+    /// Download a dataset's mock twin from a gateway (researchers): the
+    /// declared schema's columns, synthetic rows drawn from the declared
+    /// ranges, never from the data. Try a model on it with `zkgate prove`.
+    Mock {
+        /// Dataset name.
+        name: String,
+        #[command(flatten)]
+        remote: crate::researcher::Remote,
+        /// Where to write the CSV (default: NAME.mock.csv), with its
+        /// schema next to it (NAME.mock.schema.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -155,13 +295,19 @@ pub fn dataset(cmd: DatasetCmd) -> Result<()> {
             price,
         } => {
             let schema = crate::declared_schema(&file, schema.as_deref())?;
-            let paths = Paths::new(&data_dir);
-            let store = Store::open(&paths.db())?;
-            let vault = Vault::open(&paths, passphrase().as_deref())?;
-            let meta = admin::import_dataset(&paths, &store, &vault, &file, &name, &schema, price)?;
+            let csv =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let target = Target::open(&data_dir)?;
+            let meta = match &target {
+                Target::Api { client, .. } => {
+                    target.call(client.import_dataset(&name, &schema, csv, price))?
+                }
+                Target::Local(gw) => ops::import_dataset(gw, &name, &schema, &csv, price)?,
+            };
             println!(
-                "imported `{}`: {} rows x {} columns, commitment {}",
+                "imported `{}` into {}: {} rows x {} columns, commitment {}",
                 meta.name,
+                target.describe(),
                 meta.rows,
                 meta.schema.columns.len(),
                 meta.commitment
@@ -177,8 +323,7 @@ pub fn dataset(cmd: DatasetCmd) -> Result<()> {
             );
         }
         DatasetCmd::List { data_dir } => {
-            let store = Store::open(&Paths::new(&data_dir).db())?;
-            for d in store.datasets()? {
+            for d in Target::open(&data_dir)?.datasets()? {
                 println!(
                     "{}\t{} rows\t{} columns\t{}",
                     d.name,
@@ -189,9 +334,43 @@ pub fn dataset(cmd: DatasetCmd) -> Result<()> {
             }
         }
         DatasetCmd::Remove { name, data_dir } => {
-            let paths = Paths::new(&data_dir);
-            admin::remove_dataset(&paths, &Store::open(&paths.db())?, &name)?;
+            let target = Target::open(&data_dir)?;
+            match &target {
+                Target::Api { client, .. } => {
+                    target.call(
+                        client.delete_json::<serde_json::Value>(&format!(
+                            "/v1/admin/datasets/{name}"
+                        )),
+                    )?;
+                }
+                Target::Local(gw) => ops::remove_dataset(gw, &name)?,
+            }
             println!("removed `{name}`");
+        }
+        DatasetCmd::Mock { name, remote, out } => {
+            let client = remote.client()?;
+            let rt = tokio::runtime::Runtime::new()?;
+            let (csv, datasets) = rt.block_on(async {
+                let csv = crate::researcher::ok(client.mock(&name).await)?;
+                let datasets = crate::researcher::ok(client.datasets().await)?;
+                anyhow::Ok((csv, datasets))
+            })?;
+            let meta = datasets
+                .into_iter()
+                .find(|d| d.name == name)
+                .with_context(|| format!("dataset `{name}` is not in the catalogue"))?;
+            let out = out.unwrap_or_else(|| PathBuf::from(format!("{name}.mock.csv")));
+            std::fs::write(&out, &csv).with_context(|| format!("writing {}", out.display()))?;
+            let schema_out = zkgate_zkml::dataset::schema_path(&out);
+            std::fs::write(&schema_out, serde_json::to_vec_pretty(&meta.schema)?)
+                .with_context(|| format!("writing {}", schema_out.display()))?;
+            println!(
+                "wrote {} ({} synthetic rows of `{name}`'s declared schema; the dataset has {}) and {}",
+                out.display(),
+                csv.iter().filter(|b| **b == b'\n').count().saturating_sub(1),
+                meta.rows,
+                schema_out.display()
+            );
         }
     }
     Ok(())
@@ -218,20 +397,224 @@ pub enum ResearcherCmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
+    /// Revoke a researcher: their token stops working on their next
+    /// request, their jobs not yet started are cancelled.
+    Revoke {
+        /// Name.
+        name: String,
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// List researchers.
+    List {
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
 }
 
 pub fn researcher(cmd: ResearcherCmd) -> Result<()> {
-    let ResearcherCmd::Add {
-        name,
-        org,
-        trust,
-        address,
-        data_dir,
-    } = cmd;
-    let store = Store::open(&Paths::new(&data_dir).db())?;
-    println!(
-        "{}",
-        admin::add_researcher(&store, &name, &org, trust, address)?
-    );
+    match cmd {
+        ResearcherCmd::Add {
+            name,
+            org,
+            trust,
+            address,
+            data_dir,
+        } => {
+            let target = Target::open(&data_dir)?;
+            let token = match &target {
+                Target::Api { client, .. } => {
+                    #[derive(serde::Deserialize)]
+                    struct Added {
+                        token: String,
+                    }
+                    let a: Added = target.call(client.post_json(
+                        "/v1/admin/researchers",
+                        &serde_json::json!({
+                            "name": name, "organisation": org, "trust": trust, "address": address,
+                        }),
+                    ))?;
+                    a.token
+                }
+                Target::Local(gw) => ops::add_researcher(gw, &name, &org, trust, address)?,
+            };
+            println!("{token}");
+        }
+        ResearcherCmd::Revoke { name, data_dir } => {
+            let target = Target::open(&data_dir)?;
+            let cancelled = match &target {
+                Target::Api { client, .. } => {
+                    #[derive(serde::Deserialize)]
+                    struct Revoked {
+                        cancelled: Vec<String>,
+                    }
+                    let r: Revoked = target
+                        .call(client.delete_json(&format!("/v1/admin/researchers/{name}")))?;
+                    r.cancelled
+                }
+                Target::Local(gw) => ops::revoke_researcher(gw, &name)?,
+            };
+            println!(
+                "revoked `{name}` in {}; jobs cancelled: {}",
+                target.describe(),
+                if cancelled.is_empty() {
+                    "none".to_string()
+                } else {
+                    cancelled.join(", ")
+                }
+            );
+        }
+        ResearcherCmd::List { data_dir } => {
+            for r in Target::open(&data_dir)?.researchers()? {
+                println!(
+                    "{}\t{}\ttrust {}\t{}",
+                    r.name,
+                    if r.organisation.is_empty() {
+                        "-"
+                    } else {
+                        &r.organisation
+                    },
+                    r.trust,
+                    r.address.map_or("-".to_string(), |a| a.to_string())
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `zkgate jobs`.
+#[derive(Subcommand)]
+pub enum JobsCmd {
+    /// Every researcher's jobs, newest first (held ones wait for you).
+    List {
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Only jobs in this state (e.g. held).
+        #[arg(long)]
+        state: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a held job: it is queued, and the rules that held it admit
+    /// it from now on.
+    Approve {
+        /// Job id.
+        id: String,
+        /// A note the researcher sees.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Deny a held job: it fails with your note, and a privacy budget it
+    /// spent is given back.
+    Deny {
+        /// Job id.
+        id: String,
+        /// A note the researcher sees.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+pub fn jobs(cmd: JobsCmd) -> Result<()> {
+    match cmd {
+        JobsCmd::List {
+            data_dir,
+            state,
+            json,
+        } => {
+            for j in Target::open(&data_dir)?.jobs()? {
+                if state.as_deref().is_some_and(|s| s != j.state.name()) {
+                    continue;
+                }
+                if json {
+                    println!("{}", serde_json::to_string(&j)?);
+                    continue;
+                }
+                let why = match (&j.hold, &j.error) {
+                    (_, Some(e)) => format!(" {}", e.message),
+                    (Some(h), None) if j.state.name() == "held" => format!(" {}", h.message),
+                    _ => String::new(),
+                };
+                let progress = j
+                    .progress
+                    .as_ref()
+                    .filter(|_| !j.state.is_terminal())
+                    .map(|p| format!(" [{} shard {}/{}]", p.stage, p.shard, p.shards))
+                    .unwrap_or_default();
+                println!(
+                    "{}\t{}\t{}\t{}\t{}{progress}{why}",
+                    j.id,
+                    j.state.name(),
+                    j.researcher,
+                    j.manifest.dataset,
+                    j.manifest.aggregate.name(),
+                );
+            }
+        }
+        JobsCmd::Approve { id, note, data_dir } => {
+            let j = Target::open(&data_dir)?.review(&id, Verdict::Approve, &note)?;
+            println!("approved {}: {}", j.id, j.state.name());
+        }
+        JobsCmd::Deny { id, note, data_dir } => {
+            let j = Target::open(&data_dir)?.review(&id, Verdict::Deny, &note)?;
+            println!("denied {}: {}", j.id, j.state.name());
+        }
+    }
+    Ok(())
+}
+
+/// Reloads the serving gateway's policy through the owner API; the rules
+/// now in force.
+pub(crate) fn reload_policy(data_dir: &Path) -> Result<Option<Vec<String>>> {
+    let target = Target::open(data_dir)?;
+    match &target {
+        Target::Api { client, .. } => {
+            #[derive(serde::Deserialize)]
+            struct Reloaded {
+                rules: Vec<String>,
+            }
+            let r: Reloaded =
+                target.call(client.post_json("/v1/admin/policy/reload", &serde_json::json!({})))?;
+            Ok(Some(r.rules))
+        }
+        Target::Local(_) => Ok(None),
+    }
+}
+
+/// `zkgate admin-token`.
+#[derive(Args)]
+pub struct AdminTokenArgs {
+    /// Data dir (of a stopped gateway).
+    #[arg(long)]
+    data_dir: PathBuf,
+}
+
+/// Makes a new owner token (the old one stops working).
+pub fn admin_token(a: AdminTokenArgs) -> Result<()> {
+    let paths = Paths::new(&a.data_dir);
+    if let Some(s) = std::fs::read(paths.serving())
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Serving>(&b).ok())
+        .filter(|s| alive(s.pid))
+    {
+        bail!(
+            "the gateway serves {} (pid {}): stop it first (the token is read when it starts)",
+            s.url,
+            s.pid
+        );
+    }
+    let path = admin::rotate_admin_token(&a.data_dir)?;
+    println!("new owner token in {}", path.display());
     Ok(())
 }

@@ -11,7 +11,7 @@ use zkgate_gateway::store::{JobState, Manifest};
 
 /// How to reach a gateway.
 #[derive(Args, Clone)]
-pub struct Remote {
+pub(crate) struct Remote {
     /// Gateway URL, e.g. https://127.0.0.1:8443.
     #[arg(long)]
     gateway: String,
@@ -25,7 +25,7 @@ pub struct Remote {
 }
 
 impl Remote {
-    fn client(&self) -> Result<Client> {
+    pub(crate) fn client(&self) -> Result<Client> {
         let ca = self
             .ca_cert
             .as_ref()
@@ -41,7 +41,7 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-fn ok<T>(a: Answer<T>) -> Result<T> {
+pub(crate) fn ok<T>(a: Answer<T>) -> Result<T> {
     match a? {
         Ok(v) => Ok(v),
         Err(e) => bail!("gateway: {e}"),

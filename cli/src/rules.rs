@@ -17,8 +17,9 @@ pub enum PolicyCmd {
         /// The policy file.
         file: PathBuf,
     },
-    /// Make the running gateway reload its policy file (SIGHUP). An
-    /// invalid file is rejected and the policy in force stays.
+    /// Make the running gateway reload its policy file (through the owner
+    /// API; SIGHUP does the same). An invalid file is rejected and the
+    /// policy in force stays.
     Reload {
         /// Data dir.
         #[arg(long)]
@@ -61,6 +62,15 @@ fn reload(data_dir: &std::path::Path) -> Result<()> {
     // The gateway validates the file itself and audits the outcome, errors
     // included, which is what this reports.
     let paths = Paths::new(data_dir);
+    if paths.admin_token().exists() {
+        return match crate::owner::reload_policy(data_dir)? {
+            Some(rules) => {
+                println!("policy reloaded: {} rules in force", rules.len());
+                Ok(())
+            }
+            None => bail!("the gateway is not running: it reads the policy file when it starts"),
+        };
+    }
     let pid = std::fs::read_to_string(paths.pid())
         .with_context(|| format!("{}: is the gateway running?", paths.pid().display()))?;
     let pid = pid.trim();

@@ -178,13 +178,13 @@ async fn a_job_survives_sigkill_while_proving() {
     server.wait().unwrap();
 }
 
-/// `zkgate policy check` and `zkgate policy reload` (SIGHUP) against the
-/// running binary: an invalid file is refused with its line and the old
-/// policy stays in force; a valid one takes effect at once; the audit log
-/// records both and its chain verifies.
+/// `zkgate policy check` and `zkgate policy reload` (through the owner
+/// API) against the running binary: an invalid file is refused with its
+/// line and the old policy stays in force; a valid one takes effect at
+/// once; the audit log records both and its chain verifies.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn policy_reload_by_signal() {
+async fn policy_reload_while_serving() {
     let tmp = tempfile::tempdir().unwrap();
     let (dir, addr, token) = data_dir(tmp.path(), 40, "open");
     let dir_s = dir.to_str().unwrap();
@@ -374,4 +374,212 @@ async fn random_sigkills_lose_and_duplicate_nothing() {
     assert!(failed < keys.len(), "every job was interrupted to death");
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// Runs the binary, expecting it to fail; returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = Command::new(bin()).args(args).output().unwrap();
+    assert!(!out.status.success(), "{args:?} should fail");
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// The owner's commands while the gateway serves go through its owner API
+/// (no restart): a researcher added works at once and revoked stops at
+/// once, a dataset imported is in the catalogue, a held job waits until
+/// the owner approves (then proves) or denies it, each step audited by
+/// the owner; once the gateway is stopped (killed: its serving.json left
+/// behind), the same commands work on the data dir.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_commands_work_while_the_gateway_serves() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, addr, token) = data_dir(tmp.path(), 40, "open");
+    let dir_s = dir.to_str().unwrap();
+    // Every submission of a researcher below trust 2 waits for the owner.
+    std::fs::write(
+        dir.join("policy.cedar"),
+        "@id(\"all\")\npermit (principal, action, resource);\n\
+         @id(\"review\")\n@reason(\"new researchers' jobs are reviewed\")\n@on_deny(\"hold\")\n\
+         forbid (principal, action == Zkgate::Action::\"submit\", resource) when { principal.trust < 2 };\n",
+    )
+    .unwrap();
+    let (mut server, alice) = start(dir_s, &addr, &token).await;
+    let ca = std::fs::read(dir.join("tls/cert.pem")).unwrap();
+    let url = format!("https://{addr}");
+
+    // Researchers and datasets change while it serves.
+    let bob_token = run(&[
+        "researcher",
+        "add",
+        "bob",
+        "--trust",
+        "2",
+        "--data-dir",
+        dir_s,
+    ])
+    .trim()
+    .to_string();
+    let bob = Client::new(&url, &bob_token, Some(&ca)).unwrap();
+    let csv = tmp.path().join("bc2.csv");
+    head("data/breast_cancer.csv", 20, &csv);
+    let out = run(&[
+        "dataset",
+        "import",
+        csv.to_str().unwrap(),
+        "--name",
+        "bc2",
+        "--data-dir",
+        dir_s,
+    ]);
+    assert!(out.contains("the serving gateway"), "{out}");
+    let names: Vec<String> = bob
+        .datasets()
+        .await
+        .unwrap()
+        .unwrap()
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(names, ["bc", "bc2"]);
+    let listed = run(&["researcher", "list", "--data-dir", dir_s]);
+    assert!(
+        listed.contains("alice") && listed.contains("bob"),
+        "{listed}"
+    );
+
+    // Alice's job is held, then approved: it runs to its receipt.
+    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    let held = alice
+        .submit(&accuracy_on_bc(None), model.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.state, JobState::Held);
+    let hold = held.hold.clone().expect("why it waits");
+    assert_eq!(hold.rules, ["review"]);
+    assert!(
+        hold.message.contains("new researchers' jobs are reviewed"),
+        "{}",
+        hold.message
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        alice.job(&held.id).await.unwrap().unwrap().state,
+        JobState::Held,
+        "no worker takes a held job"
+    );
+    let queue = run(&["jobs", "list", "--state", "held", "--data-dir", dir_s]);
+    assert!(
+        queue.contains(&held.id) && queue.contains("held"),
+        "{queue}"
+    );
+    let err = fails(&["jobs", "approve", "job_nope", "--data-dir", dir_s]);
+    assert!(err.contains("not found"), "{err}");
+    let out = run(&[
+        "jobs",
+        "approve",
+        &held.id,
+        "--note",
+        "ethics board ok",
+        "--data-dir",
+        dir_s,
+    ]);
+    assert!(out.contains("approved") && out.contains("queued"), "{out}");
+    let state = wait_until(
+        &alice,
+        &held.id,
+        JobState::is_terminal,
+        Duration::from_secs(300),
+    )
+    .await;
+    assert_eq!(state, JobState::Done);
+    let j = alice.job(&held.id).await.unwrap().unwrap();
+    let review = j.review.expect("the owner's decision");
+    assert_eq!(
+        (review.decision.as_str(), review.note.as_str()),
+        ("approved", "ethics board ok")
+    );
+    let p = j.progress.expect("its progress, last seen");
+    assert_eq!((p.stage.as_str(), p.shard, p.shards), ("verify", 1, 1));
+    let receipt = Receipt::from_json(&alice.receipt(&held.id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        receipt
+            .verify(&alice.vk(&held.id).await.unwrap().unwrap())
+            .unwrap(),
+        Verdict::Valid
+    );
+    // An approved job is not held twice, and a second approval is refused.
+    let err = fails(&["jobs", "approve", &held.id, "--data-dir", dir_s]);
+    assert!(err.contains("not held"), "{err}");
+
+    // Another is denied: it fails with the owner's note.
+    let second = alice
+        .submit(&accuracy_on_bc(None), model.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.state, JobState::Held);
+    run(&[
+        "jobs",
+        "deny",
+        &second.id,
+        "--note",
+        "not this cohort",
+        "--data-dir",
+        dir_s,
+    ]);
+    let j = alice.job(&second.id).await.unwrap().unwrap();
+    assert_eq!(j.state, JobState::Failed);
+    let e = j.error.unwrap();
+    assert_eq!(e.code, "policy_denied");
+    assert!(e.message.contains("not this cohort"), "{}", e.message);
+    // Bob's jobs are not held (trust 2).
+    let m = accuracy_on_bc(None);
+    let bobs = bob.submit(&m, model.clone()).await.unwrap().unwrap();
+    assert_eq!(bobs.state, JobState::Queued);
+    bob.cancel(&bobs.id).await.unwrap().unwrap();
+
+    // Revoked, bob's next request is refused.
+    let out = run(&["researcher", "revoke", "bob", "--data-dir", dir_s]);
+    assert!(out.contains("revoked `bob`"), "{out}");
+    let e = bob.datasets().await.unwrap().unwrap_err();
+    assert_eq!(e.status, 401);
+    // The researcher API does not take the owner's token, nor the owner
+    // API a researcher's.
+    let owner_token = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let as_owner = Client::new(&url, owner_token.trim(), Some(&ca)).unwrap();
+    assert_eq!(as_owner.jobs().await.unwrap().unwrap_err().status, 401);
+    let e = alice
+        .get_json::<serde_json::Value>("/v1/admin/jobs")
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.status, 403);
+    let all: Vec<serde_json::Value> = as_owner.get_json("/v1/admin/jobs").await.unwrap().unwrap();
+    assert_eq!(all.len(), 3);
+
+    // Every owner step is in the audit log, whose chain holds.
+    let log = run(&["audit", "--data-dir", dir_s]);
+    for action in [
+        "researcher_add",
+        "dataset_import",
+        "approve",
+        "deny",
+        "researcher_revoke",
+    ] {
+        assert!(log.contains(&format!("owner {action}")), "{action}: {log}");
+    }
+    assert!(log.contains("hold [review]"), "{log}");
+    assert!(run(&["audit", "--data-dir", dir_s, "--verify"]).contains("chain intact"));
+
+    // Stopped (killed: serving.json stays), the commands use the data dir.
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert!(dir.join("serving.json").exists());
+    let out = run(&["researcher", "list", "--data-dir", dir_s]);
+    assert!(out.contains("alice") && !out.contains("bob"), "{out}");
+    run(&["researcher", "add", "carol", "--data-dir", dir_s]);
+    let out = run(&["jobs", "list", "--data-dir", dir_s]);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    let err = fails(&["policy", "reload", "--data-dir", dir_s]);
+    assert!(err.contains("not running"), "{err}");
 }

@@ -84,6 +84,9 @@ impl Manifest {
 pub enum JobState {
     /// Accepted, waiting for a worker.
     Queued,
+    /// Waiting for the data owner's approval (an `@on_deny("hold")` policy
+    /// rule held it; see `hold`): approved, it is queued; denied, it fails.
+    Held,
     /// Quantizing and compiling the circuit.
     Compiling,
     /// Generating keys.
@@ -112,8 +115,9 @@ impl JobState {
     }
 
     /// All states, for metrics.
-    pub const ALL: [JobState; 9] = [
+    pub const ALL: [JobState; 10] = [
         JobState::Queued,
+        JobState::Held,
         JobState::Compiling,
         JobState::Setup,
         JobState::Proving,
@@ -128,6 +132,7 @@ impl JobState {
     pub fn name(self) -> &'static str {
         match self {
             JobState::Queued => "queued",
+            JobState::Held => "held",
             JobState::Compiling => "compiling",
             JobState::Setup => "setup",
             JobState::Proving => "proving",
@@ -167,12 +172,105 @@ pub struct Job {
     /// the chain refused it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settlement: Option<SettlementRecord>,
+    /// Why the job waits for the data owner (state `held`), or waited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+    /// The data owner's decision on a held job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+    /// Where a running job is: its stage, the shard being proved, elapsed
+    /// and estimated seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
     /// For a job naming an on-chain job: the contract, chain and nonce it
     /// was accepted for, which its proofs and settlement use whatever
     /// `chain.json` names later. Absent in records from before it was kept
     /// (see [`crate::chain::job_binding`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<ChainBinding>,
+}
+
+/// What submitting a job would do, found without storing or running
+/// anything (`POST /v1/jobs/dry-run`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DryRun {
+    /// The owner's policy at submission: `allow`, `hold` (the job would
+    /// wait for the owner's approval) or `deny`.
+    pub decision: String,
+    /// The rules that decided.
+    pub rules: Vec<String>,
+    /// Why, as the researcher would be told.
+    pub message: String,
+    /// The policy again once compiled (with the circuit's size and
+    /// memory), as the gateway asks it before proving.
+    pub compiled_decision: String,
+    /// The rules of that decision.
+    pub compiled_rules: Vec<String>,
+    /// Constraints over every shard.
+    pub constraints: u64,
+    /// Shards the job is proved in.
+    pub shards: u64,
+    /// The circuit id of the (first) shard's circuit, hex.
+    pub circuit_id: String,
+    /// Estimated seconds of setup and proving on the gateway (from the
+    /// constraints; a cached key saves the setup half).
+    pub estimated_s: f64,
+    /// Estimated peak memory of proving one shard, MiB.
+    pub memory_mb: u64,
+    /// What the release policy needs that a dry run cannot know: it judges
+    /// the outputs, computed from the rows.
+    pub note: String,
+}
+
+/// Why a job waits for the data owner: the policy rules that hold it and
+/// their reasons, as a denial would name them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The rules.
+    pub rules: Vec<String>,
+    /// The explanation the researcher sees.
+    pub message: String,
+    /// Unix seconds when it was held.
+    pub since: u64,
+}
+
+/// The data owner's decision on a held job.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Review {
+    /// `approved` or `denied`.
+    pub decision: String,
+    /// The owner's note (shown to the researcher).
+    #[serde(default)]
+    pub note: String,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+impl Review {
+    /// Whether the owner approved the job.
+    pub fn approved(&self) -> bool {
+        self.decision == "approved"
+    }
+}
+
+/// Where a running job is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The pipeline's step: `compile`, `evaluate`, `setup`, `prove`,
+    /// `verify`.
+    pub stage: String,
+    /// Shards proved or being proved (1-based while proving; 0 before).
+    pub shard: u64,
+    /// Shards in the job.
+    pub shards: u64,
+    /// Unix seconds when this run started.
+    pub started: u64,
+    /// Seconds since it started (as of the answer).
+    pub elapsed_s: f64,
+    /// Estimated seconds the whole run takes: from the circuit's size
+    /// before the first shard is proved, from the measured shards after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_s: Option<f64>,
 }
 
 /// The on-chain job a gateway job settles, fixed when it is accepted.

@@ -1,6 +1,6 @@
 //! The researcher's client for the gateway API (HTTPS with a pinned CA).
 
-use crate::api::{DatasetMeta, Job, Manifest};
+use crate::api::{DatasetMeta, DryRun, Job, Manifest};
 use crate::{Error, Result};
 use reqwest::multipart::{Form, Part};
 use zkgate_chain::alloy_primitives::Address;
@@ -266,8 +266,102 @@ impl Client {
 
     /// `GET /v1/jobs/{id}/vk`.
     pub async fn vk(&self, id: &str) -> Answer<Vec<u8>> {
+        self.get_bytes(&format!("/v1/jobs/{id}/vk")).await
+    }
+
+    /// `GET /v1/datasets/{name}/mock`: the dataset's mock twin, a CSV of
+    /// synthetic rows drawn from its declared schema.
+    pub async fn mock(&self, dataset: &str) -> Answer<Vec<u8>> {
+        self.get_bytes(&format!("/v1/datasets/{dataset}/mock"))
+            .await
+    }
+
+    /// `POST /v1/jobs/dry-run`: what submitting would do (admission,
+    /// compilation, the policy's decision, the circuit's size and an
+    /// estimate of the time), with nothing stored or run.
+    pub async fn dry_run(&self, manifest: &Manifest, model: Vec<u8>) -> Answer<DryRun> {
+        let form = Form::new()
+            .part(
+                "manifest",
+                Part::text(serde_json::to_string(manifest).expect("manifest serializes")),
+            )
+            .part("model", Part::bytes(model).file_name("model.onnx"));
+        Self::answer(
+            self.http
+                .post(format!("{}/v1/jobs/dry-run", self.base))
+                .bearer_auth(&self.token)
+                .multipart(form)
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// `GET path` as JSON (the owner API's reads, `/v1/whoami`).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Answer<T> {
+        Self::answer(self.get(path).send().await).await
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post_json<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Answer<T> {
+        Self::answer(
+            self.http
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(&self.token)
+                .json(body)
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// `DELETE path`.
+    pub async fn delete_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Answer<T> {
+        Self::answer(
+            self.http
+                .delete(format!("{}{path}", self.base))
+                .bearer_auth(&self.token)
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    /// `POST /v1/admin/datasets`: the owner imports a CSV against its
+    /// declared schema into the running gateway.
+    pub async fn import_dataset(
+        &self,
+        name: &str,
+        schema: &zkgate_statement::Schema,
+        csv: Vec<u8>,
+        price: u64,
+    ) -> Answer<DatasetMeta> {
+        let form = Form::new()
+            .part("name", Part::text(name.to_string()))
+            .part("price", Part::text(price.to_string()))
+            .part(
+                "schema",
+                Part::text(serde_json::to_string(schema).expect("schema serializes")),
+            )
+            .part("csv", Part::bytes(csv).file_name("data.csv"));
+        Self::answer(
+            self.http
+                .post(format!("{}/v1/admin/datasets", self.base))
+                .bearer_auth(&self.token)
+                .multipart(form)
+                .send()
+                .await,
+        )
+        .await
+    }
+
+    async fn get_bytes(&self, path: &str) -> Answer<Vec<u8>> {
         let r = self
-            .get(&format!("/v1/jobs/{id}/vk"))
+            .get(path)
             .send()
             .await
             .map_err(|e| Error::Config(format!("request: {}", causes(&e))))?;

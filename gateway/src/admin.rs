@@ -1,6 +1,7 @@
-//! The data owner's commands: create a data dir, import datasets, add
-//! researchers. They open the store directly, so they run while the gateway
-//! is stopped (sled takes an exclusive lock).
+//! The data owner's groundwork: create a data dir, import datasets, add
+//! researchers, over a store and vault given to them (the running
+//! gateway's, through [`crate::owner`], or a stopped one's, opened by the
+//! CLI: sled takes an exclusive lock).
 
 use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
@@ -21,6 +22,8 @@ pub struct InitReport {
     pub fingerprint: String,
     /// Where the certificate is (give it to researchers).
     pub cert_path: std::path::PathBuf,
+    /// Where the owner's token for the owner API is.
+    pub admin_token_path: std::path::PathBuf,
 }
 
 /// Creates a data dir: config, vault identity, TLS certificate and key,
@@ -53,12 +56,34 @@ pub fn init(
     write_secret(&paths.tls_key(), key.as_bytes())?;
     Store::open(&paths.db())?;
     write_file(&paths.policy(config), policy.as_bytes(), false)?;
+    let mut config = config.clone();
+    config.admin_token_sha256 = Some(new_admin_token(&paths)?);
     write_file(&paths.config(), config.to_toml().as_bytes(), false)?;
     lock_down(root)?;
     Ok(InitReport {
         fingerprint,
         cert_path: paths.tls_cert(),
+        admin_token_path: paths.admin_token(),
     })
+}
+
+/// Writes a fresh owner token to `admin.token` (0600) and returns the hash
+/// the configuration keeps.
+fn new_admin_token(paths: &Paths) -> Result<String> {
+    let token = format!("zkga_{}", hex::encode(rand::random::<[u8; 24]>()));
+    write_secret(&paths.admin_token(), format!("{token}\n").as_bytes())?;
+    Ok(token_hash(&token))
+}
+
+/// Replaces the owner token of a stopped gateway (a data dir from before
+/// the owner API gets its first): the old one stops working when the
+/// gateway starts again.
+pub fn rotate_admin_token(root: &Path) -> Result<std::path::PathBuf> {
+    let paths = Paths::new(root);
+    let mut config = Config::load(&paths.config())?;
+    config.admin_token_sha256 = Some(new_admin_token(&paths)?);
+    write_file(&paths.config(), config.to_toml().as_bytes(), false)?;
+    Ok(paths.admin_token())
 }
 
 /// Makes the data dir the owner's alone: every directory under it 0700,
@@ -177,11 +202,25 @@ pub fn import_dataset(
     schema: &Schema,
     price: u64,
 ) -> Result<DatasetMeta> {
+    let file = std::fs::File::open(csv).map_err(|e| Error::io(csv, e))?;
+    import_reader(paths, store, vault, file, name, schema, price)
+}
+
+/// [`import_dataset`] from a reader (an upload held in memory).
+pub fn import_reader(
+    paths: &Paths,
+    store: &Store,
+    vault: &Vault,
+    csv: impl std::io::Read,
+    name: &str,
+    schema: &Schema,
+    price: u64,
+) -> Result<DatasetMeta> {
     check_name(name, "dataset")?;
     if store.dataset(name)?.is_some() {
         return Err(Error::Conflict(format!("dataset `{name}` already exists")));
     }
-    let dataset = Dataset::from_csv_path(csv, schema)?;
+    let dataset = Dataset::from_csv_reader(csv, schema)?;
     let secret = Secret::random(&mut rand::rngs::OsRng);
     let commitment = dataset.commitment(&secret);
     let sealed = Sealed {

@@ -3,7 +3,7 @@
 use crate::admin::token_hash;
 use crate::error::{Error, Result};
 use crate::store::{
-    now, CeremonyUpload, ChainBinding, DatasetMeta, Job, JobState, Manifest, Researcher,
+    now, CeremonyUpload, ChainBinding, DatasetMeta, Hold, Job, JobState, Manifest, Researcher,
 };
 use crate::{policy, worker, Gateway};
 use axum::body::Bytes;
@@ -39,8 +39,22 @@ pub fn router(gw: Arc<Gateway>) -> Router {
         )
         .route("/v1/ceremony", get(ceremony_file))
         .route("/v1/audit/head", get(audit_head))
+        .route("/v1/datasets/{name}/mock", get(mock))
+        .route("/v1/jobs/dry-run", post(dry_run))
         .layer(DefaultBodyLimit::max(limit))
+        .merge(crate::owner_api::routes(&gw))
+        .merge(crate::console::routes())
         .with_state(gw)
+}
+
+/// A job as answered: a running job's elapsed time as of now.
+pub(crate) fn live(j: &mut Job) {
+    if j.state.is_terminal() {
+        return;
+    }
+    if let Some(p) = &mut j.progress {
+        p.elapsed_s = p.elapsed_s.max(now().saturating_sub(p.started) as f64);
+    }
 }
 
 /// The researcher making a request, known by the bearer token: a handler
@@ -52,14 +66,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, gw: &AppState) -> Result<Self> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(Error::Unauthorized)?;
+        let token = crate::owner_api::bearer(&parts.headers).ok_or(Error::Unauthorized)?;
         gw.store
-            .researcher(&token_hash(token.trim()))?
+            .researcher(&token_hash(token))?
             .map(Caller)
             .ok_or(Error::Unauthorized)
     }
@@ -67,7 +76,10 @@ impl FromRequestParts<AppState> for Caller {
 
 fn own_job(gw: &Gateway, who: &Researcher, id: &str) -> Result<Job> {
     match gw.store.job(id)? {
-        Some(j) if j.researcher == who.name => Ok(j),
+        Some(mut j) if j.researcher == who.name => {
+            live(&mut j);
+            Ok(j)
+        }
         _ => Err(Error::NotFound(format!("job `{id}`"))),
     }
 }
@@ -163,6 +175,10 @@ async fn my_jobs(State(gw): State<AppState>, Caller(who): Caller) -> Result<Resp
         .jobs()?
         .into_iter()
         .filter(|j| j.researcher == who.name)
+        .map(|mut j| {
+            live(&mut j);
+            j
+        })
         .collect();
     Ok(Json(jobs).into_response())
 }
@@ -289,7 +305,7 @@ async fn submit(
     }
     let t = now();
     let id = format!("job_{}", hex::encode(rand::random::<[u8; 12]>()));
-    policy::admit(
+    let admitted = policy::admit(
         &gw,
         &policy::Facts {
             researcher: &who,
@@ -303,26 +319,205 @@ async fn submit(
                 .store
                 .budget(&who.name, &meta.name, gw.config.privacy_budget)?,
         },
-        Some(&id),
+        &id,
+        false,
     )?;
+    // A held job spends its budget now (so held jobs cannot overdraw it);
+    // a denial of it gives the budget back.
     if let Some(epsilon) = manifest.epsilon {
         spend_budget(&gw, &who, &meta, &id, epsilon)?;
     }
+    let (state, hold) = match admitted {
+        policy::Admitted::Allow => (JobState::Queued, None),
+        policy::Admitted::Hold(d) => (
+            JobState::Held,
+            Some(Hold {
+                rules: d.rules,
+                message: d.message,
+                since: t,
+            }),
+        ),
+    };
     let job = Job {
         id,
         researcher: who.name.clone(),
         model_sha256: imported.onnx_sha256.clone(),
         manifest,
-        state: JobState::Queued,
+        state,
         error: None,
         attempts: 0,
         created: t,
         updated: t,
         timings: None,
         settlement: None,
+        hold,
+        review: None,
+        progress: None,
         chain,
     };
     store_job(&gw, &job, &model, ceremony.as_ref())
+}
+
+/// `GET /v1/datasets/{name}/mock`: the dataset's mock twin (synthetic rows
+/// from its declared schema, see [`crate::mock`]) as CSV.
+async fn mock(State(gw): State<AppState>, _: Caller, Path(name): Path<String>) -> Result<Response> {
+    let meta = gw
+        .store
+        .dataset(&name)?
+        .ok_or_else(|| Error::NotFound(format!("dataset `{name}`")))?;
+    let csv = tokio::task::spawn_blocking(move || crate::mock::csv(&meta))
+        .await
+        .map_err(|e| Error::Crashed(e.to_string()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.mock.csv\""),
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// `POST /v1/jobs/dry-run`: the submission's form, taken through the same
+/// admission, compilation (from the published schema and row count: the
+/// rows are never read) and policy as a submission, with nothing stored,
+/// queued or proved. The policy's decisions are audited as `dry_run`.
+async fn dry_run(
+    State(gw): State<AppState>,
+    Caller(who): Caller,
+    form: Multipart,
+) -> Result<Response> {
+    let Form {
+        manifest, model, ..
+    } = read_form(form, gw.config.limits.max_upload_bytes).await?;
+    let meta = gw
+        .store
+        .dataset(&manifest.dataset)?
+        .ok_or_else(|| Error::NotFound(format!("dataset `{}`", manifest.dataset)))?;
+    let imported = import_model(model, gw.config.limits.model).await?;
+    check_inputs(&meta, &manifest, &imported)?;
+    let g = gw.clone();
+    let answer =
+        tokio::task::spawn_blocking(move || dry_run_of(&g, &who, &meta, &manifest, &imported))
+            .await
+            .map_err(|e| Error::Crashed(e.to_string()))??;
+    Ok(Json(answer).into_response())
+}
+
+fn dry_run_of(
+    gw: &Gateway,
+    who: &Researcher,
+    meta: &DatasetMeta,
+    manifest: &Manifest,
+    imported: &Imported,
+) -> Result<zkgate_client::api::DryRun> {
+    let request = zkgate_zkml::job::JobRequest {
+        aggregate: manifest.aggregate.clone(),
+        input_columns: manifest.columns.clone(),
+        quant: manifest.quant,
+        epsilon: manifest.epsilon,
+    };
+    let spec = zkgate_zkml::job::compile_public(
+        &imported.model,
+        &imported.onnx_sha256,
+        &meta.schema,
+        meta.rows,
+        &request,
+    )?;
+    let wanted = Some(gw.config.limits.shard_rows).filter(|r| *r > 0);
+    let plan = spec.shard_plan(wanted);
+    let specs: Vec<_> = plan
+        .sizes()
+        .iter()
+        .map(|rows| spec.with_shard_rows(*rows))
+        .collect();
+    let per: Vec<usize> = specs.iter().map(zkgate_zkml::cost::constraints).collect();
+    let constraints: usize = (0..plan.len()).map(|i| per[plan.circuit_of(i)]).sum();
+    let memory = specs
+        .iter()
+        .map(zkgate_zkml::cost::memory_bytes)
+        .max()
+        .unwrap_or(0);
+    let t = now();
+    let jobs = gw.store.jobs()?;
+    let budget = gw
+        .store
+        .budget(&who.name, &meta.name, gw.config.privacy_budget)?;
+    let mut facts = policy::Facts {
+        researcher: who,
+        dataset: meta,
+        model: imported,
+        manifest,
+        jobs_today: policy::jobs_today(&jobs, &who.name, t, None),
+        constraints: None,
+        memory_mb: None,
+        epsilon: budget,
+    };
+    let submit = policy::would_admit(gw, &facts);
+    facts.constraints = Some(constraints);
+    facts.memory_mb = Some(memory >> 20);
+    let compiled = policy::would_admit(gw, &facts);
+    let split = |d: &zkgate_policies::Decision| -> (String, Vec<String>, String) {
+        match d {
+            zkgate_policies::Decision::Allow(r) => ("allow".into(), r.clone(), String::new()),
+            zkgate_policies::Decision::Hold(d) => {
+                ("hold".into(), d.rules.clone(), d.message.clone())
+            }
+            zkgate_policies::Decision::Deny(d) => {
+                ("deny".into(), d.rules.clone(), d.message.clone())
+            }
+        }
+    };
+    let (decision, rules, mut message) = split(&submit);
+    let (compiled_decision, compiled_rules, compiled_message) = split(&compiled);
+    if message.is_empty() {
+        message = compiled_message;
+    }
+    let mut limits = vec![];
+    let max = gw.config.limits.max_constraints;
+    if per.iter().any(|c| *c > max) {
+        limits.push(format!(
+            "a shard's circuit needs more than the gateway's limit of {max} constraints"
+        ));
+    }
+    if memory >> 20 > gw.config.limits.max_memory_mb {
+        limits.push(format!(
+            "proving needs about {} MiB, over the gateway's limit of {} MiB",
+            memory >> 20,
+            gw.config.limits.max_memory_mb
+        ));
+    }
+    let (decision, message) = if limits.is_empty() {
+        (decision, message)
+    } else {
+        ("deny".to_string(), limits.join("; "))
+    };
+    gw.audit.append(crate::audit::Record {
+        who: who.name.clone(),
+        action: "dry_run".into(),
+        dataset: Some(meta.name.clone()),
+        model: Some(imported.onnx_sha256.clone()),
+        decision: decision.clone(),
+        rules: rules.clone(),
+        message: message.clone(),
+        ..Default::default()
+    })?;
+    Ok(zkgate_client::api::DryRun {
+        decision,
+        rules,
+        message,
+        compiled_decision,
+        compiled_rules,
+        constraints: constraints as u64,
+        shards: plan.len() as u64,
+        circuit_id: zkgate_statement::field::fr_to_hex(specs[0].id()),
+        estimated_s: 2.0 * constraints as f64 * zkgate_zkml::cost::SECONDS_PER_CONSTRAINT,
+        memory_mb: memory >> 20,
+        note: "the release policy judges the job's outputs, computed from the rows: a dry run cannot say whether they may leave".into(),
+    })
 }
 
 /// Spends `epsilon` of the researcher's privacy budget on the dataset

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 pub struct Limits {
     /// Largest accepted upload (model + manifest), bytes.
     pub max_upload_bytes: usize,
+    /// Largest CSV the owner may import through the running gateway's
+    /// owner API, bytes (the CLI on a stopped gateway has no limit).
+    pub max_dataset_bytes: usize,
     /// Largest circuit a job may compile to.
     pub max_constraints: usize,
     /// Largest peak memory a job may need to prove, MiB (estimated from
@@ -34,6 +37,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_upload_bytes: 16 << 20,
+            max_dataset_bytes: 256 << 20,
             max_constraints: 4 << 20,
             max_memory_mb: 16 << 10,
             max_active_jobs_per_researcher: 4,
@@ -67,6 +71,12 @@ pub struct Config {
     /// it). None: only keys the gateway makes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ptau: Option<String>,
+    /// SHA-256 (hex) of the owner's bearer token, which the owner API
+    /// (`/v1/admin/...`) and the console's owner view take (`init` makes
+    /// it and writes it to `admin.token`, which only the owner can read);
+    /// None: no owner API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_token_sha256: Option<String>,
     /// SHA-256 (hex) of the bearer token `/metrics` requires; None: the
     /// metrics are public (they hold job counts and proving time only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +105,7 @@ impl Default for Config {
             policy: default_policy(),
             limits: Limits::default(),
             ptau: None,
+            admin_token_sha256: None,
             metrics_token_sha256: None,
             privacy_budget: default_privacy_budget(),
         }
@@ -140,6 +151,15 @@ impl Paths {
     /// The audit log.
     pub fn audit(&self) -> PathBuf {
         self.root.join("audit.log")
+    }
+    /// The owner's token for the owner API (0600).
+    pub fn admin_token(&self) -> PathBuf {
+        self.root.join("admin.token")
+    }
+    /// Where the running gateway listens (`zkgate serve` writes it, with
+    /// its pid): how the owner's CLI finds it.
+    pub fn serving(&self) -> PathBuf {
+        self.root.join("serving.json")
     }
     /// The pid of the running gateway (`zkgate serve` writes it).
     pub fn pid(&self) -> PathBuf {

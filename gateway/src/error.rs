@@ -34,6 +34,14 @@ pub enum Error {
         /// The rules that denied it.
         rules: Vec<String>,
     },
+    /// The policy holds the job for the data owner's approval.
+    #[error("{message}")]
+    Held {
+        /// The researcher-facing explanation.
+        message: String,
+        /// The rules that hold it.
+        rules: Vec<String>,
+    },
     /// The job is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
@@ -99,6 +107,7 @@ impl Error {
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::Denied { .. } => (StatusCode::FORBIDDEN, "policy_denied"),
+            Error::Held { .. } => (StatusCode::CONFLICT, "held"),
             Error::Zkml(z) => match z {
                 Z::MalformedModel(_) => (StatusCode::BAD_REQUEST, "malformed_model"),
                 Z::UnsupportedOp { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_op"),
@@ -128,7 +137,7 @@ impl Error {
             self.to_string()
         };
         let rules = match self {
-            Error::Denied { rules, .. } => Some(rules.clone()),
+            Error::Denied { rules, .. } | Error::Held { rules, .. } => Some(rules.clone()),
             _ => None,
         };
         ErrorDetail {

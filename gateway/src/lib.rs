@@ -12,7 +12,11 @@ pub mod api;
 pub mod audit;
 pub mod chain;
 pub mod config;
+mod console;
 pub mod error;
+pub mod mock;
+pub mod owner;
+mod owner_api;
 pub mod policy;
 pub mod store;
 pub mod tls;
@@ -132,6 +136,16 @@ impl Gateway {
     }
 }
 
+/// Where a serving gateway listens (`serving.json` in its data dir, while
+/// it serves).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Serving {
+    /// The serving process.
+    pub pid: u32,
+    /// Its API's base URL.
+    pub url: String,
+}
+
 /// Serves the API on `listener` until `shutdown` completes, with the
 /// workers running in the background. Jobs left unfinished by a previous
 /// run (a crash included) are queued again first. On Unix, SIGHUP reloads
@@ -162,6 +176,26 @@ pub async fn serve(
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::io("listener", e))?;
+    // Where the owner's CLI finds this gateway while it serves.
+    let serving = Serving {
+        pid: std::process::id(),
+        url: format!(
+            "{}://{}",
+            if gw.config.plain_http {
+                "http"
+            } else {
+                "https"
+            },
+            listener
+                .local_addr()
+                .map_err(|e| Error::io("listener", e))?
+        ),
+    };
+    vault::write_file(
+        &gw.paths.serving(),
+        &serde_json::to_vec(&serving).expect("serializes"),
+        true,
+    )?;
     let result = if gw.config.plain_http {
         let l =
             tokio::net::TcpListener::from_std(listener).map_err(|e| Error::io("listener", e))?;
@@ -187,6 +221,7 @@ pub async fn serve(
         .await
         .map_err(|e| Error::io("server", e))
     };
+    let _ = std::fs::remove_file(gw.paths.serving());
     let _ = stop.send(true);
     #[cfg(unix)]
     reloader.abort();

@@ -165,15 +165,43 @@ fn record(f: &Facts<'_>, action: &str, job: Option<&str>) -> Record {
     }
 }
 
+/// What admission decided of a job that may run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admitted {
+    /// It runs.
+    Allow,
+    /// It waits for the data owner: the rules that hold it, and why.
+    Hold(zkgate_policies::Denial),
+}
+
 /// Records an admission-style decision, then turns a denial into the
-/// researcher's error.
-fn enforce(gw: &Gateway, mut r: Record, d: Decision) -> Result<()> {
+/// researcher's error. A hold is recorded as such and returned, unless the
+/// owner `approved` the job, which admits it (recorded as allowed over the
+/// holding rules).
+fn enforce(gw: &Gateway, mut r: Record, d: Decision, approved: bool) -> Result<Admitted> {
     match d {
         Decision::Allow(rules) => {
             r.decision = "allow".into();
             r.rules = rules;
             gw.audit.append(r)?;
-            Ok(())
+            Ok(Admitted::Allow)
+        }
+        Decision::Hold(d) if approved => {
+            r.decision = "allow".into();
+            r.message = format!(
+                "approved by the data owner over rule {}",
+                d.rules.join(", ")
+            );
+            r.rules = d.rules;
+            gw.audit.append(r)?;
+            Ok(Admitted::Allow)
+        }
+        Decision::Hold(d) => {
+            r.decision = "hold".into();
+            r.rules = d.rules.clone();
+            r.message = d.message.clone();
+            gw.audit.append(r)?;
+            Ok(Admitted::Hold(d))
         }
         Decision::Deny(d) => {
             r.decision = "deny".into();
@@ -192,16 +220,23 @@ fn denied(d: zkgate_policies::Denial) -> Error {
     }
 }
 
-/// Admission: at submit time (`job` unknown) and again once the circuit is
-/// compiled (`job` known, constraints in the facts).
-pub fn admit(gw: &Gateway, f: &Facts<'_>, job: Option<&str>) -> Result<()> {
+/// Admission: at submit time and again once the circuit is compiled
+/// (constraints in the facts). `approved`: the owner approved the job
+/// after a hold, so holding rules admit it.
+pub fn admit(gw: &Gateway, f: &Facts<'_>, job: &str, approved: bool) -> Result<Admitted> {
     let d = engine(gw).admit(&f.admission());
     let action = if f.constraints.is_some() {
         "admit_compiled"
     } else {
         "submit"
     };
-    enforce(gw, record(f, action, job), d)
+    enforce(gw, record(f, action, Some(job)), d, approved)
+}
+
+/// What admission would decide of a job, without recording anything (a
+/// dry run: nothing is stored or queued).
+pub fn would_admit(gw: &Gateway, f: &Facts<'_>) -> Decision {
+    engine(gw).admit(&f.admission())
 }
 
 /// Release: on the outputs the job would publish. Returns the suppression
@@ -258,5 +293,9 @@ pub fn read_receipt(gw: &Gateway, who: &Researcher, job: &Job) -> Result<()> {
         model: Some(job.model_sha256.clone()),
         ..Record::default()
     };
-    enforce(gw, r, d)
+    match enforce(gw, r, d, false)? {
+        Admitted::Allow => Ok(()),
+        // Reads are never held (the engine holds admissions only).
+        Admitted::Hold(d) => Err(denied(d)),
+    }
 }

@@ -7,7 +7,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use zkgate_chain::alloy_primitives::Address;
 pub use zkgate_client::api::{
-    ChainBinding, DatasetMeta, Job, JobState, Manifest, SettledTx, SettlementRecord, Timings,
+    ChainBinding, DatasetMeta, Hold, Job, JobState, Manifest, Progress, Review, SettledTx,
+    SettlementRecord, Timings,
 };
 
 /// A researcher (the token itself is never stored).
@@ -171,6 +172,18 @@ impl Store {
         Ok(Ok(Budget { total, spent }))
     }
 
+    /// Gives `epsilon` back to `researcher`'s budget on `dataset` (a held
+    /// job the owner denied never ran, so nothing was released with it);
+    /// returns what stays spent.
+    pub fn refund(&self, researcher: &str, dataset: &str, epsilon: f64) -> Result<f64> {
+        let b = self.budget(researcher, dataset, 0.0)?;
+        let spent = (b.spent - epsilon).max(0.0);
+        self.privacy
+            .insert(budget_key(researcher, dataset), enc(&spent))?;
+        self.flush()?;
+        Ok(spent)
+    }
+
     /// Records a dataset's metadata.
     pub fn put_dataset(&self, meta: &DatasetMeta) -> Result<()> {
         self.datasets.insert(meta.name.as_bytes(), enc(meta))?;
@@ -231,6 +244,26 @@ impl Store {
         };
         r.address = Some(address);
         self.researchers.insert(k, enc(&r))?;
+        self.flush()?;
+        Ok(true)
+    }
+
+    /// Removes the researcher named `name` (their token stops working at
+    /// once: every request looks it up); `false` if there is none.
+    pub fn remove_researcher(&self, name: &str) -> Result<bool> {
+        let mut key = None;
+        for kv in self.researchers.iter() {
+            let (k, v) = kv?;
+            let r: Researcher = dec("researchers", &k, &v)?;
+            if r.name == name {
+                key = Some(k);
+                break;
+            }
+        }
+        let Some(k) = key else {
+            return Ok(false);
+        };
+        self.researchers.remove(k)?;
         self.flush()?;
         Ok(true)
     }
@@ -420,6 +453,9 @@ pub(crate) mod tests {
             updated: 1,
             timings: None,
             settlement: None,
+            hold: None,
+            review: None,
+            progress: None,
             chain: None,
         }
     }

@@ -5,7 +5,7 @@
 use crate::admin::load_dataset;
 use crate::chain::Attempt;
 use crate::error::{Error, Result};
-use crate::store::{Job, JobState, SettlementRecord, Timings};
+use crate::store::{now, Hold, Job, JobState, Progress, SettlementRecord, Timings};
 use crate::{policy, Gateway};
 use std::sync::Arc;
 use zkgate_zkml::job::JobRequest;
@@ -127,6 +127,7 @@ fn claim_next(gw: &Gateway) -> Result<Option<Job>> {
         let job = gw.store.update_job(&job.id, |j| {
             j.state = JobState::Compiling;
             j.attempts += 1;
+            j.progress = None;
         })?;
         return Ok(Some(job));
     }
@@ -218,6 +219,17 @@ fn run_job(gw: &Gateway, job: Job) {
                 };
                 j.timings = Some(timings.clone());
             }
+            // Compiled, the job met a rule that holds it: it waits for the
+            // owner like a job held at submission.
+            Err(Error::Held { message, rules }) => {
+                j.state = JobState::Held;
+                j.progress = None;
+                j.hold = Some(Hold {
+                    rules: rules.clone(),
+                    message: message.clone(),
+                    since: now(),
+                });
+            }
             Err(e) => {
                 j.state = JobState::Failed;
                 j.error = Some(e.detail());
@@ -250,15 +262,18 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         quant: job.manifest.quant,
         epsilon: job.manifest.epsilon,
     };
+    let tracker = std::sync::Mutex::new(Tracker::new());
     let mut progress = |step: Step| {
         let state = match step {
             Step::Compile | Step::Evaluate => JobState::Compiling,
             Step::Setup => JobState::Setup,
-            Step::Prove | Step::Verify => JobState::Proving,
+            Step::Prove { .. } | Step::Verify => JobState::Proving,
         };
+        let p = tracker.lock().expect("tracker").step(step);
         let _ = gw.store.update_job(&job.id, |j| {
             if !j.state.is_terminal() {
                 j.state = state;
+                j.progress = Some(p.clone());
             }
         });
     };
@@ -296,6 +311,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             memory_mb: Some(g.memory >> 20),
             epsilon,
         };
+        tracker.lock().expect("tracker").compiled(g.constraints);
         judge(gw, job, &facts, g.evaluation).map_err(|e| zkgate_zkml::Error::Refused(Box::new(e)))
     };
     // A ceremony key the researcher sent, over the gateway's file: checked
@@ -379,8 +395,73 @@ fn judge(gw: &Gateway, job: &Job, facts: &policy::Facts<'_>, eval: &Evaluation) 
     if gw.store.job(&job.id).ok().flatten().map(|j| j.state) == Some(JobState::Cancelled) {
         return Err(Error::Conflict("cancelled".into()));
     }
-    policy::admit(gw, facts, Some(&job.id))?;
+    let approved = job.review.as_ref().is_some_and(|r| r.approved());
+    if let policy::Admitted::Hold(d) = policy::admit(gw, facts, &job.id, approved)? {
+        return Err(Error::Held {
+            message: d.message,
+            rules: d.rules,
+        });
+    }
     policy::release(gw, facts, &job.id, eval)
+}
+
+/// A running job's progress: its step, the shard being proved, and an
+/// estimate of the whole run (from the circuit's size until a shard has
+/// been proved, from the measured shards after).
+struct Tracker {
+    started: u64,
+    clock: std::time::Instant,
+    stage: &'static str,
+    shard: u64,
+    shards: u64,
+    first_proof: Option<std::time::Instant>,
+    estimate: Option<f64>,
+}
+
+impl Tracker {
+    fn new() -> Tracker {
+        Tracker {
+            started: now(),
+            clock: std::time::Instant::now(),
+            stage: "compile",
+            shard: 0,
+            shards: 1,
+            first_proof: None,
+            estimate: None,
+        }
+    }
+
+    /// Once compiled: setup and proving estimated from the constraints
+    /// over all shards (setup costs about what proving does).
+    fn compiled(&mut self, constraints: usize) {
+        let rest = 2.0 * constraints as f64 * zkgate_zkml::cost::SECONDS_PER_CONSTRAINT;
+        self.estimate = Some(self.clock.elapsed().as_secs_f64() + rest);
+    }
+
+    fn step(&mut self, step: Step) -> Progress {
+        self.stage = step.name();
+        if let Step::Prove { shard, shards } = step {
+            let (shard, shards) = (shard as u64, shards as u64);
+            self.shard = shard + 1;
+            self.shards = shards;
+            let first = *self.first_proof.get_or_insert_with(std::time::Instant::now);
+            if shard > 0 {
+                // Shards are of (nearly) one size: the measured ones give
+                // the rest.
+                let per = first.elapsed().as_secs_f64() / shard as f64;
+                let before = (first - self.clock).as_secs_f64();
+                self.estimate = Some(before + per * shards as f64);
+            }
+        }
+        Progress {
+            stage: self.stage.into(),
+            shard: self.shard,
+            shards: self.shards,
+            started: self.started,
+            elapsed_s: self.clock.elapsed().as_secs_f64(),
+            estimated_s: self.estimate,
+        }
+    }
 }
 
 /// Proving totals.

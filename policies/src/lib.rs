@@ -19,9 +19,12 @@
 //!
 //! Every policy carries an `@id("...")` annotation: it is the rule's name in
 //! decisions, audit entries and the errors researchers see. `@reason("...")`
-//! adds a sentence for the researcher, and `@on_deny("suppress")` on a
-//! `release_cell` rule turns a denial of a small cell into its suppression.
-//! Any evaluation error denies (fail closed).
+//! adds a sentence for the researcher, `@on_deny("suppress")` on a
+//! `release_cell` rule turns a denial of a small cell into its suppression,
+//! and `@on_deny("hold")` on a `submit` rule turns its denial into a hold:
+//! the job waits for the data owner's approval instead of being refused
+//! (only when every rule that denies it holds; any other denial still
+//! refuses). Any evaluation error denies (fail closed).
 #![forbid(unsafe_code)]
 
 mod facts;
@@ -101,6 +104,10 @@ impl std::fmt::Display for Denial {
 pub enum Decision {
     /// Permitted; the permitting rules.
     Allow(Vec<String>),
+    /// Denied only by `@on_deny("hold")` rules: the job waits for the data
+    /// owner's approval (admission only; the rules and why, as a denial
+    /// would say it).
+    Hold(Denial),
     /// Denied.
     Deny(Denial),
 }
@@ -219,15 +226,15 @@ impl Engine {
                         at
                     ));
                 }
-                if k == "on_deny" && !matches!(v, "deny" | "suppress") {
+                if k == "on_deny" && !matches!(v, "deny" | "suppress" | "hold") {
                     problems.push(format!(
-                        "{}: @on_deny must be \"deny\" or \"suppress\", not {v:?}",
+                        "{}: @on_deny must be \"deny\", \"suppress\" or \"hold\", not {v:?}",
                         at
                     ));
                 }
-                if k == "on_deny" && v == "suppress" && p.effect() != Effect::Forbid {
+                if k == "on_deny" && v != "deny" && p.effect() != Effect::Forbid {
                     problems.push(format!(
-                        "{}: @on_deny(\"suppress\") only makes sense on a forbid rule",
+                        "{}: @on_deny({v:?}) only makes sense on a forbid rule",
                         at
                     ));
                 }
@@ -281,10 +288,30 @@ impl Engine {
         &self.rules
     }
 
-    /// Before a job runs.
+    /// Before a job runs: allowed, held for the owner (every rule that
+    /// denies it is an `@on_deny("hold")` rule), or denied.
     pub fn admit(&self, a: &Admission) -> Decision {
         let context = serde_json::json!({ "model": model_json(&a.model), "job": job_json(&a.job) });
-        self.decide(&a.researcher, &a.dataset, "submit", context)
+        match self.decide(&a.researcher, &a.dataset, "submit", context) {
+            Decision::Deny(d) if self.all_annotated(&d.rules, "hold") => Decision::Hold(Denial {
+                message: d.message.replacen(
+                    "denied by rule",
+                    "held for the data owner's approval by rule",
+                    1,
+                ),
+                ..d
+            }),
+            other => other,
+        }
+    }
+
+    /// Whether `rules` is not empty and every one carries
+    /// `@on_deny(value)`.
+    fn all_annotated(&self, rules: &[String], value: &str) -> bool {
+        !rules.is_empty()
+            && rules
+                .iter()
+                .all(|r| self.annotation(r, "on_deny") == Some(value))
     }
 
     /// Before a receipt is fetched.
@@ -357,7 +384,7 @@ impl Engine {
             "contributors": long(r.contributors),
         });
         match self.decide(&a.researcher, &a.dataset, "release", context) {
-            Decision::Deny(d) => ReleaseDecision::Deny(d),
+            Decision::Deny(d) | Decision::Hold(d) => ReleaseDecision::Deny(d),
             Decision::Allow(rules) => match below {
                 None => ReleaseDecision::Allow(rules),
                 Some((below, rules)) => ReleaseDecision::Suppress { below, rules },
@@ -388,17 +415,10 @@ impl Engine {
         let context = serde_json::json!({ "job": job_json(&a.job), "count": long(count) });
         match self.decide(&a.researcher, &a.dataset, "release_cell", context) {
             Decision::Allow(_) => Cell::Allow,
-            Decision::Deny(d) => {
-                let suppress = !d.rules.is_empty()
-                    && d.rules
-                        .iter()
-                        .all(|r| self.annotation(r, "on_deny") == Some("suppress"));
-                if suppress {
-                    Cell::Suppress(d.rules)
-                } else {
-                    Cell::Deny(d)
-                }
+            Decision::Deny(d) if self.all_annotated(&d.rules, "suppress") => {
+                Cell::Suppress(d.rules)
             }
+            Decision::Deny(d) | Decision::Hold(d) => Cell::Deny(d),
         }
     }
 

@@ -55,6 +55,17 @@ fn denied_by(d: Decision) -> Vec<String> {
             d.rules
         }
         Decision::Allow(r) => panic!("expected a denial, allowed by {r:?}"),
+        Decision::Hold(d) => panic!("expected a denial, held by {:?}", d.rules),
+    }
+}
+
+fn held_by(d: Decision) -> Vec<String> {
+    match d {
+        Decision::Hold(d) => {
+            assert!(d.message.contains("held"), "{}", d.message);
+            d.rules
+        }
+        other => panic!("expected a hold, got {other:?}"),
     }
 }
 
@@ -158,11 +169,55 @@ fn small_cells_deny_or_suppress_per_profile() {
 }
 
 #[test]
-fn unlisted_model_hash_is_denied() {
+fn unlisted_model_hash_is_held_for_the_owner() {
     let mut a = legit();
     a.model.sha256 = "00".repeat(32);
-    assert_eq!(denied_by(engine("hospital").admit(&a)), ["approved-models"]);
+    assert_eq!(held_by(engine("hospital").admit(&a)), ["approved-models"]);
     assert!(matches!(engine("default").admit(&a), Decision::Allow(_)));
+    // A hold never overrides a refusal: with another rule denying too, the
+    // job is refused, both rules named.
+    a.job.rows = 50;
+    assert_eq!(
+        denied_by(engine("hospital").admit(&a)),
+        ["approved-models", "min-cohort"]
+    );
+}
+
+#[test]
+fn hold_rules_hold_admission_only() {
+    let src = "@id(\"all\")\npermit (principal, action, resource);\n\
+        @id(\"review\")\n@reason(\"new models are reviewed\")\n@on_deny(\"hold\")\n\
+        forbid (principal, action, resource) when { principal.trust < 2 };\n";
+    let e = Engine::from_source("hold.cedar", src).unwrap();
+    let mut a = legit();
+    assert!(matches!(e.admit(&a), Decision::Allow(_)));
+    a.researcher.trust = 1;
+    let Decision::Hold(d) = e.admit(&a) else {
+        panic!("{:?}", e.admit(&a))
+    };
+    assert_eq!(d.rules, ["review"]);
+    assert!(
+        d.message.contains("new models are reviewed") && d.message.contains("approval"),
+        "{}",
+        d.message
+    );
+    // A receipt read or a release is never held: what a hold rule forbids
+    // there is refused.
+    assert_eq!(
+        denied_by(e.read_receipt(&a.researcher, &a.dataset)),
+        ["review"]
+    );
+    let r = e.release(&Release {
+        admission: a,
+        cells: vec![210, 359],
+        contributors: 569,
+    });
+    assert!(matches!(r, ReleaseDecision::Deny(_)), "{r:?}");
+    // `hold` is a forbid rule's annotation, and no other value is taken.
+    let p = problems("@id(\"a\")\n@on_deny(\"hold\")\npermit (principal, action, resource);\n");
+    assert!(p[0].contains("forbid"), "{p:?}");
+    let p = problems("@id(\"a\")\n@on_deny(\"later\")\nforbid (principal, action, resource);\n");
+    assert!(p[0].contains("\"hold\""), "{p:?}");
 }
 
 #[test]

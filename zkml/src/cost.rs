@@ -51,6 +51,13 @@ fn walk(spec: &CircuitSpec, mut f: impl FnMut(&Stage, &[usize], &[usize])) {
     }
 }
 
+/// Seconds per constraint for a Groth16 proof on 2 vCPUs, from `zkgate
+/// bench` on the fixtures (mnist_mlp:16, 146,525 constraints in about 3 s;
+/// lenet_small:4 and breast_cancer:569 alike within a factor of 1.5): what
+/// estimates of proving time (`zkgate inspect`, dry runs, a job's progress
+/// before its first shard is measured) are made from.
+pub const SECONDS_PER_CONSTRAINT: f64 = 2.0e-5;
+
 /// Terms of every linear combination one row's linear layers make (what
 /// synthesis holds in memory for a dense layer: one term per non-zero
 /// weight and bias, each over the terms of its input).

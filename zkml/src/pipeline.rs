@@ -33,8 +33,13 @@ pub enum Step {
     Evaluate,
     /// Generating the Groth16 keys.
     Setup,
-    /// Proving.
-    Prove,
+    /// Proving shard `shard` (from 0) of `shards`.
+    Prove {
+        /// The shard, from 0.
+        shard: usize,
+        /// Shards in the job.
+        shards: usize,
+    },
     /// Checking the proof.
     Verify,
 }
@@ -46,7 +51,7 @@ impl Step {
             Step::Compile => "compile",
             Step::Evaluate => "evaluate",
             Step::Setup => "setup",
-            Step::Prove => "prove",
+            Step::Prove { .. } => "prove",
             Step::Verify => "verify",
         }
     }
@@ -359,7 +364,13 @@ pub fn run<R: RngCore + CryptoRng>(
                 acc_in: &totals[i],
             },
         };
-        let t = clock(Step::Prove, progress);
+        let t = clock(
+            Step::Prove {
+                shard: i,
+                shards: plan.len(),
+            },
+            progress,
+        );
         let proof = if job.ceremony.is_some() {
             prove::prove_with::<crate::ceremony::OddCosetReduction, _>(s, pk, witness, rng)?
         } else {
