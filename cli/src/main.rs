@@ -465,7 +465,7 @@ fn main() -> ExitCode {
         Command::Researcher(c) => owner::researcher(c).map(|()| true),
         Command::Jobs(c) => owner::jobs(c).map(|()| true),
         Command::AdminToken(a) => owner::admin_token(a).map(|()| true),
-        Command::Submit(a) => researcher::submit(a).map(|()| true),
+        Command::Submit(a) => researcher::submit(a),
         Command::Status(a) => researcher::status(a).map(|()| true),
         Command::RegisterAddress(a) => researcher::register_address(a).map(|()| true),
         Command::Receipt(a) => researcher::receipt(a).map(|()| true),

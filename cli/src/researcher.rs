@@ -1,7 +1,7 @@
 //! The researcher's commands, against a running gateway over HTTPS:
 //! `submit`, `status`, `receipt`.
 
-use crate::{spinner, AggregateArgs};
+use crate::AggregateArgs;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -80,6 +80,15 @@ pub struct SubmitArgs {
     /// Do not wait for the receipt.
     #[arg(long)]
     no_wait: bool,
+    /// Submit nothing: ask the gateway what it would do (admission, the
+    /// circuit's size, estimated time and memory, the policy's decision)
+    /// without storing or proving anything. Exit 0 when it would run, 1
+    /// when it would be held or refused.
+    #[arg(long)]
+    dry_run: bool,
+    /// With --dry-run: print the gateway's answer as JSON.
+    #[arg(long, requires = "dry_run")]
+    json: bool,
     /// Where to save the receipt.
     #[arg(long, default_value = "receipt.json")]
     out: PathBuf,
@@ -88,7 +97,45 @@ pub struct SubmitArgs {
     vk_out: PathBuf,
 }
 
-pub fn submit(a: SubmitArgs) -> Result<()> {
+/// Shows a dry run's answer; whether the job would run.
+fn dry_run(a: &SubmitArgs, client: &Client, manifest: &Manifest, model: Vec<u8>) -> Result<bool> {
+    let rt = tokio::runtime::Runtime::new()?;
+    let d = rt.block_on(async { ok(client.dry_run(manifest, model).await) })?;
+    if a.json {
+        println!("{}", serde_json::to_string(&d)?);
+    } else {
+        println!(
+            "circuit {}: {} constraints in {} shard{}, about {:.0} s of setup and proving and {} MiB on the gateway",
+            &d.circuit_id[..d.circuit_id.len().min(18)],
+            d.constraints,
+            d.shards,
+            if d.shards == 1 { "" } else { "s" },
+            d.estimated_s,
+            d.memory_mb
+        );
+        let rules = |r: &[String]| {
+            if r.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", r.join(", "))
+            }
+        };
+        println!("at submission: {}{}", d.decision, rules(&d.rules));
+        println!(
+            "once compiled: {}{}",
+            d.compiled_decision,
+            rules(&d.compiled_rules)
+        );
+        if !d.message.is_empty() {
+            println!("{}", d.message);
+        }
+        println!("({})", d.note);
+    }
+    Ok(d.decision == "allow" && d.compiled_decision == "allow")
+}
+
+/// `zkgate submit`; false when a dry run says the job would not run.
+pub fn submit(a: SubmitArgs) -> Result<bool> {
     let client = a.remote.client()?;
     let model =
         std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
@@ -107,6 +154,9 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
             .is_none()
             .then(|| hex::encode(rand::random::<[u8; 32]>())),
     };
+    if a.dry_run {
+        return dry_run(&a, &client, &manifest, model);
+    }
     let ceremony = match &a.ceremony_key {
         Some(k) => Some(std::fs::read(k).with_context(|| format!("reading {}", k.display()))?),
         None => None,
@@ -116,13 +166,16 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
         let t0 = Instant::now();
         let job = ok(client.submit_with_key(&manifest, model, ceremony).await)?;
         println!("job {} {}", job.id, job.state.name());
-        if a.no_wait {
-            return Ok(());
+        if let Some(h) = &job.hold {
+            println!("{}", h.message);
         }
-        let pb = spinner(false);
+        if a.no_wait {
+            return Ok(true);
+        }
+        let pb = progress_bar();
         let job = loop {
             let j = ok(client.job(&job.id).await)?;
-            pb.set_message(j.state.name().to_string());
+            show_progress(&pb, &j);
             if j.state.is_terminal() {
                 break j;
             }
@@ -151,6 +204,9 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                     a.out.display(),
                     a.vk_out.display()
                 );
+                if let Some(r) = &job.review {
+                    println!("approved by the data owner: {}", r.note);
+                }
                 if let Some(s) = &job.settlement {
                     if let Some(e) = s.error() {
                         bail!("proved, but the chain refused the settlement: {}", json(&e));
@@ -166,7 +222,7 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
                         );
                     }
                 }
-                Ok(())
+                Ok(true)
             }
             s => bail!(
                 "job {} {}: {}",
@@ -176,6 +232,44 @@ pub fn submit(a: SubmitArgs) -> Result<()> {
             ),
         }
     })
+}
+
+/// A bar over the job's shards, with its state and times as the message.
+fn progress_bar() -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(1);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} shards  {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.enable_steady_tick(Duration::from_millis(120));
+    pb
+}
+
+/// The job's state on the bar: held (and why), queued, or the stage with
+/// shard k of n, elapsed and estimated seconds.
+fn show_progress(pb: &indicatif::ProgressBar, j: &zkgate_client::api::Job) {
+    match (&j.progress, j.state) {
+        (_, JobState::Held) => pb.set_message(format!(
+            "held for the data owner: {}",
+            j.hold.as_ref().map_or("", |h| h.message.as_str())
+        )),
+        (Some(p), s) if !s.is_terminal() && s != JobState::Queued => {
+            pb.set_length(p.shards.max(1));
+            pb.set_position(p.shard.saturating_sub(u64::from(p.stage == "prove")));
+            let estimate = p
+                .estimated_s
+                .map(|e| format!(" of ~{e:.0} s"))
+                .unwrap_or_default();
+            pb.set_message(format!(
+                "{} ({}) {:.0} s{estimate}",
+                s.name(),
+                p.stage,
+                p.elapsed_s
+            ));
+        }
+        (_, s) => pb.set_message(s.name().to_string()),
+    }
 }
 
 /// `zkgate status` / `zkgate receipt`.

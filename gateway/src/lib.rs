@@ -223,8 +223,13 @@ pub async fn serve(
     };
     let _ = std::fs::remove_file(gw.paths.serving());
     let _ = stop.send(true);
+    // Aborted, and waited for: the task holds the gateway (and with it the
+    // database's lock) until it is dropped.
     #[cfg(unix)]
-    reloader.abort();
+    {
+        reloader.abort();
+        let _ = reloader.await;
+    }
     for w in workers {
         let _ = w.await;
     }

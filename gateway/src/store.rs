@@ -118,12 +118,25 @@ fn dec_all<T: DeserializeOwned>(name: &str, tree: &sled::Tree) -> Result<Vec<T>>
 }
 
 impl Store {
-    /// Opens (or creates) the database.
+    /// Opens (or creates) the database. Its lock is waited for up to two
+    /// seconds (a process that held it may be exiting), then refused.
     pub fn open(path: &std::path::Path) -> Result<Store> {
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(path)
-            .mode(sled::Mode::HighThroughput)
-            .open()?;
+            .mode(sled::Mode::HighThroughput);
+        let t = std::time::Instant::now();
+        let db = loop {
+            match config.open() {
+                // sled reports a held lock as an `Other` I/O error.
+                Err(sled::Error::Io(e))
+                    if e.to_string().contains("could not acquire lock")
+                        && t.elapsed() < std::time::Duration::from_secs(2) =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => break other?,
+            }
+        };
         Ok(Store {
             datasets: db.open_tree("datasets")?,
             researchers: db.open_tree("researchers")?,

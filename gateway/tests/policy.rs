@@ -266,6 +266,50 @@ async fn policies_decide_what_runs_and_what_leaves() {
     )
     .await;
     alice.cancel(&job.id).await.unwrap().unwrap();
+    // A model that is not on the approved list (the same network with an
+    // unknown protobuf field appended: another file, another hash) is held
+    // for the owner's review instead of refused; with another rule refusing
+    // it too, it is refused.
+    let mut unlisted = model("models/breast_cancer.onnx");
+    unlisted.extend_from_slice(&[0xC2, 0x3E, 0x01, 0x00]);
+    let held = alice
+        .submit(
+            &noised(manifest("breast_cancer", label())),
+            unlisted.clone(),
+        )
+        .await
+        .unwrap()
+        .expect("held, not refused");
+    assert_eq!(held.state, JobState::Held);
+    let hold = held.hold.clone().unwrap();
+    assert_eq!(hold.rules, ["approved-models"]);
+    assert!(
+        hold.message.contains("the data owner reviews it"),
+        "{}",
+        hold.message
+    );
+    let e = alice
+        .submit(&manifest("breast_cancer", label()), unlisted)
+        .await
+        .unwrap()
+        .expect_err("no noise: refused");
+    assert_eq!(e.rules, ["approved-models", "noise-required"]);
+    // Denied by the owner, the job fails and its epsilon is given back.
+    let before = gw
+        .store
+        .budget("alice", "breast_cancer", 10.0)
+        .unwrap()
+        .spent;
+    let denied_job =
+        zkgate_gateway::owner::review(&gw, &held.id, zkgate_gateway::owner::Verdict::Deny, "")
+            .unwrap();
+    assert_eq!(denied_job.state, JobState::Failed);
+    let after = gw
+        .store
+        .budget("alice", "breast_cancer", 10.0)
+        .unwrap()
+        .spent;
+    assert!((before - after - 1.0).abs() < 1e-9, "{before} -> {after}");
 
     // --- quotas count the researcher's jobs today.
     let quota = "@id(\"all\")\npermit (principal, action, resource);\n\n@id(\"quota-4\")\n@reason(\"4 jobs a day\")\nforbid (principal, action == Zkgate::Action::\"submit\", resource)\nwhen { context.job.jobs_today >= 4 };\n";
