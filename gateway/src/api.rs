@@ -774,7 +774,7 @@ pub fn openapi() -> serde_json::Value {
     let job = serde_json::json!({ "$ref": "#/components/schemas/Job" });
     let id = serde_json::json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
     let err = |d: &str| serde_json::json!({ "description": d, "content": { "application/json": { "schema": error } } });
-    serde_json::json!({
+    let mut doc = serde_json::json!({
         "openapi": "3.1.0",
         "info": { "title": "zkgate gateway", "version": env!("CARGO_PKG_VERSION") },
         "components": {
@@ -783,7 +783,10 @@ pub fn openapi() -> serde_json::Value {
                 "Error": { "type": "object", "properties": { "error": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
                 "Job": { "type": "object", "properties": {
                     "id": { "type": "string" }, "researcher": { "type": "string" },
-                    "state": { "type": "string", "enum": ["queued", "compiling", "setup", "proving", "proved", "settling", "done", "failed", "cancelled"] },
+                    "state": { "type": "string", "enum": ["queued", "held", "compiling", "setup", "proving", "proved", "settling", "done", "failed", "cancelled"] },
+                    "hold": { "type": "object", "description": "why a held job waits for the data owner: rules, message, since" },
+                    "review": { "type": "object", "description": "the owner's decision on a held job: decision (approved, denied), note, at" },
+                    "progress": { "type": "object", "description": "stage, shard (k of shards), started, elapsed_s, estimated_s" },
                     "manifest": { "type": "object" }, "error": { "type": ["object", "null"] }, "attempts": { "type": "integer" },
                     "settlement": { "type": "object", "description": "for an on-chain job: chain_id, contract, job, tx, block, gas_used, values; or error" },
                     "chain": { "type": "object", "description": "for an on-chain job: the job, contract, chain_id and nonce it was accepted for" } } }
@@ -826,5 +829,33 @@ pub fn openapi() -> serde_json::Value {
                 }
             }
         }
-    })
+    });
+    // The owner API, the console and the researcher's tools (a second
+    // object: one `json!` of every path is past the macro's recursion
+    // limit).
+    let more = serde_json::json!({
+            "/v1/jobs/dry-run": { "post": {
+                "description": "the submission's form (manifest, model), taken through admission, compilation and the policy; nothing is stored or proved",
+                "responses": { "200": { "description": "decision and compiled_decision (allow, hold, deny) with their rules and message, constraints, shards, circuit_id, estimated_s, memory_mb" }, "400": err("malformed manifest or model"), "422": err("unsupported op, unknown column, wrong input count") } } },
+            "/v1/datasets/{name}/mock": { "get": { "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }], "responses": { "200": { "description": "text/csv: the declared schema's columns over synthetic rows drawn from the declared ranges (at most 10,000)" }, "404": err("no such dataset") } } },
+            "/v1/whoami": { "get": { "responses": { "200": { "description": "{role: owner} or {role: researcher, name, organisation, trust, address}" }, "401": err("unknown token") } } },
+            "/v1/admin/datasets": {
+                "get": { "description": "owner's token", "responses": { "200": { "description": "every dataset's metadata" }, "403": err("a researcher's token") } },
+                "post": { "description": "multipart: name, schema (JSON), csv, price", "responses": { "201": { "description": "the dataset's metadata and commitment" }, "400": err("bad CSV or schema, rows outside the declared ranges"), "409": err("the name is taken"), "413": err("over max_dataset_bytes") } } },
+            "/v1/admin/datasets/{name}": { "delete": { "responses": { "200": { "description": "{removed}" }, "409": err("a job that is not finished reads it") } } },
+            "/v1/admin/researchers": {
+                "get": { "responses": { "200": { "description": "every researcher (never a token)" } } },
+                "post": { "description": "{name, organisation, trust, address}", "responses": { "201": { "description": "{name, token}: the token, shown once" }, "409": err("the name or address is taken") } } },
+            "/v1/admin/researchers/{name}": { "delete": { "responses": { "200": { "description": "{revoked, cancelled}: their token stops working at once; their queued and held jobs are cancelled" } } } },
+            "/v1/admin/policy/reload": { "post": { "responses": { "200": { "description": "{rules}: the rules now in force" }, "422": err("the file is invalid: its errors; the old policy stays") } } },
+            "/v1/admin/jobs": { "get": { "responses": { "200": { "description": "every researcher's jobs, newest first" } } } },
+            "/v1/admin/jobs/{id}/approve": { "post": { "description": "{note}", "responses": { "200": { "description": "the job, queued" }, "409": err("not held") } } },
+            "/v1/admin/jobs/{id}/deny": { "post": { "description": "{note}", "responses": { "200": { "description": "the job, failed with the note; its epsilon given back" }, "409": err("not held") } } },
+            "/v1/admin/audit": { "get": { "description": "?from=SEQ&limit=N (default: the last 200)", "responses": { "200": { "description": "{entries, total, chain: {ok, seq, head} or {ok: false, error}}" } } } },
+            "/console": { "get": { "security": [], "responses": { "200": { "description": "the web console (HTML; its script and style at /console/app.js and /console/app.css)" } } } }
+    });
+    if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), more.as_object()) {
+        paths.extend(more.clone());
+    }
+    doc
 }

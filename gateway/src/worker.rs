@@ -490,6 +490,37 @@ mod tests {
     }
 
     #[test]
+    fn progress_counts_shards_and_estimates_from_the_measured_ones() {
+        let mut t = Tracker::new();
+        let p = t.step(Step::Compile);
+        assert_eq!((p.stage.as_str(), p.shard, p.shards), ("compile", 0, 1));
+        assert_eq!(p.estimated_s, None);
+        // Once compiled: twice the constraints' proving time.
+        t.compiled(1_000_000);
+        let p = t.step(Step::Setup);
+        let e = p.estimated_s.unwrap();
+        assert!((40.0..41.0).contains(&e), "{e}");
+        let p = t.step(Step::Prove {
+            shard: 0,
+            shards: 4,
+        });
+        assert_eq!((p.stage.as_str(), p.shard, p.shards), ("prove", 1, 4));
+        assert_eq!(p.estimated_s, Some(e), "nothing measured yet");
+        std::thread::sleep(std::time::Duration::from_millis(40));
+        let p = t.step(Step::Verify);
+        assert_eq!((p.stage.as_str(), p.shard), ("verify", 1));
+        let p = t.step(Step::Prove {
+            shard: 1,
+            shards: 4,
+        });
+        assert_eq!(p.shard, 2);
+        // One shard measured (at least 40 ms): the estimate is four of
+        // them after the time before the first, no longer the guess.
+        let e = p.estimated_s.unwrap();
+        assert!((4.0 * 0.04..1.0).contains(&e) && e >= p.elapsed_s, "{p:?}");
+    }
+
+    #[test]
     fn a_job_that_keeps_stopping_the_gateway_fails_instead_of_looping() {
         let mut job = crate::store::tests::job("j1");
         job.state = JobState::Proving;
