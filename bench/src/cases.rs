@@ -575,6 +575,7 @@ fn first_shard<T>(
     // The first shard starts from the chain's start and zero totals.
     let zeros = vec![0; statement.aggregates.len()];
     let witness = Witness {
+        row_base: 0,
         columns: &dataset.values,
         secret,
         statement: &statement,

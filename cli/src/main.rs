@@ -68,6 +68,13 @@ enum Command {
     /// Make a new owner token for the owner API and console (gateway
     /// stopped).
     AdminToken(owner::AdminTokenArgs),
+    /// Register, list or remove the proving workers shard tasks are
+    /// encrypted to.
+    #[command(subcommand)]
+    Workers(owner::WorkersCmd),
+    /// Prove shards from the gateway's NATS JetStream queue (`--init`
+    /// first makes the worker's identity).
+    Worker(owner::WorkerArgs),
     /// Submit a model to a gateway and wait for the receipt.
     Submit(researcher::SubmitArgs),
     /// Show one job or all my jobs.
@@ -465,6 +472,8 @@ fn main() -> ExitCode {
         Command::Researcher(c) => owner::researcher(c).map(|()| true),
         Command::Jobs(c) => owner::jobs(c).map(|()| true),
         Command::AdminToken(a) => owner::admin_token(a).map(|()| true),
+        Command::Workers(c) => owner::workers(c).map(|()| true),
+        Command::Worker(a) => owner::worker(a).map(|()| true),
         Command::Submit(a) => researcher::submit(a),
         Command::Status(a) => researcher::status(a).map(|()| true),
         Command::RegisterAddress(a) => researcher::register_address(a).map(|()| true),

@@ -618,3 +618,165 @@ pub fn admin_token(a: AdminTokenArgs) -> Result<()> {
     println!("new owner token in {}", path.display());
     Ok(())
 }
+
+/// `zkgate workers`: the proving workers the owner registers.
+#[derive(Subcommand)]
+pub enum WorkersCmd {
+    /// Register a worker by its recipient (`zkgate worker --init` prints
+    /// it); prints its token once.
+    Add {
+        /// Name.
+        name: String,
+        /// Its age recipient (`age1...`): shard tasks are encrypted to it.
+        #[arg(long)]
+        recipient: String,
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// List workers.
+    List {
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+    /// Remove a worker: tasks are no longer encrypted to it.
+    Remove {
+        /// Name.
+        name: String,
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+    },
+}
+
+pub fn workers(cmd: WorkersCmd) -> Result<()> {
+    match cmd {
+        WorkersCmd::Add {
+            name,
+            recipient,
+            data_dir,
+        } => {
+            let target = Target::open(&data_dir)?;
+            let token = match &target {
+                Target::Api { client, .. } => {
+                    #[derive(serde::Deserialize)]
+                    struct Added {
+                        token: String,
+                    }
+                    let a: Added = target.call(client.post_json(
+                        "/v1/admin/workers",
+                        &serde_json::json!({ "name": name, "recipient": recipient }),
+                    ))?;
+                    a.token
+                }
+                Target::Local(gw) => ops::add_worker(gw, &name, &recipient)?,
+            };
+            println!("{token}");
+        }
+        WorkersCmd::List { data_dir } => {
+            let target = Target::open(&data_dir)?;
+            let all: Vec<zkgate_gateway::store::WorkerRecord> = match &target {
+                Target::Api { .. } => target.get("/v1/admin/workers")?,
+                Target::Local(gw) => gw.store.workers()?,
+            };
+            for w in all {
+                println!("{}\t{}", w.name, w.recipient);
+            }
+        }
+        WorkersCmd::Remove { name, data_dir } => {
+            let target = Target::open(&data_dir)?;
+            match &target {
+                Target::Api { client, .. } => {
+                    target
+                        .call(client.delete_json::<serde_json::Value>(&format!(
+                            "/v1/admin/workers/{name}"
+                        )))?;
+                }
+                Target::Local(gw) => ops::remove_worker(gw, &name)?,
+            }
+            println!("removed worker `{name}`");
+        }
+    }
+    Ok(())
+}
+
+/// `zkgate worker`.
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// The worker's directory: its age identity (`identity.age`) and the
+    /// proving keys it keeps (`keys/`).
+    #[arg(long)]
+    dir: PathBuf,
+    /// Make the directory and its identity, print the recipient for the
+    /// owner to register (`zkgate workers add`), and exit.
+    #[arg(long)]
+    init: bool,
+    /// The NATS server, e.g. nats://10.0.0.2:4222.
+    #[arg(long, required_unless_present = "init")]
+    nats: Option<String>,
+    /// The gateway's URL (proving keys are fetched from it).
+    #[arg(long, required_unless_present = "init")]
+    gateway: Option<String>,
+    /// The gateway's CA certificate (PEM).
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// The worker's token (or $ZKGATE_WORKER_TOKEN).
+    #[arg(long, env = "ZKGATE_WORKER_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Its registered name (it passes on a shard its own proof of was
+    /// wrong).
+    #[arg(long, required_unless_present = "init")]
+    name: Option<String>,
+    /// The gateway's `[cluster]` prefix.
+    #[arg(long, default_value = "zkgate")]
+    prefix: String,
+    /// Disk kept for proving keys, MiB.
+    #[arg(long, default_value_t = 4096)]
+    key_cache_mb: u64,
+}
+
+/// Runs a proving worker until interrupted (a shard being proved is
+/// finished first).
+pub fn worker(a: WorkerArgs) -> Result<()> {
+    if a.init {
+        let recipient = zkgate_gateway::prover::init(&a.dir)?;
+        println!("{recipient}");
+        eprintln!(
+            "register it: zkgate workers add NAME --recipient {recipient} --data-dir GATEWAY_DIR"
+        );
+        return Ok(());
+    }
+    let (Some(nats), Some(url), Some(name)) = (a.nats, a.gateway, a.name) else {
+        bail!("--nats, --gateway and --name are needed");
+    };
+    let token = a
+        .token
+        .context("the worker's token: --token or $ZKGATE_WORKER_TOKEN")?;
+    let ca = a
+        .ca_cert
+        .as_ref()
+        .map(std::fs::read)
+        .transpose()
+        .context("reading the CA certificate")?;
+    let gateway = Client::new(&url, &token, ca.as_deref())?;
+    let cluster = zkgate_gateway::cluster::ClusterConfig {
+        nats: Some(nats),
+        prefix: a.prefix,
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(zkgate_gateway::prover::run(
+        zkgate_gateway::prover::WorkerOptions {
+            cluster,
+            gateway,
+            name,
+            dir: a.dir,
+            key_cache_bytes: a.key_cache_mb.saturating_mul(1 << 20),
+        },
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    ))?;
+    Ok(())
+}

@@ -297,6 +297,13 @@ impl Client {
         .await
     }
 
+    /// `GET /v1/worker/keys/{circuit_id}` (a worker's token): a proving key
+    /// as the gateway keeps it.
+    pub async fn proving_key(&self, circuit_id: &str) -> Answer<Vec<u8>> {
+        self.get_bytes(&format!("/v1/worker/keys/{circuit_id}"))
+            .await
+    }
+
     /// `GET path` as JSON (the owner API's reads, `/v1/whoami`).
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Answer<T> {
         Self::answer(self.get(path).send().await).await

@@ -81,6 +81,13 @@ pub struct Config {
     /// metrics are public (they hold job counts and proving time only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_token_sha256: Option<String>,
+    /// Shard proving on the owner's other machines over NATS JetStream
+    /// (`[cluster] nats = "nats://..."`); absent: in this process.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::cluster::ClusterConfig::is_default"
+    )]
+    pub cluster: crate::cluster::ClusterConfig,
     /// The differential-privacy budget of each researcher on each dataset:
     /// the total epsilon their noised releases may spend (a job asking for
     /// more than is left is refused before anything runs).
@@ -107,6 +114,7 @@ impl Default for Config {
             ptau: None,
             admin_token_sha256: None,
             metrics_token_sha256: None,
+            cluster: Default::default(),
             privacy_budget: default_privacy_budget(),
         }
     }

@@ -11,6 +11,7 @@ pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod chain;
+pub mod cluster;
 pub mod config;
 mod console;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod mock;
 pub mod owner;
 mod owner_api;
 pub mod policy;
+pub mod prover;
 pub mod store;
 pub mod tls;
 pub mod vault;
@@ -79,6 +81,11 @@ impl Gateway {
     ) -> Result<Arc<Gateway>> {
         let paths = Paths::new(root);
         let config = Config::load(&paths.config())?;
+        if config.cluster.nats.is_some() && config.limits.key_cache_mb == 0 {
+            return Err(Error::Config(
+                "[cluster] needs limits.key_cache_mb above 0: workers fetch the proving keys the gateway keeps".into(),
+            ));
+        }
         let vault = Vault::open(&paths, passphrase)?;
         let engine = policy::load(&paths.policy(&config))?;
         let audit = audit::AuditLog::open(&paths.audit())?;

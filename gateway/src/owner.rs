@@ -130,6 +130,53 @@ pub fn revoke_researcher(gw: &Gateway, name: &str) -> Result<Vec<String>> {
     Ok(cancelled)
 }
 
+/// Registers a proving worker by its age recipient (`zkgate worker
+/// --init` prints it); returns its token (shown once), which it fetches
+/// proving keys with.
+pub fn add_worker(gw: &Gateway, name: &str, recipient: &str) -> Result<String> {
+    crate::admin::check_name(name, "worker")?;
+    recipient
+        .parse::<age::x25519::Recipient>()
+        .map_err(|e| Error::BadRequest(format!("`{recipient}` is not an age recipient: {e}")))?;
+    if gw.store.workers()?.iter().any(|w| w.name == name) {
+        return Err(Error::Conflict(format!("worker `{name}` already exists")));
+    }
+    let token = format!("zkgw_{}", hex::encode(rand::random::<[u8; 24]>()));
+    gw.store.add_worker(
+        &crate::admin::token_hash(&token),
+        &crate::store::WorkerRecord {
+            name: name.into(),
+            recipient: recipient.into(),
+            created: now(),
+        },
+    )?;
+    audit(
+        gw,
+        "worker_add",
+        Record {
+            message: format!("worker `{name}` ({recipient})"),
+            ..Record::default()
+        },
+    )?;
+    Ok(token)
+}
+
+/// Removes a worker: tasks are no longer encrypted to it, and its token
+/// fetches no key.
+pub fn remove_worker(gw: &Gateway, name: &str) -> Result<()> {
+    if !gw.store.remove_worker(name)? {
+        return Err(Error::NotFound(format!("worker `{name}`")));
+    }
+    audit(
+        gw,
+        "worker_remove",
+        Record {
+            message: format!("worker `{name}`"),
+            ..Record::default()
+        },
+    )
+}
+
 /// The researchers, by name.
 pub fn researchers(gw: &Gateway) -> Result<Vec<Researcher>> {
     let mut all = gw.store.researchers()?;

@@ -70,6 +70,9 @@ pub(crate) fn routes(gw: &Gateway) -> Router<AppState> {
         .route("/v1/admin/jobs/{id}/approve", post(approve))
         .route("/v1/admin/jobs/{id}/deny", post(deny))
         .route("/v1/admin/audit", get(audit))
+        .route("/v1/admin/workers", get(workers).post(add_worker))
+        .route("/v1/admin/workers/{name}", delete(remove_worker))
+        .route("/v1/worker/keys/{id}", get(proving_key))
         // An import's CSV may be larger than a model upload.
         .layer(DefaultBodyLimit::max(
             gw.config
@@ -77,6 +80,21 @@ pub(crate) fn routes(gw: &Gateway) -> Router<AppState> {
                 .max_dataset_bytes
                 .max(gw.config.limits.max_upload_bytes),
         ))
+}
+
+/// A proving worker the owner registered, known by its token.
+pub(crate) struct WorkerCaller(crate::store::WorkerRecord);
+
+impl FromRequestParts<AppState> for WorkerCaller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, gw: &AppState) -> Result<Self> {
+        let token = bearer(&parts.headers).ok_or(Error::Unauthorized)?;
+        gw.store
+            .worker(&token_hash(token))?
+            .map(WorkerCaller)
+            .ok_or(Error::Unauthorized)
+    }
 }
 
 /// Runs owner work off the async runtime (imports hash every row; the
@@ -276,4 +294,62 @@ async fn audit(State(gw): State<AppState>, _: Owner, Query(p): Query<Page>) -> R
     let limit = p.limit.unwrap_or(200).clamp(1, 10_000);
     let page = blocking(&gw, move |gw| owner::audit_page(gw, p.from, limit)).await?;
     Ok(Json(page).into_response())
+}
+
+async fn workers(State(gw): State<AppState>, _: Owner) -> Result<Response> {
+    Ok(Json(gw.store.workers()?).into_response())
+}
+
+async fn add_worker(
+    State(gw): State<AppState>,
+    _: Owner,
+    body: axum::body::Bytes,
+) -> Result<Response> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct NewWorker {
+        name: String,
+        recipient: String,
+    }
+    let w: NewWorker = serde_json::from_slice(&body)
+        .map_err(|e| Error::BadRequest(format!("expected {{name, recipient}}: {e}")))?;
+    let name = w.name.clone();
+    let token = blocking(&gw, move |gw| owner::add_worker(gw, &w.name, &w.recipient)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "name": name, "token": token })),
+    )
+        .into_response())
+}
+
+async fn remove_worker(
+    State(gw): State<AppState>,
+    _: Owner,
+    Path(name): Path<String>,
+) -> Result<Response> {
+    let n = name.clone();
+    blocking(&gw, move |gw| owner::remove_worker(gw, &n)).await?;
+    Ok(Json(json!({ "removed": name })).into_response())
+}
+
+/// `GET /v1/worker/keys/{circuit_id}`: a kept proving key, as the gateway
+/// keeps it (uncompressed), for a registered worker.
+async fn proving_key(
+    State(gw): State<AppState>,
+    WorkerCaller(w): WorkerCaller,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    let path = gw
+        .proving_keys()
+        .file(&id)
+        .ok_or_else(|| Error::NotFound(format!("the proving key of circuit {id}")))?;
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| Error::io(&path, e))?;
+    eprintln!(
+        "zkgate: worker `{}` fetched the key of circuit {id} ({} MiB)",
+        w.name,
+        bytes.len() >> 20
+    );
+    Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }

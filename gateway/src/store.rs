@@ -31,6 +31,18 @@ pub struct Researcher {
     pub created: u64,
 }
 
+/// A proving worker the owner registered: its name and the age recipient
+/// shard tasks are encrypted to (its token is stored hashed, as the key).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WorkerRecord {
+    /// Name.
+    pub name: String,
+    /// Its age recipient (`age1...`).
+    pub recipient: String,
+    /// Unix seconds.
+    pub created: u64,
+}
+
 /// A ceremony key as a researcher uploaded it: a snarkjs `.zkey`, its
 /// transcript inside.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +72,7 @@ pub fn now() -> u64 {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    workers: sled::Tree,
     datasets: sled::Tree,
     researchers: sled::Tree,
     jobs: sled::Tree,
@@ -146,6 +159,7 @@ impl Store {
             receipts: db.open_tree("receipts")?,
             idempotency: db.open_tree("idempotency")?,
             privacy: db.open_tree("privacy")?,
+            workers: db.open_tree("workers")?,
             db,
         })
     }
@@ -277,6 +291,41 @@ impl Store {
             return Ok(false);
         };
         self.researchers.remove(k)?;
+        self.flush()?;
+        Ok(true)
+    }
+
+    /// Registers a worker under the hash of its token.
+    pub fn add_worker(&self, token_hash: &str, w: &WorkerRecord) -> Result<()> {
+        self.workers.insert(token_hash.as_bytes(), enc(w))?;
+        self.flush()
+    }
+
+    /// The worker a token hash belongs to.
+    pub fn worker(&self, token_hash: &str) -> Result<Option<WorkerRecord>> {
+        self.workers
+            .get(token_hash.as_bytes())?
+            .map(|b| dec("workers", token_hash.as_bytes(), &b))
+            .transpose()
+    }
+
+    /// Every worker.
+    pub fn workers(&self) -> Result<Vec<WorkerRecord>> {
+        dec_all("workers", &self.workers)
+    }
+
+    /// Removes the worker named `name`; `false` if there is none.
+    pub fn remove_worker(&self, name: &str) -> Result<bool> {
+        let mut key = None;
+        for kv in self.workers.iter() {
+            let (k, v) = kv?;
+            let w: WorkerRecord = dec("workers", &k, &v)?;
+            if w.name == name {
+                key = Some(k);
+            }
+        }
+        let Some(k) = key else { return Ok(false) };
+        self.workers.remove(k)?;
         self.flush()?;
         Ok(true)
     }

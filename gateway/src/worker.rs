@@ -338,6 +338,22 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             });
     // An on-chain job's proofs carry the binding it was accepted with.
     let nonce = crate::chain::proof_nonce(&gw.paths, job)?;
+    // With a queue configured, the shards go to the owner's workers,
+    // encrypted to every registered one.
+    let dispatch = match &gw.config.cluster.nats {
+        None => None,
+        Some(_) => Some(crate::cluster::Dispatch {
+            runtime: tokio::runtime::Handle::current(),
+            config: &gw.config.cluster,
+            job: &job.id,
+            recipients: gw
+                .store
+                .workers()?
+                .iter()
+                .filter_map(|w| w.recipient.parse().ok())
+                .collect(),
+        }),
+    };
     let outcome = pipeline::run(
         LocalJob {
             model: &model,
@@ -351,6 +367,9 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             keys: Some(gw.proving_keys()),
             gate: Some(&gate),
             ceremony: ceremony.as_ref(),
+            remote: dispatch
+                .as_ref()
+                .map(|d| d as &dyn zkgate_zkml::distribute::ShardProver),
         },
         &mut rand::rngs::OsRng,
         &mut progress,

@@ -24,8 +24,12 @@ use crate::cost::MATERIALIZE_ABOVE;
 /// The private side of a proof.
 #[derive(Clone, Copy)]
 pub struct Witness<'a> {
-    /// Column-major quantized values of the whole dataset.
+    /// Column-major quantized values: the whole dataset, or any range of
+    /// rows holding the shard's (see `row_base`).
     pub columns: &'a [Vec<i64>],
+    /// The dataset row `columns[j][0]` holds (0 for the whole dataset; a
+    /// shard's offset when only its rows are given).
+    pub row_base: usize,
     /// The dataset's secret salt.
     pub secret: &'a Secret,
     /// The public statement being proved.
@@ -108,7 +112,12 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let mut table: Vec<Vec<Num>> = Vec::with_capacity(n);
         for r in first_row..first_row + n {
             let row = (0..spec.schema.columns.len())
-                .map(|j| Num::witness(&cs, w.map(|w| i128_to_field(i128::from(w.columns[j][r])))))
+                .map(|j| {
+                    Num::witness(
+                        &cs,
+                        w.map(|w| i128_to_field(i128::from(w.columns[j][r - w.row_base]))),
+                    )
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             table.push(row);
         }

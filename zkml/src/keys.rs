@@ -39,6 +39,27 @@ impl KeyDir {
         ok.then(|| self.dir.join(format!("{id}.pk")))
     }
 
+    /// The file the key of circuit `id` (hex) is kept in, if the id is one
+    /// (the gateway serves it to its workers as it is).
+    pub fn file(&self, id: &str) -> Option<PathBuf> {
+        self.path(id).filter(|p| p.exists())
+    }
+
+    /// Keeps a key file's bytes as another gateway wrote them (a worker's
+    /// copy); read back with the same checks as any kept key.
+    pub fn put_bytes(&self, id: &str, bytes: &[u8]) {
+        let Some(path) = self.path(id) else { return };
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&self.dir)?;
+            let tmp = path.with_extension(format!("tmp{:016x}", rand::random::<u64>()));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, &path)
+        };
+        if let Err(e) = write().and_then(|()| self.evict(&path)) {
+            eprintln!("zkgate: keeping the keys of circuit {id}: {e}");
+        }
+    }
+
     fn write(&self, path: &Path, pk: &ProvingKey) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         // A name of its own, so that two workers keying the same circuit

@@ -13,6 +13,7 @@ pub mod ceremony;
 pub mod circuit;
 pub mod cost;
 pub mod dataset;
+pub mod distribute;
 pub mod error;
 pub mod import;
 pub mod ir;

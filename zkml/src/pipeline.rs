@@ -9,6 +9,7 @@
 
 use crate::circuit::{self, Links, Witness};
 use crate::dataset::{Dataset, Secret};
+use crate::distribute::{ShardProver, ShardTask};
 use crate::error::{Error, Result};
 use crate::import::Imported;
 use crate::job::{compile, JobRequest};
@@ -20,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 use zkgate_circuits::{i128_to_field, shard, Fr};
 use zkgate_statement::field::fr_to_hex;
-use zkgate_statement::groth16::{self, VerifyingKey};
+use zkgate_statement::groth16::{self, Proof, VerifyingKey};
 use zkgate_statement::receipt::{Receipt, ShardProof, SETUP_BY_GATEWAY};
 use zkgate_statement::{ShardPlan, Statement, VERSION};
 
@@ -88,6 +89,9 @@ pub struct LocalJob<'a> {
     /// Prove with this ceremony's key instead of making one (one shard
     /// only); it is checked against the circuit first.
     pub ceremony: Option<&'a crate::ceremony::Ceremony<'a>>,
+    /// Prove the shards elsewhere (the owner's workers); every proof is
+    /// still verified here before the receipt is written.
+    pub remote: Option<&'a dyn ShardProver>,
 }
 
 impl<'a> LocalJob<'a> {
@@ -112,6 +116,7 @@ impl<'a> LocalJob<'a> {
             keys: None,
             gate: None,
             ceremony: None,
+            remote: None,
         }
     }
 }
@@ -334,66 +339,129 @@ pub fn run<R: RngCore + CryptoRng>(
         keys.push(k);
     }
 
-    let mut shards = Vec::with_capacity(plan.len());
-    for (i, range) in plan.ranges().iter().enumerate() {
-        let which = plan.circuit_of(i);
-        let s = &circuits.specs[which];
-        let (pk, vk) = &keys[which];
-        // Only the last shard publishes values: the job's totals.
-        let aggregates = if i + 1 == plan.len() {
-            eval.aggregates.clone()
-        } else {
-            vec![0; eval.aggregates.len()]
-        };
-        let statement = Statement {
+    // Every shard's statement: only the last publishes values (the job's
+    // totals).
+    let statements: Vec<Statement> = plan
+        .ranges()
+        .iter()
+        .enumerate()
+        .map(|(i, range)| Statement {
             commitment,
             rows: spec.rows,
             nonce: job.nonce,
-            circuit_id: s.id(),
+            circuit_id: circuits.specs[plan.circuit_of(i)].id(),
             offset: range.start,
             link_in: links[i],
             link_out: links[i + 1],
-            aggregates,
-        };
-        let witness = Witness {
-            columns: &job.dataset.values,
-            secret: job.secret,
-            statement: &statement,
-            links: Links {
-                h_in: cuts[i].h,
-                acc_in: &totals[i],
+            aggregates: if i + 1 == plan.len() {
+                eval.aggregates.clone()
+            } else {
+                vec![0; eval.aggregates.len()]
             },
-        };
-        let t = clock(
-            Step::Prove {
-                shard: i,
-                shards: plan.len(),
-            },
-            progress,
-        );
-        let proof = if job.ceremony.is_some() {
-            prove::prove_with::<crate::ceremony::OddCosetReduction, _>(s, pk, witness, rng)?
-        } else {
-            prove::prove(s, pk, witness, rng)?
-        };
-        done(t, &mut timings);
+        })
+        .collect();
+    let witness = |i: usize| Witness {
+        row_base: 0,
+        columns: &job.dataset.values,
+        secret: job.secret,
+        statement: &statements[i],
+        links: Links {
+            h_in: cuts[i].h,
+            acc_in: &totals[i],
+        },
+    };
+    // Proved elsewhere (a ceremony key stays here: it covers one shard,
+    // proved with its own reduction), or here one after another.
+    let proofs: Vec<Proof> = match job.remote.filter(|_| job.ceremony.is_none()) {
+        Some(remote) => {
+            let tasks = (0..plan.len())
+                .map(|i| {
+                    let which = plan.circuit_of(i);
+                    ShardTask::new(
+                        i,
+                        plan.len(),
+                        &circuits.specs[which],
+                        &keys[which].1,
+                        &statements[i],
+                        &job.dataset.values,
+                        job.secret,
+                        witness(i).links,
+                    )
+                })
+                .collect();
+            let vks = (0..plan.len())
+                .map(|i| keys[plan.circuit_of(i)].1.clone())
+                .collect();
+            let t = clock(
+                Step::Prove {
+                    shard: 0,
+                    shards: plan.len(),
+                },
+                progress,
+            );
+            let shards = plan.len();
+            let proofs = remote.prove_all(tasks, vks, &mut |k| {
+                progress(Step::Prove {
+                    shard: k.min(shards - 1),
+                    shards,
+                })
+            })?;
+            done(t, &mut timings);
+            proofs
+        }
+        None => {
+            let mut proofs = Vec::with_capacity(plan.len());
+            for i in 0..plan.len() {
+                let which = plan.circuit_of(i);
+                let (s, pk) = (&circuits.specs[which], &keys[which].0);
+                let t = clock(
+                    Step::Prove {
+                        shard: i,
+                        shards: plan.len(),
+                    },
+                    progress,
+                );
+                proofs.push(if job.ceremony.is_some() {
+                    prove::prove_with::<crate::ceremony::OddCosetReduction, _>(
+                        s,
+                        pk,
+                        witness(i),
+                        rng,
+                    )?
+                } else {
+                    prove::prove(s, pk, witness(i), rng)?
+                });
+                done(t, &mut timings);
+            }
+            proofs
+        }
+    };
 
-        let t = clock(Step::Verify, progress);
-        if !groth16::verify(vk, &statement, &proof)? {
+    let t = clock(Step::Verify, progress);
+    let mut shards = Vec::with_capacity(plan.len());
+    for (i, range) in plan.ranges().iter().enumerate() {
+        let which = plan.circuit_of(i);
+        let (s, vk) = (&circuits.specs[which], &keys[which].1);
+        if !groth16::verify(vk, &statements[i], &proofs[i])? {
+            if job.remote.is_some() {
+                return Err(Error::Proof(format!(
+                    "the proof of shard {i} from a remote prover does not verify"
+                )));
+            }
             // Name the broken constraint: this is a bug, never a user error.
-            prove::check_satisfied(s, witness)?;
+            prove::check_satisfied(s, witness(i))?;
             return Err(Error::Proof(format!(
                 "the proof of shard {i} does not verify although the witness satisfies the circuit"
             )));
         }
-        done(t, &mut timings);
         shards.push(ShardProof::new(
-            &statement,
+            &statements[i],
             range.end - range.start,
-            &proof,
+            &proofs[i],
             vk,
         ));
     }
+    done(t, &mut timings);
 
     let full = circuits.specs[0].clone();
     let header = full.header().clone();

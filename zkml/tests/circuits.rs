@@ -92,6 +92,7 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
         check_satisfied(
             &spec,
             Witness {
+                row_base: 0,
                 columns: &d.values,
                 secret: &secret,
                 statement: &st,
@@ -106,6 +107,7 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
             check_satisfied(
                 &spec,
                 Witness {
+                    row_base: 0,
                     columns: &d.values,
                     secret: &secret,
                     statement: &lie,
@@ -121,6 +123,7 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
             check_satisfied(
                 &spec,
                 Witness {
+                    row_base: 0,
                     columns: &other_data.values,
                     secret: &secret,
                     statement: &st,
@@ -296,6 +299,7 @@ fn the_circuit_follows_from_public_facts_not_from_rows() {
             check_satisfied(
                 &specs[0],
                 Witness {
+                    row_base: 0,
                     columns: &d.values,
                     secret: &secret,
                     statement: &st,

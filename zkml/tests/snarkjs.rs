@@ -171,6 +171,7 @@ fn snarkjs_makes_the_same_key_and_its_contributions_prove() {
         aggregates: eval.aggregates.clone(),
     };
     let witness = Witness {
+        row_base: 0,
         columns: &data.values,
         secret: &secret,
         statement: &statement,
