@@ -231,6 +231,7 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
         worker: "rogue".into(),
         proof: hex::encode(zkgate_statement::groth16::to_bytes(&wrong)),
         prove_s: 0.0,
+        key_s: 0.0,
         peak_rss_mb: 0.0,
         delivered: 1,
     };

@@ -101,6 +101,9 @@ pub struct ShardResult {
     pub proof: String,
     /// Seconds the worker spent proving.
     pub prove_s: f64,
+    /// Seconds it spent getting the proving key first (0: it kept it).
+    #[serde(default)]
+    pub key_s: f64,
     /// The worker's peak resident memory so far, MiB.
     pub peak_rss_mb: f64,
     /// JetStream's delivery count of the task (2 and more: redelivered).
@@ -291,9 +294,10 @@ impl Dispatch<'_> {
         let (mut count, mut last) = (0, Instant::now());
         let idle = Duration::from_secs(self.config.idle_timeout_s.max(1));
         while count < tasks.len() {
+            // One at a time: a result is taken as soon as it is in.
             let batch = consumer
                 .fetch()
-                .max_messages(16)
+                .max_messages(1)
                 .expires(Duration::from_secs(2))
                 .messages()
                 .await

@@ -178,7 +178,7 @@ async fn handle(
     };
     let proved = prove(opts, keys, task.clone()).await;
     ticker.abort();
-    let (proof, prove_s) = proved?;
+    let (proof, prove_s, key_s) = proved?;
     let result = ShardResult {
         job: task.job.clone(),
         shard: task.shard,
@@ -186,6 +186,7 @@ async fn handle(
         worker: opts.name.clone(),
         proof: hex::encode(zkgate_statement::groth16::to_bytes(&proof)),
         prove_s,
+        key_s,
         peak_rss_mb: peak_rss_mb(),
         delivered,
     };
@@ -203,7 +204,7 @@ async fn handle(
         .await
         .map_err(|e| Error::Config(format!("NATS: acknowledging: {e}")))?;
     eprintln!(
-        "zkgate worker {}: job {} shard {} proved in {prove_s:.2} s (peak {:.0} MiB)",
+        "zkgate worker {}: job {} shard {} proved in {prove_s:.2} s (peak {:.0} MiB, key {key_s:.2} s)",
         opts.name,
         task.job,
         task.shard + 1,
@@ -252,16 +253,20 @@ async fn proving_key(
     Ok(pk)
 }
 
+/// The proof, the seconds proving took and the seconds getting the key
+/// took.
 async fn prove(
     opts: &WorkerOptions,
     keys: &KeyDir,
     task: ShardTask,
-) -> Result<(zkgate_statement::groth16::Proof, f64)> {
+) -> Result<(zkgate_statement::groth16::Proof, f64, f64)> {
+    let t = Instant::now();
     let pk = proving_key(opts, keys, &task).await?;
+    let key_s = t.elapsed().as_secs_f64();
     tokio::task::spawn_blocking(move || {
         let t = Instant::now();
         let proof = task.prove(&pk, &mut rand::rngs::OsRng)?;
-        Ok((proof, t.elapsed().as_secs_f64()))
+        Ok((proof, t.elapsed().as_secs_f64(), key_s))
     })
     .await
     .map_err(|e| Error::Crashed(e.to_string()))?
