@@ -214,6 +214,42 @@ impl Target {
         }
     }
 
+    /// A token made for a new researcher or worker: through the API's
+    /// `path` with `body`, or by `local` on the data dir.
+    fn issue(
+        &self,
+        path: &str,
+        body: serde_json::Value,
+        local: impl FnOnce(&Gateway) -> zkgate_gateway::Result<String>,
+    ) -> Result<String> {
+        #[derive(serde::Deserialize)]
+        struct Issued {
+            token: String,
+        }
+        match self {
+            Target::Api { client, .. } => {
+                let i: Issued = self.call(client.post_json(path, &body))?;
+                Ok(i.token)
+            }
+            Target::Local(gw) => Ok(local(gw)?),
+        }
+    }
+
+    /// Removes what `path` names through the API, or by `local`.
+    fn remove(
+        &self,
+        path: &str,
+        local: impl FnOnce(&Gateway) -> zkgate_gateway::Result<()>,
+    ) -> Result<()> {
+        match self {
+            Target::Api { client, .. } => {
+                self.call(client.delete_json::<serde_json::Value>(path))?;
+                Ok(())
+            }
+            Target::Local(gw) => Ok(local(gw)?),
+        }
+    }
+
     /// Where the commands went, for the owner to see.
     fn describe(&self) -> &'static str {
         match self {
@@ -334,17 +370,9 @@ pub fn dataset(cmd: DatasetCmd) -> Result<()> {
             }
         }
         DatasetCmd::Remove { name, data_dir } => {
-            let target = Target::open(&data_dir)?;
-            match &target {
-                Target::Api { client, .. } => {
-                    target.call(
-                        client.delete_json::<serde_json::Value>(&format!(
-                            "/v1/admin/datasets/{name}"
-                        )),
-                    )?;
-                }
-                Target::Local(gw) => ops::remove_dataset(gw, &name)?,
-            }
+            Target::open(&data_dir)?.remove(&format!("/v1/admin/datasets/{name}"), |gw| {
+                ops::remove_dataset(gw, &name)
+            })?;
             println!("removed `{name}`");
         }
         DatasetCmd::Mock { name, remote, out } => {
@@ -423,23 +451,13 @@ pub fn researcher(cmd: ResearcherCmd) -> Result<()> {
             address,
             data_dir,
         } => {
-            let target = Target::open(&data_dir)?;
-            let token = match &target {
-                Target::Api { client, .. } => {
-                    #[derive(serde::Deserialize)]
-                    struct Added {
-                        token: String,
-                    }
-                    let a: Added = target.call(client.post_json(
-                        "/v1/admin/researchers",
-                        &serde_json::json!({
-                            "name": name, "organisation": org, "trust": trust, "address": address,
-                        }),
-                    ))?;
-                    a.token
-                }
-                Target::Local(gw) => ops::add_researcher(gw, &name, &org, trust, address)?,
-            };
+            let token = Target::open(&data_dir)?.issue(
+                "/v1/admin/researchers",
+                serde_json::json!({
+                    "name": name, "organisation": org, "trust": trust, "address": address,
+                }),
+                |gw| ops::add_researcher(gw, &name, &org, trust, address),
+            )?;
             println!("{token}");
         }
         ResearcherCmd::Revoke { name, data_dir } => {
@@ -657,21 +675,11 @@ pub fn workers(cmd: WorkersCmd) -> Result<()> {
             recipient,
             data_dir,
         } => {
-            let target = Target::open(&data_dir)?;
-            let token = match &target {
-                Target::Api { client, .. } => {
-                    #[derive(serde::Deserialize)]
-                    struct Added {
-                        token: String,
-                    }
-                    let a: Added = target.call(client.post_json(
-                        "/v1/admin/workers",
-                        &serde_json::json!({ "name": name, "recipient": recipient }),
-                    ))?;
-                    a.token
-                }
-                Target::Local(gw) => ops::add_worker(gw, &name, &recipient)?,
-            };
+            let token = Target::open(&data_dir)?.issue(
+                "/v1/admin/workers",
+                serde_json::json!({ "name": name, "recipient": recipient }),
+                |gw| ops::add_worker(gw, &name, &recipient),
+            )?;
             println!("{token}");
         }
         WorkersCmd::List { data_dir } => {
@@ -685,16 +693,9 @@ pub fn workers(cmd: WorkersCmd) -> Result<()> {
             }
         }
         WorkersCmd::Remove { name, data_dir } => {
-            let target = Target::open(&data_dir)?;
-            match &target {
-                Target::Api { client, .. } => {
-                    target
-                        .call(client.delete_json::<serde_json::Value>(&format!(
-                            "/v1/admin/workers/{name}"
-                        )))?;
-                }
-                Target::Local(gw) => ops::remove_worker(gw, &name)?,
-            }
+            Target::open(&data_dir)?.remove(&format!("/v1/admin/workers/{name}"), |gw| {
+                ops::remove_worker(gw, &name)
+            })?;
             println!("removed worker `{name}`");
         }
     }

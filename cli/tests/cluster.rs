@@ -336,3 +336,172 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// The gateway killed with SIGKILL once its job's tasks are queued: its
+/// worker proves them while the gateway is down; restarted, the gateway
+/// queues the job again, its tasks are not sent twice (the stream's
+/// deduplication), the proofs made meanwhile are taken from the results
+/// stream, and no shard is proved again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("js"));
+    let root = tmp.path().join("gw");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = Config {
+        listen: addr.clone(),
+        limits: Limits {
+            shard_rows: 22,
+            ..Limits::default()
+        },
+        cluster: ClusterConfig {
+            nats: Some(nats.url()),
+            ack_wait_s: 5,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    zkgate_gateway::admin::init(&root, &config, None, "open").unwrap();
+    let (token, worker_token) = {
+        let gw = Gateway::open(&root, None).unwrap();
+        let csv = tmp.path().join("bc.csv");
+        head("data/breast_cancer.csv", 66, Path::new(&csv));
+        let schema = zkgate_zkml::dataset::declared_schema(&csv).unwrap();
+        zkgate_gateway::admin::import_dataset(
+            &gw.paths,
+            &gw.store,
+            gw.vault(),
+            &csv,
+            "bc",
+            &schema,
+            0,
+        )
+        .unwrap();
+        let out = Command::new(bin())
+            .args(["worker", "--init", "--dir"])
+            .arg(tmp.path().join("w1"))
+            .output()
+            .unwrap();
+        let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        (
+            zkgate_gateway::admin::add_researcher(&gw.store, "alice", "", 2, None).unwrap(),
+            zkgate_gateway::owner::add_worker(&gw, "w1", &recipient).unwrap(),
+        )
+    };
+    let dir = root.to_str().unwrap();
+    let serve = || {
+        Command::new(bin())
+            .args(["serve", "--data-dir", dir])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let base = format!("https://{addr}");
+    let ca = root.join("tls/cert.pem");
+    let alice = Client::new(&base, &token, Some(&std::fs::read(&ca).unwrap())).unwrap();
+    let mut server = serve();
+    let t = Instant::now();
+    while alice.datasets().await.map(|a| a.is_err()).unwrap_or(true) {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "gateway did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let manifest = Manifest {
+        dataset: "bc".into(),
+        columns: None,
+        aggregate: Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        idempotency_key: None,
+        quant: Default::default(),
+        chain_job: None,
+        epsilon: None,
+        nonce: None,
+    };
+    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    // A first job through the worker: it fetches and keeps the keys (a
+    // worker needs the gateway for a key it does not have).
+    let w1_dir = tmp.path().join("w1");
+    let (mut w1, _) = worker(&w1_dir, "w1", &worker_token, &nats.url(), &base, &ca);
+    let first = alice
+        .submit(&manifest, model.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    let t = Instant::now();
+    while !alice
+        .job(&first.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+        .is_terminal()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "the first job is stuck"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    w1.kill().unwrap();
+    w1.wait().unwrap();
+
+    // The second job (same circuit): once its three tasks are in the
+    // queue, the gateway dies.
+    let job = alice.submit(&manifest, model).await.unwrap().unwrap();
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let t = Instant::now();
+    loop {
+        if let Ok(mut s) = js.get_stream(ClusterConfig::default().tasks_stream()).await {
+            if s.info().await.map(|i| i.state.messages).unwrap_or(0) >= 3 {
+                break;
+            }
+        }
+        assert!(t.elapsed() < Duration::from_secs(180), "no tasks queued");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+    // The worker proves the queue, with the keys it kept, while the
+    // gateway is down.
+    let (mut w1, log) = worker(&w1_dir, "w1", &worker_token, &nats.url(), &base, &ca);
+    let mut proved = 0;
+    while proved < 3 {
+        match log.recv_timeout(Duration::from_secs(180)) {
+            Ok(line) if line.contains("proved in") => proved += 1,
+            Ok(_) => {}
+            Err(e) => panic!("the worker stopped: {e}"),
+        }
+    }
+    let mut server = serve();
+    let t = Instant::now();
+    let done = loop {
+        if let Ok(Ok(j)) = alice.job(&job.id).await {
+            if j.state.is_terminal() {
+                break j;
+            }
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "not finished after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    assert_eq!(done.attempts, 2, "run, killed, run again");
+    let receipt = Receipt::from_json(&alice.receipt(&job.id).await.unwrap().unwrap()).unwrap();
+    let vk = alice.vk(&job.id).await.unwrap().unwrap();
+    assert_eq!(receipt.verify(&vk).unwrap(), Verdict::Valid);
+    assert_eq!(receipt.shards.len(), 3);
+    // Nothing was proved twice: the restarted run's tasks were duplicates.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let more = log.try_iter().filter(|l| l.contains("proved in")).count();
+    assert_eq!(more, 0, "a shard was proved again");
+    w1.kill().unwrap();
+    w1.wait().unwrap();
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

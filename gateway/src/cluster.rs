@@ -265,8 +265,10 @@ impl Dispatch<'_> {
             .await
             .map_err(|e| nats_error("the results stream", e))?;
         // A consumer of this job's results, from the first: results of a
-        // run a restart interrupted count too.
+        // run a restart interrupted count too (one left by that run, with
+        // its acknowledgements, is replaced).
         let name = format!("gateway_{}", self.job);
+        let _ = results.delete_consumer(&name).await;
         let consumer: consumer::PullConsumer = results
             .get_or_create_consumer(
                 &name,
@@ -355,8 +357,27 @@ impl Dispatch<'_> {
                 }
             }
         }
-        let _ = results.delete_consumer(&name).await;
         Ok(proofs.into_iter().map(|p| p.expect("all proved")).collect())
+    }
+
+    /// Forgets the job on the queue, however it ended: its tasks still
+    /// waiting (a failed job's would be proved for nothing) and its
+    /// results consumer.
+    async fn clean_up(&self) {
+        let Ok(js) = connect(self.config).await else {
+            return;
+        };
+        if let Ok(tasks) = js.get_stream(self.config.tasks_stream()).await {
+            let _ = tasks
+                .purge()
+                .filter(format!("{}.shards.{}.>", self.config.prefix, self.job))
+                .await;
+        }
+        if let Ok(results) = js.get_stream(self.config.results_stream()).await {
+            let _ = results
+                .delete_consumer(&format!("gateway_{}", self.job))
+                .await;
+        }
     }
 }
 
@@ -368,7 +389,11 @@ impl ShardProver for Dispatch<'_> {
         done: &mut dyn FnMut(usize),
     ) -> zkgate_zkml::Result<Vec<Proof>> {
         self.runtime
-            .block_on(self.run(tasks, keys, done))
+            .block_on(async {
+                let out = self.run(tasks, keys, done).await;
+                self.clean_up().await;
+                out
+            })
             .map_err(|e| zkgate_zkml::Error::Refused(Box::new(e)))
     }
 }

@@ -215,11 +215,16 @@ async fn add(State(gw): State<AppState>, _: Owner, body: axum::body::Bytes) -> R
         owner::add_researcher(gw, &r.name, &r.organisation, r.trust, r.address)
     })
     .await?;
-    Ok((
+    Ok(issued(&name, &token))
+}
+
+/// A 201 with the token just made for `name` (shown once).
+fn issued(name: &str, token: &str) -> Response {
+    (
         StatusCode::CREATED,
         Json(json!({ "name": name, "token": token })),
     )
-        .into_response())
+        .into_response()
 }
 
 async fn revoke(
@@ -315,11 +320,7 @@ async fn add_worker(
         .map_err(|e| Error::BadRequest(format!("expected {{name, recipient}}: {e}")))?;
     let name = w.name.clone();
     let token = blocking(&gw, move |gw| owner::add_worker(gw, &w.name, &w.recipient)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({ "name": name, "token": token })),
-    )
-        .into_response())
+    Ok(issued(&name, &token))
 }
 
 async fn remove_worker(

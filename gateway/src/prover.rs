@@ -19,6 +19,12 @@ use std::time::{Duration, Instant};
 use zkgate_zkml::distribute::ShardTask;
 use zkgate_zkml::keys::KeyDir;
 use zkgate_zkml::pipeline::KeyCache;
+use zkgate_zkml::prove::ProvingKey;
+
+/// The last task's proving key, kept in memory: a job's shards share one
+/// or two circuits, and reading a key back from disk costs about what a
+/// tenth of its proof does.
+type Held = std::sync::Mutex<Option<(String, std::sync::Arc<ProvingKey>)>>;
 
 /// How a worker runs.
 pub struct WorkerOptions {
@@ -88,6 +94,7 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
         .await
         .map_err(|e| Error::Config(format!("NATS: the workers' consumer: {e}")))?;
     let keys = KeyDir::new(opts.dir.join("keys"), opts.key_cache_bytes);
+    let held = Held::default();
     eprintln!(
         "zkgate worker {}: pulling tasks (peak {:.0} MiB)",
         opts.name,
@@ -115,7 +122,7 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
                     continue;
                 }
             };
-            if let Err(e) = handle(&opts, &js, &identity, &keys, &m).await {
+            if let Err(e) = handle(&opts, &js, &identity, (&keys, &held), &m).await {
                 eprintln!("zkgate worker {}: {e}", opts.name);
                 // Someone else may do better (another key, another
                 // identity); JetStream counts the deliveries.
@@ -129,7 +136,7 @@ async fn handle(
     opts: &WorkerOptions,
     js: &jetstream::Context,
     identity: &age::x25519::Identity,
-    keys: &KeyDir,
+    keys: (&KeyDir, &Held),
     m: &jetstream::Message,
 ) -> Result<()> {
     let get = |k: &str| {
@@ -213,14 +220,23 @@ async fn handle(
     Ok(())
 }
 
-/// The task's proving key: kept, or fetched from the gateway by circuit id
-/// (and checked against the task's verifying key).
+/// The task's proving key: the last task's, kept on disk, or fetched from
+/// the gateway by circuit id (and checked against the task's verifying
+/// key).
 async fn proving_key(
     opts: &WorkerOptions,
-    keys: &KeyDir,
+    (keys, held): (&KeyDir, &Held),
     task: &ShardTask,
-) -> Result<zkgate_zkml::prove::ProvingKey> {
+) -> Result<std::sync::Arc<ProvingKey>> {
     let id = &task.statement.circuit_id;
+    {
+        let mut last = held.lock().expect("held key");
+        match last.as_ref() {
+            Some((held_id, pk)) if held_id == id => return Ok(pk.clone()),
+            // One key in memory at a time.
+            _ => *last = None,
+        }
+    }
     let found = {
         let (keys, id) = (keys.clone(), id.clone());
         tokio::task::spawn_blocking(move || keys.get(&id))
@@ -250,6 +266,8 @@ async fn proving_key(
             "the key of circuit {id} is not the one the task names"
         )));
     }
+    let pk = std::sync::Arc::new(pk);
+    *held.lock().expect("held key") = Some((id.clone(), pk.clone()));
     Ok(pk)
 }
 
@@ -257,7 +275,7 @@ async fn proving_key(
 /// took.
 async fn prove(
     opts: &WorkerOptions,
-    keys: &KeyDir,
+    keys: (&KeyDir, &Held),
     task: ShardTask,
 ) -> Result<(zkgate_statement::groth16::Proof, f64, f64)> {
     let t = Instant::now();

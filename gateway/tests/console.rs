@@ -16,7 +16,6 @@ use common::{fixture, head, import, init_permissive, Serving};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use zkgate_client::Client;
-use zkgate_gateway::config::{Config, Limits};
 use zkgate_gateway::store::JobState;
 use zkgate_gateway::Gateway;
 use zkgate_statement::{Aggregate, Receipt, Verdict};
@@ -52,20 +51,13 @@ async fn the_owner_approves_a_held_job_in_the_browser_and_the_researcher_sees_it
     let root = tmp.path().join("gw");
     // 66 rows in shards of 22: three proofs, so the page shows shard k
     // of 3.
-    let config = Config {
-        limits: Limits {
-            shard_rows: 22,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
-    init_permissive(&root, &config);
+    init_permissive(&root, &common::sharded(22));
     std::fs::write(
         root.join("policy.cedar"),
-        "@id(\"everything\")\npermit (principal, action, resource);\n\
-         @id(\"ethics-review\")\n@reason(\"models from new researchers are reviewed by the ethics board\")\n\
-         @on_deny(\"hold\")\n\
-         forbid (principal, action == Zkgate::Action::\"submit\", resource) when { principal.trust < 2 };\n",
+        common::hold_below_trust_2(
+            "ethics-review",
+            Some("models from new researchers are reviewed by the ethics board"),
+        ),
     )
     .unwrap();
     let gw = Gateway::open(&root, None).unwrap();

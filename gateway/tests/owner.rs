@@ -10,7 +10,6 @@ mod common;
 use common::{fixture, head, import, init_permissive, manifest, wait_end, Serving};
 use std::time::Duration;
 use zkgate_client::Client;
-use zkgate_gateway::config::{Config, Limits};
 use zkgate_gateway::store::JobState;
 use zkgate_gateway::Gateway;
 use zkgate_statement::field::fr_to_hex;
@@ -27,21 +26,12 @@ fn accuracy() -> Aggregate {
 async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("gw");
-    let config = Config {
-        limits: Limits {
-            shard_rows: 22,
-            ..Limits::default()
-        },
-        ..Config::default()
-    };
-    init_permissive(&root, &config);
+    init_permissive(&root, &common::sharded(22));
     std::fs::write(
         root.join("policy.cedar"),
-        "@id(\"everything\")\npermit (principal, action, resource);\n\
-         @id(\"review\")\n@on_deny(\"hold\")\n\
-         forbid (principal, action == Zkgate::Action::\"submit\", resource) when { principal.trust < 2 };\n\
-         @id(\"no-counts\")\n@reason(\"class counts do not leave\")\n\
-         forbid (principal, action == Zkgate::Action::\"submit\", resource) when { context.job.aggregate == \"class_counts\" };\n",
+        common::hold_below_trust_2("review", None)
+            + "@id(\"no-counts\")\n@reason(\"class counts do not leave\")\n\
+               forbid (principal, action == Zkgate::Action::\"submit\", resource) when { context.job.aggregate == \"class_counts\" };\n",
     )
     .unwrap();
     let policy = std::fs::read_to_string(root.join("policy.cedar")).unwrap();

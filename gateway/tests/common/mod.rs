@@ -35,6 +35,31 @@ pub fn init_permissive(root: &Path, config: &zkgate_gateway::config::Config) {
     .unwrap();
 }
 
+/// A configuration proving in shards of `rows` rows.
+pub fn sharded(rows: u64) -> zkgate_gateway::config::Config {
+    zkgate_gateway::config::Config {
+        limits: zkgate_gateway::config::Limits {
+            shard_rows: rows,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// The rule every test policy starts from, and a hold rule on top of it:
+/// jobs of researchers below trust 2 wait for the owner (`reason`, if
+/// any, is the rule's `@reason`).
+pub fn hold_below_trust_2(id: &str, reason: Option<&str>) -> String {
+    let reason = reason
+        .map(|r| format!("@reason(\"{r}\")\n"))
+        .unwrap_or_default();
+    format!(
+        "@id(\"everything\")\npermit (principal, action, resource);\n\
+         @id(\"{id}\")\n{reason}@on_deny(\"hold\")\n\
+         forbid (principal, action == Zkgate::Action::\"submit\", resource) when {{ principal.trust < 2 }};\n"
+    )
+}
+
 /// A gateway serving on a free loopback port.
 pub struct Serving {
     /// `https://127.0.0.1:PORT` (`http://` when the config says plain HTTP).
