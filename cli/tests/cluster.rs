@@ -9,18 +9,18 @@
 
 mod common;
 
-use common::{bin, fixture, head};
+use common::{accuracy_on_bc, bin, fixture, head};
 use futures_util::StreamExt;
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zkgate_client::Client;
 use zkgate_gateway::cluster::{ClusterConfig, ShardResult};
 use zkgate_gateway::config::{Config, Limits};
-use zkgate_gateway::store::{JobState, Manifest};
+use zkgate_gateway::store::JobState;
 use zkgate_gateway::Gateway;
-use zkgate_statement::{Aggregate, Receipt, Verdict};
+use zkgate_statement::{Receipt, Verdict};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -107,17 +107,19 @@ fn worker(
     (child, rx)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shards_are_proved_by_workers_over_nats_jetstream() {
-    let tmp = tempfile::tempdir().unwrap();
-    let nats = Nats::start(&tmp.path().join("js"));
-    let root = tmp.path().join("gw");
-    let cluster = ClusterConfig {
-        nats: Some(nats.url()),
-        ack_wait_s: 3,
-        ..Default::default()
-    };
-    let config = Config {
+/// A data dir under `tmp` whose `[cluster]` is `cluster` (listening on
+/// `listen` when given): the first 66 breast-cancer rows as `bc`, proved
+/// in shards of 22, the `open` profile, researcher alice, and `workers`
+/// made with `zkgate worker --init` (directories under `tmp`) and
+/// registered. Returns the data dir, alice's token and the workers'.
+fn cluster_gateway(
+    tmp: &Path,
+    cluster: &ClusterConfig,
+    listen: Option<&str>,
+    workers: &[&str],
+) -> (PathBuf, String, Vec<String>) {
+    let root = tmp.join("gw");
+    let mut config = Config {
         limits: Limits {
             shard_rows: 22,
             ..Limits::default()
@@ -125,33 +127,45 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
         cluster: cluster.clone(),
         ..Config::default()
     };
+    if let Some(l) = listen {
+        config.listen = l.into();
+    }
     zkgate_gateway::admin::init(&root, &config, None, "open").unwrap();
-    std::fs::write(
-        root.join("policy.cedar"),
-        "@id(\"everything\")\npermit (principal, action, resource);\n",
-    )
-    .unwrap();
     let gw = Gateway::open(&root, None).unwrap();
-    let csv = tmp.path().join("bc.csv");
-    head("data/breast_cancer.csv", 66, Path::new(&csv));
+    let csv = tmp.join("bc.csv");
+    head("data/breast_cancer.csv", 66, &csv);
     let schema = zkgate_zkml::dataset::declared_schema(&csv).unwrap();
     zkgate_gateway::admin::import_dataset(&gw.paths, &gw.store, gw.vault(), &csv, "bc", &schema, 0)
         .unwrap();
-    let token = zkgate_gateway::admin::add_researcher(&gw.store, "alice", "", 0, None).unwrap();
-    // Two workers, each with its own identity.
-    let mut tokens = vec![];
-    for name in ["w1", "w2"] {
-        let dir = tmp.path().join(name);
-        let out = Command::new(bin())
-            .args(["worker", "--init", "--dir"])
-            .arg(&dir)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        assert!(recipient.starts_with("age1"), "{recipient}");
-        tokens.push(zkgate_gateway::owner::add_worker(&gw, name, &recipient).unwrap());
-    }
+    let token = zkgate_gateway::admin::add_researcher(&gw.store, "alice", "", 2, None).unwrap();
+    let tokens = workers
+        .iter()
+        .map(|name| {
+            let out = Command::new(bin())
+                .args(["worker", "--init", "--dir"])
+                .arg(tmp.join(name))
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+            let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
+            assert!(recipient.starts_with("age1"), "{recipient}");
+            zkgate_gateway::owner::add_worker(&gw, name, &recipient).unwrap()
+        })
+        .collect();
+    (root, token, tokens)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_are_proved_by_workers_over_nats_jetstream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start(&tmp.path().join("js"));
+    let cluster = ClusterConfig {
+        nats: Some(nats.url()),
+        ack_wait_s: 3,
+        ..Default::default()
+    };
+    let (root, token, tokens) = cluster_gateway(tmp.path(), &cluster, None, &["w1", "w2"]);
+    let gw = Gateway::open(&root, None).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("https://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -161,18 +175,7 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
     let ca = gw.paths.tls_cert();
     let alice = Client::new(&base, &token, Some(&std::fs::read(&ca).unwrap())).unwrap();
     let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
-    let manifest = Manifest {
-        dataset: "bc".into(),
-        columns: None,
-        aggregate: Aggregate::Accuracy {
-            label: "label".into(),
-        },
-        idempotency_key: None,
-        quant: Default::default(),
-        chain_job: None,
-        epsilon: None,
-        nonce: None,
-    };
+    let manifest = accuracy_on_bc(None);
     let job = alice.submit(&manifest, model).await.unwrap().unwrap();
 
     // A hostile participant on the queue takes the first task: it cannot
@@ -346,48 +349,14 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
 async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let nats = Nats::start(&tmp.path().join("js"));
-    let root = tmp.path().join("gw");
     let addr = format!("127.0.0.1:{}", free_port());
-    let config = Config {
-        listen: addr.clone(),
-        limits: Limits {
-            shard_rows: 22,
-            ..Limits::default()
-        },
-        cluster: ClusterConfig {
-            nats: Some(nats.url()),
-            ack_wait_s: 5,
-            ..Default::default()
-        },
-        ..Config::default()
+    let cluster = ClusterConfig {
+        nats: Some(nats.url()),
+        ack_wait_s: 5,
+        ..Default::default()
     };
-    zkgate_gateway::admin::init(&root, &config, None, "open").unwrap();
-    let (token, worker_token) = {
-        let gw = Gateway::open(&root, None).unwrap();
-        let csv = tmp.path().join("bc.csv");
-        head("data/breast_cancer.csv", 66, Path::new(&csv));
-        let schema = zkgate_zkml::dataset::declared_schema(&csv).unwrap();
-        zkgate_gateway::admin::import_dataset(
-            &gw.paths,
-            &gw.store,
-            gw.vault(),
-            &csv,
-            "bc",
-            &schema,
-            0,
-        )
-        .unwrap();
-        let out = Command::new(bin())
-            .args(["worker", "--init", "--dir"])
-            .arg(tmp.path().join("w1"))
-            .output()
-            .unwrap();
-        let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        (
-            zkgate_gateway::admin::add_researcher(&gw.store, "alice", "", 2, None).unwrap(),
-            zkgate_gateway::owner::add_worker(&gw, "w1", &recipient).unwrap(),
-        )
-    };
+    let (root, token, tokens) = cluster_gateway(tmp.path(), &cluster, Some(&addr), &["w1"]);
+    let worker_token = tokens[0].clone();
     let dir = root.to_str().unwrap();
     let serve = || {
         Command::new(bin())
@@ -409,18 +378,7 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let manifest = Manifest {
-        dataset: "bc".into(),
-        columns: None,
-        aggregate: Aggregate::Accuracy {
-            label: "label".into(),
-        },
-        idempotency_key: None,
-        quant: Default::default(),
-        chain_job: None,
-        epsilon: None,
-        nonce: None,
-    };
+    let manifest = accuracy_on_bc(None);
     let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
     // A first job through the worker: it fetches and keeps the keys (a
     // worker needs the gateway for a key it does not have).

@@ -4,13 +4,12 @@
 
 mod common;
 
-use common::{bin, fixture, head};
+use common::{accuracy_on_bc, bin, fixture, head};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zkgate_client::Client;
-use zkgate_gateway::store::{JobState, Manifest};
-use zkgate_statement::Aggregate;
+use zkgate_gateway::store::JobState;
 use zkgate_statement::{Receipt, Verdict};
 
 fn run(args: &[&str]) -> String {
@@ -71,22 +70,6 @@ fn data_dir(tmp: &Path, rows: usize, profile: &str) -> (PathBuf, String, String)
 }
 
 /// Starts `zkgate serve` and waits until it answers `token`'s requests.
-/// The breast-cancer classifier's accuracy on dataset `bc`.
-fn accuracy_on_bc(idempotency_key: Option<&str>) -> Manifest {
-    Manifest {
-        dataset: "bc".into(),
-        columns: None,
-        aggregate: Aggregate::Accuracy {
-            label: "label".into(),
-        },
-        idempotency_key: idempotency_key.map(str::to_string),
-        quant: Default::default(),
-        chain_job: None,
-        epsilon: None,
-        nonce: None,
-    }
-}
-
 async fn start(dir: &str, addr: &str, token: &str) -> (Child, Client) {
     let server = serve(dir, addr);
     let ca = std::fs::read(Path::new(dir).join("tls/cert.pem")).unwrap();

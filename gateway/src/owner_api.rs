@@ -67,8 +67,7 @@ pub(crate) fn routes(gw: &Gateway) -> Router<AppState> {
         .route("/v1/admin/researchers/{name}", delete(revoke))
         .route("/v1/admin/policy/reload", post(reload))
         .route("/v1/admin/jobs", get(jobs))
-        .route("/v1/admin/jobs/{id}/approve", post(approve))
-        .route("/v1/admin/jobs/{id}/deny", post(deny))
+        .route("/v1/admin/jobs/{id}/{verdict}", post(review))
         .route("/v1/admin/audit", get(audit))
         .route("/v1/admin/workers", get(workers).post(add_worker))
         .route("/v1/admin/workers/{name}", delete(remove_worker))
@@ -261,31 +260,20 @@ fn note(body: &[u8]) -> Result<Note> {
     serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("expected {{note}}: {e}")))
 }
 
-async fn approve(
+/// `POST /v1/admin/jobs/{id}/approve` and `.../deny` with `{note}`.
+async fn review(
     State(gw): State<AppState>,
     _: Owner,
-    Path(id): Path<String>,
+    Path((id, verdict)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Result<Response> {
+    let verdict = match verdict.as_str() {
+        "approve" => Verdict::Approve,
+        "deny" => Verdict::Deny,
+        other => return Err(Error::NotFound(format!("`{other}`: approve or deny"))),
+    };
     let n = note(&body)?;
-    let job = blocking(&gw, move |gw| {
-        owner::review(gw, &id, Verdict::Approve, &n.note)
-    })
-    .await?;
-    Ok(Json(job).into_response())
-}
-
-async fn deny(
-    State(gw): State<AppState>,
-    _: Owner,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Response> {
-    let n = note(&body)?;
-    let job = blocking(&gw, move |gw| {
-        owner::review(gw, &id, Verdict::Deny, &n.note)
-    })
-    .await?;
+    let job = blocking(&gw, move |gw| owner::review(gw, &id, verdict, &n.note)).await?;
     Ok(Json(job).into_response())
 }
 

@@ -39,3 +39,19 @@ pub fn head(rel: &str, rows: usize, out: &Path) -> String {
     std::fs::copy(schema(Path::new(&fixture(rel))), schema(out)).unwrap();
     out.display().to_string()
 }
+
+/// The breast-cancer classifier's accuracy on dataset `bc`.
+pub fn accuracy_on_bc(idempotency_key: Option<&str>) -> zkgate_gateway::store::Manifest {
+    zkgate_gateway::store::Manifest {
+        dataset: "bc".into(),
+        columns: None,
+        aggregate: zkgate_statement::Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        idempotency_key: idempotency_key.map(str::to_string),
+        quant: Default::default(),
+        chain_job: None,
+        epsilon: None,
+        nonce: None,
+    }
+}
