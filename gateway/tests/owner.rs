@@ -174,5 +174,45 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
     let me: serde_json::Value = bob.get_json("/v1/whoami").await.unwrap().unwrap();
     assert_eq!(me["role"], "researcher");
     assert_eq!(me["name"], "bob");
+
+    // Proving keys go to registered workers only, by circuit id.
+    let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let added: serde_json::Value = owner
+        .post_json(
+            "/v1/admin/workers",
+            &serde_json::json!({ "name": "w1", "recipient": recipient }),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let w1 = Client::new(&serving.base, added["token"].as_str().unwrap(), Some(&ca)).unwrap();
+    let id = &predicted.circuit_id;
+    let key = w1.proving_key(id).await.unwrap().unwrap();
+    let kept = std::fs::read(gw.proving_keys().file(id).unwrap()).unwrap();
+    assert_eq!(key, kept);
+    assert_eq!(bob.proving_key(id).await.unwrap().unwrap_err().status, 401);
+    assert_eq!(
+        owner.proving_key(id).await.unwrap().unwrap_err().status,
+        401
+    );
+    for bad in ["0x1234", "..%2F..%2Fconfig.toml", "nothex"] {
+        let e = w1.proving_key(bad).await.unwrap().unwrap_err();
+        assert_eq!(e.status, 404, "{bad}: {e}");
+    }
+    let e = owner
+        .post_json::<serde_json::Value>(
+            "/v1/admin/workers",
+            &serde_json::json!({ "name": "w2", "recipient": "age1nope" }),
+        )
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(e.status, 400, "{e}");
+    owner
+        .delete_json::<serde_json::Value>("/v1/admin/workers/w1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(w1.proving_key(id).await.unwrap().unwrap_err().status, 401);
     serving.stop().await;
 }
