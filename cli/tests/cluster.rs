@@ -36,9 +36,19 @@ struct Nats(Child, u16);
 
 impl Nats {
     fn start(dir: &Path) -> Nats {
+        Nats::start_with(dir, "")
+    }
+
+    /// With `config` (nats-server's configuration syntax) as well.
+    fn start_with(dir: &Path, config: &str) -> Nats {
         let exe = std::env::var("NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
         let port = free_port();
+        std::fs::create_dir_all(dir).unwrap();
+        let conf = dir.join("nats.conf");
+        std::fs::write(&conf, config).unwrap();
         let child = Command::new(&exe)
+            .arg("-c")
+            .arg(&conf)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(dir)
             .stdout(Stdio::null())
@@ -462,4 +472,53 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     w1.wait().unwrap();
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+/// A shard task larger than the server's `max_payload` fails the job with
+/// that reason, before anything is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_over_the_servers_max_payload_fails_the_job_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let nats = Nats::start_with(&tmp.path().join("js"), "max_payload: 4096\n");
+    let cluster = ClusterConfig {
+        nats: Some(nats.url()),
+        ..Default::default()
+    };
+    let (root, token, _) = cluster_gateway(tmp.path(), &cluster, None, &["w1"]);
+    let gw = Gateway::open(&root, None).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(zkgate_gateway::serve(gw.clone(), listener, async {
+        let _ = stopped.await;
+    }));
+    let ca = std::fs::read(gw.paths.tls_cert()).unwrap();
+    let alice = Client::new(&base, &token, Some(&ca)).unwrap();
+    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    let job = alice
+        .submit(&accuracy_on_bc(None), model)
+        .await
+        .unwrap()
+        .unwrap();
+    let t = Instant::now();
+    let end = loop {
+        let j = alice.job(&job.id).await.unwrap().unwrap();
+        if j.state.is_terminal() {
+            break j;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(300),
+            "stuck in {:?}",
+            j.state
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(end.state, JobState::Failed);
+    let e = end.error.unwrap();
+    assert!(
+        e.message.contains("max_payload of 4096") && e.message.contains("shard_rows"),
+        "{e:?}"
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }
