@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{accuracy_on_bc, bin, fixture, head};
+use common::{accuracy_on_bc, bin, fixture, head, wait_end};
 use futures_util::StreamExt;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -276,19 +276,7 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
     eprintln!("killed w1 at: {killed_at} after {:?}", started.elapsed());
     let (mut w2, w2_log) = worker(&w2_dir, "w2", &tokens[1], &nats.url(), &base, &ca);
 
-    let t = Instant::now();
-    let done = loop {
-        let j = alice.job(&job.id).await.unwrap().unwrap();
-        if j.state.is_terminal() {
-            break j;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(600),
-            "job stuck in {:?}",
-            j.state
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let done = wait_end(&alice, &job.id, Duration::from_secs(600)).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let receipt = Receipt::from_json(&alice.receipt(&job.id).await.unwrap().unwrap()).unwrap();
     let vk = alice.vk(&job.id).await.unwrap().unwrap();
@@ -399,21 +387,7 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
         .await
         .unwrap()
         .unwrap();
-    let t = Instant::now();
-    while !alice
-        .job(&first.id)
-        .await
-        .unwrap()
-        .unwrap()
-        .state
-        .is_terminal()
-    {
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "the first job is stuck"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_end(&alice, &first.id, Duration::from_secs(300)).await;
     w1.kill().unwrap();
     w1.wait().unwrap();
 
@@ -445,19 +419,7 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
         }
     }
     let mut server = serve();
-    let t = Instant::now();
-    let done = loop {
-        if let Ok(Ok(j)) = alice.job(&job.id).await {
-            if j.state.is_terminal() {
-                break j;
-            }
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "not finished after the restart"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let done = wait_end(&alice, &job.id, Duration::from_secs(300)).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     assert_eq!(done.attempts, 2, "run, killed, run again");
     let receipt = Receipt::from_json(&alice.receipt(&job.id).await.unwrap().unwrap()).unwrap();
@@ -500,19 +462,7 @@ async fn a_task_over_the_servers_max_payload_fails_the_job_clearly() {
         .await
         .unwrap()
         .unwrap();
-    let t = Instant::now();
-    let end = loop {
-        let j = alice.job(&job.id).await.unwrap().unwrap();
-        if j.state.is_terminal() {
-            break j;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(300),
-            "stuck in {:?}",
-            j.state
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let end = wait_end(&alice, &job.id, Duration::from_secs(300)).await;
     assert_eq!(end.state, JobState::Failed);
     let e = end.error.unwrap();
     assert!(

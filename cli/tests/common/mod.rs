@@ -55,3 +55,22 @@ pub fn accuracy_on_bc(idempotency_key: Option<&str>) -> zkgate_gateway::store::M
         nonce: None,
     }
 }
+
+/// Polls job `id` until it ends (done, failed...), failing the test after
+/// `limit`; requests that fail (a gateway restarting) are retried.
+pub async fn wait_end(
+    c: &zkgate_client::Client,
+    id: &str,
+    limit: std::time::Duration,
+) -> zkgate_gateway::store::Job {
+    let t = std::time::Instant::now();
+    loop {
+        if let Ok(Ok(j)) = c.job(id).await {
+            if j.state.is_terminal() {
+                return j;
+            }
+        }
+        assert!(t.elapsed() < limit, "job {id} did not end in {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
