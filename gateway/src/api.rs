@@ -514,7 +514,7 @@ fn dry_run_of(
         constraints: constraints as u64,
         shards: plan.len() as u64,
         circuit_id: zkgate_statement::field::fr_to_hex(specs[0].id()),
-        estimated_s: 2.0 * constraints as f64 * zkgate_zkml::cost::SECONDS_PER_CONSTRAINT,
+        estimated_s: zkgate_zkml::cost::setup_and_prove_seconds(constraints),
         memory_mb: memory >> 20,
         note: "the release policy judges the job's outputs, computed from the rows: a dry run cannot say whether they may leave".into(),
     })
@@ -558,7 +558,7 @@ fn spend_budget(
     out
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
+pub(crate) fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Error::TooLarge(limit)
     } else {
@@ -744,11 +744,7 @@ fn store_job(
 
 async fn metrics(State(gw): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response> {
     if let Some(want) = &gw.config.metrics_token_sha256 {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| token_hash(t.trim()));
+        let given = crate::owner_api::bearer(&headers).map(token_hash);
         if given.as_deref() != Some(want.to_ascii_lowercase().as_str()) {
             return Err(Error::Unauthorized);
         }

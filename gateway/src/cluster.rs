@@ -255,11 +255,11 @@ impl Dispatch<'_> {
 
     async fn run(
         &self,
+        js: &jetstream::Context,
         mut tasks: Vec<ShardTask>,
         keys: Vec<VerifyingKey>,
         done: &mut dyn FnMut(usize),
     ) -> Result<Vec<Proof>> {
-        let js = connect(self.config).await?;
         let results = js
             .get_stream(self.config.results_stream())
             .await
@@ -284,7 +284,7 @@ impl Dispatch<'_> {
             .map_err(|e| nats_error("the results consumer", e))?;
         for t in &mut tasks {
             t.job = self.job.to_string();
-            self.publish(&js, t, 0, &[]).await?;
+            self.publish(js, t, 0, &[]).await?;
         }
         let statements = tasks
             .iter()
@@ -352,7 +352,7 @@ impl Dispatch<'_> {
                             )));
                         }
                         avoid[i].push(r.worker.clone());
-                        self.publish(&js, &tasks[i], attempts[i], &avoid[i]).await?;
+                        self.publish(js, &tasks[i], attempts[i], &avoid[i]).await?;
                     }
                 }
             }
@@ -363,10 +363,7 @@ impl Dispatch<'_> {
     /// Forgets the job on the queue, however it ended: its tasks still
     /// waiting (a failed job's would be proved for nothing) and its
     /// results consumer.
-    async fn clean_up(&self) {
-        let Ok(js) = connect(self.config).await else {
-            return;
-        };
+    async fn clean_up(&self, js: &jetstream::Context) {
         if let Ok(tasks) = js.get_stream(self.config.tasks_stream()).await {
             let _ = tasks
                 .purge()
@@ -390,8 +387,9 @@ impl ShardProver for Dispatch<'_> {
     ) -> zkgate_zkml::Result<Vec<Proof>> {
         self.runtime
             .block_on(async {
-                let out = self.run(tasks, keys, done).await;
-                self.clean_up().await;
+                let js = connect(self.config).await?;
+                let out = self.run(&js, tasks, keys, done).await;
+                self.clean_up(&js).await;
                 out
             })
             .map_err(|e| zkgate_zkml::Error::Refused(Box::new(e)))

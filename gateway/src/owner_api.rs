@@ -4,6 +4,7 @@
 //! into [`crate::owner`], which the CLI also uses on a stopped gateway.
 
 use crate::admin::token_hash;
+use crate::api::multipart_error;
 use crate::error::{Error, Result};
 use crate::owner::{self, NewResearcher, Note, Verdict};
 use crate::Gateway;
@@ -138,21 +139,13 @@ async fn datasets(State(gw): State<AppState>, _: Owner) -> Result<Response> {
 async fn import(State(gw): State<AppState>, _: Owner, mut form: Multipart) -> Result<Response> {
     let limit = gw.config.limits.max_dataset_bytes;
     let (mut name, mut schema, mut csv, mut price) = (None, None, None, 0u64);
-    while let Some(field) = form.next_field().await.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Error::TooLarge(limit)
-        } else {
-            Error::BadRequest(format!("multipart: {}", e.body_text()))
-        }
-    })? {
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
         let field_name = field.name().unwrap_or("").to_string();
-        let bytes = field.bytes().await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::TooLarge(limit)
-            } else {
-                Error::BadRequest(format!("multipart: {}", e.body_text()))
-            }
-        })?;
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
         match field_name.as_str() {
             "name" => name = Some(String::from_utf8_lossy(&bytes).trim().to_string()),
             "schema" => {

@@ -183,12 +183,14 @@ async fn handle(
             }
         })
     };
-    let proved = prove(opts, keys, task.clone()).await;
+    // The task (its rows) moves into the prover; only its name stays.
+    let (job, shard) = (task.job.clone(), task.shard);
+    let proved = prove(opts, keys, task).await;
     ticker.abort();
     let (proof, prove_s, key_s) = proved?;
     let result = ShardResult {
-        job: task.job.clone(),
-        shard: task.shard,
+        job: job.clone(),
+        shard,
         attempt,
         worker: opts.name.clone(),
         proof: hex::encode(zkgate_statement::groth16::to_bytes(&proof)),
@@ -198,7 +200,7 @@ async fn handle(
         delivered,
     };
     js.publish(
-        opts.cluster.result_subject(&task.job, task.shard),
+        opts.cluster.result_subject(&job, shard),
         serde_json::to_vec(&result)
             .expect("results serialize")
             .into(),
@@ -211,10 +213,9 @@ async fn handle(
         .await
         .map_err(|e| Error::Config(format!("NATS: acknowledging: {e}")))?;
     eprintln!(
-        "zkgate worker {}: job {} shard {} proved in {prove_s:.2} s (peak {:.0} MiB, key {key_s:.2} s)",
+        "zkgate worker {}: job {job} shard {} proved in {prove_s:.2} s (peak {:.0} MiB, key {key_s:.2} s)",
         opts.name,
-        task.job,
-        task.shard + 1,
+        shard + 1,
         result.peak_rss_mb
     );
     Ok(())

@@ -453,7 +453,7 @@ impl Tracker {
     /// Once compiled: setup and proving estimated from the constraints
     /// over all shards (setup costs about what proving does).
     fn compiled(&mut self, constraints: usize) {
-        let rest = 2.0 * constraints as f64 * zkgate_zkml::cost::SECONDS_PER_CONSTRAINT;
+        let rest = zkgate_zkml::cost::setup_and_prove_seconds(constraints);
         self.estimate = Some(self.clock.elapsed().as_secs_f64() + rest);
     }
 

@@ -58,6 +58,13 @@ fn walk(spec: &CircuitSpec, mut f: impl FnMut(&Stage, &[usize], &[usize])) {
 /// before its first shard is measured) are made from.
 pub const SECONDS_PER_CONSTRAINT: f64 = 2.0e-5;
 
+/// Estimated seconds of Groth16 setup and proving for `constraints` (setup
+/// costs about what proving does): what a dry run and a job's progress
+/// quote before anything is measured.
+pub fn setup_and_prove_seconds(constraints: usize) -> f64 {
+    2.0 * constraints as f64 * SECONDS_PER_CONSTRAINT
+}
+
 /// Terms of every linear combination one row's linear layers make (what
 /// synthesis holds in memory for a dense layer: one term per non-zero
 /// weight and bias, each over the terms of its input).
