@@ -38,6 +38,7 @@ fn job(dataset: &str, idempotency_key: Option<String>) -> Manifest {
         chain_job: None,
         epsilon: None,
         nonce: None,
+        question: None,
     }
 }
 

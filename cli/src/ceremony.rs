@@ -208,6 +208,7 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
                 "{}",
                 serde_json::json!({
                     "contributors": t.contributors(), "transcript_sha256": t.sha256(),
+                    "contribution_hash": t.contributions.last().map(|c| hex::encode(c.hash())),
                     "key_bytes": bytes, "check_seconds": checked,
                     "seconds": start.elapsed().as_secs_f64(),
                 })

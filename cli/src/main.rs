@@ -9,7 +9,7 @@ mod owner;
 mod researcher;
 mod rules;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -194,10 +194,19 @@ struct VerifyArgs {
     /// Reject a receipt for another dataset schema than this declared one.
     #[arg(long)]
     schema: Option<PathBuf>,
-    /// Reject a receipt bound to another (off-chain) job than this id.
+    /// Reject a receipt bound to another (off-chain) job than this id
+    /// (receipts of `zkgate prove`; a gateway's receipt answers a
+    /// question: use --question).
     #[arg(long)]
     job: Option<String>,
-    /// Reject a receipt whose keys were not made in a ceremony.
+    /// The question the receipt must answer (`zkgate submit` writes
+    /// `question.json`): every field is compared, the nonce included; with
+    /// --model, the question's circuit is rebuilt from the model too.
+    #[arg(long)]
+    question: Option<PathBuf>,
+    /// Accept only keys shown to come from a ceremony: by the question's
+    /// pin of the keys you contributed to, or by --transcript, --ptau and
+    /// --contribution (with --model). Without either it is an error.
     #[arg(long)]
     require_ceremony: bool,
     /// Check that the receipt's verifying key is the one this ceremony
@@ -208,6 +217,10 @@ struct VerifyArgs {
     /// The powers-of-tau file of the ceremony.
     #[arg(long)]
     ptau: Option<PathBuf>,
+    /// The contribution hash you trust (yours: `zkgate ceremony contribute`
+    /// and snarkjs print it); default: the question's.
+    #[arg(long)]
+    contribution: Option<String>,
     #[command(flatten)]
     chain: chain::ChainArgs,
 }
@@ -359,28 +372,65 @@ fn ceremony_mismatch(
     spec: &zkgate_zkml::spec::CircuitSpec,
     t: &std::path::Path,
     p: &std::path::Path,
+    contribution: &str,
 ) -> Result<Option<String>> {
     let transcript = ceremony::read_transcript(t)?;
+    if !transcript.contains(contribution) {
+        return Ok(Some(format!(
+            "the transcript holds no contribution with hash {contribution}"
+        )));
+    }
     let ptau =
         zkgate_zkml::ceremony::Ptau::read(p).with_context(|| format!("reading {}", p.display()))?;
-    if receipt.setup != zkgate_zkml::ceremony::setup_line(&transcript, &ptau) {
-        return Ok(Some(
-            "the receipt names another ceremony transcript or powers-of-tau file".into(),
-        ));
-    }
     let vks = zkgate_statement::groth16::keys_from_bytes(
         &std::fs::read(vk).with_context(|| format!("reading {}", vk.display()))?,
     )?;
     let [vk] = vks.as_slice() else {
         return Ok(Some(
-            "a ceremony key covers one circuit; this receipt has several".into(),
+            "a ceremony transcript covers one circuit; this receipt has several".into(),
         ));
     };
+    if receipt
+        .shards
+        .iter()
+        .any(|s| s.vk_sha256 != zkgate_statement::groth16::vk_sha256(vk))
+    {
+        return Ok(Some("the receipt's proofs name another key".into()));
+    }
     let r1cs = zkgate_zkml::ceremony::r1cs_of(spec)?;
     Ok(transcript
         .verify_vk(vk, &r1cs, &ptau)
         .err()
         .map(|e| e.to_string()))
+}
+
+/// Why the question's expected circuit is not what `model` compiles to
+/// over the question's published schema (`None`: it is).
+fn question_rebuild(
+    q: &zkgate_statement::Question,
+    model: &zkgate_zkml::import::Imported,
+) -> Option<String> {
+    let e = &q.expected_circuit;
+    let request = zkgate_zkml::job::JobRequest {
+        aggregate: q.aggregate.clone(),
+        input_columns: Some(q.columns.clone()),
+        quant: q.quant,
+        epsilon: q.epsilon,
+    };
+    match zkgate_zkml::job::compile_public(
+        &model.model,
+        &model.onnx_sha256,
+        &e.schema,
+        q.dataset.rows,
+        &request,
+    ) {
+        Err(err) => Some(format!("the question does not compile with this model: {err}")),
+        Ok(spec) if spec.header().with_shard_rows(e.shard_rows) != *e => Some(
+            "the question's expected circuit is not what this model compiles to over its schema"
+                .into(),
+        ),
+        Ok(_) => None,
+    }
 }
 
 #[derive(Args)]
@@ -430,25 +480,48 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
 }
 
 fn cmd_verify(a: VerifyArgs) -> Result<bool> {
+    use zkgate_verifier::CeremonyProof;
     let chain = match a.chain_job {
         Some(job) => Some((a.chain.target()?.settlement()?, job)),
         None => None,
     };
+    let proof = match (&a.transcript, a.require_ceremony) {
+        (Some(_), _) => CeremonyProof::Transcript,
+        (None, true) => CeremonyProof::Required,
+        (None, false) => CeremonyProof::None,
+    };
     let expect = zkgate_verifier::Expect::from_args(
+        a.question.as_deref(),
         a.schema.as_deref(),
         a.job.as_deref(),
-        a.require_ceremony || a.transcript.is_some(),
+        proof,
     )?;
+    let contribution = match (&a.contribution, &expect.question) {
+        (Some(c), _) => Some(c.clone()),
+        (None, Some(q)) => q.ceremony.as_ref().map(|c| c.contribution_hash.clone()),
+        (None, None) => None,
+    };
+    if a.transcript.is_some() && contribution.is_none() {
+        bail!("{}", zkgate_verifier::CEREMONY_NEEDS);
+    }
     let mut checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain, &expect)?;
     if let (true, Some(m)) = (checked.valid(), &a.model) {
         let model =
             zkgate_zkml::import::load(m).with_context(|| format!("loading {}", m.display()))?;
-        match zkgate_zkml::job::rebuild(&model.model, &model.onnx_sha256, &checked.receipt.circuit)
-        {
-            Err(why) => checked.invalid = Some(why),
-            Ok(spec) => {
-                if let (Some(t), Some(p)) = (&a.transcript, &a.ptau) {
-                    checked.invalid = ceremony_mismatch(&checked.receipt, &a.vk, &spec, t, p)?;
+        if let Some(why) = expect.question.as_ref().and_then(|q| question_rebuild(q, &model)) {
+            checked.invalid = Some(why);
+        } else {
+            match zkgate_zkml::job::rebuild(
+                &model.model,
+                &model.onnx_sha256,
+                &checked.receipt.circuit,
+            ) {
+                Err(why) => checked.invalid = Some(why),
+                Ok(spec) => {
+                    if let (Some(t), Some(p), Some(c)) = (&a.transcript, &a.ptau, &contribution) {
+                        checked.invalid =
+                            ceremony_mismatch(&checked.receipt, &a.vk, &spec, t, p, c)?;
+                    }
                 }
             }
         }
@@ -457,7 +530,26 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     Ok(checked.valid())
 }
 
+/// Ends the process quietly when stdout is a closed pipe (`zkgate ... |
+/// head`): `println!` panics there, and a closed reader is no error.
+fn quiet_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info)
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Prove(a) => cmd_prove(a).map(|()| true),

@@ -95,6 +95,73 @@ pub struct SubmitArgs {
     /// Where to save the verifying key.
     #[arg(long, default_value = "vk.bin")]
     vk_out: PathBuf,
+    /// Where to save the question (written before anything is sent; check
+    /// the receipt against it with `zkgate verify --question`); default:
+    /// next to the receipt, `receipt.question.json` for `receipt.json`.
+    #[arg(long)]
+    question_out: Option<PathBuf>,
+    /// The largest small-cell suppression threshold the owner's release
+    /// policy may apply to class counts and confusion cells (0: exact
+    /// cells or none).
+    #[arg(long, default_value_t = 10)]
+    allow_suppression: u64,
+}
+
+/// The researcher's question for `manifest` over the dataset as the
+/// gateway publishes it, compiled here from the model file and the
+/// published schema (the rows are never needed), with fresh randomness.
+fn write_question(
+    client: &Client,
+    manifest: &Manifest,
+    model: &[u8],
+    allow_suppression: u64,
+    ceremony: Option<&[u8]>,
+) -> Result<zkgate_statement::Question> {
+    use zkgate_statement::question::{CeremonyPin, OwnerBounds};
+    let rt = tokio::runtime::Runtime::new()?;
+    let meta = rt
+        .block_on(async { ok(client.datasets().await) })?
+        .into_iter()
+        .find(|d| d.name == manifest.dataset)
+        .ok_or_else(|| anyhow::anyhow!("the gateway publishes no dataset `{}`", manifest.dataset))?;
+    let imported = zkgate_zkml::import::load_bytes(model)?;
+    let request = zkgate_zkml::job::JobRequest {
+        aggregate: manifest.aggregate.clone(),
+        input_columns: manifest.columns.clone(),
+        quant: manifest.quant,
+        epsilon: manifest.epsilon,
+    };
+    let spec = zkgate_zkml::job::compile_public(
+        &imported.model,
+        &imported.onnx_sha256,
+        &meta.schema,
+        meta.rows,
+        &request,
+    )
+    .context("compiling the question's circuit from the published schema")?;
+    let mut q = zkgate_statement::Question::new(
+        &meta.name,
+        &meta.commitment,
+        spec.header().clone(),
+        OwnerBounds {
+            shard_rows: meta.shard_rows,
+            suppress_below_max: allow_suppression,
+        },
+        rand::random(),
+    );
+    if let Some(zkey) = ceremony {
+        let (key, transcript) =
+            zkgate_zkml::ceremony::read(zkey).context("reading the ceremony key")?;
+        let Some(mine) = transcript.contributions.last() else {
+            bail!("the ceremony key has no contribution: contribute to it first");
+        };
+        let vk = zkgate_zkml::prove::verifying_key(&key);
+        q.ceremony = Some(CeremonyPin {
+            contribution_hash: hex::encode(mine.hash()),
+            vk_sha256: vec![zkgate_statement::groth16::vk_sha256(&vk)],
+        });
+    }
+    Ok(q)
 }
 
 /// Shows a dry run's answer; whether the job would run.
@@ -139,7 +206,7 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
     let client = a.remote.client()?;
     let model =
         std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         dataset: a.dataset.clone(),
         columns: a.columns.clone(),
         aggregate: a.aggregate.build()?,
@@ -147,20 +214,41 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
         quant: Default::default(),
         chain_job: a.chain_job,
         epsilon: a.aggregate.epsilon,
-        // Off chain, the proofs (and any noise) are bound to a nonce of
-        // ours, not to an id the gateway picks.
-        nonce: a
-            .chain_job
-            .is_none()
-            .then(|| hex::encode(rand::random::<[u8; 32]>())),
+        nonce: None,
+        question: None,
     };
-    if a.dry_run {
-        return dry_run(&a, &client, &manifest, model);
-    }
     let ceremony = match &a.ceremony_key {
         Some(k) => Some(std::fs::read(k).with_context(|| format!("reading {}", k.display()))?),
         None => None,
     };
+    let question_out = a
+        .question_out
+        .clone()
+        .unwrap_or_else(|| a.out.with_extension("question.json"));
+    // Off chain, the job answers our question, written down here before
+    // anything is sent: its hash binds the proofs (and seeds any noise),
+    // so the gateway picks neither the question nor the randomness.
+    let question = if a.chain_job.is_none() {
+        let q = write_question(
+            &client,
+            &manifest,
+            &model,
+            a.allow_suppression,
+            ceremony.as_deref(),
+        )?;
+        manifest.columns = Some(q.columns.clone());
+        manifest.question = Some(q.clone());
+        if !a.dry_run {
+            std::fs::write(&question_out, q.to_json())
+                .with_context(|| format!("writing {}", question_out.display()))?;
+        }
+        Some(q)
+    } else {
+        None
+    };
+    if a.dry_run {
+        return dry_run(&a, &client, &manifest, model);
+    }
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let t0 = Instant::now();
@@ -191,18 +279,16 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
                 // The receipt must verify and be this model's circuit over
                 // the dataset's published schema, for this request.
                 check_receipt(&r, &vk, &a.model, &manifest)?;
-                if manifest.nonce.is_some() {
-                    let want = zkgate_statement::field::fr_to_hex(manifest.proof_nonce(&job.id));
-                    let got = zkgate_statement::Receipt::from_json(&r)?.nonce;
-                    if got != want {
-                        bail!("the gateway's receipt is bound to another nonce than ours");
-                    }
-                }
                 println!(
-                    "done in {:.1} s; wrote {} and {}",
+                    "done in {:.1} s; wrote {} and {}{}",
                     t0.elapsed().as_secs_f64(),
                     a.out.display(),
-                    a.vk_out.display()
+                    a.vk_out.display(),
+                    if question.is_some() {
+                        format!(" (it answers {})", question_out.display())
+                    } else {
+                        String::new()
+                    }
                 );
                 if let Some(r) = &job.review {
                     println!("approved by the data owner: {}", r.note);
@@ -321,6 +407,14 @@ fn check_receipt(receipt: &str, vk: &[u8], model: &std::path::Path, m: &Manifest
     let r = zkgate_statement::Receipt::from_json(receipt)?;
     if let zkgate_statement::Verdict::Invalid(why) = r.verify(vk)? {
         bail!("the gateway's receipt does not verify: {why}");
+    }
+    // The verification `zkgate verify --question` runs: the receipt must
+    // answer our question, field by field, with our nonce (and, with a
+    // ceremony key, with the key we contributed to).
+    if let Some(q) = &m.question {
+        if let Err(why) = q.check(&r, q.job_nonce()) {
+            bail!("{why}");
+        }
     }
     let loaded = zkgate_zkml::import::load(model)?;
     if let Err(why) = zkgate_zkml::job::rebuild(&loaded.model, &loaded.onnx_sha256, &r.circuit) {

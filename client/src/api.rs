@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use zkgate_statement::field::fr_from_hex;
 use zkgate_statement::quant::QuantConfig;
-use zkgate_statement::{Aggregate, Fr, Schema};
+use zkgate_statement::{Aggregate, Fr, Question, Schema};
 
 /// Public metadata of a dataset (what researchers see).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -25,6 +25,10 @@ pub struct DatasetMeta {
     pub price: u64,
     /// Unix seconds.
     pub created: u64,
+    /// Rows per shard proof the gateway uses for this dataset now (as
+    /// served by `GET /v1/datasets`; a question pins it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_rows: Option<u64>,
 }
 
 impl DatasetMeta {
@@ -65,15 +69,30 @@ pub struct Manifest {
     /// once per dataset. None: the gateway binds the proofs to the job id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// The researcher's question (`zkgate_statement::Question`): the job
+    /// must answer exactly it, and its proofs are bound to its hash (which
+    /// also seeds any noise) instead of `nonce`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<Question>,
 }
 
 impl Manifest {
     /// The nonce a job with this manifest and `id` is proved with, off
-    /// chain: the researcher's, or one from the job id.
+    /// chain: the question's, the researcher's, or one from the job id.
     pub fn proof_nonce(&self, id: &str) -> zkgate_statement::Fr {
-        match &self.nonce {
-            Some(n) => zkgate_statement::nonce_from(format!("researcher:{n}").as_bytes()),
-            None => zkgate_statement::nonce_from(id.as_bytes()),
+        match (&self.question, &self.nonce) {
+            (Some(q), _) => q.job_nonce(),
+            (None, Some(n)) => zkgate_statement::nonce_from(format!("researcher:{n}").as_bytes()),
+            (None, None) => zkgate_statement::nonce_from(id.as_bytes()),
+        }
+    }
+
+    /// The researcher's random bytes, which no two jobs on a dataset may
+    /// share (one nonce, one noise draw).
+    pub fn researcher_nonce(&self) -> Option<&str> {
+        match &self.question {
+            Some(q) => Some(&q.nonce),
+            None => self.nonce.as_deref(),
         }
     }
 }

@@ -238,6 +238,7 @@ pub fn import_reader(
         commitment: fr_to_hex(commitment),
         price,
         created: now(),
+        shard_rows: None,
     };
     if let Err(e) = store.put_dataset(&meta) {
         let _ = std::fs::remove_file(&file);

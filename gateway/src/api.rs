@@ -166,7 +166,11 @@ async fn register_address(
 }
 
 async fn datasets(State(gw): State<AppState>, _: Caller) -> Result<Response> {
-    Ok(Json(gw.store.datasets()?).into_response())
+    let mut list = gw.store.datasets()?;
+    for d in &mut list {
+        d.shard_rows = Some(crate::question::shard_rows(d, gw.config.limits.shard_rows));
+    }
+    Ok(Json(list).into_response())
 }
 
 async fn my_jobs(State(gw): State<AppState>, Caller(who): Caller) -> Result<Response> {
@@ -274,7 +278,7 @@ async fn submit(
         .dataset(&manifest.dataset)?
         .ok_or_else(|| Error::NotFound(format!("dataset `{}`", manifest.dataset)))?;
     let imported = import_model(model.clone(), gw.config.limits.model).await?;
-    check_inputs(&meta, &manifest, &imported)?;
+    check_inputs(&gw, &meta, &manifest, &imported)?;
 
     // One submission at a time from here to its job being stored: the
     // limits and the on-chain job check read the jobs as they will be.
@@ -290,13 +294,12 @@ async fn submit(
         None => None,
     };
     check_active(&gw, &jobs, &who)?;
-    if let Some(n) = &manifest.nonce {
+    if let Some(n) = manifest.researcher_nonce() {
         // One nonce, one noise draw: a second job with it would cancel the
         // noise by differencing.
-        if jobs
-            .iter()
-            .any(|j| j.manifest.dataset == manifest.dataset && j.manifest.nonce.as_ref() == Some(n))
-        {
+        if jobs.iter().any(|j| {
+            j.manifest.dataset == manifest.dataset && j.manifest.researcher_nonce() == Some(n)
+        }) {
             return Err(Error::Conflict(format!(
                 "nonce {n} was used before on dataset `{}`: pick a fresh random one",
                 manifest.dataset
@@ -398,7 +401,7 @@ async fn dry_run(
         .dataset(&manifest.dataset)?
         .ok_or_else(|| Error::NotFound(format!("dataset `{}`", manifest.dataset)))?;
     let imported = import_model(model, gw.config.limits.model).await?;
-    check_inputs(&meta, &manifest, &imported)?;
+    check_inputs(&gw, &meta, &manifest, &imported)?;
     let g = gw.clone();
     let answer =
         tokio::task::spawn_blocking(move || dry_run_of(&g, &who, &meta, &manifest, &imported))
@@ -632,10 +635,22 @@ async fn import_model(bytes: Bytes, limits: ImportLimits) -> Result<Imported> {
 
 /// Refuses what can never run on `meta`: unknown columns, a number of
 /// input columns the model does not take.
-fn check_inputs(meta: &DatasetMeta, manifest: &Manifest, imported: &Imported) -> Result<()> {
+fn check_inputs(
+    gw: &Gateway,
+    meta: &DatasetMeta,
+    manifest: &Manifest,
+    imported: &Imported,
+) -> Result<()> {
     if let Some(e) = manifest.epsilon {
         zkgate_statement::Noise::check_epsilon(e)
             .map_err(|e| Error::Unprocessable(e.to_string()))?;
+        // Off chain, the noise is drawn from the researcher's randomness:
+        // seeded from anything the gateway picks, the owner could choose it.
+        if manifest.chain_job.is_none() && manifest.researcher_nonce().is_none() {
+            return Err(Error::BadRequest(
+                "a noised job needs the researcher's randomness: a question (zkgate submit writes one) or a `nonce` of 32 random bytes".into(),
+            ));
+        }
     }
     if let Some(n) = &manifest.nonce {
         if n.len() != 64 || !n.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -663,7 +678,15 @@ fn check_inputs(meta: &DatasetMeta, manifest: &Manifest, imported: &Imported) ->
             imported.model.inputs
         )));
     }
-    Ok(())
+    let names = meta.columns();
+    let selected: Vec<String> = columns.inputs.iter().map(|i| names[*i].clone()).collect();
+    crate::question::check_submission(
+        meta,
+        manifest,
+        &imported.onnx_sha256,
+        &selected,
+        crate::question::shard_rows(meta, gw.config.limits.shard_rows),
+    )
 }
 
 /// The caller's job with the manifest's idempotency key, if any.

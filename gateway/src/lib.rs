@@ -20,6 +20,7 @@ pub mod owner;
 mod owner_api;
 pub mod policy;
 pub mod prover;
+pub mod question;
 pub mod store;
 pub mod tls;
 pub mod vault;

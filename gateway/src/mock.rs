@@ -79,6 +79,7 @@ mod tests {
             commitment: commitment.into(),
             price: 0,
             created: 0,
+            shard_rows: None,
         }
     }
 

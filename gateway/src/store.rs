@@ -506,6 +506,7 @@ pub(crate) mod tests {
                 chain_job: None,
                 epsilon: None,
                 nonce: None,
+                question: None,
             },
             model_sha256: String::new(),
             state: JobState::Queued,

@@ -300,6 +300,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         gw.config.privacy_budget,
     )?;
     epsilon.spent = (epsilon.spent - job.manifest.epsilon.unwrap_or(0.0)).max(0.0);
+    let shard_rows = crate::question::shard_rows(&meta, gw.config.limits.shard_rows);
     let gate = |g: &Gate<'_>| {
         let facts = policy::Facts {
             researcher: &researcher,
@@ -312,7 +313,26 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             epsilon,
         };
         tracker.lock().expect("tracker").compiled(g.constraints);
-        judge(gw, job, &facts, g.evaluation).map_err(|e| zkgate_zkml::Error::Refused(Box::new(e)))
+        let refused = |e: Error| zkgate_zkml::Error::Refused(Box::new(e));
+        let question = job.manifest.question.as_ref();
+        if let Some(q) = question {
+            let header = g.spec.header().with_shard_rows(shard_rows);
+            crate::question::check_compiled(q, &header).map_err(refused)?;
+        }
+        let below = judge(gw, job, &facts, g.evaluation).map_err(refused)?;
+        let suppresses = below > 0 && g.spec.aggregate.has_cells() && g.spec.params.noise.is_none();
+        match question {
+            Some(q) if suppresses && below > q.owner.suppress_below_max => {
+                Err(refused(Error::Denied {
+                    rules: vec!["question-suppression".into()],
+                    message: format!(
+                        "the release policy suppresses cells below {below} rows; the question allows at most {}",
+                        q.owner.suppress_below_max
+                    ),
+                }))
+            }
+            _ => Ok(below),
+        }
     };
     // A ceremony key the researcher sent, over the gateway's file: checked
     // against the job's circuit before it proves anything.

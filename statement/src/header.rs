@@ -13,6 +13,15 @@ use zkgate_circuits::Fr;
 /// Format version of headers and receipts.
 pub const VERSION: u32 = 4;
 
+/// The shape the commitment gives `rows` rows of `schema`.
+pub fn shape_of(schema: &Schema, rows: u64) -> Shape {
+    Shape {
+        rows,
+        columns: schema.columns.len() as u64,
+        value_bits: schema.value_bits,
+    }
+}
+
 /// Everything a circuit fixes but its quantized plan, which it names by
 /// hash. The circuit id is the hash of this header, so a verifier that
 /// decodes aggregates with these scales decodes what was proved; the
@@ -72,11 +81,7 @@ impl SpecHeader {
 
     /// The dataset's shape, as the commitment sees it.
     pub fn shape(&self) -> Shape {
-        Shape {
-            rows: self.rows,
-            columns: self.schema.columns.len() as u64,
-            value_bits: self.schema.value_bits,
-        }
+        shape_of(&self.schema, self.rows)
     }
 
     /// Number of aggregate values the statement carries.

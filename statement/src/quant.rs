@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Quantization settings.
+/// Quantization settings. A manifest may give any subset; the rest take
+/// their defaults.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct QuantConfig {
     /// Bits of the largest weight of each layer.
     pub weight_bits: u32,
@@ -48,5 +50,24 @@ impl QuantConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::QuantConfig;
+
+    #[test]
+    fn a_partial_quant_object_takes_the_other_defaults() {
+        let q: QuantConfig = serde_json::from_str(r#"{"act_bits": 12}"#).unwrap();
+        assert_eq!(
+            q,
+            QuantConfig {
+                act_bits: 12,
+                ..QuantConfig::default()
+            }
+        );
+        let q: QuantConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(q, QuantConfig::default());
     }
 }

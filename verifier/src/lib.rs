@@ -6,50 +6,99 @@
 //! gateway.
 #![forbid(unsafe_code)]
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use std::path::Path;
 use zkgate_chain::Settlement;
 use zkgate_statement::field::fr_to_hex;
-use zkgate_statement::{nonce_from, Receipt, Schema, Verdict};
+use zkgate_statement::{nonce_from, Fr, Question, Receipt, Schema, Verdict};
 
 /// What the verifier expects of a receipt beyond valid proofs: the
-/// dataset's declared schema (as published) and the job it answers.
+/// researcher's question, or (for receipts of local `zkgate prove` runs)
+/// the dataset's declared schema and the job id.
 #[derive(Clone, Debug, Default)]
 pub struct Expect {
+    /// The researcher's question: the receipt must answer exactly it.
+    pub question: Option<Question>,
     /// The dataset's declared schema.
     pub schema: Option<Schema>,
     /// The (off-chain) job id the proofs must be bound to.
     pub job_id: Option<String>,
-    /// Refuse keys the prover made (only ceremony keys).
+    /// Only keys whose origin in a ceremony is shown: by the question's
+    /// ceremony pin (the keys the researcher contributed to), or by a
+    /// transcript the caller checks itself (`zkgate verify --transcript`).
     pub ceremony: bool,
 }
 
+/// How a caller shows that a receipt's keys come from a ceremony.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CeremonyProof {
+    /// Not asked for.
+    None,
+    /// Asked for, with only what this library can check (a question's pin).
+    Required,
+    /// Asked for, and the caller checks a transcript against the
+    /// powers-of-tau file and a named contribution itself.
+    Transcript,
+}
+
+/// What `--require-ceremony` needs, in words, for its error.
+pub const CEREMONY_NEEDS: &str = "--require-ceremony needs proof of where the keys come from, not the receipt's word: a --question whose `ceremony` pins the keys you contributed to (zkgate submit --ceremony-key writes it), or with `zkgate verify` a --transcript, the --ptau file and the --contribution hash you trust, with --model";
+
 impl Expect {
-    /// Reads `--schema FILE` and takes `--job ID` as given.
+    /// Reads `--question FILE` and `--schema FILE`, takes `--job ID` as
+    /// given; refuses `--require-ceremony` without anything to check it by.
     pub fn from_args(
+        question: Option<&Path>,
         schema: Option<&Path>,
         job_id: Option<&str>,
-        ceremony: bool,
+        ceremony: CeremonyProof,
     ) -> Result<Expect> {
-        let schema = match schema {
-            Some(p) => {
-                let bytes = std::fs::read(p).with_context(|| format!("reading {}", p.display()))?;
-                Some(
-                    Schema::from_json(&bytes)
-                        .with_context(|| format!("reading {}", p.display()))?,
-                )
-            }
+        let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+        let question = match question {
+            Some(p) => Some(
+                Question::from_json(&read(p)?).with_context(|| format!("reading {}", p.display()))?,
+            ),
             None => None,
         };
+        let schema = match schema {
+            Some(p) => Some(Schema::from_json(&read(p)?).with_context(|| format!("reading {}", p.display()))?),
+            None => None,
+        };
+        let pinned = question.as_ref().is_some_and(|q| q.ceremony.is_some());
+        if ceremony == CeremonyProof::Required && !pinned {
+            bail!("{CEREMONY_NEEDS}");
+        }
         Ok(Expect {
+            question,
             schema,
             job_id: job_id.map(str::to_string),
-            ceremony,
+            ceremony: ceremony != CeremonyProof::None,
         })
     }
 
-    /// Why `receipt` is not for the expected schema or job (`None`: it is).
-    pub fn mismatch(&self, receipt: &Receipt) -> Option<String> {
+    /// The nonce the question's proofs must carry: the question's own hash
+    /// off chain, the contract's derivation for an on-chain job.
+    pub fn question_nonce(q: &Question) -> Result<Fr> {
+        Ok(match &q.chain {
+            None => q.job_nonce(),
+            Some(c) => {
+                let contract: zkgate_chain::alloy_primitives::Address = c
+                    .contract
+                    .parse()
+                    .with_context(|| format!("the question's contract `{}`", c.contract))?;
+                zkgate_chain::settlement::job_nonce(c.chain_id, contract, c.job)
+            }
+        })
+    }
+
+    /// Why `receipt` is not for the expected question, schema or job
+    /// (`None`: it is).
+    pub fn mismatch(&self, receipt: &Receipt) -> Result<Option<String>> {
+        if let Some(q) = &self.question {
+            if let Err(m) = q.check(receipt, Self::question_nonce(q)?) {
+                return Ok(Some(m.to_string()));
+            }
+        }
         if let Some(want) = &self.schema {
             let got = &receipt.circuit.schema;
             if got != want {
@@ -66,23 +115,32 @@ impl Expect {
                         .map_or("?", |(a, _)| a.name.as_str());
                     format!("column `{c}` is declared differently")
                 };
-                return Some(format!(
+                return Ok(Some(format!(
                     "the receipt is for another dataset schema: {detail}"
-                ));
+                )));
             }
-        }
-        if self.ceremony && !receipt.setup.starts_with("ceremony:") {
-            return Some(format!(
-                "the receipt's keys were not made in a ceremony: {}",
-                receipt.setup
-            ));
         }
         if let Some(job) = &self.job_id {
             if receipt.nonce != fr_to_hex(nonce_from(job.as_bytes())) {
-                return Some(format!("the receipt is bound to another job, not `{job}`"));
+                return Ok(Some(format!(
+                    "the receipt is bound to another job, not `{job}` (a receipt from `zkgate submit` answers a question: check it with --question)"
+                )));
             }
         }
-        None
+        Ok(None)
+    }
+
+    /// What this verification did not check, in words (empty: nothing
+    /// left out).
+    pub fn unchecked(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.question.is_none() {
+            v.push("no question: the receipt's own header was taken as the question (columns, dataset, quantization, epsilon and nonce are the prover's word)");
+        }
+        if !self.ceremony {
+            v.push("key origin not checked: the `setup` line is the prover's word");
+        }
+        v
     }
 }
 
@@ -94,6 +152,8 @@ pub struct Checked {
     pub invalid: Option<String>,
     /// How it settled on chain, when that was checked and it did.
     pub settled: Option<String>,
+    /// What was not checked ([`Expect::unchecked`]).
+    pub unchecked: Vec<&'static str>,
 }
 
 impl Checked {
@@ -110,7 +170,7 @@ impl Checked {
             return serde_json::json!({
                 "valid": self.valid(), "reason": self.invalid, "result": r.result,
                 "commitment": r.commitment, "rows": r.circuit.rows,
-                "noise": r.circuit.params.noise,
+                "noise": r.circuit.params.noise, "unchecked": self.unchecked,
             })
             .to_string();
         }
@@ -122,7 +182,7 @@ impl Checked {
                     out.push('\n');
                 }
                 out.push_str(&format!(
-                    "valid: {} over {} rows of dataset {}\nkeys generated by: {}",
+                    "valid: {} over {} rows of dataset {}\nkeys generated by (the receipt says): {}",
                     r.result, r.circuit.rows, r.commitment, r.setup
                 ));
                 out.push_str(&match &r.circuit.params.noise {
@@ -135,6 +195,10 @@ impl Checked {
                     ),
                     None => "\nexact values (no differential-privacy noise)".into(),
                 });
+                for u in &self.unchecked {
+                    out.push_str("\nnot checked: ");
+                    out.push_str(u);
+                }
                 out
             }
             Some(why) => format!("INVALID: {why}"),
@@ -158,13 +222,14 @@ pub fn verify_files(
     let mut checked = Checked {
         invalid: None,
         settled: None,
+        unchecked: expect.unchecked(),
         receipt,
     };
     if let Verdict::Invalid(why) = checked.receipt.verify(&vk)? {
         checked.invalid = Some(why);
         return Ok(checked);
     }
-    if let Some(why) = expect.mismatch(&checked.receipt) {
+    if let Some(why) = expect.mismatch(&checked.receipt)? {
         checked.invalid = Some(why);
         return Ok(checked);
     }

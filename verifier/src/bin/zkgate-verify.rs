@@ -44,10 +44,18 @@ struct Args {
     /// (the schema the dataset was published with).
     #[arg(long)]
     schema: Option<PathBuf>,
-    /// Reject a receipt bound to another (off-chain) job than this id.
+    /// Reject a receipt bound to another (off-chain) job than this id
+    /// (receipts of `zkgate prove`; a gateway's receipt answers a
+    /// question: use --question).
     #[arg(long)]
     job: Option<String>,
-    /// Reject a receipt whose keys were not made in a ceremony.
+    /// The question the receipt must answer (`zkgate submit` writes
+    /// `question.json`): every field is compared, the nonce included.
+    #[arg(long)]
+    question: Option<PathBuf>,
+    /// Accept only the keys the question pins (those you contributed to);
+    /// an error without such a question (a transcript is checked by
+    /// `zkgate verify --transcript`, which rebuilds the circuit).
     #[arg(long)]
     require_ceremony: bool,
 }
@@ -75,9 +83,14 @@ fn main() -> ExitCode {
     let a = Args::parse();
     let run = || -> Result<bool> {
         let expect = zkgate_verifier::Expect::from_args(
+            a.question.as_deref(),
             a.schema.as_deref(),
             a.job.as_deref(),
-            a.require_ceremony,
+            if a.require_ceremony {
+                zkgate_verifier::CeremonyProof::Required
+            } else {
+                zkgate_verifier::CeremonyProof::None
+            },
         )?;
         let checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain(&a)?, &expect)?;
         println!("{}", checked.report(a.json));

@@ -132,6 +132,18 @@ fn hash_contribution(c: &Contribution, h: &mut Blake2b512) {
     h.update(c.transcript);
 }
 
+impl Contribution {
+    /// The contribution's hash, as `snarkjs zkey contribute` prints it:
+    /// BLAKE2b-512 of its public record (which chains every earlier
+    /// contribution through `transcript`). A verifier names the
+    /// contribution it trusts by this hash, never by its name.
+    pub fn hash(&self) -> [u8; 64] {
+        let mut h = Blake2b512::new();
+        hash_contribution(self, &mut h);
+        h.finalize().into()
+    }
+}
+
 /// Whether `e(a, b) = e(c, d)`, none of them zero (snarkjs's `sameRatio`).
 fn same_ratio(a: G1Affine, b: G2Affine, c: G1Affine, d: G2Affine) -> bool {
     !(a.is_zero() || b.is_zero() || c.is_zero() || d.is_zero())
@@ -237,6 +249,20 @@ impl Transcript {
     /// SHA-256 of [`Transcript::to_bytes`], hex (what receipts name).
     pub fn sha256(&self) -> String {
         hex::encode(Sha256::digest(self.to_bytes()))
+    }
+
+    /// Whether the contribution with this hash (hex, 128 characters,
+    /// whitespace ignored as snarkjs prints it in lines) is in the
+    /// transcript.
+    pub fn contains(&self, hash: &str) -> bool {
+        let want: String = hash
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        self.contributions
+            .iter()
+            .any(|c| hex::encode(c.hash()) == want)
     }
 
     /// The names of the contributors.

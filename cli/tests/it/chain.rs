@@ -1,0 +1,273 @@
+//! `zkgate chain ...` as a process on a data dir's embedded chain: deploy,
+//! register, open; the contract's refusals reach the user as its error
+//! names with exit code 2; a receipt whose job is not settled is invalid
+//! on chain (exit 1). Then `zkgate serve` settles the job submitted with
+//! `--chain-job`, `verify --chain-job` accepts its receipt (exit 0) and
+//! refuses another valid receipt of the same rows (exit 1).
+
+use crate::common;
+
+use common::{bin, fixture, head, zkgate};
+use std::process::Command;
+
+fn ok(args: &[&str]) -> serde_json::Value {
+    let out = zkgate(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn fails(args: &[&str], code: i32, needle: &str) {
+    let out = zkgate(args);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {text}");
+    assert!(
+        text.contains(needle),
+        "{args:?}: expected `{needle}` in {text}"
+    );
+}
+
+#[test]
+fn chain_commands_on_the_embedded_chain() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("gw");
+    let d = dir.to_str().unwrap();
+    let csv = tmp.path().join("bc.csv");
+    head("data/breast_cancer.csv", 12, &csv);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    ok(&["init", "--data-dir", d, "--listen", &addr]);
+    // Twelve rows: the shipped profiles would rightly refuse so few.
+    std::fs::write(
+        dir.join("policy.cedar"),
+        "@id(\"everything\")\npermit (principal, action, resource);\n",
+    )
+    .unwrap();
+    ok(&[
+        "dataset",
+        "import",
+        csv.to_str().unwrap(),
+        "--name",
+        "bc",
+        "--data-dir",
+        d,
+    ]);
+    let token = String::from_utf8(zkgate(&["researcher", "add", "alice", "--data-dir", d]).stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+
+    fails(
+        &["chain", "open-job", "--data-dir", d, "--dataset-id", "1"],
+        2,
+        "no contract",
+    );
+    let deployed = ok(&["chain", "deploy", "--data-dir", d]);
+    assert!(dir.join("chain.json").exists());
+    assert!(dir.join("chain/state.json").exists());
+    assert!(deployed["gas_used"].as_u64().unwrap() > 1_000_000);
+    fails(
+        &[
+            "chain",
+            "register-dataset",
+            "--data-dir",
+            d,
+            "--dataset",
+            "nope",
+        ],
+        2,
+        "no dataset `nope`",
+    );
+    let reg = ok(&[
+        "chain",
+        "register-dataset",
+        "--data-dir",
+        d,
+        "--dataset",
+        "bc",
+        "--price-wei",
+        "100",
+    ]);
+    assert_eq!(reg["dataset_id"], 1);
+    assert_eq!(reg["rows"], 12);
+    fails(
+        &[
+            "chain",
+            "open-job",
+            "--data-dir",
+            d,
+            "--dataset-id",
+            "1",
+            "--value-wei",
+            "99",
+        ],
+        2,
+        "LowEscrow",
+    );
+    fails(
+        &[
+            "chain",
+            "open-job",
+            "--data-dir",
+            d,
+            "--dataset-id",
+            "7",
+            "--value-wei",
+            "100",
+        ],
+        2,
+        "UnknownDataset",
+    );
+    let job = ok(&[
+        "chain",
+        "open-job",
+        "--data-dir",
+        d,
+        "--dataset-id",
+        "1",
+        "--value-wei",
+        "100",
+    ]);
+    assert_eq!(job["job"], 1);
+    let shown = ok(&["chain", "job", "1", "--data-dir", d]);
+    assert_eq!(shown["state"]["status"], "open");
+    fails(&["chain", "refund", "1", "--data-dir", d], 2, "NotExpired");
+    fails(
+        &["chain", "job", "5", "--data-dir", d],
+        2,
+        "no on-chain job 5",
+    );
+
+    // A receipt proved locally verifies offline, but the on-chain job has
+    // not settled with it.
+    let receipt = tmp.path().join("r.json");
+    let vk = tmp.path().join("vk.bin");
+    ok(&[
+        "prove",
+        "--model",
+        &fixture("models/breast_cancer.onnx"),
+        "--data",
+        csv.to_str().unwrap(),
+        "--aggregate",
+        "accuracy",
+        "--label",
+        "label",
+        "--out",
+        receipt.to_str().unwrap(),
+        "--vk-out",
+        vk.to_str().unwrap(),
+        "--json",
+    ]);
+    let r = receipt.to_str().unwrap();
+    let v = vk.to_str().unwrap();
+    ok(&["verify", r, "--vk", v]);
+    fails(
+        &["verify", r, "--vk", v, "--chain-job", "1", "--data-dir", d],
+        1,
+        "not settled",
+    );
+
+    // The gateway proves and settles the job; the receipt verifies on
+    // chain, the local one (same rows, another salt) does not.
+    let mut server = Command::new(bin())
+        .args(["serve", "--data-dir", d])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(t0.elapsed().as_secs() < 30, "gateway did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let settled = tmp.path().join("settled.json");
+    let settled_vk = tmp.path().join("settled.vk");
+    let gateway = format!("https://{addr}");
+    let ca = dir.join("tls/cert.pem");
+    // The researcher registers the address that opened job 1 (development
+    // account 1) by signing the gateway's message with it.
+    let out = zkgate(&[
+        "register-address",
+        "--gateway",
+        &gateway,
+        "--ca-cert",
+        ca.to_str().unwrap(),
+        "--token",
+        &token,
+        "--dev-account",
+        "1",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("registered 0x70997970"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = zkgate(&[
+        "submit",
+        "--gateway",
+        &gateway,
+        "--ca-cert",
+        ca.to_str().unwrap(),
+        "--token",
+        &token,
+        "--dataset",
+        "bc",
+        "--model",
+        &fixture("models/breast_cancer.onnx"),
+        "--aggregate",
+        "accuracy",
+        "--label",
+        "label",
+        "--chain-job",
+        "1",
+        "--out",
+        settled.to_str().unwrap(),
+        "--vk-out",
+        settled_vk.to_str().unwrap(),
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("settled on chain: job 1"), "{said}");
+    let (sr, sv) = (settled.to_str().unwrap(), settled_vk.to_str().unwrap());
+    let out = zkgate(&[
+        "verify",
+        sr,
+        "--vk",
+        sv,
+        "--chain-job",
+        "1",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("settled on chain: job 1"));
+    fails(
+        &["verify", r, "--vk", v, "--chain-job", "1", "--data-dir", d],
+        1,
+        "another dataset",
+    );
+    let shown = ok(&["chain", "job", "1", "--data-dir", d]);
+    assert_eq!(shown["state"]["status"], "settled");
+}

@@ -1,0 +1,160 @@
+//! Ceremony keys through the gateway: the researcher builds the circuit
+//! from the published facts (schema, row count) and their model, makes its
+//! phase-2 key over the gateway's powers-of-tau file, contributes, and
+//! submits the key with the job; the gateway checks it against the job's
+//! circuit and proves with it, and the receipt's key is the researcher's. A
+//! subverted or uncontributed key fails the job with the reason, before
+//! any proof.
+
+use crate::common;
+
+use common::{fixture, head, wait_end};
+use std::time::Duration;
+use zkgate_client::Client;
+use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::store::{JobState, Manifest, Store};
+use zkgate_gateway::vault::Vault;
+use zkgate_gateway::{admin, Gateway};
+use zkgate_statement::{Aggregate, Receipt, Verdict};
+use zkgate_zkml::ceremony::{self, Ptau, Transcript};
+use zkgate_zkml::dataset::declared_schema;
+use zkgate_zkml::job::{compile_public, JobRequest};
+
+/// How long a job may take before the test fails.
+const LIMIT: Duration = Duration::from_secs(300);
+
+fn columns() -> Vec<String> {
+    (0..13).map(|i| format!("f{i}")).collect()
+}
+
+fn manifest() -> Manifest {
+    Manifest {
+        dataset: "tab".into(),
+        columns: Some(columns()),
+        aggregate: Aggregate::Mean,
+        idempotency_key: None,
+        quant: Default::default(),
+        chain_job: None,
+        epsilon: None,
+        nonce: None,
+        question: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_researchers_ceremony_key_proves_their_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("gw");
+    let config = Config {
+        ptau: Some("pot.ptau".into()),
+        ..Config::default()
+    };
+    common::init_permissive(&root, &config);
+    let paths = Paths::new(&root);
+    std::fs::write(
+        root.join("pot.ptau"),
+        ceremony::ptau::write_random(12, &mut rand::rngs::OsRng),
+    )
+    .unwrap();
+    let csv = tmp.path().join("tab.csv");
+    head("data/tabular.csv", 4, &csv);
+    let (token, meta) = {
+        let store = Store::open(&paths.db()).unwrap();
+        let vault = Vault::open(&paths, None).unwrap();
+        let meta = admin::import_dataset(
+            &paths,
+            &store,
+            &vault,
+            &csv,
+            "tab",
+            &declared_schema(&csv).unwrap(),
+            0,
+        )
+        .unwrap();
+        (
+            admin::add_researcher(&store, "alice", "", 0, None).unwrap(),
+            meta,
+        )
+    };
+    let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
+    let ca = std::fs::read(paths.tls_cert()).unwrap();
+    let client = Client::new(&gw.base, &token, Some(&ca)).unwrap();
+
+    // The researcher's side: the published facts, their model, the file.
+    let ptau = Ptau::read(&root.join("pot.ptau")).unwrap();
+    let said = client.ceremony_file().await.unwrap().unwrap();
+    assert_eq!(said["ptau_sha256"], hex::encode(ptau.sha256));
+    let published = client.datasets().await.unwrap().unwrap();
+    assert_eq!(published[0].schema, meta.schema);
+    let model_bytes = std::fs::read(fixture("models/linreg.onnx")).unwrap();
+    let model = zkgate_zkml::import::load_bytes(&model_bytes).unwrap();
+    let spec = compile_public(
+        &model.model,
+        &model.onnx_sha256,
+        &published[0].schema,
+        published[0].rows,
+        &JobRequest {
+            aggregate: Aggregate::Mean,
+            input_columns: Some(columns()),
+            quant: Default::default(),
+            epsilon: None,
+        },
+    )
+    .unwrap();
+    let r1cs = ceremony::r1cs_of(&spec).unwrap();
+    let initial = ceremony::initial_key(&r1cs, &ptau).unwrap();
+    let mut key = initial.clone();
+    let empty = Transcript::new(&initial, &ptau).unwrap();
+    let mut transcript = empty.clone();
+    ceremony::contribute(&mut key, &mut transcript, "alice", &mut rand::rngs::OsRng).unwrap();
+    let upload = |k: &ceremony::Key, t: &Transcript| Some(ceremony::write(k, t, &r1cs).unwrap());
+
+    let job = client
+        .submit_with_key(&manifest(), model_bytes.clone(), upload(&key, &transcript))
+        .await
+        .unwrap()
+        .unwrap();
+    let done = wait_end(&client, &job.id, LIMIT).await;
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    let receipt = Receipt::from_json(&client.receipt(&job.id).await.unwrap().unwrap()).unwrap();
+    let vk = client.vk(&job.id).await.unwrap().unwrap();
+    assert_eq!(receipt.verify(&vk).unwrap(), Verdict::Valid);
+    assert!(receipt.setup.starts_with("ceremony:") && receipt.setup.contains("by alice"));
+    // The proof is under the researcher's own key.
+    let mine = zkgate_zkml::prove::verifying_key(&key);
+    assert_eq!(vk, zkgate_statement::groth16::to_bytes(&vec![mine]));
+
+    // Refused before any proof: a subverted key, and one nobody contributed
+    // to.
+    let mut subverted = key.clone();
+    subverted.a_query.swap(1, 2);
+    let uncontributed = (initial, empty);
+    for (k, t, why) in [
+        (&subverted, &transcript, "not this circuit's"),
+        (&uncontributed.0, &uncontributed.1, "no contribution"),
+    ] {
+        let job = client
+            .submit_with_key(&manifest(), model_bytes.clone(), upload(k, t))
+            .await
+            .unwrap()
+            .unwrap();
+        let end = wait_end(&client, &job.id, LIMIT).await;
+        assert_eq!(end.state, JobState::Failed);
+        let e = end.error.unwrap();
+        assert!(e.message.contains(why), "{why}: {e:?}");
+    }
+    // A file that is not a .zkey, or one whose transcript is cut, is a bad
+    // request.
+    let whole = upload(&key, &transcript).unwrap();
+    for bad in [vec![1, 2, 3], whole[..whole.len() - 7].to_vec()] {
+        let e = client
+            .submit_with_key(&manifest(), model_bytes.clone(), Some(bad))
+            .await
+            .unwrap()
+            .expect_err("not a key");
+        assert_eq!(e.status, 400);
+        assert!(e.message.contains("ceremony_key"), "{e:?}");
+    }
+
+    gw.stop().await;
+}

@@ -1,0 +1,13 @@
+//! The integration tests of `gateway`, one test program (each linked program
+//! costs a link of every dependency).
+
+mod common;
+mod admission;
+mod ceremony;
+mod console;
+mod e2e;
+mod exports;
+mod leaks;
+mod owner;
+mod policy;
+mod settle;

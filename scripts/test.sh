@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need that Cargo does not
+# (Node.js, Debian's chromium and nats-server, the pinned npm packages),
+# then runs the whole suite. As root it installs with apt-get; otherwise
+# through sudo when it can, else it names the packages and stops.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+# The console test drives Debian's headless Chromium (or $CHROMIUM); the
+# cluster tests start Debian's nats-server (or $NATS_SERVER).
+[ -n "${CHROMIUM:-}" ] || command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -n "${NATS_SERVER:-}" ] || command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO="sudo"
+  else
+    echo "the tests need these Debian packages: ${missing[*]}" >&2
+    echo "install them (sudo apt-get install ${missing[*]}), or set CHROMIUM / NATS_SERVER to binaries, and run this again" >&2
+    exit 2
+  fi
+  echo "== installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+echo "== npm packages (solc-js, anvil, snarkjs, playwright-core), pinned by lockfiles"
+npm ci --prefix contracts --no-audit --no-fund
+npm ci --prefix gateway/tests/console --no-audit --no-fund
+
+echo "== cargo test"
+cargo test --workspace --release --locked "$@"

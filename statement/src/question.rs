@@ -1,0 +1,469 @@
+//! The researcher's question: the statement a receipt must answer, fixed by
+//! the researcher before anything is proved.
+//!
+//! A receipt describes itself (its [`SpecHeader`], its `setup` line), but
+//! that description is written by the prover. A [`Question`] is written by
+//! the party the proof protects: the dataset as published (name,
+//! commitment, row count, schema hash), the model file's hash, the columns
+//! in order, the aggregate with its parameters, the quantization, epsilon,
+//! the circuit the researcher's own compiler made of all that
+//! (`expected_circuit`, whose ids are listed in `circuit_ids`), what the
+//! owner may still choose and within which bounds ([`OwnerBounds`]), the
+//! keys the researcher contributed to ([`CeremonyPin`]) and 32 random bytes
+//! the researcher draws. Its SHA-256 over its canonical JSON
+//! ([`Question::hash`]) becomes the job nonce ([`Question::job_nonce`]),
+//! a public input of every shard proof and the seed of any noise, so the
+//! circuit ids stay reusable across jobs while each proof answers exactly
+//! one question.
+//!
+//! [`Question::check`] compares a receipt with the question field by field
+//! and names the first that differs; it needs no compiler, so
+//! `zkgate-verify`, the Python package and other languages run it too (the
+//! format is documented in `docs/question.schema.json`).
+
+use crate::aggregate::Aggregate;
+use crate::field::{fr_from_hex, fr_to_hex};
+use crate::header::SpecHeader;
+use crate::inputs::nonce_from;
+use crate::quant::QuantConfig;
+use crate::receipt::Receipt;
+use crate::shards::ShardPlan;
+use crate::{Error, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zkgate_circuits::Fr;
+
+/// Format version of questions.
+pub const QUESTION_VERSION: u32 = 1;
+
+/// The dataset as the gateway published it (`GET /v1/datasets`) or the
+/// chain's registry holds it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetPin {
+    /// The dataset's name at the gateway (for display and routing).
+    pub name: String,
+    /// Its published commitment, hex.
+    pub commitment: String,
+    /// Its published row count.
+    pub rows: u64,
+    /// SHA-256 of its declared schema (`Schema::sha256`), hex.
+    pub schema_sha256: String,
+}
+
+/// What the data owner may still choose after the question is fixed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerBounds {
+    /// The shard size the gateway published for the dataset; `None`: any
+    /// size the shard rule allows (the answer does not depend on it).
+    #[serde(default)]
+    pub shard_rows: Option<u64>,
+    /// The largest small-cell suppression threshold the owner's release
+    /// policy may set (0: the cells are released exact or not at all).
+    #[serde(default)]
+    pub suppress_below_max: u64,
+}
+
+/// Keys the researcher took part in making: only they may prove the job.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CeremonyPin {
+    /// The researcher's own contribution (`zkgate ceremony contribute`
+    /// prints it; snarkjs prints the same hash).
+    pub contribution_hash: String,
+    /// SHA-256 of the verifying keys of the contributed keys (one per
+    /// circuit of the shard plan).
+    pub vk_sha256: Vec<String>,
+}
+
+/// The on-chain job a question is settled through: its nonce is the
+/// contract's, derived from these (see `zkgate_chain::settlement`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainPin {
+    /// The chain id.
+    pub chain_id: u64,
+    /// The settlement contract's address, hex.
+    pub contract: String,
+    /// The on-chain job id.
+    pub job: u64,
+}
+
+/// The researcher's question. See the module documentation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Question {
+    /// Format version ([`QUESTION_VERSION`]).
+    pub version: u32,
+    /// The dataset as published.
+    pub dataset: DatasetPin,
+    /// SHA-256 of the ONNX file, hex.
+    pub model_sha256: String,
+    /// The model's input columns, in order.
+    pub columns: Vec<String>,
+    /// The aggregate and its parameters (its label column included).
+    pub aggregate: Aggregate,
+    /// The quantization settings.
+    pub quant: QuantConfig,
+    /// Differential-privacy epsilon of the release; `None`: exact values.
+    #[serde(default)]
+    pub epsilon: Option<f64>,
+    /// What the owner may still choose.
+    #[serde(default)]
+    pub owner: OwnerBounds,
+    /// The circuit the researcher's compiler built from the model and the
+    /// published schema, with the owner's shard size and no suppression.
+    pub expected_circuit: SpecHeader,
+    /// The ids of its shard circuits (full shards, then a shorter last
+    /// one), hex: what an on-chain bundle for the job must hold.
+    pub circuit_ids: Vec<String>,
+    /// 32 random bytes the researcher drew, hex.
+    pub nonce: String,
+    /// The keys the researcher contributed to, if the job must use them.
+    #[serde(default)]
+    pub ceremony: Option<CeremonyPin>,
+    /// The on-chain job, if the question is settled on chain.
+    #[serde(default)]
+    pub chain: Option<ChainPin>,
+}
+
+/// The first field in which a receipt answers another question.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The field: `commitment`, `rows`, `schema`, `columns`, `aggregate`,
+    /// `quantization`, `epsilon`, `model`, `shard size`, `suppression`,
+    /// `circuit`, `nonce` or `keys`.
+    pub field: &'static str,
+    /// What differs.
+    pub detail: String,
+}
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the receipt answers another question: {}: {}",
+            self.field, self.detail
+        )
+    }
+}
+
+fn differ(field: &'static str, detail: impl Into<String>) -> Mismatch {
+    Mismatch {
+        field,
+        detail: detail.into(),
+    }
+}
+
+/// The names of `header`'s input columns, in order.
+fn column_names(header: &SpecHeader) -> Vec<String> {
+    let names = header.schema.names();
+    header
+        .input_columns
+        .iter()
+        .map(|i| names.get(*i).cloned().unwrap_or_else(|| format!("#{i}")))
+        .collect()
+}
+
+fn same_field(a: &str, b: &str) -> bool {
+    matches!((fr_from_hex(a), fr_from_hex(b)), (Ok(x), Ok(y)) if x == y)
+}
+
+impl Question {
+    /// Builds the question for `expected` (the circuit the researcher's
+    /// compiler made, at the owner's published shard size) over the
+    /// dataset `name` published with `commitment`, with a fresh random
+    /// nonce.
+    pub fn new(
+        name: &str,
+        commitment: &str,
+        expected: SpecHeader,
+        owner: OwnerBounds,
+        nonce: [u8; 32],
+    ) -> Question {
+        let mut expected = expected;
+        expected.params.suppress_below = 0;
+        if let Some(s) = owner.shard_rows {
+            expected.shard_rows = s;
+        }
+        Question {
+            version: QUESTION_VERSION,
+            dataset: DatasetPin {
+                name: name.to_string(),
+                commitment: commitment.to_string(),
+                rows: expected.rows,
+                schema_sha256: hex::encode(expected.schema.sha256()),
+            },
+            model_sha256: expected.onnx_sha256.clone(),
+            columns: column_names(&expected),
+            aggregate: expected.aggregate.clone(),
+            quant: expected.quant,
+            epsilon: expected.params.noise.as_ref().map(|n| n.epsilon),
+            owner,
+            circuit_ids: Self::ids_of(&expected),
+            expected_circuit: expected,
+            nonce: hex::encode(nonce),
+            ceremony: None,
+            chain: None,
+        }
+    }
+
+    fn ids_of(h: &SpecHeader) -> Vec<String> {
+        ShardPlan::of(h.rows, h.shard_rows)
+            .sizes()
+            .into_iter()
+            .map(|s| fr_to_hex(h.shard_id(s)))
+            .collect()
+    }
+
+    /// The canonical JSON the hash is taken over (field order as declared,
+    /// no whitespace).
+    pub fn canonical_json(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("questions serialize")
+    }
+
+    /// SHA-256 of the canonical JSON.
+    pub fn hash(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical_json()).into()
+    }
+
+    /// The nonce every proof of this question is bound to off chain (and
+    /// its noise drawn from): `nonce_from("question:" || hex(hash))`.
+    pub fn job_nonce(&self) -> Fr {
+        nonce_from(format!("question:{}", hex::encode(self.hash())).as_bytes())
+    }
+
+    /// Reads a question, checking that its fields agree with its expected
+    /// circuit.
+    pub fn from_json(s: &[u8]) -> Result<Question> {
+        let q: Question = serde_json::from_slice(s)
+            .map_err(|e| Error::Serialization(format!("question: {e}")))?;
+        q.check_self()?;
+        Ok(q)
+    }
+
+    /// The question as pretty JSON (its hash is over
+    /// [`Question::canonical_json`], not this text).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("questions serialize")
+    }
+
+    /// Refuses a question whose plain fields disagree with its expected
+    /// circuit, or whose nonce is not 32 bytes.
+    pub fn check_self(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Serialization(format!("question: {m}")));
+        if self.version != QUESTION_VERSION {
+            return bad(format!(
+                "version {} (this build reads {QUESTION_VERSION})",
+                self.version
+            ));
+        }
+        match hex::decode(&self.nonce) {
+            Ok(b) if b.len() == 32 => {}
+            _ => return bad("the nonce must be 32 bytes, hex".into()),
+        }
+        let e = &self.expected_circuit;
+        let pinned = Question::new(
+            &self.dataset.name,
+            &self.dataset.commitment,
+            e.clone(),
+            self.owner.clone(),
+            [0; 32],
+        );
+        if let Some(m) = pinned.compare_fields(self) {
+            return bad(format!("its expected circuit disagrees on {}", m.field));
+        }
+        if pinned.expected_circuit != *e {
+            return bad("its expected circuit is not at the owner's shard size without suppression".into());
+        }
+        if self.circuit_ids != pinned.circuit_ids {
+            return bad("its circuit ids are not its expected circuit's".into());
+        }
+        Ok(())
+    }
+
+    /// `self`'s plain fields against `other`'s.
+    fn compare_fields(&self, other: &Question) -> Option<Mismatch> {
+        let (a, b) = (&self.dataset, &other.dataset);
+        if a.rows != b.rows {
+            return Some(differ("rows", ""));
+        }
+        if a.schema_sha256 != b.schema_sha256 {
+            return Some(differ("schema", ""));
+        }
+        if self.columns != other.columns {
+            return Some(differ("columns", ""));
+        }
+        if self.aggregate != other.aggregate {
+            return Some(differ("aggregate", ""));
+        }
+        if self.quant != other.quant {
+            return Some(differ("quantization", ""));
+        }
+        if self.epsilon != other.epsilon {
+            return Some(differ("epsilon", ""));
+        }
+        if self.model_sha256 != other.model_sha256 {
+            return Some(differ("model", ""));
+        }
+        None
+    }
+
+    /// Whether `receipt` answers this question, `nonce` being the job
+    /// nonce it must be bound to ([`Question::job_nonce`] off chain, the
+    /// contract's for [`Question::chain`]). The receipt's proofs are
+    /// checked by [`Receipt::verify`]; this compares what they prove with
+    /// what was asked, field by field, and names the first that differs.
+    pub fn check(&self, receipt: &Receipt, nonce: Fr) -> std::result::Result<(), Mismatch> {
+        let h = &receipt.circuit;
+        let d = &self.dataset;
+        if !same_field(&receipt.commitment, &d.commitment) {
+            return Err(differ(
+                "commitment",
+                format!(
+                    "the dataset's published commitment is {}, the receipt's {}",
+                    d.commitment, receipt.commitment
+                ),
+            ));
+        }
+        self.check_header(h)?;
+        if self.owner.shard_rows.is_some() && h.params.suppress_below == 0 {
+            for s in &receipt.shards {
+                let id = fr_to_hex(h.shard_id(s.rows));
+                if !self.circuit_ids.contains(&id) {
+                    return Err(differ(
+                        "circuit",
+                        format!("shard circuit {id} is not among the question's"),
+                    ));
+                }
+            }
+        }
+        if !same_field(&receipt.nonce, &fr_to_hex(nonce)) {
+            return Err(differ(
+                "nonce",
+                "the proofs are bound to another job than the question's".to_string(),
+            ));
+        }
+        if let Some(c) = &self.ceremony {
+            if let Some(s) = receipt
+                .shards
+                .iter()
+                .find(|s| !c.vk_sha256.contains(&s.vk_sha256))
+            {
+                return Err(differ(
+                    "keys",
+                    format!(
+                        "shard at row {} was proved with key {}, not with a key the researcher contributed to",
+                        s.offset, s.vk_sha256
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the circuit `h` (a receipt's, or the one a gateway compiled
+    /// for the job) is the question's, the owner's choices within their
+    /// bounds; names the first field that differs.
+    pub fn check_header(&self, h: &SpecHeader) -> std::result::Result<(), Mismatch> {
+        let d = &self.dataset;
+        if h.rows != d.rows {
+            return Err(differ(
+                "rows",
+                format!("{} rows were published, the receipt covers {}", d.rows, h.rows),
+            ));
+        }
+        let schema = hex::encode(h.schema.sha256());
+        if schema != d.schema_sha256 {
+            return Err(differ(
+                "schema",
+                format!(
+                    "the published schema hashes to {}, the receipt's to {schema}",
+                    d.schema_sha256
+                ),
+            ));
+        }
+        let columns = column_names(h);
+        if columns != self.columns {
+            return Err(differ(
+                "columns",
+                format!(
+                    "asked [{}], proved [{}]",
+                    self.columns.join(", "),
+                    columns.join(", ")
+                ),
+            ));
+        }
+        if h.aggregate != self.aggregate {
+            return Err(differ(
+                "aggregate",
+                format!("asked {:?}, proved {:?}", self.aggregate, h.aggregate),
+            ));
+        }
+        if h.quant != self.quant {
+            return Err(differ(
+                "quantization",
+                format!("asked {:?}, proved {:?}", self.quant, h.quant),
+            ));
+        }
+        let epsilon = h.params.noise.as_ref().map(|n| n.epsilon);
+        if epsilon != self.epsilon {
+            return Err(differ(
+                "epsilon",
+                format!("asked {:?}, proved {:?}", self.epsilon, epsilon),
+            ));
+        }
+        if h.onnx_sha256 != self.model_sha256 {
+            return Err(differ(
+                "model",
+                format!(
+                    "asked ONNX sha256 {}, proved {}",
+                    self.model_sha256, h.onnx_sha256
+                ),
+            ));
+        }
+        if let Some(s) = self.owner.shard_rows {
+            if h.shard_rows != s {
+                return Err(differ(
+                    "shard size",
+                    format!(
+                        "the gateway published shards of {s} rows, the receipt uses {}",
+                        h.shard_rows
+                    ),
+                ));
+            }
+        }
+        let k = h.params.suppress_below;
+        if k > self.owner.suppress_below_max {
+            return Err(differ(
+                "suppression",
+                format!(
+                    "cells below {k} suppressed, the question allows at most {}",
+                    self.owner.suppress_below_max
+                ),
+            ));
+        }
+        let mut expected = self.expected_circuit.with_shard_rows(h.shard_rows);
+        expected.params.suppress_below = k;
+        if expected != *h {
+            let what = if expected.plan_sha256 != h.plan_sha256 {
+                "its quantized plan"
+            } else if expected.params != h.params {
+                "its aggregate's constants"
+            } else if expected.output_scale != h.output_scale || expected.outputs != h.outputs {
+                "its outputs"
+            } else {
+                "its header"
+            };
+            return Err(differ(
+                "circuit",
+                format!("{what} is not the one the question expects"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,272 @@
+//! A hostile owner's receipts against the researcher's question: each
+//! changes one thing the owner controls and must be named.
+
+use super::*;
+use crate::aggregate::{AggregateParams, Noise};
+use crate::receipt::ShardProof;
+use crate::schema::Schema;
+
+fn schema() -> Schema {
+    Schema::from_json(
+        br#"{"columns":[
+            {"name":"f0","type":"real","min":-4,"max":4},
+            {"name":"f1","type":"real","min":-4,"max":4},
+            {"name":"f2","type":"real","min":-4,"max":4},
+            {"name":"y","type":"integer","min":0,"max":1}]}"#,
+    )
+    .unwrap()
+}
+
+fn header(rows: u64) -> SpecHeader {
+    SpecHeader {
+        version: crate::VERSION,
+        rows,
+        shard_rows: rows,
+        schema: schema(),
+        quant: QuantConfig::default(),
+        input_columns: vec![0, 1, 2],
+        label_column: None,
+        aggregate: Aggregate::Mean,
+        params: AggregateParams::new(1, 12),
+        output_scale: 12,
+        outputs: 1,
+        onnx_sha256: "aa".repeat(32),
+        plan_sha256: "bb".repeat(32),
+    }
+}
+
+const COMMITMENT: &str = "0x0b3d9000000000000000000000000000000000000000000000000000000000aa";
+
+fn question(rows: u64, shard: Option<u64>) -> Question {
+    Question::new(
+        "heart",
+        COMMITMENT,
+        header(rows),
+        OwnerBounds {
+            shard_rows: shard,
+            suppress_below_max: 0,
+        },
+        [7; 32],
+    )
+}
+
+/// The receipt an honest gateway writes for `q` (proofs aside: those are
+/// `Receipt::verify`'s).
+fn answer(q: &Question) -> Receipt {
+    let h = q.expected_circuit.clone();
+    let plan = ShardPlan::of(h.rows, h.shard_rows);
+    Receipt {
+        version: crate::VERSION,
+        commitment: COMMITMENT.into(),
+        nonce: fr_to_hex(q.job_nonce()),
+        values: vec!["1".into()],
+        result: serde_json::Value::Null,
+        shards: plan
+            .ranges()
+            .into_iter()
+            .map(|r| ShardProof {
+                offset: r.start,
+                rows: r.end - r.start,
+                link_in: "0x0".into(),
+                link_out: "0x0".into(),
+                proof: String::new(),
+                vk_sha256: "cc".repeat(32),
+            })
+            .collect(),
+        setup: crate::receipt::SETUP_BY_GATEWAY.into(),
+        agreement: None,
+        quantization: serde_json::Value::Null,
+        constraints: Default::default(),
+        timings: Default::default(),
+        circuit: h,
+    }
+}
+
+fn field_of(q: &Question, r: &Receipt) -> &'static str {
+    q.check(r, q.job_nonce()).unwrap_err().field
+}
+
+#[test]
+fn the_honest_answer_passes_single_and_sharded() {
+    for q in [question(100, None), question(100, Some(33))] {
+        assert_eq!(q.check(&answer(&q), q.job_nonce()), Ok(()));
+        let back = Question::from_json(q.to_json().as_bytes()).unwrap();
+        assert_eq!(back.hash(), q.hash());
+    }
+    assert_eq!(question(100, Some(33)).circuit_ids.len(), 2);
+}
+
+#[test]
+fn swapped_columns_are_named() {
+    let q = question(100, None);
+    let mut r = answer(&q);
+    r.circuit.input_columns = vec![0, 2, 1];
+    let m = q.check(&r, q.job_nonce()).unwrap_err();
+    assert_eq!(m.field, "columns");
+    assert!(m.to_string().contains("asked [f0, f1, f2], proved [f0, f2, f1]"));
+}
+
+#[test]
+fn another_commitment_rows_or_schema_is_named() {
+    let q = question(100, None);
+    let mut r = answer(&q);
+    r.commitment = COMMITMENT.replace("aa", "ab");
+    assert_eq!(field_of(&q, &r), "commitment");
+    // Hex case is not a difference.
+    let mut r = answer(&q);
+    r.commitment = COMMITMENT.to_uppercase().replace("0X", "0x");
+    assert_eq!(q.check(&r, q.job_nonce()), Ok(()));
+
+    let mut r = answer(&q);
+    r.circuit.rows = 99;
+    assert_eq!(field_of(&q, &r), "rows");
+
+    let mut r = answer(&q);
+    r.circuit.schema.columns[1].max = 5.0;
+    assert_eq!(field_of(&q, &r), "schema");
+}
+
+#[test]
+fn another_quantization_epsilon_model_or_plan_is_named() {
+    let q = question(100, None);
+    let mut r = answer(&q);
+    r.circuit.quant.act_bits = 8;
+    assert_eq!(field_of(&q, &r), "quantization");
+
+    let mut r = answer(&q);
+    r.circuit.params.noise = Some(Noise::new(1.0, 8).unwrap());
+    assert_eq!(field_of(&q, &r), "epsilon");
+
+    let mut r = answer(&q);
+    r.circuit.onnx_sha256 = "ab".repeat(32);
+    assert_eq!(field_of(&q, &r), "model");
+
+    let mut r = answer(&q);
+    r.circuit.plan_sha256 = "ab".repeat(32);
+    assert_eq!(field_of(&q, &r), "circuit");
+
+    let mut r = answer(&q);
+    r.circuit.aggregate = Aggregate::Sum;
+    assert_eq!(field_of(&q, &r), "aggregate");
+}
+
+#[test]
+fn another_epsilon_than_asked_is_named_for_noised_questions() {
+    let mut h = header(100);
+    h.params.noise = Some(Noise::new(1.0, 8).unwrap());
+    let q = Question::new("heart", COMMITMENT, h, OwnerBounds::default(), [1; 32]);
+    assert_eq!(q.epsilon, Some(1.0));
+    let mut r = answer(&q);
+    r.circuit.params.noise = Some(Noise::new(2.0, 8).unwrap());
+    assert_eq!(field_of(&q, &r), "epsilon");
+    let mut r = answer(&q);
+    r.circuit.params.noise = None;
+    assert_eq!(field_of(&q, &r), "epsilon");
+}
+
+#[test]
+fn the_owners_choices_are_held_to_their_bounds() {
+    let q = question(100, Some(33));
+    let mut r = answer(&q);
+    r.circuit.shard_rows = 22;
+    assert_eq!(field_of(&q, &r), "shard size");
+
+    let mut r = answer(&q);
+    r.circuit.params.suppress_below = 5;
+    assert_eq!(field_of(&q, &r), "suppression");
+
+    let mut q = question(100, Some(33));
+    q.owner.suppress_below_max = 5;
+    let mut r = answer(&q);
+    r.circuit.params.suppress_below = 5;
+    assert_eq!(q.check(&r, q.job_nonce()), Ok(()));
+}
+
+#[test]
+fn another_nonce_is_named_and_every_field_moves_the_nonce() {
+    let q = question(100, None);
+    let mut r = answer(&q);
+    r.nonce = fr_to_hex(nonce_from(b"job_1"));
+    assert_eq!(field_of(&q, &r), "nonce");
+
+    let mut other = q.clone();
+    other.nonce = hex::encode([8u8; 32]);
+    assert_ne!(other.job_nonce(), q.job_nonce());
+    let mut other = q.clone();
+    other.owner.suppress_below_max = 1;
+    assert_ne!(other.job_nonce(), q.job_nonce());
+    let mut other = q.clone();
+    other.dataset.name = "heart2".into();
+    assert_ne!(other.job_nonce(), q.job_nonce());
+}
+
+#[test]
+fn keys_outside_the_researchers_ceremony_are_named() {
+    let mut q = question(100, None);
+    q.ceremony = Some(CeremonyPin {
+        contribution_hash: "dd".repeat(64),
+        vk_sha256: vec!["ee".repeat(32)],
+    });
+    let r = answer(&q);
+    let m = q.check(&r, q.job_nonce()).unwrap_err();
+    assert_eq!(m.field, "keys");
+    let mut r = answer(&q);
+    r.shards[0].vk_sha256 = "ee".repeat(32);
+    assert_eq!(q.check(&r, q.job_nonce()), Ok(()));
+}
+
+#[test]
+fn an_edited_question_is_refused_when_read() {
+    let q = question(100, Some(33));
+    let mut v: serde_json::Value = serde_json::from_str(&q.to_json()).unwrap();
+    v["columns"] = serde_json::json!(["f1", "f0", "f2"]);
+    let e = Question::from_json(v.to_string().as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("columns"), "{e}");
+
+    let mut v: serde_json::Value = serde_json::from_str(&q.to_json()).unwrap();
+    v["circuit_ids"][0] = serde_json::json!("0x01");
+    let e = Question::from_json(v.to_string().as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("circuit ids"), "{e}");
+
+    let mut v: serde_json::Value = serde_json::from_str(&q.to_json()).unwrap();
+    v["nonce"] = serde_json::json!("00");
+    assert!(Question::from_json(v.to_string().as_bytes()).is_err());
+
+    let mut v: serde_json::Value = serde_json::from_str(&q.to_json()).unwrap();
+    v["extra"] = serde_json::json!(1);
+    assert!(Question::from_json(v.to_string().as_bytes()).is_err());
+}
+
+#[test]
+fn the_published_json_schema_names_every_field() {
+    let text = include_str!("../../../docs/question.schema.json");
+    let schema: serde_json::Value = serde_json::from_str(text).unwrap();
+    let props = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v["properties"].as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let mut q = question(100, Some(33));
+    q.ceremony = Some(CeremonyPin {
+        contribution_hash: "dd".repeat(64),
+        vk_sha256: vec![],
+    });
+    let json: serde_json::Value = serde_json::from_str(&q.to_json()).unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(props(&schema), keys(&json));
+    for part in ["dataset", "quant", "owner", "ceremony"] {
+        assert_eq!(props(&schema["properties"][part]), keys(&json[part]), "{part}");
+    }
+    let mut header: Vec<String> = schema["properties"]["expected_circuit"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    header.sort();
+    assert_eq!(header, keys(&json["expected_circuit"]));
+}

@@ -1,0 +1,187 @@
+//! Models as researchers export them (`fixtures/exports`, made by
+//! `fixtures/exports.sh` with skl2onnx and onnxmltools, unchanged): each
+//! loads, its float reference agrees with the float model's own
+//! predictions on every CSV row, and a proof over the first rows verifies
+//! and gives what the float model predicts.
+
+use crate::common;
+
+use common::{fixture, head};
+use rand::SeedableRng;
+use zkgate_statement::{nonce_from, Aggregate, Verdict};
+use zkgate_zkml::dataset::Secret;
+use zkgate_zkml::import;
+use zkgate_zkml::job::JobRequest;
+use zkgate_zkml::pipeline::{run, LocalJob};
+
+/// What the generator recorded next to each export.
+#[derive(serde::Deserialize)]
+struct Meta {
+    dataset: String,
+    label: String,
+    columns: Vec<String>,
+    classifier: bool,
+    predictions: Vec<f64>,
+}
+
+fn meta(name: &str) -> Meta {
+    let text = std::fs::read_to_string(fixture(&format!("exports/{name}.json"))).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+        .unwrap()
+        .0
+}
+
+/// The export's float reference on every row of its CSV against the float
+/// model's predictions: the same class on all but `slack` rows, or values
+/// within `tol`.
+fn float_agrees(name: &str, slack: usize, tol: f64) {
+    let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
+    let meta = meta(name);
+    let d = head(
+        &format!("data/{}.csv", meta.dataset),
+        meta.predictions.len(),
+    );
+    let cols: Vec<usize> = meta.columns.iter().map(|c| d.column(c).unwrap()).collect();
+    let mut off = 0;
+    for (r, want) in meta.predictions.iter().enumerate() {
+        let x: Vec<f32> = cols.iter().map(|c| d.dequantize(*c, r) as f32).collect();
+        let y = m.run_float(&x).unwrap();
+        if meta.classifier {
+            off += usize::from(argmax(&y) as f64 != *want);
+        } else {
+            assert!(
+                (f64::from(y[0]) - want).abs() <= tol,
+                "{name} row {r}: {} vs {want}",
+                y[0]
+            );
+        }
+    }
+    assert!(off <= slack, "{name}: {off} rows disagree");
+    println!(
+        "{name}: {off} of {} rows differ from the float model",
+        meta.predictions.len()
+    );
+}
+
+/// Proves the first `rows` rows and checks the receipt against the float
+/// model's predictions; returns the constraints per row.
+fn proves(name: &str, rows: usize, tol: f64) -> usize {
+    let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
+    let meta = meta(name);
+    let d = head(&format!("data/{}.csv", meta.dataset), rows);
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+    let secret = Secret::random(&mut rng);
+    let request = JobRequest {
+        aggregate: if meta.classifier {
+            Aggregate::ClassCounts
+        } else {
+            Aggregate::Mean
+        },
+        input_columns: Some(meta.columns.clone()),
+        quant: Default::default(),
+        epsilon: None,
+    };
+    let out = run(
+        LocalJob::new(&m, &d, &secret, &request, nonce_from(name.as_bytes())),
+        &mut rng,
+        &mut |_| {},
+    )
+    .unwrap();
+    let r = &out.receipt;
+    assert_eq!(r.verify(&out.vk_bytes()).unwrap(), Verdict::Valid, "{name}");
+    let want = &meta.predictions[..rows];
+    if meta.classifier {
+        let counts: Vec<u64> = r.result["counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_u64().unwrap())
+            .collect();
+        let mut expected = vec![0u64; counts.len()];
+        want.iter().for_each(|p| expected[*p as usize] += 1);
+        assert_eq!(counts, expected, "{name}: {}", r.result);
+    } else {
+        let mean = want.iter().sum::<f64>() / rows as f64;
+        let got = r.result["mean"][0].as_f64().unwrap();
+        assert!((got - mean).abs() <= tol, "{name}: {got} vs {mean}");
+    }
+    let _ = &meta.label;
+    r.constraints["total"] / rows
+}
+
+#[test]
+fn scikit_learn_networks_and_linear_models_prove_as_exported() {
+    for (name, tol) in [
+        ("sk_logreg", 0.0),
+        ("sk_mlp_classifier", 0.0),
+        ("sk_mlp_regressor", 0.05),
+    ] {
+        float_agrees(name, 0, 1e-3);
+        let per_row = proves(name, 8, tol);
+        println!("{name}: {per_row} constraints per row");
+    }
+}
+
+#[test]
+fn a_classifier_ending_in_a_sigmoid_is_refused_for_value_aggregates() {
+    // Its output values are never computed: only the argmax is proved.
+    let m = import::load(fixture("exports/sk_mlp_classifier.onnx")).unwrap();
+    let d = head("data/breast_cancer.csv", 4);
+    let request = JobRequest {
+        aggregate: Aggregate::Sum,
+        input_columns: Some(meta("sk_mlp_classifier").columns),
+        quant: Default::default(),
+        epsilon: None,
+    };
+    let e = zkgate_zkml::job::compile(&m.model, &m.onnx_sha256, &d, &request)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("proved through its argmax only"), "{e}");
+}
+
+#[test]
+fn pytorch_exports_with_a_dynamic_batch_prove() {
+    for name in ["torch_mlp", "torch_cnn"] {
+        float_agrees(name, 0, 0.0);
+        let per_row = proves(name, 4, 0.0);
+        println!("{name}: {per_row} constraints per row");
+    }
+}
+
+#[test]
+fn sigmoid_and_tanh_inside_a_network_prove_within_their_bound() {
+    // The float model runs the exact functions; the circuit their
+    // piecewise-linear approximations (quantize::error_bound).
+    float_agrees("torch_tanh_mlp", 0, 0.0);
+    println!(
+        "torch_tanh_mlp: {} constraints per row",
+        proves("torch_tanh_mlp", 8, 0.0)
+    );
+    float_agrees("torch_sigmoid_regressor", 0, 1e-3);
+    println!(
+        "torch_sigmoid_regressor: {} constraints per row",
+        proves("torch_sigmoid_regressor", 8, 0.05)
+    );
+}
+
+#[test]
+fn forests_and_boosted_trees_prove_as_exported() {
+    for (name, tol) in [
+        ("sk_random_forest", 0.0),
+        ("sk_gradient_boosting", 0.0),
+        ("xgboost", 0.0),
+        ("lightgbm", 0.0),
+        ("sk_random_forest_regressor", 0.01),
+    ] {
+        // The dataset's fixed point moves a value sitting on a threshold.
+        float_agrees(name, 2, 1e-4);
+        let per_row = proves(name, 8, tol);
+        println!("{name}: {per_row} constraints per row");
+    }
+}

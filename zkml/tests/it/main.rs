@@ -1,0 +1,12 @@
+//! The integration tests of `zkml`, one test program (each linked program
+//! costs a link of every dependency).
+
+mod common;
+mod circuits;
+mod cost;
+mod exports;
+mod fuzz;
+mod import_limits;
+mod privacy;
+mod receipts;
+mod snarkjs;
