@@ -6,20 +6,24 @@
 //! commitment `C_D` and the offset, it publishes two *links*, one at each
 //! end: `L = Poseidon(h, b, acc...)` over the commitment chain value `h`
 //! there, the job's running totals `acc` over the rows before the cut, and
-//! the blinding `b = Poseidon(TAG, salt, offset)` of that cut, computed in
-//! the circuit from the dataset's secret salt. A link reveals neither the
+//! the blinding `b = Poseidon(TAG, salt, nonce, offset)` of that cut,
+//! computed in the circuit from the dataset's secret salt and the job's
+//! nonce (a public input). A link reveals neither the
 //! chain (which would let anyone test guesses about the rows after the cut
 //! against `C_D`) nor the partial totals (a shard's share of a sum is an
 //! aggregate over a few rows, one row in a one-row shard): only the last
-//! shard publishes values, the totals over every row.
+//! shard publishes values, the totals over every row. Because the nonce
+//! enters the blinding, two jobs' links at the same cut are unrelated even
+//! when their totals there are equal: a link cannot be compared across
+//! jobs (the nonce is used by one job per dataset).
 //!
 //! The gadget enforces, with `first = [offset == 0]` and
 //! `last = [offset + rows == N]`:
 //! - `h = first ? start(salt) : h_in`, `first => acc_in == 0`, and
-//!   `link_in = first ? 0 : L(h_in, salt, offset, acc_in)`;
+//!   `link_in = first ? 0 : L(h_in, salt, nonce, offset, acc_in)`;
 //! - `h_out = absorb(h, rows)` (range checks and packing as in the
 //!   commitment), `acc_out = acc_in + sums` (the shard's own totals);
-//! - `link_out = last ? 0 : L(h_out, salt, offset + rows, acc_out)`, and
+//! - `link_out = last ? 0 : L(h_out, salt, nonce, offset + rows, acc_out)`, and
 //!   `last => h_out == C_D`.
 //!
 //! It hands `last` and `acc_out` back: the caller publishes
@@ -54,6 +58,9 @@ pub struct Public<'a> {
     pub link_in: &'a Num,
     /// The link after the shard (0 for the last).
     pub link_out: &'a Num,
+    /// The job's nonce: it blinds the links, so no two jobs' links can be
+    /// compared.
+    pub nonce: &'a Num,
 }
 
 /// The shard's private values.
@@ -83,9 +90,9 @@ impl End {
     }
 }
 
-/// Domain separator of [`blinding`]: `zkgate.link.v2` as an integer.
+/// Domain separator of [`blinding`]: `zkgate.link.v3` as an integer.
 fn link_tag() -> Fr {
-    Fr::from_be_bytes_mod_order(b"zkgate.link.v2")
+    Fr::from_be_bytes_mod_order(b"zkgate.link.v3")
 }
 
 /// Poseidon over any number of inputs: the first [`MAX_INPUTS`] in one
@@ -121,31 +128,40 @@ fn hash_chain_cost(inputs: usize) -> usize {
         + if part > 0 { gadget::cost(part + 1) } else { 0 }
 }
 
-/// The blinding of the cut before row `offset`: derived from the dataset's
-/// salt, so no per-shard secret has to be stored, and computed in the
-/// circuit, so every shard is bound to the salt `C_D` commits to.
-pub fn blinding(salt: Fr, offset: u64) -> Fr {
-    poseidon::hash(&[link_tag(), salt, Fr::from(offset)])
+/// The blinding of the cut before row `offset` in the job with `nonce`:
+/// derived from the dataset's salt, so no per-shard secret has to be
+/// stored, and from the job's nonce, so it is another blinding in every
+/// job; computed in the circuit, so every shard is bound to the salt `C_D`
+/// commits to and to the job's nonce.
+pub fn blinding(salt: Fr, nonce: Fr, offset: u64) -> Fr {
+    poseidon::hash(&[link_tag(), salt, nonce, Fr::from(offset)])
 }
 
 /// The link at a cut inside the dataset: the chain value `h` there and the
 /// job's totals `acc` over the rows before it, blinded.
-pub fn link(h: Fr, salt: Fr, offset: u64, acc: &[Fr]) -> Fr {
-    let mut v = vec![h, blinding(salt, offset)];
+pub fn link(h: Fr, salt: Fr, nonce: Fr, offset: u64, acc: &[Fr]) -> Fr {
+    let mut v = vec![h, blinding(salt, nonce, offset)];
     v.extend_from_slice(acc);
     hash_chain(&v)
 }
 
-fn link_gadget(cs: &Cs, h: &Num, salt: &Num, offset: &Num, acc: &[Num]) -> Result<Num> {
+fn link_gadget(
+    cs: &Cs,
+    h: &Num,
+    salt: &Num,
+    nonce: &Num,
+    offset: &Num,
+    acc: &[Num],
+) -> Result<Num> {
     let tag = Num::constant(link_tag());
-    let blind = gadget::hash(cs, &[tag, salt.clone(), offset.clone()])?;
+    let blind = gadget::hash(cs, &[tag, salt.clone(), nonce.clone(), offset.clone()])?;
     let mut v = vec![h.clone(), blind];
     v.extend_from_slice(acc);
     hash_chain_gadget(cs, &v)
 }
 
 fn link_cost(values: usize) -> usize {
-    gadget::cost(3) + hash_chain_cost(2 + values)
+    gadget::cost(4) + hash_chain_cost(2 + values)
 }
 
 /// The commitment chain at one cut, natively.
@@ -186,9 +202,10 @@ pub fn cuts<'a>(
     out
 }
 
-/// The public links at `cuts`, given the job's totals before each cut
-/// (`acc[i]` over the rows before `cuts[i]`): 0 at both ends.
-pub fn links(shape: Shape, salt: Fr, cuts: &[Cut], acc: &[Vec<Fr>]) -> Vec<Fr> {
+/// The public links at `cuts` of the job with `nonce`, given the job's
+/// totals before each cut (`acc[i]` over the rows before `cuts[i]`): 0 at
+/// both ends.
+pub fn links(shape: Shape, salt: Fr, nonce: Fr, cuts: &[Cut], acc: &[Vec<Fr>]) -> Vec<Fr> {
     assert_eq!(cuts.len(), acc.len(), "one set of totals per cut");
     cuts.iter()
         .zip(acc)
@@ -196,7 +213,7 @@ pub fn links(shape: Shape, salt: Fr, cuts: &[Cut], acc: &[Vec<Fr>]) -> Vec<Fr> {
             if c.offset == 0 || c.offset == shape.rows {
                 Fr::ZERO
             } else {
-                link(c.h, salt, c.offset, a)
+                link(c.h, salt, nonce, c.offset, a)
             }
         })
         .collect()
@@ -245,6 +262,7 @@ pub fn open(
         cs,
         private.h_in,
         private.salt,
+        public.nonce,
         public.offset,
         private.acc_in,
     )?;
@@ -258,7 +276,7 @@ pub fn open(
         .zip(sums)
         .map(|(a, s)| a.add(s))
         .collect();
-    let l_out = link_gadget(cs, &h_out, private.salt, &end, &acc_out)?;
+    let l_out = link_gadget(cs, &h_out, private.salt, public.nonce, &end, &acc_out)?;
     // link_out = (1 - last) * l_out, and last => h_out == C_D
     enforce(cs, &last, &l_out, &l_out.sub(public.link_out))?;
     enforce(cs, &last, &h_out.sub(public.commitment), &zero)?;
@@ -301,6 +319,10 @@ mod tests {
         Fr::from(424242u64)
     }
 
+    fn nonce() -> Fr {
+        Fr::from(777u64)
+    }
+
     /// The running total (of column 0) before each cut.
     fn totals(cuts: &[Cut]) -> Vec<Vec<Fr>> {
         let t = table();
@@ -314,17 +336,18 @@ mod tests {
 
     /// Builds shard `i` of shards of `size` rows, carrying the total of
     /// column 0, with `public` values (`[C_D, offset, link_in, link_out,
-    /// acc_in, salt]`, the last two private) allocated as witnesses after `fix`,
+    /// nonce, acc_in, salt]`, the last two private) allocated as witnesses
+    /// after `fix`,
     /// so that tampering reaches them too. Returns the public values the
     /// shard constrains (`C_D` only when it is the last, since the links
     /// carry it to the others; the offset only when it is the first or the
     /// last, elsewhere it is a label the verifier fixes when it checks the
     /// tiling) and the value it publishes, `last * acc_out`.
-    fn build(cs: &Cs, size: u64, i: usize, fix: impl Fn(&mut [Fr; 6])) -> Vec<Num> {
+    fn build(cs: &Cs, size: u64, i: usize, fix: impl Fn(&mut [Fr; 7])) -> Vec<Num> {
         let t = table();
         let cuts = cuts(SHAPE, salt(), t.iter().map(Vec::as_slice), size);
         let acc = totals(&cuts);
-        let links = links(SHAPE, salt(), &cuts, &acc);
+        let links = links(SHAPE, salt(), nonce(), &cuts, &acc);
         let (a, b) = (cuts[i], cuts[i + 1]);
         let c_d = cuts.last().unwrap().h;
         let mut public = [
@@ -332,13 +355,14 @@ mod tests {
             Fr::from(a.offset),
             links[i],
             links[i + 1],
+            nonce(),
             acc[i][0],
             salt(),
         ];
         fix(&mut public);
         let w = |x: Fr| Num::witness(cs, Some(x)).unwrap();
         let p: Vec<Num> = public.iter().map(|x| w(*x)).collect();
-        let (s, h_in) = (p[5].clone(), w(a.h));
+        let (s, h_in) = (p[6].clone(), w(a.h));
         let rows: Vec<Vec<Num>> = t[a.offset as usize..b.offset as usize]
             .iter()
             .map(|r| {
@@ -356,11 +380,12 @@ mod tests {
                 offset: &p[1],
                 link_in: &p[2],
                 link_out: &p[3],
+                nonce: &p[4],
             },
             &Private {
                 salt: &s,
                 h_in: &h_in,
-                acc_in: std::slice::from_ref(&p[4]),
+                acc_in: std::slice::from_ref(&p[5]),
             },
             &rows,
             &[sum],
@@ -368,7 +393,17 @@ mod tests {
         .unwrap();
         let published = Num::mul(cs, &end.last, &end.acc_out[0]).unwrap();
         let (first, last) = (a.offset == 0, b.offset == SHAPE.rows);
-        let keep = [last, first || last, true, true, false, false];
+        // The nonce blinds the links of a sharded job; a one-shard job has
+        // none, and its nonce is bound by Groth16's input check alone.
+        let keep = [
+            last,
+            first || last,
+            true,
+            true,
+            !(first && last),
+            false,
+            false,
+        ];
         p.into_iter()
             .zip(keep)
             .filter(|(_, k)| *k)
@@ -388,21 +423,27 @@ mod tests {
         assert_eq!(cuts[0].h, commitment::start(SHAPE, salt()));
         assert_eq!(cuts[3].h, c_d);
         let acc = totals(&cuts);
-        let l = links(SHAPE, salt(), &cuts, &acc);
+        let l = links(SHAPE, salt(), nonce(), &cuts, &acc);
         assert_eq!((l[0], l[3]), (Fr::ZERO, Fr::ZERO));
-        assert_eq!(l[1], link(cuts[1].h, salt(), 11, &acc[1]));
+        assert_eq!(l[1], link(cuts[1].h, salt(), nonce(), 11, &acc[1]));
         // Another total, another salt or another offset: another link.
-        assert_ne!(l[1], link(cuts[1].h, salt(), 11, &[acc[1][0] + Fr::ONE]));
-        assert_ne!(l[1], link(cuts[1].h, salt() + Fr::ONE, 11, &acc[1]));
-        assert_ne!(l[1], link(cuts[1].h, salt(), 12, &acc[1]));
+        assert_ne!(
+            l[1],
+            link(cuts[1].h, salt(), nonce(), 11, &[acc[1][0] + Fr::ONE])
+        );
+        assert_ne!(
+            l[1],
+            link(cuts[1].h, salt() + Fr::ONE, nonce(), 11, &acc[1])
+        );
+        assert_ne!(l[1], link(cuts[1].h, salt(), nonce(), 12, &acc[1]));
         assert_eq!(super::cuts(SHAPE, salt(), rows(), 25).len(), 2);
         // More totals than one Poseidon call takes are chained.
         let many: Vec<Fr> = (0..30u64).map(Fr::from).collect();
         let mut other = many.clone();
         other[29] += Fr::ONE;
         assert_ne!(
-            link(cuts[1].h, salt(), 11, &many),
-            link(cuts[1].h, salt(), 11, &other)
+            link(cuts[1].h, salt(), nonce(), 11, &many),
+            link(cuts[1].h, salt(), nonce(), 11, &other)
         );
     }
 
@@ -439,7 +480,7 @@ mod tests {
 
     #[test]
     fn shards_cannot_claim_another_place_or_total() {
-        let unsatisfied = |size, i, fix: &dyn Fn(&mut [Fr; 6])| {
+        let unsatisfied = |size, i, fix: &dyn Fn(&mut [Fr; 7])| {
             let cs = cs();
             build(&cs, size, i, fix);
             !satisfied(&cs)
@@ -456,9 +497,14 @@ mod tests {
         assert!(unsatisfied(11, 2, &|p| p[0] += Fr::ONE));
         // A shard cannot start from another running total than the one its
         // link carries, and the first starts from zero.
+        assert!(unsatisfied(11, 1, &|p| p[5] += Fr::ONE));
+        assert!(unsatisfied(11, 2, &|p| p[5] -= Fr::ONE));
+        assert!(unsatisfied(11, 0, &|p| p[5] = Fr::ONE));
+        // A shard proved under another job's nonce does not join this
+        // job's links.
         assert!(unsatisfied(11, 1, &|p| p[4] += Fr::ONE));
-        assert!(unsatisfied(11, 2, &|p| p[4] -= Fr::ONE));
-        assert!(unsatisfied(11, 0, &|p| p[4] = Fr::ONE));
+        assert!(unsatisfied(11, 2, &|p| p[4] += Fr::ONE));
+        assert!(unsatisfied(11, 0, &|p| p[4] += Fr::ONE));
         // A whole-dataset shard has offset and links 0.
         assert!(unsatisfied(25, 0, &|p| p[1] = Fr::ONE));
         assert!(unsatisfied(25, 0, &|p| p[3] = Fr::ONE));
@@ -470,13 +516,30 @@ mod tests {
         // The links bind the salt: a middle or last shard proved under
         // another salt than the first (whose start `C_D` binds) does not
         // join its neighbours, so the salt is the same in every shard.
-        let unsatisfied = |i, fix: &dyn Fn(&mut [Fr; 6])| {
+        let unsatisfied = |i, fix: &dyn Fn(&mut [Fr; 7])| {
             let cs = cs();
             build(&cs, 11, i, fix);
             !satisfied(&cs)
         };
-        assert!(unsatisfied(1, &|p| p[5] += Fr::ONE));
-        assert!(unsatisfied(2, &|p| p[5] += Fr::ONE));
-        assert!(unsatisfied(0, &|p| p[5] += Fr::ONE));
+        assert!(unsatisfied(1, &|p| p[6] += Fr::ONE));
+        assert!(unsatisfied(2, &|p| p[6] += Fr::ONE));
+        assert!(unsatisfied(0, &|p| p[6] += Fr::ONE));
+    }
+
+    #[test]
+    fn equal_totals_give_unrelated_links_in_two_jobs() {
+        // Two jobs over the same rows, the same cuts and the same running
+        // totals (an exact and a noised release of one count, say): no link
+        // of one equals any link of the other, so receipts cannot be
+        // compared cut by cut.
+        let t = table();
+        let cuts = cuts(SHAPE, salt(), t.iter().map(Vec::as_slice), 11);
+        let acc = totals(&cuts);
+        let one = links(SHAPE, salt(), nonce(), &cuts, &acc);
+        let two = links(SHAPE, salt(), nonce() + Fr::ONE, &cuts, &acc);
+        for (a, b) in one.iter().zip(&two).skip(1).take(cuts.len() - 2) {
+            assert_ne!(a, b);
+            assert!(!two.contains(a));
+        }
     }
 }

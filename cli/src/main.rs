@@ -424,7 +424,9 @@ fn question_rebuild(
         q.dataset.rows,
         &request,
     ) {
-        Err(err) => Some(format!("the question does not compile with this model: {err}")),
+        Err(err) => Some(format!(
+            "the question does not compile with this model: {err}"
+        )),
         Ok(spec) if spec.header().with_shard_rows(e.shard_rows) != *e => Some(
             "the question's expected circuit is not what this model compiles to over its schema"
                 .into(),
@@ -508,7 +510,11 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     if let (true, Some(m)) = (checked.valid(), &a.model) {
         let model =
             zkgate_zkml::import::load(m).with_context(|| format!("loading {}", m.display()))?;
-        if let Some(why) = expect.question.as_ref().and_then(|q| question_rebuild(q, &model)) {
+        if let Some(why) = expect
+            .question
+            .as_ref()
+            .and_then(|q| question_rebuild(q, &model))
+        {
             checked.invalid = Some(why);
         } else {
             match zkgate_zkml::job::rebuild(

@@ -123,7 +123,9 @@ fn write_question(
         .block_on(async { ok(client.datasets().await) })?
         .into_iter()
         .find(|d| d.name == manifest.dataset)
-        .ok_or_else(|| anyhow::anyhow!("the gateway publishes no dataset `{}`", manifest.dataset))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("the gateway publishes no dataset `{}`", manifest.dataset)
+        })?;
     let imported = zkgate_zkml::import::load_bytes(model)?;
     let request = zkgate_zkml::job::JobRequest {
         aggregate: manifest.aggregate.clone(),

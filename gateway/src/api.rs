@@ -709,20 +709,23 @@ async fn bind_chain_job(
 ) -> Result<ChainBinding> {
     let conf = crate::chain::load_config(&gw.paths)?;
     let binding = conf.as_ref().map(|c| crate::chain::binding(c, id));
-    // One gateway job per on-chain job: a second could never settle. (A
-    // job from before bindings were kept counts for the same id on any
-    // contract.)
+    // One gateway job per on-chain job, failed or not: a second could
+    // never settle while the first is live, and after a failure it would
+    // draw its noise again from the same nonce (the contract's, fixed by
+    // the job id), so that release decisions on two draws could be
+    // compared. (A job from before bindings were kept counts for the same
+    // id on any contract.)
     if let Some(other) = jobs.iter().find(|j| {
         j.manifest.chain_job == Some(id)
-            && !matches!(j.state, JobState::Failed | JobState::Cancelled)
             && match (&j.chain, &binding) {
                 (Some(theirs), Some(ours)) => theirs.same_job(ours),
                 _ => true,
             }
     }) {
         return Err(Error::Conflict(format!(
-            "on-chain job {id} is already taken by job {}",
-            other.id
+            "on-chain job {id} is already taken by job {} ({}): its nonce is spent; open a new on-chain job",
+            other.id,
+            other.state.name()
         )));
     }
     let (conf, binding) = conf.zip(binding).ok_or_else(|| {
@@ -820,7 +823,7 @@ pub fn openapi() -> serde_json::Value {
                 "get": { "responses": { "200": { "description": "the caller's jobs" }, "401": err("bad token") } },
                 "post": {
                     "requestBody": { "content": { "multipart/form-data": { "schema": { "type": "object", "properties": {
-                        "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key, quant, chain_job (an on-chain job to settle)" },
+                        "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key, quant (any subset), epsilon, chain_job (an on-chain job to settle), question (the researcher's question, docs/question.schema.json: the job must answer it and its proofs are bound to its hash), nonce (32 random bytes, hex, without a question)" },
                         "ceremony_key": { "type": "string", "format": "binary", "description": "optional: a phase-2 key of the job's circuit over the gateway's powers-of-tau file, a snarkjs .zkey with its transcript (zkgate ceremony or snarkjs zkey contribute), proved with after it is checked" },
                         "model": { "type": "string", "format": "binary" } } } } } },
                     "responses": {
@@ -871,10 +874,61 @@ pub fn openapi() -> serde_json::Value {
             "/v1/admin/jobs/{id}/approve": { "post": { "description": "{note}", "responses": { "200": { "description": "the job, queued" }, "409": err("not held") } } },
             "/v1/admin/jobs/{id}/deny": { "post": { "description": "{note}", "responses": { "200": { "description": "the job, failed with the note; its epsilon given back" }, "409": err("not held") } } },
             "/v1/admin/audit": { "get": { "description": "?from=SEQ&limit=N (default: the last 200)", "responses": { "200": { "description": "{entries, total, chain: {ok, seq, head} or {ok: false, error}}" } } } },
-            "/console": { "get": { "security": [], "responses": { "200": { "description": "the web console (HTML; its script and style at /console/app.js and /console/app.css)" } } } }
+            "/console": { "get": { "security": [], "responses": { "200": { "description": "the web console (HTML; its script and style at /console/app.js and /console/app.css)" } } } },
+            "/openapi.json": { "get": { "security": [], "responses": { "200": { "description": "this document" } } } },
+            "/v1/admin/workers": {
+                "get": { "description": "owner's token", "responses": { "200": { "description": "the registered proving workers: name, recipient, added" } } },
+                "post": { "description": "{name, recipient}: an age recipient shard tasks are encrypted to", "responses": { "201": { "description": "{name, token}: the worker's token, shown once" }, "400": err("not an age recipient"), "409": err("the name is taken") } } },
+            "/v1/admin/workers/{name}": { "delete": { "responses": { "200": { "description": "{removed}: its token fetches nothing from now on" }, "404": err("no such worker") } } },
+            "/v1/worker/keys/{id}": { "get": { "description": "a registered worker's token: the proving key of circuit `id`, age-encrypted to the worker", "parameters": id, "responses": { "200": { "description": "the key, encrypted" }, "401": err("not a registered worker's token"), "404": err("no key for that circuit") } } }
     });
     if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), more.as_object()) {
         paths.extend(more.clone());
     }
     doc
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route the routers declare is in the OpenAPI document (the
+    /// owner's review route under both verdicts).
+    #[test]
+    fn the_openapi_document_covers_every_route() {
+        let doc = super::openapi();
+        let paths = doc["paths"].as_object().unwrap();
+        let sources = [
+            include_str!("api.rs"),
+            include_str!("owner_api.rs"),
+            include_str!("console.rs"),
+        ];
+        let mut routes = Vec::new();
+        for src in sources {
+            let mut rest = src;
+            while let Some(at) = rest.find(".route(") {
+                rest = &rest[at + 7..];
+                let open = rest.find('"').unwrap();
+                let close = rest[open + 1..].find('"').unwrap();
+                routes.push(rest[open + 1..open + 1 + close].to_string());
+            }
+        }
+        assert!(routes.len() > 25, "{routes:?}");
+        for r in routes {
+            let want: Vec<String> = if r.contains("{verdict}") {
+                ["approve", "deny"]
+                    .iter()
+                    .map(|v| r.replace("{verdict}", v))
+                    .collect()
+            } else if r == "/console/" || r.starts_with("/console/app.") {
+                vec!["/console".into()]
+            } else {
+                vec![r.clone()]
+            };
+            for w in want {
+                assert!(
+                    paths.contains_key(&w),
+                    "route {w} is not in the OpenAPI document"
+                );
+            }
+        }
+    }
 }

@@ -159,10 +159,13 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
             );
         }
     }
+    // A settlement the chain refuses fails the job: its receipt and values
+    // are withheld, since the researcher can take the escrow back after
+    // the deadline and must not have both the result and the refund.
     let (state, record, reached) = match attempt {
         Ok(Attempt::Settled(r)) => (JobState::Done, SettlementRecord::Settled(r), true),
         Ok(Attempt::Refused(why)) => (
-            JobState::Done,
+            JobState::Failed,
             SettlementRecord::Refused { error: why },
             true,
         ),
@@ -172,7 +175,7 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
             false,
         ),
         Err(e) => (
-            JobState::Done,
+            JobState::Failed,
             SettlementRecord::Refused {
                 error: e.to_string(),
             },
@@ -181,6 +184,15 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
     };
     if let Err(e) = gw.store.update_job(&job.id, |j| {
         j.state = state;
+        if let Some(why) = record.error() {
+            j.error = Some(zkgate_client::api::ErrorDetail {
+                code: "settlement_refused".into(),
+                message: format!(
+                    "the chain refused the settlement ({why}): the result is withheld; the escrow is refundable after the deadline"
+                ),
+                rules: None,
+            });
+        }
         j.settlement = Some(record.clone());
     }) {
         eprintln!(
@@ -190,6 +202,9 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
     }
     if let Some(why) = record.retrying() {
         eprintln!("zkgate: job {}: settlement will be retried: {why}", job.id);
+    }
+    if let Some(why) = record.error() {
+        record_abort(gw, job, &format!("the chain refused its settlement: {why}"));
     }
     reached
 }
@@ -206,6 +221,7 @@ async fn attempt_settlement(gw: &Gateway, job: &Job) -> Result<Attempt> {
 
 fn run_job(gw: &Gateway, job: Job) {
     let result = contained(|| prove_job(gw, &job));
+    let aborted = std::cell::Cell::new(false);
     let outcome = gw.store.update_job(&job.id, |j| {
         if j.state == JobState::Cancelled {
             return;
@@ -231,6 +247,11 @@ fn run_job(gw: &Gateway, job: Job) {
                 });
             }
             Err(e) => {
+                // Past the gate, the noised values were drawn and judged: a
+                // failure from here on is visible as the owner's abort.
+                if matches!(j.state, JobState::Setup | JobState::Proving) {
+                    aborted.set(true);
+                }
                 j.state = JobState::Failed;
                 j.error = Some(e.detail());
             }
@@ -238,6 +259,31 @@ fn run_job(gw: &Gateway, job: Job) {
     });
     if let Err(e) = outcome {
         eprintln!("zkgate: job {}: could not record its outcome: {e}", job.id);
+    }
+    if let (true, Err(e)) = (aborted.get(), &result) {
+        record_abort(gw, &job, &e.to_string());
+    }
+}
+
+/// Audits a noised job that failed after its noise was drawn and judged
+/// (proving failed, or the chain refused its settlement) as the owner's
+/// abort, so that selective aborts of unwelcome draws show in the log.
+fn record_abort(gw: &Gateway, job: &Job, why: &str) {
+    if job.manifest.epsilon.is_none() {
+        return;
+    }
+    let r = gw.audit.append(crate::audit::Record {
+        who: "owner".into(),
+        action: "abort".into(),
+        dataset: Some(job.manifest.dataset.clone()),
+        job: Some(job.id.clone()),
+        model: Some(job.model_sha256.clone()),
+        decision: "aborted".into(),
+        message: format!("a noised job failed after its noise was drawn: {why}"),
+        ..Default::default()
+    });
+    if let Err(e) = r {
+        eprintln!("zkgate: job {}: could not audit its abort: {e}", job.id);
     }
 }
 

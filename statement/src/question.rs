@@ -275,7 +275,9 @@ impl Question {
             return bad(format!("its expected circuit disagrees on {}", m.field));
         }
         if pinned.expected_circuit != *e {
-            return bad("its expected circuit is not at the owner's shard size without suppression".into());
+            return bad(
+                "its expected circuit is not at the owner's shard size without suppression".into(),
+            );
         }
         if self.circuit_ids != pinned.circuit_ids {
             return bad("its circuit ids are not its expected circuit's".into());
@@ -371,7 +373,10 @@ impl Question {
         if h.rows != d.rows {
             return Err(differ(
                 "rows",
-                format!("{} rows were published, the receipt covers {}", d.rows, h.rows),
+                format!(
+                    "{} rows were published, the receipt covers {}",
+                    d.rows, h.rows
+                ),
             ));
         }
         let schema = hex::encode(h.schema.sha256());

@@ -56,12 +56,15 @@ impl Expect {
         let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
         let question = match question {
             Some(p) => Some(
-                Question::from_json(&read(p)?).with_context(|| format!("reading {}", p.display()))?,
+                Question::from_json(&read(p)?)
+                    .with_context(|| format!("reading {}", p.display()))?,
             ),
             None => None,
         };
         let schema = match schema {
-            Some(p) => Some(Schema::from_json(&read(p)?).with_context(|| format!("reading {}", p.display()))?),
+            Some(p) => Some(
+                Schema::from_json(&read(p)?).with_context(|| format!("reading {}", p.display()))?,
+            ),
             None => None,
         };
         let pinned = question.as_ref().is_some_and(|q| q.ceremony.is_some());

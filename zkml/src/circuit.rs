@@ -178,6 +178,7 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
                 offset: &offset,
                 link_in: &link_in,
                 link_out: &link_out,
+                nonce: &nonce,
             },
             &shard::Private {
                 salt: &salt,

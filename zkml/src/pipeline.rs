@@ -306,7 +306,7 @@ pub fn run<R: RngCore + CryptoRng>(
         .iter()
         .map(|t| t.iter().map(|v| i128_to_field(*v)).collect())
         .collect();
-    let links = shard::links(job.dataset.shape(), job.secret.0, &cuts, &acc);
+    let links = shard::links(job.dataset.shape(), job.secret.0, job.nonce, &cuts, &acc);
     done(t, &mut timings);
 
     let mut keys = Vec::with_capacity(circuits.specs.len());

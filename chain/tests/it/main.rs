@@ -1,9 +1,9 @@
 //! The integration tests of `chain`, one test program (each linked program
 //! costs a link of every dependency).
 
-mod common;
 mod anvil;
 mod artifact;
+mod common;
 mod embedded;
 mod precompiles;
 mod refused_payment;

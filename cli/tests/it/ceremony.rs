@@ -257,8 +257,20 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
     edited["setup"] = "ceremony: made up by alice".into();
     std::fs::write(p("edited.json"), edited.to_string()).unwrap();
     for args in [
-        vec!["verify", &p("edited.json"), "--vk", &p("vk.bin"), "--require-ceremony"],
-        vec!["verify", &p("r.json"), "--vk", &p("vk.bin"), "--require-ceremony"],
+        vec![
+            "verify",
+            &p("edited.json"),
+            "--vk",
+            &p("vk.bin"),
+            "--require-ceremony",
+        ],
+        vec![
+            "verify",
+            &p("r.json"),
+            "--vk",
+            &p("vk.bin"),
+            "--require-ceremony",
+        ],
     ] {
         let out = zkgate(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -440,7 +452,11 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
     let question = d.join("off-r.question.json");
     let q: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&question).unwrap()).unwrap();
-    assert_eq!(q["ceremony"]["vk_sha256"].as_array().unwrap().len(), 1, "{q}");
+    assert_eq!(
+        q["ceremony"]["vk_sha256"].as_array().unwrap().len(),
+        1,
+        "{q}"
+    );
     let verify_off = |extra: &[&str]| {
         let mut args = vec![
             "verify",

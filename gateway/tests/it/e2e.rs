@@ -122,8 +122,17 @@ async fn end_to_end_over_https() {
     let alice = Client::new(&base, &alice_token, Some(&ca)).unwrap();
     let bob = Client::new(&base, &bob_token, Some(&ca)).unwrap();
 
+    // Served with the shard size the gateway proves the dataset in (what
+    // a question pins).
     let listed = alice.datasets().await.unwrap().unwrap();
-    assert_eq!(listed, vec![meta.clone()]);
+    let shard_rows = zkgate_gateway::question::shard_rows(&meta, 11);
+    assert_eq!(
+        listed,
+        vec![zkgate_gateway::store::DatasetMeta {
+            shard_rows: Some(shard_rows),
+            ..meta.clone()
+        }]
+    );
 
     let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
     let t0 = Instant::now();

@@ -1,9 +1,9 @@
 //! The integration tests of `gateway`, one test program (each linked program
 //! costs a link of every dependency).
 
-mod common;
 mod admission;
 mod ceremony;
+mod common;
 mod console;
 mod e2e;
 mod exports;

@@ -443,7 +443,10 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
         .unwrap()
         .unwrap_err();
     assert_eq!(e.status, 400, "{e}");
-    assert!(e.message.contains("needs the researcher's randomness"), "{e}");
+    assert!(
+        e.message.contains("needs the researcher's randomness"),
+        "{e}"
+    );
 
     // A noised accuracy runs to a receipt whose noise the verifier checks.
     let job = accepted(&alice, &with_epsilon(1.0), "models/breast_cancer.onnx").await;

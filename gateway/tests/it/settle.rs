@@ -296,6 +296,45 @@ async fn gateway_settles_on_its_embedded_chain() {
         head.as_slice(),
         sha2::Sha256::digest(line.as_bytes()).as_slice()
     );
+
+    // A researcher's goal: the result for free. A job whose settlement
+    // the chain refuses (here the on-chain job expired while it was
+    // proved) fails, and its receipt and values are withheld: the
+    // researcher may take the escrow back after the deadline, but not
+    // with the result.
+    let deadline = s.chain().now().await.unwrap() + 3600;
+    let (late, _) = s
+        .open_job(&researcher, ours, commitment, B256::ZERO, deadline, price)
+        .await
+        .unwrap();
+    let job = run
+        .client
+        .submit(&manifest(late), model.clone())
+        .await
+        .unwrap()
+        .unwrap();
+    s.chain().advance_time(7_200).await.unwrap();
+    let ended = wait_end(&run.client, &job.id, LIMIT).await;
+    assert_eq!(ended.state, JobState::Failed, "{:?}", ended.settlement);
+    let error = ended.error.expect("why");
+    assert_eq!(error.code, "settlement_refused", "{error:?}");
+    let e = run
+        .client
+        .receipt(&job.id)
+        .await
+        .unwrap()
+        .expect_err("withheld");
+    assert_eq!(e.status, 409, "{e}");
+    assert!(run.client.vk(&job.id).await.unwrap().is_err());
+    // Its nonce is spent: the on-chain job takes no second gateway job.
+    let e = run
+        .client
+        .submit(&manifest(late), model.clone())
+        .await
+        .unwrap()
+        .expect_err("spent");
+    assert_eq!(e.status, 409, "{e}");
+    assert!(e.message.contains("nonce is spent"), "{e}");
     stopped(run).await;
 
     // A crash after the settling transaction, before its record: the job

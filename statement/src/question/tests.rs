@@ -103,7 +103,9 @@ fn swapped_columns_are_named() {
     r.circuit.input_columns = vec![0, 2, 1];
     let m = q.check(&r, q.job_nonce()).unwrap_err();
     assert_eq!(m.field, "columns");
-    assert!(m.to_string().contains("asked [f0, f1, f2], proved [f0, f2, f1]"));
+    assert!(m
+        .to_string()
+        .contains("asked [f0, f1, f2], proved [f0, f2, f1]"));
 }
 
 #[test]
@@ -242,7 +244,12 @@ fn the_published_json_schema_names_every_field() {
     let text = include_str!("../../../docs/question.schema.json");
     let schema: serde_json::Value = serde_json::from_str(text).unwrap();
     let props = |v: &serde_json::Value| -> Vec<String> {
-        let mut k: Vec<String> = v["properties"].as_object().unwrap().keys().cloned().collect();
+        let mut k: Vec<String> = v["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
         k.sort();
         k
     };
@@ -259,7 +266,11 @@ fn the_published_json_schema_names_every_field() {
     };
     assert_eq!(props(&schema), keys(&json));
     for part in ["dataset", "quant", "owner", "ceremony"] {
-        assert_eq!(props(&schema["properties"][part]), keys(&json[part]), "{part}");
+        assert_eq!(
+            props(&schema["properties"][part]),
+            keys(&json[part]),
+            "{part}"
+        );
     }
     let mut header: Vec<String> = schema["properties"]["expected_circuit"]["required"]
         .as_array()

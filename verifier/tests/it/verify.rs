@@ -96,25 +96,31 @@ fn receipts_for_another_question_are_refused_by_field() {
         epsilon: None,
     };
     // The researcher's question, from the model and the published facts.
-    let header = zkgate_zkml::job::compile_public(
-        &model.model,
-        &model.onnx_sha256,
-        &schema,
-        8,
-        &asked,
-    )
-    .unwrap()
-    .header()
-    .clone();
+    let header =
+        zkgate_zkml::job::compile_public(&model.model, &model.onnx_sha256, &schema, 8, &asked)
+            .unwrap()
+            .header()
+            .clone();
     let commitment = fr_to_hex(dataset.commitment(&secret));
-    let q = Question::new("tabular", &commitment, header, OwnerBounds::default(), [9; 32]);
+    let q = Question::new(
+        "tabular",
+        &commitment,
+        header,
+        OwnerBounds::default(),
+        [9; 32],
+    );
     let dir = tempfile::tempdir().unwrap();
     let qf = dir.path().join("question.json");
     std::fs::write(&qf, q.to_json()).unwrap();
 
     let check = |d: &Dataset, s: &Secret, request: &JobRequest, nonce, extra: &[&str]| {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(3);
-        let out = run(LocalJob::new(&model, d, s, request, nonce), &mut rng, &mut |_| {}).unwrap();
+        let out = run(
+            LocalJob::new(&model, d, s, request, nonce),
+            &mut rng,
+            &mut |_| {},
+        )
+        .unwrap();
         let (r, v) = (dir.path().join("r.json"), dir.path().join("vk.bin"));
         std::fs::write(&r, out.receipt.to_json()).unwrap();
         std::fs::write(&v, out.vk_bytes()).unwrap();
@@ -150,7 +156,10 @@ fn receipts_for_another_question_are_refused_by_field() {
 
     let (code, said) = check(&rows(7), &secret, &asked, nonce, &[]);
     assert_eq!(code, 1, "{said}");
-    assert!(said.contains("another question: commitment") || said.contains("rows"), "{said}");
+    assert!(
+        said.contains("another question: commitment") || said.contains("rows"),
+        "{said}"
+    );
 
     let mut coarse = asked.clone();
     coarse.quant.act_bits = 8;

@@ -1,8 +1,8 @@
 //! The integration tests of `zkml`, one test program (each linked program
 //! costs a link of every dependency).
 
-mod common;
 mod circuits;
+mod common;
 mod cost;
 mod exports;
 mod fuzz;
