@@ -429,3 +429,54 @@ fn a_release_drawn_from_a_few_rows_is_denied() {
         assert!(matches!(release(k), ReleaseDecision::Allow(_)), "{name}");
     }
 }
+
+/// A researcher's goal: one person's exact value from a sum, mean or
+/// error. A constant offset (`1 + f0 * [row is Bob]`, scaled, shifted, or
+/// selecting two rows) makes every row's share non-zero, so the
+/// `min-contributors` count cannot see it, and two jobs that differ by a
+/// selector (`sum(f1)`, then `sum(f1 + f0 * [row is Bob])`) difference away
+/// any per-job cohort. Under `default` and `hospital` no such release
+/// leaves exact: the submission is refused unless it asks for noise; the
+/// `open` profile admits it (it is documented as exact on purpose).
+#[test]
+fn red_team_offset_selector_and_differencing_need_noise() {
+    for aggregate in ["sum", "mean", "mse", "mae"] {
+        let mut a = legit();
+        a.job.aggregate = aggregate.into();
+        a.model.output_width = 1;
+        a.job.epsilon = 0.0;
+        // What the release facts would say for the offset selector: every
+        // row contributes.
+        for name in ["default", "hospital"] {
+            let d = denied_by(engine(name).admit(&a));
+            assert!(
+                d.contains(&"noise-on-values".to_string())
+                    || d.contains(&"noise-required".to_string()),
+                "{name} {aggregate}: {d:?}"
+            );
+        }
+        assert!(
+            matches!(engine("open").admit(&a), Decision::Allow(_)),
+            "open {aggregate}"
+        );
+        // With noise (within the caps) the same job is admitted.
+        a.job.epsilon = 0.5;
+        for name in ["default", "hospital"] {
+            assert!(
+                matches!(engine(name).admit(&a), Decision::Allow(_)),
+                "{name} {aggregate} noised"
+            );
+        }
+    }
+    // Counts and accuracy may still be exact under `default`: one row
+    // moves them by at most one.
+    for aggregate in ["accuracy", "class_counts", "confusion", "count_at_least"] {
+        let mut a = legit();
+        a.job.aggregate = aggregate.into();
+        a.job.epsilon = 0.0;
+        assert!(
+            matches!(engine("default").admit(&a), Decision::Allow(_)),
+            "{aggregate}"
+        );
+    }
+}
