@@ -127,12 +127,7 @@ fn write_question(
             anyhow::anyhow!("the gateway publishes no dataset `{}`", manifest.dataset)
         })?;
     let imported = zkgate_zkml::import::load_bytes(model)?;
-    let request = zkgate_zkml::job::JobRequest {
-        aggregate: manifest.aggregate.clone(),
-        input_columns: manifest.columns.clone(),
-        quant: manifest.quant,
-        epsilon: manifest.epsilon,
-    };
+    let request = zkgate_gateway::worker::request_of(manifest);
     let spec = zkgate_zkml::job::compile_public(
         &imported.model,
         &imported.onnx_sha256,

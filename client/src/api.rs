@@ -38,6 +38,10 @@ impl DatasetMeta {
     }
 }
 
+/// The account every on-chain release of a dataset spends its epsilon
+/// from (not a valid researcher name, so it is nobody's own).
+pub const ON_CHAIN_BUDGET: &str = "(on chain)";
+
 /// What a researcher submits with the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -84,6 +88,19 @@ impl Manifest {
             (Some(q), _) => q.job_nonce(),
             (None, Some(n)) => zkgate_statement::nonce_from(format!("researcher:{n}").as_bytes()),
             (None, None) => zkgate_statement::nonce_from(id.as_bytes()),
+        }
+    }
+
+    /// Whose privacy budget on the dataset a job with this manifest spends:
+    /// the researcher's own, or for an on-chain job the dataset's public
+    /// account ([`ON_CHAIN_BUDGET`]): on-chain values are public
+    /// (`JobSettled`, `result()`), so every reader composes every on-chain
+    /// release of the dataset, whoever paid for it.
+    pub fn budget_holder<'a>(&self, researcher: &'a str) -> &'a str {
+        if self.chain_job.is_some() {
+            ON_CHAIN_BUDGET
+        } else {
+            researcher
         }
     }
 

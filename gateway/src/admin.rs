@@ -144,6 +144,13 @@ pub fn add_researcher(
             "researcher `{name}` already exists"
         )));
     }
+    // Jobs, receipts and budgets are kept by name: a revoked researcher's
+    // name given to someone new would hand them the old jobs and results.
+    if store.jobs()?.iter().any(|j| j.researcher == name) {
+        return Err(Error::Conflict(format!(
+            "the name `{name}` belonged to a revoked researcher whose jobs are kept: choose another"
+        )));
+    }
     if let Some(a) = address {
         if store.researchers()?.iter().any(|r| r.address == Some(a)) {
             return Err(Error::Conflict(format!(

@@ -318,9 +318,11 @@ async fn submit(
             jobs_today: policy::jobs_today(&jobs, &who.name, t, None),
             constraints: None,
             memory_mb: None,
-            epsilon: gw
-                .store
-                .budget(&who.name, &meta.name, gw.config.privacy_budget)?,
+            epsilon: gw.store.budget(
+                manifest.budget_holder(&who.name),
+                &meta.name,
+                gw.config.privacy_budget,
+            )?,
         },
         &id,
         false,
@@ -328,7 +330,7 @@ async fn submit(
     // A held job spends its budget now (so held jobs cannot overdraw it);
     // a denial of it gives the budget back.
     if let Some(epsilon) = manifest.epsilon {
-        spend_budget(&gw, &who, &meta, &id, epsilon)?;
+        spend_budget(&gw, &who, &manifest, &meta, &id, epsilon)?;
     }
     let (state, hold) = match admitted {
         policy::Admitted::Allow => (JobState::Queued, None),
@@ -417,12 +419,7 @@ fn dry_run_of(
     manifest: &Manifest,
     imported: &Imported,
 ) -> Result<zkgate_client::api::DryRun> {
-    let request = zkgate_zkml::job::JobRequest {
-        aggregate: manifest.aggregate.clone(),
-        input_columns: manifest.columns.clone(),
-        quant: manifest.quant,
-        epsilon: manifest.epsilon,
-    };
+    let request = worker::request_of(manifest);
     let spec = zkgate_zkml::job::compile_public(
         &imported.model,
         &imported.onnx_sha256,
@@ -446,9 +443,11 @@ fn dry_run_of(
         .unwrap_or(0);
     let t = now();
     let jobs = gw.store.jobs()?;
-    let budget = gw
-        .store
-        .budget(&who.name, &meta.name, gw.config.privacy_budget)?;
+    let budget = gw.store.budget(
+        manifest.budget_holder(&who.name),
+        &meta.name,
+        gw.config.privacy_budget,
+    )?;
     let mut facts = policy::Facts {
         researcher: who,
         dataset: meta,
@@ -529,20 +528,27 @@ fn dry_run_of(
 fn spend_budget(
     gw: &Gateway,
     who: &Researcher,
+    manifest: &Manifest,
     meta: &DatasetMeta,
     job: &str,
     epsilon: f64,
 ) -> Result<()> {
     let total = gw.config.privacy_budget;
-    let (decision, message, out) = match gw.store.spend(&who.name, &meta.name, total, epsilon)? {
+    let holder = manifest.budget_holder(&who.name);
+    let (decision, message, out) = match gw.store.spend(holder, &meta.name, total, epsilon)? {
         Ok(b) => (
             "allow",
             format!("epsilon {epsilon} spent: {:.4} of {total} left", b.left()),
             Ok(()),
         ),
         Err(b) => {
+            let whose = if holder == who.name {
+                "your"
+            } else {
+                "the public on-chain"
+            };
             let m = format!(
-                "privacy budget exhausted: this job asks for epsilon {epsilon}, and {:.4} of your {total} is left on dataset `{}`",
+                "privacy budget exhausted: this job asks for epsilon {epsilon}, and {:.4} of {whose} {total} is left on dataset `{}`",
                 b.left(),
                 meta.name
             );
@@ -903,7 +909,8 @@ mod tests {
         ];
         let mut routes = Vec::new();
         for src in sources {
-            let mut rest = src;
+            // The routers, not this test's own text.
+            let mut rest = src.split("#[cfg(test)]").next().unwrap();
             while let Some(at) = rest.find(".route(") {
                 rest = &rest[at + 7..];
                 let open = rest.find('"').unwrap();

@@ -256,7 +256,8 @@ pub fn review(gw: &Gateway, id: &str, verdict: Verdict, note: &str) -> Result<Jo
     if verdict == Verdict::Deny {
         // It never ran: nothing was released with the budget it spent.
         if let Some(e) = job.manifest.epsilon {
-            let spent = gw.store.refund(&job.researcher, &job.manifest.dataset, e)?;
+            let holder = job.manifest.budget_holder(&job.researcher);
+            let spent = gw.store.refund(holder, &job.manifest.dataset, e)?;
             message = format!("{message} (epsilon {e} given back; {spent:.4} spent)");
         }
     }

@@ -179,8 +179,9 @@ impl Store {
     }
 
     /// Spends `epsilon` of `researcher`'s budget on `dataset` (flushed
-    /// before it returns), or refuses with what is left. Callers serialize
-    /// spending (the gateway's admission lock).
+    /// before it returns), or refuses with what is left. The read, the
+    /// check and the write are one atomic update, so a concurrent spend or
+    /// refund is never lost.
     pub fn spend(
         &self,
         researcher: &str,
@@ -188,27 +189,67 @@ impl Store {
         total: f64,
         epsilon: f64,
     ) -> Result<std::result::Result<Budget, Budget>> {
-        let b = self.budget(researcher, dataset, total)?;
-        if epsilon > b.left() + 1e-9 {
-            return Ok(Err(b));
-        }
-        let spent = b.spent + epsilon;
-        self.privacy
-            .insert(budget_key(researcher, dataset), enc(&spent))?;
+        let outcome = self.update_spent(researcher, dataset, |spent| {
+            (epsilon <= total - spent + 1e-9).then_some(spent + epsilon)
+        })?;
         self.flush()?;
-        Ok(Ok(Budget { total, spent }))
+        Ok(match outcome {
+            (spent, true) => Ok(Budget { total, spent }),
+            (spent, false) => Err(Budget { total, spent }),
+        })
     }
 
     /// Gives `epsilon` back to `researcher`'s budget on `dataset` (a held
     /// job the owner denied never ran, so nothing was released with it);
-    /// returns what stays spent.
+    /// returns what stays spent. Atomic like [`Store::spend`].
     pub fn refund(&self, researcher: &str, dataset: &str, epsilon: f64) -> Result<f64> {
-        let b = self.budget(researcher, dataset, 0.0)?;
-        let spent = (b.spent - epsilon).max(0.0);
-        self.privacy
-            .insert(budget_key(researcher, dataset), enc(&spent))?;
+        let (spent, _) = self.update_spent(researcher, dataset, |spent| {
+            Some((spent - epsilon).max(0.0))
+        })?;
         self.flush()?;
         Ok(spent)
+    }
+
+    /// Applies `f` to the epsilon spent atomically (compare and swap):
+    /// `None` leaves it. Returns the value after and whether `f` changed it.
+    fn update_spent(
+        &self,
+        researcher: &str,
+        dataset: &str,
+        f: impl Fn(f64) -> Option<f64>,
+    ) -> Result<(f64, bool)> {
+        let key = budget_key(researcher, dataset);
+        let corrupt = std::cell::Cell::new(None);
+        let changed = std::cell::Cell::new(false);
+        let after = self.privacy.update_and_fetch(&key, |old| {
+            let spent = match old.map(|v| dec::<f64>("privacy", researcher.as_bytes(), v)) {
+                Some(Ok(s)) => s,
+                Some(Err(e)) => {
+                    corrupt.set(Some(e));
+                    return old.map(<[u8]>::to_vec);
+                }
+                None => 0.0,
+            };
+            corrupt.set(None);
+            match f(spent) {
+                Some(next) => {
+                    changed.set(true);
+                    Some(enc(&next))
+                }
+                None => {
+                    changed.set(false);
+                    old.map(<[u8]>::to_vec)
+                }
+            }
+        })?;
+        if let Some(e) = corrupt.take() {
+            return Err(e);
+        }
+        let spent = match after {
+            Some(v) => dec::<f64>("privacy", researcher.as_bytes(), &v)?,
+            None => 0.0,
+        };
+        Ok((spent, changed.get()))
     }
 
     /// Records a dataset's metadata.
@@ -652,5 +693,43 @@ pub(crate) mod tests {
             serde_json::to_string(&timings).unwrap(),
             serde_json::to_value(&timings).unwrap().to_string()
         );
+    }
+
+    /// Spends and refunds race (a submission against the owner's denial
+    /// of a held job): every one counts, none overwrites another.
+    #[test]
+    fn concurrent_spends_and_refunds_are_never_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(&dir.path().join("db")).unwrap());
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let s = store.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..20 {
+                        s.spend("alice", "bc", 1000.0, 0.5).unwrap().unwrap();
+                        s.spend("alice", "bc", 1000.0, 0.5).unwrap().unwrap();
+                        s.refund("alice", "bc", 0.5).unwrap();
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(store.budget("alice", "bc", 1000.0).unwrap().spent, 40.0);
+        // A spend over what is left is refused and changes nothing.
+        let refused = store.spend("alice", "bc", 41.0, 2.0).unwrap().unwrap_err();
+        assert_eq!(refused.spent, 40.0);
+        assert_eq!(store.budget("alice", "bc", 41.0).unwrap().spent, 40.0);
+    }
+
+    /// On-chain releases are public: they spend the dataset's one public
+    /// account, whoever opened the job; off chain each researcher has
+    /// their own.
+    #[test]
+    fn on_chain_releases_spend_one_public_budget() {
+        let mut m = job("j").manifest;
+        assert_eq!(m.budget_holder("alice"), "alice");
+        m.chain_job = Some(1);
+        assert_eq!(m.budget_holder("alice"), m.budget_holder("bob"));
+        assert!(crate::admin::check_name(m.budget_holder("alice"), "researcher").is_err());
     }
 }

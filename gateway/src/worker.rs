@@ -5,7 +5,7 @@
 use crate::admin::load_dataset;
 use crate::chain::Attempt;
 use crate::error::{Error, Result};
-use crate::store::{now, Hold, Job, JobState, Progress, SettlementRecord, Timings};
+use crate::store::{now, Hold, Job, JobState, Manifest, Progress, SettlementRecord, Timings};
 use crate::{policy, Gateway};
 use std::sync::Arc;
 use zkgate_zkml::job::JobRequest;
@@ -295,6 +295,17 @@ fn contained<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
         .unwrap_or_else(|p| Err(Error::Crashed(zkgate_zkml::error::panic_message(&*p))))
 }
 
+/// What the compiler is asked for by a manifest: the one translation the
+/// worker, dry runs and the researcher's question use.
+pub fn request_of(manifest: &Manifest) -> JobRequest {
+    JobRequest {
+        aggregate: manifest.aggregate.clone(),
+        input_columns: manifest.columns.clone(),
+        quant: manifest.quant,
+        epsilon: manifest.epsilon,
+    }
+}
+
 fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
     let model_bytes = gw
         .store
@@ -302,12 +313,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         .ok_or_else(|| Error::Store(format!("job {} has no model", job.id)))?;
     let model = zkgate_zkml::import::load_bytes_within(&model_bytes, &gw.config.limits.model)?;
     let (dataset, secret) = load_dataset(&gw.paths, gw.vault(), &job.manifest.dataset)?;
-    let request = JobRequest {
-        aggregate: job.manifest.aggregate.clone(),
-        input_columns: job.manifest.columns.clone(),
-        quant: job.manifest.quant,
-        epsilon: job.manifest.epsilon,
-    };
+    let request = request_of(&job.manifest);
     let tracker = std::sync::Mutex::new(Tracker::new());
     let mut progress = |step: Step| {
         let state = match step {
@@ -341,7 +347,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
     );
     // The budget as it stood before this job spent its share.
     let mut epsilon = gw.store.budget(
-        &job.researcher,
+        job.manifest.budget_holder(&job.researcher),
         &job.manifest.dataset,
         gw.config.privacy_budget,
     )?;

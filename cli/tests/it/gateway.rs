@@ -526,6 +526,9 @@ async fn owner_commands_work_while_the_gateway_serves() {
     assert!(out.contains("revoked `bob`"), "{out}");
     let e = bob.datasets().await.unwrap().unwrap_err();
     assert_eq!(e.status, 401);
+    // Bob's jobs and results are kept under his name: nobody new gets it.
+    let said = fails(&["researcher", "add", "bob", "--data-dir", dir_s]);
+    assert!(said.contains("belonged to a revoked researcher"), "{said}");
     // The researcher API does not take the owner's token, nor the owner
     // API a researcher's.
     let owner_token = std::fs::read_to_string(dir.join("admin.token")).unwrap();

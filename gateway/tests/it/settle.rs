@@ -307,25 +307,25 @@ async fn gateway_settles_on_its_embedded_chain() {
         .open_job(&researcher, ours, commitment, B256::ZERO, deadline, price)
         .await
         .unwrap();
-    let job = run
+    let late_job = run
         .client
         .submit(&manifest(late), model.clone())
         .await
         .unwrap()
         .unwrap();
     s.chain().advance_time(7_200).await.unwrap();
-    let ended = wait_end(&run.client, &job.id, LIMIT).await;
+    let ended = wait_end(&run.client, &late_job.id, LIMIT).await;
     assert_eq!(ended.state, JobState::Failed, "{:?}", ended.settlement);
     let error = ended.error.expect("why");
     assert_eq!(error.code, "settlement_refused", "{error:?}");
     let e = run
         .client
-        .receipt(&job.id)
+        .receipt(&late_job.id)
         .await
         .unwrap()
         .expect_err("withheld");
     assert_eq!(e.status, 409, "{e}");
-    assert!(run.client.vk(&job.id).await.unwrap().is_err());
+    assert!(run.client.vk(&late_job.id).await.unwrap().is_err());
     // Its nonce is spent: the on-chain job takes no second gateway job.
     let e = run
         .client
