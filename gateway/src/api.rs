@@ -775,7 +775,15 @@ fn store_job(
 }
 
 async fn metrics(State(gw): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response> {
-    if let Some(want) = &gw.config.metrics_token_sha256 {
+    if !gw.config.metrics_public {
+        // The metrics token, or else the owner's; with neither configured
+        // nobody reads them (set `metrics_public` to serve them openly).
+        let want = gw
+            .config
+            .metrics_token_sha256
+            .as_ref()
+            .or(gw.config.admin_token_sha256.as_ref())
+            .ok_or(Error::Unauthorized)?;
         let given = crate::owner_api::bearer(&headers).map(token_hash);
         if given.as_deref() != Some(want.to_ascii_lowercase().as_str()) {
             return Err(Error::Unauthorized);
@@ -823,7 +831,7 @@ pub fn openapi() -> serde_json::Value {
         "security": [{ "bearer": [] }],
         "paths": {
             "/healthz": { "get": { "security": [], "responses": { "200": { "description": "alive" } } } },
-            "/metrics": { "get": { "security": [], "responses": { "200": { "description": "Prometheus text" }, "401": err("metrics_token_sha256 is set and the bearer token does not match") } } },
+            "/metrics": { "get": { "security": [], "responses": { "200": { "description": "Prometheus text" }, "401": err("not the metrics token (metrics_token_sha256) or, without one, the owner's; unless metrics_public is set") } } },
             "/v1/datasets": { "get": { "responses": { "200": { "description": "public metadata of every dataset" }, "401": err("bad token") } } },
             "/v1/jobs": {
                 "get": { "responses": { "200": { "description": "the caller's jobs" }, "401": err("bad token") } },

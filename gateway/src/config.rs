@@ -78,9 +78,14 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_token_sha256: Option<String>,
     /// SHA-256 (hex) of the bearer token `/metrics` requires; None: the
-    /// metrics are public (they hold job counts and proving time only).
+    /// owner's token (`admin_token_sha256`). Job counts and proving times
+    /// tell who is running what, so they are the owner's by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_token_sha256: Option<String>,
+    /// Serve `/metrics` without a token (an owner's choice, for a scraper
+    /// on a private network).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metrics_public: bool,
     /// Shard proving on the owner's other machines over NATS JetStream
     /// (`[cluster] nats = "nats://..."`); absent: in this process.
     #[serde(
@@ -114,6 +119,7 @@ impl Default for Config {
             ptau: None,
             admin_token_sha256: None,
             metrics_token_sha256: None,
+            metrics_public: false,
             cluster: Default::default(),
             privacy_budget: default_privacy_budget(),
         }

@@ -100,6 +100,27 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
     // the dry run says it would be admitted, then refused once compiled.
     let owner_token = std::fs::read_to_string(gw.paths.admin_token()).unwrap();
     let owner = Client::new(&serving.base, owner_token.trim(), Some(&ca)).unwrap();
+    // The metrics (who runs how many jobs, for how long) are the owner's
+    // by default: without a token or with another's, 401.
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(zkgate_chain::rpc::tls_with_ca(&ca).unwrap())
+        .build()
+        .unwrap();
+    for (token, want) in [
+        (None, 401),
+        (Some("zkg_wrong"), 401),
+        (Some(owner_token.trim()), 200),
+    ] {
+        let mut req = http.get(format!("{}/metrics", serving.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        assert_eq!(
+            req.send().await.unwrap().status().as_u16(),
+            want,
+            "{token:?}"
+        );
+    }
     let reload = |text: String| {
         std::fs::write(root.join("policy.cedar"), text).unwrap();
         let owner = owner.clone();
