@@ -412,21 +412,29 @@ fn budget_facts_reach_the_policy() {
 
 #[test]
 fn a_release_drawn_from_a_few_rows_is_denied() {
-    // A selector model: every row's share zero but one.
+    // A selector model: every row's share zero but one. Exact releases are
+    // denied; noised ones are not judged on the count (its denial would be
+    // an exact bit about the rows that the noise does not cover).
     for (name, k) in [("default", 5u64), ("hospital", 10), ("open", 2)] {
         let e = engine(name);
-        let release = |contributors| {
+        let release = |contributors, epsilon| {
+            let mut admission = legit();
+            admission.job.epsilon = epsilon;
             e.release(&Release {
-                admission: legit(),
+                admission,
                 cells: vec![],
                 contributors,
             })
         };
         assert!(
-            matches!(release(k - 1), ReleaseDecision::Deny(d) if d.rules == ["min-contributors"]),
+            matches!(release(k - 1, 0.0), ReleaseDecision::Deny(d) if d.rules == ["min-contributors"]),
             "{name}"
         );
-        assert!(matches!(release(k), ReleaseDecision::Allow(_)), "{name}");
+        assert!(matches!(release(k, 0.0), ReleaseDecision::Allow(_)), "{name}");
+        assert!(
+            matches!(release(1, 1.0), ReleaseDecision::Allow(_)),
+            "{name}: a noised release is not judged on its exact cohort"
+        );
     }
 }
 
