@@ -282,6 +282,14 @@ async fn submit(
 
     // One submission at a time from here to its job being stored: the
     // limits and the on-chain job check read the jobs as they will be.
+    // The on-chain job is read from the chain before the admission lock:
+    // a slow or unreachable node must not stall every other submission.
+    // (Its state can still change before settlement, which reads the
+    // chain again.)
+    let chain = match manifest.chain_job {
+        Some(id) => Some(check_chain_job(&gw, id, &meta, &who).await?),
+        None => None,
+    };
     let _admission = gw.admission.lock().await;
     // An idempotent resubmission is answered with the job it repeats,
     // before any limit or policy counts it again.
@@ -289,10 +297,9 @@ async fn submit(
     if let Some(existing) = repeated(&jobs, &who, &manifest) {
         return Ok((StatusCode::OK, Json(existing.clone())).into_response());
     }
-    let chain = match manifest.chain_job {
-        Some(id) => Some(bind_chain_job(&gw, &jobs, id, &meta, &who).await?),
-        None => None,
-    };
+    if let Some(binding) = &chain {
+        chain_job_free(&jobs, binding)?;
+    }
     check_active(&gw, &jobs, &who)?;
     if let Some(n) = manifest.researcher_nonce() {
         // One nonce, one noise draw: a second job with it would cancel the
@@ -702,43 +709,46 @@ fn repeated<'a>(jobs: &'a [Job], who: &Researcher, manifest: &Manifest) -> Optio
         .find(|j| j.researcher == who.name && j.manifest.idempotency_key.as_ref() == Some(key))
 }
 
-/// Binds the job to on-chain job `id` on the contract and chain
-/// `chain.json` names now, once no other live job holds it and the chain
-/// says it is open, in time, opened against this dataset and by the
-/// address registered for `who`.
-async fn bind_chain_job(
+/// The on-chain job `id` as the chain has it, checked (open, in time,
+/// opened by the caller's registered address, against this dataset), and
+/// the binding a gateway job for it gets. Reads the chain: called before
+/// the admission lock.
+async fn check_chain_job(
     gw: &Gateway,
-    jobs: &[Job],
     id: u64,
     meta: &DatasetMeta,
     who: &Researcher,
 ) -> Result<ChainBinding> {
-    let conf = crate::chain::load_config(&gw.paths)?;
-    let binding = conf.as_ref().map(|c| crate::chain::binding(c, id));
-    // One gateway job per on-chain job, failed or not: a second could
-    // never settle while the first is live, and after a failure it would
-    // draw its noise again from the same nonce (the contract's, fixed by
-    // the job id), so that release decisions on two draws could be
-    // compared. (A job from before bindings were kept counts for the same
-    // id on any contract.)
-    if let Some(other) = jobs.iter().find(|j| {
+    let conf = crate::chain::load_config(&gw.paths)?.ok_or_else(|| {
+        Error::Unprocessable("this gateway settles on no chain: drop `chain_job`".into())
+    })?;
+    let binding = crate::chain::binding(&conf, id);
+    // Taken or spent first (checked again under the lock): that answer
+    // needs no chain.
+    chain_job_free(&gw.store.jobs()?, &binding)?;
+    crate::chain::check_job(&gw.paths, &conf, &binding, meta, who).await?;
+    Ok(binding)
+}
+
+/// One gateway job per on-chain job, failed or not: a second could never
+/// settle while the first is live, and after a failure it would draw its
+/// noise again from the same nonce (the contract's, fixed by the job id),
+/// so that release decisions on two draws could be compared. (A job from
+/// before bindings were kept counts for the same id on any contract.)
+/// Called under the admission lock, over the jobs as they will be.
+fn chain_job_free(jobs: &[Job], binding: &ChainBinding) -> Result<()> {
+    let id = binding.job;
+    match jobs.iter().find(|j| {
         j.manifest.chain_job == Some(id)
-            && match (&j.chain, &binding) {
-                (Some(theirs), Some(ours)) => theirs.same_job(ours),
-                _ => true,
-            }
+            && j.chain.as_ref().is_none_or(|theirs| theirs.same_job(binding))
     }) {
-        return Err(Error::Conflict(format!(
+        Some(other) => Err(Error::Conflict(format!(
             "on-chain job {id} is already taken by job {} ({}): its nonce is spent; open a new on-chain job",
             other.id,
             other.state.name()
-        )));
+        ))),
+        None => Ok(()),
     }
-    let (conf, binding) = conf.zip(binding).ok_or_else(|| {
-        Error::Unprocessable("this gateway settles on no chain: drop `chain_job`".into())
-    })?;
-    crate::chain::check_job(&gw.paths, &conf, &binding, meta, who).await?;
-    Ok(binding)
 }
 
 /// Refuses a job over the researcher's limit of jobs queued or running.

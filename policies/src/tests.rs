@@ -430,7 +430,10 @@ fn a_release_drawn_from_a_few_rows_is_denied() {
             matches!(release(k - 1, 0.0), ReleaseDecision::Deny(d) if d.rules == ["min-contributors"]),
             "{name}"
         );
-        assert!(matches!(release(k, 0.0), ReleaseDecision::Allow(_)), "{name}");
+        assert!(
+            matches!(release(k, 0.0), ReleaseDecision::Allow(_)),
+            "{name}"
+        );
         assert!(
             matches!(release(1, 1.0), ReleaseDecision::Allow(_)),
             "{name}: a noised release is not judged on its exact cohort"
