@@ -402,6 +402,12 @@ async fn dry_run(
     Caller(who): Caller,
     form: Multipart,
 ) -> Result<Response> {
+    let limit = gw.config.limits.max_dry_runs_per_day;
+    if let Err(limit) = gw.dry_runs.take(&who.name, now() / 86_400, limit) {
+        return Err(Error::Limit(format!(
+            "{limit} dry runs today (the limit per researcher per day)"
+        )));
+    }
     let Form {
         manifest, model, ..
     } = read_form(form, gw.config.limits.max_upload_bytes).await?;
@@ -882,7 +888,7 @@ pub fn openapi() -> serde_json::Value {
     let more = serde_json::json!({
             "/v1/jobs/dry-run": { "post": {
                 "description": "the submission's form (manifest, model), taken through admission, compilation and the policy; nothing is stored or proved",
-                "responses": { "200": { "description": "decision and compiled_decision (allow, hold, deny) with their rules and message, constraints, shards, circuit_id, estimated_s, memory_mb" }, "400": err("malformed manifest or model"), "422": err("unsupported op, unknown column, wrong input count") } } },
+                "responses": { "200": { "description": "decision and compiled_decision (allow, hold, deny) with their rules and message, constraints, shards, circuit_id, estimated_s, memory_mb" }, "400": err("malformed manifest or model"), "422": err("unsupported op, unknown column, wrong input count"), "429": err("limits.max_dry_runs_per_day reached") } } },
             "/v1/datasets/{name}/mock": { "get": { "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }], "responses": { "200": { "description": "text/csv: the declared schema's columns over synthetic rows drawn from the declared ranges (at most 10,000)" }, "404": err("no such dataset") } } },
             "/v1/whoami": { "get": { "responses": { "200": { "description": "{role: owner} or {role: researcher, name, organisation, trust, address}" }, "401": err("unknown token") } } },
             "/v1/admin/datasets": {
@@ -914,6 +920,18 @@ pub fn openapi() -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
+    /// Dry runs compile a model and write an audit entry each: a
+    /// researcher has a daily number of them, counted per day.
+    #[test]
+    fn dry_runs_are_counted_per_researcher_and_day() {
+        let q = crate::DryRunQuota::default();
+        assert_eq!(q.take("alice", 7, 2), Ok(1));
+        assert_eq!(q.take("alice", 7, 2), Ok(2));
+        assert_eq!(q.take("alice", 7, 2), Err(2));
+        assert_eq!(q.take("bob", 7, 2), Ok(1));
+        assert_eq!(q.take("alice", 8, 2), Ok(1));
+    }
+
     /// Every route the routers declare is in the OpenAPI document (the
     /// owner's review route under both verdicts).
     #[test]

@@ -31,6 +31,9 @@ pub struct Limits {
     /// What a submitted model may ask of the importer (input width,
     /// parameters, ops, tensor sizes), checked before anything of it runs.
     pub model: zkgate_zkml::import::ImportLimits,
+    /// Dry runs one researcher may ask for per day (each compiles the
+    /// model and writes an audit entry).
+    pub max_dry_runs_per_day: u32,
 }
 
 impl Default for Limits {
@@ -45,6 +48,7 @@ impl Default for Limits {
             shard_rows: 4096,
             key_cache_mb: 4096,
             model: Default::default(),
+            max_dry_runs_per_day: 200,
         }
     }
 }

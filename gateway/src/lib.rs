@@ -64,6 +64,30 @@ pub struct Gateway {
     pub(crate) admission: tokio::sync::Mutex<()>,
     /// The powers-of-tau file's SHA-256 (hex) and power, read once.
     ptau_info: std::sync::OnceLock<(String, u32)>,
+    /// Dry runs per researcher today.
+    pub(crate) dry_runs: DryRunQuota,
+}
+
+/// Dry runs counted per researcher and day (in memory: a restart forgets
+/// them, which costs the owner at most one more day's worth).
+#[derive(Debug, Default)]
+pub(crate) struct DryRunQuota(Mutex<std::collections::HashMap<String, (u64, u32)>>);
+
+impl DryRunQuota {
+    /// Counts one dry run of `who` on `day` (days since the epoch) if fewer
+    /// than `limit` were counted that day: `Ok(count)`, or `Err(limit)`.
+    pub(crate) fn take(&self, who: &str, day: u64, limit: u32) -> std::result::Result<u32, u32> {
+        let mut m = self.0.lock().expect("dry-run quota lock");
+        let entry = m.entry(who.to_string()).or_insert((day, 0));
+        if entry.0 != day {
+            *entry = (day, 0);
+        }
+        if entry.1 >= limit {
+            return Err(limit);
+        }
+        entry.1 += 1;
+        Ok(entry.1)
+    }
 }
 
 impl std::fmt::Debug for Gateway {
@@ -111,6 +135,7 @@ impl Gateway {
             stats: Mutex::new(ProvingStats::default()),
             admission: tokio::sync::Mutex::new(()),
             ptau_info: std::sync::OnceLock::new(),
+            dry_runs: DryRunQuota::default(),
         }))
     }
 
