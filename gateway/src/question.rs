@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::store::{DatasetMeta, Manifest};
-use zkgate_statement::field::fr_from_hex;
+use zkgate_statement::field::same_field;
 use zkgate_statement::{Question, ShardPlan, SpecHeader};
 
 /// Rows per shard proof the gateway uses for `meta` with the configured
@@ -16,10 +16,6 @@ use zkgate_statement::{Question, ShardPlan, SpecHeader};
 pub fn shard_rows(meta: &DatasetMeta, limit: u64) -> u64 {
     let shape = zkgate_statement::header::shape_of(&meta.schema, meta.rows);
     ShardPlan::new(shape, Some(limit).filter(|r| *r > 0)).size()
-}
-
-fn same(a: &str, b: &str) -> bool {
-    matches!((fr_from_hex(a), fr_from_hex(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 /// Refuses a submission whose question is not about `meta` as published,
@@ -51,7 +47,7 @@ pub fn check_submission(
     let d = &q.dataset;
     let schema = hex::encode(meta.schema.sha256());
     if d.name != meta.name
-        || !same(&d.commitment, &meta.commitment)
+        || !same_field(&d.commitment, &meta.commitment)
         || d.rows != meta.rows
         || d.schema_sha256 != schema
     {

@@ -35,6 +35,12 @@ pub fn fr_from_hex(s: &str) -> Result<Fr> {
     Ok(x)
 }
 
+/// Whether two hex strings name the same field element (case and
+/// formatting aside); an unreadable one names none.
+pub fn same_field(a: &str, b: &str) -> bool {
+    matches!((fr_from_hex(a), fr_from_hex(b)), (Ok(x), Ok(y)) if x == y)
+}
+
 /// Bits of `|x|`.
 pub fn bitlen(x: i128) -> usize {
     (128 - x.unsigned_abs().leading_zeros()) as usize

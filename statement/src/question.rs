@@ -22,7 +22,7 @@
 //! format is documented in `docs/question.schema.json`).
 
 use crate::aggregate::Aggregate;
-use crate::field::{fr_from_hex, fr_to_hex};
+use crate::field::{fr_to_hex, same_field};
 use crate::header::SpecHeader;
 use crate::inputs::nonce_from;
 use crate::quant::QuantConfig;
@@ -164,10 +164,6 @@ fn column_names(header: &SpecHeader) -> Vec<String> {
         .iter()
         .map(|i| names.get(*i).cloned().unwrap_or_else(|| format!("#{i}")))
         .collect()
-}
-
-fn same_field(a: &str, b: &str) -> bool {
-    matches!((fr_from_hex(a), fr_from_hex(b)), (Ok(x), Ok(y)) if x == y)
 }
 
 impl Question {
