@@ -10,6 +10,13 @@ pragma solidity 0.8.30;
 /// dataset's owner. A job not settled by its deadline is refunded to the
 /// researcher. Each job ends once, settled or refunded.
 ///
+/// A job is opened by its researcher with the hash of their question (the
+/// canonical document that pins the dataset, the model, the columns, the
+/// aggregate, the quantization, epsilon and 32 random bytes) and the
+/// circuit ids the job may settle with. The job nonce derives from the
+/// question's hash, so each question is opened once and its nonce is fixed
+/// by the researcher before anything is proved.
+///
 /// A proof's public inputs are, in order: the dataset commitment, the row
 /// count, the job nonce, the circuit id, the shard's first row, the links
 /// before and after the shard, then the values it publishes. Every one of
@@ -32,6 +39,8 @@ contract Settlement {
     uint256 internal constant MAX_CODE = 24_576;
     /// Bytes of one key's fixed part: circuit id, rows, alpha, beta, gamma, delta.
     uint256 internal constant KEY_HEAD = 32 + 32 + 64 + 3 * 128;
+    /// Most circuit ids a job may pin.
+    uint256 internal constant MAX_CIRCUITS = 64;
 
     struct Dataset {
         address owner;
@@ -68,6 +77,10 @@ contract Settlement {
         bytes32 verifier;
         uint256 commitment;
         uint256 escrow;
+        /// SHA-256 of the researcher's question (its canonical JSON).
+        bytes32 question;
+        /// keccak256 of the circuit ids the job may settle with, packed.
+        bytes32 circuits;
     }
 
     /// One shard proof of a settlement.
@@ -85,6 +98,8 @@ contract Settlement {
     mapping(bytes32 => Verifier) internal verifiers_;
     mapping(uint256 => Job) internal jobs_;
     mapping(uint256 => uint256[]) internal results_;
+    /// The job opened with each question: a question is opened once.
+    mapping(bytes32 => uint256) public jobOfQuestion;
 
     event DatasetRegistered(
         uint256 indexed id, address indexed owner, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price
@@ -97,6 +112,8 @@ contract Settlement {
         uint256 indexed datasetId,
         address indexed researcher,
         bytes32 verifier,
+        bytes32 question,
+        uint256[] circuitIds,
         uint256 nonce,
         uint256 escrow,
         uint64 deadline
@@ -122,6 +139,9 @@ contract Settlement {
     error InvalidProof(uint256 shard);
     error TransferFailed();
     error CommitmentChanged(uint256 current);
+    error QuestionUsed(uint256 job);
+    error BadCircuits();
+    error CircuitNotPinned(uint256 circuit);
 
     // ---- datasets -------------------------------------------------------
 
@@ -214,22 +234,34 @@ contract Settlement {
 
     // ---- jobs -----------------------------------------------------------
 
-    /// The job binding the proofs carry: keccak256 of a tag, the chain id,
-    /// this contract and the job id, reduced into the scalar field.
+    /// The job binding the proofs of a question carry: keccak256 of a tag,
+    /// the chain id, this contract and the question's hash, reduced into
+    /// the scalar field (the researcher's client computes it offline).
+    function questionNonce(bytes32 question) public view returns (uint256) {
+        return uint256(keccak256(abi.encodePacked("zkgate.chain.job.v2", block.chainid, address(this), question))) % R;
+    }
+
+    /// The job nonce of job `id`.
     function jobNonce(uint256 id) public view returns (uint256) {
-        return uint256(keccak256(abi.encodePacked("zkgate.chain.job.v1", block.chainid, address(this), id))) % R;
+        return questionNonce(jobs_[id].question);
     }
 
     /// Opens a job on a dataset with the sent value in escrow. `commitment`
     /// is the one the researcher expects (an owner's update in between is
-    /// refused, not silently taken). `verifier` names the keys proofs must
-    /// verify under; zero lets the dataset's owner name them at settlement
-    /// (keys the gateway made itself).
-    function openJob(uint256 datasetId, uint256 commitment, bytes32 verifierId, uint64 deadline)
-        external
-        payable
-        returns (uint256 id)
-    {
+    /// refused, not silently taken). `question` is the hash of the
+    /// researcher's question, opened once; `circuitIds` are the circuits
+    /// the job may settle with (the question's shard circuits, one per
+    /// suppression threshold it allows). `verifier` names the keys proofs
+    /// must verify under; zero lets the dataset's owner name a bundle at
+    /// settlement, whose every key is one of `circuitIds`.
+    function openJob(
+        uint256 datasetId,
+        uint256 commitment,
+        bytes32 question,
+        uint256[] calldata circuitIds,
+        bytes32 verifierId,
+        uint64 deadline
+    ) external payable returns (uint256 id) {
         Dataset storage d = datasets_[datasetId];
         if (d.owner == address(0)) revert UnknownDataset(datasetId);
         if (d.retired) revert DatasetRetiredError(datasetId);
@@ -239,11 +271,30 @@ contract Settlement {
         if (verifierId != bytes32(0) && verifiers_[verifierId].data == address(0)) {
             revert UnknownVerifier(verifierId);
         }
+        if (question == bytes32(0)) revert BadCircuits();
+        if (jobOfQuestion[question] != 0) revert QuestionUsed(jobOfQuestion[question]);
+        if (circuitIds.length == 0 || circuitIds.length > MAX_CIRCUITS) revert BadCircuits();
+        for (uint256 k = 0; k < circuitIds.length; k++) {
+            if (circuitIds[k] >= R) revert BadCircuits();
+        }
         id = ++jobCount;
+        jobOfQuestion[question] = id;
         jobs_[id] = Job(
-            msg.sender, uint64(datasetId), deadline, Status.Open, d.owner, d.rows, verifierId, d.commitment, msg.value
+            msg.sender,
+            uint64(datasetId),
+            deadline,
+            Status.Open,
+            d.owner,
+            d.rows,
+            verifierId,
+            d.commitment,
+            msg.value,
+            question,
+            keccak256(abi.encodePacked(circuitIds))
         );
-        emit JobOpened(id, datasetId, msg.sender, verifierId, jobNonce(id), msg.value, deadline);
+        emit JobOpened(
+            id, datasetId, msg.sender, verifierId, question, circuitIds, questionNonce(question), msg.value, deadline
+        );
     }
 
     function job(uint256 id) external view returns (Job memory) {
@@ -256,8 +307,16 @@ contract Settlement {
     }
 
     /// Settles an open job with its values (field elements) and its shard
-    /// proofs, in row order, and pays the dataset's owner.
-    function settle(uint256 id, bytes32 verifierId, uint256[] calldata values, Shard[] calldata shards) external {
+    /// proofs, in row order, and pays the dataset's owner. `circuitIds` are
+    /// the ones the job was opened with; every key of the bundle must be
+    /// one of them.
+    function settle(
+        uint256 id,
+        bytes32 verifierId,
+        uint256[] calldata circuitIds,
+        uint256[] calldata values,
+        Shard[] calldata shards
+    ) external {
         Job storage j = jobs_[id];
         if (j.status != Status.Open) revert NotOpen(id);
         if (block.timestamp > j.deadline) revert Expired(id);
@@ -268,7 +327,28 @@ contract Settlement {
         }
         Verifier memory v = verifiers_[verifierId];
         if (v.data == address(0)) revert UnknownVerifier(verifierId);
+        pinned(j, v, circuitIds);
 
+        checkProofs(id, verifierId, j, v, values, shards);
+
+        j.status = Status.Settled;
+        j.verifier = verifierId;
+        results_[id] = values;
+        uint256 amount = j.escrow;
+        emit JobSettled(id, verifierId, values, j.payee, amount);
+        pay(j.payee, amount);
+    }
+
+    /// Checks the shard proofs of a settlement of job `id`, in row order,
+    /// against the bundle `v`, the last publishing `values`.
+    function checkProofs(
+        uint256 id,
+        bytes32 verifierId,
+        Job storage j,
+        Verifier memory v,
+        uint256[] calldata values,
+        Shard[] calldata shards
+    ) internal view {
         if (values.length != v.inputs - FIXED_INPUTS) revert BadShard(shards.length);
         for (uint256 k = 0; k < values.length; k++) {
             if (values[k] >= R) revert InputNotInField(shards.length);
@@ -276,7 +356,7 @@ contract Settlement {
         uint256[] memory inputs = new uint256[](v.inputs);
         inputs[0] = j.commitment;
         inputs[1] = j.rows;
-        inputs[2] = jobNonce(id);
+        inputs[2] = questionNonce(j.question);
         uint256 offset = 0;
         uint256 link = 0;
         Batch memory b = newBatch(id, verifierId, j, v, values, shards);
@@ -311,12 +391,21 @@ contract Settlement {
         if (offset != j.rows || link != 0 || shards.length == 0) revert BadShard(shards.length);
         if (shards.length >= BATCH_FROM && !checkBatch(b)) revert InvalidProof(shards.length);
 
-        j.status = Status.Settled;
-        j.verifier = verifierId;
-        results_[id] = values;
-        uint256 amount = j.escrow;
-        emit JobSettled(id, verifierId, values, j.payee, amount);
-        pay(j.payee, amount);
+    }
+
+    /// Reverts unless `circuitIds` are the job's and every key of bundle `v`
+    /// is one of them.
+    function pinned(Job storage j, Verifier memory v, uint256[] calldata circuitIds) internal view {
+        if (keccak256(abi.encodePacked(circuitIds)) != j.circuits) revert BadCircuits();
+        uint256 size = KEY_HEAD + 64 * (uint256(v.inputs) + 1);
+        for (uint256 k = 0; k < v.keys; k++) {
+            uint256 circuit = uint256(bytes32(readKey(v.data, k * size, 32)));
+            bool found = false;
+            for (uint256 c = 0; c < circuitIds.length && !found; c++) {
+                found = circuitIds[c] == circuit;
+            }
+            if (!found) revert CircuitNotPinned(circuit);
+        }
     }
 
     /// The values as the last shard's public inputs.

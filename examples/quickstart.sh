@@ -42,9 +42,7 @@ t=$(now)
 "$ZK" chain deploy --data-dir "$DATA" | grep -E '"(contract|gas_used)"'
 "$ZK" chain register-dataset --data-dir "$DATA" --dataset breast_cancer --price-wei 1000000000000000 \
   | grep -E '"(dataset_id|commitment|gas_used)"'
-JOB=$("$ZK" chain open-job --data-dir "$DATA" --dataset-id 1 --value-wei 1000000000000000 --deadline-secs 3600 \
-  | python3 -c 'import json, sys; print(json.load(sys.stdin)["job"])')
-echo "on-chain job $JOB opened with 0.001 ETH in escrow: $(since "$t")"
+echo "contract deployed, dataset registered: $(since "$t")"
 
 "$ZK" serve --data-dir "$DATA" > "$WORK/server.log" 2>&1 &
 SERVER=$!
@@ -53,7 +51,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-# The researcher registers the address that opened the job (development
+# The researcher registers the address that opens their jobs (development
 # account 1): it signs the gateway's registration message; only jobs opened
 # by a researcher's registered address are accepted from them.
 "$ZK" register-address --gateway "https://127.0.0.1:$PORT" --ca-cert "$DATA/tls/cert.pem" --token "$TOKEN" \
@@ -62,11 +60,14 @@ done
 t=$(now)
 "$ZK" submit --gateway "https://127.0.0.1:$PORT" --ca-cert "$DATA/tls/cert.pem" --token "$TOKEN" \
   --dataset breast_cancer --model fixtures/models/breast_cancer.onnx --aggregate accuracy --label label \
-  --chain-job "$JOB" --out "$WORK/receipt.json" --vk-out "$WORK/vk.bin"
-echo "submit -> receipt, settled: $(since "$t")"
+  --chain-dataset 1 --value-wei 1000000000000000 --deadline-secs 3600 --data-dir "$DATA" \
+  --out "$WORK/receipt.json" --vk-out "$WORK/vk.bin"
+echo "question -> on-chain job with 0.001 ETH in escrow -> receipt, settled: $(since "$t")"
+JOB=1 # the contract's first job
 
 t=$(now)
-"$ZK" verify "$WORK/receipt.json" --vk "$WORK/vk.bin" --chain-job "$JOB" --data-dir "$DATA"
+"$ZK" verify "$WORK/receipt.json" --vk "$WORK/vk.bin" --chain-job "$JOB" --data-dir "$DATA" \
+  --question "$WORK/receipt.question.json" --model fixtures/models/breast_cancer.onnx
 echo "verify (offline and on chain): $(since "$t")"
 python3 - "$WORK/receipt.json" <<'PY' 2>/dev/null || true
 import json, sys

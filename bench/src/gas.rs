@@ -13,7 +13,12 @@ pub struct GasBench {
     rt: tokio::runtime::Runtime,
     dir: PathBuf,
     s: Settlement,
-    job: u64,
+    /// The on-chain dataset.
+    dataset: u64,
+    /// Its commitment.
+    commitment: zkgate_zkml::Fr,
+    /// The stand-in question's hash.
+    question: B256,
     /// The nonce the job's proofs must carry.
     pub nonce: zkgate_zkml::Fr,
     gas: serde_json::Map<String, serde_json::Value>,
@@ -32,7 +37,7 @@ impl GasBench {
     ) -> Result<GasBench> {
         let rt = tokio::runtime::Runtime::new()?;
         let dir = std::env::temp_dir().join(format!("zkgate-gas-{}", std::process::id()));
-        let (s, job, gas) = rt.block_on(async {
+        let (s, ds, gas) = rt.block_on(async {
             let chain = Chain::embedded(&dir.join("state.json"))?;
             let (s, r) = Settlement::deploy(chain, &Wallet::dev(0)?).await?;
             let mut gas = serde_json::Map::new();
@@ -47,33 +52,30 @@ impl GasBench {
                 )
                 .await?;
             gas.insert("register_dataset".into(), r.gas_used.into());
-            let deadline = s.chain().now().await? + 86_400;
-            let (job, r) = s
-                .open_job(
-                    &Wallet::dev(1)?,
-                    ds,
-                    dataset.commitment(secret),
-                    B256::ZERO,
-                    deadline,
-                    U256::from(1u64),
-                )
-                .await?;
-            gas.insert("open_job".into(), r.gas_used.into());
-            anyhow::Ok((s, job, gas))
+            anyhow::Ok((s, ds, gas))
         })?;
-        let nonce =
-            zkgate_chain::settlement::job_nonce(zkgate_chain::embedded::CHAIN_ID, s.address(), job);
+        // The question's hash fixes the nonce before the job is opened (in
+        // `settle`, with the circuits the proofs were made with).
+        let question = B256::from(rand::random::<[u8; 32]>());
+        let nonce = zkgate_chain::settlement::job_nonce(
+            zkgate_chain::embedded::CHAIN_ID,
+            s.address(),
+            question,
+        );
         Ok(GasBench {
             rt,
             dir,
             s,
-            job,
+            dataset: ds,
+            commitment: dataset.commitment(secret),
+            question,
             nonce,
             gas,
         })
     }
 
-    /// Registers the keys, settles, and measures one proof's verification
+    /// Opens the job for the receipt's circuits, registers the keys,
+    /// settles, and measures one proof's verification
     /// (a transaction to `verifyProof`, less its intrinsic and calldata gas)
     /// against the precompile floor.
     pub fn settle(mut self, out: &zkgate_zkml::pipeline::Outcome) -> Result<serde_json::Value> {
@@ -82,6 +84,29 @@ impl GasBench {
         let receipt = &out.receipt;
         let owner = Wallet::dev(0)?;
         let result = self.rt.block_on(async {
+            let mut circuits: Vec<zkgate_zkml::Fr> = receipt
+                .shards
+                .iter()
+                .map(|s| receipt.circuit.shard_id(s.rows))
+                .collect();
+            circuits.dedup();
+            let deadline = self.s.chain().now().await? + 86_400;
+            let (job, r) = self
+                .s
+                .open_job(
+                    &Wallet::dev(1)?,
+                    &zkgate_chain::settlement::OpenJob {
+                        dataset: self.dataset,
+                        commitment: self.commitment,
+                        question: self.question,
+                        circuits: circuits.clone(),
+                        verifier: B256::ZERO,
+                        deadline,
+                        value: U256::from(1u64),
+                    },
+                )
+                .await?;
+            self.gas.insert("open_job".into(), r.gas_used.into());
             let bundle = Bundle::for_receipt(receipt, &vks)?;
             let (_, r) = self.s.register_verifier(&owner, &bundle).await?;
             self.gas
@@ -111,7 +136,7 @@ impl GasBench {
                 .await?;
             let exec = r.gas_used - 21_000 - calldata_gas(&data);
             let floor = zkgate_chain::evm::verification_gas(nonzero);
-            let settled = self.s.settle(&owner, self.job, receipt, &vks).await?;
+            let settled = self.s.settle(&owner, job, &circuits, receipt, &vks).await?;
             self.gas.insert("settle".into(), settled.gas_used.into());
             anyhow::Ok(serde_json::json!({
                 "gas": self.gas,
@@ -123,8 +148,9 @@ impl GasBench {
                 "verify_over_floor": exec as f64 / floor as f64,
                 "floor_all_inputs_gas": zkgate_chain::evm::verification_gas(inputs.len()),
                 "settle_calldata_bytes": zkgate_chain::abi::Settlement::settleCall {
-                    id: U256::from(self.job),
+                    id: U256::from(job),
                     verifierId: bundle.id(),
+                    circuitIds: circuits.iter().map(zkgate_chain::evm::fr_to_u256).collect(),
                     values: zkgate_chain::settlement::values(receipt)?,
                     shards,
                 }.abi_encode().len(),

@@ -12,7 +12,7 @@ sol! {
         struct Verifier { address data; uint64 shardRows; uint32 inputs; uint32 keys; }
         struct Job {
             address researcher; uint64 datasetId; uint64 deadline; uint8 status; address payee;
-            uint64 rows; bytes32 verifier; uint256 commitment; uint256 escrow;
+            uint64 rows; bytes32 verifier; uint256 commitment; uint256 escrow; bytes32 question; bytes32 circuits;
         }
         struct Shard { uint256 key; uint256 offset; uint256 linkIn; uint256 linkOut; uint256[8] proof; }
 
@@ -20,7 +20,7 @@ sol! {
         event DatasetUpdated(uint256 indexed id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
         event DatasetRetired(uint256 indexed id);
         event VerifierRegistered(bytes32 indexed id, address data, uint32 keys, uint32 inputs, uint64 shardRows);
-        event JobOpened(uint256 indexed id, uint256 indexed datasetId, address indexed researcher, bytes32 verifier, uint256 nonce, uint256 escrow, uint64 deadline);
+        event JobOpened(uint256 indexed id, uint256 indexed datasetId, address indexed researcher, bytes32 verifier, bytes32 question, uint256[] circuitIds, uint256 nonce, uint256 escrow, uint64 deadline);
         event JobSettled(uint256 indexed id, bytes32 verifier, uint256[] values, address payee, uint256 amount);
         event AuditAnchored(address indexed owner, uint256 entries, bytes32 head);
         event JobRefunded(uint256 indexed id, address researcher, uint256 amount);
@@ -43,6 +43,9 @@ sol! {
         error InvalidProof(uint256 shard);
         error TransferFailed();
         error CommitmentChanged(uint256 current);
+        error QuestionUsed(uint256 job);
+        error BadCircuits();
+        error CircuitNotPinned(uint256 circuit);
 
         function datasetCount() external view returns (uint256);
         function jobCount() external view returns (uint256);
@@ -52,11 +55,13 @@ sol! {
         function dataset(uint256 id) external view returns (Dataset memory);
         function registerVerifier(bytes calldata bundle, uint32 keys, uint32 inputs) external returns (bytes32 id);
         function verifier(bytes32 id) external view returns (Verifier memory);
+        function jobOfQuestion(bytes32 question) external view returns (uint256);
+        function questionNonce(bytes32 question) external view returns (uint256);
         function jobNonce(uint256 id) external view returns (uint256);
-        function openJob(uint256 datasetId, uint256 commitment, bytes32 verifierId, uint64 deadline) external payable returns (uint256 id);
+        function openJob(uint256 datasetId, uint256 commitment, bytes32 question, uint256[] calldata circuitIds, bytes32 verifierId, uint64 deadline) external payable returns (uint256 id);
         function job(uint256 id) external view returns (Job memory);
         function result(uint256 id) external view returns (uint256[] memory);
-        function settle(uint256 id, bytes32 verifierId, uint256[] calldata values, Shard[] calldata shards) external;
+        function settle(uint256 id, bytes32 verifierId, uint256[] calldata circuitIds, uint256[] calldata values, Shard[] calldata shards) external;
         function anchorAudit(uint256 entries, bytes32 head) external;
         function refund(uint256 id) external;
         function owed(address who) external view returns (uint256);

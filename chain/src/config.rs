@@ -6,7 +6,7 @@
 use crate::client::{Chain, Wallet};
 use crate::settlement::{job_nonce, Settlement};
 use crate::{Error, Result};
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use zkgate_statement::Fr;
@@ -80,9 +80,10 @@ impl ChainConfig {
         Endpoint::default().chain_over(data_dir, Some(self))
     }
 
-    /// The nonce a proof for on-chain job `id` carries.
-    pub fn nonce(&self, id: u64) -> Fr {
-        job_nonce(self.chain_id, self.contract, id)
+    /// The nonce the proofs of the question hashing to `question` carry on
+    /// this contract.
+    pub fn nonce(&self, question: B256) -> Fr {
+        job_nonce(self.chain_id, self.contract, question)
     }
 }
 
@@ -216,7 +217,10 @@ mod tests {
             .settlement_over(dir.path(), None)
             .unwrap()
             .is_none());
-        assert_ne!(conf.nonce(1), conf.nonce(2));
+        assert_ne!(
+            conf.nonce(B256::repeat_byte(1)),
+            conf.nonce(B256::repeat_byte(2))
+        );
         // The public development key is never a default on a JSON-RPC chain.
         assert!(Endpoint::default().wallet(0, Some(&conf)).is_ok());
         let rpc = Endpoint {

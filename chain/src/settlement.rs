@@ -41,6 +41,71 @@ pub struct JobView {
     pub commitment: U256,
     /// Wei in escrow.
     pub escrow: U256,
+    /// The hash of the researcher's question.
+    pub question: B256,
+    /// keccak256 of the circuit ids the job may settle with.
+    pub circuits: B256,
+}
+
+/// What a researcher opens a job with (`openJob`).
+#[derive(Clone, Debug)]
+pub struct OpenJob {
+    /// The dataset's id in the registry.
+    pub dataset: u64,
+    /// The commitment the researcher expects it to have.
+    pub commitment: Fr,
+    /// The hash of the researcher's question.
+    pub question: B256,
+    /// The circuits the job may settle with
+    /// (`Question::settlable_circuit_ids`).
+    pub circuits: Vec<Fr>,
+    /// The keys proofs must verify under; zero: the owner names a bundle
+    /// of the pinned circuits at settlement.
+    pub verifier: B256,
+    /// Unix time after which the job can only be refunded.
+    pub deadline: u64,
+    /// Wei in escrow.
+    pub value: U256,
+}
+
+impl OpenJob {
+    /// The job a question asks for on `dataset`, whose keys the owner
+    /// names, in time until `deadline`, with `value` wei in escrow.
+    pub fn for_question(
+        q: &zkgate_statement::Question,
+        dataset: u64,
+        deadline: u64,
+        value: U256,
+    ) -> Result<OpenJob> {
+        let f = |h: &str| fr_from_hex(h).map_err(|e| Error::Receipt(format!("question: {e}")));
+        Ok(OpenJob {
+            dataset,
+            commitment: f(&q.dataset.commitment)?,
+            question: B256::from(q.hash()),
+            circuits: circuits_of(q)?,
+            verifier: B256::ZERO,
+            deadline,
+            value,
+        })
+    }
+}
+
+/// What the contract keeps of a job's circuit ids: keccak256 of them
+/// packed.
+pub fn circuits_hash(circuits: &[Fr]) -> B256 {
+    let mut pre = Vec::with_capacity(32 * circuits.len());
+    for c in circuits {
+        pre.extend_from_slice(&word(c));
+    }
+    keccak256(pre)
+}
+
+/// The circuit ids a job opened for question `q` pins.
+pub fn circuits_of(q: &zkgate_statement::Question) -> Result<Vec<Fr>> {
+    q.settlable_circuit_ids()
+        .iter()
+        .map(|h| fr_from_hex(h).map_err(|e| Error::Receipt(format!("question: {e}"))))
+        .collect()
 }
 
 /// A receipt's keys as the contract registers them: one key per shard
@@ -155,14 +220,10 @@ pub fn values(receipt: &Receipt) -> Result<Vec<U256>> {
     Ok(values_as_words(&v))
 }
 
-/// The job binding a proof for on-chain job `id` carries (the contract's
-/// `jobNonce`).
-pub fn job_nonce(chain_id: u64, contract: Address, id: u64) -> Fr {
-    let mut pre = b"zkgate.chain.job.v1".to_vec();
-    pre.extend_from_slice(&U256::from(chain_id).to_be_bytes::<32>());
-    pre.extend_from_slice(contract.as_slice());
-    pre.extend_from_slice(&U256::from(id).to_be_bytes::<32>());
-    Fr::from_be_bytes_mod_order(keccak256(pre).as_slice())
+/// The job binding the proofs of the question hashing to `question`
+/// carry on the contract at `contract` (its `questionNonce`).
+pub fn job_nonce(chain_id: u64, contract: Address, question: B256) -> Fr {
+    zkgate_statement::question::chain_nonce(chain_id, contract.0 .0, question.0)
 }
 
 /// A job's values as field elements (how the contract stores them).
@@ -304,24 +365,19 @@ impl Settlement {
         Ok(v.data != Address::ZERO)
     }
 
-    /// Opens a job with `value` wei in escrow on `dataset` as registered
-    /// with `commitment` (refused if the owner changed it); returns its id.
-    pub async fn open_job(
-        &self,
-        from: &Wallet,
-        dataset: u64,
-        commitment: Fr,
-        verifier: B256,
-        deadline: u64,
-        value: U256,
-    ) -> Result<(u64, TxReceipt)> {
+    /// Opens a job with `o.value` wei in escrow on `o.dataset` as
+    /// registered with `o.commitment` (refused if the owner changed it),
+    /// for the question hashing to `o.question`; returns its id.
+    pub async fn open_job(&self, from: &Wallet, o: &OpenJob) -> Result<(u64, TxReceipt)> {
         let call = S::openJobCall {
-            datasetId: U256::from(dataset),
-            commitment: fr_u256(&commitment),
-            verifierId: verifier,
-            deadline,
+            datasetId: U256::from(o.dataset),
+            commitment: fr_u256(&o.commitment),
+            question: o.question,
+            circuitIds: o.circuits.iter().map(fr_u256).collect(),
+            verifierId: o.verifier,
+            deadline: o.deadline,
         };
-        let r = self.send(from, call, value).await?;
+        let r = self.send(from, call, o.value).await?;
         let e: S::JobOpened = self.event(&r)?;
         Ok((e.id.to::<u64>(), r))
     }
@@ -339,6 +395,8 @@ impl Settlement {
             verifier: j.verifier,
             commitment: j.commitment,
             escrow: j.escrow,
+            question: j.question,
+            circuits: j.circuits,
         })
     }
 
@@ -359,24 +417,28 @@ impl Settlement {
         from: &Wallet,
         id: u64,
         verifier: B256,
+        circuits: &[Fr],
         values: Vec<U256>,
         shards: Vec<S::Shard>,
     ) -> Result<TxReceipt> {
         let call = S::settleCall {
             id: U256::from(id),
             verifierId: verifier,
+            circuitIds: circuits.iter().map(fr_u256).collect(),
             values,
             shards,
         };
         self.send(from, call, U256::ZERO).await
     }
 
-    /// Settles job `id` with a receipt and its keys (`vk.bin`): registers
-    /// the key bundle if it is new, then submits every shard proof.
+    /// Settles job `id`, opened with `circuits`, with a receipt and its
+    /// keys (`vk.bin`): registers the key bundle if it is new, then
+    /// submits every shard proof.
     pub async fn settle(
         &self,
         from: &Wallet,
         id: u64,
+        circuits: &[Fr],
         receipt: &Receipt,
         vks: &[VerifyingKey],
     ) -> Result<Settled> {
@@ -389,6 +451,7 @@ impl Settlement {
                 from,
                 id,
                 bundle.id(),
+                circuits,
                 values(receipt)?,
                 shards(receipt, &bundle)?,
             )

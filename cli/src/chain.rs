@@ -135,9 +135,11 @@ pub struct RegisterArgs {
 pub struct OpenArgs {
     #[command(flatten)]
     chain: ChainArgs,
-    /// The on-chain dataset id.
+    /// The researcher's question (`zkgate submit --chain-dataset` writes
+    /// one and opens its job itself): the job is opened for its hash, on
+    /// the dataset and the commitment it pins, with the circuits it allows.
     #[arg(long)]
-    dataset_id: u64,
+    question: PathBuf,
     /// Escrow, in wei (at least the dataset's price).
     #[arg(long, default_value_t = 0)]
     value_wei: u128,
@@ -145,13 +147,9 @@ pub struct OpenArgs {
     #[arg(long, default_value_t = 86_400)]
     deadline_secs: u64,
     /// The key bundle proofs must verify under (default: the data owner
-    /// names it at settlement).
+    /// names a bundle of the question's circuits at settlement).
     #[arg(long)]
     verifier: Option<B256>,
-    /// The dataset commitment the job is for (default: the one registered
-    /// now); the contract refuses the job if the owner has changed it.
-    #[arg(long)]
-    commitment: Option<String>,
 }
 
 #[derive(Args)]
@@ -219,29 +217,38 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 }));
             }
             ChainCmd::OpenJob(a) => {
+                let text = std::fs::read(&a.question)
+                    .with_context(|| format!("reading {}", a.question.display()))?;
+                let q = zkgate_statement::Question::from_json(&text)?;
+                let Some(pin) = &q.chain else {
+                    bail!("the question names no settlement contract: write it with `zkgate submit --chain-dataset`");
+                };
                 let target = a.chain.target()?;
                 let (s, researcher) = (target.settlement()?, target.wallet(1)?);
+                if pin.contract_bytes()? != s.address().0 .0
+                    || pin.chain_id != s.chain().chain_id().await?
+                {
+                    bail!(
+                        "the question is for contract {} on chain {}, not {}",
+                        pin.contract,
+                        pin.chain_id,
+                        s.address()
+                    );
+                }
                 let deadline = s.chain().now().await? + a.deadline_secs;
-                let commitment = match &a.commitment {
-                    Some(c) => fr_from_hex(c)?,
-                    None => {
-                        let d = s.dataset(a.dataset_id).await?;
-                        zkgate_chain::evm::u256_to_fr(d.commitment)
-                            .context("the registered commitment is not a field element")?
-                    }
-                };
-                let (id, r) = s
-                    .open_job(
-                        &researcher,
-                        a.dataset_id,
-                        commitment,
-                        a.verifier.unwrap_or(B256::ZERO),
+                let o = zkgate_chain::settlement::OpenJob {
+                    verifier: a.verifier.unwrap_or(B256::ZERO),
+                    ..zkgate_chain::settlement::OpenJob::for_question(
+                        &q,
+                        pin.dataset_id,
                         deadline,
                         U256::from(a.value_wei),
-                    )
-                    .await?;
+                    )?
+                };
+                let (id, r) = s.open_job(&researcher, &o).await?;
                 print(serde_json::json!({
-                    "job": id, "dataset_id": a.dataset_id, "deadline": deadline,
+                    "job": id, "dataset_id": pin.dataset_id, "deadline": deadline,
+                    "question_sha256": hex::encode(q.hash()),
                     "escrow_wei": a.value_wei.to_string(), "researcher": researcher.address().to_string(),
                     "tx": r.hash.to_string(), "gas_used": r.gas_used,
                 }));

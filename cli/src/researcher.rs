@@ -67,10 +67,34 @@ pub struct SubmitArgs {
     /// Idempotency key (resubmitting returns the same job).
     #[arg(long)]
     idempotency_key: Option<String>,
-    /// The on-chain job (`zkgate chain open-job`) the gateway settles once
-    /// the proof is made.
+    /// Settle on chain: write the question for this on-chain dataset id
+    /// (of the contract `--contract` or the data dir's `chain.json` names),
+    /// open a job for it with `--value-wei` in escrow from the researcher's
+    /// key (`--chain-key`, or `--dev-account`, 1 by default on a local
+    /// chain), then submit it; the gateway settles it once proved.
+    #[arg(long, conflicts_with = "chain_job")]
+    chain_dataset: Option<u64>,
+    /// With --chain-dataset: escrow, in wei (at least the dataset's price).
+    #[arg(long, default_value_t = 0)]
+    value_wei: u128,
+    /// With --chain-dataset: seconds from now until the job can only be
+    /// refunded.
+    #[arg(long, default_value_t = 86_400)]
+    deadline_secs: u64,
+    /// With --chain-dataset: the key bundle proofs must verify under
+    /// (default: the data owner names a bundle of the question's circuits
+    /// at settlement).
     #[arg(long)]
+    verifier: Option<zkgate_chain::alloy_primitives::B256>,
+    #[command(flatten)]
+    chain: crate::chain::ChainArgs,
+    /// An on-chain job already opened for a question (`zkgate chain
+    /// open-job --question`): submit it, with that question (`--question`).
+    #[arg(long, requires = "question")]
     chain_job: Option<u64>,
+    /// With --chain-job: the question the job was opened for.
+    #[arg(long)]
+    question: Option<PathBuf>,
     /// A ceremony key for the job's circuit (a `.zkey` from `zkgate
     /// ceremony` or snarkjs, its transcript inside), over the gateway's
     /// powers-of-tau file (`GET /v1/ceremony`). The gateway checks it and
@@ -116,8 +140,9 @@ fn write_question(
     model: &[u8],
     allow_suppression: u64,
     ceremony: Option<&[u8]>,
+    chain: Option<zkgate_statement::question::ChainPin>,
 ) -> Result<zkgate_statement::Question> {
-    use zkgate_statement::question::{CeremonyPin, OwnerBounds};
+    use zkgate_statement::question::CeremonyPin;
     let rt = tokio::runtime::Runtime::new()?;
     let meta = rt
         .block_on(async { ok(client.datasets().await) })?
@@ -126,26 +151,15 @@ fn write_question(
         .ok_or_else(|| {
             anyhow::anyhow!("the gateway publishes no dataset `{}`", manifest.dataset)
         })?;
-    let imported = zkgate_zkml::import::load_bytes(model)?;
-    let request = zkgate_gateway::worker::request_of(manifest);
-    let spec = zkgate_zkml::job::compile_public(
-        &imported.model,
-        &imported.onnx_sha256,
-        &meta.schema,
-        meta.rows,
-        &request,
+    let mut q = zkgate_gateway::question::ask(
+        &meta,
+        manifest,
+        model,
+        allow_suppression,
+        chain,
+        rand::random(),
     )
     .context("compiling the question's circuit from the published schema")?;
-    let mut q = zkgate_statement::Question::new(
-        &meta.name,
-        &meta.commitment,
-        spec.header().clone(),
-        OwnerBounds {
-            shard_rows: meta.shard_rows,
-            suppress_below_max: allow_suppression,
-        },
-        rand::random(),
-    );
     if let Some(zkey) = ceremony {
         let (key, transcript) =
             zkgate_zkml::ceremony::read(zkey).context("reading the ceremony key")?;
@@ -159,6 +173,42 @@ fn write_question(
         });
     }
     Ok(q)
+}
+
+/// The settlement contract `chain` names, as a question pins it.
+fn chain_pin(
+    chain: &crate::chain::ChainArgs,
+    dataset_id: u64,
+) -> Result<zkgate_statement::question::ChainPin> {
+    let s = chain.target()?.settlement()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let chain_id = rt.block_on(s.chain().chain_id())?;
+    Ok(zkgate_statement::question::ChainPin {
+        chain_id,
+        contract: s.address().to_string(),
+        dataset_id,
+    })
+}
+
+/// Opens the on-chain job for question `q` from the researcher's key.
+fn open_job(a: &SubmitArgs, q: &zkgate_statement::Question, dataset_id: u64) -> Result<u64> {
+    let target = a.chain.target()?;
+    let (s, researcher) = (target.settlement()?, target.wallet(1)?);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let deadline = s.chain().now().await? + a.deadline_secs;
+        let o = zkgate_chain::settlement::OpenJob {
+            verifier: a.verifier.unwrap_or_default(),
+            ..zkgate_chain::settlement::OpenJob::for_question(
+                q,
+                dataset_id,
+                deadline,
+                zkgate_chain::alloy_primitives::U256::from(a.value_wei),
+            )?
+        };
+        let (id, _) = s.open_job(&researcher, &o).await?;
+        Ok(id)
+    })
 }
 
 /// Shows a dry run's answer; whether the job would run.
@@ -222,30 +272,54 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
         .question_out
         .clone()
         .unwrap_or_else(|| a.out.with_extension("question.json"));
-    // Off chain, the job answers our question, written down here before
-    // anything is sent: its hash binds the proofs (and seeds any noise),
-    // so the gateway picks neither the question nor the randomness.
-    let question = if a.chain_job.is_none() {
-        let q = write_question(
-            &client,
-            &manifest,
-            &model,
-            a.allow_suppression,
-            ceremony.as_deref(),
-        )?;
-        manifest.columns = Some(q.columns.clone());
-        manifest.question = Some(q.clone());
-        if !a.dry_run {
-            std::fs::write(&question_out, q.to_json())
-                .with_context(|| format!("writing {}", question_out.display()))?;
+    // The job answers our question, written down here before anything is
+    // sent: its hash binds the proofs (and seeds any noise), so the
+    // gateway picks neither the question nor the randomness. On chain the
+    // job is opened for its hash, with the circuits it allows.
+    let q = match (&a.question, a.chain_job) {
+        (Some(file), Some(_)) => {
+            let text =
+                std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            zkgate_statement::Question::from_json(&text)?
         }
-        Some(q)
-    } else {
-        None
+        (Some(_), None) => {
+            bail!("--question names the question of an on-chain job: add --chain-job")
+        }
+        (None, _) => {
+            let pin = match a.chain_dataset {
+                Some(dataset_id) => Some(chain_pin(&a.chain, dataset_id)?),
+                None => None,
+            };
+            let q = write_question(
+                &client,
+                &manifest,
+                &model,
+                a.allow_suppression,
+                ceremony.as_deref(),
+                pin,
+            )?;
+            if !a.dry_run {
+                std::fs::write(&question_out, q.to_json())
+                    .with_context(|| format!("writing {}", question_out.display()))?;
+            }
+            q
+        }
     };
+    manifest.columns = Some(q.columns.clone());
+    manifest.question = Some(q.clone());
     if a.dry_run {
         return dry_run(&a, &client, &manifest, model);
     }
+    if let Some(dataset_id) = a.chain_dataset {
+        let id = open_job(&a, &q, dataset_id)?;
+        println!(
+            "opened on-chain job {id} for the question in {} with {} wei in escrow",
+            question_out.display(),
+            a.value_wei
+        );
+        manifest.chain_job = Some(id);
+    }
+    let question = Some(q);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let t0 = Instant::now();
@@ -409,7 +483,7 @@ fn check_receipt(receipt: &str, vk: &[u8], model: &std::path::Path, m: &Manifest
     // answer our question, field by field, with our nonce (and, with a
     // ceremony key, with the key we contributed to).
     if let Some(q) = &m.question {
-        if let Err(why) = q.check(&r, q.job_nonce()) {
+        if let Err(why) = q.check(&r, zkgate_verifier::Expect::question_nonce(q)?) {
             bail!("{why}");
         }
     }

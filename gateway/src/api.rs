@@ -287,7 +287,7 @@ async fn submit(
     // (Its state can still change before settlement, which reads the
     // chain again.)
     let chain = match manifest.chain_job {
-        Some(id) => Some(check_chain_job(&gw, id, &meta, &who).await?),
+        Some(id) => Some(check_chain_job(&gw, id, manifest.question.as_ref(), &meta, &who).await?),
         None => None,
     };
     let _admission = gw.admission.lock().await;
@@ -722,17 +722,27 @@ fn repeated<'a>(jobs: &'a [Job], who: &Researcher, manifest: &Manifest) -> Optio
 async fn check_chain_job(
     gw: &Gateway,
     id: u64,
+    question: Option<&zkgate_statement::Question>,
     meta: &DatasetMeta,
     who: &Researcher,
 ) -> Result<ChainBinding> {
     let conf = crate::chain::load_config(&gw.paths)?.ok_or_else(|| {
         Error::Unprocessable("this gateway settles on no chain: drop `chain_job`".into())
     })?;
-    let binding = crate::chain::binding(&conf, id);
+    let q = question.ok_or_else(|| {
+        Error::BadRequest(
+            "an on-chain job needs the researcher's question (`zkgate submit --chain-dataset` writes one; `openJob` takes its hash)".into(),
+        )
+    })?;
+    let binding = crate::chain::binding(
+        &conf,
+        id,
+        zkgate_chain::alloy_primitives::B256::from(q.hash()),
+    );
     // Taken or spent first (checked again under the lock): that answer
     // needs no chain.
     chain_job_free(&gw.store.jobs()?, &binding)?;
-    crate::chain::check_job(&gw.paths, &conf, &binding, meta, who).await?;
+    crate::chain::check_job(&gw.paths, &conf, &binding, meta, who, q).await?;
     Ok(binding)
 }
 
@@ -853,7 +863,7 @@ pub fn openapi() -> serde_json::Value {
                 "get": { "responses": { "200": { "description": "the caller's jobs" }, "401": err("bad token") } },
                 "post": {
                     "requestBody": { "content": { "multipart/form-data": { "schema": { "type": "object", "properties": {
-                        "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key, quant (any subset), epsilon, chain_job (an on-chain job to settle), question (the researcher's question, docs/question.schema.json: the job must answer it and its proofs are bound to its hash), nonce (32 random bytes, hex, without a question)" },
+                        "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key, quant (any subset), epsilon, chain_job (an on-chain job opened for the question, which then names the contract in `chain`), question (the researcher's question, docs/question.schema.json: the job must answer it and its proofs are bound to its hash), nonce (32 random bytes, hex, without a question)" },
                         "ceremony_key": { "type": "string", "format": "binary", "description": "optional: a phase-2 key of the job's circuit over the gateway's powers-of-tau file, a snarkjs .zkey with its transcript (zkgate ceremony or snarkjs zkey contribute), proved with after it is checked" },
                         "model": { "type": "string", "format": "binary" } } } } } },
                     "responses": {

@@ -20,7 +20,7 @@ use zkgate_chain::abi::Status;
 use zkgate_chain::alloy_primitives::{B256, U256};
 use zkgate_chain::{Chain, Settlement, Wallet};
 use zkgate_statement::field::{fr_from_hex, fr_to_hex};
-use zkgate_statement::Receipt;
+use zkgate_statement::{Question, Receipt};
 use zkgate_zkml::Fr;
 
 pub use zkgate_chain::config::ChainConfig;
@@ -42,13 +42,14 @@ fn wallet_of(conf: &ChainConfig, paths: &Paths) -> Result<Wallet> {
         .map_err(|e| Error::Config(format!("chain key: {e}")))
 }
 
-/// On-chain job `id` on the configured contract and chain.
-pub fn binding(conf: &ChainConfig, id: u64) -> ChainBinding {
+/// On-chain job `id` on the configured contract and chain, opened for the
+/// question hashing to `question`.
+pub fn binding(conf: &ChainConfig, id: u64, question: B256) -> ChainBinding {
     ChainBinding {
         job: id,
         contract: conf.contract,
         chain_id: conf.chain_id,
-        nonce: fr_to_hex(conf.nonce(id)),
+        nonce: fr_to_hex(conf.nonce(question)),
     }
 }
 
@@ -64,7 +65,15 @@ pub fn job_binding(paths: &Paths, job: &Job) -> Result<Option<ChainBinding>> {
     }
     let conf = load_config(paths)?
         .ok_or_else(|| Error::Config("the chain configuration is gone".into()))?;
-    Ok(Some(binding(&conf, id)))
+    let q = job
+        .manifest
+        .question
+        .as_ref()
+        .ok_or_else(|| Error::Corrupt {
+            record: format!("job {}", job.id),
+            reason: "an on-chain job without the researcher's question".into(),
+        })?;
+    Ok(Some(binding(&conf, id, B256::from(q.hash()))))
 }
 
 /// The nonce `job`'s proofs carry: its on-chain job's, or off chain the
@@ -89,13 +98,16 @@ fn chain_err(e: zkgate_chain::Error) -> Error {
 /// Checks, at submission, that the on-chain job `binding` names (on the
 /// chain `conf` reaches) was opened by the address registered for `who`
 /// (whose escrow pays for it and who alone may have its result), is open,
-/// in time, and was opened against this dataset's commitment and rows.
+/// in time, was opened against this dataset's commitment and rows, for
+/// the question `q` (its hash) pinning the circuits `q` allows, and that
+/// `q` names this contract and the job's dataset.
 pub async fn check_job(
     paths: &Paths,
     conf: &ChainConfig,
     binding: &ChainBinding,
     meta: &DatasetMeta,
     who: &Researcher,
+    q: &Question,
 ) -> Result<()> {
     let id = binding.job;
     let Some(mine) = who.address else {
@@ -130,6 +142,37 @@ pub async fn check_job(
             meta.name
         )));
     }
+    let pin = q
+        .chain
+        .as_ref()
+        .ok_or_else(|| Error::BadRequest("the question names no settlement contract".into()))?;
+    let contract = pin
+        .contract_bytes()
+        .map_err(|e| Error::BadRequest(e.to_string()))?;
+    if pin.chain_id != binding.chain_id || contract != binding.contract.0 .0 {
+        return Err(Error::Unprocessable(format!(
+            "the question is for contract {} on chain {}; this gateway settles on {} on chain {}",
+            pin.contract, pin.chain_id, binding.contract, binding.chain_id
+        )));
+    }
+    if pin.dataset_id != job.dataset_id {
+        return Err(Error::Unprocessable(format!(
+            "the question names on-chain dataset {}; on-chain job {id} was opened on dataset {}",
+            pin.dataset_id, job.dataset_id
+        )));
+    }
+    if job.question != B256::from(q.hash()) {
+        return Err(Error::Unprocessable(format!(
+            "on-chain job {id} was opened for another question than the one sent"
+        )));
+    }
+    let circuits =
+        zkgate_chain::settlement::circuits_of(q).map_err(|e| Error::BadRequest(e.to_string()))?;
+    if job.circuits != zkgate_chain::settlement::circuits_hash(&circuits) {
+        return Err(Error::Unprocessable(format!(
+            "on-chain job {id} pins other circuits than the question allows"
+        )));
+    }
     Ok(())
 }
 
@@ -144,12 +187,13 @@ pub enum Attempt {
     Retry(String),
 }
 
-/// Settles the on-chain job `binding` names with a stored receipt and its
-/// key file, on the contract of the binding through the chain (node, key)
-/// `chain.json` gives.
+/// Settles the on-chain job `binding` names, opened for question `q`,
+/// with a stored receipt and its key file, on the contract of the binding
+/// through the chain (node, key) `chain.json` gives.
 pub async fn settle(
     paths: &Paths,
     binding: &ChainBinding,
+    q: &Question,
     receipt: &str,
     vk: &[u8],
 ) -> Result<Attempt> {
@@ -192,16 +236,22 @@ pub async fn settle(
     let receipt = Receipt::from_json(receipt)?;
     let vks = zkgate_statement::groth16::keys_from_bytes(vk)?;
     let wallet = wallet_of(&conf, paths)?;
-    Ok(match s.settle(&wallet, id, &receipt, &vks).await {
-        Ok(done) => Attempt::Settled(record(
-            done.tx,
-            done.block,
-            Some(done.gas_used),
-            done.values,
-        )),
-        Err(zkgate_chain::Error::Reverted(r)) => Attempt::Refused(r),
-        Err(e) => Attempt::Retry(e.to_string()),
-    })
+    let circuits = match zkgate_chain::settlement::circuits_of(q) {
+        Ok(c) => c,
+        Err(e) => return Ok(Attempt::Refused(e.to_string())),
+    };
+    Ok(
+        match s.settle(&wallet, id, &circuits, &receipt, &vks).await {
+            Ok(done) => Attempt::Settled(record(
+                done.tx,
+                done.block,
+                Some(done.gas_used),
+                done.values,
+            )),
+            Err(zkgate_chain::Error::Reverted(r)) => Attempt::Refused(r),
+            Err(e) => Attempt::Retry(e.to_string()),
+        },
+    )
 }
 
 /// Publishes the audit log's signed head on the contract `binding` names,
@@ -233,6 +283,32 @@ pub async fn anchor_audit(
 mod tests {
     use super::*;
     use zkgate_chain::alloy_primitives::Address;
+    use zkgate_statement::question::ChainPin;
+
+    /// A question for the linear model's mean over the tabular fixture's
+    /// schema, on the contract `conf` names.
+    fn question(conf: &ChainConfig) -> Question {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+        let csv = fixtures.join("data/tabular.csv");
+        let meta = DatasetMeta {
+            name: "bc".into(),
+            schema: zkgate_zkml::dataset::declared_schema(&csv).unwrap(),
+            rows: 12,
+            commitment: fr_to_hex(Fr::from(5u64)),
+            price: 0,
+            created: 0,
+            shard_rows: None,
+        };
+        let model = std::fs::read(fixtures.join("models/linreg.onnx")).unwrap();
+        let mut manifest = crate::store::tests::job("x").manifest;
+        manifest.aggregate = zkgate_statement::Aggregate::Mean;
+        let pin = ChainPin {
+            chain_id: conf.chain_id,
+            contract: conf.contract.to_string(),
+            dataset_id: 1,
+        };
+        crate::question::ask(&meta, &manifest, &model, 0, Some(pin), [7; 32]).unwrap()
+    }
 
     /// A job keeps the contract, chain and nonce it was accepted with when
     /// `chain.json` names another contract later (a new `chain deploy`):
@@ -252,13 +328,16 @@ mod tests {
             dev_account: Some(0),
         };
         first.save(&paths.root).unwrap();
-        let bound = binding(&first, 7);
+        let q = question(&first);
+        let hash = B256::from(q.hash());
+        let bound = binding(&first, 7, hash);
         assert_eq!(
             bound.nonce().unwrap(),
-            zkgate_chain::settlement::job_nonce(31337, first.contract, 7)
+            zkgate_chain::settlement::job_nonce(31337, first.contract, hash)
         );
         let mut job = crate::store::tests::job("job_a");
         job.manifest.chain_job = Some(7);
+        job.manifest.question = Some(q);
         job.chain = Some(bound.clone());
 
         let second = ChainConfig {
@@ -266,20 +345,21 @@ mod tests {
             ..first.clone()
         };
         second.save(&paths.root).unwrap();
-        assert_ne!(first.nonce(7), second.nonce(7));
+        assert_ne!(first.nonce(hash), second.nonce(hash));
         assert_eq!(job_binding(&paths, &job).unwrap(), Some(bound.clone()));
-        assert_eq!(proof_nonce(&paths, &job).unwrap(), first.nonce(7));
+        assert_eq!(proof_nonce(&paths, &job).unwrap(), first.nonce(hash));
 
         let mut legacy = job.clone();
         legacy.chain = None;
         assert_eq!(
             job_binding(&paths, &legacy).unwrap(),
-            Some(binding(&second, 7))
+            Some(binding(&second, 7, hash))
         );
-        assert_eq!(proof_nonce(&paths, &legacy).unwrap(), second.nonce(7));
+        assert_eq!(proof_nonce(&paths, &legacy).unwrap(), second.nonce(hash));
 
         let mut plain = legacy.clone();
         plain.manifest.chain_job = None;
+        plain.manifest.question = None;
         assert_eq!(job_binding(&paths, &plain).unwrap(), None);
         assert_eq!(
             proof_nonce(&paths, &plain).unwrap(),

@@ -8,7 +8,45 @@
 use crate::error::{Error, Result};
 use crate::store::{DatasetMeta, Manifest};
 use zkgate_statement::field::same_field;
+use zkgate_statement::question::{ChainPin, OwnerBounds};
 use zkgate_statement::{Question, ShardPlan, SpecHeader};
+
+/// The researcher's question for `manifest` over the dataset as published
+/// (`meta`, as `GET /v1/datasets` serves it: schema, rows, commitment and
+/// shard size; the rows themselves are never needed), compiled from the
+/// ONNX file `model`, with the owner's `suppress_below_max`, settled on
+/// `chain` if given, and the researcher's 32 random bytes `nonce`.
+pub fn ask(
+    meta: &DatasetMeta,
+    manifest: &Manifest,
+    model: &[u8],
+    suppress_below_max: u64,
+    chain: Option<ChainPin>,
+    nonce: [u8; 32],
+) -> Result<Question> {
+    let imported = zkgate_zkml::import::load_bytes(model)?;
+    let spec = zkgate_zkml::job::compile_public(
+        &imported.model,
+        &imported.onnx_sha256,
+        &meta.schema,
+        meta.rows,
+        &crate::worker::request_of(manifest),
+    )?;
+    let mut q = Question::new(
+        &meta.name,
+        &meta.commitment,
+        spec.header().clone(),
+        OwnerBounds {
+            shard_rows: meta.shard_rows,
+            suppress_below_max,
+        },
+        nonce,
+    );
+    q.chain = chain;
+    q.check_self()
+        .map_err(|e| Error::BadRequest(e.to_string()))?;
+    Ok(q)
+}
 
 /// Rows per shard proof the gateway uses for `meta` with the configured
 /// `limit` (`limits.shard_rows`, 0 for none): the pipeline's rule, so the
@@ -34,10 +72,18 @@ pub fn check_submission(
     };
     q.check_self()
         .map_err(|e| Error::BadRequest(e.to_string()))?;
-    if manifest.chain_job.is_some() {
-        return Err(Error::Unprocessable(
-            "a question is not settled on chain yet: submit an on-chain job without one".into(),
-        ));
+    match (manifest.chain_job, &q.chain) {
+        (Some(_), None) => {
+            return Err(Error::BadRequest(
+                "an on-chain job's question names the settlement contract (`chain`): its nonce is the contract's".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(Error::BadRequest(
+                "the question is for an on-chain job: give its id (`chain_job`)".into(),
+            ))
+        }
+        _ => {}
     }
     if manifest.nonce.is_some() {
         return Err(Error::BadRequest(

@@ -213,8 +213,13 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
 async fn attempt_settlement(gw: &Gateway, job: &Job) -> Result<Attempt> {
     let binding =
         crate::chain::job_binding(&gw.paths, job)?.expect("only on-chain jobs are settled");
+    let Some(q) = &job.manifest.question else {
+        return Ok(Attempt::Refused(
+            "the job has no question: the contract's job pins one".into(),
+        ));
+    };
     match (gw.store.receipt(&job.id), gw.store.vk(&job.id)) {
-        (Ok(Some(r)), Ok(Some(vk))) => crate::chain::settle(&gw.paths, &binding, &r, &vk).await,
+        (Ok(Some(r)), Ok(Some(vk))) => crate::chain::settle(&gw.paths, &binding, q, &r, &vk).await,
         _ => Ok(Attempt::Refused("the receipt is missing".into())),
     }
 }

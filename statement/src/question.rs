@@ -36,6 +36,9 @@ use zkgate_circuits::Fr;
 /// Format version of questions.
 pub const QUESTION_VERSION: u32 = 1;
 
+/// Most circuit ids an on-chain job pins (the contract's `MAX_CIRCUITS`).
+pub const MAX_CHAIN_CIRCUITS: usize = 64;
+
 /// The dataset as the gateway published it (`GET /v1/datasets`) or the
 /// chain's registry holds it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,17 +80,52 @@ pub struct CeremonyPin {
     pub vk_sha256: Vec<String>,
 }
 
-/// The on-chain job a question is settled through: its nonce is the
-/// contract's, derived from these (see `zkgate_chain::settlement`).
+/// The settlement contract a question is opened on (`openJob` takes the
+/// question's hash, so the job id cannot be part of the question): the
+/// job nonce is then the contract's `questionNonce`
+/// ([`chain_nonce`]), and the contract opens each question once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainPin {
     /// The chain id.
     pub chain_id: u64,
-    /// The settlement contract's address, hex.
+    /// The settlement contract's address, `0x` and 40 hex digits.
     pub contract: String,
-    /// The on-chain job id.
-    pub job: u64,
+    /// The dataset's id in the contract's registry.
+    pub dataset_id: u64,
+}
+
+impl ChainPin {
+    /// The contract's address as bytes.
+    pub fn contract_bytes(&self) -> Result<[u8; 20]> {
+        let h = self.contract.strip_prefix("0x").unwrap_or(&self.contract);
+        hex::decode(h)
+            .ok()
+            .and_then(|b| <[u8; 20]>::try_from(b).ok())
+            .ok_or_else(|| {
+                Error::Serialization(format!(
+                    "question: the contract `{}` is not an address",
+                    self.contract
+                ))
+            })
+    }
+}
+
+/// The nonce the settlement contract at `contract` on chain `chain_id`
+/// gives the proofs of the question hashing to `question`
+/// (`questionNonce`): `keccak256("zkgate.chain.job.v2" || chain id as 32
+/// bytes || contract || question) mod r`.
+pub fn chain_nonce(chain_id: u64, contract: [u8; 20], question: [u8; 32]) -> Fr {
+    use ark_ff::PrimeField;
+    use sha3::Keccak256;
+    let mut k = Keccak256::new();
+    k.update(b"zkgate.chain.job.v2");
+    let mut id = [0u8; 32];
+    id[24..].copy_from_slice(&chain_id.to_be_bytes());
+    k.update(id);
+    k.update(contract);
+    k.update(question);
+    Fr::from_be_bytes_mod_order(&k.finalize())
 }
 
 /// The researcher's question. See the module documentation.
@@ -224,10 +262,36 @@ impl Question {
         Sha256::digest(self.canonical_json()).into()
     }
 
-    /// The nonce every proof of this question is bound to off chain (and
-    /// its noise drawn from): `nonce_from("question:" || hex(hash))`.
+    /// The nonce every proof of this question is bound to (and its noise
+    /// drawn from): off chain `nonce_from("question:" || hex(hash))`; on
+    /// the chain it names, the contract's ([`chain_nonce`]).
     pub fn job_nonce(&self) -> Fr {
-        nonce_from(format!("question:{}", hex::encode(self.hash())).as_bytes())
+        match &self.chain {
+            Some(c) => chain_nonce(
+                c.chain_id,
+                c.contract_bytes().unwrap_or_default(),
+                self.hash(),
+            ),
+            None => nonce_from(format!("question:{}", hex::encode(self.hash())).as_bytes()),
+        }
+    }
+
+    /// The shard circuits a job answering this question may be proved
+    /// with: its expected circuit's, and, for class cells released exact,
+    /// the same circuit under each suppression threshold up to the
+    /// owner's bound (the threshold is part of the circuit). What an
+    /// on-chain job pins (`openJob`'s `circuitIds`), hex.
+    pub fn settlable_circuit_ids(&self) -> Vec<String> {
+        let e = &self.expected_circuit;
+        let mut ids = self.circuit_ids.clone();
+        if e.aggregate.has_cells() && e.params.noise.is_none() {
+            for t in 1..=self.owner.suppress_below_max {
+                let mut h = e.clone();
+                h.params.suppress_below = t;
+                ids.extend(Self::ids_of(&h));
+            }
+        }
+        ids
     }
 
     /// Reads a question, checking that its fields agree with its expected
@@ -258,6 +322,14 @@ impl Question {
         match hex::decode(&self.nonce) {
             Ok(b) if b.len() == 32 => {}
             _ => return bad("the nonce must be 32 bytes, hex".into()),
+        }
+        if let Some(c) = &self.chain {
+            c.contract_bytes()?;
+            if self.settlable_circuit_ids().len() > MAX_CHAIN_CIRCUITS {
+                return bad(format!(
+                    "an on-chain job pins at most {MAX_CHAIN_CIRCUITS} circuit ids; lower the suppression bound"
+                ));
+            }
         }
         let e = &self.expected_circuit;
         let pinned = Question::new(
@@ -326,10 +398,11 @@ impl Question {
             ));
         }
         self.check_header(h)?;
-        if self.owner.shard_rows.is_some() && h.params.suppress_below == 0 {
+        if self.owner.shard_rows.is_some() {
+            let ids = self.settlable_circuit_ids();
             for s in &receipt.shards {
                 let id = fr_to_hex(h.shard_id(s.rows));
-                if !self.circuit_ids.contains(&id) {
+                if !ids.contains(&id) {
                     return Err(differ(
                         "circuit",
                         format!("shard circuit {id} is not among the question's"),

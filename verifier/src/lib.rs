@@ -79,19 +79,14 @@ impl Expect {
         })
     }
 
-    /// The nonce the question's proofs must carry: the question's own hash
-    /// off chain, the contract's derivation for an on-chain job.
+    /// The nonce the question's proofs must carry: from the question's own
+    /// hash off chain, the contract's derivation from it for an on-chain
+    /// job.
     pub fn question_nonce(q: &Question) -> Result<Fr> {
-        Ok(match &q.chain {
-            None => q.job_nonce(),
-            Some(c) => {
-                let contract: zkgate_chain::alloy_primitives::Address = c
-                    .contract
-                    .parse()
-                    .with_context(|| format!("the question's contract `{}`", c.contract))?;
-                zkgate_chain::settlement::job_nonce(c.chain_id, contract, c.job)
-            }
-        })
+        if let Some(c) = &q.chain {
+            c.contract_bytes()?;
+        }
+        Ok(q.job_nonce())
     }
 
     /// Why `receipt` is not for the expected question, schema or job

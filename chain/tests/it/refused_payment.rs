@@ -96,18 +96,26 @@ async fn a_payee_refusing_ether_does_not_block_settlement() {
 
     // Job 1 names its keys, so anyone may settle it.
     let chain_id = s.chain().chain_id().await.unwrap();
-    let o = common::prove(&d, settlement::job_nonce(chain_id, s.address(), 1));
+    let q = common::question(1);
+    let o = common::prove(&d, settlement::job_nonce(chain_id, s.address(), q));
+    let circuits = common::circuits(&o.receipt);
     let vks: Vec<_> = o.keys.iter().map(|(_, vk)| vk.clone()).collect();
     let bundle = Bundle::for_receipt(&o.receipt, &vks).unwrap();
     s.register_verifier(&settler, &bundle).await.unwrap();
     let deadline = s.chain().now().await.unwrap() + 3600;
     let (job, _) = s
-        .open_job(&researcher, 1, commitment, bundle.id(), deadline, price)
+        .open_job(
+            &researcher,
+            &common::open_job(1, commitment, q, &circuits, bundle.id(), deadline, price),
+        )
         .await
         .unwrap();
     assert_eq!(job, 1);
 
-    let settled = s.settle(&settler, job, &o.receipt, &vks).await.unwrap();
+    let settled = s
+        .settle(&settler, job, &circuits, &o.receipt, &vks)
+        .await
+        .unwrap();
     assert_eq!(settled.payee, forwarder);
     assert_eq!(s.chain().balance(forwarder).await.unwrap(), U256::ZERO);
     assert_eq!(owed(&s, forwarder).await, price, "kept for the payee");

@@ -366,18 +366,6 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
     register.extend(["--key", key, "--data-dir", g]);
     let registered: serde_json::Value = serde_json::from_str(run(&register).trim()).unwrap();
     let verifier = registered["verifier"].as_str().unwrap().to_string();
-    run(&[
-        "chain",
-        "open-job",
-        "--data-dir",
-        g,
-        "--dataset-id",
-        "1",
-        "--value-wei",
-        "100",
-        "--verifier",
-        &verifier,
-    ]);
     let mut server = Command::new(common::bin())
         .args(["serve", "--data-dir", g])
         .stdout(std::process::Stdio::null())
@@ -416,27 +404,33 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
         &columns,
         "--ceremony-key",
         key,
-        "--chain-job",
-        "1",
-        "--out",
-        out_r.to_str().unwrap(),
-        "--vk-out",
-        out_v.to_str().unwrap(),
     ]);
     // Off chain with the same key: `submit` writes the question, which
     // pins the key the researcher contributed to, and checks the receipt
     // against it before it reports success.
     let (off_r, off_v) = (d.join("off-r.json"), d.join("off-vk.bin"));
     let mut off = submit.clone();
-    let at = off.iter().position(|a| *a == "--chain-job").unwrap();
-    off.drain(at..at + 2);
-    let at = off.iter().position(|a| *a == "--out").unwrap();
-    off.truncate(at);
     off.extend([
         "--out",
         off_r.to_str().unwrap(),
         "--vk-out",
         off_v.to_str().unwrap(),
+    ]);
+    // On chain: the job is opened for the question, naming the bundle of
+    // the contributed keys.
+    submit.extend([
+        "--chain-dataset",
+        "1",
+        "--value-wei",
+        "100",
+        "--verifier",
+        &verifier,
+        "--data-dir",
+        g,
+        "--out",
+        out_r.to_str().unwrap(),
+        "--vk-out",
+        out_v.to_str().unwrap(),
     ]);
     let offchain = zkgate(&off);
     let registered = zkgate(&reg);

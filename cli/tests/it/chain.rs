@@ -1,9 +1,12 @@
 //! `zkgate chain ...` as a process on a data dir's embedded chain: deploy,
-//! register, open; the contract's refusals reach the user as its error
-//! names with exit code 2; a receipt whose job is not settled is invalid
-//! on chain (exit 1). Then `zkgate serve` settles the job submitted with
-//! `--chain-job`, `verify --chain-job` accepts its receipt (exit 0) and
-//! refuses another valid receipt of the same rows (exit 1).
+//! register; `submit --chain-dataset` writes the question and opens its
+//! job, the contract's refusals reaching the user as its error names with
+//! exit code 2; `chain open-job --question` opens a question once; a
+//! receipt whose job is not settled is invalid on chain (exit 1). Then
+//! `zkgate serve` settles the job submitted with `--chain-job
+//! --question`, `verify --chain-job` accepts its receipt (exit 0), with
+//! the question too, and refuses another valid receipt of the same rows
+//! or another question (exit 1).
 
 use crate::common;
 
@@ -18,6 +21,10 @@ fn ok(args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 fn fails(args: &[&str], code: i32, needle: &str) {
@@ -68,11 +75,7 @@ fn chain_commands_on_the_embedded_chain() {
         .trim()
         .to_string();
 
-    fails(
-        &["chain", "open-job", "--data-dir", d, "--dataset-id", "1"],
-        2,
-        "no contract",
-    );
+    fails(&["chain", "job", "1", "--data-dir", d], 2, "no contract");
     let deployed = ok(&["chain", "deploy", "--data-dir", d]);
     assert!(dir.join("chain.json").exists());
     assert!(dir.join("chain/state.json").exists());
@@ -101,45 +104,105 @@ fn chain_commands_on_the_embedded_chain() {
     ]);
     assert_eq!(reg["dataset_id"], 1);
     assert_eq!(reg["rows"], 12);
-    fails(
-        &[
-            "chain",
-            "open-job",
+
+    let mut server = Command::new(bin())
+        .args(["serve", "--data-dir", d])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(t0.elapsed().as_secs() < 30, "gateway did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let gateway = format!("https://{addr}");
+    let ca = dir.join("tls/cert.pem");
+    let model = fixture("models/breast_cancer.onnx");
+    let submit = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "submit",
+            "--gateway",
+            &gateway,
+            "--ca-cert",
+            ca.to_str().unwrap(),
+            "--token",
+            &token,
+            "--dataset",
+            "bc",
+            "--model",
+            &model,
+            "--aggregate",
+            "accuracy",
+            "--label",
+            "label",
             "--data-dir",
             d,
-            "--dataset-id",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    // `submit --chain-dataset` writes the question, then opens its job on
+    // chain: the contract's refusals reach the user by name (exit 2), the
+    // question already written.
+    let question = tmp.path().join("q.json");
+    let q = question.to_str().unwrap();
+    fails(
+        &strs(&submit(&[
+            "--chain-dataset",
             "1",
             "--value-wei",
             "99",
-        ],
+            "--question-out",
+            q,
+        ])),
         2,
         "LowEscrow",
     );
+    assert!(question.exists());
+    let q7 = tmp.path().join("q7.json");
     fails(
-        &[
-            "chain",
-            "open-job",
-            "--data-dir",
-            d,
-            "--dataset-id",
+        &strs(&submit(&[
+            "--chain-dataset",
             "7",
             "--value-wei",
             "100",
-        ],
+            "--question-out",
+            q7.to_str().unwrap(),
+        ])),
         2,
         "UnknownDataset",
     );
+    // The job opened for the question written above: its hash and the
+    // circuits it allows are pinned on chain.
     let job = ok(&[
         "chain",
         "open-job",
         "--data-dir",
         d,
-        "--dataset-id",
-        "1",
+        "--question",
+        q,
         "--value-wei",
         "100",
     ]);
     assert_eq!(job["job"], 1);
+    fails(
+        &[
+            "chain",
+            "open-job",
+            "--data-dir",
+            d,
+            "--question",
+            q,
+            "--value-wei",
+            "100",
+        ],
+        2,
+        "QuestionUsed",
+    );
     let shown = ok(&["chain", "job", "1", "--data-dir", d]);
     assert_eq!(shown["state"]["status"], "open");
     fails(&["chain", "refund", "1", "--data-dir", d], 2, "NotExpired");
@@ -156,7 +219,7 @@ fn chain_commands_on_the_embedded_chain() {
     ok(&[
         "prove",
         "--model",
-        &fixture("models/breast_cancer.onnx"),
+        &model,
         "--data",
         csv.to_str().unwrap(),
         "--aggregate",
@@ -180,17 +243,6 @@ fn chain_commands_on_the_embedded_chain() {
 
     // The gateway proves and settles the job; the receipt verifies on
     // chain, the local one (same rows, another salt) does not.
-    let mut server = Command::new(bin())
-        .args(["serve", "--data-dir", d])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(t0.elapsed().as_secs() < 30, "gateway did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
     let settled = tmp.path().join("settled.json");
     let settled_vk = tmp.path().join("settled.vk");
     let gateway = format!("https://{addr}");
@@ -214,29 +266,16 @@ fn chain_commands_on_the_embedded_chain() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let out = zkgate(&[
-        "submit",
-        "--gateway",
-        &gateway,
-        "--ca-cert",
-        ca.to_str().unwrap(),
-        "--token",
-        &token,
-        "--dataset",
-        "bc",
-        "--model",
-        &fixture("models/breast_cancer.onnx"),
-        "--aggregate",
-        "accuracy",
-        "--label",
-        "label",
+    let out = zkgate(&strs(&submit(&[
         "--chain-job",
         "1",
+        "--question",
+        q,
         "--out",
         settled.to_str().unwrap(),
         "--vk-out",
         settled_vk.to_str().unwrap(),
-    ]);
+    ])));
     let _ = server.kill();
     let _ = server.wait();
     let said = String::from_utf8_lossy(&out.stdout).to_string();
@@ -263,6 +302,33 @@ fn chain_commands_on_the_embedded_chain() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("settled on chain: job 1"));
+    // The same with the question: the receipt answers it, nonce included.
+    let out = zkgate(&[
+        "verify",
+        sr,
+        "--vk",
+        sv,
+        "--chain-job",
+        "1",
+        "--data-dir",
+        d,
+        "--question",
+        q,
+        "--model",
+        &model,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Another question (here the one for dataset 7) is not the job's.
+    fails(
+        &["verify", sr, "--vk", sv, "--question", q7.to_str().unwrap()],
+        1,
+        "another question",
+    );
     fails(
         &["verify", r, "--vk", v, "--chain-job", "1", "--data-dir", d],
         1,

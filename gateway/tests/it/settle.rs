@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 use zkgate_chain::abi::{Settlement as S, Status};
 use zkgate_chain::alloy_primitives::{B256, U256};
 use zkgate_chain::alloy_sol_types::SolEvent;
+use zkgate_chain::settlement::OpenJob;
 use zkgate_chain::{Chain, Settlement, Wallet};
 use zkgate_client::Client;
 use zkgate_gateway::chain::ChainConfig;
 use zkgate_gateway::config::{Config, Paths};
-use zkgate_gateway::store::{JobState, Manifest, Store};
+use zkgate_gateway::store::{DatasetMeta, JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::{admin, Gateway};
 use zkgate_statement::field::fr_from_hex;
@@ -45,6 +46,38 @@ fn manifest(chain_job: u64) -> Manifest {
         nonce: None,
         question: None,
     }
+}
+
+/// The researcher's question for `manifest(_)` on `meta` as the gateway
+/// publishes it, on dataset `dataset_id` of `s`, with fresh randomness.
+async fn ask(s: &Settlement, meta: &DatasetMeta, dataset_id: u64, model: &[u8]) -> Manifest {
+    let pin = zkgate_statement::question::ChainPin {
+        chain_id: s.chain().chain_id().await.unwrap(),
+        contract: s.address().to_string(),
+        dataset_id,
+    };
+    let mut published = meta.clone();
+    published.shard_rows = Some(zkgate_gateway::question::shard_rows(
+        meta,
+        Config::default().limits.shard_rows,
+    ));
+    let mut m = manifest(0);
+    let q =
+        zkgate_gateway::question::ask(&published, &m, model, 0, Some(pin), rand::random()).unwrap();
+    m.question = Some(q);
+    m
+}
+
+/// Opens the on-chain job `m`'s question asks for, with `price` in escrow
+/// for an hour; `m` then names it.
+async fn open(s: &Settlement, who: &Wallet, m: &mut Manifest, price: U256) -> u64 {
+    let q = m.question.as_ref().unwrap();
+    let deadline = s.chain().now().await.unwrap() + 3600;
+    let o =
+        OpenJob::for_question(q, q.chain.as_ref().unwrap().dataset_id, deadline, price).unwrap();
+    let (id, _) = s.open_job(who, &o).await.unwrap();
+    m.chain_job = Some(id);
+    id
 }
 
 struct Running {
@@ -154,24 +187,30 @@ async fn gateway_settles_on_its_embedded_chain() {
         )
         .await
         .unwrap();
-    let deadline = s.chain().now().await.unwrap() + 3600;
-    let (job1, _) = s
-        .open_job(&researcher, ours, commitment, B256::ZERO, deadline, price)
-        .await
-        .unwrap();
-    let (other, _) = s
-        .open_job(
-            &researcher,
-            theirs,
-            commitment + Fr::from(1u64),
-            B256::ZERO,
-            deadline,
-            price,
-        )
-        .await
-        .unwrap();
-
     let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    // Each on-chain job is opened for the researcher's question: its hash
+    // and the circuits it allows are pinned on chain.
+    let mut m1 = ask(&s, &meta, ours, &model).await;
+    let job1 = open(&s, &researcher, &mut m1, price).await;
+    let mut m_other = ask(&s, &meta, theirs, &model).await;
+    let deadline = s.chain().now().await.unwrap() + 3600;
+    let o = OpenJob {
+        commitment: commitment + Fr::from(1u64),
+        ..OpenJob::for_question(m_other.question.as_ref().unwrap(), theirs, deadline, price)
+            .unwrap()
+    };
+    let (other, _) = s.open_job(&researcher, &o).await.unwrap();
+    m_other.chain_job = Some(other);
+    let manifest = |id: u64| -> Manifest {
+        match id {
+            id if id == job1 => m1.clone(),
+            id if id == other => m_other.clone(),
+            id => Manifest {
+                chain_job: Some(id),
+                ..m1.clone()
+            },
+        }
+    };
     let run = start_with(&root, &token, Some(&bob)).await;
     // On-chain jobs belong to the address that opened them: a researcher
     // with no registered address names none; bob, registered with his own
@@ -229,6 +268,29 @@ async fn gateway_settles_on_its_embedded_chain() {
         assert_eq!((e.status, e.code.as_str()), (422, "unprocessable"));
         assert!(e.message.contains(why), "{}", e.message);
     }
+
+    // The question is the one the job was opened for, and an on-chain job
+    // has one.
+    let mut bare = manifest(job1);
+    bare.question = None;
+    let e = run
+        .client
+        .submit(&bare, model.clone())
+        .await
+        .unwrap()
+        .expect_err("no question");
+    assert_eq!(e.status, 400, "{e}");
+    assert!(e.message.contains("question"), "{e}");
+    let mut another = ask(&s, &meta, ours, &model).await;
+    another.chain_job = Some(job1);
+    let e = run
+        .client
+        .submit(&another, model.clone())
+        .await
+        .unwrap()
+        .expect_err("another question");
+    assert_eq!(e.status, 422, "{e}");
+    assert!(e.message.contains("another question"), "{e}");
 
     let before = s.chain().balance(owner.address()).await.unwrap();
     let job = run
@@ -302,14 +364,11 @@ async fn gateway_settles_on_its_embedded_chain() {
     // proved) fails, and its receipt and values are withheld: the
     // researcher may take the escrow back after the deadline, but not
     // with the result.
-    let deadline = s.chain().now().await.unwrap() + 3600;
-    let (late, _) = s
-        .open_job(&researcher, ours, commitment, B256::ZERO, deadline, price)
-        .await
-        .unwrap();
+    let mut m_late = ask(&s, &meta, ours, &model).await;
+    open(&s, &researcher, &mut m_late, price).await;
     let late_job = run
         .client
-        .submit(&manifest(late), model.clone())
+        .submit(&m_late, model.clone())
         .await
         .unwrap()
         .unwrap();
@@ -329,7 +388,7 @@ async fn gateway_settles_on_its_embedded_chain() {
     // Its nonce is spent: the on-chain job takes no second gateway job.
     let e = run
         .client
-        .submit(&manifest(late), model.clone())
+        .submit(&m_late, model.clone())
         .await
         .unwrap()
         .expect_err("spent");
@@ -405,6 +464,7 @@ async fn gateway_settles_on_its_embedded_chain() {
     let run = start(&root, &token).await;
     let mut plain = manifest(job1);
     plain.chain_job = None;
+    plain.question = None;
     let other = run.client.submit(&plain, model).await.unwrap().unwrap();
     assert_eq!(
         wait_end(&run.client, &other.id, LIMIT).await.state,

@@ -177,11 +177,86 @@ fn the_owners_choices_are_held_to_their_bounds() {
     r.circuit.params.suppress_below = 5;
     assert_eq!(field_of(&q, &r), "suppression");
 
+    // Exact class cells: any threshold up to the bound, each its own
+    // circuit among those the question allows.
+    let q = cells_question(5);
+    let mut r = answer(&q);
+    r.circuit.params.suppress_below = 5;
+    assert_eq!(q.check(&r, q.job_nonce()), Ok(()));
+    r.circuit.params.suppress_below = 6;
+    assert_eq!(field_of(&q, &r), "suppression");
+    // A mean has no cells: a threshold makes another circuit, not allowed.
     let mut q = question(100, Some(33));
     q.owner.suppress_below_max = 5;
     let mut r = answer(&q);
     r.circuit.params.suppress_below = 5;
-    assert_eq!(q.check(&r, q.job_nonce()), Ok(()));
+    assert_eq!(field_of(&q, &r), "circuit");
+}
+
+fn cells_question(max: u64) -> Question {
+    let mut h = header(100);
+    h.aggregate = Aggregate::ClassCounts;
+    Question::new(
+        "heart",
+        COMMITMENT,
+        h,
+        OwnerBounds {
+            shard_rows: Some(33),
+            suppress_below_max: max,
+        },
+        [7; 32],
+    )
+}
+
+#[test]
+fn the_settlable_circuits_are_the_shard_circuits_per_allowed_threshold() {
+    let q = question(100, Some(33));
+    assert_eq!(q.settlable_circuit_ids(), q.circuit_ids);
+    assert_eq!(q.circuit_ids.len(), 2, "full shards and the last");
+    let q = cells_question(3);
+    let ids = q.settlable_circuit_ids();
+    assert_eq!(ids.len(), 2 * 4);
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len());
+    // Too many for the contract: refused when read.
+    let mut q = cells_question(40);
+    q.chain = Some(pin());
+    assert!(q.check_self().is_err());
+}
+
+fn pin() -> ChainPin {
+    ChainPin {
+        chain_id: 31337,
+        contract: format!("0x{}", "11".repeat(20)),
+        dataset_id: 1,
+    }
+}
+
+#[test]
+fn an_on_chain_question_is_bound_to_its_contract() {
+    let off = question(100, Some(33));
+    let mut on = off.clone();
+    on.chain = Some(pin());
+    assert_eq!(
+        on.job_nonce(),
+        chain_nonce(31337, [0x11; 20], on.hash()),
+        "the contract's questionNonce"
+    );
+    assert_ne!(on.job_nonce(), off.job_nonce());
+    let mut elsewhere = on.clone();
+    elsewhere.chain.as_mut().unwrap().contract = format!("0x{}", "22".repeat(20));
+    assert_ne!(elsewhere.job_nonce(), on.job_nonce());
+    let mut other_chain = on.clone();
+    other_chain.chain.as_mut().unwrap().chain_id = 1;
+    assert_ne!(other_chain.job_nonce(), on.job_nonce());
+    // An off-chain answer does not answer the on-chain question.
+    assert_eq!(field_of(&on, &answer(&off)), "nonce");
+    assert_eq!(on.check(&answer(&on), on.job_nonce()), Ok(()));
+    let mut bad = on.clone();
+    bad.chain.as_mut().unwrap().contract = "0x1234".into();
+    assert!(bad.check_self().is_err());
 }
 
 #[test]
@@ -265,7 +340,9 @@ fn the_published_json_schema_names_every_field() {
         k
     };
     assert_eq!(props(&schema), keys(&json));
-    for part in ["dataset", "quant", "owner", "ceremony"] {
+    q.chain = Some(pin());
+    let json: serde_json::Value = serde_json::from_str(&q.to_json()).unwrap();
+    for part in ["dataset", "quant", "owner", "ceremony", "chain"] {
         assert_eq!(
             props(&schema["properties"][part]),
             keys(&json[part]),

@@ -7,7 +7,7 @@ use alloy_primitives::{B256, U256};
 use rand::SeedableRng;
 use std::path::Path;
 use zkgate_chain::abi::Status;
-use zkgate_chain::settlement::{self, Bundle};
+use zkgate_chain::settlement::{self, Bundle, OpenJob};
 use zkgate_chain::{Chain, Error, Settlement, Wallet};
 use zkgate_statement::field::{fr_from_hex, fr_to_hex};
 use zkgate_statement::groth16::VerifyingKey;
@@ -72,6 +72,43 @@ pub fn prove_in(d: &Data, nonce: Fr, shard_rows: Option<u64>) -> Outcome {
     .unwrap()
 }
 
+/// The circuit ids of a receipt's shards: what a job it settles pins.
+pub fn circuits(r: &Receipt) -> Vec<Fr> {
+    let mut ids: Vec<Fr> = r
+        .shards
+        .iter()
+        .map(|s| r.circuit.shard_id(s.rows))
+        .collect();
+    ids.dedup();
+    ids
+}
+
+/// A stand-in for a question's hash.
+pub fn question(label: u8) -> B256 {
+    B256::repeat_byte(label)
+}
+
+/// A job on `dataset` for question `question` pinning `circuits`.
+pub fn open_job(
+    dataset: u64,
+    commitment: Fr,
+    question: B256,
+    circuits: &[Fr],
+    verifier: B256,
+    deadline: u64,
+    value: U256,
+) -> OpenJob {
+    OpenJob {
+        dataset,
+        commitment,
+        question,
+        circuits: circuits.to_vec(),
+        verifier,
+        deadline,
+        value,
+    }
+}
+
 pub fn ether(x: u64) -> U256 {
     U256::from(x) * U256::from(10u64).pow(U256::from(18u64))
 }
@@ -123,14 +160,15 @@ pub async fn flow(chain: Chain) -> Gas {
 
     // Only the owner may change a dataset; escrow below the price fails.
     assert_reverts(s.retire_dataset(&stranger, ds).await, "NotOwner");
+    let any = [Fr::from(1u64)];
+    let q0 = question(0x10);
+    let open = |c: Fr, q: B256, ids: &[Fr], v: B256, value: U256| {
+        open_job(ds, c, q, ids, v, deadline, value)
+    };
     assert_reverts(
         s.open_job(
             &researcher,
-            ds,
-            commitment,
-            B256::ZERO,
-            deadline,
-            price - U256::from(1),
+            &open(commitment, q0, &any, B256::ZERO, price - U256::from(1)),
         )
         .await,
         "LowEscrow",
@@ -138,39 +176,56 @@ pub async fn flow(chain: Chain) -> Gas {
     assert_reverts(
         s.open_job(
             &researcher,
-            ds,
-            commitment,
-            B256::repeat_byte(1),
-            deadline,
-            price,
+            &open(commitment, q0, &any, B256::repeat_byte(1), price),
         )
         .await,
         "UnknownVerifier",
+    );
+    // A job pins a question and at least one circuit.
+    assert_reverts(
+        s.open_job(&researcher, &open(commitment, q0, &[], B256::ZERO, price))
+            .await,
+        "BadCircuits",
+    );
+    assert_reverts(
+        s.open_job(
+            &researcher,
+            &open(commitment, B256::ZERO, &any, B256::ZERO, price),
+        )
+        .await,
+        "BadCircuits",
     );
 
     // A job names the commitment it expects: another one is refused.
     assert_reverts(
         s.open_job(
             &researcher,
-            ds,
-            commitment + Fr::from(1u64),
-            B256::ZERO,
-            deadline,
-            price,
+            &open(commitment + Fr::from(1u64), q0, &any, B256::ZERO, price),
         )
         .await,
         "CommitmentChanged",
     );
 
-    // Job 1: the owner names the keys at settlement.
+    // Job 1: the owner names the keys at settlement. The question fixes
+    // the nonce before the job exists, so the proofs can be made first.
+    let q1 = question(0x11);
+    let nonce1 = settlement::job_nonce(chain_id, s.address(), q1);
+    let o1 = prove(&d, nonce1);
+    let c1 = circuits(&o1.receipt);
+    assert_eq!(c1.len(), 2, "full shards and the last");
     let (job1, r) = s
-        .open_job(&researcher, ds, commitment, B256::ZERO, deadline, price)
+        .open_job(&researcher, &open(commitment, q1, &c1, B256::ZERO, price))
         .await
         .unwrap();
     gas.open_job = r.gas_used;
-    let nonce1 = settlement::job_nonce(chain_id, s.address(), job1);
     assert_eq!(s.job_nonce(job1).await.unwrap(), nonce1, "nonce derivation");
-    let o1 = prove(&d, nonce1);
+    assert_eq!(s.job(job1).await.unwrap().question, q1);
+    // A question is opened once: its nonce is spent.
+    assert_reverts(
+        s.open_job(&researcher, &open(commitment, q1, &c1, B256::ZERO, price))
+            .await,
+        "QuestionUsed",
+    );
     assert_eq!(o1.receipt.shards.len(), 2);
     let keys = vks(&o1);
     let bundle = Bundle::for_receipt(&o1.receipt, &keys).unwrap();
@@ -195,8 +250,15 @@ pub async fn flow(chain: Chain) -> Gas {
     // A stranger may not name the keys for a job that left them open.
     s.register_verifier(&stranger, &bundle).await.unwrap();
     assert_reverts(
-        s.settle_shards(&stranger, job1, bundle.id(), values1.clone(), good.clone())
-            .await,
+        s.settle_shards(
+            &stranger,
+            job1,
+            bundle.id(),
+            &c1,
+            values1.clone(),
+            good.clone(),
+        )
+        .await,
         "NotOwner",
     );
 
@@ -251,7 +313,7 @@ pub async fn flow(chain: Chain) -> Gas {
         };
         let values = settlement::values(&bad).unwrap();
         let r = s
-            .settle_shards(&owner, job1, bundle.id(), values, shards)
+            .settle_shards(&owner, job1, bundle.id(), &c1, values, shards)
             .await;
         assert!(
             matches!(&r, Err(Error::Reverted(why)) if why.contains(error)),
@@ -262,7 +324,7 @@ pub async fn flow(chain: Chain) -> Gas {
     let mut bad = good.clone();
     bad[1].proof[7] += U256::from(1);
     assert_reverts(
-        s.settle_shards(&owner, job1, bundle.id(), values1.clone(), bad)
+        s.settle_shards(&owner, job1, bundle.id(), &c1, values1.clone(), bad)
             .await,
         "InvalidProof",
     );
@@ -270,14 +332,17 @@ pub async fn flow(chain: Chain) -> Gas {
     let mut more = values1.clone();
     more.push(U256::ZERO);
     assert_reverts(
-        s.settle_shards(&owner, job1, bundle.id(), more, good.clone())
+        s.settle_shards(&owner, job1, bundle.id(), &c1, more, good.clone())
             .await,
         "BadShard",
     );
 
     // The valid receipt settles and pays the owner the escrow.
     let before = s.chain().balance(owner.address()).await.unwrap();
-    let settled = s.settle(&owner, job1, &o1.receipt, &keys).await.unwrap();
+    let settled = s
+        .settle(&owner, job1, &c1, &o1.receipt, &keys)
+        .await
+        .unwrap();
     gas.settle_two_shards = settled.gas_used;
     let after = s.chain().balance(owner.address()).await.unwrap();
     let fee = U256::from(settled.gas_used) * U256::from(settled.gas_price);
@@ -293,16 +358,30 @@ pub async fn flow(chain: Chain) -> Gas {
     assert_eq!(log.tx, settled.tx);
 
     // A job settles once.
-    assert_reverts(s.settle(&owner, job1, &o1.receipt, &keys).await, "NotOpen");
+    assert_reverts(
+        s.settle(&owner, job1, &c1, &o1.receipt, &keys).await,
+        "NotOpen",
+    );
 
     // Job 2 names the keys; job 1's proofs do not carry its binding.
+    let c2 = c1.clone();
     let (job2, _) = s
-        .open_job(&researcher, ds, commitment, bundle.id(), deadline, price)
+        .open_job(
+            &researcher,
+            &open(commitment, question(0x22), &c2, bundle.id(), price),
+        )
         .await
         .unwrap();
     assert_reverts(
-        s.settle_shards(&owner, job2, bundle.id(), values1.clone(), good.clone())
-            .await,
+        s.settle_shards(
+            &owner,
+            job2,
+            bundle.id(),
+            &c2,
+            values1.clone(),
+            good.clone(),
+        )
+        .await,
         "InvalidProof",
     );
 
@@ -314,38 +393,45 @@ pub async fn flow(chain: Chain) -> Gas {
         .register_dataset(&owner, other, rows, B256::ZERO, price)
         .await
         .unwrap();
+    let q3 = question(0x33);
+    let o3 = prove(&d, settlement::job_nonce(chain_id, s.address(), q3));
+    let c3 = circuits(&o3.receipt);
     let (job3, _) = s
-        .open_job(&researcher, ds2, other, B256::ZERO, deadline, price)
+        .open_job(
+            &researcher,
+            &open_job(ds2, other, q3, &c3, B256::ZERO, deadline, price),
+        )
         .await
         .unwrap();
-    let o3 = prove(&d, settlement::job_nonce(chain_id, s.address(), job3));
     assert_eq!(
         o3.receipt.verify(&o3.vk_bytes()).unwrap(),
         Verdict::Valid,
         "valid for the real commitment"
     );
     assert_reverts(
-        s.settle(&owner, job3, &o3.receipt, &vks(&o3)).await,
+        s.settle(&owner, job3, &c3, &o3.receipt, &vks(&o3)).await,
         "InvalidProof",
     );
 
     // A one-shard receipt goes through the single-proof path: a changed
     // value fails, the receipt settles.
+    let q4 = question(0x44);
+    let o4 = prove_in(&d, settlement::job_nonce(chain_id, s.address(), q4), None);
+    let c4 = circuits(&o4.receipt);
     let (job4, _) = s
-        .open_job(&researcher, ds, commitment, B256::ZERO, deadline, price)
+        .open_job(&researcher, &open(commitment, q4, &c4, B256::ZERO, price))
         .await
         .unwrap();
-    let o4 = prove_in(&d, settlement::job_nonce(chain_id, s.address(), job4), None);
     assert_eq!(o4.receipt.shards.len(), 1);
     let mut bad = o4.receipt.clone();
     let v: i128 = bad.values[0].parse().unwrap();
     bad.values[0] = (v - 1).to_string();
     assert_reverts(
-        s.settle(&owner, job4, &bad, &vks(&o4)).await,
+        s.settle(&owner, job4, &c4, &bad, &vks(&o4)).await,
         "InvalidProof",
     );
     let one = s
-        .settle(&owner, job4, &o4.receipt, &vks(&o4))
+        .settle(&owner, job4, &c4, &o4.receipt, &vks(&o4))
         .await
         .unwrap();
     gas.settle_one_shard = one.gas_used;
@@ -360,15 +446,20 @@ pub async fn flow(chain: Chain) -> Gas {
         .register_dataset(&owner, c23, 23, B256::ZERO, price)
         .await
         .unwrap();
-    let (job5, _) = s
-        .open_job(&researcher, ds23, c23, B256::ZERO, deadline, price)
-        .await
-        .unwrap();
+    let q5 = question(0x55);
     let o5 = prove_in(
         &d23,
-        settlement::job_nonce(chain_id, s.address(), job5),
+        settlement::job_nonce(chain_id, s.address(), q5),
         Some(11),
     );
+    let c5 = circuits(&o5.receipt);
+    let (job5, _) = s
+        .open_job(
+            &researcher,
+            &open_job(ds23, c23, q5, &c5, B256::ZERO, deadline, price),
+        )
+        .await
+        .unwrap();
     assert_eq!(o5.receipt.shards.len(), 3);
     let keys5 = vks(&o5);
     let bundle5 = Bundle::for_receipt(&o5.receipt, &keys5).unwrap();
@@ -378,7 +469,7 @@ pub async fn flow(chain: Chain) -> Gas {
     let mut bad = values5.clone();
     bad[0] += U256::from(1);
     assert_reverts(
-        s.settle_shards(&owner, job5, bundle5.id(), bad, good5.clone())
+        s.settle_shards(&owner, job5, bundle5.id(), &c5, bad, good5.clone())
             .await,
         "InvalidProof",
     );
@@ -388,24 +479,53 @@ pub async fn flow(chain: Chain) -> Gas {
     (bad[0].linkIn, bad[1].linkIn) = (bad[1].linkIn, bad[0].linkIn);
     (bad[0].linkOut, bad[1].linkOut) = (bad[1].linkOut, bad[0].linkOut);
     assert_reverts(
-        s.settle_shards(&owner, job5, bundle5.id(), values5, bad)
+        s.settle_shards(&owner, job5, bundle5.id(), &c5, values5, bad)
             .await,
         "InvalidProof",
     );
-    let three = s.settle(&owner, job5, &o5.receipt, &keys5).await.unwrap();
+    let three = s
+        .settle(&owner, job5, &c5, &o5.receipt, &keys5)
+        .await
+        .unwrap();
     assert_eq!(
         three.values,
         settlement::values_as_words(&o5.receipt.aggregates().unwrap())
     );
     gas.settle_three_shards = three.gas_used;
 
+    // Job 6 pins only the full shards' circuit: the owner can neither
+    // settle it with a bundle holding the last shard's circuit too nor
+    // claim the job pinned another list.
+    let q6 = question(0x66);
+    let o6 = prove(&d, settlement::job_nonce(chain_id, s.address(), q6));
+    let c6 = vec![c1[0]];
+    let (job6, _) = s
+        .open_job(&researcher, &open(commitment, q6, &c6, B256::ZERO, price))
+        .await
+        .unwrap();
+    assert_reverts(
+        s.settle(&owner, job6, &c1, &o6.receipt, &vks(&o6)).await,
+        "BadCircuits",
+    );
+    assert_reverts(
+        s.settle(&owner, job6, &c6, &o6.receipt, &vks(&o6)).await,
+        "CircuitNotPinned",
+    );
+
     // Refunds: not before the deadline; after it, to the researcher, once;
     // and no settlement after a refund.
     assert_reverts(s.refund(&stranger, job2).await, "NotExpired");
     s.chain().advance_time(7200).await.unwrap();
     assert_reverts(
-        s.settle_shards(&owner, job2, bundle.id(), values1.clone(), good.clone())
-            .await,
+        s.settle_shards(
+            &owner,
+            job2,
+            bundle.id(),
+            &c2,
+            values1.clone(),
+            good.clone(),
+        )
+        .await,
         "Expired",
     );
     let before = s.chain().balance(researcher.address()).await.unwrap();
@@ -415,7 +535,7 @@ pub async fn flow(chain: Chain) -> Gas {
     assert_eq!(s.job(job2).await.unwrap().status, Status::Refunded);
     assert_reverts(s.refund(&stranger, job2).await, "NotOpen");
     assert_reverts(
-        s.settle_shards(&owner, job2, bundle.id(), values1, good)
+        s.settle_shards(&owner, job2, bundle.id(), &c2, values1, good)
             .await,
         "NotOpen",
     );
