@@ -520,12 +520,14 @@ impl Settlement {
 
     /// Whether on-chain job `id` settled with `receipt`: its values, dataset
     /// commitment and rows, binding and keys (`vk`, the receipt's key
-    /// file). `Ok(Err(why))` names the first difference.
+    /// file), and if given, that it was opened for the question hashing to
+    /// `question`. `Ok(Err(why))` names the first difference.
     pub async fn check_settled(
         &self,
         id: u64,
         receipt: &Receipt,
         vk: &[u8],
+        question: Option<B256>,
     ) -> Result<std::result::Result<(S::JobSettled, LogEntry), String>> {
         let j = self.job(id).await?;
         if j.status != Status::Settled {
@@ -539,6 +541,11 @@ impl Settlement {
             return Ok(Err(
                 "the job was opened against another dataset commitment".into()
             ));
+        }
+        if question.is_some_and(|q| q != j.question) {
+            return Ok(Err(format!(
+                "on-chain job {id} was opened for another question"
+            )));
         }
         if self.job_nonce(id).await? != fr(&receipt.nonce)? {
             return Ok(Err(format!(

@@ -302,6 +302,7 @@ mod tests {
         let model = std::fs::read(fixtures.join("models/linreg.onnx")).unwrap();
         let mut manifest = crate::store::tests::job("x").manifest;
         manifest.aggregate = zkgate_statement::Aggregate::Mean;
+        manifest.columns = Some((0..13).map(|i| format!("f{i}")).collect());
         let pin = ChainPin {
             chain_id: conf.chain_id,
             contract: conf.contract.to_string(),

@@ -235,7 +235,17 @@ pub fn verify_files(
         let on_chain = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?
-            .block_on(s.check_settled(job, &checked.receipt, &vk))?;
+            .block_on(
+                s.check_settled(
+                    job,
+                    &checked.receipt,
+                    &vk,
+                    expect
+                        .question
+                        .as_ref()
+                        .map(|q| zkgate_chain::alloy_primitives::B256::from(q.hash())),
+                ),
+            )?;
         match on_chain {
             Ok((e, l)) => {
                 checked.settled = Some(format!(

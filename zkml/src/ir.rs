@@ -227,14 +227,20 @@ impl Ensemble {
     }
 }
 
-/// A smooth activation inside a network (proved as a piecewise-linear
-/// approximation, see `quantize`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// An activation inside a network, proved as a piecewise-linear table
+/// (see `quantize`): an approximation of a smooth curve, or exact for a
+/// piecewise-linear one (up to its slope's fixed point).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Curve {
     /// `1 / (1 + e^-x)`.
     Sigmoid,
     /// `tanh x`.
     Tanh,
+    /// `x` for `x >= 0`, `alpha x` below (`0 < alpha < 1`).
+    LeakyRelu {
+        /// The slope below zero.
+        alpha: f32,
+    },
 }
 
 impl Curve {
@@ -243,6 +249,13 @@ impl Curve {
         match self {
             Curve::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Curve::Tanh => x.tanh(),
+            Curve::LeakyRelu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    f64::from(alpha) * x
+                }
+            }
         }
     }
 
@@ -251,7 +264,14 @@ impl Curve {
         match self {
             Curve::Sigmoid => "Sigmoid",
             Curve::Tanh => "Tanh",
+            Curve::LeakyRelu { .. } => "LeakyRelu",
         }
+    }
+
+    /// Whether it is smooth (an approximation, and a classifier's final op
+    /// when last) rather than piecewise linear (exact, an op like ReLU).
+    pub fn is_smooth(self) -> bool {
+        matches!(self, Curve::Sigmoid | Curve::Tanh)
     }
 }
 
@@ -286,6 +306,7 @@ impl Op {
             Op::Trees(_) => "trees",
             Op::Activation(Curve::Sigmoid) => "sigmoid",
             Op::Activation(Curve::Tanh) => "tanh",
+            Op::Activation(Curve::LeakyRelu { .. }) => "leaky_relu",
             Op::Softmax => "softmax",
         }
     }

@@ -110,11 +110,13 @@ impl Table {
 /// Segments of a smooth activation's approximation over `[-L, L]`.
 pub const SEGMENTS: usize = 64;
 
-/// Where a curve saturates: beyond `±L` it is its limit.
+/// Where a smooth curve saturates: beyond `±L` it is its limit (a
+/// piecewise-linear one never does: its table is exact everywhere).
 pub fn saturation(c: Curve) -> f64 {
     match c {
         Curve::Sigmoid => 8.0,
         Curve::Tanh => 4.0,
+        Curve::LeakyRelu { .. } => f64::INFINITY,
     }
 }
 
@@ -122,14 +124,64 @@ pub fn saturation(c: Curve) -> f64 {
 /// a segment of width `h` is at most `h^2 / 8 * max|f''|` (0.0962 for the
 /// sigmoid, 0.770 for tanh), the saturation's `|f(±L) - limit|`, and the
 /// fixed-point rounding below `2^-act_bits` (tested over a dense grid).
+/// A piecewise-linear curve has no secant or saturation error: its only
+/// error is its slope's rounding, at most `|x| 2^-(act_bits + SLOPE_BITS
+/// + 1)`, which this returns per unit of `|x|`.
 pub fn error_bound(c: Curve, act_bits: u32) -> f64 {
-    let l = saturation(c);
-    let h = 2.0 * l / SEGMENTS as f64;
     let (curvature, tail) = match c {
-        Curve::Sigmoid => (0.0962, 1.0 - c.at(l)),
-        Curve::Tanh => (0.770, 1.0 - c.at(l)),
+        Curve::Sigmoid => (0.0962, 1.0 - c.at(saturation(c))),
+        Curve::Tanh => (0.770, 1.0 - c.at(saturation(c))),
+        Curve::LeakyRelu { .. } => return 2f64.powi(-(act_bits as i32 + SLOPE_BITS + 1)),
     };
+    let h = 2.0 * saturation(c) / SEGMENTS as f64;
     (h * h / 8.0 * curvature).max(tail) + 2f64.powi(-(act_bits as i32))
+}
+
+/// The exact integer table of a piecewise-linear curve for inputs in
+/// `[lo, hi]` at scale `s`: its lines (slope, intercept 0) on `x < 0` and
+/// `x >= 0`, the slopes at `act_bits + SLOPE_BITS` fractional bits, output
+/// at scale `s + act_bits + SLOPE_BITS`. Returns the table, the outputs'
+/// bounds and their scale.
+fn piecewise_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Table, Interval, i32)> {
+    let Curve::LeakyRelu { alpha } = c else {
+        return Err(Error::Structure(format!(
+            "{} is not piecewise linear",
+            c.name()
+        )));
+    };
+    if !(0.0..1.0).contains(&alpha) {
+        return Err(Error::Structure(format!(
+            "LeakyRelu with alpha {alpha}: only 0 <= alpha < 1 is supported"
+        )));
+    }
+    let t = act_bits as i32 + SLOPE_BITS;
+    let below = (f64::from(alpha) * pow2(t)).round() as i128;
+    let one = 1i128 << t;
+    let mut thresholds = Vec::new();
+    let mut slopes = Vec::new();
+    if x.lo < 0 {
+        slopes.push(below);
+    }
+    if x.hi >= 0 {
+        if x.lo < 0 {
+            thresholds.push(-1);
+        }
+        slopes.push(one);
+    }
+    let at = |v: i128| if v < 0 { below * v } else { one * v };
+    let bounds = Interval::new(at(x.lo).min(at(x.hi)), at(x.lo).max(at(x.hi)));
+    let intercepts = vec![0; slopes.len()];
+    Ok((
+        Table {
+            lo: x.lo,
+            hi: x.hi,
+            thresholds,
+            slopes,
+            intercepts,
+        },
+        bounds,
+        s + t,
+    ))
 }
 
 /// Extra bits of the slopes over `act_bits`: a slope's rounding moves the
@@ -141,6 +193,9 @@ const SLOPE_BITS: i32 = 8;
 /// beyond, output at scale `s + act_bits + SLOPE_BITS`. Returns the table,
 /// the outputs' bounds and their scale.
 fn curve_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Table, Interval, i32)> {
+    if !c.is_smooth() {
+        return piecewise_table(c, x, s, act_bits);
+    }
     let l = saturation(c);
     let h = 2.0 * l / SEGMENTS as f64;
     let t = act_bits as i32 + SLOPE_BITS;
@@ -939,6 +994,36 @@ mod tests {
         // 2e-3 (tanh).
         assert!(error_bound(Curve::Sigmoid, 10) < 2e-3);
         assert!(error_bound(Curve::Tanh, 10) < 3e-3);
+    }
+
+    #[test]
+    fn a_leaky_relu_table_is_exact_up_to_its_slope() {
+        for alpha in [0.01f32, 0.2, 0.0] {
+            let c = Curve::LeakyRelu { alpha };
+            for (s, act_bits) in [(4, 10), (8, 10), (6, 8)] {
+                let r = 12i128 << s;
+                for (lo, hi) in [(-r, r), (-r, -1), (0, r), (3, r)] {
+                    let (t, out, scale) =
+                        curve_table(c, Interval::new(lo, hi), s, act_bits).unwrap();
+                    assert_eq!(t.thresholds.len() + 1, t.slopes.len());
+                    let bound = error_bound(c, act_bits);
+                    for x in lo..=hi {
+                        let y = t.at(x);
+                        assert!(out.lo <= y && y <= out.hi, "{x}: {y} outside {out:?}");
+                        let real = x as f64 / pow2(s);
+                        let err = (y as f64 / pow2(scale) - c.at(real)).abs();
+                        assert!(err <= bound * real.abs() + 1e-12, "{alpha} {x}: {err}");
+                        // Non-negative inputs pass through exactly.
+                        if x >= 0 {
+                            assert_eq!(y, x << (scale - s));
+                        }
+                    }
+                }
+            }
+        }
+        // At the default settings the slope is within 2^-19 of alpha.
+        assert!(error_bound(Curve::LeakyRelu { alpha: 0.01 }, 10) <= 2f64.powi(-19));
+        assert!(curve_table(Curve::LeakyRelu { alpha: 1.5 }, Interval::new(-4, 4), 4, 10).is_err());
     }
 
     use super::*;

@@ -200,4 +200,40 @@ fn receipts_for_another_question_are_refused_by_field() {
     );
     assert_eq!(code, 1, "{said}");
     assert!(said.contains("another question: keys"), "{said}");
+
+    // A sharded receipt of owner-made keys whose `setup` line is edited
+    // to claim a ceremony: the line is display only, so
+    // `--require-ceremony` without a pin is still an error.
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(4);
+    let twelve = rows(12);
+    let mut out = run(
+        LocalJob {
+            shard_rows: Some(11),
+            ..LocalJob::new(&model, &twelve, &secret, &asked, nonce)
+        },
+        &mut rng,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(out.receipt.shards.len(), 2);
+    out.receipt.setup = "ceremony: pot.ptau (power 12), 1 contribution by alice".into();
+    let (r, v) = (
+        dir.path().join("sharded.json"),
+        dir.path().join("sharded.vk"),
+    );
+    std::fs::write(&r, out.receipt.to_json()).unwrap();
+    std::fs::write(&v, out.vk_bytes()).unwrap();
+    let (code, said) = verify(&r, &v);
+    assert_eq!(code, 0, "the proofs themselves are valid: {said}");
+    let out = Command::new(env!("CARGO_BIN_EXE_zkgate-verify"))
+        .arg(&r)
+        .arg("--vk")
+        .arg(&v)
+        .arg("--require-ceremony")
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("--require-ceremony needs"), "{said}");
 }

@@ -163,6 +163,139 @@ pub fn prune(g: &mut GraphProto, output: &str) {
     })];
 }
 
+/// The unsupported-op error for node `n`.
+fn refused(n: &tract_onnx::pb::NodeProto, detail: impl Into<String>) -> Error {
+    Error::UnsupportedOp {
+        node: n.name.clone(),
+        op: n.op_type.clone(),
+        detail: detail.into(),
+    }
+}
+
+fn attribute<'a>(
+    n: &'a tract_onnx::pb::NodeProto,
+    name: &str,
+) -> Option<&'a tract_onnx::pb::AttributeProto> {
+    n.attribute.iter().find(|a| a.name == name)
+}
+
+/// Post-transforms of a classifier's scores that leave them non-negative
+/// and keep their order.
+const PROBABILITIES: [&[u8]; 3] = [b"SOFTMAX", b"LOGISTIC", b"SOFTMAX_ZERO"];
+
+/// Rewrites what a model as exported ends or starts with, where the
+/// rewrite cannot change what is proved on the gateway's data, and names
+/// what cannot be rewritten:
+/// * an `ai.onnx.ml` `Imputer` replacing NaN (scikit-learn's
+///   `SimpleImputer()` default) is the identity on data without missing
+///   values, which the dataset's import guarantees (it refuses non-finite
+///   values): it becomes `Identity`. An imputer for another value (a
+///   sentinel such as 0) is a select the circuit does not compute: refused;
+/// * a final `Normalizer` (L1 or L2) of a classifier's probabilities
+///   divides them by one positive number, so the argmax, all that a
+///   classifier's aggregates read, is unchanged: the proved output becomes
+///   its input. Anywhere else it divides by a value of the data: refused.
+pub fn rewrite(g: &mut GraphProto, io: &mut Io) -> Result<()> {
+    for n in g.node.iter_mut().filter(|n| n.op_type == "Imputer") {
+        let replaced = attribute(n, "replaced_value_float").map_or(0.0, |a| a.f);
+        if attribute(n, "replaced_value_int64").is_some() || !replaced.is_nan() {
+            return Err(refused(
+                n,
+                format!(
+                    "it replaces the value {replaced}, a select (x == {replaced} ? imputed : x) that is not supported; impute missing values before importing the data, or export an imputer for NaN (SimpleImputer's default), which is the identity on a dataset, since datasets hold no missing values"
+                ),
+            ));
+        }
+        n.op_type = "Identity".into();
+        n.domain = String::new();
+        n.attribute.clear();
+        n.input.truncate(1);
+    }
+    let producer = |g: &GraphProto, name: &str| {
+        g.node
+            .iter()
+            .position(|n| n.output.iter().any(|o| o == name))
+    };
+    if let Some(at) = producer(g, &io.output) {
+        let n = &g.node[at];
+        if n.op_type == "Normalizer" {
+            let norm = attribute(n, "norm")
+                .map(|a| a.s.clone())
+                .unwrap_or_default();
+            let Some(input) = n.input.first().cloned() else {
+                return Err(refused(n, "it has no input"));
+            };
+            // What it normalizes, through any casts.
+            let mut from = producer(g, &input);
+            while let Some(p) = from.filter(|p| g.node[*p].op_type == "Cast") {
+                from = g.node[p].input.first().and_then(|i| producer(g, i));
+            }
+            let probabilities = from.is_some_and(|p| {
+                let m = &g.node[p];
+                matches!(m.op_type.as_str(), "Softmax" | "Sigmoid")
+                    || (matches!(m.op_type.as_str(), "LinearClassifier" | "SVMClassifier")
+                        && attribute(m, "post_transform")
+                            .is_some_and(|a| PROBABILITIES.contains(&a.s.as_slice())))
+            });
+            if !(probabilities && (norm == b"L1" || norm == b"L2")) {
+                return Err(refused(
+                    n,
+                    "a Normalizer is supported only as a classifier's last op, L1 or L2 over its probabilities (it does not change the predicted class); elsewhere it divides by a value of the data",
+                ));
+            }
+            io.output = input;
+            prune(g, &io.output);
+        }
+    }
+    if let Some(n) = g.node.iter().find(|n| n.op_type == "Normalizer") {
+        return Err(refused(
+            n,
+            "a Normalizer is supported only as a classifier's last op (it divides by a value of the data)",
+        ));
+    }
+    Ok(())
+}
+
+/// Export options that avoid an op the importer does not translate.
+const HINTS: [(&str, &str); 4] = [
+    ("ZipMap", "convert with options={'zipmap': False}"),
+    (
+        "LabelEncoder",
+        "encode the column's categories as integers in the data instead",
+    ),
+    (
+        "OneHotEncoder",
+        "one-hot encode in the data, or declare the column as numeric codes",
+    ),
+    (
+        "ArrayFeatureExtractor",
+        "select the columns in the manifest (`columns`) instead",
+    ),
+];
+
+/// Refuses, naming the node and the op, any op the ONNX importer has no
+/// translation for (tract's own message names neither).
+pub fn known(g: &GraphProto, ops: &tract_onnx::model::OnnxOpRegister) -> Result<()> {
+    for (i, n) in g.node.iter().enumerate() {
+        if !ops.0.contains_key(&n.op_type) {
+            let hint = HINTS
+                .iter()
+                .find(|(op, _)| *op == n.op_type)
+                .map(|(_, h)| format!("; {h}"))
+                .unwrap_or_default();
+            let mut n = n.clone();
+            if n.name.is_empty() {
+                n.name = format!("#{i}");
+            }
+            return Err(refused(
+                &n,
+                format!("the ONNX importer has no translation for this op{hint}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,8 +247,9 @@ fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
         .graph
         .as_mut()
         .ok_or_else(|| Error::MalformedModel("the file has no graph".into()))?;
-    let io = graph::choose(g)?;
+    let mut io = graph::choose(g)?;
     graph::prune(g, &io.output);
+    graph::rewrite(g, &mut io)?;
     if let Some(model) = trees::translate(g, &io, limits)? {
         return Ok(Imported {
             model,
@@ -259,6 +260,7 @@ fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
             runnable: None,
         });
     }
+    graph::known(g, &onnx.op_register)?;
     let mut inference = onnx
         .model_for_proto_model(&proto)
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
@@ -286,18 +288,35 @@ fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
     })
 }
 
-/// tract reports ops it does not know while typing the model; keep its
-/// message (it names the node and op) but classify it.
+/// tract reports ops it does not know while typing the model (those it
+/// has a name for but no typed form): name the node and the op from its
+/// message (`Translating node #N "NAME" Unimplemented(OP)`), and keep the
+/// message as the detail.
 fn typing_error(e: &TractError) -> Error {
     let msg = format!("{e:#}");
-    if msg.contains("Unimplemented") || msg.contains("unimplemented") {
-        Error::UnsupportedOp {
-            node: "?".into(),
-            op: "?".into(),
-            detail: msg,
-        }
-    } else {
-        Error::MalformedModel(msg)
+    if !(msg.contains("Unimplemented") || msg.contains("unimplemented")) {
+        return Error::MalformedModel(msg);
+    }
+    let between = |after: &str, until: char| {
+        msg.find(after).and_then(|i| {
+            let rest = &msg[i + after.len()..];
+            rest.find(until).map(|j| rest[..j].to_string())
+        })
+    };
+    let node = between("Translating node #", ' ')
+        .and_then(|_| {
+            let i = msg.find("Translating node #")?;
+            let rest = &msg[i..];
+            let open = rest.find('"')?;
+            let close = rest[open + 1..].find('"')?;
+            Some(rest[open + 1..open + 1 + close].to_string())
+        })
+        .unwrap_or_else(|| "(unnamed)".into());
+    let op = between("Unimplemented(", ')').unwrap_or_else(|| "(unknown)".into());
+    Error::UnsupportedOp {
+        node,
+        op,
+        detail: "the ONNX importer has no typed form for this op".into(),
     }
 }
 
@@ -403,6 +422,12 @@ fn kind(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wires: usize) -> Resul
         match e.0.name().as_ref() {
             "Sigmoid" => return Ok(Kind::Curve(crate::ir::Curve::Sigmoid)),
             "Tanh" => return Ok(Kind::Curve(crate::ir::Curve::Tanh)),
+            "LeakyRelu" => {
+                use tract_onnx::tract_core::ops::nn::LeakyRelu;
+                if let Some(l) = e.0.downcast_ref::<LeakyRelu>() {
+                    return Ok(Kind::Curve(crate::ir::Curve::LeakyRelu { alpha: l.alpha }));
+                }
+            }
             _ => {}
         }
     }
@@ -574,7 +599,11 @@ fn translate(m: &TypedModel) -> Result<Model> {
                 let op = match kind {
                     Kind::Relu => Op::Relu,
                     Kind::Curve(c) => {
-                        monotone = Some((ops.len(), node.name.clone(), c.name().to_string()));
+                        // A smooth curve may be a classifier's last op; a
+                        // piecewise-linear one is computed like a ReLU.
+                        if c.is_smooth() {
+                            monotone = Some((ops.len(), node.name.clone(), c.name().to_string()));
+                        }
                         Op::Activation(c)
                     }
                     Kind::MaxPool => {

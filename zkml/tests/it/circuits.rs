@@ -66,10 +66,25 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                 label: "target".into(),
             },
         ),
+        // BatchNormalization and LeakyRelu, as exported.
+        (
+            "exports/bn_leaky_mlp",
+            "data/breast_cancer.csv",
+            2,
+            8,
+            Aggregate::Accuracy {
+                label: "label".into(),
+            },
+        ),
     ];
     let secret = Secret::random(&mut rand::thread_rng());
     for (model, data, rows, _bits, aggregate) in cases {
-        let m = import::load(fixture(&format!("models/{model}.onnx"))).unwrap();
+        let path = if model.contains('/') {
+            format!("{model}.onnx")
+        } else {
+            format!("models/{model}.onnx")
+        };
+        let m = import::load(fixture(&path)).unwrap();
         let d = head(data, rows);
         let columns = match model {
             "linreg" => Some((0..13).map(|i| format!("f{i}")).collect()),

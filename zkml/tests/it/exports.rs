@@ -185,3 +185,36 @@ fn forests_and_boosted_trees_prove_as_exported() {
         println!("{name}: {per_row} constraints per row");
     }
 }
+
+#[test]
+fn default_exports_of_common_models_prove_round_two() {
+    // A 3-class LogisticRegression ending in skl2onnx's L1 Normalizer (a
+    // final normalizer of probabilities keeps the argmax), a Pipeline
+    // starting with SimpleImputer for NaN (the identity on a dataset) and a
+    // network with BatchNormalization and LeakyRelu (an exact table).
+    for (name, rows) in [
+        ("sk_logreg_multiclass", 6),
+        ("sk_imputer_logreg", 6),
+        ("bn_leaky_mlp", 6),
+    ] {
+        float_agrees(name, 0, 0.0);
+        let per_row = proves(name, rows, 0.0);
+        println!("{name}: {per_row} constraints per row");
+    }
+    let m = import::load(fixture("exports/bn_leaky_mlp.onnx")).unwrap();
+    assert!(
+        m.model.ops.iter().any(|op| op.kind() == "leaky_relu"),
+        "{:?}",
+        m.model.ops.iter().map(|o| o.kind()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn an_imputer_for_a_sentinel_value_is_refused_by_node_and_op() {
+    let e = import::load(fixture("exports/sk_imputer_zero.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Imputer"), "{e}");
+    assert!(e.contains("replaces the value 0"), "{e}");
+    assert!(!e.contains('?'), "{e}");
+}
