@@ -202,7 +202,7 @@ pub fn rewrite(g: &mut GraphProto, io: &mut Io) -> Result<()> {
             return Err(refused(
                 n,
                 format!(
-                    "it replaces the value {replaced}, a select (x == {replaced} ? imputed : x) that is not supported; impute missing values before importing the data, or export an imputer for NaN (SimpleImputer's default), which is the identity on a dataset, since datasets hold no missing values"
+                    "it replaces the value {replaced}, a select (the imputed value where x equals {replaced}, x elsewhere) that is not supported; impute missing values before importing the data, or export an imputer for NaN (SimpleImputer's default), which is the identity on a dataset, since datasets hold no missing values"
                 ),
             ));
         }

@@ -188,7 +188,7 @@ fn forests_and_boosted_trees_prove_as_exported() {
 
 #[test]
 fn default_exports_of_common_models_prove_round_two() {
-    // A 3-class LogisticRegression ending in skl2onnx's L1 Normalizer (a
+    // A 10-class LogisticRegression ending in skl2onnx's L1 Normalizer (a
     // final normalizer of probabilities keeps the argmax), a Pipeline
     // starting with SimpleImputer for NaN (the identity on a dataset) and a
     // network with BatchNormalization and LeakyRelu (an exact table).
@@ -200,6 +200,36 @@ fn default_exports_of_common_models_prove_round_two() {
         float_agrees(name, 0, 0.0);
         let per_row = proves(name, rows, 0.0);
         println!("{name}: {per_row} constraints per row");
+    }
+    // The quantized circuit's class against the float model's on every
+    // row of the dataset.
+    for name in ["sk_logreg_multiclass", "sk_imputer_logreg", "bn_leaky_mlp"] {
+        let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
+        let meta = meta(name);
+        let d = head(
+            &format!("data/{}.csv", meta.dataset),
+            meta.predictions.len(),
+        );
+        let spec = zkgate_zkml::job::compile(
+            &m.model,
+            &m.onnx_sha256,
+            &d,
+            &JobRequest {
+                aggregate: Aggregate::ClassCounts,
+                input_columns: Some(meta.columns.clone()),
+                quant: Default::default(),
+                epsilon: None,
+            },
+        )
+        .unwrap();
+        let eval = zkgate_zkml::spec::evaluate(&spec, &d.values).unwrap();
+        let ag = zkgate_zkml::reference::agreement(&m, &d, &spec, &eval).unwrap();
+        let classes = ag.class_agreement.unwrap();
+        println!(
+            "{name}: quantized and float classes agree on {:.2}% of the rows",
+            100.0 * classes
+        );
+        assert!(classes >= 0.998, "{name}: {ag:?}");
     }
     let m = import::load(fixture("exports/bn_leaky_mlp.onnx")).unwrap();
     assert!(
