@@ -2,6 +2,9 @@
 //! compiled artifact. A test checks every selector here against the ABI
 //! solc wrote, so the two cannot drift apart.
 
+// The generated `JobOpened` constructor takes one argument per event field.
+#![allow(clippy::too_many_arguments)]
+
 use alloy_sol_types::sol;
 
 sol! {

@@ -76,7 +76,7 @@ enum Command {
     /// first makes the worker's identity).
     Worker(owner::WorkerArgs),
     /// Submit a model to a gateway and wait for the receipt.
-    Submit(researcher::SubmitArgs),
+    Submit(Box<researcher::SubmitArgs>),
     /// Show one job or all my jobs.
     Status(researcher::JobArgs),
     /// Register the Ethereum address that opens my on-chain jobs (signs
@@ -572,7 +572,7 @@ fn main() -> ExitCode {
         Command::AdminToken(a) => owner::admin_token(a).map(|()| true),
         Command::Workers(c) => owner::workers(c).map(|()| true),
         Command::Worker(a) => owner::worker(a).map(|()| true),
-        Command::Submit(a) => researcher::submit(a),
+        Command::Submit(a) => researcher::submit(*a),
         Command::Status(a) => researcher::status(a).map(|()| true),
         Command::RegisterAddress(a) => researcher::register_address(a).map(|()| true),
         Command::Receipt(a) => researcher::receipt(a).map(|()| true),
