@@ -241,6 +241,15 @@ pub enum Curve {
         /// The slope below zero.
         alpha: f32,
     },
+    /// `x` clamped to `[lo, hi]` (either side open when `None`): ONNX
+    /// `Clip` (ReLU6, Hardtanh) and the saturation of `HardSigmoid`, which
+    /// tract writes as `max` and `min` with constants.
+    Clamp {
+        /// The least output.
+        lo: Option<f32>,
+        /// The greatest output.
+        hi: Option<f32>,
+    },
 }
 
 impl Curve {
@@ -256,6 +265,10 @@ impl Curve {
                     f64::from(alpha) * x
                 }
             }
+            Curve::Clamp { lo, hi } => {
+                let x = lo.map_or(x, |l| x.max(f64::from(l)));
+                hi.map_or(x, |h| x.min(f64::from(h)))
+            }
         }
     }
 
@@ -265,6 +278,7 @@ impl Curve {
             Curve::Sigmoid => "Sigmoid",
             Curve::Tanh => "Tanh",
             Curve::LeakyRelu { .. } => "LeakyRelu",
+            Curve::Clamp { .. } => "Clip",
         }
     }
 
@@ -307,6 +321,7 @@ impl Op {
             Op::Activation(Curve::Sigmoid) => "sigmoid",
             Op::Activation(Curve::Tanh) => "tanh",
             Op::Activation(Curve::LeakyRelu { .. }) => "leaky_relu",
+            Op::Activation(Curve::Clamp { .. }) => "clip",
             Op::Softmax => "softmax",
         }
     }

@@ -116,7 +116,7 @@ pub fn saturation(c: Curve) -> f64 {
     match c {
         Curve::Sigmoid => 8.0,
         Curve::Tanh => 4.0,
-        Curve::LeakyRelu { .. } => f64::INFINITY,
+        Curve::LeakyRelu { .. } | Curve::Clamp { .. } => f64::INFINITY,
     }
 }
 
@@ -132,45 +132,101 @@ pub fn error_bound(c: Curve, act_bits: u32) -> f64 {
         Curve::Sigmoid => (0.0962, 1.0 - c.at(saturation(c))),
         Curve::Tanh => (0.770, 1.0 - c.at(saturation(c))),
         Curve::LeakyRelu { .. } => return 2f64.powi(-(act_bits as i32 + SLOPE_BITS + 1)),
+        // Slopes 0 and 1 are exact; only the bounds are rounded to the
+        // input's fixed point (at most half its step, see `curve_table`).
+        Curve::Clamp { .. } => return 0.0,
     };
     let h = 2.0 * saturation(c) / SEGMENTS as f64;
     (h * h / 8.0 * curvature).max(tail) + 2f64.powi(-(act_bits as i32))
 }
 
+/// Extra bits of the slopes over `act_bits`: a slope's rounding moves the
+/// output by at most `L 2^-(act_bits + SLOPE_BITS + 1)`.
+const SLOPE_BITS: i32 = 8;
+
 /// The exact integer table of a piecewise-linear curve for inputs in
-/// `[lo, hi]` at scale `s`: its lines (slope, intercept 0) on `x < 0` and
-/// `x >= 0`, the slopes at `act_bits + SLOPE_BITS` fractional bits, output
-/// at scale `s + act_bits + SLOPE_BITS`. Returns the table, the outputs'
-/// bounds and their scale.
+/// `[lo, hi]` at scale `s`. A LeakyRelu's lines are `alpha x` below zero
+/// and `x` above, the slopes at `act_bits + SLOPE_BITS` fractional bits and
+/// the output at scale `s + act_bits + SLOPE_BITS`; a clamp's are its
+/// bounds (rounded to the input's fixed point) and `x` between them, at
+/// scale `s`. Returns the table, the outputs' bounds and their scale.
 fn piecewise_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Table, Interval, i32)> {
-    let Curve::LeakyRelu { alpha } = c else {
-        return Err(Error::Structure(format!(
-            "{} is not piecewise linear",
-            c.name()
-        )));
+    // Each line with the greatest input it applies to, ascending.
+    let (lines, scale): (Vec<(i128, i128, i128)>, i32) = match c {
+        Curve::LeakyRelu { alpha } => {
+            if !(0.0..1.0).contains(&alpha) {
+                return Err(Error::Structure(format!(
+                    "LeakyRelu with alpha {alpha}: only 0 <= alpha < 1 is supported"
+                )));
+            }
+            let t = act_bits as i32 + SLOPE_BITS;
+            let below = (f64::from(alpha) * pow2(t)).round() as i128;
+            (vec![(-1, below, 0), (i128::MAX, 1i128 << t, 0)], s + t)
+        }
+        Curve::Clamp { lo, hi } => {
+            let at = |v: f32| {
+                let q = f64::from(v) * pow2(s);
+                if q.is_finite() && q.abs() < 2f64.powi(100) {
+                    Ok(q.round() as i128)
+                } else {
+                    Err(Error::Overflow(format!("a Clip bound {v} at scale 2^{s}")))
+                }
+            };
+            let (l, h) = (lo.map(at).transpose()?, hi.map(at).transpose()?);
+            if let (Some(l), Some(h)) = (l, h) {
+                if l > h {
+                    return Err(Error::Structure(format!(
+                        "a Clip to [{lo:?}, {hi:?}] is empty"
+                    )));
+                }
+            }
+            let mut lines = Vec::new();
+            if let Some(l) = l {
+                lines.push((l - 1, 0, l));
+            }
+            match h {
+                Some(h) => {
+                    lines.push((h, 1, 0));
+                    lines.push((i128::MAX, 0, h));
+                }
+                None => lines.push((i128::MAX, 1, 0)),
+            }
+            (lines, s)
+        }
+        _ => {
+            return Err(Error::Structure(format!(
+                "{} is not piecewise linear",
+                c.name()
+            )))
+        }
     };
-    if !(0.0..1.0).contains(&alpha) {
-        return Err(Error::Structure(format!(
-            "LeakyRelu with alpha {alpha}: only 0 <= alpha < 1 is supported"
-        )));
-    }
-    let t = act_bits as i32 + SLOPE_BITS;
-    let below = (f64::from(alpha) * pow2(t)).round() as i128;
-    let one = 1i128 << t;
     let mut thresholds = Vec::new();
     let mut slopes = Vec::new();
-    if x.lo < 0 {
-        slopes.push(below);
-    }
-    if x.hi >= 0 {
-        if x.lo < 0 {
-            thresholds.push(-1);
+    let mut intercepts = Vec::new();
+    let mut bounds: Option<Interval> = None;
+    let mut from = x.lo;
+    for (upper, m, b) in lines {
+        let up = upper.min(x.hi);
+        if up < from {
+            continue;
         }
-        slopes.push(one);
+        if !slopes.is_empty() {
+            thresholds.push(from - 1);
+        }
+        slopes.push(m);
+        intercepts.push(b);
+        let (a, z) = (m * from + b, m * up + b);
+        let seg = Interval::new(a.min(z), a.max(z));
+        bounds = Some(match bounds {
+            None => seg,
+            Some(u) => Interval::new(u.lo.min(seg.lo), u.hi.max(seg.hi)),
+        });
+        from = up.saturating_add(1);
+        if up >= x.hi {
+            break;
+        }
     }
-    let at = |v: i128| if v < 0 { below * v } else { one * v };
-    let bounds = Interval::new(at(x.lo).min(at(x.hi)), at(x.lo).max(at(x.hi)));
-    let intercepts = vec![0; slopes.len()];
+    let bounds = bounds.ok_or_else(|| Error::Structure("an empty activation range".into()))?;
     Ok((
         Table {
             lo: x.lo,
@@ -180,13 +236,9 @@ fn piecewise_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Tabl
             intercepts,
         },
         bounds,
-        s + t,
+        scale,
     ))
 }
-
-/// Extra bits of the slopes over `act_bits`: a slope's rounding moves the
-/// output by at most `L 2^-(act_bits + SLOPE_BITS + 1)`.
-const SLOPE_BITS: i32 = 8;
 
 /// The integer table of `c` for inputs in `[lo, hi]` at scale `s`: the
 /// secants of `SEGMENTS` equal segments of `[-L, L]` and the limits
@@ -994,6 +1046,37 @@ mod tests {
         // 2e-3 (tanh).
         assert!(error_bound(Curve::Sigmoid, 10) < 2e-3);
         assert!(error_bound(Curve::Tanh, 10) < 3e-3);
+    }
+
+    #[test]
+    fn a_clamp_table_is_exact_up_to_its_bounds_rounding() {
+        for (lo, hi) in [
+            (Some(0.0f32), Some(6.0f32)),
+            (Some(-1.0), Some(1.0)),
+            (None, Some(0.75)),
+            (Some(0.3), None),
+        ] {
+            let c = Curve::Clamp { lo, hi };
+            for s in [4, 8] {
+                let r = 12i128 << s;
+                for (a, b) in [(-r, r), (-r, -1), (3, r)] {
+                    let (t, out, scale) = curve_table(c, Interval::new(a, b), s, 10).unwrap();
+                    assert_eq!(scale, s, "slopes 0 and 1 keep the scale");
+                    assert_eq!(t.thresholds.len() + 1, t.slopes.len());
+                    for x in a..=b {
+                        let y = t.at(x);
+                        assert!(out.lo <= y && y <= out.hi, "{x}: {y} outside {out:?}");
+                        let err = (y as f64 / pow2(s) - c.at(x as f64 / pow2(s))).abs();
+                        assert!(err <= pow2(-s) / 2.0 + 1e-12, "{c:?} {x}: {err}");
+                    }
+                }
+            }
+        }
+        let empty = Curve::Clamp {
+            lo: Some(2.0),
+            hi: Some(1.0),
+        };
+        assert!(curve_table(empty, Interval::new(-4, 4), 4, 10).is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ mod scaler;
 mod trees;
 
 use crate::error::{Error, Result};
-use crate::ir::{Affine, MaxPool, Model, Op};
+use crate::ir::{Affine, Curve, MaxPool, Model, Op};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use tract_onnx::prelude::*;
@@ -389,11 +389,20 @@ fn kind(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wires: usize) -> Resul
         let constant = consts.iter().flatten().next();
         return match (name, wires, constant) {
             ("Max", 1, Some(k)) if is_zero(k) => Ok(Kind::Relu),
+            // Clip and HardSigmoid's saturation, as tract writes them.
+            ("Max" | "Min", 1, Some(k)) if scalar(k).is_some() => {
+                let v = scalar(k);
+                Ok(Kind::Curve(if name == "Max" {
+                    crate::ir::Curve::Clamp { lo: v, hi: None }
+                } else {
+                    crate::ir::Curve::Clamp { lo: None, hi: v }
+                }))
+            }
             ("Add" | "Sub", 2, _) | ("Add" | "Sub" | "Mul", 1, Some(_)) => Ok(Kind::Linear),
             ("Div", 1, Some(_)) if consts[0].is_none() => Ok(Kind::Linear),
             _ => Err(unsupported(
                 node,
-                "only Add and Sub, Mul and Div by a constant, and max(x, 0) are supported",
+                "only Add and Sub, Mul and Div by a constant, and max or min with a constant are supported",
             )),
         };
     }
@@ -703,6 +712,23 @@ fn commit(ops: &mut Vec<Op>, map: &Affine) {
 /// Appends an op, merging consecutive affine maps and moving a ReLU that
 /// follows a max pool in front of it (they commute exactly).
 fn push(ops: &mut Vec<Op>, op: Op) {
+    // Consecutive clamps (a ReLU is `max(x, 0)`) are one clamp.
+    let both = (ops.last().and_then(clamp_of), clamp_of(&op));
+    if let ((Some(p), Some(n)), false) = (
+        both,
+        matches!(op, Op::Relu) && ops.last() == Some(&Op::Relu),
+    ) {
+        let lo = match (p.0, n.0) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let hi = match (p.1, n.1) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        *ops.last_mut().expect("non-empty") = Op::Activation(Curve::Clamp { lo, hi });
+        return;
+    }
     match (ops.last(), &op) {
         (Some(Op::Affine(prev)), Op::Affine(next)) => {
             let merged = prev.then(next);
@@ -716,6 +742,22 @@ fn push(ops: &mut Vec<Op>, op: Op) {
         (Some(Op::Relu), Op::Relu) => {}
         _ => ops.push(op),
     }
+}
+
+/// The bounds of a clamp, a ReLU being one.
+fn clamp_of(op: &Op) -> Option<(Option<f32>, Option<f32>)> {
+    match op {
+        Op::Relu => Some((Some(0.0), None)),
+        Op::Activation(Curve::Clamp { lo, hi }) => Some((*lo, *hi)),
+        _ => None,
+    }
+}
+
+/// The one value of a constant every element of which is equal.
+fn scalar(t: &Tensor) -> Option<f32> {
+    let v = t.to_plain_array_view::<f32>().ok()?;
+    let first = *v.iter().next()?;
+    (first.is_finite() && v.iter().all(|x| *x == first)).then_some(first)
 }
 
 fn is_zero(t: &Tensor) -> bool {

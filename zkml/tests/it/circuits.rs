@@ -66,6 +66,16 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                 label: "target".into(),
             },
         ),
+        // ReLU6 and HardSigmoid (clamps), as exported.
+        (
+            "exports/clip_hard_sigmoid_mlp",
+            "data/breast_cancer.csv",
+            2,
+            8,
+            Aggregate::Accuracy {
+                label: "label".into(),
+            },
+        ),
         // BatchNormalization and LeakyRelu, as exported.
         (
             "exports/bn_leaky_mlp",

@@ -196,6 +196,7 @@ fn default_exports_of_common_models_prove_round_two() {
         ("sk_logreg_multiclass", 6),
         ("sk_imputer_logreg", 6),
         ("bn_leaky_mlp", 6),
+        ("clip_hard_sigmoid_mlp", 6),
     ] {
         float_agrees(name, 0, 0.0);
         let per_row = proves(name, rows, 0.0);
@@ -203,7 +204,12 @@ fn default_exports_of_common_models_prove_round_two() {
     }
     // The quantized circuit's class against the float model's on every
     // row of the dataset.
-    for name in ["sk_logreg_multiclass", "sk_imputer_logreg", "bn_leaky_mlp"] {
+    for name in [
+        "sk_logreg_multiclass",
+        "sk_imputer_logreg",
+        "bn_leaky_mlp",
+        "clip_hard_sigmoid_mlp",
+    ] {
         let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
         let meta = meta(name);
         let d = head(
@@ -234,6 +240,30 @@ fn default_exports_of_common_models_prove_round_two() {
     let m = import::load(fixture("exports/bn_leaky_mlp.onnx")).unwrap();
     assert!(
         m.model.ops.iter().any(|op| op.kind() == "leaky_relu"),
+        "{:?}",
+        m.model.ops.iter().map(|o| o.kind()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn clip_and_hard_sigmoid_become_one_clamp_each() {
+    // ReLU6 is `Clip(0, 6)`; HardSigmoid is `x / 6 + 1/2` (into the layer
+    // before it) then `min(., 1)` and `max(., 0)`, one clamp to [0, 1].
+    let m = import::load(fixture("exports/clip_hard_sigmoid_mlp.onnx")).unwrap();
+    let clamps: Vec<_> = m
+        .model
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            zkgate_zkml::ir::Op::Activation(zkgate_zkml::ir::Curve::Clamp { lo, hi }) => {
+                Some((*lo, *hi))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        clamps,
+        vec![(Some(0.0), Some(6.0)), (Some(0.0), Some(1.0))],
         "{:?}",
         m.model.ops.iter().map(|o| o.kind()).collect::<Vec<_>>()
     );
