@@ -200,12 +200,64 @@ fn piecewise_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Tabl
             )))
         }
     };
+    table_of(&lines, x, scale)
+}
+
+/// The integer table of `c` for inputs in `[lo, hi]` at scale `s`: the
+/// secants of `SEGMENTS` equal segments of `[-L, L]` and the limits
+/// beyond, output at scale `s + act_bits + SLOPE_BITS`. Returns the table,
+/// the outputs' bounds and their scale.
+fn curve_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Table, Interval, i32)> {
+    if !c.is_smooth() {
+        return piecewise_table(c, x, s, act_bits);
+    }
+    let l = saturation(c);
+    let h = 2.0 * l / SEGMENTS as f64;
+    let t = act_bits as i32 + SLOPE_BITS;
+    let out_scale = s + t;
+    let limit_lo = if c == Curve::Sigmoid { 0.0 } else { -1.0 };
+    // Breakpoints b_0..b_K and each bucket's line (x as a real number).
+    let breaks: Vec<f64> = (0..=SEGMENTS).map(|i| -l + i as f64 * h).collect();
+    let mut lines: Vec<(f64, f64)> = vec![(0.0, limit_lo)];
+    for w in breaks.windows(2) {
+        let m = (c.at(w[1]) - c.at(w[0])) / (w[1] - w[0]);
+        lines.push((m, c.at(w[0]) - m * w[0]));
+    }
+    lines.push((0.0, 1.0));
+    let integer_breaks: Vec<i128> = breaks
+        .iter()
+        .map(|b| (b * pow2(s)).floor() as i128)
+        .collect();
+    // Each bucket's line, in integers, with the greatest input it covers.
+    let integer_lines: Vec<(i128, i128, i128)> = lines
+        .iter()
+        .enumerate()
+        .map(|(j, line)| {
+            (
+                integer_breaks.get(j).copied().unwrap_or(i128::MAX),
+                (line.0 * pow2(t)).round() as i128,
+                (line.1 * pow2(out_scale)).round() as i128,
+            )
+        })
+        .collect();
+    table_of(&integer_lines, x, out_scale)
+}
+
+/// The table of the integer `lines` (each with the greatest input it
+/// covers, ascending) over `[x.lo, x.hi]`: thresholds strictly inside,
+/// each bucket the line it lies on. Returns the table, the outputs' bounds
+/// and `scale`.
+fn table_of(
+    lines: &[(i128, i128, i128)],
+    x: Interval,
+    scale: i32,
+) -> Result<(Table, Interval, i32)> {
     let mut thresholds = Vec::new();
     let mut slopes = Vec::new();
     let mut intercepts = Vec::new();
     let mut bounds: Option<Interval> = None;
     let mut from = x.lo;
-    for (upper, m, b) in lines {
+    for &(upper, m, b) in lines {
         let up = upper.min(x.hi);
         if up < from {
             continue;
@@ -237,79 +289,6 @@ fn piecewise_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Tabl
         },
         bounds,
         scale,
-    ))
-}
-
-/// The integer table of `c` for inputs in `[lo, hi]` at scale `s`: the
-/// secants of `SEGMENTS` equal segments of `[-L, L]` and the limits
-/// beyond, output at scale `s + act_bits + SLOPE_BITS`. Returns the table,
-/// the outputs' bounds and their scale.
-fn curve_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Table, Interval, i32)> {
-    if !c.is_smooth() {
-        return piecewise_table(c, x, s, act_bits);
-    }
-    let l = saturation(c);
-    let h = 2.0 * l / SEGMENTS as f64;
-    let t = act_bits as i32 + SLOPE_BITS;
-    let out_scale = s + t;
-    let limit_lo = if c == Curve::Sigmoid { 0.0 } else { -1.0 };
-    // Breakpoints b_0..b_K and each bucket's line (x as a real number).
-    let breaks: Vec<f64> = (0..=SEGMENTS).map(|i| -l + i as f64 * h).collect();
-    let mut lines: Vec<(f64, f64)> = vec![(0.0, limit_lo)];
-    for w in breaks.windows(2) {
-        let m = (c.at(w[1]) - c.at(w[0])) / (w[1] - w[0]);
-        lines.push((m, c.at(w[0]) - m * w[0]));
-    }
-    lines.push((0.0, 1.0));
-    let integer_breaks: Vec<i128> = breaks
-        .iter()
-        .map(|b| (b * pow2(s)).floor() as i128)
-        .collect();
-    // Buckets inside [lo, hi]: thresholds strictly inside, each bucket's
-    // line the one of the segment it is in.
-    let mut thresholds = Vec::new();
-    let mut slopes = Vec::new();
-    let mut intercepts = Vec::new();
-    let mut bounds: Option<Interval> = None;
-    let mut from = x.lo;
-    for (j, line) in lines.iter().enumerate() {
-        let upper = integer_breaks
-            .get(j)
-            .copied()
-            .unwrap_or(i128::MAX)
-            .min(x.hi);
-        if upper < from {
-            continue;
-        }
-        let slope = (line.0 * pow2(t)).round() as i128;
-        let intercept = (line.1 * pow2(out_scale)).round() as i128;
-        if !slopes.is_empty() {
-            thresholds.push(from - 1);
-        }
-        slopes.push(slope);
-        intercepts.push(intercept);
-        let (a, b) = (slope * from + intercept, slope * upper + intercept);
-        let seg = Interval::new(a.min(b), a.max(b));
-        bounds = Some(match bounds {
-            None => seg,
-            Some(u) => Interval::new(u.lo.min(seg.lo), u.hi.max(seg.hi)),
-        });
-        from = upper + 1;
-        if upper >= x.hi {
-            break;
-        }
-    }
-    let bounds = bounds.ok_or_else(|| Error::Structure("an empty activation range".into()))?;
-    Ok((
-        Table {
-            lo: x.lo,
-            hi: x.hi,
-            thresholds,
-            slopes,
-            intercepts,
-        },
-        bounds,
-        out_scale,
     ))
 }
 
