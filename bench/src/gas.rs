@@ -84,12 +84,7 @@ impl GasBench {
         let receipt = &out.receipt;
         let owner = Wallet::dev(0)?;
         let result = self.rt.block_on(async {
-            let mut circuits: Vec<zkgate_zkml::Fr> = receipt
-                .shards
-                .iter()
-                .map(|s| receipt.circuit.shard_id(s.rows))
-                .collect();
-            circuits.dedup();
+            let circuits = zkgate_chain::settlement::receipt_circuits(receipt);
             let deadline = self.s.chain().now().await? + 86_400;
             let (job, r) = self
                 .s

@@ -100,6 +100,19 @@ pub fn circuits_hash(circuits: &[Fr]) -> B256 {
     keccak256(pre)
 }
 
+/// The circuit ids of a receipt's shards, each once: the least a job it
+/// settles must pin.
+pub fn receipt_circuits(receipt: &Receipt) -> Vec<Fr> {
+    let mut ids: Vec<Fr> = Vec::new();
+    for s in &receipt.shards {
+        let id = receipt.circuit.shard_id(s.rows);
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
 /// The circuit ids a job opened for question `q` pins.
 pub fn circuits_of(q: &zkgate_statement::Question) -> Result<Vec<Fr>> {
     q.settlable_circuit_ids()

@@ -74,13 +74,7 @@ pub fn prove_in(d: &Data, nonce: Fr, shard_rows: Option<u64>) -> Outcome {
 
 /// The circuit ids of a receipt's shards: what a job it settles pins.
 pub fn circuits(r: &Receipt) -> Vec<Fr> {
-    let mut ids: Vec<Fr> = r
-        .shards
-        .iter()
-        .map(|s| r.circuit.shard_id(s.rows))
-        .collect();
-    ids.dedup();
-    ids
+    settlement::receipt_circuits(r)
 }
 
 /// A stand-in for a question's hash.
