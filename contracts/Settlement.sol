@@ -98,8 +98,10 @@ contract Settlement {
     mapping(bytes32 => Verifier) internal verifiers_;
     mapping(uint256 => Job) internal jobs_;
     mapping(uint256 => uint256[]) internal results_;
-    /// The job opened with each question: a question is opened once.
-    mapping(bytes32 => uint256) public jobOfQuestion;
+    /// The job each researcher opened with each question: a question is
+    /// opened once by its researcher (keyed by the researcher too, so that
+    /// copying a pending question's hash blocks nobody).
+    mapping(address => mapping(bytes32 => uint256)) public jobOfQuestion;
 
     event DatasetRegistered(
         uint256 indexed id, address indexed owner, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price
@@ -234,16 +236,19 @@ contract Settlement {
 
     // ---- jobs -----------------------------------------------------------
 
-    /// The job binding the proofs of a question carry: keccak256 of a tag,
-    /// the chain id, this contract and the question's hash, reduced into
-    /// the scalar field (the researcher's client computes it offline).
-    function questionNonce(bytes32 question) public view returns (uint256) {
-        return uint256(keccak256(abi.encodePacked("zkgate.chain.job.v2", block.chainid, address(this), question))) % R;
+    /// The job binding the proofs of `researcher`'s question carry:
+    /// keccak256 of a tag, the chain id, this contract, the researcher and
+    /// the question's hash, reduced into the scalar field (the researcher's
+    /// client computes it offline).
+    function questionNonce(address researcher, bytes32 question) public view returns (uint256) {
+        return uint256(
+            keccak256(abi.encodePacked("zkgate.chain.job.v2", block.chainid, address(this), researcher, question))
+        ) % R;
     }
 
     /// The job nonce of job `id`.
     function jobNonce(uint256 id) public view returns (uint256) {
-        return questionNonce(jobs_[id].question);
+        return questionNonce(jobs_[id].researcher, jobs_[id].question);
     }
 
     /// Opens a job on a dataset with the sent value in escrow. `commitment`
@@ -272,13 +277,13 @@ contract Settlement {
             revert UnknownVerifier(verifierId);
         }
         if (question == bytes32(0)) revert BadCircuits();
-        if (jobOfQuestion[question] != 0) revert QuestionUsed(jobOfQuestion[question]);
+        if (jobOfQuestion[msg.sender][question] != 0) revert QuestionUsed(jobOfQuestion[msg.sender][question]);
         if (circuitIds.length == 0 || circuitIds.length > MAX_CIRCUITS) revert BadCircuits();
         for (uint256 k = 0; k < circuitIds.length; k++) {
             if (circuitIds[k] >= R) revert BadCircuits();
         }
         id = ++jobCount;
-        jobOfQuestion[question] = id;
+        jobOfQuestion[msg.sender][question] = id;
         jobs_[id] = Job(
             msg.sender,
             uint64(datasetId),
@@ -293,7 +298,15 @@ contract Settlement {
             keccak256(abi.encodePacked(circuitIds))
         );
         emit JobOpened(
-            id, datasetId, msg.sender, verifierId, question, circuitIds, questionNonce(question), msg.value, deadline
+            id,
+            datasetId,
+            msg.sender,
+            verifierId,
+            question,
+            circuitIds,
+            jobNonce(id),
+            msg.value,
+            deadline
         );
     }
 
@@ -356,7 +369,7 @@ contract Settlement {
         uint256[] memory inputs = new uint256[](v.inputs);
         inputs[0] = j.commitment;
         inputs[1] = j.rows;
-        inputs[2] = questionNonce(j.question);
+        inputs[2] = questionNonce(j.researcher, j.question);
         uint256 offset = 0;
         uint256 link = 0;
         Batch memory b = newBatch(id, verifierId, j, v, values, shards);

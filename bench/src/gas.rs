@@ -60,6 +60,7 @@ impl GasBench {
         let nonce = zkgate_chain::settlement::job_nonce(
             zkgate_chain::embedded::CHAIN_ID,
             s.address(),
+            Wallet::dev(1)?.address(),
             question,
         );
         Ok(GasBench {

@@ -58,8 +58,8 @@ sol! {
         function dataset(uint256 id) external view returns (Dataset memory);
         function registerVerifier(bytes calldata bundle, uint32 keys, uint32 inputs) external returns (bytes32 id);
         function verifier(bytes32 id) external view returns (Verifier memory);
-        function jobOfQuestion(bytes32 question) external view returns (uint256);
-        function questionNonce(bytes32 question) external view returns (uint256);
+        function jobOfQuestion(address researcher, bytes32 question) external view returns (uint256);
+        function questionNonce(address researcher, bytes32 question) external view returns (uint256);
         function jobNonce(uint256 id) external view returns (uint256);
         function openJob(uint256 datasetId, uint256 commitment, bytes32 question, uint256[] calldata circuitIds, bytes32 verifierId, uint64 deadline) external payable returns (uint256 id);
         function job(uint256 id) external view returns (Job memory);

@@ -80,10 +80,10 @@ impl ChainConfig {
         Endpoint::default().chain_over(data_dir, Some(self))
     }
 
-    /// The nonce the proofs of the question hashing to `question` carry on
-    /// this contract.
-    pub fn nonce(&self, question: B256) -> Fr {
-        job_nonce(self.chain_id, self.contract, question)
+    /// The nonce the proofs of the question hashing to `question`, opened
+    /// by `researcher`, carry on this contract.
+    pub fn nonce(&self, researcher: Address, question: B256) -> Fr {
+        job_nonce(self.chain_id, self.contract, researcher, question)
     }
 }
 
@@ -217,9 +217,14 @@ mod tests {
             .settlement_over(dir.path(), None)
             .unwrap()
             .is_none());
+        let r = Address::repeat_byte(3);
         assert_ne!(
-            conf.nonce(B256::repeat_byte(1)),
-            conf.nonce(B256::repeat_byte(2))
+            conf.nonce(r, B256::repeat_byte(1)),
+            conf.nonce(r, B256::repeat_byte(2))
+        );
+        assert_ne!(
+            conf.nonce(r, B256::repeat_byte(1)),
+            conf.nonce(Address::repeat_byte(4), B256::repeat_byte(1))
         );
         // The public development key is never a default on a JSON-RPC chain.
         assert!(Endpoint::default().wallet(0, Some(&conf)).is_ok());

@@ -233,10 +233,11 @@ pub fn values(receipt: &Receipt) -> Result<Vec<U256>> {
     Ok(values_as_words(&v))
 }
 
-/// The job binding the proofs of the question hashing to `question`
-/// carry on the contract at `contract` (its `questionNonce`).
-pub fn job_nonce(chain_id: u64, contract: Address, question: B256) -> Fr {
-    zkgate_statement::question::chain_nonce(chain_id, contract.0 .0, question.0)
+/// The job binding the proofs of the question hashing to `question`,
+/// opened by `researcher`, carry on the contract at `contract` (its
+/// `questionNonce`).
+pub fn job_nonce(chain_id: u64, contract: Address, researcher: Address, question: B256) -> Fr {
+    zkgate_statement::question::chain_nonce(chain_id, contract.0 .0, researcher.0 .0, question.0)
 }
 
 /// A job's values as field elements (how the contract stores them).

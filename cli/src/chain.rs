@@ -235,6 +235,13 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                         s.address()
                     );
                 }
+                if pin.researcher_bytes()? != researcher.address().0 .0 {
+                    bail!(
+                        "the question is opened by {}, not by this key's address {}",
+                        pin.researcher,
+                        researcher.address()
+                    );
+                }
                 let deadline = s.chain().now().await? + a.deadline_secs;
                 let o = zkgate_chain::settlement::OpenJob {
                     verifier: a.verifier.unwrap_or(B256::ZERO),

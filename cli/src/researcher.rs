@@ -175,18 +175,21 @@ fn write_question(
     Ok(q)
 }
 
-/// The settlement contract `chain` names, as a question pins it.
+/// The settlement contract `chain` names and the researcher's address
+/// that opens the job, as a question pins them.
 fn chain_pin(
     chain: &crate::chain::ChainArgs,
     dataset_id: u64,
 ) -> Result<zkgate_statement::question::ChainPin> {
-    let s = chain.target()?.settlement()?;
+    let target = chain.target()?;
+    let (s, researcher) = (target.settlement()?, target.wallet(1)?);
     let rt = tokio::runtime::Runtime::new()?;
     let chain_id = rt.block_on(s.chain().chain_id())?;
     Ok(zkgate_statement::question::ChainPin {
         chain_id,
         contract: s.address().to_string(),
         dataset_id,
+        researcher: researcher.address().to_string(),
     })
 }
 

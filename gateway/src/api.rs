@@ -734,11 +734,7 @@ async fn check_chain_job(
             "an on-chain job needs the researcher's question (`zkgate submit --chain-dataset` writes one; `openJob` takes its hash)".into(),
         )
     })?;
-    let binding = crate::chain::binding(
-        &conf,
-        id,
-        zkgate_chain::alloy_primitives::B256::from(q.hash()),
-    );
+    let binding = crate::chain::binding(&conf, id, q)?;
     // Taken or spent first (checked again under the lock): that answer
     // needs no chain.
     chain_job_free(&gw.store.jobs()?, &binding)?;

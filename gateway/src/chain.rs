@@ -43,14 +43,20 @@ fn wallet_of(conf: &ChainConfig, paths: &Paths) -> Result<Wallet> {
 }
 
 /// On-chain job `id` on the configured contract and chain, opened for the
-/// question hashing to `question`.
-pub fn binding(conf: &ChainConfig, id: u64, question: B256) -> ChainBinding {
-    ChainBinding {
+/// question `q` by the address it names.
+pub fn binding(conf: &ChainConfig, id: u64, q: &Question) -> Result<ChainBinding> {
+    let researcher = q
+        .chain
+        .as_ref()
+        .ok_or_else(|| Error::BadRequest("the question names no settlement contract".into()))?
+        .researcher_bytes()
+        .map_err(|e| Error::BadRequest(e.to_string()))?;
+    Ok(ChainBinding {
         job: id,
         contract: conf.contract,
         chain_id: conf.chain_id,
-        nonce: fr_to_hex(conf.nonce(question)),
-    }
+        nonce: fr_to_hex(conf.nonce(researcher.into(), B256::from(q.hash()))),
+    })
 }
 
 /// The on-chain job `job` settles, if it names one: the binding kept when
@@ -73,7 +79,7 @@ pub fn job_binding(paths: &Paths, job: &Job) -> Result<Option<ChainBinding>> {
             record: format!("job {}", job.id),
             reason: "an on-chain job without the researcher's question".into(),
         })?;
-    Ok(Some(binding(&conf, id, B256::from(q.hash()))))
+    binding(&conf, id, q).map(Some)
 }
 
 /// The nonce `job`'s proofs carry: its on-chain job's, or off chain the
@@ -153,6 +159,12 @@ pub async fn check_job(
         return Err(Error::Unprocessable(format!(
             "the question is for contract {} on chain {}; this gateway settles on {} on chain {}",
             pin.contract, pin.chain_id, binding.contract, binding.chain_id
+        )));
+    }
+    if pin.researcher_bytes().ok() != Some(job.researcher.0 .0) {
+        return Err(Error::Unprocessable(format!(
+            "the question names {} as the address that opens its job; on-chain job {id} was opened by {}",
+            pin.researcher, job.researcher
         )));
     }
     if pin.dataset_id != job.dataset_id {
@@ -307,6 +319,7 @@ mod tests {
             chain_id: conf.chain_id,
             contract: conf.contract.to_string(),
             dataset_id: 1,
+            researcher: Address::repeat_byte(0x33).to_string(),
         };
         crate::question::ask(&meta, &manifest, &model, 0, Some(pin), [7; 32]).unwrap()
     }
@@ -331,10 +344,11 @@ mod tests {
         first.save(&paths.root).unwrap();
         let q = question(&first);
         let hash = B256::from(q.hash());
-        let bound = binding(&first, 7, hash);
+        let who = Address::repeat_byte(0x33);
+        let bound = binding(&first, 7, &q).unwrap();
         assert_eq!(
             bound.nonce().unwrap(),
-            zkgate_chain::settlement::job_nonce(31337, first.contract, hash)
+            zkgate_chain::settlement::job_nonce(31337, first.contract, who, hash)
         );
         let mut job = crate::store::tests::job("job_a");
         job.manifest.chain_job = Some(7);
@@ -346,17 +360,20 @@ mod tests {
             ..first.clone()
         };
         second.save(&paths.root).unwrap();
-        assert_ne!(first.nonce(hash), second.nonce(hash));
+        assert_ne!(first.nonce(who, hash), second.nonce(who, hash));
         assert_eq!(job_binding(&paths, &job).unwrap(), Some(bound.clone()));
-        assert_eq!(proof_nonce(&paths, &job).unwrap(), first.nonce(hash));
+        assert_eq!(proof_nonce(&paths, &job).unwrap(), first.nonce(who, hash));
 
         let mut legacy = job.clone();
         legacy.chain = None;
         assert_eq!(
             job_binding(&paths, &legacy).unwrap(),
-            Some(binding(&second, 7, hash))
+            Some(binding(&second, 7, legacy.manifest.question.as_ref().unwrap()).unwrap())
         );
-        assert_eq!(proof_nonce(&paths, &legacy).unwrap(), second.nonce(hash));
+        assert_eq!(
+            proof_nonce(&paths, &legacy).unwrap(),
+            second.nonce(who, hash)
+        );
 
         let mut plain = legacy.clone();
         plain.manifest.chain_job = None;

@@ -80,10 +80,11 @@ pub struct CeremonyPin {
     pub vk_sha256: Vec<String>,
 }
 
-/// The settlement contract a question is opened on (`openJob` takes the
-/// question's hash, so the job id cannot be part of the question): the
-/// job nonce is then the contract's `questionNonce`
-/// ([`chain_nonce`]), and the contract opens each question once.
+/// The settlement contract a question is opened on, and by whom
+/// (`openJob` takes the question's hash, so the job id cannot be part of
+/// the question): the job nonce is then the contract's `questionNonce`
+/// ([`chain_nonce`]), and the contract opens each researcher's question
+/// once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainPin {
@@ -93,29 +94,42 @@ pub struct ChainPin {
     pub contract: String,
     /// The dataset's id in the contract's registry.
     pub dataset_id: u64,
+    /// The address that opens the job, `0x` and 40 hex digits.
+    pub researcher: String,
+}
+
+fn address_bytes(what: &str, a: &str) -> Result<[u8; 20]> {
+    let h = a.strip_prefix("0x").unwrap_or(a);
+    hex::decode(h)
+        .ok()
+        .and_then(|b| <[u8; 20]>::try_from(b).ok())
+        .ok_or_else(|| {
+            Error::Serialization(format!("question: the {what} `{a}` is not an address"))
+        })
 }
 
 impl ChainPin {
     /// The contract's address as bytes.
     pub fn contract_bytes(&self) -> Result<[u8; 20]> {
-        let h = self.contract.strip_prefix("0x").unwrap_or(&self.contract);
-        hex::decode(h)
-            .ok()
-            .and_then(|b| <[u8; 20]>::try_from(b).ok())
-            .ok_or_else(|| {
-                Error::Serialization(format!(
-                    "question: the contract `{}` is not an address",
-                    self.contract
-                ))
-            })
+        address_bytes("contract", &self.contract)
+    }
+
+    /// The researcher's address as bytes.
+    pub fn researcher_bytes(&self) -> Result<[u8; 20]> {
+        address_bytes("researcher", &self.researcher)
     }
 }
 
 /// The nonce the settlement contract at `contract` on chain `chain_id`
-/// gives the proofs of the question hashing to `question`
-/// (`questionNonce`): `keccak256("zkgate.chain.job.v2" || chain id as 32
-/// bytes || contract || question) mod r`.
-pub fn chain_nonce(chain_id: u64, contract: [u8; 20], question: [u8; 32]) -> Fr {
+/// gives the proofs of the question hashing to `question` opened by
+/// `researcher` (`questionNonce`): `keccak256("zkgate.chain.job.v2" ||
+/// chain id as 32 bytes || contract || researcher || question) mod r`.
+pub fn chain_nonce(
+    chain_id: u64,
+    contract: [u8; 20],
+    researcher: [u8; 20],
+    question: [u8; 32],
+) -> Fr {
     use ark_ff::PrimeField;
     use sha3::Keccak256;
     let mut k = Keccak256::new();
@@ -124,6 +138,7 @@ pub fn chain_nonce(chain_id: u64, contract: [u8; 20], question: [u8; 32]) -> Fr 
     id[24..].copy_from_slice(&chain_id.to_be_bytes());
     k.update(id);
     k.update(contract);
+    k.update(researcher);
     k.update(question);
     Fr::from_be_bytes_mod_order(&k.finalize())
 }
@@ -270,6 +285,7 @@ impl Question {
             Some(c) => chain_nonce(
                 c.chain_id,
                 c.contract_bytes().unwrap_or_default(),
+                c.researcher_bytes().unwrap_or_default(),
                 self.hash(),
             ),
             None => nonce_from(format!("question:{}", hex::encode(self.hash())).as_bytes()),
@@ -325,6 +341,7 @@ impl Question {
         }
         if let Some(c) = &self.chain {
             c.contract_bytes()?;
+            c.researcher_bytes()?;
             if self.settlable_circuit_ids().len() > MAX_CHAIN_CIRCUITS {
                 return bad(format!(
                     "an on-chain job pins at most {MAX_CHAIN_CIRCUITS} circuit ids; lower the suppression bound"

@@ -85,6 +85,7 @@ impl Expect {
     pub fn question_nonce(q: &Question) -> Result<Fr> {
         if let Some(c) = &q.chain {
             c.contract_bytes()?;
+            c.researcher_bytes()?;
         }
         Ok(q.job_nonce())
     }

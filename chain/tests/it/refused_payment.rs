@@ -97,7 +97,10 @@ async fn a_payee_refusing_ether_does_not_block_settlement() {
     // Job 1 names its keys, so anyone may settle it.
     let chain_id = s.chain().chain_id().await.unwrap();
     let q = common::question(1);
-    let o = common::prove(&d, settlement::job_nonce(chain_id, s.address(), q));
+    let o = common::prove(
+        &d,
+        settlement::job_nonce(chain_id, s.address(), researcher.address(), q),
+    );
     let circuits = common::circuits(&o.receipt);
     let vks: Vec<_> = o.keys.iter().map(|(_, vk)| vk.clone()).collect();
     let bundle = Bundle::for_receipt(&o.receipt, &vks).unwrap();

@@ -55,6 +55,7 @@ async fn ask(s: &Settlement, meta: &DatasetMeta, dataset_id: u64, model: &[u8]) 
         chain_id: s.chain().chain_id().await.unwrap(),
         contract: s.address().to_string(),
         dataset_id,
+        researcher: Wallet::dev(1).unwrap().address().to_string(),
     };
     let mut published = meta.clone();
     published.shard_rows = Some(zkgate_gateway::question::shard_rows(

@@ -231,6 +231,7 @@ fn pin() -> ChainPin {
         chain_id: 31337,
         contract: format!("0x{}", "11".repeat(20)),
         dataset_id: 1,
+        researcher: format!("0x{}", "33".repeat(20)),
     }
 }
 
@@ -241,13 +242,21 @@ fn an_on_chain_question_is_bound_to_its_contract() {
     on.chain = Some(pin());
     assert_eq!(
         on.job_nonce(),
-        chain_nonce(31337, [0x11; 20], on.hash()),
+        chain_nonce(31337, [0x11; 20], [0x33; 20], on.hash()),
         "the contract's questionNonce"
     );
     assert_ne!(on.job_nonce(), off.job_nonce());
     let mut elsewhere = on.clone();
     elsewhere.chain.as_mut().unwrap().contract = format!("0x{}", "22".repeat(20));
     assert_ne!(elsewhere.job_nonce(), on.job_nonce());
+    // Another researcher opening the same question gets another nonce.
+    let mut copied = on.clone();
+    copied.chain.as_mut().unwrap().researcher = format!("0x{}", "44".repeat(20));
+    assert_ne!(
+        chain_nonce(31337, [0x11; 20], [0x44; 20], on.hash()),
+        on.job_nonce()
+    );
+    assert_ne!(copied.job_nonce(), on.job_nonce());
     let mut other_chain = on.clone();
     other_chain.chain.as_mut().unwrap().chain_id = 1;
     assert_ne!(other_chain.job_nonce(), on.job_nonce());

@@ -203,7 +203,7 @@ pub async fn flow(chain: Chain) -> Gas {
     // Job 1: the owner names the keys at settlement. The question fixes
     // the nonce before the job exists, so the proofs can be made first.
     let q1 = question(0x11);
-    let nonce1 = settlement::job_nonce(chain_id, s.address(), q1);
+    let nonce1 = settlement::job_nonce(chain_id, s.address(), researcher.address(), q1);
     let o1 = prove(&d, nonce1);
     let c1 = circuits(&o1.receipt);
     assert_eq!(c1.len(), 2, "full shards and the last");
@@ -214,11 +214,23 @@ pub async fn flow(chain: Chain) -> Gas {
     gas.open_job = r.gas_used;
     assert_eq!(s.job_nonce(job1).await.unwrap(), nonce1, "nonce derivation");
     assert_eq!(s.job(job1).await.unwrap().question, q1);
-    // A question is opened once: its nonce is spent.
+    // A question is opened once by its researcher: its nonce is spent.
     assert_reverts(
         s.open_job(&researcher, &open(commitment, q1, &c1, B256::ZERO, price))
             .await,
         "QuestionUsed",
+    );
+    // Another address copying the hash opens a job of its own, with
+    // another nonce, and blocks nobody.
+    let (copied, _) = s
+        .open_job(&stranger, &open(commitment, q1, &c1, B256::ZERO, price))
+        .await
+        .unwrap();
+    let theirs = s.job_nonce(copied).await.unwrap();
+    assert_ne!(theirs, nonce1);
+    assert_eq!(
+        theirs,
+        settlement::job_nonce(chain_id, s.address(), stranger.address(), q1)
     );
     assert_eq!(o1.receipt.shards.len(), 2);
     let keys = vks(&o1);
@@ -388,7 +400,10 @@ pub async fn flow(chain: Chain) -> Gas {
         .await
         .unwrap();
     let q3 = question(0x33);
-    let o3 = prove(&d, settlement::job_nonce(chain_id, s.address(), q3));
+    let o3 = prove(
+        &d,
+        settlement::job_nonce(chain_id, s.address(), researcher.address(), q3),
+    );
     let c3 = circuits(&o3.receipt);
     let (job3, _) = s
         .open_job(
@@ -410,7 +425,11 @@ pub async fn flow(chain: Chain) -> Gas {
     // A one-shard receipt goes through the single-proof path: a changed
     // value fails, the receipt settles.
     let q4 = question(0x44);
-    let o4 = prove_in(&d, settlement::job_nonce(chain_id, s.address(), q4), None);
+    let o4 = prove_in(
+        &d,
+        settlement::job_nonce(chain_id, s.address(), researcher.address(), q4),
+        None,
+    );
     let c4 = circuits(&o4.receipt);
     let (job4, _) = s
         .open_job(&researcher, &open(commitment, q4, &c4, B256::ZERO, price))
@@ -443,7 +462,7 @@ pub async fn flow(chain: Chain) -> Gas {
     let q5 = question(0x55);
     let o5 = prove_in(
         &d23,
-        settlement::job_nonce(chain_id, s.address(), q5),
+        settlement::job_nonce(chain_id, s.address(), researcher.address(), q5),
         Some(11),
     );
     let c5 = circuits(&o5.receipt);
@@ -491,7 +510,10 @@ pub async fn flow(chain: Chain) -> Gas {
     // settle it with a bundle holding the last shard's circuit too nor
     // claim the job pinned another list.
     let q6 = question(0x66);
-    let o6 = prove(&d, settlement::job_nonce(chain_id, s.address(), q6));
+    let o6 = prove(
+        &d,
+        settlement::job_nonce(chain_id, s.address(), researcher.address(), q6),
+    );
     let c6 = vec![c1[0]];
     let (job6, _) = s
         .open_job(&researcher, &open(commitment, q6, &c6, B256::ZERO, price))
