@@ -744,7 +744,8 @@ async fn check_chain_job(
 
 /// One gateway job per on-chain job, failed or not: a second could never
 /// settle while the first is live, and after a failure it would draw its
-/// noise again from the same nonce (the contract's, fixed by the job id),
+/// noise again from the same nonce (the contract's, fixed by the opening
+/// address and the question),
 /// so that release decisions on two draws could be compared. (A job from
 /// before bindings were kept counts for the same id on any contract.)
 /// Called under the admission lock, over the jobs as they will be.
