@@ -13,7 +13,7 @@ use zkgate_client::{Answer, Client};
 use zkgate_gateway::config::{Config, Paths};
 use zkgate_gateway::owner::{self as ops, Verdict};
 use zkgate_gateway::store::{DatasetMeta, Job, Researcher};
-use zkgate_gateway::{admin, Gateway, Serving};
+use zkgate_gateway::{admin, cluster, Gateway, Serving};
 use zkgate_zkml::dataset::DEFAULT_VALUE_BITS;
 
 const PASSPHRASE_ENV: &str = "ZKGATE_VAULT_PASSPHRASE";
@@ -640,17 +640,39 @@ pub fn admin_token(a: AdminTokenArgs) -> Result<()> {
 /// `zkgate workers`: the proving workers the owner registers.
 #[derive(Subcommand)]
 pub enum WorkersCmd {
-    /// Register a worker by its recipient (`zkgate worker --init` prints
-    /// it); prints its token once.
+    /// Register a worker by its recipient and nkey (`zkgate worker --init`
+    /// prints both); prints its token once.
     Add {
         /// Name.
         name: String,
         /// Its age recipient (`age1...`): shard tasks are encrypted to it.
         #[arg(long)]
         recipient: String,
+        /// Its nkey (`U...`): its NATS user, and the key its results are
+        /// signed with.
+        #[arg(long)]
+        nkey: String,
         /// Data dir.
         #[arg(long)]
         data_dir: PathBuf,
+    },
+    /// Print the NATS server's configuration for the registered workers:
+    /// JetStream, one nkey user each for the gateway and every worker,
+    /// allowed only its part, and TLS with --tls-cert/--tls-key.
+    NatsConfig {
+        /// Data dir.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The server's certificate (PEM).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The server's key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// A CA the clients' certificates must be signed by (the server
+        /// then verifies every client's certificate).
+        #[arg(long, requires = "tls_cert")]
+        tls_verify_ca: Option<PathBuf>,
     },
     /// List workers.
     List {
@@ -673,24 +695,51 @@ pub fn workers(cmd: WorkersCmd) -> Result<()> {
         WorkersCmd::Add {
             name,
             recipient,
+            nkey,
             data_dir,
         } => {
             let token = Target::open(&data_dir)?.issue(
                 "/v1/admin/workers",
-                serde_json::json!({ "name": name, "recipient": recipient }),
-                |gw| ops::add_worker(gw, &name, &recipient),
+                serde_json::json!({ "name": name, "recipient": recipient, "nkey": nkey }),
+                |gw| ops::add_worker(gw, &name, &recipient, &nkey),
             )?;
             println!("{token}");
+            eprintln!(
+                "worker `{name}` registered; give the NATS server its user: zkgate workers nats-config --data-dir {} > nats.conf, then nats-server --signal reload",
+                data_dir.display()
+            );
         }
         WorkersCmd::List { data_dir } => {
-            let target = Target::open(&data_dir)?;
-            let all: Vec<zkgate_gateway::store::WorkerRecord> = match &target {
-                Target::Api { .. } => target.get("/v1/admin/workers")?,
-                Target::Local(gw) => gw.store.workers()?,
-            };
-            for w in all {
-                println!("{}\t{}", w.name, w.recipient);
+            for w in registered_workers(&data_dir)? {
+                println!("{}\t{}\t{}", w.name, w.recipient, w.nkey);
             }
+        }
+        WorkersCmd::NatsConfig {
+            data_dir,
+            tls_cert,
+            tls_key,
+            tls_verify_ca,
+        } => {
+            let workers: Vec<(String, String)> = registered_workers(&data_dir)?
+                .into_iter()
+                .filter(|w| !w.nkey.is_empty())
+                .map(|w| (w.name, w.nkey))
+                .collect();
+            let config = Config::load(&Paths::new(&data_dir).config())?;
+            let gateway = cluster::public_key(&cluster::gateway_seed(&data_dir)?)?;
+            let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(cluster::ServerTls {
+                    cert: abs(cert),
+                    key: abs(key),
+                    verify_ca: tls_verify_ca.map(abs),
+                }),
+                _ => None,
+            };
+            print!(
+                "{}",
+                cluster::server_config(&config.cluster, &gateway, &workers, tls.as_ref())
+            );
         }
         WorkersCmd::Remove { name, data_dir } => {
             Target::open(&data_dir)?.remove(&format!("/v1/admin/workers/{name}"), |gw| {
@@ -702,20 +751,39 @@ pub fn workers(cmd: WorkersCmd) -> Result<()> {
     Ok(())
 }
 
+fn registered_workers(data_dir: &Path) -> Result<Vec<zkgate_gateway::store::WorkerRecord>> {
+    let target = Target::open(data_dir)?;
+    Ok(match &target {
+        Target::Api { .. } => target.get("/v1/admin/workers")?,
+        Target::Local(gw) => gw.store.workers()?,
+    })
+}
+
 /// `zkgate worker`.
 #[derive(Args)]
 pub struct WorkerArgs {
-    /// The worker's directory: its age identity (`identity.age`) and the
-    /// proving keys it keeps (`keys/`).
+    /// The worker's directory: its age identity (`identity.age`), its nkey
+    /// (`nkey.seed`) and the proving keys it keeps (`keys/`).
     #[arg(long)]
     dir: PathBuf,
-    /// Make the directory and its identity, print the recipient for the
-    /// owner to register (`zkgate workers add`), and exit.
+    /// Make the directory, its identity and its nkey, print the recipient
+    /// and the nkey for the owner to register (`zkgate workers add`), and
+    /// exit.
     #[arg(long)]
     init: bool,
-    /// The NATS server, e.g. nats://10.0.0.2:4222.
+    /// The NATS server, e.g. tls://10.0.0.2:4222.
     #[arg(long, required_unless_present = "init")]
     nats: Option<String>,
+    /// The CA that signed the NATS server's certificate (PEM): TLS
+    /// required.
+    #[arg(long)]
+    nats_ca: Option<PathBuf>,
+    /// A client certificate for a server that verifies its clients' (PEM).
+    #[arg(long, requires = "nats_key")]
+    nats_cert: Option<PathBuf>,
+    /// The client certificate's key (PEM).
+    #[arg(long, requires = "nats_cert")]
+    nats_key: Option<PathBuf>,
     /// The gateway's URL (proving keys are fetched from it).
     #[arg(long, required_unless_present = "init")]
     gateway: Option<String>,
@@ -741,10 +809,11 @@ pub struct WorkerArgs {
 /// finished first).
 pub fn worker(a: WorkerArgs) -> Result<()> {
     if a.init {
-        let recipient = zkgate_gateway::prover::init(&a.dir)?;
+        let (recipient, nkey) = zkgate_gateway::prover::init(&a.dir)?;
         println!("{recipient}");
+        println!("{nkey}");
         eprintln!(
-            "register it: zkgate workers add NAME --recipient {recipient} --data-dir GATEWAY_DIR"
+            "register it: zkgate workers add NAME --recipient {recipient} --nkey {nkey} --data-dir GATEWAY_DIR"
         );
         return Ok(());
     }
@@ -764,12 +833,17 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     let cluster = zkgate_gateway::cluster::ClusterConfig {
         nats: Some(nats),
         prefix: a.prefix,
+        ca_cert: a.nats_ca,
+        client_cert: a.nats_cert,
+        client_key: a.nats_key,
         ..Default::default()
     };
+    let access = zkgate_gateway::prover::access(&a.dir, &name, &cluster)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(zkgate_gateway::prover::run(
         zkgate_gateway::prover::WorkerOptions {
             cluster,
+            access,
             gateway,
             name,
             dir: a.dir,

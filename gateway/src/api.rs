@@ -900,7 +900,7 @@ pub fn openapi() -> serde_json::Value {
             "/v1/whoami": { "get": { "responses": { "200": { "description": "{role: owner} or {role: researcher, name, organisation, trust, address}" }, "401": err("unknown token") } } },
             "/v1/admin/datasets": {
                 "get": { "description": "owner's token", "responses": { "200": { "description": "every dataset's metadata" }, "403": err("a researcher's token") } },
-                "post": { "description": "multipart: name, schema (JSON), csv, price", "responses": { "201": { "description": "the dataset's metadata and commitment" }, "400": err("bad CSV or schema, rows outside the declared ranges"), "409": err("the name is taken"), "413": err("over max_dataset_bytes") } } },
+                "post": { "description": "multipart: name, schema (JSON), csv, price", "responses": { "201": { "description": "the dataset's metadata and commitment" }, "400": err("bad CSV or schema, rows outside the declared ranges"), "409": err("the name or the nkey is taken"), "413": err("over max_dataset_bytes") } } },
             "/v1/admin/datasets/{name}": { "delete": { "responses": { "200": { "description": "{removed}" }, "409": err("a job that is not finished reads it") } } },
             "/v1/admin/researchers": {
                 "get": { "responses": { "200": { "description": "every researcher (never a token)" } } },
@@ -914,8 +914,8 @@ pub fn openapi() -> serde_json::Value {
             "/console": { "get": { "security": [], "responses": { "200": { "description": "the web console (HTML; its script and style at /console/app.js and /console/app.css)" } } } },
             "/openapi.json": { "get": { "security": [], "responses": { "200": { "description": "this document" } } } },
             "/v1/admin/workers": {
-                "get": { "description": "owner's token", "responses": { "200": { "description": "the registered proving workers: name, recipient, added" } } },
-                "post": { "description": "{name, recipient}: an age recipient shard tasks are encrypted to", "responses": { "201": { "description": "{name, token}: the worker's token, shown once" }, "400": err("not an age recipient"), "409": err("the name is taken") } } },
+                "get": { "description": "owner's token", "responses": { "200": { "description": "the registered proving workers: name, recipient, nkey, added" } } },
+                "post": { "description": "{name, recipient, nkey}: the age recipient its shard tasks are encrypted to, the nkey it connects to NATS and signs its results with", "responses": { "201": { "description": "{name, token}: the worker's token, shown once" }, "400": err("not an age recipient or not a user nkey"), "409": err("the name or the nkey is taken") } } },
             "/v1/admin/workers/{name}": { "delete": { "responses": { "200": { "description": "{removed}: its token fetches nothing from now on" }, "404": err("no such worker") } } },
             "/v1/worker/keys/{id}": { "get": { "description": "a registered worker's token: the proving key of circuit `id`, age-encrypted to the worker", "parameters": id, "responses": { "200": { "description": "the key, encrypted" }, "401": err("not a registered worker's token"), "404": err("no key for that circuit") } } }
     });

@@ -130,14 +130,18 @@ pub fn revoke_researcher(gw: &Gateway, name: &str) -> Result<Vec<String>> {
     Ok(cancelled)
 }
 
-/// Registers a proving worker by its age recipient (`zkgate worker
-/// --init` prints it); returns its token (shown once), which it fetches
-/// proving keys with.
-pub fn add_worker(gw: &Gateway, name: &str, recipient: &str) -> Result<String> {
+/// Registers a proving worker by its age recipient and its nkey (`zkgate
+/// worker --init` prints both); returns its token (shown once), which it
+/// fetches proving keys with.
+pub fn add_worker(gw: &Gateway, name: &str, recipient: &str, nkey: &str) -> Result<String> {
     crate::admin::check_name(name, "worker")?;
     recipient
         .parse::<age::x25519::Recipient>()
         .map_err(|e| Error::BadRequest(format!("`{recipient}` is not an age recipient: {e}")))?;
+    crate::cluster::check_public_key(nkey)?;
+    if gw.store.workers()?.iter().any(|w| w.nkey == nkey) {
+        return Err(Error::Conflict(format!("nkey {nkey} is another worker's")));
+    }
     if gw.store.workers()?.iter().any(|w| w.name == name) {
         return Err(Error::Conflict(format!("worker `{name}` already exists")));
     }
@@ -147,6 +151,7 @@ pub fn add_worker(gw: &Gateway, name: &str, recipient: &str) -> Result<String> {
         &crate::store::WorkerRecord {
             name: name.into(),
             recipient: recipient.into(),
+            nkey: nkey.into(),
             created: now(),
         },
     )?;
@@ -154,7 +159,7 @@ pub fn add_worker(gw: &Gateway, name: &str, recipient: &str) -> Result<String> {
         gw,
         "worker_add",
         Record {
-            message: format!("worker `{name}` ({recipient})"),
+            message: format!("worker `{name}` ({recipient}, {nkey})"),
             ..Record::default()
         },
     )?;

@@ -296,11 +296,15 @@ async fn add_worker(
     struct NewWorker {
         name: String,
         recipient: String,
+        nkey: String,
     }
     let w: NewWorker = serde_json::from_slice(&body)
-        .map_err(|e| Error::BadRequest(format!("expected {{name, recipient}}: {e}")))?;
+        .map_err(|e| Error::BadRequest(format!("expected {{name, recipient, nkey}}: {e}")))?;
     let name = w.name.clone();
-    let token = blocking(&gw, move |gw| owner::add_worker(gw, &w.name, &w.recipient)).await?;
+    let token = blocking(&gw, move |gw| {
+        owner::add_worker(gw, &w.name, &w.recipient, &w.nkey)
+    })
+    .await?;
     Ok(issued(&name, &token))
 }
 

@@ -1,15 +1,17 @@
 //! `zkgate worker`: a process on one of the data owner's machines that
-//! pulls shard tasks from the NATS work queue (see [`crate::cluster`]) one
-//! at a time, decrypts each with its own age identity, fetches the
-//! circuit's proving key from the gateway by circuit id (its worker token,
-//! the gateway's CA) and keeps it, proves, publishes the proof and only
-//! then acknowledges the task. While it proves it tells JetStream it is at
-//! work, so a long shard is not handed to another worker; killed, it never
-//! acknowledges, and the task goes to another after `ack_wait`. Its memory
-//! is one shard's: the task holds the shard's rows only, and it proves
-//! one shard at a time.
+//! connects to NATS as its own nkey user, says every second that it is
+//! alive, pulls the tasks the gateway gave it from its own consumer (see
+//! [`crate::cluster`]) one at a time, decrypts each with its own age
+//! identity, fetches the circuit's proving key from the gateway by circuit
+//! id (its worker token, the gateway's CA) and keeps it, proves, publishes
+//! the proof signed with its nkey and only then acknowledges the task.
+//! While it proves it tells JetStream it is at work, so a long shard is not
+//! delivered again; killed, it never acknowledges, and the gateway gives
+//! its tasks to another once its heartbeats stop. Its memory is one
+//! shard's: the task holds the shard's rows only, and it proves one shard
+//! at a time.
 
-use crate::cluster::{self, header, ClusterConfig, ShardResult};
+use crate::cluster::{self, header, Access, ShardResult, SignedResult};
 use crate::error::{Error, Result};
 use async_nats::jetstream::{self, consumer, AckKind};
 use futures_util::StreamExt;
@@ -29,13 +31,15 @@ type Held = std::sync::Mutex<Option<(String, std::sync::Arc<ProvingKey>)>>;
 /// How a worker runs.
 pub struct WorkerOptions {
     /// The queue.
-    pub cluster: ClusterConfig,
+    pub cluster: cluster::ClusterConfig,
+    /// Its credentials on the queue (made with [`access`]).
+    pub access: Access,
     /// The gateway's API (for proving keys), with the worker's token.
     pub gateway: zkgate_client::Client,
     /// The worker's name, as registered with the gateway.
     pub name: String,
-    /// Its directory: `identity.age` (made by `zkgate worker --init`) and
-    /// `keys/`.
+    /// Its directory: `identity.age` and `nkey.seed` (made by `zkgate
+    /// worker --init`) and `keys/`.
     pub dir: PathBuf,
     /// Disk kept for proving keys, bytes.
     pub key_cache_bytes: u64,
@@ -46,20 +50,52 @@ pub fn identity_path(dir: &std::path::Path) -> PathBuf {
     dir.join("identity.age")
 }
 
-/// Makes a worker's directory and identity; returns its recipient, which
-/// the owner registers (`zkgate workers add NAME --recipient ...`).
-pub fn init(dir: &std::path::Path) -> Result<String> {
+/// The nkey seed file in a worker's directory.
+pub fn seed_path(dir: &std::path::Path) -> PathBuf {
+    dir.join("nkey.seed")
+}
+
+/// Makes a worker's directory, its age identity and its nkey; returns its
+/// recipient and its nkey's public key, which the owner registers (`zkgate
+/// workers add NAME --recipient ... --nkey ...`). A directory made before
+/// workers had nkeys gets one, its identity kept.
+pub fn init(dir: &std::path::Path) -> Result<(String, String)> {
     let path = identity_path(dir);
-    if path.exists() {
+    let seed = seed_path(dir);
+    if path.exists() && seed.exists() {
         return Err(Error::Conflict(format!(
             "{} already exists",
             path.display()
         )));
     }
-    let identity = age::x25519::Identity::generate();
-    use age::secrecy::ExposeSecret;
-    crate::vault::write_secret(&path, identity.to_string().expose_secret().as_bytes())?;
-    Ok(identity.to_public().to_string())
+    if !path.exists() {
+        let identity = age::x25519::Identity::generate();
+        use age::secrecy::ExposeSecret;
+        crate::vault::write_secret(&path, identity.to_string().expose_secret().as_bytes())?;
+    }
+    if !seed.exists() {
+        crate::vault::write_secret(&seed, cluster::new_seed().as_bytes())?;
+    }
+    let recipient = load_identity(dir)?.to_public().to_string();
+    Ok((recipient, cluster::public_key(&load_seed(dir)?)?))
+}
+
+fn load_seed(dir: &std::path::Path) -> Result<String> {
+    let path = seed_path(dir);
+    std::fs::read_to_string(&path)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| Error::io(&path, e))
+}
+
+/// Worker `name`'s access from its directory (`nkey.seed`) and the TLS
+/// files of `cfg` (relative ones from the current directory).
+pub fn access(dir: &std::path::Path, name: &str, cfg: &cluster::ClusterConfig) -> Result<Access> {
+    Access::new(
+        cluster::Party::Worker(name.to_string()),
+        load_seed(dir)?,
+        cfg,
+        std::path::Path::new("."),
+    )
 }
 
 fn load_identity(dir: &std::path::Path) -> Result<age::x25519::Identity> {
@@ -85,14 +121,45 @@ pub fn peak_rss_mb() -> f64 {
 /// Runs until `stop` completes (a task being proved is finished first).
 pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()>) -> Result<()> {
     let identity = load_identity(&opts.dir)?;
-    let js = cluster::connect(&opts.cluster).await?;
-    let consumer: consumer::PullConsumer = js
-        .get_stream(opts.cluster.tasks_stream())
-        .await
-        .map_err(|e| Error::Config(format!("NATS: the tasks stream: {e}")))?
-        .get_consumer(ClusterConfig::WORKERS)
-        .await
-        .map_err(|e| Error::Config(format!("NATS: the workers' consumer: {e}")))?;
+    let client = cluster::client(&opts.cluster, &opts.access).await?;
+    let js = jetstream::new(client.clone());
+    // Alive, every second, from now until the process ends.
+    let heartbeat = {
+        let (client, subject) = (client.clone(), opts.cluster.alive_subject(&opts.name));
+        tokio::spawn(async move {
+            loop {
+                let _ = client.publish(subject.clone(), "".into()).await;
+                tokio::time::sleep(cluster::HEARTBEAT).await;
+            }
+        })
+    };
+    tokio::pin!(stop);
+    // The gateway makes the worker's consumer when it first gives it a
+    // task.
+    let (name, stream) = (
+        opts.cluster.consumer(&opts.name),
+        opts.cluster.tasks_stream(),
+    );
+    let mut said = false;
+    let consumer: consumer::PullConsumer = loop {
+        match js.get_consumer_from_stream(&name, &stream).await {
+            Ok(c) => break c,
+            Err(e) => {
+                if !said {
+                    eprintln!(
+                        "zkgate worker {}: waiting for its consumer {name} ({e})",
+                        opts.name
+                    );
+                    said = true;
+                }
+            }
+        }
+        tokio::select! {
+            _ = &mut stop => { heartbeat.abort(); return Ok(()) },
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    };
+    let ack_wait = consumer.cached_info().config.ack_wait;
     let keys = KeyDir::new(opts.dir.join("keys"), opts.key_cache_bytes);
     let held = Held::default();
     eprintln!(
@@ -100,10 +167,9 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
         opts.name,
         peak_rss_mb()
     );
-    tokio::pin!(stop);
     loop {
         let batch = tokio::select! {
-            _ = &mut stop => return Ok(()),
+            _ = &mut stop => { heartbeat.abort(); return Ok(()) },
             b = consumer.fetch().max_messages(1).expires(Duration::from_secs(2)).messages() => b,
         };
         let mut batch = match batch {
@@ -122,10 +188,10 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
                     continue;
                 }
             };
-            if let Err(e) = handle(&opts, &js, &identity, (&keys, &held), &m).await {
+            if let Err(e) = handle(&opts, &js, &identity, (&keys, &held), ack_wait, &m).await {
                 eprintln!("zkgate worker {}: {e}", opts.name);
-                // Someone else may do better (another key, another
-                // identity); JetStream counts the deliveries.
+                // JetStream counts the deliveries; the gateway moves the
+                // task if this worker cannot do it.
                 let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
             }
         }
@@ -137,6 +203,7 @@ async fn handle(
     js: &jetstream::Context,
     identity: &age::x25519::Identity,
     keys: (&KeyDir, &Held),
+    ack_wait: Duration,
     m: &jetstream::Message,
 ) -> Result<()> {
     let get = |k: &str| {
@@ -146,16 +213,6 @@ async fn handle(
             .map(|v| v.as_str().to_string())
             .unwrap_or_default()
     };
-    if get(header::AVOID)
-        .split(',')
-        .any(|w| !w.is_empty() && w == opts.name)
-    {
-        // Our proof of this shard was wrong once: leave it to another.
-        let _ = m
-            .ack_with(AckKind::Nak(Some(Duration::from_millis(500))))
-            .await;
-        return Ok(());
-    }
     let delivered = m.info().map(|i| i.delivered as u64).unwrap_or(1);
     let attempt: u32 = get(header::ATTEMPT).parse().unwrap_or(0);
     let plain = age::decrypt(identity, &m.payload)
@@ -171,7 +228,7 @@ async fn handle(
         task.shards
     );
     // Alive while proving: JetStream waits another `ack_wait`.
-    let every = Duration::from_secs((opts.cluster.ack_wait_s / 3).max(1));
+    let every = (ack_wait / 3).max(Duration::from_millis(500));
     let ticker = {
         let m = m.clone();
         tokio::spawn(async move {
@@ -199,9 +256,10 @@ async fn handle(
         peak_rss_mb: peak_rss_mb(),
         delivered,
     };
+    let signed = SignedResult::sign(&result, &opts.access.seed)?;
     js.publish(
-        opts.cluster.result_subject(&job, shard),
-        serde_json::to_vec(&result)
+        opts.cluster.result_subject(&opts.name, &job, shard),
+        serde_json::to_vec(&signed)
             .expect("results serialize")
             .into(),
     )

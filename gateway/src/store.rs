@@ -39,6 +39,10 @@ pub struct WorkerRecord {
     pub name: String,
     /// Its age recipient (`age1...`).
     pub recipient: String,
+    /// Its nkey public key (`U...`): its NATS user, and the key its results
+    /// are signed with (empty: registered before results were signed).
+    #[serde(default)]
+    pub nkey: String,
     /// Unix seconds.
     pub created: u64,
 }

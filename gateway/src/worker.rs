@@ -415,22 +415,9 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             });
     // An on-chain job's proofs carry the binding it was accepted with.
     let nonce = crate::chain::proof_nonce(&gw.paths, job)?;
-    // With a queue configured, the shards go to the owner's workers,
-    // encrypted to every registered one.
-    let dispatch = match &gw.config.cluster.nats {
-        None => None,
-        Some(_) => Some(crate::cluster::Dispatch {
-            runtime: tokio::runtime::Handle::current(),
-            config: &gw.config.cluster,
-            job: &job.id,
-            recipients: gw
-                .store
-                .workers()?
-                .iter()
-                .filter_map(|w| w.recipient.parse().ok())
-                .collect(),
-        }),
-    };
+    // With a queue configured, the shards go to the owner's workers, each
+    // task to one.
+    let dispatch = crate::cluster::dispatch(gw, &job.id)?;
     let outcome = pipeline::run(
         LocalJob {
             model: &model,

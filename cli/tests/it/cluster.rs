@@ -1,11 +1,12 @@
 //! Shards proved by `zkgate worker` processes over a real NATS JetStream
-//! (Debian's `nats-server`, started here on a loopback port): a hostile
-//! participant takes the first task and answers with a wrong proof, two
-//! workers start, one is killed with SIGKILL while it proves; the gateway
-//! catches the wrong proof and sends the shard out again, JetStream hands
-//! the killed worker's shard to the other after `ack_wait`, and the job
-//! ends with the same receipt an in-process run makes, every shard proved
-//! once by a worker. Tasks travel encrypted.
+//! (Debian's `nats-server`, started here on a loopback port with the
+//! configuration `zkgate workers nats-config` writes: nkey users, each
+//! allowed its part only, and TLS): a client without credentials is
+//! refused; a registered but hostile worker cannot read another worker's
+//! task, cannot answer on another's subject, has its forged result under
+//! another's name ignored, and its wrong proof strikes it alone; a worker
+//! killed while it proves loses its tasks to a live one; the job ends with
+//! the receipt an in-process run makes, every shard proved once.
 
 use crate::common;
 
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zkgate_client::Client;
-use zkgate_gateway::cluster::{ClusterConfig, ShardResult};
+use zkgate_gateway::cluster::{self, Access, ClusterConfig, Party, ShardResult, SignedResult};
 use zkgate_gateway::config::{Config, Limits};
 use zkgate_gateway::store::JobState;
 use zkgate_gateway::Gateway;
@@ -30,19 +31,14 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A JetStream-enabled nats-server on a free loopback port, its store
-/// under `dir`; killed on drop.
-struct Nats(Child, u16);
+/// A JetStream-enabled nats-server on loopback port `port`, its store
+/// under `dir`, with `config` (nats-server's configuration syntax); killed
+/// on drop.
+struct Nats(Child);
 
 impl Nats {
-    fn start(dir: &Path) -> Nats {
-        Nats::start_with(dir, "")
-    }
-
-    /// With `config` (nats-server's configuration syntax) as well.
-    fn start_with(dir: &Path, config: &str) -> Nats {
+    fn start(dir: &Path, port: u16, config: &str) -> Nats {
         let exe = std::env::var("NATS_SERVER").unwrap_or_else(|_| "nats-server".into());
-        let port = free_port();
         std::fs::create_dir_all(dir).unwrap();
         let conf = dir.join("nats.conf");
         std::fs::write(&conf, config).unwrap();
@@ -65,10 +61,7 @@ impl Nats {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        Nats(child, port)
-    }
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.1)
+        Nats(child)
     }
 }
 
@@ -84,23 +77,27 @@ fn worker(
     dir: &Path,
     name: &str,
     token: &str,
-    nats: &str,
+    cluster: &ClusterConfig,
     gateway: &str,
     ca: &Path,
 ) -> (Child, std::sync::mpsc::Receiver<String>) {
-    let mut child = Command::new(bin())
-        .args(["worker", "--dir"])
+    let mut cmd = Command::new(bin());
+    cmd.args(["worker", "--dir"])
         .arg(dir)
         .args([
             "--name",
             name,
             "--nats",
-            nats,
+            cluster.nats.as_deref().unwrap(),
             "--gateway",
             gateway,
             "--ca-cert",
         ])
-        .arg(ca)
+        .arg(ca);
+    if let Some(nats_ca) = &cluster.ca_cert {
+        cmd.arg("--nats-ca").arg(nats_ca);
+    }
+    let mut child = cmd
         .env("ZKGATE_WORKER_TOKEN", token)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -117,18 +114,44 @@ fn worker(
     (child, rx)
 }
 
-/// A data dir under `tmp` whose `[cluster]` is `cluster` (listening on
-/// `listen` when given): the first 66 breast-cancer rows as `bc`, proved
-/// in shards of 22, the `open` profile, researcher alice, and `workers`
-/// made with `zkgate worker --init` (directories under `tmp`) and
-/// registered. Returns the data dir, alice's token and the workers'.
+/// A registered worker's directory, name and token.
+struct Registered {
+    dir: PathBuf,
+    name: String,
+    token: String,
+}
+
+impl Registered {
+    fn access(&self, cluster: &ClusterConfig) -> Access {
+        zkgate_gateway::prover::access(&self.dir, &self.name, cluster).unwrap()
+    }
+}
+
+/// A cluster: a data dir under `tmp` whose `[cluster]` is `cluster` with
+/// a loopback NATS URL (`tls://` with `tls`: the gateway's own certificate
+/// serves the NATS server too), listening on `listen` when given: the
+/// first 66 breast-cancer rows as `bc`, proved in shards of 22, the `open`
+/// profile, researcher alice, and `workers` made with `zkgate worker
+/// --init` and registered; and the nats-server, started with what `zkgate
+/// workers nats-config` prints (and `extra`). Returns the data dir, the
+/// cluster configuration as the gateway has it, alice's token and the
+/// workers.
 fn cluster_gateway(
     tmp: &Path,
     cluster: &ClusterConfig,
     listen: Option<&str>,
     workers: &[&str],
-) -> (PathBuf, String, Vec<String>) {
+    tls: bool,
+    extra: &str,
+) -> (PathBuf, ClusterConfig, Nats, String, Vec<Registered>) {
     let root = tmp.join("gw");
+    let port = free_port();
+    let mut cluster = cluster.clone();
+    let scheme = if tls { "tls" } else { "nats" };
+    cluster.nats = Some(format!("{scheme}://127.0.0.1:{port}"));
+    if tls {
+        cluster.ca_cert = Some(PathBuf::from("tls/cert.pem"));
+    }
     let mut config = Config {
         limits: Limits {
             shard_rows: 22,
@@ -148,33 +171,162 @@ fn cluster_gateway(
     zkgate_gateway::admin::import_dataset(&gw.paths, &gw.store, gw.vault(), &csv, "bc", &schema, 0)
         .unwrap();
     let token = zkgate_gateway::admin::add_researcher(&gw.store, "alice", "", 2, None).unwrap();
-    let tokens = workers
+    let registered: Vec<Registered> = workers
         .iter()
         .map(|name| {
+            let dir = tmp.join(name);
             let out = Command::new(bin())
                 .args(["worker", "--init", "--dir"])
-                .arg(tmp.join(name))
+                .arg(&dir)
                 .output()
                 .unwrap();
             assert!(out.status.success());
-            let recipient = String::from_utf8(out.stdout).unwrap().trim().to_string();
+            let text = String::from_utf8(out.stdout).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            let (recipient, nkey) = (lines[0], lines[1]);
             assert!(recipient.starts_with("age1"), "{recipient}");
-            zkgate_gateway::owner::add_worker(&gw, name, &recipient).unwrap()
+            assert!(nkey.starts_with('U'), "{nkey}");
+            let token = zkgate_gateway::owner::add_worker(&gw, name, recipient, nkey).unwrap();
+            Registered {
+                dir,
+                name: name.to_string(),
+                token,
+            }
         })
         .collect();
-    (root, token, tokens)
+    drop(gw);
+    // The server's configuration, as the owner gets it.
+    let mut args = vec![
+        "workers".to_string(),
+        "nats-config".to_string(),
+        "--data-dir".to_string(),
+        root.display().to_string(),
+    ];
+    if tls {
+        for (flag, file) in [("--tls-cert", "cert.pem"), ("--tls-key", "key.pem")] {
+            args.push(flag.into());
+            args.push(root.join("tls").join(file).display().to_string());
+        }
+    }
+    let out = Command::new(bin()).args(&args).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let conf = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        conf.contains("authorization") && conf.contains("w_"),
+        "{conf}"
+    );
+    let nats = Nats::start(&tmp.join("js"), port, &format!("{conf}{extra}"));
+    // The gateway resolves its TLS files against its data dir.
+    let mut resolved = cluster.clone();
+    resolved.ca_cert = cluster.ca_cert.as_ref().map(|p| root.join(p));
+    (root, resolved, nats, token, registered)
+}
+
+/// A connection as the gateway (its credentials from its data dir).
+async fn as_gateway(root: &Path, cluster: &ClusterConfig) -> async_nats::jetstream::Context {
+    let seed = cluster::gateway_seed(root).unwrap();
+    let access = Access::new(Party::Gateway, seed, cluster, root).unwrap();
+    async_nats::jetstream::new(cluster::client(cluster, &access).await.unwrap())
+}
+
+/// Every result on the results stream, opened as the gateway opens them
+/// (`None`: one that does not open), with the subject it came on.
+async fn results(
+    js: &async_nats::jetstream::Context,
+    cluster: &ClusterConfig,
+    members: &[cluster::Member],
+) -> Vec<(String, Result<ShardResult, String>)> {
+    let stream = js.get_stream(cluster.results_stream()).await.unwrap();
+    let reader = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
+            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut seen = vec![];
+    let mut batch = reader
+        .fetch()
+        .max_messages(100)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .unwrap();
+    while let Some(m) = batch.next().await {
+        let m = m.unwrap();
+        let signed: SignedResult = serde_json::from_slice(&m.payload).unwrap();
+        seen.push((m.subject.to_string(), signed.open(members).map(|(_, r)| r)));
+    }
+    seen
+}
+
+/// The registered workers as the gateway deals with them.
+fn members(gw: &Gateway) -> Vec<cluster::Member> {
+    gw.store
+        .workers()
+        .unwrap()
+        .into_iter()
+        .map(|w| cluster::Member {
+            name: w.name,
+            recipient: w.recipient.parse().unwrap(),
+            nkey: w.nkey,
+        })
+        .collect()
+}
+
+/// A wrong proof, as bytes in hex.
+fn wrong_proof() -> String {
+    use ark_ec::AffineRepr;
+    let wrong = zkgate_statement::groth16::Proof {
+        a: ark_bn254::G1Affine::generator(),
+        b: ark_bn254::G2Affine::generator(),
+        c: ark_bn254::G1Affine::generator(),
+    };
+    hex::encode(zkgate_statement::groth16::to_bytes(&wrong))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shards_are_proved_by_workers_over_nats_jetstream() {
+async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
     let tmp = tempfile::tempdir().unwrap();
-    let nats = Nats::start(&tmp.path().join("js"));
-    let cluster = ClusterConfig {
-        nats: Some(nats.url()),
-        ack_wait_s: 3,
-        ..Default::default()
+    let (root, cluster, _nats, token, workers) = cluster_gateway(
+        tmp.path(),
+        &ClusterConfig {
+            ack_wait_s: 3,
+            ..Default::default()
+        },
+        None,
+        &["rogue", "w1", "w2"],
+        true,
+        "",
+    );
+    let url = cluster.nats.clone().unwrap();
+    let ca_path = root.join("tls/cert.pem");
+
+    // No credentials, or a key the server does not know: refused.
+    let tls_only = || {
+        async_nats::ConnectOptions::new()
+            .add_root_certificates(ca_path.clone())
+            .require_tls(true)
     };
-    let (root, token, tokens) = cluster_gateway(tmp.path(), &cluster, None, &["w1", "w2"]);
+    assert!(tls_only().connect(url.as_str()).await.is_err());
+    let stranger = cluster::new_seed();
+    assert!(async_nats::ConnectOptions::with_nkey(stranger)
+        .add_root_certificates(ca_path.clone())
+        .require_tls(true)
+        .connect(url.as_str())
+        .await
+        .is_err());
+    // Without TLS: refused too.
+    let plain = url.replace("tls://", "nats://");
+    let rogue_access = workers[0].access(&cluster);
+    assert!(
+        async_nats::ConnectOptions::with_nkey(rogue_access.seed.clone())
+            .connect(plain.as_str())
+            .await
+            .is_err()
+    );
+
     let gw = Gateway::open(&root, None).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("https://{}", listener.local_addr().unwrap());
@@ -182,32 +334,56 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
     let server = tokio::spawn(zkgate_gateway::serve(gw.clone(), listener, async {
         let _ = stopped.await;
     }));
-    let ca = gw.paths.tls_cert();
-    let alice = Client::new(&base, &token, Some(&std::fs::read(&ca).unwrap())).unwrap();
-    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
-    let manifest = accuracy_on_bc(None);
-    let job = alice.submit(&manifest, model).await.unwrap().unwrap();
+    let alice = Client::new(&base, &token, Some(&std::fs::read(&ca_path).unwrap())).unwrap();
 
-    // A hostile participant on the queue takes the first task: it cannot
-    // read it (encrypted to the workers), and answers a wrong proof.
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
-    let t = Instant::now();
-    let consumer = loop {
-        if let Ok(s) = js.get_stream(cluster.tasks_stream()).await {
-            if let Ok(c) = s
-                .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
-                    ClusterConfig::WORKERS,
-                )
-                .await
-            {
-                break c;
+    // A registered worker turned hostile, alive before the job comes: the
+    // only live worker, it is given every task.
+    let rogue = cluster::client(&cluster, &rogue_access).await.unwrap();
+    let beating = {
+        let (rogue, subject) = (rogue.clone(), cluster.alive_subject("rogue"));
+        tokio::spawn(async move {
+            loop {
+                let _ = rogue.publish(subject.clone(), "".into()).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
             }
+        })
+    };
+    // It listens to every task subject (the server does not let it).
+    let mut snoop = rogue
+        .subscribe(format!("{}.shards.>", cluster.prefix))
+        .await
+        .unwrap();
+    let rjs = async_nats::jetstream::new(rogue.clone());
+    let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
+    let job = alice
+        .submit(&accuracy_on_bc(None), model)
+        .await
+        .unwrap()
+        .unwrap();
+    let t = Instant::now();
+    let mine = loop {
+        if let Ok(c) = rjs
+            .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                cluster.consumer("rogue"),
+                cluster.tasks_stream(),
+            )
+            .await
+        {
+            break c;
         }
-        assert!(t.elapsed() < Duration::from_secs(120), "no task stream");
+        assert!(t.elapsed() < Duration::from_secs(120), "no consumer");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // Another worker's consumer is not its to read.
+    assert!(rjs
+        .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+            cluster.consumer("w1"),
+            cluster.tasks_stream(),
+        )
+        .await
+        .is_err());
     let task = loop {
-        let mut batch = consumer
+        let mut batch = mine
             .fetch()
             .max_messages(1)
             .expires(Duration::from_secs(2))
@@ -219,48 +395,101 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
         }
         assert!(t.elapsed() < Duration::from_secs(120), "no task");
     };
+    // Encrypted to it alone, and named by a tag, not the job's id.
     assert!(task.payload.starts_with(b"age-encryption.org/v1"));
-    let text = String::from_utf8_lossy(&task.payload);
-    assert!(!text.contains("columns") && !text.contains("secret"));
-    let shard: usize = task
-        .headers
-        .as_ref()
-        .unwrap()
+    assert!(!task.subject.contains(&job.id), "{}", task.subject);
+    let identity: age::x25519::Identity =
+        std::fs::read_to_string(workers[0].dir.join("identity.age"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    assert!(age::decrypt(&identity, &task.payload).is_ok());
+    for other in &workers[1..] {
+        let id: age::x25519::Identity = std::fs::read_to_string(other.dir.join("identity.age"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(
+            age::decrypt(&id, &task.payload).is_err(),
+            "sealed to {}",
+            other.name
+        );
+    }
+    let headers = task.headers.as_ref().unwrap();
+    let tag = headers.get("Zkgate-Job").unwrap().as_str().to_string();
+    let shard: usize = headers
         .get("Zkgate-Shard")
         .unwrap()
         .as_str()
         .parse()
         .unwrap();
-    use ark_ec::AffineRepr;
-    let wrong = zkgate_statement::groth16::Proof {
-        a: ark_bn254::G1Affine::generator(),
-        b: ark_bn254::G2Affine::generator(),
-        c: ark_bn254::G1Affine::generator(),
-    };
-    let result = ShardResult {
-        job: job.id.clone(),
+    let result = |worker: &str| ShardResult {
+        job: tag.clone(),
         shard,
         attempt: 0,
-        worker: "rogue".into(),
-        proof: hex::encode(zkgate_statement::groth16::to_bytes(&wrong)),
+        worker: worker.into(),
+        proof: wrong_proof(),
         prove_s: 0.0,
         key_s: 0.0,
         peak_rss_mb: 0.0,
         delivered: 1,
     };
-    js.publish(
-        cluster.result_subject(&job.id, shard),
-        serde_json::to_vec(&result).unwrap().into(),
+    // On w1's subject: the server refuses it.
+    let on_w1 = rjs
+        .publish(
+            cluster.result_subject("w1", &tag, shard),
+            serde_json::to_vec(&SignedResult::sign(&result("w1"), &rogue_access.seed).unwrap())
+                .unwrap()
+                .into(),
+        )
+        .await;
+    let refused = match on_w1 {
+        Err(_) => true,
+        Ok(ack) => ack.await.is_err(),
+    };
+    assert!(refused, "a worker answered on another's subject");
+    // On its own subject, a wrong proof under w1's name (signed with its
+    // own key, or claiming w1's key): ignored, w1 is not struck.
+    let mut claims_w1 = SignedResult::sign(&result("w1"), &rogue_access.seed).unwrap();
+    let forged = claims_w1.clone();
+    claims_w1.signer = workers[1].access(&cluster).public_key().unwrap();
+    for r in [forged, claims_w1] {
+        rjs.publish(
+            cluster.result_subject("rogue", &tag, shard),
+            serde_json::to_vec(&r).unwrap().into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    }
+    // Its own wrong proof, signed: it is struck, its tasks go to others.
+    rjs.publish(
+        cluster.result_subject("rogue", &tag, shard),
+        serde_json::to_vec(&SignedResult::sign(&result("rogue"), &rogue_access.seed).unwrap())
+            .unwrap()
+            .into(),
     )
     .await
     .unwrap()
     .await
     .unwrap();
     task.double_ack().await.unwrap();
+    beating.abort();
 
-    // Two workers; the first is killed as soon as it starts a shard.
-    let (w1_dir, w2_dir) = (tmp.path().join("w1"), tmp.path().join("w2"));
-    let (mut w1, w1_log) = worker(&w1_dir, "w1", &tokens[0], &nats.url(), &base, &ca);
+    // w1 gets tasks (the forgery did not strike it); killed as soon as it
+    // starts one. w2 then proves every shard.
+    let ca = root.join("tls/cert.pem");
+    let (mut w1, w1_log) = worker(
+        &workers[1].dir,
+        "w1",
+        &workers[1].token,
+        &cluster,
+        &base,
+        &ca,
+    );
     let started = Instant::now();
     let killed_at = loop {
         match w1_log.recv_timeout(Duration::from_secs(120)) {
@@ -274,7 +503,14 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
         }
     };
     eprintln!("killed w1 at: {killed_at} after {:?}", started.elapsed());
-    let (mut w2, w2_log) = worker(&w2_dir, "w2", &tokens[1], &nats.url(), &base, &ca);
+    let (mut w2, w2_log) = worker(
+        &workers[2].dir,
+        "w2",
+        &workers[2].token,
+        &cluster,
+        &base,
+        &ca,
+    );
 
     let done = wait_end(&alice, &job.id, Duration::from_secs(600)).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
@@ -284,47 +520,37 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
     assert_eq!(receipt.shards.len(), 3);
     assert_eq!(receipt.result["correct"], 65, "{}", receipt.result);
 
-    // The results stream: the rogue's wrong proof, and one proof per shard
-    // from w2 (w1 died before publishing any), one of them of a task
-    // delivered again.
-    let results = js.get_stream(cluster.results_stream()).await.unwrap();
-    let reader = results
-        .create_consumer(async_nats::jetstream::consumer::pull::Config {
-            deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::All,
-            ack_policy: async_nats::jetstream::consumer::AckPolicy::None,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut seen: Vec<ShardResult> = vec![];
-    let mut batch = reader
-        .fetch()
-        .max_messages(100)
-        .expires(Duration::from_secs(2))
-        .messages()
-        .await
-        .unwrap();
-    while let Some(m) = batch.next().await {
-        seen.push(serde_json::from_slice(&m.unwrap().payload).unwrap());
-    }
-    let by = |w: &str| seen.iter().filter(|r| r.worker == w).collect::<Vec<_>>();
-    assert_eq!(by("rogue").len(), 1);
+    // The rogue never saw a task on the subjects it listened to.
+    let snooped = tokio::time::timeout(Duration::from_millis(500), snoop.next()).await;
+    assert!(!matches!(snooped, Ok(Some(_))), "the rogue read a task");
+
+    // The results stream: the rogue's three (two that do not open), and
+    // one proof per shard from w2 (w1 died before publishing any).
+    let js = as_gateway(&root, &cluster).await;
+    let seen = results(&js, &cluster, &members(&gw)).await;
+    let opened: Vec<&ShardResult> = seen.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
+    assert_eq!(seen.len() - opened.len(), 2, "{seen:?}");
+    let by = |w: &str| opened.iter().filter(|r| r.worker == w).collect::<Vec<_>>();
+    assert_eq!(by("rogue").len(), 1, "{seen:?}");
     assert!(by("w1").is_empty(), "{seen:?}");
     let mut shards: Vec<usize> = by("w2").iter().map(|r| r.shard).collect();
     shards.sort();
     assert_eq!(shards, [0, 1, 2], "each shard proved once: {seen:?}");
-    assert!(
-        by("w2").iter().any(|r| r.delivered >= 2),
-        "w1's shard was delivered again: {seen:?}"
-    );
-    assert!(
-        by("w2").iter().any(|r| r.shard == shard && r.attempt == 1),
-        "the rogue's shard went out again: {seen:?}"
-    );
-    for r in by("w2") {
-        assert!(r.peak_rss_mb > 0.0 && r.prove_s > 0.0, "{r:?}");
+    for (subject, r) in &seen {
+        if let Ok(r) = r {
+            assert!(
+                subject.contains(&format!(".results.{}.", r.worker)),
+                "{subject}"
+            );
+            if r.worker == "w2" {
+                assert!(r.peak_rss_mb > 0.0 && r.prove_s > 0.0, "{r:?}");
+                assert!(
+                    r.attempt >= 1,
+                    "every task went to w2 after a hand-over: {r:?}"
+                );
+            }
+        }
     }
-    // The worker logged every shard it proved, and fetched each key once.
     let log: Vec<String> = w2_log.try_iter().collect();
     assert_eq!(
         log.iter().filter(|l| l.contains("proved in")).count(),
@@ -346,15 +572,15 @@ async fn shards_are_proved_by_workers_over_nats_jetstream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let nats = Nats::start(&tmp.path().join("js"));
     let addr = format!("127.0.0.1:{}", free_port());
     let cluster = ClusterConfig {
-        nats: Some(nats.url()),
         ack_wait_s: 5,
         ..Default::default()
     };
-    let (root, token, tokens) = cluster_gateway(tmp.path(), &cluster, Some(&addr), &["w1"]);
-    let worker_token = tokens[0].clone();
+    // Credentials without TLS (a server on the owner's own loopback).
+    let (root, cluster, _nats, token, workers) =
+        cluster_gateway(tmp.path(), &cluster, Some(&addr), &["w1"], false, "");
+    let worker_token = workers[0].token.clone();
     let dir = root.to_str().unwrap();
     let serve = || {
         Command::new(bin())
@@ -381,7 +607,7 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     // A first job through the worker: it fetches and keeps the keys (a
     // worker needs the gateway for a key it does not have).
     let w1_dir = tmp.path().join("w1");
-    let (mut w1, _) = worker(&w1_dir, "w1", &worker_token, &nats.url(), &base, &ca);
+    let (mut w1, _) = worker(&w1_dir, "w1", &worker_token, &cluster, &base, &ca);
     let first = alice
         .submit(&manifest, model.clone())
         .await
@@ -394,10 +620,10 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     // The second job (same circuit): once its three tasks are in the
     // queue, the gateway dies.
     let job = alice.submit(&manifest, model).await.unwrap().unwrap();
-    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    let js = as_gateway(&root, &cluster).await;
     let t = Instant::now();
     loop {
-        if let Ok(mut s) = js.get_stream(ClusterConfig::default().tasks_stream()).await {
+        if let Ok(mut s) = js.get_stream(cluster.tasks_stream()).await {
             if s.info().await.map(|i| i.state.messages).unwrap_or(0) >= 3 {
                 break;
             }
@@ -409,7 +635,7 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     server.wait().unwrap();
     // The worker proves the queue, with the keys it kept, while the
     // gateway is down.
-    let (mut w1, log) = worker(&w1_dir, "w1", &worker_token, &nats.url(), &base, &ca);
+    let (mut w1, log) = worker(&w1_dir, "w1", &worker_token, &cluster, &base, &ca);
     let mut proved = 0;
     while proved < 3 {
         match log.recv_timeout(Duration::from_secs(180)) {
@@ -441,12 +667,14 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_over_the_servers_max_payload_fails_the_job_clearly() {
     let tmp = tempfile::tempdir().unwrap();
-    let nats = Nats::start_with(&tmp.path().join("js"), "max_payload: 4096\n");
-    let cluster = ClusterConfig {
-        nats: Some(nats.url()),
-        ..Default::default()
-    };
-    let (root, token, _) = cluster_gateway(tmp.path(), &cluster, None, &["w1"]);
+    let (root, _, _nats, token, _) = cluster_gateway(
+        tmp.path(),
+        &ClusterConfig::default(),
+        None,
+        &["w1"],
+        false,
+        "max_payload: 4096\n",
+    );
     let gw = Gateway::open(&root, None).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("https://{}", listener.local_addr().unwrap());

@@ -198,10 +198,11 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
 
     // Proving keys go to registered workers only, by circuit id.
     let recipient = age::x25519::Identity::generate().to_public().to_string();
+    let nkey = zkgate_gateway::cluster::public_key(&zkgate_gateway::cluster::new_seed()).unwrap();
     let added: serde_json::Value = owner
         .post_json(
             "/v1/admin/workers",
-            &serde_json::json!({ "name": "w1", "recipient": recipient }),
+            &serde_json::json!({ "name": "w1", "recipient": recipient, "nkey": nkey }),
         )
         .await
         .unwrap()
@@ -220,15 +221,32 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
         let e = w1.proving_key(bad).await.unwrap().unwrap_err();
         assert_eq!(e.status, 404, "{bad}: {e}");
     }
+    let other = zkgate_gateway::cluster::public_key(&zkgate_gateway::cluster::new_seed()).unwrap();
+    // Not an age recipient; not an nkey; a seed where the public key goes
+    // (a secret pasted by mistake); no nkey at all.
+    for body in [
+        serde_json::json!({ "name": "w2", "recipient": "age1nope", "nkey": other }),
+        serde_json::json!({ "name": "w2", "recipient": recipient, "nkey": "Unope" }),
+        serde_json::json!({ "name": "w2", "recipient": recipient, "nkey": zkgate_gateway::cluster::new_seed() }),
+        serde_json::json!({ "name": "w2", "recipient": recipient }),
+    ] {
+        let e = owner
+            .post_json::<serde_json::Value>("/v1/admin/workers", &body)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(e.status, 400, "{body}: {e}");
+    }
+    // Another worker's nkey: taken.
     let e = owner
         .post_json::<serde_json::Value>(
             "/v1/admin/workers",
-            &serde_json::json!({ "name": "w2", "recipient": "age1nope" }),
+            &serde_json::json!({ "name": "w2", "recipient": recipient, "nkey": nkey }),
         )
         .await
         .unwrap()
         .unwrap_err();
-    assert_eq!(e.status, 400, "{e}");
+    assert_eq!(e.status, 409, "{e}");
     owner
         .delete_json::<serde_json::Value>("/v1/admin/workers/w1")
         .await
