@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The same sharded job proved in the gateway's process and by NATS
-# JetStream workers on this machine: a nats-server on loopback, a gateway
-# whose [cluster] names it, 1..N `zkgate worker` processes. Prints one JSON
+# JetStream workers on this machine: a nats-server on loopback with the
+# configuration `zkgate workers nats-config` writes (nkey users, each
+# allowed its part, TLS with the gateway's certificate), a gateway whose
+# [cluster] names it, 1..N `zkgate worker` processes. Prints one JSON
 # line per run: rows, shards, workers (0: in-process), the job's wall time
 # from submission to receipt, its proving phase (the receipt's prove_s),
 # setup, each shard's proving time on its worker and the workers' peak
@@ -41,14 +43,10 @@ with open(out, "w") as f:
 PY
 cp fixtures/data/tabular.schema.json "$WORK/data.schema.json"
 
-NPORT=$(port)
-"$NATS" -js -a 127.0.0.1 -p "$NPORT" -sd "$WORK/js" >"$WORK/nats.log" 2>&1 &
-PIDS+=($!)
-sleep 1
-
 for N in $WORKERS; do
   DIR="$WORK/gw$N"
   GPORT=$(port)
+  NPORT=$(port)
   "$ZK" init --data-dir "$DIR" --listen "127.0.0.1:$GPORT" --profile open >/dev/null
   # One shard size; the queue only when workers prove.
   python3 - "$DIR/config.toml" "$SHARD" "$N" "$NPORT" <<'PY'
@@ -56,16 +54,24 @@ import sys
 path, shard, n, port = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 text = open(path).read().replace("shard_rows = 4096", f"shard_rows = {shard}")
 if n > 0:
-    text += f'\n[cluster]\nnats = "nats://127.0.0.1:{port}"\nprefix = "bench{n}"\n'
+    text += f'\n[cluster]\nnats = "tls://127.0.0.1:{port}"\nprefix = "bench{n}"\nca_cert = "tls/cert.pem"\n'
 open(path, "w").write(text)
 PY
   "$ZK" dataset import "$WORK/data.csv" --name tab --data-dir "$DIR" >/dev/null
   TOKEN=$("$ZK" researcher add alice --trust 2 --data-dir "$DIR")
   for i in $(seq 1 "$N"); do
-    R=$("$ZK" worker --init --dir "$WORK/w$N-$i" 2>/dev/null)
-    T=$("$ZK" workers add "w$i" --recipient "$R" --data-dir "$DIR")
+    KEYS=$("$ZK" worker --init --dir "$WORK/w$N-$i" 2>/dev/null)
+    T=$("$ZK" workers add "w$i" --recipient "$(echo "$KEYS" | sed -n 1p)" \
+      --nkey "$(echo "$KEYS" | sed -n 2p)" --data-dir "$DIR" 2>/dev/null)
     echo "$T" > "$WORK/w$N-$i.token"
   done
+  if [ "$N" -gt 0 ]; then
+    "$ZK" workers nats-config --data-dir "$DIR" --tls-cert "$DIR/tls/cert.pem" \
+      --tls-key "$DIR/tls/key.pem" > "$WORK/nats$N.conf"
+    "$NATS" -c "$WORK/nats$N.conf" -js -a 127.0.0.1 -p "$NPORT" -sd "$WORK/js$N" >"$WORK/nats$N.log" 2>&1 &
+    PIDS+=($!)
+    sleep 1
+  fi
   "$ZK" serve --data-dir "$DIR" >"$WORK/serve$N.log" 2>&1 &
   SERVER=$!
   PIDS+=($SERVER)
@@ -76,8 +82,8 @@ PY
   WPIDS=()
   for i in $(seq 1 "$N"); do
     ZKGATE_WORKER_TOKEN=$(cat "$WORK/w$N-$i.token") "$ZK" worker --dir "$WORK/w$N-$i" --name "w$i" \
-      --nats "nats://127.0.0.1:$NPORT" --prefix "bench$N" --gateway "https://127.0.0.1:$GPORT" \
-      --ca-cert "$DIR/tls/cert.pem" 2>"$WORK/w$N-$i.log" &
+      --nats "tls://127.0.0.1:$NPORT" --nats-ca "$DIR/tls/cert.pem" --prefix "bench$N" \
+      --gateway "https://127.0.0.1:$GPORT" --ca-cert "$DIR/tls/cert.pem" 2>"$WORK/w$N-$i.log" &
     WPIDS+=($!)
     PIDS+=($!)
   done

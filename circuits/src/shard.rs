@@ -526,8 +526,12 @@ mod tests {
         assert!(unsatisfied(0, &|p| p[6] += Fr::ONE));
     }
 
+    /// A researcher's goal: where one row lies, by comparing the links two
+    /// receipts publish at the same cuts (equal links, equal running
+    /// totals). Links are blinded per job: equal totals give unrelated
+    /// links.
     #[test]
-    fn equal_totals_give_unrelated_links_in_two_jobs() {
+    fn red_team_link_comparison_gives_unrelated_links() {
         // Two jobs over the same rows, the same cuts and the same running
         // totals (an exact and a noised release of one count, say): no link
         // of one equals any link of the other, so receipts cannot be

@@ -287,7 +287,18 @@ async fn submit(
     // (Its state can still change before settlement, which reads the
     // chain again.)
     let chain = match manifest.chain_job {
-        Some(id) => Some(check_chain_job(&gw, id, manifest.question.as_ref(), &meta, &who).await?),
+        Some(id) => Some(
+            check_chain_job(
+                &gw,
+                id,
+                &manifest,
+                &imported,
+                ceremony.as_ref(),
+                &meta,
+                &who,
+            )
+            .await?,
+        ),
         None => None,
     };
     let _admission = gw.admission.lock().await;
@@ -432,28 +443,13 @@ fn dry_run_of(
     manifest: &Manifest,
     imported: &Imported,
 ) -> Result<zkgate_client::api::DryRun> {
-    let request = worker::request_of(manifest);
-    let spec = zkgate_zkml::job::compile_public(
-        &imported.model,
-        &imported.onnx_sha256,
-        &meta.schema,
-        meta.rows,
-        &request,
-    )?;
-    let wanted = Some(gw.config.limits.shard_rows).filter(|r| *r > 0);
-    let plan = spec.shard_plan(wanted);
-    let specs: Vec<_> = plan
-        .sizes()
-        .iter()
-        .map(|rows| spec.with_shard_rows(*rows))
-        .collect();
-    let per: Vec<usize> = specs.iter().map(zkgate_zkml::cost::constraints).collect();
-    let constraints: usize = (0..plan.len()).map(|i| per[plan.circuit_of(i)]).sum();
-    let memory = specs
-        .iter()
-        .map(zkgate_zkml::cost::memory_bytes)
-        .max()
-        .unwrap_or(0);
+    let Cost {
+        specs,
+        per,
+        constraints,
+        shards,
+        memory,
+    } = cost_of(gw, meta, manifest, &imported.model, &imported.onnx_sha256)?;
     let t = now();
     let jobs = gw.store.jobs()?;
     let budget = gw.store.budget(
@@ -527,7 +523,7 @@ fn dry_run_of(
         compiled_decision,
         compiled_rules,
         constraints: constraints as u64,
-        shards: plan.len() as u64,
+        shards: shards as u64,
         circuit_id: zkgate_statement::field::fr_to_hex(specs[0].id()),
         estimated_s: zkgate_zkml::cost::setup_and_prove_seconds(constraints),
         memory_mb: memory >> 20,
@@ -716,16 +712,20 @@ fn repeated<'a>(jobs: &'a [Job], who: &Researcher, manifest: &Manifest) -> Optio
 }
 
 /// The on-chain job `id` as the chain has it, checked (open, in time,
-/// opened by the caller's registered address, against this dataset), and
-/// the binding a gateway job for it gets. Reads the chain: called before
-/// the admission lock.
+/// opened by the caller's registered address, against this dataset, with
+/// room before its deadline for the job's estimated time and a verifier
+/// the gateway can settle under), and the binding a gateway job for it
+/// gets. Reads the chain: called before the admission lock.
 async fn check_chain_job(
-    gw: &Gateway,
+    gw: &AppState,
     id: u64,
-    question: Option<&zkgate_statement::Question>,
+    manifest: &Manifest,
+    imported: &Imported,
+    ceremony: Option<&CeremonyUpload>,
     meta: &DatasetMeta,
     who: &Researcher,
 ) -> Result<ChainBinding> {
+    let question = manifest.question.as_ref();
     let conf = crate::chain::load_config(&gw.paths)?.ok_or_else(|| {
         Error::Unprocessable("this gateway settles on no chain: drop `chain_job`".into())
     })?;
@@ -738,8 +738,89 @@ async fn check_chain_job(
     // Taken or spent first (checked again under the lock): that answer
     // needs no chain.
     chain_job_free(&gw.store.jobs()?, &binding)?;
-    crate::chain::check_job(&gw.paths, &conf, &binding, meta, who, q).await?;
+    let (now, job) = crate::chain::check_job(&gw.paths, &conf, &binding, meta, who, q).await?;
+    // The public circuit (no rows read) for the estimate and the
+    // verifier's bundle, off the async runtime.
+    let (g, meta, manifest) = (gw.clone(), meta.clone(), manifest.clone());
+    let (model, sha) = (imported.model.clone(), imported.onnx_sha256.clone());
+    let zkey = ceremony.map(|c| c.zkey.clone());
+    tokio::task::spawn_blocking(move || {
+        let cost = cost_of(&g, &meta, &manifest, &model, &sha)?;
+        let vk = match &zkey {
+            Some(z) => Some(zkgate_zkml::prove::verifying_key(
+                &zkgate_zkml::ceremony::read(z)
+                    .map_err(|e| Error::BadRequest(format!("ceremony_key: {e}")))?
+                    .0,
+            )),
+            None => None,
+        };
+        crate::chain::check_settleable(
+            id,
+            &job,
+            now,
+            (
+                zkgate_zkml::cost::setup_and_prove_seconds(cost.constraints),
+                g.config.limits.settle_margin_s,
+            ),
+            cost.specs[0].header(),
+            vk.as_ref(),
+        )
+    })
+    .await
+    .map_err(|e| Error::Crashed(e.to_string()))??;
     Ok(binding)
+}
+
+/// What proving a job takes, from its public circuit (the published
+/// schema and row count; no row is read).
+struct Cost {
+    /// The circuit of each shard size, largest first.
+    specs: Vec<zkgate_zkml::spec::CircuitSpec>,
+    /// Constraints of each of `specs`.
+    per: Vec<usize>,
+    /// Constraints of every shard together.
+    constraints: usize,
+    /// Shards.
+    shards: usize,
+    /// The largest shard's proving memory, bytes.
+    memory: u64,
+}
+
+fn cost_of(
+    gw: &Gateway,
+    meta: &DatasetMeta,
+    manifest: &Manifest,
+    model: &zkgate_zkml::ir::Model,
+    onnx_sha256: &str,
+) -> Result<Cost> {
+    let spec = zkgate_zkml::job::compile_public(
+        model,
+        onnx_sha256,
+        &meta.schema,
+        meta.rows,
+        &worker::request_of(manifest),
+    )?;
+    let wanted = Some(gw.config.limits.shard_rows).filter(|r| *r > 0);
+    let plan = spec.shard_plan(wanted);
+    let specs: Vec<_> = plan
+        .sizes()
+        .iter()
+        .map(|rows| spec.with_shard_rows(*rows))
+        .collect();
+    let per: Vec<usize> = specs.iter().map(zkgate_zkml::cost::constraints).collect();
+    let constraints: usize = (0..plan.len()).map(|i| per[plan.circuit_of(i)]).sum();
+    let memory = specs
+        .iter()
+        .map(zkgate_zkml::cost::memory_bytes)
+        .max()
+        .unwrap_or(0);
+    Ok(Cost {
+        specs,
+        per,
+        constraints,
+        shards: plan.len(),
+        memory: memory as u64,
+    })
 }
 
 /// One gateway job per on-chain job, failed or not: a second could never

@@ -106,7 +106,8 @@ fn chain_err(e: zkgate_chain::Error) -> Error {
 /// (whose escrow pays for it and who alone may have its result), is open,
 /// in time, was opened against this dataset's commitment and rows, for
 /// the question `q` (its hash) pinning the circuits `q` allows, and that
-/// `q` names this contract and the job's dataset.
+/// `q` names this contract and the job's dataset. Returns the chain's time
+/// and the job as the chain has it.
 pub async fn check_job(
     paths: &Paths,
     conf: &ChainConfig,
@@ -114,7 +115,7 @@ pub async fn check_job(
     meta: &DatasetMeta,
     who: &Researcher,
     q: &Question,
-) -> Result<()> {
+) -> Result<(u64, zkgate_chain::settlement::JobView)> {
     let id = binding.job;
     let Some(mine) = who.address else {
         return Err(Error::Forbidden(format!(
@@ -183,6 +184,49 @@ pub async fn check_job(
     if job.circuits != zkgate_chain::settlement::circuits_hash(&circuits) {
         return Err(Error::Unprocessable(format!(
             "on-chain job {id} pins other circuits than the question allows"
+        )));
+    }
+    Ok((now, job))
+}
+
+/// Whether the gateway can settle on-chain job `id` (as the chain has it,
+/// `job`, at chain time `now`) in time and under the verifier it names:
+/// the deadline leaves room for `estimate_s` seconds of setup and proving
+/// and `margin_s` more (queueing, the settlement transaction), and a job naming a verifier bundle comes with the ceremony key that
+/// bundle was made from (`vk`, the key's verifying key, of the circuit
+/// `header` describes): otherwise the gateway would prove for a settlement
+/// the contract must refuse.
+pub fn check_settleable(
+    id: u64,
+    job: &zkgate_chain::settlement::JobView,
+    now: u64,
+    (estimate_s, margin_s): (f64, u64),
+    header: &zkgate_statement::SpecHeader,
+    vk: Option<&zkgate_statement::groth16::VerifyingKey>,
+) -> Result<()> {
+    let left = job.deadline.saturating_sub(now);
+    let need = estimate_s + margin_s as f64;
+    if (left as f64) < need {
+        return Err(Error::Unprocessable(format!(
+            "on-chain job {id} ends in {left} s, and this job needs about {need:.0} s here ({estimate_s:.0} s of setup and proving estimated, {margin_s} s for queueing and settlement): open one with a later deadline"
+        )));
+    }
+    if job.verifier == B256::ZERO {
+        return Ok(());
+    }
+    let Some(vk) = vk else {
+        return Err(Error::Unprocessable(format!(
+            "on-chain job {id} names verifier bundle {}: the gateway can settle it only with the ceremony key that bundle was made from (send it as `ceremony_key`)",
+            job.verifier
+        )));
+    };
+    let ours = zkgate_chain::settlement::Bundle::for_circuit(header, vk)
+        .map_err(|e| Error::BadRequest(format!("ceremony_key: {e}")))?
+        .id();
+    if ours != job.verifier {
+        return Err(Error::Unprocessable(format!(
+            "on-chain job {id} names verifier bundle {}, and the ceremony key sent makes {ours}: the contract would refuse the settlement",
+            job.verifier
         )));
     }
     Ok(())
@@ -322,6 +366,67 @@ mod tests {
             researcher: Address::repeat_byte(0x33).to_string(),
         };
         crate::question::ask(&meta, &manifest, &model, 0, Some(pin), [7; 32]).unwrap()
+    }
+
+    /// The gateway takes an on-chain job only when its deadline leaves
+    /// room for the estimate and it can settle under the verifier the job
+    /// names: none (its own keys), or the bundle of the ceremony key sent.
+    #[test]
+    fn a_job_is_taken_only_with_room_and_a_usable_verifier() {
+        use ark_ec::{AffineRepr, CurveGroup};
+        let conf = ChainConfig {
+            contract: Address::repeat_byte(0x11),
+            chain_id: 31337,
+            rpc: None,
+            key_file: None,
+            ca_file: None,
+            dev_account: Some(0),
+        };
+        let q = question(&conf);
+        let header = &q.expected_circuit;
+        let (g1, g2) = (
+            ark_bn254::G1Affine::generator(),
+            ark_bn254::G2Affine::generator(),
+        );
+        let vk = zkgate_statement::groth16::VerifyingKey {
+            alpha_g1: g1,
+            beta_g2: g2,
+            gamma_g2: g2,
+            delta_g2: g2,
+            gamma_abc_g1: vec![g1; 10],
+        };
+        let bundle = zkgate_chain::settlement::Bundle::for_circuit(header, &vk)
+            .unwrap()
+            .id();
+        let job = zkgate_chain::settlement::JobView {
+            researcher: Address::ZERO,
+            dataset_id: 1,
+            deadline: 1_000,
+            status: Status::Open,
+            payee: Address::ZERO,
+            rows: 12,
+            verifier: B256::ZERO,
+            commitment: U256::ZERO,
+            escrow: U256::ZERO,
+            question: B256::ZERO,
+            circuits: B256::ZERO,
+        };
+        assert!(check_settleable(4, &job, 900, (79.0, 20), header, None).is_ok());
+        let e = check_settleable(4, &job, 900, (81.0, 20), header, None).unwrap_err();
+        assert!(e.to_string().contains("ends in 100 s"), "{e}");
+        let named = zkgate_chain::settlement::JobView {
+            verifier: bundle,
+            ..job.clone()
+        };
+        let e = check_settleable(4, &named, 900, (1.0, 0), header, None).unwrap_err();
+        assert!(e.to_string().contains("ceremony_key"), "{e}");
+        assert!(check_settleable(4, &named, 900, (1.0, 0), header, Some(&vk)).is_ok());
+        let other = zkgate_statement::groth16::VerifyingKey {
+            delta_g2: (g2 + g2).into_affine(),
+            ..vk.clone()
+        };
+        let e = check_settleable(4, &named, 900, (1.0, 0), header, Some(&other)).unwrap_err();
+        assert!(e.to_string().contains("would refuse"), "{e}");
     }
 
     /// A job keeps the contract, chain and nonce it was accepted with when

@@ -34,6 +34,10 @@ pub struct Limits {
     /// Dry runs one researcher may ask for per day (each compiles the
     /// model and writes an audit entry).
     pub max_dry_runs_per_day: u32,
+    /// Seconds an on-chain job's deadline must leave beyond the job's
+    /// estimated setup and proving (queueing, the settlement transaction),
+    /// checked at submission.
+    pub settle_margin_s: u64,
 }
 
 impl Default for Limits {
@@ -49,6 +53,7 @@ impl Default for Limits {
             key_cache_mb: 4096,
             model: Default::default(),
             max_dry_runs_per_day: 200,
+            settle_margin_s: 120,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod config;
 mod console;
 pub mod error;
+pub mod keys;
 pub mod mock;
 pub mod owner;
 mod owner_api;

@@ -87,6 +87,17 @@ pub struct Store {
     idempotency: sled::Tree,
     /// Epsilon spent per researcher and dataset.
     privacy: sled::Tree,
+    /// Per circuit id: how long its keys took to make, and who used them.
+    key_uses: sled::Tree,
+}
+
+/// Who used a kept circuit key, and how long making it took.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyUses {
+    /// Seconds its setup took.
+    pub setup_s: f64,
+    /// The researchers whose jobs used it (made or paced).
+    pub researchers: Vec<String>,
 }
 
 /// A researcher's differential-privacy budget on one dataset: the total
@@ -164,6 +175,7 @@ impl Store {
             idempotency: db.open_tree("idempotency")?,
             privacy: db.open_tree("privacy")?,
             workers: db.open_tree("workers")?,
+            key_uses: db.open_tree("key_uses")?,
             db,
         })
     }
@@ -171,6 +183,28 @@ impl Store {
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Who used circuit `id`'s kept key, and how long making it took.
+    pub fn key_uses(&self, id: &str) -> Result<Option<KeyUses>> {
+        self.key_uses
+            .get(id.as_bytes())?
+            .map(|b| dec("key_uses", id.as_bytes(), &b))
+            .transpose()
+    }
+
+    /// Records that `researcher` used circuit `id`'s key; `setup_s` when
+    /// this use made it.
+    pub fn key_used(&self, id: &str, researcher: &str, setup_s: Option<f64>) -> Result<()> {
+        let mut uses = self.key_uses(id)?.unwrap_or_default();
+        if let Some(s) = setup_s {
+            uses.setup_s = s;
+        }
+        if !uses.researchers.iter().any(|r| r == researcher) {
+            uses.researchers.push(researcher.to_string());
+        }
+        self.key_uses.insert(id.as_bytes(), enc(&uses))?;
+        self.flush()
     }
 
     /// `researcher`'s privacy budget on `dataset`, out of `total`.

@@ -418,6 +418,9 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
     // With a queue configured, the shards go to the owner's workers, each
     // task to one.
     let dispatch = crate::cluster::dispatch(gw, &job.id)?;
+    // Kept keys, paced so that the setup step does not tell this
+    // researcher whether another asked the same question before.
+    let paced = crate::keys::PacedKeys::new(gw.proving_keys(), &gw.store, &job.researcher);
     let outcome = pipeline::run(
         LocalJob {
             model: &model,
@@ -428,7 +431,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             max_constraints: Some(gw.config.limits.max_constraints),
             max_memory: Some(gw.config.limits.max_memory_mb << 20),
             shard_rows: Some(gw.config.limits.shard_rows).filter(|r| *r > 0),
-            keys: Some(gw.proving_keys()),
+            keys: Some(&paced),
             gate: Some(&gate),
             ceremony: ceremony.as_ref(),
             remote: dispatch

@@ -98,8 +98,11 @@ fn shipped_profiles_load_and_admit_a_legitimate_job() {
     }
 }
 
+/// A researcher's goal: the rows themselves, through a model that passes an
+/// input column through unchanged (every output is one row's value).
+/// Denied under `default` and `hospital` (`no-echo`).
 #[test]
-fn echo_model_is_denied() {
+fn red_team_echo_model_is_denied() {
     let mut a = legit();
     a.model.echo = true;
     a.model.output_width = 1;
@@ -484,7 +487,7 @@ fn red_team_offset_selector_and_differencing_need_noise() {
         );
     }
     // Counts and accuracy may still be exact under `default`: one row
-    // moves them by at most one.
+    // moves them by at most one (see `red_team_threshold_search`).
     for aggregate in ["accuracy", "class_counts", "confusion", "count_at_least"] {
         let mut a = legit();
         a.job.aggregate = aggregate.into();
@@ -494,4 +497,19 @@ fn red_team_offset_selector_and_differencing_need_noise() {
             "{aggregate}"
         );
     }
+}
+
+/// A researcher's goal: one person's value, by searching thresholds with
+/// exact `count-at-least` jobs over a model that isolates them (the count
+/// moves by one when the threshold passes their value). Each exact count
+/// gives at most one bit per job: `hospital` noises counts and refuses the
+/// exact search; `default` admits exact counts (a documented exposure,
+/// bounded by the owner's allow-lists and quotas, not by noise).
+#[test]
+fn red_team_threshold_search() {
+    let mut a = legit();
+    a.job.aggregate = "count_at_least".into();
+    a.job.epsilon = 0.0;
+    assert!(!matches!(engine("hospital").admit(&a), Decision::Allow(_)));
+    assert!(matches!(engine("default").admit(&a), Decision::Allow(_)));
 }

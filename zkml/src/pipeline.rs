@@ -122,9 +122,12 @@ impl<'a> LocalJob<'a> {
 }
 
 /// Keys kept across jobs: a job whose circuit id was keyed before (same
-/// model, plan, dataset shape, aggregate and shard size) skips setup.
+/// model, plan, dataset shape, aggregate and shard size) skips setup's
+/// work. Getting them is timed as the setup step.
 pub trait KeyCache {
-    /// The keys of the circuit with this id (hex), if kept.
+    /// The keys of the circuit with this id (hex), if kept. A cache may
+    /// take its time (a gateway paces a key another party's job made, so
+    /// that the step's length does not tell who asked before).
     fn get(&self, id: &str) -> Option<(ProvingKey, VerifyingKey)>;
     /// Keeps the keys just made for this circuit id.
     fn put(&self, id: &str, pk: &ProvingKey, vk: &VerifyingKey);
@@ -324,18 +327,20 @@ pub fn run<R: RngCore + CryptoRng>(
     }
     for s in circuits.specs.iter().skip(keys.len()) {
         let id = fr_to_hex(s.id());
+        // Getting kept keys is the setup step too: a cache may pace it (see
+        // `KeyCache::get`), and the step is seen either way.
+        let t = clock(Step::Setup, progress);
         let k = match job.keys.and_then(|c| c.get(&id)) {
             Some(k) => k,
             None => {
-                let t = clock(Step::Setup, progress);
                 let k = prove::setup(s, rng)?;
-                done(t, &mut timings);
                 if let Some(c) = job.keys {
                     c.put(&id, &k.0, &k.1);
                 }
                 k
             }
         };
+        done(t, &mut timings);
         keys.push(k);
     }
 

@@ -72,6 +72,29 @@ impl Drop for Nats {
     }
 }
 
+/// A child process killed when dropped (a failing test leaves none).
+struct Proc(Child);
+
+impl std::ops::Deref for Proc {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Proc {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `zkgate worker` with its stderr read line by line into a channel.
 fn worker(
     dir: &Path,
@@ -80,7 +103,7 @@ fn worker(
     cluster: &ClusterConfig,
     gateway: &str,
     ca: &Path,
-) -> (Child, std::sync::mpsc::Receiver<String>) {
+) -> (Proc, std::sync::mpsc::Receiver<String>) {
     let mut cmd = Command::new(bin());
     cmd.args(["worker", "--dir"])
         .arg(dir)
@@ -111,7 +134,7 @@ fn worker(
             let _ = tx.send(line);
         }
     });
-    (child, rx)
+    (Proc(child), rx)
 }
 
 /// A registered worker's directory, name and token.
@@ -583,12 +606,14 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     let worker_token = workers[0].token.clone();
     let dir = root.to_str().unwrap();
     let serve = || {
-        Command::new(bin())
-            .args(["serve", "--data-dir", dir])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        Proc(
+            Command::new(bin())
+                .args(["serve", "--data-dir", dir])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
     };
     let base = format!("https://{addr}");
     let ca = root.join("tls/cert.pem");

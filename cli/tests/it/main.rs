@@ -9,3 +9,4 @@ mod cluster;
 mod common;
 mod gateway;
 mod inspect;
+mod red_team;

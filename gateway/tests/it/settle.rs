@@ -270,6 +270,23 @@ async fn gateway_settles_on_its_embedded_chain() {
         assert!(e.message.contains(why), "{}", e.message);
     }
 
+    // A deadline too close for the job's estimated setup and proving:
+    // refused before anything is proved (the escrow would come back and
+    // the work be lost).
+    let mut hurried = ask(&s, &meta, ours, &model).await;
+    let soon = s.chain().now().await.unwrap() + 5;
+    let o = OpenJob::for_question(hurried.question.as_ref().unwrap(), ours, soon, price).unwrap();
+    let (hurried_id, _) = s.open_job(&researcher, &o).await.unwrap();
+    hurried.chain_job = Some(hurried_id);
+    let e = run
+        .client
+        .submit(&hurried, model.clone())
+        .await
+        .unwrap()
+        .expect_err("too soon");
+    assert_eq!((e.status, e.code.as_str()), (422, "unprocessable"));
+    assert!(e.message.contains("later deadline"), "{}", e.message);
+
     // The question is the one the job was opened for, and an on-chain job
     // has one.
     let mut bare = manifest(job1);

@@ -152,8 +152,12 @@ fn attack_success(noise: &zkgate_statement::Noise, shift: i128, n: u64) -> f64 {
     right as f64 / (2 * n) as f64
 }
 
+/// A researcher's goal: whether one person is in the data, or their value,
+/// from two jobs whose answers differ by that person alone (differencing,
+/// or a selector model). Under noise, no test tells the neighbours apart
+/// better than epsilon-DP allows (measured over many draws).
 #[test]
-fn differencing_and_selector_attacks_see_noise() {
+fn red_team_differencing_and_selector_attacks_see_noise() {
     // epsilon-DP bounds any test's success at telling neighbours apart by
     // e^eps / (1 + e^eps): 0.731 at the shipped per-job epsilon of 1.
     let m = import::load(fixture("models/breast_cancer.onnx")).unwrap();
