@@ -341,6 +341,18 @@ mod tests {
     use zkgate_chain::alloy_primitives::Address;
     use zkgate_statement::question::ChainPin;
 
+    /// The embedded chain's configuration with a contract at `byte`s.
+    fn embedded(byte: u8) -> ChainConfig {
+        ChainConfig {
+            contract: Address::repeat_byte(byte),
+            chain_id: 31337,
+            rpc: None,
+            key_file: None,
+            ca_file: None,
+            dev_account: Some(0),
+        }
+    }
+
     /// A question for the linear model's mean over the tabular fixture's
     /// schema, on the contract `conf` names.
     fn question(conf: &ChainConfig) -> Question {
@@ -374,14 +386,7 @@ mod tests {
     #[test]
     fn a_job_is_taken_only_with_room_and_a_usable_verifier() {
         use ark_ec::{AffineRepr, CurveGroup};
-        let conf = ChainConfig {
-            contract: Address::repeat_byte(0x11),
-            chain_id: 31337,
-            rpc: None,
-            key_file: None,
-            ca_file: None,
-            dev_account: Some(0),
-        };
+        let conf = embedded(0x11);
         let q = question(&conf);
         let header = &q.expected_circuit;
         let (g1, g2) = (
@@ -438,14 +443,7 @@ mod tests {
     fn a_job_keeps_the_binding_it_was_accepted_with() {
         let dir = tempfile::tempdir().unwrap();
         let paths = Paths::new(dir.path());
-        let first = ChainConfig {
-            contract: Address::repeat_byte(0x11),
-            chain_id: 31337,
-            rpc: None,
-            key_file: None,
-            ca_file: None,
-            dev_account: Some(0),
-        };
+        let first = embedded(0x11);
         first.save(&paths.root).unwrap();
         let q = question(&first);
         let hash = B256::from(q.hash());

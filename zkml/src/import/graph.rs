@@ -163,6 +163,23 @@ pub fn prune(g: &mut GraphProto, output: &str) {
     })];
 }
 
+/// The float values of an initializer (`float_data` or little-endian
+/// `raw_data`); none for another type.
+fn floats(t: &tract_onnx::pb::TensorProto) -> Option<Vec<f32>> {
+    if t.data_type != tract_onnx::pb::tensor_proto::DataType::Float as i32 {
+        return None;
+    }
+    if !t.float_data.is_empty() {
+        return Some(t.float_data.clone());
+    }
+    (t.raw_data.len().is_multiple_of(4) && !t.raw_data.is_empty()).then(|| {
+        t.raw_data
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    })
+}
+
 /// The unsupported-op error for node `n`.
 fn refused(n: &tract_onnx::pb::NodeProto, detail: impl Into<String>) -> Error {
     Error::UnsupportedOp {
@@ -194,8 +211,44 @@ const PROBABILITIES: [&[u8]; 3] = [b"SOFTMAX", b"LOGISTIC", b"SOFTMAX_ZERO"];
 /// * a final `Normalizer` (L1 or L2) of a classifier's probabilities
 ///   divides them by one positive number, so the argmax, all that a
 ///   classifier's aggregates read, is unchanged: the proved output becomes
-///   its input. Anywhere else it divides by a value of the data: refused.
+///   its input. Anywhere else it divides by a value of the data: refused;
+/// * a `PRelu` with one slope (PyTorch's `nn.PReLU()` default, a
+///   one-element initializer, or one value repeated) is `LeakyRelu` with
+///   that slope. A slope per channel is refused.
 pub fn rewrite(g: &mut GraphProto, io: &mut Io) -> Result<()> {
+    for at in 0..g.node.len() {
+        if g.node[at].op_type != "PRelu" {
+            continue;
+        }
+        let slope = g.node[at].input.get(1).cloned().unwrap_or_default();
+        let values = g
+            .initializer
+            .iter()
+            .find(|t| t.name == slope)
+            .and_then(floats);
+        let n = &mut g.node[at];
+        let alpha = match values.as_deref() {
+            Some([first, rest @ ..]) if rest.iter().all(|v| v == first) => *first,
+            Some(_) => return Err(refused(
+                n,
+                "a slope per channel is not supported (one slope is: PyTorch's nn.PReLU() default)",
+            )),
+            None => {
+                return Err(refused(
+                    n,
+                    format!("its slope `{slope}` is not a float initializer"),
+                ))
+            }
+        };
+        n.op_type = "LeakyRelu".into();
+        n.input.truncate(1);
+        n.attribute = vec![tract_onnx::pb::AttributeProto {
+            name: "alpha".into(),
+            r#type: tract_onnx::pb::attribute_proto::AttributeType::Float as i32,
+            f: alpha,
+            ..Default::default()
+        }];
+    }
     for n in g.node.iter_mut().filter(|n| n.op_type == "Imputer") {
         let replaced = attribute(n, "replaced_value_float").map_or(0.0, |a| a.f);
         if attribute(n, "replaced_value_int64").is_some() || !replaced.is_nan() {

@@ -278,3 +278,51 @@ fn an_imputer_for_a_sentinel_value_is_refused_by_node_and_op() {
     assert!(e.contains("replaces the value 0"), "{e}");
     assert!(!e.contains('?'), "{e}");
 }
+
+#[test]
+fn prelu_with_one_slope_proves_as_a_leaky_relu_and_per_channel_is_refused() {
+    // PyTorch's `nn.PReLU()` (one slope): a LeakyRelu with that slope,
+    // proved, its classes the float model's on every row.
+    let name = "prelu_mlp";
+    float_agrees(name, 0, 0.0);
+    let per_row = proves(name, 6, 0.0);
+    println!("{name}: {per_row} constraints per row");
+    let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
+    assert!(
+        m.model.ops.iter().any(|op| matches!(
+            op,
+            zkgate_zkml::ir::Op::Activation(zkgate_zkml::ir::Curve::LeakyRelu { alpha })
+                if *alpha == 0.25
+        )),
+        "{:?}",
+        m.model.ops.iter().map(|o| o.kind()).collect::<Vec<_>>()
+    );
+    let meta = meta(name);
+    let d = head(
+        &format!("data/{}.csv", meta.dataset),
+        meta.predictions.len(),
+    );
+    let spec = zkgate_zkml::job::compile(
+        &m.model,
+        &m.onnx_sha256,
+        &d,
+        &JobRequest {
+            aggregate: Aggregate::ClassCounts,
+            input_columns: Some(meta.columns.clone()),
+            quant: Default::default(),
+            epsilon: None,
+        },
+    )
+    .unwrap();
+    let eval = zkgate_zkml::spec::evaluate(&spec, &d.values).unwrap();
+    let ag = zkgate_zkml::reference::agreement(&m, &d, &spec, &eval).unwrap();
+    let classes = ag.class_agreement.unwrap();
+    assert!(classes >= 0.998, "{name}: {ag:?}");
+
+    // `nn.PReLU(16)`: a slope per channel, refused by node and op.
+    let e = import::load(fixture("exports/prelu_channels_mlp.onnx"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/act/PRelu") && e.contains("PRelu"), "{e}");
+    assert!(e.contains("per channel"), "{e}");
+}
