@@ -48,6 +48,9 @@ use std::time::{Duration, Instant};
 use zkgate_statement::groth16::{self, Proof, VerifyingKey};
 use zkgate_zkml::distribute::{proves, ShardProver, ShardTask};
 
+/// The consumer all workers shared before each task went to one worker.
+const LEGACY_CONSUMER: &str = "provers";
+
 /// How often a worker says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 
@@ -481,6 +484,12 @@ pub async fn connect(cfg: &ClusterConfig, access: &Access) -> Result<jetstream::
     })
     .await
     .map_err(|e| nats_error("the tasks stream", e))?;
+    // A stream from before tasks went to one worker each has the shared
+    // consumer every worker pulled from: on a work queue it would overlap
+    // every worker's own, which JetStream refuses.
+    if let Ok(tasks) = js.get_stream_no_info(cfg.tasks_stream()).await {
+        let _ = tasks.delete_consumer(LEGACY_CONSUMER).await;
+    }
     js.get_or_create_stream(stream::Config {
         name: cfg.results_stream(),
         subjects: vec![format!("{}.results.>", cfg.prefix)],

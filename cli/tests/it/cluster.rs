@@ -604,6 +604,33 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     let (root, cluster, _nats, token, workers) =
         cluster_gateway(tmp.path(), &cluster, Some(&addr), &["w1"], false, "");
     let worker_token = workers[0].token.clone();
+    // A queue left by a gateway from before tasks went to one worker
+    // each: its tasks stream with the consumer every worker shared, which
+    // would overlap each worker's own (JetStream refuses that on a work
+    // queue). The gateway removes it.
+    {
+        use async_nats::jetstream::{consumer, stream};
+        let legacy = as_gateway(&root, &cluster).await;
+        let tasks = legacy
+            .get_or_create_stream(stream::Config {
+                name: cluster.tasks_stream(),
+                subjects: vec![format!("{}.shards.>", cluster.prefix)],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                duplicate_window: Duration::from_secs(600),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        tasks
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some("provers".into()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
     let dir = root.to_str().unwrap();
     let serve = || {
         Proc(
@@ -638,7 +665,8 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
         .await
         .unwrap()
         .unwrap();
-    wait_end(&alice, &first.id, Duration::from_secs(300)).await;
+    let first = wait_end(&alice, &first.id, Duration::from_secs(300)).await;
+    assert_eq!(first.state, JobState::Done, "{:?}", first.error);
     w1.kill().unwrap();
     w1.wait().unwrap();
 
