@@ -186,6 +186,37 @@ fn forests_and_boosted_trees_prove_as_exported() {
     }
 }
 
+/// The quantized circuit's class against the float model's on every row
+/// of export `name`'s dataset: at least 99.8% agree.
+fn classes_agree(name: &str) {
+    let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
+    let meta = meta(name);
+    let d = head(
+        &format!("data/{}.csv", meta.dataset),
+        meta.predictions.len(),
+    );
+    let spec = zkgate_zkml::job::compile(
+        &m.model,
+        &m.onnx_sha256,
+        &d,
+        &JobRequest {
+            aggregate: Aggregate::ClassCounts,
+            input_columns: Some(meta.columns.clone()),
+            quant: Default::default(),
+            epsilon: None,
+        },
+    )
+    .unwrap();
+    let eval = zkgate_zkml::spec::evaluate(&spec, &d.values).unwrap();
+    let ag = zkgate_zkml::reference::agreement(&m, &d, &spec, &eval).unwrap();
+    let classes = ag.class_agreement.unwrap();
+    println!(
+        "{name}: quantized and float classes agree on {:.2}% of the rows",
+        100.0 * classes
+    );
+    assert!(classes >= 0.998, "{name}: {ag:?}");
+}
+
 #[test]
 fn default_exports_of_common_models_prove_round_two() {
     // A 10-class LogisticRegression ending in skl2onnx's L1 Normalizer (a
@@ -210,32 +241,7 @@ fn default_exports_of_common_models_prove_round_two() {
         "bn_leaky_mlp",
         "clip_hard_sigmoid_mlp",
     ] {
-        let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
-        let meta = meta(name);
-        let d = head(
-            &format!("data/{}.csv", meta.dataset),
-            meta.predictions.len(),
-        );
-        let spec = zkgate_zkml::job::compile(
-            &m.model,
-            &m.onnx_sha256,
-            &d,
-            &JobRequest {
-                aggregate: Aggregate::ClassCounts,
-                input_columns: Some(meta.columns.clone()),
-                quant: Default::default(),
-                epsilon: None,
-            },
-        )
-        .unwrap();
-        let eval = zkgate_zkml::spec::evaluate(&spec, &d.values).unwrap();
-        let ag = zkgate_zkml::reference::agreement(&m, &d, &spec, &eval).unwrap();
-        let classes = ag.class_agreement.unwrap();
-        println!(
-            "{name}: quantized and float classes agree on {:.2}% of the rows",
-            100.0 * classes
-        );
-        assert!(classes >= 0.998, "{name}: {ag:?}");
+        classes_agree(name);
     }
     let m = import::load(fixture("exports/bn_leaky_mlp.onnx")).unwrap();
     assert!(
@@ -297,27 +303,7 @@ fn prelu_with_one_slope_proves_as_a_leaky_relu_and_per_channel_is_refused() {
         "{:?}",
         m.model.ops.iter().map(|o| o.kind()).collect::<Vec<_>>()
     );
-    let meta = meta(name);
-    let d = head(
-        &format!("data/{}.csv", meta.dataset),
-        meta.predictions.len(),
-    );
-    let spec = zkgate_zkml::job::compile(
-        &m.model,
-        &m.onnx_sha256,
-        &d,
-        &JobRequest {
-            aggregate: Aggregate::ClassCounts,
-            input_columns: Some(meta.columns.clone()),
-            quant: Default::default(),
-            epsilon: None,
-        },
-    )
-    .unwrap();
-    let eval = zkgate_zkml::spec::evaluate(&spec, &d.values).unwrap();
-    let ag = zkgate_zkml::reference::agreement(&m, &d, &spec, &eval).unwrap();
-    let classes = ag.class_agreement.unwrap();
-    assert!(classes >= 0.998, "{name}: {ag:?}");
+    classes_agree(name);
 
     // `nn.PReLU(16)`: a slope per channel, refused by node and op.
     let e = import::load(fixture("exports/prelu_channels_mlp.onnx"))
