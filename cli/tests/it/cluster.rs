@@ -252,8 +252,23 @@ async fn as_gateway(root: &Path, cluster: &ClusterConfig) -> async_nats::jetstre
     async_nats::jetstream::new(cluster::client(cluster, &access).await.unwrap())
 }
 
+/// Up to `n` messages `consumer` delivers within two seconds.
+async fn fetch(
+    consumer: &async_nats::jetstream::consumer::PullConsumer,
+    n: usize,
+) -> Vec<async_nats::jetstream::Message> {
+    let batch = consumer
+        .fetch()
+        .max_messages(n)
+        .expires(Duration::from_secs(2))
+        .messages()
+        .await
+        .unwrap();
+    batch.map(|m| m.unwrap()).collect().await
+}
+
 /// Every result on the results stream, opened as the gateway opens them
-/// (`None`: one that does not open), with the subject it came on.
+/// (an error: one that does not open), with the subject it came on.
 async fn results(
     js: &async_nats::jetstream::Context,
     cluster: &ClusterConfig,
@@ -269,15 +284,7 @@ async fn results(
         .await
         .unwrap();
     let mut seen = vec![];
-    let mut batch = reader
-        .fetch()
-        .max_messages(100)
-        .expires(Duration::from_secs(2))
-        .messages()
-        .await
-        .unwrap();
-    while let Some(m) = batch.next().await {
-        let m = m.unwrap();
+    for m in fetch(&reader, 100).await {
         let signed: SignedResult = serde_json::from_slice(&m.payload).unwrap();
         seen.push((m.subject.to_string(), signed.open(members).map(|(_, r)| r)));
     }
@@ -406,15 +413,8 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
         .await
         .is_err());
     let task = loop {
-        let mut batch = mine
-            .fetch()
-            .max_messages(1)
-            .expires(Duration::from_secs(2))
-            .messages()
-            .await
-            .unwrap();
-        if let Some(m) = batch.next().await {
-            break m.unwrap();
+        if let Some(m) = fetch(&mine, 1).await.pop() {
+            break m;
         }
         assert!(t.elapsed() < Duration::from_secs(120), "no task");
     };
