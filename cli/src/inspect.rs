@@ -55,11 +55,25 @@ fn describe(op: &Op) -> serde_json::Value {
             "op": "affine", "inputs": a.inputs, "outputs": a.outputs(), "weights": a.nonzeros(),
         }),
         Op::Relu => serde_json::json!({ "op": "relu" }),
-        Op::Activation(c) => serde_json::json!({
-            "op": c.name().to_ascii_lowercase(),
-            "segments": zkgate_zkml::quantize::SEGMENTS,
-            "note": format!("piecewise linear, within {:.4} of the function at the default act_bits", zkgate_zkml::quantize::error_bound(*c, QuantConfig::default().act_bits)),
-        }),
+        Op::Activation(c) => {
+            let bound = zkgate_zkml::quantize::error_bound(*c, QuantConfig::default().act_bits);
+            let per_unit = if bound.per_unit > 0.0 {
+                format!(" + {:.1e} |x|", bound.per_unit)
+            } else {
+                String::new()
+            };
+            match zkgate_zkml::quantize::Smooth::of(*c) {
+                Some(sm) => serde_json::json!({
+                    "op": c.name().to_ascii_lowercase(),
+                    "segments": zkgate_zkml::quantize::SEGMENTS,
+                    "note": format!("secants over [{}, {}], its tails' lines beyond: within {:.4}{per_unit} of the function at the default act_bits", sm.from, sm.to, bound.absolute),
+                }),
+                None => serde_json::json!({
+                    "op": c.name().to_ascii_lowercase(),
+                    "note": format!("piecewise linear, exact{}", if per_unit.is_empty() { String::new() } else { format!(" up to its slope's rounding ({})", per_unit.trim_start_matches(" + ")) }),
+                }),
+            }
+        }
         Op::MaxPool(p) => serde_json::json!({ "op": "maxpool", "outputs": p.windows.len() }),
         Op::Trees(e) => {
             // Children come after their parent: one pass, no recursion.

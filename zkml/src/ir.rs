@@ -250,6 +250,28 @@ pub enum Curve {
         /// The greatest output.
         hi: Option<f32>,
     },
+    /// `x` for `x >= 0`, `alpha (e^x - 1)` below (ONNX `Elu`).
+    Elu {
+        /// The negative saturation's magnitude.
+        alpha: f32,
+    },
+    /// `gamma x` for `x > 0`, `gamma alpha (e^x - 1)` below (ONNX `Selu`).
+    Selu {
+        /// The negative saturation's magnitude, before `gamma`.
+        alpha: f32,
+        /// The scale.
+        gamma: f32,
+    },
+    /// `ln(1 + e^x)` (ONNX `Softplus`).
+    Softplus,
+    /// `x min(max(x / 6 + 1/2, 0), 1)` (ONNX `HardSwish`, MobileNet's).
+    HardSwish,
+    /// `1` where `x > threshold`, else `0` (`ai.onnx.ml` `Binarizer` inside
+    /// a network; at the model's input it is a forest of one-branch trees).
+    Step {
+        /// The threshold.
+        threshold: f32,
+    },
 }
 
 impl Curve {
@@ -269,6 +291,31 @@ impl Curve {
                 let x = lo.map_or(x, |l| x.max(f64::from(l)));
                 hi.map_or(x, |h| x.min(f64::from(h)))
             }
+            Curve::Elu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    f64::from(alpha) * x.exp_m1()
+                }
+            }
+            Curve::Selu { alpha, gamma } => {
+                let g = f64::from(gamma);
+                if x > 0.0 {
+                    g * x
+                } else {
+                    g * f64::from(alpha) * x.exp_m1()
+                }
+            }
+            // Stable on both sides: max(x, 0) + ln(1 + e^-|x|).
+            Curve::Softplus => x.max(0.0) + (-x.abs()).exp().ln_1p(),
+            Curve::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
+            Curve::Step { threshold } => {
+                if x > f64::from(threshold) {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
         }
     }
 
@@ -279,12 +326,31 @@ impl Curve {
             Curve::Tanh => "Tanh",
             Curve::LeakyRelu { .. } => "LeakyRelu",
             Curve::Clamp { .. } => "Clip",
+            Curve::Elu { .. } => "Elu",
+            Curve::Selu { .. } => "Selu",
+            Curve::Softplus => "Softplus",
+            Curve::HardSwish => "HardSwish",
+            Curve::Step { .. } => "Binarizer",
         }
     }
 
-    /// Whether it is smooth (an approximation, and a classifier's final op
-    /// when last) rather than piecewise linear (exact, an op like ReLU).
+    /// Whether it is smooth (proved as an approximation by secants) rather
+    /// than piecewise linear (exact, an op like ReLU).
     pub fn is_smooth(self) -> bool {
+        matches!(
+            self,
+            Curve::Sigmoid
+                | Curve::Tanh
+                | Curve::Elu { .. }
+                | Curve::Selu { .. }
+                | Curve::Softplus
+                | Curve::HardSwish
+        )
+    }
+
+    /// Whether it squashes scores into probabilities (sigmoid, tanh): a
+    /// classifier's final one is read like a softmax, the argmax marker.
+    pub fn is_squashing(self) -> bool {
         matches!(self, Curve::Sigmoid | Curve::Tanh)
     }
 }
@@ -322,6 +388,11 @@ impl Op {
             Op::Activation(Curve::Tanh) => "tanh",
             Op::Activation(Curve::LeakyRelu { .. }) => "leaky_relu",
             Op::Activation(Curve::Clamp { .. }) => "clip",
+            Op::Activation(Curve::Elu { .. }) => "elu",
+            Op::Activation(Curve::Selu { .. }) => "selu",
+            Op::Activation(Curve::Softplus) => "softplus",
+            Op::Activation(Curve::HardSwish) => "hard_swish",
+            Op::Activation(Curve::Step { .. }) => "binarizer",
             Op::Softmax => "softmax",
         }
     }

@@ -107,41 +107,128 @@ impl Table {
     }
 }
 
-/// Segments of a smooth activation's approximation over `[-L, L]`.
+/// Segments of a smooth activation's approximation over its range.
 pub const SEGMENTS: usize = 64;
 
-/// Where a smooth curve saturates: beyond `±L` it is its limit (a
-/// piecewise-linear one never does: its table is exact everywhere).
-pub fn saturation(c: Curve) -> f64 {
-    match c {
-        Curve::Sigmoid => 8.0,
-        Curve::Tanh => 4.0,
-        Curve::LeakyRelu { .. } | Curve::Clamp { .. } => f64::INFINITY,
+/// A smooth curve's approximation: the secants of [`SEGMENTS`] equal
+/// segments of `[from, to]`, and beyond them the lines its tails approach
+/// (`(slope, intercept)`: a limit, or `x` itself for Softplus, Elu and
+/// HardSwish above).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Smooth {
+    /// Where the secants start.
+    pub from: f64,
+    /// Where they end.
+    pub to: f64,
+    /// The line below `from`.
+    pub below: (f64, f64),
+    /// The line above `to`.
+    pub above: (f64, f64),
+    /// `max |f''|` on `[from, to]`: the secants' error is at most
+    /// `h^2 / 8` times it, `h` a segment's width.
+    pub curvature: f64,
+}
+
+impl Smooth {
+    /// The approximation of `c`, if it is smooth.
+    pub fn of(c: Curve) -> Option<Smooth> {
+        let s = |from, to, below, above, curvature| {
+            Some(Smooth {
+                from,
+                to,
+                below,
+                above,
+                curvature,
+            })
+        };
+        match c {
+            Curve::Sigmoid => s(-8.0, 8.0, (0.0, 0.0), (0.0, 1.0), 0.0962),
+            Curve::Tanh => s(-4.0, 4.0, (0.0, -1.0), (0.0, 1.0), 0.770),
+            // alpha e^x on (-inf, 0]: the curvature is largest at 0.
+            Curve::Elu { alpha } => {
+                let a = f64::from(alpha);
+                s(-8.0, 0.0, (0.0, -a), (1.0, 0.0), a.abs())
+            }
+            Curve::Selu { alpha, gamma } => {
+                let (a, g) = (f64::from(alpha), f64::from(gamma));
+                s(-8.0, 0.0, (0.0, -g * a), (g, 0.0), (g * a).abs())
+            }
+            // f'' = sigmoid(x) (1 - sigmoid(x)) <= 1/4.
+            Curve::Softplus => s(-8.0, 8.0, (0.0, 0.0), (1.0, 0.0), 0.25),
+            // x (x + 3) / 6 on [-3, 3]: f'' = 1/3; exact lines outside.
+            Curve::HardSwish => s(-3.0, 3.0, (0.0, 0.0), (1.0, 0.0), 1.0 / 3.0),
+            Curve::LeakyRelu { .. } | Curve::Clamp { .. } | Curve::Step { .. } => None,
+        }
+    }
+
+    /// How far the tails' lines are from the curve: the gap at `from` and
+    /// at `to` (every supported curve approaches its lines monotonically
+    /// beyond them, so the gap there is the largest).
+    fn tail_gap(&self, c: Curve) -> f64 {
+        let below = (c.at(self.from) - (self.below.0 * self.from + self.below.1)).abs();
+        let above = (c.at(self.to) - (self.above.0 * self.to + self.above.1)).abs();
+        below.max(above)
     }
 }
 
-/// The approximation's error bound, in output units: the secant's error on
-/// a segment of width `h` is at most `h^2 / 8 * max|f''|` (0.0962 for the
-/// sigmoid, 0.770 for tanh), the saturation's `|f(±L) - limit|`, and the
-/// fixed-point rounding below `2^-act_bits` (tested over a dense grid).
-/// A piecewise-linear curve has no secant or saturation error: its only
+/// A table's error against its curve: `|table(x) - f(x)| <= absolute +
+/// per_unit |x|` (outputs and inputs in real units).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ErrorBound {
+    /// The error independent of `x`.
+    pub absolute: f64,
+    /// The error per unit of `|x|`: a slope's rounding, for slopes that
+    /// are not exact in fixed point (a LeakyRelu's `alpha`, a Selu's
+    /// `gamma` above zero).
+    pub per_unit: f64,
+}
+
+impl ErrorBound {
+    /// The bound at `x`.
+    pub fn at(&self, x: f64) -> f64 {
+        self.absolute + self.per_unit * x.abs()
+    }
+}
+
+/// The approximation's error bound, in output units. A smooth curve's is
+/// the secant's error on a segment of width `h`, at most `h^2 / 8 *
+/// max|f''|`, or the tails' gap to their lines, whichever is larger, plus
+/// the fixed-point rounding below `2^-act_bits` (tested over a dense
+/// grid), plus a tail slope's rounding per unit of `|x|` where it is not 0
+/// or 1. A piecewise-linear curve has no secant or tail error: its only
 /// error is its slope's rounding, at most `|x| 2^-(act_bits + SLOPE_BITS
-/// + 1)`, which this returns per unit of `|x|`.
-pub fn error_bound(c: Curve, act_bits: u32) -> f64 {
-    let (curvature, tail) = match c {
-        Curve::Sigmoid => (0.0962, 1.0 - c.at(saturation(c))),
-        Curve::Tanh => (0.770, 1.0 - c.at(saturation(c))),
-        Curve::LeakyRelu { .. } => return 2f64.powi(-(act_bits as i32 + SLOPE_BITS + 1)),
-        // Slopes 0 and 1 are exact; only the bounds are rounded to the
-        // input's fixed point (at most half its step, see `curve_table`).
-        Curve::Clamp { .. } => return 0.0,
-    };
-    let h = 2.0 * saturation(c) / SEGMENTS as f64;
-    (h * h / 8.0 * curvature).max(tail) + 2f64.powi(-(act_bits as i32))
+/// + 1)`.
+pub fn error_bound(c: Curve, act_bits: u32) -> ErrorBound {
+    let slope_rounding = 2f64.powi(-(act_bits as i32 + SLOPE_BITS + 1));
+    let exact = |m: f64| m == 0.0 || m == 1.0;
+    match Smooth::of(c) {
+        Some(sm) => {
+            let h = (sm.to - sm.from) / SEGMENTS as f64;
+            let secant = h * h / 8.0 * sm.curvature;
+            ErrorBound {
+                absolute: secant.max(sm.tail_gap(c)) + 2f64.powi(-(act_bits as i32)),
+                per_unit: if exact(sm.below.0) && exact(sm.above.0) {
+                    0.0
+                } else {
+                    slope_rounding
+                },
+            }
+        }
+        None => ErrorBound {
+            absolute: 0.0,
+            // Slopes 0 and 1 are exact (a clamp's and a step's bounds are
+            // rounded to the input's fixed point, see `piecewise_table`).
+            per_unit: if matches!(c, Curve::LeakyRelu { .. }) {
+                slope_rounding
+            } else {
+                0.0
+            },
+        },
+    }
 }
 
 /// Extra bits of the slopes over `act_bits`: a slope's rounding moves the
-/// output by at most `L 2^-(act_bits + SLOPE_BITS + 1)`.
+/// output by at most `|x| 2^-(act_bits + SLOPE_BITS + 1)`.
 const SLOPE_BITS: i32 = 8;
 
 /// The exact integer table of a piecewise-linear curve for inputs in
@@ -193,6 +280,18 @@ fn piecewise_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Tabl
             }
             (lines, s)
         }
+        // x > T exactly when the stored integer exceeds floor(T 2^s); the
+        // output, 0 or 1, is an integer (scale 0).
+        Curve::Step { threshold } => {
+            let q = f64::from(threshold) * pow2(s);
+            if !(q.is_finite() && q.abs() < 2f64.powi(100)) {
+                return Err(Error::Overflow(format!(
+                    "a Binarizer threshold {threshold} at scale 2^{s}"
+                )));
+            }
+            let t = q.floor() as i128;
+            (vec![(t, 0, 0), (i128::MAX, 0, 1)], 0)
+        }
         _ => {
             return Err(Error::Structure(format!(
                 "{} is not piecewise linear",
@@ -203,27 +302,38 @@ fn piecewise_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Tabl
     table_of(&lines, x, scale)
 }
 
-/// The integer table of `c` for inputs in `[lo, hi]` at scale `s`: the
-/// secants of `SEGMENTS` equal segments of `[-L, L]` and the limits
-/// beyond, output at scale `s + act_bits + SLOPE_BITS`. Returns the table,
-/// the outputs' bounds and their scale.
+/// The integer table of `c` for inputs in `[lo, hi]` at scale `s`: for a
+/// smooth curve the secants of `SEGMENTS` equal segments of its range and
+/// its tails' lines beyond, output at scale `s + act_bits + SLOPE_BITS`;
+/// for a piecewise-linear one its exact lines (`piecewise_table`).
+/// Returns the table, the outputs' bounds and their scale.
 fn curve_table(c: Curve, x: Interval, s: i32, act_bits: u32) -> Result<(Table, Interval, i32)> {
-    if !c.is_smooth() {
+    let Some(sm) = Smooth::of(c) else {
         return piecewise_table(c, x, s, act_bits);
+    };
+    if let Curve::Elu { alpha } | Curve::Selu { alpha, .. } = c {
+        let gamma = match c {
+            Curve::Selu { gamma, .. } => gamma,
+            _ => 1.0,
+        };
+        if !(alpha.is_finite() && gamma.is_finite() && alpha >= 0.0 && gamma > 0.0) {
+            return Err(Error::Structure(format!(
+                "{} with alpha {alpha} and gamma {gamma}: only alpha >= 0 and gamma > 0 are supported",
+                c.name()
+            )));
+        }
     }
-    let l = saturation(c);
-    let h = 2.0 * l / SEGMENTS as f64;
+    let h = (sm.to - sm.from) / SEGMENTS as f64;
     let t = act_bits as i32 + SLOPE_BITS;
     let out_scale = s + t;
-    let limit_lo = if c == Curve::Sigmoid { 0.0 } else { -1.0 };
     // Breakpoints b_0..b_K and each bucket's line (x as a real number).
-    let breaks: Vec<f64> = (0..=SEGMENTS).map(|i| -l + i as f64 * h).collect();
-    let mut lines: Vec<(f64, f64)> = vec![(0.0, limit_lo)];
+    let breaks: Vec<f64> = (0..=SEGMENTS).map(|i| sm.from + i as f64 * h).collect();
+    let mut lines: Vec<(f64, f64)> = vec![sm.below];
     for w in breaks.windows(2) {
         let m = (c.at(w[1]) - c.at(w[0])) / (w[1] - w[0]);
         lines.push((m, c.at(w[0]) - m * w[0]));
     }
-    lines.push((0.0, 1.0));
+    lines.push(sm.above);
     let integer_breaks: Vec<i128> = breaks
         .iter()
         .map(|b| (b * pow2(s)).floor() as i128)
@@ -1005,7 +1115,19 @@ fn pool(windows: &[Vec<u32>], x: &[i128]) -> Vec<i128> {
 mod tests {
     #[test]
     fn activation_tables_stay_within_the_stated_error() {
-        for c in [Curve::Sigmoid, Curve::Tanh] {
+        let curves = [
+            Curve::Sigmoid,
+            Curve::Tanh,
+            Curve::Elu { alpha: 1.0 },
+            Curve::Elu { alpha: 0.3 },
+            Curve::Selu {
+                alpha: 1.673_263_2,
+                gamma: 1.050_701,
+            },
+            Curve::Softplus,
+            Curve::HardSwish,
+        ];
+        for c in curves {
             for (s, act_bits) in [(4, 10), (8, 10), (10, 12), (6, 8)] {
                 let r = 12i128 << s;
                 let (t, out, scale) = curve_table(c, Interval::new(-r, r), s, act_bits).unwrap();
@@ -1014,17 +1136,60 @@ mod tests {
                 for x in -r..=r {
                     let y = t.at(x);
                     assert!(out.lo <= y && y <= out.hi, "{c:?} {x}: {y} outside {out:?}");
-                    let got = y as f64 / pow2(scale);
-                    worst = worst.max((got - c.at(x as f64 / pow2(s))).abs());
+                    let real = x as f64 / pow2(s);
+                    let err = (y as f64 / pow2(scale) - c.at(real)).abs();
+                    assert!(
+                        err <= bound.at(real),
+                        "{c:?} s={s} x={real}: {err} > {bound:?}"
+                    );
+                    worst = worst.max(err - bound.per_unit * real.abs());
                 }
-                assert!(worst <= bound, "{c:?} s={s}: {worst} > {bound}");
+                assert!(worst <= bound.absolute, "{c:?} s={s}: {worst} > {bound:?}");
                 assert_eq!(t.thresholds.len() + 1, t.slopes.len());
             }
+            println!("{c:?}: within {:?} at act_bits 10", error_bound(c, 10));
         }
-        // At the default settings the bound is about 1e-3 (sigmoid) and
-        // 2e-3 (tanh).
-        assert!(error_bound(Curve::Sigmoid, 10) < 2e-3);
-        assert!(error_bound(Curve::Tanh, 10) < 3e-3);
+        // At the default settings the bound is about 1e-3 (sigmoid), 2e-3
+        // (tanh, Elu, Softplus), 1.4e-3 (HardSwish).
+        let at10 = |c| error_bound(c, 10).absolute;
+        assert!(at10(Curve::Sigmoid) < 2e-3);
+        assert!(at10(Curve::Tanh) < 3e-3);
+        assert!(at10(Curve::Elu { alpha: 1.0 }) < 3e-3);
+        assert!(at10(Curve::Softplus) < 3e-3);
+        assert!(at10(Curve::HardSwish) < 2e-3);
+        // Elu's, Softplus's and HardSwish's upper tail is x itself, exact;
+        // Selu's slope gamma is rounded.
+        assert_eq!(error_bound(Curve::HardSwish, 10).per_unit, 0.0);
+        assert!(
+            error_bound(
+                Curve::Selu {
+                    alpha: 1.67,
+                    gamma: 1.05
+                },
+                10
+            )
+            .per_unit
+                <= 2f64.powi(-19)
+        );
+        let negative = Curve::Elu { alpha: -1.0 };
+        assert!(curve_table(negative, Interval::new(-4, 4), 4, 10).is_err());
+    }
+
+    #[test]
+    fn a_step_table_is_exact() {
+        for threshold in [0.0f32, 0.3, -1.25, 5.0] {
+            let c = Curve::Step { threshold };
+            for s in [0, 4, 8] {
+                let r = 12i128 << s;
+                let (t, out, scale) = curve_table(c, Interval::new(-r, r), s, 10).unwrap();
+                assert_eq!(scale, 0);
+                assert!(out.lo >= 0 && out.hi <= 1);
+                for x in -r..=r {
+                    let real = x as f64 / pow2(s);
+                    assert_eq!(t.at(x) as f64, c.at(real), "{threshold} s={s} x={real}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -1068,7 +1233,7 @@ mod tests {
                     let (t, out, scale) =
                         curve_table(c, Interval::new(lo, hi), s, act_bits).unwrap();
                     assert_eq!(t.thresholds.len() + 1, t.slopes.len());
-                    let bound = error_bound(c, act_bits);
+                    let bound = error_bound(c, act_bits).per_unit;
                     for x in lo..=hi {
                         let y = t.at(x);
                         assert!(out.lo <= y && y <= out.hi, "{x}: {y} outside {out:?}");
@@ -1084,7 +1249,7 @@ mod tests {
             }
         }
         // At the default settings the slope is within 2^-19 of alpha.
-        assert!(error_bound(Curve::LeakyRelu { alpha: 0.01 }, 10) <= 2f64.powi(-19));
+        assert!(error_bound(Curve::LeakyRelu { alpha: 0.01 }, 10).per_unit <= 2f64.powi(-19));
         assert!(curve_table(Curve::LeakyRelu { alpha: 1.5 }, Interval::new(-4, 4), 4, 10).is_err());
     }
 

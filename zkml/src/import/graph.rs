@@ -214,8 +214,20 @@ const PROBABILITIES: [&[u8]; 3] = [b"SOFTMAX", b"LOGISTIC", b"SOFTMAX_ZERO"];
 ///   its input. Anywhere else it divides by a value of the data: refused;
 /// * a `PRelu` with one slope (PyTorch's `nn.PReLU()` default, a
 ///   one-element initializer, or one value repeated) is `LeakyRelu` with
-///   that slope. A slope per channel is refused.
+///   that slope. A slope per channel is refused;
+/// * an `ai.onnx.ml` `SVMRegressor` or two-class `SVMClassifier` with a
+///   linear kernel is a linear model, `s = w . x + rho` with `w` the sum of
+///   the support vectors weighted by their coefficients: it becomes the
+///   `LinearRegressor` or `LinearClassifier` computing it (see `svm`);
+/// * skl2onnx's binary decision function (`LinearSVC`: a classifier's
+///   scores `[-s, s]` and an `ArrayFeatureExtractor` keeping `s`) is proved
+///   as the scores, whose argmax is the label.
 pub fn rewrite(g: &mut GraphProto, io: &mut Io) -> Result<()> {
+    for n in g.node.iter_mut() {
+        if n.op_type == "SVMClassifier" || n.op_type == "SVMRegressor" {
+            svm(n)?;
+        }
+    }
     for at in 0..g.node.len() {
         if g.node[at].op_type != "PRelu" {
             continue;
@@ -300,6 +312,17 @@ pub fn rewrite(g: &mut GraphProto, io: &mut Io) -> Result<()> {
             prune(g, &io.output);
         }
     }
+    if let Some(at) = producer(g, &io.output) {
+        let n = &g.node[at];
+        let scores = n.input.first().and_then(|i| producer(g, i)).filter(|p| {
+            let m = &g.node[*p];
+            m.op_type == "LinearClassifier" && m.output.get(1) == n.input.first()
+        });
+        if n.op_type == "ArrayFeatureExtractor" && scores.is_some() {
+            io.output = n.input[0].clone();
+            prune(g, &io.output);
+        }
+    }
     if let Some(n) = g.node.iter().find(|n| n.op_type == "Normalizer") {
         return Err(refused(
             n,
@@ -309,8 +332,110 @@ pub fn rewrite(g: &mut GraphProto, io: &mut Io) -> Result<()> {
     Ok(())
 }
 
+/// A linear-kernel `SVMRegressor` or two-class `SVMClassifier` rewritten
+/// in place into the linear model it computes: `s = w . x + rho`, `w =
+/// sum_j coefficients[j] support_vectors[j]` (in `f64`, stored as `f32`).
+/// onnxruntime's two-class classifier predicts its first class where `s >
+/// 0` (its scores are `[-s, s]`): the `LinearClassifier` scores `[s, -s]`,
+/// whose argmax is that label. Other kernels, several classes, Platt
+/// probabilities and post-transforms are refused by node and op.
+fn svm(n: &mut tract_onnx::pb::NodeProto) -> Result<()> {
+    use tract_onnx::pb::attribute_proto::AttributeType;
+    use tract_onnx::pb::AttributeProto;
+    let floats = |n: &tract_onnx::pb::NodeProto, name: &str| {
+        attribute(n, name)
+            .map(|a| a.floats.clone())
+            .unwrap_or_default()
+    };
+    let kernel = attribute(n, "kernel_type")
+        .map(|a| a.s.clone())
+        .unwrap_or_default();
+    if kernel != b"LINEAR" {
+        return Err(refused(
+            n,
+            format!(
+                "only a linear kernel is supported, not {} (a kernel of the data is not a linear map; train a LinearSVC or an SVC(kernel='linear'))",
+                String::from_utf8_lossy(&kernel)
+            ),
+        ));
+    }
+    let post = attribute(n, "post_transform")
+        .map(|a| a.s.clone())
+        .unwrap_or_default();
+    if !(post.is_empty() || post == b"NONE") || !floats(n, "prob_a").is_empty() {
+        return Err(refused(
+            n,
+            "only raw decision values are supported (export without probability=True and without a post-transform)",
+        ));
+    }
+    let coefficients = floats(n, "coefficients");
+    let vectors = floats(n, "support_vectors");
+    let rho = floats(n, "rho");
+    let regressor = n.op_type == "SVMRegressor";
+    let classes = if regressor {
+        1
+    } else {
+        attribute(n, "classlabels_ints")
+            .map(|a| a.ints.len())
+            .or_else(|| attribute(n, "classlabels_strings").map(|a| a.strings.len()))
+            .unwrap_or(0)
+    };
+    let supports = coefficients.len();
+    if !regressor && classes != 2 {
+        return Err(refused(
+            n,
+            format!("only two classes are supported, not {classes} (one-against-one votes are not a linear map; a LinearSVC is, and exports as a LinearClassifier)"),
+        ));
+    }
+    if supports == 0 || vectors.len() % supports != 0 || rho.len() != 1 {
+        return Err(refused(
+            n,
+            format!(
+                "{} coefficients, {} support-vector values and {} rho do not make one linear model",
+                supports,
+                vectors.len(),
+                rho.len()
+            ),
+        ));
+    }
+    let features = vectors.len() / supports;
+    let mut w = vec![0f64; features];
+    for (c, v) in coefficients.iter().zip(vectors.chunks_exact(features)) {
+        for (wi, vi) in w.iter_mut().zip(v) {
+            *wi += f64::from(*c) * f64::from(*vi);
+        }
+    }
+    let w: Vec<f32> = w.into_iter().map(|v| v as f32).collect();
+    let floats_attr = |name: &str, floats: Vec<f32>| AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Floats as i32,
+        floats,
+        ..Default::default()
+    };
+    let keep: Vec<AttributeProto> = n
+        .attribute
+        .iter()
+        .filter(|a| a.name.starts_with("classlabels_"))
+        .cloned()
+        .collect();
+    let negated: Vec<f32> = w.iter().map(|v| -v).collect();
+    n.attribute = keep;
+    if regressor {
+        n.op_type = "LinearRegressor".into();
+        n.attribute.push(floats_attr("coefficients", w));
+        n.attribute.push(floats_attr("intercepts", rho));
+    } else {
+        n.op_type = "LinearClassifier".into();
+        n.attribute
+            .push(floats_attr("coefficients", [w, negated].concat()));
+        n.attribute
+            .push(floats_attr("intercepts", vec![rho[0], -rho[0]]));
+    }
+    Ok(())
+}
+
 /// Export options that avoid an op the importer does not translate.
-const HINTS: [(&str, &str); 4] = [
+const HINTS: [(&str, &str); 3] = [
     ("ZipMap", "convert with options={'zipmap': False}"),
     (
         "LabelEncoder",
@@ -319,10 +444,6 @@ const HINTS: [(&str, &str); 4] = [
     (
         "OneHotEncoder",
         "one-hot encode in the data, or declare the column as numeric codes",
-    ),
-    (
-        "ArrayFeatureExtractor",
-        "select the columns in the manifest (`columns`) instead",
     ),
 ];
 

@@ -22,12 +22,13 @@
 //!
 //! Anything else is an [`Error::UnsupportedOp`] naming the node and the op.
 
+mod curves;
 mod graph;
 mod scaler;
 mod trees;
 
 use crate::error::{Error, Result};
-use crate::ir::{Affine, Curve, MaxPool, Model, Op};
+use crate::ir::{Affine, Curve, Ensemble, MaxPool, Model, Op, TreeNode};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use tract_onnx::prelude::*;
@@ -229,6 +230,7 @@ fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
     let onnx_sha256 = hex::encode(Sha256::digest(bytes));
     let mut onnx = tract_onnx::onnx();
     scaler::register(&mut onnx.op_register);
+    curves::register(&mut onnx.op_register);
     let mut proto = onnx
         .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
@@ -412,6 +414,31 @@ fn kind(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wires: usize) -> Resul
             "only Concat, Add and Sub may combine several data inputs",
         ));
     }
+    // Gather with constant indices (ArrayFeatureExtractor, embedding
+    // lookups of a constant) only routes values; a sum over axes (what
+    // GlobalAveragePool and ReduceSum become) is linear.
+    if let Some(g) = node.op_as::<tract_onnx::tract_core::ops::array::Gather>() {
+        let _ = g.axis;
+        return if consts.get(1).is_some_and(Option::is_some) && consts[0].is_none() {
+            Ok(Kind::Linear)
+        } else {
+            Err(unsupported(
+                node,
+                "Gather is supported with constant indices only (data-dependent indexing is not)",
+            ))
+        };
+    }
+    if let Some(r) = node.op_as::<tract_onnx::tract_core::ops::nn::Reduce>() {
+        use tract_onnx::tract_core::ops::nn::Reducer;
+        return if r.reducer == Reducer::Sum {
+            Ok(Kind::Linear)
+        } else {
+            Err(unsupported(
+                node,
+                format!("only sums over axes are supported, not {:?}", r.reducer),
+            ))
+        };
+    }
     if node.op_is::<EinSum>()
         || node.op_is::<Conv>()
         || node.op_is::<SumPool>()
@@ -431,6 +458,7 @@ fn kind(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wires: usize) -> Resul
         match e.0.name().as_ref() {
             "Sigmoid" => return Ok(Kind::Curve(crate::ir::Curve::Sigmoid)),
             "Tanh" => return Ok(Kind::Curve(crate::ir::Curve::Tanh)),
+            "HardSwish" => return Ok(Kind::Curve(crate::ir::Curve::HardSwish)),
             "LeakyRelu" => {
                 use tract_onnx::tract_core::ops::nn::LeakyRelu;
                 if let Some(l) = e.0.downcast_ref::<LeakyRelu>() {
@@ -438,6 +466,9 @@ fn kind(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wires: usize) -> Resul
                 }
             }
             _ => {}
+        }
+        if let Some(c) = e.0.downcast_ref::<curves::CurveOp>() {
+            return Ok(Kind::Curve(c.0));
         }
     }
     Err(unsupported(node, ""))
@@ -604,13 +635,28 @@ fn translate(m: &TypedModel) -> Result<Model> {
                     _ => {}
                 }
                 let (w, map) = &maps[0];
+                if let (Kind::Curve(Curve::Step { threshold }), true) = (&kind, ops.is_empty()) {
+                    // A Binarizer of the input: one-branch trees, exact.
+                    ops.push(Op::Trees(binarizer_trees(node, map, *threshold)?));
+                    boundary += 1;
+                    width = map.outputs();
+                    vals.insert(
+                        out,
+                        Val::Wire {
+                            boundary,
+                            map: Affine::identity(width),
+                            shape: out_shape,
+                        },
+                    );
+                    continue;
+                }
                 commit(&mut ops, map);
                 let op = match kind {
                     Kind::Relu => Op::Relu,
                     Kind::Curve(c) => {
-                        // A smooth curve may be a classifier's last op; a
-                        // piecewise-linear one is computed like a ReLU.
-                        if c.is_smooth() {
+                        // A sigmoid or tanh may be a classifier's last op;
+                        // every other curve is computed like a ReLU.
+                        if c.is_squashing() {
                             monotone = Some((ops.len(), node.name.clone(), c.name().to_string()));
                         }
                         Op::Activation(c)
@@ -699,6 +745,50 @@ fn translate(m: &TypedModel) -> Result<Model> {
         inputs: inputs_len,
         ops,
         source_ops,
+    })
+}
+
+/// A Binarizer (`y > threshold`) of `map`'s outputs, each of which reads
+/// one input `x_i` (`y = a x_i + b`, `a != 0`) or none: one tree per
+/// output, whose branch compares `x_i` itself with `(threshold - b) / a`
+/// (`x_i > t` for `a > 0`, `x_i < t` for `a < 0`), the leaf 1 or nothing.
+fn binarizer_trees(node: &TypedNode, map: &Affine, threshold: f32) -> Result<Ensemble> {
+    let t = f64::from(threshold);
+    let mut trees = Vec::with_capacity(map.outputs());
+    for (o, (row, b)) in map.rows.iter().zip(&map.bias).enumerate() {
+        let one = TreeNode::Leaf {
+            values: vec![(o as u32, 1.0)],
+        };
+        let none = TreeNode::Leaf { values: vec![] };
+        trees.push(match row.as_slice() {
+            [] => vec![if *b > t { one } else { none }],
+            [(i, a)] => {
+                let at = (t - b) / a;
+                let (strict, yes, no) = if *a > 0.0 { (false, none, one) } else { (true, one, none) };
+                vec![
+                    TreeNode::Branch {
+                        feature: *i,
+                        threshold: at,
+                        strict,
+                        yes: 1,
+                        no: 2,
+                    },
+                    yes,
+                    no,
+                ]
+            }
+            _ => {
+                return Err(unsupported(
+                    node,
+                    "a Binarizer at the model's input must read each input alone (a column, scaled or shifted); mixed inputs are not supported",
+                ))
+            }
+        });
+    }
+    Ok(Ensemble {
+        inputs: map.inputs,
+        outputs: map.outputs(),
+        trees,
     })
 }
 

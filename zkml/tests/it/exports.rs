@@ -189,6 +189,11 @@ fn forests_and_boosted_trees_prove_as_exported() {
 /// The quantized circuit's class against the float model's on every row
 /// of export `name`'s dataset: at least 99.8% agree.
 fn classes_agree(name: &str) {
+    classes_agree_within(name, 0.998)
+}
+
+/// [`classes_agree`] with the least share of agreeing rows.
+fn classes_agree_within(name: &str, least: f64) {
     let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
     let meta = meta(name);
     let d = head(
@@ -214,7 +219,7 @@ fn classes_agree(name: &str) {
         "{name}: quantized and float classes agree on {:.2}% of the rows",
         100.0 * classes
     );
-    assert!(classes >= 0.998, "{name}: {ag:?}");
+    assert!(classes >= least, "{name}: {ag:?}");
 }
 
 #[test]
@@ -311,4 +316,100 @@ fn prelu_with_one_slope_proves_as_a_leaky_relu_and_per_channel_is_refused() {
         .to_string();
     assert!(e.contains("/act/PRelu") && e.contains("PRelu"), "{e}");
     assert!(e.contains("per channel"), "{e}");
+}
+
+#[test]
+fn default_exports_of_common_models_prove_round_four() {
+    // Elu, Selu, Softplus and HardSwish (secant tables), Dropout and
+    // Identity (dropped at inference), a 1-D CNN with GlobalAveragePool (a
+    // sum over an axis: linear), Binarizer at the input (one-branch trees),
+    // a ColumnTransformer (ArrayFeatureExtractor of constant columns),
+    // LinearSVC's decision function, a linear-kernel SVC (rewritten into
+    // the linear model it computes), ExtraTrees and multi-class boosting.
+    let classifiers = [
+        "elu_selu_mlp",
+        "softplus_hardswish_mlp",
+        "conv1d_gap",
+        "sk_binarizer_logreg",
+        "sk_column_transformer",
+        "sk_linear_svc",
+        "sk_svc_linear",
+        "sk_extra_trees",
+        "sk_gradient_boosting_multiclass",
+    ];
+    for name in classifiers {
+        // A value on a tree's threshold may land on the other side once
+        // the dataset's fixed point rounds it.
+        let slack = if name.contains("trees") || name.contains("boosting") {
+            2
+        } else {
+            0
+        };
+        float_agrees(name, slack, 0.0);
+        let per_row = proves(name, 4, 0.0);
+        println!("{name}: {per_row} constraints per row");
+        // A secant table moves each hidden value by up to its bound
+        // (quantize::error_bound, 3e-3 to 4.4e-3 here), and the CNN's
+        // weakly trained last layer leaves two rows with float margins of
+        // 0.0025 and 0.009 between its scores: a few such rows may change
+        // class under the fixed point (two of 569 do).
+        let close = name.ends_with("_mlp") || name == "conv1d_gap";
+        classes_agree_within(name, if close { 0.995 } else { 0.998 });
+    }
+    float_agrees("sk_svr_linear", 0, 1e-3);
+    println!(
+        "sk_svr_linear: {} constraints per row",
+        proves("sk_svr_linear", 4, 0.01)
+    );
+    let ops = |name: &str| -> Vec<&'static str> {
+        let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
+        m.model.ops.iter().map(|o| o.kind()).collect()
+    };
+    assert_eq!(
+        ops("elu_selu_mlp"),
+        ["affine", "elu", "affine", "selu", "affine"]
+    );
+    assert_eq!(
+        ops("softplus_hardswish_mlp"),
+        ["affine", "softplus", "affine", "hard_swish", "affine"]
+    );
+    assert_eq!(ops("sk_binarizer_logreg"), ["trees", "affine", "softmax"]);
+    assert_eq!(ops("sk_svc_linear")[..1], ["affine"]);
+}
+
+#[test]
+fn what_is_still_refused_names_its_node_and_op() {
+    // A kernel SVC and several classes by one-against-one votes are not
+    // linear maps: refused by node and op, with what to export instead.
+    let edited = |name: &str, attr: &str, edit: &dyn Fn(&mut tract_onnx::pb::AttributeProto)| {
+        use prost::Message;
+        let bytes = std::fs::read(fixture(&format!("exports/{name}.onnx"))).unwrap();
+        let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+        let g = m.graph.as_mut().unwrap();
+        let n = g
+            .node
+            .iter_mut()
+            .find(|n| n.op_type == "SVMClassifier")
+            .unwrap();
+        edit(n.attribute.iter_mut().find(|a| a.name == attr).unwrap());
+        m.encode_to_vec()
+    };
+    let rbf = edited("sk_svc_linear", "kernel_type", &|a| a.s = b"RBF".to_vec());
+    let e = import::load_bytes(&rbf).unwrap_err().to_string();
+    assert!(e.contains("`SVMc`") && e.contains("SVMClassifier"), "{e}");
+    assert!(e.contains("only a linear kernel"), "{e}");
+    let three = edited("sk_svc_linear", "classlabels_ints", &|a| {
+        a.ints = vec![0, 1, 2]
+    });
+    let e = import::load_bytes(&three).unwrap_err().to_string();
+    assert!(e.contains("only two classes"), "{e}");
+    // Probabilities by Platt scaling move the threshold off zero.
+    let platt = edited("sk_svc_linear", "rho", &|a| a.name = "prob_a".into());
+    let e = import::load_bytes(&platt).unwrap_err().to_string();
+    assert!(e.contains("probability=True"), "{e}");
+    // The edit alone changes nothing else: the same kernel still loads.
+    let same = edited("sk_svc_linear", "kernel_type", &|a| {
+        a.s = b"LINEAR".to_vec()
+    });
+    assert!(import::load_bytes(&same).is_ok());
 }
