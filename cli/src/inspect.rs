@@ -38,14 +38,21 @@ pub struct InspectArgs {
 }
 
 /// What to try when an op is refused.
-fn hint(op: &str) -> &'static str {
-    match op {
+fn hint(op: &str) -> String {
+    let fixed = match op {
         "Sigmoid" | "Tanh" | "Softmax" => "a softmax is proved only as a classifier's last op (the class is its argmax); a sigmoid or tanh inside a network must directly follow a linear layer",
         "TreeEnsembleClassifier" | "TreeEnsembleRegressor" => "tree ensembles must read the model's input directly, with LEQ/LT/GTE/GT branches and a SUM or AVERAGE",
         "Mul" | "Div" => "products of two data-dependent values are not supported; a product with a constant is",
-        "ZipMap" => "export classifiers without ZipMap (skl2onnx: options={id(model): {'zipmap': False}})",
-        "Gather" | "Where" | "If" | "Loop" => "data-dependent indexing and control flow are not supported",
-        _ => "supported: Gemm, MatMul, Conv, BatchNormalization, pooling, Flatten/Reshape, Add/Sub/Mul/Div by constants, Relu, MaxPool, Scaler, LinearClassifier/Regressor, tree ensembles, Sigmoid/Tanh, and a final Softmax",
+        "Gather" | "Where" | "If" | "Loop" => "data-dependent indexing and control flow are not supported (a Gather with constant indices is)",
+        _ => "",
+    };
+    if fixed.is_empty() {
+        format!(
+            "supported: {} (the README's table says what each becomes)",
+            zkgate_zkml::import::ops::names()
+        )
+    } else {
+        fixed.to_string()
     }
 }
 

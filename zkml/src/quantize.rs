@@ -1176,6 +1176,41 @@ mod tests {
     }
 
     #[test]
+    fn the_supported_ops_table_states_the_bounds() {
+        use crate::import::ops::SUPPORTED;
+        let selu = Curve::Selu {
+            alpha: 1.673_263_2,
+            gamma: 1.050_701,
+        };
+        for c in [
+            Curve::Sigmoid,
+            Curve::Tanh,
+            Curve::Elu { alpha: 1.0 },
+            selu,
+            Curve::Softplus,
+            Curve::HardSwish,
+        ] {
+            let b = error_bound(c, QuantConfig::default().act_bits);
+            let row = SUPPORTED.iter().find(|s| s.op == c.name()).unwrap();
+            let stated = format!("within {:.1e}", b.absolute);
+            assert!(
+                row.becomes.contains(&stated),
+                "{c:?}: {} vs {stated}",
+                row.becomes
+            );
+            let sm = Smooth::of(c).unwrap();
+            assert!(
+                row.becomes.contains(&format!("[{}, {}]", sm.from, sm.to)),
+                "{c:?}: {}",
+                row.becomes
+            );
+            if b.per_unit > 0.0 {
+                assert!(row.becomes.contains(&format!("{:.1e} abs(x)", b.per_unit)));
+            }
+        }
+    }
+
+    #[test]
     fn a_step_table_is_exact() {
         for threshold in [0.0f32, 0.3, -1.25, 5.0] {
             let c = Curve::Step { threshold };

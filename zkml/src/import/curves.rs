@@ -15,15 +15,6 @@ use tract_onnx::tract_core::ops::element_wise::{ElementWiseMiniOp, ElementWiseOp
 use tract_onnx::tract_hir::internal::*;
 use tract_onnx::tract_hir::ops::element_wise::ElementWiseIntoHir;
 
-/// The ONNX ops this module registers.
-pub const REGISTERED: [&str; 5] = [
-    "Elu",
-    "Selu",
-    "Softplus",
-    "Binarizer",
-    "ArrayFeatureExtractor",
-];
-
 /// Adds the curves and `ArrayFeatureExtractor` to tract's ONNX op register.
 pub fn register(reg: &mut OnnxOpRegister) {
     reg.insert("Elu", |_, node| {

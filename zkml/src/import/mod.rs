@@ -24,6 +24,7 @@
 
 mod curves;
 mod graph;
+pub mod ops;
 mod scaler;
 mod trees;
 
@@ -56,6 +57,9 @@ pub struct Imported {
     pub onnx_sha256: String,
     /// The ONNX op types of the graph's nodes.
     pub onnx_ops: BTreeSet<String>,
+    /// The ONNX op types of the nodes the proved output depends on (the
+    /// graph pruned to it, before any rewrite): what the circuit proves.
+    pub proved_ops: BTreeSet<String>,
     /// Values in the graph's initializers (weights, biases, constants).
     pub onnx_parameters: u64,
     /// The output proved (of the graph's outputs, see the module `graph`).
@@ -226,11 +230,37 @@ pub fn load_bytes_within(bytes: &[u8], limits: &ImportLimits) -> Result<Imported
         })
 }
 
-fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
-    let onnx_sha256 = hex::encode(Sha256::digest(bytes));
+/// tract's ONNX parser with the importer's own ops registered.
+fn parser() -> tract_onnx::model::Onnx {
     let mut onnx = tract_onnx::onnx();
     scaler::register(&mut onnx.op_register);
     curves::register(&mut onnx.op_register);
+    onnx
+}
+
+/// Ops translated or bypassed on the protobuf before tract sees the graph
+/// (`graph::rewrite`, `graph::choose`, `trees`).
+const BEFORE_TRACT: [&str; 7] = [
+    "Imputer",
+    "Normalizer",
+    "SVMClassifier",
+    "SVMRegressor",
+    "TreeEnsembleClassifier",
+    "TreeEnsembleRegressor",
+    "ZipMap",
+];
+
+/// Whether the importer has a translation for the ONNX op `op`: on the
+/// protobuf, or in tract's parser (the importer may still refuse it where
+/// it is not affine or not at its supported place; see
+/// [`ops::SUPPORTED`]).
+pub fn registered(op: &str) -> bool {
+    BEFORE_TRACT.contains(&op) || parser().op_register.0.contains_key(op)
+}
+
+fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
+    let onnx_sha256 = hex::encode(Sha256::digest(bytes));
+    let onnx = parser();
     let mut proto = onnx
         .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
@@ -251,12 +281,14 @@ fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
         .ok_or_else(|| Error::MalformedModel("the file has no graph".into()))?;
     let mut io = graph::choose(g)?;
     graph::prune(g, &io.output);
+    let proved_ops: BTreeSet<String> = g.node.iter().map(|n| n.op_type.clone()).collect();
     graph::rewrite(g, &mut io)?;
     if let Some(model) = trees::translate(g, &io, limits)? {
         return Ok(Imported {
             model,
             onnx_sha256,
             onnx_ops,
+            proved_ops,
             onnx_parameters,
             output: io.output,
             runnable: None,
@@ -284,6 +316,7 @@ fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Imported> {
         model,
         onnx_sha256,
         onnx_ops,
+        proved_ops,
         onnx_parameters,
         output: io.output,
         runnable: Some(runnable),

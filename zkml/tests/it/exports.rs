@@ -322,7 +322,7 @@ fn prelu_with_one_slope_proves_as_a_leaky_relu_and_per_channel_is_refused() {
 fn default_exports_of_common_models_prove_round_four() {
     // Elu, Selu, Softplus and HardSwish (secant tables), Dropout and
     // Identity (dropped at inference), a 1-D CNN with GlobalAveragePool (a
-    // sum over an axis: linear), Binarizer at the input (one-branch trees),
+    // sum over an axis: linear), Unsqueeze/Transpose/Squeeze (routing), Binarizer at the input (one-branch trees),
     // a ColumnTransformer (ArrayFeatureExtractor of constant columns),
     // LinearSVC's decision function, a linear-kernel SVC (rewritten into
     // the linear model it computes), ExtraTrees and multi-class boosting.
@@ -330,6 +330,7 @@ fn default_exports_of_common_models_prove_round_four() {
         "elu_selu_mlp",
         "softplus_hardswish_mlp",
         "conv1d_gap",
+        "routing_mlp",
         "sk_binarizer_logreg",
         "sk_column_transformer",
         "sk_linear_svc",
@@ -374,6 +375,9 @@ fn default_exports_of_common_models_prove_round_four() {
         ["affine", "softplus", "affine", "hard_swish", "affine"]
     );
     assert_eq!(ops("sk_binarizer_logreg"), ["trees", "affine", "softmax"]);
+    // Unsqueeze, Transpose and Squeeze only route: one affine map with the
+    // first Gemm.
+    assert_eq!(ops("routing_mlp"), ["affine", "relu", "affine"]);
     assert_eq!(ops("sk_svc_linear")[..1], ["affine"]);
 }
 

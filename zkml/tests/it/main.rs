@@ -10,3 +10,4 @@ mod import_limits;
 mod privacy;
 mod receipts;
 mod snarkjs;
+mod supported_ops;
