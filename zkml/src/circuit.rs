@@ -298,6 +298,7 @@ fn lower_row(
                 buckets,
                 trees: forest,
                 outputs,
+                pass,
             } => {
                 let mut onehots = Vec::with_capacity(buckets.len());
                 for b in buckets {
@@ -315,14 +316,16 @@ fn lower_row(
                         }
                     }
                 }
-                // Each output once as a variable: what follows reads it
-                // many times.
-                v = sums
-                    .iter()
-                    .map(|terms| {
-                        Num::linear_combination(terms.iter().map(|(c, n)| (*c, n))).materialize(cs)
-                    })
-                    .collect::<Result<_, _>>()?;
+                // The passed inputs as they are; each sum once as a
+                // variable: what follows reads it many times.
+                let mut next = v[..*pass].to_vec();
+                for terms in &sums {
+                    next.push(
+                        Num::linear_combination(terms.iter().map(|(c, n)| (*c, n)))
+                            .materialize(cs)?,
+                    );
+                }
+                v = next;
                 counter.mark("trees");
             }
         }

@@ -43,7 +43,11 @@ fn walk(spec: &CircuitSpec, mut f: impl FnMut(&Stage, &[usize], &[usize])) {
                 .collect(),
             // A forest's outputs are materialized, an activation's are
             // fresh variables.
-            Stage::Trees { outputs, .. } => vec![1; *outputs],
+            Stage::Trees { outputs, pass, .. } => {
+                let mut t = terms[..*pass].to_vec();
+                t.extend(std::iter::repeat_n(1, *outputs));
+                t
+            }
             Stage::Activation { .. } => vec![1; terms.len()],
         };
         f(stage, &terms, &next);
@@ -109,6 +113,7 @@ pub fn per_row(spec: &CircuitSpec) -> usize {
             buckets,
             trees,
             outputs,
+            ..
         } => {
             // Buckets (k + 1 + 2w each), the branches that carry a path,
             // and each output materialized.

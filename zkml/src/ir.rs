@@ -137,13 +137,18 @@ pub struct MaxPool {
 /// A decision-tree ensemble (random forests, gradient-boosted trees): each
 /// output is the sum over the trees of the value of the leaf the input
 /// reaches (base scores, averaging and the classifiers' binary layouts are
-/// an [`Affine`] after it).
+/// an [`Affine`] after it). The first `pass` inputs come first in the
+/// output, unchanged: how an encoding of some columns (a one-hot of a
+/// categorical column) leaves the others to the layers after it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Ensemble {
     /// Input length.
     pub inputs: usize,
-    /// Output length.
+    /// Output length (the trees' sums, after the `pass` inputs).
     pub outputs: usize,
+    /// Leading inputs passed through, before the trees' outputs.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pass: usize,
     /// The trees: node 0 is the root, children come after their parent.
     pub trees: Vec<Vec<TreeNode>>,
 }
@@ -206,7 +211,34 @@ impl Ensemble {
                 out[*o as usize] += v;
             }
         }
-        out
+        [&x[..self.pass], &out[..]].concat()
+    }
+
+    /// Its whole output's length: the passed inputs and the sums.
+    pub fn width(&self) -> usize {
+        self.pass + self.outputs
+    }
+
+    /// For each output, the inputs the trees that write it compare.
+    pub fn reads(&self) -> Vec<std::collections::BTreeSet<u32>> {
+        let mut reads = vec![std::collections::BTreeSet::new(); self.outputs];
+        for tree in &self.trees {
+            let compared: Vec<u32> = tree
+                .iter()
+                .filter_map(|n| match n {
+                    TreeNode::Branch { feature, .. } => Some(*feature),
+                    TreeNode::Leaf { .. } => None,
+                })
+                .collect();
+            for n in tree {
+                if let TreeNode::Leaf { values } = n {
+                    for (o, _) in values {
+                        reads[*o as usize].extend(compared.iter().copied());
+                    }
+                }
+            }
+        }
+        reads
     }
 
     /// The inputs some branch compares.
@@ -419,7 +451,7 @@ impl Model {
             match op {
                 Op::Affine(a) => n = a.outputs(),
                 Op::MaxPool(p) => n = p.windows.len(),
-                Op::Trees(e) => n = e.outputs,
+                Op::Trees(e) => n = e.width(),
                 Op::Relu | Op::Softmax | Op::Activation(_) => {}
             }
         }
@@ -494,15 +526,20 @@ impl Model {
                             .flatten()
                     })
                     .collect(),
-                // Every output of a forest that reads one input only is a
-                // function of it: a bucketed copy, up to the leaves' values.
+                // Passed inputs stay copies; an output whose trees read one
+                // input only is a function of it: a bucketed copy, up to
+                // the leaves' values (a Binarizer's, a one-hot bit's).
                 Op::Trees(e) => {
-                    let read = e.features();
-                    let one = match (read.len(), read.first()) {
-                        (1, Some(f)) => source[*f as usize],
-                        _ => None,
-                    };
-                    vec![one; e.outputs]
+                    let mut next = source[..e.pass].to_vec();
+                    next.extend(
+                        e.reads()
+                            .iter()
+                            .map(|read| match (read.len(), read.first()) {
+                                (1, Some(f)) => source[*f as usize],
+                                _ => None,
+                            }),
+                    );
+                    next
                 }
                 Op::Softmax if source.len() > 1 => vec![None; source.len()],
                 Op::Softmax => source,
@@ -522,6 +559,10 @@ impl Model {
             })
             .sum()
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A weight below this fraction of its row's largest is zero under every

@@ -510,7 +510,7 @@ fn quantization_report(spec: &CircuitSpec) -> serde_json::Value {
             Stage::Rescale { bits, shift, relu } => serde_json::json!({ "kind": if *relu { "rescale_relu" } else { "rescale" }, "bits": bits, "shift": shift }),
             Stage::MaxPool { windows, bits } => serde_json::json!({ "kind": "maxpool", "outputs": windows.len(), "bits": bits }),
             Stage::Activation { curve, table } => serde_json::json!({ "kind": curve.name().to_ascii_lowercase(), "segments": table.slopes.len() }),
-            Stage::Trees { buckets, trees, outputs } => serde_json::json!({ "kind": "trees", "trees": trees.len(), "nodes": trees.iter().map(Vec::len).sum::<usize>(), "inputs_compared": buckets.len(), "thresholds": buckets.iter().map(|b| b.thresholds.len()).sum::<usize>(), "outputs": outputs }),
+            Stage::Trees { buckets, trees, outputs, pass } => serde_json::json!({ "kind": "trees", "trees": trees.len(), "nodes": trees.iter().map(Vec::len).sum::<usize>(), "inputs_compared": buckets.len(), "thresholds": buckets.iter().map(|b| b.thresholds.len()).sum::<usize>(), "outputs": outputs, "passed": pass }),
         })
         .collect();
     serde_json::json!({

@@ -65,9 +65,16 @@ pub enum Stage {
         buckets: Vec<Bucketed>,
         /// The trees, node 0 the root, children after their parent.
         trees: Vec<Vec<QNode>>,
-        /// Output length.
+        /// Output length (the sums, after the passed inputs).
         outputs: usize,
+        /// Leading inputs passed through unchanged, before the sums.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        pass: usize,
     },
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A piecewise-linear activation's integer table: on bucket `j` of the
@@ -474,7 +481,7 @@ fn quantize_trees(
     e: &crate::ir::Ensemble,
     box_: &[Interval],
     scales: &[i32],
-) -> Result<(Stage, Vec<Interval>, i32)> {
+) -> Result<(Stage, Vec<Interval>, Vec<i32>)> {
     use crate::ir::TreeNode;
     use std::collections::{BTreeMap, BTreeSet};
     let integer = |feature: u32, t: f64, strict: bool| -> Result<i128> {
@@ -603,19 +610,26 @@ fn quantize_trees(
         }
         trees.push(nodes);
     }
-    let bounds = lo
-        .into_iter()
-        .zip(hi)
-        .map(|(l, h)| Interval::new(l, h))
+    // The passed inputs first, at their own bounds and scales.
+    let bounds = box_[..e.pass]
+        .iter()
+        .copied()
+        .chain(lo.into_iter().zip(hi).map(|(l, h)| Interval::new(l, h)))
+        .collect();
+    let out_scales = scales[..e.pass]
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(scale, e.outputs))
         .collect();
     Ok((
         Stage::Trees {
             buckets,
             trees,
             outputs: e.outputs,
+            pass: e.pass,
         },
         bounds,
-        scale,
+        out_scales,
     ))
 }
 
@@ -855,10 +869,10 @@ impl Plan {
                             "a tree ensemble must be the model's first op (its thresholds compare the dataset's values)".into(),
                         ));
                     }
-                    let (stage, bounds, scale) = quantize_trees(e, &box_, &scales)?;
+                    let (stage, bounds, out_scales) = quantize_trees(e, &box_, &scales)?;
                     check_width(signed_bits(&bounds) + margin, i)?;
                     box_ = bounds;
-                    scales = vec![scale; e.outputs];
+                    scales = out_scales;
                     stages.push(stage);
                     i += 1;
                 }
@@ -895,7 +909,7 @@ impl Plan {
             match s {
                 Stage::Linear { rows, .. } => n = rows.len(),
                 Stage::MaxPool { windows, .. } => n = windows.len(),
-                Stage::Trees { outputs, .. } => n = *outputs,
+                Stage::Trees { outputs, pass, .. } => n = pass + outputs,
                 Stage::Rescale { .. } | Stage::Activation { .. } => {}
             }
         }
@@ -940,6 +954,7 @@ impl Plan {
                     buckets,
                     trees,
                     outputs,
+                    pass,
                 } => {
                     let mut onehot_of = Vec::with_capacity(buckets.len());
                     for b in buckets {
@@ -951,10 +966,11 @@ impl Plan {
                         }
                         onehot_of.push(b.thresholds.partition_point(|t| *t < x));
                     }
-                    let mut out = vec![0i128; *outputs];
+                    let mut out = v[..*pass].to_vec();
+                    out.resize(pass + outputs, 0);
                     for tree in trees {
                         for (o, val) in tree_leaf(tree, &onehot_of) {
-                            out[*o as usize] += i128::from(*val);
+                            out[pass + *o as usize] += i128::from(*val);
                         }
                     }
                     out

@@ -21,6 +21,9 @@ use tract_onnx::pb::{GraphProto, ValueInfoProto};
 /// ONNX's element type of float32 tensors.
 const FLOAT: i32 = 1;
 
+/// ONNX's element type of int64 tensors.
+const INT64: i64 = 7;
+
 /// The input and output the importer proves.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Io {
@@ -219,6 +222,8 @@ const PROBABILITIES: [&[u8]; 3] = [b"SOFTMAX", b"LOGISTIC", b"SOFTMAX_ZERO"];
 ///   linear kernel is a linear model, `s = w . x + rho` with `w` the sum of
 ///   the support vectors weighted by their coefficients: it becomes the
 ///   `LinearRegressor` or `LinearClassifier` computing it (see `svm`);
+/// * a `Cast` to int64 feeding a `OneHotEncoder` (skl2onnx's categorical
+///   columns) is read through: the encoder truncates as the cast does;
 /// * skl2onnx's binary decision function (`LinearSVC`: a classifier's
 ///   scores `[-s, s]` and an `ArrayFeatureExtractor` keeping `s`) is proved
 ///   as the scores, whose argmax is the label.
@@ -281,6 +286,26 @@ pub fn rewrite(g: &mut GraphProto, io: &mut Io) -> Result<()> {
             .iter()
             .position(|n| n.output.iter().any(|o| o == name))
     };
+    // skl2onnx casts the columns it one-hot encodes to int64: the encoder
+    // here reads the floats and truncates as that cast does (`onehot`).
+    let mut recast = false;
+    for at in 0..g.node.len() {
+        if g.node[at].op_type != "OneHotEncoder" {
+            continue;
+        }
+        let Some(p) = g.node[at].input.first().and_then(|i| producer(g, i)) else {
+            continue;
+        };
+        let cast = &g.node[p];
+        if cast.op_type == "Cast" && attribute(cast, "to").is_some_and(|a| a.i == INT64) {
+            let from = cast.input.first().cloned().unwrap_or_default();
+            g.node[at].input[0] = from;
+            recast = true;
+        }
+    }
+    if recast {
+        prune(g, &io.output);
+    }
     if let Some(at) = producer(g, &io.output) {
         let n = &g.node[at];
         if n.op_type == "Normalizer" {
@@ -435,15 +460,11 @@ fn svm(n: &mut tract_onnx::pb::NodeProto) -> Result<()> {
 }
 
 /// Export options that avoid an op the importer does not translate.
-const HINTS: [(&str, &str); 3] = [
+const HINTS: [(&str, &str); 2] = [
     ("ZipMap", "convert with options={'zipmap': False}"),
     (
         "LabelEncoder",
         "encode the column's categories as integers in the data instead",
-    ),
-    (
-        "OneHotEncoder",
-        "one-hot encode in the data, or declare the column as numeric codes",
     ),
 ];
 

@@ -24,6 +24,7 @@
 
 mod curves;
 mod graph;
+mod onehot;
 pub mod ops;
 mod scaler;
 mod trees;
@@ -235,6 +236,7 @@ fn parser() -> tract_onnx::model::Onnx {
     let mut onnx = tract_onnx::onnx();
     scaler::register(&mut onnx.op_register);
     curves::register(&mut onnx.op_register);
+    onehot::register(&mut onnx.op_register);
     onnx
 }
 
@@ -636,6 +638,78 @@ fn translate(m: &TypedModel) -> Result<Model> {
                 _ => unreachable!("a wire"),
             })
             .collect();
+        if let Some(cats) = node.op_as::<onehot::Categories>() {
+            let (_, map) = &maps[0];
+            let layer = match ops.as_slice() {
+                [] => true,
+                [Op::Trees(e)] => e.pass > 0,
+                _ => false,
+            };
+            if !layer {
+                return Err(unsupported(
+                    node,
+                    "a OneHotEncoder must read the model's input columns (before any layer)",
+                ));
+            }
+            if ops.is_empty() {
+                // The input layer becomes a forest passing every column
+                // through; the one-hot bits follow them.
+                ops.push(Op::Trees(Ensemble {
+                    inputs: width,
+                    outputs: 0,
+                    pass: width,
+                    trees: Vec::new(),
+                }));
+                boundary += 1;
+                for v in vals.values_mut() {
+                    if let Val::Wire { boundary: b, .. } = v {
+                        *b = boundary;
+                    }
+                }
+            }
+            let Some(Op::Trees(e)) = ops.first_mut() else {
+                unreachable!("the input forest")
+            };
+            let first = e.outputs;
+            for (c, row) in map.rows.iter().enumerate() {
+                let feature = match (row.as_slice(), map.bias[c]) {
+                    ([(i, w)], b) if *w == 1.0 && b == 0.0 && (*i as usize) < e.pass => *i,
+                    _ => {
+                        return Err(unsupported(
+                            node,
+                            "a OneHotEncoder must read input columns as they are (selected, not scaled or mixed)",
+                        ))
+                    }
+                };
+                for (j, cat) in cats.cats.iter().enumerate() {
+                    let o = (first + c * cats.cats.len() + j) as u32;
+                    e.trees.push(category_tree(feature, *cat, o));
+                }
+            }
+            e.outputs += map.outputs() * cats.cats.len();
+            let (pass, added) = (e.pass, e.outputs - first);
+            width = e.width();
+            for v in vals.values_mut() {
+                if let Val::Wire { map, .. } = v {
+                    map.inputs = width;
+                }
+            }
+            vals.insert(
+                out,
+                Val::Wire {
+                    boundary,
+                    map: Affine {
+                        inputs: width,
+                        rows: (0..added)
+                            .map(|t| vec![((pass + first + t) as u32, 1.0)])
+                            .collect(),
+                        bias: vec![0.0; added],
+                    },
+                    shape: out_shape,
+                },
+            );
+            continue;
+        }
         let kind = kind(node, &consts, wires.len())?;
         let value = match kind {
             Kind::Linear => {
@@ -821,8 +895,44 @@ fn binarizer_trees(node: &TypedNode, map: &Affine, threshold: f32) -> Result<Ens
     Ok(Ensemble {
         inputs: map.inputs,
         outputs: map.outputs(),
+        pass: 0,
         trees,
     })
+}
+
+/// The tree of one one-hot bit: output `o` is 1 where `trunc(x) == cat`
+/// for `x` input `feature` (`cat <= x < cat + 1` for a positive category,
+/// `cat - 1 < x <= cat` for a negative one, `-1 < x < 1` for 0).
+fn category_tree(feature: u32, cat: i64, o: u32) -> Vec<TreeNode> {
+    let c = cat as f64;
+    // "Below the category" and "within its upper bound", as comparisons.
+    let ((below, below_strict), (upper, upper_strict)) = match cat {
+        0 => ((-1.0, false), (1.0, true)),
+        _ if cat > 0 => ((c, true), (c + 1.0, true)),
+        _ => ((c - 1.0, false), (c, false)),
+    };
+    let none = || TreeNode::Leaf { values: vec![] };
+    vec![
+        TreeNode::Branch {
+            feature,
+            threshold: below,
+            strict: below_strict,
+            yes: 1,
+            no: 2,
+        },
+        none(),
+        TreeNode::Branch {
+            feature,
+            threshold: upper,
+            strict: upper_strict,
+            yes: 3,
+            no: 4,
+        },
+        TreeNode::Leaf {
+            values: vec![(o, 1.0)],
+        },
+        none(),
+    ]
 }
 
 /// Appends a pending affine map to the ops, unless it is the identity.
@@ -1018,6 +1128,21 @@ fn probe_windows(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_category_tree_is_the_truncating_one_hot_bit() {
+        let cats = onehot::Categories {
+            cats: vec![-3, -1, 0, 1, 4],
+        };
+        for (j, cat) in cats.cats.iter().enumerate() {
+            let tree = category_tree(0, *cat, 0);
+            for tenth in -60i32..=60 {
+                let x = tenth as f32 / 10.0;
+                let bit = !Ensemble::leaf(&tree, &[f64::from(x)]).is_empty();
+                assert_eq!(bit, cats.bit(x, j), "category {cat} at {x}");
+            }
+        }
+    }
+
     use super::*;
 
     fn fixture(name: &str) -> std::path::PathBuf {

@@ -130,6 +130,10 @@ pub const SUPPORTED: &[Supported] = &[
         "a classifier's last, L1 or L2 over probabilities: nothing",
     ),
     ml(
+        "OneHotEncoder",
+        "integer categories of input columns: one-branch-pair trees, the other columns passed through",
+    ),
+    ml(
         "SVMClassifier",
         "linear kernel, two classes: a LinearClassifier",
     ),

@@ -389,6 +389,7 @@ fn parse(node: &NodeProto, classifier: bool, inputs: usize) -> Result<Parsed> {
     };
     Ok(Parsed {
         ensemble: Ensemble {
+            pass: 0,
             inputs,
             outputs,
             trees,

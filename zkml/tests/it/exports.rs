@@ -357,11 +357,10 @@ fn default_exports_of_common_models_prove_round_four() {
         let close = name.ends_with("_mlp") || name == "conv1d_gap";
         classes_agree_within(name, if close { 0.995 } else { 0.998 });
     }
-    float_agrees("sk_svr_linear", 0, 1e-3);
-    println!(
-        "sk_svr_linear: {} constraints per row",
-        proves("sk_svr_linear", 4, 0.01)
-    );
+    for name in ["sk_svr_linear", "sk_onehot_ridge"] {
+        float_agrees(name, 0, 1e-3);
+        println!("{name}: {} constraints per row", proves(name, 4, 0.01));
+    }
     let ops = |name: &str| -> Vec<&'static str> {
         let m = import::load(fixture(&format!("exports/{name}.onnx"))).unwrap();
         m.model.ops.iter().map(|o| o.kind()).collect()
@@ -378,6 +377,14 @@ fn default_exports_of_common_models_prove_round_four() {
     // Unsqueeze, Transpose and Squeeze only route: one affine map with the
     // first Gemm.
     assert_eq!(ops("routing_mlp"), ["affine", "relu", "affine"]);
+    // A OneHotEncoder of a column next to scaled others: a forest passing
+    // every column through and adding the bits, then the linear model.
+    assert_eq!(ops("sk_onehot_ridge"), ["trees", "affine"]);
+    let m = import::load(fixture("exports/sk_onehot_ridge.onnx")).unwrap();
+    let zkgate_zkml::ir::Op::Trees(e) = &m.model.ops[0] else {
+        unreachable!()
+    };
+    assert_eq!((e.pass, e.outputs, e.trees.len()), (13, 11, 11));
     assert_eq!(ops("sk_svc_linear")[..1], ["affine"]);
 }
 

@@ -17,7 +17,7 @@ fn the_readme_table_is_the_importers_list() {
     let want = ops::markdown();
     assert!(
         readme[from..to] == want,
-        "README.md's supported-ops table is stale; put this between the markers:\n{want}"
+        "README.md's supported-ops table is stale (python3 scripts/supported-ops-table.py writes it); it should read:\n{want}"
     );
 }
 
