@@ -631,5 +631,41 @@ mod tests {
         assert!(model(vec![Op::Affine(hidden(1e-9))]).echoes_input());
         assert!(model(vec![Op::Affine(hidden(-1e-12)), Op::Relu]).echoes_input());
         assert!(!model(vec![Op::Affine(hidden(1e-3))]).echoes_input());
+        // A forest passing its inputs through passes them on; one bit of
+        // input 1 alone (a Binarizer's, a one-hot's) is a copy of it, a
+        // sum of trees reading both inputs is not.
+        let tree = |feature: u32, o: u32| {
+            vec![
+                TreeNode::Branch {
+                    feature,
+                    threshold: 0.5,
+                    strict: false,
+                    yes: 1,
+                    no: 2,
+                },
+                TreeNode::Leaf { values: vec![] },
+                TreeNode::Leaf {
+                    values: vec![(o, 1.0)],
+                },
+            ]
+        };
+        let forest = |pass: usize, trees: Vec<Vec<TreeNode>>| {
+            Op::Trees(Ensemble {
+                inputs: 2,
+                outputs: 1,
+                pass,
+                trees,
+            })
+        };
+        let mixed = Affine {
+            inputs: 3,
+            rows: vec![vec![(0, 1.0), (1, 1.0), (2, 1.0)]],
+            bias: vec![0.0],
+        };
+        let sum = |f: Op| model(vec![f, Op::Affine(mixed.clone())]);
+        assert!(model(vec![forest(0, vec![tree(1, 0)])]).echoes_input());
+        assert!(!model(vec![forest(0, vec![tree(0, 0), tree(1, 0)])]).echoes_input());
+        assert!(model(vec![forest(2, vec![tree(0, 0), tree(1, 0)])]).echoes_input());
+        assert!(!sum(forest(2, vec![tree(1, 0)])).echoes_input());
     }
 }

@@ -76,6 +76,45 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
                 label: "label".into(),
             },
         ),
+        // Elu and Selu, Softplus and HardSwish (secant tables), a Binarizer
+        // at the input (trees), as exported.
+        (
+            "exports/elu_selu_mlp",
+            "data/breast_cancer.csv",
+            2,
+            8,
+            Aggregate::Accuracy {
+                label: "label".into(),
+            },
+        ),
+        (
+            "exports/softplus_hardswish_mlp",
+            "data/breast_cancer.csv",
+            2,
+            8,
+            Aggregate::Accuracy {
+                label: "label".into(),
+            },
+        ),
+        (
+            "exports/sk_binarizer_logreg",
+            "data/breast_cancer.csv",
+            2,
+            8,
+            Aggregate::Accuracy {
+                label: "label".into(),
+            },
+        ),
+        // A OneHotEncoder of an integer column, the others passed through.
+        (
+            "exports/sk_onehot_ridge",
+            "data/tabular.csv",
+            3,
+            8,
+            Aggregate::Mae {
+                label: "target".into(),
+            },
+        ),
         // BatchNormalization and LeakyRelu, as exported.
         (
             "exports/bn_leaky_mlp",
@@ -97,7 +136,9 @@ fn every_fixture_model_compiles_to_a_satisfiable_circuit_and_rejects_a_false_cla
         let m = import::load(fixture(&path)).unwrap();
         let d = head(data, rows);
         let columns = match model {
-            "linreg" => Some((0..13).map(|i| format!("f{i}")).collect()),
+            "linreg" | "exports/sk_onehot_ridge" => {
+                Some((0..13).map(|i| format!("f{i}")).collect())
+            }
             "lenet_small" => Some((0..784).map(|i| format!("p{i}")).collect()),
             _ => None,
         };
