@@ -19,6 +19,8 @@ pub const MAX_COLUMNS: usize = 4096;
 pub const MIN_SCALE: i32 = -8;
 /// Highest column scale.
 pub const MAX_SCALE: i32 = 48;
+/// Most codes a categorical column may declare.
+pub const MAX_CODES: usize = 4096;
 /// Default bits per stored value.
 pub const DEFAULT_VALUE_BITS: usize = 16;
 
@@ -50,6 +52,11 @@ pub struct Column {
     /// scale at which the range fits the stored bits.
     #[serde(default)]
     pub scale: Option<i32>,
+    /// A categorical column's codes: the only values a row may hold
+    /// (integer columns only, ascending, inside `[min, max]`). A model's
+    /// `OneHotEncoder` over the column then never meets another value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codes: Option<Vec<i64>>,
 }
 
 impl Column {
@@ -68,9 +75,16 @@ impl Column {
         (self.quantize(self.min), self.quantize(self.max))
     }
 
-    /// Whether `v` is inside the declared range.
+    /// Whether `v` is inside the declared range (and one of the codes of a
+    /// categorical column).
     pub fn admits(&self, v: f64) -> bool {
-        v >= self.min && v <= self.max && (self.kind == Kind::Real || v.fract() == 0.0)
+        v >= self.min
+            && v <= self.max
+            && (self.kind == Kind::Real || v.fract() == 0.0)
+            && self
+                .codes
+                .as_ref()
+                .is_none_or(|codes| codes.binary_search(&(v as i64)).is_ok())
     }
 }
 
@@ -133,6 +147,23 @@ impl Schema {
             }
             if !c.min.is_finite() || !c.max.is_finite() || c.min > c.max {
                 return Err(bad(Some(name), "min and max must be finite, min <= max"));
+            }
+            if let Some(codes) = &c.codes {
+                let ascending = codes.windows(2).all(|w| w[0] < w[1]);
+                let inside = codes
+                    .iter()
+                    .all(|k| (*k as f64) >= c.min && (*k as f64) <= c.max);
+                if c.kind != Kind::Integer
+                    || codes.is_empty()
+                    || codes.len() > MAX_CODES
+                    || !ascending
+                    || !inside
+                {
+                    return Err(bad(
+                        Some(name),
+                        format!("codes are 1..={MAX_CODES} ascending integers inside [min, max] of an integer column"),
+                    ));
+                }
             }
             let top = c.min.abs().max(c.max.abs());
             let scale = match (c.kind, c.scale) {
@@ -210,6 +241,7 @@ impl Schema {
                     min,
                     max,
                     scale: None,
+                    codes: None,
                 }
             })
             .collect();
@@ -264,6 +296,45 @@ mod tests {
             min,
             max,
             scale,
+            codes: None,
+        }
+    }
+
+    #[test]
+    fn a_categorical_column_admits_its_codes_only() {
+        let mut c = col("dept", Kind::Integer, 0.0, 10.0, None);
+        c.codes = Some(vec![1, 3, 7]);
+        let s = Schema {
+            value_bits: 16,
+            columns: vec![c.clone()],
+        }
+        .resolve()
+        .unwrap();
+        let d = &s.columns[0];
+        assert!(d.admits(3.0) && d.admits(7.0));
+        assert!(!d.admits(2.0) && !d.admits(3.5) && !d.admits(11.0));
+        // Codes are kept in the JSON, and absent when not declared (so a
+        // schema without codes reads and hashes as before).
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains("\"codes\":[1,3,7]"), "{json}");
+        let plain = col("x", Kind::Integer, 0.0, 1.0, None);
+        assert!(!serde_json::to_string(&plain).unwrap().contains("codes"));
+        for (codes, kind) in [
+            (vec![3, 1], Kind::Integer),
+            (vec![], Kind::Integer),
+            (vec![1, 12], Kind::Integer),
+            (vec![1, 2], Kind::Real),
+        ] {
+            let mut c = col("dept", kind, 0.0, 10.0, None);
+            c.codes = Some(codes.clone());
+            let e = Schema {
+                value_bits: 16,
+                columns: vec![c],
+            }
+            .resolve()
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("codes are"), "{codes:?} {kind:?}: {e}");
         }
     }
 

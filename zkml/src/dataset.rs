@@ -116,16 +116,21 @@ impl Dataset {
                 return Err(csv_err(
                     Some(r as u64 + 2),
                     Some(&decl.name),
-                    format!(
-                        "`{}` is outside the declared {} range [{}, {}]",
-                        col[r],
-                        match decl.kind {
-                            Kind::Integer => "integer",
-                            Kind::Real => "real",
-                        },
-                        decl.min,
-                        decl.max
-                    ),
+                    match &decl.codes {
+                        Some(codes) if col[r] >= decl.min && col[r] <= decl.max => {
+                            format!("`{}` is not one of the declared codes {codes:?}", col[r])
+                        }
+                        _ => format!(
+                            "`{}` is outside the declared {} range [{}, {}]",
+                            col[r],
+                            match decl.kind {
+                                Kind::Integer => "integer",
+                                Kind::Real => "real",
+                            },
+                            decl.min,
+                            decl.max
+                        ),
+                    },
                 ));
             }
             let q: Vec<i64> = col.iter().map(|v| decl.quantize(*v)).collect();

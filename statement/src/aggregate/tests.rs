@@ -27,6 +27,7 @@ fn label_column(labels: &[i64]) -> crate::schema::Column {
         min: *labels.iter().min().unwrap() as f64,
         max: *labels.iter().max().unwrap() as f64,
         scale: Some(0),
+        codes: None,
     }
 }
 

@@ -424,3 +424,31 @@ fn what_is_still_refused_names_its_node_and_op() {
     });
     assert!(import::load_bytes(&same).is_ok());
 }
+
+#[test]
+fn a_categorical_column_declares_its_codes_and_the_import_keeps_to_them() {
+    // tabular.csv's f9 holds the integer codes 0..=10: declared as a
+    // category, the import takes the file; without the code 10 it refuses
+    // the first row holding it, naming the column and the codes.
+    let path = fixture("data/tabular.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let schema_with = |codes: Vec<i64>| {
+        let mut s = zkgate_zkml::dataset::declared_schema(&path).unwrap();
+        let c = s.columns.iter_mut().find(|c| c.name == "f9").unwrap();
+        c.codes = Some(codes);
+        s.resolve().unwrap()
+    };
+    let all = schema_with((0..=10).collect());
+    let d = zkgate_zkml::dataset::Dataset::from_csv_reader(text.as_bytes(), &all).unwrap();
+    assert_eq!(d.rows(), meta("sk_onehot_ridge").predictions.len());
+    let e = zkgate_zkml::dataset::Dataset::from_csv_reader(
+        text.as_bytes(),
+        &schema_with((0..=9).collect()),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("f9") && e.contains("not one of the declared codes"),
+        "{e}"
+    );
+}
