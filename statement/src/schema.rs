@@ -300,6 +300,17 @@ mod tests {
         }
     }
 
+    /// The error resolving a schema of the one column `c`.
+    fn refusal(c: Column) -> String {
+        Schema {
+            value_bits: 16,
+            columns: vec![c],
+        }
+        .resolve()
+        .unwrap_err()
+        .to_string()
+    }
+
     #[test]
     fn a_categorical_column_admits_its_codes_only() {
         let mut c = col("dept", Kind::Integer, 0.0, 10.0, None);
@@ -327,13 +338,7 @@ mod tests {
         ] {
             let mut c = col("dept", kind, 0.0, 10.0, None);
             c.codes = Some(codes.clone());
-            let e = Schema {
-                value_bits: 16,
-                columns: vec![c],
-            }
-            .resolve()
-            .unwrap_err()
-            .to_string();
+            let e = refusal(c);
             assert!(e.contains("codes are"), "{codes:?} {kind:?}: {e}");
         }
     }
@@ -364,13 +369,7 @@ mod tests {
             (col("a", Kind::Real, 0.0, 1e9, Some(8)), "does not fit"),
             (col("a", Kind::Integer, 0.0, 1.0, Some(3)), "scale 0"),
         ] {
-            let e = Schema {
-                value_bits: 16,
-                columns: vec![c],
-            }
-            .resolve()
-            .unwrap_err()
-            .to_string();
+            let e = refusal(c);
             assert!(e.contains("column `a`") && e.contains(want), "{e}");
         }
         let dup = Schema {
