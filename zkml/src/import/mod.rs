@@ -452,8 +452,7 @@ fn kind(node: &TypedNode, consts: &[Option<Arc<Tensor>>], wires: usize) -> Resul
     // Gather with constant indices (ArrayFeatureExtractor, embedding
     // lookups of a constant) only routes values; a sum over axes (what
     // GlobalAveragePool and ReduceSum become) is linear.
-    if let Some(g) = node.op_as::<tract_onnx::tract_core::ops::array::Gather>() {
-        let _ = g.axis;
+    if node.op_is::<tract_onnx::tract_core::ops::array::Gather>() {
         return if consts.get(1).is_some_and(Option::is_some) && consts[0].is_none() {
             Ok(Kind::Linear)
         } else {
