@@ -163,6 +163,7 @@ const EXPORTS: &[Model] = &[
     export("sk_svc_linear", true),
     export("sk_extra_trees", true),
     export("sk_svr_linear", false),
+    export("sk_onehot_ridge", false),
     Model {
         dir: "exports",
         name: "sk_gradient_boosting_multiclass",
