@@ -388,38 +388,45 @@ fn default_exports_of_common_models_prove_round_four() {
     assert_eq!(ops("sk_svc_linear")[..1], ["affine"]);
 }
 
+/// Export `name` with the attribute `attr` of its first `op` node edited.
+fn edited(
+    name: &str,
+    op: &str,
+    attr: &str,
+    edit: &dyn Fn(&mut tract_onnx::pb::AttributeProto),
+) -> Vec<u8> {
+    use prost::Message;
+    let bytes = std::fs::read(fixture(&format!("exports/{name}.onnx"))).unwrap();
+    let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    let g = m.graph.as_mut().unwrap();
+    let n = g.node.iter_mut().find(|n| n.op_type == op).unwrap();
+    edit(n.attribute.iter_mut().find(|a| a.name == attr).unwrap());
+    m.encode_to_vec()
+}
+
 #[test]
 fn what_is_still_refused_names_its_node_and_op() {
     // A kernel SVC and several classes by one-against-one votes are not
     // linear maps: refused by node and op, with what to export instead.
-    let edited = |name: &str, attr: &str, edit: &dyn Fn(&mut tract_onnx::pb::AttributeProto)| {
-        use prost::Message;
-        let bytes = std::fs::read(fixture(&format!("exports/{name}.onnx"))).unwrap();
-        let mut m = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
-        let g = m.graph.as_mut().unwrap();
-        let n = g
-            .node
-            .iter_mut()
-            .find(|n| n.op_type == "SVMClassifier")
-            .unwrap();
-        edit(n.attribute.iter_mut().find(|a| a.name == attr).unwrap());
-        m.encode_to_vec()
-    };
-    let rbf = edited("sk_svc_linear", "kernel_type", &|a| a.s = b"RBF".to_vec());
+    let rbf = edited("sk_svc_linear", "SVMClassifier", "kernel_type", &|a| {
+        a.s = b"RBF".to_vec()
+    });
     let e = import::load_bytes(&rbf).unwrap_err().to_string();
     assert!(e.contains("`SVMc`") && e.contains("SVMClassifier"), "{e}");
     assert!(e.contains("only a linear kernel"), "{e}");
-    let three = edited("sk_svc_linear", "classlabels_ints", &|a| {
+    let three = edited("sk_svc_linear", "SVMClassifier", "classlabels_ints", &|a| {
         a.ints = vec![0, 1, 2]
     });
     let e = import::load_bytes(&three).unwrap_err().to_string();
     assert!(e.contains("only two classes"), "{e}");
     // Probabilities by Platt scaling move the threshold off zero.
-    let platt = edited("sk_svc_linear", "rho", &|a| a.name = "prob_a".into());
+    let platt = edited("sk_svc_linear", "SVMClassifier", "rho", &|a| {
+        a.name = "prob_a".into()
+    });
     let e = import::load_bytes(&platt).unwrap_err().to_string();
     assert!(e.contains("probability=True"), "{e}");
     // The edit alone changes nothing else: the same kernel still loads.
-    let same = edited("sk_svc_linear", "kernel_type", &|a| {
+    let same = edited("sk_svc_linear", "SVMClassifier", "kernel_type", &|a| {
         a.s = b"LINEAR".to_vec()
     });
     assert!(import::load_bytes(&same).is_ok());
