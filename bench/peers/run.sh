@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # zkgate vs ezkl, side by side in one run (see compare.py):
-#   bash benches/peers/run.sh [CASE ...]
-# Creates benches/peers/.venv with the pinned ezkl (PyPI) on first use and
+#   bash bench/peers/run.sh [CASE ...]
+# Creates bench/peers/.venv with the pinned ezkl (PyPI) on first use and
 # builds zkgate in release mode. Nothing downloads at run time: ezkl's SRS is
 # generated locally for each circuit size.
 set -euo pipefail

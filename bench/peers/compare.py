@@ -1,8 +1,8 @@
 """Side by side: zkgate and ezkl on the same fixtures, one case after the
 other in the same run, then a table of ratios (ours / ezkl).
 
-    bash benches/peers/run.sh                    # the standard cases
-    bash benches/peers/run.sh linreg:64 mlp:64   # chosen cases
+    bash bench/peers/run.sh                    # the standard cases
+    bash bench/peers/run.sh linreg:64 mlp:64   # chosen cases
 
 Each side of each case runs in its own process (peak RSS is its own). Every
 raw record is also printed as a JSON line, and the table is written to
