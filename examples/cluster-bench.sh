@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The same sharded job proved in the gateway's process and by NATS
 # JetStream workers on this machine: a nats-server on loopback with the
-# configuration `zkgate workers nats-config` writes (nkey users, each
+# configuration `zkgate provers nats-config` writes (nkey users, each
 # allowed its part, TLS with the gateway's certificate), a gateway whose
-# [cluster] names it, 1..N `zkgate worker` processes. Prints one JSON
+# [cluster] names it, 1..N `zkgate prover` processes. Prints one JSON
 # line per run: rows, shards, workers (0: in-process), the job's wall time
 # from submission to receipt, its proving phase (the receipt's prove_s),
 # setup, each shard's proving time on its worker and the workers' peak
@@ -60,13 +60,13 @@ PY
   "$ZK" dataset import "$WORK/data.csv" --name tab --data-dir "$DIR" >/dev/null
   TOKEN=$("$ZK" researcher add alice --trust 2 --data-dir "$DIR")
   for i in $(seq 1 "$N"); do
-    KEYS=$("$ZK" worker --init --dir "$WORK/w$N-$i" 2>/dev/null)
-    T=$("$ZK" workers add "w$i" --recipient "$(echo "$KEYS" | sed -n 1p)" \
+    KEYS=$("$ZK" prover --init --dir "$WORK/w$N-$i" 2>/dev/null)
+    T=$("$ZK" provers add "w$i" --recipient "$(echo "$KEYS" | sed -n 1p)" \
       --nkey "$(echo "$KEYS" | sed -n 2p)" --data-dir "$DIR" 2>/dev/null)
     echo "$T" > "$WORK/w$N-$i.token"
   done
   if [ "$N" -gt 0 ]; then
-    "$ZK" workers nats-config --data-dir "$DIR" --tls-cert "$DIR/tls/cert.pem" \
+    "$ZK" provers nats-config --data-dir "$DIR" --tls-cert "$DIR/tls/cert.pem" \
       --tls-key "$DIR/tls/key.pem" > "$WORK/nats$N.conf"
     "$NATS" -c "$WORK/nats$N.conf" -js -a 127.0.0.1 -p "$NPORT" -sd "$WORK/js$N" >"$WORK/nats$N.log" 2>&1 &
     PIDS+=($!)
@@ -81,7 +81,7 @@ PY
   done
   WPIDS=()
   for i in $(seq 1 "$N"); do
-    ZKGATE_WORKER_TOKEN=$(cat "$WORK/w$N-$i.token") "$ZK" worker --dir "$WORK/w$N-$i" --name "w$i" \
+    ZKGATE_PROVER_TOKEN=$(cat "$WORK/w$N-$i.token") "$ZK" prover --dir "$WORK/w$N-$i" --name "w$i" \
       --nats "tls://127.0.0.1:$NPORT" --nats-ca "$DIR/tls/cert.pem" --prefix "bench$N" \
       --gateway "https://127.0.0.1:$GPORT" --ca-cert "$DIR/tls/cert.pem" 2>"$WORK/w$N-$i.log" &
     WPIDS+=($!)

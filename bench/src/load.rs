@@ -1,5 +1,5 @@
 //! A load run on loopback: many researchers submitting, resubmitting and
-//! polling at once while one worker proves, against a fresh gateway over
+//! polling at once while one job runner proves, against a fresh gateway over
 //! plain HTTP. Reports API latency percentiles per kind of request and
 //! checks the gateway's books: every accepted job is stored once and
 //! reaches an end, an idempotent resubmission answers with the same job,
@@ -13,7 +13,7 @@ use zkgate_client::Client;
 use zkgate_gateway::config::{Config, Limits, Paths};
 use zkgate_gateway::store::{Manifest, Store};
 use zkgate_gateway::vault::Vault;
-use zkgate_gateway::{admin, Gateway};
+use zkgate_gateway::{owner::setup, Gateway};
 use zkgate_statement::Aggregate;
 
 /// Active jobs each researcher may have.
@@ -83,7 +83,7 @@ async fn researcher(
     timed("resubmit", t, &mut seen);
     seen.repeated_same = again.ok().map(|j| j.id) == seen.accepted.first().cloned();
     // Every burst is in before anyone polls; the polling then runs while
-    // the worker generates keys and proves.
+    // the job runner generates keys and proves.
     bursts_done.wait().await;
     for i in 0..polls {
         let id = &seen.accepted[i % seen.accepted.len()];
@@ -118,12 +118,12 @@ pub async fn run(
         plain_http: true,
         limits: Limits {
             max_active_jobs_per_researcher: ACTIVE,
-            workers: 1,
+            job_runners: 1,
             ..Limits::default()
         },
         ..Config::default()
     };
-    admin::init(&root, &config, None, "open")?;
+    setup::init(&root, &config, None, "open")?;
     std::fs::write(
         root.join("policy.cedar"),
         "@id(\"everything\")\npermit (principal, action, resource);\n",
@@ -137,7 +137,7 @@ pub async fn run(
         let schema = zkgate_zkml::dataset::declared_schema(&src)?;
         // The researchers. dataset (64 rows: a proof in a fraction of a
         // second once its keys exist) and a larger one for the job that
-        // holds the worker while the bursts come in (512 rows: key
+        // holds the job runner while the bursts come in (512 rows: key
         // generation and proof take seconds).
         for (name, rows) in [("t", 64), ("big", 256)] {
             let csv = dir.join(format!("{name}.csv"));
@@ -145,10 +145,10 @@ pub async fn run(
                 &csv,
                 text.lines().take(rows + 1).collect::<Vec<_>>().join("\n"),
             )?;
-            admin::import_dataset(&paths, &store, &vault, &csv, name, &schema, 0)?;
+            setup::import_dataset(&paths, &store, &vault, &csv, name, &schema, 0)?;
         }
         (0..=clients)
-            .map(|i| admin::add_researcher(&store, &format!("r{i}"), "", 1, None))
+            .map(|i| setup::add_researcher(&store, &format!("r{i}"), "", 1, None))
             .collect::<zkgate_gateway::Result<Vec<_>>>()?
     };
     let gw = Gateway::open(&root, None)?;
@@ -159,7 +159,7 @@ pub async fn run(
         let _ = stopped.await;
     }));
     let model = std::fs::read(fixtures.join("models/linreg.onnx"))?;
-    // The last researcher's job on `big` takes the worker first, so that
+    // The last researcher's job on `big` takes the job runner first, so that
     // no burst sees a job of its own end (the active-job count is exact).
     let (tokens, holder) = tokens.split_at(clients);
     let holder = Client::new(&base, &holder[0], None)?;

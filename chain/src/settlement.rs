@@ -37,14 +37,27 @@ pub struct JobView {
     pub rows: u64,
     /// The verifier bundle (zero until settled, if the owner names it).
     pub verifier: B256,
-    /// The dataset commitment when the job opened.
+    /// The dataset commitment when the job opened (in JSON: 32 bytes of
+    /// hex, as every other commitment prints).
+    #[serde(serialize_with = "word_hex")]
     pub commitment: U256,
-    /// Wei in escrow.
+    /// Wei in escrow (in JSON: a decimal string, as amounts print).
+    #[serde(serialize_with = "decimal")]
     pub escrow: U256,
     /// The hash of the researcher's question.
     pub question: B256,
     /// keccak256 of the circuit ids the job may settle with.
     pub circuits: B256,
+}
+
+/// A field element as 32 bytes of hex, leading zeros kept.
+fn word_hex<S: serde::Serializer>(v: &U256, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("0x{}", hex::encode(v.to_be_bytes::<32>())))
+}
+
+/// An amount as a decimal string.
+fn decimal<S: serde::Serializer>(v: &U256, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
 }
 
 /// What a researcher opens a job with (`openJob`).

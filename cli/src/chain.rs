@@ -126,9 +126,10 @@ pub struct RegisterArgs {
     /// The dataset's name in the gateway.
     #[arg(long)]
     dataset: String,
-    /// Price of a job, in wei.
-    #[arg(long, default_value_t = 0)]
-    price_wei: u128,
+    /// Price of a job, in wei (default: the price the gateway publishes
+    /// for the dataset).
+    #[arg(long)]
+    price_wei: Option<u128>,
 }
 
 #[derive(Args)]
@@ -195,10 +196,17 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 }));
             }
             ChainCmd::RegisterDataset(a) => {
-                let meta = zkgate_gateway::admin::published_dataset(&a.chain.paths(), &a.dataset)
+                let meta = zkgate_gateway::owner::setup::published_dataset(&a.chain.paths(), &a.dataset)
                     .context("opening the store (is the gateway running?)")?
                     .with_context(|| format!("no dataset `{}`", a.dataset))?;
                 let schema_hash = B256::from(meta.schema.sha256());
+                let price = a.price_wei.unwrap_or(u128::from(meta.price));
+                if price != u128::from(meta.price) {
+                    eprintln!(
+                        "zkgate: dataset `{}` is priced {} wei at the gateway and {price} wei on chain: on-chain jobs pay the chain's price",
+                        meta.name, meta.price
+                    );
+                }
                 let target = a.chain.target()?;
                 let (s, owner) = (target.settlement()?, target.wallet(0)?);
                 let (id, r) = s
@@ -207,13 +215,13 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                         fr_from_hex(&meta.commitment)?,
                         meta.rows,
                         schema_hash,
-                        U256::from(a.price_wei),
+                        U256::from(price),
                     )
                     .await?;
                 print(serde_json::json!({
                     "dataset_id": id, "dataset": meta.name, "commitment": meta.commitment,
                     "rows": meta.rows, "schema_sha256": schema_hash.to_string(),
-                    "price_wei": a.price_wei.to_string(), "tx": r.hash.to_string(), "gas_used": r.gas_used,
+                    "price_wei": price.to_string(), "tx": r.hash.to_string(), "gas_used": r.gas_used,
                 }));
             }
             ChainCmd::OpenJob(a) => {

@@ -162,15 +162,18 @@ pub fn inspect(a: InspectArgs) -> Result<bool> {
         };
         match compile_public(m, &imported.onnx_sha256, &schema, a.rows, &request) {
             Ok(spec) => {
-                let total = zkgate_zkml::cost::constraints(&spec);
+                // One proof over every row, as `zkgate prove` makes it.
+                let est = zkgate_zkml::cost::Estimate::of(&spec, None);
+                let total = est.constraints;
                 report["circuit"] = serde_json::json!({
                     "rows": a.rows,
                     "constraints": total,
                     "constraints_per_row": total as f64 / a.rows as f64,
                     "model_constraints_per_row": zkgate_zkml::cost::per_row(&spec),
-                    "estimated_prove_s": total as f64 * zkgate_zkml::cost::SECONDS_PER_CONSTRAINT,
-                    "estimated_prove_s_per_1k_rows": total as f64 * zkgate_zkml::cost::SECONDS_PER_CONSTRAINT * 1000.0 / a.rows as f64,
-                    "estimated_memory_mb": zkgate_zkml::cost::memory_bytes(&spec) as f64 / (1 << 20) as f64,
+                    "estimated_prove_s": est.prove_seconds(),
+                    "estimated_prove_s_per_1k_rows": est.prove_seconds() * 1000.0 / a.rows as f64,
+                    "estimated_setup_and_prove_s": est.seconds,
+                    "estimated_memory_mb": est.memory as f64 / (1 << 20) as f64,
                 });
             }
             Err(e) => {

@@ -67,23 +67,24 @@ enum Command {
     Jobs(owner::JobsCmd),
     /// Make a new owner token for the owner API and console (gateway
     /// stopped).
-    AdminToken(owner::AdminTokenArgs),
-    /// Register, list or remove the proving workers shard tasks are
-    /// encrypted to.
-    #[command(subcommand)]
-    Workers(owner::WorkersCmd),
+    #[command(alias = "admin-token")]
+    OwnerToken(owner::OwnerTokenArgs),
+    /// Register, list or remove the provers shard tasks are encrypted to.
+    #[command(subcommand, alias = "workers")]
+    Provers(owner::ProversCmd),
     /// Prove shards from the gateway's NATS JetStream queue (`--init`
-    /// first makes the worker's identity).
-    Worker(owner::WorkerArgs),
+    /// first makes the prover's identity).
+    #[command(alias = "worker")]
+    Prover(owner::ProverArgs),
     /// Submit a model to a gateway and wait for the receipt.
     Submit(Box<researcher::SubmitArgs>),
     /// Show one job or all my jobs.
-    Status(researcher::JobArgs),
+    Status(researcher::StatusArgs),
     /// Register the Ethereum address that opens my on-chain jobs (signs
     /// the gateway's registration message with its key).
     RegisterAddress(researcher::RegisterArgs),
     /// Download a job's receipt and verifying key.
-    Receipt(researcher::JobArgs),
+    Receipt(researcher::ReceiptArgs),
     /// Check, reload or print the data owner's policies.
     #[command(subcommand)]
     Policy(rules::PolicyCmd),
@@ -159,8 +160,9 @@ struct ProveArgs {
     /// The powers-of-tau file the ceremony key was made over.
     #[arg(long)]
     ptau: Option<PathBuf>,
-    /// Job id the proof is bound to (default: random).
-    #[arg(long)]
+    /// Job id the proof is bound to (default: random); `zkgate verify
+    /// --job` checks it. (`--job-id` in an earlier release.)
+    #[arg(long = "job", alias = "job-id")]
     job_id: Option<String>,
     /// Where to write the receipt.
     #[arg(long, default_value = "receipt.json")]
@@ -554,8 +556,26 @@ fn quiet_on_closed_pipe() {
     }));
 }
 
+/// A command an earlier release named otherwise, and its name now (the
+/// old name still works for this release).
+fn renamed_command(arg: Option<&str>) -> Option<(&'static str, &'static str)> {
+    [
+        ("admin-token", "owner-token"),
+        ("workers", "provers"),
+        ("worker", "prover"),
+    ]
+    .into_iter()
+    .find(|(old, _)| Some(*old) == arg)
+}
+
 fn main() -> ExitCode {
     quiet_on_closed_pipe();
+    if let Some((old, new)) = renamed_command(std::env::args().nth(1).as_deref()) {
+        eprintln!("zkgate: `zkgate {old}` is deprecated, call it `zkgate {new}`");
+    }
+    if std::env::args().any(|a| a == "--job-id" || a.starts_with("--job-id=")) {
+        eprintln!("zkgate: `--job-id` is deprecated, call it `--job`");
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Prove(a) => cmd_prove(a).map(|()| true),
@@ -569,9 +589,9 @@ fn main() -> ExitCode {
         Command::Dataset(c) => owner::dataset(c).map(|()| true),
         Command::Researcher(c) => owner::researcher(c).map(|()| true),
         Command::Jobs(c) => owner::jobs(c).map(|()| true),
-        Command::AdminToken(a) => owner::admin_token(a).map(|()| true),
-        Command::Workers(c) => owner::workers(c).map(|()| true),
-        Command::Worker(a) => owner::worker(a).map(|()| true),
+        Command::OwnerToken(a) => owner::owner_token(a).map(|()| true),
+        Command::Provers(c) => owner::provers(c).map(|()| true),
+        Command::Prover(a) => owner::prover(a).map(|()| true),
         Command::Submit(a) => researcher::submit(*a),
         Command::Status(a) => researcher::status(a).map(|()| true),
         Command::RegisterAddress(a) => researcher::register_address(a).map(|()| true),
@@ -587,5 +607,38 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An earlier release's command names still parse, as the commands
+    /// they became, and are named as deprecated.
+    #[test]
+    fn old_command_names_parse_as_the_new_ones() {
+        for (old, args) in [
+            ("admin-token", vec!["--data-dir", "d"]),
+            ("workers", vec!["list", "--data-dir", "d"]),
+            ("worker", vec!["--init", "--dir", "w"]),
+        ] {
+            let (_, new) = renamed_command(Some(old)).unwrap();
+            let argv = |name: &'static str| {
+                std::iter::once("zkgate")
+                    .chain(std::iter::once(name))
+                    .chain(args.iter().copied())
+                    .collect::<Vec<_>>()
+            };
+            let a = Cli::try_parse_from(argv(old)).unwrap();
+            let b = Cli::try_parse_from(argv(new)).unwrap();
+            assert_eq!(
+                std::mem::discriminant(&a.command),
+                std::mem::discriminant(&b.command),
+                "{old}"
+            );
+        }
+        assert_eq!(renamed_command(Some("prover")), None);
+        assert_eq!(renamed_command(None), None);
     }
 }

@@ -1,6 +1,6 @@
 //! The data owner's commands: `init`, `serve`, `dataset`, `researcher`,
-//! `jobs`, `admin-token`. While the gateway serves they go through its
-//! owner API (`serving.json` says where, `admin.token` is the credential,
+//! `jobs`, `owner-token`. While the gateway serves they go through its
+//! owner API (`serving.json` says where, `owner.token` is the credential,
 //! the data dir's certificate the CA); while it is stopped they open the
 //! data dir. Either way the same library calls do the work and audit it.
 
@@ -13,7 +13,7 @@ use zkgate_client::{Answer, Client};
 use zkgate_gateway::config::{Config, Paths};
 use zkgate_gateway::owner::{self as ops, Verdict};
 use zkgate_gateway::store::{DatasetMeta, Job, Researcher};
-use zkgate_gateway::{admin, cluster, Gateway, Serving};
+use zkgate_gateway::{cluster, owner::setup, Gateway, Serving};
 use zkgate_zkml::dataset::DEFAULT_VALUE_BITS;
 
 const PASSPHRASE_ENV: &str = "ZKGATE_VAULT_PASSPHRASE";
@@ -50,7 +50,7 @@ pub fn init(a: InitArgs) -> Result<()> {
         plain_http: a.plain_http,
         ..Config::default()
     };
-    let report = admin::init(&a.data_dir, &config, passphrase().as_deref(), &a.profile)?;
+    let report = setup::init(&a.data_dir, &config, passphrase().as_deref(), &a.profile)?;
     println!("created {}", a.data_dir.display());
     println!(
         "certificate {} (give it to researchers)",
@@ -59,7 +59,7 @@ pub fn init(a: InitArgs) -> Result<()> {
     println!("fingerprint SHA-256 {}", report.fingerprint);
     println!(
         "owner token {} (the owner API and the console's owner view; keep it secret)",
-        report.admin_token_path.display()
+        report.owner_token_path.display()
     );
     println!(
         "policy {} (profile `{}`)",
@@ -101,9 +101,37 @@ pub fn serve(a: ServeArgs) -> Result<()> {
     std::fs::write(&pid, std::process::id().to_string())
         .with_context(|| format!("writing {}", pid.display()))?;
     let rt = tokio::runtime::Runtime::new()?;
-    let result = rt.block_on(zkgate_gateway::serve(gw, listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    }));
+    let result = rt.block_on(async {
+        // Ctrl-C or SIGTERM (a service manager's stop) end it the same
+        // way: in-flight requests finish, `serving.json` is removed, and an
+        // unfinished job is picked up again at the next start.
+        let stop = async {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{signal, SignalKind};
+                match signal(SignalKind::terminate()) {
+                    Ok(mut term) => tokio::select! {
+                        _ = tokio::signal::ctrl_c() => "interrupt",
+                        _ = term.recv() => "SIGTERM",
+                    },
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                        "interrupt"
+                    }
+                }
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = tokio::signal::ctrl_c().await;
+                "interrupt"
+            }
+        };
+        zkgate_gateway::serve(gw, listener, async move {
+            let why = stop.await;
+            eprintln!("zkgate: {why}: stopping (jobs left unfinished resume at the next start)");
+        })
+        .await
+    });
     let _ = std::fs::remove_file(&pid);
     Ok(result?)
 }
@@ -143,12 +171,12 @@ impl Target {
             })?;
             return Ok(Target::Local(gw));
         };
-        let token = std::fs::read_to_string(paths.admin_token()).with_context(|| {
+        let token = std::fs::read_to_string(paths.owner_token()).with_context(|| {
             format!(
-                "the gateway serves {} (pid {}), but {} cannot be read: stop it and run `zkgate admin-token --data-dir {}`",
+                "the gateway serves {} (pid {}), but {} cannot be read: stop it and run `zkgate owner-token --data-dir {}`",
                 serving.url,
                 serving.pid,
-                paths.admin_token().display(),
+                paths.owner_token().display(),
                 data_dir.display()
             )
         })?;
@@ -179,21 +207,21 @@ impl Target {
 
     fn datasets(&self) -> Result<Vec<DatasetMeta>> {
         match self {
-            Target::Api { .. } => self.get("/v1/admin/datasets"),
+            Target::Api { .. } => self.get("/v1/owner/datasets"),
             Target::Local(gw) => Ok(gw.store.datasets()?),
         }
     }
 
     fn researchers(&self) -> Result<Vec<Researcher>> {
         match self {
-            Target::Api { .. } => self.get("/v1/admin/researchers"),
+            Target::Api { .. } => self.get("/v1/owner/researchers"),
             Target::Local(gw) => Ok(ops::researchers(gw)?),
         }
     }
 
     fn jobs(&self) -> Result<Vec<Job>> {
         match self {
-            Target::Api { .. } => self.get("/v1/admin/jobs"),
+            Target::Api { .. } => self.get("/v1/owner/jobs"),
             Target::Local(gw) => Ok(ops::jobs(gw)?),
         }
     }
@@ -206,7 +234,7 @@ impl Target {
                     Verdict::Deny => "deny",
                 };
                 self.call(client.post_json(
-                    &format!("/v1/admin/jobs/{id}/{what}"),
+                    &format!("/v1/owner/jobs/{id}/{what}"),
                     &serde_json::json!({ "note": note }),
                 ))
             }
@@ -214,7 +242,7 @@ impl Target {
         }
     }
 
-    /// A token made for a new researcher or worker: through the API's
+    /// A token made for a new researcher or prover: through the API's
     /// `path` with `body`, or by `local` on the data dir.
     fn issue(
         &self,
@@ -370,7 +398,7 @@ pub fn dataset(cmd: DatasetCmd) -> Result<()> {
             }
         }
         DatasetCmd::Remove { name, data_dir } => {
-            Target::open(&data_dir)?.remove(&format!("/v1/admin/datasets/{name}"), |gw| {
+            Target::open(&data_dir)?.remove(&format!("/v1/owner/datasets/{name}"), |gw| {
                 ops::remove_dataset(gw, &name)
             })?;
             println!("removed `{name}`");
@@ -452,7 +480,7 @@ pub fn researcher(cmd: ResearcherCmd) -> Result<()> {
             data_dir,
         } => {
             let token = Target::open(&data_dir)?.issue(
-                "/v1/admin/researchers",
+                "/v1/owner/researchers",
                 serde_json::json!({
                     "name": name, "organisation": org, "trust": trust, "address": address,
                 }),
@@ -469,7 +497,7 @@ pub fn researcher(cmd: ResearcherCmd) -> Result<()> {
                         cancelled: Vec<String>,
                     }
                     let r: Revoked = target
-                        .call(client.delete_json(&format!("/v1/admin/researchers/{name}")))?;
+                        .call(client.delete_json(&format!("/v1/owner/researchers/{name}")))?;
                     r.cancelled
                 }
                 Target::Local(gw) => ops::revoke_researcher(gw, &name)?,
@@ -603,23 +631,23 @@ pub(crate) fn reload_policy(data_dir: &Path) -> Result<Option<Vec<String>>> {
                 rules: Vec<String>,
             }
             let r: Reloaded =
-                target.call(client.post_json("/v1/admin/policy/reload", &serde_json::json!({})))?;
+                target.call(client.post_json("/v1/owner/policy/reload", &serde_json::json!({})))?;
             Ok(Some(r.rules))
         }
         Target::Local(_) => Ok(None),
     }
 }
 
-/// `zkgate admin-token`.
+/// `zkgate owner-token`.
 #[derive(Args)]
-pub struct AdminTokenArgs {
+pub struct OwnerTokenArgs {
     /// Data dir (of a stopped gateway).
     #[arg(long)]
     data_dir: PathBuf,
 }
 
 /// Makes a new owner token (the old one stops working).
-pub fn admin_token(a: AdminTokenArgs) -> Result<()> {
+pub fn owner_token(a: OwnerTokenArgs) -> Result<()> {
     let paths = Paths::new(&a.data_dir);
     if let Some(s) = std::fs::read(paths.serving())
         .ok()
@@ -632,15 +660,15 @@ pub fn admin_token(a: AdminTokenArgs) -> Result<()> {
             s.pid
         );
     }
-    let path = admin::rotate_admin_token(&a.data_dir)?;
+    let path = setup::rotate_owner_token(&a.data_dir)?;
     println!("new owner token in {}", path.display());
     Ok(())
 }
 
-/// `zkgate workers`: the proving workers the owner registers.
+/// `zkgate provers`: the proving provers the owner registers.
 #[derive(Subcommand)]
-pub enum WorkersCmd {
-    /// Register a worker by its recipient and nkey (`zkgate worker --init`
+pub enum ProversCmd {
+    /// Register a prover by its recipient and nkey (`zkgate prover --init`
     /// prints both); prints its token once.
     Add {
         /// Name.
@@ -656,8 +684,8 @@ pub enum WorkersCmd {
         #[arg(long)]
         data_dir: PathBuf,
     },
-    /// Print the NATS server's configuration for the registered workers:
-    /// JetStream, one nkey user each for the gateway and every worker,
+    /// Print the NATS server's configuration for the registered provers:
+    /// JetStream, one nkey user each for the gateway and every prover,
     /// allowed only its part, and TLS with --tls-cert/--tls-key.
     NatsConfig {
         /// Data dir.
@@ -674,13 +702,13 @@ pub enum WorkersCmd {
         #[arg(long, requires = "tls_cert")]
         tls_verify_ca: Option<PathBuf>,
     },
-    /// List workers.
+    /// List provers.
     List {
         /// Data dir.
         #[arg(long)]
         data_dir: PathBuf,
     },
-    /// Remove a worker: tasks are no longer encrypted to it.
+    /// Remove a prover: tasks are no longer encrypted to it.
     Remove {
         /// Name.
         name: String,
@@ -690,37 +718,37 @@ pub enum WorkersCmd {
     },
 }
 
-pub fn workers(cmd: WorkersCmd) -> Result<()> {
+pub fn provers(cmd: ProversCmd) -> Result<()> {
     match cmd {
-        WorkersCmd::Add {
+        ProversCmd::Add {
             name,
             recipient,
             nkey,
             data_dir,
         } => {
             let token = Target::open(&data_dir)?.issue(
-                "/v1/admin/workers",
+                "/v1/owner/provers",
                 serde_json::json!({ "name": name, "recipient": recipient, "nkey": nkey }),
-                |gw| ops::add_worker(gw, &name, &recipient, &nkey),
+                |gw| ops::add_prover(gw, &name, &recipient, &nkey),
             )?;
             println!("{token}");
             eprintln!(
-                "worker `{name}` registered; give the NATS server its user: zkgate workers nats-config --data-dir {} > nats.conf, then nats-server --signal reload",
+                "prover `{name}` registered; give the NATS server its user: zkgate provers nats-config --data-dir {} > nats.conf, then nats-server --signal reload",
                 data_dir.display()
             );
         }
-        WorkersCmd::List { data_dir } => {
-            for w in registered_workers(&data_dir)? {
+        ProversCmd::List { data_dir } => {
+            for w in registered_provers(&data_dir)? {
                 println!("{}\t{}\t{}", w.name, w.recipient, w.nkey);
             }
         }
-        WorkersCmd::NatsConfig {
+        ProversCmd::NatsConfig {
             data_dir,
             tls_cert,
             tls_key,
             tls_verify_ca,
         } => {
-            let workers: Vec<(String, String)> = registered_workers(&data_dir)?
+            let provers: Vec<(String, String)> = registered_provers(&data_dir)?
                 .into_iter()
                 .filter(|w| !w.nkey.is_empty())
                 .map(|w| (w.name, w.nkey))
@@ -738,36 +766,36 @@ pub fn workers(cmd: WorkersCmd) -> Result<()> {
             };
             print!(
                 "{}",
-                cluster::server_config(&config.cluster, &gateway, &workers, tls.as_ref())
+                cluster::server_config(&config.cluster, &gateway, &provers, tls.as_ref())
             );
         }
-        WorkersCmd::Remove { name, data_dir } => {
-            Target::open(&data_dir)?.remove(&format!("/v1/admin/workers/{name}"), |gw| {
-                ops::remove_worker(gw, &name)
+        ProversCmd::Remove { name, data_dir } => {
+            Target::open(&data_dir)?.remove(&format!("/v1/owner/provers/{name}"), |gw| {
+                ops::remove_prover(gw, &name)
             })?;
-            println!("removed worker `{name}`");
+            println!("removed prover `{name}`");
         }
     }
     Ok(())
 }
 
-fn registered_workers(data_dir: &Path) -> Result<Vec<zkgate_gateway::store::WorkerRecord>> {
+fn registered_provers(data_dir: &Path) -> Result<Vec<zkgate_gateway::store::ProverRecord>> {
     let target = Target::open(data_dir)?;
     Ok(match &target {
-        Target::Api { .. } => target.get("/v1/admin/workers")?,
-        Target::Local(gw) => gw.store.workers()?,
+        Target::Api { .. } => target.get("/v1/owner/provers")?,
+        Target::Local(gw) => gw.store.provers()?,
     })
 }
 
-/// `zkgate worker`.
+/// `zkgate prover`.
 #[derive(Args)]
-pub struct WorkerArgs {
-    /// The worker's directory: its age identity (`identity.age`), its nkey
+pub struct ProverArgs {
+    /// The prover's directory: its age identity (`identity.age`), its nkey
     /// (`nkey.seed`) and the proving keys it keeps (`keys/`).
     #[arg(long)]
     dir: PathBuf,
     /// Make the directory, its identity and its nkey, print the recipient
-    /// and the nkey for the owner to register (`zkgate workers add`), and
+    /// and the nkey for the owner to register (`zkgate provers add`), and
     /// exit.
     #[arg(long)]
     init: bool,
@@ -790,8 +818,8 @@ pub struct WorkerArgs {
     /// The gateway's CA certificate (PEM).
     #[arg(long)]
     ca_cert: Option<PathBuf>,
-    /// The worker's token (or $ZKGATE_WORKER_TOKEN).
-    #[arg(long, env = "ZKGATE_WORKER_TOKEN", hide_env_values = true)]
+    /// The prover's token (or $ZKGATE_PROVER_TOKEN).
+    #[arg(long, env = "ZKGATE_PROVER_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Its registered name (it passes on a shard its own proof of was
     /// wrong).
@@ -805,24 +833,30 @@ pub struct WorkerArgs {
     key_cache_mb: u64,
 }
 
-/// Runs a proving worker until interrupted (a shard being proved is
+/// Runs a proving prover until interrupted (a shard being proved is
 /// finished first).
-pub fn worker(a: WorkerArgs) -> Result<()> {
+pub fn prover(a: ProverArgs) -> Result<()> {
     if a.init {
         let (recipient, nkey) = zkgate_gateway::prover::init(&a.dir)?;
         println!("{recipient}");
         println!("{nkey}");
         eprintln!(
-            "register it: zkgate workers add NAME --recipient {recipient} --nkey {nkey} --data-dir GATEWAY_DIR"
+            "register it: zkgate provers add NAME --recipient {recipient} --nkey {nkey} --data-dir GATEWAY_DIR"
         );
         return Ok(());
     }
     let (Some(nats), Some(url), Some(name)) = (a.nats, a.gateway, a.name) else {
         bail!("--nats, --gateway and --name are needed");
     };
-    let token = a
-        .token
-        .context("the worker's token: --token or $ZKGATE_WORKER_TOKEN")?;
+    let token = match a.token {
+        Some(t) => t,
+        None => {
+            let old = std::env::var("ZKGATE_WORKER_TOKEN")
+                .context("the prover's token: --token or $ZKGATE_PROVER_TOKEN")?;
+            eprintln!("zkgate: $ZKGATE_WORKER_TOKEN is deprecated, call it $ZKGATE_PROVER_TOKEN");
+            old
+        }
+    };
     let ca = a
         .ca_cert
         .as_ref()
@@ -841,7 +875,7 @@ pub fn worker(a: WorkerArgs) -> Result<()> {
     let access = zkgate_gateway::prover::access(&a.dir, &name, &cluster)?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(zkgate_gateway::prover::run(
-        zkgate_gateway::prover::WorkerOptions {
+        zkgate_gateway::prover::ProverOptions {
             cluster,
             access,
             gateway,

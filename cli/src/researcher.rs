@@ -7,7 +7,7 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use zkgate_client::{Answer, Client};
-use zkgate_gateway::store::{JobState, Manifest};
+use zkgate_gateway::store::{Job, JobState, Manifest};
 
 /// How to reach a gateway.
 #[derive(Args, Clone)]
@@ -432,22 +432,65 @@ fn show_progress(pb: &indicatif::ProgressBar, j: &zkgate_client::api::Job) {
     }
 }
 
-/// `zkgate status` / `zkgate receipt`.
+/// `zkgate status`.
 #[derive(Args)]
-pub struct JobArgs {
+pub struct StatusArgs {
     #[command(flatten)]
     remote: Remote,
-    /// Job id (all my jobs when omitted, for status).
+    /// Job id (all my jobs when omitted).
     job: Option<String>,
-    /// Where to save the receipt (receipt command).
+    /// One JSON object per job and line, as the API answers them.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `zkgate receipt`.
+#[derive(Args)]
+pub struct ReceiptArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// Job id.
+    job: String,
+    /// Where to save the receipt.
     #[arg(long, default_value = "receipt.json")]
     out: PathBuf,
-    /// Where to save the verifying key (receipt command).
+    /// Where to save the verifying key.
     #[arg(long, default_value = "vk.bin")]
     vk_out: PathBuf,
 }
 
-pub fn status(a: JobArgs) -> Result<()> {
+/// A job in a line of `zkgate status`: its id, state, dataset and
+/// aggregate, and where it stands (progress while it runs, the error when
+/// it failed, the hold's reason while held).
+fn status_line(j: &Job) -> String {
+    let at = match (&j.state, &j.progress, &j.error, &j.hold) {
+        (JobState::Failed, _, Some(e), _) => format!("{}: {}", e.code, e.message),
+        (JobState::Held, _, _, Some(h)) => format!("held: {}", h.message),
+        (s, Some(p), _, _) if !s.is_terminal() => {
+            let shard = if p.shards > 1 && p.shard > 0 {
+                format!(" shard {} of {}", p.shard, p.shards)
+            } else {
+                String::new()
+            };
+            match p.estimated_s {
+                Some(e) => format!("{}{shard} · {:.0} s / ~{e:.0} s", p.stage, p.elapsed_s),
+                None => format!("{}{shard} · {:.0} s", p.stage, p.elapsed_s),
+            }
+        }
+        _ => String::new(),
+    };
+    format!(
+        "{:<28} {:<10} {:<16} {:<14} {at}",
+        j.id,
+        j.state.name(),
+        j.manifest.dataset,
+        j.manifest.aggregate.name()
+    )
+    .trim_end()
+    .to_string()
+}
+
+pub fn status(a: StatusArgs) -> Result<()> {
     let client = a.remote.client()?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
@@ -455,16 +498,28 @@ pub fn status(a: JobArgs) -> Result<()> {
             Some(id) => vec![ok(client.job(id).await)?],
             None => ok(client.jobs().await)?,
         };
-        for j in jobs {
-            println!("{}", serde_json::to_string(&j)?);
+        if a.json {
+            for j in jobs {
+                println!("{}", serde_json::to_string(&j)?);
+            }
+        } else if jobs.is_empty() {
+            println!("no jobs");
+        } else {
+            println!(
+                "{:<28} {:<10} {:<16} {:<14} progress",
+                "job", "state", "dataset", "aggregate"
+            );
+            for j in &jobs {
+                println!("{}", status_line(j));
+            }
         }
         Ok(())
     })
 }
 
-pub fn receipt(a: JobArgs) -> Result<()> {
+pub fn receipt(a: ReceiptArgs) -> Result<()> {
     let client = a.remote.client()?;
-    let id = a.job.clone().context("which job?")?;
+    let id = a.job.clone();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         std::fs::write(&a.out, ok(client.receipt(&id).await)?)?;

@@ -62,7 +62,7 @@ fn reload(data_dir: &std::path::Path) -> Result<()> {
     // The gateway validates the file itself and audits the outcome, errors
     // included, which is what this reports.
     let paths = Paths::new(data_dir);
-    if paths.admin_token().exists() {
+    if paths.owner_token().exists() {
         return match crate::owner::reload_policy(data_dir)? {
             Some(rules) => {
                 println!("policy reloaded: {} rules in force", rules.len());
@@ -121,7 +121,7 @@ pub struct AuditArgs {
     /// One JSON object per line.
     #[arg(long)]
     json: bool,
-    /// Check the hash chain and exit (0 intact, 2 broken).
+    /// Check the log's hash links and exit (0 intact, 2 broken).
     #[arg(long)]
     verify: bool,
 }
@@ -134,7 +134,7 @@ pub fn audit(a: AuditArgs) -> Result<()> {
     }
     if a.verify {
         let (n, _) = audit::verify(&path)?;
-        println!("{}: {n} entries, chain intact", path.display());
+        println!("{}: {n} entries, hash links intact", path.display());
         return Ok(());
     }
     let entries = audit::read(&path)?;

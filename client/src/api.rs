@@ -118,7 +118,7 @@ impl Manifest {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
-    /// Accepted, waiting for a worker.
+    /// Accepted, waiting for a prover.
     Queued,
     /// Waiting for the data owner's approval (an `@on_deny("hold")` policy
     /// rule held it; see `hold`): approved, it is queued; denied, it fails.
@@ -196,7 +196,7 @@ pub struct Job {
     pub state: JobState,
     /// Why it failed: `{code, message}` (and `rules` for a policy denial).
     pub error: Option<ErrorDetail>,
-    /// Times a worker started it (restarts included).
+    /// Times a prover started it (restarts included).
     pub attempts: u32,
     /// Unix seconds.
     pub created: u64,

@@ -297,10 +297,10 @@ impl Client {
         .await
     }
 
-    /// `GET /v1/worker/keys/{circuit_id}` (a worker's token): a proving key
+    /// `GET /v1/prover/keys/{circuit_id}` (a prover's token): a proving key
     /// as the gateway keeps it.
     pub async fn proving_key(&self, circuit_id: &str) -> Answer<Vec<u8>> {
-        self.get_bytes(&format!("/v1/worker/keys/{circuit_id}"))
+        self.get_bytes(&format!("/v1/prover/keys/{circuit_id}"))
             .await
     }
 
@@ -338,7 +338,7 @@ impl Client {
         .await
     }
 
-    /// `POST /v1/admin/datasets`: the owner imports a CSV against its
+    /// `POST /v1/owner/datasets`: the owner imports a CSV against its
     /// declared schema into the running gateway.
     pub async fn import_dataset(
         &self,
@@ -357,7 +357,7 @@ impl Client {
             .part("csv", Part::bytes(csv).file_name("data.csv"));
         Self::answer(
             self.http
-                .post(format!("{}/v1/admin/datasets", self.base))
+                .post(format!("{}/v1/owner/datasets", self.base))
                 .bearer_auth(&self.token)
                 .multipart(form)
                 .send()

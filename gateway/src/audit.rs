@@ -208,7 +208,7 @@ pub fn verify(path: &Path) -> Result<(u64, String)> {
         let line = line.map_err(|e| Error::io(path, e))?;
         let broken = |why: String| {
             Error::Store(format!(
-                "{}: audit chain broken at line {}: {why}",
+                "{}: audit log's hash links broken at line {}: {why}",
                 path.display(),
                 i + 1
             ))

@@ -3,15 +3,15 @@
 //!
 //! With `[cluster] nats = "tls://..."` in `config.toml`, a sharded job's
 //! shards become tasks on a work-queue stream (`<prefix>_SHARDS`). **Each
-//! task goes to one worker**: its subject is
-//! `<prefix>.shards.<worker>.<tag>.<shard>`, a durable pull consumer per
-//! worker (`w_<worker>`) delivers only that worker's subjects, and the task
-//! is encrypted (age) to that worker's recipient alone. The gateway picks
-//! among the workers that sent a heartbeat lately (`<prefix>.alive.<worker>`,
-//! every second), the least loaded first; a worker silent for `ack_wait_s`
+//! task goes to one prover**: its subject is
+//! `<prefix>.shards.<prover>.<tag>.<shard>`, a durable pull consumer per
+//! prover (`w_<prover>`) delivers only that prover's subjects, and the task
+//! is encrypted (age) to that prover's recipient alone. The gateway picks
+//! among the provers that sent a heartbeat lately (`<prefix>.alive.<prover>`,
+//! every second), the least loaded first; a prover silent for `ack_wait_s`
 //! loses its unproved tasks to a live one (taken off its queue, sealed
-//! again to the other), and an idle live worker takes a not yet started
-//! task from a busy one. JetStream keeps what it kept: a worker that dies
+//! again to the other), and an idle live prover takes a not yet started
+//! task from a busy one. JetStream keeps what it kept: a prover that dies
 //! mid-shard never acks, and its consumer delivers the task again after
 //! `ack_wait` (up to `max_deliver` times); a restarted gateway finds every
 //! task and result where it left them. `<tag>` is a keyed hash of the job
@@ -19,20 +19,20 @@
 //!
 //! **Who may do what** is the NATS server's job: every party is an nkey
 //! user, and [`server_config`] writes the server's `authorization` block
-//! (`zkgate workers nats-config`): only the gateway publishes tasks, reads
-//! results and manages streams; a worker pulls from, acknowledges on and
+//! (`zkgate provers nats-config`): only the gateway publishes tasks, reads
+//! results and manages streams; a prover pulls from, acknowledges on and
 //! answers through its own consumer and subjects only, and reads replies
 //! on its own inbox prefix. A client without credentials is refused. With
 //! `ca_cert` set, the connection is TLS (and `client_cert`/`client_key`
 //! present a certificate to a server that asks for one).
 //!
-//! **Results are signed.** A worker signs each result with its nkey (the
+//! **Results are signed.** A prover signs each result with its nkey (the
 //! same ed25519 key it connects with, registered with its age recipient).
-//! The gateway takes a result only if a registered worker's key signed it,
-//! on that worker's own subject, for a task it was given; it verifies the
+//! The gateway takes a result only if a registered prover's key signed it,
+//! on that prover's own subject, for a task it was given; it verifies the
 //! proof against the shard's statement and key; a wrong one strikes the
-//! worker who signed it (it gets no more of the job's tasks, and its
-//! unproved ones go to others), never a worker whose name was only written
+//! prover who signed it (it gets no more of the job's tasks, and its
+//! unproved ones go to others), never a prover whose name was only written
 //! in a result. Proofs are public, so results are not encrypted.
 
 use crate::error::{Error, Result};
@@ -48,10 +48,10 @@ use std::time::{Duration, Instant};
 use zkgate_statement::groth16::{self, Proof, VerifyingKey};
 use zkgate_zkml::distribute::{proves, ShardProver, ShardTask};
 
-/// The consumer all workers shared before each task went to one worker.
+/// The consumer all provers shared before each task went to one prover.
 const LEGACY_CONSUMER: &str = "provers";
 
-/// How often a worker says it is alive.
+/// How often a prover says it is alive.
 pub const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// The `[cluster]` table of `config.toml`.
@@ -64,9 +64,9 @@ pub struct ClusterConfig {
     pub nats: Option<String>,
     /// Prefix of the streams' names and subjects.
     pub prefix: String,
-    /// Seconds a worker may hold a task without a sign of life before
+    /// Seconds a prover may hold a task without a sign of life before
     /// JetStream delivers it again, and seconds without a heartbeat before
-    /// the gateway gives a worker's tasks to another.
+    /// the gateway gives a prover's tasks to another.
     pub ack_wait_s: u64,
     /// Deliveries of a task before JetStream gives up on it.
     pub max_deliver: i64,
@@ -117,28 +117,28 @@ impl ClusterConfig {
     pub fn results_stream(&self) -> String {
         format!("{}_RESULTS", self.prefix.to_ascii_uppercase())
     }
-    /// Where the task of `shard` goes when `worker` is to prove it.
-    pub fn task_subject(&self, worker: &str, tag: &str, shard: usize) -> String {
-        format!("{}.shards.{worker}.{tag}.{shard}", self.prefix)
+    /// Where the task of `shard` goes when `prover` is to prove it.
+    pub fn task_subject(&self, prover: &str, tag: &str, shard: usize) -> String {
+        format!("{}.shards.{prover}.{tag}.{shard}", self.prefix)
     }
-    /// Where `worker` sends the result of a shard.
-    pub fn result_subject(&self, worker: &str, tag: &str, shard: usize) -> String {
-        format!("{}.results.{worker}.{tag}.{shard}", self.prefix)
+    /// Where `prover` sends the result of a shard.
+    pub fn result_subject(&self, prover: &str, tag: &str, shard: usize) -> String {
+        format!("{}.results.{prover}.{tag}.{shard}", self.prefix)
     }
-    /// Where `worker` says it is alive.
-    pub fn alive_subject(&self, worker: &str) -> String {
-        format!("{}.alive.{worker}", self.prefix)
+    /// Where `prover` says it is alive.
+    pub fn alive_subject(&self, prover: &str) -> String {
+        format!("{}.alive.{prover}", self.prefix)
     }
-    /// The durable consumer that delivers `worker`'s tasks.
-    pub fn consumer(&self, worker: &str) -> String {
-        format!("w_{worker}")
+    /// The durable consumer that delivers `prover`'s tasks.
+    pub fn consumer(&self, prover: &str) -> String {
+        format!("w_{prover}")
     }
     /// The prefix of a party's reply subjects (others cannot subscribe to
     /// it).
     pub fn inbox(&self, party: &Party) -> String {
         match party {
             Party::Gateway => format!("_INBOX_{}_gateway", self.prefix),
-            Party::Worker(name) => format!("_INBOX_{}_w_{name}", self.prefix),
+            Party::Prover(name) => format!("_INBOX_{}_w_{name}", self.prefix),
         }
     }
 }
@@ -148,8 +148,8 @@ impl ClusterConfig {
 pub enum Party {
     /// The gateway.
     Gateway,
-    /// A registered worker, by name.
-    Worker(String),
+    /// A registered prover, by name.
+    Prover(String),
 }
 
 /// A party's credentials: its nkey seed (`SU...`) and, for TLS, the files
@@ -245,7 +245,7 @@ pub fn gateway_seed(root: &Path) -> Result<String> {
     }
 }
 
-/// A registered worker as the gateway deals with it.
+/// A registered prover as the gateway deals with it.
 #[derive(Clone)]
 pub struct Member {
     /// Its name.
@@ -276,12 +276,12 @@ pub struct ServerTls {
 }
 
 /// The nats-server configuration of a cluster: JetStream, one nkey user
-/// for the gateway and one per worker, each allowed only what its part
-/// needs, and TLS when `tls` is given. `workers` is `(name, nkey)`.
+/// for the gateway and one per prover, each allowed only what its part
+/// needs, and TLS when `tls` is given. `provers` is `(name, nkey)`.
 pub fn server_config(
     cfg: &ClusterConfig,
     gateway: &str,
-    workers: &[(String, String)],
+    provers: &[(String, String)],
     tls: Option<&ServerTls>,
 ) -> String {
     let q = |s: &str| format!("\"{s}\"");
@@ -290,8 +290,8 @@ pub fn server_config(
     let mut out = String::new();
     out.push_str(
         "# nats-server configuration of a zkgate proving cluster, written by\n\
-         # `zkgate workers nats-config`: write it again after adding or\n\
-         # removing a worker, then reload the server (nats-server --signal reload).\n\
+         # `zkgate provers nats-config`: write it again after adding or\n\
+         # removing a prover, then reload the server (nats-server --signal reload).\n\
          jetstream: enabled\n",
     );
     if let Some(t) = tls {
@@ -324,7 +324,7 @@ pub fn server_config(
         list(&gateway_pub),
         list(&gateway_sub)
     ));
-    for (name, nkey) in workers {
+    for (name, nkey) in provers {
         let c = cfg.consumer(name);
         let publish = vec![
             format!("$JS.API.CONSUMER.INFO.{tasks}.{c}"),
@@ -333,9 +333,9 @@ pub fn server_config(
             format!("{p}.results.{name}.>"),
             cfg.alive_subject(name),
         ];
-        let subscribe = vec![format!("{}.>", cfg.inbox(&Party::Worker(name.clone())))];
+        let subscribe = vec![format!("{}.>", cfg.inbox(&Party::Prover(name.clone())))];
         out.push_str(&format!(
-            "    # worker `{name}`\n    {{ nkey: {}, permissions: {{ publish: {{ allow: [{}] }}, subscribe: {{ allow: [{}] }} }} }}\n",
+            "    # prover `{name}`\n    {{ nkey: {}, permissions: {{ publish: {{ allow: [{}] }}, subscribe: {{ allow: [{}] }} }} }}\n",
             q(nkey),
             list(&publish),
             list(&subscribe)
@@ -345,7 +345,7 @@ pub fn server_config(
     out
 }
 
-/// What a worker sends back for a shard (inside a [`SignedResult`]).
+/// What a prover sends back for a shard (inside a [`SignedResult`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShardResult {
     /// The job's tag.
@@ -353,18 +353,19 @@ pub struct ShardResult {
     /// The shard.
     pub shard: usize,
     /// The task's round it answers (0 first; one more each time the task
-    /// went to another worker).
+    /// went to another prover).
     pub attempt: u32,
-    /// The worker's name.
-    pub worker: String,
+    /// The prover's name (`worker` in an earlier release's results).
+    #[serde(alias = "worker")]
+    pub prover: String,
     /// The Groth16 proof, compressed, hex.
     pub proof: String,
-    /// Seconds the worker spent proving.
+    /// Seconds the prover spent proving.
     pub prove_s: f64,
     /// Seconds it spent getting the proving key first (0: it kept it).
     #[serde(default)]
     pub key_s: f64,
-    /// The worker's peak resident memory so far, MiB.
+    /// The prover's peak resident memory so far, MiB.
     pub peak_rss_mb: f64,
     /// JetStream's delivery count of the task (2 and more: redelivered).
     pub delivered: u64,
@@ -399,7 +400,7 @@ impl SignedResult {
         })
     }
 
-    /// The result and the registered worker who signed it, if one did.
+    /// The result and the registered prover who signed it, if one did.
     pub fn open<'m>(
         &self,
         members: &'m [Member],
@@ -411,13 +412,13 @@ impl SignedResult {
         let sig = hex::decode(&self.signature).map_err(|_| "a signature not in hex")?;
         nkeys::KeyPair::from_public_key(&self.signer)
             .and_then(|k| k.verify(&[RESULT_DOMAIN, self.body.as_bytes()].concat(), &sig))
-            .map_err(|_| format!("a bad signature under worker `{}`'s key", member.name))?;
+            .map_err(|_| format!("a bad signature under prover `{}`'s key", member.name))?;
         let result: ShardResult = serde_json::from_str(&self.body)
             .map_err(|e| format!("a signed result that does not parse: {e}"))?;
-        if result.worker != member.name {
+        if result.prover != member.name {
             return Err(format!(
-                "worker `{}` signed a result naming `{}`",
-                member.name, result.worker
+                "prover `{}` signed a result naming `{}`",
+                member.name, result.prover
             ));
         }
         Ok((member, result))
@@ -432,7 +433,7 @@ pub mod header {
     /// The shard.
     pub const SHARD: &str = "Zkgate-Shard";
     /// The round (0 first; one more each time the task goes to another
-    /// worker).
+    /// prover).
     pub const ATTEMPT: &str = "Zkgate-Attempt";
 }
 
@@ -451,7 +452,7 @@ pub async fn client(cfg: &ClusterConfig, access: &Access) -> Result<async_nats::
         .custom_inbox_prefix(cfg.inbox(&access.party))
         .name(match &access.party {
             Party::Gateway => "zkgate gateway".to_string(),
-            Party::Worker(n) => format!("zkgate worker {n}"),
+            Party::Prover(n) => format!("zkgate prover {n}"),
         });
     if let Some(ca) = &access.ca_cert {
         if !ca.exists() {
@@ -484,9 +485,9 @@ pub async fn connect(cfg: &ClusterConfig, access: &Access) -> Result<jetstream::
     })
     .await
     .map_err(|e| nats_error("the tasks stream", e))?;
-    // A stream from before tasks went to one worker each has the shared
-    // consumer every worker pulled from: on a work queue it would overlap
-    // every worker's own, which JetStream refuses.
+    // A stream from before tasks went to one prover each has the shared
+    // consumer every prover pulled from: on a work queue it would overlap
+    // every prover's own, which JetStream refuses.
     if let Ok(tasks) = js.get_stream_no_info(cfg.tasks_stream()).await {
         let _ = tasks.delete_consumer(LEGACY_CONSUMER).await;
     }
@@ -503,24 +504,24 @@ pub async fn connect(cfg: &ClusterConfig, access: &Access) -> Result<jetstream::
     Ok(js)
 }
 
-/// Makes sure `worker`'s consumer exists: it delivers that worker's
+/// Makes sure `prover`'s consumer exists: it delivers that prover's
 /// tasks, explicitly acknowledged.
 pub async fn ensure_consumer(
     js: &jetstream::Context,
     cfg: &ClusterConfig,
-    worker: &str,
+    prover: &str,
 ) -> Result<()> {
     let tasks = js
         .get_stream_no_info(cfg.tasks_stream())
         .await
         .map_err(|e| nats_error("the tasks stream", e))?;
-    let name = cfg.consumer(worker);
+    let name = cfg.consumer(prover);
     tasks
         .get_or_create_consumer::<consumer::pull::Config>(
             &name,
             consumer::pull::Config {
                 durable_name: Some(name.clone()),
-                filter_subject: format!("{}.shards.{worker}.>", cfg.prefix),
+                filter_subject: format!("{}.shards.{prover}.>", cfg.prefix),
                 ack_policy: consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(cfg.ack_wait_s.max(1)),
                 max_deliver: cfg.max_deliver,
@@ -528,7 +529,7 @@ pub async fn ensure_consumer(
             },
         )
         .await
-        .map_err(|e| nats_error(&format!("worker `{worker}`'s consumer"), e))?;
+        .map_err(|e| nats_error(&format!("prover `{prover}`'s consumer"), e))?;
     Ok(())
 }
 
@@ -548,7 +549,7 @@ pub fn seal(recipients: &[age::x25519::Recipient], plaintext: &[u8]) -> Result<V
     use std::io::Write;
     if recipients.is_empty() {
         return Err(Error::Config(
-            "no worker is registered (zkgate workers add): shard tasks have nobody to be encrypted to".into(),
+            "no prover is registered (zkgate provers add): shard tasks have nobody to be encrypted to".into(),
         ));
     }
     let encryptor =
@@ -564,7 +565,7 @@ pub fn seal(recipients: &[age::x25519::Recipient], plaintext: &[u8]) -> Result<V
     Ok(out)
 }
 
-/// The gateway's side: a job's shards sent out, each to one worker, and
+/// The gateway's side: a job's shards sent out, each to one prover, and
 /// their proofs collected.
 pub struct Dispatch {
     /// The runtime the gateway serves on (the pipeline runs on a blocking
@@ -576,12 +577,12 @@ pub struct Dispatch {
     pub access: Access,
     /// The job's tag ([`job_tag`]).
     pub tag: String,
-    /// The registered workers.
+    /// The registered provers.
     pub members: Vec<Member>,
 }
 
 /// The dispatch of `job` through `gw`'s cluster; none when no queue is
-/// configured. A worker registered without an nkey (before results were
+/// configured. A prover registered without an nkey (before results were
 /// signed) is left out, with a word in the log.
 pub fn dispatch(gw: &crate::Gateway, job: &str) -> Result<Option<Dispatch>> {
     let cfg = &gw.config.cluster;
@@ -590,13 +591,13 @@ pub fn dispatch(gw: &crate::Gateway, job: &str) -> Result<Option<Dispatch>> {
     }
     let seed = gateway_seed(&gw.paths.root)?;
     let mut members = vec![];
-    for w in gw.store.workers()? {
+    for w in gw.store.provers()? {
         let Ok(recipient) = w.recipient.parse() else {
             continue;
         };
         if w.nkey.is_empty() {
             eprintln!(
-                "zkgate: worker `{}` has no nkey: it gets no task until registered again (zkgate workers add --nkey)",
+                "zkgate: prover `{}` has no nkey: it gets no task until registered again (zkgate provers add --nkey)",
                 w.name
             );
             continue;
@@ -621,7 +622,7 @@ pub fn dispatch(gw: &crate::Gateway, job: &str) -> Result<Option<Dispatch>> {
 #[derive(Clone, Copy, Debug)]
 struct Slot {
     /// The member.
-    worker: usize,
+    prover: usize,
     /// How many times the task changed hands before.
     round: u32,
     /// Since when.
@@ -643,26 +644,26 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn fresh(&self, worker: usize) -> bool {
+    fn fresh(&self, prover: usize) -> bool {
         let window = Duration::from_secs(self.d.config.ack_wait_s.max(3));
         self.alive
             .lock()
             .expect("heartbeats")
-            .get(&self.d.members[worker].name)
+            .get(&self.d.members[prover].name)
             .is_some_and(|t| t.elapsed() < window)
     }
 
-    fn load(&self, worker: usize) -> usize {
+    fn load(&self, prover: usize) -> usize {
         self.slots
             .iter()
             .flatten()
-            .filter(|s| s.worker == worker)
+            .filter(|s| s.prover == prover)
             .count()
     }
 
-    /// Who should take a task: a live worker that never sent a wrong proof
+    /// Who should take a task: a live prover that never sent a wrong proof
     /// of the job, the least loaded first (then by name); with none alive,
-    /// any such worker (its consumer keeps the task until it comes).
+    /// any such prover (its consumer keeps the task until it comes).
     fn pick(&self, except: Option<usize>, live_only: bool) -> Option<usize> {
         let ok: Vec<usize> = (0..self.d.members.len())
             .filter(|&j| !self.struck[j] && Some(j) != except)
@@ -676,9 +677,9 @@ impl Run<'_> {
         from.into_iter().min_by_key(|&j| self.load(j))
     }
 
-    async fn publish(&mut self, shard: usize, worker: usize, round: u32) -> Result<()> {
+    async fn publish(&mut self, shard: usize, prover: usize, round: u32) -> Result<()> {
         let d = self.d;
-        let member = &d.members[worker];
+        let member = &d.members[prover];
         let task = &self.tasks[shard];
         let body = seal(
             std::slice::from_ref(&member.recipient),
@@ -695,7 +696,7 @@ impl Run<'_> {
         headers.insert(header::JOB, d.tag.as_str());
         headers.insert(header::SHARD, shard.to_string().as_str());
         headers.insert(header::ATTEMPT, round.to_string().as_str());
-        // Sent again after a restart, the same task to the same worker is
+        // Sent again after a restart, the same task to the same prover is
         // dropped by the stream's deduplication.
         headers.insert(
             "Nats-Msg-Id",
@@ -712,7 +713,7 @@ impl Run<'_> {
             .await
             .map_err(|e| nats_error("the stream did not take a task", e))?;
         self.slots[shard] = Some(Slot {
-            worker,
+            prover,
             round,
             since: Instant::now(),
         });
@@ -731,25 +732,25 @@ impl Run<'_> {
                 .purge()
                 .filter(
                     d.config
-                        .task_subject(&d.members[slot.worker].name, &d.tag, shard),
+                        .task_subject(&d.members[slot.prover].name, &d.tag, shard),
                 )
                 .await;
         }
         eprintln!(
-            "zkgate: job {}: shard {shard} goes from worker `{}` to `{}`",
-            d.tag, d.members[slot.worker].name, d.members[to].name
+            "zkgate: job {}: shard {shard} goes from prover `{}` to `{}`",
+            d.tag, d.members[slot.prover].name, d.members[to].name
         );
         self.publish(shard, to, slot.round + 1).await
     }
 
-    /// Tasks of a silent worker go to a live one; an idle live worker
+    /// Tasks of a silent prover go to a live one; an idle live prover
     /// takes the last task of one holding two or more.
     async fn rebalance(&mut self) -> Result<()> {
         let wait = Duration::from_secs(self.d.config.ack_wait_s.max(1));
         for i in 0..self.slots.len() {
             let Some(slot) = self.slots[i] else { continue };
-            if !self.fresh(slot.worker) && slot.since.elapsed() > wait {
-                if let Some(to) = self.pick(Some(slot.worker), true) {
+            if !self.fresh(slot.prover) && slot.since.elapsed() > wait {
+                if let Some(to) = self.pick(Some(slot.prover), true) {
                     self.hand_over(i, to).await?;
                 }
             }
@@ -765,7 +766,7 @@ impl Run<'_> {
             if let Some(w) = busiest {
                 let last = (0..self.slots.len())
                     .rev()
-                    .find(|&i| self.slots[i].is_some_and(|s| s.worker == w));
+                    .find(|&i| self.slots[i].is_some_and(|s| s.prover == w));
                 if let Some(i) = last {
                     self.hand_over(i, v).await?;
                 }
@@ -774,15 +775,15 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// `worker` sent a wrong proof: it gets none of the job's tasks any
+    /// `prover` sent a wrong proof: it gets none of the job's tasks any
     /// more, and those it holds go to others.
-    async fn strike(&mut self, worker: usize) -> Result<()> {
-        self.struck[worker] = true;
+    async fn strike(&mut self, prover: usize) -> Result<()> {
+        self.struck[prover] = true;
         for i in 0..self.slots.len() {
-            if self.slots[i].is_some_and(|s| s.worker == worker) {
+            if self.slots[i].is_some_and(|s| s.prover == prover) {
                 let Some(to) = self.pick(None, false) else {
                     return Err(Error::Unprocessable(format!(
-                        "shard {i}: no worker left to prove it ({} sent wrong proofs)",
+                        "shard {i}: no prover left to prove it ({} sent wrong proofs)",
                         self.struck_names().join(", ")
                     )));
                 };
@@ -810,7 +811,7 @@ impl Dispatch {
     ) -> Result<Vec<Proof>> {
         if self.members.is_empty() {
             return Err(Error::Config(
-                "no worker is registered with an nkey (zkgate workers add): shard tasks have nobody to go to".into(),
+                "no prover is registered with an nkey (zkgate provers add): shard tasks have nobody to go to".into(),
             ));
         }
         for m in &self.members {
@@ -888,7 +889,7 @@ impl Dispatch {
             struck: vec![false; self.members.len()],
             alive,
         };
-        // Heartbeats of the workers up now, before choosing.
+        // Heartbeats of the provers up now, before choosing.
         tokio::time::sleep(HEARTBEAT + HEARTBEAT / 2).await;
         for i in 0..n {
             let to = run.pick(None, false).expect("a member");
@@ -912,7 +913,7 @@ impl Dispatch {
                     .map(|i| i.to_string())
                     .collect();
                 return Err(Error::Unprocessable(format!(
-                    "no worker proved shard {} within {} s",
+                    "no prover proved shard {} within {} s",
                     missing.join(", "),
                     idle.as_secs()
                 )));
@@ -920,7 +921,7 @@ impl Dispatch {
             for m in messages {
                 let m = m.map_err(|e| nats_error("reading a result", e))?;
                 let _ = m.ack().await;
-                // The subject names the worker the server let publish it.
+                // The subject names the prover the server let publish it.
                 let sender = m.subject.as_str().split('.').nth(2).unwrap_or("");
                 let opened = serde_json::from_slice::<SignedResult>(&m.payload)
                     .map_err(|e| format!("a result that does not parse: {e}"))
@@ -928,7 +929,7 @@ impl Dispatch {
                     .and_then(|(member, r)| {
                         if member.name != sender {
                             Err(format!(
-                                "worker `{}`'s result came on `{sender}`'s subject",
+                                "prover `{}`'s result came on `{sender}`'s subject",
                                 member.name
                             ))
                         } else {
@@ -959,7 +960,7 @@ impl Dispatch {
                     }
                     _ => {
                         eprintln!(
-                            "zkgate: job {}: worker `{signer}` sent a wrong proof of shard {i}: it gets no more of the job's tasks",
+                            "zkgate: job {}: prover `{signer}` sent a wrong proof of shard {i}: it gets no more of the job's tasks",
                             self.tag
                         );
                         run.wrong[i] += 1;
@@ -1033,12 +1034,12 @@ mod tests {
         }
     }
 
-    fn result(worker: &str) -> ShardResult {
+    fn result(prover: &str) -> ShardResult {
         ShardResult {
             job: "tag".into(),
             shard: 1,
             attempt: 0,
-            worker: worker.into(),
+            prover: prover.into(),
             proof: "00".into(),
             prove_s: 1.0,
             key_s: 0.0,

@@ -20,8 +20,11 @@ pub struct Limits {
     pub max_memory_mb: u64,
     /// Jobs one researcher may have queued or running at once.
     pub max_active_jobs_per_researcher: usize,
-    /// Proving workers (each proves one job at a time).
-    pub workers: usize,
+    /// Job runners: jobs proved at once, each on its own thread (a job
+    /// in a cluster hands its shards to the registered provers).
+    /// `workers` in an earlier release.
+    #[serde(alias = "workers")]
+    pub job_runners: usize,
     /// Rows per proof: a larger dataset is proved in shards of about this
     /// many rows (0: always one proof).
     pub shard_rows: u64,
@@ -48,7 +51,7 @@ impl Default for Limits {
             max_constraints: 4 << 20,
             max_memory_mb: 16 << 10,
             max_active_jobs_per_researcher: 4,
-            workers: 1,
+            job_runners: 1,
             shard_rows: 4096,
             key_cache_mb: 4096,
             model: Default::default(),
@@ -81,13 +84,17 @@ pub struct Config {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ptau: Option<String>,
     /// SHA-256 (hex) of the owner's bearer token, which the owner API
-    /// (`/v1/admin/...`) and the console's owner view take (`init` makes
-    /// it and writes it to `admin.token`, which only the owner can read);
-    /// None: no owner API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub admin_token_sha256: Option<String>,
+    /// (`/v1/owner/...`) and the console's owner view take (`init` makes
+    /// it and writes it to `owner.token`, which only the owner can read);
+    /// None: no owner API. `admin_token_sha256` in an earlier release.
+    #[serde(
+        default,
+        alias = "admin_token_sha256",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub owner_token_sha256: Option<String>,
     /// SHA-256 (hex) of the bearer token `/metrics` requires; None: the
-    /// owner's token (`admin_token_sha256`). Job counts and proving times
+    /// owner's token (`owner_token_sha256`). Job counts and proving times
     /// tell who is running what, so they are the owner's by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics_token_sha256: Option<String>,
@@ -126,7 +133,7 @@ impl Default for Config {
             policy: default_policy(),
             limits: Limits::default(),
             ptau: None,
-            admin_token_sha256: None,
+            owner_token_sha256: None,
             metrics_token_sha256: None,
             metrics_public: false,
             cluster: Default::default(),
@@ -175,9 +182,17 @@ impl Paths {
     pub fn audit(&self) -> PathBuf {
         self.root.join("audit.log")
     }
-    /// The owner's token for the owner API (0600).
-    pub fn admin_token(&self) -> PathBuf {
-        self.root.join("admin.token")
+    /// The owner's token for the owner API (0600): `owner.token`, or
+    /// `admin.token` in a data dir an earlier release made (until the
+    /// token is rotated, which writes `owner.token`).
+    pub fn owner_token(&self) -> PathBuf {
+        let old = self.root.join("admin.token");
+        let new = self.root.join("owner.token");
+        if !new.exists() && old.exists() {
+            old
+        } else {
+            new
+        }
     }
     /// Where the running gateway listens (`zkgate serve` writes it, with
     /// its pid): how the owner's CLI finds it.
@@ -212,11 +227,60 @@ impl Config {
     /// Reads `config.toml`.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        for (old, new) in deprecated_keys(&text) {
+            eprintln!(
+                "zkgate: {}: `{old}` is deprecated, call it `{new}`",
+                path.display()
+            );
+        }
         toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
     }
 
     /// The TOML text.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serializes")
+    }
+}
+
+/// The keys of an earlier release a configuration still uses, with their
+/// names now (they keep working for this release).
+pub fn deprecated_keys(text: &str) -> Vec<(&'static str, &'static str)> {
+    let Ok(doc) = text.parse::<toml::Table>() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    if doc.contains_key("admin_token_sha256") {
+        found.push(("admin_token_sha256", "owner_token_sha256"));
+    }
+    if doc
+        .get("limits")
+        .and_then(|l| l.as_table())
+        .is_some_and(|l| l.contains_key("workers"))
+    {
+        found.push(("limits.workers", "limits.job_runners"));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_key_names_still_read_and_are_named() {
+        let text = "listen = \"127.0.0.1:0\"\nhosts = []\nadmin_token_sha256 = \"ab\"\n[limits]\nworkers = 3\n";
+        let c: Config = toml::from_str(text).unwrap();
+        assert_eq!(c.owner_token_sha256.as_deref(), Some("ab"));
+        assert_eq!(c.limits.job_runners, 3);
+        assert_eq!(
+            deprecated_keys(text),
+            [
+                ("admin_token_sha256", "owner_token_sha256"),
+                ("limits.workers", "limits.job_runners")
+            ]
+        );
+        let now = c.to_toml();
+        assert!(now.contains("owner_token_sha256") && now.contains("job_runners"));
+        assert!(deprecated_keys(&now).is_empty());
     }
 }

@@ -104,7 +104,7 @@ mod tests {
             &imported.onnx_sha256,
             &schema,
             2,
-            &crate::worker::request_of(&manifest),
+            &crate::runner::request_of(&manifest),
         )
         .unwrap();
         let (pk, vk) = zkgate_zkml::prove::setup(&spec, &mut rand::rngs::OsRng).unwrap();

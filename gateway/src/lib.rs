@@ -1,31 +1,31 @@
 //! zkgate's gateway: the data owner's HTTPS service. Researchers submit
 //! ONNX models with a manifest; jobs are stored durably in sled, proved by a
-//! bounded worker pool through `zkgate-zkml` over age-encrypted datasets,
+//! bounded pool of job runners through `zkgate-zkml` over age-encrypted datasets,
 //! and only receipts leave.
 //!
 //! The server is a library: [`serve`] takes an open [`Gateway`], a bound
 //! listener and a shutdown future, so tests bind port 0.
 #![forbid(unsafe_code)]
 
-pub mod admin;
 pub mod api;
 pub mod audit;
-pub mod chain;
 pub mod cluster;
 pub mod config;
 mod console;
 pub mod error;
+mod http;
 pub mod keys;
 pub mod mock;
 pub mod owner;
-mod owner_api;
 pub mod policy;
 pub mod prover;
 pub mod question;
+pub mod research;
+pub mod runner;
+pub mod settle;
 pub mod store;
 pub mod tls;
 pub mod vault;
-pub mod worker;
 
 pub use error::{Error, Result};
 
@@ -100,7 +100,7 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
-    /// Opens a data dir made by [`admin::init`].
+    /// Opens a data dir made by [`owner::setup::init`].
     pub fn open(
         root: impl Into<std::path::PathBuf>,
         passphrase: Option<&str>,
@@ -109,7 +109,7 @@ impl Gateway {
         let config = Config::load(&paths.config())?;
         if config.cluster.nats.is_some() && config.limits.key_cache_mb == 0 {
             return Err(Error::Config(
-                "[cluster] needs limits.key_cache_mb above 0: workers fetch the proving keys the gateway keeps".into(),
+                "[cluster] needs limits.key_cache_mb above 0: provers fetch the proving keys the gateway keeps".into(),
             ));
         }
         let vault = Vault::open(&paths, passphrase)?;
@@ -119,7 +119,7 @@ impl Gateway {
         // After the store, whose opening writes files of its own (files
         // the database makes later sit in directories only the owner can
         // enter).
-        admin::lock_down(&paths.root)?;
+        owner::setup::lock_down(&paths.root)?;
         let keys = zkgate_zkml::keys::KeyDir::new(
             paths.proving_keys(),
             config.limits.key_cache_mb.saturating_mul(1 << 20),
@@ -181,7 +181,7 @@ pub struct Serving {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, with the
-/// workers running in the background. Jobs left unfinished by a previous
+/// job runners running in the background. Jobs left unfinished by a previous
 /// run (a crash included) are queued again first. On Unix, SIGHUP reloads
 /// the policy file (an invalid one is reported and the old policy kept).
 pub async fn serve(
@@ -189,9 +189,26 @@ pub async fn serve(
     listener: std::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    worker::recover(&gw)?;
+    runner::recover(&gw)?;
+    if let Some(nats) = &gw.config.cluster.nats {
+        let provers = gw.store.provers()?;
+        eprintln!(
+            "zkgate: cluster: shards go through {nats} (prefix `{}`) to {} registered prover(s){}; datasets over {} rows are sharded",
+            gw.config.cluster.prefix,
+            provers.len(),
+            if provers.is_empty() {
+                " (none yet: zkgate provers add)".to_string()
+            } else {
+                format!(
+                    ": {}",
+                    provers.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                )
+            },
+            gw.config.limits.shard_rows
+        );
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let workers = worker::spawn(gw.clone(), stopped);
+    let runners = runner::spawn(gw.clone(), stopped);
     #[cfg(unix)]
     let reloader = {
         let gw = gw.clone();
@@ -264,7 +281,7 @@ pub async fn serve(
         reloader.abort();
         let _ = reloader.await;
     }
-    for w in workers {
+    for w in runners {
         let _ = w.await;
     }
     result

@@ -72,7 +72,8 @@ pub fn jobs_today(jobs: &[Job], who: &str, at: u64, except: Option<&str>) -> u64
 }
 
 /// The facts of a job, at submit time (`constraints` unknown) or once
-/// compiled.
+/// compiled: built by [`Facts::of`] alone.
+#[derive(Clone)]
 pub struct Facts<'a> {
     /// Who.
     pub researcher: &'a Researcher,
@@ -93,7 +94,49 @@ pub struct Facts<'a> {
     pub epsilon: crate::store::Budget,
 }
 
-impl Facts<'_> {
+impl<'a> Facts<'a> {
+    /// The facts of a submission (`job` None), or of the stored job `job`
+    /// (itself not among the day's jobs, its own share of the budget
+    /// counted back): what the researcher had when it was submitted.
+    #[allow(clippy::too_many_arguments)]
+    pub fn of(
+        gw: &Gateway,
+        researcher: &'a Researcher,
+        dataset: &'a DatasetMeta,
+        model: &'a Imported,
+        manifest: &'a Manifest,
+        jobs: &[Job],
+        at: u64,
+        job: Option<&str>,
+    ) -> Result<Facts<'a>> {
+        let mut epsilon = gw.store.budget(
+            manifest.budget_holder(&researcher.name),
+            &dataset.name,
+            gw.config.privacy_budget,
+        )?;
+        if job.is_some() {
+            epsilon.spent = (epsilon.spent - manifest.epsilon.unwrap_or(0.0)).max(0.0);
+        }
+        Ok(Facts {
+            researcher,
+            dataset,
+            model,
+            manifest,
+            jobs_today: jobs_today(jobs, &researcher.name, at, job),
+            constraints: None,
+            memory_mb: None,
+            epsilon,
+        })
+    }
+
+    /// The same facts once the job is compiled: its constraints and its
+    /// proving memory (bytes).
+    pub fn compiled(mut self, constraints: usize, memory: u64) -> Facts<'a> {
+        self.constraints = Some(constraints);
+        self.memory_mb = Some(memory >> 20);
+        self
+    }
+
     fn admission(&self) -> Admission {
         let m = self.manifest;
         // The columns the job reads, by the rule compilation uses; a
@@ -272,8 +315,10 @@ pub fn release(gw: &Gateway, f: &Facts<'_>, job: &str, eval: &Evaluation) -> Res
     out
 }
 
-/// Whether `who` may fetch the receipt of `job`.
-pub fn read_receipt(gw: &Gateway, who: &Researcher, job: &Job) -> Result<()> {
+/// Whether `who` may fetch the receipt of `job` (`key`: its verifying
+/// key, audited as `read_key`, so that a download of both reads as two
+/// different entries).
+pub fn read_receipt(gw: &Gateway, who: &Researcher, job: &Job, key: bool) -> Result<()> {
     let (rows, columns) = match gw.store.dataset(&job.manifest.dataset)? {
         Some(m) => (m.rows, m.columns()),
         None => (0, vec![]),
@@ -287,7 +332,7 @@ pub fn read_receipt(gw: &Gateway, who: &Researcher, job: &Job) -> Result<()> {
     let d = engine(gw).read_receipt(&researcher, &facts);
     let r = Record {
         who: who.name.clone(),
-        action: "read_receipt".into(),
+        action: if key { "read_key" } else { "read_receipt" }.into(),
         dataset: Some(job.manifest.dataset.clone()),
         job: Some(job.id.clone()),
         model: Some(job.model_sha256.clone()),

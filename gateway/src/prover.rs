@@ -1,9 +1,9 @@
-//! `zkgate worker`: a process on one of the data owner's machines that
+//! `zkgate prover`: a process on one of the data owner's machines that
 //! connects to NATS as its own nkey user, says every second that it is
 //! alive, pulls the tasks the gateway gave it from its own consumer (see
 //! [`crate::cluster`]) one at a time, decrypts each with its own age
 //! identity, fetches the circuit's proving key from the gateway by circuit
-//! id (its worker token, the gateway's CA) and keeps it, proves, publishes
+//! id (its prover token, the gateway's CA) and keeps it, proves, publishes
 //! the proof signed with its nkey and only then acknowledges the task.
 //! While it proves it tells JetStream it is at work, so a long shard is not
 //! delivered again; killed, it never acknowledges, and the gateway gives
@@ -28,37 +28,37 @@ use zkgate_zkml::prove::ProvingKey;
 /// tenth of its proof does.
 type Held = std::sync::Mutex<Option<(String, std::sync::Arc<ProvingKey>)>>;
 
-/// How a worker runs.
-pub struct WorkerOptions {
+/// How a prover runs.
+pub struct ProverOptions {
     /// The queue.
     pub cluster: cluster::ClusterConfig,
     /// Its credentials on the queue (made with [`access`]).
     pub access: Access,
-    /// The gateway's API (for proving keys), with the worker's token.
+    /// The gateway's API (for proving keys), with the prover's token.
     pub gateway: zkgate_client::Client,
-    /// The worker's name, as registered with the gateway.
+    /// The prover's name, as registered with the gateway.
     pub name: String,
     /// Its directory: `identity.age` and `nkey.seed` (made by `zkgate
-    /// worker --init`) and `keys/`.
+    /// prover --init`) and `keys/`.
     pub dir: PathBuf,
     /// Disk kept for proving keys, bytes.
     pub key_cache_bytes: u64,
 }
 
-/// The identity file in a worker's directory.
+/// The identity file in a prover's directory.
 pub fn identity_path(dir: &std::path::Path) -> PathBuf {
     dir.join("identity.age")
 }
 
-/// The nkey seed file in a worker's directory.
+/// The nkey seed file in a prover's directory.
 pub fn seed_path(dir: &std::path::Path) -> PathBuf {
     dir.join("nkey.seed")
 }
 
-/// Makes a worker's directory, its age identity and its nkey; returns its
+/// Makes a prover's directory, its age identity and its nkey; returns its
 /// recipient and its nkey's public key, which the owner registers (`zkgate
-/// workers add NAME --recipient ... --nkey ...`). A directory made before
-/// workers had nkeys gets one, its identity kept.
+/// provers add NAME --recipient ... --nkey ...`). A directory made before
+/// provers had nkeys gets one, its identity kept.
 pub fn init(dir: &std::path::Path) -> Result<(String, String)> {
     let path = identity_path(dir);
     let seed = seed_path(dir);
@@ -87,11 +87,11 @@ fn load_seed(dir: &std::path::Path) -> Result<String> {
         .map_err(|e| Error::io(&path, e))
 }
 
-/// Worker `name`'s access from its directory (`nkey.seed`) and the TLS
+/// Prover `name`'s access from its directory (`nkey.seed`) and the TLS
 /// files of `cfg` (relative ones from the current directory).
 pub fn access(dir: &std::path::Path, name: &str, cfg: &cluster::ClusterConfig) -> Result<Access> {
     Access::new(
-        cluster::Party::Worker(name.to_string()),
+        cluster::Party::Prover(name.to_string()),
         load_seed(dir)?,
         cfg,
         std::path::Path::new("."),
@@ -119,7 +119,7 @@ pub fn peak_rss_mb() -> f64 {
 }
 
 /// Runs until `stop` completes (a task being proved is finished first).
-pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+pub async fn run(opts: ProverOptions, stop: impl std::future::Future<Output = ()>) -> Result<()> {
     let identity = load_identity(&opts.dir)?;
     let client = cluster::client(&opts.cluster, &opts.access).await?;
     let js = jetstream::new(client.clone());
@@ -134,7 +134,7 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
         })
     };
     tokio::pin!(stop);
-    // The gateway makes the worker's consumer when it first gives it a
+    // The gateway makes the prover's consumer when it first gives it a
     // task.
     let (name, stream) = (
         opts.cluster.consumer(&opts.name),
@@ -147,7 +147,7 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
             Err(e) => {
                 if !said {
                     eprintln!(
-                        "zkgate worker {}: waiting for its consumer {name} ({e})",
+                        "zkgate prover {}: waiting for its consumer {name} ({e})",
                         opts.name
                     );
                     said = true;
@@ -163,7 +163,7 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
     let keys = KeyDir::new(opts.dir.join("keys"), opts.key_cache_bytes);
     let held = Held::default();
     eprintln!(
-        "zkgate worker {}: pulling tasks (peak {:.0} MiB)",
+        "zkgate prover {}: pulling tasks (peak {:.0} MiB)",
         opts.name,
         peak_rss_mb()
     );
@@ -175,7 +175,7 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
         let mut batch = match batch {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("zkgate worker {}: fetching: {e}", opts.name);
+                eprintln!("zkgate prover {}: fetching: {e}", opts.name);
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
@@ -184,14 +184,14 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
             let m = match m {
                 Ok(m) => m,
                 Err(e) => {
-                    eprintln!("zkgate worker {}: {e}", opts.name);
+                    eprintln!("zkgate prover {}: {e}", opts.name);
                     continue;
                 }
             };
             if let Err(e) = handle(&opts, &js, &identity, (&keys, &held), ack_wait, &m).await {
-                eprintln!("zkgate worker {}: {e}", opts.name);
+                eprintln!("zkgate prover {}: {e}", opts.name);
                 // JetStream counts the deliveries; the gateway moves the
-                // task if this worker cannot do it.
+                // task if this prover cannot do it.
                 let _ = m.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
             }
         }
@@ -199,7 +199,7 @@ pub async fn run(opts: WorkerOptions, stop: impl std::future::Future<Output = ()
 }
 
 async fn handle(
-    opts: &WorkerOptions,
+    opts: &ProverOptions,
     js: &jetstream::Context,
     identity: &age::x25519::Identity,
     keys: (&KeyDir, &Held),
@@ -216,12 +216,12 @@ async fn handle(
     let delivered = m.info().map(|i| i.delivered as u64).unwrap_or(1);
     let attempt: u32 = get(header::ATTEMPT).parse().unwrap_or(0);
     let plain = age::decrypt(identity, &m.payload)
-        .map_err(|e| Error::Vault(format!("a task not for this worker: {e}")))?;
+        .map_err(|e| Error::Vault(format!("a task not for this prover: {e}")))?;
     let task: ShardTask = serde_json::from_slice(&plain)
         .map_err(|e| Error::BadRequest(format!("a task that does not parse: {e}")))?;
     drop(plain);
     eprintln!(
-        "zkgate worker {}: proving job {} shard {} of {} (delivery {delivered})",
+        "zkgate prover {}: proving job {} shard {} of {} (delivery {delivered})",
         opts.name,
         task.job,
         task.shard + 1,
@@ -249,7 +249,7 @@ async fn handle(
         job: job.clone(),
         shard,
         attempt,
-        worker: opts.name.clone(),
+        prover: opts.name.clone(),
         proof: hex::encode(zkgate_statement::groth16::to_bytes(&proof)),
         prove_s,
         key_s,
@@ -271,7 +271,7 @@ async fn handle(
         .await
         .map_err(|e| Error::Config(format!("NATS: acknowledging: {e}")))?;
     eprintln!(
-        "zkgate worker {}: job {job} shard {} proved in {prove_s:.2} s (peak {:.0} MiB, key {key_s:.2} s)",
+        "zkgate prover {}: job {job} shard {} proved in {prove_s:.2} s (peak {:.0} MiB, key {key_s:.2} s)",
         opts.name,
         shard + 1,
         result.peak_rss_mb
@@ -283,7 +283,7 @@ async fn handle(
 /// the gateway by circuit id (and checked against the task's verifying
 /// key).
 async fn proving_key(
-    opts: &WorkerOptions,
+    opts: &ProverOptions,
     (keys, held): (&KeyDir, &Held),
     task: &ShardTask,
 ) -> Result<std::sync::Arc<ProvingKey>> {
@@ -333,7 +333,7 @@ async fn proving_key(
 /// The proof, the seconds proving took and the seconds getting the key
 /// took.
 async fn prove(
-    opts: &WorkerOptions,
+    opts: &ProverOptions,
     keys: (&KeyDir, &Held),
     task: ShardTask,
 ) -> Result<(zkgate_statement::groth16::Proof, f64, f64)> {

@@ -30,7 +30,7 @@ pub fn ask(
         &imported.onnx_sha256,
         &meta.schema,
         meta.rows,
-        &crate::worker::request_of(manifest),
+        &crate::runner::request_of(manifest),
     )?;
     let mut q = Question::new(
         &meta.name,

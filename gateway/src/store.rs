@@ -31,10 +31,10 @@ pub struct Researcher {
     pub created: u64,
 }
 
-/// A proving worker the owner registered: its name and the age recipient
+/// A proving prover the owner registered: its name and the age recipient
 /// shard tasks are encrypted to (its token is stored hashed, as the key).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct WorkerRecord {
+pub struct ProverRecord {
     /// Name.
     pub name: String,
     /// Its age recipient (`age1...`).
@@ -76,7 +76,7 @@ pub fn now() -> u64 {
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
-    workers: sled::Tree,
+    provers: sled::Tree,
     datasets: sled::Tree,
     researchers: sled::Tree,
     jobs: sled::Tree,
@@ -174,7 +174,8 @@ impl Store {
             receipts: db.open_tree("receipts")?,
             idempotency: db.open_tree("idempotency")?,
             privacy: db.open_tree("privacy")?,
-            workers: db.open_tree("workers")?,
+            // The tree keeps the name an earlier release gave it (`workers`).
+            provers: db.open_tree("workers")?,
             key_uses: db.open_tree("key_uses")?,
             db,
         })
@@ -374,37 +375,37 @@ impl Store {
         Ok(true)
     }
 
-    /// Registers a worker under the hash of its token.
-    pub fn add_worker(&self, token_hash: &str, w: &WorkerRecord) -> Result<()> {
-        self.workers.insert(token_hash.as_bytes(), enc(w))?;
+    /// Registers a prover under the hash of its token.
+    pub fn add_prover(&self, token_hash: &str, w: &ProverRecord) -> Result<()> {
+        self.provers.insert(token_hash.as_bytes(), enc(w))?;
         self.flush()
     }
 
-    /// The worker a token hash belongs to.
-    pub fn worker(&self, token_hash: &str) -> Result<Option<WorkerRecord>> {
-        self.workers
+    /// The prover a token hash belongs to.
+    pub fn prover(&self, token_hash: &str) -> Result<Option<ProverRecord>> {
+        self.provers
             .get(token_hash.as_bytes())?
-            .map(|b| dec("workers", token_hash.as_bytes(), &b))
+            .map(|b| dec("provers", token_hash.as_bytes(), &b))
             .transpose()
     }
 
-    /// Every worker.
-    pub fn workers(&self) -> Result<Vec<WorkerRecord>> {
-        dec_all("workers", &self.workers)
+    /// Every prover.
+    pub fn provers(&self) -> Result<Vec<ProverRecord>> {
+        dec_all("provers", &self.provers)
     }
 
-    /// Removes the worker named `name`; `false` if there is none.
-    pub fn remove_worker(&self, name: &str) -> Result<bool> {
+    /// Removes the prover named `name`; `false` if there is none.
+    pub fn remove_prover(&self, name: &str) -> Result<bool> {
         let mut key = None;
-        for kv in self.workers.iter() {
+        for kv in self.provers.iter() {
             let (k, v) = kv?;
-            let w: WorkerRecord = dec("workers", &k, &v)?;
+            let w: ProverRecord = dec("provers", &k, &v)?;
             if w.name == name {
                 key = Some(k);
             }
         }
         let Some(k) = key else { return Ok(false) };
-        self.workers.remove(k)?;
+        self.provers.remove(k)?;
         self.flush()?;
         Ok(true)
     }
@@ -768,6 +769,6 @@ pub(crate) mod tests {
         assert_eq!(m.budget_holder("alice"), "alice");
         m.chain_job = Some(1);
         assert_eq!(m.budget_holder("alice"), m.budget_holder("bob"));
-        assert!(crate::admin::check_name(m.budget_holder("alice"), "researcher").is_err());
+        assert!(crate::owner::setup::check_name(m.budget_holder("alice"), "researcher").is_err());
     }
 }

@@ -182,3 +182,81 @@ pub fn memory_bytes(spec: &CircuitSpec) -> u64 {
         + (constraints(spec) as u64).saturating_mul(MEMORY_PER_CONSTRAINT)
         + terms.saturating_mul(MEMORY_PER_TERM)
 }
+
+/// What proving a job takes, from its public circuit alone (the schema,
+/// the row count and the model; no row read): the one estimate admission,
+/// dry runs, the pipeline's limits, a job's progress and `zkgate inspect`
+/// quote.
+#[derive(Clone, Debug)]
+pub struct Estimate {
+    /// The circuit of each shard size, largest first (one when the
+    /// dataset is one shard).
+    pub circuits: Vec<CircuitSpec>,
+    /// Constraints of each of `circuits`.
+    pub per_circuit: Vec<usize>,
+    /// Shards.
+    pub shards: usize,
+    /// Constraints of every shard together.
+    pub constraints: usize,
+    /// Peak memory of proving the largest shard, bytes (shards are proved
+    /// one after another).
+    pub memory: u64,
+    /// Seconds of setup and proving over every shard.
+    pub seconds: f64,
+}
+
+impl Estimate {
+    /// The estimate of `spec` proved in shards of about `shard_rows` rows
+    /// (None or 0: one proof).
+    pub fn of(spec: &CircuitSpec, shard_rows: Option<u64>) -> Estimate {
+        let plan = spec.shard_plan(shard_rows.filter(|r| *r > 0));
+        let circuits: Vec<CircuitSpec> = plan
+            .sizes()
+            .iter()
+            .map(|rows| spec.with_shard_rows(*rows))
+            .collect();
+        let per_circuit: Vec<usize> = circuits.iter().map(constraints).collect();
+        let total: usize = (0..plan.len())
+            .map(|i| per_circuit[plan.circuit_of(i)])
+            .sum();
+        Estimate {
+            memory: circuits.iter().map(memory_bytes).max().unwrap_or(0),
+            shards: plan.len(),
+            constraints: total,
+            seconds: setup_and_prove_seconds(total),
+            circuits,
+            per_circuit,
+        }
+    }
+
+    /// Seconds of proving alone over every shard (a key kept from an
+    /// earlier job saves the setup).
+    pub fn prove_seconds(&self) -> f64 {
+        self.constraints as f64 * SECONDS_PER_CONSTRAINT
+    }
+
+    /// Constraints of the largest shard's circuit.
+    pub fn largest(&self) -> usize {
+        self.per_circuit.iter().copied().max().unwrap_or(0)
+    }
+
+    /// Each limit the job goes over, in words (empty: within them):
+    /// `max_constraints` per shard's circuit, `max_memory` bytes.
+    pub fn over(&self, max_constraints: Option<usize>, max_memory: Option<u64>) -> Vec<String> {
+        let mut over = Vec::new();
+        let biggest = self.largest();
+        if let Some(limit) = max_constraints.filter(|l| biggest > *l) {
+            over.push(format!(
+                "the circuit needs {biggest} constraints, over the limit of {limit}"
+            ));
+        }
+        if let Some(limit) = max_memory.filter(|l| self.memory > *l) {
+            over.push(format!(
+                "proving needs about {} MiB, over the limit of {} MiB",
+                self.memory >> 20,
+                limit >> 20
+            ));
+        }
+        over
+    }
+}

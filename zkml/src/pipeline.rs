@@ -234,28 +234,13 @@ pub fn run<R: RngCore + CryptoRng>(
     let size = plan.size();
     // From the spec alone: building a circuit to count it is what a
     // hostile dense model would make too large.
-    let (biggest, memory) = {
-        let full = spec.with_shard_rows(size);
-        (
-            crate::cost::constraints(&full),
-            crate::cost::memory_bytes(&full),
-        )
-    };
-    if let Some(limit) = job.max_constraints {
-        if biggest > limit {
-            return Err(Error::Job(format!(
-                "the circuit needs {biggest} constraints, over the limit of {limit}"
-            )));
-        }
-    }
-    if let Some(limit) = job.max_memory {
-        if memory > limit {
-            return Err(Error::Job(format!(
-                "proving needs about {} MiB, over the limit of {} MiB",
-                memory >> 20,
-                limit >> 20
-            )));
-        }
+    let estimate = crate::cost::Estimate::of(&spec, job.shard_rows);
+    if let Some(over) = estimate
+        .over(job.max_constraints, job.max_memory)
+        .into_iter()
+        .next()
+    {
+        return Err(Error::Job(over));
     }
     let mut circuits = Circuits::new(&spec, plan)?;
     done(t, &mut timings);
@@ -274,7 +259,7 @@ pub fn run<R: RngCore + CryptoRng>(
         let below = gate(&Gate {
             spec: &spec,
             constraints: circuits.total().0,
-            memory,
+            memory: estimate.memory,
             evaluation: &eval,
         })?;
         // Noised values are private already: no cell is suppressed.

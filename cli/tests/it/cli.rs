@@ -32,7 +32,7 @@ fn prove_then_verify_and_tampering_is_exit_1() {
         &receipt,
         "--vk-out",
         &vk,
-        "--job-id",
+        "--job",
         "job-42",
         "--json",
     ]);

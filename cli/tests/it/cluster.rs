@@ -1,10 +1,10 @@
-//! Shards proved by `zkgate worker` processes over a real NATS JetStream
+//! Shards proved by `zkgate prover` processes over a real NATS JetStream
 //! (Debian's `nats-server`, started here on a loopback port with the
-//! configuration `zkgate workers nats-config` writes: nkey users, each
+//! configuration `zkgate provers nats-config` writes: nkey users, each
 //! allowed its part only, and TLS): a client without credentials is
-//! refused; a registered but hostile worker cannot read another worker's
+//! refused; a registered but hostile prover cannot read another prover's
 //! task, cannot answer on another's subject, has its forged result under
-//! another's name ignored, and its wrong proof strikes it alone; a worker
+//! another's name ignored, and its wrong proof strikes it alone; a prover
 //! killed while it proves loses its tasks to a live one; the job ends with
 //! the receipt an in-process run makes, every shard proved once.
 
@@ -95,8 +95,8 @@ impl Drop for Proc {
     }
 }
 
-/// `zkgate worker` with its stderr read line by line into a channel.
-fn worker(
+/// `zkgate prover` with its stderr read line by line into a channel.
+fn prover(
     dir: &Path,
     name: &str,
     token: &str,
@@ -105,7 +105,7 @@ fn worker(
     ca: &Path,
 ) -> (Proc, std::sync::mpsc::Receiver<String>) {
     let mut cmd = Command::new(bin());
-    cmd.args(["worker", "--dir"])
+    cmd.args(["prover", "--dir"])
         .arg(dir)
         .args([
             "--name",
@@ -121,7 +121,7 @@ fn worker(
         cmd.arg("--nats-ca").arg(nats_ca);
     }
     let mut child = cmd
-        .env("ZKGATE_WORKER_TOKEN", token)
+        .env("ZKGATE_PROVER_TOKEN", token)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -130,14 +130,14 @@ fn worker(
     let err = child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
-            eprintln!("[worker] {line}");
+            eprintln!("[prover] {line}");
             let _ = tx.send(line);
         }
     });
     (Proc(child), rx)
 }
 
-/// A registered worker's directory, name and token.
+/// A registered prover's directory, name and token.
 struct Registered {
     dir: PathBuf,
     name: String,
@@ -154,16 +154,16 @@ impl Registered {
 /// a loopback NATS URL (`tls://` with `tls`: the gateway's own certificate
 /// serves the NATS server too), listening on `listen` when given: the
 /// first 66 breast-cancer rows as `bc`, proved in shards of 22, the `open`
-/// profile, researcher alice, and `workers` made with `zkgate worker
+/// profile, researcher alice, and `provers` made with `zkgate prover
 /// --init` and registered; and the nats-server, started with what `zkgate
-/// workers nats-config` prints (and `extra`). Returns the data dir, the
+/// provers nats-config` prints (and `extra`). Returns the data dir, the
 /// cluster configuration as the gateway has it, alice's token and the
-/// workers.
+/// provers.
 fn cluster_gateway(
     tmp: &Path,
     cluster: &ClusterConfig,
     listen: Option<&str>,
-    workers: &[&str],
+    provers: &[&str],
     tls: bool,
     extra: &str,
 ) -> (PathBuf, ClusterConfig, Nats, String, Vec<Registered>) {
@@ -186,20 +186,29 @@ fn cluster_gateway(
     if let Some(l) = listen {
         config.listen = l.into();
     }
-    zkgate_gateway::admin::init(&root, &config, None, "open").unwrap();
+    zkgate_gateway::owner::setup::init(&root, &config, None, "open").unwrap();
     let gw = Gateway::open(&root, None).unwrap();
     let csv = tmp.join("bc.csv");
     head("data/breast_cancer.csv", 66, &csv);
     let schema = zkgate_zkml::dataset::declared_schema(&csv).unwrap();
-    zkgate_gateway::admin::import_dataset(&gw.paths, &gw.store, gw.vault(), &csv, "bc", &schema, 0)
-        .unwrap();
-    let token = zkgate_gateway::admin::add_researcher(&gw.store, "alice", "", 2, None).unwrap();
-    let registered: Vec<Registered> = workers
+    zkgate_gateway::owner::setup::import_dataset(
+        &gw.paths,
+        &gw.store,
+        gw.vault(),
+        &csv,
+        "bc",
+        &schema,
+        0,
+    )
+    .unwrap();
+    let token =
+        zkgate_gateway::owner::setup::add_researcher(&gw.store, "alice", "", 2, None).unwrap();
+    let registered: Vec<Registered> = provers
         .iter()
         .map(|name| {
             let dir = tmp.join(name);
             let out = Command::new(bin())
-                .args(["worker", "--init", "--dir"])
+                .args(["prover", "--init", "--dir"])
                 .arg(&dir)
                 .output()
                 .unwrap();
@@ -209,7 +218,7 @@ fn cluster_gateway(
             let (recipient, nkey) = (lines[0], lines[1]);
             assert!(recipient.starts_with("age1"), "{recipient}");
             assert!(nkey.starts_with('U'), "{nkey}");
-            let token = zkgate_gateway::owner::add_worker(&gw, name, recipient, nkey).unwrap();
+            let token = zkgate_gateway::owner::add_prover(&gw, name, recipient, nkey).unwrap();
             Registered {
                 dir,
                 name: name.to_string(),
@@ -220,7 +229,7 @@ fn cluster_gateway(
     drop(gw);
     // The server's configuration, as the owner gets it.
     let mut args = vec![
-        "workers".to_string(),
+        "provers".to_string(),
         "nats-config".to_string(),
         "--data-dir".to_string(),
         root.display().to_string(),
@@ -291,10 +300,10 @@ async fn results(
     seen
 }
 
-/// The registered workers as the gateway deals with them.
+/// The registered provers as the gateway deals with them.
 fn members(gw: &Gateway) -> Vec<cluster::Member> {
     gw.store
-        .workers()
+        .provers()
         .unwrap()
         .into_iter()
         .map(|w| cluster::Member {
@@ -317,9 +326,9 @@ fn wrong_proof() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
+async fn shards_are_proved_by_provers_over_an_authenticated_tls_nats() {
     let tmp = tempfile::tempdir().unwrap();
-    let (root, cluster, _nats, token, workers) = cluster_gateway(
+    let (root, cluster, _nats, token, provers) = cluster_gateway(
         tmp.path(),
         &ClusterConfig {
             ack_wait_s: 3,
@@ -349,7 +358,7 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
         .is_err());
     // Without TLS: refused too.
     let plain = url.replace("tls://", "nats://");
-    let rogue_access = workers[0].access(&cluster);
+    let rogue_access = provers[0].access(&cluster);
     assert!(
         async_nats::ConnectOptions::with_nkey(rogue_access.seed.clone())
             .connect(plain.as_str())
@@ -366,8 +375,8 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
     }));
     let alice = Client::new(&base, &token, Some(&std::fs::read(&ca_path).unwrap())).unwrap();
 
-    // A registered worker turned hostile, alive before the job comes: the
-    // only live worker, it is given every task.
+    // A registered prover turned hostile, alive before the job comes: the
+    // only live prover, it is given every task.
     let rogue = cluster::client(&cluster, &rogue_access).await.unwrap();
     let beating = {
         let (rogue, subject) = (rogue.clone(), cluster.alive_subject("rogue"));
@@ -404,7 +413,7 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
         assert!(t.elapsed() < Duration::from_secs(120), "no consumer");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    // Another worker's consumer is not its to read.
+    // Another prover's consumer is not its to read.
     assert!(rjs
         .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
             cluster.consumer("w1"),
@@ -422,13 +431,13 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
     assert!(task.payload.starts_with(b"age-encryption.org/v1"));
     assert!(!task.subject.contains(&job.id), "{}", task.subject);
     let identity: age::x25519::Identity =
-        std::fs::read_to_string(workers[0].dir.join("identity.age"))
+        std::fs::read_to_string(provers[0].dir.join("identity.age"))
             .unwrap()
             .trim()
             .parse()
             .unwrap();
     assert!(age::decrypt(&identity, &task.payload).is_ok());
-    for other in &workers[1..] {
+    for other in &provers[1..] {
         let id: age::x25519::Identity = std::fs::read_to_string(other.dir.join("identity.age"))
             .unwrap()
             .trim()
@@ -448,11 +457,11 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
         .as_str()
         .parse()
         .unwrap();
-    let result = |worker: &str| ShardResult {
+    let result = |prover: &str| ShardResult {
         job: tag.clone(),
         shard,
         attempt: 0,
-        worker: worker.into(),
+        prover: prover.into(),
         proof: wrong_proof(),
         prove_s: 0.0,
         key_s: 0.0,
@@ -472,12 +481,12 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
         Err(_) => true,
         Ok(ack) => ack.await.is_err(),
     };
-    assert!(refused, "a worker answered on another's subject");
+    assert!(refused, "a prover answered on another's subject");
     // On its own subject, a wrong proof under w1's name (signed with its
     // own key, or claiming w1's key): ignored, w1 is not struck.
     let mut claims_w1 = SignedResult::sign(&result("w1"), &rogue_access.seed).unwrap();
     let forged = claims_w1.clone();
-    claims_w1.signer = workers[1].access(&cluster).public_key().unwrap();
+    claims_w1.signer = provers[1].access(&cluster).public_key().unwrap();
     for r in [forged, claims_w1] {
         rjs.publish(
             cluster.result_subject("rogue", &tag, shard),
@@ -505,10 +514,10 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
     // w1 gets tasks (the forgery did not strike it); killed as soon as it
     // starts one. w2 then proves every shard.
     let ca = root.join("tls/cert.pem");
-    let (mut w1, w1_log) = worker(
-        &workers[1].dir,
+    let (mut w1, w1_log) = prover(
+        &provers[1].dir,
         "w1",
-        &workers[1].token,
+        &provers[1].token,
         &cluster,
         &base,
         &ca,
@@ -526,10 +535,10 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
         }
     };
     eprintln!("killed w1 at: {killed_at} after {:?}", started.elapsed());
-    let (mut w2, w2_log) = worker(
-        &workers[2].dir,
+    let (mut w2, w2_log) = prover(
+        &provers[2].dir,
         "w2",
-        &workers[2].token,
+        &provers[2].token,
         &cluster,
         &base,
         &ca,
@@ -553,7 +562,7 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
     let seen = results(&js, &cluster, &members(&gw)).await;
     let opened: Vec<&ShardResult> = seen.iter().filter_map(|(_, r)| r.as_ref().ok()).collect();
     assert_eq!(seen.len() - opened.len(), 2, "{seen:?}");
-    let by = |w: &str| opened.iter().filter(|r| r.worker == w).collect::<Vec<_>>();
+    let by = |w: &str| opened.iter().filter(|r| r.prover == w).collect::<Vec<_>>();
     assert_eq!(by("rogue").len(), 1, "{seen:?}");
     assert!(by("w1").is_empty(), "{seen:?}");
     let mut shards: Vec<usize> = by("w2").iter().map(|r| r.shard).collect();
@@ -562,10 +571,10 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
     for (subject, r) in &seen {
         if let Ok(r) = r {
             assert!(
-                subject.contains(&format!(".results.{}.", r.worker)),
+                subject.contains(&format!(".results.{}.", r.prover)),
                 "{subject}"
             );
-            if r.worker == "w2" {
+            if r.prover == "w2" {
                 assert!(r.peak_rss_mb > 0.0 && r.prove_s > 0.0, "{r:?}");
                 assert!(
                     r.attempt >= 1,
@@ -588,12 +597,12 @@ async fn shards_are_proved_by_workers_over_an_authenticated_tls_nats() {
 }
 
 /// The gateway killed with SIGKILL once its job's tasks are queued: its
-/// worker proves them while the gateway is down; restarted, the gateway
+/// prover proves them while the gateway is down; restarted, the gateway
 /// queues the job again, its tasks are not sent twice (the stream's
 /// deduplication), the proofs made meanwhile are taken from the results
 /// stream, and no shard is proved again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
+async fn a_gateway_killed_mid_job_takes_up_its_provers_proofs_after_restart() {
     let tmp = tempfile::tempdir().unwrap();
     let addr = format!("127.0.0.1:{}", free_port());
     let cluster = ClusterConfig {
@@ -601,12 +610,12 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
         ..Default::default()
     };
     // Credentials without TLS (a server on the owner's own loopback).
-    let (root, cluster, _nats, token, workers) =
+    let (root, cluster, _nats, token, provers) =
         cluster_gateway(tmp.path(), &cluster, Some(&addr), &["w1"], false, "");
-    let worker_token = workers[0].token.clone();
-    // A queue left by a gateway from before tasks went to one worker
-    // each: its tasks stream with the consumer every worker shared, which
-    // would overlap each worker's own (JetStream refuses that on a work
+    let prover_token = provers[0].token.clone();
+    // A queue left by a gateway from before tasks went to one prover
+    // each: its tasks stream with the consumer every prover shared, which
+    // would overlap each prover's own (JetStream refuses that on a work
     // queue). The gateway removes it.
     {
         use async_nats::jetstream::{consumer, stream};
@@ -656,10 +665,10 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     }
     let manifest = accuracy_on_bc(None);
     let model = std::fs::read(fixture("models/breast_cancer.onnx")).unwrap();
-    // A first job through the worker: it fetches and keeps the keys (a
-    // worker needs the gateway for a key it does not have).
+    // A first job through the prover: it fetches and keeps the keys (a
+    // prover needs the gateway for a key it does not have).
     let w1_dir = tmp.path().join("w1");
-    let (mut w1, _) = worker(&w1_dir, "w1", &worker_token, &cluster, &base, &ca);
+    let (mut w1, _) = prover(&w1_dir, "w1", &prover_token, &cluster, &base, &ca);
     let first = alice
         .submit(&manifest, model.clone())
         .await
@@ -686,15 +695,15 @@ async fn a_gateway_killed_mid_job_takes_up_its_workers_proofs_after_restart() {
     }
     server.kill().unwrap();
     server.wait().unwrap();
-    // The worker proves the queue, with the keys it kept, while the
+    // The prover proves the queue, with the keys it kept, while the
     // gateway is down.
-    let (mut w1, log) = worker(&w1_dir, "w1", &worker_token, &cluster, &base, &ca);
+    let (mut w1, log) = prover(&w1_dir, "w1", &prover_token, &cluster, &base, &ca);
     let mut proved = 0;
     while proved < 3 {
         match log.recv_timeout(Duration::from_secs(180)) {
             Ok(line) if line.contains("proved in") => proved += 1,
             Ok(_) => {}
-            Err(e) => panic!("the worker stopped: {e}"),
+            Err(e) => panic!("the prover stopped: {e}"),
         }
     }
     let mut server = serve();

@@ -229,7 +229,7 @@ async fn policy_reload_while_serving() {
         "{log}"
     );
     assert!(log.contains("[closed]"), "{log}");
-    assert!(run(&["audit", "--data-dir", dir_s, "--verify"]).contains("chain intact"));
+    assert!(run(&["audit", "--data-dir", dir_s, "--verify"]).contains("hash links intact"));
     server.kill().unwrap();
     server.wait().unwrap();
 }
@@ -277,6 +277,45 @@ fn the_client_trusts_a_gateway_whose_ca_is_a_system_root() {
         !err.contains("panicked") && err.to_lowercase().contains("certificate"),
         "{err}"
     );
+    // A person reads `status` as a table; `--json` keeps the API's lines.
+    let shown = String::from_utf8_lossy(&trusted.stdout);
+    assert_eq!(shown.trim(), "no jobs", "{shown}");
+}
+
+/// SIGTERM (a service manager's stop) ends `serve` as Ctrl-C does: it
+/// says so, exits cleanly and removes `serving.json`, so the owner's
+/// commands go to the data dir again.
+#[test]
+fn sigterm_stops_serve_and_removes_serving_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, addr, _) = data_dir(tmp.path(), 12, "open");
+    let server = Command::new(bin())
+        .args([
+            "serve",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--listen",
+            &addr,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !dir.join("serving.json").exists() {
+        assert!(t0.elapsed() < Duration::from_secs(60), "never served");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = server.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("SIGTERM: stopping"), "{err}");
+    assert!(!dir.join("serving.json").exists());
 }
 
 /// SIGKILL at random moments (seeded) across submissions, compilation, key
@@ -535,12 +574,12 @@ async fn owner_commands_work_while_the_gateway_serves() {
     let as_owner = Client::new(&url, owner_token.trim(), Some(&ca)).unwrap();
     assert_eq!(as_owner.jobs().await.unwrap().unwrap_err().status, 401);
     let e = alice
-        .get_json::<serde_json::Value>("/v1/admin/jobs")
+        .get_json::<serde_json::Value>("/v1/owner/jobs")
         .await
         .unwrap()
         .unwrap_err();
     assert_eq!(e.status, 403);
-    let all: Vec<serde_json::Value> = as_owner.get_json("/v1/admin/jobs").await.unwrap().unwrap();
+    let all: Vec<serde_json::Value> = as_owner.get_json("/v1/owner/jobs").await.unwrap().unwrap();
     assert_eq!(all.len(), 3);
 
     // Every owner step is in the audit log, whose chain holds.
@@ -555,7 +594,7 @@ async fn owner_commands_work_while_the_gateway_serves() {
         assert!(log.contains(&format!("owner {action}")), "{action}: {log}");
     }
     assert!(log.contains("hold [review]"), "{log}");
-    assert!(run(&["audit", "--data-dir", dir_s, "--verify"]).contains("chain intact"));
+    assert!(run(&["audit", "--data-dir", dir_s, "--verify"]).contains("hash links intact"));
 
     // Stopped (killed: serving.json stays), the commands use the data dir.
     server.kill().unwrap();

@@ -274,7 +274,8 @@
   function progressCell(job) {
     const td = el('td', { class: 'progress-cell' });
     const p = job.progress;
-    if (p && typeof p === 'object') {
+    // An ended job's last progress is history: its outcome is shown instead.
+    if (p && typeof p === 'object' && !TERMINAL.has(job.state)) {
       const hasShards = typeof p.shards === 'number' && p.shards > 0;
       const max = hasShards ? p.shards : 1;
       const value = hasShards ? Math.min(Math.max(Number(p.shard) || 0, 0), max) : 1;
@@ -409,7 +410,7 @@
   }
 
   async function refreshOwnerJobs() {
-    const jobs = await api.get('/v1/admin/jobs');
+    const jobs = await api.get('/v1/owner/jobs');
     renderQueue(jobs);
     renderAllJobs(jobs);
   }
@@ -420,7 +421,7 @@
   }
 
   async function refreshDatasets() {
-    const list = await api.get('/v1/admin/datasets');
+    const list = await api.get('/v1/owner/datasets');
     syncRows($('datasets-rows'), list, {
       key: (d) => d.name,
       columns: 7,
@@ -438,7 +439,7 @@
   }
 
   async function refreshResearchers() {
-    const list = await api.get('/v1/admin/researchers');
+    const list = await api.get('/v1/owner/researchers');
     syncRows($('researchers-rows'), list, {
       key: (r) => r.name,
       columns: 6,
@@ -455,17 +456,17 @@
   }
 
   async function refreshAudit() {
-    const log = await api.get('/v1/admin/audit?limit=200');
+    const log = await api.get('/v1/owner/audit?limit=200');
     const chain = $('audit-chain');
-    const c = log.chain || {};
+    const c = log.links || log.chain || {};
     if (c.ok) {
       const n = typeof log.total === 'number' ? log.total : c.seq;
-      chain.textContent = `chain ok (${n} entries)`;
+      chain.textContent = `hash links ok (${n} entries)`;
       chain.className = 'chain ok';
       $('audit-head').textContent = c.head ? 'head ' + short(c.head, 20) : '';
       $('audit-head').title = c.head || '';
     } else {
-      chain.textContent = `chain BROKEN: ${c.error || 'unknown error'}`;
+      chain.textContent = `hash links BROKEN: ${c.error || 'unknown error'}`;
       chain.className = 'chain broken';
       $('audit-head').textContent = '';
     }
@@ -494,7 +495,7 @@
   async function decide(id, verdict) {
     const input = document.querySelector(`input[data-note="${CSS.escape(id)}"]`);
     const note = input ? input.value.trim() : '';
-    const done = await act(() => api.post(`/v1/admin/jobs/${seg(id)}/${verdict}`, { note }));
+    const done = await act(() => api.post(`/v1/owner/jobs/${seg(id)}/${verdict}`, { note }));
     if (done) noteDrafts.delete(id);
     await Promise.allSettled([refreshOwnerJobs(), refreshAudit()]);
   }
@@ -517,11 +518,11 @@
         await decide(d.deny, 'deny');
       } else if (d.removeDataset) {
         if (!window.confirm(`Remove dataset "${d.removeDataset}"? Its sealed rows are deleted.`)) return;
-        await act(() => api.del(`/v1/admin/datasets/${seg(d.removeDataset)}`));
+        await act(() => api.del(`/v1/owner/datasets/${seg(d.removeDataset)}`));
         await Promise.allSettled([refreshDatasets(), refreshAudit()]);
       } else if (d.revoke) {
         if (!window.confirm(`Revoke researcher "${d.revoke}"? Their token stops working.`)) return;
-        await act(() => api.del(`/v1/admin/researchers/${seg(d.revoke)}`));
+        await act(() => api.del(`/v1/owner/researchers/${seg(d.revoke)}`));
         await Promise.allSettled([refreshResearchers(), refreshAudit()]);
       }
       if (b.isConnected) b.disabled = false;
@@ -536,7 +537,7 @@
       const name = $('researcher-name').value.trim();
       const organisation = $('researcher-organisation').value.trim();
       const trust = Number($('researcher-trust').value);
-      const made = await act(() => api.post('/v1/admin/researchers', { name, organisation, trust }));
+      const made = await act(() => api.post('/v1/owner/researchers', { name, organisation, trust }));
       if (!made) return;
       showNewToken(made.name || name, made.token);
       $('add-researcher').reset();
@@ -544,7 +545,7 @@
     });
 
     $('reload-policy').addEventListener('click', async () => {
-      const r = await act(() => api.post('/v1/admin/policy/reload', {}));
+      const r = await act(() => api.post('/v1/owner/policy/reload', {}));
       if (!r) return;
       const n = Array.isArray(r.rules) ? r.rules.length : 0;
       $('policy-result').textContent = `policy reloaded: ${n} rule${n === 1 ? '' : 's'}`;
@@ -613,7 +614,10 @@
         el('td', { class: 'num', text: text(c.min) }),
         el('td', { class: 'num', text: text(c.max) }),
         el('td', { class: 'num', text: text(c.scale) })))));
-    const price = typeof d.price === 'number' && d.price === 0 ? 'free' : `${text(d.price)} wei`;
+    // The gateway's price; an on-chain job pays what the settlement
+    // contract's registry holds, which `zkgate chain register-dataset`
+    // sets from it.
+    const price = `${text(d.price)} wei`;
     return el('div', { class: 'dataset', data: { dataset: d.name } },
       el('h3', { text: text(d.name) }),
       el('dl', { class: 'meta' },

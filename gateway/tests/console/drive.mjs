@@ -7,7 +7,7 @@
 //
 // Environment:
 //   BASE_URL          https://127.0.0.1:PORT (self-signed TLS is accepted)
-//   OWNER_TOKEN       the admin token
+//   OWNER_TOKEN       the owner token
 //   RESEARCHER_TOKEN  a researcher token
 //   JOB_ID            that researcher's job, currently held
 //   SHOTS_DIR         where PNG screenshots go
@@ -180,9 +180,9 @@ async function main(pages) {
   await shoot(rp, 'researcher-receipt.png', true);
 
   // 4. The owner's audit log records the approval, and the chain holds.
-  await until('the audit chain to read "chain ok"', STEP_MS, async () => {
+  await until('the audit log to read "hash links ok"', STEP_MS, async () => {
     const s = await textOf(op.locator('#audit-chain'));
-    return s && s.startsWith('chain ok') ? { ok: true } : { ok: false, seen: s };
+    return s && s.startsWith('hash links ok') ? { ok: true } : { ok: false, seen: s };
   });
   await until(`an audit entry approving ${JOB_ID}`, STEP_MS, async () => {
     const rows = await op.locator('#audit tbody tr').allTextContents();
@@ -208,11 +208,11 @@ async function main(pages) {
     if (cookies.length !== 0) throw new Error(`${label}: the browser holds cookies: ${cookies.map((c) => c.name).join(', ')}`);
   }
   const status = await rp.evaluate(async (token) => {
-    const r = await fetch('/v1/admin/jobs', { headers: { Authorization: 'Bearer ' + token } });
+    const r = await fetch('/v1/owner/jobs', { headers: { Authorization: 'Bearer ' + token } });
     return r.status;
   }, RESEARCHER_TOKEN);
   if (status !== 401 && status !== 403) {
-    throw new Error(`a researcher token read /v1/admin/jobs: status ${status}`);
+    throw new Error(`a researcher token read /v1/owner/jobs: status ${status}`);
   }
   for (const [label, r] of [['researcher', researcher.response], ['owner', owner.response]]) {
     const csp = r.headers()['content-security-policy'];

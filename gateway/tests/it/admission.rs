@@ -7,8 +7,8 @@ use crate::common;
 
 use common::{fixture, head};
 use zkgate_client::Client;
-use zkgate_gateway::admin;
 use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::owner::setup;
 use zkgate_gateway::store::{Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::Gateway;
@@ -33,7 +33,7 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
     let token = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
-        admin::import_dataset(
+        setup::import_dataset(
             &paths,
             &store,
             &vault,
@@ -43,7 +43,7 @@ async fn concurrent_submissions_respect_the_active_jobs_limit() {
             0,
         )
         .unwrap();
-        admin::add_researcher(&store, "alice", "", 0, None).unwrap()
+        setup::add_researcher(&store, "alice", "", 0, None).unwrap()
     };
     let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
 

@@ -14,7 +14,7 @@ use zkgate_client::Client;
 use zkgate_gateway::config::{Config, Paths};
 use zkgate_gateway::store::{JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
-use zkgate_gateway::{admin, Gateway};
+use zkgate_gateway::{owner::setup, Gateway};
 use zkgate_statement::{Aggregate, Receipt, Verdict};
 use zkgate_zkml::ceremony::{self, Ptau, Transcript};
 use zkgate_zkml::dataset::declared_schema;
@@ -61,7 +61,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     let (token, meta) = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
-        let meta = admin::import_dataset(
+        let meta = setup::import_dataset(
             &paths,
             &store,
             &vault,
@@ -72,7 +72,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         )
         .unwrap();
         (
-            admin::add_researcher(&store, "alice", "", 0, None).unwrap(),
+            setup::add_researcher(&store, "alice", "", 0, None).unwrap(),
             meta,
         )
     };

@@ -65,8 +65,9 @@ async fn the_owner_approves_a_held_job_in_the_browser_and_the_researcher_sees_it
     head("data/breast_cancer.csv", 66, &csv);
     import(&gw.paths, &gw.store, gw.vault(), &csv, "breast_cancer");
     let token =
-        zkgate_gateway::admin::add_researcher(&gw.store, "alice", "oncology", 1, None).unwrap();
-    let owner_token = std::fs::read_to_string(gw.paths.admin_token()).unwrap();
+        zkgate_gateway::owner::setup::add_researcher(&gw.store, "alice", "oncology", 1, None)
+            .unwrap();
+    let owner_token = std::fs::read_to_string(gw.paths.owner_token()).unwrap();
     let ca = std::fs::read(gw.paths.tls_cert()).unwrap();
     let serving = Serving::start(gw.clone());
     let alice = Client::new(&serving.base, &token, Some(&ca)).unwrap();

@@ -8,8 +8,8 @@ use common::{fixture, head};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use zkgate_client::{ApiError, Client};
-use zkgate_gateway::admin;
 use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::owner::setup;
 use zkgate_gateway::store::{JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::Gateway;
@@ -55,14 +55,14 @@ async fn end_to_end_over_https() {
     let mut config = Config::default();
     config.limits.max_upload_bytes = 64 * 1024;
     // The metrics need the owner's token (its SHA-256 in config.toml).
-    config.metrics_token_sha256 = Some(zkgate_gateway::admin::token_hash("owner-metrics"));
+    config.metrics_token_sha256 = Some(zkgate_gateway::owner::setup::token_hash("owner-metrics"));
     // 12 rows in shards of 11: two shard proofs, two keys.
     config.limits.shard_rows = 11;
     // This test is about the gateway's mechanics on 12 rows; the shipped
     // profiles (tested in tests/policy.rs) would rightly refuse so few.
     common::init_permissive(&root, &config);
     assert!(
-        admin::init(&root, &config, None, "open").is_err(),
+        setup::init(&root, &config, None, "open").is_err(),
         "init refuses an existing data dir"
     );
     let paths = Paths::new(&root);
@@ -86,7 +86,7 @@ async fn end_to_end_over_https() {
         let vault = Vault::open(&paths, None).unwrap();
         assert_eq!(format!("{vault:?}"), "Vault(<redacted>)");
         // A bad CSV is refused and leaves nothing behind.
-        let e = admin::import_dataset(
+        let e = setup::import_dataset(
             &paths,
             &store,
             &vault,
@@ -99,7 +99,7 @@ async fn end_to_end_over_https() {
         assert!(e.to_string().contains("line 4, column `f5`"), "{e}");
         assert!(store.dataset("bad").unwrap().is_none());
         assert!(!paths.datasets().join("bad.age").exists());
-        let meta = admin::import_dataset(
+        let meta = setup::import_dataset(
             &paths,
             &store,
             &vault,
@@ -110,8 +110,8 @@ async fn end_to_end_over_https() {
         )
         .unwrap();
         (
-            admin::add_researcher(&store, "alice", "", 0, None).unwrap(),
-            admin::add_researcher(&store, "bob", "", 0, None).unwrap(),
+            setup::add_researcher(&store, "alice", "", 0, None).unwrap(),
+            setup::add_researcher(&store, "bob", "", 0, None).unwrap(),
             meta,
         )
     };

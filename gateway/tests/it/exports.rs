@@ -9,8 +9,8 @@ use crate::common;
 use common::{fixture, head, manifest, wait_end};
 use std::time::Duration;
 use zkgate_client::Client;
-use zkgate_gateway::admin;
 use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::owner::setup;
 use zkgate_gateway::store::{JobState, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::Gateway;
@@ -44,7 +44,7 @@ fn float_accuracy(name: &str, rows: usize) -> f64 {
 async fn exported_forests_and_networks_run_under_the_default_profile() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("gw");
-    admin::init(&root, &Config::default(), None, "default").unwrap();
+    setup::init(&root, &Config::default(), None, "default").unwrap();
     let paths = Paths::new(&root);
     let rows = 60;
     let token = {
@@ -53,7 +53,7 @@ async fn exported_forests_and_networks_run_under_the_default_profile() {
         let csv = tmp.path().join("bc.csv");
         head("data/breast_cancer.csv", rows, &csv);
         common::import(&paths, &store, &vault, &csv, "breast_cancer");
-        admin::add_researcher(&store, "alice", "oncology", 2, None).unwrap()
+        setup::add_researcher(&store, "alice", "oncology", 2, None).unwrap()
     };
     let gw = Gateway::open(&root, None).unwrap();
     let serving = common::Serving::start(gw.clone());

@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 use zkgate_client::{Answer, Client};
-use zkgate_gateway::admin;
 use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::owner::setup;
 use zkgate_gateway::store::Store;
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::Gateway;
@@ -90,7 +90,7 @@ async fn no_researcher_visible_answer_carries_a_row_value() {
         ..Config::default()
     };
     config.limits.max_active_jobs_per_researcher = 16;
-    admin::init(&root, &config, None, "default").unwrap();
+    setup::init(&root, &config, None, "default").unwrap();
     let paths = Paths::new(&root);
     let csv = tmp.path().join("t.csv");
     head("data/tabular.csv", 40, &csv);
@@ -100,7 +100,7 @@ async fn no_researcher_visible_answer_carries_a_row_value() {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
         common::import(&paths, &store, &vault, &csv, "t");
-        admin::add_researcher(&store, "eve", "", 1, None).unwrap()
+        setup::add_researcher(&store, "eve", "", 1, None).unwrap()
     };
     let opened = Gateway::open(&root, None).unwrap();
     // The data dir is the owner's alone: directories 0700, files 0600 (as

@@ -39,8 +39,9 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
     let csv = tmp.path().join("bc.csv");
     head("data/breast_cancer.csv", 66, &csv);
     import(&gw.paths, &gw.store, gw.vault(), &csv, "bc");
-    let alice = zkgate_gateway::admin::add_researcher(&gw.store, "alice", "", 1, None).unwrap();
-    let bob = zkgate_gateway::admin::add_researcher(&gw.store, "bob", "", 2, None).unwrap();
+    let alice =
+        zkgate_gateway::owner::setup::add_researcher(&gw.store, "alice", "", 1, None).unwrap();
+    let bob = zkgate_gateway::owner::setup::add_researcher(&gw.store, "bob", "", 2, None).unwrap();
     let ca = std::fs::read(gw.paths.tls_cert()).unwrap();
     let serving = Serving::start(gw.clone());
     let alice = Client::new(&serving.base, &alice, Some(&ca)).unwrap();
@@ -98,7 +99,7 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
     // A rule on the circuit's size judges the compiled job only: with the
     // limit just under this job's count (reloaded through the owner API),
     // the dry run says it would be admitted, then refused once compiled.
-    let owner_token = std::fs::read_to_string(gw.paths.admin_token()).unwrap();
+    let owner_token = std::fs::read_to_string(gw.paths.owner_token()).unwrap();
     let owner = Client::new(&serving.base, owner_token.trim(), Some(&ca)).unwrap();
     // The metrics (who runs how many jobs, for how long) are the owner's
     // by default: without a token or with another's, 401.
@@ -126,7 +127,7 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
         let owner = owner.clone();
         async move {
             owner
-                .post_json::<serde_json::Value>("/v1/admin/policy/reload", &serde_json::json!({}))
+                .post_json::<serde_json::Value>("/v1/owner/policy/reload", &serde_json::json!({}))
                 .await
                 .unwrap()
                 .unwrap()
@@ -181,7 +182,7 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
     assert!(log.contains("\"action\":\"dry_run\""), "{log}");
     // The owner API is not the researchers'.
     let e = bob
-        .get_json::<serde_json::Value>("/v1/admin/datasets")
+        .get_json::<serde_json::Value>("/v1/owner/datasets")
         .await
         .unwrap()
         .unwrap_err();
@@ -196,12 +197,12 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
     assert_eq!(me["role"], "researcher");
     assert_eq!(me["name"], "bob");
 
-    // Proving keys go to registered workers only, by circuit id.
+    // Proving keys go to registered provers only, by circuit id.
     let recipient = age::x25519::Identity::generate().to_public().to_string();
     let nkey = zkgate_gateway::cluster::public_key(&zkgate_gateway::cluster::new_seed()).unwrap();
     let added: serde_json::Value = owner
         .post_json(
-            "/v1/admin/workers",
+            "/v1/owner/provers",
             &serde_json::json!({ "name": "w1", "recipient": recipient, "nkey": nkey }),
         )
         .await
@@ -212,6 +213,41 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
     let key = w1.proving_key(id).await.unwrap().unwrap();
     let kept = std::fs::read(gw.proving_keys().file(id).unwrap()).unwrap();
     assert_eq!(key, kept);
+    // An earlier release's paths still answer, as their successors do,
+    // marked deprecated with a link to the new path.
+    for (path, token, successor) in [
+        ("/v1/admin/workers", owner_token.trim(), "/v1/owner/provers"),
+        (
+            "/v1/admin/datasets",
+            owner_token.trim(),
+            "/v1/owner/datasets",
+        ),
+        (
+            &*format!("/v1/worker/keys/{id}"),
+            added["token"].as_str().unwrap(),
+            &*format!("/v1/prover/keys/{id}"),
+        ),
+    ] {
+        let res = http
+            .get(format!("{}{path}", serving.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 200, "{path}");
+        assert_eq!(res.headers()["deprecation"], "true", "{path}");
+        assert_eq!(
+            res.headers()["link"].to_str().unwrap(),
+            format!("<{successor}>; rel=\"successor-version\""),
+        );
+    }
+    let old = http
+        .get(format!("{}/v1/admin/researchers", serving.base))
+        .bearer_auth("zkg_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status().as_u16(), 401);
     assert_eq!(bob.proving_key(id).await.unwrap().unwrap_err().status, 401);
     assert_eq!(
         owner.proving_key(id).await.unwrap().unwrap_err().status,
@@ -231,16 +267,16 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
         serde_json::json!({ "name": "w2", "recipient": recipient }),
     ] {
         let e = owner
-            .post_json::<serde_json::Value>("/v1/admin/workers", &body)
+            .post_json::<serde_json::Value>("/v1/owner/provers", &body)
             .await
             .unwrap()
             .unwrap_err();
         assert_eq!(e.status, 400, "{body}: {e}");
     }
-    // Another worker's nkey: taken.
+    // Another prover's nkey: taken.
     let e = owner
         .post_json::<serde_json::Value>(
-            "/v1/admin/workers",
+            "/v1/owner/provers",
             &serde_json::json!({ "name": "w2", "recipient": recipient, "nkey": nkey }),
         )
         .await
@@ -248,7 +284,7 @@ async fn mocks_are_synthetic_and_dry_runs_predict_the_job() {
         .unwrap_err();
     assert_eq!(e.status, 409, "{e}");
     owner
-        .delete_json::<serde_json::Value>("/v1/admin/workers/w1")
+        .delete_json::<serde_json::Value>("/v1/owner/provers/w1")
         .await
         .unwrap()
         .unwrap();

@@ -10,8 +10,8 @@ use common::{fixture, head, manifest, tabular, wait_end};
 use std::path::Path;
 use std::time::Duration;
 use zkgate_client::{ApiError, Client};
-use zkgate_gateway::admin;
 use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::owner::setup;
 use zkgate_gateway::store::{Job, JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
 use zkgate_gateway::{audit, policy, Gateway};
@@ -107,13 +107,13 @@ fn use_policy(gw: &Gateway, root: &Path, text: &str) -> Vec<String> {
 async fn policies_decide_what_runs_and_what_leaves() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("gw");
-    admin::init(&root, &Config::default(), None, "default").unwrap();
+    setup::init(&root, &Config::default(), None, "default").unwrap();
     let paths = Paths::new(&root);
     let (alice_token, mallory_token) = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
         let import = |file: &Path, name: &str| {
-            admin::import_dataset(
+            setup::import_dataset(
                 &paths,
                 &store,
                 &vault,
@@ -134,8 +134,8 @@ async fn policies_decide_what_runs_and_what_leaves() {
         mixed_rows(&csv);
         import(&csv, "bc_mixed");
         (
-            admin::add_researcher(&store, "alice", "oncology", 2, None).unwrap(),
-            admin::add_researcher(&store, "mallory", "marketing", 3, None).unwrap(),
+            setup::add_researcher(&store, "alice", "oncology", 2, None).unwrap(),
+            setup::add_researcher(&store, "mallory", "marketing", 3, None).unwrap(),
         )
     };
     let gw = Gateway::open(&root, None).unwrap();
@@ -383,7 +383,7 @@ async fn policies_decide_what_runs_and_what_leaves() {
 
     // --- an invalid policy stops the gateway from starting.
     let other = tmp.path().join("gw2");
-    admin::init(&other, &Config::default(), None, "open").unwrap();
+    setup::init(&other, &Config::default(), None, "open").unwrap();
     std::fs::write(
         other.join("policy.cedar"),
         "@id(\"a\")\npermit (principal, action, resource)\n",
@@ -391,7 +391,7 @@ async fn policies_decide_what_runs_and_what_leaves() {
     .unwrap();
     let err = Gateway::open(&other, None).unwrap_err().to_string();
     assert!(err.contains("policy.cedar:"), "{err}");
-    assert!(admin::init(&tmp.path().join("gw3"), &Config::default(), None, "lax").is_err());
+    assert!(setup::init(&tmp.path().join("gw3"), &Config::default(), None, "lax").is_err());
 }
 
 /// Rows of the breast-cancer file with the label of every row after the
@@ -416,7 +416,7 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
         privacy_budget: 2.0,
         ..Config::default()
     };
-    admin::init(&root, &config, None, "default").unwrap();
+    setup::init(&root, &config, None, "default").unwrap();
     let paths = Paths::new(&root);
     let (alice_token, bob_token) = {
         let store = Store::open(&paths.db()).unwrap();
@@ -427,8 +427,8 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
         flipped_labels(40, 0, &csv);
         common::import(&paths, &store, &vault, &csv, "bc_flipped");
         (
-            admin::add_researcher(&store, "alice", "oncology", 2, None).unwrap(),
-            admin::add_researcher(&store, "bob", "oncology", 2, None).unwrap(),
+            setup::add_researcher(&store, "alice", "oncology", 2, None).unwrap(),
+            setup::add_researcher(&store, "bob", "oncology", 2, None).unwrap(),
         )
     };
     let start = || common::Serving::start(Gateway::open(&root, None).unwrap());

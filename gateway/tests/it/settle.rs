@@ -18,11 +18,11 @@ use zkgate_chain::alloy_sol_types::SolEvent;
 use zkgate_chain::settlement::OpenJob;
 use zkgate_chain::{Chain, Settlement, Wallet};
 use zkgate_client::Client;
-use zkgate_gateway::chain::ChainConfig;
 use zkgate_gateway::config::{Config, Paths};
+use zkgate_gateway::settle::ChainConfig;
 use zkgate_gateway::store::{DatasetMeta, JobState, Manifest, Store};
 use zkgate_gateway::vault::Vault;
-use zkgate_gateway::{admin, Gateway};
+use zkgate_gateway::{owner::setup, Gateway};
 use zkgate_statement::field::fr_from_hex;
 use zkgate_statement::Aggregate;
 use zkgate_statement::{Receipt, Verdict};
@@ -139,7 +139,7 @@ async fn gateway_settles_on_its_embedded_chain() {
     let (token, bob, meta) = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
-        let meta = admin::import_dataset(
+        let meta = setup::import_dataset(
             &paths,
             &store,
             &vault,
@@ -150,8 +150,8 @@ async fn gateway_settles_on_its_embedded_chain() {
         )
         .unwrap();
         (
-            admin::add_researcher(&store, "alice", "", 0, None).unwrap(),
-            admin::add_researcher(&store, "bob", "", 0, None).unwrap(),
+            setup::add_researcher(&store, "alice", "", 0, None).unwrap(),
+            setup::add_researcher(&store, "bob", "", 0, None).unwrap(),
             meta,
         )
     };

@@ -7,6 +7,7 @@ mod cost;
 mod exports;
 mod fuzz;
 mod import_limits;
+mod layering;
 mod privacy;
 mod receipts;
 mod snarkjs;

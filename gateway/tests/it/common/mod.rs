@@ -27,7 +27,7 @@ pub fn head(rel: &str, rows: usize, out: &Path) -> String {
 /// permits everything (these tests are about the gateway's mechanics; the
 /// shipped profiles are tested in tests/policy.rs).
 pub fn init_permissive(root: &Path, config: &zkgate_gateway::config::Config) {
-    zkgate_gateway::admin::init(root, config, None, "open").unwrap();
+    zkgate_gateway::owner::setup::init(root, config, None, "open").unwrap();
     std::fs::write(
         root.join("policy.cedar"),
         "@id(\"everything\")\npermit (principal, action, resource);\n",
@@ -101,7 +101,8 @@ pub fn import(
     name: &str,
 ) {
     let schema = zkgate_zkml::dataset::declared_schema(file).unwrap();
-    zkgate_gateway::admin::import_dataset(paths, store, vault, file, name, &schema, 0).unwrap();
+    zkgate_gateway::owner::setup::import_dataset(paths, store, vault, file, name, &schema, 0)
+        .unwrap();
 }
 
 /// A job on `dataset` with the default columns.

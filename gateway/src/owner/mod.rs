@@ -1,9 +1,11 @@
 //! The data owner's operations on a gateway, the same whether the gateway
-//! is serving (the owner API under `/v1/admin`, behind the owner's token)
+//! is serving (the owner API under `/v1/owner`, behind the owner's token)
 //! or stopped (the CLI opens the data dir): datasets, researchers, the
 //! approval queue, the audit log. Every change is audited as the owner's.
 
-use crate::admin;
+pub(crate) mod api;
+pub mod setup;
+
 use crate::audit::{Entry, Record};
 use crate::error::{Error, Result};
 use crate::store::{now, DatasetMeta, Job, JobState, Researcher, Review};
@@ -35,7 +37,7 @@ pub fn import_dataset(
     csv: &[u8],
     price: u64,
 ) -> Result<DatasetMeta> {
-    let meta = admin::import_reader(&gw.paths, &gw.store, gw.vault(), csv, name, schema, price)?;
+    let meta = setup::import_reader(&gw.paths, &gw.store, gw.vault(), csv, name, schema, price)?;
     audit(
         gw,
         "dataset_import",
@@ -67,7 +69,7 @@ pub fn remove_dataset(gw: &Gateway, name: &str) -> Result<()> {
             j.state.name()
         )));
     }
-    admin::remove_dataset(&gw.paths, &gw.store, name)?;
+    setup::remove_dataset(&gw.paths, &gw.store, name)?;
     audit(
         gw,
         "dataset_remove",
@@ -86,7 +88,7 @@ pub fn add_researcher(
     trust: u8,
     address: Option<Address>,
 ) -> Result<String> {
-    let token = admin::add_researcher(&gw.store, name, organisation, trust, address)?;
+    let token = setup::add_researcher(&gw.store, name, organisation, trust, address)?;
     audit(
         gw,
         "researcher_add",
@@ -130,25 +132,25 @@ pub fn revoke_researcher(gw: &Gateway, name: &str) -> Result<Vec<String>> {
     Ok(cancelled)
 }
 
-/// Registers a proving worker by its age recipient and its nkey (`zkgate
-/// worker --init` prints both); returns its token (shown once), which it
+/// Registers a proving prover by its age recipient and its nkey (`zkgate
+/// prover --init` prints both); returns its token (shown once), which it
 /// fetches proving keys with.
-pub fn add_worker(gw: &Gateway, name: &str, recipient: &str, nkey: &str) -> Result<String> {
-    crate::admin::check_name(name, "worker")?;
+pub fn add_prover(gw: &Gateway, name: &str, recipient: &str, nkey: &str) -> Result<String> {
+    crate::owner::setup::check_name(name, "prover")?;
     recipient
         .parse::<age::x25519::Recipient>()
         .map_err(|e| Error::BadRequest(format!("`{recipient}` is not an age recipient: {e}")))?;
     crate::cluster::check_public_key(nkey)?;
-    if gw.store.workers()?.iter().any(|w| w.nkey == nkey) {
-        return Err(Error::Conflict(format!("nkey {nkey} is another worker's")));
+    if gw.store.provers()?.iter().any(|w| w.nkey == nkey) {
+        return Err(Error::Conflict(format!("nkey {nkey} is another prover's")));
     }
-    if gw.store.workers()?.iter().any(|w| w.name == name) {
-        return Err(Error::Conflict(format!("worker `{name}` already exists")));
+    if gw.store.provers()?.iter().any(|w| w.name == name) {
+        return Err(Error::Conflict(format!("prover `{name}` already exists")));
     }
     let token = format!("zkgw_{}", hex::encode(rand::random::<[u8; 24]>()));
-    gw.store.add_worker(
-        &crate::admin::token_hash(&token),
-        &crate::store::WorkerRecord {
+    gw.store.add_prover(
+        &crate::owner::setup::token_hash(&token),
+        &crate::store::ProverRecord {
             name: name.into(),
             recipient: recipient.into(),
             nkey: nkey.into(),
@@ -157,26 +159,26 @@ pub fn add_worker(gw: &Gateway, name: &str, recipient: &str, nkey: &str) -> Resu
     )?;
     audit(
         gw,
-        "worker_add",
+        "prover_add",
         Record {
-            message: format!("worker `{name}` ({recipient}, {nkey})"),
+            message: format!("prover `{name}` ({recipient}, {nkey})"),
             ..Record::default()
         },
     )?;
     Ok(token)
 }
 
-/// Removes a worker: tasks are no longer encrypted to it, and its token
+/// Removes a prover: tasks are no longer encrypted to it, and its token
 /// fetches no key.
-pub fn remove_worker(gw: &Gateway, name: &str) -> Result<()> {
-    if !gw.store.remove_worker(name)? {
-        return Err(Error::NotFound(format!("worker `{name}`")));
+pub fn remove_prover(gw: &Gateway, name: &str) -> Result<()> {
+    if !gw.store.remove_prover(name)? {
+        return Err(Error::NotFound(format!("prover `{name}`")));
     }
     audit(
         gw,
-        "worker_remove",
+        "prover_remove",
         Record {
-            message: format!("worker `{name}`"),
+            message: format!("prover `{name}`"),
             ..Record::default()
         },
     )
@@ -283,7 +285,7 @@ pub fn review(gw: &Gateway, id: &str, verdict: Verdict, note: &str) -> Result<Jo
         },
     )?;
     if verdict == Verdict::Approve {
-        crate::worker::wake(gw);
+        crate::runner::wake(gw);
     }
     Ok(updated)
 }
@@ -295,9 +297,10 @@ pub fn jobs(gw: &Gateway) -> Result<Vec<Job>> {
     Ok(all)
 }
 
-/// The audit log's chain, checked.
+/// The audit log's hash links (each entry carries the hash of the one
+/// before), checked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Chain {
+pub struct Links {
     /// Whether every entry follows the one before.
     pub ok: bool,
     /// Entries checked.
@@ -311,29 +314,31 @@ pub struct Chain {
     pub error: Option<String>,
 }
 
-/// A page of the audit log with its chain check.
+/// A page of the audit log with its links checked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditPage {
     /// The entries asked for, oldest first.
     pub entries: Vec<Entry>,
     /// Entries in the log.
     pub total: u64,
-    /// The whole chain, checked now.
-    pub chain: Chain,
+    /// The whole log's links, checked now.
+    pub links: Links,
+    /// The same, under the name an earlier release gave it (deprecated).
+    pub chain: Links,
 }
 
 /// The last `limit` entries of the audit log (from entry `from` when
-/// given), and the chain checked.
+/// given), and the log's links checked.
 pub fn audit_page(gw: &Gateway, from: Option<u64>, limit: usize) -> Result<AuditPage> {
     let path = gw.paths.audit();
-    let chain = match crate::audit::verify(&path) {
-        Ok((seq, head)) => Chain {
+    let links = match crate::audit::verify(&path) {
+        Ok((seq, head)) => Links {
             ok: true,
             seq: Some(seq),
             head: Some(head),
             error: None,
         },
-        Err(e) => Chain {
+        Err(e) => Links {
             ok: false,
             seq: None,
             head: None,
@@ -356,7 +361,8 @@ pub fn audit_page(gw: &Gateway, from: Option<u64>, limit: usize) -> Result<Audit
     Ok(AuditPage {
         entries,
         total,
-        chain,
+        chain: links.clone(),
+        links,
     })
 }
 

@@ -1,10 +1,10 @@
-//! The proving workers: a bounded pool that takes queued jobs in order and
+//! The job runners: a bounded pool that takes queued jobs in order and
 //! runs them through zkml on blocking threads, recording every state change
 //! durably. `recover` requeues jobs a crash left in flight.
 
-use crate::admin::load_dataset;
-use crate::chain::Attempt;
 use crate::error::{Error, Result};
+use crate::owner::setup::load_dataset;
+use crate::settle::Attempt;
 use crate::store::{now, Hold, Job, JobState, Manifest, Progress, SettlementRecord, Timings};
 use crate::{policy, Gateway};
 use std::sync::Arc;
@@ -60,20 +60,20 @@ fn recovered(job: &Job) -> Option<JobState> {
     }
 }
 
-/// Wakes the workers (a job was queued).
+/// Wakes the runners (a job was queued).
 pub fn wake(gw: &Gateway) {
     gw.wake.notify_waiters();
 }
 
-/// Starts `limits.workers` workers; each stops once `stop` turns true (a
-/// worker busy proving stops after its job: a watch, unlike a notification,
+/// Starts `limits.job_runners` runners; each stops once `stop` turns true (a
+/// runner busy proving stops after its job: a watch, unlike a notification,
 /// is not missed while nobody waits on it).
 pub fn spawn(
     gw: Arc<Gateway>,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     let picking = Arc::new(tokio::sync::Mutex::new(()));
-    (0..gw.config.limits.workers.max(1))
+    (0..gw.config.limits.job_runners.max(1))
         .map(|_| {
             let (gw, mut stop, picking) = (gw.clone(), stop.clone(), picking.clone());
             tokio::spawn(async move {
@@ -108,7 +108,7 @@ pub fn spawn(
                             }
                         }
                         Err(e) => {
-                            eprintln!("zkgate: worker: {e}");
+                            eprintln!("zkgate: job runner: {e}");
                             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                         }
                     }
@@ -147,8 +147,8 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
     if let Ok(Attempt::Settled(_)) = &attempt {
         // Each settlement also anchors the audit log's head on chain.
         let anchor = gw.audit().anchor(&gw.vault().signer());
-        let anchored = match crate::chain::job_binding(&gw.paths, job) {
-            Ok(Some(b)) => crate::chain::anchor_audit(&gw.paths, &b, &anchor).await,
+        let anchored = match crate::settle::job_binding(&gw.paths, job) {
+            Ok(Some(b)) => crate::settle::anchor_audit(&gw.paths, &b, &anchor).await,
             Ok(None) => Ok(()),
             Err(e) => Err(e),
         };
@@ -212,14 +212,14 @@ async fn settle_job(gw: &Gateway, job: &Job) -> bool {
 /// One attempt at settling `job` on the on-chain job it is bound to.
 async fn attempt_settlement(gw: &Gateway, job: &Job) -> Result<Attempt> {
     let binding =
-        crate::chain::job_binding(&gw.paths, job)?.expect("only on-chain jobs are settled");
+        crate::settle::job_binding(&gw.paths, job)?.expect("only on-chain jobs are settled");
     let Some(q) = &job.manifest.question else {
         return Ok(Attempt::Refused(
             "the job has no question: the contract's job pins one".into(),
         ));
     };
     match (gw.store.receipt(&job.id), gw.store.vk(&job.id)) {
-        (Ok(Some(r)), Ok(Some(vk))) => crate::chain::settle(&gw.paths, &binding, q, &r, &vk).await,
+        (Ok(Some(r)), Ok(Some(vk))) => crate::settle::settle(&gw.paths, &binding, q, &r, &vk).await,
         _ => Ok(Attempt::Refused("the receipt is missing".into())),
     }
 }
@@ -301,7 +301,7 @@ fn contained<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
 }
 
 /// What the compiler is asked for by a manifest: the one translation the
-/// worker, dry runs and the researcher's question use.
+/// runner, dry runs and the researcher's question use.
 pub fn request_of(manifest: &Manifest) -> JobRequest {
     JobRequest {
         aggregate: manifest.aggregate.clone(),
@@ -344,31 +344,20 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         .store
         .dataset(&job.manifest.dataset)?
         .ok_or_else(|| Error::NotFound(format!("dataset `{}`", job.manifest.dataset)))?;
-    let jobs_today = policy::jobs_today(
-        &gw.store.jobs()?,
-        &job.researcher,
+    let jobs = gw.store.jobs()?;
+    let facts = policy::Facts::of(
+        gw,
+        &researcher,
+        &meta,
+        &model,
+        &job.manifest,
+        &jobs,
         job.created,
         Some(&job.id),
-    );
-    // The budget as it stood before this job spent its share.
-    let mut epsilon = gw.store.budget(
-        job.manifest.budget_holder(&job.researcher),
-        &job.manifest.dataset,
-        gw.config.privacy_budget,
     )?;
-    epsilon.spent = (epsilon.spent - job.manifest.epsilon.unwrap_or(0.0)).max(0.0);
     let shard_rows = crate::question::shard_rows(&meta, gw.config.limits.shard_rows);
     let gate = |g: &Gate<'_>| {
-        let facts = policy::Facts {
-            researcher: &researcher,
-            dataset: &meta,
-            model: &model,
-            manifest: &job.manifest,
-            jobs_today,
-            constraints: Some(g.constraints),
-            memory_mb: Some(g.memory >> 20),
-            epsilon,
-        };
+        let facts = facts.clone().compiled(g.constraints, g.memory);
         tracker.lock().expect("tracker").compiled(g.constraints);
         let refused = |e: Error| zkgate_zkml::Error::Refused(Box::new(e));
         let question = job.manifest.question.as_ref();
@@ -414,8 +403,8 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
                 transcript,
             });
     // An on-chain job's proofs carry the binding it was accepted with.
-    let nonce = crate::chain::proof_nonce(&gw.paths, job)?;
-    // With a queue configured, the shards go to the owner's workers, each
+    let nonce = crate::settle::proof_nonce(&gw.paths, job)?;
+    // With a queue configured, the shards go to the owner's provers, each
     // task to one.
     let dispatch = crate::cluster::dispatch(gw, &job.id)?;
     // Kept keys, paced so that the setup step does not tell this

@@ -23,7 +23,7 @@ pub struct InitReport {
     /// Where the certificate is (give it to researchers).
     pub cert_path: std::path::PathBuf,
     /// Where the owner's token for the owner API is.
-    pub admin_token_path: std::path::PathBuf,
+    pub owner_token_path: std::path::PathBuf,
 }
 
 /// Creates a data dir: config, vault identity, TLS certificate and key,
@@ -57,33 +57,41 @@ pub fn init(
     Store::open(&paths.db())?;
     write_file(&paths.policy(config), policy.as_bytes(), false)?;
     let mut config = config.clone();
-    config.admin_token_sha256 = Some(new_admin_token(&paths)?);
+    config.owner_token_sha256 = Some(new_owner_token(&paths)?);
     write_file(&paths.config(), config.to_toml().as_bytes(), false)?;
     lock_down(root)?;
     Ok(InitReport {
         fingerprint,
         cert_path: paths.tls_cert(),
-        admin_token_path: paths.admin_token(),
+        owner_token_path: paths.owner_token(),
     })
 }
 
-/// Writes a fresh owner token to `admin.token` (0600) and returns the hash
-/// the configuration keeps.
-fn new_admin_token(paths: &Paths) -> Result<String> {
+/// Writes a fresh owner token to `owner.token` (0600; an earlier
+/// release's `admin.token` is removed) and returns the hash the
+/// configuration keeps.
+fn new_owner_token(paths: &Paths) -> Result<String> {
     let token = format!("zkga_{}", hex::encode(rand::random::<[u8; 24]>()));
-    write_secret(&paths.admin_token(), format!("{token}\n").as_bytes())?;
+    write_secret(
+        &paths.root.join("owner.token"),
+        format!("{token}\n").as_bytes(),
+    )?;
+    let old = paths.root.join("admin.token");
+    if old.exists() {
+        std::fs::remove_file(&old).map_err(|e| Error::io(&old, e))?;
+    }
     Ok(token_hash(&token))
 }
 
 /// Replaces the owner token of a stopped gateway (a data dir from before
 /// the owner API gets its first): the old one stops working when the
 /// gateway starts again.
-pub fn rotate_admin_token(root: &Path) -> Result<std::path::PathBuf> {
+pub fn rotate_owner_token(root: &Path) -> Result<std::path::PathBuf> {
     let paths = Paths::new(root);
     let mut config = Config::load(&paths.config())?;
-    config.admin_token_sha256 = Some(new_admin_token(&paths)?);
+    config.owner_token_sha256 = Some(new_owner_token(&paths)?);
     write_file(&paths.config(), config.to_toml().as_bytes(), false)?;
-    Ok(paths.admin_token())
+    Ok(paths.owner_token())
 }
 
 /// Makes the data dir the owner's alone: every directory under it 0700,

@@ -1,112 +1,91 @@
-//! The owner API (`/v1/admin/...`) on the running gateway, behind the
-//! owner's bearer token (`admin.token`, made at `init`), and `/v1/whoami`,
-//! which tells either kind of token what it is. Each handler is one call
-//! into [`crate::owner`], which the CLI also uses on a stopped gateway.
+//! The owner API (`/v1/owner/...`; `/v1/admin/...` in an earlier
+//! release) on the running gateway, behind the owner's bearer token
+//! (`owner.token`, made at `init`); the registered provers' key route;
+//! and `/v1/whoami`, which tells either kind of token what it is. Each
+//! handler is one call into [`crate::owner`], which the CLI also uses on a
+//! stopped gateway.
 
-use crate::admin::token_hash;
-use crate::api::multipart_error;
 use crate::error::{Error, Result};
+use crate::http::{bearer, blocking, is_owner, multipart_error, AppState, Owner, ProverCaller};
+use crate::owner::setup::token_hash;
 use crate::owner::{self, NewResearcher, Note, Verdict};
 use crate::Gateway;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Multipart, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::HeaderValue;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::{Json, Router};
 use serde_json::json;
-use std::sync::Arc;
+use tower::ServiceExt;
 
-type AppState = Arc<Gateway>;
+/// Prefixes an earlier release served, and what they are called now: a
+/// request under one is answered as its successor, with a `Deprecation`
+/// header and a `Link` to the new path.
+pub(crate) const RENAMED: &[(&str, &str)] = &[
+    ("/v1/admin/workers", "/v1/owner/provers"),
+    ("/v1/admin/", "/v1/owner/"),
+    ("/v1/worker/", "/v1/prover/"),
+];
 
-/// The bearer token of a request, if any.
-pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-}
-
-/// Whether `token` is the owner's.
-fn is_owner(gw: &Gateway, token: &str) -> bool {
-    gw.config
-        .admin_token_sha256
-        .as_deref()
-        .is_some_and(|want| want.eq_ignore_ascii_case(&token_hash(token)))
-}
-
-/// The data owner making a request: a handler taking it runs only with the
-/// owner's token (none or an unknown one is a 401; a researcher's is a
-/// 403).
-pub(crate) struct Owner;
-
-impl FromRequestParts<AppState> for Owner {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, gw: &AppState) -> Result<Self> {
-        let token = bearer(&parts.headers).ok_or(Error::Unauthorized)?;
-        if is_owner(gw, token) {
-            return Ok(Owner);
-        }
-        match gw.store.researcher(&token_hash(token))? {
-            Some(_) => Err(Error::Forbidden(
-                "the owner API takes the owner's token".into(),
-            )),
-            None => Err(Error::Unauthorized),
-        }
-    }
-}
-
-/// The owner's routes, and `/v1/whoami`.
+/// The owner's routes, the registered provers' key route, `/v1/whoami`,
+/// and the old prefixes of [`RENAMED`].
 pub(crate) fn routes(gw: &Gateway) -> Router<AppState> {
-    Router::new()
+    let current = Router::new()
         .route("/v1/whoami", get(whoami))
-        .route("/v1/admin/datasets", get(datasets).post(import))
-        .route("/v1/admin/datasets/{name}", delete(remove))
-        .route("/v1/admin/researchers", get(researchers).post(add))
-        .route("/v1/admin/researchers/{name}", delete(revoke))
-        .route("/v1/admin/policy/reload", post(reload))
-        .route("/v1/admin/jobs", get(jobs))
-        .route("/v1/admin/jobs/{id}/{verdict}", post(review))
-        .route("/v1/admin/audit", get(audit))
-        .route("/v1/admin/workers", get(workers).post(add_worker))
-        .route("/v1/admin/workers/{name}", delete(remove_worker))
-        .route("/v1/worker/keys/{id}", get(proving_key))
+        .route("/v1/owner/datasets", get(datasets).post(import))
+        .route("/v1/owner/datasets/{name}", delete(remove))
+        .route("/v1/owner/researchers", get(researchers).post(add))
+        .route("/v1/owner/researchers/{name}", delete(revoke))
+        .route("/v1/owner/policy/reload", post(reload))
+        .route("/v1/owner/jobs", get(jobs))
+        .route("/v1/owner/jobs/{id}/{verdict}", post(review))
+        .route("/v1/owner/audit", get(audit))
+        .route("/v1/owner/provers", get(provers).post(add_prover))
+        .route("/v1/owner/provers/{name}", delete(remove_prover))
+        .route("/v1/prover/keys/{id}", get(proving_key))
         // An import's CSV may be larger than a model upload.
         .layer(DefaultBodyLimit::max(
             gw.config
                 .limits
                 .max_dataset_bytes
                 .max(gw.config.limits.max_upload_bytes),
-        ))
+        ));
+    let served = current.clone();
+    let legacy = any(move |State(gw): State<AppState>, req: Request| {
+        forward(served.clone().with_state(gw), req)
+    });
+    current
+        .route("/v1/admin/{*rest}", legacy.clone())
+        .route("/v1/worker/{*rest}", legacy)
 }
 
-/// A proving worker the owner registered, known by its token.
-pub(crate) struct WorkerCaller(crate::store::WorkerRecord);
-
-impl FromRequestParts<AppState> for WorkerCaller {
-    type Rejection = Error;
-
-    async fn from_request_parts(parts: &mut Parts, gw: &AppState) -> Result<Self> {
-        let token = bearer(&parts.headers).ok_or(Error::Unauthorized)?;
-        gw.store
-            .worker(&token_hash(token))?
-            .map(WorkerCaller)
-            .ok_or(Error::Unauthorized)
+/// Answers a request under an old prefix as its successor would.
+async fn forward(routes: Router, mut req: Request) -> Response {
+    let path = req.uri().path();
+    let Some((old, new)) = RENAMED.iter().find(|(old, _)| path.starts_with(old)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let successor = format!("{new}{}", &path[old.len()..]);
+    let uri = match req.uri().query() {
+        Some(q) => format!("{successor}?{q}"),
+        None => successor.clone(),
+    };
+    match uri.parse() {
+        Ok(uri) => *req.uri_mut() = uri,
+        Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     }
-}
-
-/// Runs owner work off the async runtime (imports hash every row; the
-/// store and the audit log write synchronously).
-async fn blocking<T: Send + 'static>(
-    gw: &AppState,
-    f: impl FnOnce(&Gateway) -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let gw = gw.clone();
-    tokio::task::spawn_blocking(move || f(&gw))
-        .await
-        .map_err(|e| Error::Crashed(e.to_string()))?
+    let mut res = match routes.oneshot(req).await {
+        Ok(res) => res,
+        Err(never) => match never {},
+    };
+    let h = res.headers_mut();
+    h.insert("deprecation", HeaderValue::from_static("true"));
+    if let Ok(link) = HeaderValue::from_str(&format!("<{successor}>; rel=\"successor-version\"")) {
+        h.insert(header::LINK, link);
+    }
+    res
 }
 
 /// `GET /v1/whoami`: `{"role": "owner"}` or the researcher the token
@@ -242,7 +221,7 @@ async fn reload(State(gw): State<AppState>, _: Owner) -> Result<Response> {
 
 async fn jobs(State(gw): State<AppState>, _: Owner) -> Result<Response> {
     let mut all = owner::jobs(&gw)?;
-    all.iter_mut().for_each(crate::api::live);
+    all.iter_mut().for_each(crate::research::live);
     Ok(Json(all).into_response())
 }
 
@@ -282,47 +261,47 @@ async fn audit(State(gw): State<AppState>, _: Owner, Query(p): Query<Page>) -> R
     Ok(Json(page).into_response())
 }
 
-async fn workers(State(gw): State<AppState>, _: Owner) -> Result<Response> {
-    Ok(Json(gw.store.workers()?).into_response())
+async fn provers(State(gw): State<AppState>, _: Owner) -> Result<Response> {
+    Ok(Json(gw.store.provers()?).into_response())
 }
 
-async fn add_worker(
+async fn add_prover(
     State(gw): State<AppState>,
     _: Owner,
     body: axum::body::Bytes,
 ) -> Result<Response> {
     #[derive(serde::Deserialize)]
     #[serde(deny_unknown_fields)]
-    struct NewWorker {
+    struct NewProver {
         name: String,
         recipient: String,
         nkey: String,
     }
-    let w: NewWorker = serde_json::from_slice(&body)
+    let w: NewProver = serde_json::from_slice(&body)
         .map_err(|e| Error::BadRequest(format!("expected {{name, recipient, nkey}}: {e}")))?;
     let name = w.name.clone();
     let token = blocking(&gw, move |gw| {
-        owner::add_worker(gw, &w.name, &w.recipient, &w.nkey)
+        owner::add_prover(gw, &w.name, &w.recipient, &w.nkey)
     })
     .await?;
     Ok(issued(&name, &token))
 }
 
-async fn remove_worker(
+async fn remove_prover(
     State(gw): State<AppState>,
     _: Owner,
     Path(name): Path<String>,
 ) -> Result<Response> {
     let n = name.clone();
-    blocking(&gw, move |gw| owner::remove_worker(gw, &n)).await?;
+    blocking(&gw, move |gw| owner::remove_prover(gw, &n)).await?;
     Ok(Json(json!({ "removed": name })).into_response())
 }
 
-/// `GET /v1/worker/keys/{circuit_id}`: a kept proving key, as the gateway
-/// keeps it (uncompressed), for a registered worker.
+/// `GET /v1/prover/keys/{circuit_id}`: a kept proving key, as the gateway
+/// keeps it (uncompressed), for a registered prover.
 async fn proving_key(
     State(gw): State<AppState>,
-    WorkerCaller(w): WorkerCaller,
+    ProverCaller(w): ProverCaller,
     Path(id): Path<String>,
 ) -> Result<Response> {
     let path = gw
@@ -333,7 +312,7 @@ async fn proving_key(
         .await
         .map_err(|e| Error::io(&path, e))?;
     eprintln!(
-        "zkgate: worker `{}` fetched the key of circuit {id} ({} MiB)",
+        "zkgate: prover `{}` fetched the key of circuit {id} ({} MiB)",
         w.name,
         bytes.len() >> 20
     );

@@ -2,12 +2,12 @@
 //! `zkgate chain deploy`) settles every job whose manifest names an on-chain
 //! job: when the job is accepted it is bound to that job on the contract
 //! and chain `chain.json` names then (a [`ChainBinding`] kept with it), its
-//! proof carries that binding's nonce, and once it is proved the worker
+//! proof carries that binding's nonce, and once it is proved the job runner
 //! submits it to that contract, even if `chain.json` has changed since. The
 //! embedded chain lives in `chain/state.json`; `rpc` points at a JSON-RPC
 //! node instead.
 //!
-//! Settling is safe to repeat: before sending, the worker reads the job on
+//! Settling is safe to repeat: before sending, the job runner reads the job on
 //! chain, and a job already settled is recorded from its event instead of
 //! being settled again (the contract would refuse a second settlement
 //! anyway). A job whose settlement was in flight when the gateway stopped

@@ -1,0 +1,162 @@
+//! What every HTTP handler shares: the state, the bearer token and the
+//! callers it identifies (a researcher, the owner, a registered prover),
+//! work moved off the async runtime, and multipart forms read within a
+//! limit. Handlers stay thin: each reads its request with these and makes
+//! one call into [`crate::research`] or [`crate::owner`].
+
+use crate::error::{Error, Result};
+use crate::owner::setup::token_hash;
+use crate::store::{CeremonyUpload, Manifest, Researcher};
+use crate::Gateway;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Multipart};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use std::sync::Arc;
+
+/// The handlers' state.
+pub(crate) type AppState = Arc<Gateway>;
+
+/// The bearer token of a request, if any.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Whether `token` is the owner's.
+pub(crate) fn is_owner(gw: &Gateway, token: &str) -> bool {
+    gw.config
+        .owner_token_sha256
+        .as_deref()
+        .is_some_and(|want| want.eq_ignore_ascii_case(&token_hash(token)))
+}
+
+/// The data owner making a request: a handler taking it runs only with the
+/// owner's token (none or an unknown one is a 401; a researcher's is a
+/// 403).
+pub(crate) struct Owner;
+
+impl FromRequestParts<AppState> for Owner {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, gw: &AppState) -> Result<Self> {
+        let token = bearer(&parts.headers).ok_or(Error::Unauthorized)?;
+        if is_owner(gw, token) {
+            return Ok(Owner);
+        }
+        match gw.store.researcher(&token_hash(token))? {
+            Some(_) => Err(Error::Forbidden(
+                "the owner API takes the owner's token".into(),
+            )),
+            None => Err(Error::Unauthorized),
+        }
+    }
+}
+
+/// The researcher making a request, known by the bearer token: a handler
+/// taking it runs only for a known researcher (anything else is a 401
+/// before the handler starts).
+pub(crate) struct Caller(pub(crate) Researcher);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, gw: &AppState) -> Result<Self> {
+        let token = bearer(&parts.headers).ok_or(Error::Unauthorized)?;
+        gw.store
+            .researcher(&token_hash(token))?
+            .map(Caller)
+            .ok_or(Error::Unauthorized)
+    }
+}
+
+/// A prover the owner registered, known by its token.
+pub(crate) struct ProverCaller(pub(crate) crate::store::ProverRecord);
+
+impl FromRequestParts<AppState> for ProverCaller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, gw: &AppState) -> Result<Self> {
+        let token = bearer(&parts.headers).ok_or(Error::Unauthorized)?;
+        gw.store
+            .prover(&token_hash(token))?
+            .map(ProverCaller)
+            .ok_or(Error::Unauthorized)
+    }
+}
+
+/// Runs work off the async runtime (imports hash every row, a model's
+/// import and compilation take seconds; the store and the audit log
+/// write synchronously).
+pub(crate) async fn blocking<T: Send + 'static>(
+    gw: &AppState,
+    f: impl FnOnce(&Gateway) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let gw = gw.clone();
+    tokio::task::spawn_blocking(move || f(&gw))
+        .await
+        .map_err(|e| Error::Crashed(e.to_string()))?
+}
+
+pub(crate) fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::TooLarge(limit)
+    } else {
+        Error::BadRequest(format!("multipart: {}", e.body_text()))
+    }
+}
+
+/// A submission's form: its `manifest` (JSON), its `model` (ONNX bytes)
+/// and optionally a `ceremony_key`, nothing else, in at most `limit`
+/// bytes.
+pub(crate) struct Form {
+    pub(crate) manifest: Manifest,
+    pub(crate) model: Bytes,
+    pub(crate) ceremony: Option<CeremonyUpload>,
+}
+
+pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form> {
+    let (mut manifest, mut model) = (None, None);
+    let mut key = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+        match name.as_str() {
+            "manifest" => manifest = Some(bytes),
+            "model" => model = Some(bytes),
+            "ceremony_key" => key = Some(bytes),
+            other => {
+                return Err(Error::BadRequest(format!(
+                    "unexpected form field `{other}` (expected `manifest`, `model`, and optionally `ceremony_key`)"
+                )))
+            }
+        }
+    }
+    let manifest: Manifest = serde_json::from_slice(
+        &manifest.ok_or_else(|| Error::BadRequest("missing form field `manifest`".into()))?,
+    )
+    .map_err(|e| Error::BadRequest(format!("manifest: {e}")))?;
+    let model = model.ok_or_else(|| Error::BadRequest("missing form field `model`".into()))?;
+    let ceremony = match key {
+        None => None,
+        Some(key) => {
+            // The transcript is read now (cheap); the key's points and its
+            // fit to the job's circuit are checked before proving.
+            zkgate_zkml::ceremony::snarkjs::read_transcript(&key)
+                .map_err(|e| Error::BadRequest(format!("ceremony_key: {e}")))?;
+            Some(CeremonyUpload { zkey: key.to_vec() })
+        }
+    };
+    Ok(Form {
+        manifest,
+        model,
+        ceremony,
+    })
+}
