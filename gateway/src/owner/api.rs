@@ -76,6 +76,9 @@ async fn forward(routes: Router, mut req: Request) -> Response {
         Ok(uri) => *req.uri_mut() = uri,
         Err(_) => return StatusCode::BAD_REQUEST.into_response(),
     }
+    // The old route's own match (its `rest`) must not reach the new
+    // route's path extractors.
+    req.extensions_mut().clear();
     let mut res = match routes.oneshot(req).await {
         Ok(res) => res,
         Err(never) => match never {},
