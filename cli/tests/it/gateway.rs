@@ -570,7 +570,7 @@ async fn owner_commands_work_while_the_gateway_serves() {
     assert!(said.contains("belonged to a revoked researcher"), "{said}");
     // The researcher API does not take the owner's token, nor the owner
     // API a researcher's.
-    let owner_token = std::fs::read_to_string(dir.join("admin.token")).unwrap();
+    let owner_token = std::fs::read_to_string(dir.join("owner.token")).unwrap();
     let as_owner = Client::new(&url, owner_token.trim(), Some(&ca)).unwrap();
     assert_eq!(as_owner.jobs().await.unwrap().unwrap_err().status, 401);
     let e = alice

@@ -9,4 +9,5 @@ mod cluster;
 mod common;
 mod gateway;
 mod inspect;
+mod readme;
 mod red_team;

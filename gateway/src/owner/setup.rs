@@ -293,3 +293,30 @@ pub fn remove_dataset(paths: &Paths, store: &Store, name: &str) -> Result<()> {
 pub fn published_dataset(paths: &Paths, name: &str) -> Result<Option<DatasetMeta>> {
     Store::open(&paths.db())?.dataset(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data dir an earlier release made keeps its `admin.token` until
+    /// the token is rotated, which writes `owner.token` and removes it.
+    #[test]
+    fn an_earlier_releases_token_file_is_read_until_rotated() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("gw");
+        init(&root, &Config::default(), None, "open").unwrap();
+        let paths = Paths::new(&root);
+        assert_eq!(paths.owner_token(), root.join("owner.token"));
+        std::fs::rename(root.join("owner.token"), root.join("admin.token")).unwrap();
+        assert_eq!(paths.owner_token(), root.join("admin.token"));
+        let new = rotate_owner_token(&root).unwrap();
+        assert_eq!(new, root.join("owner.token"));
+        assert!(!root.join("admin.token").exists());
+        let token = std::fs::read_to_string(&new).unwrap();
+        let config = Config::load(&paths.config()).unwrap();
+        assert_eq!(
+            config.owner_token_sha256.as_deref(),
+            Some(token_hash(token.trim()).as_str())
+        );
+    }
+}
