@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 ROWS="${ROWS:-10000}"
 SHARD="${SHARD:-2046}"
 WORKERS="${WORKERS:-0 1 2}"
-cargo build --release -q -p zkgate-cli
+cargo build --release -q   # the set-up's build: the same compiled dependencies as the tests
 ZK="${CARGO_TARGET_DIR:-./target}/release/zkgate"
 NATS="${NATS_SERVER:-nats-server}"
 WORK="$(mktemp -d)"

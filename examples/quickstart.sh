@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS="${ROWS:-569}"
-cargo build --release -q -p zkgate-cli
+cargo build --release -q   # the set-up's build: the same compiled dependencies as the tests
 ZK="${CARGO_TARGET_DIR:-./target}/release/zkgate"
 WORK="$(mktemp -d)"
 DATA="$WORK/gateway"

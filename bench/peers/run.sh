@@ -12,5 +12,5 @@ if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$HERE/requirements.txt"
-(cd "$ROOT" && cargo build --release -q -p zkgate-cli)
+(cd "$ROOT" && cargo build --release -q)
 exec "$VENV/bin/python" "$HERE/compare.py" "$@"
