@@ -319,16 +319,14 @@ fn run_one(
     }
     if name == "load" {
         // MODEL:ROWS reads as load:CLIENTS here.
-        let dir = std::env::temp_dir().join(format!("zkgate-load-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let out = tokio::runtime::Runtime::new()?.block_on(crate::load::run(
-            &dir,
+        // A fresh data dir, removed however the run ends.
+        let dir = tempfile::Builder::new().prefix("zkgate-load-").tempdir()?;
+        return tokio::runtime::Runtime::new()?.block_on(crate::load::run(
+            dir.path(),
             fixtures,
             rows.max(1),
             60,
         ));
-        let _ = std::fs::remove_dir_all(&dir);
-        return out;
     }
     let m = MODELS
         .iter()

@@ -2,7 +2,6 @@
 //! every call's gas measured (`zkgate bench --settle`).
 
 use anyhow::Result;
-use std::path::PathBuf;
 use zkgate_chain::alloy_primitives::{B256, U256};
 use zkgate_chain::settlement::Bundle;
 use zkgate_chain::{Chain, Settlement, Wallet};
@@ -11,7 +10,8 @@ use zkgate_chain::{Chain, Settlement, Wallet};
 /// every call's gas measured.
 pub struct GasBench {
     rt: tokio::runtime::Runtime,
-    dir: PathBuf,
+    /// The embedded chain's state, removed with the bench.
+    _dir: tempfile::TempDir,
     s: Settlement,
     /// The on-chain dataset.
     dataset: u64,
@@ -36,9 +36,9 @@ impl GasBench {
         secret: &zkgate_zkml::dataset::Secret,
     ) -> Result<GasBench> {
         let rt = tokio::runtime::Runtime::new()?;
-        let dir = std::env::temp_dir().join(format!("zkgate-gas-{}", std::process::id()));
+        let dir = tempfile::Builder::new().prefix("zkgate-gas-").tempdir()?;
         let (s, ds, gas) = rt.block_on(async {
-            let chain = Chain::embedded(&dir.join("state.json"))?;
+            let chain = Chain::embedded(&dir.path().join("state.json"))?;
             let (s, r) = Settlement::deploy(chain, &Wallet::dev(0)?).await?;
             let mut gas = serde_json::Map::new();
             gas.insert("deploy".into(), r.gas_used.into());
@@ -65,7 +65,7 @@ impl GasBench {
         );
         Ok(GasBench {
             rt,
-            dir,
+            _dir: dir,
             s,
             dataset: ds,
             commitment: dataset.commitment(secret),
@@ -152,7 +152,6 @@ impl GasBench {
                 }.abi_encode().len(),
             }))
         });
-        let _ = std::fs::remove_dir_all(&self.dir);
         result
     }
 }

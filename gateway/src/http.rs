@@ -101,12 +101,31 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(|e| Error::Crashed(e.to_string()))?
 }
 
-pub(crate) fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
+/// A multipart error as the API answers it: too large, or malformed.
+fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         Error::TooLarge(limit)
     } else {
         Error::BadRequest(format!("multipart: {}", e.body_text()))
     }
+}
+
+/// The next field of a multipart form within `limit` bytes: its name and
+/// its bytes.
+pub(crate) async fn next_field(
+    form: &mut Multipart,
+    limit: usize,
+) -> Result<Option<(String, Bytes)>> {
+    let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, limit))?
+    else {
+        return Ok(None);
+    };
+    let name = field.name().unwrap_or("").to_string();
+    let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+    Ok(Some((name, bytes)))
 }
 
 /// A submission's form: its `manifest` (JSON), its `model` (ONNX bytes)
@@ -121,13 +140,7 @@ pub(crate) struct Form {
 pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form> {
     let (mut manifest, mut model) = (None, None);
     let mut key = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(e, limit))?
-    {
-        let name = field.name().unwrap_or("").to_string();
-        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+    while let Some((name, bytes)) = next_field(&mut form, limit).await? {
         match name.as_str() {
             "manifest" => manifest = Some(bytes),
             "model" => model = Some(bytes),

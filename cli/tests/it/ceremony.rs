@@ -13,18 +13,7 @@ use crate::common;
 use common::{fixture, head, zkgate};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-fn snarkjs() -> PathBuf {
-    if let Some(p) = std::env::var_os("ZKGATE_SNARKJS") {
-        return p.into();
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/.bin/snarkjs");
-    assert!(
-        p.exists(),
-        "snarkjs is not installed: run `npm ci --prefix contracts` (or set ZKGATE_SNARKJS)"
-    );
-    p
-}
+use zkgate_testkit::snarkjs;
 
 /// Runs snarkjs in `dir`: whether it succeeded, and what it printed.
 fn snark(dir: &Path, args: &[&str]) -> (bool, String) {
@@ -64,7 +53,8 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
     let d = tmp.path();
     let ptau = ptau(d);
     let ptau = ptau.to_str().unwrap();
-    let csv = head("data/tabular.csv", 1, &d.join("t.csv"));
+    let csv = d.join("t.csv").display().to_string();
+    head("data/tabular.csv", 1, Path::new(&csv));
     let schema = fixture("data/tabular.schema.json");
     let columns = (0..13)
         .map(|i| format!("f{i}"))

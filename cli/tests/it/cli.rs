@@ -15,7 +15,8 @@ fn tmp(name: &str) -> PathBuf {
 #[test]
 fn prove_then_verify_and_tampering_is_exit_1() {
     let d = tmp("prove");
-    let data = head("data/breast_cancer.csv", 10, &d.join("bc.csv"));
+    let data = d.join("bc.csv").display().to_string();
+    head("data/breast_cancer.csv", 10, std::path::Path::new(&data));
     let receipt = d.join("receipt.json").display().to_string();
     let vk = d.join("vk.bin").display().to_string();
     let out = zkgate(&[

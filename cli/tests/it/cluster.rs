@@ -10,7 +10,7 @@
 
 use crate::common;
 
-use common::{accuracy_on_bc, bin, fixture, head, wait_end};
+use common::{accuracy_on_bc, bin, fixture, head, wait_end_across_restarts};
 use futures_util::StreamExt;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -544,7 +544,7 @@ async fn shards_are_proved_by_provers_over_an_authenticated_tls_nats() {
         &ca,
     );
 
-    let done = wait_end(&alice, &job.id, Duration::from_secs(600)).await;
+    let done = wait_end_across_restarts(&alice, &job.id, Duration::from_secs(600)).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     let receipt = Receipt::from_json(&alice.receipt(&job.id).await.unwrap().unwrap()).unwrap();
     let vk = alice.vk(&job.id).await.unwrap().unwrap();
@@ -674,7 +674,7 @@ async fn a_gateway_killed_mid_job_takes_up_its_provers_proofs_after_restart() {
         .await
         .unwrap()
         .unwrap();
-    let first = wait_end(&alice, &first.id, Duration::from_secs(300)).await;
+    let first = wait_end_across_restarts(&alice, &first.id, Duration::from_secs(300)).await;
     assert_eq!(first.state, JobState::Done, "{:?}", first.error);
     w1.kill().unwrap();
     w1.wait().unwrap();
@@ -707,7 +707,7 @@ async fn a_gateway_killed_mid_job_takes_up_its_provers_proofs_after_restart() {
         }
     }
     let mut server = serve();
-    let done = wait_end(&alice, &job.id, Duration::from_secs(300)).await;
+    let done = wait_end_across_restarts(&alice, &job.id, Duration::from_secs(300)).await;
     assert_eq!(done.state, JobState::Done, "{:?}", done.error);
     assert_eq!(done.attempts, 2, "run, killed, run again");
     let receipt = Receipt::from_json(&alice.receipt(&job.id).await.unwrap().unwrap()).unwrap();
@@ -752,7 +752,7 @@ async fn a_task_over_the_servers_max_payload_fails_the_job_clearly() {
         .await
         .unwrap()
         .unwrap();
-    let end = wait_end(&alice, &job.id, Duration::from_secs(300)).await;
+    let end = wait_end_across_restarts(&alice, &job.id, Duration::from_secs(300)).await;
     assert_eq!(end.state, JobState::Failed);
     let e = end.error.unwrap();
     assert!(

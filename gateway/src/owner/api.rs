@@ -6,7 +6,7 @@
 //! stopped gateway.
 
 use crate::error::{Error, Result};
-use crate::http::{bearer, blocking, is_owner, multipart_error, AppState, Owner, ProverCaller};
+use crate::http::{bearer, blocking, is_owner, next_field, AppState, Owner, ProverCaller};
 use crate::owner::setup::token_hash;
 use crate::owner::{self, NewResearcher, Note, Verdict};
 use crate::Gateway;
@@ -121,13 +121,7 @@ async fn datasets(State(gw): State<AppState>, _: Owner) -> Result<Response> {
 async fn import(State(gw): State<AppState>, _: Owner, mut form: Multipart) -> Result<Response> {
     let limit = gw.config.limits.max_dataset_bytes;
     let (mut name, mut schema, mut csv, mut price) = (None, None, None, 0u64);
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| multipart_error(e, limit))?
-    {
-        let field_name = field.name().unwrap_or("").to_string();
-        let bytes = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
+    while let Some((field_name, bytes)) = next_field(&mut form, limit).await? {
         match field_name.as_str() {
             "name" => name = Some(String::from_utf8_lossy(&bytes).trim().to_string()),
             "schema" => {

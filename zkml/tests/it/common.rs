@@ -1,15 +1,9 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
 use zkgate_zkml::dataset::{declared_schema, Dataset};
 
-/// A path under `fixtures/`.
-pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
+pub use zkgate_testkit::fixture;
 
 /// The first `rows` rows of a fixture CSV, read against its declared
 /// schema.

@@ -11,26 +11,15 @@ use crate::common;
 use ark_groth16::Groth16;
 use ark_snark::SNARK;
 use common::{fixture, head};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use zkgate_statement::{nonce_from, Aggregate, Statement};
+use zkgate_testkit::snarkjs;
 use zkgate_zkml::ceremony::{self, OddCosetReduction, Ptau};
 use zkgate_zkml::circuit::{JobCircuit, Links, Witness};
 use zkgate_zkml::dataset::Secret;
 use zkgate_zkml::job::{compile, JobRequest};
 use zkgate_zkml::spec::evaluate;
-
-fn snarkjs() -> PathBuf {
-    if let Some(p) = std::env::var_os("ZKGATE_SNARKJS") {
-        return p.into();
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/.bin/snarkjs");
-    assert!(
-        p.exists(),
-        "snarkjs is not installed: run `npm ci --prefix contracts` (or set ZKGATE_SNARKJS)"
-    );
-    p
-}
 
 fn snark_status(dir: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(snarkjs())

@@ -2,26 +2,9 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// A fixture's path.
-pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures")
-        .join(rel)
-}
-
-/// Writes the header and first `rows` rows of fixture `rel` to `out`;
-/// returns the first data row.
-pub fn head(rel: &str, rows: usize, out: &Path) -> String {
-    let text = std::fs::read_to_string(fixture(rel)).unwrap();
-    let kept: Vec<&str> = text.lines().take(rows + 1).collect();
-    std::fs::write(out, kept.join("\n")).unwrap();
-    // The fixture's declared schema goes next to the copy.
-    let schema = zkgate_zkml::dataset::schema_path(&fixture(rel));
-    std::fs::copy(schema, zkgate_zkml::dataset::schema_path(out)).unwrap();
-    kept[1].to_string()
-}
+pub use zkgate_testkit::{fixture, head, wait_end};
 
 /// Initializes a data dir at `root` with `config` under a policy that
 /// permits everything (these tests are about the gateway's mechanics; the
@@ -131,22 +114,4 @@ pub fn tabular(
     let mut m = manifest(dataset, aggregate);
     m.columns = Some((0..13).map(|i| format!("f{i}")).collect());
     m
-}
-
-/// Polls job `id` until it ends (done, failed...), failing the test if it
-/// has not after `limit`.
-pub async fn wait_end(
-    c: &zkgate_client::Client,
-    id: &str,
-    limit: std::time::Duration,
-) -> zkgate_gateway::store::Job {
-    let t = std::time::Instant::now();
-    loop {
-        let j = c.job(id).await.unwrap().unwrap();
-        if j.state.is_terminal() {
-            return j;
-        }
-        assert!(t.elapsed() < limit, "job {id} stuck in {:?}", j.state);
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }
