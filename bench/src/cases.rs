@@ -376,6 +376,8 @@ fn run_one(
     let r = &out.receipt;
     let total = r.constraints["total"];
     let prove_s = r.timings.get("prove_s").copied().unwrap_or(0.0);
+    // The job's peak, before the first shard is proved again below.
+    let peak = peak_rss_mb();
     let floor = msm_floor(&out, &dataset, &secret)?;
     let ark_setup_s = if ark_setup {
         use ark_snark::SNARK;
@@ -383,6 +385,7 @@ fn run_one(
             spec: &out.spec,
             witness: None,
             counts: None,
+            tape: Default::default(),
         };
         let t = Instant::now();
         ark_groth16::Groth16::<ark_bn254::Bn254>::circuit_specific_setup(circuit, &mut rng)
@@ -400,7 +403,6 @@ fn run_one(
         Some(n) => Some(privacy_report(&out.spec, n, &dataset)?),
         None => None,
     };
-    let peak = peak_rss_mb();
     Ok(serde_json::json!({
         "model": name,
         "privacy": privacy,
@@ -519,15 +521,34 @@ fn ceremony_bench(
     }))
 }
 
-/// The first shard proved again, then its prover stages timed one by one:
-/// how far the whole proof is from the time of its MSMs alone.
+/// The first shard proved again by the compiled prover and by
+/// ark-groth16's `Groth16::prove` on the same key and witness (each with
+/// the peak resident memory it reached), then each prover's stages timed
+/// one by one.
 #[derive(serde::Serialize)]
 struct Floor {
     rows: u64,
+    constraints: usize,
+    /// The compiled prover (the compiled form kept from setup).
     prove_s: f64,
-    #[serde(flatten)]
-    stages: prove::ProveProfile,
+    /// ark-groth16's prover on the same circuit, in the same run.
+    ark_prove_s: f64,
+    prove_over_ark: f64,
+    prove_peak_rss_mb: Option<f64>,
+    ark_prove_peak_rss_mb: Option<f64>,
+    stages: zkgate_zkml::compiled::Stages,
+    compiled_bytes_per_constraint: f64,
+    ark_stages: prove::ArkProfile,
+    /// The compiled prover's time over its MSMs.
     prove_over_msm: f64,
+}
+
+/// Runs `f` with the peak resident memory reset first (Linux:
+/// `clear_refs` 5), giving its result and the peak it reached, MiB.
+fn with_peak<T>(f: impl FnOnce() -> Result<T>) -> Result<(T, Option<f64>)> {
+    let reset = std::fs::write("/proc/self/clear_refs", "5").is_ok();
+    let out = f()?;
+    Ok((out, peak_rss_mb().filter(|_| reset)))
 }
 
 /// What the noise costs in accuracy: the exact result, the noise's
@@ -609,15 +630,35 @@ fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Res
     let spec = &out.spec;
     first_shard(out, dataset, secret, |_, witness| {
         let pk = &out.keys[0].0;
-        let t = Instant::now();
-        prove::prove(spec, pk, witness, &mut rand::rngs::OsRng)?;
-        let prove_s = t.elapsed().as_secs_f64();
-        let stages = prove::profile(spec, pk, witness)?;
+        let mut rng = rand::rngs::OsRng;
+        let ((_, prove_s), prove_peak_rss_mb) = with_peak(|| {
+            let t = Instant::now();
+            prove::prove(spec, pk, witness, &mut rng)?;
+            Ok(t.elapsed().as_secs_f64())
+        })
+        .map(|(s, m)| (((), s), m))?;
+        let (ark_prove_s, ark_prove_peak_rss_mb) = with_peak(|| {
+            let t = Instant::now();
+            prove::ark_prove_with::<ark_groth16::r1cs_to_qap::LibsnarkReduction, _>(
+                spec, pk, witness, &mut rng,
+            )?;
+            Ok(t.elapsed().as_secs_f64())
+        })?;
+        let stages = zkgate_zkml::compiled::profile(spec, pk, witness)?;
+        let ark_stages = prove::ark_profile(spec, pk, witness)?;
+        let constraints = zkgate_zkml::circuit::count(spec)?.0;
         Ok(Floor {
             rows: spec.shard_rows,
+            constraints,
             prove_s,
-            prove_over_msm: prove_s / stages.msm_s,
+            ark_prove_s,
+            prove_over_ark: prove_s / ark_prove_s,
+            prove_peak_rss_mb,
+            ark_prove_peak_rss_mb,
+            compiled_bytes_per_constraint: stages.compiled_bytes as f64 / constraints as f64,
             stages,
+            ark_stages,
+            prove_over_msm: prove_s / stages.msm_s,
         })
     })
 }

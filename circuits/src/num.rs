@@ -7,10 +7,17 @@ use ark_relations::gr1cs::{LinearCombination, SynthesisError, Variable};
 /// A signal in the circuit: a linear combination of variables and, when a
 /// witness is being generated, its value. Additions and multiplications by
 /// constants only touch the linear combination and cost no constraint.
+///
+/// In a system that keeps no constraints (a prover assigning the witness
+/// alone, `construct_matrices: false`), variables carry no linear
+/// combination and nothing derived from them builds one: only values are
+/// computed. Constants keep theirs (one term).
 #[derive(Clone, Debug)]
 pub struct Num {
     lc: LinearCombination<Fr>,
     value: Option<Fr>,
+    /// Whether `lc` is kept (false once a values-only variable is in it).
+    symbolic: bool,
 }
 
 impl Num {
@@ -19,6 +26,7 @@ impl Num {
         Self {
             lc: LinearCombination(vec![(c, Variable::One)]),
             value: Some(c),
+            symbolic: true,
         }
     }
 
@@ -27,6 +35,20 @@ impl Num {
         Self {
             lc: LinearCombination::zero(),
             value: Some(Fr::ZERO),
+            symbolic: true,
+        }
+    }
+
+    fn variable(cs: &Cs, var: Variable, value: Option<Fr>) -> Self {
+        let symbolic = cs.should_construct_matrices();
+        Self {
+            lc: if symbolic {
+                LinearCombination(vec![(Fr::ONE, var)])
+            } else {
+                LinearCombination(Vec::new())
+            },
+            value,
+            symbolic,
         }
     }
 
@@ -35,19 +57,13 @@ impl Num {
         #[cfg(test)]
         let value = crate::testing::tampered(cs.num_witness_variables(), value);
         let var = cs.new_witness_variable(|| value.ok_or(SynthesisError::AssignmentMissing))?;
-        Ok(Self {
-            lc: LinearCombination(vec![(Fr::ONE, var)]),
-            value,
-        })
+        Ok(Self::variable(cs, var, value))
     }
 
     /// Allocates a public input variable.
     pub fn input(cs: &Cs, value: Option<Fr>) -> Result<Self> {
         let var = cs.new_input_variable(|| value.ok_or(SynthesisError::AssignmentMissing))?;
-        Ok(Self {
-            lc: LinearCombination(vec![(Fr::ONE, var)]),
-            value,
-        })
+        Ok(Self::variable(cs, var, value))
     }
 
     /// The witness value, if known.
@@ -55,9 +71,24 @@ impl Num {
         self.value
     }
 
-    /// The linear combination.
+    /// The linear combination (empty in a values-only system: see
+    /// [`Num::is_symbolic`]).
     pub fn lc(&self) -> &LinearCombination<Fr> {
         &self.lc
+    }
+
+    /// Whether the linear combination is kept: false for a signal of a
+    /// system that only assigns values.
+    pub fn is_symbolic(&self) -> bool {
+        self.symbolic
+    }
+
+    fn values_only(value: Option<Fr>) -> Num {
+        Num {
+            lc: LinearCombination(Vec::new()),
+            value,
+            symbolic: false,
+        }
     }
 
     /// `self + other` (free).
@@ -72,6 +103,10 @@ impl Num {
 
     /// `self + c * other` (free).
     pub fn add_scaled(&self, other: &Num, c: Fr) -> Num {
+        let value = self.value.zip(other.value).map(|(a, b)| a + c * b);
+        if !(self.symbolic && other.symbolic) {
+            return Num::values_only(value);
+        }
         let mut terms = Vec::with_capacity(self.lc.0.len() + other.lc.0.len());
         terms.extend_from_slice(&self.lc.0);
         terms.extend(other.lc.0.iter().map(|(k, v)| (*k * c, *v)));
@@ -79,15 +114,21 @@ impl Num {
         lc.compactify();
         Num {
             lc,
-            value: self.value.zip(other.value).map(|(a, b)| a + c * b),
+            value,
+            symbolic: true,
         }
     }
 
     /// `c * self` (free).
     pub fn scale(&self, c: Fr) -> Num {
+        let value = self.value.map(|a| a * c);
+        if !self.symbolic {
+            return Num::values_only(value);
+        }
         Num {
             lc: LinearCombination(self.lc.0.iter().map(|(k, v)| (*k * c, *v)).collect()),
-            value: self.value.map(|a| a * c),
+            value,
+            symbolic: true,
         }
     }
 
@@ -100,16 +141,27 @@ impl Num {
     pub fn linear_combination<'a>(terms: impl IntoIterator<Item = (Fr, &'a Num)>) -> Num {
         let mut acc: Vec<(Fr, Variable)> = Vec::new();
         let mut value = Some(Fr::ZERO);
+        let mut symbolic = true;
         for (c, x) in terms {
             if c.is_zero() {
                 continue;
             }
-            acc.extend(x.lc.0.iter().map(|(k, v)| (*k * c, *v)));
             value = value.zip(x.value).map(|(a, b)| a + c * b);
+            symbolic &= x.symbolic;
+            if symbolic {
+                acc.extend(x.lc.0.iter().map(|(k, v)| (*k * c, *v)));
+            }
+        }
+        if !symbolic {
+            return Num::values_only(value);
         }
         let mut lc = LinearCombination(acc);
         lc.compactify();
-        Num { lc, value }
+        Num {
+            lc,
+            value,
+            symbolic,
+        }
     }
 
     /// `a * b` as a new witness variable: 1 constraint.
@@ -131,8 +183,9 @@ impl Num {
 
 /// Enforces `a * b = c`: 1 constraint.
 pub(crate) fn enforce(cs: &Cs, a: &Num, b: &Num, c: &Num) -> Result<()> {
-    let (a, b, c) = (a.lc.clone(), b.lc.clone(), c.lc.clone());
-    cs.enforce_r1cs_constraint(|| a, || b, || c)
+    // The closures run only when the system keeps its constraints (not
+    // when a prover only assigns the witness).
+    cs.enforce_r1cs_constraint(|| a.lc.clone(), || b.lc.clone(), || c.lc.clone())
 }
 
 /// Enforces `a = b`: 1 constraint.

@@ -63,6 +63,52 @@ pub struct JobCircuit<'a> {
     pub witness: Option<Witness<'a>>,
     /// Filled with constraint counts per part, when set.
     pub counts: Option<Rc<RefCell<Counts>>>,
+    /// The decisions made from the circuit's symbolic form, recorded or
+    /// replayed (see [`Tape`]).
+    pub tape: Tape<'a>,
+}
+
+/// The circuit's decisions that read its symbolic form rather than the
+/// spec (whether a long linear combination is materialized before a
+/// rescale: its length after like terms merge). A system that only assigns
+/// values has no linear combinations to read, so a compiled circuit
+/// records them ([`Tape::Record`]) and its proofs replay them
+/// ([`Tape::Replay`]); without a tape they are read as they come.
+#[derive(Clone, Debug, Default)]
+pub enum Tape<'a> {
+    /// Read from the linear combinations.
+    #[default]
+    Read,
+    /// Read and recorded, in order.
+    Record(Rc<RefCell<Vec<bool>>>),
+    /// Replayed from a recording of the same circuit.
+    Replay(&'a [bool]),
+}
+
+/// A tape being read or replayed through one synthesis.
+struct Decisions<'a> {
+    tape: Tape<'a>,
+    at: usize,
+}
+
+impl Decisions<'_> {
+    /// Whether `z` is long enough to materialize before a rescale.
+    fn long(&mut self, z: &Num) -> Result<bool, SynthesisError> {
+        let long = match &self.tape {
+            Tape::Replay(d) => *d.get(self.at).ok_or(SynthesisError::MissingCS)?,
+            // Values only and nothing to replay: the decision cannot be
+            // made.
+            _ if !z.is_symbolic() => return Err(SynthesisError::MissingCS),
+            Tape::Record(r) => {
+                let long = z.lc().len() > MATERIALIZE_ABOVE;
+                r.borrow_mut().push(long);
+                long
+            }
+            Tape::Read => z.lc().len() > MATERIALIZE_ABOVE,
+        };
+        self.at += 1;
+        Ok(long)
+    }
 }
 
 struct Counter {
@@ -85,6 +131,10 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let w = self.witness;
         let st = w.map(|w| w.statement);
         let n = spec.shard_rows as usize;
+        let mut decisions = Decisions {
+            tape: self.tape,
+            at: 0,
+        };
         let mut counter = Counter {
             cs: cs.clone(),
             last: 0,
@@ -141,7 +191,7 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let mut parts: Vec<Vec<Num>> = Vec::with_capacity(n);
         for row in &table {
             let x: Vec<Num> = spec.input_columns.iter().map(|j| row[*j].clone()).collect();
-            let y = lower_row(&cs, &spec.plan().stages, x, &mut counter)?;
+            let y = lower_row(&cs, &spec.plan().stages, x, &mut counter, &mut decisions)?;
             let label = spec.label_column.map(|l| row[l].clone());
             let class = if spec.aggregate.needs_classes() {
                 let e = argmax::argmax(&cs, &y, spec.plan().output_bits)?;
@@ -228,6 +278,7 @@ fn lower_row(
     stages: &[Stage],
     x: Vec<Num>,
     counter: &mut Counter,
+    decisions: &mut Decisions<'_>,
 ) -> Result<Vec<Num>, SynthesisError> {
     let mut v = x;
     for stage in stages {
@@ -252,7 +303,7 @@ fn lower_row(
             } => {
                 let mut out = Vec::with_capacity(v.len());
                 for z in &v {
-                    let z = if z.lc().len() > MATERIALIZE_ABOVE {
+                    let z = if decisions.long(z)? {
                         z.materialize(cs)?
                     } else {
                         z.clone()
@@ -363,6 +414,7 @@ pub fn count(spec: &CircuitSpec) -> Result<(usize, Counts), SynthesisError> {
         spec,
         witness: None,
         counts: Some(counts.clone()),
+        tape: Default::default(),
     }
     .generate_constraints(cs.clone())?;
     let total = cs.num_constraints();

@@ -11,6 +11,7 @@
 
 pub mod ceremony;
 pub mod circuit;
+pub mod compiled;
 pub mod cost;
 pub mod dataset;
 pub mod distribute;

@@ -2,14 +2,17 @@
 //! ark-groth16. Verifying keys and proofs leave this module as
 //! `zkgate_statement::groth16`'s types (the same bytes), which verify them.
 
-use crate::circuit::{JobCircuit, Witness};
+use crate::circuit::{JobCircuit, Tape, Witness};
+use crate::compiled::{self, Compiled};
 use crate::error::{Error, Result};
 use crate::spec::CircuitSpec;
 use ark_bn254::Bn254;
+use ark_ff::UniformRand;
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
 use ark_groth16::Groth16;
 use ark_snark::SNARK;
 use rand::{CryptoRng, RngCore};
+use zkgate_circuits::Fr;
 use zkgate_statement::groth16::{Proof, VerifyingKey};
 
 /// A proving key.
@@ -29,18 +32,24 @@ pub fn verifying_key(pk: &ProvingKey) -> VerifyingKey {
 
 /// Generates the circuit's keys (ark-groth16's keys, computed faster: see
 /// [`crate::setup`]). Whoever runs this knows the trapdoor: a receipt
-/// records who did (see the trust model in ARCHITECTURE.md).
+/// records who did (see the trust model in ARCHITECTURE.md). The circuit's
+/// compiled form, made on the way, is kept for its proofs.
 pub fn setup<R: RngCore + CryptoRng>(
     spec: &CircuitSpec,
     rng: &mut R,
 ) -> Result<(ProvingKey, VerifyingKey)> {
+    let tape = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let circuit = JobCircuit {
         spec,
         witness: None,
         counts: None,
+        tape: Tape::Record(tape.clone()),
     };
-    let pk =
-        crate::setup::generate(circuit, rng).map_err(|e| Error::Proof(format!("setup: {e}")))?;
+    let (pk, cs) = crate::setup::generate_with_system(circuit, rng)
+        .map_err(|e| Error::Proof(format!("setup: {e}")))?;
+    let compiled = Compiled::from_system(&cs, tape.take())?;
+    drop(cs);
+    compiled::keep(spec.id(), std::sync::Arc::new(compiled));
     let vk = verifying_key(&pk);
     Ok((pk, vk))
 }
@@ -56,8 +65,32 @@ pub fn prove<R: RngCore + CryptoRng>(
 }
 
 /// Proves with a key made for the reduction `Q` (ceremony keys:
-/// [`crate::ceremony::OddCosetReduction`]).
-pub fn prove_with<Q: R1CSToQAP, R: RngCore + CryptoRng>(
+/// [`crate::ceremony::OddCosetReduction`]), from the circuit's compiled
+/// form (see [`crate::compiled`]): the proof ark-groth16's
+/// `Groth16::<Bn254, Q>::prove` makes with the same `rng`, bit for bit.
+pub fn prove_with<Q: Quotient, R: RngCore + CryptoRng>(
+    spec: &CircuitSpec,
+    pk: &ProvingKey,
+    witness: Witness<'_>,
+    rng: &mut R,
+) -> Result<Proof> {
+    // ark-groth16 draws r, then s.
+    let r = Fr::rand(rng);
+    let s = Fr::rand(rng);
+    let compiled = compiled::get(spec)?;
+    let z = compiled::witness::assign(spec, &compiled, witness)?;
+    let h = Q::quotient(&compiled, &z)?;
+    let p = compiled::msm::assemble(pk, compiled.inputs, &z, &h, r, s);
+    Ok(Proof {
+        a: p.a,
+        b: p.b,
+        c: p.c,
+    })
+}
+
+/// ark-groth16's own prover, `Groth16::<Bn254, Q>::prove`, on the same
+/// circuit: what [`prove_with`] is checked and measured against.
+pub fn ark_prove_with<Q: R1CSToQAP, R: RngCore + CryptoRng>(
     spec: &CircuitSpec,
     pk: &ProvingKey,
     witness: Witness<'_>,
@@ -67,6 +100,7 @@ pub fn prove_with<Q: R1CSToQAP, R: RngCore + CryptoRng>(
         spec,
         witness: Some(witness),
         counts: None,
+        tape: Default::default(),
     };
     let p = Groth16::<Bn254, Q>::prove(pk, circuit, rng)
         .map_err(|e| Error::Proof(format!("prove: {e}")))?;
@@ -75,6 +109,24 @@ pub fn prove_with<Q: R1CSToQAP, R: RngCore + CryptoRng>(
         b: p.b,
         c: p.c,
     })
+}
+
+/// A reduction the compiled prover implements (see [`compiled::qap`]).
+pub trait Quotient: R1CSToQAP {
+    /// `h` as the reduction's `witness_map` gives it.
+    fn quotient(c: &Compiled, z: &[Fr]) -> Result<Vec<Fr>>;
+}
+
+impl Quotient for LibsnarkReduction {
+    fn quotient(c: &Compiled, z: &[Fr]) -> Result<Vec<Fr>> {
+        compiled::qap::owner(c, z)
+    }
+}
+
+impl Quotient for crate::ceremony::OddCosetReduction {
+    fn quotient(c: &Compiled, z: &[Fr]) -> Result<Vec<Fr>> {
+        compiled::qap::odd_coset(c, z)
+    }
 }
 
 /// Checks that the witness satisfies the circuit, naming the first broken
@@ -86,6 +138,7 @@ pub fn check_satisfied(spec: &CircuitSpec, witness: Witness<'_>) -> Result<()> {
         spec,
         witness: Some(witness),
         counts: None,
+        tape: Default::default(),
     }
     .generate_constraints(cs.clone())?;
     match cs.which_is_unsatisfied()? {
@@ -96,9 +149,9 @@ pub fn check_satisfied(spec: &CircuitSpec, witness: Witness<'_>) -> Result<()> {
     }
 }
 
-/// Where a proof's time goes (see [`profile`]).
+/// Where ark-groth16's proof's time goes (see [`ark_profile`]).
 #[derive(Clone, Copy, Debug, serde::Serialize)]
-pub struct ProveProfile {
+pub struct ArkProfile {
     /// Building the constraint system with its witness (and matrices).
     pub synthesis_s: f64,
     /// The quotient polynomial `h` (FFTs).
@@ -108,9 +161,13 @@ pub struct ProveProfile {
     pub msm_s: f64,
 }
 
-/// Runs the prover's stages one by one, as `Groth16::prove` does, timing
-/// each (the proof itself is not assembled).
-pub fn profile(spec: &CircuitSpec, pk: &ProvingKey, witness: Witness<'_>) -> Result<ProveProfile> {
+/// Runs ark-groth16's prover's stages one by one, as `Groth16::prove`
+/// does, timing each (the proof itself is not assembled).
+pub fn ark_profile(
+    spec: &CircuitSpec,
+    pk: &ProvingKey,
+    witness: Witness<'_>,
+) -> Result<ArkProfile> {
     use ark_bn254::{G1Projective, G2Projective};
     use ark_ec::VariableBaseMSM;
     use ark_ff::PrimeField;
@@ -134,6 +191,7 @@ pub fn profile(spec: &CircuitSpec, pk: &ProvingKey, witness: Witness<'_>) -> Res
         spec,
         witness: Some(witness),
         counts: None,
+        tape: Default::default(),
     }
     .generate_constraints(cs.clone())?;
     cs.finalize();
@@ -155,7 +213,7 @@ pub fn profile(spec: &CircuitSpec, pk: &ProvingKey, witness: Witness<'_>) -> Res
     let _ = black_box(G1Projective::msm_bigint(&pk.b_g1_query[1..], &assignment));
     let _ = black_box(G2Projective::msm_bigint(&pk.b_g2_query[1..], &assignment));
     let msm_s = t.elapsed().as_secs_f64();
-    Ok(ProveProfile {
+    Ok(ArkProfile {
         synthesis_s,
         qap_s,
         msm_s,

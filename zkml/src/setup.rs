@@ -20,7 +20,8 @@ use ark_ff::{serial_batch_inversion_and_mul, AdditiveGroup, Field, PrimeField, U
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
+    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, OptimizationGoal, SynthesisError,
+    SynthesisMode,
 };
 use rand::Rng;
 use rayon::prelude::*;
@@ -40,6 +41,15 @@ pub fn generate<C: ConstraintSynthesizer<Fr>, R: Rng>(
     circuit: C,
     rng: &mut R,
 ) -> Result<ProvingKey, SynthesisError> {
+    generate_with_system(circuit, rng).map(|(pk, _)| pk)
+}
+
+/// [`generate`], also giving the finalized constraint system it built (a
+/// prover compiles its circuit from it: [`crate::compiled::Compiled`]).
+pub fn generate_with_system<C: ConstraintSynthesizer<Fr>, R: Rng>(
+    circuit: C,
+    rng: &mut R,
+) -> Result<(ProvingKey, ConstraintSystemRef<Fr>), SynthesisError> {
     type G1 = ark_bn254::G1Projective;
     type G2 = ark_bn254::G2Projective;
     let alpha = Fr::rand(rng);
@@ -60,8 +70,10 @@ pub fn generate<C: ConstraintSynthesizer<Fr>, R: Rng>(
         .ok_or(SynthesisError::PolynomialDegreeTooLarge)?;
     let t = domain.sample_element_outside_domain(rng);
     let inputs = cs.num_instance_variables();
-    let (a, b, c, zt, variables, m_raw) =
-        LibsnarkReduction::instance_map_with_evaluation::<Fr, GeneralEvaluationDomain<Fr>>(cs, &t)?;
+    let (a, b, c, zt, variables, m_raw) = LibsnarkReduction::instance_map_with_evaluation::<
+        Fr,
+        GeneralEvaluationDomain<Fr>,
+    >(cs.clone(), &t)?;
     let non_zero = |v: &[Fr]| v.iter().filter(|x| !x.is_zero()).count();
     let (non_zero_a, non_zero_b) = (non_zero(&a), non_zero(&b));
 
@@ -105,7 +117,7 @@ pub fn generate<C: ConstraintSynthesizer<Fr>, R: Rng>(
         delta_g2: (g2 * delta).into_affine(),
         gamma_abc_g1,
     };
-    Ok(ProvingKey {
+    let pk = ProvingKey {
         vk,
         beta_g1: (g1 * beta).into_affine(),
         delta_g1: (g1 * delta).into_affine(),
@@ -114,7 +126,8 @@ pub fn generate<C: ConstraintSynthesizer<Fr>, R: Rng>(
         b_g2_query,
         h_query,
         l_query,
-    })
+    };
+    Ok((pk, cs))
 }
 
 /// `scalars[i] * G` for every scalar, with `table` the window table of `G`:
@@ -283,6 +296,7 @@ mod tests {
             spec: &spec,
             witness: None,
             counts: None,
+            tape: Default::default(),
         };
         let ark = Groth16::<Bn254>::generate_random_parameters_with_reduction(
             circuit(),

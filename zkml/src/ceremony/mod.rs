@@ -465,6 +465,7 @@ pub fn r1cs_of(spec: &crate::spec::CircuitSpec) -> Result<R1cs> {
         spec,
         witness: None,
         counts: None,
+        tape: Default::default(),
     })
 }
 

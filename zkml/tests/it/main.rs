@@ -9,6 +9,7 @@ mod fuzz;
 mod import_limits;
 mod layering;
 mod privacy;
+mod prover;
 mod receipts;
 mod snarkjs;
 mod supported_ops;

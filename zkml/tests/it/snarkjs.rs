@@ -170,6 +170,7 @@ fn snarkjs_makes_the_same_key_and_its_contributions_prove() {
         spec: &spec,
         witness: Some(witness),
         counts: None,
+        tape: Default::default(),
     };
     let proof = Groth16::<ark_bn254::Bn254, OddCosetReduction>::prove(
         &key,
