@@ -34,34 +34,48 @@ use ark_relations::gr1cs::{
     SynthesisMode, R1CS_PREDICATE_LABEL,
 };
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex, OnceLock};
 use zkgate_circuits::Fr;
 
 /// A sparse matrix by rows: row `i` holds the terms
-/// `starts[i]..starts[i + 1]` of `columns` and `coefficients`.
+/// `starts[i]..starts[i + 1]` of `columns` and `coefficients`, each
+/// coefficient an index into the matrix's distinct values (a model has few:
+/// its weights, powers of two, small constants), so a term takes 8 bytes.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Sparse {
     starts: Vec<u32>,
     columns: Vec<u32>,
-    coefficients: Vec<Fr>,
+    coefficients: Vec<u32>,
+    values: Vec<Fr>,
 }
+
+/// Where `1` and `-1` sit among a matrix's distinct values.
+const ONE: u32 = 0;
+const MINUS_ONE: u32 = 1;
 
 impl Sparse {
     fn from_rows(rows: &[Vec<(Fr, usize)>]) -> std::result::Result<Sparse, SynthesisError> {
         let mut s = Sparse {
             starts: Vec::with_capacity(rows.len() + 1),
+            values: vec![Fr::ONE, -Fr::ONE],
             ..Sparse::default()
         };
+        let mut index: HashMap<Fr, u32> = HashMap::from([(Fr::ONE, ONE), (-Fr::ONE, MINUS_ONE)]);
         s.starts.push(0);
         for row in rows {
             for (c, j) in row {
                 if c.is_zero() {
                     continue;
                 }
+                let next = u32::try_from(s.values.len()).map_err(|_| too_large())?;
+                let k = *index.entry(*c).or_insert(next);
+                if k == next {
+                    s.values.push(*c);
+                }
                 s.columns.push(u32::try_from(*j).map_err(|_| too_large())?);
-                s.coefficients.push(*c);
+                s.coefficients.push(k);
             }
             s.starts
                 .push(u32::try_from(s.columns.len()).map_err(|_| too_large())?);
@@ -84,17 +98,15 @@ impl Sparse {
         for (i, slot) in out.iter_mut().enumerate().take(self.rows()) {
             let (from, to) = (self.starts[i] as usize, self.starts[i + 1] as usize);
             let mut acc = Fr::zero();
-            for (c, j) in self.coefficients[from..to]
+            for (k, j) in self.coefficients[from..to]
                 .iter()
                 .zip(&self.columns[from..to])
             {
                 let v = &z[*j as usize];
-                if c.is_one() {
-                    acc += v;
-                } else if *c == -Fr::ONE {
-                    acc -= v;
-                } else {
-                    acc += *c * v;
+                match *k {
+                    ONE => acc += v,
+                    MINUS_ONE => acc -= v,
+                    k => acc += self.values[k as usize] * v,
                 }
             }
             *slot = acc;
@@ -102,7 +114,8 @@ impl Sparse {
     }
 
     fn bytes(&self) -> usize {
-        self.starts.len() * 4 + self.columns.len() * 4 + self.coefficients.len() * 32
+        (self.starts.len() + self.columns.len() + self.coefficients.len()) * 4
+            + self.values.len() * 32
     }
 }
 
@@ -196,8 +209,9 @@ impl Compiled {
 }
 
 /// Compiled circuits kept in this process, by circuit id, at most this
-/// many bytes (the largest shard circuits compile to a few hundred MB).
-const CACHE_BYTES: usize = 1 << 30;
+/// many bytes (a job's one or two shard circuits; the last one used is
+/// kept whatever its size).
+const CACHE_BYTES: usize = 256 << 20;
 
 type Entry = (Fr, Arc<Compiled>);
 
@@ -258,6 +272,11 @@ pub struct Stages {
     pub fft_s: f64,
     /// The MSMs and the proof's assembly.
     pub msm_s: f64,
+    /// Of which each MSM alone: `h`, `l`, `a`, `b` in G1, `b` in G2.
+    pub msm_parts_s: [f64; 5],
+    /// The assignment's values by size: zero, one, other below 2^64,
+    /// larger (negative small values, products, hashes).
+    pub scalars: [usize; 4],
     /// The compiled form's size, bytes.
     pub compiled_bytes: usize,
 }
@@ -287,7 +306,26 @@ pub fn profile(
     let proof = msm::assemble(pk, c.inputs, &z, &h, Fr::from(3u64), Fr::from(5u64));
     let msm_s = t.elapsed().as_secs_f64();
     std::hint::black_box(proof);
+    let msm_parts_s = msm::parts(pk, &z, &h);
+    let mut scalars = [0; 4];
+    for x in &z[1..] {
+        use ark_ff::PrimeField;
+        let big = x.into_bigint();
+        let limbs = big.as_ref();
+        let at = if x.is_zero() {
+            0
+        } else if x.is_one() {
+            1
+        } else if limbs[1..].iter().all(|l| *l == 0) {
+            2
+        } else {
+            3
+        };
+        scalars[at] += 1;
+    }
     Ok(Stages {
+        msm_parts_s,
+        scalars,
         compile_s,
         witness_s,
         products_s,
@@ -295,4 +333,66 @@ pub fn profile(
         msm_s,
         compiled_bytes: c.bytes(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_ff::UniformRand;
+    use ark_relations::gr1cs::LinearCombination;
+    use rand::SeedableRng;
+
+    #[test]
+    fn products_by_the_compiled_matrices_are_the_systems() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        let vars: Vec<_> = (0..6)
+            .map(|i| {
+                if i < 2 {
+                    cs.new_input_variable(|| Ok(Fr::from(i as u64 + 2)))
+                } else {
+                    cs.new_witness_variable(|| Ok(Fr::from(i as u64 * 7)))
+                }
+                .unwrap()
+            })
+            .collect();
+        let w = Fr::rand(&mut rng);
+        for k in 0..5 {
+            let a = LinearCombination(vec![
+                (Fr::ONE, vars[k]),
+                (-Fr::ONE, vars[k + 1]),
+                (w, vars[0]),
+            ]);
+            let b = LinearCombination(vec![(w + Fr::from(k as u64), vars[5 - k])]);
+            let c = LinearCombination(vec![(Fr::from(3u64), vars[2])]);
+            cs.enforce_r1cs_constraint(|| a, || b, || c).unwrap();
+        }
+        cs.finalize();
+        let compiled = Compiled::from_system(&cs, vec![]).unwrap();
+        let matrices = &cs.to_matrices().unwrap()[R1CS_PREDICATE_LABEL];
+        let z: Vec<Fr> = {
+            let cs = cs.borrow().unwrap();
+            [
+                cs.instance_assignment().unwrap(),
+                cs.witness_assignment().unwrap(),
+            ]
+            .concat()
+        };
+        compiled.check(&z).unwrap();
+        assert!(compiled.check(&z[1..]).is_err());
+        let (a, b) = compiled.matrices();
+        for (m, sparse) in [(&matrices[0], a), (&matrices[1], b)] {
+            let mut got = vec![Fr::zero(); sparse.rows()];
+            sparse.product_into(&z, &mut got);
+            let want: Vec<Fr> = m
+                .iter()
+                .map(|row| row.iter().map(|(c, j)| *c * z[*j]).sum())
+                .collect();
+            assert_eq!(got, want);
+        }
+        // Distinct coefficients are kept once: 1, -1, w, w + k, 3.
+        assert_eq!(a.values.len(), 3);
+        assert_eq!(b.values.len(), 2 + 5);
+    }
 }

@@ -51,3 +51,37 @@ pub fn assemble(
         c: g_c.into_affine(),
     }
 }
+
+/// Each of the five MSMs of [`assemble`] alone, timed (`h`, `l`, `a`, `b`
+/// in G1, `b` in G2), seconds.
+pub fn parts(pk: &ProvingKey, z: &[Fr], h: &[Fr]) -> [f64; 5] {
+    use std::hint::black_box;
+    use std::time::Instant;
+    let big = |v: &[Fr]| {
+        v.iter()
+            .map(|x| x.into_bigint())
+            .collect::<Vec<BigInteger256>>()
+    };
+    let inputs = pk.vk.gamma_abc_g1.len();
+    let assignment = big(&z[1..]);
+    let mut out = [0.0; 5];
+    let t = Instant::now();
+    let _ = black_box(G1Projective::msm_bigint(&pk.h_query, &big(h)));
+    out[0] = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let _ = black_box(G1Projective::msm_bigint(
+        &pk.l_query,
+        &assignment[inputs - 1..],
+    ));
+    out[1] = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let _ = black_box(G1Projective::msm_bigint(&pk.a_query[1..], &assignment));
+    out[2] = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let _ = black_box(G1Projective::msm_bigint(&pk.b_g1_query[1..], &assignment));
+    out[3] = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let _ = black_box(G2Projective::msm_bigint(&pk.b_g2_query[1..], &assignment));
+    out[4] = t.elapsed().as_secs_f64();
+    out
+}

@@ -208,7 +208,7 @@ fn bytes(p: &Proof) -> Vec<u8> {
 }
 
 #[test]
-fn the_compiled_prover_gives_ark_groth16s_proof_byte_for_byte() {
+fn the_compiled_prover_gives_ark_groth16s_proof_byte_for_byte_for_both_reductions() {
     let secret = Secret::random(&mut Rng::seed_from_u64(1));
     let cases = cases(&secret);
     for (k, c) in cases.iter().enumerate() {
@@ -230,58 +230,106 @@ fn the_compiled_prover_gives_ark_groth16s_proof_byte_for_byte() {
         .unwrap();
         assert_eq!(bytes(&ours), bytes(&ark), "{}", c.name);
         assert!(zkgate_statement::groth16::verify(&vk, &c.statement, &ours).unwrap());
+        if ["digits", "sk_random_forest", "torch_cnn"].contains(&c.name.as_str()) {
+            odd_coset_agrees(c, &secret);
+        }
     }
 }
 
-#[test]
-fn the_compiled_prover_gives_the_ceremony_reductions_proof_and_refuses_a_lie() {
+/// The ceremony keys' reduction on one circuit: the same proof as
+/// ark-groth16's, and a false claim's proof does not verify.
+fn odd_coset_agrees(c: &Case, secret: &Secret) {
     use ark_groth16::Groth16;
     use ark_snark::SNARK;
-    let secret = Secret::random(&mut Rng::seed_from_u64(2));
-    let all = cases(&secret);
-    for c in all
-        .iter()
-        .filter(|c| ["digits", "sk_random_forest", "torch_cnn"].contains(&c.name.as_str()))
-    {
-        let w = c.witness(&secret);
-        let circuit = JobCircuit {
-            spec: &c.spec,
-            witness: None,
-            counts: None,
-            tape: Default::default(),
-        };
-        // A key for snarkjs's reduction (what a ceremony ends with).
-        let (pk, _): (ProvingKey, _) =
-            Groth16::<ark_bn254::Bn254, OddCosetReduction>::circuit_specific_setup(
-                circuit,
-                &mut Rng::seed_from_u64(5),
-            )
-            .unwrap();
-        let vk = prove::verifying_key(&pk);
-        let ours =
-            prove::prove_with::<OddCosetReduction, _>(&c.spec, &pk, w, &mut Rng::seed_from_u64(7))
-                .unwrap();
-        let ark = prove::ark_prove_with::<OddCosetReduction, _>(
-            &c.spec,
-            &pk,
-            w,
-            &mut Rng::seed_from_u64(7),
+    let w = c.witness(secret);
+    let circuit = JobCircuit {
+        spec: &c.spec,
+        witness: None,
+        counts: None,
+        tape: Default::default(),
+    };
+    // A key for snarkjs's reduction (what a ceremony ends with).
+    let (pk, _): (ProvingKey, _) =
+        Groth16::<ark_bn254::Bn254, OddCosetReduction>::circuit_specific_setup(
+            circuit,
+            &mut Rng::seed_from_u64(5),
         )
         .unwrap();
-        assert_eq!(bytes(&ours), bytes(&ark), "{}", c.name);
-        assert!(zkgate_statement::groth16::verify(&vk, &c.statement, &ours).unwrap());
+    let vk = prove::verifying_key(&pk);
+    let ours =
+        prove::prove_with::<OddCosetReduction, _>(&c.spec, &pk, w, &mut Rng::seed_from_u64(7))
+            .unwrap();
+    let ark =
+        prove::ark_prove_with::<OddCosetReduction, _>(&c.spec, &pk, w, &mut Rng::seed_from_u64(7))
+            .unwrap();
+    assert_eq!(bytes(&ours), bytes(&ark), "{}", c.name);
+    assert!(zkgate_statement::groth16::verify(&vk, &c.statement, &ours).unwrap());
 
-        // A false claim: the compiled prover's proof does not verify.
-        let mut lie = c.statement.clone();
-        lie.aggregates[0] += 1;
-        let w = Witness {
-            statement: &lie,
-            ..w
-        };
-        let p =
-            prove::prove_with::<OddCosetReduction, _>(&c.spec, &pk, w, &mut Rng::seed_from_u64(7))
-                .unwrap();
-        assert!(!zkgate_statement::groth16::verify(&vk, &lie, &p).unwrap());
-        assert!(!zkgate_statement::groth16::verify(&vk, &c.statement, &p).unwrap());
-    }
+    let mut lie = c.statement.clone();
+    lie.aggregates[0] += 1;
+    let w = Witness {
+        statement: &lie,
+        ..w
+    };
+    let p = prove::prove_with::<OddCosetReduction, _>(&c.spec, &pk, w, &mut Rng::seed_from_u64(7))
+        .unwrap();
+    assert!(!zkgate_statement::groth16::verify(&vk, &lie, &p).unwrap());
+    assert!(!zkgate_statement::groth16::verify(&vk, &c.statement, &p).unwrap());
+}
+
+#[test]
+fn a_witness_alone_replays_the_compiled_circuits_decisions_and_refuses_to_guess() {
+    use zkgate_zkml::circuit::Tape;
+    let secret = Secret::random(&mut Rng::seed_from_u64(3));
+    let request = JobRequest {
+        aggregate: Aggregate::Accuracy {
+            label: "label".into(),
+        },
+        input_columns: None,
+        quant: Default::default(),
+        epsilon: None,
+    };
+    let c = case(
+        "mnist_mlp",
+        "models/mnist_mlp.onnx",
+        "data/digits28.csv",
+        request,
+        &secret,
+    )
+    .unwrap();
+    let compiled = Compiled::of(&c.spec).unwrap();
+    // Its first layer sums 784 inputs: materialized before the rescale.
+    assert!(compiled.decisions().iter().any(|d| *d));
+    let values_only = |tape: Tape<'_>| {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        cs.set_mode(SynthesisMode::Prove {
+            construct_matrices: false,
+            generate_lc_assignments: false,
+        });
+        JobCircuit {
+            spec: &c.spec,
+            witness: Some(c.witness(&secret)),
+            counts: None,
+            tape,
+        }
+        .generate_constraints(cs.clone())
+        .map(|()| {
+            let cs = cs.into_inner().unwrap();
+            [
+                cs.instance_assignment().unwrap(),
+                cs.witness_assignment().unwrap(),
+            ]
+            .concat()
+        })
+    };
+    // Nothing to replay: an error, never a guess.
+    assert!(values_only(Tape::Read).is_err());
+    // The recorded decisions give the system's assignment; one flipped
+    // gives another shape, which the compiled circuit refuses.
+    let z = values_only(Tape::Replay(compiled.decisions())).unwrap();
+    assert_eq!(z, ark_assignment(&c.spec, c.witness(&secret)));
+    let mut flipped = compiled.decisions().to_vec();
+    flipped[0] = !flipped[0];
+    let other = values_only(Tape::Replay(&flipped)).unwrap();
+    assert!(compiled.check(&other).is_err());
 }
