@@ -21,6 +21,7 @@
 //! verify, as with ark-groth16; callers verify every proof before it leaves
 //! and name the broken constraint with [`crate::prove::check_satisfied`].
 
+pub mod bucket;
 pub mod msm;
 pub mod qap;
 pub mod witness;
