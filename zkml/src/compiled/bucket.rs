@@ -32,10 +32,30 @@ pub fn msm<P: SWCurveConfig>(
     let bits = P::ScalarField::MODULUS_BIT_SIZE as usize;
     // Signed digits in [-2^(c-1), 2^(c-1)]: one more window for the carry.
     let windows = bits.div_ceil(c) + 1;
-    let digits = signed_digits(&scalars[..n], c, windows);
+    // A scalar over p/2 is used as -(p - s) (a small negative value then
+    // has as few digits as a small positive one).
+    let half = {
+        let mut h = P::ScalarField::MODULUS;
+        h.div2();
+        h
+    };
+    let (negated, magnitudes): (Vec<bool>, Vec<_>) = scalars[..n]
+        .iter()
+        .map(|s| {
+            if *s > half {
+                let mut m = P::ScalarField::MODULUS;
+                m.sub_with_borrow(s);
+                (true, m)
+            } else {
+                (false, *s)
+            }
+        })
+        .unzip();
+    let digits = signed_digits(&magnitudes, c, windows);
+    drop(magnitudes);
     let sums: Vec<Projective<P>> = (0..windows)
         .into_par_iter()
-        .map(|w| window_sum(&bases[..n], &digits[w * n..(w + 1) * n], c))
+        .map(|w| window_sum(&bases[..n], &negated, &digits[w * n..(w + 1) * n], c))
         .collect();
     let mut acc = Projective::<P>::zero();
     for s in sums.iter().rev() {
@@ -91,25 +111,28 @@ fn signed_digits<B: BigInteger>(scalars: &[B], c: usize, windows: usize) -> Vec<
 }
 
 /// `sum_k (k + 1) * B_k` for the buckets `B_k` of one window.
-fn window_sum<P: SWCurveConfig>(bases: &[Affine<P>], digits: &[i16], c: usize) -> Projective<P> {
+fn window_sum<P: SWCurveConfig>(
+    bases: &[Affine<P>],
+    negated: &[bool],
+    digits: &[i16],
+    c: usize,
+) -> Projective<P> {
     let mut w = Window::<P>::new(1 << (c - 1));
-    for (base, d) in bases.iter().zip(digits) {
+    for ((base, d), neg) in bases.iter().zip(digits).zip(negated) {
         if *d == 0 || base.is_zero() {
             continue;
         }
-        let q = if *d < 0 { -*base } else { *base };
-        w.schedule((d.unsigned_abs() - 1) as u32, q);
+        let q = if (*d < 0) != *neg { -*base } else { *base };
+        w.schedule((d.unsigned_abs() - 1) as usize, q);
     }
-    while !w.batch.is_empty() || !w.waiting.is_empty() {
-        w.add_batch();
-        for (b, q) in std::mem::take(&mut w.waiting) {
-            w.schedule(b, q);
-        }
-    }
+    w.add_batch();
     let mut running = Projective::<P>::zero();
     let mut sum = Projective::<P>::zero();
-    for b in w.buckets.iter().rev() {
+    for (b, spill) in w.buckets.iter().zip(&w.spill).rev() {
         running += b;
+        if !spill.is_zero() {
+            running += spill;
+        }
         sum += running;
     }
     sum
@@ -118,11 +141,13 @@ fn window_sum<P: SWCurveConfig>(bases: &[Affine<P>], digits: &[i16], c: usize) -
 /// One window's buckets and the additions under way.
 struct Window<P: SWCurveConfig> {
     buckets: Vec<Affine<P>>,
+    /// Points that came to a bucket already in the batch, added to it in
+    /// projective form (as ark-ec adds every point): many scalars sharing a
+    /// digit cost no more than there.
+    spill: Vec<Projective<P>>,
     /// Whether a bucket has an addition in the current batch.
     busy: Vec<bool>,
-    batch: Vec<(u32, Affine<P>)>,
-    /// Additions to a bucket that was busy, for a later batch.
-    waiting: Vec<(u32, Affine<P>)>,
+    batch: Vec<(usize, Affine<P>)>,
     denominators: Vec<P::BaseField>,
     /// Per addition of the batch: 0 done already, 1 an addition, 2 a
     /// doubling.
@@ -133,20 +158,20 @@ impl<P: SWCurveConfig> Window<P> {
     fn new(buckets: usize) -> Self {
         Window {
             buckets: vec![Affine::identity(); buckets],
+            spill: vec![Projective::zero(); buckets],
             busy: vec![false; buckets],
             batch: Vec::with_capacity(BATCH),
-            waiting: Vec::new(),
             denominators: Vec::with_capacity(BATCH),
             kinds: Vec::with_capacity(BATCH),
         }
     }
 
-    fn schedule(&mut self, b: u32, q: Affine<P>) {
-        if self.busy[b as usize] {
-            self.waiting.push((b, q));
+    fn schedule(&mut self, b: usize, q: Affine<P>) {
+        if self.busy[b] {
+            self.spill[b] += q;
             return;
         }
-        self.busy[b as usize] = true;
+        self.busy[b] = true;
         self.batch.push((b, q));
         if self.batch.len() == BATCH {
             self.add_batch();
@@ -159,7 +184,7 @@ impl<P: SWCurveConfig> Window<P> {
         self.denominators.clear();
         self.kinds.clear();
         for (b, q) in &self.batch {
-            let p = &mut self.buckets[*b as usize];
+            let p = &mut self.buckets[*b];
             let (kind, den) = if p.is_zero() {
                 *p = *q;
                 (0, P::BaseField::ONE)
@@ -177,8 +202,8 @@ impl<P: SWCurveConfig> Window<P> {
         }
         batch_inversion(&mut self.denominators);
         for (((b, q), inv), kind) in self.batch.iter().zip(&self.denominators).zip(&self.kinds) {
-            self.busy[*b as usize] = false;
-            let p = &mut self.buckets[*b as usize];
+            self.busy[*b] = false;
+            let p = &mut self.buckets[*b];
             let lambda = match kind {
                 1 => (q.y - p.y) * inv,
                 2 => {
@@ -242,6 +267,15 @@ mod tests {
                 // Many equal points: every bucket sees repeats.
                 for i in 100..1100 {
                     bases[i] = bases[99];
+                }
+                // Small negative and equal scalars: one digit shared by
+                // many points in every window.
+                for (i, s) in scalars.iter_mut().enumerate().skip(2000).take(2000) {
+                    *s = if i % 2 == 0 {
+                        -Fr::from(i as u64)
+                    } else {
+                        Fr::from(7u64)
+                    };
                 }
             }
             check(&bases, &scalars);
