@@ -67,10 +67,13 @@ pub fn msm<P: SWCurveConfig>(
     acc
 }
 
+/// The widest window whose signed digits fit an `i16` (up to `2^(c-1)`).
+const MAX_WINDOW: usize = 15;
+
 /// The window minimizing `windows * (n * 6 + 2^(c-1) * 2 * 16)` (affine
 /// additions per point, projective additions per bucket).
 fn window_bits(n: usize) -> usize {
-    (4..=16)
+    (4..=MAX_WINDOW)
         .min_by_key(|c| {
             let windows = 254usize.div_ceil(*c) + 1;
             windows * (n * 6 + (1usize << (c - 1)) * 32)
@@ -240,6 +243,36 @@ mod tests {
             "{} points",
             bases.len()
         );
+    }
+
+    #[test]
+    fn signed_digits_give_back_every_scalar_at_every_window_width() {
+        use ark_ff::BigInteger256;
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(9);
+        let mut scalars: Vec<BigInteger256> =
+            (0..50).map(|_| Fr::rand(&mut rng).into_bigint()).collect();
+        let mut top = Fr::MODULUS;
+        top.sub_with_borrow(&BigInteger256::from(1u64));
+        scalars.extend([
+            BigInteger256::from(0u64),
+            BigInteger256::from(u64::MAX),
+            top,
+        ]);
+        for c in 4..=MAX_WINDOW {
+            let windows = 254usize.div_ceil(c) + 1;
+            let digits = signed_digits(&scalars, c, windows);
+            for (i, s) in scalars.iter().enumerate() {
+                let mut back = Fr::from(0u64);
+                for w in (0..windows).rev() {
+                    let d = digits[w * scalars.len() + i];
+                    assert!(d.unsigned_abs() <= 1 << (c - 1), "c = {c}");
+                    back = back * Fr::from(1u64 << c) + Fr::from(d as i64);
+                }
+                assert_eq!(back.into_bigint(), *s, "c = {c}");
+            }
+        }
+        // The widest window is chosen for the largest domains.
+        assert_eq!(window_bits(1 << 24), MAX_WINDOW);
     }
 
     #[test]
