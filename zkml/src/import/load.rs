@@ -246,16 +246,18 @@ pub(super) fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Import
     graph::prune(g, &io.output);
     let proved_ops: BTreeSet<String> = g.node.iter().map(|n| n.op_type.clone()).collect();
     graph::rewrite(g, &mut io)?;
+    let output = io.output.clone();
+    let imported = |model, runnable| Imported {
+        model,
+        onnx_sha256,
+        onnx_ops,
+        proved_ops,
+        onnx_parameters,
+        output,
+        runnable,
+    };
     if let Some(model) = trees::translate(g, &io, limits)? {
-        return Ok(Imported {
-            model,
-            onnx_sha256,
-            onnx_ops,
-            proved_ops,
-            onnx_parameters,
-            output: io.output,
-            runnable: None,
-        });
+        return Ok(imported(model, None));
     }
     graph::known(g, &onnx.op_register)?;
     let mut inference = onnx
@@ -275,15 +277,7 @@ pub(super) fn load_checked(bytes: &[u8], limits: &ImportLimits) -> Result<Import
         .into_optimized()
         .and_then(|m| m.into_runnable())
         .map_err(|e| Error::MalformedModel(format!("{e:#}")))?;
-    Ok(Imported {
-        model,
-        onnx_sha256,
-        onnx_ops,
-        proved_ops,
-        onnx_parameters,
-        output: io.output,
-        runnable: Some(runnable),
-    })
+    Ok(imported(model, Some(runnable)))
 }
 
 /// tract reports ops it does not know while typing the model (those it
