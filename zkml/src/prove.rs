@@ -80,12 +80,7 @@ pub fn prove_with<Q: Quotient, R: RngCore + CryptoRng>(
     let compiled = compiled::get(spec)?;
     let z = compiled::witness::assign(spec, &compiled, witness)?;
     let h = Q::quotient(&compiled, &z)?;
-    let p = compiled::msm::assemble(pk, compiled.inputs, &z, &h, r, s);
-    Ok(Proof {
-        a: p.a,
-        b: p.b,
-        c: p.c,
-    })
+    Ok(from_ark(compiled::msm::assemble(pk, &z, &h, r, s)))
 }
 
 /// ark-groth16's own prover, `Groth16::<Bn254, Q>::prove`, on the same
@@ -104,11 +99,16 @@ pub fn ark_prove_with<Q: R1CSToQAP, R: RngCore + CryptoRng>(
     };
     let p = Groth16::<Bn254, Q>::prove(pk, circuit, rng)
         .map_err(|e| Error::Proof(format!("prove: {e}")))?;
-    Ok(Proof {
+    Ok(from_ark(p))
+}
+
+/// ark-groth16's proof as the statement crate's (the same points).
+fn from_ark(p: ark_groth16::Proof<Bn254>) -> Proof {
+    Proof {
         a: p.a,
         b: p.b,
         c: p.c,
-    })
+    }
 }
 
 /// A reduction the compiled prover implements (see [`compiled::qap`]).

@@ -89,11 +89,6 @@ impl Sparse {
         self.starts.len() - 1
     }
 
-    /// Non-zero terms.
-    pub fn terms(&self) -> usize {
-        self.columns.len()
-    }
-
     /// `M·z` into `out[..rows]` (coefficients of one cost an addition).
     pub fn product_into(&self, z: &[Fr], out: &mut [Fr]) {
         for (i, slot) in out.iter_mut().enumerate().take(self.rows()) {
@@ -304,7 +299,7 @@ pub fn profile(
     let h = qap::owner_from(&c, a, b)?;
     let fft_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let proof = msm::assemble(pk, c.inputs, &z, &h, Fr::from(3u64), Fr::from(5u64));
+    let proof = msm::assemble(pk, &z, &h, Fr::from(3u64), Fr::from(5u64));
     let msm_s = t.elapsed().as_secs_f64();
     std::hint::black_box(proof);
     let msm_parts_s = msm::parts(pk, &z, &h);
