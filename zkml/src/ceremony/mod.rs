@@ -18,6 +18,7 @@
 //! who contributed.
 
 mod binfile;
+mod g2_group;
 pub mod hash_to_g2;
 pub mod phase2;
 pub mod ptau;
@@ -27,7 +28,7 @@ pub mod snarkjs;
 use crate::error::{Error, Result};
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::Pairing;
-use ark_ec::{AffineRepr, CurveGroup, PrimeGroup, VariableBaseMSM};
+use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
 use ark_ff::{Field, UniformRand, Zero};
 use blake2::{Blake2b512, Digest};
 use rand::{CryptoRng, RngCore};
@@ -36,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 pub use hash_to_g2::hash_to_g2;
-pub use phase2::{initial_key, R1cs};
+pub use phase2::{check_key, initial_key, R1cs};
 pub use ptau::Ptau;
 pub use reduction::OddCosetReduction;
 
@@ -288,16 +289,25 @@ impl Transcript {
     }
 
     /// Checks the transcript and `key` against the circuit and the file:
-    /// it names them, every contribution proves knowledge of its factor
-    /// and the deltas chain, and the key is the phase-2 key of the circuit
-    /// with the last delta ([`check_key`]).
+    /// the key is the phase-2 key of the circuit with the last delta
+    /// ([`check_key`], on random linear combinations), the transcript
+    /// names the circuit ([`circuit_hash`]), every contribution proves
+    /// knowledge of its factor and the deltas chain.
     pub fn verify(&self, key: &Key, r1cs: &R1cs, ptau: &Ptau) -> Result<()> {
-        let initial = initial_key(r1cs, ptau)?;
-        let last = self.verify_chain(&initial, ptau)?;
+        check_key(key, r1cs, ptau, &mut rand::rngs::OsRng)?;
+        let cs = if key.delta_g1 == G1Affine::generator() {
+            // Checked with delta 1, the key is the delta-1 key.
+            let cs = snarkjs::cs_hash(key, ptau)?;
+            remember(r1cs, ptau, cs);
+            cs
+        } else {
+            circuit_hash_with(r1cs, ptau, Some(key))?
+        };
+        let last = self.chain(cs)?;
         if key.delta_g1 != last {
             return Err(bad("the key's delta is not the transcript's last"));
         }
-        check_key(key, &initial)
+        Ok(())
     }
 
     /// Checks that `vk` (a receipt's verifying key) is the verifying key of
@@ -312,13 +322,12 @@ impl Transcript {
         if self.contributions.is_empty() {
             return Err(bad("the transcript has no contribution"));
         }
-        let initial = initial_key(r1cs, ptau)?;
-        let last = self.verify_chain(&initial, ptau)?;
-        let initial = initial.vk;
-        if vk.alpha_g1 != initial.alpha_g1
-            || vk.beta_g2 != initial.beta_g2
-            || vk.gamma_g2 != initial.gamma_g2
-            || vk.gamma_abc_g1 != initial.gamma_abc_g1
+        let last = self.chain(circuit_hash(r1cs, ptau)?)?;
+        let (alpha_g1, _, beta_g2) = ptau.alpha_beta()?;
+        if vk.alpha_g1 != alpha_g1
+            || vk.beta_g2 != beta_g2
+            || vk.gamma_g2 != G2Affine::generator()
+            || vk.gamma_abc_g1 != phase2::input_points(r1cs, ptau)?
         {
             return Err(bad(
                 "the verifying key is not this circuit's over this powers-of-tau file",
@@ -341,7 +350,12 @@ impl Transcript {
     /// `ptau` is `initial` and that its contributions chain, as `snarkjs
     /// zkey verify` does; returns the last `[delta]_1`.
     pub fn verify_chain(&self, initial: &Key, ptau: &Ptau) -> Result<G1Affine> {
-        if self.cs_hash != snarkjs::cs_hash(initial, ptau)? {
+        self.chain(snarkjs::cs_hash(initial, ptau)?)
+    }
+
+    /// The same for the circuit hash `cs`.
+    fn chain(&self, cs: [u8; 64]) -> Result<G1Affine> {
+        if self.cs_hash != cs {
             return Err(bad(
                 "the transcript is for another circuit or another powers-of-tau file",
             ));
@@ -420,43 +434,52 @@ pub fn contribute<R: RngCore + CryptoRng>(
     Ok(())
 }
 
-/// Checks that `key` is a phase-2 key of the circuit whose delta-1 key is
-/// `initial`: every part but delta equal, delta the same in both groups and
-/// not zero, and the H and L queries the initial ones divided by delta
-/// (checked on a random linear combination). A key made any other way is
-/// refused before it is used to prove.
-pub fn check_key(key: &Key, initial: &Key) -> Result<()> {
-    if !phase2::same_delta_free_parts(key, initial) {
-        return Err(bad(
-            "the key's queries are not this circuit's over this powers-of-tau file",
-        ));
+/// Circuit hashes computed in this process, by the circuit's and the
+/// file's SHA-256: a gateway checks many keys of one circuit, and the hash
+/// of a key after contributions needs the delta-1 key's L query.
+static CIRCUIT_HASHES: std::sync::Mutex<
+    std::collections::BTreeMap<([u8; 32], [u8; 32]), [u8; 64]>,
+> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+fn remember(r1cs: &R1cs, ptau: &Ptau, cs: [u8; 64]) {
+    CIRCUIT_HASHES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert((r1cs.sha256(), ptau.sha256), cs);
+}
+
+/// snarkjs's circuit hash of `r1cs` over `ptau` (what a transcript starts
+/// from), computed once per process: from the delta-1 key.
+pub fn circuit_hash(r1cs: &R1cs, ptau: &Ptau) -> Result<[u8; 64]> {
+    circuit_hash_with(r1cs, ptau, None)
+}
+
+/// The same, from `checked` (a key of the circuit already checked with
+/// [`check_key`]) when given: only the delta-1 key's L query is computed.
+fn circuit_hash_with(r1cs: &R1cs, ptau: &Ptau, checked: Option<&Key>) -> Result<[u8; 64]> {
+    let id = (r1cs.sha256(), ptau.sha256);
+    if let Some(cs) = CIRCUIT_HASHES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&id)
+    {
+        return Ok(*cs);
     }
-    if key.delta_g1.is_zero() || key.vk.delta_g2.is_zero() {
-        return Err(bad("delta is zero"));
-    }
-    let g1 = G1Affine::generator();
-    let g2 = G2Affine::generator();
-    if Bn254::pairing(key.delta_g1, g2) != Bn254::pairing(g1, key.vk.delta_g2) {
-        return Err(bad("delta differs between G1 and G2"));
-    }
-    let mut rng = rand::rngs::OsRng;
-    for (name, got, want) in [
-        ("H", &key.h_query, &initial.h_query),
-        ("L", &key.l_query, &initial.l_query),
-    ] {
-        if got.is_empty() {
-            continue;
-        }
-        let r: Vec<Fr> = (0..got.len()).map(|_| Fr::rand(&mut rng)).collect();
-        let a = G1Projective::msm_unchecked(got, &r).into_affine();
-        let b = G1Projective::msm_unchecked(want, &r).into_affine();
-        if Bn254::pairing(a, key.vk.delta_g2) != Bn254::pairing(b, g2) {
-            return Err(bad(format!(
-                "the {name} query is not the circuit's divided by delta"
-            )));
-        }
-    }
-    Ok(())
+    let cs = match checked {
+        Some(key) => snarkjs::cs_hash_with(key, &phase2::initial_l_query(r1cs, ptau)?, ptau)?,
+        None => snarkjs::cs_hash(&initial_key(r1cs, ptau)?, ptau)?,
+    };
+    remember(r1cs, ptau, cs);
+    Ok(cs)
+}
+
+/// Forgets the circuit hashes computed so far (benchmarks time the first
+/// check of a circuit with it).
+pub fn forget_circuit_hashes() {
+    CIRCUIT_HASHES
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clear();
 }
 
 /// The constraint matrices of a job's circuit (no witness).

@@ -161,39 +161,115 @@ fn by_variable(
     out
 }
 
+/// The powers-of-tau file must hold the Lagrange basis of twice the
+/// constraint domain (the H query's odd points): name the power needed.
+fn check_power(r1cs: &R1cs, ptau: &Ptau) -> Result<()> {
+    let need = (2 * r1cs.domain()).trailing_zeros();
+    if ptau.power < need {
+        return Err(Error::Proof(format!(
+            "the circuit's {} constraints and {} inputs fill a domain of {} points, and its key needs the file's basis of {} points: a powers-of-tau file of power {need} or more; this one is {}",
+            r1cs.constraints(),
+            r1cs.instance,
+            r1cs.domain(),
+            2 * r1cs.domain(),
+            ptau.power
+        )));
+    }
+    Ok(())
+}
+
+/// The Lagrange bases a key is made of, read from the file once.
+struct Bases {
+    l1: Vec<G1Affine>,
+    la: Vec<G1Affine>,
+    lb: Vec<G1Affine>,
+    /// The H query with delta = 1: the odd points of the basis of 2n.
+    h: Vec<G1Affine>,
+}
+
+impl Bases {
+    fn read(r1cs: &R1cs, ptau: &Ptau) -> Result<Bases> {
+        check_power(r1cs, ptau)?;
+        let n = r1cs.domain();
+        Ok(Bases {
+            l1: ptau.lagrange_g1(n)?,
+            la: ptau.lagrange_alpha_g1(n)?,
+            lb: ptau.lagrange_beta_g1(n)?,
+            h: ptau
+                .lagrange_g1(2 * n)?
+                .into_iter()
+                .skip(1)
+                .step_by(2)
+                .collect(),
+        })
+    }
+}
+
+/// `K_i = sum_c (a_ci beta + b_ci alpha + c_ci) L_c` for the variables in
+/// `vars` (the inputs' are the verifying key's, the others' the L query
+/// with delta = 1).
+fn k_points(r1cs: &R1cs, bases: &Bases, vars: std::ops::Range<usize>) -> Vec<G1Affine> {
+    let total = r1cs.variables();
+    let a = by_variable(
+        &r1cs.matrices[0],
+        total,
+        Some((r1cs.constraints(), r1cs.instance)),
+    );
+    let b = by_variable(&r1cs.matrices[1], total, None);
+    let c = by_variable(&r1cs.matrices[2], total, None);
+    let k: Vec<G1Projective> = vars
+        .into_par_iter()
+        .map(|i| combine(&a[i], &bases.lb) + combine(&b[i], &bases.la) + combine(&c[i], &bases.l1))
+        .collect();
+    G1Projective::normalize_batch(&k)
+}
+
+/// The verifying key's input points (`K_i` of the inputs) over the file.
+pub(crate) fn input_points(r1cs: &R1cs, ptau: &Ptau) -> Result<Vec<G1Affine>> {
+    check_power(r1cs, ptau)?;
+    let n = r1cs.domain();
+    let bases = Bases {
+        l1: ptau.lagrange_g1(n)?,
+        la: ptau.lagrange_alpha_g1(n)?,
+        lb: ptau.lagrange_beta_g1(n)?,
+        h: Vec::new(),
+    };
+    Ok(k_points(r1cs, &bases, 0..r1cs.instance))
+}
+
+/// The L query of the delta-1 key (what the circuit hash covers; a key
+/// after contributions holds it divided by delta).
+pub(crate) fn initial_l_query(r1cs: &R1cs, ptau: &Ptau) -> Result<Vec<G1Affine>> {
+    let bases = Bases::read(r1cs, ptau)?;
+    Ok(k_points(r1cs, &bases, r1cs.instance..r1cs.variables()))
+}
+
 /// The phase-2 key of `r1cs` over `ptau` with delta = 1 (what the
 /// ceremony starts from, and what a key's delta-free parts must equal).
 pub fn initial_key(r1cs: &R1cs, ptau: &Ptau) -> Result<ark_groth16::ProvingKey<Bn254>> {
-    let n = r1cs.domain();
-    let m = r1cs.constraints();
     let vars = r1cs.variables();
     let (alpha_g1, beta_g1, beta_g2) = ptau.alpha_beta()?;
-    let l1 = ptau.lagrange_g1(n)?;
-    let l2 = ptau.lagrange_g2(n)?;
-    let la = ptau.lagrange_alpha_g1(n)?;
-    let lb = ptau.lagrange_beta_g1(n)?;
-    let h: Vec<G1Affine> = ptau
-        .lagrange_g1(2 * n)?
-        .into_iter()
-        .skip(1)
-        .step_by(2)
-        .collect();
-
-    let a = by_variable(&r1cs.matrices[0], vars, Some((m, r1cs.instance)));
+    let bases = Bases::read(r1cs, ptau)?;
+    let l2 = ptau.lagrange_g2(r1cs.domain())?;
+    let a = by_variable(
+        &r1cs.matrices[0],
+        vars,
+        Some((r1cs.constraints(), r1cs.instance)),
+    );
     let b = by_variable(&r1cs.matrices[1], vars, None);
-    let c = by_variable(&r1cs.matrices[2], vars, None);
-
-    let a_query =
-        G1Projective::normalize_batch(&a.par_iter().map(|t| combine(t, &l1)).collect::<Vec<_>>());
-    let b_g1_query =
-        G1Projective::normalize_batch(&b.par_iter().map(|t| combine(t, &l1)).collect::<Vec<_>>());
+    let a_query = G1Projective::normalize_batch(
+        &a.par_iter()
+            .map(|t| combine(t, &bases.l1))
+            .collect::<Vec<_>>(),
+    );
+    let b_g1_query = G1Projective::normalize_batch(
+        &b.par_iter()
+            .map(|t| combine(t, &bases.l1))
+            .collect::<Vec<_>>(),
+    );
     let b_g2_query =
         G2Projective::normalize_batch(&b.par_iter().map(|t| combine(t, &l2)).collect::<Vec<_>>());
-    let k: Vec<G1Projective> = (0..vars)
-        .into_par_iter()
-        .map(|i| combine(&a[i], &lb) + combine(&b[i], &la) + combine(&c[i], &l1))
-        .collect();
-    let k = G1Projective::normalize_batch(&k);
+    let k = k_points(r1cs, &bases, 0..vars);
     let (gamma_abc_g1, l_query) = k.split_at(r1cs.instance);
 
     let g1 = G1Affine::generator();
@@ -211,25 +287,151 @@ pub fn initial_key(r1cs: &R1cs, ptau: &Ptau) -> Result<ark_groth16::ProvingKey<B
         a_query,
         b_g1_query,
         b_g2_query,
-        h_query: h,
+        h_query: bases.h,
         l_query: l_query.to_vec(),
     })
 }
 
-/// Whether every generator-side part of the key is the phase-2 key of the
-/// circuit over the file (all but delta and what delta divides).
-pub(crate) fn same_delta_free_parts(
+/// A random scalar of 128 bits (a linear combination's weight: a wrong
+/// key passes a combined check with probability 2^-128).
+fn weight<R: rand::RngCore>(rng: &mut R) -> Fr {
+    let mut b = [0u8; 16];
+    rng.fill_bytes(&mut b);
+    Fr::from(u128::from_le_bytes(b))
+}
+
+/// Checks that `key` is the phase-2 key of `r1cs` over `ptau` with its own
+/// delta, without computing the key: the inputs' points exactly, every
+/// other family on random linear combinations drawn here, after the key
+/// is read. With weights `r` on the variables, `sum_i r_i A_i` must equal
+/// `sum_c (A^T r)_c L_c` — one sum over the key and one over the file's
+/// basis instead of a sum per variable — and likewise B in G1 and G2, the
+/// L query (`delta L_i = K_i`) and the H query (`delta H_k` the odd points
+/// of the basis of 2n). The G1 families are folded into one pairing
+/// equation `e(X, delta) = e(Y - t P, 1)` with a further random weight
+/// `t`; B in G2 is then checked against B in G1 with the same weights,
+/// `e(sum r_i B1_i, 1) = e(1, sum r_i B2_i)`. Every point must already be in its
+/// group (the `.zkey` reader checks each G2 point's subgroup; G1's
+/// cofactor is 1), since a random combination cannot be trusted to catch
+/// a small-order component.
+pub fn check_key<R: rand::RngCore>(
     key: &ark_groth16::ProvingKey<Bn254>,
-    initial: &ark_groth16::ProvingKey<Bn254>,
-) -> bool {
-    key.vk.alpha_g1 == initial.vk.alpha_g1
-        && key.vk.beta_g2 == initial.vk.beta_g2
-        && key.vk.gamma_g2 == initial.vk.gamma_g2
-        && key.vk.gamma_abc_g1 == initial.vk.gamma_abc_g1
-        && key.beta_g1 == initial.beta_g1
-        && key.a_query == initial.a_query
-        && key.b_g1_query == initial.b_g1_query
-        && key.b_g2_query == initial.b_g2_query
-        && key.h_query.len() == initial.h_query.len()
-        && key.l_query.len() == initial.l_query.len()
+    r1cs: &R1cs,
+    ptau: &Ptau,
+    rng: &mut R,
+) -> Result<()> {
+    use ark_ec::pairing::Pairing;
+    use ark_ff::PrimeField;
+    let bad = |m: &str| Err(Error::Proof(m.to_string()));
+    check_power(r1cs, ptau)?;
+    let (n, m, vars, inputs) = (
+        r1cs.domain(),
+        r1cs.constraints(),
+        r1cs.variables(),
+        r1cs.instance,
+    );
+    if key.a_query.len() != vars
+        || key.b_g1_query.len() != vars
+        || key.b_g2_query.len() != vars
+        || key.vk.gamma_abc_g1.len() != inputs
+        || key.l_query.len() != vars - inputs
+        || key.h_query.len() != n
+    {
+        return bad("the key's sizes are not this circuit's");
+    }
+    let (alpha_g1, beta_g1, beta_g2) = ptau.alpha_beta()?;
+    if key.vk.alpha_g1 != alpha_g1
+        || key.beta_g1 != beta_g1
+        || key.vk.beta_g2 != beta_g2
+        || key.vk.gamma_g2 != G2Affine::generator()
+    {
+        return bad("the key's alpha, beta or gamma is not this powers-of-tau file's");
+    }
+    if key.delta_g1.is_zero() || key.vk.delta_g2.is_zero() {
+        return bad("delta is zero");
+    }
+    let (g1, g2) = (G1Affine::generator(), G2Affine::generator());
+    if !Bn254::multi_pairing([key.delta_g1, -g1], [g2, key.vk.delta_g2]).is_zero() {
+        return bad("delta differs between G1 and G2");
+    }
+    if key.vk.gamma_abc_g1 != input_points(r1cs, ptau)? {
+        return bad(
+            "the verifying key's input points are not this circuit's over this powers-of-tau file",
+        );
+    }
+
+    // Weights, drawn only now that the key is fixed.
+    let ra: Vec<Fr> = (0..vars).map(|_| weight(rng)).collect();
+    let rb: Vec<Fr> = (0..vars).map(|_| weight(rng)).collect();
+    let rl: Vec<Fr> = (0..vars - inputs).map(|_| weight(rng)).collect();
+    let rh: Vec<Fr> = (0..n).map(|_| weight(rng)).collect();
+    let t = weight(rng);
+
+    // The transposed products over the rows (field arithmetic only): A's
+    // and B's weights per row, and the L query's through A, B and C.
+    let mut sa = vec![Fr::zero(); n];
+    let mut sb = vec![Fr::zero(); n];
+    let mut ka = vec![Fr::zero(); n];
+    let mut kb = vec![Fr::zero(); n];
+    let mut kc = vec![Fr::zero(); n];
+    let witness = |i: usize| i.checked_sub(inputs).map(|w| rl[w]);
+    for (row, terms) in r1cs.matrices[0].iter().enumerate() {
+        for (c, i) in terms {
+            sa[row] += ra[*i] * c;
+            if let Some(w) = witness(*i) {
+                ka[row] += w * c;
+            }
+        }
+    }
+    for (i, r) in ra.iter().enumerate().take(inputs) {
+        sa[m + i] += r;
+    }
+    for (row, terms) in r1cs.matrices[1].iter().enumerate() {
+        for (c, i) in terms {
+            sb[row] += rb[*i] * c;
+            if let Some(w) = witness(*i) {
+                kb[row] += w * c;
+            }
+        }
+    }
+    for (row, terms) in r1cs.matrices[2].iter().enumerate() {
+        for (c, i) in terms {
+            if let Some(w) = witness(*i) {
+                kc[row] += w * c;
+            }
+        }
+    }
+    // The file's side: Y = sum over l1 of t (A^T ra + B^T rb) + C^T rl,
+    // over beta L of A^T rl, over alpha L of B^T rl, over the odd points
+    // of rh.
+    let l1_scalars: Vec<Fr> = sa
+        .iter()
+        .zip(&sb)
+        .zip(&kc)
+        .map(|((a, b), c)| t * (*a + b) + c)
+        .collect();
+    let bases = Bases::read(r1cs, ptau)?;
+    let big = |v: &[Fr]| v.iter().map(|x| x.into_bigint()).collect::<Vec<_>>();
+    let msm = crate::compiled::bucket::msm::<ark_bn254::g1::Config>;
+    let y = msm(&bases.l1, &big(&l1_scalars))
+        + msm(&bases.lb, &big(&ka))
+        + msm(&bases.la, &big(&kb))
+        + msm(&bases.h, &big(&rh));
+    // The key's side.
+    let pb = msm(&key.b_g1_query, &big(&rb));
+    let p = msm(&key.a_query, &big(&ra)) + pb;
+    let x = msm(&key.l_query, &big(&rl)) + msm(&key.h_query, &big(&rh));
+    // d X + t P - Y = 0, d the key's delta: d X = sum of the K and odd
+    // points taken, t P = t (A^T ra + B^T rb) over l1.
+    let lhs = [x.into_affine(), (p * t - y).into_affine()];
+    if !Bn254::multi_pairing(lhs, [key.vk.delta_g2, g2]).is_zero() {
+        return bad("the key's A, B, L or H query is not this circuit's over this powers-of-tau file with its delta");
+    }
+    // B in G2 against B in G1, now known to be right: the same weights
+    // on both sides of one pairing (no sum over the file's G2 basis).
+    let qb = crate::compiled::bucket::msm::<ark_bn254::g2::Config>(&key.b_g2_query, &big(&rb));
+    if !Bn254::multi_pairing([pb.into_affine(), -g1], [g2, qb.into_affine()]).is_zero() {
+        return bad("the key's B query in G2 is not this circuit's over this powers-of-tau file");
+    }
+    Ok(())
 }

@@ -110,7 +110,7 @@ pub(crate) fn read_g1(b: &[u8]) -> Result<G1Affine> {
 /// Reads a G2 point, checking it is on the curve and in the subgroup.
 pub(crate) fn read_g2(b: &[u8]) -> Result<G2Affine> {
     let p = read_g2_on_curve(b)?;
-    if !p.is_in_correct_subgroup_assuming_on_curve() {
+    if !super::g2_group::in_group(&p) {
         return Err(point("a G2 point is not in the group"));
     }
     Ok(p)

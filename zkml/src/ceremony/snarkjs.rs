@@ -108,6 +108,12 @@ fn g2_u(p: &G2Affine, out: &mut impl Digest) {
 /// big-endian u32 — in the order and with the H count `snarkjs zkey new`
 /// hashes (whole chunks of 2^14 points above that size).
 pub fn cs_hash(initial: &Key, ptau: &Ptau) -> Result<[u8; 64]> {
+    cs_hash_with(initial, &initial.l_query, ptau)
+}
+
+/// The same from a key of the circuit after contributions (its delta-free
+/// parts are the delta-1 key's) and the delta-1 key's L query.
+pub(crate) fn cs_hash_with(initial: &Key, l_query: &[G1Affine], ptau: &Ptau) -> Result<[u8; 64]> {
     let mut h = Blake2b512::new();
     g1_u(&initial.vk.alpha_g1, &mut h);
     g1_u(&initial.beta_g1, &mut h);
@@ -130,7 +136,7 @@ pub fn cs_hash(initial: &Key, ptau: &Ptau) -> Result<[u8; 64]> {
     G1Projective::normalize_batch(&diffs)
         .iter()
         .for_each(|p| g1_u(p, &mut h));
-    list(&mut h, &initial.l_query);
+    list(&mut h, l_query);
     list(&mut h, &initial.a_query);
     list(&mut h, &initial.b_g1_query);
     h.update((initial.b_g2_query.len() as u32).to_be_bytes());

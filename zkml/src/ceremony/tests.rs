@@ -175,44 +175,148 @@ fn tampered_transcripts_and_keys_are_refused() {
     let mut elsewhere = t.clone();
     elsewhere.cs_hash[0] ^= 1;
     refused(&k, &elsewhere, "another circuit or another powers-of-tau");
+    let refused_t = |k: &Key, t: &Transcript| {
+        let e = t.verify(k, &r1cs, &ptau).unwrap_err().to_string();
+        assert!(
+            e.contains("another circuit or another powers-of-tau"),
+            "{e}"
+        );
+    };
     let mut rng2 = rand_chacha::ChaCha20Rng::seed_from_u64(9);
     let other_file = Ptau::from_bytes(ptau::write_random(7, &mut rng2)).unwrap();
+    // (the key is checked first: its alpha and beta are another file's)
     let e = t.verify(&k, &r1cs, &other_file).unwrap_err().to_string();
-    assert!(
-        e.contains("another circuit or another powers-of-tau"),
-        "{e}"
-    );
+    assert!(e.contains("not this powers-of-tau file's"), "{e}");
 
-    // Keys: the prover's well-formedness check refuses each of these.
-    let initial = initial_key(&r1cs, &ptau).unwrap();
-    check_key(&k, &initial).unwrap();
+    // Keys: the prover's well-formedness check refuses each of these,
+    // whatever family is changed, and names the family.
+    let check = |k: &Key| check_key(k, &r1cs, &ptau, &mut rand::rngs::OsRng);
+    check(&k).unwrap();
     let g1 = G1Affine::generator();
+    let g2 = G2Affine::generator();
+    let refused = |k: &Key, want: &str| {
+        let e = check(k).unwrap_err().to_string();
+        assert!(e.contains(want), "{want}: {e}");
+    };
     let mut subverted = k.clone();
     subverted.a_query[2] = (subverted.a_query[2] + g1).into_affine();
-    assert!(check_key(&subverted, &initial).is_err(), "A query");
+    refused(&subverted, "A, B, L or H query");
+    let mut subverted = k.clone();
+    subverted.b_g1_query[3] = (subverted.b_g1_query[3] + g1).into_affine();
+    refused(&subverted, "A, B, L or H query");
+    let mut subverted = k.clone();
+    subverted.b_g2_query[3] = (subverted.b_g2_query[3] + g2).into_affine();
+    refused(&subverted, "B query in G2");
     let mut subverted = k.clone();
     subverted.l_query[1] = (subverted.l_query[1] + g1).into_affine();
-    assert!(check_key(&subverted, &initial).is_err(), "L query");
+    refused(&subverted, "A, B, L or H query");
     let mut subverted = k.clone();
-    subverted.h_query[0] = (subverted.h_query[0] + g1).into_affine();
-    assert!(check_key(&subverted, &initial).is_err(), "H query");
+    let last = subverted.h_query.len() - 1;
+    subverted.h_query[last] = (subverted.h_query[last] + g1).into_affine();
+    refused(&subverted, "A, B, L or H query");
+    // Two errors that cancel in a plain sum do not cancel in a weighted
+    // one.
+    let mut subverted = k.clone();
+    subverted.l_query[1] = (subverted.l_query[1] + g1).into_affine();
+    subverted.l_query[2] = (subverted.l_query[2] - g1).into_affine();
+    refused(&subverted, "A, B, L or H query");
+    // A and B swapped for one variable.
+    let mut subverted = k.clone();
+    let i = (0..subverted.a_query.len())
+        .find(|i| subverted.a_query[*i] != subverted.b_g1_query[*i])
+        .unwrap();
+    std::mem::swap(&mut subverted.a_query[i], &mut subverted.b_g1_query[i]);
+    refused(&subverted, "A, B, L or H query");
     let mut subverted = k.clone();
     subverted.delta_g1 = (subverted.delta_g1 + g1).into_affine();
-    assert!(check_key(&subverted, &initial).is_err(), "delta in G1 only");
+    refused(&subverted, "delta differs");
+    // delta changed in both groups, the queries not divided by it.
+    let mut subverted = k.clone();
+    subverted.delta_g1 = (subverted.delta_g1 * Fr::from(2u64)).into_affine();
+    subverted.vk.delta_g2 = (subverted.vk.delta_g2 * Fr::from(2u64)).into_affine();
+    refused(&subverted, "A, B, L or H query");
     let mut subverted = k.clone();
     subverted.vk.gamma_abc_g1[0] = (subverted.vk.gamma_abc_g1[0] + g1).into_affine();
-    assert!(check_key(&subverted, &initial).is_err(), "IC");
+    refused(&subverted, "input points");
+    let mut subverted = k.clone();
+    subverted.vk.alpha_g1 = (subverted.vk.alpha_g1 + g1).into_affine();
+    refused(&subverted, "alpha, beta or gamma");
+    let mut subverted = k.clone();
+    subverted.l_query.pop();
+    refused(&subverted, "sizes");
     let mut zero = k.clone();
     zero.delta_g1 = G1Affine::zero();
     zero.vk.delta_g2 = G2Affine::zero();
     zero.h_query.iter_mut().for_each(|p| *p = G1Affine::zero());
     zero.l_query.iter_mut().for_each(|p| *p = G1Affine::zero());
-    assert!(check_key(&zero, &initial).is_err(), "delta zero");
+    refused(&zero, "delta is zero");
+    // The batched check and the exact one agree on the delta-1 key.
+    let initial = initial_key(&r1cs, &ptau).unwrap();
+    check(&initial).unwrap();
     // A key for another circuit.
     let other = R1cs::of(blank(25)).unwrap();
     assert_ne!(other.sha256(), r1cs.sha256());
-    assert!(check_key(&k, &initial_key(&other, &ptau).unwrap()).is_err());
+    assert!(check_key(&k, &other, &ptau, &mut rand::rngs::OsRng).is_err());
     assert!(t.verify(&k, &other, &ptau).is_err());
+    // The transcript of a key after contributions names the circuit whose
+    // hash is computed afresh (not only from the cache).
+    forget_circuit_hashes();
+    t.verify(&k, &r1cs, &ptau).unwrap();
+    forget_circuit_hashes();
+    refused_t(&k, &elsewhere);
     // Contributors name themselves.
     assert!(contribute(&mut k.clone(), &mut t.clone(), "", &mut rng).is_err());
+}
+
+/// A point of BN254's G2 curve outside the group of order r (the curve's
+/// cofactor has small factors).
+fn off_the_group() -> G2Affine {
+    use ark_ec::short_weierstrass::SWCurveConfig;
+    use ark_ff::Field;
+    (1u64..)
+        .find_map(|i| {
+            let x = ark_bn254::Fq2::from(i);
+            let y = (x * x * x + ark_bn254::g2::Config::COEFF_B).sqrt()?;
+            let p = G2Affine::new_unchecked(x, y);
+            (p.is_on_curve() && !p.is_in_correct_subgroup_assuming_on_curve()).then_some(p)
+        })
+        .unwrap()
+}
+
+#[test]
+fn g2_points_outside_the_group_are_refused_when_a_key_is_read() {
+    // A random linear combination could let a small-order component
+    // through, so every G2 point of a key is checked on its own when the
+    // `.zkey` is read.
+    let (ptau, r1cs, key) = setup();
+    let t = Transcript::new(&key, &ptau).unwrap();
+    let bad = off_the_group();
+    let mut b2 = key.clone();
+    b2.b_g2_query[1] = bad;
+    let mut delta = key.clone();
+    delta.vk.delta_g2 = bad;
+    // The same point plus a point of the group: still outside it.
+    let mut mixed = key.clone();
+    mixed.b_g2_query[2] = (mixed.b_g2_query[2] + bad).into_affine();
+    for (name, k) in [("B2", b2), ("delta", delta), ("B2 + small order", mixed)] {
+        let e = read(&write(&k, &t, &r1cs).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not in the group"), "{name}: {e}");
+    }
+    read(&write(&key, &t, &r1cs).unwrap()).unwrap();
+}
+
+#[test]
+fn a_file_too_small_names_the_power_the_key_needs() {
+    let (ptau, r1cs, _) = setup();
+    let bigger = R1cs::of(blank(200)).unwrap();
+    let need = (2 * bigger.domain()).trailing_zeros();
+    assert!(need > ptau.power);
+    let e = initial_key(&bigger, &ptau).unwrap_err().to_string();
+    assert!(
+        e.contains(&format!("power {need} or more; this one is 7")),
+        "{e}"
+    );
+    let _ = r1cs;
 }

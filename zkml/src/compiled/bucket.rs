@@ -28,10 +28,6 @@ pub fn msm<P: SWCurveConfig>(
     if n == 0 {
         return Projective::zero();
     }
-    let c = window_bits(n);
-    let bits = P::ScalarField::MODULUS_BIT_SIZE as usize;
-    // Signed digits in [-2^(c-1), 2^(c-1)]: one more window for the carry.
-    let windows = bits.div_ceil(c) + 1;
     // A scalar over p/2 is used as -(p - s) (a small negative value then
     // has as few digits as a small positive one).
     let half = {
@@ -51,6 +47,16 @@ pub fn msm<P: SWCurveConfig>(
             }
         })
         .unzip();
+    // Short scalars (a random linear combination's) take fewer windows.
+    let bits = magnitudes
+        .iter()
+        .map(|m| m.num_bits() as usize)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let c = window_bits(n, bits);
+    // Signed digits in [-2^(c-1), 2^(c-1)]: one more window for the carry.
+    let windows = bits.div_ceil(c) + 1;
     let digits = signed_digits(&magnitudes, c, windows);
     drop(magnitudes);
     let sums: Vec<Projective<P>> = (0..windows)
@@ -71,11 +77,12 @@ pub fn msm<P: SWCurveConfig>(
 const MAX_WINDOW: usize = 15;
 
 /// The window minimizing `windows * (n * 6 + 2^(c-1) * 2 * 16)` (affine
-/// additions per point, projective additions per bucket).
-fn window_bits(n: usize) -> usize {
+/// additions per point, projective additions per bucket) for scalars of
+/// `bits` bits.
+fn window_bits(n: usize, bits: usize) -> usize {
     (4..=MAX_WINDOW)
         .min_by_key(|c| {
-            let windows = 254usize.div_ceil(*c) + 1;
+            let windows = bits.div_ceil(*c) + 1;
             windows * (n * 6 + (1usize << (c - 1)) * 32)
         })
         .expect("a window")
@@ -229,7 +236,7 @@ mod tests {
     use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
     use ark_ec::{CurveGroup, VariableBaseMSM};
     use ark_ff::UniformRand;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
 
     fn check<P: SWCurveConfig<ScalarField = Fr>>(bases: &[Affine<P>], scalars: &[Fr])
     where
@@ -272,7 +279,7 @@ mod tests {
             }
         }
         // The widest window is chosen for the largest domains.
-        assert_eq!(window_bits(1 << 24), MAX_WINDOW);
+        assert_eq!(window_bits(1 << 24, 254), MAX_WINDOW);
     }
 
     #[test]
@@ -312,6 +319,12 @@ mod tests {
                 }
             }
             check(&bases, &scalars);
+            // Short scalars (a random linear combination's 128 bits, or
+            // all tiny) take fewer windows and give the same sum.
+            let short: Vec<Fr> = (0..n)
+                .map(|i| Fr::from(rng.gen::<u128>() >> (i % 3 * 60)))
+                .collect();
+            check(&bases, &short);
         }
         let bases: Vec<G2Affine> = (0..200)
             .map(|_| G2Projective::rand(&mut rng).into_affine())

@@ -8,6 +8,7 @@
 
 use crate::common;
 
+use ark_ec::{AffineRepr, CurveGroup};
 use ark_groth16::Groth16;
 use ark_snark::SNARK;
 use common::{fixture, head};
@@ -108,12 +109,25 @@ fn snarkjs_makes_the_same_key_and_its_contributions_prove() {
     // a transcript hash changed, a delta not the proved factor's.
     let mut other = (ours.clone(), empty.clone());
     ceremony::contribute(&mut other.0, &mut other.1, "x", &mut rand::thread_rng()).unwrap();
-    for (name, tamper) in [("pok", 0usize), ("hash", 1), ("delta", 2)] {
+    // and (the batched checks) an L or an H point moved, a circuit hash
+    // changed.
+    for (name, tamper) in [
+        ("pok", 0usize),
+        ("hash", 1),
+        ("delta", 2),
+        ("l", 3),
+        ("h", 4),
+        ("cs", 5),
+    ] {
         let mut t = t1.clone();
         let mut k = k1.clone();
+        let g1 = ark_bn254::G1Affine::generator();
         match tamper {
             0 => t.contributions[0].g2_spx = other.1.contributions[0].g2_spx,
             1 => t.contributions[0].transcript[5] ^= 1,
+            3 => k.l_query[0] = (k.l_query[0] + g1).into_affine(),
+            4 => k.h_query[1] = (k.h_query[1] + g1).into_affine(),
+            5 => t.cs_hash[0] ^= 1,
             _ => {
                 t.contributions[0].delta_after = other.0.delta_g1;
                 k.delta_g1 = other.0.delta_g1;
@@ -145,7 +159,7 @@ fn snarkjs_makes_the_same_key_and_its_contributions_prove() {
     assert_eq!(transcript.contributors(), ["researcher", "auditor"]);
     assert_eq!(transcript.contributions[0], t1.contributions[0]);
     assert_ne!(key.delta_g1, k1.delta_g1);
-    ceremony::check_key(&key, &ours).unwrap();
+    ceremony::check_key(&key, &r1cs, &ptau, &mut rand::thread_rng()).unwrap();
     let secret = Secret::random(&mut rand::thread_rng());
     let eval = evaluate(&spec, &data.values).unwrap();
     let cuts = data.cuts(&secret, spec.shard_rows);
