@@ -185,6 +185,12 @@ impl Bundle {
         Bundle::of_keys(header, vec![(header.shard_rows, vk)])
     }
 
+    /// The bundle of a shard plan's keys, each with its circuit's shard
+    /// rows (a sharded job's ceremony keys, registered before the job).
+    pub fn for_circuits(header: &SpecHeader, keys: Vec<(u64, &VerifyingKey)>) -> Result<Bundle> {
+        Bundle::of_keys(header, keys)
+    }
+
     fn of_keys(header: &SpecHeader, mut sizes: Vec<(u64, &VerifyingKey)>) -> Result<Bundle> {
         sizes.sort_by_key(|s| std::cmp::Reverse(s.0));
         let mut bytes = Vec::new();

@@ -40,10 +40,41 @@ pub struct CircuitArgs {
     /// The powers-of-tau file (snarkjs `.ptau`, prepared for phase 2).
     #[arg(long)]
     ptau: PathBuf,
+    /// The gateway's shard size (`GET /v1/datasets` lists it): a dataset
+    /// over one shard is proved by one circuit per shard size of the plan
+    /// (full shards and the last), each with its own key. Default: one
+    /// proof.
+    #[arg(long)]
+    shard_rows: Option<u64>,
+    /// Which circuit of the shard plan, by its shard's rows (`init` lists
+    /// them; default: the first, full shards').
+    #[arg(long, requires = "shard_rows")]
+    circuit_rows: Option<u64>,
 }
 
 impl CircuitArgs {
     fn load(&self) -> Result<(CircuitSpec, Ptau)> {
+        let (specs, ptau) = self.load_plan()?;
+        let spec = match self.circuit_rows {
+            None => specs.into_iter().next().expect("a plan has a circuit"),
+            Some(rows) => {
+                let sizes: Vec<u64> = specs.iter().map(|s| s.header().shard_rows).collect();
+                specs
+                    .into_iter()
+                    .find(|s| s.header().shard_rows == rows)
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--circuit-rows {rows} is no circuit of the shard plan: its circuits have shards of {sizes:?} rows"
+                        )
+                    })?
+            }
+        };
+        Ok((spec, ptau))
+    }
+
+    /// Every circuit of the job's shard plan (one without --shard-rows),
+    /// full shards' first.
+    fn load_plan(&self) -> Result<(Vec<CircuitSpec>, Ptau)> {
         let model = zkgate_zkml::import::load(&self.model)
             .with_context(|| format!("loading {}", self.model.display()))?;
         let schema = crate::read_schema(&self.schema)?;
@@ -66,7 +97,13 @@ impl CircuitArgs {
         )?;
         let ptau =
             Ptau::read(&self.ptau).with_context(|| format!("reading {}", self.ptau.display()))?;
-        Ok((spec, ptau))
+        let plan = spec.shard_plan(self.shard_rows.filter(|r| *r > 0));
+        let specs = plan
+            .sizes()
+            .iter()
+            .map(|rows| spec.with_shard_rows(*rows))
+            .collect();
+        Ok((specs, ptau))
     }
 }
 
@@ -102,15 +139,16 @@ pub enum CeremonyCmd {
         #[arg(long)]
         key_out: PathBuf,
     },
-    /// Register the verifying key of a contributed ceremony key with the
+    /// Register the verifying keys of contributed ceremony keys with the
     /// settlement contract (the researcher, before `chain open-job
-    /// --verifier ID`): the job then settles only under this key.
+    /// --verifier ID`): the job then settles only under these keys.
     Register {
         #[command(flatten)]
         circuit: CircuitArgs,
-        /// The contributed key (`.zkey`; its transcript is checked first).
-        #[arg(long)]
-        key: PathBuf,
+        /// The contributed keys (`.zkey`; their transcripts are checked
+        /// first): one per circuit of the shard plan, the option repeated.
+        #[arg(long, required = true)]
+        key: Vec<PathBuf>,
         #[command(flatten)]
         chain: crate::chain::ChainArgs,
     },
@@ -123,6 +161,32 @@ pub enum CeremonyCmd {
         /// Where to write it.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Write a powers-of-tau file for local tests and demonstrations, in
+    /// seconds (snarkjs's `powersoftau new`, `contribute` and `prepare
+    /// phase2` take about 20 minutes at power 16). Its secrets are drawn
+    /// here and dropped, but nobody else can tell: every receipt made over
+    /// it says it is not a public file, and `zkgate verify
+    /// --require-ceremony` refuses it unless told to trust it
+    /// (`--trust-ptau`). Use a public file (`ptau-info` names them) for
+    /// anything real.
+    LocalPtau {
+        /// The file's power: keys of circuits up to `2^(power-1)`
+        /// constraints and inputs.
+        #[arg(long)]
+        power: u32,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Read a powers-of-tau file (snarkjs's format, prepared for phase 2,
+    /// such as the public `powersOfTau28_hez_final_NN.ptau`) and say what
+    /// it is: its power, the largest circuit its keys cover, its BLAKE2b
+    /// and whether it is one of the public files.
+    PtauInfo {
+        /// The file.
+        #[arg(long)]
+        ptau: PathBuf,
     },
     /// Check a key and its transcript against the circuit, as `snarkjs
     /// zkey verify` does, and the key's well-formedness (exit 0 valid, 1
@@ -172,6 +236,12 @@ fn write_key(
 pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
     match cmd {
         CeremonyCmd::Init { circuit, key_out } => {
+            let plan: Vec<u64> = circuit
+                .load_plan()?
+                .0
+                .iter()
+                .map(|s| s.header().shard_rows)
+                .collect();
             let (spec, ptau) = circuit.load()?;
             let t = Instant::now();
             let r1cs = ceremony::r1cs_of(&spec)?;
@@ -184,6 +254,8 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
                     "circuit_id": fr_to_hex(spec.id()), "r1cs_sha256": hex::encode(r1cs.sha256()),
                     "cs_hash": hex::encode(transcript.cs_hash),
                     "constraints": r1cs.constraints(), "domain": r1cs.domain(),
+                    "shard_rows": spec.header().shard_rows, "plan_circuit_rows": plan,
+                    "ptau": ptau.describe(),
                     "key_bytes": bytes, "seconds": t.elapsed().as_secs_f64(),
                 })
             );
@@ -220,12 +292,35 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
             key,
             chain,
         } => {
-            let (spec, ptau) = circuit.load()?;
-            let (k, t) = read_key(&key)?;
-            t.verify(&k, &ceremony::r1cs_of(&spec)?, &ptau)
-                .context("the key is not this circuit's, or its transcript does not hold")?;
-            let vk = zkgate_zkml::prove::verifying_key(&k);
-            let bundle = zkgate_chain::settlement::Bundle::for_circuit(spec.header(), &vk)?;
+            let (specs, ptau) = circuit.load_plan()?;
+            let read = key
+                .iter()
+                .map(|k| read_key(k))
+                .collect::<Result<Vec<_>>>()?;
+            let ceremonies: Vec<ceremony::Ceremony> = read
+                .iter()
+                .map(|(key, transcript)| ceremony::Ceremony {
+                    ptau: &ptau,
+                    key,
+                    transcript,
+                })
+                .collect();
+            let matched = ceremony::match_keys(&ceremonies, &specs)
+                .context("the keys are not this plan's circuits', or a transcript does not hold")?;
+            let vks: Vec<_> = matched
+                .iter()
+                .map(|(c, s)| {
+                    (
+                        s.header().shard_rows,
+                        zkgate_zkml::prove::verifying_key(c.key),
+                    )
+                })
+                .collect();
+            let bundle = zkgate_chain::settlement::Bundle::for_circuits(
+                specs[0].header(),
+                vks.iter().map(|(r, vk)| (*r, vk)).collect(),
+            )?;
+            let t = &read[0].1;
             let target = chain.target()?;
             let s = target.settlement()?;
             let wallet = target.wallet(1)?;
@@ -250,6 +345,39 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
                 out.display(),
                 r1cs.constraints(),
                 r1cs.variables()
+            );
+            Ok(true)
+        }
+        CeremonyCmd::LocalPtau { power, out } => {
+            if !(1..=24).contains(&power) {
+                anyhow::bail!("--power is 1 to 24 for a local file");
+            }
+            let t = Instant::now();
+            let bytes = ceremony::ptau::write_random(power, &mut rand::rngs::OsRng);
+            std::fs::write(&out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+            let ptau = Ptau::from_bytes(bytes)?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "ptau": out.display().to_string(), "power": power,
+                    "bytes": std::fs::metadata(&out)?.len(),
+                    "blake2b": hex::encode(ptau.blake2b), "public": false,
+                    "seconds": t.elapsed().as_secs_f64(),
+                    "note": "a local file: not a public powers of tau; receipts over it say so and `zkgate verify --require-ceremony` refuses it without --trust-ptau",
+                })
+            );
+            Ok(true)
+        }
+        CeremonyCmd::PtauInfo { ptau } => {
+            let p = Ptau::read(&ptau).with_context(|| format!("reading {}", ptau.display()))?;
+            println!(
+                "{}",
+                serde_json::json!({
+                    "ptau": ptau.display().to_string(), "power": p.power,
+                    "max_domain": 1u64 << p.power.saturating_sub(1),
+                    "blake2b": hex::encode(p.blake2b), "sha256": hex::encode(p.sha256),
+                    "public": p.public_name(), "describe": p.describe(),
+                })
             );
             Ok(true)
         }

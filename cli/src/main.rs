@@ -152,11 +152,12 @@ struct ProveArgs {
     /// many rows, joined in one receipt (default: one proof).
     #[arg(long)]
     shard_rows: Option<u64>,
-    /// Prove with this ceremony key (`zkgate ceremony`) instead of making
-    /// keys here (a `.zkey`, from `zkgate ceremony` or snarkjs; its
-    /// transcript inside); needs --ptau, and is checked first.
+    /// Prove with ceremony keys (`zkgate ceremony`) instead of making keys
+    /// here (`.zkey` files, from `zkgate ceremony` or snarkjs, their
+    /// transcripts inside): one per circuit of the shard plan, the option
+    /// repeated; needs --ptau, and each is checked first.
     #[arg(long, requires = "ptau")]
-    ceremony_key: Option<PathBuf>,
+    ceremony_key: Vec<PathBuf>,
     /// The powers-of-tau file the ceremony key was made over.
     #[arg(long)]
     ptau: Option<PathBuf>,
@@ -223,6 +224,11 @@ struct VerifyArgs {
     /// and snarkjs print it); default: the question's.
     #[arg(long)]
     contribution: Option<String>,
+    /// Accept keys made over this powers-of-tau file although it is not
+    /// one of the public files (its BLAKE2b, as `zkgate ceremony
+    /// ptau-info` prints it): only for a file you know the making of.
+    #[arg(long)]
+    trust_ptau: Vec<String>,
     #[command(flatten)]
     chain: chain::ChainArgs,
 }
@@ -284,28 +290,34 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         .job_id
         .clone()
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 16]>()));
-    let ceremony_parts = match (&a.ceremony_key, &a.ptau) {
-        (Some(k), Some(p)) => {
-            let (key, transcript) = ceremony::read_key(k)?;
-            let ptau = zkgate_zkml::ceremony::Ptau::read(p)
-                .with_context(|| format!("reading {}", p.display()))?;
-            Some((key, transcript, ptau))
-        }
-        _ => None,
+    let ptau = match (&a.ceremony_key[..], &a.ptau) {
+        ([], _) | (_, None) => None,
+        (_, Some(p)) => Some(
+            zkgate_zkml::ceremony::Ptau::read(p)
+                .with_context(|| format!("reading {}", p.display()))?,
+        ),
     };
-    let ceremony =
-        ceremony_parts
-            .as_ref()
-            .map(|(key, transcript, ptau)| zkgate_zkml::ceremony::Ceremony {
+    let keys = a
+        .ceremony_key
+        .iter()
+        .map(|k| ceremony::read_key(k))
+        .collect::<Result<Vec<_>>>()?;
+    let ceremony: Vec<zkgate_zkml::ceremony::Ceremony> = match &ptau {
+        None => Vec::new(),
+        Some(ptau) => keys
+            .iter()
+            .map(|(key, transcript)| zkgate_zkml::ceremony::Ceremony {
                 ptau,
                 key,
                 transcript,
-            });
+            })
+            .collect(),
+    };
     let pb = spinner(a.json);
     let outcome = pipeline::run(
         LocalJob {
             shard_rows: a.shard_rows,
-            ceremony: ceremony.as_ref(),
+            ceremony: &ceremony,
             ..LocalJob::new(
                 &model,
                 &dataset,
@@ -375,6 +387,7 @@ fn ceremony_mismatch(
     t: &std::path::Path,
     p: &std::path::Path,
     contribution: &str,
+    trusted: &[String],
 ) -> Result<Option<String>> {
     let transcript = ceremony::read_transcript(t)?;
     if !transcript.contains(contribution) {
@@ -384,6 +397,13 @@ fn ceremony_mismatch(
     }
     let ptau =
         zkgate_zkml::ceremony::Ptau::read(p).with_context(|| format!("reading {}", p.display()))?;
+    let b2 = hex::encode(ptau.blake2b);
+    if ptau.public_name().is_none() && !trusted.iter().any(|h| h.eq_ignore_ascii_case(&b2)) {
+        return Ok(Some(format!(
+            "the keys were made over {}; a ceremony over a file whose maker may know tau proves nothing (pass --trust-ptau {b2} only for a file you know the making of)",
+            ptau.describe()
+        )));
+    }
     let vks = zkgate_statement::groth16::keys_from_bytes(
         &std::fs::read(vk).with_context(|| format!("reading {}", vk.display()))?,
     )?;
@@ -527,8 +547,15 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
                 Err(why) => checked.invalid = Some(why),
                 Ok(spec) => {
                     if let (Some(t), Some(p), Some(c)) = (&a.transcript, &a.ptau, &contribution) {
-                        checked.invalid =
-                            ceremony_mismatch(&checked.receipt, &a.vk, &spec, t, p, c)?;
+                        checked.invalid = ceremony_mismatch(
+                            &checked.receipt,
+                            &a.vk,
+                            &spec,
+                            t,
+                            p,
+                            c,
+                            &a.trust_ptau,
+                        )?;
                     }
                 }
             }

@@ -95,12 +95,13 @@ pub struct SubmitArgs {
     /// With --chain-job: the question the job was opened for.
     #[arg(long)]
     question: Option<PathBuf>,
-    /// A ceremony key for the job's circuit (a `.zkey` from `zkgate
-    /// ceremony` or snarkjs, its transcript inside), over the gateway's
-    /// powers-of-tau file (`GET /v1/ceremony`). The gateway checks it and
-    /// proves with it.
+    /// A ceremony key for a circuit of the job's shard plan (a `.zkey`
+    /// from `zkgate ceremony` or snarkjs, its transcript inside), over the
+    /// gateway's powers-of-tau file (`GET /v1/ceremony`); repeated, one
+    /// per circuit (`zkgate ceremony init --shard-rows` lists them). The
+    /// gateway checks each and proves every shard with its circuit's.
     #[arg(long)]
-    ceremony_key: Option<PathBuf>,
+    ceremony_key: Vec<PathBuf>,
     /// Do not wait for the receipt.
     #[arg(long)]
     no_wait: bool,
@@ -139,7 +140,7 @@ fn write_question(
     manifest: &Manifest,
     model: &[u8],
     allow_suppression: u64,
-    ceremony: Option<&[u8]>,
+    ceremony: &[Vec<u8>],
     chain: Option<zkgate_statement::question::ChainPin>,
 ) -> Result<zkgate_statement::Question> {
     use zkgate_statement::question::CeremonyPin;
@@ -160,18 +161,28 @@ fn write_question(
         rand::random(),
     )
     .context("compiling the question's circuit from the published schema")?;
-    if let Some(zkey) = ceremony {
-        let (key, transcript) =
-            zkgate_zkml::ceremony::read(zkey).context("reading the ceremony key")?;
+    // The keys are pinned by their verifying keys; the contribution hash
+    // is ours to the first key (each key carries its own in its
+    // transcript).
+    let mut pin: Option<CeremonyPin> = None;
+    for (i, zkey) in ceremony.iter().enumerate() {
+        let (key, transcript) = zkgate_zkml::ceremony::read(zkey)
+            .with_context(|| format!("reading ceremony key {}", i + 1))?;
         let Some(mine) = transcript.contributions.last() else {
-            bail!("the ceremony key has no contribution: contribute to it first");
+            bail!(
+                "ceremony key {} has no contribution: contribute to it first",
+                i + 1
+            );
         };
-        let vk = zkgate_zkml::prove::verifying_key(&key);
-        q.ceremony = Some(CeremonyPin {
+        let vk = zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(&key));
+        pin.get_or_insert_with(|| CeremonyPin {
             contribution_hash: hex::encode(mine.hash()),
-            vk_sha256: vec![zkgate_statement::groth16::vk_sha256(&vk)],
-        });
+            vk_sha256: Vec::new(),
+        })
+        .vk_sha256
+        .push(vk);
     }
+    q.ceremony = pin;
     Ok(q)
 }
 
@@ -267,10 +278,11 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
         nonce: None,
         question: None,
     };
-    let ceremony = match &a.ceremony_key {
-        Some(k) => Some(std::fs::read(k).with_context(|| format!("reading {}", k.display()))?),
-        None => None,
-    };
+    let ceremony = a
+        .ceremony_key
+        .iter()
+        .map(|k| std::fs::read(k).with_context(|| format!("reading {}", k.display())))
+        .collect::<Result<Vec<_>>>()?;
     let question_out = a
         .question_out
         .clone()
@@ -298,7 +310,7 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
                 &manifest,
                 &model,
                 a.allow_suppression,
-                ceremony.as_deref(),
+                &ceremony,
                 pin,
             )?;
             if !a.dry_run {

@@ -154,17 +154,17 @@ impl Client {
 
     /// `POST /v1/jobs`.
     pub async fn submit(&self, manifest: &Manifest, model: Vec<u8>) -> Answer<Job> {
-        self.submit_with_key(manifest, model, None).await
+        self.submit_with_key(manifest, model, Vec::new()).await
     }
 
-    /// `POST /v1/jobs` with a ceremony key for the job's circuit (a
-    /// snarkjs `.zkey`, its transcript inside), made over the gateway's
-    /// powers-of-tau file.
+    /// `POST /v1/jobs` with ceremony keys, one per circuit of the job's
+    /// shard plan (snarkjs `.zkey` files, their transcripts inside), made
+    /// over the gateway's powers-of-tau file.
     pub async fn submit_with_key(
         &self,
         manifest: &Manifest,
         model: Vec<u8>,
-        ceremony: Option<Vec<u8>>,
+        ceremony: Vec<Vec<u8>>,
     ) -> Answer<Job> {
         let mut form = Form::new()
             .part(
@@ -172,7 +172,7 @@ impl Client {
                 Part::text(serde_json::to_string(manifest).expect("manifest serializes")),
             )
             .part("model", Part::bytes(model).file_name("model.onnx"));
-        if let Some(key) = ceremony {
+        for key in ceremony {
             form = form.part("ceremony_key", Part::bytes(key).file_name("ceremony.zkey"));
         }
         Self::answer(

@@ -259,7 +259,7 @@ pub fn openapi() -> serde_json::Value {
             "/v1/jobs/{id}/receipt": { "get": { "parameters": id, "responses": { "200": { "description": "receipt JSON" }, "409": err("not done") } } },
             "/v1/jobs/{id}/vk": { "get": { "parameters": id, "responses": { "200": { "description": "verifying key (compressed)" }, "409": err("not done") } } },
             "/v1/audit/head": { "get": { "responses": { "200": { "description": "the audit log's head signed by the vault's key: seq, head, time, signer, signature" } } } },
-            "/v1/ceremony": { "get": { "responses": { "200": { "description": "the powers-of-tau file ceremony keys are made over: ptau_sha256, power" }, "404": err("the gateway takes no ceremony keys") } } },
+            "/v1/ceremony": { "get": { "responses": { "200": { "description": "the powers-of-tau file ceremony keys are made over: ptau_sha256, ptau_blake2b, power, public (the public file it is, or null)" }, "404": err("the gateway takes no ceremony keys") } } },
             "/v1/me/address": {
                 "get": { "responses": { "200": { "description": "the caller's registered Ethereum address (or null) and a fresh registration message to sign" } } },
                 "put": {

@@ -128,9 +128,13 @@ pub(crate) async fn next_field(
     Ok(Some((name, bytes)))
 }
 
+/// Ceremony keys a submission may carry: a shard plan has a circuit for
+/// full shards and one for the last.
+const MAX_CEREMONY_KEYS: usize = 2;
+
 /// A submission's form: its `manifest` (JSON), its `model` (ONNX bytes)
-/// and optionally a `ceremony_key`, nothing else, in at most `limit`
-/// bytes.
+/// and optionally `ceremony_key` fields (one per circuit of the shard
+/// plan), nothing else, in at most `limit` bytes.
 pub(crate) struct Form {
     pub(crate) manifest: Manifest,
     pub(crate) model: Bytes,
@@ -139,15 +143,20 @@ pub(crate) struct Form {
 
 pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form> {
     let (mut manifest, mut model) = (None, None);
-    let mut key = None;
+    let mut keys = Vec::new();
     while let Some((name, bytes)) = next_field(&mut form, limit).await? {
         match name.as_str() {
             "manifest" => manifest = Some(bytes),
             "model" => model = Some(bytes),
-            "ceremony_key" => key = Some(bytes),
+            "ceremony_key" if keys.len() >= MAX_CEREMONY_KEYS => {
+                return Err(Error::BadRequest(format!(
+                    "more than {MAX_CEREMONY_KEYS} `ceremony_key` fields: one per circuit of the shard plan"
+                )))
+            }
+            "ceremony_key" => keys.push(bytes),
             other => {
                 return Err(Error::BadRequest(format!(
-                    "unexpected form field `{other}` (expected `manifest`, `model`, and optionally `ceremony_key`)"
+                    "unexpected form field `{other}` (expected `manifest`, `model`, and optionally `ceremony_key` fields)"
                 )))
             }
         }
@@ -157,16 +166,16 @@ pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form>
     )
     .map_err(|e| Error::BadRequest(format!("manifest: {e}")))?;
     let model = model.ok_or_else(|| Error::BadRequest("missing form field `model`".into()))?;
-    let ceremony = match key {
-        None => None,
-        Some(key) => {
-            // The transcript is read now (cheap); the key's points and its
-            // fit to the job's circuit are checked before proving.
-            zkgate_zkml::ceremony::snarkjs::read_transcript(&key)
-                .map_err(|e| Error::BadRequest(format!("ceremony_key: {e}")))?;
-            Some(CeremonyUpload { zkey: key.to_vec() })
-        }
-    };
+    // The transcripts are read now (cheap); the keys' points and their fit
+    // to the job's circuits are checked before proving.
+    for (i, key) in keys.iter().enumerate() {
+        zkgate_zkml::ceremony::snarkjs::read_transcript(key).map_err(|e| {
+            Error::BadRequest(format!("ceremony_key {} of {}: {e}", i + 1, keys.len()))
+        })?;
+    }
+    let ceremony = (!keys.is_empty()).then(|| CeremonyUpload {
+        zkeys: keys.iter().map(|k| k.to_vec()).collect(),
+    });
     Ok(Form {
         manifest,
         model,

@@ -45,6 +45,19 @@ pub struct ProvingStats {
     pub count: u64,
 }
 
+/// The powers-of-tau file the gateway takes ceremony keys over.
+#[derive(Clone, Debug)]
+pub struct PtauInfo {
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// BLAKE2b-512 of the file, hex (what public files are listed by).
+    pub blake2b: String,
+    /// Its power.
+    pub power: u32,
+    /// The public file it is, if it is one.
+    pub public: Option<String>,
+}
+
 /// An open gateway: configuration, vault, store.
 pub struct Gateway {
     /// The data dir's files.
@@ -64,7 +77,7 @@ pub struct Gateway {
     /// limit or both take one on-chain job.
     pub(crate) admission: tokio::sync::Mutex<()>,
     /// The powers-of-tau file's SHA-256 (hex) and power, read once.
-    ptau_info: std::sync::OnceLock<(String, u32)>,
+    ptau_info: std::sync::OnceLock<PtauInfo>,
     /// Dry runs per researcher today.
     pub(crate) dry_runs: DryRunQuota,
 }
@@ -142,7 +155,7 @@ impl Gateway {
 
     /// The SHA-256 (hex) and power of the powers-of-tau file `config.toml`
     /// names (`None`: it names none), read once (the file may be large).
-    pub fn ptau_info(&self) -> Result<Option<(String, u32)>> {
+    pub fn ptau_info(&self) -> Result<Option<PtauInfo>> {
         let Some(rel) = &self.config.ptau else {
             return Ok(None);
         };
@@ -150,7 +163,12 @@ impl Gateway {
             return Ok(Some(info.clone()));
         }
         let ptau = zkgate_zkml::ceremony::Ptau::read(&self.paths.root.join(rel))?;
-        let info = (hex::encode(ptau.sha256), ptau.power);
+        let info = PtauInfo {
+            sha256: hex::encode(ptau.sha256),
+            blake2b: hex::encode(ptau.blake2b),
+            power: ptau.power,
+            public: ptau.public_name(),
+        };
         Ok(Some(self.ptau_info.get_or_init(|| info).clone()))
     }
 

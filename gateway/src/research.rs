@@ -48,15 +48,19 @@ pub fn mock(gw: &Gateway, name: &str) -> Result<String> {
     Ok(crate::mock::csv(&meta))
 }
 
-/// The powers-of-tau file ceremony keys must be made over: its SHA-256
-/// and power, or a 404 when the gateway takes none.
+/// The powers-of-tau file ceremony keys must be made over: its SHA-256,
+/// BLAKE2b, power and the public file it is (null: a local file), or a
+/// 404 when the gateway takes none.
 pub fn ceremony_file(gw: &Gateway) -> Result<Value> {
-    let Some((sha256, power)) = gw.ptau_info()? else {
+    let Some(p) = gw.ptau_info()? else {
         return Err(Error::NotFound(
             "a powers-of-tau file: this gateway takes no ceremony keys".into(),
         ));
     };
-    Ok(json!({ "ptau_sha256": sha256, "power": power }))
+    Ok(json!({
+        "ptau_sha256": p.sha256, "ptau_blake2b": p.blake2b, "power": p.power,
+        "public": p.public,
+    }))
 }
 
 /// The caller's jobs, newest state as of now.
@@ -552,24 +556,27 @@ async fn check_chain_job(
     // verifier's bundle, off the async runtime.
     let (g, meta, manifest) = (gw.clone(), meta.clone(), manifest.clone());
     let (model, sha) = (imported.model.clone(), imported.onnx_sha256.clone());
-    let zkey = ceremony.map(|c| c.zkey.clone());
+    let zkeys = ceremony.map(|c| c.zkeys.clone()).unwrap_or_default();
     tokio::task::spawn_blocking(move || {
         let est = estimate(&g, &meta, &manifest, &model, &sha)?;
-        let vk = match &zkey {
-            Some(z) => Some(zkgate_zkml::prove::verifying_key(
-                &zkgate_zkml::ceremony::read(z)
-                    .map_err(|e| Error::BadRequest(format!("ceremony_key: {e}")))?
-                    .0,
-            )),
-            None => None,
-        };
+        let vks = zkeys
+            .iter()
+            .map(|z| {
+                Ok(zkgate_zkml::prove::verifying_key(
+                    &zkgate_zkml::ceremony::read(z)
+                        .map_err(|e| Error::BadRequest(format!("ceremony_key: {e}")))?
+                        .0,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let headers: Vec<_> = est.circuits.iter().map(|c| c.header().clone()).collect();
         crate::settle::check_settleable(
             id,
             &job,
             now,
             (est.seconds, g.config.limits.settle_margin_s),
-            est.circuits[0].header(),
-            vk.as_ref(),
+            &headers,
+            &vks,
         )
     })
     .await

@@ -380,8 +380,8 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             _ => Ok(below),
         }
     };
-    // A ceremony key the researcher sent, over the gateway's file: checked
-    // against the job's circuit before it proves anything.
+    // Ceremony keys the researcher sent, over the gateway's file: each
+    // checked against its circuit before anything is proved.
     let ceremony_parts = match gw.store.ceremony(&job.id)? {
         None => None,
         Some(up) => {
@@ -389,19 +389,35 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
                 Error::Unprocessable("the gateway no longer names a powers-of-tau file".into())
             })?;
             let ptau = zkgate_zkml::ceremony::Ptau::read(&gw.paths.root.join(rel))?;
-            let (key, transcript) = zkgate_zkml::ceremony::read(&up.zkey)
-                .map_err(|e| Error::Unprocessable(format!("the ceremony key: {e}")))?;
-            Some((ptau, key, transcript))
+            let keys = up
+                .zkeys
+                .iter()
+                .enumerate()
+                .map(|(i, z)| {
+                    zkgate_zkml::ceremony::read(z).map_err(|e| {
+                        Error::Unprocessable(format!(
+                            "ceremony key {} of {}: {e}",
+                            i + 1,
+                            up.zkeys.len()
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Some((ptau, keys))
         }
     };
-    let ceremony =
-        ceremony_parts
-            .as_ref()
-            .map(|(ptau, key, transcript)| zkgate_zkml::ceremony::Ceremony {
-                ptau,
-                key,
-                transcript,
-            });
+    let ceremony: Vec<zkgate_zkml::ceremony::Ceremony> = ceremony_parts
+        .as_ref()
+        .map(|(ptau, keys)| {
+            keys.iter()
+                .map(|(key, transcript)| zkgate_zkml::ceremony::Ceremony {
+                    ptau,
+                    key,
+                    transcript,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     // An on-chain job's proofs carry the binding it was accepted with.
     let nonce = crate::settle::proof_nonce(&gw.paths, job)?;
     // With a queue configured, the shards go to the owner's provers, each
@@ -422,7 +438,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             shard_rows: Some(gw.config.limits.shard_rows).filter(|r| *r > 0),
             keys: Some(&paced),
             gate: Some(&gate),
-            ceremony: ceremony.as_ref(),
+            ceremony: &ceremony,
             remote: dispatch
                 .as_ref()
                 .map(|d| d as &dyn zkgate_zkml::distribute::ShardProver),

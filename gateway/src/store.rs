@@ -47,21 +47,42 @@ pub struct ProverRecord {
     pub created: u64,
 }
 
-/// A ceremony key as a researcher uploaded it: a snarkjs `.zkey`, its
-/// transcript inside.
+/// Ceremony keys as a researcher uploaded them: snarkjs `.zkey` files
+/// (their transcripts inside), one per circuit of the job's shard plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CeremonyUpload {
-    /// The `.zkey` file.
-    pub zkey: Vec<u8>,
+    /// The `.zkey` files.
+    pub zkeys: Vec<Vec<u8>>,
 }
+
+/// How several keys are stored: this tag, then each key's length (u64,
+/// little-endian) and bytes. A record without it is one `.zkey` (as
+/// earlier versions stored a job's only key).
+const KEYS_TAG: &[u8] = b"zkgate.ceremony-keys.v1";
 
 impl CeremonyUpload {
     fn encode(&self) -> Vec<u8> {
-        self.zkey.clone()
+        let mut out = KEYS_TAG.to_vec();
+        for z in &self.zkeys {
+            out.extend((z.len() as u64).to_le_bytes());
+            out.extend(z);
+        }
+        out
     }
 
     fn decode(b: &[u8]) -> Option<CeremonyUpload> {
-        Some(CeremonyUpload { zkey: b.to_vec() })
+        let Some(mut rest) = b.strip_prefix(KEYS_TAG) else {
+            return Some(CeremonyUpload {
+                zkeys: vec![b.to_vec()],
+            });
+        };
+        let mut zkeys = Vec::new();
+        while !rest.is_empty() {
+            let len = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?) as usize;
+            zkeys.push(rest.get(8..8 + len)?.to_vec());
+            rest = &rest[8 + len..];
+        }
+        Some(CeremonyUpload { zkeys })
     }
 }
 

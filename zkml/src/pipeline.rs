@@ -86,9 +86,10 @@ pub struct LocalJob<'a> {
     /// checks. It returns the cell-suppression threshold (0 for none), or an
     /// error that ends the job (`Error::Refused` carries the caller's own).
     pub gate: Option<&'a GateFn<'a>>,
-    /// Prove with this ceremony's key instead of making one (one shard
-    /// only); it is checked against the circuit first.
-    pub ceremony: Option<&'a crate::ceremony::Ceremony<'a>>,
+    /// Prove with ceremony keys instead of making them: one per circuit of
+    /// the shard plan (usually one or two), in any order, each checked
+    /// against its circuit first. Empty: the gateway's own keys.
+    pub ceremony: &'a [crate::ceremony::Ceremony<'a>],
     /// Prove the shards elsewhere (the owner's workers); every proof is
     /// still verified here before the receipt is written.
     pub remote: Option<&'a dyn ShardProver>,
@@ -115,7 +116,7 @@ impl<'a> LocalJob<'a> {
             shard_rows: None,
             keys: None,
             gate: None,
-            ceremony: None,
+            ceremony: &[],
             remote: None,
         }
     }
@@ -298,16 +299,13 @@ pub fn run<R: RngCore + CryptoRng>(
     done(t, &mut timings);
 
     let mut keys = Vec::with_capacity(circuits.specs.len());
-    if let Some(c) = job.ceremony {
-        if circuits.specs.len() > 1 || plan.len() > 1 {
-            return Err(Error::Job(format!(
-                "a ceremony key covers one circuit; this job is split into {} shards",
-                plan.len()
-            )));
-        }
+    let mut transcripts = Vec::new();
+    if !job.ceremony.is_empty() {
         let t = clock(Step::Setup, progress);
-        c.check(&circuits.specs[0])?;
-        keys.push((c.key.clone(), prove::verifying_key(c.key)));
+        for (c, s) in crate::ceremony::match_keys(job.ceremony, &circuits.specs)? {
+            keys.push((c.key.clone(), prove::verifying_key(c.key)));
+            transcripts.push((s.id(), c));
+        }
         done(t, &mut timings);
     }
     for s in circuits.specs.iter().skip(keys.len()) {
@@ -360,9 +358,10 @@ pub fn run<R: RngCore + CryptoRng>(
             acc_in: &totals[i],
         },
     };
-    // Proved elsewhere (a ceremony key stays here: it covers one shard,
-    // proved with its own reduction), or here one after another.
-    let proofs: Vec<Proof> = match job.remote.filter(|_| job.ceremony.is_none()) {
+    // Proved elsewhere (ceremony keys stay here: they are the
+    // researcher's, proved with their own reduction), or here one after
+    // another.
+    let proofs: Vec<Proof> = match job.remote.filter(|_| job.ceremony.is_empty()) {
         Some(remote) => {
             let tasks = (0..plan.len())
                 .map(|i| {
@@ -411,7 +410,7 @@ pub fn run<R: RngCore + CryptoRng>(
                     },
                     progress,
                 );
-                proofs.push(if job.ceremony.is_some() {
+                proofs.push(if !job.ceremony.is_empty() {
                     prove::prove_with::<crate::ceremony::OddCosetReduction, _>(
                         s,
                         pk,
@@ -468,9 +467,11 @@ pub fn run<R: RngCore + CryptoRng>(
         nonce: fr_to_hex(job.nonce),
         values: eval.aggregates.iter().map(i128::to_string).collect(),
         shards,
-        setup: job.ceremony.map_or(SETUP_BY_GATEWAY.into(), |c| {
-            crate::ceremony::setup_line(c.transcript, c.ptau)
-        }),
+        setup: if transcripts.is_empty() {
+            SETUP_BY_GATEWAY.into()
+        } else {
+            crate::ceremony::setup_line_of(&transcripts)
+        },
         agreement: Some(agreement),
         quantization: quantization_report(&spec),
         constraints,

@@ -206,9 +206,16 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
         Some(0)
     );
     // Its verifier checks the keys are the ones the transcript made (from
-    // the .zkey or the JSON of another key's transcript: refused).
-    let against = |transcript: &str, contribution: &str| {
-        zkgate(&[
+    // the .zkey or the JSON of another key's transcript: refused), over a
+    // file it trusts: this test's file is not a public one, so it must be
+    // named (`ceremony ptau-info` prints its BLAKE2b).
+    let info: serde_json::Value =
+        serde_json::from_str(&run_ok(&["ceremony", "ptau-info", "--ptau", ptau])).unwrap();
+    assert_eq!(info["public"], serde_json::Value::Null, "{info}");
+    assert_eq!(info["power"], 12);
+    let b2 = info["blake2b"].as_str().unwrap().to_string();
+    let against_over = |transcript: &str, contribution: &str, trust: Option<&str>| {
+        let mut args = vec![
             "verify",
             &p("r.json"),
             "--vk",
@@ -222,8 +229,28 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
             ptau,
             "--contribution",
             contribution,
-        ])
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        if let Some(t) = trust {
+            args.extend(["--trust-ptau".to_string(), t.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        zkgate(&args)
     };
+    let against =
+        |transcript: &str, contribution: &str| against_over(transcript, contribution, Some(&b2));
+    // Over a file that is not public and not trusted: refused, and said.
+    let out = against_over("k2", &mine, None);
+    assert_eq!(out.status.code(), Some(1));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("NOT a public one") && said.contains("--trust-ptau"),
+        "{said}"
+    );
+    let out = against_over("k2", &mine, Some(&"cd".repeat(64)));
+    assert_eq!(out.status.code(), Some(1));
     let out = against("k2", &mine);
     assert_eq!(
         out.status.code(),
@@ -289,6 +316,17 @@ fn a_ceremony_key_proves_and_every_party_checks_it() {
     // job naming it, and submits with the key; the gateway proves with it
     // and the job settles under it.
     on_chain(d, ptau, &csv, &circuit(&[]), &p("k1"));
+}
+
+/// `zkgate ARGS`'s standard output, the command required to succeed.
+fn run_ok(args: &[&str]) -> String {
+    let out = zkgate(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// Where section `kind` of a snarkjs container file starts.
@@ -463,7 +501,19 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
     );
     // The question's circuit, rebuilt from the model file, and the
     // transcript checked for the researcher's contribution named in it.
-    let out = verify_off(&["--model", &model, "--transcript", key, "--ptau", ptau]);
+    let info: serde_json::Value =
+        serde_json::from_str(&run_ok(&["ceremony", "ptau-info", "--ptau", ptau])).unwrap();
+    let b2 = info["blake2b"].as_str().unwrap().to_string();
+    let out = verify_off(&[
+        "--model",
+        &model,
+        "--transcript",
+        key,
+        "--ptau",
+        ptau,
+        "--trust-ptau",
+        &b2,
+    ]);
     assert_eq!(
         out.status.code(),
         Some(0),

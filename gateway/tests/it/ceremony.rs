@@ -84,6 +84,8 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     let ptau = Ptau::read(&root.join("pot.ptau")).unwrap();
     let said = client.ceremony_file().await.unwrap().unwrap();
     assert_eq!(said["ptau_sha256"], hex::encode(ptau.sha256));
+    assert_eq!(said["ptau_blake2b"], hex::encode(ptau.blake2b));
+    assert!(said["public"].is_null(), "a local file is not a public one");
     let published = client.datasets().await.unwrap().unwrap();
     assert_eq!(published[0].schema, meta.schema);
     let model_bytes = std::fs::read(fixture("models/linreg.onnx")).unwrap();
@@ -107,7 +109,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     let empty = Transcript::new(&initial, &ptau).unwrap();
     let mut transcript = empty.clone();
     ceremony::contribute(&mut key, &mut transcript, "alice", &mut rand::rngs::OsRng).unwrap();
-    let upload = |k: &ceremony::Key, t: &Transcript| Some(ceremony::write(k, t, &r1cs).unwrap());
+    let upload = |k: &ceremony::Key, t: &Transcript| vec![ceremony::write(k, t, &r1cs).unwrap()];
 
     let job = client
         .submit_with_key(&manifest(), model_bytes.clone(), upload(&key, &transcript))
@@ -145,10 +147,10 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     }
     // A file that is not a .zkey, or one whose transcript is cut, is a bad
     // request.
-    let whole = upload(&key, &transcript).unwrap();
+    let whole = upload(&key, &transcript).remove(0);
     for bad in [vec![1, 2, 3], whole[..whole.len() - 7].to_vec()] {
         let e = client
-            .submit_with_key(&manifest(), model_bytes.clone(), Some(bad))
+            .submit_with_key(&manifest(), model_bytes.clone(), vec![bad])
             .await
             .unwrap()
             .expect_err("not a key");
@@ -156,5 +158,149 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         assert!(e.message.contains("ceremony_key"), "{e:?}");
     }
 
+    gw.stop().await;
+}
+
+/// A dataset over two shards: the researcher makes a key for each circuit
+/// of the shard plan (full shards and the last), contributes to both and
+/// sends both; every shard is proved with its circuit's key and the
+/// receipt names both transcripts. One key missing, or a key twice, fails
+/// the job naming the circuit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sharded_job_proves_each_shard_with_its_circuits_ceremony_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("gw");
+    let mut config = Config {
+        ptau: Some("pot.ptau".into()),
+        ..Config::default()
+    };
+    config.limits.shard_rows = 11;
+    common::init_permissive(&root, &config);
+    let paths = Paths::new(&root);
+    std::fs::write(
+        root.join("pot.ptau"),
+        ceremony::ptau::write_random(14, &mut rand::rngs::OsRng),
+    )
+    .unwrap();
+    let csv = tmp.path().join("tab.csv");
+    head("data/tabular.csv", 16, &csv);
+    let token = {
+        let store = Store::open(&paths.db()).unwrap();
+        let vault = Vault::open(&paths, None).unwrap();
+        setup::import_dataset(
+            &paths,
+            &store,
+            &vault,
+            &csv,
+            "tab",
+            &declared_schema(&csv).unwrap(),
+            0,
+        )
+        .unwrap();
+        setup::add_researcher(&store, "alice", "", 0, None).unwrap()
+    };
+    let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
+    let ca = std::fs::read(paths.tls_cert()).unwrap();
+    let client = Client::new(&gw.base, &token, Some(&ca)).unwrap();
+
+    let ptau = Ptau::read(&root.join("pot.ptau")).unwrap();
+    let published = client.datasets().await.unwrap().unwrap();
+    let model_bytes = std::fs::read(fixture("models/linreg.onnx")).unwrap();
+    let model = zkgate_zkml::import::load_bytes(&model_bytes).unwrap();
+    let spec = compile_public(
+        &model.model,
+        &model.onnx_sha256,
+        &published[0].schema,
+        published[0].rows,
+        &JobRequest {
+            aggregate: Aggregate::Mean,
+            input_columns: Some(columns()),
+            quant: Default::default(),
+            epsilon: None,
+        },
+    )
+    .unwrap();
+    let plan = spec.shard_plan(Some(11));
+    assert!(
+        plan.len() > 1 && plan.sizes().len() == 2,
+        "{:?}",
+        plan.sizes()
+    );
+    // One contributed key per circuit of the plan.
+    let keys: Vec<(Vec<u8>, String)> = plan
+        .sizes()
+        .iter()
+        .map(|rows| {
+            let r1cs = ceremony::r1cs_of(&spec.with_shard_rows(*rows)).unwrap();
+            let mut key = ceremony::initial_key(&r1cs, &ptau).unwrap();
+            let mut t = Transcript::new(&key, &ptau).unwrap();
+            ceremony::contribute(&mut key, &mut t, "alice", &mut rand::rngs::OsRng).unwrap();
+            (ceremony::write(&key, &t, &r1cs).unwrap(), t.sha256())
+        })
+        .collect();
+    // In either order.
+    let job = client
+        .submit_with_key(
+            &manifest(),
+            model_bytes.clone(),
+            vec![keys[1].0.clone(), keys[0].0.clone()],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let done = wait_end(&client, &job.id, LIMIT).await;
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    let receipt = Receipt::from_json(&client.receipt(&job.id).await.unwrap().unwrap()).unwrap();
+    let vk = client.vk(&job.id).await.unwrap().unwrap();
+    assert_eq!(receipt.verify(&vk).unwrap(), Verdict::Valid);
+    assert_eq!(receipt.shards.len(), plan.len());
+    for (_, t) in &keys {
+        assert!(receipt.setup.contains(t.as_str()), "{}", receipt.setup);
+    }
+    assert!(
+        receipt.setup.contains("NOT a public one"),
+        "{}",
+        receipt.setup
+    );
+    // Every shard's key is one of the researcher's.
+    let mine: Vec<String> = keys
+        .iter()
+        .map(|(z, _)| {
+            zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(
+                &ceremony::read(z).unwrap().0,
+            ))
+        })
+        .collect();
+    assert!(receipt.shards.iter().all(|s| mine.contains(&s.vk_sha256)));
+
+    // One key short, or the same key twice: the job fails naming why.
+    for (sent, why) in [
+        (vec![keys[0].0.clone()], "no key for circuit"),
+        (
+            vec![keys[0].0.clone(), keys[0].0.clone()],
+            "no key for circuit",
+        ),
+    ] {
+        let job = client
+            .submit_with_key(&manifest(), model_bytes.clone(), sent)
+            .await
+            .unwrap()
+            .unwrap();
+        let end = wait_end(&client, &job.id, LIMIT).await;
+        assert_eq!(end.state, JobState::Failed);
+        let e = end.error.unwrap();
+        assert!(e.message.contains(why), "{why}: {e:?}");
+    }
+    // Three keys are a bad request.
+    let e = client
+        .submit_with_key(
+            &manifest(),
+            model_bytes.clone(),
+            vec![keys[0].0.clone(), keys[1].0.clone(), keys[0].0.clone()],
+        )
+        .await
+        .unwrap()
+        .expect_err("three keys");
+    assert_eq!(e.status, 400);
     gw.stop().await;
 }

@@ -509,6 +509,10 @@ impl Ceremony<'_> {
     /// Its errors are the job's ([`Error::Job`]): the key's sender sees
     /// why it was refused.
     pub fn check(&self, spec: &crate::spec::CircuitSpec) -> Result<()> {
+        self.check_r1cs(&r1cs_of(spec)?)
+    }
+
+    fn check_r1cs(&self, r1cs: &R1cs) -> Result<()> {
         if self.transcript.contributions.is_empty() {
             return Err(Error::Job(
                 "ceremony: the key has no contribution: its delta is 1, so anyone could forge with it"
@@ -516,12 +520,71 @@ impl Ceremony<'_> {
             ));
         }
         self.transcript
-            .verify(self.key, &r1cs_of(spec)?, self.ptau)
+            .verify(self.key, r1cs, self.ptau)
             .map_err(|e| match e {
                 Error::Proof(m) => Error::Job(m),
                 other => other,
             })
     }
+
+    /// Whether the key has the sizes of `r1cs`'s keys (a cheap test before
+    /// the check).
+    fn fits(&self, r1cs: &R1cs) -> bool {
+        self.key.a_query.len() == r1cs.variables()
+            && self.key.h_query.len() == r1cs.domain()
+            && self.key.vk.gamma_abc_g1.len() == r1cs.instance
+    }
+}
+
+/// Pairs each circuit of a job's shard plan with its ceremony key, in the
+/// circuits' order, each checked against its circuit: a circuit without a
+/// key, or a key for no circuit of the plan, is the job's error, naming
+/// the circuit (its id and shard rows) or the key's position.
+pub fn match_keys<'c, 'a>(
+    keys: &'c [Ceremony<'a>],
+    specs: &[crate::spec::CircuitSpec],
+) -> Result<Vec<(&'c Ceremony<'a>, crate::spec::CircuitSpec)>> {
+    let mut left: Vec<(usize, &Ceremony)> = keys.iter().enumerate().collect();
+    let mut out = Vec::with_capacity(specs.len());
+    for s in specs {
+        let r1cs = r1cs_of(s)?;
+        let name = format!(
+            "circuit {} (shards of {} rows)",
+            zkgate_statement::field::fr_to_hex(s.id()),
+            s.header().shard_rows
+        );
+        let mut why = None;
+        let mut found = None;
+        for (at, (_, c)) in left.iter().enumerate().filter(|(_, (_, c))| c.fits(&r1cs)) {
+            match c.check_r1cs(&r1cs) {
+                Ok(()) => {
+                    found = Some(at);
+                    break;
+                }
+                Err(e) => why = Some(e),
+            }
+        }
+        match (found, why) {
+            (Some(at), _) => out.push((left.remove(at).1, s.clone())),
+            (None, Some(Error::Job(m))) => {
+                return Err(Error::Job(format!("ceremony: the key for {name}: {m}")))
+            }
+            (None, Some(e)) => return Err(e),
+            (None, None) => return Err(Error::Job(format!(
+                "ceremony: no key for {name} of this job's shard plan ({} circuits; {} keys sent)",
+                specs.len(),
+                keys.len()
+            ))),
+        }
+    }
+    if let Some((i, _)) = left.first() {
+        return Err(Error::Job(format!(
+            "ceremony: key {} of {} is for no circuit of this job's shard plan",
+            i + 1,
+            keys.len()
+        )));
+    }
+    Ok(out)
 }
 
 /// A key and its transcript as a snarkjs `.zkey` file for `r1cs`: what
@@ -541,10 +604,32 @@ pub fn read(zkey: &[u8]) -> Result<(Key, Transcript)> {
 pub fn setup_line(transcript: &Transcript, ptau: &Ptau) -> String {
     format!(
         "ceremony: phase 2 over powers of tau {} by {}; transcript {}",
-        &hex::encode(ptau.sha256)[..16],
+        ptau.describe(),
         transcript.contributors().join(", "),
         transcript.sha256()
     )
+}
+
+/// The same for a job's keys, one per circuit (by circuit id): one key
+/// reads as [`setup_line`]; several name each circuit's transcript.
+pub fn setup_line_of(keys: &[(Fr, &Ceremony<'_>)]) -> String {
+    match keys {
+        [(_, c)] => setup_line(c.transcript, c.ptau),
+        _ => format!(
+            "ceremony: phase 2 over powers of tau {}; {}",
+            keys.first()
+                .map_or(String::new(), |(_, c)| c.ptau.describe()),
+            keys.iter()
+                .map(|(id, c)| format!(
+                    "circuit {} by {}, transcript {}",
+                    &zkgate_statement::field::fr_to_hex(*id)[..18],
+                    c.transcript.contributors().join(", "),
+                    c.transcript.sha256()
+                ))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
 }
 
 #[cfg(test)]
