@@ -85,6 +85,10 @@ enum Command {
     RegisterAddress(researcher::RegisterArgs),
     /// Download a job's receipt and verifying key.
     Receipt(researcher::ReceiptArgs),
+    /// Researcher: the ceremony keys the gateway kept from earlier jobs
+    /// (by circuit, with their transcripts), which `submit
+    /// --kept-ceremony-key` proves with at no setup cost.
+    KeptKeys(researcher::KeptKeysArgs),
     /// Check, reload or print the data owner's policies.
     #[command(subcommand)]
     Policy(rules::PolicyCmd),
@@ -623,6 +627,7 @@ fn main() -> ExitCode {
         Command::Status(a) => researcher::status(a).map(|()| true),
         Command::RegisterAddress(a) => researcher::register_address(a).map(|()| true),
         Command::Receipt(a) => researcher::receipt(a).map(|()| true),
+        Command::KeptKeys(a) => researcher::kept_keys(a).map(|()| true),
         Command::Policy(c) => rules::policy(c).map(|()| true),
         Command::Audit(a) => rules::audit(a).map(|()| true),
         Command::Chain(c) => chain::run(c).map(|()| true),

@@ -102,6 +102,12 @@ pub struct SubmitArgs {
     /// gateway checks each and proves every shard with its circuit's.
     #[arg(long)]
     ceremony_key: Vec<PathBuf>,
+    /// A ceremony key the gateway kept from an earlier job, by its
+    /// verifying key's SHA-256 (`zkgate kept-keys` lists them): proved
+    /// with at no setup cost, nothing uploaded; repeated, with or instead
+    /// of --ceremony-key. The question pins it like a key sent.
+    #[arg(long)]
+    kept_ceremony_key: Vec<String>,
     /// Do not wait for the receipt.
     #[arg(long)]
     no_wait: bool,
@@ -283,6 +289,26 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
         .iter()
         .map(|k| std::fs::read(k).with_context(|| format!("reading {}", k.display())))
         .collect::<Result<Vec<_>>>()?;
+    // Kept keys are read back from the gateway for the question's pin (the
+    // verifying keys must hash to the names given).
+    let kept: Vec<Vec<u8>> = {
+        let rt = tokio::runtime::Runtime::new()?;
+        a.kept_ceremony_key
+            .iter()
+            .map(|vk| {
+                let z = rt.block_on(async { ok(client.kept_ceremony_key(vk).await) })?;
+                let (key, _) = zkgate_zkml::ceremony::read(&z)
+                    .with_context(|| format!("reading kept key {vk}"))?;
+                let got =
+                    zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(&key));
+                if !got.eq_ignore_ascii_case(vk) {
+                    bail!("the gateway's kept key {vk} has verifying key {got}");
+                }
+                Ok(z)
+            })
+            .collect::<Result<_>>()?
+    };
+    let pinned: Vec<Vec<u8>> = ceremony.iter().chain(&kept).cloned().collect();
     let question_out = a
         .question_out
         .clone()
@@ -310,7 +336,7 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
                 &manifest,
                 &model,
                 a.allow_suppression,
-                &ceremony,
+                &pinned,
                 pin,
             )?;
             if !a.dry_run {
@@ -338,7 +364,9 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let t0 = Instant::now();
-        let job = ok(client.submit_with_key(&manifest, model, ceremony).await)?;
+        let job = ok(client
+            .submit_with_keys(&manifest, model, ceremony, a.kept_ceremony_key.clone())
+            .await)?;
         println!("job {} {}", job.id, job.state.name());
         if let Some(h) = &job.hold {
             println!("{}", h.message);
@@ -454,6 +482,42 @@ pub struct StatusArgs {
     /// One JSON object per job and line, as the API answers them.
     #[arg(long)]
     json: bool,
+}
+
+/// `zkgate kept-keys`.
+#[derive(Args)]
+pub struct KeptKeysArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// Save this kept key's `.zkey` (by its verifying key's SHA-256)
+    /// instead of listing them.
+    #[arg(long, requires = "out")]
+    get: Option<String>,
+    /// Where to save it.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// `zkgate kept-keys`: the ceremony keys the gateway kept, a JSON object a
+/// line, or one saved.
+pub fn kept_keys(a: KeptKeysArgs) -> Result<()> {
+    let client = a.remote.client()?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        match (&a.get, &a.out) {
+            (Some(vk), Some(out)) => {
+                let z = ok(client.kept_ceremony_key(vk).await)?;
+                std::fs::write(out, &z).with_context(|| format!("writing {}", out.display()))?;
+                println!("wrote {} ({} bytes)", out.display(), z.len());
+            }
+            _ => {
+                for k in ok(client.kept_ceremony_keys().await)? {
+                    println!("{k}");
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 /// `zkgate receipt`.

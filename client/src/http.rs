@@ -166,6 +166,21 @@ impl Client {
         model: Vec<u8>,
         ceremony: Vec<Vec<u8>>,
     ) -> Answer<Job> {
+        self.submit_with_keys(manifest, model, ceremony, Vec::new())
+            .await
+    }
+
+    /// `POST /v1/jobs` with ceremony keys sent (`ceremony`) and kept keys
+    /// named by their verifying keys' SHA-256 (`kept`, from
+    /// [`Client::kept_ceremony_keys`]): together one per circuit of the
+    /// job's shard plan.
+    pub async fn submit_with_keys(
+        &self,
+        manifest: &Manifest,
+        model: Vec<u8>,
+        ceremony: Vec<Vec<u8>>,
+        kept: Vec<String>,
+    ) -> Answer<Job> {
         let mut form = Form::new()
             .part(
                 "manifest",
@@ -174,6 +189,9 @@ impl Client {
             .part("model", Part::bytes(model).file_name("model.onnx"));
         for key in ceremony {
             form = form.part("ceremony_key", Part::bytes(key).file_name("ceremony.zkey"));
+        }
+        for vk in kept {
+            form = form.text("kept_ceremony_key", vk);
         }
         Self::answer(
             self.http
@@ -221,6 +239,18 @@ impl Client {
         )
         .await;
         r.map(|a| a.map(|r| r.address))
+    }
+
+    /// `GET /v1/ceremony/keys`: the ceremony keys the gateway kept from
+    /// earlier jobs (verifying-key hash, circuit id, shard rows,
+    /// transcript hash, contributors, contribution hashes, ...).
+    pub async fn kept_ceremony_keys(&self) -> Answer<Vec<serde_json::Value>> {
+        Self::answer(self.get("/v1/ceremony/keys").send().await).await
+    }
+
+    /// `GET /v1/ceremony/keys/{vk}`: a kept key's `.zkey`.
+    pub async fn kept_ceremony_key(&self, vk: &str) -> Answer<Vec<u8>> {
+        self.get_bytes(&format!("/v1/ceremony/keys/{vk}")).await
     }
 
     /// `GET /v1/ceremony`: the powers-of-tau file's SHA-256 (hex) and power.

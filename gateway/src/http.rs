@@ -139,24 +139,40 @@ pub(crate) struct Form {
     pub(crate) manifest: Manifest,
     pub(crate) model: Bytes,
     pub(crate) ceremony: Option<CeremonyUpload>,
+    /// Kept ceremony keys named by their verifying keys' SHA-256
+    /// (`kept_ceremony_key` fields).
+    pub(crate) kept: Vec<String>,
 }
 
 pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form> {
     let (mut manifest, mut model) = (None, None);
     let mut keys = Vec::new();
+    let mut kept = Vec::new();
     while let Some((name, bytes)) = next_field(&mut form, limit).await? {
         match name.as_str() {
             "manifest" => manifest = Some(bytes),
             "model" => model = Some(bytes),
-            "ceremony_key" if keys.len() >= MAX_CEREMONY_KEYS => {
+            "ceremony_key" | "kept_ceremony_key" if keys.len() + kept.len() >= MAX_CEREMONY_KEYS => {
                 return Err(Error::BadRequest(format!(
                     "more than {MAX_CEREMONY_KEYS} `ceremony_key` fields: one per circuit of the shard plan"
                 )))
             }
             "ceremony_key" => keys.push(bytes),
+            "kept_ceremony_key" => {
+                let vk = std::str::from_utf8(&bytes)
+                    .ok()
+                    .map(str::trim)
+                    .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .ok_or_else(|| {
+                        Error::BadRequest(
+                            "kept_ceremony_key: a verifying key's SHA-256, 64 hex digits".into(),
+                        )
+                    })?;
+                kept.push(vk.to_ascii_lowercase());
+            }
             other => {
                 return Err(Error::BadRequest(format!(
-                    "unexpected form field `{other}` (expected `manifest`, `model`, and optionally `ceremony_key` fields)"
+                    "unexpected form field `{other}` (expected `manifest`, `model`, and optionally `ceremony_key` or `kept_ceremony_key` fields)"
                 )))
             }
         }
@@ -180,5 +196,6 @@ pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form>
         manifest,
         model,
         ceremony,
+        kept,
     })
 }

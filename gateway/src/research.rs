@@ -63,6 +63,39 @@ pub fn ceremony_file(gw: &Gateway) -> Result<Value> {
     }))
 }
 
+/// The submission's ceremony keys with the kept keys it names added (their
+/// `.zkey` files copied into the job's record, so the job keeps them
+/// whatever happens to the registry). A name that is no kept key, or one
+/// kept over another powers-of-tau file than the gateway's now, is a bad
+/// request.
+pub fn with_kept_keys(
+    gw: &Gateway,
+    upload: Option<CeremonyUpload>,
+    kept: &[String],
+) -> Result<Option<CeremonyUpload>> {
+    if kept.is_empty() {
+        return Ok(upload);
+    }
+    let file = gw.ptau_info()?.ok_or_else(|| {
+        Error::Unprocessable("kept_ceremony_key: this gateway takes no ceremony keys".into())
+    })?;
+    let mut up = upload.unwrap_or(CeremonyUpload { zkeys: Vec::new() });
+    for vk in kept {
+        let (meta, zkey) = gw.store.kept_ceremony_key(vk)?.ok_or_else(|| {
+            Error::BadRequest(format!(
+                "kept_ceremony_key: no kept key has verifying key {vk} (GET /v1/ceremony/keys lists them)"
+            ))
+        })?;
+        if meta.ptau_blake2b != file.blake2b {
+            return Err(Error::BadRequest(format!(
+                "kept_ceremony_key {vk} was made over another powers-of-tau file than the gateway's now"
+            )));
+        }
+        up.zkeys.push(zkey);
+    }
+    Ok(Some(up))
+}
+
 /// The caller's jobs, newest state as of now.
 pub fn jobs(gw: &Gateway, who: &Researcher) -> Result<Vec<Job>> {
     Ok(gw

@@ -382,7 +382,8 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
     };
     // Ceremony keys the researcher sent, over the gateway's file: each
     // checked against its circuit before anything is proved.
-    let ceremony_parts = match gw.store.ceremony(&job.id)? {
+    let upload = gw.store.ceremony(&job.id)?;
+    let ceremony_parts = match &upload {
         None => None,
         Some(up) => {
             let rel = gw.config.ptau.as_ref().ok_or_else(|| {
@@ -471,6 +472,37 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         })?;
     }
     gw.store.put_receipt(&job.id, &receipt.to_json(), &vk)?;
+    // The ceremony keys proved with are kept for later jobs on their
+    // circuits.
+    if let (Some(up), Some((ptau, keys))) = (&upload, &ceremony_parts) {
+        for (zkey, (key, transcript)) in up.zkeys.iter().zip(keys) {
+            let vk_sha256 =
+                zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(key));
+            let Some(shard) = receipt.shards.iter().find(|s| s.vk_sha256 == vk_sha256) else {
+                continue;
+            };
+            gw.store.keep_ceremony_key(
+                &crate::store::KeptKey {
+                    vk_sha256,
+                    circuit_id: zkgate_statement::field::fr_to_hex(
+                        receipt.circuit.shard_id(shard.rows),
+                    ),
+                    shard_rows: shard.rows,
+                    transcript_sha256: transcript.sha256(),
+                    contributors: transcript.contributors(),
+                    contribution_hashes: transcript
+                        .contributions
+                        .iter()
+                        .map(|c| hex::encode(c.hash()))
+                        .collect(),
+                    ptau_blake2b: hex::encode(ptau.blake2b),
+                    first_job: job.id.clone(),
+                    added: crate::store::now(),
+                },
+                zkey,
+            )?;
+        }
+    }
     if let Some(s) = receipt.timings.get("prove_s") {
         let mut stats = gw.stats.lock().expect("stats lock");
         stats.seconds += s;

@@ -450,12 +450,13 @@ mod tests {
         };
         let e = check_settleable(4, &named, 900, (1.0, 0), one, &[]).unwrap_err();
         assert!(e.to_string().contains("ceremony_key"), "{e}");
-        assert!(check_settleable(4, &named, 900, (1.0, 0), one, &[vk.clone()]).is_ok());
+        assert!(check_settleable(4, &named, 900, (1.0, 0), one, std::slice::from_ref(&vk)).is_ok());
         let other = zkgate_statement::groth16::VerifyingKey {
             delta_g2: (g2 + g2).into_affine(),
             ..vk.clone()
         };
-        let e = check_settleable(4, &named, 900, (1.0, 0), one, &[other.clone()]).unwrap_err();
+        let e = check_settleable(4, &named, 900, (1.0, 0), one, std::slice::from_ref(&other))
+            .unwrap_err();
         assert!(e.to_string().contains("would refuse"), "{e}");
         // A plan of two circuits: the bundle of both keys, sent in either
         // order; one key short is named.
@@ -489,7 +490,8 @@ mod tests {
             &[other.clone(), vk.clone()]
         )
         .is_ok());
-        let e = check_settleable(4, &named2, 900, (1.0, 0), &two, &[vk.clone()]).unwrap_err();
+        let e = check_settleable(4, &named2, 900, (1.0, 0), &two, std::slice::from_ref(&vk))
+            .unwrap_err();
         assert!(
             e.to_string().contains("2 circuits and 1 ceremony keys"),
             "{e}"

@@ -55,6 +55,32 @@ pub struct CeremonyUpload {
     pub zkeys: Vec<Vec<u8>>,
 }
 
+/// A ceremony key the gateway proved a job with, kept for later jobs on
+/// its circuit: anyone who accepts its transcript may name it instead of
+/// sending a key (`kept_ceremony_key`), and proves at no setup cost.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct KeptKey {
+    /// SHA-256 of its verifying key (what questions pin and receipts name).
+    pub vk_sha256: String,
+    /// The circuit it is the key of.
+    pub circuit_id: String,
+    /// That circuit's shard rows.
+    pub shard_rows: u64,
+    /// SHA-256 of its transcript (what receipts' `setup` lines name).
+    pub transcript_sha256: String,
+    /// Its contributors, in order.
+    pub contributors: Vec<String>,
+    /// Each contribution's hash (what snarkjs and `ceremony contribute`
+    /// print), in order.
+    pub contribution_hashes: Vec<String>,
+    /// BLAKE2b of the powers-of-tau file it was checked over.
+    pub ptau_blake2b: String,
+    /// The job that first proved with it.
+    pub first_job: String,
+    /// Unix seconds.
+    pub added: u64,
+}
+
 /// How several keys are stored: this tag, then each key's length (u64,
 /// little-endian) and bytes. A record without it is one `.zkey` (as
 /// earlier versions stored a job's only key).
@@ -104,6 +130,8 @@ pub struct Store {
     models: sled::Tree,
     /// A job's ceremony key and transcript, when its researcher sent one.
     ceremonies: sled::Tree,
+    kept_keys: sled::Tree,
+    kept_key_files: sled::Tree,
     receipts: sled::Tree,
     idempotency: sled::Tree,
     /// Epsilon spent per researcher and dataset.
@@ -192,6 +220,8 @@ impl Store {
             jobs: db.open_tree("jobs")?,
             models: db.open_tree("models")?,
             ceremonies: db.open_tree("ceremonies")?,
+            kept_keys: db.open_tree("kept_ceremony_keys")?,
+            kept_key_files: db.open_tree("kept_ceremony_key_files")?,
             receipts: db.open_tree("receipts")?,
             idempotency: db.open_tree("idempotency")?,
             privacy: db.open_tree("privacy")?,
@@ -530,6 +560,43 @@ impl Store {
             .transpose()
     }
 
+    /// Keeps a ceremony key (its `.zkey` and what it is); a key kept
+    /// already keeps its first record.
+    pub fn keep_ceremony_key(&self, meta: &KeptKey, zkey: &[u8]) -> Result<()> {
+        let id = meta.vk_sha256.as_bytes();
+        if self.kept_keys.contains_key(id)? {
+            return Ok(());
+        }
+        self.kept_key_files.insert(id, zkey)?;
+        self.kept_keys.insert(id, enc(meta))?;
+        self.flush()
+    }
+
+    /// The kept ceremony keys, by verifying-key hash.
+    pub fn kept_ceremony_keys(&self) -> Result<Vec<KeptKey>> {
+        self.kept_keys
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                dec("kept_ceremony_keys", &k, &v)
+            })
+            .collect()
+    }
+
+    /// A kept ceremony key and its `.zkey`.
+    pub fn kept_ceremony_key(&self, vk_sha256: &str) -> Result<Option<(KeptKey, Vec<u8>)>> {
+        let id = vk_sha256.as_bytes();
+        let Some(meta) = self.kept_keys.get(id)? else {
+            return Ok(None);
+        };
+        let meta: KeptKey = dec("kept_ceremony_keys", id, &meta)?;
+        let file = self.kept_key_files.get(id)?.ok_or_else(|| Error::Corrupt {
+            record: format!("kept_ceremony_key_files/{vk_sha256}"),
+            reason: "the key's file is missing".into(),
+        })?;
+        Ok(Some((meta, file.to_vec())))
+    }
+
     /// A job's model.
     pub fn model(&self, id: &str) -> Result<Option<Vec<u8>>> {
         Ok(self.models.get(id.as_bytes())?.map(|v| v.to_vec()))
@@ -592,6 +659,24 @@ pub(crate) mod tests {
     use zkgate_client::api::ErrorDetail;
     use zkgate_statement::quant::QuantConfig;
     use zkgate_statement::Aggregate;
+
+    #[test]
+    fn ceremony_uploads_keep_several_keys_and_read_a_single_one_as_before() {
+        let two = CeremonyUpload {
+            zkeys: vec![b"zkey one".to_vec(), b"zkey two, longer".to_vec()],
+        };
+        assert_eq!(CeremonyUpload::decode(&two.encode()), Some(two.clone()));
+        // A record from before several keys were taken: one .zkey as is.
+        assert_eq!(
+            CeremonyUpload::decode(b"zkey\x01\x00\x00\x00"),
+            Some(CeremonyUpload {
+                zkeys: vec![b"zkey\x01\x00\x00\x00".to_vec()]
+            })
+        );
+        // A cut record is refused, not misread.
+        let e = two.encode();
+        assert_eq!(CeremonyUpload::decode(&e[..e.len() - 1]), None);
+    }
 
     /// A queued job of alice's on dataset `bc`.
     pub(crate) fn job(id: &str) -> Job {

@@ -124,7 +124,65 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     assert!(receipt.setup.starts_with("ceremony:") && receipt.setup.contains("by alice"));
     // The proof is under the researcher's own key.
     let mine = zkgate_zkml::prove::verifying_key(&key);
-    assert_eq!(vk, zkgate_statement::groth16::to_bytes(&vec![mine]));
+    assert_eq!(vk, zkgate_statement::groth16::to_bytes(&vec![mine.clone()]));
+
+    // The key is kept and listed by circuit, with its transcript; a later
+    // job names it instead of sending it and proves under the same key.
+    let mine_sha = zkgate_statement::groth16::vk_sha256(&mine);
+    let kept = client.kept_ceremony_keys().await.unwrap().unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0]["vk_sha256"], mine_sha.as_str());
+    assert_eq!(
+        kept[0]["circuit_id"],
+        zkgate_statement::field::fr_to_hex(spec.id()).as_str()
+    );
+    assert_eq!(kept[0]["transcript_sha256"], transcript.sha256().as_str());
+    assert_eq!(kept[0]["contributors"], serde_json::json!(["alice"]));
+    assert_eq!(kept[0]["first_job"], job.id.as_str());
+    assert_eq!(
+        client.kept_ceremony_key(&mine_sha).await.unwrap().unwrap(),
+        upload(&key, &transcript)[0]
+    );
+    let again = client
+        .submit_with_keys(
+            &manifest(),
+            model_bytes.clone(),
+            Vec::new(),
+            vec![mine_sha.clone()],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let done = wait_end(&client, &again.id, LIMIT).await;
+    assert_eq!(done.state, JobState::Done, "{:?}", done.error);
+    let receipt2 = Receipt::from_json(&client.receipt(&again.id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(client.vk(&again.id).await.unwrap().unwrap(), vk);
+    assert_eq!(receipt2.setup, receipt.setup);
+    assert_eq!(client.kept_ceremony_keys().await.unwrap().unwrap().len(), 1);
+    // A name that is no kept key, or not a hash: a bad request.
+    for bad in ["ab".repeat(32), "not-a-hash".to_string()] {
+        let e = client
+            .submit_with_keys(
+                &manifest(),
+                model_bytes.clone(),
+                Vec::new(),
+                vec![bad.clone()],
+            )
+            .await
+            .unwrap()
+            .expect_err("no such kept key");
+        assert_eq!(e.status, 400, "{bad}");
+        assert!(e.message.contains("kept_ceremony_key"), "{e:?}");
+    }
+    assert_eq!(
+        client
+            .kept_ceremony_key(&"ab".repeat(32))
+            .await
+            .unwrap()
+            .unwrap_err()
+            .status,
+        404
+    );
 
     // Refused before any proof: a subverted key, and one nobody contributed
     // to.

@@ -434,12 +434,20 @@ pub fn contribute<R: RngCore + CryptoRng>(
     Ok(())
 }
 
+/// Keys checked in this process ([`Ceremony`]'s digest), at most this
+/// many remembered.
+static CHECKED: std::sync::Mutex<std::collections::BTreeSet<[u8; 32]>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+const MAX_CHECKED: usize = 256;
+
 /// Circuit hashes computed in this process, by the circuit's and the
 /// file's SHA-256: a gateway checks many keys of one circuit, and the hash
 /// of a key after contributions needs the delta-1 key's L query.
-static CIRCUIT_HASHES: std::sync::Mutex<
-    std::collections::BTreeMap<([u8; 32], [u8; 32]), [u8; 64]>,
-> = std::sync::Mutex::new(std::collections::BTreeMap::new());
+static CIRCUIT_HASHES: std::sync::Mutex<std::collections::BTreeMap<CircuitAndFile, [u8; 64]>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// A circuit's SHA-256 and a powers-of-tau file's.
+type CircuitAndFile = ([u8; 32], [u8; 32]);
 
 fn remember(r1cs: &R1cs, ptau: &Ptau, cs: [u8; 64]) {
     CIRCUIT_HASHES
@@ -471,6 +479,12 @@ fn circuit_hash_with(r1cs: &R1cs, ptau: &Ptau, checked: Option<&Key>) -> Result<
     };
     remember(r1cs, ptau, cs);
     Ok(cs)
+}
+
+/// Forgets which keys were checked so far (benchmarks time a check of a
+/// key with it).
+pub fn forget_checked_keys() {
+    CHECKED.lock().unwrap_or_else(|e| e.into_inner()).clear();
 }
 
 /// Forgets the circuit hashes computed so far (benchmarks time the first
@@ -519,12 +533,50 @@ impl Ceremony<'_> {
                     .into(),
             ));
         }
+        // A key and transcript checked for this circuit and file before, in
+        // this process, hold still (a kept key, proving again).
+        let id = self.digest(r1cs);
+        let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+        if checked.contains(&id) {
+            return Ok(());
+        }
+        drop(checked);
         self.transcript
             .verify(self.key, r1cs, self.ptau)
             .map_err(|e| match e {
                 Error::Proof(m) => Error::Job(m),
                 other => other,
-            })
+            })?;
+        checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+        if checked.len() >= MAX_CHECKED {
+            checked.clear();
+        }
+        checked.insert(id);
+        Ok(())
+    }
+
+    /// SHA-256 of the key, its transcript, the circuit and the file.
+    fn digest(&self, r1cs: &R1cs) -> [u8; 32] {
+        use ark_serialize::CanonicalSerialize;
+        use sha2::Digest as _;
+        struct Hashing(Sha256);
+        impl std::io::Write for Hashing {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.update(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut h = Hashing(Sha256::new());
+        h.0.update(self.ptau.sha256);
+        h.0.update(r1cs.sha256());
+        h.0.update(self.transcript.to_bytes());
+        self.key
+            .serialize_uncompressed(&mut h)
+            .expect("hashing does not fail");
+        h.0.finalize().into()
     }
 
     /// Whether the key has the sizes of `r1cs`'s keys (a cheap test before
@@ -570,11 +622,13 @@ pub fn match_keys<'c, 'a>(
                 return Err(Error::Job(format!("ceremony: the key for {name}: {m}")))
             }
             (None, Some(e)) => return Err(e),
-            (None, None) => return Err(Error::Job(format!(
+            (None, None) => {
+                return Err(Error::Job(format!(
                 "ceremony: no key for {name} of this job's shard plan ({} circuits; {} keys sent)",
                 specs.len(),
                 keys.len()
-            ))),
+            )))
+            }
         }
     }
     if let Some((i, _)) = left.first() {
