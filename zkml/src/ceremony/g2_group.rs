@@ -38,6 +38,34 @@ fn psi(p: &G2Projective) -> G2Projective {
     q
 }
 
+/// Rounds of [`all_in_group`]: each lets a point outside G2 through with
+/// probability at most `1/10069 + 2^-16` (below `2^-13`), so twelve leave
+/// less than `2^-150`.
+const ROUNDS: usize = 12;
+
+/// Whether every point of `points`, each on the twist, is in G2, checked on
+/// random combinations: the twist's group is `G2 x E'[h]` with `h =
+/// 10069 * 5864401 * 1875725156269 * (a 177-bit prime)` squarefree, so a
+/// point outside G2 has a non-zero component of some prime order `q | h`,
+/// and a sum with independent uniform 16-bit weights has a zero
+/// `q`-component for at most one weight of that point modulo `q`:
+/// probability at most `1/q + 2^-16` per round. [`ROUNDS`] rounds, each one
+/// short multi-scalar multiplication and one [`in_group`] test, replace a
+/// 63-bit multiplication per point.
+pub(crate) fn all_in_group<R: rand::RngCore>(points: &[G2Affine], rng: &mut R) -> bool {
+    use ark_ff::PrimeField;
+    if points.len() < 2 * ROUNDS {
+        return points.iter().all(in_group);
+    }
+    (0..ROUNDS).all(|_| {
+        let weights: Vec<_> = (0..points.len())
+            .map(|_| ark_bn254::Fr::from(rng.next_u32() as u16).into_bigint())
+            .collect();
+        let sum = crate::compiled::bucket::msm::<ark_bn254::g2::Config>(points, &weights);
+        in_group(&ark_ec::CurveGroup::into_affine(sum))
+    })
+}
+
 /// Whether `p`, a point on the twist, is in G2.
 pub(crate) fn in_group(p: &G2Affine) -> bool {
     if p.is_zero() {
@@ -96,5 +124,51 @@ mod tests {
         assert!(in_group(&G2Affine::identity()));
         let g = G2Projective::rand(&mut rng).into_affine();
         assert!(in_group(&g));
+    }
+
+    /// A point of order `q`, a prime factor of the twist's cofactor.
+    fn of_order(q: u64, rng: &mut impl rand::Rng) -> G2Affine {
+        use ark_ff::{BigInteger, PrimeField};
+        let h = num_bigint::BigUint::parse_bytes(
+            b"21888242871839275222246405745257275088844257914179612981679871602714643921549",
+            10,
+        )
+        .unwrap();
+        let r = num_bigint::BigUint::from_bytes_le(&ark_bn254::Fr::MODULUS.to_bytes_le());
+        let k = (h / q) * r;
+        loop {
+            let t = on_the_twist(rng).mul_bigint(k.to_u64_digits()).into_affine();
+            if !t.is_zero() {
+                assert!(t.mul_bigint([q]).into_affine().is_zero());
+                return t;
+            }
+        }
+    }
+
+    #[test]
+    fn a_batch_with_one_point_outside_g2_is_refused_whatever_cancels() {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(6);
+        let good: Vec<G2Affine> = (0..100)
+            .map(|_| G2Projective::rand(&mut rng).into_affine())
+            .collect();
+        assert!(all_in_group(&good, &mut rng));
+        // Components of the cofactor's smallest prime order (10069) and of
+        // the others, alone and in pairs that cancel in a plain sum.
+        for q in [10069u64, 5864401, 1875725156269] {
+            let t = of_order(q, &mut rng);
+            let mut one = good.clone();
+            one[7] = (one[7] + t).into_affine();
+            assert!(!all_in_group(&one, &mut rng), "order {q}");
+            let mut pair = good.clone();
+            pair[3] = (pair[3] + t).into_affine();
+            pair[60] = (pair[60] - t).into_affine();
+            assert!(!all_in_group(&pair, &mut rng), "order {q}, cancelling");
+        }
+        // Random points of the twist (every component).
+        let mut random = good.clone();
+        random[99] = on_the_twist(&mut rng);
+        assert!(!all_in_group(&random, &mut rng));
+        // Few points are checked one by one.
+        assert!(!all_in_group(&random[95..], &mut rng));
     }
 }

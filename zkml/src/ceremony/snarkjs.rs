@@ -281,10 +281,14 @@ fn read_key(bytes: &[u8]) -> Result<Key> {
     if b2.len() != 128 * vars {
         return Err(bad("section 7 has the wrong size"));
     }
+    // On the curve one by one; in G2 together (see `all_in_group`).
     let b_g2_query = b2
         .par_chunks(128)
-        .map(read_g2)
+        .map(super::ptau::read_g2_on_curve)
         .collect::<Result<Vec<_>>>()?;
+    if !super::g2_group::all_in_group(&b_g2_query, &mut rand::rngs::OsRng) {
+        return Err(bad("a G2 point of the B query is not in the group"));
+    }
     Ok(Key {
         vk: ark_groth16::VerifyingKey {
             alpha_g1,
