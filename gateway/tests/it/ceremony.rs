@@ -41,23 +41,38 @@ fn manifest() -> Manifest {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_researchers_ceremony_key_proves_their_job() {
+/// A gateway over `rows` rows of the tabular fixture, shards of
+/// `shard_rows` (0: one proof), a local powers-of-tau file of `power`, and
+/// the researcher's side: their client, the file, the model's bytes and
+/// the job's circuit compiled from the published facts.
+struct World {
+    _tmp: tempfile::TempDir,
+    gw: common::Serving,
+    client: Client,
+    ptau: Ptau,
+    model_bytes: Vec<u8>,
+    spec: zkgate_zkml::spec::CircuitSpec,
+}
+
+async fn world(rows: usize, shard_rows: u64, power: u32) -> World {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("gw");
-    let config = Config {
+    let mut config = Config {
         ptau: Some("pot.ptau".into()),
         ..Config::default()
     };
+    if shard_rows > 0 {
+        config.limits.shard_rows = shard_rows;
+    }
     common::init_permissive(&root, &config);
     let paths = Paths::new(&root);
     std::fs::write(
         root.join("pot.ptau"),
-        ceremony::ptau::write_random(12, &mut rand::rngs::OsRng),
+        ceremony::ptau::write_random(power, &mut rand::rngs::OsRng),
     )
     .unwrap();
     let csv = tmp.path().join("tab.csv");
-    head("data/tabular.csv", 4, &csv);
+    head("data/tabular.csv", rows, &csv);
     let (token, meta) = {
         let store = Store::open(&paths.db()).unwrap();
         let vault = Vault::open(&paths, None).unwrap();
@@ -79,13 +94,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
     let ca = std::fs::read(paths.tls_cert()).unwrap();
     let client = Client::new(&gw.base, &token, Some(&ca)).unwrap();
-
-    // The researcher's side: the published facts, their model, the file.
     let ptau = Ptau::read(&root.join("pot.ptau")).unwrap();
-    let said = client.ceremony_file().await.unwrap().unwrap();
-    assert_eq!(said["ptau_sha256"], hex::encode(ptau.sha256));
-    assert_eq!(said["ptau_blake2b"], hex::encode(ptau.blake2b));
-    assert!(said["public"].is_null(), "a local file is not a public one");
     let published = client.datasets().await.unwrap().unwrap();
     assert_eq!(published[0].schema, meta.schema);
     let model_bytes = std::fs::read(fixture("models/linreg.onnx")).unwrap();
@@ -103,6 +112,31 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         },
     )
     .unwrap();
+    World {
+        _tmp: tmp,
+        gw,
+        client,
+        ptau,
+        model_bytes,
+        spec,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_researchers_ceremony_key_proves_their_job() {
+    let World {
+        _tmp,
+        gw,
+        client,
+        ptau,
+        model_bytes,
+        spec,
+    } = world(4, 0, 12).await;
+    // The researcher's side: the published facts, their model, the file.
+    let said = client.ceremony_file().await.unwrap().unwrap();
+    assert_eq!(said["ptau_sha256"], hex::encode(ptau.sha256));
+    assert_eq!(said["ptau_blake2b"], hex::encode(ptau.blake2b));
+    assert!(said["public"].is_null(), "a local file is not a public one");
     let r1cs = ceremony::r1cs_of(&spec).unwrap();
     let initial = ceremony::initial_key(&r1cs, &ptau).unwrap();
     let mut key = initial.clone();
@@ -226,58 +260,14 @@ async fn a_researchers_ceremony_key_proves_their_job() {
 /// the job naming the circuit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sharded_job_proves_each_shard_with_its_circuits_ceremony_key() {
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("gw");
-    let mut config = Config {
-        ptau: Some("pot.ptau".into()),
-        ..Config::default()
-    };
-    config.limits.shard_rows = 11;
-    common::init_permissive(&root, &config);
-    let paths = Paths::new(&root);
-    std::fs::write(
-        root.join("pot.ptau"),
-        ceremony::ptau::write_random(14, &mut rand::rngs::OsRng),
-    )
-    .unwrap();
-    let csv = tmp.path().join("tab.csv");
-    head("data/tabular.csv", 16, &csv);
-    let token = {
-        let store = Store::open(&paths.db()).unwrap();
-        let vault = Vault::open(&paths, None).unwrap();
-        setup::import_dataset(
-            &paths,
-            &store,
-            &vault,
-            &csv,
-            "tab",
-            &declared_schema(&csv).unwrap(),
-            0,
-        )
-        .unwrap();
-        setup::add_researcher(&store, "alice", "", 0, None).unwrap()
-    };
-    let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
-    let ca = std::fs::read(paths.tls_cert()).unwrap();
-    let client = Client::new(&gw.base, &token, Some(&ca)).unwrap();
-
-    let ptau = Ptau::read(&root.join("pot.ptau")).unwrap();
-    let published = client.datasets().await.unwrap().unwrap();
-    let model_bytes = std::fs::read(fixture("models/linreg.onnx")).unwrap();
-    let model = zkgate_zkml::import::load_bytes(&model_bytes).unwrap();
-    let spec = compile_public(
-        &model.model,
-        &model.onnx_sha256,
-        &published[0].schema,
-        published[0].rows,
-        &JobRequest {
-            aggregate: Aggregate::Mean,
-            input_columns: Some(columns()),
-            quant: Default::default(),
-            epsilon: None,
-        },
-    )
-    .unwrap();
+    let World {
+        _tmp,
+        gw,
+        client,
+        ptau,
+        model_bytes,
+        spec,
+    } = world(16, 11, 14).await;
     let plan = spec.shard_plan(Some(11));
     assert!(
         plan.len() > 1 && plan.sizes().len() == 2,

@@ -137,7 +137,9 @@ mod tests {
         let r = num_bigint::BigUint::from_bytes_le(&ark_bn254::Fr::MODULUS.to_bytes_le());
         let k = (h / q) * r;
         loop {
-            let t = on_the_twist(rng).mul_bigint(k.to_u64_digits()).into_affine();
+            let t = on_the_twist(rng)
+                .mul_bigint(k.to_u64_digits())
+                .into_affine();
             if !t.is_zero() {
                 assert!(t.mul_bigint([q]).into_affine().is_zero());
                 return t;
