@@ -53,9 +53,10 @@ async fn ceremony_file(State(gw): State<AppState>, _: Caller) -> Result<Response
     Ok(Json(info).into_response())
 }
 
-/// `GET /v1/ceremony/keys`: the ceremony keys kept from earlier jobs.
-async fn kept_keys(State(gw): State<AppState>, _: Caller) -> Result<Response> {
-    let keys = blocking(&gw, |g| g.store.kept_ceremony_keys()).await?;
+/// `GET /v1/ceremony/keys`: the ceremony keys kept from the caller's
+/// earlier jobs.
+async fn kept_keys(State(gw): State<AppState>, Caller(who): Caller) -> Result<Response> {
+    let keys = blocking(&gw, move |g| g.store.kept_ceremony_keys(&who.name)).await?;
     Ok(Json(keys).into_response())
 }
 
@@ -63,11 +64,11 @@ async fn kept_keys(State(gw): State<AppState>, _: Caller) -> Result<Response> {
 /// contribute to, or pin in a question).
 async fn kept_key_file(
     State(gw): State<AppState>,
-    _: Caller,
+    Caller(who): Caller,
     Path(vk): Path<String>,
 ) -> Result<Response> {
     let v = vk.clone();
-    let (_, zkey) = blocking(&gw, move |g| g.store.kept_ceremony_key(&v))
+    let (_, zkey) = blocking(&gw, move |g| g.store.kept_ceremony_key(&who.name, &v))
         .await?
         .ok_or_else(|| Error::NotFound(format!("kept ceremony key {vk}")))?;
     Ok(([(header::CONTENT_TYPE, "application/octet-stream")], zkey).into_response())
@@ -157,7 +158,11 @@ async fn submit(
         ceremony,
         kept,
     } = read_form(form, gw.config.limits.max_upload_bytes).await?;
-    let ceremony = blocking(&gw, move |g| research::with_kept_keys(g, ceremony, &kept)).await?;
+    let caller = who.clone();
+    let ceremony = blocking(&gw, move |g| {
+        research::with_kept_keys(g, &caller, ceremony, &kept)
+    })
+    .await?;
     let s = research::Submission {
         manifest,
         model,
@@ -283,7 +288,7 @@ pub fn openapi() -> serde_json::Value {
             "/v1/jobs/{id}/receipt": { "get": { "parameters": id, "responses": { "200": { "description": "receipt JSON" }, "409": err("not done") } } },
             "/v1/jobs/{id}/vk": { "get": { "parameters": id, "responses": { "200": { "description": "verifying key (compressed)" }, "409": err("not done") } } },
             "/v1/audit/head": { "get": { "responses": { "200": { "description": "the audit log's head signed by the vault's key: seq, head, time, signer, signature" } } } },
-            "/v1/ceremony/keys": { "get": { "responses": { "200": { "description": "ceremony keys kept from earlier jobs: vk_sha256, circuit_id, shard_rows, transcript_sha256, contributors, contribution_hashes, ptau_blake2b, first_job, added; a submission names one with a `kept_ceremony_key` field" } } } },
+            "/v1/ceremony/keys": { "get": { "responses": { "200": { "description": "the ceremony keys kept from the caller's earlier jobs (only theirs): researcher, vk_sha256, circuit_id, shard_rows, transcript_sha256, contributors, contribution_hashes, ptau_blake2b, first_job, added; a submission names one with a `kept_ceremony_key` field" } } } },
             "/v1/ceremony/keys/{vk}": { "get": { "responses": { "200": { "description": "the kept key's .zkey" }, "404": err("no kept key with this verifying key's SHA-256") } } },
             "/v1/ceremony": { "get": { "responses": { "200": { "description": "the powers-of-tau file ceremony keys are made over: ptau_sha256, ptau_blake2b, power, public (the public file it is, or null)" }, "404": err("the gateway takes no ceremony keys") } } },
             "/v1/me/address": {

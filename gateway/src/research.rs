@@ -63,13 +63,14 @@ pub fn ceremony_file(gw: &Gateway) -> Result<Value> {
     }))
 }
 
-/// The submission's ceremony keys with the kept keys it names added (their
+/// The submission's ceremony keys with the caller's kept keys it names added (their
 /// `.zkey` files copied into the job's record, so the job keeps them
 /// whatever happens to the registry). A name that is no kept key, or one
 /// kept over another powers-of-tau file than the gateway's now, is a bad
 /// request.
 pub fn with_kept_keys(
     gw: &Gateway,
+    who: &Researcher,
     upload: Option<CeremonyUpload>,
     kept: &[String],
 ) -> Result<Option<CeremonyUpload>> {
@@ -81,9 +82,9 @@ pub fn with_kept_keys(
     })?;
     let mut up = upload.unwrap_or(CeremonyUpload { zkeys: Vec::new() });
     for vk in kept {
-        let (meta, zkey) = gw.store.kept_ceremony_key(vk)?.ok_or_else(|| {
+        let (meta, zkey) = gw.store.kept_ceremony_key(&who.name, vk)?.ok_or_else(|| {
             Error::BadRequest(format!(
-                "kept_ceremony_key: no kept key has verifying key {vk} (GET /v1/ceremony/keys lists them)"
+                "kept_ceremony_key: none of your kept keys has verifying key {vk} (GET /v1/ceremony/keys lists them)"
             ))
         })?;
         if meta.ptau_blake2b != file.blake2b {

@@ -483,6 +483,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
             };
             gw.store.keep_ceremony_key(
                 &crate::store::KeptKey {
+                    researcher: job.researcher.clone(),
                     vk_sha256,
                     circuit_id: zkgate_statement::field::fr_to_hex(
                         receipt.circuit.shard_id(shard.rows),

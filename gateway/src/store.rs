@@ -55,11 +55,15 @@ pub struct CeremonyUpload {
     pub zkeys: Vec<Vec<u8>>,
 }
 
-/// A ceremony key the gateway proved a job with, kept for later jobs on
-/// its circuit: anyone who accepts its transcript may name it instead of
-/// sending a key (`kept_ceremony_key`), and proves at no setup cost.
+/// A ceremony key the gateway proved a job with, kept for the researcher
+/// who sent it: their later jobs on its circuit name it instead of sending
+/// it again (`kept_ceremony_key`) and prove at no setup cost. Kept per
+/// researcher and listed only to them: a list open to all would tell
+/// anyone which circuits (models, datasets, questions) others have run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeptKey {
+    /// The researcher who sent it.
+    pub researcher: String,
     /// SHA-256 of its verifying key (what questions pin and receipts name).
     pub vk_sha256: String,
     /// The circuit it is the key of.
@@ -560,22 +564,22 @@ impl Store {
             .transpose()
     }
 
-    /// Keeps a ceremony key (its `.zkey` and what it is); a key kept
-    /// already keeps its first record.
+    /// Keeps a ceremony key (its `.zkey` and what it is) for its
+    /// researcher; a key they kept already keeps its first record.
     pub fn keep_ceremony_key(&self, meta: &KeptKey, zkey: &[u8]) -> Result<()> {
-        let id = meta.vk_sha256.as_bytes();
-        if self.kept_keys.contains_key(id)? {
+        let id = format!("{}\u{0}{}", meta.researcher, meta.vk_sha256);
+        if self.kept_keys.contains_key(id.as_bytes())? {
             return Ok(());
         }
-        self.kept_key_files.insert(id, zkey)?;
-        self.kept_keys.insert(id, enc(meta))?;
+        self.kept_key_files.insert(id.as_bytes(), zkey)?;
+        self.kept_keys.insert(id.as_bytes(), enc(meta))?;
         self.flush()
     }
 
-    /// The kept ceremony keys, by verifying-key hash.
-    pub fn kept_ceremony_keys(&self) -> Result<Vec<KeptKey>> {
+    /// The ceremony keys kept for `researcher`.
+    pub fn kept_ceremony_keys(&self, researcher: &str) -> Result<Vec<KeptKey>> {
         self.kept_keys
-            .iter()
+            .scan_prefix(format!("{researcher}\u{0}").as_bytes())
             .map(|kv| {
                 let (k, v) = kv?;
                 dec("kept_ceremony_keys", &k, &v)
@@ -583,17 +587,24 @@ impl Store {
             .collect()
     }
 
-    /// A kept ceremony key and its `.zkey`.
-    pub fn kept_ceremony_key(&self, vk_sha256: &str) -> Result<Option<(KeptKey, Vec<u8>)>> {
-        let id = vk_sha256.as_bytes();
-        let Some(meta) = self.kept_keys.get(id)? else {
+    /// A ceremony key kept for `researcher`, and its `.zkey`.
+    pub fn kept_ceremony_key(
+        &self,
+        researcher: &str,
+        vk_sha256: &str,
+    ) -> Result<Option<(KeptKey, Vec<u8>)>> {
+        let id = format!("{researcher}\u{0}{vk_sha256}");
+        let Some(meta) = self.kept_keys.get(id.as_bytes())? else {
             return Ok(None);
         };
-        let meta: KeptKey = dec("kept_ceremony_keys", id, &meta)?;
-        let file = self.kept_key_files.get(id)?.ok_or_else(|| Error::Corrupt {
-            record: format!("kept_ceremony_key_files/{vk_sha256}"),
-            reason: "the key's file is missing".into(),
-        })?;
+        let meta: KeptKey = dec("kept_ceremony_keys", id.as_bytes(), &meta)?;
+        let file = self
+            .kept_key_files
+            .get(id.as_bytes())?
+            .ok_or_else(|| Error::Corrupt {
+                record: format!("kept_ceremony_key_files/{researcher}/{vk_sha256}"),
+                reason: "the key's file is missing".into(),
+            })?;
         Ok(Some((meta, file.to_vec())))
     }
 

@@ -49,6 +49,8 @@ struct World {
     _tmp: tempfile::TempDir,
     gw: common::Serving,
     client: Client,
+    /// Another researcher's client.
+    bob: Client,
     ptau: Ptau,
     model_bytes: Vec<u8>,
     spec: zkgate_zkml::spec::CircuitSpec,
@@ -87,13 +89,17 @@ async fn world(rows: usize, shard_rows: u64, power: u32) -> World {
         )
         .unwrap();
         (
-            setup::add_researcher(&store, "alice", "", 0, None).unwrap(),
+            [
+                setup::add_researcher(&store, "alice", "", 0, None).unwrap(),
+                setup::add_researcher(&store, "bob", "", 0, None).unwrap(),
+            ],
             meta,
         )
     };
     let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
     let ca = std::fs::read(paths.tls_cert()).unwrap();
-    let client = Client::new(&gw.base, &token, Some(&ca)).unwrap();
+    let client = Client::new(&gw.base, &token[0], Some(&ca)).unwrap();
+    let bob = Client::new(&gw.base, &token[1], Some(&ca)).unwrap();
     let ptau = Ptau::read(&root.join("pot.ptau")).unwrap();
     let published = client.datasets().await.unwrap().unwrap();
     assert_eq!(published[0].schema, meta.schema);
@@ -116,6 +122,7 @@ async fn world(rows: usize, shard_rows: u64, power: u32) -> World {
         _tmp: tmp,
         gw,
         client,
+        bob,
         ptau,
         model_bytes,
         spec,
@@ -128,6 +135,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         _tmp,
         gw,
         client,
+        bob,
         ptau,
         model_bytes,
         spec,
@@ -193,6 +201,29 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     assert_eq!(client.vk(&again.id).await.unwrap().unwrap(), vk);
     assert_eq!(receipt2.setup, receipt.setup);
     assert_eq!(client.kept_ceremony_keys().await.unwrap().unwrap().len(), 1);
+    // Kept for alice only: another researcher neither sees it nor proves
+    // with it (a shared list would tell who ran which circuit).
+    assert!(bob.kept_ceremony_keys().await.unwrap().unwrap().is_empty());
+    assert_eq!(
+        bob.kept_ceremony_key(&mine_sha)
+            .await
+            .unwrap()
+            .unwrap_err()
+            .status,
+        404
+    );
+    let e = bob
+        .submit_with_keys(
+            &manifest(),
+            model_bytes.clone(),
+            Vec::new(),
+            vec![mine_sha.clone()],
+        )
+        .await
+        .unwrap()
+        .expect_err("not bob's key");
+    assert_eq!(e.status, 400);
+    assert_eq!(kept[0]["researcher"], "alice");
     // A name that is no kept key, or not a hash: a bad request.
     for bad in ["ab".repeat(32), "not-a-hash".to_string()] {
         let e = client
@@ -267,6 +298,7 @@ async fn a_sharded_job_proves_each_shard_with_its_circuits_ceremony_key() {
         ptau,
         model_bytes,
         spec,
+        ..
     } = world(16, 11, 14).await;
     let plan = spec.shard_plan(Some(11));
     assert!(
