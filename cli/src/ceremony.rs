@@ -281,6 +281,8 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
                 serde_json::json!({
                     "contributors": t.contributors(), "transcript_sha256": t.sha256(),
                     "contribution_hash": t.contributions.last().map(|c| hex::encode(c.hash())),
+                    "vk_sha256": zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(&k)),
+                    "ptau": ptau.describe(),
                     "key_bytes": bytes, "check_seconds": checked,
                     "seconds": start.elapsed().as_secs_f64(),
                 })

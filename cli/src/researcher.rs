@@ -309,6 +309,18 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
             .collect::<Result<_>>()?
     };
     let pinned: Vec<Vec<u8>> = ceremony.iter().chain(&kept).cloned().collect();
+    if !pinned.is_empty() {
+        // A ceremony over a file its maker knows tau of protects nothing:
+        // say so before the keys are used.
+        let rt = tokio::runtime::Runtime::new()?;
+        let file = rt.block_on(async { ok(client.ceremony_file().await) })?;
+        if file["public"].is_null() {
+            eprintln!(
+                "warning: the gateway's powers-of-tau file (blake2b {}) is not a public one: whoever made it may know tau and forge with these keys",
+                file["ptau_blake2b"].as_str().unwrap_or("?")
+            );
+        }
+    }
     let question_out = a
         .question_out
         .clone()

@@ -354,7 +354,8 @@ pub fn check_key<R: rand::RngCore>(
     if !Bn254::multi_pairing([key.delta_g1, -g1], [g2, key.vk.delta_g2]).is_zero() {
         return bad("delta differs between G1 and G2");
     }
-    if key.vk.gamma_abc_g1 != input_points(r1cs, ptau)? {
+    let bases = Bases::read(r1cs, ptau)?;
+    if key.vk.gamma_abc_g1 != k_points(r1cs, &bases, 0..inputs) {
         return bad(
             "the verifying key's input points are not this circuit's over this powers-of-tau file",
         );
@@ -410,7 +411,6 @@ pub fn check_key<R: rand::RngCore>(
         .zip(&kc)
         .map(|((a, b), c)| t * (*a + b) + c)
         .collect();
-    let bases = Bases::read(r1cs, ptau)?;
     let big = |v: &[Fr]| v.iter().map(|x| x.into_bigint()).collect::<Vec<_>>();
     let msm = crate::compiled::bucket::msm::<ark_bn254::g1::Config>;
     let y = msm(&bases.l1, &big(&l1_scalars))
