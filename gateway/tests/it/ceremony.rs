@@ -212,31 +212,24 @@ async fn a_researchers_ceremony_key_proves_their_job() {
             .status,
         404
     );
-    let e = bob
-        .submit_with_keys(
-            &manifest(),
-            model_bytes.clone(),
-            Vec::new(),
-            vec![mine_sha.clone()],
-        )
-        .await
-        .unwrap()
-        .expect_err("not bob's key");
-    assert_eq!(e.status, 400);
     assert_eq!(kept[0]["researcher"], "alice");
-    // A name that is no kept key, or not a hash: a bad request.
-    for bad in ["ab".repeat(32), "not-a-hash".to_string()] {
-        let e = client
+    // Naming it as bob, naming no kept key, or not a hash: a bad request.
+    for (who, name) in [
+        (&bob, mine_sha.clone()),
+        (&client, "ab".repeat(32)),
+        (&client, "not-a-hash".to_string()),
+    ] {
+        let e = who
             .submit_with_keys(
                 &manifest(),
                 model_bytes.clone(),
                 Vec::new(),
-                vec![bad.clone()],
+                vec![name.clone()],
             )
             .await
             .unwrap()
             .expect_err("no such kept key");
-        assert_eq!(e.status, 400, "{bad}");
+        assert_eq!(e.status, 400, "{name}");
         assert!(e.message.contains("kept_ceremony_key"), "{e:?}");
     }
     assert_eq!(
