@@ -346,14 +346,9 @@ impl Transcript {
         Ok(())
     }
 
-    /// Checks that the transcript is of the circuit whose delta-1 key over
-    /// `ptau` is `initial` and that its contributions chain, as `snarkjs
-    /// zkey verify` does; returns the last `[delta]_1`.
-    pub fn verify_chain(&self, initial: &Key, ptau: &Ptau) -> Result<G1Affine> {
-        self.chain(snarkjs::cs_hash(initial, ptau)?)
-    }
-
-    /// The same for the circuit hash `cs`.
+    /// Checks that the transcript is of the circuit whose circuit hash is
+    /// `cs` and that its contributions chain, as `snarkjs zkey verify`
+    /// does; returns the last `[delta]_1`.
     fn chain(&self, cs: [u8; 64]) -> Result<G1Affine> {
         if self.cs_hash != cs {
             return Err(bad(
