@@ -472,24 +472,9 @@ mod tests {
             verifier: both,
             ..job.clone()
         };
-        assert!(check_settleable(
-            4,
-            &named2,
-            900,
-            (1.0, 0),
-            &two,
-            &[vk.clone(), other.clone()]
-        )
-        .is_ok());
-        assert!(check_settleable(
-            4,
-            &named2,
-            900,
-            (1.0, 0),
-            &two,
-            &[other.clone(), vk.clone()]
-        )
-        .is_ok());
+        for keys in [[vk.clone(), other.clone()], [other.clone(), vk.clone()]] {
+            assert!(check_settleable(4, &named2, 900, (1.0, 0), &two, &keys).is_ok());
+        }
         let e = check_settleable(4, &named2, 900, (1.0, 0), &two, std::slice::from_ref(&vk))
             .unwrap_err();
         assert!(
