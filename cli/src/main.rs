@@ -430,37 +430,6 @@ fn ceremony_mismatch(
         .map(|e| e.to_string()))
 }
 
-/// Why the question's expected circuit is not what `model` compiles to
-/// over the question's published schema (`None`: it is).
-fn question_rebuild(
-    q: &zkgate_statement::Question,
-    model: &zkgate_zkml::import::Imported,
-) -> Option<String> {
-    let e = &q.expected_circuit;
-    let request = zkgate_zkml::job::JobRequest {
-        aggregate: q.aggregate.clone(),
-        input_columns: Some(q.columns.clone()),
-        quant: q.quant,
-        epsilon: q.epsilon,
-    };
-    match zkgate_zkml::job::compile_public(
-        &model.model,
-        &model.onnx_sha256,
-        &e.schema,
-        q.dataset.rows,
-        &request,
-    ) {
-        Err(err) => Some(format!(
-            "the question does not compile with this model: {err}"
-        )),
-        Ok(spec) if spec.header().with_shard_rows(e.shard_rows) != *e => Some(
-            "the question's expected circuit is not what this model compiles to over its schema"
-                .into(),
-        ),
-        Ok(_) => None,
-    }
-}
-
 #[derive(Args)]
 struct ExportArgs {
     /// The receipt (JSON).
@@ -536,33 +505,21 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     if let (true, Some(m)) = (checked.valid(), &a.model) {
         let model =
             zkgate_zkml::import::load(m).with_context(|| format!("loading {}", m.display()))?;
-        if let Some(why) = expect
-            .question
-            .as_ref()
-            .and_then(|q| question_rebuild(q, &model))
-        {
+        if let Some(why) = zkgate_zkml::question::receipt_mismatch(
+            &checked.receipt,
+            expect.question.as_ref(),
+            &model,
+        ) {
             checked.invalid = Some(why);
-        } else {
-            match zkgate_zkml::job::rebuild(
+        } else if let (Some(t), Some(p), Some(c)) = (&a.transcript, &a.ptau, &contribution) {
+            let spec = zkgate_zkml::job::rebuild(
                 &model.model,
                 &model.onnx_sha256,
                 &checked.receipt.circuit,
-            ) {
-                Err(why) => checked.invalid = Some(why),
-                Ok(spec) => {
-                    if let (Some(t), Some(p), Some(c)) = (&a.transcript, &a.ptau, &contribution) {
-                        checked.invalid = ceremony_mismatch(
-                            &checked.receipt,
-                            &a.vk,
-                            &spec,
-                            t,
-                            p,
-                            c,
-                            &a.trust_ptau,
-                        )?;
-                    }
-                }
-            }
+            )
+            .map_err(anyhow::Error::msg)?;
+            checked.invalid =
+                ceremony_mismatch(&checked.receipt, &a.vk, &spec, t, p, c, &a.trust_ptau)?;
         }
     }
     println!("{}", checked.report(a.json));

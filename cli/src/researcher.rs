@@ -149,7 +149,6 @@ fn write_question(
     ceremony: &[Vec<u8>],
     chain: Option<zkgate_statement::question::ChainPin>,
 ) -> Result<zkgate_statement::Question> {
-    use zkgate_statement::question::CeremonyPin;
     let rt = tokio::runtime::Runtime::new()?;
     let meta = rt
         .block_on(async { ok(client.datasets().await) })?
@@ -170,24 +169,7 @@ fn write_question(
     // The keys are pinned by their verifying keys; the contribution hash
     // is ours to the first key (each key carries its own in its
     // transcript).
-    let mut pin: Option<CeremonyPin> = None;
-    for (i, zkey) in ceremony.iter().enumerate() {
-        let (key, transcript) = zkgate_zkml::ceremony::read(zkey)
-            .with_context(|| format!("reading ceremony key {}", i + 1))?;
-        let Some(mine) = transcript.contributions.last() else {
-            bail!(
-                "ceremony key {} has no contribution: contribute to it first",
-                i + 1
-            );
-        };
-        let vk = zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(&key));
-        pin.get_or_insert_with(|| CeremonyPin {
-            contribution_hash: hex::encode(mine.hash()),
-            vk_sha256: Vec::new(),
-        })
-        .vk_sha256
-        .push(vk);
-    }
+    let pin = zkgate_zkml::question::ceremony_pin(ceremony)?;
     q.ceremony = pin;
     Ok(q)
 }
@@ -297,13 +279,7 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
             .iter()
             .map(|vk| {
                 let z = rt.block_on(async { ok(client.kept_ceremony_key(vk).await) })?;
-                let (key, _) = zkgate_zkml::ceremony::read(&z)
-                    .with_context(|| format!("reading kept key {vk}"))?;
-                let got =
-                    zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(&key));
-                if !got.eq_ignore_ascii_case(vk) {
-                    bail!("the gateway's kept key {vk} has verifying key {got}");
-                }
+                zkgate_zkml::question::kept_key(&z, vk)?;
                 Ok(z)
             })
             .collect::<Result<_>>()?
@@ -634,7 +610,7 @@ fn check_receipt(receipt: &str, vk: &[u8], model: &std::path::Path, m: &Manifest
         }
     }
     let loaded = zkgate_zkml::import::load(model)?;
-    if let Err(why) = zkgate_zkml::job::rebuild(&loaded.model, &loaded.onnx_sha256, &r.circuit) {
+    if let Some(why) = zkgate_zkml::question::receipt_mismatch(&r, m.question.as_ref(), &loaded) {
         bail!("the gateway's receipt is not for the model sent: {why}");
     }
     if r.circuit.aggregate != m.aggregate {

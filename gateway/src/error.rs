@@ -49,6 +49,9 @@ pub enum Error {
     /// researcher's on-chain job, another's address).
     #[error("{0}")]
     Forbidden(String),
+    /// The dataset's privacy budget left is less than the job asks for.
+    #[error("{0}")]
+    Budget(String),
     /// A zkml error (import, compile, prove).
     #[error(transparent)]
     Zkml(#[from] zkgate_zkml::Error),
@@ -107,6 +110,7 @@ impl Error {
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Error::Denied { .. } => (StatusCode::FORBIDDEN, "policy_denied"),
+            Error::Budget(_) => (StatusCode::FORBIDDEN, "budget_exhausted"),
             Error::Held { .. } => (StatusCode::CONFLICT, "held"),
             Error::Zkml(z) => match z {
                 Z::MalformedModel(_) => (StatusCode::BAD_REQUEST, "malformed_model"),

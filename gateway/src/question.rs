@@ -8,7 +8,7 @@
 use crate::error::{Error, Result};
 use crate::store::{DatasetMeta, Manifest};
 use zkgate_statement::field::same_field;
-use zkgate_statement::question::{ChainPin, OwnerBounds};
+use zkgate_statement::question::ChainPin;
 use zkgate_statement::{Question, ShardPlan, SpecHeader};
 
 /// The researcher's question for `manifest` over the dataset as published
@@ -24,28 +24,25 @@ pub fn ask(
     chain: Option<ChainPin>,
     nonce: [u8; 32],
 ) -> Result<Question> {
-    let imported = zkgate_zkml::import::load_bytes(model)?;
-    let spec = zkgate_zkml::job::compile_public(
-        &imported.model,
-        &imported.onnx_sha256,
-        &meta.schema,
-        meta.rows,
-        &crate::runner::request_of(manifest),
-    )?;
-    let mut q = Question::new(
-        &meta.name,
-        &meta.commitment,
-        spec.header().clone(),
-        OwnerBounds {
-            shard_rows: meta.shard_rows,
-            suppress_below_max,
-        },
+    let published = zkgate_zkml::question::Published {
+        name: &meta.name,
+        commitment: &meta.commitment,
+        schema: &meta.schema,
+        rows: meta.rows,
+        shard_rows: meta.shard_rows,
+    };
+    let request = crate::runner::request_of(manifest);
+    match zkgate_zkml::question::ask(
+        &published,
+        &request,
+        model,
+        suppress_below_max,
+        chain,
         nonce,
-    );
-    q.chain = chain;
-    q.check_self()
-        .map_err(|e| Error::BadRequest(e.to_string()))?;
-    Ok(q)
+    ) {
+        Err(zkgate_zkml::Error::Job(m)) => Err(Error::BadRequest(m)),
+        r => Ok(r?),
+    }
 }
 
 /// Rows per shard proof the gateway uses for `meta` with the configured

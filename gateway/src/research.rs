@@ -468,7 +468,7 @@ fn spend_budget(
                 b.left(),
                 meta.name
             );
-            ("deny", m.clone(), Err(Error::Forbidden(m)))
+            ("deny", m.clone(), Err(Error::Budget(m)))
         }
     };
     gw.audit.append(crate::audit::Record {

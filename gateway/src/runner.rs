@@ -122,20 +122,34 @@ pub fn spawn(
 /// job to settle (so a chain that cannot be reached delays settlements,
 /// never proofs).
 fn claim_next(gw: &Gateway) -> Result<Option<Job>> {
-    let jobs = gw.store.jobs()?;
-    if let Some(job) = jobs.iter().find(|j| j.state == JobState::Queued) {
-        let job = gw.store.update_job(&job.id, |j| {
-            j.state = JobState::Compiling;
-            j.attempts += 1;
-            j.progress = None;
+    claim_listed(&gw.store, &gw.store.jobs()?)
+}
+
+/// [`claim_next`] from the jobs as `jobs` listed them a moment ago.
+fn claim_listed(store: &crate::store::Store, jobs: &[Job]) -> Result<Option<Job>> {
+    // Each claim moves the job on only if it is still where the list saw
+    // it: a job cancelled since stays cancelled.
+    for job in jobs.iter().filter(|j| j.state == JobState::Queued) {
+        let job = store.update_job(&job.id, |j| {
+            if j.state == JobState::Queued {
+                j.state = JobState::Compiling;
+                j.attempts += 1;
+                j.progress = None;
+            }
         })?;
-        return Ok(Some(job));
+        if job.state == JobState::Compiling {
+            return Ok(Some(job));
+        }
     }
-    if let Some(job) = jobs.iter().find(|j| j.state == JobState::Proved) {
-        let job = gw
-            .store
-            .update_job(&job.id, |j| j.state = JobState::Settling)?;
-        return Ok(Some(job));
+    for job in jobs.iter().filter(|j| j.state == JobState::Proved) {
+        let job = store.update_job(&job.id, |j| {
+            if j.state == JobState::Proved {
+                j.state = JobState::Settling;
+            }
+        })?;
+        if job.state == JobState::Settling {
+            return Ok(Some(job));
+        }
     }
     Ok(None)
 }
@@ -611,6 +625,41 @@ mod tests {
         assert_eq!(e.detail().code, "job_crashed");
         let e = contained::<()>(|| Err(Error::Conflict("cancelled".into()))).unwrap_err();
         assert!(matches!(e, Error::Conflict(_)));
+    }
+
+    /// A job cancelled after the runner listed it queued (or proved)
+    /// stays cancelled: the claim moves only a job still where the list
+    /// saw it.
+    #[test]
+    fn a_job_cancelled_after_the_listing_is_not_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("db")).unwrap();
+        let mut proved = crate::store::tests::job("j2");
+        proved.state = JobState::Proved;
+        for j in [crate::store::tests::job("j1"), proved] {
+            store.create_job(&j, b"model", None).unwrap();
+        }
+        let listed = store.jobs().unwrap();
+        for id in ["j1", "j2"] {
+            store
+                .update_job(id, |j| j.state = JobState::Cancelled)
+                .unwrap();
+        }
+        assert!(claim_listed(&store, &listed).unwrap().is_none());
+        for id in ["j1", "j2"] {
+            let j = store.job(id).unwrap().unwrap();
+            assert_eq!((j.state, j.attempts), (JobState::Cancelled, 0), "{id}");
+        }
+        // Still queued, it is claimed.
+        store
+            .create_job(&crate::store::tests::job("j3"), b"model", None)
+            .unwrap();
+        let listed = store.jobs().unwrap();
+        let claimed = claim_listed(&store, &listed).unwrap().unwrap();
+        assert_eq!(
+            (claimed.id.as_str(), claimed.state),
+            ("j3", JobState::Compiling)
+        );
     }
 
     #[test]

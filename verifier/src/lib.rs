@@ -216,15 +216,27 @@ pub fn verify_files(
 ) -> Result<Checked> {
     let text = std::fs::read_to_string(receipt)
         .with_context(|| format!("reading {}", receipt.display()))?;
-    let receipt = Receipt::from_json(&text)?;
     let vk = std::fs::read(vk).with_context(|| format!("reading {}", vk.display()))?;
+    verify(&text, &vk, chain, expect)
+}
+
+/// Verifies the receipt `receipt` (its JSON) against the verifying keys
+/// `vk` (as `vk.bin` holds them), then that it is for what `expect`
+/// names; with `chain`, also that the on-chain job settled with it.
+pub fn verify(
+    receipt: &str,
+    vk: &[u8],
+    chain: Option<(Settlement, u64)>,
+    expect: &Expect,
+) -> Result<Checked> {
+    let receipt = Receipt::from_json(receipt)?;
     let mut checked = Checked {
         invalid: None,
         settled: None,
         unchecked: expect.unchecked(),
         receipt,
     };
-    if let Verdict::Invalid(why) = checked.receipt.verify(&vk)? {
+    if let Verdict::Invalid(why) = checked.receipt.verify(vk)? {
         checked.invalid = Some(why);
         return Ok(checked);
     }
@@ -240,7 +252,7 @@ pub fn verify_files(
                 s.check_settled(
                     job,
                     &checked.receipt,
-                    &vk,
+                    vk,
                     expect
                         .question
                         .as_ref()

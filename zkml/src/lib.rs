@@ -23,6 +23,7 @@ pub mod keys;
 pub mod pipeline;
 pub mod prove;
 pub mod quantize;
+pub mod question;
 pub mod reference;
 pub mod setup;
 pub mod spec;

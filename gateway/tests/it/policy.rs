@@ -473,7 +473,11 @@ async fn noised_releases_spend_a_durable_budget_and_thin_cohorts_are_refused() {
         .await
         .unwrap()
         .unwrap_err();
-    assert_eq!((e.status, e.code.as_str()), (403, "forbidden"), "{e}");
+    assert_eq!(
+        (e.status, e.code.as_str()),
+        (403, "budget_exhausted"),
+        "{e}"
+    );
     assert!(e.message.contains("privacy budget exhausted"), "{e}");
     assert!(e.message.contains("0.0000 of your 2"), "{e}");
     // Exact values do not touch the budget (the default profile allows

@@ -1,0 +1,167 @@
+"""Models as the gateway takes them: ONNX bytes.
+
+A model is given as ONNX (a path, bytes, or an ``onnx.ModelProto``) or as
+a fitted scikit-learn estimator or ``Pipeline``, converted here with
+skl2onnx (the ``sklearn`` extra). A converted model is checked before it
+is sent: the fitted model's own predictions on the dataset's mock twin
+must match what the gateway's importer computes from the ONNX file
+(:func:`zkgate._native.run_float`, the same code that the gateway runs).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, List, Optional, Sequence, Tuple
+
+from . import _native
+from .errors import ConversionMismatch, MissingExtra, from_native
+
+__all__ = ["Conversion", "to_onnx", "feature_columns"]
+
+# The opsets the gateway's importer reads (tract 0.23).
+ONNX_OPSET = 15
+ONNX_ML_OPSET = 3
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How a fitted model's conversion to ONNX was checked.
+
+    Attributes:
+        converter: what converted it (``skl2onnx 1.20.0``).
+        rows: mock rows compared.
+        agreeing: rows where the ONNX model (as the gateway reads it) and
+            the fitted model predict the same class, or values within
+            ``1e-3`` relative.
+        classifier: whether classes (rather than values) were compared.
+    """
+
+    converter: str
+    rows: int
+    agreeing: int
+    classifier: bool
+
+    @property
+    def agreement(self) -> float:
+        """``agreeing / rows``."""
+        return self.agreeing / self.rows if self.rows else 1.0
+
+
+def _is_sklearn(model: Any) -> bool:
+    return any(
+        c.__module__.split(".")[0] == "sklearn" for c in type(model).__mro__
+    )
+
+
+def feature_columns(model: Any) -> Optional[List[str]]:
+    """The columns a fitted scikit-learn model was fitted on, when it was
+    fitted on a DataFrame (``feature_names_in_``)."""
+    names = getattr(model, "feature_names_in_", None)
+    return [str(n) for n in names] if names is not None else None
+
+
+def _skl2onnx(model: Any, n_inputs: int) -> Tuple[bytes, str]:
+    try:
+        import numpy as np
+        import skl2onnx
+        from skl2onnx import to_onnx as skl_to_onnx
+    except ImportError as e:
+        raise MissingExtra(
+            f"converting a scikit-learn model needs skl2onnx ({e}): "
+            "pip install 'zkgate[sklearn]'",
+            code="missing_extra",
+        ) from e
+    x = np.zeros((1, n_inputs), dtype=np.float32)
+    proto = skl_to_onnx(
+        model, x, target_opset={"": ONNX_OPSET, "ai.onnx.ml": ONNX_ML_OPSET}
+    )
+    return proto.SerializeToString(), f"skl2onnx {skl2onnx.__version__}"
+
+
+def to_onnx(
+    model: Any,
+    *,
+    sample: Optional[Sequence[Sequence[float]]] = None,
+    n_inputs: Optional[int] = None,
+    tolerance: float = 0.0,
+) -> Tuple[bytes, Optional[Conversion]]:
+    """The ONNX bytes of ``model``, and how its conversion was checked.
+
+    Args:
+        model: an ONNX file's path, its bytes, an ``onnx.ModelProto``, or a
+            fitted scikit-learn estimator or ``Pipeline``.
+        sample: rows (the mock twin's model columns) to check a converted
+            model on; required for a fitted model.
+        n_inputs: the model's number of input columns (default: the
+            sample's width).
+        tolerance: the fraction of sample rows allowed to disagree (float32
+            against float64 can flip a row on a class boundary).
+
+    Raises:
+        MissingExtra: a converter is not installed.
+        ConversionMismatch: the converted model predicts otherwise.
+        TypeError: ``model`` is none of the above.
+    """
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytes(model), None
+    if isinstance(model, (str, os.PathLike)):
+        with open(model, "rb") as f:
+            return f.read(), None
+    if hasattr(model, "SerializeToString") and hasattr(model, "graph"):
+        return model.SerializeToString(), None
+    if _is_sklearn(model):
+        if sample is None:
+            raise ValueError("a fitted model is checked on sample rows: pass sample=")
+        rows = [[float(v) for v in r] for r in sample]
+        width = n_inputs or (len(rows[0]) if rows else 0)
+        onnx, converter = _skl2onnx(model, width)
+        return onnx, _check(model, onnx, rows, converter, tolerance)
+    kind = f"{type(model).__module__}.{type(model).__name__}"
+    raise TypeError(
+        f"cannot send a {kind}: give an ONNX file, its bytes, or a fitted "
+        "scikit-learn estimator or Pipeline (export other frameworks to "
+        "ONNX first, e.g. torch.onnx.export)"
+    )
+
+
+def _check(
+    model: Any, onnx: bytes, rows: List[List[float]], converter: str, tolerance: float
+) -> Conversion:
+    import numpy as np
+
+    try:
+        outputs = _native.run_float(onnx, rows)
+    except _native.NativeError as e:
+        raise from_native(e) from None
+    x: Any = np.asarray(rows, dtype=np.float64)
+    names = feature_columns(model)
+    if names is not None and len(names) == x.shape[1]:
+        import pandas as pd
+
+        x = pd.DataFrame(x, columns=names)
+    predicted = np.asarray(model.predict(x))
+    classes = getattr(model, "classes_", None)
+    agreeing = 0
+    if classes is not None:
+        # The proved output is the class scores; its argmax is the class.
+        index = {c: i for i, c in enumerate(list(classes))}
+        for out, p in zip(outputs, predicted):
+            if len(out) == 1:
+                got = int(out[0] > (0.5 if len(classes) == 2 else 0.0))
+            else:
+                got = int(np.argmax(out))
+            agreeing += int(got == index.get(p.item() if hasattr(p, "item") else p))
+    else:
+        for out, p in zip(outputs, np.atleast_2d(predicted.T).T):
+            got = np.asarray(out, dtype=np.float64)
+            want = np.asarray(p, dtype=np.float64).reshape(got.shape)
+            agreeing += int(np.all(np.abs(got - want) <= 1e-3 * (1 + np.abs(want))))
+    c = Conversion(converter, len(rows), agreeing, classes is not None)
+    if c.rows and c.agreement < 1.0 - tolerance:
+        raise ConversionMismatch(
+            f"the ONNX conversion ({converter}) agrees with the fitted model on "
+            f"{agreeing} of {len(rows)} mock rows",
+            code="conversion_mismatch",
+        )
+    return c
