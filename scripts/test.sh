@@ -33,3 +33,17 @@ npm ci --prefix gateway/tests/console --no-audit --no-fund
 
 echo "== cargo test"
 cargo test --workspace --release --locked "$@"
+
+# The Python package: its wheel built by maturin from the workspace's
+# crates, installed into a venv of its own, and its tests run against the
+# gateway binary (a real gateway each test session starts on loopback),
+# the example notebook included.
+echo "== python: the zkgate wheel and its tests"
+PYVENV="${ZKGATE_PYVENV:-$HOME/.cache/zkgate-pyvenv}"
+[ -x "$PYVENV/bin/python" ] || python3 -m venv "$PYVENV"
+"$PYVENV/bin/pip" install -q --disable-pip-version-check -r python/requirements-test.txt
+rm -rf python/dist
+"$PYVENV/bin/maturin" build --release --locked --strip -q -m python/Cargo.toml -o python/dist
+"$PYVENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps python/dist/zkgate-*.whl
+cargo build --release --locked -q
+"$PYVENV/bin/pytest" -q -p no:cacheprovider python/tests
