@@ -4,6 +4,7 @@
 
 mod ceremony;
 mod chain;
+mod federation;
 mod inspect;
 mod owner;
 mod researcher;
@@ -185,8 +186,19 @@ struct VerifyArgs {
     /// The receipt (JSON).
     receipt: PathBuf,
     /// The verifying keys (`vk.bin` as `prove` or the gateway wrote it).
-    #[arg(long)]
-    vk: PathBuf,
+    #[arg(long, required_unless_present = "federated")]
+    vk: Option<PathBuf>,
+    /// The receipt is a federated one (`zkgate submit --federation`):
+    /// each part is checked against its own question and keys (carried
+    /// inside), the parts against the federation (none missing, repeated
+    /// or foreign), the questions against each other, and the pooled
+    /// answer recomputed; with --model, each part's circuit is rebuilt.
+    #[arg(long, conflicts_with_all = ["vk", "chain_job", "question", "schema", "job", "transcript", "require_ceremony"])]
+    federated: bool,
+    /// With --federated: the federation file asked (default: the one the
+    /// receipt carries; tokens are not read).
+    #[arg(long, requires = "federated")]
+    federation: Option<PathBuf>,
     /// Print a JSON verdict.
     #[arg(long)]
     json: bool,
@@ -478,6 +490,12 @@ fn cmd_export(a: ExportArgs) -> Result<()> {
 
 fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     use zkgate_verifier::CeremonyProof;
+    if a.federated {
+        return verify_federated(&a);
+    }
+    let Some(vk) = a.vk.clone() else {
+        bail!("--vk is needed");
+    };
     let chain = match a.chain_job {
         Some(job) => Some((a.chain.target()?.settlement()?, job)),
         None => None,
@@ -501,7 +519,7 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     if a.transcript.is_some() && contribution.is_none() {
         bail!("{}", zkgate_verifier::CEREMONY_NEEDS);
     }
-    let mut checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain, &expect)?;
+    let mut checked = zkgate_verifier::verify_files(&a.receipt, &vk, chain, &expect)?;
     if let (true, Some(m)) = (checked.valid(), &a.model) {
         let model =
             zkgate_zkml::import::load(m).with_context(|| format!("loading {}", m.display()))?;
@@ -519,9 +537,32 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
             )
             .map_err(anyhow::Error::msg)?;
             checked.invalid =
-                ceremony_mismatch(&checked.receipt, &a.vk, &spec, t, p, c, &a.trust_ptau)?;
+                ceremony_mismatch(&checked.receipt, &vk, &spec, t, p, c, &a.trust_ptau)?;
         }
     }
+    println!("{}", checked.report(a.json));
+    Ok(checked.valid())
+}
+
+/// `zkgate verify --federated`.
+fn verify_federated(a: &VerifyArgs) -> Result<bool> {
+    let expect = a
+        .federation
+        .as_deref()
+        .map(federation::federation_of)
+        .transpose()?;
+    let model = a
+        .model
+        .as_ref()
+        .map(|m| zkgate_zkml::import::load(m).with_context(|| format!("loading {}", m.display())))
+        .transpose()?;
+    let text = std::fs::read_to_string(&a.receipt)
+        .with_context(|| format!("reading {}", a.receipt.display()))?;
+    let checked = zkgate_verifier::federation::verify_federated(&text, expect.as_ref(), |q, r| {
+        model
+            .as_ref()
+            .and_then(|m| zkgate_zkml::question::receipt_mismatch(r, Some(q), m))
+    })?;
     println!("{}", checked.report(a.json));
     Ok(checked.valid())
 }

@@ -36,6 +36,36 @@ impl Remote {
     }
 }
 
+/// How `submit` reaches a gateway: as [`Remote`], but not needed with
+/// `--federation` (each part names its own).
+#[derive(Args, Clone)]
+pub(crate) struct SubmitRemote {
+    /// Gateway URL, e.g. https://127.0.0.1:8443.
+    #[arg(long, required_unless_present = "federation")]
+    gateway: Option<String>,
+    /// The gateway's CA certificate (PEM); without it, the platform's
+    /// trusted roots.
+    #[arg(long)]
+    ca_cert: Option<PathBuf>,
+    /// Bearer token (or $ZKGATE_TOKEN).
+    #[arg(long, env = "ZKGATE_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl SubmitRemote {
+    fn client(&self) -> Result<Client> {
+        let (Some(gateway), Some(token)) = (&self.gateway, &self.token) else {
+            bail!("which gateway? --gateway URL and --token (or $ZKGATE_TOKEN)");
+        };
+        Remote {
+            gateway: gateway.clone(),
+            ca_cert: self.ca_cert.clone(),
+            token: token.clone(),
+        }
+        .client()
+    }
+}
+
 /// A record field as the gateway's JSON has it.
 fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_default()
@@ -52,10 +82,18 @@ pub(crate) fn ok<T>(a: Answer<T>) -> Result<T> {
 #[derive(Args)]
 pub struct SubmitArgs {
     #[command(flatten)]
-    remote: Remote,
+    remote: SubmitRemote,
     /// Dataset name.
-    #[arg(long)]
-    dataset: String,
+    #[arg(long, required_unless_present = "federation")]
+    dataset: Option<String>,
+    /// Ask the same question of several gateways at once: a JSON file
+    /// naming each part (`gateway`, `dataset`, its `ca_cert` and its
+    /// `token` or `token_env`) and whether the question is
+    /// `all_or_nothing`. Each gateway proves its own rows under its own
+    /// policy; the parts' receipts are pooled into one federated receipt
+    /// at --out, which `zkgate verify --federated` checks.
+    #[arg(long, conflicts_with_all = ["chain_dataset", "chain_job", "ceremony_key", "kept_ceremony_key", "dry_run", "dataset", "no_wait"])]
+    federation: Option<PathBuf>,
     /// ONNX model.
     #[arg(long)]
     model: PathBuf,
@@ -252,11 +290,28 @@ fn dry_run(a: &SubmitArgs, client: &Client, manifest: &Manifest, model: Vec<u8>)
 
 /// `zkgate submit`; false when a dry run says the job would not run.
 pub fn submit(a: SubmitArgs) -> Result<bool> {
-    let client = a.remote.client()?;
     let model =
         std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
+    if let Some(fed) = &a.federation {
+        let manifest = Manifest {
+            dataset: String::new(),
+            columns: a.columns.clone(),
+            aggregate: a.aggregate.build()?,
+            idempotency_key: None,
+            quant: Default::default(),
+            chain_job: None,
+            epsilon: a.aggregate.epsilon,
+            nonce: None,
+            question: None,
+        };
+        return crate::federation::submit(fed, &manifest, &model, a.allow_suppression, &a.out);
+    }
+    let client = a.remote.client()?;
+    let Some(dataset) = a.dataset.clone() else {
+        bail!("which dataset? --dataset NAME");
+    };
     let mut manifest = Manifest {
-        dataset: a.dataset.clone(),
+        dataset,
         columns: a.columns.clone(),
         aggregate: a.aggregate.build()?,
         idempotency_key: a.idempotency_key.clone(),

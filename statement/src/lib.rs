@@ -13,6 +13,7 @@
 pub mod aggregate;
 pub mod columns;
 pub mod error;
+pub mod federation;
 pub mod field;
 pub mod groth16;
 pub mod header;

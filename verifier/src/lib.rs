@@ -6,6 +6,8 @@
 //! gateway.
 #![forbid(unsafe_code)]
 
+pub mod federation;
+
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 use zkgate_chain::Settlement;

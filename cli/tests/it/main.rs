@@ -7,6 +7,7 @@ mod chain;
 mod cli;
 mod cluster;
 mod common;
+mod federation;
 mod gateway;
 mod inspect;
 mod readme;
