@@ -232,10 +232,10 @@ pub(crate) fn submit(
     )?;
     println!("{}", checked.report(false));
     println!(
-        "wrote {} in {:.1} s (pooling {:.3} s)",
+        "wrote {} in {:.1} s (pooling {:.3} ms)",
         out.display(),
         t0.elapsed().as_secs_f64(),
-        pool_s
+        pool_s * 1e3
     );
     if let Some(why) = &checked.invalid {
         bail!("the federated receipt does not verify: {why}");

@@ -179,11 +179,16 @@ fn three_gateways_one_refusing_pool_and_verify() {
         .unwrap()
         .contains("min-rows"));
 
+    let t = Instant::now();
     let ok = verify(&out_path, &fed);
     assert!(
         ok.status.success(),
         "{}",
         String::from_utf8_lossy(&ok.stdout)
+    );
+    println!(
+        "verify --federated --model: {:.2} s",
+        t.elapsed().as_secs_f64()
     );
 
     // A part missing, repeated, from another question or dataset, a
