@@ -49,6 +49,11 @@ impl ChainArgs {
         }
     }
 
+    /// Whether a JSON-RPC node was named (`--chain-rpc`).
+    pub fn rpc_given(&self) -> bool {
+        self.chain_rpc.is_some()
+    }
+
     /// The flags over the data dir's `chain.json`, read once.
     pub fn target(&self) -> Result<Target> {
         Ok(self.target_over(ChainConfig::load(&self.data_dir)?))
@@ -109,6 +114,10 @@ impl Target {
 pub enum ChainCmd {
     /// Deploy the Settlement contract and make the data dir settle on it.
     Deploy(ChainArgs),
+    /// Make the data dir settle on a contract already deployed on a
+    /// JSON-RPC chain (a chain shared by several owners, as a federation
+    /// settles on): `chain.json` names it, the chain and this owner's key.
+    Use(ChainArgs),
     /// Register a dataset's commitment (the data owner; gateway stopped).
     RegisterDataset(RegisterArgs),
     /// Open a job with escrow (the researcher).
@@ -192,6 +201,32 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                     "contract": s.address().to_string(), "chain_id": chain_id,
                     "owner": owner.address().to_string(), "tx": r.hash.to_string(),
                     "gas_used": r.gas_used,
+                    "config": a.paths().chain_config().display().to_string(),
+                }));
+            }
+            ChainCmd::Use(a) => {
+                let (Some(rpc), Some(contract)) = (&a.chain_rpc, a.contract) else {
+                    bail!("which contract? --chain-rpc URL and --contract ADDRESS (a contract on the data dir's embedded chain is `chain deploy`'s)");
+                };
+                let target = a.target_lenient();
+                let chain_id = target.chain()?.chain_id().await?;
+                let owner = target.wallet(0)?;
+                let conf = ChainConfig {
+                    contract,
+                    chain_id,
+                    rpc: Some(rpc.clone()),
+                    key_file: a.chain_key.clone().map(std::path::absolute).transpose()?,
+                    ca_file: a.chain_ca.clone().map(std::path::absolute).transpose()?,
+                    dev_account: if a.chain_key.is_none() {
+                        Some(a.dev_account.unwrap_or(0))
+                    } else {
+                        None
+                    },
+                };
+                conf.save(&a.data_dir)?;
+                print(serde_json::json!({
+                    "contract": contract.to_string(), "chain_id": chain_id,
+                    "owner": owner.address().to_string(),
                     "config": a.paths().chain_config().display().to_string(),
                 }));
             }

@@ -28,6 +28,46 @@ struct FilePart {
     token: Option<String>,
     #[serde(default)]
     token_env: Option<String>,
+    /// The dataset's id in the shared settlement contract's registry
+    /// (with the file's `chain`).
+    #[serde(default)]
+    chain_dataset: Option<u64>,
+}
+
+/// The one chain every part settles on: a JSON-RPC node, the settlement
+/// contract, the researcher's key (a key file, or a development account
+/// of a local chain), the escrow per part and the jobs' deadline.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileChain {
+    rpc: String,
+    contract: zkgate_chain::alloy_primitives::Address,
+    #[serde(default)]
+    ca_cert: Option<PathBuf>,
+    #[serde(default)]
+    key_file: Option<PathBuf>,
+    #[serde(default)]
+    dev_account: Option<usize>,
+    #[serde(default)]
+    value_wei: u128,
+    #[serde(default = "a_day")]
+    deadline_secs: u64,
+}
+
+fn a_day() -> u64 {
+    86_400
+}
+
+impl FileChain {
+    fn endpoint(&self, base: &Path) -> zkgate_chain::config::Endpoint {
+        zkgate_chain::config::Endpoint {
+            rpc: Some(self.rpc.clone()),
+            contract: Some(self.contract),
+            ca_file: self.ca_cert.as_ref().map(|c| base.join(c)),
+            key_file: self.key_file.as_ref().map(|k| base.join(k)),
+            dev_account: self.dev_account,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -36,6 +76,8 @@ struct File {
     parts: Vec<FilePart>,
     #[serde(default)]
     all_or_nothing: bool,
+    #[serde(default)]
+    chain: Option<FileChain>,
 }
 
 /// A federation file read: the federation, its parts as written, and the
@@ -52,7 +94,14 @@ fn parse(path: &Path) -> Result<(Federation, File, PathBuf)> {
         let name = PartName {
             gateway: p.gateway.clone(),
             dataset: p.dataset.clone(),
+            chain_dataset: p.chain_dataset,
         };
+        if file.chain.is_some() != p.chain_dataset.is_some() {
+            bail!(
+                "{}: part {name}: with a `chain`, every part names its `chain_dataset`, and only then",
+                path.display()
+            );
+        }
         if names.contains(&name) {
             bail!("{}: part {name} is named twice", path.display());
         }
@@ -72,9 +121,34 @@ pub(crate) fn federation_of(path: &Path) -> Result<Federation> {
     Ok(parse(path)?.0)
 }
 
-/// The federation a federation file asks for, and a client per part.
-fn read(path: &Path) -> Result<(Federation, Vec<Client>)> {
+/// The chain the parts settle on: the contract, and the researcher who
+/// opens their jobs.
+struct OnChain {
+    settlement: zkgate_chain::Settlement,
+    researcher: zkgate_chain::Wallet,
+    value_wei: u128,
+    deadline_secs: u64,
+}
+
+/// The federation a federation file asks for, a client per part, and the
+/// chain they settle on.
+fn read(path: &Path) -> Result<(Federation, Vec<Client>, Option<OnChain>)> {
     let (federation, file, base) = parse(path)?;
+    let on_chain = match &file.chain {
+        None => None,
+        Some(c) => {
+            let endpoint = c.endpoint(&base);
+            let settlement = endpoint
+                .settlement_over(&base, None)?
+                .ok_or_else(|| anyhow::anyhow!("the chain names no contract"))?;
+            Some(OnChain {
+                settlement,
+                researcher: endpoint.wallet(1, None)?,
+                value_wei: c.value_wei,
+                deadline_secs: c.deadline_secs,
+            })
+        }
+    };
     let mut clients = Vec::new();
     for (p, name) in file.parts.iter().zip(&federation.parts) {
         let token = match (&p.token, &p.token_env) {
@@ -93,7 +167,7 @@ fn read(path: &Path) -> Result<(Federation, Vec<Client>)> {
             .transpose()?;
         clients.push(Client::new(&p.gateway, &token, ca.as_deref())?);
     }
-    Ok((federation, clients))
+    Ok((federation, clients, on_chain))
 }
 
 enum Sent {
@@ -101,6 +175,7 @@ enum Sent {
         id: String,
         question: Box<zkgate_statement::Question>,
         at: Instant,
+        chain_job: Option<u64>,
     },
     Refused {
         code: String,
@@ -118,7 +193,7 @@ pub(crate) fn submit(
     allow_suppression: u64,
     out: &Path,
 ) -> Result<bool> {
-    let (federation, clients) = read(path)?;
+    let (federation, clients, on_chain) = read(path)?;
     let rt = tokio::runtime::Runtime::new()?;
     let t0 = Instant::now();
     let mut sent = Vec::new();
@@ -134,17 +209,43 @@ pub(crate) fn submit(
             .into_iter()
             .find(|d| d.name == name.dataset)
             .ok_or_else(|| anyhow::anyhow!("part {name}: the gateway publishes no such dataset"))?;
-        let q = zkgate_gateway::question::ask(
-            &meta,
-            &m,
-            model,
-            allow_suppression,
-            None,
-            rand::random(),
-        )
-        .with_context(|| format!("part {name}: compiling the question"))?;
+        let pin = match (&on_chain, name.chain_dataset) {
+            (Some(c), Some(dataset_id)) => Some(zkgate_statement::question::ChainPin {
+                chain_id: rt.block_on(c.settlement.chain().chain_id())?,
+                contract: c.settlement.address().to_string(),
+                dataset_id,
+                researcher: c.researcher.address().to_string(),
+            }),
+            _ => None,
+        };
+        let q =
+            zkgate_gateway::question::ask(&meta, &m, model, allow_suppression, pin, rand::random())
+                .with_context(|| format!("part {name}: compiling the question"))?;
         m.columns = Some(q.columns.clone());
         m.question = Some(q.clone());
+        if let (Some(c), Some(dataset_id)) = (&on_chain, name.chain_dataset) {
+            // The part's own on-chain job, opened for its question with its
+            // owner's escrow; the gateway accepts it only from the address
+            // registered for us there.
+            let id = rt
+                .block_on(async {
+                    ok(client.register_address(&c.researcher).await)?;
+                    let deadline = c.settlement.chain().now().await? + c.deadline_secs;
+                    let o = zkgate_chain::settlement::OpenJob::for_question(
+                        &q,
+                        dataset_id,
+                        deadline,
+                        zkgate_chain::alloy_primitives::U256::from(c.value_wei),
+                    )?;
+                    anyhow::Ok(c.settlement.open_job(&c.researcher, &o).await?.0)
+                })
+                .with_context(|| format!("part {name}: opening its on-chain job"))?;
+            eprintln!(
+                "part {name}: on-chain job {id} opened with {} wei in escrow",
+                c.value_wei
+            );
+            m.chain_job = Some(id);
+        }
         let at = Instant::now();
         sent.push(match rt.block_on(client.submit(&m, model.to_vec()))? {
             Ok(job) => {
@@ -153,9 +254,13 @@ pub(crate) fn submit(
                     id: job.id,
                     question: Box::new(q),
                     at,
+                    chain_job: m.chain_job,
                 }
             }
             Err(e) => {
+                if let Some(id) = m.chain_job {
+                    eprintln!("part {name}: on-chain job {id} stays open: `zkgate chain refund` returns its escrow after the deadline");
+                }
                 eprintln!("part {name}: refused: {e}");
                 Sent::Refused {
                     code: e.code,
@@ -168,18 +273,33 @@ pub(crate) fn submit(
     for ((name, client), s) in federation.parts.iter().zip(&clients).zip(sent) {
         let outcome = match s {
             Sent::Refused { code, message } => Outcome::Refused { code, message },
-            Sent::Job { id, question, at } => rt.block_on(async {
+            Sent::Job {
+                id,
+                question,
+                at,
+                chain_job,
+            } => rt.block_on(async {
                 let job = loop {
                     let j = ok(client.job(&id).await)?;
-                    if j.state.is_terminal() {
+                    // A settlement the chain refused leaves the job proved,
+                    // with the reason, for the owner to look at.
+                    let refused = j.state == JobState::Proved
+                        && j.settlement.as_ref().and_then(|s| s.error()).is_some();
+                    if j.state.is_terminal() || refused {
                         break j;
                     }
                     tokio::time::sleep(Duration::from_millis(300)).await;
                 };
                 if job.state != JobState::Done {
+                    let settlement = job
+                        .settlement
+                        .as_ref()
+                        .and_then(|s| s.error())
+                        .map(|e| ("settlement_refused".to_string(), e.to_string()));
                     let (code, message) = job
                         .error
                         .map(|e| (e.code, e.message))
+                        .or(settlement)
                         .unwrap_or_else(|| (job.state.name().into(), String::new()));
                     eprintln!("part {name}: {} ({code}): {message}", job.state.name());
                     return anyhow::Ok(Outcome::Refused { code, message });
@@ -193,6 +313,7 @@ pub(crate) fn submit(
                     receipt: Box::new(zkgate_statement::Receipt::from_json(&receipt)?),
                     vk: hex::encode(vk),
                     seconds,
+                    chain_job,
                 })
             })?,
         };

@@ -558,11 +558,20 @@ fn verify_federated(a: &VerifyArgs) -> Result<bool> {
         .transpose()?;
     let text = std::fs::read_to_string(&a.receipt)
         .with_context(|| format!("reading {}", a.receipt.display()))?;
-    let checked = zkgate_verifier::federation::verify_federated(&text, expect.as_ref(), |q, r| {
-        model
-            .as_ref()
-            .and_then(|m| zkgate_zkml::question::receipt_mismatch(r, Some(q), m))
-    })?;
+    let mut checked =
+        zkgate_verifier::federation::verify_federated(&text, expect.as_ref(), |q, r| {
+            model
+                .as_ref()
+                .and_then(|m| zkgate_zkml::question::receipt_mismatch(r, Some(q), m))
+        })?;
+    // With a node named, every part asked on chain must have settled its
+    // job there with exactly its receipt, keys and question.
+    if checked.valid() && a.chain.rpc_given() {
+        let s = a.chain.target()?.settlement()?;
+        checked.invalid = tokio::runtime::Runtime::new()?.block_on(
+            zkgate_verifier::federation::check_settled(&checked.federated, &s),
+        )?;
+    }
     println!("{}", checked.report(a.json));
     Ok(checked.valid())
 }

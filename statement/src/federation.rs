@@ -25,6 +25,10 @@ pub struct PartName {
     pub gateway: String,
     /// The dataset's name there.
     pub dataset: String,
+    /// Its id in the settlement contract's registry, when the part is
+    /// settled on chain (one chain and contract for every part).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_dataset: Option<u64>,
 }
 
 impl std::fmt::Display for PartName {
@@ -70,6 +74,10 @@ pub enum Outcome {
         vk: String,
         /// Seconds from submission to the receipt.
         seconds: f64,
+        /// The on-chain job the part settled (its escrow paid that
+        /// dataset's owner).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        chain_job: Option<u64>,
     },
     /// Refused by the owner's policy, or failed: the gateway's code and
     /// message.

@@ -76,3 +76,77 @@ pub fn snarkjs() -> PathBuf {
     );
     p
 }
+
+/// anvil from npm (`@foundry-rs/anvil-linux-amd64`, pinned in
+/// `contracts/package.json`; `npm ci --prefix contracts` installs it), or
+/// `$ZKGATE_ANVIL`, on a free loopback port; killed when dropped.
+pub struct Anvil {
+    child: std::process::Child,
+    /// Its JSON-RPC URL.
+    pub url: String,
+}
+
+impl Anvil {
+    /// Starts anvil and waits until it answers `eth_chainId`.
+    pub fn start() -> Anvil {
+        let binary = match std::env::var_os("ZKGATE_ANVIL") {
+            Some(p) => PathBuf::from(p),
+            None => root().join("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"),
+        };
+        assert!(
+            binary.exists(),
+            "anvil is not installed: run `npm ci --prefix contracts` (or set ZKGATE_ANVIL)"
+        );
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(binary)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--silent",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("anvil starts");
+        let anvil = Anvil {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let t = Instant::now();
+        while !anvil.answers() {
+            assert!(t.elapsed() < Duration::from_secs(30), "anvil did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        anvil
+    }
+
+    /// Whether it answers a JSON-RPC `eth_chainId`.
+    fn answers(&self) -> bool {
+        use std::io::{Read, Write};
+        let host = self.url.trim_start_matches("http://");
+        let Ok(mut s) = std::net::TcpStream::connect(host) else {
+            return false;
+        };
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}"#;
+        let sent = write!(
+            s,
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let mut out = String::new();
+        sent.is_ok() && s.read_to_string(&mut out).is_ok() && out.contains("\"result\"")
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

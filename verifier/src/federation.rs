@@ -127,6 +127,44 @@ pub fn verify_federated(
     Ok(FederatedChecked { federated, invalid })
 }
 
+/// Why a federated receipt's parts did not settle on chain as it says
+/// (`None`: every part asked on chain settled its job on `s`'s contract
+/// with exactly its receipt, keys and question).
+pub async fn check_settled(f: &Federated, s: &zkgate_chain::Settlement) -> Result<Option<String>> {
+    for p in &f.parts {
+        let Outcome::Answered {
+            question,
+            receipt,
+            vk,
+            chain_job: Some(job),
+            ..
+        } = &p.outcome
+        else {
+            continue;
+        };
+        let Some(pin) = &question.chain else {
+            return Ok(Some(format!(
+                "part {}: its question names no chain",
+                p.name
+            )));
+        };
+        if !pin.contract.eq_ignore_ascii_case(&s.address().to_string()) {
+            return Ok(Some(format!(
+                "part {}: its question is for contract {}, not {}",
+                p.name,
+                pin.contract,
+                s.address()
+            )));
+        }
+        let vk = hex::decode(vk)?;
+        let hash = zkgate_chain::alloy_primitives::B256::from(question.hash());
+        if let Err(why) = s.check_settled(*job, receipt, &vk, Some(hash)).await? {
+            return Ok(Some(format!("part {}: {why}", p.name)));
+        }
+    }
+    Ok(None)
+}
+
 fn find_invalid(
     f: &Federated,
     expect: Option<&Federation>,
@@ -160,8 +198,18 @@ fn find_invalid(
                 question,
                 receipt,
                 vk,
+                chain_job,
                 ..
-            } => (question, receipt, vk),
+            } => {
+                let pinned = question.chain.as_ref().map(|c| c.dataset_id);
+                if pinned != p.name.chain_dataset || chain_job.is_some() != pinned.is_some() {
+                    return Ok(Some(format!(
+                        "part {}: its on-chain dataset and job are not the federation's (asked {:?}, its question pins {pinned:?}, job {chain_job:?})",
+                        p.name, p.name.chain_dataset
+                    )));
+                }
+                (question, receipt, vk)
+            }
             Outcome::Refused { code, .. } => {
                 if asked.all_or_nothing && f.pooled.is_some() {
                     return Ok(Some(format!(

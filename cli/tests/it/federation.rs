@@ -20,9 +20,10 @@ fn run(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// A gateway serving rows `from..to` of the breast-cancer data as `bc`
-/// under the default profile; (server, url, data dir, token).
-fn gateway(tmp: &Path, name: &str, from: usize, to: usize) -> (Child, String, String, String) {
+/// A data dir holding rows `from..to` of the breast-cancer data as `bc`
+/// under the default profile, listening on a free loopback port;
+/// (url, data dir, token).
+fn data_dir(tmp: &Path, name: &str, from: usize, to: usize) -> (String, String, String) {
     let dir = tmp.join(name);
     let dir_s = dir.to_str().unwrap().to_string();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -52,13 +53,19 @@ fn gateway(tmp: &Path, name: &str, from: usize, to: usize) -> (Child, String, St
     let token = run(&["researcher", "add", "alice", "--data-dir", &dir_s])
         .trim()
         .to_string();
+    (format!("https://{addr}"), dir_s, token)
+}
+
+/// `zkgate serve` on a data dir, waited for.
+fn serve(url: &str, dir: &str, token: &str) -> Child {
     let server = Command::new(bin())
-        .args(["serve", "--data-dir", &dir_s])
+        .args(["serve", "--data-dir", dir])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    (server, format!("https://{addr}"), dir_s, token)
+    wait_started(url, &format!("{dir}/tls/cert.pem"), token);
+    server
 }
 
 /// Waits until the gateway at `url` answers `token`'s requests.
@@ -110,19 +117,12 @@ fn three_gateways_one_refusing_pool_and_verify() {
     let mut servers = Vec::new();
     let mut parts = Vec::new();
     for (name, from, to) in [("a", 0, 60), ("b", 60, 140), ("c", 140, 150)] {
-        let (server, url, dir, token) = gateway(tmp.path(), name, from, to);
-        servers.push(server);
+        let (url, dir, token) = data_dir(tmp.path(), name, from, to);
+        servers.push(serve(&url, &dir, &token));
         parts.push(serde_json::json!({
             "gateway": url, "dataset": "bc",
             "ca_cert": format!("{dir}/tls/cert.pem"), "token": token,
         }));
-    }
-    for p in &parts {
-        wait_started(
-            p["gateway"].as_str().unwrap(),
-            p["ca_cert"].as_str().unwrap(),
-            p["token"].as_str().unwrap(),
-        );
     }
     let fed = tmp.path().join("fed.json");
     std::fs::write(&fed, serde_json::json!({ "parts": parts }).to_string()).unwrap();
@@ -288,6 +288,150 @@ fn three_gateways_one_refusing_pool_and_verify() {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&all_out).unwrap()).unwrap();
     assert!(v["pooled"].is_null());
     assert!(verify(&all_out, &all).status.success());
+    for mut s in servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+}
+
+/// Two owners settle their parts on one chain (anvil): one contract, each
+/// owner's dataset registered by its owner, one on-chain job per part
+/// opened by the researcher with its escrow, each gateway settling its
+/// own; the federated receipt verifies offline and against the chain, and
+/// a part claiming another part's on-chain job fails there.
+#[test]
+fn owners_settle_their_parts_on_one_chain() {
+    let anvil = zkgate_testkit::Anvil::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (url_a, dir_a, token_a) = data_dir(tmp.path(), "a", 0, 40);
+    let (url_b, dir_b, token_b) = data_dir(tmp.path(), "b", 40, 100);
+    let deployed: Value = serde_json::from_str(&run(&[
+        "chain",
+        "deploy",
+        "--data-dir",
+        &dir_a,
+        "--chain-rpc",
+        &anvil.url,
+        "--dev-account",
+        "0",
+    ]))
+    .unwrap();
+    let contract = deployed["contract"].as_str().unwrap().to_string();
+    // Owner b settles on the same contract with its own key.
+    run(&[
+        "chain",
+        "use",
+        "--data-dir",
+        &dir_b,
+        "--chain-rpc",
+        &anvil.url,
+        "--contract",
+        &contract,
+        "--dev-account",
+        "2",
+    ]);
+    let mut ids = Vec::new();
+    for (dir, owner) in [(&dir_a, "0"), (&dir_b, "2")] {
+        let r: Value = serde_json::from_str(&run(&[
+            "chain",
+            "register-dataset",
+            "--data-dir",
+            dir,
+            "--dataset",
+            "bc",
+            "--price-wei",
+            "1000",
+            "--dev-account",
+            owner,
+        ]))
+        .unwrap();
+        ids.push(r["dataset_id"].as_u64().unwrap());
+    }
+    let servers = [
+        serve(&url_a, &dir_a, &token_a),
+        serve(&url_b, &dir_b, &token_b),
+    ];
+    let fed = tmp.path().join("fed.json");
+    let part = |url: &str, dir: &str, token: &str, id: u64| {
+        serde_json::json!({
+            "gateway": url, "dataset": "bc", "ca_cert": format!("{dir}/tls/cert.pem"),
+            "token": token, "chain_dataset": id,
+        })
+    };
+    std::fs::write(
+        &fed,
+        serde_json::json!({
+            "parts": [part(&url_a, &dir_a, &token_a, ids[0]), part(&url_b, &dir_b, &token_b, ids[1])],
+            "chain": {"rpc": anvil.url, "contract": contract, "dev_account": 1, "value_wei": 1000},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out_path = tmp.path().join("federated.json");
+    let out = Command::new(bin())
+        .args([
+            "submit",
+            "--federation",
+            fed.to_str().unwrap(),
+            "--model",
+            &fixture("models/breast_cancer.onnx"),
+            "--aggregate",
+            "accuracy",
+            "--label",
+            "label",
+            "--out",
+            out_path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("on-chain job 1 opened"), "{said}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&out_path).unwrap()).unwrap();
+    let job = |i: usize| {
+        v["parts"][i]["outcome"]["answered"]["chain_job"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!((job(0), job(1)), (1, 2));
+    assert_eq!(v["pooled"]["rows"], 100);
+
+    let verify_on_chain = |receipt: &Path| {
+        Command::new(bin())
+            .args([
+                "verify",
+                "--federated",
+                receipt.to_str().unwrap(),
+                "--federation",
+                fed.to_str().unwrap(),
+                "--chain-rpc",
+                &anvil.url,
+                "--contract",
+                &contract,
+            ])
+            .output()
+            .unwrap()
+    };
+    let ok = verify_on_chain(&out_path);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    // Part b names part a's on-chain job: offline it still verifies (the
+    // job id is not in any proof), on chain it does not.
+    let mut t = v.clone();
+    t["parts"][1]["outcome"]["answered"]["chain_job"] = serde_json::json!(1);
+    let tampered = tmp.path().join("tampered.json");
+    std::fs::write(&tampered, t.to_string()).unwrap();
+    let out = verify_on_chain(&tampered);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("part {url_b} (dataset `bc`)")),
+        "{stdout}"
+    );
     for mut s in servers {
         let _ = s.kill();
         let _ = s.wait();

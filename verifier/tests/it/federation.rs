@@ -41,6 +41,7 @@ fn part(name: &str) -> PartName {
     PartName {
         gateway: format!("https://{name}:8443"),
         dataset: "d".into(),
+        chain_dataset: None,
     }
 }
 
