@@ -264,3 +264,27 @@ def test_errors_map_codes():
     e = from_detail({"status": 422, "code": "unsupported_op",
                      "message": "unsupported op `Foo` at node `n1`: not implemented"})
     assert (e.op, e.node) == ("Foo", "n1")
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm"])
+def test_gradient_boosting_end_to_end(gw, library):
+    import pandas as pd
+
+    held_out = pd.read_csv(ROOT / "fixtures/data/breast_cancer.csv").iloc[120:]
+    X, y = held_out.drop(columns=[LABEL]), held_out[LABEL]
+    if library == "xgboost":
+        import xgboost
+
+        model = xgboost.XGBClassifier(n_estimators=8, max_depth=3, random_state=0, n_jobs=1)
+    else:
+        import lightgbm
+
+        model = lightgbm.LGBMClassifier(
+            n_estimators=8, max_depth=3, num_leaves=8, random_state=0, n_jobs=1, verbose=-1
+        )
+    model.fit(X, y)
+    job = gw.submit(model, dataset="breast_cancer", aggregate="accuracy", label=LABEL)
+    assert job.conversion.converter.startswith("onnxmltools")
+    assert job.conversion.agreement == 1.0
+    verdict = job.wait(timeout=600, progress=False).verify(job.question, model=job.model)
+    assert verdict.result["accuracy"] > 0.8, verdict

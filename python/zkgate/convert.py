@@ -1,8 +1,10 @@
 """Models as the gateway takes them: ONNX bytes.
 
-A model is given as ONNX (a path, bytes, or an ``onnx.ModelProto``) or as
+A model is given as ONNX (a path, bytes, or an ``onnx.ModelProto``), as
 a fitted scikit-learn estimator or ``Pipeline``, converted here with
-skl2onnx (the ``sklearn`` extra). A converted model is checked before it
+skl2onnx (the ``sklearn`` extra), or as a fitted XGBoost or LightGBM
+model (``XGBClassifier``, ``LGBMRegressor``, ...), converted with
+onnxmltools (the ``xgboost`` and ``lightgbm`` extras). A converted model is checked before it
 is sent: the fitted model's own predictions on the dataset's mock twin
 must match what the gateway's importer computes from the ONNX file
 (:func:`zkgate._native.run_float`, the same code that the gateway runs).
@@ -79,6 +81,38 @@ def _skl2onnx(model: Any, n_inputs: int) -> Tuple[bytes, str]:
     return proto.SerializeToString(), f"skl2onnx {skl2onnx.__version__}"
 
 
+def _boosting(model: Any, n_inputs: int) -> Optional[Tuple[bytes, str]]:
+    """XGBoost and LightGBM models through onnxmltools (the ``xgboost`` and
+    ``lightgbm`` extras); ``None`` for anything else."""
+    top = type(model).__module__.split(".")[0]
+    if top not in ("xgboost", "lightgbm"):
+        return None
+    try:
+        import onnxmltools
+        from onnxmltools.convert.common.data_types import FloatTensorType
+    except ImportError as e:
+        raise MissingExtra(
+            f"converting a {top} model needs onnxmltools ({e}): "
+            f"pip install 'zkgate[{top}]'",
+            code="missing_extra",
+        ) from e
+    spec = [("input", FloatTensorType([None, n_inputs]))]
+    if top == "xgboost":
+        # onnxmltools reads features by position (`f0`, `f1`, ...): a model
+        # fitted on a DataFrame is converted from a copy without names.
+        if getattr(model, "feature_names_in_", None) is not None:
+            import copy
+
+            model = copy.deepcopy(model)
+            model.get_booster().feature_names = None
+        proto = onnxmltools.convert_xgboost(model, initial_types=spec, target_opset=ONNX_OPSET)
+    else:
+        proto = onnxmltools.convert_lightgbm(
+            model, initial_types=spec, target_opset=ONNX_OPSET, zipmap=False
+        )
+    return proto.SerializeToString(), f"onnxmltools {onnxmltools.__version__}"
+
+
 def to_onnx(
     model: Any,
     *,
@@ -89,8 +123,9 @@ def to_onnx(
     """The ONNX bytes of ``model``, and how its conversion was checked.
 
     Args:
-        model: an ONNX file's path, its bytes, an ``onnx.ModelProto``, or a
-            fitted scikit-learn estimator or ``Pipeline``.
+        model: an ONNX file's path, its bytes, an ``onnx.ModelProto``, a
+            fitted scikit-learn estimator or ``Pipeline``, or a fitted
+            XGBoost or LightGBM scikit-learn-style model.
         sample: rows (the mock twin's model columns) to check a converted
             model on; required for a fitted model.
         n_inputs: the model's number of input columns (default: the
@@ -110,18 +145,18 @@ def to_onnx(
             return f.read(), None
     if hasattr(model, "SerializeToString") and hasattr(model, "graph"):
         return model.SerializeToString(), None
-    if _is_sklearn(model):
+    if type(model).__module__.split(".")[0] in ("xgboost", "lightgbm") or _is_sklearn(model):
         if sample is None:
             raise ValueError("a fitted model is checked on sample rows: pass sample=")
         rows = [[float(v) for v in r] for r in sample]
         width = n_inputs or (len(rows[0]) if rows else 0)
-        onnx, converter = _skl2onnx(model, width)
+        onnx, converter = _boosting(model, width) or _skl2onnx(model, width)
         return onnx, _check(model, onnx, rows, converter, tolerance)
     kind = f"{type(model).__module__}.{type(model).__name__}"
     raise TypeError(
         f"cannot send a {kind}: give an ONNX file, its bytes, or a fitted "
-        "scikit-learn estimator or Pipeline (export other frameworks to "
-        "ONNX first, e.g. torch.onnx.export)"
+        "scikit-learn estimator or Pipeline, XGBoost or LightGBM model "
+        "(export other frameworks to ONNX first, e.g. torch.onnx.export)"
     )
 
 

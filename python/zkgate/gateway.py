@@ -279,10 +279,11 @@ class Gateway:
 
         Args:
             model: an ONNX file's path, its bytes, an ``onnx.ModelProto``,
-                or a fitted scikit-learn estimator or ``Pipeline``
-                (converted with skl2onnx, then checked: its predictions on
-                the mock twin must match the ONNX model's as the gateway
-                reads it).
+                a fitted scikit-learn estimator or ``Pipeline`` (converted
+                with skl2onnx), or a fitted XGBoost or LightGBM model
+                (converted with onnxmltools); a converted model is checked
+                first: its predictions on the mock twin must match the
+                ONNX model's as the gateway reads it.
             dataset: the dataset's name.
             aggregate: ``accuracy``, ``confusion``, ``class_counts``,
                 ``sum``, ``mean``, ``mse``, ``mae`` or ``count_at_least``.
