@@ -49,6 +49,28 @@ impl ChainArgs {
         }
     }
 
+    /// The `chain.json` these flags give for `contract` on chain
+    /// `chain_id` (paths made absolute; the development account 0 unless a
+    /// key file is named).
+    fn config(&self, contract: Address, chain_id: u64) -> Result<ChainConfig> {
+        Ok(ChainConfig {
+            contract,
+            chain_id,
+            rpc: self.chain_rpc.clone(),
+            key_file: self
+                .chain_key
+                .clone()
+                .map(std::path::absolute)
+                .transpose()?,
+            ca_file: self.chain_ca.clone().map(std::path::absolute).transpose()?,
+            dev_account: if self.chain_key.is_none() {
+                Some(self.dev_account.unwrap_or(0))
+            } else {
+                None
+            },
+        })
+    }
+
     /// Whether a JSON-RPC node was named (`--chain-rpc`).
     pub fn rpc_given(&self) -> bool {
         self.chain_rpc.is_some()
@@ -184,19 +206,7 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 let chain = target.chain()?;
                 let chain_id = chain.chain_id().await?;
                 let (s, r) = Settlement::deploy(chain, &owner).await?;
-                let conf = ChainConfig {
-                    contract: s.address(),
-                    chain_id,
-                    rpc: a.chain_rpc.clone(),
-                    key_file: a.chain_key.clone().map(std::path::absolute).transpose()?,
-                    ca_file: a.chain_ca.clone().map(std::path::absolute).transpose()?,
-                    dev_account: if a.chain_key.is_none() {
-                        Some(a.dev_account.unwrap_or(0))
-                    } else {
-                        None
-                    },
-                };
-                conf.save(&a.data_dir)?;
+                a.config(s.address(), chain_id)?.save(&a.data_dir)?;
                 print(serde_json::json!({
                     "contract": s.address().to_string(), "chain_id": chain_id,
                     "owner": owner.address().to_string(), "tx": r.hash.to_string(),
@@ -205,25 +215,13 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                 }));
             }
             ChainCmd::Use(a) => {
-                let (Some(rpc), Some(contract)) = (&a.chain_rpc, a.contract) else {
+                let (Some(_), Some(contract)) = (&a.chain_rpc, a.contract) else {
                     bail!("which contract? --chain-rpc URL and --contract ADDRESS (a contract on the data dir's embedded chain is `chain deploy`'s)");
                 };
                 let target = a.target_lenient();
                 let chain_id = target.chain()?.chain_id().await?;
                 let owner = target.wallet(0)?;
-                let conf = ChainConfig {
-                    contract,
-                    chain_id,
-                    rpc: Some(rpc.clone()),
-                    key_file: a.chain_key.clone().map(std::path::absolute).transpose()?,
-                    ca_file: a.chain_ca.clone().map(std::path::absolute).transpose()?,
-                    dev_account: if a.chain_key.is_none() {
-                        Some(a.dev_account.unwrap_or(0))
-                    } else {
-                        None
-                    },
-                };
-                conf.save(&a.data_dir)?;
+                a.config(contract, chain_id)?.save(&a.data_dir)?;
                 print(serde_json::json!({
                     "contract": contract.to_string(), "chain_id": chain_id,
                     "owner": owner.address().to_string(),

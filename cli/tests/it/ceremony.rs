@@ -345,11 +345,7 @@ fn section(b: &[u8], kind: u32) -> usize {
 fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
     let gw = d.join("gw");
     let g = gw.to_str().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let addr = format!("127.0.0.1:{port}");
     let run = |args: &[&str]| -> String {
         let out = zkgate(args);

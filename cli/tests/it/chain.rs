@@ -48,11 +48,7 @@ fn chain_commands_on_the_embedded_chain() {
     let d = dir.to_str().unwrap();
     let csv = tmp.path().join("bc.csv");
     head("data/breast_cancer.csv", 12, &csv);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let addr = format!("127.0.0.1:{port}");
     ok(&["init", "--data-dir", d, "--listen", &addr]);
     // Twelve rows: the shipped profiles would rightly refuse so few.

@@ -23,14 +23,6 @@ use zkgate_gateway::store::JobState;
 use zkgate_gateway::Gateway;
 use zkgate_statement::{Receipt, Verdict};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A JetStream-enabled nats-server on loopback port `port`, its store
 /// under `dir`, with `config` (nats-server's configuration syntax); killed
 /// on drop.
@@ -168,7 +160,7 @@ fn cluster_gateway(
     extra: &str,
 ) -> (PathBuf, ClusterConfig, Nats, String, Vec<Registered>) {
     let root = tmp.join("gw");
-    let port = free_port();
+    let port = crate::common::free_port();
     let mut cluster = cluster.clone();
     let scheme = if tls { "tls" } else { "nats" };
     cluster.nats = Some(format!("{scheme}://127.0.0.1:{port}"));
@@ -604,7 +596,7 @@ async fn shards_are_proved_by_provers_over_an_authenticated_tls_nats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_mid_job_takes_up_its_provers_proofs_after_restart() {
     let tmp = tempfile::tempdir().unwrap();
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", crate::common::free_port());
     let cluster = ClusterConfig {
         ack_wait_s: 5,
         ..Default::default()

@@ -4,21 +4,11 @@
 //! and verifies, and every way of passing off another one fails with the
 //! part named.
 
-use crate::common::{bin, fixture};
+use crate::common::{bin, fixture, run};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn run(args: &[&str]) -> String {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// A data dir holding rows `from..to` of the breast-cancer data as `bc`
 /// under the default profile, listening on a free loopback port;
@@ -26,11 +16,7 @@ fn run(args: &[&str]) -> String {
 fn data_dir(tmp: &Path, name: &str, from: usize, to: usize) -> (String, String, String) {
     let dir = tmp.join(name);
     let dir_s = dir.to_str().unwrap().to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let addr = format!("127.0.0.1:{port}");
     run(&["init", "--data-dir", &dir_s, "--listen", &addr]);
     let text = std::fs::read_to_string(fixture("data/breast_cancer.csv")).unwrap();
@@ -66,6 +52,27 @@ fn serve(url: &str, dir: &str, token: &str) -> Child {
         .unwrap();
     wait_started(url, &format!("{dir}/tls/cert.pem"), token);
     server
+}
+
+/// `zkgate submit --federation FED` of the breast-cancer classifier's
+/// accuracy; the federated receipt at `out`.
+fn submit(fed: &Path, out: &Path) -> Output {
+    Command::new(bin())
+        .args([
+            "submit",
+            "--federation",
+            fed.to_str().unwrap(),
+            "--model",
+            &fixture("models/breast_cancer.onnx"),
+            "--aggregate",
+            "accuracy",
+            "--label",
+            "label",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap()
 }
 
 /// Waits until the gateway at `url` answers `token`'s requests.
@@ -127,22 +134,7 @@ fn three_gateways_one_refusing_pool_and_verify() {
     let fed = tmp.path().join("fed.json");
     std::fs::write(&fed, serde_json::json!({ "parts": parts }).to_string()).unwrap();
     let out_path = tmp.path().join("federated.json");
-    let out = Command::new(bin())
-        .args([
-            "submit",
-            "--federation",
-            fed.to_str().unwrap(),
-            "--model",
-            &fixture("models/breast_cancer.onnx"),
-            "--aggregate",
-            "accuracy",
-            "--label",
-            "label",
-            "--out",
-            out_path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = submit(&fed, &out_path);
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         out.status.success(),
@@ -263,22 +255,7 @@ fn three_gateways_one_refusing_pool_and_verify() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("another federation"));
     let all_out = tmp.path().join("all-federated.json");
-    let out = Command::new(bin())
-        .args([
-            "submit",
-            "--federation",
-            all.to_str().unwrap(),
-            "--model",
-            &fixture("models/breast_cancer.onnx"),
-            "--aggregate",
-            "accuracy",
-            "--label",
-            "label",
-            "--out",
-            all_out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = submit(&all, &all_out);
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -368,22 +345,7 @@ fn owners_settle_their_parts_on_one_chain() {
     )
     .unwrap();
     let out_path = tmp.path().join("federated.json");
-    let out = Command::new(bin())
-        .args([
-            "submit",
-            "--federation",
-            fed.to_str().unwrap(),
-            "--model",
-            &fixture("models/breast_cancer.onnx"),
-            "--aggregate",
-            "accuracy",
-            "--label",
-            "label",
-            "--out",
-            out_path.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = submit(&fed, &out_path);
     let said =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");

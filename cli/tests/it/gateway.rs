@@ -4,23 +4,13 @@
 
 use crate::common;
 
-use common::{accuracy_on_bc, bin, fixture, head};
+use common::{accuracy_on_bc, bin, fixture, head, run};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use zkgate_client::Client;
 use zkgate_gateway::store::JobState;
 use zkgate_statement::{Receipt, Verdict};
-
-fn run(args: &[&str]) -> String {
-    let out = Command::new(bin()).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn serve(dir: &str, addr: &str) -> Child {
     Command::new(bin())
@@ -37,11 +27,7 @@ fn serve(dir: &str, addr: &str) -> Child {
 fn data_dir(tmp: &Path, rows: usize, profile: &str) -> (PathBuf, String, String) {
     let dir = tmp.join("gw");
     let dir_s = dir.to_str().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::common::free_port();
     let addr = format!("127.0.0.1:{port}");
     run(&[
         "init",

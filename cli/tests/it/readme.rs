@@ -47,12 +47,7 @@ fn the_readme_by_hand_flow_runs_as_written() {
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let commands = block_after(&readme, "The same by hand:");
     assert!(commands.len() >= 10, "{commands:?}");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let port = crate::common::free_port().to_string();
     let mut script =
         String::from("set -euo pipefail\ntrap 'kill $(jobs -p) 2>/dev/null; wait' EXIT\n");
     for c in &commands {

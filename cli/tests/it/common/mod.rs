@@ -17,6 +17,26 @@ pub fn zkgate(args: &[&str]) -> Output {
 
 pub use zkgate_testkit::{head, wait_end_across_restarts};
 
+/// Runs the binary; its stdout (the test fails with its stderr).
+pub fn run(args: &[&str]) -> String {
+    let out = zkgate(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A fixture's path, as the binary's arguments take it.
 pub fn fixture(rel: &str) -> String {
     zkgate_testkit::fixture(rel).display().to_string()
