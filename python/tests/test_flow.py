@@ -286,3 +286,23 @@ def test_gradient_boosting_end_to_end(gw, library):
     assert job.conversion.agreement == 1.0
     verdict = job.wait(timeout=600, progress=False).verify(job.question, model=job.model)
     assert verdict.result["accuracy"] > 0.8, verdict
+
+
+def test_a_tie_within_float32_rounding_is_not_a_mismatch(monkeypatch):
+    from zkgate import convert
+
+    class Fitted:
+        classes_ = [0, 1]
+
+        def predict(self, x):
+            return [1, 1, 0][: len(x)]
+
+    # Row 0 agrees; row 1's scores tie within float32 rounding (either
+    # class is the model's); row 2 disagrees outright.
+    outputs = [[0.1, 0.9], [0.5, 0.5 - 1e-8], [0.2, 0.8]]
+    monkeypatch.setattr(convert._native, "run_float", lambda onnx, rows: outputs[: len(rows)])
+    rows = [[0.0], [0.0], [0.0]]
+    c = convert._check(Fitted(), b"", rows[:2], "test", 0.0)
+    assert (c.agreeing, c.ties, c.agreement) == (2, 1, 1.0)
+    with pytest.raises(zkgate.ConversionMismatch, match="2 of 3"):
+        convert._check(Fitted(), b"", rows, "test", 0.0)

@@ -35,14 +35,19 @@ class Conversion:
         rows: mock rows compared.
         agreeing: rows where the ONNX model (as the gateway reads it) and
             the fitted model predict the same class, or values within
-            ``1e-3`` relative.
+            ``1e-3`` relative; a row whose two best class scores are within
+            float32 rounding of each other counts as agreeing whichever
+            class each side picks (see ``ties``).
         classifier: whether classes (rather than values) were compared.
+        ties: rows counted as agreeing although the classes differ, their
+            best scores tied within float32 rounding (``1e-6`` relative).
     """
 
     converter: str
     rows: int
     agreeing: int
     classifier: bool
+    ties: int = 0
 
     @property
     def agreement(self) -> float:
@@ -177,22 +182,28 @@ def _check(
         x = pd.DataFrame(x, columns=names)
     predicted = np.asarray(model.predict(x))
     classes = getattr(model, "classes_", None)
-    agreeing = 0
+    agreeing = ties = 0
     if classes is not None:
         # The proved output is the class scores; its argmax is the class.
         index = {c: i for i, c in enumerate(list(classes))}
         for out, p in zip(outputs, predicted):
             if len(out) == 1:
-                got = int(out[0] > (0.5 if len(classes) == 2 else 0.0))
+                cut = 0.5 if len(classes) == 2 else 0.0
+                got, margin, scale = int(out[0] > cut), abs(out[0] - cut), abs(out[0])
             else:
-                got = int(np.argmax(out))
-            agreeing += int(got == index.get(p.item() if hasattr(p, "item") else p))
+                best = sorted(out, reverse=True)
+                got, margin, scale = int(np.argmax(out)), best[0] - best[1], abs(best[0])
+            if got == index.get(p.item() if hasattr(p, "item") else p):
+                agreeing += 1
+            elif margin <= 1e-6 * max(1.0, scale):
+                agreeing += 1
+                ties += 1
     else:
         for out, p in zip(outputs, np.atleast_2d(predicted.T).T):
             got = np.asarray(out, dtype=np.float64)
             want = np.asarray(p, dtype=np.float64).reshape(got.shape)
             agreeing += int(np.all(np.abs(got - want) <= 1e-3 * (1 + np.abs(want))))
-    c = Conversion(converter, len(rows), agreeing, classes is not None)
+    c = Conversion(converter, len(rows), agreeing, classes is not None, ties)
     if c.rows and c.agreement < 1.0 - tolerance:
         raise ConversionMismatch(
             f"the ONNX conversion ({converter}) agrees with the fitted model on "
