@@ -523,21 +523,18 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     if let (true, Some(m)) = (checked.valid(), &a.model) {
         let model =
             zkgate_zkml::import::load(m).with_context(|| format!("loading {}", m.display()))?;
-        if let Some(why) = zkgate_zkml::question::receipt_mismatch(
+        match zkgate_zkml::question::receipt_circuit(
             &checked.receipt,
             expect.question.as_ref(),
             &model,
         ) {
-            checked.invalid = Some(why);
-        } else if let (Some(t), Some(p), Some(c)) = (&a.transcript, &a.ptau, &contribution) {
-            let spec = zkgate_zkml::job::rebuild(
-                &model.model,
-                &model.onnx_sha256,
-                &checked.receipt.circuit,
-            )
-            .map_err(anyhow::Error::msg)?;
-            checked.invalid =
-                ceremony_mismatch(&checked.receipt, &vk, &spec, t, p, c, &a.trust_ptau)?;
+            Err(why) => checked.invalid = Some(why),
+            Ok(spec) => {
+                if let (Some(t), Some(p), Some(c)) = (&a.transcript, &a.ptau, &contribution) {
+                    checked.invalid =
+                        ceremony_mismatch(&checked.receipt, &vk, &spec, t, p, c, &a.trust_ptau)?;
+                }
+            }
         }
     }
     println!("{}", checked.report(a.json));
@@ -562,7 +559,7 @@ fn verify_federated(a: &VerifyArgs) -> Result<bool> {
         zkgate_verifier::federation::verify_federated(&text, expect.as_ref(), |q, r| {
             model
                 .as_ref()
-                .and_then(|m| zkgate_zkml::question::receipt_mismatch(r, Some(q), m))
+                .and_then(|m| zkgate_zkml::question::receipt_circuit(r, Some(q), m).err())
         })?;
     // With a node named, every part asked on chain must have settled its
     // job there with exactly its receipt, keys and question.

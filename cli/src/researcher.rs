@@ -665,7 +665,7 @@ fn check_receipt(receipt: &str, vk: &[u8], model: &std::path::Path, m: &Manifest
         }
     }
     let loaded = zkgate_zkml::import::load(model)?;
-    if let Some(why) = zkgate_zkml::question::receipt_mismatch(&r, m.question.as_ref(), &loaded) {
+    if let Err(why) = zkgate_zkml::question::receipt_circuit(&r, m.question.as_ref(), &loaded) {
         bail!("the gateway's receipt is not for the model sent: {why}");
     }
     if r.circuit.aggregate != m.aggregate {

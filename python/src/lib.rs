@@ -304,11 +304,12 @@ fn verify(
         }
         if let (true, Some(m)) = (checked.valid(), &model) {
             let imported = zkgate_zkml::import::load_bytes(m).map_err(zkml)?;
-            checked.invalid = zkgate_zkml::question::receipt_mismatch(
+            checked.invalid = zkgate_zkml::question::receipt_circuit(
                 &checked.receipt,
                 expect.question.as_ref(),
                 &imported,
-            );
+            )
+            .err();
             done.push("model: the circuit rebuilt from the ONNX file and compared");
         }
         let mut v: serde_json::Value =

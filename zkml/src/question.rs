@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use crate::import::Imported;
 use crate::job::{compile_public, rebuild, JobRequest};
+use crate::spec::CircuitSpec;
 use zkgate_statement::question::{CeremonyPin, ChainPin, OwnerBounds};
 use zkgate_statement::{Question, Receipt, Schema};
 
@@ -88,18 +89,19 @@ pub fn model_mismatch(q: &Question, model: &Imported) -> Option<String> {
     }
 }
 
-/// Why `receipt` is not `model`'s (`None`: it is): with the `question` it
-/// answers, the question's circuit is rebuilt from the model first; then
-/// the receipt's own circuit is, from the model and the receipt's schema.
-pub fn receipt_mismatch(
+/// The circuit of `receipt` rebuilt from `model`, or why `receipt` is not
+/// `model`'s: with the `question` it answers, the question's circuit is
+/// rebuilt from the model first; then the receipt's own circuit is, from
+/// the model and the receipt's schema.
+pub fn receipt_circuit(
     receipt: &Receipt,
     question: Option<&Question>,
     model: &Imported,
-) -> Option<String> {
+) -> std::result::Result<CircuitSpec, String> {
     if let Some(why) = question.and_then(|q| model_mismatch(q, model)) {
-        return Some(why);
+        return Err(why);
     }
-    rebuild(&model.model, &model.onnx_sha256, &receipt.circuit).err()
+    rebuild(&model.model, &model.onnx_sha256, &receipt.circuit)
 }
 
 /// The question's pin of ceremony keys (`.zkey` files, their transcripts
