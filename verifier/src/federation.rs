@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use zkgate_statement::federation::{
     pool, same_question, Federated, Federation, Outcome, PartName, Pooled,
 };
-use zkgate_statement::{Question, Receipt, Verdict};
+use zkgate_statement::{Question, Receipt};
 
 /// What verifying a federated receipt found.
 pub struct FederatedChecked {
@@ -103,14 +103,11 @@ fn check_part(
     let Ok(vk) = hex::decode(vk) else {
         return Ok(Some("its verifying keys are not hex".into()));
     };
-    if let Verdict::Invalid(why) = receipt.verify(&vk)? {
-        return Ok(Some(why));
-    }
     let expect = Expect {
         question: Some(question.clone()),
         ..Expect::default()
     };
-    expect.mismatch(receipt)
+    expect.invalid(receipt, &vk)
 }
 
 /// Verifies the federated receipt `text` against the federation

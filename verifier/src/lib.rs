@@ -131,6 +131,15 @@ impl Expect {
         Ok(None)
     }
 
+    /// Why `receipt` is not valid under the verifying keys `vk` or not
+    /// for what is expected (`None`: its proofs verify and it is).
+    pub fn invalid(&self, receipt: &Receipt, vk: &[u8]) -> Result<Option<String>> {
+        if let Verdict::Invalid(why) = receipt.verify(vk)? {
+            return Ok(Some(why));
+        }
+        self.mismatch(receipt)
+    }
+
     /// What this verification did not check, in words (empty: nothing
     /// left out).
     pub fn unchecked(&self) -> Vec<&'static str> {
@@ -238,11 +247,7 @@ pub fn verify(
         unchecked: expect.unchecked(),
         receipt,
     };
-    if let Verdict::Invalid(why) = checked.receipt.verify(vk)? {
-        checked.invalid = Some(why);
-        return Ok(checked);
-    }
-    if let Some(why) = expect.mismatch(&checked.receipt)? {
+    if let Some(why) = expect.invalid(&checked.receipt, vk)? {
         checked.invalid = Some(why);
         return Ok(checked);
     }
