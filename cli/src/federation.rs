@@ -204,10 +204,8 @@ pub(crate) fn submit(
         // (its own commitment, rows and schema); every part shares the
         // model, columns, aggregate, quantization and epsilon.
         let meta = rt
-            .block_on(async { ok(client.datasets().await) })
+            .block_on(async { ok(client.dataset(&name.dataset).await) })
             .with_context(|| format!("part {name}"))?
-            .into_iter()
-            .find(|d| d.name == name.dataset)
             .ok_or_else(|| anyhow::anyhow!("part {name}: the gateway publishes no such dataset"))?;
         let pin = match (&on_chain, name.chain_dataset) {
             (Some(c), Some(dataset_id)) => Some(zkgate_statement::question::ChainPin {

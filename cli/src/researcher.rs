@@ -92,7 +92,7 @@ pub struct SubmitArgs {
     /// `all_or_nothing`. Each gateway proves its own rows under its own
     /// policy; the parts' receipts are pooled into one federated receipt
     /// at --out, which `zkgate verify --federated` checks.
-    #[arg(long, conflicts_with_all = ["chain_dataset", "chain_job", "ceremony_key", "kept_ceremony_key", "dry_run", "dataset", "no_wait"])]
+    #[arg(long, conflicts_with_all = ["chain_dataset", "chain_job", "ceremony_key", "kept_ceremony_key", "dry_run", "dataset", "no_wait", "idempotency_key"])]
     federation: Option<PathBuf>,
     /// ONNX model.
     #[arg(long)]
@@ -189,9 +189,7 @@ fn write_question(
 ) -> Result<zkgate_statement::Question> {
     let rt = tokio::runtime::Runtime::new()?;
     let meta = rt
-        .block_on(async { ok(client.datasets().await) })?
-        .into_iter()
-        .find(|d| d.name == manifest.dataset)
+        .block_on(async { ok(client.dataset(&manifest.dataset).await) })?
         .ok_or_else(|| {
             anyhow::anyhow!("the gateway publishes no dataset `{}`", manifest.dataset)
         })?;
@@ -292,26 +290,9 @@ fn dry_run(a: &SubmitArgs, client: &Client, manifest: &Manifest, model: Vec<u8>)
 pub fn submit(a: SubmitArgs) -> Result<bool> {
     let model =
         std::fs::read(&a.model).with_context(|| format!("reading {}", a.model.display()))?;
-    if let Some(fed) = &a.federation {
-        let manifest = Manifest {
-            dataset: String::new(),
-            columns: a.columns.clone(),
-            aggregate: a.aggregate.build()?,
-            idempotency_key: None,
-            quant: Default::default(),
-            chain_job: None,
-            epsilon: a.aggregate.epsilon,
-            nonce: None,
-            question: None,
-        };
-        return crate::federation::submit(fed, &manifest, &model, a.allow_suppression, &a.out);
-    }
-    let client = a.remote.client()?;
-    let Some(dataset) = a.dataset.clone() else {
-        bail!("which dataset? --dataset NAME");
-    };
+    // With --federation, each part sets its own dataset.
     let mut manifest = Manifest {
-        dataset,
+        dataset: a.dataset.clone().unwrap_or_default(),
         columns: a.columns.clone(),
         aggregate: a.aggregate.build()?,
         idempotency_key: a.idempotency_key.clone(),
@@ -321,6 +302,13 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
         nonce: None,
         question: None,
     };
+    if let Some(fed) = &a.federation {
+        return crate::federation::submit(fed, &manifest, &model, a.allow_suppression, &a.out);
+    }
+    let client = a.remote.client()?;
+    if manifest.dataset.is_empty() {
+        bail!("which dataset? --dataset NAME");
+    }
     let ceremony = a
         .ceremony_key
         .iter()

@@ -152,6 +152,15 @@ impl Client {
         Self::answer(self.get("/v1/datasets").send().await).await
     }
 
+    /// Dataset `name` as `GET /v1/datasets` publishes it (`None`: the
+    /// gateway publishes no such dataset).
+    pub async fn dataset(&self, name: &str) -> Answer<Option<DatasetMeta>> {
+        Ok(self
+            .datasets()
+            .await?
+            .map(|all| all.into_iter().find(|d| d.name == name)))
+    }
+
     /// `POST /v1/jobs`.
     pub async fn submit(&self, manifest: &Manifest, model: Vec<u8>) -> Answer<Job> {
         self.submit_with_key(manifest, model, Vec::new()).await

@@ -147,10 +147,9 @@ impl GatewayClient {
         kept: Vec<String>,
     ) -> PyResult<String> {
         let m = manifest(manifest_json)?;
-        let datasets = self.run(py, |c| async move { c.datasets().await })?;
-        let meta = datasets
-            .into_iter()
-            .find(|d| d.name == m.dataset)
+        let name = m.dataset.clone();
+        let meta = self
+            .run(py, |c| async move { c.dataset(&name).await })?
             .ok_or_else(|| {
                 local(
                     "not_found",
