@@ -196,6 +196,10 @@ pub(crate) fn submit(
     let (federation, clients, on_chain) = read(path)?;
     let rt = tokio::runtime::Runtime::new()?;
     let t0 = Instant::now();
+    let chain_id = match &on_chain {
+        Some(c) => Some(rt.block_on(c.settlement.chain().chain_id())?),
+        None => None,
+    };
     let mut sent = Vec::new();
     for (name, client) in federation.parts.iter().zip(&clients) {
         let mut m = manifest.clone();
@@ -207,13 +211,15 @@ pub(crate) fn submit(
             .block_on(async { ok(client.dataset(&name.dataset).await) })
             .with_context(|| format!("part {name}"))?
             .ok_or_else(|| anyhow::anyhow!("part {name}: the gateway publishes no such dataset"))?;
-        let pin = match (&on_chain, name.chain_dataset) {
-            (Some(c), Some(dataset_id)) => Some(zkgate_statement::question::ChainPin {
-                chain_id: rt.block_on(c.settlement.chain().chain_id())?,
-                contract: c.settlement.address().to_string(),
-                dataset_id,
-                researcher: c.researcher.address().to_string(),
-            }),
+        let pin = match (&on_chain, chain_id, name.chain_dataset) {
+            (Some(c), Some(chain_id), Some(dataset_id)) => {
+                Some(zkgate_statement::question::ChainPin {
+                    chain_id,
+                    contract: c.settlement.address().to_string(),
+                    dataset_id,
+                    researcher: c.researcher.address().to_string(),
+                })
+            }
             _ => None,
         };
         let q =
