@@ -267,6 +267,19 @@ contract Settlement {
         bytes32 verifierId,
         uint64 deadline
     ) external payable returns (uint256 id) {
+        return open(datasetId, commitment, question, circuitIds, verifierId, deadline);
+    }
+
+    /// Opens a job from the sender with the sent value in escrow (see
+    /// `openJob`; bounty entries are opened through `enterBounty`).
+    function open(
+        uint256 datasetId,
+        uint256 commitment,
+        bytes32 question,
+        uint256[] calldata circuitIds,
+        bytes32 verifierId,
+        uint64 deadline
+    ) internal returns (uint256 id) {
         Dataset storage d = datasets_[datasetId];
         if (d.owner == address(0)) revert UnknownDataset(datasetId);
         if (d.retired) revert DatasetRetiredError(datasetId);
@@ -330,7 +343,27 @@ contract Settlement {
         uint256[] calldata values,
         Shard[] calldata shards
     ) external {
-        Job storage j = jobs_[id];
+        if (bountyOf[id] != 0) revert InBounty(bountyOf[id]);
+        Job storage j = checkSettlement(id, verifierId, circuitIds, values, shards);
+        j.status = Status.Settled;
+        j.verifier = verifierId;
+        results_[id] = values;
+        uint256 amount = j.escrow;
+        emit JobSettled(id, verifierId, values, j.payee, amount);
+        pay(j.payee, amount);
+    }
+
+    /// What every settlement checks: the job is open and in time, the
+    /// sender may name the bundle, its keys are the job's pinned circuits,
+    /// and the shard proofs verify.
+    function checkSettlement(
+        uint256 id,
+        bytes32 verifierId,
+        uint256[] calldata circuitIds,
+        uint256[] calldata values,
+        Shard[] calldata shards
+    ) internal view returns (Job storage j) {
+        j = jobs_[id];
         if (j.status != Status.Open) revert NotOpen(id);
         if (block.timestamp > j.deadline) revert Expired(id);
         if (j.verifier == bytes32(0)) {
@@ -341,15 +374,7 @@ contract Settlement {
         Verifier memory v = verifiers_[verifierId];
         if (v.data == address(0)) revert UnknownVerifier(verifierId);
         pinned(j, v, circuitIds);
-
         checkProofs(id, verifierId, j, v, values, shards);
-
-        j.status = Status.Settled;
-        j.verifier = verifierId;
-        results_[id] = values;
-        uint256 amount = j.escrow;
-        emit JobSettled(id, verifierId, values, j.payee, amount);
-        pay(j.payee, amount);
     }
 
     /// Checks the shard proofs of a settlement of job `id`, in row order,
@@ -435,8 +460,10 @@ contract Settlement {
         emit AuditAnchored(msg.sender, entries, head);
     }
 
-    /// Refunds a job not settled by its deadline to its researcher.
+    /// Refunds a job not settled by its deadline to its researcher (a
+    /// bounty's entries are refunded by `finalizeBounty`).
     function refund(uint256 id) external {
+        if (bountyOf[id] != 0) revert InBounty(bountyOf[id]);
         Job storage j = jobs_[id];
         if (j.status != Status.Open) revert NotOpen(id);
         if (block.timestamp <= j.deadline) revert NotExpired(id);
@@ -467,6 +494,389 @@ contract Settlement {
         owed[msg.sender] = 0;
         (bool ok,) = msg.sender.call{value: amount}("");
         if (!ok) revert TransferFailed();
+    }
+
+    // ---- evaluation bounties --------------------------------------------
+
+    /// A sponsor's prize for the best proven score of a model on a
+    /// registered dataset. Every entry is a job of the bounty's question
+    /// (its template: schema, quantization, columns, label and aggregate)
+    /// with the entrant's model, opened by the entrant with the entry fee
+    /// in escrow (which pays the dataset's owner for the proof), and
+    /// settled by proofs like any job: the contract checks that each key's
+    /// circuit is the bounty's question (its id is the hash of the
+    /// circuit's header, rebuilt here from the template and the model's
+    /// part) and scores the released values. After the deadline anyone may
+    /// finalize it: the best score wins, ties going to the earlier entry
+    /// (the order entrants fix by entering, never the order of settlement,
+    /// which the owner controls). An owner who leaves entries unsettled by
+    /// the deadline forfeits every entry fee, refunded to the entrants; the
+    /// prize then goes to the best settled entry or, if the sponsor's terms
+    /// say so (`voidIfWithheld`), back to the sponsor. The sponsor cannot
+    /// take the prize back once an entry is settled. Payments out of a
+    /// bounty are credited (`owed`, then `withdraw`), so no recipient can
+    /// block a finalization.
+    struct Bounty {
+        address sponsor;
+        uint64 datasetId;
+        uint64 closes;
+        uint64 deadline;
+        uint8 metric;
+        bool voidIfWithheld;
+        bool ended;
+        uint32 version;
+        uint32 entries;
+        uint32 settled;
+        address template;
+        uint32 templateSize;
+        uint256 commitment;
+        uint256 prize;
+        uint256 entryFee;
+    }
+
+    /// What a sponsor opens a bounty with. `version` is the circuit header
+    /// format the template is written in, `template` the header's bytes
+    /// from `"schema":` to the comma before `"params":`.
+    struct Terms {
+        uint64 datasetId;
+        uint256 commitment;
+        uint8 metric;
+        uint32 version;
+        uint64 closes;
+        uint64 deadline;
+        uint256 entryFee;
+        bool voidIfWithheld;
+    }
+
+    /// Metrics: accuracy, balanced accuracy and F1 rank the higher score
+    /// first; MSE and MAE the lower.
+    uint8 internal constant ACCURACY = 0;
+    uint8 internal constant BALANCED_ACCURACY = 1;
+    uint8 internal constant F1 = 2;
+    uint8 internal constant MSE = 3;
+    uint8 internal constant MAE = 4;
+    /// Scores are fixed point with 27 decimals, rounded down.
+    uint256 internal constant SCALE = 1e27;
+    /// Most entries a bounty takes (its ranking is sorted on chain).
+    uint256 internal constant MAX_ENTRIES = 64;
+    /// Values are read below this (released counts and error sums are far
+    /// smaller), so scores cannot overflow.
+    uint256 internal constant MAX_VALUE = 1 << 128;
+
+    uint256 public bountyCount;
+    mapping(uint256 => Bounty) internal bounties_;
+    mapping(uint256 => uint256[]) internal entries_;
+    /// The bounty each entry's job belongs to (0: an ordinary job).
+    mapping(uint256 => uint256) public bountyOf;
+    /// Each settled entry's score.
+    mapping(uint256 => uint256) public scoreOf;
+
+    event BountyOpened(
+        uint256 indexed id,
+        uint256 indexed datasetId,
+        address indexed sponsor,
+        uint8 metric,
+        uint256 prize,
+        uint256 entryFee,
+        uint64 closes,
+        uint64 deadline,
+        bool voidIfWithheld,
+        bytes32 templateHash
+    );
+    event BountyEntered(uint256 indexed id, uint256 indexed job, address indexed researcher, uint32 entry);
+    event EntryScored(uint256 indexed id, uint256 indexed job, uint256 score);
+    event BountyFinalized(
+        uint256 indexed id, uint256 winner, address paidTo, uint256 prize, uint32 withheld, uint256[] ranking, uint256[] scores
+    );
+    event BountyCancelled(uint256 indexed id);
+
+    error UnknownBounty(uint256 id);
+    error BadBounty();
+    error BountyClosed(uint256 id);
+    error WrongFee(uint256 fee);
+    error InBounty(uint256 bounty);
+    error NotTheQuestion(uint256 circuit);
+    error BountyNotOver(uint256 id);
+    error BountyEnded(uint256 id);
+    error EntriesSettled(uint256 id);
+
+    /// Opens a bounty with the sent value as its prize.
+    function openBounty(Terms calldata t, bytes calldata template) external payable returns (uint256 id) {
+        Dataset storage d = datasets_[t.datasetId];
+        if (d.owner == address(0)) revert UnknownDataset(t.datasetId);
+        if (d.retired) revert DatasetRetiredError(t.datasetId);
+        if (d.commitment != t.commitment) revert CommitmentChanged(d.commitment);
+        if (
+            msg.value == 0 || t.metric > MAE || template.length == 0 || template.length >= MAX_CODE
+                || t.closes <= block.timestamp || t.deadline <= t.closes
+        ) revert BadBounty();
+        if (t.entryFee < d.price) revert LowEscrow(d.price);
+        id = ++bountyCount;
+        Bounty storage b = bounties_[id];
+        b.sponsor = msg.sender;
+        b.datasetId = t.datasetId;
+        b.closes = t.closes;
+        b.deadline = t.deadline;
+        b.metric = t.metric;
+        b.voidIfWithheld = t.voidIfWithheld;
+        b.version = t.version;
+        b.template = store(template);
+        b.templateSize = uint32(template.length);
+        b.commitment = t.commitment;
+        b.prize = msg.value;
+        b.entryFee = t.entryFee;
+        emit BountyOpened(
+            id,
+            t.datasetId,
+            msg.sender,
+            t.metric,
+            msg.value,
+            t.entryFee,
+            t.closes,
+            t.deadline,
+            t.voidIfWithheld,
+            keccak256(template)
+        );
+    }
+
+    function bounty(uint256 id) external view returns (Bounty memory) {
+        return bounties_[id];
+    }
+
+    /// A bounty's entries (their job ids), in the order they were entered.
+    function bountyEntries(uint256 id) external view returns (uint256[] memory) {
+        return entries_[id];
+    }
+
+    /// A bounty's template.
+    function bountyTemplate(uint256 id) external view returns (bytes memory) {
+        Bounty storage b = bounties_[id];
+        if (b.sponsor == address(0)) revert UnknownBounty(id);
+        return readKey(b.template, 0, b.templateSize);
+    }
+
+    /// Enters a bounty: opens a job on its dataset for the entrant's
+    /// question with the entry fee in escrow, settled by the bounty's
+    /// deadline through `settleEntry`.
+    function enterBounty(uint256 bountyId, bytes32 question, uint256[] calldata circuitIds)
+        external
+        payable
+        returns (uint256 id)
+    {
+        Bounty storage b = bounties_[bountyId];
+        if (b.sponsor == address(0)) revert UnknownBounty(bountyId);
+        if (b.ended || block.timestamp > b.closes || b.entries >= MAX_ENTRIES) revert BountyClosed(bountyId);
+        if (msg.value != b.entryFee) revert WrongFee(b.entryFee);
+        id = open(b.datasetId, b.commitment, question, circuitIds, bytes32(0), b.deadline);
+        bountyOf[id] = bountyId;
+        entries_[bountyId].push(id);
+        emit BountyEntered(bountyId, id, msg.sender, b.entries++);
+    }
+
+    /// Settles a bounty entry (the dataset's owner): `settle`'s checks,
+    /// with `tail` the entrant's part of every key's circuit header (from
+    /// `"params":` to its end); then scores the values. The entry fee stays
+    /// in escrow until the bounty is finalized.
+    function settleEntry(
+        uint256 id,
+        bytes32 verifierId,
+        uint256[] calldata circuitIds,
+        uint256[] calldata values,
+        Shard[] calldata shards,
+        bytes calldata tail
+    ) external {
+        if (bountyOf[id] == 0) revert UnknownBounty(0);
+        Job storage j = checkSettlement(id, verifierId, circuitIds, values, shards);
+        entryCircuits(bounties_[bountyOf[id]], j, verifiers_[verifierId], tail);
+        j.status = Status.Settled;
+        j.verifier = verifierId;
+        emit JobSettled(id, verifierId, values, j.payee, 0);
+        scoreEntry(id, j.rows, values, tail);
+    }
+
+    /// Records a settled entry's values and score.
+    function scoreEntry(uint256 id, uint64 rows, uint256[] calldata values, bytes calldata tail) internal {
+        uint256 bountyId = bountyOf[id];
+        Bounty storage b = bounties_[bountyId];
+        results_[id] = values;
+        uint256 s = score(b.metric, rows, values, tail);
+        scoreOf[id] = s;
+        b.settled++;
+        emit EntryScored(bountyId, id, s);
+    }
+
+    /// Reverts unless every key of bundle `v` proves the bounty's question:
+    /// its circuit id is the hash of `head || template || tail`, the head
+    /// written here from the format version and the job's and key's rows.
+    function entryCircuits(Bounty storage b, Job storage j, Verifier memory v, bytes calldata tail) internal view {
+        if (tail.length < 9 || bytes9(tail[:9]) != bytes9('"params":')) revert NotTheQuestion(0);
+        bytes memory template = readKey(b.template, 0, b.templateSize);
+        uint256 size = KEY_HEAD + 64 * (uint256(v.inputs) + 1);
+        for (uint256 k = 0; k < v.keys; k++) {
+            bytes memory key = readKey(v.data, k * size, 64);
+            uint256 circuit = word(key, 0);
+            bytes memory head = abi.encodePacked(
+                '{"version":', decimal(b.version), ',"rows":', decimal(j.rows), ',"shard_rows":', decimal(word(key, 32)), ","
+            );
+            // SHA-256 as a field element: its last 31 bytes.
+            uint256 id = uint256(sha256(abi.encodePacked(head, template, tail))) & ((1 << 248) - 1);
+            if (id != circuit) revert NotTheQuestion(circuit);
+        }
+    }
+
+    /// `x` in decimal digits.
+    function decimal(uint256 x) internal pure returns (bytes memory s) {
+        uint256 n = 1;
+        for (uint256 y = x; y >= 10; y /= 10) n++;
+        s = new bytes(n);
+        for (; n > 0; x /= 10) s[--n] = bytes1(uint8(48 + x % 10));
+    }
+
+    /// An entry's score from its released values (field elements; noise can
+    /// make a count negative, which reads as zero). Values that cannot be
+    /// this metric's score the worst possible, never revert.
+    function score(uint8 metric, uint256 rows, uint256[] calldata values, bytes calldata tail)
+        internal
+        pure
+        returns (uint256)
+    {
+        uint256 n = values.length;
+        uint256 worst = metric >= MSE ? type(uint256).max : 0;
+        uint256[] memory x = new uint256[](n);
+        for (uint256 i = 0; i < n; i++) {
+            uint256 v = values[i];
+            x[i] = v > R / 2 ? 0 : (v >= MAX_VALUE ? MAX_VALUE : v);
+        }
+        if (metric >= MSE) {
+            if (n != 1) return worst;
+            (int256 e, bool ok) = errorScale(tail);
+            // The error is at scale 2^e: squared (MSE) at 4^e.
+            uint256 bits = uint256(e < 0 ? -e : e) * (metric == MSE ? 2 : 1);
+            if (!ok || bits > 128) return worst;
+            if (e >= 0) return x[0] * SCALE / (rows << bits);
+            return (x[0] << bits) * SCALE / rows;
+        }
+        if (metric == ACCURACY && n == 1) return (x[0] > rows ? rows : x[0]) * SCALE / rows;
+        uint256 k = 2;
+        while (k * k < n) k++;
+        if (k * k != n) return worst;
+        if (metric == ACCURACY) {
+            uint256 correct = 0;
+            for (uint256 c = 0; c < k; c++) correct += x[c * k + c];
+            return (correct > rows ? rows : correct) * SCALE / rows;
+        }
+        if (metric == F1) {
+            // Row = label, column = prediction; class 1 is the positive one.
+            if (k != 2) return worst;
+            uint256 den = 2 * x[3] + x[1] + x[2];
+            return den == 0 ? 0 : 2 * x[3] * SCALE / den;
+        }
+        // Balanced accuracy: the mean recall over labels that have rows.
+        uint256 sum = 0;
+        uint256 labels = 0;
+        for (uint256 l = 0; l < k; l++) {
+            uint256 total = 0;
+            for (uint256 p = 0; p < k; p++) total += x[l * k + p];
+            if (total > 0) {
+                sum += x[l * k + l] * SCALE / total;
+                labels++;
+            }
+        }
+        return labels == 0 ? 0 : sum / labels;
+    }
+
+    /// `params.error_scale` from a header's tail, which starts
+    /// `"params":{"classes":K,"threshold_q":T,"bits":B,"error_scale":E,`.
+    function errorScale(bytes calldata t) internal pure returns (int256 e, bool ok) {
+        uint256 at = 0;
+        bytes[4] memory keys = [bytes('"params":{"classes":'), ',"threshold_q":', ',"bits":', ',"error_scale":'];
+        for (uint256 f = 0; f < 4; f++) {
+            bytes memory key = keys[f];
+            if (t.length < at + key.length || keccak256(t[at:at + key.length]) != keccak256(key)) return (0, false);
+            at += key.length;
+            bool negative = at < t.length && t[at] == "-";
+            if (negative) at++;
+            uint256 start = at;
+            uint256 v = 0;
+            while (at < t.length && t[at] >= "0" && t[at] <= "9" && at - start < 30) {
+                v = v * 10 + uint8(t[at]) - 48;
+                at++;
+            }
+            if (at == start) return (0, false);
+            e = negative ? -int256(v) : int256(v);
+        }
+        ok = at < t.length && t[at] == ",";
+    }
+
+    /// Ends a bounty after its deadline (anyone): ranks the settled
+    /// entries, credits the prize and the entry fees, and emits the
+    /// ranking (job ids, best first, with their scores).
+    function finalizeBounty(uint256 bountyId) external {
+        Bounty storage b = bounties_[bountyId];
+        if (b.sponsor == address(0)) revert UnknownBounty(bountyId);
+        if (b.ended) revert BountyEnded(bountyId);
+        if (block.timestamp <= b.deadline) revert BountyNotOver(bountyId);
+        b.ended = true;
+        uint32 withheld = b.entries - b.settled;
+        bool lower = b.metric >= MSE;
+        uint256[] storage all = entries_[bountyId];
+        uint256[] memory ranking = new uint256[](b.settled);
+        uint256[] memory scores = new uint256[](b.settled);
+        uint256 n = 0;
+        for (uint256 i = 0; i < all.length; i++) {
+            Job storage j = jobs_[all[i]];
+            if (j.status == Status.Settled) {
+                // Insertion, stable: an equal score stays behind the
+                // earlier entry.
+                uint256 s = scoreOf[all[i]];
+                uint256 p = n++;
+                for (; p > 0 && (lower ? s < scores[p - 1] : s > scores[p - 1]); p--) {
+                    ranking[p] = ranking[p - 1];
+                    scores[p] = scores[p - 1];
+                }
+                ranking[p] = all[i];
+                scores[p] = s;
+                credit(withheld == 0 ? j.payee : j.researcher, j.escrow);
+            } else {
+                j.status = Status.Refunded;
+                emit JobRefunded(all[i], j.researcher, j.escrow);
+                credit(j.researcher, j.escrow);
+            }
+        }
+        uint256 winner = 0;
+        address to = b.sponsor;
+        if (n > 0 && !(withheld > 0 && b.voidIfWithheld)) {
+            winner = ranking[0];
+            to = jobs_[winner].researcher;
+        }
+        credit(to, b.prize);
+        emit BountyFinalized(bountyId, winner, to, b.prize, withheld, ranking, scores);
+    }
+
+    /// Takes a bounty back (its sponsor), only while no entry is settled:
+    /// every entry fee is refunded.
+    function cancelBounty(uint256 bountyId) external {
+        Bounty storage b = bounties_[bountyId];
+        if (b.sponsor != msg.sender) revert NotOwner();
+        if (b.ended) revert BountyEnded(bountyId);
+        if (b.settled != 0) revert EntriesSettled(bountyId);
+        b.ended = true;
+        uint256[] storage all = entries_[bountyId];
+        for (uint256 i = 0; i < all.length; i++) {
+            Job storage j = jobs_[all[i]];
+            j.status = Status.Refunded;
+            emit JobRefunded(all[i], j.researcher, j.escrow);
+            credit(j.researcher, j.escrow);
+        }
+        credit(b.sponsor, b.prize);
+        emit BountyCancelled(bountyId);
+    }
+
+    /// Credits `amount` to `to`, who takes it with `withdraw`.
+    function credit(address to, uint256 amount) internal {
+        if (amount == 0) return;
+        owed[to] += amount;
+        emit PaymentOwed(to, amount);
     }
 
     // ---- several shards: one pairing check ------------------------------

@@ -18,6 +18,15 @@ sol! {
             uint64 rows; bytes32 verifier; uint256 commitment; uint256 escrow; bytes32 question; bytes32 circuits;
         }
         struct Shard { uint256 key; uint256 offset; uint256 linkIn; uint256 linkOut; uint256[8] proof; }
+        struct Bounty {
+            address sponsor; uint64 datasetId; uint64 closes; uint64 deadline; uint8 metric; bool voidIfWithheld;
+            bool ended; uint32 version; uint32 entries; uint32 settled; address template; uint32 templateSize;
+            uint256 commitment; uint256 prize; uint256 entryFee;
+        }
+        struct Terms {
+            uint64 datasetId; uint256 commitment; uint8 metric; uint32 version; uint64 closes; uint64 deadline;
+            uint256 entryFee; bool voidIfWithheld;
+        }
 
         event DatasetRegistered(uint256 indexed id, address indexed owner, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
         event DatasetUpdated(uint256 indexed id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
@@ -28,6 +37,11 @@ sol! {
         event AuditAnchored(address indexed owner, uint256 entries, bytes32 head);
         event JobRefunded(uint256 indexed id, address researcher, uint256 amount);
         event PaymentOwed(address indexed to, uint256 amount);
+        event BountyOpened(uint256 indexed id, uint256 indexed datasetId, address indexed sponsor, uint8 metric, uint256 prize, uint256 entryFee, uint64 closes, uint64 deadline, bool voidIfWithheld, bytes32 templateHash);
+        event BountyEntered(uint256 indexed id, uint256 indexed job, address indexed researcher, uint32 entry);
+        event EntryScored(uint256 indexed id, uint256 indexed job, uint256 score);
+        event BountyFinalized(uint256 indexed id, uint256 winner, address paidTo, uint256 prize, uint32 withheld, uint256[] ranking, uint256[] scores);
+        event BountyCancelled(uint256 indexed id);
 
         error UnknownDataset(uint256 id);
         error NotOwner();
@@ -49,6 +63,15 @@ sol! {
         error QuestionUsed(uint256 job);
         error BadCircuits();
         error CircuitNotPinned(uint256 circuit);
+        error UnknownBounty(uint256 id);
+        error BadBounty();
+        error BountyClosed(uint256 id);
+        error WrongFee(uint256 fee);
+        error InBounty(uint256 bounty);
+        error NotTheQuestion(uint256 circuit);
+        error BountyNotOver(uint256 id);
+        error BountyEnded(uint256 id);
+        error EntriesSettled(uint256 id);
 
         function datasetCount() external view returns (uint256);
         function jobCount() external view returns (uint256);
@@ -69,6 +92,17 @@ sol! {
         function refund(uint256 id) external;
         function owed(address who) external view returns (uint256);
         function withdraw() external;
+        function bountyCount() external view returns (uint256);
+        function bountyOf(uint256 job) external view returns (uint256);
+        function scoreOf(uint256 job) external view returns (uint256);
+        function openBounty(Terms calldata t, bytes calldata template) external payable returns (uint256 id);
+        function bounty(uint256 id) external view returns (Bounty memory);
+        function bountyEntries(uint256 id) external view returns (uint256[] memory);
+        function bountyTemplate(uint256 id) external view returns (bytes memory);
+        function enterBounty(uint256 bountyId, bytes32 question, uint256[] calldata circuitIds) external payable returns (uint256 id);
+        function settleEntry(uint256 id, bytes32 verifierId, uint256[] calldata circuitIds, uint256[] calldata values, Shard[] calldata shards, bytes calldata tail) external;
+        function finalizeBounty(uint256 bountyId) external;
+        function cancelBounty(uint256 bountyId) external;
         function verifyProof(bytes32 verifierId, uint256 key, uint256[] calldata inputs, uint256[8] calldata proof) external view returns (bool);
     }
 }

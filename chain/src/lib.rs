@@ -8,9 +8,12 @@
 //!   in this process, state in a file) and [`rpc`] (any JSON-RPC node).
 //! - [`settlement`]: the contract's calls, typed, and the settlement of a
 //!   receipt.
+//! - [`bounty`]: evaluation bounties on the same contract, and the scores
+//!   it computes.
 #![forbid(unsafe_code)]
 
 pub mod abi;
+pub mod bounty;
 pub mod client;
 pub mod config;
 pub mod embedded;

@@ -320,7 +320,12 @@ impl Settlement {
         &self.chain
     }
 
-    async fn send<C: SolCall>(&self, from: &Wallet, call: C, value: U256) -> Result<TxReceipt> {
+    pub(crate) async fn send<C: SolCall>(
+        &self,
+        from: &Wallet,
+        call: C,
+        value: U256,
+    ) -> Result<TxReceipt> {
         self.chain
             .send(
                 from,
@@ -334,7 +339,7 @@ impl Settlement {
             .await
     }
 
-    async fn view<C: SolCall>(&self, call: C) -> Result<C::Return> {
+    pub(crate) async fn view<C: SolCall>(&self, call: C) -> Result<C::Return> {
         let out = self
             .chain
             .call(self.address, Bytes::from(call.abi_encode()))
@@ -342,7 +347,7 @@ impl Settlement {
         C::abi_decode_returns(&out).map_err(|e| Error::Chain(format!("{}: {e}", C::SIGNATURE)))
     }
 
-    fn event<E: SolEvent>(&self, r: &TxReceipt) -> Result<E> {
+    pub(crate) fn event<E: SolEvent>(&self, r: &TxReceipt) -> Result<E> {
         r.logs
             .iter()
             .filter(|l| l.address == self.address)
@@ -466,7 +471,8 @@ impl Settlement {
 
     /// Settles job `id`, opened with `circuits`, with a receipt and its
     /// keys (`vk.bin`): registers the key bundle if it is new, then
-    /// submits every shard proof.
+    /// submits every shard proof (`settleEntry` for a bounty's entry,
+    /// whose fee stays in escrow until the bounty is finalized).
     pub async fn settle(
         &self,
         from: &Wallet,
@@ -479,16 +485,17 @@ impl Settlement {
         if !self.has_verifier(bundle.id()).await? {
             self.register_verifier(from, &bundle).await?;
         }
-        let r = self
-            .settle_shards(
-                from,
-                id,
-                bundle.id(),
-                circuits,
-                values(receipt)?,
-                shards(receipt, &bundle)?,
-            )
-            .await?;
+        let (values, shards) = (values(receipt)?, shards(receipt, &bundle)?);
+        let r = if self.bounty_of(id).await? != 0 {
+            // A bounty's entry: the contract rebuilds each key's circuit
+            // header from the bounty's template and this model's part.
+            let tail = receipt.circuit.parts().tail;
+            self.settle_entry_shards(from, id, bundle.id(), circuits, values, shards, tail)
+                .await?
+        } else {
+            self.settle_shards(from, id, bundle.id(), circuits, values, shards)
+                .await?
+        };
         let e: S::JobSettled = self.event(&r)?;
         Ok(Settled {
             job: id,
@@ -619,7 +626,7 @@ impl Settlement {
     }
 }
 
-fn decode_log<E: SolEvent>(l: &LogEntry) -> Result<E> {
+pub(crate) fn decode_log<E: SolEvent>(l: &LogEntry) -> Result<E> {
     let log = alloy_primitives::LogData::new_unchecked(l.topics.clone(), l.data.clone());
     E::decode_log_data(&log).map_err(|e| Error::Chain(format!("{}: {e}", E::SIGNATURE)))
 }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregate;
+pub mod bounty;
 pub mod columns;
 pub mod error;
 pub mod federation;
