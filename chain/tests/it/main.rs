@@ -3,6 +3,7 @@
 
 mod anvil;
 mod artifact;
+mod bounty;
 mod common;
 mod embedded;
 mod precompiles;
