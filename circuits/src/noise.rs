@@ -211,15 +211,20 @@ pub fn parameter(epsilon: f64, sensitivity: u64) -> Option<u64> {
     if !(2f64.powi(-60)..=40.0).contains(&x) {
         return None;
     }
-    // 2^64 p = 2^64 + 2^64 expm1(-x); expm1 keeps the precision of a small x.
-    let drop = (-(-x).exp_m1() * 2f64.powi(64)).floor();
-    Some((2f64.powi(64) - drop).min(u64::MAX as f64) as u64)
+    // 2^64 p = 2^64 - 2^64 (1 - p), with 1 - p = -expm1(-x), which keeps
+    // the precision of a small x; the subtraction is done in integers (in
+    // floating point, 2^64 - d rounds to a multiple of 2^11 and could round
+    // p down, towards less noise than asked).
+    let drop = (-(-x).exp_m1() * 2f64.powi(64)).floor() as u128;
+    Some(((1u128 << 64) - drop).min(u128::from(u64::MAX)) as u64)
 }
 
-/// The privacy loss `sensitivity * ln(1 / p)` of the parameter `p_64`.
+/// The privacy loss `sensitivity * ln(1 / p)` of the parameter `p_64`,
+/// computed from `1 - p` (exact in integers) so that a `p` close to 1, as
+/// large sensitivities give, keeps its precision.
 pub fn epsilon_of(p_64: u64, sensitivity: u64) -> f64 {
-    let p = p_64 as f64 / 2f64.powi(64);
-    -(sensitivity as f64) * p.ln()
+    let q = ((1u128 << 64) - u128::from(p_64)) as f64 / 2f64.powi(64);
+    -(sensitivity as f64) * (-q).ln_1p()
 }
 
 #[cfg(test)]
@@ -228,6 +233,24 @@ mod tests {
     use crate::testing::assert_sound_sampled;
     use crate::{field_to_i128, Num};
     use ark_ff::BigInteger;
+
+    #[test]
+    fn large_sensitivities_keep_their_epsilon() {
+        // An error sum's sensitivity is its proven range: p is then within
+        // 2^-40 of 1, and the stated epsilon must still be met, not
+        // exceeded by rounding.
+        for sensitivity in [1u64 << 20, 1 << 33, 1 << 40, (1 << 45) + 12_345] {
+            for epsilon in [0.1, 1.0, 3.0] {
+                let p = parameter(epsilon, sensitivity).unwrap();
+                let e = epsilon_of(p, sensitivity);
+                assert!(e <= epsilon, "{sensitivity} {epsilon}: {e}");
+                assert!(e > epsilon * (1.0 - 1e-4), "{sensitivity} {epsilon}: {e}");
+                // One step more noise is still within epsilon; one less is
+                // over it (p is the least noise that keeps the promise).
+                assert!(epsilon_of(p + 1, sensitivity) <= epsilon);
+            }
+        }
+    }
 
     #[test]
     fn thresholds_follow_p() {

@@ -148,6 +148,18 @@ pub enum ChainCmd {
     Job(JobArgs),
     /// Refund a job past its deadline to its researcher.
     Refund(JobArgs),
+    /// Evaluation bounties: a prize for the best proven score.
+    #[command(subcommand)]
+    Bounty(crate::bounty::BountyCmd),
+    /// Take what the contract credits the signer (a bounty's prize, fees,
+    /// refunds, payments a contract refused).
+    Withdraw(WithdrawArgs),
+}
+
+#[derive(Args)]
+pub struct WithdrawArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
 }
 
 #[derive(Args)]
@@ -312,6 +324,20 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                     "job": a.job, "state": job, "values": s.result(a.job).await?
                         .iter().map(|v| v.to_string()).collect::<Vec<_>>(),
                     "settled_in": event.map(|(_, l)| serde_json::json!({"tx": l.tx.to_string(), "block": l.block})),
+                }));
+            }
+            ChainCmd::Bounty(c) => crate::bounty::run(c).await?,
+            ChainCmd::Withdraw(a) => {
+                let target = a.chain.target()?;
+                let (s, who) = (target.settlement()?, target.wallet(1)?);
+                let owed = s.owed(who.address()).await?;
+                if owed.is_zero() {
+                    bail!("nothing is owed to {}", who.address());
+                }
+                let r = s.withdraw(&who).await?;
+                print(serde_json::json!({
+                    "to": who.address().to_string(), "amount_wei": owed.to_string(),
+                    "tx": r.hash.to_string(),
                 }));
             }
             ChainCmd::Refund(a) => {

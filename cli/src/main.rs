@@ -2,6 +2,7 @@
 //! receipts, and benchmark the prover.
 #![forbid(unsafe_code)]
 
+mod bounty;
 mod ceremony;
 mod chain;
 mod federation;

@@ -126,6 +126,14 @@ pub struct SubmitArgs {
     verifier: Option<zkgate_chain::alloy_primitives::B256>,
     #[command(flatten)]
     chain: crate::chain::ChainArgs,
+    /// Enter this evaluation bounty (`zkgate chain bounty show`): the
+    /// question is the bounty's (its dataset, columns and aggregate, which
+    /// --aggregate and --label must state) with this model; the entry fee
+    /// is paid from the researcher's key, and the gateway settles the
+    /// entry into the bounty once proved. Give --epsilon: scores are
+    /// published.
+    #[arg(long, conflicts_with_all = ["chain_dataset", "chain_job", "federation"])]
+    bounty: Option<u64>,
     /// An on-chain job already opened for a question (`zkgate chain
     /// open-job --question`): submit it, with that question (`--question`).
     #[arg(long, requires = "question")]
@@ -228,6 +236,29 @@ fn chain_pin(
     })
 }
 
+/// Enters bounty `id` with question `q` from the researcher's key; returns
+/// the entry's on-chain job.
+fn enter_bounty(
+    a: &SubmitArgs,
+    q: &zkgate_statement::Question,
+    id: u64,
+    b: &crate::bounty::Bounty,
+) -> Result<u64> {
+    let target = a.chain.target()?;
+    let (s, researcher) = (target.settlement()?, target.wallet(1)?);
+    let fee: zkgate_chain::alloy_primitives::U256 = b.view.entry_fee.parse()?;
+    let circuits = zkgate_chain::settlement::circuits_of(q)?;
+    let rt = tokio::runtime::Runtime::new()?;
+    let (job, _) = rt.block_on(s.enter_bounty(
+        &researcher,
+        id,
+        zkgate_chain::alloy_primitives::B256::from(q.hash()),
+        &circuits,
+        fee,
+    ))?;
+    Ok(job)
+}
+
 /// Opens the on-chain job for question `q` from the researcher's key.
 fn open_job(a: &SubmitArgs, q: &zkgate_statement::Question, dataset_id: u64) -> Result<u64> {
     let target = a.chain.target()?;
@@ -309,6 +340,26 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
     if manifest.dataset.is_empty() {
         bail!("which dataset? --dataset NAME");
     }
+    let bounty = match a.bounty {
+        Some(id) => {
+            if manifest.epsilon.is_none() {
+                bail!("a bounty's scores are public, and exact ones would read its private labels back: give --epsilon");
+            }
+            let s = a.chain.target()?.settlement()?;
+            let b = tokio::runtime::Runtime::new()?.block_on(crate::bounty::read(&s, id))?;
+            if manifest.aggregate != b.template.aggregate {
+                bail!(
+                    "bounty {id} asks for {}: state it with --aggregate and --label",
+                    crate::bounty::describe(&b.template)
+                );
+            }
+            manifest
+                .columns
+                .get_or_insert_with(|| b.template.input_names());
+            Some((id, b))
+        }
+        None => None,
+    };
     let ceremony = a
         .ceremony_key
         .iter()
@@ -358,9 +409,10 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
             bail!("--question names the question of an on-chain job: add --chain-job")
         }
         (None, _) => {
-            let pin = match a.chain_dataset {
-                Some(dataset_id) => Some(chain_pin(&a.chain, dataset_id)?),
-                None => None,
+            let pin = match (a.chain_dataset, &bounty) {
+                (Some(dataset_id), _) => Some(chain_pin(&a.chain, dataset_id)?),
+                (None, Some((_, b))) => Some(chain_pin(&a.chain, b.view.dataset_id)?),
+                (None, None) => None,
             };
             let q = write_question(
                 &client,
@@ -381,6 +433,23 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
     manifest.question = Some(q.clone());
     if a.dry_run {
         return dry_run(&a, &client, &manifest, model);
+    }
+    if let Some((id, b)) = &bounty {
+        // The contract would refuse to settle another question's proofs:
+        // check before paying the fee.
+        if q.expected_circuit.template() != b.template {
+            bail!(
+                "this question is not bounty {id}'s ({}): same dataset schema, columns, label and aggregate, default quantization",
+                crate::bounty::describe(&b.template)
+            );
+        }
+        let job = enter_bounty(&a, &q, *id, b)?;
+        println!(
+            "entered bounty {id} as on-chain job {job} for the question in {}, paying its {} wei entry fee",
+            question_out.display(),
+            b.view.entry_fee
+        );
+        manifest.chain_job = Some(job);
     }
     if let Some(dataset_id) = a.chain_dataset {
         let id = open_job(&a, &q, dataset_id)?;

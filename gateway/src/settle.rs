@@ -186,7 +186,33 @@ pub async fn check_job(
             "on-chain job {id} pins other circuits than the question allows"
         )));
     }
+    check_entry(&s, id, q).await?;
     Ok((now, job))
+}
+
+/// If on-chain job `id` is a bounty's entry: its released score lands on
+/// a public leaderboard, where exact scores of crafted models read the
+/// private labels back, so an entry must carry noise (the dataset's budget
+/// for on-chain releases pays for it, one account for every bounty and job
+/// on the dataset); and its question must be the bounty's, or the contract
+/// would refuse the settlement after the proving.
+async fn check_entry(s: &Settlement, id: u64, q: &Question) -> Result<()> {
+    let bounty = s.bounty_of(id).await.map_err(chain_err)?;
+    if bounty == 0 {
+        return Ok(());
+    }
+    if q.epsilon.is_none() {
+        return Err(Error::Forbidden(format!(
+            "on-chain job {id} is an entry of bounty {bounty}, whose scores are public: ask for them with noise (epsilon)"
+        )));
+    }
+    let template = s.bounty_template(bounty).await.map_err(chain_err)?;
+    if q.expected_circuit.template() != template {
+        return Err(Error::Unprocessable(format!(
+            "on-chain job {id} is an entry of bounty {bounty}, and the question is not the bounty's (its schema, quantization, columns, label or aggregate differ)"
+        )));
+    }
+    Ok(())
 }
 
 /// Whether the gateway can settle on-chain job `id` (as the chain has it,

@@ -2,6 +2,7 @@
 //! costs a link of every dependency).
 
 mod bench;
+mod bounty;
 mod ceremony;
 mod chain;
 mod cli;
