@@ -50,10 +50,7 @@ fn template(d: &Data) -> Template {
         r.input_columns.as_deref(),
         r.aggregate.clone(),
     )
-    .map(|t| {
-        assert_eq!(t.schema.columns.len(), d.dataset.columns().len());
-        t
-    })
+    .inspect(|t| assert_eq!(t.schema.columns.len(), d.dataset.columns().len()))
     .unwrap()
 }
 
@@ -111,6 +108,7 @@ struct Entry {
 
 /// Enters `bounty` from `who` with `m` computing `aggregate`, and proves
 /// the entry (not yet settled).
+#[allow(clippy::too_many_arguments)]
 async fn enter(
     s: &Settlement,
     d: &Data,
