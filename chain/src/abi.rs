@@ -166,8 +166,8 @@ mod tests {
         }
     }
 
-    fn signatures(kind: &str) -> Vec<Vec<u8>> {
-        let v: Value = serde_json::from_str(ARTIFACT).unwrap();
+    fn signatures(artifact: &str, kind: &str) -> Vec<Vec<u8>> {
+        let v: Value = serde_json::from_str(artifact).unwrap();
         let mut out: Vec<Vec<u8>> = v["abi"]
             .as_array()
             .unwrap()
@@ -203,16 +203,33 @@ mod tests {
     fn interface_matches_the_compiled_abi() {
         assert_eq!(
             sorted(Settlement::SettlementCalls::SELECTORS),
-            signatures("function")
+            signatures(ARTIFACT, "function")
         );
         assert_eq!(
             sorted(Settlement::SettlementErrors::SELECTORS),
-            signatures("error")
+            signatures(ARTIFACT, "error")
         );
         assert_eq!(
             sorted(Settlement::SettlementEvents::SELECTORS),
-            signatures("event")
+            signatures(ARTIFACT, "event")
         );
         assert!(bytecode().len() > 1000);
+    }
+
+    #[test]
+    fn the_erc_7992_interface_matches_its_compiled_abi() {
+        use crate::erc7992::{Inference as I, ARTIFACT as A};
+        assert_eq!(
+            sorted(I::InferenceCalls::SELECTORS),
+            signatures(A, "function")
+        );
+        assert_eq!(
+            sorted(I::InferenceErrors::SELECTORS),
+            signatures(A, "error")
+        );
+        assert_eq!(
+            sorted(I::InferenceEvents::SELECTORS),
+            signatures(A, "event")
+        );
     }
 }

@@ -10,6 +10,8 @@
 //!   receipt.
 //! - [`bounty`]: evaluation bounties on the same contract, and the scores
 //!   it computes.
+//! - [`erc7992`]: ERC-7992's registry and verifier (`Inference.sol`) over
+//!   the Settlement contract's key bundles, for one-shard receipts.
 #![forbid(unsafe_code)]
 
 pub mod abi;
@@ -17,6 +19,7 @@ pub mod bounty;
 pub mod client;
 pub mod config;
 pub mod embedded;
+pub mod erc7992;
 pub mod evm;
 pub mod identity;
 pub mod rpc;

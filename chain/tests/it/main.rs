@@ -6,5 +6,6 @@ mod artifact;
 mod bounty;
 mod common;
 mod embedded;
+mod erc7992;
 mod precompiles;
 mod refused_payment;
