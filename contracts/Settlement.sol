@@ -6,9 +6,11 @@ pragma solidity 0.8.30;
 /// A job is settled by Groth16 proofs (BN254, checked with the ecAdd, ecMul
 /// and pairing precompiles) that the published aggregate values are the
 /// result of the job's circuit over the rows of the dataset whose commitment
-/// the owner registered, bound to this job; the escrow then goes to the
-/// dataset's owner. A job not settled by its deadline is refunded to the
-/// researcher. Each job ends once, settled or refunded.
+/// the owner registered, bound to this job; the dataset's owner is then
+/// paid the job's charge (the dataset's price plus its price per row times
+/// its rows, fixed when the job opened) and the rest of the escrow goes
+/// back to the researcher. A job not settled by its deadline is refunded to
+/// the researcher. Each job ends once, settled or refunded.
 ///
 /// A job is opened by its researcher with the hash of their question (the
 /// canonical document that pins the dataset, the model, the columns, the
@@ -48,7 +50,9 @@ contract Settlement {
         bool retired;
         uint256 commitment;
         bytes32 schemaHash;
+        /// Wei per job, plus `pricePerRow` for each row it proves.
         uint256 price;
+        uint256 pricePerRow;
     }
 
     /// A bundle of verifying keys, one per shard size, kept as the code of
@@ -81,6 +85,9 @@ contract Settlement {
         bytes32 question;
         /// keccak256 of the circuit ids the job may settle with, packed.
         bytes32 circuits;
+        /// What settling it pays the owner: the dataset's price for its
+        /// rows when it opened (the rest of the escrow is refunded).
+        uint256 charge;
     }
 
     /// One shard proof of a settlement.
@@ -108,6 +115,7 @@ contract Settlement {
     );
     event DatasetUpdated(uint256 indexed id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
     event DatasetRetired(uint256 indexed id);
+    event RowPriceSet(uint256 indexed id, uint256 pricePerRow);
     event VerifierRegistered(bytes32 indexed id, address data, uint32 keys, uint32 inputs, uint64 shardRows);
     event JobOpened(
         uint256 indexed id,
@@ -154,7 +162,7 @@ contract Settlement {
     {
         if (commitment >= R || rows == 0) revert BadDataset();
         id = ++datasetCount;
-        datasets_[id] = Dataset(msg.sender, rows, false, commitment, schemaHash, price);
+        datasets_[id] = Dataset(msg.sender, rows, false, commitment, schemaHash, price, 0);
         emit DatasetRegistered(id, msg.sender, commitment, rows, schemaHash, price);
     }
 
@@ -168,6 +176,20 @@ contract Settlement {
         d.schemaHash = schemaHash;
         d.price = price;
         emit DatasetUpdated(id, commitment, rows, schemaHash, price);
+    }
+
+    /// Sets a dataset's price per row proved (its owner only). Jobs already
+    /// open keep the charge they were opened with.
+    function setRowPrice(uint256 id, uint256 pricePerRow) external {
+        ownedDataset(id).pricePerRow = pricePerRow;
+        emit RowPriceSet(id, pricePerRow);
+    }
+
+    /// What a job on dataset `id` costs now: its price plus its price per
+    /// row times its rows.
+    function priceOf(uint256 id) public view returns (uint256) {
+        Dataset storage d = datasets_[id];
+        return d.price + d.pricePerRow * d.rows;
     }
 
     /// Retires a dataset (its owner only): no new job may name it.
@@ -284,7 +306,8 @@ contract Settlement {
         if (d.owner == address(0)) revert UnknownDataset(datasetId);
         if (d.retired) revert DatasetRetiredError(datasetId);
         if (d.commitment != commitment) revert CommitmentChanged(d.commitment);
-        if (msg.value < d.price) revert LowEscrow(d.price);
+        uint256 charge = priceOf(datasetId);
+        if (msg.value < charge) revert LowEscrow(charge);
         if (deadline <= block.timestamp) revert BadDeadline();
         if (verifierId != bytes32(0) && verifiers_[verifierId].data == address(0)) {
             revert UnknownVerifier(verifierId);
@@ -308,7 +331,8 @@ contract Settlement {
             d.commitment,
             msg.value,
             question,
-            keccak256(abi.encodePacked(circuitIds))
+            keccak256(abi.encodePacked(circuitIds)),
+            charge
         );
         emit JobOpened(
             id,
@@ -348,9 +372,10 @@ contract Settlement {
         j.status = Status.Settled;
         j.verifier = verifierId;
         results_[id] = values;
-        uint256 amount = j.escrow;
+        uint256 amount = j.charge;
         emit JobSettled(id, verifierId, values, j.payee, amount);
         pay(j.payee, amount);
+        if (j.escrow > amount) pay(j.researcher, j.escrow - amount);
     }
 
     /// What every settlement checks: the job is open and in time, the
@@ -610,7 +635,7 @@ contract Settlement {
             msg.value == 0 || t.metric > MAE || template.length == 0 || template.length >= MAX_CODE
                 || t.closes <= block.timestamp || t.deadline <= t.closes
         ) revert BadBounty();
-        if (t.entryFee < d.price) revert LowEscrow(d.price);
+        if (t.entryFee < priceOf(t.datasetId)) revert LowEscrow(priceOf(t.datasetId));
         id = ++bountyCount;
         Bounty storage b = bounties_[id];
         b.sponsor = msg.sender;

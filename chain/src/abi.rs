@@ -11,11 +11,11 @@ sol! {
     /// The settlement contract.
     #[derive(Debug, PartialEq)]
     contract Settlement {
-        struct Dataset { address owner; uint64 rows; bool retired; uint256 commitment; bytes32 schemaHash; uint256 price; }
+        struct Dataset { address owner; uint64 rows; bool retired; uint256 commitment; bytes32 schemaHash; uint256 price; uint256 pricePerRow; }
         struct Verifier { address data; uint64 shardRows; uint32 inputs; uint32 keys; }
         struct Job {
             address researcher; uint64 datasetId; uint64 deadline; uint8 status; address payee;
-            uint64 rows; bytes32 verifier; uint256 commitment; uint256 escrow; bytes32 question; bytes32 circuits;
+            uint64 rows; bytes32 verifier; uint256 commitment; uint256 escrow; bytes32 question; bytes32 circuits; uint256 charge;
         }
         struct Shard { uint256 key; uint256 offset; uint256 linkIn; uint256 linkOut; uint256[8] proof; }
         struct Bounty {
@@ -31,6 +31,7 @@ sol! {
         event DatasetRegistered(uint256 indexed id, address indexed owner, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
         event DatasetUpdated(uint256 indexed id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price);
         event DatasetRetired(uint256 indexed id);
+        event RowPriceSet(uint256 indexed id, uint256 pricePerRow);
         event VerifierRegistered(bytes32 indexed id, address data, uint32 keys, uint32 inputs, uint64 shardRows);
         event JobOpened(uint256 indexed id, uint256 indexed datasetId, address indexed researcher, bytes32 verifier, bytes32 question, uint256[] circuitIds, uint256 nonce, uint256 escrow, uint64 deadline);
         event JobSettled(uint256 indexed id, bytes32 verifier, uint256[] values, address payee, uint256 amount);
@@ -78,6 +79,8 @@ sol! {
         function registerDataset(uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price) external returns (uint256 id);
         function updateDataset(uint256 id, uint256 commitment, uint64 rows, bytes32 schemaHash, uint256 price) external;
         function retireDataset(uint256 id) external;
+        function setRowPrice(uint256 id, uint256 pricePerRow) external;
+        function priceOf(uint256 id) external view returns (uint256);
         function dataset(uint256 id) external view returns (Dataset memory);
         function registerVerifier(bytes calldata bundle, uint32 keys, uint32 inputs) external returns (bytes32 id);
         function verifier(bytes32 id) external view returns (Verifier memory);

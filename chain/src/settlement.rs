@@ -48,6 +48,11 @@ pub struct JobView {
     pub question: B256,
     /// keccak256 of the circuit ids the job may settle with.
     pub circuits: B256,
+    /// What settling it pays the owner (the dataset's price for its rows
+    /// when it opened; in JSON a decimal string): the rest of the escrow is
+    /// refunded at settlement.
+    #[serde(serialize_with = "decimal")]
+    pub charge: U256,
 }
 
 /// A field element as 32 bytes of hex, leading zeros kept.
@@ -381,6 +386,22 @@ impl Settlement {
         self.send(from, call, U256::ZERO).await
     }
 
+    /// Sets a dataset's price per row proved (its owner only).
+    pub async fn set_row_price(&self, from: &Wallet, id: u64, per_row: U256) -> Result<TxReceipt> {
+        let call = S::setRowPriceCall {
+            id: U256::from(id),
+            pricePerRow: per_row,
+        };
+        self.send(from, call, U256::ZERO).await
+    }
+
+    /// What a job on dataset `id` costs now (its price plus its price per
+    /// row times its rows): the least escrow `openJob` takes, and what
+    /// settling it pays the owner.
+    pub async fn price_of(&self, id: u64) -> Result<U256> {
+        self.view(S::priceOfCall { id: U256::from(id) }).await
+    }
+
     /// A dataset's registration.
     pub async fn dataset(&self, id: u64) -> Result<S::Dataset> {
         self.view(S::datasetCall { id: U256::from(id) }).await
@@ -435,6 +456,7 @@ impl Settlement {
             escrow: j.escrow,
             question: j.question,
             circuits: j.circuits,
+            charge: j.charge,
         })
     }
 

@@ -61,10 +61,10 @@ pub struct OpenArgs {
     /// The prize, in wei.
     #[arg(long)]
     prize_wei: u128,
-    /// Each entry's fee, in wei (at least the dataset's price; it pays the
-    /// owner for the entry's proof).
-    #[arg(long, default_value_t = 0)]
-    entry_fee_wei: u128,
+    /// Each entry's fee, in wei (at least the dataset's price on chain,
+    /// the default; it pays the owner for the entry's proof).
+    #[arg(long)]
+    entry_fee_wei: Option<u128>,
     /// Seconds from now until entries close.
     #[arg(long, default_value_t = 7 * 86_400)]
     closes_secs: u64,
@@ -197,6 +197,10 @@ async fn open(a: OpenArgs) -> Result<()> {
         );
     }
     let now = s.chain().now().await?;
+    let entry_fee = match a.entry_fee_wei {
+        Some(f) => U256::from(f),
+        None => s.price_of(a.chain_dataset).await?,
+    };
     let t = Terms {
         dataset: a.chain_dataset,
         commitment,
@@ -204,7 +208,7 @@ async fn open(a: OpenArgs) -> Result<()> {
         template: template.clone(),
         closes: now + a.closes_secs,
         deadline: now + a.deadline_secs,
-        entry_fee: U256::from(a.entry_fee_wei),
+        entry_fee,
         void_if_withheld: a.void_if_withheld,
         prize: U256::from(a.prize_wei),
     };
@@ -213,7 +217,7 @@ async fn open(a: OpenArgs) -> Result<()> {
         "bounty": id, "dataset": a.dataset, "chain_dataset": a.chain_dataset,
         "metric": metric.name(), "question": describe(&template),
         "closes": t.closes, "deadline": t.deadline,
-        "prize_wei": a.prize_wei.to_string(), "entry_fee_wei": a.entry_fee_wei.to_string(),
+        "prize_wei": a.prize_wei.to_string(), "entry_fee_wei": entry_fee.to_string(),
         "sponsor": sponsor.address().to_string(), "tx": r.hash.to_string(), "gas_used": r.gas_used,
     }));
     Ok(())

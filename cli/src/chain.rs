@@ -173,6 +173,10 @@ pub struct RegisterArgs {
     /// for the dataset).
     #[arg(long)]
     price_wei: Option<u128>,
+    /// Price per row proved, in wei, on top of --price-wei: a job costs
+    /// `price + rows * price per row`, charged exactly at settlement.
+    #[arg(long)]
+    price_per_row_wei: Option<u128>,
 }
 
 #[derive(Args)]
@@ -184,9 +188,10 @@ pub struct OpenArgs {
     /// the dataset and the commitment it pins, with the circuits it allows.
     #[arg(long)]
     question: PathBuf,
-    /// Escrow, in wei (at least the dataset's price).
-    #[arg(long, default_value_t = 0)]
-    value_wei: u128,
+    /// Escrow, in wei (default: the dataset's price on chain, `priceOf`;
+    /// anything above it is refunded at settlement).
+    #[arg(long)]
+    value_wei: Option<u128>,
     /// Seconds from now until the job can only be refunded.
     #[arg(long, default_value_t = 86_400)]
     deadline_secs: u64,
@@ -263,10 +268,16 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                         U256::from(price),
                     )
                     .await?;
+                if let Some(per_row) = a.price_per_row_wei {
+                    s.set_row_price(&owner, id, U256::from(per_row)).await?;
+                }
                 print(serde_json::json!({
                     "dataset_id": id, "dataset": meta.name, "commitment": meta.commitment,
                     "rows": meta.rows, "schema_sha256": schema_hash.to_string(),
-                    "price_wei": price.to_string(), "tx": r.hash.to_string(), "gas_used": r.gas_used,
+                    "price_wei": price.to_string(),
+                    "price_per_row_wei": a.price_per_row_wei.unwrap_or(0).to_string(),
+                    "job_price_wei": s.price_of(id).await?.to_string(),
+                    "tx": r.hash.to_string(), "gas_used": r.gas_used,
                 }));
             }
             ChainCmd::OpenJob(a) => {
@@ -296,20 +307,24 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                     );
                 }
                 let deadline = s.chain().now().await? + a.deadline_secs;
+                let value = match a.value_wei {
+                    Some(v) => U256::from(v),
+                    None => s.price_of(pin.dataset_id).await?,
+                };
                 let o = zkgate_chain::settlement::OpenJob {
                     verifier: a.verifier.unwrap_or(B256::ZERO),
                     ..zkgate_chain::settlement::OpenJob::for_question(
                         &q,
                         pin.dataset_id,
                         deadline,
-                        U256::from(a.value_wei),
+                        value,
                     )?
                 };
                 let (id, r) = s.open_job(&researcher, &o).await?;
                 print(serde_json::json!({
                     "job": id, "dataset_id": pin.dataset_id, "deadline": deadline,
                     "question_sha256": hex::encode(q.hash()),
-                    "escrow_wei": a.value_wei.to_string(), "researcher": researcher.address().to_string(),
+                    "escrow_wei": value.to_string(), "researcher": researcher.address().to_string(),
                     "tx": r.hash.to_string(), "gas_used": r.gas_used,
                 }));
             }

@@ -112,9 +112,11 @@ pub struct SubmitArgs {
     /// chain), then submit it; the gateway settles it once proved.
     #[arg(long, conflicts_with = "chain_job")]
     chain_dataset: Option<u64>,
-    /// With --chain-dataset: escrow, in wei (at least the dataset's price).
-    #[arg(long, default_value_t = 0)]
-    value_wei: u128,
+    /// With --chain-dataset: escrow, in wei (default: the dataset's price
+    /// on chain, `priceOf`: its price plus its price per row times its
+    /// rows; anything above it is refunded at settlement).
+    #[arg(long)]
+    value_wei: Option<u128>,
     /// With --chain-dataset: seconds from now until the job can only be
     /// refunded.
     #[arg(long, default_value_t = 86_400)]
@@ -259,24 +261,28 @@ fn enter_bounty(
     Ok(job)
 }
 
-/// Opens the on-chain job for question `q` from the researcher's key.
-fn open_job(a: &SubmitArgs, q: &zkgate_statement::Question, dataset_id: u64) -> Result<u64> {
+/// Opens the on-chain job for question `q` from the researcher's key;
+/// returns it and its escrow.
+fn open_job(
+    a: &SubmitArgs,
+    q: &zkgate_statement::Question,
+    dataset_id: u64,
+) -> Result<(u64, zkgate_chain::alloy_primitives::U256)> {
     let target = a.chain.target()?;
     let (s, researcher) = (target.settlement()?, target.wallet(1)?);
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let deadline = s.chain().now().await? + a.deadline_secs;
+        let value = match a.value_wei {
+            Some(v) => zkgate_chain::alloy_primitives::U256::from(v),
+            None => s.price_of(dataset_id).await?,
+        };
         let o = zkgate_chain::settlement::OpenJob {
             verifier: a.verifier.unwrap_or_default(),
-            ..zkgate_chain::settlement::OpenJob::for_question(
-                q,
-                dataset_id,
-                deadline,
-                zkgate_chain::alloy_primitives::U256::from(a.value_wei),
-            )?
+            ..zkgate_chain::settlement::OpenJob::for_question(q, dataset_id, deadline, value)?
         };
         let (id, _) = s.open_job(&researcher, &o).await?;
-        Ok(id)
+        Ok((id, value))
     })
 }
 
@@ -284,9 +290,24 @@ fn open_job(a: &SubmitArgs, q: &zkgate_statement::Question, dataset_id: u64) -> 
 fn dry_run(a: &SubmitArgs, client: &Client, manifest: &Manifest, model: Vec<u8>) -> Result<bool> {
     let rt = tokio::runtime::Runtime::new()?;
     let d = rt.block_on(async { ok(client.dry_run(manifest, model).await) })?;
+    // On chain, what the job will cost: the contract charges exactly this.
+    let price = match a.chain_dataset {
+        Some(id) => {
+            let s = a.chain.target()?.settlement()?;
+            Some(rt.block_on(s.price_of(id))?)
+        }
+        None => None,
+    };
     if a.json {
-        println!("{}", serde_json::to_string(&d)?);
+        let mut v = serde_json::to_value(&d)?;
+        if let Some(p) = price {
+            v["chain_price_wei"] = p.to_string().into();
+        }
+        println!("{v}");
     } else {
+        if let Some(p) = price {
+            println!("on chain: the job costs {p} wei (the dataset's price and its price per row), refunded beyond that at settlement");
+        }
         println!(
             "circuit {}: {} constraints in {} shard{}, about {:.0} s of setup and proving and {} MiB on the gateway",
             &d.circuit_id[..d.circuit_id.len().min(18)],
@@ -432,6 +453,11 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
     manifest.columns = Some(q.columns.clone());
     manifest.question = Some(q.clone());
     if a.dry_run {
+        // The gateway judges a dry run as the question's job; its on-chain
+        // job does not exist yet (the price is read from the chain).
+        if let Some(q) = manifest.question.as_mut() {
+            q.chain = None;
+        }
         return dry_run(&a, &client, &manifest, model);
     }
     if let Some((id, b)) = &bounty {
@@ -452,11 +478,10 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
         manifest.chain_job = Some(job);
     }
     if let Some(dataset_id) = a.chain_dataset {
-        let id = open_job(&a, &q, dataset_id)?;
+        let (id, escrow) = open_job(&a, &q, dataset_id)?;
         println!(
-            "opened on-chain job {id} for the question in {} with {} wei in escrow",
+            "opened on-chain job {id} for the question in {} with {escrow} wei in escrow",
             question_out.display(),
-            a.value_wei
         );
         manifest.chain_job = Some(id);
     }

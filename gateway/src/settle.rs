@@ -465,6 +465,7 @@ mod tests {
             escrow: U256::ZERO,
             question: B256::ZERO,
             circuits: B256::ZERO,
+            charge: U256::ZERO,
         };
         let one = std::slice::from_ref(header);
         assert!(check_settleable(4, &job, 900, (79.0, 20), one, &[]).is_ok());

@@ -120,10 +120,11 @@ async fn enter(
     fee: U256,
 ) -> Entry {
     let circuits = vec![circuit(d, m, aggregate.clone())];
-    let (job, _) = s
+    let (job, r) = s
         .enter_bounty(who, bounty, common::question(label), &circuits, fee)
         .await
         .unwrap();
+    eprintln!("enterBounty: {} gas", r.gas_used);
     let outcome = prove(d, m, aggregate, s.job_nonce(job).await.unwrap());
     assert_eq!(receipt_circuits(&outcome.receipt), circuits);
     Entry {

@@ -7,5 +7,6 @@ mod bounty;
 mod common;
 mod embedded;
 mod erc7992;
+mod metering;
 mod precompiles;
 mod refused_payment;

@@ -62,7 +62,8 @@ fn a_bounty_from_the_command_line() {
     };
     let (alice, bob, sponsor) = (token("alice"), token("bob"), token("sponsor"));
     ok(&strings(&["chain", "deploy", "--data-dir", d]));
-    ok(&strings(&[
+    // Priced per row: 100 wei a job plus 5 per row, 12 rows.
+    let reg = ok(&strings(&[
         "chain",
         "register-dataset",
         "--data-dir",
@@ -71,7 +72,10 @@ fn a_bounty_from_the_command_line() {
         "tab",
         "--price-wei",
         "100",
+        "--price-per-row-wei",
+        "5",
     ]));
+    assert_eq!(reg["job_price_wei"], "160");
     let mut server = Command::new(bin())
         .args(["serve", "--data-dir", d])
         .stdout(std::process::Stdio::null())
@@ -96,8 +100,29 @@ fn a_bounty_from_the_command_line() {
         ])
     };
 
+    // A researcher sees the on-chain price before submitting.
+    let mut dry = strings(&[
+        "submit",
+        "--dry-run",
+        "--chain-dataset",
+        "1",
+        "--dataset",
+        "tab",
+        "--model",
+        &fixture("models/linreg.onnx"),
+        "--aggregate",
+        "mse",
+        "--label",
+        "target",
+        "--data-dir",
+        d,
+    ]);
+    dry.extend(remote(&alice));
+    let (_, said, err) = run(&dry);
+    assert!(said.contains("the job costs 160 wei"), "{said}{err}");
+
     // The sponsor (here development account 0) puts up 5,000 wei for the
-    // lowest proven MSE of `target` from f0..f12; entries pay 100.
+    // lowest proven MSE of `target` from f0..f12; entries pay a job's price.
     let mut open = strings(&[
         "chain",
         "bounty",
@@ -118,8 +143,6 @@ fn a_bounty_from_the_command_line() {
         "target",
         "--prize-wei",
         "5000",
-        "--entry-fee-wei",
-        "100",
         "--closes-secs",
         "900",
         "--deadline-secs",
@@ -131,8 +154,14 @@ fn a_bounty_from_the_command_line() {
     wrong[metric] = "f1".into();
     let (success, _, err) = run(&wrong);
     assert!(!success && err.contains("not read from `mse`"), "{err}");
+    // Entries pay at least a job's price: 160 wei, the default fee.
+    let mut cheap = open.clone();
+    cheap.extend(strings(&["--entry-fee-wei", "100"]));
+    let (success, _, err) = run(&cheap);
+    assert!(!success && err.contains("LowEscrow"), "{err}");
     let opened = ok(&open);
     assert_eq!(opened["bounty"], 1);
+    assert_eq!(opened["entry_fee_wei"], "160");
 
     // Entries: each researcher registers the address that pays the fee.
     let out = tmp.path();
@@ -241,5 +270,5 @@ fn a_bounty_from_the_command_line() {
         "--dev-account",
         "0",
     ]));
-    assert_eq!(w["amount_wei"], "200");
+    assert_eq!(w["amount_wei"], "320");
 }
