@@ -4,7 +4,7 @@
 //! proves and settles each entry like any on-chain job; after the deadline
 //! anyone finalizes it and the contract pays the best proven score.
 
-use crate::chain::ChainArgs;
+use crate::chain::{print, ChainArgs};
 use crate::researcher::{ok, Remote};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
@@ -85,10 +85,6 @@ pub struct IdArgs {
     chain: ChainArgs,
     /// The bounty's id.
     bounty: u64,
-}
-
-fn print(v: serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(&v).expect("JSON prints"));
 }
 
 /// A bounty as an entrant reads it: its terms and its question.

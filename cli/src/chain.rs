@@ -209,7 +209,7 @@ pub struct JobArgs {
     job: u64,
 }
 
-fn print(v: serde_json::Value) {
+pub(crate) fn print(v: serde_json::Value) {
     println!("{}", serde_json::to_string_pretty(&v).expect("JSON prints"));
 }
 

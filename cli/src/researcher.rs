@@ -368,6 +368,13 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
             }
             let s = a.chain.target()?.settlement()?;
             let b = tokio::runtime::Runtime::new()?.block_on(crate::bounty::read(&s, id))?;
+            if b.view.version != zkgate_statement::VERSION {
+                bail!(
+                    "bounty {id} is written for circuit format {}, this client proves format {}: no entry of it could settle",
+                    b.view.version,
+                    zkgate_statement::VERSION
+                );
+            }
             if manifest.aggregate != b.template.aggregate {
                 bail!(
                     "bounty {id} asks for {}: state it with --aggregate and --label",

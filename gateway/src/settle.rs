@@ -206,6 +206,13 @@ async fn check_entry(s: &Settlement, id: u64, q: &Question) -> Result<()> {
             "on-chain job {id} is an entry of bounty {bounty}, whose scores are public: ask for them with noise (epsilon)"
         )));
     }
+    let terms = s.bounty(bounty).await.map_err(chain_err)?;
+    if terms.version != q.expected_circuit.version {
+        return Err(Error::Unprocessable(format!(
+            "on-chain job {id} is an entry of bounty {bounty}, written for circuit format {}; this gateway proves format {}: its settlement would be refused",
+            terms.version, q.expected_circuit.version
+        )));
+    }
     let template = s.bounty_template(bounty).await.map_err(chain_err)?;
     if q.expected_circuit.template() != template {
         return Err(Error::Unprocessable(format!(

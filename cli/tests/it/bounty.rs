@@ -7,8 +7,7 @@
 
 use crate::common;
 
-use common::{bin, fixture, head, zkgate};
-use std::process::Command;
+use common::{fixture, head, zkgate};
 
 fn run(args: &[String]) -> (bool, String, String) {
     let v: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -76,17 +75,7 @@ fn a_bounty_from_the_command_line() {
         "5",
     ]));
     assert_eq!(reg["job_price_wei"], "160");
-    let mut server = Command::new(bin())
-        .args(["serve", "--data-dir", d])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(t0.elapsed().as_secs() < 30, "gateway did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut server = common::serve(d, &addr);
     let gateway = format!("https://{addr}");
     let ca = dir.join("tls/cert.pem");
     let remote = |token: &str| {
@@ -208,6 +197,77 @@ fn a_bounty_from_the_command_line() {
         assert!(said.contains("entered bounty 1"), "{said}");
         assert!(said.contains("settled on chain"), "{said}");
     }
+
+    // The gateway's own rule, for clients that skip the CLI's: an entry of
+    // exact values (here of a second bounty, entered from Rust with a
+    // question written without noise) is refused before any proving.
+    let opened = ok(&open);
+    assert_eq!(opened["bounty"], 2);
+    let exact = out.join("exact.question.json");
+    let mut v = strings(&[
+        "submit",
+        "--chain-dataset",
+        "1",
+        "--value-wei",
+        "1",
+        "--dataset",
+        "tab",
+        "--model",
+        &fixture("models/linreg.onnx"),
+        "--aggregate",
+        "mse",
+        "--label",
+        "target",
+        "--data-dir",
+        d,
+        "--question-out",
+        exact.to_str().unwrap(),
+    ]);
+    v.extend(remote(&alice));
+    let (success, _, err) = run(&v);
+    assert!(!success && err.contains("LowEscrow"), "{err}");
+    let q = zkgate_statement::Question::from_json(&std::fs::read(&exact).unwrap()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let contract = zkgate_chain::config::ChainConfig::load(&dir)
+        .unwrap()
+        .unwrap()
+        .contract;
+    let s = zkgate_chain::Settlement::at(
+        zkgate_chain::Chain::embedded(&dir.join("chain/state.json")).unwrap(),
+        contract,
+    );
+    let (job, _) = rt
+        .block_on(s.enter_bounty(
+            &zkgate_chain::Wallet::dev(1).unwrap(),
+            2,
+            zkgate_chain::alloy_primitives::B256::from(q.hash()),
+            &zkgate_chain::settlement::circuits_of(&q).unwrap(),
+            zkgate_chain::alloy_primitives::U256::from(160u64),
+        ))
+        .unwrap();
+    let mut v = strings(&[
+        "submit",
+        "--chain-job",
+        &job.to_string(),
+        "--question",
+        exact.to_str().unwrap(),
+        "--dataset",
+        "tab",
+        "--model",
+        &fixture("models/linreg.onnx"),
+        "--aggregate",
+        "mse",
+        "--label",
+        "target",
+        "--data-dir",
+        d,
+    ]);
+    v.extend(remote(&alice));
+    let (success, _, err) = run(&v);
+    assert!(
+        !success && err.contains("an entry of bounty 2, whose scores are public"),
+        "{err}"
+    );
     let _ = server.kill();
     let _ = server.wait();
 
@@ -231,7 +291,6 @@ fn a_bounty_from_the_command_line() {
         d,
     ]));
     assert!(!success && err.contains("BountyNotOver"), "{err}");
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let chain = zkgate_chain::Chain::embedded(&dir.join("chain/state.json")).unwrap();
     rt.block_on(chain.advance_time(2000)).unwrap();
     let f = ok(&strings(&[

@@ -390,17 +390,7 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
     register.extend(["--key", key, "--data-dir", g]);
     let registered: serde_json::Value = serde_json::from_str(run(&register).trim()).unwrap();
     let verifier = registered["verifier"].as_str().unwrap().to_string();
-    let mut server = Command::new(common::bin())
-        .args(["serve", "--data-dir", g])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(t0.elapsed().as_secs() < 30, "gateway did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut server = common::serve(g, &addr);
     let gateway = format!("https://{addr}");
     let ca = gw.join("tls/cert.pem");
     let ca = ca.to_str().unwrap();

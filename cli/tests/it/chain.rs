@@ -10,8 +10,7 @@
 
 use crate::common;
 
-use common::{bin, fixture, head, zkgate};
-use std::process::Command;
+use common::{fixture, head, zkgate};
 
 fn ok(args: &[&str]) -> serde_json::Value {
     let out = zkgate(args);
@@ -101,17 +100,7 @@ fn chain_commands_on_the_embedded_chain() {
     assert_eq!(reg["dataset_id"], 1);
     assert_eq!(reg["rows"], 12);
 
-    let mut server = Command::new(bin())
-        .args(["serve", "--data-dir", d])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let t0 = std::time::Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(t0.elapsed().as_secs() < 30, "gateway did not start");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let mut server = common::serve(d, &addr);
     let gateway = format!("https://{addr}");
     let ca = dir.join("tls/cert.pem");
     let model = fixture("models/breast_cancer.onnx");

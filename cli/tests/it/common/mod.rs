@@ -37,6 +37,23 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `zkgate serve --data-dir dir`, waited for until `addr` accepts
+/// connections (the test fails after 30 s); its output is discarded.
+pub fn serve(dir: &str, addr: &str) -> std::process::Child {
+    let server = Command::new(bin())
+        .args(["serve", "--data-dir", dir])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(t0.elapsed().as_secs() < 30, "gateway did not start");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    server
+}
+
 /// A fixture's path, as the binary's arguments take it.
 pub fn fixture(rel: &str) -> String {
     zkgate_testkit::fixture(rel).display().to_string()
