@@ -89,25 +89,27 @@ fn a_bounty_from_the_command_line() {
         ])
     };
 
+    // Alice's linear model's MSE on `tab`, with `extra` flags.
+    let linreg = |extra: &[&str]| {
+        let mut v = strings(&["submit"]);
+        v.extend(strings(extra));
+        v.extend(strings(&[
+            "--dataset",
+            "tab",
+            "--model",
+            &fixture("models/linreg.onnx"),
+            "--aggregate",
+            "mse",
+            "--label",
+            "target",
+            "--data-dir",
+            d,
+        ]));
+        v.extend(remote(&alice));
+        run(&v)
+    };
     // A researcher sees the on-chain price before submitting.
-    let mut dry = strings(&[
-        "submit",
-        "--dry-run",
-        "--chain-dataset",
-        "1",
-        "--dataset",
-        "tab",
-        "--model",
-        &fixture("models/linreg.onnx"),
-        "--aggregate",
-        "mse",
-        "--label",
-        "target",
-        "--data-dir",
-        d,
-    ]);
-    dry.extend(remote(&alice));
-    let (_, said, err) = run(&dry);
+    let (_, said, err) = linreg(&["--dry-run", "--chain-dataset", "1"]);
     assert!(said.contains("the job costs 160 wei"), "{said}{err}");
 
     // The sponsor (here development account 0) puts up 5,000 wei for the
@@ -204,27 +206,14 @@ fn a_bounty_from_the_command_line() {
     let opened = ok(&open);
     assert_eq!(opened["bounty"], 2);
     let exact = out.join("exact.question.json");
-    let mut v = strings(&[
-        "submit",
+    let (success, _, err) = linreg(&[
         "--chain-dataset",
         "1",
         "--value-wei",
         "1",
-        "--dataset",
-        "tab",
-        "--model",
-        &fixture("models/linreg.onnx"),
-        "--aggregate",
-        "mse",
-        "--label",
-        "target",
-        "--data-dir",
-        d,
         "--question-out",
         exact.to_str().unwrap(),
     ]);
-    v.extend(remote(&alice));
-    let (success, _, err) = run(&v);
     assert!(!success && err.contains("LowEscrow"), "{err}");
     let q = zkgate_statement::Question::from_json(&std::fs::read(&exact).unwrap()).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -245,25 +234,12 @@ fn a_bounty_from_the_command_line() {
             zkgate_chain::alloy_primitives::U256::from(160u64),
         ))
         .unwrap();
-    let mut v = strings(&[
-        "submit",
+    let (success, _, err) = linreg(&[
         "--chain-job",
         &job.to_string(),
         "--question",
         exact.to_str().unwrap(),
-        "--dataset",
-        "tab",
-        "--model",
-        &fixture("models/linreg.onnx"),
-        "--aggregate",
-        "mse",
-        "--label",
-        "target",
-        "--data-dir",
-        d,
     ]);
-    v.extend(remote(&alice));
-    let (success, _, err) = run(&v);
     assert!(
         !success && err.contains("an entry of bounty 2, whose scores are public"),
         "{err}"
