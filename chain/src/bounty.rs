@@ -59,29 +59,33 @@ pub struct BountyView {
     pub entries: u32,
     /// Entries settled.
     pub settled: u32,
-    /// The dataset commitment entries are proved against (32 bytes of hex).
-    pub commitment: String,
-    /// The prize, in wei (decimal).
-    pub prize: String,
-    /// Each entry's fee, in wei (decimal).
-    pub entry_fee: String,
+    /// The dataset commitment entries are proved against (in JSON: 32
+    /// bytes of hex).
+    #[serde(serialize_with = "crate::settlement::word_hex")]
+    pub commitment: U256,
+    /// The prize, in wei (in JSON: a decimal string).
+    #[serde(serialize_with = "crate::settlement::decimal")]
+    pub prize: U256,
+    /// Each entry's fee, in wei (in JSON: a decimal string).
+    #[serde(serialize_with = "crate::settlement::decimal")]
+    pub entry_fee: U256,
 }
 
 /// How a bounty ended.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Finalized {
     /// The winning entry's job (0: none won).
     pub winner: u64,
     /// Who the prize is credited to (`withdraw` takes it).
     pub paid_to: Address,
-    /// The prize, in wei (decimal).
-    pub prize: String,
+    /// The prize, in wei.
+    pub prize: U256,
     /// Entries the owner left unsettled.
     pub withheld: u32,
     /// The settled entries' jobs, best first (ties: earlier entry first).
     pub ranking: Vec<u64>,
-    /// Their scores, fixed point with 27 decimals (decimal strings).
-    pub scores: Vec<String>,
+    /// Their scores, fixed point with 27 decimals.
+    pub scores: Vec<U256>,
     /// The transaction.
     pub tx: B256,
     /// Gas it used.
@@ -239,9 +243,9 @@ impl Settlement {
             version: b.version,
             entries: b.entries,
             settled: b.settled,
-            commitment: format!("0x{}", hex::encode(b.commitment.to_be_bytes::<32>())),
-            prize: b.prize.to_string(),
-            entry_fee: b.entryFee.to_string(),
+            commitment: b.commitment,
+            prize: b.prize,
+            entry_fee: b.entryFee,
         })
     }
 
@@ -348,10 +352,10 @@ impl Settlement {
         Ok(Finalized {
             winner: e.winner.to::<u64>(),
             paid_to: e.paidTo,
-            prize: e.prize.to_string(),
+            prize: e.prize,
             withheld: e.withheld,
             ranking: e.ranking.iter().map(|j| j.to::<u64>()).collect(),
-            scores: e.scores.iter().map(U256::to_string).collect(),
+            scores: e.scores,
             tx: r.hash,
             gas_used: r.gas_used,
         })

@@ -183,6 +183,24 @@ impl Chain {
         }
     }
 
+    /// Sends `call` to the contract at `to` with `value` wei (see
+    /// [`Chain::send`]).
+    pub async fn send_call<C: alloy_sol_types::SolCall>(
+        &self,
+        from: &Wallet,
+        to: Address,
+        call: C,
+        value: U256,
+    ) -> Result<TxReceipt> {
+        let tx = TxRequest {
+            to: Some(to),
+            data: call.abi_encode().into(),
+            value,
+            gas: None,
+        };
+        self.send(from, &tx).await
+    }
+
     /// A read-only call.
     pub async fn call(&self, to: Address, data: Bytes) -> Result<Bytes> {
         let tx = TxRequest {

@@ -208,15 +208,7 @@ impl InferenceContract {
 
     async fn send<C: SolCall>(&self, from: &Wallet, call: C) -> Result<TxReceipt> {
         self.chain
-            .send(
-                from,
-                &TxRequest {
-                    to: Some(self.address),
-                    data: call.abi_encode().into(),
-                    value: U256::ZERO,
-                    gas: None,
-                },
-            )
+            .send_call(from, self.address, call, U256::ZERO)
             .await
     }
 }

@@ -56,12 +56,18 @@ pub struct JobView {
 }
 
 /// A field element as 32 bytes of hex, leading zeros kept.
-fn word_hex<S: serde::Serializer>(v: &U256, s: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn word_hex<S: serde::Serializer>(
+    v: &U256,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&format!("0x{}", hex::encode(v.to_be_bytes::<32>())))
 }
 
 /// An amount as a decimal string.
-fn decimal<S: serde::Serializer>(v: &U256, s: S) -> std::result::Result<S::Ok, S::Error> {
+pub(crate) fn decimal<S: serde::Serializer>(
+    v: &U256,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     s.serialize_str(&v.to_string())
 }
 
@@ -331,17 +337,7 @@ impl Settlement {
         call: C,
         value: U256,
     ) -> Result<TxReceipt> {
-        self.chain
-            .send(
-                from,
-                &TxRequest {
-                    to: Some(self.address),
-                    data: call.abi_encode().into(),
-                    value,
-                    gas: None,
-                },
-            )
-            .await
+        self.chain.send_call(from, self.address, call, value).await
     }
 
     pub(crate) async fn view<C: SolCall>(&self, call: C) -> Result<C::Return> {

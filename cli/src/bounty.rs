@@ -143,14 +143,10 @@ pub async fn run(cmd: BountyCmd) -> Result<()> {
             let target = a.chain.target()?;
             let s = target.settlement()?;
             let f = s.finalize_bounty(&target.wallet(1)?, a.bounty).await?;
-            let scores: Vec<String> = f
-                .scores
-                .iter()
-                .map(|x| score_text(x.parse().unwrap_or(U256::MAX)))
-                .collect();
+            let scores: Vec<String> = f.scores.iter().map(|x| score_text(*x)).collect();
             print(serde_json::json!({
                 "bounty": a.bounty, "winner": (f.winner != 0).then_some(f.winner),
-                "prize_credited_to": f.paid_to.to_string(), "prize_wei": f.prize,
+                "prize_credited_to": f.paid_to.to_string(), "prize_wei": f.prize.to_string(),
                 "withheld": f.withheld, "ranking": f.ranking, "scores": scores,
                 "tx": f.tx.to_string(), "gas_used": f.gas_used,
             }));

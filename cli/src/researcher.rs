@@ -248,7 +248,6 @@ fn enter_bounty(
 ) -> Result<u64> {
     let target = a.chain.target()?;
     let (s, researcher) = (target.settlement()?, target.wallet(1)?);
-    let fee: zkgate_chain::alloy_primitives::U256 = b.view.entry_fee.parse()?;
     let circuits = zkgate_chain::settlement::circuits_of(q)?;
     let rt = tokio::runtime::Runtime::new()?;
     let (job, _) = rt.block_on(s.enter_bounty(
@@ -256,7 +255,7 @@ fn enter_bounty(
         id,
         zkgate_chain::alloy_primitives::B256::from(q.hash()),
         &circuits,
-        fee,
+        b.view.entry_fee,
     ))?;
     Ok(job)
 }
