@@ -10,12 +10,13 @@ use zkgate_statement::quant::QuantConfig;
 use zkgate_statement::{Aggregate, Fr, Question, Schema};
 
 /// Public metadata of a dataset (what researchers see).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetMeta {
     /// Name.
     pub name: String,
     /// The declared schema: every column's name, kind, range and scale,
     /// and the stored bits (what circuits are built from).
+    #[schema(value_type = Object)]
     pub schema: Schema,
     /// Rows.
     pub rows: u64,
@@ -43,20 +44,22 @@ impl DatasetMeta {
 pub const ON_CHAIN_BUDGET: &str = "(on chain)";
 
 /// What a researcher submits with the model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Manifest {
     /// Dataset name.
     pub dataset: String,
     /// Columns feeding the model (default: all but the label).
     #[serde(default)]
     pub columns: Option<Vec<String>>,
-    /// The aggregate.
+    /// The aggregate: `{"kind": ...}` with its parameters (`docs/question.schema.json`).
+    #[schema(value_type = Object)]
     pub aggregate: Aggregate,
     /// Resubmitting with the same key returns the same job.
     #[serde(default)]
     pub idempotency_key: Option<String>,
-    /// Quantization settings.
+    /// Quantization settings (any subset; the rest take their defaults).
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub quant: QuantConfig,
     /// The on-chain job this one settles: the proof is bound to it and
     /// submitted to the settlement contract once proved.
@@ -77,6 +80,7 @@ pub struct Manifest {
     /// must answer exactly it, and its proofs are bound to its hash (which
     /// also seeds any noise) instead of `nonce`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub question: Option<Question>,
 }
 
@@ -115,7 +119,7 @@ impl Manifest {
 }
 
 /// A job's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     /// Accepted, waiting for a prover.
@@ -182,7 +186,7 @@ impl JobState {
 }
 
 /// A job.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
     /// Id.
     pub id: String,
@@ -203,6 +207,7 @@ pub struct Job {
     /// Unix seconds.
     pub updated: u64,
     /// Seconds per step, when done.
+    #[schema(value_type = Option<BTreeMap<String, f64>>)]
     pub timings: Option<Timings>,
     /// The on-chain settlement: transaction, block, gas and values, or why
     /// the chain refused it.
@@ -228,7 +233,7 @@ pub struct Job {
 
 /// What submitting a job would do, found without storing or running
 /// anything (`POST /v1/jobs/dry-run`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DryRun {
     /// The owner's policy at submission: `allow`, `hold` (the job would
     /// wait for the owner's approval) or `deny`.
@@ -260,7 +265,7 @@ pub struct DryRun {
 
 /// Why a job waits for the data owner: the policy rules that hold it and
 /// their reasons, as a denial would name them.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Hold {
     /// The rules.
     pub rules: Vec<String>,
@@ -271,7 +276,7 @@ pub struct Hold {
 }
 
 /// The data owner's decision on a held job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Review {
     /// `approved` or `denied`.
     pub decision: String,
@@ -290,7 +295,7 @@ impl Review {
 }
 
 /// Where a running job is.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     /// The pipeline's step: `compile`, `evaluate`, `setup`, `prove`,
     /// `verify`.
@@ -310,12 +315,13 @@ pub struct Progress {
 }
 
 /// The on-chain job a gateway job settles, fixed when it is accepted.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChainBinding {
     /// The on-chain job.
     pub job: u64,
     /// The settlement contract (checksummed in JSON).
     #[serde(with = "checksummed")]
+    #[schema(value_type = String)]
     pub contract: Address,
     /// The chain.
     pub chain_id: u64,
@@ -342,7 +348,7 @@ pub type Timings = BTreeMap<String, f64>;
 
 /// What came of an on-chain job's settlement. In JSON: the settlement's
 /// fields, `{"error": why}` or `{"retrying": why}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum SettlementRecord {
     /// Settled (by this gateway now or before).
@@ -388,16 +394,18 @@ impl SettlementRecord {
 }
 
 /// A settlement on chain, as recorded with its job.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SettledTx {
     /// The chain.
     pub chain_id: u64,
     /// The settlement contract (checksummed in JSON).
     #[serde(with = "checksummed")]
+    #[schema(value_type = String)]
     pub contract: Address,
     /// The on-chain job.
     pub job: u64,
     /// The settling transaction.
+    #[schema(value_type = String)]
     pub tx: B256,
     /// Its block.
     pub block: u64,
@@ -425,7 +433,7 @@ mod checksummed {
 
 /// An error as clients see it: `{code, message}`, and for a policy denial
 /// the rules that denied.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// The stable code.
     pub code: String,

@@ -2,6 +2,7 @@
 //! document. Each handler reads its request with [`crate::http`]'s
 //! extractors and makes one call into [`crate::research`].
 
+use crate::config::Limits;
 use crate::error::{Error, Result};
 use crate::http::{bearer, blocking, read_form, AppState, Caller, Form};
 use crate::owner::setup::token_hash;
@@ -12,42 +13,139 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
 use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use zkgate_client::api::{DatasetMeta, DryRun, Job, Manifest};
+
+/// The OpenAPI document's frame: its title, the bearer scheme every route
+/// takes unless it says otherwise, and the shared schemas; the paths come
+/// from the handlers' `#[utoipa::path]` as [`documented`] routes them.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "zkgate gateway"),
+    modifiers(&Bearer),
+    security(("bearer" = [])),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+/// The bearer-token security scheme.
+struct Bearer;
+
+impl utoipa::Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
+
+/// Every documented route (the researcher's, the owner's and the
+/// console's), each registered with the OpenAPI operation its handler
+/// declares, so the router and the document cannot disagree.
+fn documented(limits: &Limits) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
+        .routes(routes!(datasets))
+        .routes(routes!(submit, my_jobs))
+        .routes(routes!(job))
+        .routes(routes!(cancel))
+        .routes(routes!(receipt))
+        .routes(routes!(vk))
+        .routes(routes!(address_challenge, register_address))
+        .routes(routes!(ceremony_file))
+        .routes(routes!(kept_keys))
+        .routes(routes!(kept_key_file))
+        .routes(routes!(audit_head))
+        .routes(routes!(mock))
+        .routes(routes!(dry_run))
+        .layer(DefaultBodyLimit::max(limits.max_upload_bytes))
+        .merge(crate::owner::api::routes(limits))
+        .merge(crate::console::routes())
+}
 
 /// The router.
 pub fn router(gw: Arc<Gateway>) -> Router {
-    let limit = gw.config.limits.max_upload_bytes;
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
-        .route("/openapi.json", get(|| async { Json(openapi()) }))
-        .route("/v1/datasets", get(datasets))
-        .route("/v1/jobs", post(submit).get(my_jobs))
-        .route("/v1/jobs/{id}", get(job))
-        .route("/v1/jobs/{id}/cancel", post(cancel))
-        .route("/v1/jobs/{id}/receipt", get(receipt))
-        .route("/v1/jobs/{id}/vk", get(vk))
-        .route(
-            "/v1/me/address",
-            get(address_challenge).put(register_address),
-        )
-        .route("/v1/ceremony", get(ceremony_file))
-        .route("/v1/ceremony/keys", get(kept_keys))
-        .route("/v1/ceremony/keys/{vk}", get(kept_key_file))
-        .route("/v1/audit/head", get(audit_head))
-        .route("/v1/datasets/{name}/mock", get(mock))
-        .route("/v1/jobs/dry-run", post(dry_run))
-        .layer(DefaultBodyLimit::max(limit))
-        .merge(crate::owner::api::routes(&gw))
-        .merge(crate::console::routes())
+    let (routes, _) = documented(&gw.config.limits).split_for_parts();
+    routes
+        .merge(crate::owner::api::renamed(&gw.config.limits))
+        .merge(crate::console::assets())
         .with_state(gw)
+}
+
+/// The OpenAPI 3.1 document of the API: the documented routes' operations
+/// and the API's types as schemas, with `x-renamed` naming the old
+/// prefixes still answered as their successors (deprecated).
+pub fn openapi() -> Value {
+    let (_, api) = documented(&Limits::default()).split_for_parts();
+    let mut doc = serde_json::to_value(&api).unwrap_or_default();
+    doc["info"]["version"] = env!("CARGO_PKG_VERSION").into();
+    doc["x-renamed"] = crate::owner::api::RENAMED
+        .iter()
+        .map(|(old, new)| (old.to_string(), Value::from(*new)))
+        .collect::<serde_json::Map<_, _>>()
+        .into();
+    doc
+}
+
+/// A submission's multipart form (`POST /v1/jobs`, `POST /v1/jobs/dry-run`),
+/// as the OpenAPI document describes it; [`read_form`] reads it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct SubmissionForm {
+    /// The manifest (JSON, [`Manifest`]).
+    #[schema(value_type = String, content_media_type = "application/json")]
+    manifest: Manifest,
+    /// The ONNX model.
+    #[schema(value_type = String, format = Binary)]
+    model: Vec<u8>,
+    /// Up to two phase-2 keys of the job's circuits over the gateway's
+    /// powers-of-tau file (`.zkey` with its transcript: `zkgate ceremony`
+    /// or `snarkjs zkey contribute`), proved with once checked.
+    #[schema(value_type = Option<String>, format = Binary)]
+    ceremony_key: Option<Vec<u8>>,
+    /// A ceremony key kept from an earlier job (`GET /v1/ceremony/keys`),
+    /// by its verifying key's SHA-256.
+    kept_ceremony_key: Option<String>,
+}
+
+/// The body of every error answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error's stable code and message.
+    pub error: crate::error::ErrorDetail,
+}
+
+/// `GET /healthz`: alive.
+#[utoipa::path(get, path = "/healthz", tag = "service", security(()),
+    responses((status = 200, description = "alive", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /openapi.json`: this document.
+#[utoipa::path(get, path = "/openapi.json", tag = "service", security(()),
+    responses((status = 200, description = "this document", body = Object)))]
+async fn openapi_json() -> Json<Value> {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(openapi).clone())
 }
 
 /// `GET /v1/ceremony`: the powers-of-tau file ceremony keys must be made
 /// over (its SHA-256 and power), or 404 when the gateway takes none.
+#[utoipa::path(get, path = "/v1/ceremony", tag = "researcher",
+    responses(
+        (status = 200, description = "the powers-of-tau file ceremony keys are made over: ptau_sha256, ptau_blake2b, power, public (the public file it is, or null)", body = Object),
+        (status = 404, description = "the gateway takes no ceremony keys", body = ErrorBody)))]
 async fn ceremony_file(State(gw): State<AppState>, _: Caller) -> Result<Response> {
     let info = blocking(&gw, research::ceremony_file).await?;
     Ok(Json(info).into_response())
@@ -55,6 +153,8 @@ async fn ceremony_file(State(gw): State<AppState>, _: Caller) -> Result<Response
 
 /// `GET /v1/ceremony/keys`: the ceremony keys kept from the caller's
 /// earlier jobs.
+#[utoipa::path(get, path = "/v1/ceremony/keys", tag = "researcher",
+    responses((status = 200, description = "the ceremony keys kept from the caller's earlier jobs (only theirs): researcher, vk_sha256, circuit_id, shard_rows, transcript_sha256, contributors, contribution_hashes, ptau_blake2b, first_job, added; a submission names one with a `kept_ceremony_key` field", body = [Object])))]
 async fn kept_keys(State(gw): State<AppState>, Caller(who): Caller) -> Result<Response> {
     let keys = blocking(&gw, move |g| g.store.kept_ceremony_keys(&who.name)).await?;
     Ok(Json(keys).into_response())
@@ -62,6 +162,11 @@ async fn kept_keys(State(gw): State<AppState>, Caller(who): Caller) -> Result<Re
 
 /// `GET /v1/ceremony/keys/{vk}`: a kept ceremony key's `.zkey` (to check,
 /// contribute to, or pin in a question).
+#[utoipa::path(get, path = "/v1/ceremony/keys/{vk}", tag = "researcher",
+    params(("vk" = String, Path, description = "the kept key's verifying key's SHA-256, hex")),
+    responses(
+        (status = 200, description = "the kept key's .zkey", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "no kept key with this verifying key's SHA-256", body = ErrorBody)))]
 async fn kept_key_file(
     State(gw): State<AppState>,
     Caller(who): Caller,
@@ -77,17 +182,28 @@ async fn kept_key_file(
 /// `GET /v1/audit/head`: the audit log's head (entries, hash of the last
 /// one) signed now by the vault's key, for researchers to keep: the owner
 /// cannot later rewrite the history before it without the anchor showing.
+#[utoipa::path(get, path = "/v1/audit/head", tag = "researcher",
+    responses((status = 200, description = "the audit log's head signed by the vault's key: seq, head, time, signer, signature", body = Object)))]
 async fn audit_head(State(gw): State<AppState>, _: Caller) -> Json<crate::audit::Anchor> {
     Json(gw.audit.anchor(&gw.vault().signer()))
 }
 
 /// `GET /v1/me/address`: the caller's registered address, and a fresh
 /// registration message for their Ethereum key to sign.
+#[utoipa::path(get, path = "/v1/me/address", tag = "researcher",
+    responses((status = 200, description = "the caller's registered Ethereum address (or null) and a fresh registration message to sign: {address, message}", body = Object)))]
 async fn address_challenge(State(gw): State<AppState>, Caller(who): Caller) -> Json<Value> {
     Json(research::address_challenge(&gw, &who))
 }
 
 /// `PUT /v1/me/address` with `{message, signature}`.
+#[utoipa::path(put, path = "/v1/me/address", tag = "researcher",
+    request_body(content = Object, description = "{message, signature}: the registration message, signed with personal_sign (EIP-191; 65 bytes, hex)"),
+    responses(
+        (status = 200, description = "registered: {address}, the recovered address", body = Object),
+        (status = 400, description = "not a fresh registration message of this gateway, or a bad signature", body = ErrorBody),
+        (status = 403, description = "the message names another researcher", body = ErrorBody),
+        (status = 409, description = "the address is another researcher's", body = ErrorBody)))]
 async fn register_address(
     State(gw): State<AppState>,
     Caller(who): Caller,
@@ -96,14 +212,30 @@ async fn register_address(
     Ok(Json(research::register_address(&gw, &who, &body).await?).into_response())
 }
 
+/// `GET /v1/datasets`: every dataset's public metadata.
+#[utoipa::path(get, path = "/v1/datasets", tag = "researcher",
+    responses(
+        (status = 200, description = "public metadata of every dataset", body = [DatasetMeta]),
+        (status = 401, description = "bad token", body = ErrorBody)))]
 async fn datasets(State(gw): State<AppState>, _: Caller) -> Result<Response> {
     Ok(Json(research::datasets(&gw)?).into_response())
 }
 
+/// `GET /v1/jobs`: the caller's jobs.
+#[utoipa::path(get, path = "/v1/jobs", tag = "researcher",
+    responses(
+        (status = 200, description = "the caller's jobs", body = [Job]),
+        (status = 401, description = "bad token", body = ErrorBody)))]
 async fn my_jobs(State(gw): State<AppState>, Caller(who): Caller) -> Result<Response> {
     Ok(Json(research::jobs(&gw, &who)?).into_response())
 }
 
+/// `GET /v1/jobs/{id}`: one of the caller's jobs.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "researcher",
+    params(("id" = String, Path, description = "the job's id")),
+    responses(
+        (status = 200, description = "the job", body = Job),
+        (status = 404, description = "no such job of yours", body = ErrorBody)))]
 async fn job(
     State(gw): State<AppState>,
     Caller(who): Caller,
@@ -112,6 +244,12 @@ async fn job(
     Ok(Json(research::job(&gw, &who, &id)?).into_response())
 }
 
+/// `POST /v1/jobs/{id}/cancel`.
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "researcher",
+    params(("id" = String, Path, description = "the job's id")),
+    responses(
+        (status = 200, description = "cancelled", body = Job),
+        (status = 409, description = "already finished", body = ErrorBody)))]
 async fn cancel(
     State(gw): State<AppState>,
     Caller(who): Caller,
@@ -120,6 +258,12 @@ async fn cancel(
     Ok(Json(research::cancel(&gw, &who, &id)?).into_response())
 }
 
+/// `GET /v1/jobs/{id}/receipt`: a done job's receipt.
+#[utoipa::path(get, path = "/v1/jobs/{id}/receipt", tag = "researcher",
+    params(("id" = String, Path, description = "the job's id")),
+    responses(
+        (status = 200, description = "the receipt (JSON)", body = Object),
+        (status = 409, description = "not done", body = ErrorBody)))]
 async fn receipt(
     State(gw): State<AppState>,
     Caller(who): Caller,
@@ -132,6 +276,12 @@ async fn receipt(
     Ok(([(header::CONTENT_TYPE, "application/json")], r).into_response())
 }
 
+/// `GET /v1/jobs/{id}/vk`: a done job's verifying key(s).
+#[utoipa::path(get, path = "/v1/jobs/{id}/vk", tag = "researcher",
+    params(("id" = String, Path, description = "the job's id")),
+    responses(
+        (status = 200, description = "the verifying key(s), compressed", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 409, description = "not done", body = ErrorBody)))]
 async fn vk(
     State(gw): State<AppState>,
     Caller(who): Caller,
@@ -147,6 +297,18 @@ async fn vk(
 /// `POST /v1/jobs`: a model and its manifest (see [`research::submit`]):
 /// 202 with a new job, 200 with the job an idempotent resubmission
 /// repeats.
+#[utoipa::path(post, path = "/v1/jobs", tag = "researcher",
+    request_body(content = SubmissionForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 202, description = "accepted", body = Job),
+        (status = 200, description = "same idempotency key: the existing job", body = Job),
+        (status = 400, description = "malformed manifest or model", body = ErrorBody),
+        (status = 401, description = "bad token", body = ErrorBody),
+        (status = 403, description = "policy denied, or an on-chain job not opened by the caller's registered address", body = ErrorBody),
+        (status = 404, description = "unknown dataset", body = ErrorBody),
+        (status = 413, description = "upload too large", body = ErrorBody),
+        (status = 422, description = "unsupported op, unknown column, wrong input count", body = ErrorBody),
+        (status = 429, description = "too many active jobs", body = ErrorBody)))]
 async fn submit(
     State(gw): State<AppState>,
     Caller(who): Caller,
@@ -178,6 +340,11 @@ async fn submit(
 }
 
 /// `GET /v1/datasets/{name}/mock`: the dataset's mock twin as CSV.
+#[utoipa::path(get, path = "/v1/datasets/{name}/mock", tag = "researcher",
+    params(("name" = String, Path, description = "the dataset")),
+    responses(
+        (status = 200, description = "the declared schema's columns over synthetic rows drawn from the declared ranges (at most 10,000)", content_type = "text/csv", body = String),
+        (status = 404, description = "no such dataset", body = ErrorBody)))]
 async fn mock(State(gw): State<AppState>, _: Caller, Path(name): Path<String>) -> Result<Response> {
     let n = name.clone();
     let csv = blocking(&gw, move |gw| research::mock(gw, &n)).await?;
@@ -196,6 +363,13 @@ async fn mock(State(gw): State<AppState>, _: Caller, Path(name): Path<String>) -
 
 /// `POST /v1/jobs/dry-run`: the submission's form, judged as a submission
 /// would be, nothing stored (see [`research::dry_run`]).
+#[utoipa::path(post, path = "/v1/jobs/dry-run", tag = "researcher",
+    request_body(content = SubmissionForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "what submitting would do; nothing is stored or proved", body = DryRun),
+        (status = 400, description = "malformed manifest or model", body = ErrorBody),
+        (status = 422, description = "unsupported op, unknown column, wrong input count", body = ErrorBody),
+        (status = 429, description = "limits.max_dry_runs_per_day reached", body = ErrorBody)))]
 async fn dry_run(
     State(gw): State<AppState>,
     Caller(who): Caller,
@@ -207,6 +381,11 @@ async fn dry_run(
     Ok(Json(research::dry_run(&gw, &who, manifest, model).await?).into_response())
 }
 
+/// `GET /metrics`: Prometheus text.
+#[utoipa::path(get, path = "/metrics", tag = "service", security(()),
+    responses(
+        (status = 200, description = "Prometheus text", content_type = "text/plain", body = String),
+        (status = 401, description = "not the metrics token (metrics_token_sha256) or, without one, the owner's; unless metrics_public is set", body = ErrorBody)))]
 async fn metrics(State(gw): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response> {
     if !gw.config.metrics_public {
         // The metrics token, or else the owner's; with neither configured
@@ -237,112 +416,6 @@ async fn metrics(State(gw): State<AppState>, headers: axum::http::HeaderMap) -> 
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
 }
 
-/// The OpenAPI 3.1 document of the API.
-pub fn openapi() -> serde_json::Value {
-    let error = serde_json::json!({ "$ref": "#/components/schemas/Error" });
-    let job = serde_json::json!({ "$ref": "#/components/schemas/Job" });
-    let id = serde_json::json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
-    let err = |d: &str| serde_json::json!({ "description": d, "content": { "application/json": { "schema": error } } });
-    let mut doc = serde_json::json!({
-        "openapi": "3.1.0",
-        "info": { "title": "zkgate gateway", "version": env!("CARGO_PKG_VERSION") },
-        "components": {
-            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
-            "schemas": {
-                "Error": { "type": "object", "properties": { "error": { "type": "object", "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
-                "Job": { "type": "object", "properties": {
-                    "id": { "type": "string" }, "researcher": { "type": "string" },
-                    "state": { "type": "string", "enum": ["queued", "held", "compiling", "setup", "proving", "proved", "settling", "done", "failed", "cancelled"] },
-                    "hold": { "type": "object", "description": "why a held job waits for the data owner: rules, message, since" },
-                    "review": { "type": "object", "description": "the owner's decision on a held job: decision (approved, denied), note, at" },
-                    "progress": { "type": "object", "description": "stage, shard (k of shards), started, elapsed_s, estimated_s" },
-                    "manifest": { "type": "object" }, "error": { "type": ["object", "null"] }, "attempts": { "type": "integer" },
-                    "settlement": { "type": "object", "description": "for an on-chain job: chain_id, contract, job, tx, block, gas_used, values; or error" },
-                    "chain": { "type": "object", "description": "for an on-chain job: the job, contract, chain_id and nonce it was accepted for" } } }
-            }
-        },
-        "security": [{ "bearer": [] }],
-        "paths": {
-            "/healthz": { "get": { "security": [], "responses": { "200": { "description": "alive" } } } },
-            "/metrics": { "get": { "security": [], "responses": { "200": { "description": "Prometheus text" }, "401": err("not the metrics token (metrics_token_sha256) or, without one, the owner's; unless metrics_public is set") } } },
-            "/v1/datasets": { "get": { "responses": { "200": { "description": "public metadata of every dataset" }, "401": err("bad token") } } },
-            "/v1/jobs": {
-                "get": { "responses": { "200": { "description": "the caller's jobs" }, "401": err("bad token") } },
-                "post": {
-                    "requestBody": { "content": { "multipart/form-data": { "schema": { "type": "object", "properties": {
-                        "manifest": { "type": "string", "description": "JSON: dataset, columns, aggregate, idempotency_key, quant (any subset), epsilon, chain_job (an on-chain job opened for the question, which then names the contract in `chain`), question (the researcher's question, docs/question.schema.json: the job must answer it and its proofs are bound to its hash), nonce (32 random bytes, hex, without a question)" },
-                        "ceremony_key": { "type": "string", "format": "binary", "description": "optional: a phase-2 key of the job's circuit over the gateway's powers-of-tau file, a snarkjs .zkey with its transcript (zkgate ceremony or snarkjs zkey contribute), proved with after it is checked" },
-                        "model": { "type": "string", "format": "binary" } } } } } },
-                    "responses": {
-                        "202": { "description": "accepted", "content": { "application/json": { "schema": job } } },
-                        "200": { "description": "same idempotency key: the existing job" },
-                        "400": err("malformed manifest or model"), "401": err("bad token"), "404": err("unknown dataset"),
-                        "403": err("policy denied, or an on-chain job not opened by the caller's registered address"),
-                        "413": err("upload too large"), "422": err("unsupported op, unknown column, wrong input count"),
-                        "429": err("too many active jobs")
-                    }
-                }
-            },
-            "/v1/jobs/{id}": { "get": { "parameters": id, "responses": { "200": { "description": "the job" }, "404": err("no such job of yours") } } },
-            "/v1/jobs/{id}/cancel": { "post": { "parameters": id, "responses": { "200": { "description": "cancelled" }, "409": err("already finished") } } },
-            "/v1/jobs/{id}/receipt": { "get": { "parameters": id, "responses": { "200": { "description": "receipt JSON" }, "409": err("not done") } } },
-            "/v1/jobs/{id}/vk": { "get": { "parameters": id, "responses": { "200": { "description": "verifying key (compressed)" }, "409": err("not done") } } },
-            "/v1/audit/head": { "get": { "responses": { "200": { "description": "the audit log's head signed by the vault's key: seq, head, time, signer, signature" } } } },
-            "/v1/ceremony/keys": { "get": { "responses": { "200": { "description": "the ceremony keys kept from the caller's earlier jobs (only theirs): researcher, vk_sha256, circuit_id, shard_rows, transcript_sha256, contributors, contribution_hashes, ptau_blake2b, first_job, added; a submission names one with a `kept_ceremony_key` field" } } } },
-            "/v1/ceremony/keys/{vk}": { "get": { "responses": { "200": { "description": "the kept key's .zkey" }, "404": err("no kept key with this verifying key's SHA-256") } } },
-            "/v1/ceremony": { "get": { "responses": { "200": { "description": "the powers-of-tau file ceremony keys are made over: ptau_sha256, ptau_blake2b, power, public (the public file it is, or null)" }, "404": err("the gateway takes no ceremony keys") } } },
-            "/v1/me/address": {
-                "get": { "responses": { "200": { "description": "the caller's registered Ethereum address (or null) and a fresh registration message to sign" } } },
-                "put": {
-                    "requestBody": { "content": { "application/json": { "schema": { "type": "object", "properties": {
-                        "message": { "type": "string" }, "signature": { "type": "string", "description": "personal_sign (EIP-191), 65 bytes hex" } } } } } },
-                    "responses": { "200": { "description": "registered: the recovered address" }, "400": err("not a fresh registration message of this gateway, or a bad signature"), "403": err("the message names another researcher"), "409": err("the address is another researcher's") }
-                }
-            }
-        }
-    });
-    // The owner API, the console and the researcher's tools (a second
-    // object: one `json!` of every path is past the macro's recursion
-    // limit).
-    let more = serde_json::json!({
-            "/v1/jobs/dry-run": { "post": {
-                "description": "the submission's form (manifest, model), taken through admission, compilation and the policy; nothing is stored or proved",
-                "responses": { "200": { "description": "decision and compiled_decision (allow, hold, deny) with their rules and message, constraints, shards, circuit_id, estimated_s, memory_mb" }, "400": err("malformed manifest or model"), "422": err("unsupported op, unknown column, wrong input count"), "429": err("limits.max_dry_runs_per_day reached") } } },
-            "/v1/datasets/{name}/mock": { "get": { "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string" } }], "responses": { "200": { "description": "text/csv: the declared schema's columns over synthetic rows drawn from the declared ranges (at most 10,000)" }, "404": err("no such dataset") } } },
-            "/v1/whoami": { "get": { "responses": { "200": { "description": "{role: owner} or {role: researcher, name, organisation, trust, address}" }, "401": err("unknown token") } } },
-            "/v1/owner/datasets": {
-                "get": { "description": "owner's token", "responses": { "200": { "description": "every dataset's metadata" }, "403": err("a researcher's token") } },
-                "post": { "description": "multipart: name, schema (JSON), csv, price", "responses": { "201": { "description": "the dataset's metadata and commitment" }, "400": err("bad CSV or schema, rows outside the declared ranges"), "409": err("the name or the nkey is taken"), "413": err("over max_dataset_bytes") } } },
-            "/v1/owner/datasets/{name}": { "delete": { "responses": { "200": { "description": "{removed}" }, "409": err("a job that is not finished reads it") } } },
-            "/v1/owner/researchers": {
-                "get": { "responses": { "200": { "description": "every researcher (never a token)" } } },
-                "post": { "description": "{name, organisation, trust, address}", "responses": { "201": { "description": "{name, token}: the token, shown once" }, "409": err("the name or address is taken") } } },
-            "/v1/owner/researchers/{name}": { "delete": { "responses": { "200": { "description": "{revoked, cancelled}: their token stops working at once; their queued and held jobs are cancelled" } } } },
-            "/v1/owner/policy/reload": { "post": { "responses": { "200": { "description": "{rules}: the rules now in force" }, "422": err("the file is invalid: its errors; the old policy stays") } } },
-            "/v1/owner/jobs": { "get": { "responses": { "200": { "description": "every researcher's jobs, newest first" } } } },
-            "/v1/owner/jobs/{id}/approve": { "post": { "description": "{note}", "responses": { "200": { "description": "the job, queued" }, "409": err("not held") } } },
-            "/v1/owner/jobs/{id}/deny": { "post": { "description": "{note}", "responses": { "200": { "description": "the job, failed with the note; its epsilon given back" }, "409": err("not held") } } },
-            "/v1/owner/audit": { "get": { "description": "?from=SEQ&limit=N (default: the last 200)", "responses": { "200": { "description": "{entries, total, links: {ok, seq, head} or {ok: false, error}; chain: the same (deprecated)}" } } } },
-            "/console": { "get": { "security": [], "responses": { "200": { "description": "the web console (HTML; its script and style at /console/app.js and /console/app.css)" } } } },
-            "/openapi.json": { "get": { "security": [], "responses": { "200": { "description": "this document" } } } },
-            "/v1/owner/provers": {
-                "get": { "description": "owner's token", "responses": { "200": { "description": "the registered provers: name, recipient, nkey, added" } } },
-                "post": { "description": "{name, recipient, nkey}: the age recipient its shard tasks are encrypted to, the nkey it connects to NATS and signs its results with", "responses": { "201": { "description": "{name, token}: the prover's token, shown once" }, "400": err("not an age recipient or not a user nkey"), "409": err("the name or the nkey is taken") } } },
-            "/v1/owner/provers/{name}": { "delete": { "responses": { "200": { "description": "{removed}: its token fetches nothing from now on" }, "404": err("no such prover") } } },
-            "/v1/prover/keys/{id}": { "get": { "description": "a registered prover's token: the proving key of circuit `id`, age-encrypted to the prover", "parameters": id, "responses": { "200": { "description": "the key, encrypted" }, "401": err("not a registered prover's token"), "404": err("no key for that circuit") } } }
-    });
-    if let (Some(paths), Some(more)) = (doc["paths"].as_object_mut(), more.as_object()) {
-        paths.extend(more.clone());
-    }
-    // The old prefixes still answered, as their successors (deprecated).
-    doc["x-renamed"] = crate::owner::api::RENAMED
-        .iter()
-        .map(|(old, new)| (old.to_string(), Value::from(*new)))
-        .collect::<serde_json::Map<_, _>>()
-        .into();
-    doc
-}
-
 #[cfg(test)]
 mod tests {
     /// Dry runs compile a model and write an audit entry each: a
@@ -357,8 +430,11 @@ mod tests {
         assert_eq!(q.take("alice", 8, 2), Ok(1));
     }
 
-    /// Every route the routers declare is in the OpenAPI document (the
-    /// owner's review route under both verdicts).
+    /// The document is made from the routed handlers: every handler that
+    /// declares an operation is routed (its path is in the document), the
+    /// routes added without one are only the console's files and the old
+    /// prefixes, every operation has its own id, and the API's types are
+    /// schemas derived from their Rust definitions.
     #[test]
     fn the_openapi_document_covers_every_route() {
         let doc = super::openapi();
@@ -368,41 +444,61 @@ mod tests {
             include_str!("owner/api.rs"),
             include_str!("console.rs"),
         ];
-        let mut routes = Vec::new();
-        for src in sources {
-            // The routers, not this test's own text.
-            let mut rest = src.split("#[cfg(test)]").next().unwrap();
-            while let Some(at) = rest.find(".route(") {
-                rest = &rest[at + 7..];
-                let open = rest.find('"').unwrap();
-                let close = rest[open + 1..].find('"').unwrap();
-                routes.push(rest[open + 1..open + 1 + close].to_string());
+        // The text between `{marker}"` and the next quote, everywhere
+        // outside the tests.
+        let quoted = |marker: &str| {
+            let mut found = Vec::new();
+            for src in sources {
+                let mut rest = src.split("#[cfg(test)]").next().unwrap();
+                while let Some(at) = rest.find(marker) {
+                    rest = &rest[at + marker.len()..];
+                    found.push(rest[..rest.find('"').unwrap()].to_string());
+                }
             }
+            found
+        };
+        let declared = quoted("path = \"");
+        assert!(declared.len() > 30, "{declared:?}");
+        for p in &declared {
+            assert!(paths.contains_key(p), "{p} is declared but not routed");
         }
-        assert!(routes.len() > 25, "{routes:?}");
-        for r in routes {
-            let want: Vec<String> = if r.contains("{verdict}") {
-                ["approve", "deny"]
-                    .iter()
-                    .map(|v| r.replace("{verdict}", v))
-                    .collect()
-            } else if r == "/console/" || r.starts_with("/console/app.") {
-                vec!["/console".into()]
-            } else if let Some(prefix) = r.strip_suffix("{*rest}") {
-                // An old prefix, forwarded to its successor.
-                assert!(doc["x-renamed"].get(prefix).is_some(), "{r}");
-                let new = doc["x-renamed"][prefix].as_str().unwrap().to_string();
-                assert!(paths.keys().any(|p| p.starts_with(&new)), "{r}");
-                vec![]
-            } else {
-                vec![r.clone()]
-            };
-            for w in want {
-                assert!(
-                    paths.contains_key(&w),
-                    "route {w} is not in the OpenAPI document"
-                );
-            }
+        for r in quoted(".route(\"") {
+            let renamed = r
+                .strip_suffix("{*rest}")
+                .is_some_and(|old| doc["x-renamed"].get(old).is_some());
+            assert!(
+                renamed || r == "/console/" || r.starts_with("/console/app."),
+                "route {r} has no operation in the OpenAPI document"
+            );
         }
+        let mut ids: Vec<&str> = paths
+            .values()
+            .flat_map(|ops| ops.as_object().unwrap().values())
+            .map(|op| op["operationId"].as_str().unwrap())
+            .collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "operation ids repeat");
+        let schemas = &doc["components"]["schemas"];
+        let states = schemas["JobState"]["enum"].as_array().unwrap();
+        assert_eq!(states.len(), crate::store::JobState::ALL.len());
+        for s in crate::store::JobState::ALL {
+            assert!(states.contains(&s.name().into()), "{}", s.name());
+        }
+        assert!(schemas.get("BTreeMap").is_none(), "a map is inlined");
+        for t in ["Job", "DatasetMeta", "DryRun", "Manifest", "ErrorBody"] {
+            assert!(schemas[t]["properties"].is_object(), "{t}");
+        }
+        assert_eq!(
+            doc["paths"]["/v1/jobs"]["post"]["responses"]["202"]["content"]["application/json"]
+                ["schema"]["$ref"],
+            "#/components/schemas/Job"
+        );
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        assert_eq!(
+            doc["paths"]["/healthz"]["get"]["security"],
+            serde_json::json!([{}])
+        );
     }
 }

@@ -11,6 +11,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 const INDEX: &str = include_str!("console/index.html");
 const SCRIPT: &str = include_str!("console/app.js");
@@ -34,17 +35,23 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// The console's routes.
-pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// `GET /console`: the web console.
+#[utoipa::path(get, path = "/console", tag = "console", security(()),
+    responses((status = 200, description = "the web console (HTML; its script and style at /console/app.js and /console/app.css)", content_type = "text/html", body = String)))]
+async fn console() -> Response {
+    asset("text/html; charset=utf-8", INDEX)
+}
+
+/// The console's page, documented.
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> OpenApiRouter<S> {
+    OpenApiRouter::new().routes(routes!(console))
+}
+
+/// The page under `/console/` and its script and style (part of
+/// `/console` in the OpenAPI document).
+pub(crate) fn assets<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
-        .route(
-            "/console",
-            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
-        )
-        .route(
-            "/console/",
-            get(|| async { asset("text/html; charset=utf-8", INDEX) }),
-        )
+        .route("/console/", get(console))
         .route(
             "/console/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),

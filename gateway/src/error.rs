@@ -153,7 +153,9 @@ impl Error {
 
     /// The JSON body sent for this error: `{"error": detail}`.
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({ "error": self.detail() })
+        serde_json::json!(crate::api::ErrorBody {
+            error: self.detail()
+        })
     }
 }
 

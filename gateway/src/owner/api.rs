@@ -5,20 +5,23 @@
 //! handler is one call into [`crate::owner`], which the CLI also uses on a
 //! stopped gateway.
 
+use crate::api::ErrorBody;
+use crate::config::Limits;
 use crate::error::{Error, Result};
 use crate::http::{bearer, blocking, is_owner, next_field, AppState, Owner, ProverCaller};
 use crate::owner::setup::token_hash;
 use crate::owner::{self, NewResearcher, Note, Verdict};
-use crate::Gateway;
 use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::HeaderValue;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, post};
+use axum::routing::any;
 use axum::{Json, Router};
 use serde_json::json;
 use tower::ServiceExt;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use zkgate_client::api::{DatasetMeta, Job};
 
 /// Prefixes an earlier release served, and what they are called now: a
 /// request under one is answered as its successor, with a `Deprecation`
@@ -29,36 +32,55 @@ pub(crate) const RENAMED: &[(&str, &str)] = &[
     ("/v1/worker/", "/v1/prover/"),
 ];
 
-/// The owner's routes, the registered provers' key route, `/v1/whoami`,
-/// and the old prefixes of [`RENAMED`].
-pub(crate) fn routes(gw: &Gateway) -> Router<AppState> {
-    let current = Router::new()
-        .route("/v1/whoami", get(whoami))
-        .route("/v1/owner/datasets", get(datasets).post(import))
-        .route("/v1/owner/datasets/{name}", delete(remove))
-        .route("/v1/owner/researchers", get(researchers).post(add))
-        .route("/v1/owner/researchers/{name}", delete(revoke))
-        .route("/v1/owner/policy/reload", post(reload))
-        .route("/v1/owner/jobs", get(jobs))
-        .route("/v1/owner/jobs/{id}/{verdict}", post(review))
-        .route("/v1/owner/audit", get(audit))
-        .route("/v1/owner/provers", get(provers).post(add_prover))
-        .route("/v1/owner/provers/{name}", delete(remove_prover))
-        .route("/v1/prover/keys/{id}", get(proving_key))
+/// The owner's routes, the registered provers' key route and
+/// `/v1/whoami`, documented (see [`crate::api`]).
+pub(crate) fn routes(limits: &Limits) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(whoami))
+        .routes(routes!(datasets, import))
+        .routes(routes!(remove))
+        .routes(routes!(researchers, add))
+        .routes(routes!(revoke))
+        .routes(routes!(reload))
+        .routes(routes!(jobs))
+        .routes(routes!(review))
+        .routes(routes!(audit))
+        .routes(routes!(provers, add_prover))
+        .routes(routes!(remove_prover))
+        .routes(routes!(proving_key))
         // An import's CSV may be larger than a model upload.
         .layer(DefaultBodyLimit::max(
-            gw.config
-                .limits
-                .max_dataset_bytes
-                .max(gw.config.limits.max_upload_bytes),
-        ));
-    let served = current.clone();
+            limits.max_dataset_bytes.max(limits.max_upload_bytes),
+        ))
+}
+
+/// The old prefixes of [`RENAMED`], each answered as its successor among
+/// [`routes`].
+pub(crate) fn renamed(limits: &Limits) -> Router<AppState> {
+    let (served, _) = routes(limits).split_for_parts();
     let legacy = any(move |State(gw): State<AppState>, req: Request| {
         forward(served.clone().with_state(gw), req)
     });
-    current
+    Router::new()
         .route("/v1/admin/{*rest}", legacy.clone())
         .route("/v1/worker/{*rest}", legacy)
+}
+
+/// A dataset import's multipart form, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ImportForm {
+    /// The dataset's name.
+    name: String,
+    /// The declared schema (JSON): every column's name, kind, range and
+    /// scale.
+    #[schema(value_type = String, content_media_type = "application/json")]
+    schema: String,
+    /// The rows (CSV with a header).
+    #[schema(value_type = String, format = Binary)]
+    csv: Vec<u8>,
+    /// Price per job, wei (default 0).
+    price: Option<u64>,
 }
 
 /// Answers a request under an old prefix as its successor would.
@@ -93,6 +115,10 @@ async fn forward(routes: Router, mut req: Request) -> Response {
 
 /// `GET /v1/whoami`: `{"role": "owner"}` or the researcher the token
 /// belongs to.
+#[utoipa::path(get, path = "/v1/whoami", tag = "service",
+    responses(
+        (status = 200, description = "{role: owner} or {role: researcher, name, organisation, trust, address}", body = Object),
+        (status = 401, description = "unknown token", body = ErrorBody)))]
 async fn whoami(State(gw): State<AppState>, headers: HeaderMap) -> Result<Response> {
     let token = bearer(&headers).ok_or(Error::Unauthorized)?;
     if is_owner(&gw, token) {
@@ -112,12 +138,24 @@ async fn whoami(State(gw): State<AppState>, headers: HeaderMap) -> Result<Respon
     .into_response())
 }
 
+/// `GET /v1/owner/datasets`: every dataset's metadata.
+#[utoipa::path(get, path = "/v1/owner/datasets", tag = "owner", operation_id = "owner_datasets",
+    responses(
+        (status = 200, description = "every dataset's metadata", body = [DatasetMeta]),
+        (status = 403, description = "a researcher's token", body = ErrorBody)))]
 async fn datasets(State(gw): State<AppState>, _: Owner) -> Result<Response> {
     Ok(Json(gw.store.datasets()?).into_response())
 }
 
-/// `POST /v1/admin/datasets`: multipart `name`, `schema` (JSON), `csv`,
+/// `POST /v1/owner/datasets`: multipart `name`, `schema` (JSON), `csv`,
 /// optionally `price`.
+#[utoipa::path(post, path = "/v1/owner/datasets", tag = "owner",
+    request_body(content = ImportForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "the dataset's metadata and commitment", body = DatasetMeta),
+        (status = 400, description = "bad CSV or schema, rows outside the declared ranges", body = ErrorBody),
+        (status = 409, description = "the name is taken", body = ErrorBody),
+        (status = 413, description = "over max_dataset_bytes", body = ErrorBody)))]
 async fn import(State(gw): State<AppState>, _: Owner, mut form: Multipart) -> Result<Response> {
     let limit = gw.config.limits.max_dataset_bytes;
     let (mut name, mut schema, mut csv, mut price) = (None, None, None, 0u64);
@@ -158,6 +196,12 @@ async fn import(State(gw): State<AppState>, _: Owner, mut form: Multipart) -> Re
     Ok((StatusCode::CREATED, Json(meta)).into_response())
 }
 
+/// `DELETE /v1/owner/datasets/{name}`.
+#[utoipa::path(delete, path = "/v1/owner/datasets/{name}", tag = "owner",
+    params(("name" = String, Path, description = "the dataset")),
+    responses(
+        (status = 200, description = "{removed}", body = Object),
+        (status = 409, description = "a job that is not finished reads it", body = ErrorBody)))]
 async fn remove(
     State(gw): State<AppState>,
     _: Owner,
@@ -168,10 +212,19 @@ async fn remove(
     Ok(Json(json!({ "removed": name })).into_response())
 }
 
+/// `GET /v1/owner/researchers`.
+#[utoipa::path(get, path = "/v1/owner/researchers", tag = "owner",
+    responses((status = 200, description = "every researcher (never a token)", body = [Object])))]
 async fn researchers(State(gw): State<AppState>, _: Owner) -> Result<Response> {
     Ok(Json(owner::researchers(&gw)?).into_response())
 }
 
+/// `POST /v1/owner/researchers`.
+#[utoipa::path(post, path = "/v1/owner/researchers", tag = "owner",
+    request_body(content = Object, description = "{name, organisation, trust, address}"),
+    responses(
+        (status = 201, description = "{name, token}: the token, shown once", body = Object),
+        (status = 409, description = "the name or address is taken", body = ErrorBody)))]
 async fn add(State(gw): State<AppState>, _: Owner, body: axum::body::Bytes) -> Result<Response> {
     let r: NewResearcher = serde_json::from_slice(&body).map_err(|e| {
         Error::BadRequest(format!(
@@ -195,6 +248,10 @@ fn issued(name: &str, token: &str) -> Response {
         .into_response()
 }
 
+/// `DELETE /v1/owner/researchers/{name}`.
+#[utoipa::path(delete, path = "/v1/owner/researchers/{name}", tag = "owner",
+    params(("name" = String, Path, description = "the researcher")),
+    responses((status = 200, description = "{revoked, cancelled}: their token stops working at once; their queued and held jobs are cancelled", body = Object)))]
 async fn revoke(
     State(gw): State<AppState>,
     _: Owner,
@@ -205,6 +262,11 @@ async fn revoke(
     Ok(Json(json!({ "revoked": name, "cancelled": cancelled })).into_response())
 }
 
+/// `POST /v1/owner/policy/reload`.
+#[utoipa::path(post, path = "/v1/owner/policy/reload", tag = "owner",
+    responses(
+        (status = 200, description = "{rules}: the rules now in force", body = Object),
+        (status = 422, description = "the file is invalid: its errors; the old policy stays", body = ErrorBody)))]
 async fn reload(State(gw): State<AppState>, _: Owner) -> Result<Response> {
     // An invalid file is the owner's to fix: its errors are the answer.
     let rules = blocking(&gw, crate::policy::reload)
@@ -216,6 +278,9 @@ async fn reload(State(gw): State<AppState>, _: Owner) -> Result<Response> {
     Ok(Json(json!({ "rules": rules })).into_response())
 }
 
+/// `GET /v1/owner/jobs`.
+#[utoipa::path(get, path = "/v1/owner/jobs", tag = "owner", operation_id = "owner_jobs",
+    responses((status = 200, description = "every researcher's jobs, newest first", body = [Job])))]
 async fn jobs(State(gw): State<AppState>, _: Owner) -> Result<Response> {
     let mut all = owner::jobs(&gw)?;
     all.iter_mut().for_each(crate::research::live);
@@ -229,7 +294,16 @@ fn note(body: &[u8]) -> Result<Note> {
     serde_json::from_slice(body).map_err(|e| Error::BadRequest(format!("expected {{note}}: {e}")))
 }
 
-/// `POST /v1/admin/jobs/{id}/approve` and `.../deny` with `{note}`.
+/// `POST /v1/owner/jobs/{id}/approve` and `.../deny` with `{note}`.
+#[utoipa::path(post, path = "/v1/owner/jobs/{id}/{verdict}", tag = "owner",
+    params(
+        ("id" = String, Path, description = "the held job"),
+        ("verdict" = String, Path, description = "`approve` (the job is queued) or `deny` (it fails with the note; its epsilon is given back)")),
+    request_body(content = Object, description = "{note}, shown to the researcher (may be empty)"),
+    responses(
+        (status = 200, description = "the job", body = Job),
+        (status = 404, description = "no such job, or a verdict other than approve or deny", body = ErrorBody),
+        (status = 409, description = "not held", body = ErrorBody)))]
 async fn review(
     State(gw): State<AppState>,
     _: Owner,
@@ -252,16 +326,32 @@ struct Page {
     limit: Option<usize>,
 }
 
+/// `GET /v1/owner/audit`.
+#[utoipa::path(get, path = "/v1/owner/audit", tag = "owner",
+    params(
+        ("from" = Option<u64>, Query, description = "the first entry's sequence number"),
+        ("limit" = Option<usize>, Query, description = "entries (default: the last 200)")),
+    responses((status = 200, description = "{entries, total, links: {ok, seq, head} or {ok: false, error}; chain: the same (deprecated)}", body = Object)))]
 async fn audit(State(gw): State<AppState>, _: Owner, Query(p): Query<Page>) -> Result<Response> {
     let limit = p.limit.unwrap_or(200).clamp(1, 10_000);
     let page = blocking(&gw, move |gw| owner::audit_page(gw, p.from, limit)).await?;
     Ok(Json(page).into_response())
 }
 
+/// `GET /v1/owner/provers`.
+#[utoipa::path(get, path = "/v1/owner/provers", tag = "owner",
+    responses((status = 200, description = "the registered provers: name, recipient, nkey, added", body = [Object])))]
 async fn provers(State(gw): State<AppState>, _: Owner) -> Result<Response> {
     Ok(Json(gw.store.provers()?).into_response())
 }
 
+/// `POST /v1/owner/provers`.
+#[utoipa::path(post, path = "/v1/owner/provers", tag = "owner",
+    request_body(content = Object, description = "{name, recipient, nkey}: the age recipient its shard tasks are encrypted to, the nkey it connects to NATS and signs its results with"),
+    responses(
+        (status = 201, description = "{name, token}: the prover's token, shown once", body = Object),
+        (status = 400, description = "not an age recipient or not a user nkey", body = ErrorBody),
+        (status = 409, description = "the name or the nkey is taken", body = ErrorBody)))]
 async fn add_prover(
     State(gw): State<AppState>,
     _: Owner,
@@ -284,6 +374,12 @@ async fn add_prover(
     Ok(issued(&name, &token))
 }
 
+/// `DELETE /v1/owner/provers/{name}`.
+#[utoipa::path(delete, path = "/v1/owner/provers/{name}", tag = "owner",
+    params(("name" = String, Path, description = "the prover")),
+    responses(
+        (status = 200, description = "{removed}: its token fetches nothing from now on", body = Object),
+        (status = 404, description = "no such prover", body = ErrorBody)))]
 async fn remove_prover(
     State(gw): State<AppState>,
     _: Owner,
@@ -296,6 +392,12 @@ async fn remove_prover(
 
 /// `GET /v1/prover/keys/{circuit_id}`: a kept proving key, as the gateway
 /// keeps it (uncompressed), for a registered prover.
+#[utoipa::path(get, path = "/v1/prover/keys/{id}", tag = "prover",
+    params(("id" = String, Path, description = "the circuit id")),
+    responses(
+        (status = 200, description = "the proving key, as the gateway keeps it (uncompressed), for a registered prover's token", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 401, description = "not a registered prover's token", body = ErrorBody),
+        (status = 404, description = "no key for that circuit", body = ErrorBody)))]
 async fn proving_key(
     State(gw): State<AppState>,
     ProverCaller(w): ProverCaller,
