@@ -27,24 +27,13 @@ fn snark(dir: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-/// A prepared powers-of-tau file of power 12, as a ceremony would publish
-/// it (one contribution, then `prepare phase2`).
+/// A prepared powers-of-tau file of power 12 made by snarkjs, as a
+/// ceremony would publish it (one contribution, then `prepare phase2`:
+/// `fixtures/ceremony/make.sh`), copied into `dir`.
 fn ptau(dir: &Path) -> PathBuf {
-    let run = |args: &[&str]| {
-        let (ok, said) = snark(dir, args);
-        assert!(ok, "snarkjs {args:?}: {said}");
-    };
-    run(&["powersoftau", "new", "bn128", "12", "p0.ptau"]);
-    run(&[
-        "powersoftau",
-        "contribute",
-        "p0.ptau",
-        "p1.ptau",
-        "--name=one",
-        "-e=zkgate test entropy",
-    ]);
-    run(&["powersoftau", "prepare", "phase2", "p1.ptau", "final.ptau"]);
-    dir.join("final.ptau")
+    let path = dir.join("final.ptau");
+    std::fs::copy(fixture("ceremony/snarkjs12.ptau"), &path).unwrap();
+    path
 }
 
 #[test]
