@@ -74,3 +74,62 @@ fn verifier_side_crates_link_no_tract_and_no_prover() {
         }
     }
 }
+
+/// A crate whose library (or binary) is built without a test program
+/// (`test = false`, to spare the test command a compile and a link) has no
+/// unit test that would then silently never run; and no crate has a doc
+/// test, since every library sets `doctest = false`.
+#[test]
+fn no_test_is_left_out_of_the_test_command() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let members = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let members = &members[members.find("members = [").unwrap()..];
+    let members = &members[..members.find(']').unwrap()];
+    let mut untested = 0;
+    for crate_dir in members.split('"').skip(1).step_by(2) {
+        let dir = root.join(crate_dir);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let untested_target = manifest.lines().any(|l| l.trim() == "test = false");
+        let mut files = Vec::new();
+        if dir.join("src").is_dir() {
+            rust_files(&dir.join("src"), &mut files);
+        }
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            assert!(
+                !has_doc_test(&text),
+                "{} has a doc test, which no test program runs",
+                f.display()
+            );
+            let code = code(&text);
+            let tests = code.contains("#[test]") || code.contains("::test]");
+            if untested_target && tests {
+                panic!(
+                    "{} has unit tests but {crate_dir}/Cargo.toml sets test = false",
+                    f.display()
+                );
+            }
+        }
+        untested += usize::from(untested_target);
+    }
+    assert!(untested >= 5, "{untested}");
+}
+
+/// Whether a doc comment opens a code block that rustdoc would run (a bare
+/// fence or a `rust` one).
+fn has_doc_test(text: &str) -> bool {
+    let mut open = false;
+    for l in text.lines().map(str::trim_start) {
+        if !(l.starts_with("///") || l.starts_with("//!")) {
+            continue;
+        }
+        if let Some(at) = l.find("```") {
+            let lang = l[at + 3..].trim();
+            if !open && (lang.is_empty() || lang.starts_with("rust")) {
+                return true;
+            }
+            open = !open;
+        }
+    }
+    false
+}
