@@ -13,7 +13,7 @@
 
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::{AdditiveGroup, AffineRepr};
-use ark_ff::{batch_inversion, BigInteger, Field, PrimeField, Zero};
+use ark_ff::{BigInteger, Field, PrimeField, Zero};
 use rayon::prelude::*;
 
 /// Additions that share one inversion.
@@ -36,7 +36,7 @@ pub fn msm<P: SWCurveConfig>(
         h
     };
     let (negated, magnitudes): (Vec<bool>, Vec<_>) = scalars[..n]
-        .iter()
+        .par_iter()
         .map(|s| {
             if *s > half {
                 let mut m = P::ScalarField::MODULUS;
@@ -55,16 +55,34 @@ pub fn msm<P: SWCurveConfig>(
         .unwrap_or(0)
         .max(1);
     let c = window_bits(n, bits);
-    // Signed digits in [-2^(c-1), 2^(c-1)]: one more window for the carry.
-    let windows = bits.div_ceil(c) + 1;
+    let windows = window_count(bits, c);
     let digits = signed_digits(&magnitudes, c, windows);
     drop(magnitudes);
-    let sums: Vec<Projective<P>> = (0..windows)
+    // Tasks: whole windows, as many as divide evenly among the threads; the
+    // remaining windows split by points, so no thread waits on a last one.
+    let threads = rayon::current_num_threads().max(1);
+    let whole = windows - windows % threads;
+    let mut tasks: Vec<(usize, std::ops::Range<usize>)> = (0..whole).map(|w| (w, 0..n)).collect();
+    for w in whole..windows {
+        let part = n.div_ceil(threads);
+        tasks.extend((0..threads).map(|t| (w, (t * part).min(n)..((t + 1) * part).min(n))));
+    }
+    let sums: Vec<(usize, Projective<P>)> = tasks
         .into_par_iter()
-        .map(|w| window_sum(&bases[..n], &negated, &digits[w * n..(w + 1) * n], c))
+        .map(|(w, r)| {
+            let d = &digits[w * n..(w + 1) * n];
+            (
+                w,
+                window_sum(&bases[r.clone()], &negated[r.clone()], &d[r], c),
+            )
+        })
         .collect();
+    let mut per_window = vec![Projective::<P>::zero(); windows];
+    for (w, s) in sums {
+        per_window[w] += s;
+    }
     let mut acc = Projective::<P>::zero();
-    for s in sums.iter().rev() {
+    for s in per_window.iter().rev() {
         for _ in 0..c {
             acc.double_in_place();
         }
@@ -76,13 +94,24 @@ pub fn msm<P: SWCurveConfig>(
 /// The widest window whose signed digits fit an `i16` (up to `2^(c-1)`).
 const MAX_WINDOW: usize = 15;
 
+/// Windows of signed digits in `[-2^(c-1), 2^(c-1)]` for scalars of `bits`
+/// bits: one more than the bits need for the carry, unless the top window
+/// is short (its digit, carry included, is then at most `2^(c-1)`).
+fn window_count(bits: usize, c: usize) -> usize {
+    if !bits.is_multiple_of(c) {
+        bits.div_ceil(c)
+    } else {
+        bits / c + 1
+    }
+}
+
 /// The window minimizing `windows * (n * 6 + 2^(c-1) * 2 * 16)` (affine
 /// additions per point, projective additions per bucket) for scalars of
 /// `bits` bits.
 fn window_bits(n: usize, bits: usize) -> usize {
     (4..=MAX_WINDOW)
         .min_by_key(|c| {
-            let windows = bits.div_ceil(*c) + 1;
+            let windows = window_count(bits, *c);
             windows * (n * 6 + (1usize << (c - 1)) * 32)
         })
         .expect("a window")
@@ -159,6 +188,8 @@ struct Window<P: SWCurveConfig> {
     busy: Vec<bool>,
     batch: Vec<(usize, Affine<P>)>,
     denominators: Vec<P::BaseField>,
+    /// Running products of the denominators (Montgomery's trick).
+    prefix: Vec<P::BaseField>,
     /// Per addition of the batch: 0 done already, 1 an addition, 2 a
     /// doubling.
     kinds: Vec<u8>,
@@ -172,6 +203,7 @@ impl<P: SWCurveConfig> Window<P> {
             busy: vec![false; buckets],
             batch: Vec::with_capacity(BATCH),
             denominators: Vec::with_capacity(BATCH),
+            prefix: Vec::with_capacity(BATCH),
             kinds: Vec::with_capacity(BATCH),
         }
     }
@@ -210,7 +242,7 @@ impl<P: SWCurveConfig> Window<P> {
             self.kinds.push(kind);
             self.denominators.push(den);
         }
-        batch_inversion(&mut self.denominators);
+        invert_all(&mut self.denominators, &mut self.prefix);
         for (((b, q), inv), kind) in self.batch.iter().zip(&self.denominators).zip(&self.kinds) {
             self.busy[*b] = false;
             let p = &mut self.buckets[*b];
@@ -227,6 +259,25 @@ impl<P: SWCurveConfig> Window<P> {
             *p = Affine::new_unchecked(x3, y3);
         }
         self.batch.clear();
+    }
+}
+
+/// Replaces each value (all non-zero) by its inverse with one inversion,
+/// serially (a batch is one task's), using `prefix` as scratch space.
+fn invert_all<F: Field>(v: &mut [F], prefix: &mut Vec<F>) {
+    prefix.clear();
+    let mut acc = F::ONE;
+    for x in v.iter() {
+        prefix.push(acc);
+        acc *= x;
+    }
+    let Some(mut inv) = acc.inverse() else {
+        return;
+    };
+    for (x, before) in v.iter_mut().zip(prefix.iter()).rev() {
+        let next = inv * *x;
+        *x = inv * before;
+        inv = next;
     }
 }
 
@@ -252,6 +303,15 @@ mod tests {
         );
     }
 
+    /// `2^bits - 1`.
+    fn top_of(bits: usize) -> ark_ff::BigInteger256 {
+        let mut v = ark_ff::BigInteger256::from(0u64);
+        for i in 0..bits {
+            v.0[i / 64] |= 1 << (i % 64);
+        }
+        v
+    }
+
     #[test]
     fn signed_digits_give_back_every_scalar_at_every_window_width() {
         use ark_ff::BigInteger256;
@@ -266,7 +326,7 @@ mod tests {
             top,
         ]);
         for c in 4..=MAX_WINDOW {
-            let windows = 254usize.div_ceil(c) + 1;
+            let windows = window_count(254, c);
             let digits = signed_digits(&scalars, c, windows);
             for (i, s) in scalars.iter().enumerate() {
                 let mut back = Fr::from(0u64);
@@ -276,6 +336,26 @@ mod tests {
                     back = back * Fr::from(1u64 << c) + Fr::from(d as i64);
                 }
                 assert_eq!(back.into_bigint(), *s, "c = {c}");
+            }
+        }
+        // Scalars whose length is a multiple of the window take the carry
+        // window; shorter ones do not need it.
+        for c in 4..=MAX_WINDOW {
+            let bits = 253 / c * c;
+            let ones = top_of(bits);
+            let mut high = BigInteger256::from(0u64);
+            high.0[(bits - 1) / 64] |= 1 << ((bits - 1) % 64);
+            high.0[0] |= 1 << (c - 1);
+            for (bits, s) in [(bits, ones), (bits, high), (bits - 1, top_of(bits - 1))] {
+                let windows = window_count(bits, c);
+                assert_eq!(windows, bits.div_ceil(c) + usize::from(bits % c == 0));
+                let digits = signed_digits(&[s], c, windows);
+                let mut back = Fr::from(0u64);
+                for d in digits.iter().rev() {
+                    assert!(d.unsigned_abs() <= 1 << (c - 1), "c = {c}");
+                    back = back * Fr::from(1u64 << c) + Fr::from(*d as i64);
+                }
+                assert_eq!(back.into_bigint(), s, "c = {c}, {bits} bits");
             }
         }
         // The widest window is chosen for the largest domains.

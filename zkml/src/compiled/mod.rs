@@ -22,6 +22,7 @@
 //! and name the broken constraint with [`crate::prove::check_satisfied`].
 
 pub mod bucket;
+pub mod fft;
 pub mod msm;
 pub mod qap;
 pub mod witness;
@@ -91,22 +92,34 @@ impl Sparse {
 
     /// `M·z` into `out[..rows]` (coefficients of one cost an addition).
     pub fn product_into(&self, z: &[Fr], out: &mut [Fr]) {
-        for (i, slot) in out.iter_mut().enumerate().take(self.rows()) {
-            let (from, to) = (self.starts[i] as usize, self.starts[i + 1] as usize);
-            let mut acc = Fr::zero();
-            for (k, j) in self.coefficients[from..to]
-                .iter()
-                .zip(&self.columns[from..to])
-            {
-                let v = &z[*j as usize];
-                match *k {
-                    ONE => acc += v,
-                    MINUS_ONE => acc -= v,
-                    k => acc += self.values[k as usize] * v,
+        use rayon::prelude::*;
+        let rows = self.rows().min(out.len());
+        out[..rows]
+            .par_chunks_mut(1 << 12)
+            .enumerate()
+            .for_each(|(t, chunk)| {
+                for (k, slot) in chunk.iter_mut().enumerate() {
+                    *slot = self.row_product((t << 12) + k, z);
                 }
+            });
+    }
+
+    /// Row `i` of the product with `z`.
+    fn row_product(&self, i: usize, z: &[Fr]) -> Fr {
+        let (from, to) = (self.starts[i] as usize, self.starts[i + 1] as usize);
+        let mut acc = Fr::zero();
+        for (k, j) in self.coefficients[from..to]
+            .iter()
+            .zip(&self.columns[from..to])
+        {
+            let v = &z[*j as usize];
+            match *k {
+                ONE => acc += v,
+                MINUS_ONE => acc -= v,
+                k => acc += self.values[k as usize] * v,
             }
-            *slot = acc;
         }
+        acc
     }
 
     fn bytes(&self) -> usize {

@@ -6,6 +6,7 @@
 use ark_bn254::{Bn254, G1Projective, G2Projective};
 use ark_ec::{CurveGroup, VariableBaseMSM};
 use ark_ff::{BigInteger256, PrimeField};
+use rayon::prelude::*;
 use std::time::Instant;
 use zkgate_circuits::Fr;
 
@@ -25,7 +26,7 @@ struct Msms {
 /// `b` in G2).
 fn msms(pk: &ProvingKey, z: &[Fr], h: &[Fr]) -> (Msms, [f64; 5]) {
     let big = |v: &[Fr]| {
-        v.iter()
+        v.par_iter()
             .map(|x| x.into_bigint())
             .collect::<Vec<BigInteger256>>()
     };

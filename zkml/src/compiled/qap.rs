@@ -15,10 +15,12 @@
 //! to the coset and back). The result is the same polynomial, so the same
 //! proof.
 
+use crate::compiled::fft::{self, Radix2};
 use crate::compiled::Compiled;
 use crate::error::{Error, Result};
 use ark_ff::{FftField, Field, Zero};
 use ark_poly::{EvaluationDomain, GeneralEvaluationDomain};
+use rayon::prelude::*;
 use zkgate_circuits::Fr;
 
 type Domain = GeneralEvaluationDomain<Fr>;
@@ -50,28 +52,37 @@ pub fn owner(c: &Compiled, z: &[Fr]) -> Result<Vec<Fr>> {
     owner_from(c, a, b)
 }
 
-/// [`owner`] from the [`products`].
+/// [`owner`] from the [`products`]: the six transforms of [`super::fft`],
+/// `a`'s and `b`'s side by side, one permutation at the end.
 pub fn owner_from(c: &Compiled, mut a: Vec<Fr>, mut b: Vec<Fr>) -> Result<Vec<Fr>> {
     let domain = domain(c)?;
-    let mut ab: Vec<Fr> = a.iter().zip(&b).map(|(x, y)| *x * y).collect();
-    domain.ifft_in_place(&mut a);
-    domain.ifft_in_place(&mut b);
-    let coset = domain.get_coset(Fr::GENERATOR).ok_or_else(too_large)?;
-    coset.fft_in_place(&mut a);
-    coset.fft_in_place(&mut b);
-    for (x, y) in a.iter_mut().zip(&b) {
-        *x *= y;
-    }
+    let d = Radix2::new(domain.size()).ok_or_else(too_large)?;
+    let n_inv = domain.size_inv();
+    let g = Fr::GENERATOR;
+    let mut ab: Vec<Fr> = a.par_iter().zip(&b).map(|(x, y)| *x * y).collect();
+    // `A` and `B` on the coset `gD`.
+    let to_coset = |v: &mut Vec<Fr>| {
+        d.inverse_to_reversed(v);
+        fft::scale_reversed(v, g, n_inv);
+        d.forward_from_reversed(v);
+    };
+    rayon::join(|| to_coset(&mut a), || to_coset(&mut b));
+    a.par_iter_mut().zip(&b).for_each(|(x, y)| *x *= y);
     drop(b);
-    coset.ifft_in_place(&mut a);
-    domain.ifft_in_place(&mut ab);
+    // Both interpolations, `N` times their coefficients, bit-reversed.
+    rayon::join(
+        || d.inverse_to_reversed(&mut a),
+        || d.inverse_to_reversed(&mut ab),
+    );
     let inv = domain
-        .evaluate_vanishing_polynomial(Fr::GENERATOR)
+        .evaluate_vanishing_polynomial(g)
         .inverse()
         .ok_or_else(too_large)?;
-    for (x, y) in a.iter_mut().zip(&ab) {
-        *x = (*x - y) * inv;
-    }
+    // `h_i = (g^-i a_i - ab_i) / (N (g^N - 1))`.
+    let k = n_inv * inv;
+    fft::scale_reversed(&mut a, g.inverse().ok_or_else(too_large)?, k);
+    a.par_iter_mut().zip(&ab).for_each(|(x, y)| *x -= *y * k);
+    d.permute(&mut a);
     Ok(a)
 }
 
@@ -82,18 +93,25 @@ pub fn odd_coset(c: &Compiled, z: &[Fr]) -> Result<Vec<Fr>> {
     odd_coset_from(c, a, b)
 }
 
-/// [`odd_coset`] from the [`products`].
+/// [`odd_coset`] from the [`products`]: each of `a`, `b` and `a ∘ b`
+/// interpolated and evaluated on the coset, with no permutation.
 pub fn odd_coset_from(c: &Compiled, mut a: Vec<Fr>, mut b: Vec<Fr>) -> Result<Vec<Fr>> {
     let domain = domain(c)?;
+    let d = Radix2::new(domain.size()).ok_or_else(too_large)?;
     let twice = Domain::new(2 * domain.size()).ok_or_else(too_large)?;
-    let coset = domain.get_coset(twice.group_gen()).ok_or_else(too_large)?;
-    let mut ab: Vec<Fr> = a.iter().zip(&b).map(|(x, y)| *x * y).collect();
-    for v in [&mut a, &mut b, &mut ab] {
-        domain.ifft_in_place(v);
-        coset.fft_in_place(v);
-    }
-    for ((x, y), w) in a.iter_mut().zip(&b).zip(&ab) {
-        *x = *x * y - w;
-    }
+    let shift = twice.group_gen();
+    let n_inv = domain.size_inv();
+    let mut ab: Vec<Fr> = a.par_iter().zip(&b).map(|(x, y)| *x * y).collect();
+    let to_coset = |v: &mut Vec<Fr>| {
+        d.inverse_to_reversed(v);
+        fft::scale_reversed(v, shift, n_inv);
+        d.forward_from_reversed(v);
+    };
+    rayon::join(|| to_coset(&mut a), || to_coset(&mut b));
+    to_coset(&mut ab);
+    a.par_iter_mut()
+        .zip(&b)
+        .zip(&ab)
+        .for_each(|((x, y), w)| *x = *x * y - w);
     Ok(a)
 }
