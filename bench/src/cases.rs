@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// units, next to the exact result) and its constraints.
     #[arg(long)]
     epsilon: Option<f64>,
+    /// Times each prover proves the first shard again, alternating, for
+    /// `first_shard` (the median of each is reported, with every sample).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
+    rounds: u16,
     /// Run one case in this process (used by the parent run).
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -302,6 +306,7 @@ fn run_one(
     settle: bool,
     ceremony: bool,
     epsilon: Option<f64>,
+    rounds: u16,
 ) -> Result<serde_json::Value> {
     let (name, rest) = case
         .split_once(':')
@@ -378,7 +383,7 @@ fn run_one(
     let prove_s = r.timings.get("prove_s").copied().unwrap_or(0.0);
     // The job's peak, before the first shard is proved again below.
     let peak = peak_rss_mb();
-    let floor = msm_floor(&out, &dataset, &secret)?;
+    let floor = msm_floor(&out, &dataset, &secret, rounds)?;
     let ark_setup_s = if ark_setup {
         use ark_snark::SNARK;
         let circuit = zkgate_zkml::circuit::JobCircuit {
@@ -551,6 +556,9 @@ struct Floor {
     prove_s: f64,
     /// ark-groth16's prover on the same circuit, in the same run.
     ark_prove_s: f64,
+    /// Every timing of each prover, in the order taken (they alternate).
+    prove_samples_s: Vec<f64>,
+    ark_prove_samples_s: Vec<f64>,
     prove_over_ark: f64,
     prove_peak_rss_mb: Option<f64>,
     ark_prove_peak_rss_mb: Option<f64>,
@@ -559,6 +567,13 @@ struct Floor {
     ark_stages: prove::ArkProfile,
     /// The compiled prover's time over its MSMs.
     prove_over_msm: f64,
+}
+
+/// The median of a non-empty list.
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 /// Runs `f` with the peak resident memory reset first (Linux:
@@ -644,24 +659,44 @@ fn first_shard<T>(
     f(&statement, witness)
 }
 
-fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Result<Floor> {
+fn msm_floor(
+    out: &pipeline::Outcome,
+    dataset: &Dataset,
+    secret: &Secret,
+    rounds: u16,
+) -> Result<Floor> {
     let spec = &out.spec;
     first_shard(out, dataset, secret, |_, witness| {
         let pk = &out.keys[0].0;
         let mut rng = rand::rngs::OsRng;
-        let ((_, prove_s), prove_peak_rss_mb) = with_peak(|| {
-            let t = Instant::now();
-            prove::prove(spec, pk, witness, &mut rng)?;
-            Ok(t.elapsed().as_secs_f64())
-        })
-        .map(|(s, m)| (((), s), m))?;
-        let (ark_prove_s, ark_prove_peak_rss_mb) = with_peak(|| {
-            let t = Instant::now();
-            prove::ark_prove_with::<ark_groth16::r1cs_to_qap::LibsnarkReduction, _>(
-                spec, pk, witness, &mut rng,
-            )?;
-            Ok(t.elapsed().as_secs_f64())
-        })?;
+        // The two provers alternate, each timed `rounds` times: the median
+        // of each is reported (a single pair moved by up to 15% between
+        // runs here), the samples with it, and each one's highest peak.
+        let (mut ours, mut ark) = (Vec::new(), Vec::new());
+        let (mut prove_peak_rss_mb, mut ark_prove_peak_rss_mb) = (None, None);
+        let higher = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.max(y)),
+            (x, y) => x.or(y),
+        };
+        for _ in 0..rounds {
+            let (s, peak) = with_peak(|| {
+                let t = Instant::now();
+                prove::prove(spec, pk, witness, &mut rng)?;
+                Ok(t.elapsed().as_secs_f64())
+            })?;
+            ours.push(s);
+            prove_peak_rss_mb = higher(prove_peak_rss_mb, peak);
+            let (s, peak) = with_peak(|| {
+                let t = Instant::now();
+                prove::ark_prove_with::<ark_groth16::r1cs_to_qap::LibsnarkReduction, _>(
+                    spec, pk, witness, &mut rng,
+                )?;
+                Ok(t.elapsed().as_secs_f64())
+            })?;
+            ark.push(s);
+            ark_prove_peak_rss_mb = higher(ark_prove_peak_rss_mb, peak);
+        }
+        let (prove_s, ark_prove_s) = (median(&ours), median(&ark));
         let stages = zkgate_zkml::compiled::profile(spec, pk, witness)?;
         let ark_stages = prove::ark_profile(spec, pk, witness)?;
         let constraints = zkgate_zkml::circuit::count(spec)?.0;
@@ -670,6 +705,8 @@ fn msm_floor(out: &pipeline::Outcome, dataset: &Dataset, secret: &Secret) -> Res
             constraints,
             prove_s,
             ark_prove_s,
+            prove_samples_s: ours,
+            ark_prove_samples_s: ark,
             prove_over_ark: prove_s / ark_prove_s,
             prove_peak_rss_mb,
             ark_prove_peak_rss_mb,
@@ -692,7 +729,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 a.ark_setup,
                 a.settle,
                 a.ceremony,
-                a.epsilon
+                a.epsilon,
+                a.rounds
             )?
         );
         return Ok(());
@@ -710,7 +748,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
             .arg("--fixtures")
             .arg(&a.fixtures)
             .arg("--one")
-            .arg(&case);
+            .arg(&case)
+            .arg("--rounds")
+            .arg(a.rounds.to_string());
         if a.ark_setup {
             child.arg("--ark-setup");
         }

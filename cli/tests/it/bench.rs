@@ -11,7 +11,15 @@ use common::{fixture, zkgate};
 #[test]
 fn measured_peak_memory_stays_under_the_estimate() {
     let cases = "linreg:64,mlp:64,breast_cancer:64,digits:32,lenet_small:1,breast_cancer:100@33";
-    let out = zkgate(&["bench", "--fixtures", &fixture(""), "--cases", cases]);
+    let out = zkgate(&[
+        "bench",
+        "--fixtures",
+        &fixture(""),
+        "--cases",
+        cases,
+        "--rounds",
+        "1",
+    ]);
     assert!(
         out.status.success(),
         "{}",

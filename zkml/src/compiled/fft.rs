@@ -246,9 +246,27 @@ fn reversed_powers(g: Fr, first: Fr, n: usize) -> Vec<Fr> {
 
 /// Multiplies the bit-reversed vector `x` by `first * g^i` at natural
 /// index `i` (a coset shift, with a constant such as `1/N` folded in).
+///
+/// Position `p = t * T + k` of a run of `T` holds natural index
+/// `bitrev(k) * (N / T) + bitrev(t)`, so its factor is `g^bitrev(t)` times
+/// entry `k` of one table of `T` powers of `g^(N/T)`: no table of `N`.
 pub fn scale_reversed(x: &mut [Fr], g: Fr, first: Fr) {
-    let table = reversed_powers(g, first, x.len());
-    x.par_iter_mut().zip(&table).for_each(|(v, t)| *v *= t);
+    let n = x.len();
+    let run = n.min(BLOCK);
+    let runs = n / run;
+    let table = reversed_powers(g.pow([runs as u64]), first, run);
+    let shift = usize::BITS - runs.trailing_zeros();
+    x.par_chunks_mut(run).enumerate().for_each(|(t, chunk)| {
+        let high = if runs < 2 {
+            0
+        } else {
+            t.reverse_bits() >> shift
+        };
+        let f = g.pow([high as u64]);
+        for (v, p) in chunk.iter_mut().zip(&table) {
+            *v *= *p * f;
+        }
+    });
 }
 
 #[cfg(test)]
