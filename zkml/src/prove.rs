@@ -79,12 +79,8 @@ pub fn prove_with<Q: Quotient, R: RngCore + CryptoRng>(
     let s = Fr::rand(rng);
     let compiled = compiled::get(spec)?;
     let z = compiled::witness::assign(spec, &compiled, witness)?;
-    // The assignment's MSMs need only `z`: they run alongside the FFTs.
-    let (h, m) = rayon::join(
-        || Q::quotient(&compiled, &z),
-        || compiled::msm::assignment(pk, &z),
-    );
-    Ok(from_ark(compiled::msm::finish(pk, &m, &h?, r, s)))
+    let h = Q::quotient(&compiled, &z)?;
+    Ok(from_ark(compiled::msm::assemble(pk, &z, &h, r, s)))
 }
 
 /// ark-groth16's own prover, `Groth16::<Bn254, Q>::prove`, on the same
