@@ -55,11 +55,6 @@ impl Radix2 {
         })
     }
 
-    /// The domain's size `N`.
-    pub fn size(&self) -> usize {
-        self.n
-    }
-
     /// `w^(j * stride)` for the forward transform, `w^-(j * stride)` for
     /// the inverse.
     #[inline(always)]
@@ -110,26 +105,25 @@ impl Radix2 {
 
     /// One decimation-in-frequency layer of butterflies `len/2` apart.
     fn dif_layer(&self, x: &mut [Fr], len: usize, inverse: bool) {
-        let half = len / 2;
-        let stride = self.n / len;
-        x.par_chunks_mut(len).for_each(|chunk| {
-            let (lo, hi) = chunk.split_at_mut(half);
-            lo.par_chunks_mut(TASK)
-                .zip(hi.par_chunks_mut(TASK))
-                .enumerate()
-                .for_each(|(t, (lo, hi))| {
-                    for (j, (u, v)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
-                        let w = self.twiddle((t * TASK + j) * stride, inverse);
-                        let sum = *u + *v;
-                        *v = (*u - *v) * w;
-                        *u = sum;
-                    }
-                });
+        self.layer(x, len, |u, v, k| {
+            let sum = *u + *v;
+            *v = (*u - *v) * self.twiddle(k, inverse);
+            *u = sum;
         });
     }
 
     /// One decimation-in-time layer of butterflies `len/2` apart.
     fn dit_layer(&self, x: &mut [Fr], len: usize) {
+        self.layer(x, len, |u, v, k| {
+            let wv = *v * self.twiddles[k];
+            *v = *u - wv;
+            *u += wv;
+        });
+    }
+
+    /// Runs `butterfly(u, v, k)` on every pair `len/2` apart, `k` the
+    /// pair's twiddle index in the domain's table, in parallel tasks.
+    fn layer(&self, x: &mut [Fr], len: usize, butterfly: impl Fn(&mut Fr, &mut Fr, usize) + Sync) {
         let half = len / 2;
         let stride = self.n / len;
         x.par_chunks_mut(len).for_each(|chunk| {
@@ -139,9 +133,7 @@ impl Radix2 {
                 .enumerate()
                 .for_each(|(t, (lo, hi))| {
                     for (j, (u, v)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
-                        let wv = *v * self.twiddles[(t * TASK + j) * stride];
-                        *v = *u - wv;
-                        *u += wv;
+                        butterfly(u, v, (t * TASK + j) * stride);
                     }
                 });
         });

@@ -46,6 +46,14 @@ fn domain(c: &Compiled) -> Result<Domain> {
     Domain::new(c.constraints + c.inputs).ok_or_else(too_large)
 }
 
+/// Values on the domain to values on the coset `shift·D`: interpolated,
+/// shifted (with the inverse transform's `1/N`), evaluated.
+fn to_coset(d: &Radix2, v: &mut [Fr], shift: Fr, n_inv: Fr) {
+    d.inverse_to_reversed(v);
+    fft::scale_reversed(v, shift, n_inv);
+    d.forward_from_reversed(v);
+}
+
 /// `h`'s coefficients, as `LibsnarkReduction::witness_map` computes them.
 pub fn owner(c: &Compiled, z: &[Fr]) -> Result<Vec<Fr>> {
     let (a, b) = products(c, z)?;
@@ -61,12 +69,10 @@ pub fn owner_from(c: &Compiled, mut a: Vec<Fr>, mut b: Vec<Fr>) -> Result<Vec<Fr
     let g = Fr::GENERATOR;
     let mut ab: Vec<Fr> = a.par_iter().zip(&b).map(|(x, y)| *x * y).collect();
     // `A` and `B` on the coset `gD`.
-    let to_coset = |v: &mut Vec<Fr>| {
-        d.inverse_to_reversed(v);
-        fft::scale_reversed(v, g, n_inv);
-        d.forward_from_reversed(v);
-    };
-    rayon::join(|| to_coset(&mut a), || to_coset(&mut b));
+    rayon::join(
+        || to_coset(&d, &mut a, g, n_inv),
+        || to_coset(&d, &mut b, g, n_inv),
+    );
     a.par_iter_mut().zip(&b).for_each(|(x, y)| *x *= y);
     drop(b);
     // Both interpolations, `N` times their coefficients, bit-reversed.
@@ -102,13 +108,11 @@ pub fn odd_coset_from(c: &Compiled, mut a: Vec<Fr>, mut b: Vec<Fr>) -> Result<Ve
     let shift = twice.group_gen();
     let n_inv = domain.size_inv();
     let mut ab: Vec<Fr> = a.par_iter().zip(&b).map(|(x, y)| *x * y).collect();
-    let to_coset = |v: &mut Vec<Fr>| {
-        d.inverse_to_reversed(v);
-        fft::scale_reversed(v, shift, n_inv);
-        d.forward_from_reversed(v);
-    };
-    rayon::join(|| to_coset(&mut a), || to_coset(&mut b));
-    to_coset(&mut ab);
+    rayon::join(
+        || to_coset(&d, &mut a, shift, n_inv),
+        || to_coset(&d, &mut b, shift, n_inv),
+    );
+    to_coset(&d, &mut ab, shift, n_inv);
     a.par_iter_mut()
         .zip(&b)
         .zip(&ab)
