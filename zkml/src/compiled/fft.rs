@@ -16,8 +16,8 @@
 //!   transform of `2^k` values reads the vector from memory
 //!   `k - log2(BLOCK) + 1` times instead of `k`;
 //! - the twiddles of the inverse are read from the forward table
-//!   (`w^-j = -w^(N/2 - j)`), and the `1/N` and coset scalings are folded
-//!   into one pass with the step that follows them.
+//!   (`w^-j = -w^(N/2 - j)`), and the `1/N` and the coset shift are applied
+//!   together, in one pass over the bit-reversed coefficients.
 //!
 //! The transforms are the same linear maps as ark-poly's (tests compare
 //! them on random vectors of every size up to `2^12` and a few larger),

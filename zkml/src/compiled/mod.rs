@@ -93,13 +93,15 @@ impl Sparse {
     /// `M·z` into `out[..rows]` (coefficients of one cost an addition).
     pub fn product_into(&self, z: &[Fr], out: &mut [Fr]) {
         use rayon::prelude::*;
+        /// Rows per parallel task.
+        const TASK: usize = 1 << 12;
         let rows = self.rows().min(out.len());
         out[..rows]
-            .par_chunks_mut(1 << 12)
+            .par_chunks_mut(TASK)
             .enumerate()
             .for_each(|(t, chunk)| {
                 for (k, slot) in chunk.iter_mut().enumerate() {
-                    *slot = self.row_product((t << 12) + k, z);
+                    *slot = self.row_product(t * TASK + k, z);
                 }
             });
     }
