@@ -77,7 +77,7 @@ contract Inference is IERCZKMLRegistry, IERCZKMLVerifier {
     bytes4 public constant GROTH16_BN254 = bytes4(keccak256("groth16-bn254-v1"));
     bytes32 internal constant INPUT_TAG = keccak256("zkgate.erc7992.input.v1");
     /// Public inputs before the values (see the Settlement contract).
-    uint256 internal constant FIXED_INPUTS = 7;
+    uint256 internal constant FIXED_INPUTS = 8;
 
     struct Model {
         ModelCommitment commitment;
@@ -182,16 +182,20 @@ contract Inference is IERCZKMLRegistry, IERCZKMLVerifier {
         bytes32 vk = m.commitment.vkHash;
         ISettlementKeys.Verifier memory v = settlement.verifier(vk);
         if (values.length + FIXED_INPUTS != v.inputs) revert OutputMismatch();
-        // A single shard: offset 0, no links.
+        // A single shard: offset 0, every row real (the rest of the
+        // circuit's size padding), no links.
         uint256[] memory inputs = new uint256[](v.inputs);
         inputs[0] = commitment;
         inputs[1] = rows;
         inputs[2] = nonce;
         inputs[3] = uint256(m.commitment.circuitHash);
+        inputs[5] = rows;
         for (uint256 k = 0; k < values.length; k++) {
             inputs[FIXED_INPUTS + k] = values[k];
         }
-        if (rows != v.shardRows || !settlement.verifyProof(vk, 0, inputs, p)) revert InvalidProof();
+        if (rows == 0 || rows > v.shardRows || !settlement.verifyProof(vk, 0, inputs, p)) {
+            revert InvalidProof();
+        }
     }
 
     function model(uint256 modelId) internal view returns (Model storage m) {

@@ -32,7 +32,7 @@ contract Settlement {
     /// BN254 base field.
     uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
     /// Public inputs before the values.
-    uint256 internal constant FIXED_INPUTS = 7;
+    uint256 internal constant FIXED_INPUTS = 8;
     /// Settlements of this many shards or more check their proofs in one
     /// pairing (see `Batch`); fewer are checked one by one, which is cheaper
     /// when each shard size has its own key and so its own three pairs.
@@ -429,26 +429,31 @@ contract Settlement {
                 revert BadShard(i);
             }
             bytes memory key = keyOf(b, v, s.key);
-            uint256 rows;
+            // The key's shard size, then the shard's real rows: every shard
+            // is proved by a circuit of the bundle's shard size, the last
+            // padded, its real rows a public input.
+            uint256 active;
             assembly ("memory-safe") {
-                rows := mload(add(key, 0x40))
+                active := mload(add(key, 0x40))
             }
-            if (rows != (j.rows - offset < v.shardRows ? j.rows - offset : v.shardRows)) revert BadShard(i);
+            if (active != v.shardRows) revert BadShard(i);
+            if (j.rows - offset < active) active = j.rows - offset;
             if (s.linkOut >= R) revert InputNotInField(i);
             assembly ("memory-safe") {
                 mstore(add(inputs, 0x80), mload(add(key, 0x20))) // circuit id
             }
             inputs[4] = offset;
-            inputs[5] = s.linkIn;
-            inputs[6] = s.linkOut;
+            inputs[5] = active;
+            inputs[6] = s.linkIn;
+            inputs[7] = s.linkOut;
             // Zeros from every shard but the last, which publishes the values.
-            if (offset + rows == j.rows) publish(inputs, values);
+            if (offset + active == j.rows) publish(inputs, values);
             if (shards.length < BATCH_FROM) {
                 if (!pairing(key, inputs, s.proof)) revert InvalidProof(i);
             } else if (!addToBatch(b, s.key, inputs, s.proof, i)) {
                 revert InvalidProof(i);
             }
-            offset += rows;
+            offset += active;
             link = s.linkOut;
         }
         if (offset != j.rows || link != 0 || shards.length == 0) revert BadShard(shards.length);
@@ -712,7 +717,7 @@ contract Settlement {
     ) external {
         if (bountyOf[id] == 0) revert UnknownBounty(0);
         Job storage j = checkSettlement(id, verifierId, circuitIds, values, shards);
-        entryCircuits(bounties_[bountyOf[id]], j, verifiers_[verifierId], tail);
+        entryCircuits(bounties_[bountyOf[id]], verifiers_[verifierId], tail);
         j.status = Status.Settled;
         j.verifier = verifierId;
         emit JobSettled(id, verifierId, values, j.payee, 0);
@@ -732,8 +737,8 @@ contract Settlement {
 
     /// Reverts unless every key of bundle `v` proves the bounty's question:
     /// its circuit id is the hash of `head || template || tail`, the head
-    /// written here from the format version and the job's and key's rows.
-    function entryCircuits(Bounty storage b, Job storage j, Verifier memory v, bytes calldata tail) internal view {
+    /// written here from the format version and the key's shard size.
+    function entryCircuits(Bounty storage b, Verifier memory v, bytes calldata tail) internal view {
         if (tail.length < 9 || bytes9(tail[:9]) != bytes9('"params":')) revert NotTheQuestion(0);
         bytes memory template = readKey(b.template, 0, b.templateSize);
         uint256 size = KEY_HEAD + 64 * (uint256(v.inputs) + 1);
@@ -741,7 +746,7 @@ contract Settlement {
             bytes memory key = readKey(v.data, k * size, 64);
             uint256 circuit = word(key, 0);
             bytes memory head = abi.encodePacked(
-                '{"version":', decimal(b.version), ',"rows":', decimal(j.rows), ',"shard_rows":', decimal(word(key, 32)), ","
+                '{"version":', decimal(b.version), ',"shard_rows":', decimal(word(key, 32)), ","
             );
             // SHA-256 as a field element: its last 31 bytes.
             uint256 id = uint256(sha256(abi.encodePacked(head, template, tail))) & ((1 << 248) - 1);

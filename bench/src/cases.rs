@@ -381,6 +381,12 @@ fn run_one(
     let r = &out.receipt;
     let total = r.constraints["total"];
     let prove_s = r.timings.get("prove_s").copied().unwrap_or(0.0);
+    let padding = r.shards.len() as u64 * r.circuit.shard_rows - rows as u64;
+    let padding_constraints = padding as usize
+        * (zkgate_zkml::cost::per_row(&out.spec)
+            + out.spec.aggregate_len()
+            + 2
+            + out.spec.shape(r.rows).elements_per_row());
     // The job's peak, before the first shard is proved again below.
     let peak = peak_rss_mb();
     let floor = msm_floor(&out, &dataset, &secret, rounds)?;
@@ -419,6 +425,13 @@ fn run_one(
         "constraints_by_part": r.constraints,
         "shards": r.shards.len(),
         "shard_rows": r.circuit.shard_rows,
+        // Rows the circuits read beyond the dataset's (the last shard's
+        // padding), and the constraints they cost: a padding row is a row
+        // through the model, its share masked (one product per value), its
+        // flag (2) and its packed elements masked.
+        "padding_rows": padding,
+        "padding_constraints": padding_constraints,
+        "padding_share": padding_constraints as f64 / total as f64,
         "compile_s": r.timings.get("compile_s"),
         "evaluate_s": r.timings.get("evaluate_s"),
         "setup_s": r.timings.get("setup_s"),
@@ -606,7 +619,8 @@ fn privacy_report(
         walk(v, &mut out);
         out
     };
-    let truth = spec.decode(&exact);
+    let rows = dataset.rows() as u64;
+    let truth = spec.decode(rows, &exact);
     let want = numbers(&truth);
     let sampler = noise.sampler();
     let seeds = 1000u64;
@@ -618,7 +632,7 @@ fn privacy_report(
         let noisy: Vec<i128> = exact.iter().zip(&draws).map(|(a, d)| a + d).collect();
         for (e, (g, w)) in err
             .iter_mut()
-            .zip(numbers(&spec.decode(&noisy)).iter().zip(&want))
+            .zip(numbers(&spec.decode(rows, &noisy)).iter().zip(&want))
         {
             *e += (g - w).abs() / seeds as f64;
         }

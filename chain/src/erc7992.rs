@@ -82,7 +82,7 @@ pub fn call(receipt: &Receipt) -> Result<Call> {
     let fr = |h: &str| fr_from_hex(h).map_err(|e| Error::Receipt(e.to_string()));
     let commitment = fr_to_u256(&fr(&receipt.commitment)?);
     let nonce = fr_to_u256(&fr(&receipt.nonce)?);
-    let rows = receipt.circuit.rows;
+    let rows = receipt.rows;
     let proof = receipt.shards[0]
         .proof()
         .map_err(|e| Error::Receipt(e.to_string()))?;

@@ -124,17 +124,10 @@ pub fn circuits_hash(circuits: &[Fr]) -> B256 {
     keccak256(pre)
 }
 
-/// The circuit ids of a receipt's shards, each once: the least a job it
-/// settles must pin.
+/// The circuit id of a receipt's shards (one circuit proves them all):
+/// the least a job it settles must pin.
 pub fn receipt_circuits(receipt: &Receipt) -> Vec<Fr> {
-    let mut ids: Vec<Fr> = Vec::new();
-    for s in &receipt.shards {
-        let id = receipt.circuit.shard_id(s.rows);
-        if !ids.contains(&id) {
-            ids.push(id);
-        }
-    }
-    ids
+    vec![receipt.circuit.id()]
 }
 
 /// The circuit ids a job opened for question `q` pins.
@@ -170,28 +163,33 @@ impl Bundle {
         keccak256(pre)
     }
 
-    /// The bundle for `receipt`'s shards out of its key file's keys.
+    /// The bundle for `receipt`'s shards out of its key file's keys (one
+    /// circuit, of the header's shard size, proves every shard).
     pub fn for_receipt(receipt: &Receipt, vks: &[VerifyingKey]) -> Result<Bundle> {
-        let mut sizes: Vec<(u64, &VerifyingKey)> = Vec::new();
-        for shard in &receipt.shards {
-            if sizes.iter().any(|(r, _)| *r == shard.rows) {
-                continue;
-            }
-            let vk = vks
-                .iter()
-                .find(|vk| vk_sha256(vk) == shard.vk_sha256)
-                .ok_or_else(|| {
-                    Error::Receipt(format!("no key for the shard at row {}", shard.offset))
-                })?;
-            sizes.push((shard.rows, vk));
+        let shard = receipt
+            .shards
+            .first()
+            .ok_or_else(|| Error::Receipt("the receipt has no proof".into()))?;
+        if let Some(s) = receipt
+            .shards
+            .iter()
+            .find(|s| s.vk_sha256 != shard.vk_sha256)
+        {
+            return Err(Error::Receipt(format!(
+                "the shard at row {} names another key than the first",
+                s.offset
+            )));
         }
-        Bundle::of_keys(&receipt.circuit, sizes)
+        let vk = vks
+            .iter()
+            .find(|vk| vk_sha256(vk) == shard.vk_sha256)
+            .ok_or_else(|| Error::Receipt("no key for the receipt's shards".into()))?;
+        Bundle::for_circuit(&receipt.circuit, vk)
     }
 
-    /// The bundle of the one key of the one-shard circuit `header`
-    /// describes: what a researcher registers for a ceremony key before
-    /// opening a job naming it (the gateway's settlement then names the
-    /// same bundle).
+    /// The bundle of the one key of the shard circuit `header` describes:
+    /// what a researcher registers for a ceremony key before opening a job
+    /// naming it (the gateway's settlement then names the same bundle).
     pub fn for_circuit(header: &SpecHeader, vk: &VerifyingKey) -> Result<Bundle> {
         Bundle::of_keys(header, vec![(header.shard_rows, vk)])
     }
@@ -211,7 +209,7 @@ impl Bundle {
             if *inputs.get_or_insert(key.inputs()) != key.inputs() {
                 return Err(Error::Receipt("keys with different inputs".into()));
             }
-            bytes.extend_from_slice(&word(&header.shard_id(*rows)));
+            bytes.extend_from_slice(&word(&header.with_shard_rows(*rows).id()));
             bytes.extend_from_slice(&U256::from(*rows).to_be_bytes::<32>());
             bytes.extend_from_slice(&key.to_bytes());
         }
@@ -232,11 +230,12 @@ pub fn shards(receipt: &Receipt, bundle: &Bundle) -> Result<Vec<S::Shard>> {
         .shards
         .iter()
         .map(|s| {
+            let size = receipt.circuit.shard_rows;
             let key = bundle
                 .rows
                 .iter()
-                .position(|r| *r == s.rows)
-                .ok_or_else(|| Error::Receipt(format!("no key for {} rows", s.rows)))?;
+                .position(|r| *r == size)
+                .ok_or_else(|| Error::Receipt(format!("no key for shards of {size} rows")))?;
             let proof: Proof = from_bytes(
                 &hex::decode(&s.proof).map_err(|e| Error::Receipt(format!("proof: {e}")))?,
             )
@@ -595,7 +594,7 @@ impl Settlement {
             )));
         }
         let fr = |h: &str| fr_from_hex(h).map_err(|e| Error::Receipt(e.to_string()));
-        if j.commitment != fr_u256(&fr(&receipt.commitment)?) || j.rows != receipt.circuit.rows {
+        if j.commitment != fr_u256(&fr(&receipt.commitment)?) || j.rows != receipt.rows {
             return Ok(Err(
                 "the job was opened against another dataset commitment".into()
             ));

@@ -6,9 +6,12 @@
 //! `floor(248 / value_bits)` per field element, least significant first, a
 //! row always starting a new element. The commitment chains circomlib
 //! Poseidon calls over every row's elements in order:
-//! `h_0 = Poseidon(TAG, rows, columns, value_bits, salt)`,
+//! `h_0 = Poseidon(TAG, columns, value_bits, salt)`,
 //! `h_{i+1} = Poseidon(h_i, e_{11i} .. e_{11i+10})` (the last call zero
-//! padded), and `C_D` is the last `h`.
+//! padded), and `C_D = Poseidon(h_last, rows)`: the row count is absorbed
+//! at the end, so a chain read up to any row is the same whatever the
+//! dataset's length, and a padded shard can stop reading it at its last
+//! real row (see `shard`).
 //!
 //! Why this shape: the range checks make packing injective (binding); the
 //! random salt in the first call makes the commitment hiding; packing costs
@@ -32,9 +35,9 @@ pub const ABSORB_RATE: usize = poseidon::MAX_INPUTS - 1;
 /// Widest supported value.
 pub const MAX_VALUE_BITS: usize = 32;
 
-/// Domain separator: the ASCII bytes of `zkgate.dataset.v1` as an integer.
+/// Domain separator: the ASCII bytes of `zkgate.dataset.v2` as an integer.
 pub fn tag() -> Fr {
-    Fr::from_be_bytes_mod_order(b"zkgate.dataset.v1")
+    Fr::from_be_bytes_mod_order(b"zkgate.dataset.v2")
 }
 
 /// The public shape bound into the commitment.
@@ -56,7 +59,12 @@ impl Shape {
 
     /// Constraints [`commit_gadget`] costs.
     pub fn cost(&self) -> usize {
-        START_COST + self.absorb_cost(self.rows)
+        START_COST + self.absorb_cost(self.rows) + FINISH_COST
+    }
+
+    /// Poseidon calls that absorb `rows` rows.
+    pub fn calls(&self, rows: u64) -> usize {
+        (rows as usize * self.elements_per_row()).div_ceil(ABSORB_RATE)
     }
 
     /// Constraints [`absorb_gadget`] costs for `rows` rows.
@@ -111,11 +119,11 @@ pub fn pack_row(values: &[i64], value_bits: usize) -> Vec<Fr> {
         .collect()
 }
 
-/// The chain's first value, `Poseidon(TAG, rows, columns, value_bits, salt)`.
+/// The chain's first value, `Poseidon(TAG, columns, value_bits, salt)`:
+/// the row count is not in it (see [`finish`]).
 pub fn start(shape: Shape, salt: Fr) -> Fr {
     poseidon::hash(&[
         tag(),
-        Fr::from(shape.rows),
         Fr::from(shape.columns),
         Fr::from(shape.value_bits as u64),
         salt,
@@ -144,6 +152,20 @@ pub fn absorb<'a>(h: Fr, value_bits: usize, rows: impl IntoIterator<Item = &'a [
     absorb_elements(h, &elements)
 }
 
+/// The commitment from the chain's value after the last row:
+/// `Poseidon(h, rows)`.
+pub fn finish(h: Fr, rows: u64) -> Fr {
+    poseidon::hash(&[h, Fr::from(rows)])
+}
+
+/// [`finish`] in R1CS: [`FINISH_COST`] constraints.
+pub fn finish_gadget(cs: &Cs, h: &Num, rows: &Num) -> Result<Num> {
+    gadget::hash(cs, &[h.clone(), rows.clone()])
+}
+
+/// Constraints of [`finish_gadget`].
+pub const FINISH_COST: usize = 243;
+
 /// The dataset commitment over `rows` (each `shape.columns` values).
 pub fn commit<'a>(shape: Shape, salt: Fr, rows: impl IntoIterator<Item = &'a [i64]>) -> Fr {
     let mut elements = Vec::new();
@@ -154,7 +176,7 @@ pub fn commit<'a>(shape: Shape, salt: Fr, rows: impl IntoIterator<Item = &'a [i6
         n += 1;
     }
     assert_eq!(n, shape.rows, "row count");
-    absorb_elements(start(shape, salt), &elements)
+    finish(absorb_elements(start(shape, salt), &elements), n)
 }
 
 /// The dataset commitment in R1CS: range-checks every value
@@ -163,14 +185,14 @@ pub fn commit<'a>(shape: Shape, salt: Fr, rows: impl IntoIterator<Item = &'a [i6
 pub fn commit_gadget(cs: &Cs, shape: Shape, salt: &Num, rows: &[Vec<Num>]) -> Result<Num> {
     assert_eq!(rows.len() as u64, shape.rows, "row count");
     let h = start_gadget(cs, shape, salt)?;
-    absorb_gadget(cs, shape, &h, rows)
+    let h = absorb_gadget(cs, shape, &h, rows)?;
+    finish_gadget(cs, &h, &Num::constant(Fr::from(shape.rows)))
 }
 
-/// [`start`] in R1CS: one Poseidon(5) call, [`START_COST`] constraints.
+/// [`start`] in R1CS: one Poseidon(4) call, [`START_COST`] constraints.
 pub fn start_gadget(cs: &Cs, shape: Shape, salt: &Num) -> Result<Num> {
     let header = [
         tag(),
-        Fr::from(shape.rows),
         Fr::from(shape.columns),
         Fr::from(shape.value_bits as u64),
     ];
@@ -180,37 +202,60 @@ pub fn start_gadget(cs: &Cs, shape: Shape, salt: &Num) -> Result<Num> {
 }
 
 /// Constraints of [`start_gadget`].
-pub const START_COST: usize = 324;
+pub const START_COST: usize = 300;
 
 /// [`absorb`] in R1CS: range-checks and packs `rows` (each `shape.columns`
 /// wide) and continues the chain from `h`.
 pub fn absorb_gadget(cs: &Cs, shape: Shape, h: &Num, rows: &[Vec<Num>]) -> Result<Num> {
+    let states = absorb_calls_gadget(cs, shape, h, rows, None)?;
+    Ok(states.last().cloned().unwrap_or_else(|| h.clone()))
+}
+
+/// [`absorb_gadget`] with every call's output, and with each row's packed
+/// elements multiplied by its flag in `mask` when given (1 constraint per
+/// element past the first row, whose flag must be 1): a row whose flag is
+/// 0 is absorbed as zeros, what the native chain pads its last call with.
+pub fn absorb_calls_gadget(
+    cs: &Cs,
+    shape: Shape,
+    h: &Num,
+    rows: &[Vec<Num>],
+    mask: Option<&[Num]>,
+) -> Result<Vec<Num>> {
     assert!((2..=MAX_VALUE_BITS).contains(&shape.value_bits));
+    if let Some(m) = mask {
+        assert_eq!(m.len(), rows.len(), "one flag per row");
+    }
     let bits = shape.value_bits;
     let offset = pow2(bits - 1);
     let mut packed = Vec::with_capacity(rows.len() * shape.elements_per_row());
-    for row in rows {
+    for (r, row) in rows.iter().enumerate() {
         assert_eq!(row.len() as u64, shape.columns, "row width");
         for chunk in row.chunks(values_per_element(bits)) {
             for v in chunk {
                 decompose_signed(cs, v, bits)?;
             }
             let constant: Fr = (0..chunk.len()).map(|i| offset * pow2(i * bits)).sum();
-            packed.push(
+            let e =
                 Num::linear_combination(chunk.iter().enumerate().map(|(i, v)| (pow2(i * bits), v)))
-                    .add_const(constant),
-            );
+                    .add_const(constant);
+            packed.push(match mask {
+                Some(m) if r > 0 => Num::mul(cs, &e, &m[r])?,
+                _ => e,
+            });
         }
     }
     let mut h = h.clone();
+    let mut states = Vec::with_capacity(packed.len().div_ceil(ABSORB_RATE));
     for chunk in packed.chunks(ABSORB_RATE) {
         let mut input = Vec::with_capacity(poseidon::MAX_INPUTS);
         input.push(h);
         input.extend(chunk.iter().cloned());
         input.resize(poseidon::MAX_INPUTS, Num::zero());
         h = gadget::hash(cs, &input)?;
+        states.push(h.clone());
     }
-    Ok(h)
+    Ok(states)
 }
 
 #[cfg(test)]
@@ -255,7 +300,7 @@ mod tests {
         });
         assert_eq!(out[0], want);
         assert_eq!(count, shape.cost());
-        assert_eq!(count, 5 * 40 * 8 + 324 + 507);
+        assert_eq!(count, 5 * 40 * 8 + 300 + 507 + 243);
     }
 
     #[test]
@@ -288,8 +333,15 @@ mod tests {
         let part = |h: Fr, r: std::ops::Range<usize>| absorb(h, 8, t[r].iter().map(Vec::as_slice));
         let whole = commit(shape, salt, t.iter().map(Vec::as_slice));
         let s = start(shape, salt);
-        assert_eq!(part(part(part(s, 0..11), 11..22), 22..33), whole);
-        assert_ne!(part(part(s, 0..5), 5..33), whole, "a cut inside a call");
+        assert_eq!(
+            finish(part(part(part(s, 0..11), 11..22), 22..33), 33),
+            whole
+        );
+        assert_ne!(
+            finish(part(part(s, 0..5), 5..33), 33),
+            whole,
+            "a cut inside a call"
+        );
         // The gadget continues the chain from a given value the same way.
         let (count, out) = assert_sound(1 + 11 * 3, |cs| {
             let h = Num::witness(cs, Some(part(s, 0..11))).unwrap();
@@ -297,7 +349,8 @@ mod tests {
         });
         assert_eq!(out[0], part(s, 0..22));
         assert_eq!(count, shape.absorb_cost(11));
-        assert_eq!(START_COST, gadget::cost(5));
+        assert_eq!(START_COST, gadget::cost(4));
+        assert_eq!(FINISH_COST, gadget::cost(2));
     }
 
     #[test]
@@ -352,6 +405,16 @@ mod tests {
             "value width"
         );
         assert_ne!(c(shape, 2, &t), base, "the salt hides the data");
+        // A last row of minimum values packs to a zero element, as the
+        // last call's padding does: the row count still tells them apart.
+        let mut low = rows(&t[..34]);
+        low.push(vec![-128; 3]);
+        let short = Shape { rows: 34, ..shape };
+        assert_ne!(
+            c(Shape { rows: 35, ..shape }, 1, &low),
+            c(short, 1, &low[..34]),
+            "the row count"
+        );
         let reshaped: Vec<Vec<i64>> = t.concat().chunks(4).map(<[i64]>::to_vec).collect();
         assert_ne!(
             c(

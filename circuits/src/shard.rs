@@ -1,59 +1,79 @@
 //! Shards: one dataset commitment opened in pieces of rows, with the job's
 //! running totals carried between them out of sight.
 //!
-//! A shard proof covers rows `[offset, offset + rows)` of a dataset of
-//! `shape.rows` rows committed by [`commitment::commit`]. Next to the
-//! commitment `C_D` and the offset, it publishes two *links*, one at each
-//! end: `L = Poseidon(h, b, acc...)` over the commitment chain value `h`
-//! there, the job's running totals `acc` over the rows before the cut, and
-//! the blinding `b = Poseidon(TAG, salt, nonce, offset)` of that cut,
-//! computed in the circuit from the dataset's secret salt and the job's
-//! nonce (a public input). A link reveals neither the
-//! chain (which would let anyone test guesses about the rows after the cut
+//! A shard circuit reads a fixed number of rows, its *size*, whatever the
+//! dataset's length: the shard proof of rows `[offset, offset + active)`
+//! of a dataset of `n` rows committed by [`commitment::commit`] reads
+//! `active` real rows and `size - active` padding rows. `n`, the offset
+//! and `active` are public inputs, so one circuit (and one key) serves
+//! every dataset of its schema at any length: all shards of a job have the
+//! same size, every one but the last is full, and the last is padded.
+//!
+//! Each row has a flag `[row < active]` ([`active_flags`]): booleans,
+//! never rising, the first 1, summing to `active`. A padding row's share
+//! of the aggregate is multiplied by its flag (the caller does that before
+//! handing the shard's `sums` here), and so are its packed elements before
+//! the commitment chain absorbs them, so the padding reads as the zeros the
+//! native chain pads its last call with. The chain value at the shard's
+//! end is the output of the call that holds the last real element, picked
+//! by a one-hot sum over the calls: padding can neither add to the
+//! aggregate nor hide a real row from it, and the chain is read where the
+//! real rows end.
+//!
+//! Next to `C_D`, `n`, the offset and `active`, a shard publishes two
+//! *links*, one at each end: `L = Poseidon(h, b, acc...)` over the chain
+//! value `h` there, the job's running totals `acc` over the rows before
+//! the cut and the blinding `b = Poseidon(TAG, salt, nonce, offset)` of
+//! that cut, computed in the circuit from the dataset's secret salt and
+//! the job's nonce (a public input). A link reveals neither the chain
+//! (which would let anyone test guesses about the rows after the cut
 //! against `C_D`) nor the partial totals (a shard's share of a sum is an
 //! aggregate over a few rows, one row in a one-row shard): only the last
 //! shard publishes values, the totals over every row. Because the nonce
 //! enters the blinding, two jobs' links at the same cut are unrelated even
-//! when their totals there are equal: a link cannot be compared across
-//! jobs (the nonce is used by one job per dataset).
+//! when their totals there are equal.
 //!
-//! The gadget enforces, with `first = [offset == 0]` and
-//! `last = [offset + rows == N]`:
+//! The gadget enforces, with `first = [offset == 0]`,
+//! `end = offset + active` and `last = [end == n]`:
 //! - `h = first ? start(salt) : h_in`, `first => acc_in == 0`, and
 //!   `link_in = first ? 0 : L(h_in, salt, nonce, offset, acc_in)`;
-//! - `h_out = absorb(h, rows)` (range checks and packing as in the
-//!   commitment), `acc_out = acc_in + sums` (the shard's own totals);
-//! - `link_out = last ? 0 : L(h_out, salt, nonce, offset + rows, acc_out)`, and
-//!   `last => h_out == C_D`.
+//! - `not last => active == size` (only the last shard is padded);
+//! - `h_out` = the chain from `h` over the masked rows, read at the call
+//!   holding the last real element; `acc_out = acc_in + sums`;
+//! - `link_out = last ? 0 : L(h_out, salt, nonce, end, acc_out)`, and
+//!   `last => Poseidon(h_out, n) == C_D`.
 //!
 //! It hands `last` and `acc_out` back: the caller publishes
 //! `last * f(acc_out)`, so a shard other than the last publishes zeros.
 //!
-//! The offset matters to the circuit only through `first`, `last` and the
-//! blindings. A verifier that checks that the shards' offsets tile `0..N`
-//! and that each shard's `link_out` is the next shard's `link_in` knows
-//! that the shards together open `C_D` and that the last shard's totals are
-//! over all of its rows: following the links from the start (first shard)
-//! to `C_D` (last shard), every Poseidon call of the commitment is proved,
-//! and equal links mean equal chain values, totals and blindings (so one
-//! salt throughout, the one `C_D` binds) by collision resistance. Cuts must
-//! fall where the packed rows fill whole calls ([`Shape::cut_rows`]).
-//!
-//! When one shard covers the whole dataset the gadget is the commitment
-//! opening alone, with the offset and both links constrained to zero.
+//! A verifier that checks that the shards' offsets are `0, size, 2 size,
+//! ...` up to `n`, that each `active` is `min(size, n - offset)` and that
+//! each `link_out` is the next `link_in` (0 at both ends) knows that the
+//! shards together open `C_D` and that the last shard's totals are over
+//! every row: following the links from the start (first shard) to `C_D`
+//! (last shard), every Poseidon call of the commitment is proved, and
+//! equal links mean equal chain values, totals and blindings (so one salt
+//! throughout, the one `C_D` binds) by collision resistance. Sizes are
+//! multiples of [`Shape::cut_rows`], so cuts fall where the packed rows
+//! fill whole calls. A one-shard job is the same circuit with offset 0
+//! and both links 0.
 
 use crate::commitment::{self, Shape};
-use crate::num::enforce;
+use crate::num::{enforce, enforce_boolean};
 use crate::poseidon::{self, gadget, MAX_INPUTS};
 use crate::{compare, Cs, Fr, Num, Result};
-use ark_ff::{AdditiveGroup, PrimeField};
+use ark_ff::{AdditiveGroup, Field, PrimeField};
 
 /// The shard's public values.
 pub struct Public<'a> {
     /// The dataset commitment.
     pub commitment: &'a Num,
+    /// The dataset's row count.
+    pub rows: &'a Num,
     /// The shard's first row.
     pub offset: &'a Num,
+    /// The shard's real rows (the rest of its size is padding).
+    pub active: &'a Num,
     /// The link before the shard (0 for the first).
     pub link_in: &'a Num,
     /// The link after the shard (0 for the last).
@@ -75,7 +95,7 @@ pub struct Private<'a> {
 
 /// What the shard hands back to the job circuit.
 pub struct End {
-    /// `[offset + rows == N]`: 1 for the shard that publishes the totals.
+    /// `[offset + active == n]`: 1 for the shard that publishes the totals.
     pub last: Num,
     /// The job's totals over every row up to the end of the shard.
     pub acc_out: Vec<Num>,
@@ -169,31 +189,30 @@ fn link_cost(values: usize) -> usize {
 pub struct Cut {
     /// Rows absorbed before the cut.
     pub offset: u64,
-    /// The chain value there (`start` at 0, `C_D` at the end).
+    /// The chain value there (`start` at 0; at the dataset's end the value
+    /// `C_D` is [`commitment::finish`]ed from).
     pub h: Fr,
 }
 
-/// The cuts of a dataset proved in shards of `shard_rows` rows (the last
-/// shard takes the remainder): one per shard boundary, both ends included.
-/// `shard_rows` must be a multiple of [`Shape::cut_rows`] unless it covers
-/// the whole dataset.
+/// The cuts of a dataset proved in shards of `size` rows (the last shard
+/// padded): one per shard boundary, both ends included. `size` must be a
+/// multiple of [`Shape::cut_rows`].
 pub fn cuts<'a>(
     shape: Shape,
     salt: Fr,
     rows: impl IntoIterator<Item = &'a [i64]>,
-    shard_rows: u64,
+    size: u64,
 ) -> Vec<Cut> {
-    assert!(shard_rows > 0, "empty shards");
     assert!(
-        shard_rows >= shape.rows || shard_rows.is_multiple_of(shape.cut_rows()),
-        "shards of {shard_rows} rows do not end on whole Poseidon calls"
+        size > 0 && size.is_multiple_of(shape.cut_rows()),
+        "shards of {size} rows do not end on whole Poseidon calls"
     );
     let mut rows = rows.into_iter();
     let mut h = commitment::start(shape, salt);
     let mut out = vec![Cut { offset: 0, h }];
     let mut offset = 0;
     while offset < shape.rows {
-        let take = shard_rows.min(shape.rows - offset);
+        let take = size.min(shape.rows - offset);
         h = commitment::absorb(h, shape.value_bits, rows.by_ref().take(take as usize));
         offset += take;
         out.push(Cut { offset, h });
@@ -219,38 +238,61 @@ pub fn links(shape: Shape, salt: Fr, nonce: Fr, cuts: &[Cut], acc: &[Vec<Fr>]) -
         .collect()
 }
 
-/// Opens the commitment over one shard's `rows`, carrying the job's totals
-/// from `private.acc_in` by the shard's own `sums` (see the module docs).
+/// The flags `[i < active]` of a shard's `size` rows: the first the
+/// constant 1, the others booleans that never rise, summing to `active`
+/// (so `1 <= active <= size`). Costs `2 (size - 1) + 1` constraints.
+pub fn active_flags(cs: &Cs, active: &Num, size: usize) -> Result<Vec<Num>> {
+    assert!(size > 0, "an empty shard");
+    let a = active.value().map(|v| v.into_bigint().0[0]);
+    let mut flags = vec![Num::constant(Fr::ONE)];
+    for i in 1..size {
+        let b = Num::witness(
+            cs,
+            a.map(|a| Fr::from(u64::try_from(i).unwrap_or(u64::MAX) < a)),
+        )?;
+        enforce_boolean(cs, &b)?;
+        // b_i <= b_{i-1}: b_i (1 - b_{i-1}) = 0.
+        let gap = Num::constant(Fr::ONE).sub(&flags[i - 1]);
+        enforce(cs, &b, &gap, &Num::zero())?;
+        flags.push(b);
+    }
+    let sum = Num::linear_combination(flags.iter().map(|f| (Fr::ONE, f)));
+    compare::assert_equal(cs, &sum, active)?;
+    Ok(flags)
+}
+
+/// Opens the commitment over one shard's `rows` (its size, padding
+/// included), whose `flags` came from [`active_flags`] with the public
+/// `active`, carrying the job's totals from `private.acc_in` by the
+/// shard's own `sums` (already masked by the flags; see the module docs).
 pub fn open(
     cs: &Cs,
     shape: Shape,
     public: &Public<'_>,
     private: &Private<'_>,
     rows: &[Vec<Num>],
+    flags: &[Num],
     sums: &[Num],
 ) -> Result<End> {
-    let n = rows.len() as u64;
-    assert!(n > 0 && n <= shape.rows, "shard of {n} rows");
+    let size = rows.len();
+    assert!(
+        size > 0 && (size as u64).is_multiple_of(shape.cut_rows()),
+        "shards of {size} rows do not end on whole Poseidon calls"
+    );
+    assert_eq!(flags.len(), size, "one flag per row");
     assert_eq!(
         private.acc_in.len(),
         sums.len(),
         "one running total per value"
     );
     let zero = Num::zero();
-    if n == shape.rows {
-        compare::assert_equal(cs, public.offset, &zero)?;
-        compare::assert_equal(cs, public.link_in, &zero)?;
-        compare::assert_equal(cs, public.link_out, &zero)?;
-        let c = commitment::commit_gadget(cs, shape, private.salt, rows)?;
-        compare::assert_equal(cs, &c, public.commitment)?;
-        return Ok(End {
-            last: Num::constant(Fr::from(1u64)),
-            acc_out: sums.to_vec(),
-        });
-    }
+    let one = Num::constant(Fr::ONE);
     let first = compare::is_equal(cs, public.offset, &zero)?;
-    let end = public.offset.add_const(Fr::from(n));
-    let last = compare::is_equal(cs, &end, &Num::constant(Fr::from(shape.rows)))?;
+    let end = public.offset.add(public.active);
+    let last = compare::is_equal(cs, &end, public.rows)?;
+    // Only the last shard is padded.
+    let full = Num::constant(Fr::from(size as u64)).sub(public.active);
+    enforce(cs, &one.sub(&last), &full, &zero)?;
 
     let start = commitment::start_gadget(cs, shape, private.salt)?;
     let pick = Num::mul(cs, &first, &start.sub(private.h_in))?;
@@ -269,7 +311,24 @@ pub fn open(
     // link_in = (1 - first) * l_in
     enforce(cs, &first, &l_in, &l_in.sub(public.link_in))?;
 
-    let h_out = commitment::absorb_gadget(cs, shape, &h, rows)?;
+    // The chain over the masked rows, read at the call holding the last
+    // real element: call j is the last iff its first element is real and
+    // the next call's is not.
+    let states = commitment::absorb_calls_gadget(cs, shape, &h, rows, Some(flags))?;
+    let per_row = shape.elements_per_row();
+    let opens = |j: usize| -> Num {
+        let e = j * commitment::ABSORB_RATE;
+        if e >= size * per_row {
+            Num::zero()
+        } else {
+            flags[e / per_row].clone()
+        }
+    };
+    let mut h_out = Num::zero();
+    for (j, state) in states.iter().enumerate() {
+        let is_end = opens(j).sub(&opens(j + 1));
+        h_out = h_out.add(&Num::mul(cs, &is_end, state)?);
+    }
     let acc_out: Vec<Num> = private
         .acc_in
         .iter()
@@ -277,20 +336,27 @@ pub fn open(
         .map(|(a, s)| a.add(s))
         .collect();
     let l_out = link_gadget(cs, &h_out, private.salt, public.nonce, &end, &acc_out)?;
-    // link_out = (1 - last) * l_out, and last => h_out == C_D
+    // link_out = (1 - last) * l_out, and last => Poseidon(h_out, n) == C_D
     enforce(cs, &last, &l_out, &l_out.sub(public.link_out))?;
-    enforce(cs, &last, &h_out.sub(public.commitment), &zero)?;
+    let c = commitment::finish_gadget(cs, &h_out, public.rows)?;
+    enforce(cs, &last, &c.sub(public.commitment), &zero)?;
     Ok(End { last, acc_out })
 }
 
-/// Constraints [`open`] costs for a shard of `rows` rows carrying `values`
-/// running totals.
-pub fn cost(shape: Shape, rows: u64, values: usize) -> usize {
-    if rows == shape.rows {
-        shape.cost() + 4
-    } else {
-        commitment::START_COST + shape.absorb_cost(rows) + 2 * link_cost(values) + values + 8
-    }
+/// Constraints [`active_flags`] and [`open`] cost together for a shard of
+/// `size` rows carrying `values` running totals.
+pub fn cost(shape: Shape, size: u64, values: usize) -> usize {
+    let flags = 2 * (size as usize - 1) + 1;
+    let mask = (size as usize - 1) * shape.elements_per_row();
+    flags
+        + commitment::START_COST
+        + shape.absorb_cost(size)
+        + mask
+        + shape.calls(size)
+        + commitment::FINISH_COST
+        + 2 * link_cost(values)
+        + values
+        + 9
 }
 
 #[cfg(test)]
@@ -304,6 +370,9 @@ mod tests {
         columns: 3,
         value_bits: 8,
     };
+
+    /// What padding rows hold: anything in range; the flags zero it.
+    const PAD: i64 = 7;
 
     fn table() -> Vec<Vec<i64>> {
         (0..SHAPE.rows as usize)
@@ -334,22 +403,45 @@ mod tests {
             .collect()
     }
 
-    /// Builds shard `i` of shards of `size` rows, carrying the total of
-    /// column 0, with `public` values (`[C_D, offset, link_in, link_out,
-    /// nonce, acc_in, salt]`, the last two private) allocated as witnesses
-    /// after `fix`,
-    /// so that tampering reaches them too. Returns the public values the
-    /// shard constrains (`C_D` only when it is the last, since the links
-    /// carry it to the others; the offset only when it is the first or the
-    /// last, elsewhere it is a label the verifier fixes when it checks the
-    /// tiling) and the value it publishes, `last * acc_out`.
-    fn build(cs: &Cs, size: u64, i: usize, fix: impl Fn(&mut [Fr; 7])) -> Vec<Num> {
+    /// Indices into `build`'s values.
+    const C_D: usize = 0;
+    const OFFSET: usize = 1;
+    const LINK_IN: usize = 2;
+    const LINK_OUT: usize = 3;
+    const NONCE: usize = 4;
+    const ACC_IN: usize = 5;
+    const SALT: usize = 6;
+    const ROWS: usize = 7;
+    const ACTIVE: usize = 8;
+
+    /// Builds shard `i` of shards of `size` rows (the last padded with
+    /// [`PAD`] rows), carrying the total of column 0 masked by the flags,
+    /// with its values (`[C_D, offset, link_in, link_out, nonce, acc_in,
+    /// salt, n, active]`, `acc_in` and the salt private) allocated as
+    /// witnesses after `fix`, so that tampering reaches them too. Returns
+    /// the public values the shard constrains and the value it publishes,
+    /// `last * acc_out`: `C_D` and `n` only when it is the last (the links
+    /// carry them to the others, where the verifier fixes them), the nonce
+    /// only when the job has more than one shard (a one-shard job has no
+    /// link, and its nonce is bound by Groth16's input check alone).
+    fn build(cs: &Cs, size: u64, i: usize, fix: impl Fn(&mut [Fr; 9])) -> Vec<Num> {
+        build_padded(cs, size, i, PAD, fix)
+    }
+
+    /// [`build`] with `pad` in every padding row's values.
+    fn build_padded(
+        cs: &Cs,
+        size: u64,
+        i: usize,
+        pad: i64,
+        fix: impl Fn(&mut [Fr; 9]),
+    ) -> Vec<Num> {
         let t = table();
         let cuts = cuts(SHAPE, salt(), t.iter().map(Vec::as_slice), size);
         let acc = totals(&cuts);
         let links = links(SHAPE, salt(), nonce(), &cuts, &acc);
         let (a, b) = (cuts[i], cuts[i + 1]);
-        let c_d = cuts.last().unwrap().h;
+        let c_d = commitment::finish(cuts.last().unwrap().h, SHAPE.rows);
         let mut public = [
             c_d,
             Fr::from(a.offset),
@@ -358,51 +450,64 @@ mod tests {
             nonce(),
             acc[i][0],
             salt(),
+            Fr::from(SHAPE.rows),
+            Fr::from(b.offset - a.offset),
         ];
         fix(&mut public);
         let w = |x: Fr| Num::witness(cs, Some(x)).unwrap();
         let p: Vec<Num> = public.iter().map(|x| w(*x)).collect();
-        let (s, h_in) = (p[6].clone(), w(a.h));
-        let rows: Vec<Vec<Num>> = t[a.offset as usize..b.offset as usize]
-            .iter()
+        let h_in = w(a.h);
+        let pad = vec![pad; 3];
+        let rows: Vec<Vec<Num>> = (a.offset..a.offset + size)
             .map(|r| {
-                r.iter()
+                t.get(r as usize)
+                    .unwrap_or(&pad)
+                    .iter()
                     .map(|v| w(crate::i128_to_field(i128::from(*v))))
                     .collect()
             })
             .collect();
-        let sum = crate::aggregate::sum(&rows.iter().map(|r| r[0].clone()).collect::<Vec<_>>());
+        let flags = active_flags(cs, &p[ACTIVE], size as usize).unwrap();
+        let masked: Vec<Num> = rows
+            .iter()
+            .zip(&flags)
+            .map(|(r, f)| Num::mul(cs, &r[0], f).unwrap())
+            .collect();
+        let sum = crate::aggregate::sum(&masked);
         let end = open(
             cs,
             SHAPE,
             &Public {
-                commitment: &p[0],
-                offset: &p[1],
-                link_in: &p[2],
-                link_out: &p[3],
-                nonce: &p[4],
+                commitment: &p[C_D],
+                rows: &p[ROWS],
+                offset: &p[OFFSET],
+                active: &p[ACTIVE],
+                link_in: &p[LINK_IN],
+                link_out: &p[LINK_OUT],
+                nonce: &p[NONCE],
             },
             &Private {
-                salt: &s,
+                salt: &p[SALT],
                 h_in: &h_in,
-                acc_in: std::slice::from_ref(&p[5]),
+                acc_in: std::slice::from_ref(&p[ACC_IN]),
             },
             &rows,
+            &flags,
             &[sum],
         )
         .unwrap();
         let published = Num::mul(cs, &end.last, &end.acc_out[0]).unwrap();
         let (first, last) = (a.offset == 0, b.offset == SHAPE.rows);
-        // The nonce blinds the links of a sharded job; a one-shard job has
-        // none, and its nonce is bound by Groth16's input check alone.
         let keep = [
             last,
-            first || last,
+            true,
             true,
             true,
             !(first && last),
             false,
             false,
+            last,
+            true,
         ];
         p.into_iter()
             .zip(keep)
@@ -410,6 +515,12 @@ mod tests {
             .map(|(p, _)| p)
             .chain([published])
             .collect()
+    }
+
+    fn unsatisfied(size: u64, i: usize, fix: &dyn Fn(&mut [Fr; 9])) -> bool {
+        let cs = cs();
+        build(&cs, size, i, fix);
+        !satisfied(&cs)
     }
 
     #[test]
@@ -421,7 +532,7 @@ mod tests {
         let offsets: Vec<u64> = cuts.iter().map(|c| c.offset).collect();
         assert_eq!(offsets, [0, 11, 22, 25]);
         assert_eq!(cuts[0].h, commitment::start(SHAPE, salt()));
-        assert_eq!(cuts[3].h, c_d);
+        assert_eq!(commitment::finish(cuts[3].h, 25), c_d);
         let acc = totals(&cuts);
         let l = links(SHAPE, salt(), nonce(), &cuts, &acc);
         assert_eq!((l[0], l[3]), (Fr::ZERO, Fr::ZERO));
@@ -436,7 +547,7 @@ mod tests {
             link(cuts[1].h, salt() + Fr::ONE, nonce(), 11, &acc[1])
         );
         assert_ne!(l[1], link(cuts[1].h, salt(), nonce(), 12, &acc[1]));
-        assert_eq!(super::cuts(SHAPE, salt(), rows(), 25).len(), 2);
+        assert_eq!(super::cuts(SHAPE, salt(), rows(), 33).len(), 2);
         // More totals than one Poseidon call takes are chained.
         let many: Vec<Fr> = (0..30u64).map(Fr::from).collect();
         let mut other = many.clone();
@@ -455,15 +566,42 @@ mod tests {
     }
 
     #[test]
+    fn flags_are_a_prefix_of_ones_summing_to_active() {
+        for (active, size) in [(1u64, 4usize), (3, 4), (4, 4)] {
+            let (count, out) = crate::testing::assert_sound(1, |cs| {
+                let a = Num::witness(cs, Some(Fr::from(active))).unwrap();
+                active_flags(cs, &a, size).unwrap()
+            });
+            assert_eq!(count, 2 * (size - 1) + 1);
+            let want: Vec<Fr> = (0..size as u64).map(|i| Fr::from(i < active)).collect();
+            assert_eq!(out, want);
+        }
+        // No flags for an active count outside 1..=size.
+        for active in [0u64, 5] {
+            let cs = cs();
+            let a = Num::witness(&cs, Some(Fr::from(active))).unwrap();
+            active_flags(&cs, &a, 4).unwrap();
+            assert!(!satisfied(&cs), "active {active}");
+        }
+    }
+
+    #[test]
     fn every_shard_is_sound() {
-        // First, middle and last (remainder) shard; every witness tampered,
-        // the public values included.
-        for (i, rows) in [(0, 11), (1, 11), (2, 3)] {
-            let (count, out) = assert_sound_sampled(0, 60, |cs| build(cs, 11, i, |_| ()));
-            // `build` adds one product for the published value.
-            assert_eq!(count, cost(SHAPE, rows, 1) + 1, "shard {i}");
-            let total: i64 = table().iter().map(|r| r[0]).sum();
-            let want = if i == 2 {
+        // First, middle and last (padded) shard, and one padded shard for
+        // the whole dataset; every witness tampered, the public values
+        // included.
+        let total: i64 = table().iter().map(|r| r[0]).sum();
+        for (size, i) in [(11, 0), (11, 1), (11, 2), (33, 0)] {
+            let (count, out) = assert_sound_sampled(0, 60, |cs| build(cs, size, i, |_| ()));
+            // `build` adds one product per row for the masked value and
+            // one for the published value.
+            assert_eq!(
+                count,
+                cost(SHAPE, size, 1) + size as usize + 1,
+                "shard {i} of {size}"
+            );
+            let last = (i + 1) as u64 * size >= SHAPE.rows;
+            let want = if last {
                 crate::i128_to_field(i128::from(total))
             } else {
                 Fr::ZERO
@@ -471,44 +609,90 @@ mod tests {
             assert_eq!(
                 *out.last().unwrap(),
                 want,
-                "only the last shard publishes the total"
+                "only the last shard publishes the total, without its padding"
             );
         }
-        let (count, _) = assert_sound_sampled(0, 60, |cs| build(cs, 25, 0, |_| ()));
-        assert_eq!(count, cost(SHAPE, 25, 1) + 1);
     }
 
     #[test]
     fn shards_cannot_claim_another_place_or_total() {
-        let unsatisfied = |size, i, fix: &dyn Fn(&mut [Fr; 7])| {
-            let cs = cs();
-            build(&cs, size, i, fix);
-            !satisfied(&cs)
-        };
         // A middle shard posing as the first (its chain does not start at
         // the salt) or as the last (it does not end at C_D).
-        assert!(unsatisfied(11, 1, &|p| p[1] = Fr::ZERO));
-        assert!(unsatisfied(11, 1, &|p| p[1] = Fr::from(14u64)));
+        assert!(unsatisfied(11, 1, &|p| p[OFFSET] = Fr::ZERO));
+        assert!(unsatisfied(11, 1, &|p| p[OFFSET] = Fr::from(14u64)));
         // The first shard posing as a middle one needs the link of a start
         // value nobody else can produce; a link of 0 is not accepted there.
-        assert!(unsatisfied(11, 0, &|p| p[1] = Fr::from(11u64)));
-        assert!(unsatisfied(11, 1, &|p| p[2] = Fr::ZERO));
-        assert!(unsatisfied(11, 1, &|p| p[3] = Fr::ZERO));
-        assert!(unsatisfied(11, 2, &|p| p[0] += Fr::ONE));
+        assert!(unsatisfied(11, 0, &|p| p[OFFSET] = Fr::from(11u64)));
+        assert!(unsatisfied(11, 1, &|p| p[LINK_IN] = Fr::ZERO));
+        assert!(unsatisfied(11, 1, &|p| p[LINK_OUT] = Fr::ZERO));
+        assert!(unsatisfied(11, 2, &|p| p[C_D] += Fr::ONE));
         // A shard cannot start from another running total than the one its
         // link carries, and the first starts from zero.
-        assert!(unsatisfied(11, 1, &|p| p[5] += Fr::ONE));
-        assert!(unsatisfied(11, 2, &|p| p[5] -= Fr::ONE));
-        assert!(unsatisfied(11, 0, &|p| p[5] = Fr::ONE));
+        assert!(unsatisfied(11, 1, &|p| p[ACC_IN] += Fr::ONE));
+        assert!(unsatisfied(11, 2, &|p| p[ACC_IN] -= Fr::ONE));
+        assert!(unsatisfied(11, 0, &|p| p[ACC_IN] = Fr::ONE));
         // A shard proved under another job's nonce does not join this
         // job's links.
-        assert!(unsatisfied(11, 1, &|p| p[4] += Fr::ONE));
-        assert!(unsatisfied(11, 2, &|p| p[4] += Fr::ONE));
-        assert!(unsatisfied(11, 0, &|p| p[4] += Fr::ONE));
+        assert!(unsatisfied(11, 1, &|p| p[NONCE] += Fr::ONE));
+        assert!(unsatisfied(11, 2, &|p| p[NONCE] += Fr::ONE));
+        assert!(unsatisfied(11, 0, &|p| p[NONCE] += Fr::ONE));
         // A whole-dataset shard has offset and links 0.
-        assert!(unsatisfied(25, 0, &|p| p[1] = Fr::ONE));
-        assert!(unsatisfied(25, 0, &|p| p[3] = Fr::ONE));
+        assert!(unsatisfied(33, 0, &|p| p[OFFSET] = Fr::ONE));
+        assert!(unsatisfied(33, 0, &|p| p[LINK_OUT] = Fr::ONE));
         assert!(!unsatisfied(11, 1, &|_| ()));
+        assert!(!unsatisfied(33, 0, &|_| ()));
+    }
+
+    #[test]
+    fn padding_neither_counts_nor_hides_rows() {
+        // Padded rows counted: the last shard claiming a padding row as
+        // real (one more active row, one more dataset row) does not open
+        // C_D; nor does the whole-dataset shard.
+        let more = |p: &mut [Fr; 9]| {
+            p[ACTIVE] += Fr::ONE;
+            p[ROWS] += Fr::ONE;
+        };
+        assert!(unsatisfied(11, 2, &more));
+        assert!(unsatisfied(33, 0, &more));
+        // Real rows dropped: one fewer active row, with or without one
+        // fewer dataset row.
+        let fewer = |p: &mut [Fr; 9]| {
+            p[ACTIVE] -= Fr::ONE;
+            p[ROWS] -= Fr::ONE;
+        };
+        assert!(unsatisfied(11, 2, &fewer));
+        assert!(unsatisfied(33, 0, &fewer));
+        assert!(unsatisfied(11, 2, &|p| p[ACTIVE] -= Fr::ONE));
+        assert!(unsatisfied(33, 0, &|p| p[ACTIVE] -= Fr::ONE));
+        // The active count changed alone, on any shard: a shard other than
+        // the last is full, and the last ends at n.
+        for i in 0..3 {
+            assert!(unsatisfied(11, i, &|p| p[ACTIVE] += Fr::ONE), "shard {i}");
+            assert!(unsatisfied(11, i, &|p| p[ACTIVE] -= Fr::ONE), "shard {i}");
+        }
+        // The row count changed alone.
+        assert!(unsatisfied(11, 2, &|p| p[ROWS] += Fr::ONE));
+        assert!(unsatisfied(33, 0, &|p| p[ROWS] -= Fr::ONE));
+    }
+
+    #[test]
+    fn the_padding_values_do_not_matter() {
+        // The same shards with other padding values open the same C_D and
+        // publish the same total: the flags zero both the padding's share
+        // and its elements.
+        for (size, i) in [(11, 2), (33, 0)] {
+            let values = |pad: i64| {
+                let cs = cs();
+                let out: Vec<Fr> = build_padded(&cs, size, i, pad, |_| ())
+                    .iter()
+                    .map(|n| n.value().unwrap())
+                    .collect();
+                assert!(satisfied(&cs), "padding {pad}");
+                out
+            };
+            assert_eq!(values(PAD), values(-128));
+            assert_eq!(values(PAD), values(127));
+        }
     }
 
     #[test]
@@ -516,14 +700,10 @@ mod tests {
         // The links bind the salt: a middle or last shard proved under
         // another salt than the first (whose start `C_D` binds) does not
         // join its neighbours, so the salt is the same in every shard.
-        let unsatisfied = |i, fix: &dyn Fn(&mut [Fr; 7])| {
-            let cs = cs();
-            build(&cs, 11, i, fix);
-            !satisfied(&cs)
-        };
-        assert!(unsatisfied(1, &|p| p[6] += Fr::ONE));
-        assert!(unsatisfied(2, &|p| p[6] += Fr::ONE));
-        assert!(unsatisfied(0, &|p| p[6] += Fr::ONE));
+        assert!(unsatisfied(11, 1, &|p| p[SALT] += Fr::ONE));
+        assert!(unsatisfied(11, 2, &|p| p[SALT] += Fr::ONE));
+        assert!(unsatisfied(11, 0, &|p| p[SALT] += Fr::ONE));
+        assert!(unsatisfied(33, 0, &|p| p[SALT] += Fr::ONE));
     }
 
     /// A researcher's goal: where one row lies, by comparing the links two
@@ -532,10 +712,6 @@ mod tests {
     /// links.
     #[test]
     fn red_team_link_comparison_gives_unrelated_links() {
-        // Two jobs over the same rows, the same cuts and the same running
-        // totals (an exact and a noised release of one count, say): no link
-        // of one equals any link of the other, so receipts cannot be
-        // compared cut by cut.
         let t = table();
         let cuts = cuts(SHAPE, salt(), t.iter().map(Vec::as_slice), 11);
         let acc = totals(&cuts);

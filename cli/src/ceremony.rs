@@ -40,41 +40,17 @@ pub struct CircuitArgs {
     /// The powers-of-tau file (snarkjs `.ptau`, prepared for phase 2).
     #[arg(long)]
     ptau: PathBuf,
-    /// The gateway's shard size (`GET /v1/datasets` lists it): a dataset
-    /// over one shard is proved by one circuit per shard size of the plan
-    /// (full shards and the last), each with its own key. Default: one
-    /// proof.
+    /// The gateway's largest shard (`GET /v1/datasets` lists the size it
+    /// uses for the dataset): one circuit of the plan's shard size proves
+    /// every shard, the last padded. Default: one proof, at the shard
+    /// ladder's size.
     #[arg(long)]
     shard_rows: Option<u64>,
-    /// Which circuit of the shard plan, by its shard's rows (`init` lists
-    /// them; default: the first, full shards').
-    #[arg(long, requires = "shard_rows")]
-    circuit_rows: Option<u64>,
 }
 
 impl CircuitArgs {
+    /// The circuit of the job's shard plan (one proves every shard).
     fn load(&self) -> Result<(CircuitSpec, Ptau)> {
-        let (specs, ptau) = self.load_plan()?;
-        let spec = match self.circuit_rows {
-            None => specs.into_iter().next().expect("a plan has a circuit"),
-            Some(rows) => {
-                let sizes: Vec<u64> = specs.iter().map(|s| s.header().shard_rows).collect();
-                specs
-                    .into_iter()
-                    .find(|s| s.header().shard_rows == rows)
-                    .ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "--circuit-rows {rows} is no circuit of the shard plan: its circuits have shards of {sizes:?} rows"
-                        )
-                    })?
-            }
-        };
-        Ok((spec, ptau))
-    }
-
-    /// Every circuit of the job's shard plan (one without --shard-rows),
-    /// full shards' first.
-    fn load_plan(&self) -> Result<(Vec<CircuitSpec>, Ptau)> {
         let model = zkgate_zkml::import::load(&self.model)
             .with_context(|| format!("loading {}", self.model.display()))?;
         let schema = crate::read_schema(&self.schema)?;
@@ -97,13 +73,8 @@ impl CircuitArgs {
         )?;
         let ptau =
             Ptau::read(&self.ptau).with_context(|| format!("reading {}", self.ptau.display()))?;
-        let plan = spec.shard_plan(self.shard_rows.filter(|r| *r > 0));
-        let specs = plan
-            .sizes()
-            .iter()
-            .map(|rows| spec.with_shard_rows(*rows))
-            .collect();
-        Ok((specs, ptau))
+        let plan = spec.shard_plan(self.rows, self.shard_rows.filter(|r| *r > 0));
+        Ok((spec.with_shard_rows(plan.size()), ptau))
     }
 }
 
@@ -145,8 +116,8 @@ pub enum CeremonyCmd {
     Register {
         #[command(flatten)]
         circuit: CircuitArgs,
-        /// The contributed keys (`.zkey`; their transcripts are checked
-        /// first): one per circuit of the shard plan, the option repeated.
+        /// The contributed key (`.zkey`; its transcript is checked first)
+        /// of the plan's circuit, which proves every shard.
         #[arg(long, required = true)]
         key: Vec<PathBuf>,
         #[command(flatten)]
@@ -236,12 +207,6 @@ fn write_key(
 pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
     match cmd {
         CeremonyCmd::Init { circuit, key_out } => {
-            let plan: Vec<u64> = circuit
-                .load_plan()?
-                .0
-                .iter()
-                .map(|s| s.header().shard_rows)
-                .collect();
             let (spec, ptau) = circuit.load()?;
             let t = Instant::now();
             let r1cs = ceremony::r1cs_of(&spec)?;
@@ -254,7 +219,7 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
                     "circuit_id": fr_to_hex(spec.id()), "r1cs_sha256": hex::encode(r1cs.sha256()),
                     "cs_hash": hex::encode(transcript.cs_hash),
                     "constraints": r1cs.constraints(), "domain": r1cs.domain(),
-                    "shard_rows": spec.header().shard_rows, "plan_circuit_rows": plan,
+                    "shard_rows": spec.header().shard_rows,
                     "ptau": ptau.describe(),
                     "key_bytes": bytes, "seconds": t.elapsed().as_secs_f64(),
                 })
@@ -294,7 +259,8 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
             key,
             chain,
         } => {
-            let (specs, ptau) = circuit.load_plan()?;
+            let (spec, ptau) = circuit.load()?;
+            let specs = [spec];
             let read = key
                 .iter()
                 .map(|k| read_key(k))

@@ -163,7 +163,7 @@ pub fn inspect(a: InspectArgs) -> Result<bool> {
         match compile_public(m, &imported.onnx_sha256, &schema, a.rows, &request) {
             Ok(spec) => {
                 // One proof over every row, as `zkgate prove` makes it.
-                let est = zkgate_zkml::cost::Estimate::of(&spec, None);
+                let est = zkgate_zkml::cost::Estimate::of(&spec, a.rows, None);
                 let total = est.constraints;
                 report["circuit"] = serde_json::json!({
                     "rows": a.rows,

@@ -160,8 +160,8 @@ struct ProveArgs {
     shard_rows: Option<u64>,
     /// Prove with ceremony keys (`zkgate ceremony`) instead of making keys
     /// here (`.zkey` files, from `zkgate ceremony` or snarkjs, their
-    /// transcripts inside): one per circuit of the shard plan, the option
-    /// repeated; needs --ptau, and each is checked first.
+    /// transcripts inside): the key of the plan's circuit, which proves
+    /// every shard; needs --ptau, and it is checked first.
     #[arg(long, requires = "ptau")]
     ceremony_key: Vec<PathBuf>,
     /// The powers-of-tau file the ceremony key was made over.
@@ -374,10 +374,14 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         println!(
             "circuit     {} constraints ({} per row){}",
             r.constraints["total"],
-            r.constraints["total"] / r.circuit.rows as usize,
+            r.constraints["total"] / r.rows.max(1) as usize,
             match r.shards.len() {
-                1 => String::new(),
-                n => format!(", {n} shard proofs of up to {} rows", r.circuit.shard_rows),
+                1 if r.circuit.shard_rows == r.rows => String::new(),
+                1 => format!(", one proof of {} rows, padded", r.circuit.shard_rows),
+                n => format!(
+                    ", {n} shard proofs of {} rows, the last padded",
+                    r.circuit.shard_rows
+                ),
             }
         );
         println!(

@@ -166,8 +166,8 @@ impl Client {
         self.submit_with_key(manifest, model, Vec::new()).await
     }
 
-    /// `POST /v1/jobs` with ceremony keys, one per circuit of the job's
-    /// shard plan (snarkjs `.zkey` files, their transcripts inside), made
+    /// `POST /v1/jobs` with a ceremony key, the job's circuit's (one proves
+    /// every shard; a snarkjs `.zkey` file, its transcript inside), made
     /// over the gateway's powers-of-tau file.
     pub async fn submit_with_key(
         &self,
@@ -181,8 +181,8 @@ impl Client {
 
     /// `POST /v1/jobs` with ceremony keys sent (`ceremony`) and kept keys
     /// named by their verifying keys' SHA-256 (`kept`, from
-    /// [`Client::kept_ceremony_keys`]): together one per circuit of the
-    /// job's shard plan.
+    /// [`Client::kept_ceremony_keys`]): together the one key of the job's
+    /// circuit.
     pub async fn submit_with_keys(
         &self,
         manifest: &Manifest,

@@ -128,13 +128,13 @@ pub(crate) async fn next_field(
     Ok(Some((name, bytes)))
 }
 
-/// Ceremony keys a submission may carry: a shard plan has a circuit for
-/// full shards and one for the last.
-const MAX_CEREMONY_KEYS: usize = 2;
+/// Ceremony keys a submission may carry: one circuit proves every shard
+/// of a plan (the last padded).
+const MAX_CEREMONY_KEYS: usize = 1;
 
 /// A submission's form: its `manifest` (JSON), its `model` (ONNX bytes)
-/// and optionally `ceremony_key` fields (one per circuit of the shard
-/// plan), nothing else, in at most `limit` bytes.
+/// and optionally a `ceremony_key` field (the key of the plan's circuit),
+/// nothing else, in at most `limit` bytes.
 pub(crate) struct Form {
     pub(crate) manifest: Manifest,
     pub(crate) model: Bytes,
@@ -154,7 +154,7 @@ pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form>
             "model" => model = Some(bytes),
             "ceremony_key" | "kept_ceremony_key" if keys.len() + kept.len() >= MAX_CEREMONY_KEYS => {
                 return Err(Error::BadRequest(format!(
-                    "more than {MAX_CEREMONY_KEYS} `ceremony_key` fields: one per circuit of the shard plan"
+                    "more than {MAX_CEREMONY_KEYS} `ceremony_key` field: one circuit proves every shard"
                 )))
             }
             "ceremony_key" => keys.push(bytes),

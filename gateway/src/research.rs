@@ -634,7 +634,11 @@ fn estimate(
         meta.rows,
         &runner::request_of(manifest),
     )?;
-    Ok(Estimate::of(&spec, Some(gw.config.limits.shard_rows)))
+    Ok(Estimate::of(
+        &spec,
+        meta.rows,
+        Some(gw.config.limits.shard_rows),
+    ))
 }
 
 /// One gateway job per on-chain job, failed or not: a second could never

@@ -358,6 +358,14 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         .store
         .dataset(&job.manifest.dataset)?
         .ok_or_else(|| Error::NotFound(format!("dataset `{}`", job.manifest.dataset)))?;
+    // A dataset committed in an earlier commitment format cannot be opened
+    // against its published commitment: say so before any work.
+    if zkgate_statement::field::fr_to_hex(dataset.commitment(&secret)) != meta.commitment {
+        return Err(Error::Unprocessable(format!(
+            "dataset `{}` was published with a commitment of an earlier format (its rows now commit to another value): the owner must import it again and publish the new commitment",
+            meta.name
+        )));
+    }
     let jobs = gw.store.jobs()?;
     let facts = policy::Facts::of(
         gw,
@@ -492,17 +500,15 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         for (zkey, (key, transcript)) in up.zkeys.iter().zip(keys) {
             let vk_sha256 =
                 zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(key));
-            let Some(shard) = receipt.shards.iter().find(|s| s.vk_sha256 == vk_sha256) else {
+            if !receipt.shards.iter().any(|s| s.vk_sha256 == vk_sha256) {
                 continue;
-            };
+            }
             gw.store.keep_ceremony_key(
                 &crate::store::KeptKey {
                     researcher: job.researcher.clone(),
                     vk_sha256,
-                    circuit_id: zkgate_statement::field::fr_to_hex(
-                        receipt.circuit.shard_id(shard.rows),
-                    ),
-                    shard_rows: shard.rows,
+                    circuit_id: zkgate_statement::field::fr_to_hex(receipt.circuit.id()),
+                    shard_rows: receipt.circuit.shard_rows,
                     transcript_sha256: transcript.sha256(),
                     contributors: transcript.contributors(),
                     contribution_hashes: transcript

@@ -48,7 +48,8 @@ pub struct ProverRecord {
 }
 
 /// Ceremony keys as a researcher uploaded them: snarkjs `.zkey` files
-/// (their transcripts inside), one per circuit of the job's shard plan.
+/// (their transcripts inside): the key of the job's circuit, which proves
+/// every shard.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CeremonyUpload {
     /// The `.zkey` files.

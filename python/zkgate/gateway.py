@@ -298,7 +298,7 @@ class Gateway:
             allow_suppression: the largest small-cell suppression
                 threshold the owner's release policy may apply (0: none).
             ceremony_keys: ceremony keys (``.zkey`` paths or bytes) you
-                contributed to, one per circuit of the job's shard plan.
+                contributed to: the key of the job's one circuit, which proves every shard.
             kept_ceremony_keys: keys the gateway kept from your earlier
                 jobs, by verifying-key hash.
             check_rows: mock rows a fitted model's conversion is checked on.

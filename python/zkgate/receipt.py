@@ -199,7 +199,7 @@ class Receipt:
     @property
     def rows(self) -> int:
         """The rows the aggregate is over."""
-        return int(self._data["circuit"]["rows"])
+        return int(self._data["rows"])
 
     @property
     def commitment(self) -> str:

@@ -36,9 +36,9 @@ pub struct Template {
     pub aggregate: Aggregate,
 }
 
-/// The first bytes of a header: its version and row counts.
-pub fn head(version: u32, rows: u64, shard_rows: u64) -> Vec<u8> {
-    format!("{{\"version\":{version},\"rows\":{rows},\"shard_rows\":{shard_rows},").into_bytes()
+/// The first bytes of a header: its version and shard size.
+pub fn head(version: u32, shard_rows: u64) -> Vec<u8> {
+    format!("{{\"version\":{version},\"shard_rows\":{shard_rows},").into_bytes()
 }
 
 /// Where a header's tail begins.
@@ -130,7 +130,7 @@ impl SpecHeader {
     /// template and its tail.
     pub fn parts(&self) -> Parts {
         let json = serde_json::to_vec(self).expect("headers serialize");
-        let head = head(self.version, self.rows, self.shard_rows);
+        let head = head(self.version, self.shard_rows);
         let template = self.template().to_bytes();
         assert!(
             json.starts_with(&head)
@@ -277,7 +277,6 @@ mod tests {
         .unwrap();
         SpecHeader {
             version: crate::VERSION,
-            rows: 100,
             shard_rows: 64,
             schema: t.schema,
             quant: t.quant,

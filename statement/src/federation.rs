@@ -201,7 +201,7 @@ pub fn pool(parts: &[(&PartName, &Receipt)]) -> Result<Pooled, String> {
             }
         }
         rows = rows
-            .checked_add(h.rows)
+            .checked_add(r.rows)
             .ok_or_else(|| format!("{name}: the pooled rows overflow"))?;
         if let Some(n) = &h.params.noise {
             variance += n.std_dev().powi(2);
@@ -209,10 +209,9 @@ pub fn pool(parts: &[(&PartName, &Receipt)]) -> Result<Pooled, String> {
         }
     }
     let mut header = first.circuit.clone();
-    header.rows = rows;
     header.params.suppress_below = 0;
     header.params.noise = None;
-    let mut result = header.decode(&values);
+    let mut result = header.decode(rows, &values);
     if suppressed {
         if let Some(a) = result.as_object_mut().and_then(|o| o.remove("accuracy")) {
             result["accuracy_at_least"] = a;

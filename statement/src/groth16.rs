@@ -85,8 +85,8 @@ pub fn from_bytes<T: CanonicalDeserialize>(bytes: &[u8]) -> crate::Result<T> {
     T::deserialize_compressed(bytes).map_err(Error::from)
 }
 
-/// A job's verifying keys (one per shard size: a sharded job whose last
-/// shard is shorter has two) as one byte string: what `vk.bin` holds.
+/// A job's verifying keys (one circuit proves every shard, so one key) as
+/// one byte string: what `vk.bin` holds.
 pub fn keys_to_bytes(vks: &[VerifyingKey]) -> Vec<u8> {
     to_bytes(&vks.to_vec())
 }

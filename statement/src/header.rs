@@ -11,7 +11,7 @@ use zkgate_circuits::commitment::Shape;
 use zkgate_circuits::Fr;
 
 /// Format version of headers and receipts.
-pub const VERSION: u32 = 4;
+pub const VERSION: u32 = 5;
 
 /// The shape the commitment gives `rows` rows of `schema`.
 pub fn shape_of(schema: &Schema, rows: u64) -> Shape {
@@ -31,9 +31,8 @@ pub fn shape_of(schema: &Schema, rows: u64) -> Shape {
 pub struct SpecHeader {
     /// Format version.
     pub version: u32,
-    /// Rows in the dataset.
-    pub rows: u64,
-    /// Rows per shard proof (the last shard may hold fewer).
+    /// Rows every shard proof reads (the last shard padded): the circuit
+    /// does not depend on the dataset's row count, a public input.
     pub shard_rows: u64,
     /// The dataset's declared schema (names, kinds, ranges, scales, stored
     /// bits): every width in the circuit follows from it and the model.
@@ -73,15 +72,10 @@ impl SpecHeader {
         hash_to_field(&Sha256::digest(json))
     }
 
-    /// The id of the circuit that proves a shard of `rows` rows of this
-    /// job: the only rule for a shorter last shard.
-    pub fn shard_id(&self, rows: u64) -> Fr {
-        self.with_shard_rows(rows).id()
-    }
-
-    /// The dataset's shape, as the commitment sees it.
-    pub fn shape(&self) -> Shape {
-        shape_of(&self.schema, self.rows)
+    /// The shape the commitment gives a dataset of `rows` rows of this
+    /// circuit's schema.
+    pub fn shape(&self, rows: u64) -> Shape {
+        shape_of(&self.schema, rows)
     }
 
     /// Number of aggregate values the statement carries.
@@ -104,9 +98,9 @@ impl SpecHeader {
         values
     }
 
-    /// The aggregate values read as numbers.
-    pub fn decode(&self, values: &[i128]) -> serde_json::Value {
-        let mut v = self.aggregate.decode(self, values);
+    /// The aggregate values over `rows` rows read as numbers.
+    pub fn decode(&self, rows: u64, values: &[i128]) -> serde_json::Value {
+        let mut v = self.aggregate.decode(self, rows, values);
         if self.suppresses() {
             // A zero count stands for fewer than this many rows, so an
             // accuracy read off the matrix is only a lower bound.

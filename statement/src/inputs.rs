@@ -4,13 +4,14 @@
 //! larger than the owner's shard size). Public inputs of a shard proof, in
 //! order: the dataset commitment `C_D`, the dataset's row count `n`, the job
 //! nonce, the circuit id (the hash of the [`crate::SpecHeader`]), the
-//! shard's first row, the links before and after it (see
-//! `zkgate_circuits::shard`), then the shard's aggregate values. The
-//! circuit constrains `C_D` and the links to the commitment of the rows it
-//! reads, `n` and the id to its constants, and every aggregate to the value
-//! it computes over its rows; the nonce appears in no gadget but is bound
-//! all the same, because Groth16's verifier folds every public input into
-//! the pairing check.
+//! shard's first row, its real rows (`active`: the circuit reads a fixed
+//! number of rows and the last shard is padded), the links before and
+//! after it (see `zkgate_circuits::shard`), then the shard's aggregate
+//! values. The circuit constrains `C_D`, `n` and the links to the
+//! commitment of the rows it reads, the id to its constant, and every
+//! aggregate to the value it computes over its real rows; the nonce blinds
+//! the links and is bound all the same in a one-shard job, because
+//! Groth16's verifier folds every public input into the pairing check.
 
 use crate::field::{hash_to_field, i128_to_field};
 use sha2::{Digest, Sha256};
@@ -37,6 +38,8 @@ pub struct Statement {
     pub circuit_id: Fr,
     /// The shard's first row.
     pub offset: u64,
+    /// The shard's real rows: `min(shard size, rows - offset)`.
+    pub active: u64,
     /// The link before the shard (0 for the first).
     pub link_in: Fr,
     /// The link after the shard (0 for the last).
@@ -47,7 +50,7 @@ pub struct Statement {
 
 impl Statement {
     /// Number of public inputs before the aggregate values.
-    pub const FIXED_INPUTS: usize = 7;
+    pub const FIXED_INPUTS: usize = 8;
 
     /// The public inputs, in the circuit's order.
     pub fn public_inputs(&self) -> Vec<Fr> {
@@ -57,6 +60,7 @@ impl Statement {
             self.nonce,
             self.circuit_id,
             Fr::from(self.offset),
+            Fr::from(self.active),
             self.link_in,
             self.link_out,
         ];

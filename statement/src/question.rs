@@ -27,7 +27,6 @@ use crate::header::SpecHeader;
 use crate::inputs::nonce_from;
 use crate::quant::QuantConfig;
 use crate::receipt::Receipt;
-use crate::shards::ShardPlan;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -227,6 +226,7 @@ impl Question {
     pub fn new(
         name: &str,
         commitment: &str,
+        rows: u64,
         expected: SpecHeader,
         owner: OwnerBounds,
         nonce: [u8; 32],
@@ -241,7 +241,7 @@ impl Question {
             dataset: DatasetPin {
                 name: name.to_string(),
                 commitment: commitment.to_string(),
-                rows: expected.rows,
+                rows,
                 schema_sha256: hex::encode(expected.schema.sha256()),
             },
             model_sha256: expected.onnx_sha256.clone(),
@@ -259,11 +259,7 @@ impl Question {
     }
 
     fn ids_of(h: &SpecHeader) -> Vec<String> {
-        ShardPlan::of(h.rows, h.shard_rows)
-            .sizes()
-            .into_iter()
-            .map(|s| fr_to_hex(h.shard_id(s)))
-            .collect()
+        vec![fr_to_hex(h.id())]
     }
 
     /// The canonical JSON the hash is taken over (field order as declared,
@@ -352,6 +348,7 @@ impl Question {
         let pinned = Question::new(
             &self.dataset.name,
             &self.dataset.commitment,
+            self.dataset.rows,
             e.clone(),
             self.owner.clone(),
             [0; 32],
@@ -414,17 +411,23 @@ impl Question {
                 ),
             ));
         }
+        if receipt.rows != d.rows {
+            return Err(differ(
+                "rows",
+                format!(
+                    "{} rows were published, the receipt covers {}",
+                    d.rows, receipt.rows
+                ),
+            ));
+        }
         self.check_header(h)?;
         if self.owner.shard_rows.is_some() {
-            let ids = self.settlable_circuit_ids();
-            for s in &receipt.shards {
-                let id = fr_to_hex(h.shard_id(s.rows));
-                if !ids.contains(&id) {
-                    return Err(differ(
-                        "circuit",
-                        format!("shard circuit {id} is not among the question's"),
-                    ));
-                }
+            let id = fr_to_hex(h.id());
+            if !self.settlable_circuit_ids().contains(&id) {
+                return Err(differ(
+                    "circuit",
+                    format!("the shard circuit {id} is not among the question's"),
+                ));
             }
         }
         if !same_field(&receipt.nonce, &fr_to_hex(nonce)) {
@@ -456,15 +459,6 @@ impl Question {
     /// bounds; names the first field that differs.
     pub fn check_header(&self, h: &SpecHeader) -> std::result::Result<(), Mismatch> {
         let d = &self.dataset;
-        if h.rows != d.rows {
-            return Err(differ(
-                "rows",
-                format!(
-                    "{} rows were published, the receipt covers {}",
-                    d.rows, h.rows
-                ),
-            ));
-        }
         let schema = hex::encode(h.schema.sha256());
         if schema != d.schema_sha256 {
             return Err(differ(

@@ -52,6 +52,9 @@ pub struct Receipt {
     pub circuit: SpecHeader,
     /// The dataset commitment, hex.
     pub commitment: String,
+    /// Rows in the dataset (a public input of every shard: the circuit
+    /// does not depend on it).
+    pub rows: u64,
     /// The job nonce, hex.
     pub nonce: String,
     /// The aggregate values over all rows, decimal integers at the
@@ -79,7 +82,8 @@ pub struct Receipt {
 pub struct ShardProof {
     /// The shard's first row.
     pub offset: u64,
-    /// Rows in the shard.
+    /// The shard's real rows (its circuit reads `shard_rows`, the rest
+    /// padding).
     pub rows: u64,
     /// The link before the shard, hex (0 for the first).
     pub link_in: String,
@@ -140,10 +144,11 @@ impl Receipt {
             .ok_or_else(|| Error::Serialization(format!("no shard {i}")))?;
         Ok(Statement {
             commitment: fr_from_hex(&self.commitment)?,
-            rows: self.circuit.rows,
+            rows: self.rows,
             nonce: fr_from_hex(&self.nonce)?,
-            circuit_id: self.circuit.shard_id(shard.rows),
+            circuit_id: self.circuit.id(),
             offset: shard.offset,
+            active: shard.rows,
             link_in: fr_from_hex(&shard.link_in)?,
             link_out: fr_from_hex(&shard.link_out)?,
             aggregates: if i + 1 == self.shards.len() {
@@ -161,7 +166,7 @@ impl Receipt {
 
     /// The shard plan the header fixes.
     pub fn plan(&self) -> ShardPlan {
-        ShardPlan::of(self.circuit.rows, self.circuit.shard_rows)
+        ShardPlan::of(self.rows, self.circuit.shard_rows)
     }
 
     /// Reads a receipt from JSON.
@@ -195,7 +200,7 @@ impl Receipt {
         if total.len() != len {
             return Err(Invalid::new("wrong number of aggregate values"));
         }
-        if header.decode(&total) != self.result {
+        if header.decode(self.rows, &total) != self.result {
             return Err(Invalid::new(
                 "the reported result does not match the proved values",
             ));

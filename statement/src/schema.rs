@@ -75,6 +75,19 @@ impl Column {
         (self.quantize(self.min), self.quantize(self.max))
     }
 
+    /// The stored integer a padding row holds: a value every row may hold
+    /// (the first code of a categorical column, else the one nearest 0),
+    /// so a model meets nothing it would not meet in a real row.
+    pub fn filler(&self) -> i64 {
+        match self.codes.as_ref().and_then(|c| c.first()) {
+            Some(c) => self.quantize(*c as f64),
+            None => {
+                let (lo, hi) = self.range();
+                0.clamp(lo, hi)
+            }
+        }
+    }
+
     /// Whether `v` is inside the declared range (and one of the codes of a
     /// categorical column).
     pub fn admits(&self, v: f64) -> bool {

@@ -1,7 +1,15 @@
 //! The shard plan: how a job's rows are split into proofs. One rule for the
-//! shard size, one for the tiling, one for the shorter last shard; the
-//! prover, the receipt's verifier and the settlement client all ask this
-//! module (the contract keeps its own copy of the tiling check).
+//! shard size, one for the tiling; the prover, the receipt's verifier and
+//! the settlement client all ask this module (the contract keeps its own
+//! copy of the tiling check).
+//!
+//! Every shard of a job is proved by one circuit that reads a fixed number
+//! of rows (its size); the last shard is padded, its real rows a public
+//! input. The size does not depend on the dataset's exact length: a
+//! dataset larger than the owner's largest shard is cut at that size (one
+//! circuit for every dataset of the schema above it), and a smaller one
+//! gets the smallest size of a short ladder that holds it, so datasets of
+//! nearby lengths share a circuit, a key and a ceremony.
 
 use std::ops::Range;
 use zkgate_circuits::commitment::Shape;
@@ -13,21 +21,36 @@ pub struct ShardPlan {
     size: u64,
 }
 
+/// The ladder of shard sizes, in units of whole Poseidon calls: every
+/// size up to 7, then the smallest `m * 2^k` (`m` from 4 to 7) at least
+/// `units`: four sizes an octave, so the padding is under a quarter of the
+/// size (about a tenth on average over lengths).
+pub fn ladder(units: u64) -> u64 {
+    let units = units.max(1);
+    let k = (64 - units.leading_zeros()).saturating_sub(3);
+    units.div_ceil(1 << k) << k
+}
+
 impl ShardPlan {
-    /// The plan a request for `wanted` rows per proof gets: the whole
-    /// dataset when it fits, else `wanted` rounded down to a multiple of
-    /// the rows that fill whole Poseidon calls of the commitment (at least
-    /// one such multiple).
+    /// The plan of a dataset of `shape.rows` rows under the owner's
+    /// largest shard of `wanted` rows (none: no limit): shards of at most
+    /// `wanted` rows rounded down to a multiple of the rows that fill whole
+    /// Poseidon calls of the commitment (at least one such multiple); a
+    /// dataset that fits one shard gets the smallest ladder size that
+    /// holds it ([`ladder`]), within that bound.
     pub fn new(shape: Shape, wanted: Option<u64>) -> ShardPlan {
-        let n = shape.rows;
-        let size = match wanted {
-            Some(w) if w < n => {
-                let unit = shape.cut_rows();
-                ((w / unit).max(1) * unit).min(n)
-            }
-            _ => n,
+        let unit = shape.cut_rows();
+        let units = shape.rows.div_ceil(unit).max(1);
+        let cap = wanted.map_or(u64::MAX, |w| (w / unit).max(1));
+        let size = if units > cap {
+            cap
+        } else {
+            ladder(units).min(cap)
         };
-        ShardPlan { rows: n, size }
+        ShardPlan {
+            rows: shape.rows,
+            size: size * unit,
+        }
     }
 
     /// The plan of `rows` rows in shards of `size` (a receipt's header).
@@ -35,7 +58,7 @@ impl ShardPlan {
         ShardPlan { rows, size }
     }
 
-    /// Rows per full shard.
+    /// Rows every shard's circuit reads.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -54,32 +77,20 @@ impl ShardPlan {
         self.len() == 0
     }
 
-    /// Every shard's rows, in order: full shards, then the remainder.
+    /// Every shard's real rows, in order: full shards, then the rest.
     pub fn ranges(&self) -> Vec<Range<u64>> {
         (0..self.len() as u64)
             .map(|i| i * self.size..((i + 1) * self.size).min(self.rows))
             .collect()
     }
 
-    /// The distinct shard sizes, each needing its own circuit and key: the
-    /// full size, then the last shard's when it is shorter.
-    pub fn sizes(&self) -> Vec<u64> {
-        let mut v = vec![self.size];
-        let rest = self.rows % self.size.max(1);
-        if rest != 0 && self.len() > 1 {
-            v.push(rest);
-        }
-        v
+    /// Padding rows over the whole plan (all in the last shard).
+    pub fn padding(&self) -> u64 {
+        self.len() as u64 * self.size - self.rows
     }
 
-    /// Which of [`ShardPlan::sizes`] proves shard `i`.
-    pub fn circuit_of(&self, i: usize) -> usize {
-        let r = &self.ranges()[i];
-        usize::from(r.end - r.start != self.size)
-    }
-
-    /// Checks that shards given as `(offset, rows)` are exactly this plan's,
-    /// naming the first that is not.
+    /// Checks that shards given as `(offset, real rows)` are exactly this
+    /// plan's, naming the first that is not.
     pub fn check(&self, shards: &[(u64, u64)]) -> Result<(), String> {
         let want = self.ranges();
         for (i, (offset, rows)) in shards.iter().enumerate() {
@@ -115,6 +126,23 @@ mod tests {
     }
 
     #[test]
+    fn the_ladder_has_four_sizes_an_octave() {
+        let got: Vec<u64> = (1..=17).map(ladder).collect();
+        assert_eq!(
+            got,
+            [1, 2, 3, 4, 5, 6, 7, 8, 10, 10, 12, 12, 14, 14, 16, 16, 20]
+        );
+        let mut sizes: Vec<u64> = (1..=4096).map(ladder).collect();
+        for u in 1..=4096 {
+            let l = ladder(u);
+            assert!(l >= u && (l - u) * 4 < l, "{u} -> {l}");
+        }
+        sizes.dedup();
+        // 7 sizes below 8, then four an octave for nine octaves.
+        assert_eq!(sizes.len(), 7 + 4 * 9 + 1);
+    }
+
+    #[test]
     fn sizes_round_to_whole_calls_and_tile_the_rows() {
         let unit = shape(100).cut_rows();
         let p = ShardPlan::new(shape(100), Some(30));
@@ -126,29 +154,38 @@ mod tests {
         for w in ranges.windows(2) {
             assert_eq!(w[0].end, w[1].start);
         }
-        assert_eq!(ShardPlan::new(shape(100), None).ranges(), vec![0..100]);
-        assert_eq!(ShardPlan::new(shape(100), Some(500)).sizes(), [100]);
+        // One shard, at the ladder's size: 95 rows are 9 calls, 10 on the
+        // ladder.
+        let whole = ShardPlan::new(shape(95), None);
+        assert_eq!((whole.size(), whole.len(), whole.padding()), (110, 1, 15));
+        assert_eq!(ShardPlan::new(shape(95), Some(500)).size(), 110);
+        // Within the owner's bound: 99 rows, not 110.
+        assert_eq!(ShardPlan::new(shape(95), Some(100)).size(), 99);
         assert_eq!(ShardPlan::new(shape(100), Some(1)).size(), unit);
     }
 
     #[test]
-    fn the_remainder_has_its_own_circuit() {
-        let p = ShardPlan::of(25, 11);
-        assert_eq!(p.ranges(), [0..11, 11..22, 22..25]);
-        assert_eq!(p.sizes(), [11, 3]);
-        assert_eq!(
-            (p.circuit_of(0), p.circuit_of(1), p.circuit_of(2)),
-            (0, 0, 1)
-        );
-        assert_eq!(ShardPlan::of(22, 11).sizes(), [11]);
+    fn one_size_serves_every_length_above_the_bound() {
+        for rows in [45, 100, 1000, 1001] {
+            let p = ShardPlan::new(shape(rows), Some(44));
+            assert_eq!(p.size(), 44, "{rows} rows");
+            assert!(p.padding() < 44);
+        }
+        // And nearby lengths below it share a ladder size.
+        let sizes: Vec<u64> = (89..=110)
+            .map(|r| ShardPlan::new(shape(r), None).size())
+            .collect();
+        assert!(sizes.iter().all(|s| *s == 110), "{sizes:?}");
     }
 
     #[test]
     fn check_refuses_anything_but_the_plan() {
         let p = ShardPlan::of(25, 11);
+        assert_eq!(p.ranges(), [0..11, 11..22, 22..25]);
         assert!(p.check(&[(0, 11), (11, 11), (22, 3)]).is_ok());
         assert!(p.check(&[(0, 11), (11, 11)]).is_err());
         assert!(p.check(&[(0, 11), (11, 11), (22, 3), (25, 1)]).is_err());
+        assert!(p.check(&[(0, 11), (11, 11), (22, 11)]).is_err());
         assert!(p.check(&[(0, 11), (11, 3), (14, 11)]).is_err());
         assert!(p.check(&[(0, 11), (10, 11), (22, 3)]).is_err());
         assert!(p.check(&[]).is_err());

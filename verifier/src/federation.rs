@@ -36,7 +36,7 @@ impl FederatedChecked {
                 "parts": f.parts.iter().map(|p| match &p.outcome {
                     Outcome::Answered { receipt, seconds, .. } => serde_json::json!({
                         "gateway": p.name.gateway, "dataset": p.name.dataset,
-                        "rows": receipt.circuit.rows, "result": receipt.result, "seconds": seconds}),
+                        "rows": receipt.rows, "result": receipt.result, "seconds": seconds}),
                     Outcome::Refused { code, message } => serde_json::json!({
                         "gateway": p.name.gateway, "dataset": p.name.dataset,
                         "refused": code, "message": message}),
@@ -52,7 +52,7 @@ impl FederatedChecked {
             out.push(match &p.outcome {
                 Outcome::Answered { receipt, .. } => format!(
                     "part {}: valid: {} over {} rows of dataset {}",
-                    p.name, receipt.result, receipt.circuit.rows, receipt.commitment
+                    p.name, receipt.result, receipt.rows, receipt.commitment
                 ),
                 Outcome::Refused { code, message } => {
                     format!("part {}: refused ({code}): {message}", p.name)

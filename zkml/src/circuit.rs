@@ -13,7 +13,6 @@ use zkgate_circuits::{
     suppress, trees, Fr, Num,
 };
 use zkgate_statement::aggregate::RowVars;
-use zkgate_statement::field::bitlen;
 use zkgate_statement::Statement;
 
 // Linear combinations longer than this are materialized into one variable
@@ -146,26 +145,39 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let nonce = Num::input(&cs, st.map(|s| s.nonce))?;
         let id = Num::input(&cs, st.map(|s| s.circuit_id))?;
         let offset = Num::input(&cs, st.map(|s| Fr::from(s.offset)))?;
+        let active = Num::input(&cs, st.map(|s| Fr::from(s.active)))?;
         let link_in = Num::input(&cs, st.map(|s| s.link_in))?;
         let link_out = Num::input(&cs, st.map(|s| s.link_out))?;
         let mut claimed = Vec::with_capacity(spec.aggregate_len());
         for k in 0..spec.aggregate_len() {
             claimed.push(Num::input(&cs, st.map(|s| i128_to_field(s.aggregates[k])))?);
         }
-        compare::assert_equal(&cs, &rows, &Num::constant(Fr::from(spec.rows)))?;
         compare::assert_equal(&cs, &id, &Num::constant(spec.id()))?;
         counter.mark("public");
 
-        // The shard's rows: opened against the commitment below, once
-        // their share of the aggregate is known.
+        // The shard's rows, its real ones then padding (a value every row
+        // may hold): opened against the commitment below, once their share
+        // of the aggregate is known. The flags `[row < active]` mask the
+        // padding out of both.
+        let flags = shard::active_flags(&cs, &active, n)?;
+        counter.mark("padding");
         let first_row = st.map_or(0, |s| s.offset as usize);
+        let real_end = st.map_or(0, |s| (s.offset + s.active) as usize);
+        let fillers: Vec<i64> = spec.schema.columns.iter().map(|c| c.filler()).collect();
         let mut table: Vec<Vec<Num>> = Vec::with_capacity(n);
         for r in first_row..first_row + n {
             let row = (0..spec.schema.columns.len())
                 .map(|j| {
                     Num::witness(
                         &cs,
-                        w.map(|w| i128_to_field(i128::from(w.columns[j][r - w.row_base]))),
+                        w.map(|w| {
+                            let v = if r < real_end {
+                                w.columns[j][r - w.row_base]
+                            } else {
+                                fillers[j]
+                            };
+                            i128_to_field(i128::from(v))
+                        }),
                     )
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -174,14 +186,12 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let private = |f: fn(&Witness<'_>) -> Fr| Num::witness(&cs, w.as_ref().map(f));
         let salt = private(|w| w.secret.0)?;
         let h_in = private(|w| w.links.h_in)?;
-        let sharded = spec.shard_rows != spec.rows;
         let acc_in = (0..spec.aggregate_len())
             .map(|k| {
-                if sharded {
-                    Num::witness(&cs, w.map(|w| i128_to_field(w.links.acc_in[k])))
-                } else {
-                    Ok(Num::zero())
-                }
+                Num::witness(
+                    &cs,
+                    w.map(|w| i128_to_field(w.links.acc_in.get(k).copied().unwrap_or(0))),
+                )
             })
             .collect::<Result<Vec<_>, _>>()?;
         counter.mark("commitment");
@@ -212,6 +222,13 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
             counter.mark("aggregate");
             parts.push(part);
         }
+        // A padding row's share is zero.
+        for (part, flag) in parts.iter_mut().zip(&flags).skip(1) {
+            for v in part.iter_mut() {
+                *v = Num::mul(&cs, v, flag)?;
+            }
+        }
+        counter.mark("padding");
         let sums: Vec<Num> = (0..claimed.len())
             .map(|k| aggregate::sum(&parts.iter().map(|p| p[k].clone()).collect::<Vec<_>>()))
             .collect();
@@ -222,10 +239,12 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         // last shard publishes values, the totals over every row.
         let end = shard::open(
             &cs,
-            spec.shape(),
+            spec.shape(spec.shard_rows),
             &shard::Public {
                 commitment: &commitment,
+                rows: &rows,
                 offset: &offset,
+                active: &active,
                 link_in: &link_in,
                 link_out: &link_out,
                 nonce: &nonce,
@@ -236,6 +255,7 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
                 acc_in: &acc_in,
             },
             &table,
+            &flags,
             &sums,
         )?;
         counter.mark("commitment");
@@ -243,7 +263,7 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         // suppresses its partial totals and publishes zero all the same).
         let suppress = spec
             .suppresses()
-            .then(|| (p.suppress_below, bitlen(spec.rows as i128)));
+            .then_some((p.suppress_below, crate::cost::COUNT_BITS));
         // Differential-privacy noise, drawn from the dataset's salt and the
         // job's nonce, added to every released value.
         let noise = match &p.noise {

@@ -7,7 +7,6 @@
 
 use crate::quantize::Stage;
 use crate::spec::CircuitSpec;
-use zkgate_statement::field::bitlen;
 
 /// Linear combinations longer than this are materialized (1 constraint)
 /// before a rescale reads them; see `circuit`.
@@ -133,19 +132,21 @@ pub fn per_row(spec: &CircuitSpec) -> usize {
     cost + spec.aggregate.row_cost(outputs, &spec.params)
 }
 
+/// Bits of a count over a dataset (row counts are below `2^32`): the width
+/// of the suppression threshold's comparison, whatever the dataset's size.
+pub const COUNT_BITS: usize = 32;
+
 /// Constraints of the circuit for one shard of `spec.shard_rows` rows:
-/// the public checks, the commitment's opening, every row, and the claimed
-/// values (with their suppression or noise).
+/// the public checks, the padding flags and the commitment's opening,
+/// every row with its share masked by its flag, and the claimed values
+/// (with their suppression or noise).
 pub fn constraints(spec: &CircuitSpec) -> usize {
     let rows = spec.shard_rows as usize;
     let values = spec.aggregate_len();
-    let suppress = if spec.suppresses() {
-        bitlen(spec.rows as i128) + 2
-    } else {
-        0
-    };
-    2 + zkgate_circuits::shard::cost(spec.shape(), spec.shard_rows, values)
+    let suppress = if spec.suppresses() { COUNT_BITS + 2 } else { 0 };
+    1 + zkgate_circuits::shard::cost(spec.shape(spec.shard_rows), spec.shard_rows, values)
         + rows.saturating_mul(per_row(spec))
+        + rows.saturating_sub(1).saturating_mul(values)
         + values * (1 + suppress)
         + spec.params.noise.as_ref().map_or(0, |n| {
             zkgate_circuits::noise::seed_cost() + n.sampler().cost(values)
@@ -206,26 +207,21 @@ pub struct Estimate {
 }
 
 impl Estimate {
-    /// The estimate of `spec` proved in shards of about `shard_rows` rows
-    /// (None or 0: one proof).
-    pub fn of(spec: &CircuitSpec, shard_rows: Option<u64>) -> Estimate {
-        let plan = spec.shard_plan(shard_rows.filter(|r| *r > 0));
-        let circuits: Vec<CircuitSpec> = plan
-            .sizes()
-            .iter()
-            .map(|rows| spec.with_shard_rows(*rows))
-            .collect();
-        let per_circuit: Vec<usize> = circuits.iter().map(constraints).collect();
-        let total: usize = (0..plan.len())
-            .map(|i| per_circuit[plan.circuit_of(i)])
-            .sum();
+    /// The estimate of `spec` over a dataset of `rows` rows proved in
+    /// shards of at most `shard_rows` rows (None or 0: one proof); one
+    /// circuit, of the plan's shard size, proves every shard.
+    pub fn of(spec: &CircuitSpec, rows: u64, shard_rows: Option<u64>) -> Estimate {
+        let plan = spec.shard_plan(rows, shard_rows.filter(|r| *r > 0));
+        let circuit = spec.with_shard_rows(plan.size());
+        let per_shard = constraints(&circuit);
+        let total = per_shard.saturating_mul(plan.len());
         Estimate {
-            memory: circuits.iter().map(memory_bytes).max().unwrap_or(0),
+            memory: memory_bytes(&circuit),
             shards: plan.len(),
             constraints: total,
             seconds: setup_and_prove_seconds(total),
-            circuits,
-            per_circuit,
+            circuits: vec![circuit],
+            per_circuit: vec![per_shard],
         }
     }
 

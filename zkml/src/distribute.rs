@@ -31,6 +31,8 @@ pub struct WireStatement {
     pub circuit_id: String,
     /// The shard's first row.
     pub offset: u64,
+    /// The shard's real rows.
+    pub active: u64,
     /// The link before the shard.
     pub link_in: String,
     /// The link after it.
@@ -48,6 +50,7 @@ impl WireStatement {
             nonce: fr_to_hex(s.nonce),
             circuit_id: fr_to_hex(s.circuit_id),
             offset: s.offset,
+            active: s.active,
             link_in: fr_to_hex(s.link_in),
             link_out: fr_to_hex(s.link_out),
             aggregates: s.aggregates.iter().map(i128::to_string).collect(),
@@ -62,6 +65,7 @@ impl WireStatement {
             nonce: fr_from_hex(&self.nonce)?,
             circuit_id: fr_from_hex(&self.circuit_id)?,
             offset: self.offset,
+            active: self.active,
             link_in: fr_from_hex(&self.link_in)?,
             link_out: fr_from_hex(&self.link_out)?,
             aggregates: self
@@ -95,8 +99,8 @@ pub struct ShardTask {
     pub plan: Plan,
     /// What the proof states.
     pub statement: WireStatement,
-    /// The shard's rows, column-major (rows `offset..offset + n` of the
-    /// dataset, nothing else).
+    /// The shard's real rows, column-major (rows `offset..offset +
+    /// active` of the dataset, nothing else: the prover pads).
     pub columns: Vec<Vec<i64>>,
     /// The dataset's salt, hex.
     pub secret: String,
@@ -121,7 +125,7 @@ impl ShardTask {
         links: Links<'_>,
     ) -> ShardTask {
         let start = statement.offset as usize;
-        let end = start + spec.shard_rows as usize;
+        let end = start + statement.active as usize;
         ShardTask {
             job: String::new(),
             shard,
@@ -145,9 +149,11 @@ impl ShardTask {
                 "task: the spec is not the statement's circuit".into(),
             ));
         }
-        let rows = spec.shard_rows as usize;
+        let rows = self.statement.active as usize;
         if self.columns.len() != spec.schema.columns.len()
             || self.columns.iter().any(|c| c.len() != rows)
+            || rows == 0
+            || rows as u64 > spec.shard_rows
         {
             return Err(Error::Job(format!(
                 "task: expected {} columns of {rows} rows",

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use zkgate_statement::aggregate::{Aggregate, AggregateParams, Bounds, Noise};
 use zkgate_statement::columns::Columns;
 use zkgate_statement::schema::Schema;
-use zkgate_statement::{SpecHeader, VERSION};
+use zkgate_statement::{ShardPlan, SpecHeader, VERSION};
 
 /// What a researcher asks for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,7 +59,8 @@ pub fn compile(
 }
 
 /// The circuit of a job from public facts alone: the model, the dataset's
-/// declared schema and its row count (one full shard of every row). The
+/// declared schema and its row count (one shard holding every row, at the
+/// shard ladder's size; see `ShardPlan`). The
 /// gateway, the researcher and any verifier holding the same facts build the
 /// same spec, whatever the rows hold.
 pub fn compile_public(
@@ -118,10 +119,10 @@ pub fn compile_public(
     if let Some(epsilon) = request.epsilon {
         params.noise = Some(Noise::new(epsilon, agg.sensitivity(&bounds, &params))?);
     }
+    let shard_rows = ShardPlan::new(zkgate_statement::header::shape_of(schema, rows), None).size();
     let header = SpecHeader {
         version: VERSION,
-        rows,
-        shard_rows: rows,
+        shard_rows,
         schema: schema.clone(),
         quant: request.quant,
         input_columns,
@@ -167,7 +168,13 @@ pub fn rebuild(
         quant: header.quant,
         epsilon: header.params.noise.as_ref().map(|n| n.epsilon),
     };
-    let spec = match compile_public(model, onnx_sha256, &header.schema, header.rows, &request) {
+    let spec = match compile_public(
+        model,
+        onnx_sha256,
+        &header.schema,
+        header.shard_rows,
+        &request,
+    ) {
         Ok(s) => s,
         Err(e) => {
             return Err(format!(

@@ -86,9 +86,9 @@ pub struct LocalJob<'a> {
     /// checks. It returns the cell-suppression threshold (0 for none), or an
     /// error that ends the job (`Error::Refused` carries the caller's own).
     pub gate: Option<&'a GateFn<'a>>,
-    /// Prove with ceremony keys instead of making them: one per circuit of
-    /// the shard plan (usually one or two), in any order, each checked
-    /// against its circuit first. Empty: the gateway's own keys.
+    /// Prove with a ceremony key instead of making one: the key of the
+    /// plan's circuit (one proves every shard), checked against it first.
+    /// Empty: the gateway's own keys.
     pub ceremony: &'a [crate::ceremony::Ceremony<'a>],
     /// Prove the shards elsewhere (the owner's workers); every proof is
     /// still verified here before the receipt is written.
@@ -156,7 +156,7 @@ pub struct Outcome {
     pub receipt: Receipt,
     /// The circuit spec (of a full shard).
     pub spec: CircuitSpec,
-    /// The keys, one pair per shard size.
+    /// The key pair of the job's circuit (one proves every shard).
     pub keys: Vec<(ProvingKey, VerifyingKey)>,
 }
 
@@ -168,44 +168,30 @@ impl Outcome {
     }
 }
 
-/// The circuits of a sharded job: one per distinct shard size, with their
+/// The circuit of a job: one for every shard (the last padded), with its
 /// constraint counts.
 struct Circuits {
     plan: ShardPlan,
-    specs: Vec<CircuitSpec>,
-    counts: Vec<(usize, circuit::Counts)>,
+    spec: CircuitSpec,
+    counts: (usize, circuit::Counts),
 }
 
 impl Circuits {
     fn new(spec: &CircuitSpec, plan: ShardPlan) -> Result<Circuits> {
-        let specs: Vec<CircuitSpec> = plan
-            .sizes()
-            .iter()
-            .map(|rows| spec.with_shard_rows(*rows))
-            .collect();
-        let counts = specs
-            .iter()
-            .map(circuit::count)
-            .collect::<std::result::Result<Vec<_>, _>>()?;
-        Ok(Circuits {
-            plan,
-            specs,
-            counts,
-        })
+        let spec = spec.with_shard_rows(plan.size());
+        let counts = circuit::count(&spec)?;
+        Ok(Circuits { plan, spec, counts })
     }
 
     /// Constraints over all shards, total and by part.
     fn total(&self) -> (usize, BTreeMap<String, usize>) {
-        let mut parts = BTreeMap::new();
-        let mut total = 0;
-        for i in 0..self.plan.len() {
-            let (t, counts) = &self.counts[self.plan.circuit_of(i)];
-            total += t;
-            for (k, v) in counts {
-                *parts.entry(k.to_string()).or_default() += v;
-            }
-        }
-        (total, parts)
+        let shards = self.plan.len();
+        let (t, counts) = &self.counts;
+        let parts = counts
+            .iter()
+            .map(|(k, v)| (k.to_string(), v * shards))
+            .collect();
+        (t * shards, parts)
     }
 }
 
@@ -231,11 +217,12 @@ pub fn run<R: RngCore + CryptoRng>(
         job.dataset,
         job.request,
     )?;
-    let plan = spec.shard_plan(job.shard_rows);
+    let n = job.dataset.shape().rows;
+    let plan = spec.shard_plan(n, job.shard_rows);
     let size = plan.size();
     // From the spec alone: building a circuit to count it is what a
     // hostile dense model would make too large.
-    let estimate = crate::cost::Estimate::of(&spec, job.shard_rows);
+    let estimate = crate::cost::Estimate::of(&spec, n, job.shard_rows);
     if let Some(over) = estimate
         .over(job.max_constraints, job.max_memory)
         .into_iter()
@@ -290,7 +277,7 @@ pub fn run<R: RngCore + CryptoRng>(
     eval.aggregates = spec.suppress(eval.aggregates);
     let agreement = reference::agreement(job.model, job.dataset, &spec, &eval)?;
     let cuts = job.dataset.cuts(job.secret, size);
-    let commitment = cuts.last().expect("the end cut").h;
+    let commitment = zkgate_circuits::commitment::finish(cuts.last().expect("the end cut").h, n);
     let acc: Vec<Vec<Fr>> = totals
         .iter()
         .map(|t| t.iter().map(|v| i128_to_field(*v)).collect())
@@ -298,17 +285,20 @@ pub fn run<R: RngCore + CryptoRng>(
     let links = shard::links(job.dataset.shape(), job.secret.0, job.nonce, &cuts, &acc);
     done(t, &mut timings);
 
-    let mut keys = Vec::with_capacity(circuits.specs.len());
+    let mut keys = Vec::with_capacity(1);
     let mut transcripts = Vec::new();
     if !job.ceremony.is_empty() {
         let t = clock(Step::Setup, progress);
-        for (c, s) in crate::ceremony::match_keys(job.ceremony, &circuits.specs)? {
+        for (c, s) in
+            crate::ceremony::match_keys(job.ceremony, std::slice::from_ref(&circuits.spec))?
+        {
             keys.push((c.key.clone(), prove::verifying_key(c.key)));
             transcripts.push((s.id(), c));
         }
         done(t, &mut timings);
     }
-    for s in circuits.specs.iter().skip(keys.len()) {
+    if keys.is_empty() {
+        let s = &circuits.spec;
         let id = fr_to_hex(s.id());
         // Getting kept keys is the setup step too: a cache may pace it (see
         // `KeyCache::get`), and the step is seen either way.
@@ -326,6 +316,7 @@ pub fn run<R: RngCore + CryptoRng>(
         done(t, &mut timings);
         keys.push(k);
     }
+    let (spec_s, (pk, vk)) = (&circuits.spec, &keys[0]);
 
     // Every shard's statement: only the last publishes values (the job's
     // totals).
@@ -335,10 +326,11 @@ pub fn run<R: RngCore + CryptoRng>(
         .enumerate()
         .map(|(i, range)| Statement {
             commitment,
-            rows: spec.rows,
+            rows: n,
             nonce: job.nonce,
-            circuit_id: circuits.specs[plan.circuit_of(i)].id(),
+            circuit_id: spec_s.id(),
             offset: range.start,
+            active: range.end - range.start,
             link_in: links[i],
             link_out: links[i + 1],
             aggregates: if i + 1 == plan.len() {
@@ -365,12 +357,11 @@ pub fn run<R: RngCore + CryptoRng>(
         Some(remote) => {
             let tasks = (0..plan.len())
                 .map(|i| {
-                    let which = plan.circuit_of(i);
                     ShardTask::new(
                         i,
                         plan.len(),
-                        &circuits.specs[which],
-                        &keys[which].1,
+                        spec_s,
+                        vk,
                         &statements[i],
                         &job.dataset.values,
                         job.secret,
@@ -378,9 +369,7 @@ pub fn run<R: RngCore + CryptoRng>(
                     )
                 })
                 .collect();
-            let vks = (0..plan.len())
-                .map(|i| keys[plan.circuit_of(i)].1.clone())
-                .collect();
+            let vks = (0..plan.len()).map(|_| vk.clone()).collect();
             let t = clock(
                 Step::Prove {
                     shard: 0,
@@ -401,8 +390,7 @@ pub fn run<R: RngCore + CryptoRng>(
         None => {
             let mut proofs = Vec::with_capacity(plan.len());
             for i in 0..plan.len() {
-                let which = plan.circuit_of(i);
-                let (s, pk) = (&circuits.specs[which], &keys[which].0);
+                let s = spec_s;
                 let t = clock(
                     Step::Prove {
                         shard: i,
@@ -429,8 +417,7 @@ pub fn run<R: RngCore + CryptoRng>(
     let t = clock(Step::Verify, progress);
     let mut shards = Vec::with_capacity(plan.len());
     for (i, range) in plan.ranges().iter().enumerate() {
-        let which = plan.circuit_of(i);
-        let (s, vk) = (&circuits.specs[which], &keys[which].1);
+        let s = spec_s;
         if !groth16::verify(vk, &statements[i], &proofs[i])? {
             if job.remote.is_some() {
                 return Err(Error::Proof(format!(
@@ -452,18 +439,22 @@ pub fn run<R: RngCore + CryptoRng>(
     }
     done(t, &mut timings);
 
-    let full = circuits.specs[0].clone();
+    let full = circuits.spec.clone();
     let header = full.header().clone();
     let (total, mut constraints) = circuits.total();
     constraints.insert("total".into(), total);
     if plan.len() > 1 {
-        constraints.insert("per_shard".into(), circuits.counts[0].0);
+        constraints.insert("per_shard".into(), circuits.counts.0);
+    }
+    if plan.padding() > 0 {
+        constraints.insert("padding_rows".into(), plan.padding() as usize);
     }
     let receipt = Receipt {
         version: VERSION,
-        result: header.decode(&eval.aggregates),
+        result: header.decode(n, &eval.aggregates),
         circuit: header,
         commitment: fr_to_hex(commitment),
+        rows: n,
         nonce: fr_to_hex(job.nonce),
         values: eval.aggregates.iter().map(i128::to_string).collect(),
         shards,

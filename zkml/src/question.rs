@@ -49,6 +49,7 @@ pub fn ask(
     let mut q = Question::new(
         dataset.name,
         dataset.commitment,
+        dataset.rows,
         spec.header().clone(),
         OwnerBounds {
             shard_rows: dataset.shard_rows,

@@ -57,9 +57,10 @@ impl CircuitSpec {
         spec
     }
 
-    /// The shard plan for `wanted` rows per proof.
-    pub fn shard_plan(&self, wanted: Option<u64>) -> ShardPlan {
-        ShardPlan::new(self.header.shape(), wanted)
+    /// The shard plan of a dataset of `rows` rows for at most `wanted`
+    /// rows per proof.
+    pub fn shard_plan(&self, rows: u64, wanted: Option<u64>) -> ShardPlan {
+        ShardPlan::new(self.header.shape(rows), wanted)
     }
 }
 
@@ -94,7 +95,7 @@ pub fn argmax(v: &[i128]) -> usize {
 /// Evaluates the spec natively on column-major quantized data: every row's
 /// outputs, and the aggregate over all rows as published.
 pub fn evaluate(spec: &CircuitSpec, columns: &[Vec<i64>]) -> Result<Evaluation> {
-    let n = spec.rows as usize;
+    let n = columns.first().map_or(0, Vec::len);
     let mut outputs = Vec::with_capacity(n);
     #[allow(clippy::needless_range_loop)] // rows index every column
     for r in 0..n {

@@ -277,7 +277,7 @@ async fn a_bounty_ranks_entries_by_their_proven_scores() {
             &r.circuit.parts().tail,
         );
         assert_eq!(s.score_of(e.job).await.unwrap(), expected);
-        let mse = r.circuit.decode(&r.aggregates().unwrap())["mse"]
+        let mse = r.circuit.decode(r.rows, &r.aggregates().unwrap())["mse"]
             .as_f64()
             .unwrap();
         let shown: f64 = zkgate_chain::bounty::score_text(expected).parse().unwrap();

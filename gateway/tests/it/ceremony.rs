@@ -139,7 +139,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         ptau,
         model_bytes,
         spec,
-    } = world(4, 0, 12).await;
+    } = world(4, 0, 14).await;
     // The researcher's side: the published facts, their model, the file.
     let said = client.ceremony_file().await.unwrap().unwrap();
     assert_eq!(said["ptau_sha256"], hex::encode(ptau.sha256));
@@ -277,13 +277,13 @@ async fn a_researchers_ceremony_key_proves_their_job() {
     gw.stop().await;
 }
 
-/// A dataset over two shards: the researcher makes a key for each circuit
-/// of the shard plan (full shards and the last), contributes to both and
-/// sends both; every shard is proved with its circuit's key and the
-/// receipt names both transcripts. One key missing, or a key twice, fails
-/// the job naming the circuit.
+/// A dataset over two shards: one circuit (the shard size, the last shard
+/// padded) proves every shard, so the researcher contributes to one key
+/// and every shard is proved with it; the receipt names its transcript.
+/// The key of another shard size fails the job naming the circuit, and a
+/// second key is a bad request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sharded_job_proves_each_shard_with_its_circuits_ceremony_key() {
+async fn a_sharded_job_proves_every_shard_with_its_one_ceremony_key() {
     let World {
         _tmp,
         gw,
@@ -293,31 +293,18 @@ async fn a_sharded_job_proves_each_shard_with_its_circuits_ceremony_key() {
         spec,
         ..
     } = world(16, 11, 14).await;
-    let plan = spec.shard_plan(Some(11));
-    assert!(
-        plan.len() > 1 && plan.sizes().len() == 2,
-        "{:?}",
-        plan.sizes()
-    );
-    // One contributed key per circuit of the plan.
-    let keys: Vec<(Vec<u8>, String)> = plan
-        .sizes()
-        .iter()
-        .map(|rows| {
-            let r1cs = ceremony::r1cs_of(&spec.with_shard_rows(*rows)).unwrap();
-            let mut key = ceremony::initial_key(&r1cs, &ptau).unwrap();
-            let mut t = Transcript::new(&key, &ptau).unwrap();
-            ceremony::contribute(&mut key, &mut t, "alice", &mut rand::rngs::OsRng).unwrap();
-            (ceremony::write(&key, &t, &r1cs).unwrap(), t.sha256())
-        })
-        .collect();
-    // In either order.
+    let plan = spec.shard_plan(16, Some(11));
+    assert!(plan.len() > 1 && plan.padding() > 0, "{plan:?}");
+    let contributed = |rows: u64| {
+        let r1cs = ceremony::r1cs_of(&spec.with_shard_rows(rows)).unwrap();
+        let mut key = ceremony::initial_key(&r1cs, &ptau).unwrap();
+        let mut t = Transcript::new(&key, &ptau).unwrap();
+        ceremony::contribute(&mut key, &mut t, "alice", &mut rand::rngs::OsRng).unwrap();
+        (ceremony::write(&key, &t, &r1cs).unwrap(), t.sha256())
+    };
+    let (zkey, transcript) = contributed(plan.size());
     let job = client
-        .submit_with_key(
-            &manifest(),
-            model_bytes.clone(),
-            vec![keys[1].0.clone(), keys[0].0.clone()],
-        )
+        .submit_with_key(&manifest(), model_bytes.clone(), vec![zkey.clone()])
         .await
         .unwrap()
         .unwrap();
@@ -327,53 +314,43 @@ async fn a_sharded_job_proves_each_shard_with_its_circuits_ceremony_key() {
     let vk = client.vk(&job.id).await.unwrap().unwrap();
     assert_eq!(receipt.verify(&vk).unwrap(), Verdict::Valid);
     assert_eq!(receipt.shards.len(), plan.len());
-    for (_, t) in &keys {
-        assert!(receipt.setup.contains(t.as_str()), "{}", receipt.setup);
-    }
+    assert!(
+        receipt.setup.contains(transcript.as_str()),
+        "{}",
+        receipt.setup
+    );
     assert!(
         receipt.setup.contains("NOT a public one"),
         "{}",
         receipt.setup
     );
-    // Every shard's key is one of the researcher's.
-    let mine: Vec<String> = keys
-        .iter()
-        .map(|(z, _)| {
-            zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(
-                &ceremony::read(z).unwrap().0,
-            ))
-        })
-        .collect();
-    assert!(receipt.shards.iter().all(|s| mine.contains(&s.vk_sha256)));
+    // Every shard's key is the researcher's one.
+    let mine = zkgate_statement::groth16::vk_sha256(&zkgate_zkml::prove::verifying_key(
+        &ceremony::read(&zkey).unwrap().0,
+    ));
+    assert!(receipt.shards.iter().all(|s| s.vk_sha256 == mine));
 
-    // One key short, or the same key twice: the job fails naming why.
-    for (sent, why) in [
-        (vec![keys[0].0.clone()], "no key for circuit"),
-        (
-            vec![keys[0].0.clone(), keys[0].0.clone()],
-            "no key for circuit",
-        ),
-    ] {
-        let job = client
-            .submit_with_key(&manifest(), model_bytes.clone(), sent)
-            .await
-            .unwrap()
-            .unwrap();
-        let end = wait_end(&client, &job.id, LIMIT).await;
-        assert_eq!(end.state, JobState::Failed);
-        let e = end.error.unwrap();
-        assert!(e.message.contains(why), "{why}: {e:?}");
-    }
-    // Three keys are a bad request.
+    // The key of another shard size: the job fails naming the circuit.
+    let (other, _) = contributed(plan.size() + 11);
+    let job = client
+        .submit_with_key(&manifest(), model_bytes.clone(), vec![other])
+        .await
+        .unwrap()
+        .unwrap();
+    let end = wait_end(&client, &job.id, LIMIT).await;
+    assert_eq!(end.state, JobState::Failed);
+    let e = end.error.unwrap();
+    assert!(e.message.contains("no key for circuit"), "{e:?}");
+    // Two keys are a bad request.
     let e = client
         .submit_with_key(
             &manifest(),
             model_bytes.clone(),
-            vec![keys[0].0.clone(), keys[1].0.clone(), keys[0].0.clone()],
+            vec![zkey.clone(), zkey.clone()],
         )
         .await
         .unwrap()
-        .expect_err("three keys");
+        .expect_err("two keys");
     assert_eq!(e.status, 400);
     gw.stop().await;
 }

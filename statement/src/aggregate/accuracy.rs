@@ -36,10 +36,16 @@ impl Rule for Accuracy {
     ) -> zkgate_circuits::Result<Vec<Num>> {
         Ok(vec![aggregate::correct(cs, row.class(), row.label())?])
     }
-    fn decode(&self, _: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
+    fn decode(
+        &self,
+        _: &Aggregate,
+        _: &SpecHeader,
+        rows: u64,
+        values: &[i128],
+    ) -> serde_json::Value {
         serde_json::json!({
             "correct": values[0],
-            "accuracy": values[0] as f64 / header.rows as f64,
+            "accuracy": values[0] as f64 / rows as f64,
         })
     }
 }

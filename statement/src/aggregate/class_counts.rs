@@ -42,7 +42,7 @@ impl Rule for ClassCounts {
     fn cells(&self, _: u64, values: &[i128]) -> Vec<u64> {
         values.iter().map(|v| count(*v)).collect()
     }
-    fn decode(&self, _: &Aggregate, _: &SpecHeader, values: &[i128]) -> serde_json::Value {
+    fn decode(&self, _: &Aggregate, _: &SpecHeader, _: u64, values: &[i128]) -> serde_json::Value {
         serde_json::json!({ "counts": values })
     }
 }

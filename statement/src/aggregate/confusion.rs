@@ -59,10 +59,16 @@ impl Rule for Confusion {
     fn cells(&self, _: u64, values: &[i128]) -> Vec<u64> {
         values.iter().map(|v| count(*v)).collect()
     }
-    fn decode(&self, _: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
+    fn decode(
+        &self,
+        _: &Aggregate,
+        header: &SpecHeader,
+        rows: u64,
+        values: &[i128],
+    ) -> serde_json::Value {
         let k = header.params.classes;
         let m: Vec<Vec<i128>> = values.chunks(k).map(<[i128]>::to_vec).collect();
         let correct: i128 = (0..k).map(|i| m[i][i]).sum();
-        serde_json::json!({ "matrix": m, "accuracy": correct as f64 / header.rows as f64 })
+        serde_json::json!({ "matrix": m, "accuracy": correct as f64 / rows as f64 })
     }
 }

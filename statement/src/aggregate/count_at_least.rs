@@ -65,14 +65,20 @@ impl Rule for CountAtLeast {
         let c = count(values[0]);
         vec![c, rows.saturating_sub(c)]
     }
-    fn decode(&self, a: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
+    fn decode(
+        &self,
+        a: &Aggregate,
+        _: &SpecHeader,
+        rows: u64,
+        values: &[i128],
+    ) -> serde_json::Value {
         let Aggregate::CountAtLeast { threshold } = a else {
             unreachable!("dispatched by kind")
         };
         serde_json::json!({
             "count": values[0],
             "threshold": threshold,
-            "share": values[0] as f64 / header.rows as f64,
+            "share": values[0] as f64 / rows as f64,
         })
     }
 }

@@ -44,8 +44,14 @@ impl Rule for Mae {
         let (y, l) = error_operands(row, p);
         Ok(vec![aggregate::absolute_error(cs, &y, &l, p.bits)?])
     }
-    fn decode(&self, _: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
+    fn decode(
+        &self,
+        _: &Aggregate,
+        header: &SpecHeader,
+        rows: u64,
+        values: &[i128],
+    ) -> serde_json::Value {
         let scale = 2f64.powi(header.params.error_scale);
-        serde_json::json!({ "mae": values[0] as f64 / scale / header.rows as f64 })
+        serde_json::json!({ "mae": values[0] as f64 / scale / rows as f64 })
     }
 }

@@ -35,8 +35,14 @@ impl Rule for Mean {
     ) -> zkgate_circuits::Result<Vec<Num>> {
         Sum.gadget(cs, row, p)
     }
-    fn decode(&self, _: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
-        let n = header.rows as f64;
+    fn decode(
+        &self,
+        _: &Aggregate,
+        header: &SpecHeader,
+        rows: u64,
+        values: &[i128],
+    ) -> serde_json::Value {
+        let n = rows as f64;
         let mean: Vec<f64> = in_units(header, values).iter().map(|v| v / n).collect();
         serde_json::json!({ "mean": mean })
     }

@@ -317,6 +317,7 @@ trait Rule: Sync {
         &self,
         aggregate: &Aggregate,
         header: &SpecHeader,
+        rows: u64,
         values: &[i128],
     ) -> serde_json::Value;
 }
@@ -486,8 +487,13 @@ impl Aggregate {
     }
 
     /// The values read as numbers, as a receipt reports them.
-    pub(crate) fn decode(&self, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
-        self.rule().decode(self, header, values)
+    pub(crate) fn decode(
+        &self,
+        header: &SpecHeader,
+        rows: u64,
+        values: &[i128],
+    ) -> serde_json::Value {
+        self.rule().decode(self, header, rows, values)
     }
 }
 

@@ -41,7 +41,13 @@ impl Rule for Sum {
     ) -> zkgate_circuits::Result<Vec<Num>> {
         Ok(row.outputs.to_vec())
     }
-    fn decode(&self, _: &Aggregate, header: &SpecHeader, values: &[i128]) -> serde_json::Value {
+    fn decode(
+        &self,
+        _: &Aggregate,
+        header: &SpecHeader,
+        _: u64,
+        values: &[i128],
+    ) -> serde_json::Value {
         serde_json::json!({ "sum": in_units(header, values) })
     }
 }

@@ -20,7 +20,6 @@ fn schema() -> Schema {
 fn header(rows: u64) -> SpecHeader {
     SpecHeader {
         version: crate::VERSION,
-        rows,
         shard_rows: rows,
         schema: schema(),
         quant: QuantConfig::default(),
@@ -41,6 +40,7 @@ fn question(rows: u64, shard: Option<u64>) -> Question {
     Question::new(
         "heart",
         COMMITMENT,
+        rows,
         header(rows),
         OwnerBounds {
             shard_rows: shard,
@@ -54,10 +54,11 @@ fn question(rows: u64, shard: Option<u64>) -> Question {
 /// `Receipt::verify`'s).
 fn answer(q: &Question) -> Receipt {
     let h = q.expected_circuit.clone();
-    let plan = ShardPlan::of(h.rows, h.shard_rows);
+    let plan = crate::ShardPlan::of(q.dataset.rows, h.shard_rows);
     Receipt {
         version: crate::VERSION,
         commitment: COMMITMENT.into(),
+        rows: q.dataset.rows,
         nonce: fr_to_hex(q.job_nonce()),
         values: vec!["1".into()],
         result: serde_json::Value::Null,
@@ -93,7 +94,7 @@ fn the_honest_answer_passes_single_and_sharded() {
         let back = Question::from_json(q.to_json().as_bytes()).unwrap();
         assert_eq!(back.hash(), q.hash());
     }
-    assert_eq!(question(100, Some(33)).circuit_ids.len(), 2);
+    assert_eq!(question(100, Some(33)).circuit_ids.len(), 1);
 }
 
 #[test]
@@ -120,7 +121,7 @@ fn another_commitment_rows_or_schema_is_named() {
     assert_eq!(q.check(&r, q.job_nonce()), Ok(()));
 
     let mut r = answer(&q);
-    r.circuit.rows = 99;
+    r.rows = 99;
     assert_eq!(field_of(&q, &r), "rows");
 
     let mut r = answer(&q);
@@ -156,7 +157,7 @@ fn another_quantization_epsilon_model_or_plan_is_named() {
 fn another_epsilon_than_asked_is_named_for_noised_questions() {
     let mut h = header(100);
     h.params.noise = Some(Noise::new(1.0, 8).unwrap());
-    let q = Question::new("heart", COMMITMENT, h, OwnerBounds::default(), [1; 32]);
+    let q = Question::new("heart", COMMITMENT, 100, h, OwnerBounds::default(), [1; 32]);
     assert_eq!(q.epsilon, Some(1.0));
     let mut r = answer(&q);
     r.circuit.params.noise = Some(Noise::new(2.0, 8).unwrap());
@@ -199,6 +200,7 @@ fn cells_question(max: u64) -> Question {
     Question::new(
         "heart",
         COMMITMENT,
+        100,
         h,
         OwnerBounds {
             shard_rows: Some(33),
@@ -212,16 +214,16 @@ fn cells_question(max: u64) -> Question {
 fn the_settlable_circuits_are_the_shard_circuits_per_allowed_threshold() {
     let q = question(100, Some(33));
     assert_eq!(q.settlable_circuit_ids(), q.circuit_ids);
-    assert_eq!(q.circuit_ids.len(), 2, "full shards and the last");
+    assert_eq!(q.circuit_ids.len(), 1, "one circuit for every shard");
     let q = cells_question(3);
     let ids = q.settlable_circuit_ids();
-    assert_eq!(ids.len(), 2 * 4);
+    assert_eq!(ids.len(), 4);
     let mut unique = ids.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ids.len());
     // Too many for the contract: refused when read.
-    let mut q = cells_question(40);
+    let mut q = cells_question(70);
     q.chain = Some(pin());
     assert!(q.check_self().is_err());
 }

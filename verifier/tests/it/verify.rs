@@ -105,6 +105,7 @@ fn receipts_for_another_question_are_refused_by_field() {
     let q = Question::new(
         "tabular",
         &commitment,
+        8,
         header,
         OwnerBounds::default(),
         [9; 32],

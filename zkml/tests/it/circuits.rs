@@ -19,10 +19,11 @@ fn statement_for(spec: &zkgate_zkml::spec::CircuitSpec, d: &Dataset, secret: &Se
     let eval = evaluate(spec, &d.values).unwrap();
     Statement {
         commitment: d.commitment(secret),
-        rows: spec.rows,
+        rows: d.rows() as u64,
         nonce: nonce_from(b"j"),
         circuit_id: spec.id(),
         offset: 0,
+        active: d.rows() as u64,
         link_in: Fr::ZERO,
         link_out: Fr::ZERO,
         aggregates: eval.aggregates,

@@ -46,7 +46,7 @@ fn check(model: &str, d: &Dataset, aggregate: Aggregate, columns: Option<Vec<Str
             counted,
             "{model} {name}, {} of {} rows",
             s.shard_rows,
-            s.rows
+            d.rows()
         );
     }
 }

@@ -97,7 +97,7 @@ fn noised_release_is_proved_and_every_tamper_fails() {
         let mut v = t.aggregates().unwrap();
         v[0] += 1;
         t.values = v.iter().map(i128::to_string).collect();
-        t.result = t.circuit.decode(&v);
+        t.result = t.circuit.decode(t.rows, &v);
     });
     // Another stated epsilon, parameter or mechanism, or no noise at all.
     rejects("smaller stated epsilon", &|t| {

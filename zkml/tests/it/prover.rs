@@ -43,10 +43,11 @@ fn case(name: &str, model: &str, data: &str, request: JobRequest, secret: &Secre
     }
     let statement = Statement {
         commitment: d.commitment(secret),
-        rows: spec.rows,
+        rows: d.rows() as u64,
         nonce,
         circuit_id: spec.id(),
         offset: 0,
+        active: d.rows() as u64,
         link_in: Fr::ZERO,
         link_out: Fr::ZERO,
         aggregates,

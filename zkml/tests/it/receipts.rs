@@ -66,7 +66,7 @@ fn prove_with(
 /// Sets the job's values and the result they read as.
 fn set_values(r: &mut Receipt, values: &[i128]) {
     r.values = values.iter().map(i128::to_string).collect();
-    r.result = r.circuit.decode(values);
+    r.result = r.circuit.decode(r.rows, values);
 }
 
 #[test]
@@ -113,14 +113,14 @@ fn suppressed_cells_are_proved_zero() {
     claimed[small] = truth[small];
     set_values(&mut t, &claimed);
     t.result = r.result.clone();
-    t.result["matrix"] = t.circuit.decode(&claimed)["matrix"].clone();
+    t.result["matrix"] = t.circuit.decode(t.rows, &claimed)["matrix"].clone();
     assert!(invalid(&t, &vk));
     set_values(&mut t, &claimed);
     assert!(invalid(&t, &vk));
     // So does claiming another threshold.
     let mut t = r.clone();
     t.circuit.params.suppress_below = 1;
-    t.result = t.circuit.decode(&published);
+    t.result = t.circuit.decode(t.rows, &published);
     assert!(invalid(&t, &vk));
 }
 
@@ -181,14 +181,14 @@ fn classifier_receipt_verifies_and_every_tamper_fails() {
     // The job's value without the shard's.
     rejects(r, &vk, "changed total", |t| {
         t.values = moved.iter().map(i128::to_string).collect();
-        t.result = t.circuit.decode(&moved);
+        t.result = t.circuit.decode(t.rows, &moved);
     });
     // The reported result alone.
     rejects(r, &vk, "changed result", |t| {
         t.result["accuracy"] = serde_json::json!(0.5)
     });
     rejects_another_dataset_or_job(r, &vk);
-    rejects(r, &vk, "changed rows", |t| t.circuit.rows += 1);
+    rejects(r, &vk, "changed rows", |t| t.rows += 1);
     // The circuit description (e.g. the scale used to decode results).
     rejects(r, &vk, "changed header", |t| t.circuit.output_scale += 1);
     // One byte of the proof, wherever it is.
@@ -255,7 +255,8 @@ fn regression_receipts_verify() {
 #[test]
 fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
     // 31 columns of 16 bits pack into 3 elements a row, so the chain cuts
-    // every 11 rows: shards of 11, 11 and 3 rows, two keys.
+    // every 11 rows: shards of 11, 11 and 3 real rows (the last padded
+    // with 8), one circuit and one key.
     let confusion = || Aggregate::Confusion {
         label: "label".into(),
     };
@@ -267,7 +268,8 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
     assert_eq!(r.verify(&vk).unwrap(), Verdict::Valid);
     let sizes: Vec<(u64, u64)> = r.shards.iter().map(|s| (s.offset, s.rows)).collect();
     assert_eq!(sizes, [(0, 11), (11, 11), (22, 3)]);
-    assert_eq!(out.keys.len(), 2);
+    assert_eq!(out.keys.len(), 1);
+    assert_eq!(r.circuit.shard_rows, 11);
     // Same salt, same rows: the shards open the commitment of the whole
     // dataset, and the totals are the unsharded job's.
     assert_eq!(r.commitment, whole.receipt.commitment);
@@ -306,7 +308,7 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
     };
     rejects(r, &vk, "changed total", |t| {
         shift(&mut t.values, 0, 1);
-        t.result = t.circuit.decode(&t.aggregates().unwrap());
+        t.result = t.circuit.decode(t.rows, &t.aggregates().unwrap());
     });
     // The last shard's proof offered for the totals of the first two: a
     // receipt that keeps only the links of shards 0 and 1 cannot end there.
@@ -320,10 +322,21 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
         t.shards[1].link_in = other;
     });
     rejects(r, &vk, "changed shard size", |t| t.circuit.shard_rows = 22);
+    // The padding counted as rows, or real rows dropped: the last shard's
+    // real rows and the dataset's row count changed together, or alone.
+    rejects(r, &vk, "padding counted", |t| {
+        t.rows += 1;
+        t.shards[2].rows += 1;
+    });
+    rejects(r, &vk, "rows dropped", |t| {
+        t.rows -= 1;
+        t.shards[2].rows -= 1;
+    });
+    rejects(r, &vk, "active count changed", |t| t.shards[2].rows -= 1);
+    rejects(r, &vk, "a middle shard padded", |t| t.shards[1].rows -= 1);
     rejects_another_dataset_or_job(r, &vk);
-    // Without the remainder's key.
-    let only_full = zkgate_statement::groth16::keys_to_bytes(&[out.keys[0].1.clone()]);
-    assert!(invalid(r, &only_full), "missing key");
+    // Under another circuit's key (the one-shard job's, of 33 rows).
+    assert!(invalid(r, &whole.vk_bytes()), "another circuit's key");
 
     // Small cells are suppressed in the job's totals, in the last shard:
     // the same values as the whole-dataset proof.

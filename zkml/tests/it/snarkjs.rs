@@ -45,13 +45,44 @@ fn snarkjs_accepts(dir: &Path, file: &str) -> bool {
     ok && text.contains("ZKey Ok!")
 }
 
+/// A prepared file snarkjs wrote (power 12: one contribution, then
+/// `prepare phase2`; fixtures/ceremony/make.sh) reads as the powers it
+/// holds: its powers of tau agree (a pairing), and each prepared Lagrange
+/// basis sums to the generator (the basis polynomials sum to 1).
+#[test]
+fn a_snarkjs_prepared_file_reads_as_its_powers() {
+    use ark_ec::pairing::Pairing;
+    let theirs = Ptau::read(&fixture("ceremony/snarkjs12.ptau")).unwrap();
+    let (t1, t2) = (theirs.tau_g1(2).unwrap(), theirs.tau_g2(2).unwrap());
+    assert_eq!(
+        ark_bn254::Bn254::pairing(t1[1], t2[0]),
+        ark_bn254::Bn254::pairing(t1[0], t2[1])
+    );
+    for n in [1usize << 4, 1 << 11, 1 << 12] {
+        let sum: ark_bn254::G1Projective = theirs
+            .lagrange_g1(n)
+            .unwrap()
+            .iter()
+            .map(|p| p.into_group())
+            .sum();
+        assert_eq!(sum.into_affine(), ark_bn254::G1Affine::generator(), "{n}");
+    }
+    assert!(theirs.lagrange_g1(1 << 13).is_err(), "past its power");
+}
+
 #[test]
 fn snarkjs_makes_the_same_key_and_its_contributions_prove() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    // A prepared file of power 12 made by snarkjs (one contribution, then
-    // `prepare phase2`: fixtures/ceremony/make.sh).
-    std::fs::copy(fixture("ceremony/snarkjs12.ptau"), d.join("final.ptau")).unwrap();
+    // The smallest job circuit (one shard of the ladder's smallest size,
+    // 11 rows, links included) needs a file of power 14; snarkjs's
+    // `prepare phase2` takes minutes there, so this file is our writer's,
+    // in snarkjs's format: snarkjs verifies keys against it below.
+    std::fs::write(
+        d.join("final.ptau"),
+        ceremony::ptau::write_random(14, &mut rand::thread_rng()),
+    )
+    .unwrap();
     let ptau = Ptau::read(&d.join("final.ptau")).unwrap();
 
     let m = zkgate_zkml::import::load(fixture("models/linreg.onnx")).unwrap();
@@ -162,11 +193,12 @@ fn snarkjs_makes_the_same_key_and_its_contributions_prove() {
     let eval = evaluate(&spec, &data.values).unwrap();
     let cuts = data.cuts(&secret, spec.shard_rows);
     let statement = Statement {
-        commitment: cuts.last().unwrap().h,
-        rows: spec.rows,
+        commitment: zkgate_circuits::commitment::finish(cuts.last().unwrap().h, data.rows() as u64),
+        rows: data.rows() as u64,
         nonce: nonce_from(b"snarkjs"),
         circuit_id: spec.id(),
         offset: 0,
+        active: data.rows() as u64,
         link_in: Default::default(),
         link_out: Default::default(),
         aggregates: eval.aggregates.clone(),

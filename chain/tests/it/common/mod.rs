@@ -47,7 +47,7 @@ pub fn data_rows(rows: usize) -> Data {
 }
 
 /// The mean of the model's output over the rows, bound to `nonce`, proved
-/// in shards of 11 rows (12 rows: two shards, two keys).
+/// in shards of 11 rows (12 rows: two shards, the last padded, one key).
 pub fn prove(d: &Data, nonce: Fr) -> Outcome {
     prove_in(d, nonce, Some(11))
 }
@@ -206,7 +206,7 @@ pub async fn flow(chain: Chain) -> Gas {
     let nonce1 = settlement::job_nonce(chain_id, s.address(), researcher.address(), q1);
     let o1 = prove(&d, nonce1);
     let c1 = circuits(&o1.receipt);
-    assert_eq!(c1.len(), 2, "full shards and the last");
+    assert_eq!(c1.len(), 1, "one circuit for every shard");
     let (job1, r) = s
         .open_job(&researcher, &open(commitment, q1, &c1, B256::ZERO, price))
         .await
@@ -235,23 +235,26 @@ pub async fn flow(chain: Chain) -> Gas {
     assert_eq!(o1.receipt.shards.len(), 2);
     let keys = vks(&o1);
     let bundle = Bundle::for_receipt(&o1.receipt, &keys).unwrap();
-    assert_eq!(bundle.rows, vec![11, 1]);
+    assert_eq!(bundle.rows, vec![11]);
     let good = settlement::shards(&o1.receipt, &bundle).unwrap();
     let values1 = settlement::values(&o1.receipt).unwrap();
 
-    // The same bytes registered as one key with more inputs get another id
-    // (the shape is part of it), so the real bundle is still free to
-    // register under its own.
+    // A bundle of two keys (the key again, under a smaller shard size)
+    // registered as one key with more inputs gets another id (the shape
+    // is part of it), so the real bundle is still free to register under
+    // its own.
+    let two =
+        Bundle::for_circuits(&o1.receipt.circuit, vec![(11, &keys[0]), (1, &keys[0])]).unwrap();
     let squat = Bundle {
         keys: 1,
-        inputs: ((bundle.bytes.len() - 576) / 64) as u32,
+        inputs: ((two.bytes.len() - 576) / 64) as u32,
         rows: vec![11],
-        ..bundle.clone()
+        ..two.clone()
     };
     let (squat_id, _) = s.register_verifier(&stranger, &squat).await.unwrap();
-    assert_ne!(squat_id, bundle.id());
+    assert_ne!(squat_id, two.id());
     assert!(s.has_verifier(squat_id).await.unwrap());
-    assert!(!s.has_verifier(bundle.id()).await.unwrap());
+    assert!(!s.has_verifier(two.id()).await.unwrap());
 
     // A stranger may not name the keys for a job that left them open.
     s.register_verifier(&stranger, &bundle).await.unwrap();
@@ -449,7 +452,7 @@ pub async fn flow(chain: Chain) -> Gas {
         .unwrap();
     gas.settle_one_shard = one.gas_used;
 
-    // Three shards (11, 11 and 1 rows; two share a key) are checked in one
+    // Three shards (11, 11 and 1 real rows; one key) are checked in one
     // batched pairing: a changed value in the first shard (weight 1) or a
     // the last shard (random weight) publishes, or two proofs of the same
     // key swapped, fail; the receipt settles.
@@ -506,15 +509,16 @@ pub async fn flow(chain: Chain) -> Gas {
     );
     gas.settle_three_shards = three.gas_used;
 
-    // Job 6 pins only the full shards' circuit: the owner can neither
-    // settle it with a bundle holding the last shard's circuit too nor
-    // claim the job pinned another list.
+    // Job 6 pins another circuit (of another shard size): the owner can
+    // neither settle it with a bundle of the receipt's circuit nor claim
+    // the job pinned another list.
     let q6 = question(0x66);
     let o6 = prove(
         &d,
         settlement::job_nonce(chain_id, s.address(), researcher.address(), q6),
     );
-    let c6 = vec![c1[0]];
+    let h6 = &o6.receipt.circuit;
+    let c6 = vec![h6.with_shard_rows(h6.shard_rows * 2).id()];
     let (job6, _) = s
         .open_job(&researcher, &open(commitment, q6, &c6, B256::ZERO, price))
         .await
