@@ -196,7 +196,7 @@ pub struct Cut {
 
 /// The cuts of a dataset proved in shards of `size` rows (the last shard
 /// padded): one per shard boundary, both ends included. `size` must be a
-/// multiple of [`Shape::cut_rows`].
+/// multiple of [`Shape::cut_rows`] unless one shard holds every row.
 pub fn cuts<'a>(
     shape: Shape,
     salt: Fr,
@@ -204,7 +204,7 @@ pub fn cuts<'a>(
     size: u64,
 ) -> Vec<Cut> {
     assert!(
-        size > 0 && size.is_multiple_of(shape.cut_rows()),
+        size > 0 && (size >= shape.rows || size.is_multiple_of(shape.cut_rows())),
         "shards of {size} rows do not end on whole Poseidon calls"
     );
     let mut rows = rows.into_iter();
@@ -275,16 +275,75 @@ pub fn open(
     sums: &[Num],
 ) -> Result<End> {
     let size = rows.len();
-    assert!(
-        size > 0 && (size as u64).is_multiple_of(shape.cut_rows()),
-        "shards of {size} rows do not end on whole Poseidon calls"
-    );
+    assert!(size > 0, "an empty shard");
     assert_eq!(flags.len(), size, "one flag per row");
     assert_eq!(
         private.acc_in.len(),
         sums.len(),
         "one running total per value"
     );
+    let zero = Num::zero();
+    let one = Num::constant(Fr::ONE);
+    if !only_shard(shape, size as u64) {
+        return open_cut(cs, shape, public, private, rows, flags, sums);
+    }
+    // A size that does not end on a whole call cannot be cut after: the
+    // circuit proves one-shard jobs only (offset and links 0, every row of
+    // the dataset real), and needs no links.
+    compare::assert_equal(cs, public.offset, &zero)?;
+    compare::assert_equal(cs, public.link_in, &zero)?;
+    compare::assert_equal(cs, public.link_out, &zero)?;
+    compare::assert_equal(cs, public.active, public.rows)?;
+    let h = commitment::start_gadget(cs, shape, private.salt)?;
+    let h_out = read_to_end(cs, shape, &h, rows, flags)?;
+    let c = commitment::finish_gadget(cs, &h_out, public.rows)?;
+    compare::assert_equal(cs, &c, public.commitment)?;
+    Ok(End {
+        last: one,
+        acc_out: sums.to_vec(),
+    })
+}
+
+/// Whether a circuit of `size` rows proves one-shard jobs only: its size
+/// does not end on a whole Poseidon call, so no shard could follow it.
+pub fn only_shard(shape: Shape, size: u64) -> bool {
+    !size.is_multiple_of(shape.cut_rows())
+}
+
+/// The chain from `h` over the masked rows, read at the call holding the
+/// last real element: call `j` is the last iff its first element is real
+/// and the next call's is not (one product per call).
+fn read_to_end(cs: &Cs, shape: Shape, h: &Num, rows: &[Vec<Num>], flags: &[Num]) -> Result<Num> {
+    let size = rows.len();
+    let states = commitment::absorb_calls_gadget(cs, shape, h, rows, Some(flags))?;
+    let per_row = shape.elements_per_row();
+    let opens = |j: usize| -> Num {
+        let e = j * commitment::ABSORB_RATE;
+        if e >= size * per_row {
+            Num::zero()
+        } else {
+            flags[e / per_row].clone()
+        }
+    };
+    let mut h_out = Num::zero();
+    for (j, state) in states.iter().enumerate() {
+        let is_end = opens(j).sub(&opens(j + 1));
+        h_out = h_out.add(&Num::mul(cs, &is_end, state)?);
+    }
+    Ok(h_out)
+}
+
+/// [`open`] for a size that ends on a whole call: any shard of a job.
+fn open_cut(
+    cs: &Cs,
+    shape: Shape,
+    public: &Public<'_>,
+    private: &Private<'_>,
+    rows: &[Vec<Num>],
+    flags: &[Num],
+    sums: &[Num],
+) -> Result<End> {
+    let size = rows.len();
     let zero = Num::zero();
     let one = Num::constant(Fr::ONE);
     let first = compare::is_equal(cs, public.offset, &zero)?;
@@ -311,24 +370,7 @@ pub fn open(
     // link_in = (1 - first) * l_in
     enforce(cs, &first, &l_in, &l_in.sub(public.link_in))?;
 
-    // The chain over the masked rows, read at the call holding the last
-    // real element: call j is the last iff its first element is real and
-    // the next call's is not.
-    let states = commitment::absorb_calls_gadget(cs, shape, &h, rows, Some(flags))?;
-    let per_row = shape.elements_per_row();
-    let opens = |j: usize| -> Num {
-        let e = j * commitment::ABSORB_RATE;
-        if e >= size * per_row {
-            Num::zero()
-        } else {
-            flags[e / per_row].clone()
-        }
-    };
-    let mut h_out = Num::zero();
-    for (j, state) in states.iter().enumerate() {
-        let is_end = opens(j).sub(&opens(j + 1));
-        h_out = h_out.add(&Num::mul(cs, &is_end, state)?);
-    }
+    let h_out = read_to_end(cs, shape, &h, rows, flags)?;
     let acc_out: Vec<Num> = private
         .acc_in
         .iter()
@@ -348,15 +390,16 @@ pub fn open(
 pub fn cost(shape: Shape, size: u64, values: usize) -> usize {
     let flags = 2 * (size as usize - 1) + 1;
     let mask = (size as usize - 1) * shape.elements_per_row();
-    flags
-        + commitment::START_COST
+    let chain = commitment::START_COST
         + shape.absorb_cost(size)
         + mask
         + shape.calls(size)
-        + commitment::FINISH_COST
-        + 2 * link_cost(values)
-        + values
-        + 9
+        + commitment::FINISH_COST;
+    if only_shard(shape, size) {
+        flags + chain + 5
+    } else {
+        flags + chain + 2 * link_cost(values) + values + 9
+    }
 }
 
 #[cfg(test)]
@@ -591,7 +634,7 @@ mod tests {
         // the whole dataset; every witness tampered, the public values
         // included.
         let total: i64 = table().iter().map(|r| r[0]).sum();
-        for (size, i) in [(11, 0), (11, 1), (11, 2), (33, 0)] {
+        for (size, i) in [(11, 0), (11, 1), (11, 2), (33, 0), (27, 0)] {
             let (count, out) = assert_sound_sampled(0, 60, |cs| build(cs, size, i, |_| ()));
             // `build` adds one product per row for the masked value and
             // one for the published value.
@@ -676,11 +719,35 @@ mod tests {
     }
 
     #[test]
+    fn a_size_off_the_calls_proves_one_shard_jobs_only() {
+        // 27 rows end inside a call: the circuit has no links, and only a
+        // shard holding the whole dataset satisfies it.
+        assert!(only_shard(SHAPE, 27) && !only_shard(SHAPE, 33));
+        assert!(cost(SHAPE, 27, 1) + 2 * link_cost(1) < cost(SHAPE, 33, 1));
+        assert!(!unsatisfied(27, 0, &|_| ()));
+        assert!(unsatisfied(27, 0, &|p| p[OFFSET] = Fr::from(11u64)));
+        assert!(unsatisfied(27, 0, &|p| p[LINK_IN] = Fr::ONE));
+        assert!(unsatisfied(27, 0, &|p| p[LINK_OUT] = Fr::ONE));
+        assert!(unsatisfied(27, 0, &|p| p[ACTIVE] -= Fr::ONE));
+        assert!(unsatisfied(27, 0, &|p| p[C_D] += Fr::ONE));
+        // Padding counted, rows dropped.
+        assert!(unsatisfied(27, 0, &|p| {
+            p[ACTIVE] += Fr::ONE;
+            p[ROWS] += Fr::ONE;
+        }));
+        assert!(unsatisfied(27, 0, &|p| {
+            p[ACTIVE] -= Fr::ONE;
+            p[ROWS] -= Fr::ONE;
+        }));
+        assert!(unsatisfied(27, 0, &|p| p[SALT] += Fr::ONE));
+    }
+
+    #[test]
     fn the_padding_values_do_not_matter() {
         // The same shards with other padding values open the same C_D and
         // publish the same total: the flags zero both the padding's share
         // and its elements.
-        for (size, i) in [(11, 2), (33, 0)] {
+        for (size, i) in [(11, 2), (33, 0), (27, 0)] {
             let values = |pad: i64| {
                 let cs = cs();
                 let out: Vec<Fr> = build_padded(&cs, size, i, pad, |_| ())

@@ -9,7 +9,10 @@
 //! dataset larger than the owner's largest shard is cut at that size (one
 //! circuit for every dataset of the schema above it), and a smaller one
 //! gets the smallest size of a short ladder that holds it, so datasets of
-//! nearby lengths share a circuit, a key and a ceremony.
+//! nearby lengths share a circuit, a key and a ceremony. Sizes that cut
+//! the chain end on whole Poseidon calls; a one-shard size need not (its
+//! circuit then proves one-shard jobs only), so a small dataset is not
+//! padded to a whole call (11 rows for most schemas).
 
 use std::ops::Range;
 use zkgate_circuits::commitment::Shape;
@@ -36,20 +39,23 @@ impl ShardPlan {
     /// largest shard of `wanted` rows (none: no limit): shards of at most
     /// `wanted` rows rounded down to a multiple of the rows that fill whole
     /// Poseidon calls of the commitment (at least one such multiple); a
-    /// dataset that fits one shard gets the smallest ladder size that
-    /// holds it ([`ladder`]), within that bound.
+    /// dataset that fits one shard gets the smaller of the [`ladder`]
+    /// sizes that hold it in rows and in whole calls, within that bound.
     pub fn new(shape: Shape, wanted: Option<u64>) -> ShardPlan {
         let unit = shape.cut_rows();
-        let units = shape.rows.div_ceil(unit).max(1);
+        let n = shape.rows.max(1);
+        let units = n.div_ceil(unit);
         let cap = wanted.map_or(u64::MAX, |w| (w / unit).max(1));
         let size = if units > cap {
-            cap
+            cap * unit
         } else {
-            ladder(units).min(cap)
+            ladder(n)
+                .min(ladder(units).saturating_mul(unit))
+                .min(cap.saturating_mul(unit))
         };
         ShardPlan {
             rows: shape.rows,
-            size: size * unit,
+            size,
         }
     }
 
@@ -154,13 +160,18 @@ mod tests {
         for w in ranges.windows(2) {
             assert_eq!(w[0].end, w[1].start);
         }
-        // One shard, at the ladder's size: 95 rows are 9 calls, 10 on the
-        // ladder.
+        // One shard, at the ladder's size: 95 rows are 96 on the ladder of
+        // rows; 100 rows are 10 calls, 110 rows (the ladder of rows says
+        // 112).
         let whole = ShardPlan::new(shape(95), None);
-        assert_eq!((whole.size(), whole.len(), whole.padding()), (110, 1, 15));
-        assert_eq!(ShardPlan::new(shape(95), Some(500)).size(), 110);
+        assert_eq!((whole.size(), whole.len(), whole.padding()), (96, 1, 1));
+        assert_eq!(ShardPlan::new(shape(95), Some(500)).size(), 96);
+        assert_eq!(ShardPlan::new(shape(100), None).size(), 110);
+        // Small datasets are not padded to a whole call.
+        assert_eq!(ShardPlan::new(shape(4), None).size(), 4);
+        assert_eq!(ShardPlan::new(shape(9), None).size(), 10);
         // Within the owner's bound: 99 rows, not 110.
-        assert_eq!(ShardPlan::new(shape(95), Some(100)).size(), 99);
+        assert_eq!(ShardPlan::new(shape(99), Some(100)).size(), 99);
         assert_eq!(ShardPlan::new(shape(100), Some(1)).size(), unit);
     }
 
@@ -172,7 +183,7 @@ mod tests {
             assert!(p.padding() < 44);
         }
         // And nearby lengths below it share a ladder size.
-        let sizes: Vec<u64> = (89..=110)
+        let sizes: Vec<u64> = (97..=110)
             .map(|r| ShardPlan::new(shape(r), None).size())
             .collect();
         assert!(sizes.iter().all(|s| *s == 110), "{sizes:?}");

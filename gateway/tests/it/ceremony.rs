@@ -139,7 +139,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         ptau,
         model_bytes,
         spec,
-    } = world(4, 0, 14).await;
+    } = world(4, 0, 12).await;
     // The researcher's side: the published facts, their model, the file.
     let said = client.ceremony_file().await.unwrap().unwrap();
     assert_eq!(said["ptau_sha256"], hex::encode(ptau.sha256));

@@ -335,7 +335,7 @@ fn sharded_receipt_opens_the_same_commitment_and_every_tamper_fails() {
     rejects(r, &vk, "active count changed", |t| t.shards[2].rows -= 1);
     rejects(r, &vk, "a middle shard padded", |t| t.shards[1].rows -= 1);
     rejects_another_dataset_or_job(r, &vk);
-    // Under another circuit's key (the one-shard job's, of 33 rows).
+    // Under another circuit's key (the one-shard job's, of 28 rows).
     assert!(invalid(r, &whole.vk_bytes()), "another circuit's key");
 
     // Small cells are suppressed in the job's totals, in the last shard:

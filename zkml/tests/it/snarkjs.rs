@@ -74,15 +74,9 @@ fn a_snarkjs_prepared_file_reads_as_its_powers() {
 fn snarkjs_makes_the_same_key_and_its_contributions_prove() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    // The smallest job circuit (one shard of the ladder's smallest size,
-    // 11 rows, links included) needs a file of power 14; snarkjs's
-    // `prepare phase2` takes minutes there, so this file is our writer's,
-    // in snarkjs's format: snarkjs verifies keys against it below.
-    std::fs::write(
-        d.join("final.ptau"),
-        ceremony::ptau::write_random(14, &mut rand::thread_rng()),
-    )
-    .unwrap();
+    // A prepared file of power 12 made by snarkjs (one contribution, then
+    // `prepare phase2`: fixtures/ceremony/make.sh).
+    std::fs::copy(fixture("ceremony/snarkjs12.ptau"), d.join("final.ptau")).unwrap();
     let ptau = Ptau::read(&d.join("final.ptau")).unwrap();
 
     let m = zkgate_zkml::import::load(fixture("models/linreg.onnx")).unwrap();
