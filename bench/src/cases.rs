@@ -382,11 +382,20 @@ fn run_one(
     let total = r.constraints["total"];
     let prove_s = r.timings.get("prove_s").copied().unwrap_or(0.0);
     let padding = r.shards.len() as u64 * r.circuit.shard_rows - rows as u64;
+    // What the padding rows cost: each through the model, its share
+    // masked (a product per value), its flag (2) and its packed elements
+    // masked; their range checks, and the Poseidon calls (with their
+    // one-hot products) that absorb them.
+    let shape = out.spec.shape(r.rows);
+    let size = r.circuit.shard_rows;
+    let calls = |rows: u64| shape.absorb_cost(rows) + shape.calls(rows);
     let padding_constraints = padding as usize
         * (zkgate_zkml::cost::per_row(&out.spec)
             + out.spec.aggregate_len()
             + 2
-            + out.spec.shape(r.rows).elements_per_row());
+            + shape.elements_per_row())
+        + calls(size)
+        - calls(size - padding);
     // The job's peak, before the first shard is proved again below.
     let peak = peak_rss_mb();
     let floor = msm_floor(&out, &dataset, &secret, rounds)?;
