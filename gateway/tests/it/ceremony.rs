@@ -56,6 +56,20 @@ struct World {
     spec: zkgate_zkml::spec::CircuitSpec,
 }
 
+/// Submits the model with `keys` and waits for the job to fail with a
+/// message that contains `why`.
+async fn fails_naming(client: &Client, model: Vec<u8>, keys: Vec<Vec<u8>>, why: &str) {
+    let job = client
+        .submit_with_key(&manifest(), model, keys)
+        .await
+        .unwrap()
+        .unwrap();
+    let end = wait_end(client, &job.id, LIMIT).await;
+    assert_eq!(end.state, JobState::Failed);
+    let e = end.error.unwrap();
+    assert!(e.message.contains(why), "{why}: {e:?}");
+}
+
 async fn world(rows: usize, shard_rows: u64, power: u32) -> World {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("gw");
@@ -251,15 +265,7 @@ async fn a_researchers_ceremony_key_proves_their_job() {
         (&subverted, &transcript, "not this circuit's"),
         (&uncontributed.0, &uncontributed.1, "no contribution"),
     ] {
-        let job = client
-            .submit_with_key(&manifest(), model_bytes.clone(), upload(k, t))
-            .await
-            .unwrap()
-            .unwrap();
-        let end = wait_end(&client, &job.id, LIMIT).await;
-        assert_eq!(end.state, JobState::Failed);
-        let e = end.error.unwrap();
-        assert!(e.message.contains(why), "{why}: {e:?}");
+        fails_naming(&client, model_bytes.clone(), upload(k, t), why).await;
     }
     // A file that is not a .zkey, or one whose transcript is cut, is a bad
     // request.
@@ -332,15 +338,13 @@ async fn a_sharded_job_proves_every_shard_with_its_one_ceremony_key() {
 
     // The key of another shard size: the job fails naming the circuit.
     let (other, _) = contributed(plan.size() + 11);
-    let job = client
-        .submit_with_key(&manifest(), model_bytes.clone(), vec![other])
-        .await
-        .unwrap()
-        .unwrap();
-    let end = wait_end(&client, &job.id, LIMIT).await;
-    assert_eq!(end.state, JobState::Failed);
-    let e = end.error.unwrap();
-    assert!(e.message.contains("no key for circuit"), "{e:?}");
+    fails_naming(
+        &client,
+        model_bytes.clone(),
+        vec![other],
+        "no key for circuit",
+    )
+    .await;
     // Two keys are a bad request.
     let e = client
         .submit_with_key(
