@@ -56,7 +56,7 @@ async fn end_to_end_over_https() {
     config.limits.max_upload_bytes = 64 * 1024;
     // The metrics need the owner's token (its SHA-256 in config.toml).
     config.metrics_token_sha256 = Some(zkgate_gateway::owner::setup::token_hash("owner-metrics"));
-    // 12 rows in shards of 11: two shard proofs, two keys.
+    // 12 rows in shards of 11: two shard proofs (the last padded), one key.
     config.limits.shard_rows = 11;
     // This test is about the gateway's mechanics on 12 rows; the shipped
     // profiles (tested in tests/policy.rs) would rightly refuse so few.
