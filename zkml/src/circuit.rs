@@ -185,13 +185,24 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         }
         let private = |f: fn(&Witness<'_>) -> Fr| Num::witness(&cs, w.as_ref().map(f));
         let salt = private(|w| w.secret.0)?;
-        let h_in = private(|w| w.links.h_in)?;
+        // A circuit that proves one-shard jobs only has no links to carry
+        // a chain value or totals in.
+        let linked = !shard::only_shard(spec.shape(spec.shard_rows), spec.shard_rows);
+        let h_in = if linked {
+            private(|w| w.links.h_in)?
+        } else {
+            Num::zero()
+        };
         let acc_in = (0..spec.aggregate_len())
             .map(|k| {
-                Num::witness(
-                    &cs,
-                    w.map(|w| i128_to_field(w.links.acc_in.get(k).copied().unwrap_or(0))),
-                )
+                if linked {
+                    Num::witness(
+                        &cs,
+                        w.map(|w| i128_to_field(w.links.acc_in.get(k).copied().unwrap_or(0))),
+                    )
+                } else {
+                    Ok(Num::zero())
+                }
             })
             .collect::<Result<Vec<_>, _>>()?;
         counter.mark("commitment");
