@@ -14,6 +14,7 @@ pub mod aggregate;
 pub mod bounty;
 pub mod columns;
 pub mod error;
+pub mod ezkl;
 pub mod federation;
 pub mod field;
 pub mod groth16;

@@ -22,6 +22,7 @@
 //! format is documented in `docs/question.schema.json`).
 
 use crate::aggregate::Aggregate;
+use crate::ezkl::ProofSystem;
 use crate::field::{fr_to_hex, same_field};
 use crate::header::SpecHeader;
 use crate::inputs::nonce_from;
@@ -51,6 +52,10 @@ pub struct DatasetPin {
     pub rows: u64,
     /// SHA-256 of its declared schema (`Schema::sha256`), hex.
     pub schema_sha256: String,
+    /// Its published ezkl hash (ezkl's Poseidon over its stored integers
+    /// and a salt: `crate::ezkl::dataset_values`), for ezkl questions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ezkl_hash: Option<String>,
 }
 
 /// What the data owner may still choose after the question is fixed.
@@ -178,6 +183,9 @@ pub struct Question {
     /// The on-chain job, if the question is settled on chain.
     #[serde(default)]
     pub chain: Option<ChainPin>,
+    /// The proof system the job must be proved with (omitted: Groth16).
+    #[serde(default, skip_serializing_if = "ProofSystem::is_default")]
+    pub proof_system: ProofSystem,
 }
 
 /// The first field in which a receipt answers another question.
@@ -243,6 +251,7 @@ impl Question {
                 commitment: commitment.to_string(),
                 rows,
                 schema_sha256: hex::encode(expected.schema.sha256()),
+                ezkl_hash: None,
             },
             model_sha256: expected.onnx_sha256.clone(),
             columns: column_names(&expected),
@@ -255,7 +264,16 @@ impl Question {
             nonce: hex::encode(nonce),
             ceremony: None,
             chain: None,
+            proof_system: ProofSystem::Groth16,
         }
+    }
+
+    /// The question asked of ezkl instead (`proof_system: ezkl`), over the
+    /// dataset's published ezkl hash.
+    pub fn with_ezkl(mut self, ezkl_hash: &str) -> Question {
+        self.proof_system = ProofSystem::Ezkl;
+        self.dataset.ezkl_hash = Some(ezkl_hash.to_string());
+        self
     }
 
     fn ids_of(h: &SpecHeader) -> Vec<String> {
@@ -344,6 +362,22 @@ impl Question {
                 ));
             }
         }
+        if self.proof_system == ProofSystem::Ezkl {
+            if self.dataset.ezkl_hash.is_none() {
+                return bad("an ezkl question names the dataset's published ezkl hash".into());
+            }
+            if self.epsilon.is_some() {
+                return bad("ezkl proves no differential-privacy noise: ask without epsilon, or with groth16".into());
+            }
+            if self.owner.suppress_below_max > 0 {
+                return bad("ezkl proves no small-cell suppression: ask with a suppression bound of 0".into());
+            }
+            if self.ceremony.is_some() || self.chain.is_some() {
+                return bad("an ezkl question has no ceremony keys and is not settled on chain".into());
+            }
+        } else if self.dataset.ezkl_hash.is_some() {
+            return bad("only an ezkl question names an ezkl hash".into());
+        }
         let e = &self.expected_circuit;
         let pinned = Question::new(
             &self.dataset.name,
@@ -402,6 +436,34 @@ impl Question {
     pub fn check(&self, receipt: &Receipt, nonce: Fr) -> std::result::Result<(), Mismatch> {
         let h = &receipt.circuit;
         let d = &self.dataset;
+        if receipt.proof_system != self.proof_system {
+            return Err(differ(
+                "proof system",
+                format!(
+                    "asked {}, proved with {}",
+                    self.proof_system.name(),
+                    receipt.proof_system.name()
+                ),
+            ));
+        }
+        match (&receipt.ezkl, &d.ezkl_hash) {
+            (None, _) if self.proof_system == ProofSystem::Ezkl => {
+                return Err(differ("proof system", "the receipt carries no ezkl proof"));
+            }
+            (Some(_), None) => {
+                return Err(differ("proof system", "the receipt carries an ezkl proof"));
+            }
+            (Some(e), Some(want)) if !e.dataset_hash.eq_ignore_ascii_case(want) => {
+                return Err(differ(
+                    "commitment",
+                    format!(
+                        "the dataset's published ezkl hash is {want}, the receipt's {}",
+                        e.dataset_hash
+                    ),
+                ));
+            }
+            _ => {}
+        }
         if !same_field(&receipt.commitment, &d.commitment) {
             return Err(differ(
                 "commitment",

@@ -13,6 +13,7 @@
 //! keys, not the model, tract or a prover.
 
 use crate::error::{Error, Result};
+use crate::ezkl::{EzklProof, ProofSystem};
 use crate::field::{fr_from_hex, fr_to_hex};
 use crate::groth16::{from_bytes, keys_from_bytes, verify, vk_sha256, Proof, VerifyingKey};
 use crate::header::SpecHeader;
@@ -75,6 +76,13 @@ pub struct Receipt {
     pub constraints: BTreeMap<String, usize>,
     /// Seconds per step.
     pub timings: BTreeMap<String, f64>,
+    /// The proof system (omitted: Groth16, whose proofs are `shards`).
+    #[serde(default, skip_serializing_if = "ProofSystem::is_default")]
+    pub proof_system: ProofSystem,
+    /// An ezkl receipt's proof (`shards` is then empty); verified by
+    /// ezkl's verifier (`zkgate verify`), not by [`Receipt::verify`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ezkl: Option<EzklProof>,
 }
 
 /// The proof of one shard of rows.
@@ -194,6 +202,11 @@ impl Receipt {
     }
 
     fn check(&self, vks: &BTreeMap<String, VerifyingKey>) -> std::result::Result<(), Invalid> {
+        if self.ezkl.is_some() || self.proof_system != ProofSystem::Groth16 {
+            return Err(Invalid::new(
+                "an ezkl receipt: it is checked by ezkl's verifier (`zkgate verify --ezkl-python ...`)",
+            ));
+        }
         let header = &self.circuit;
         let len = header.aggregate_len();
         let total = self.aggregates().map_err(Invalid::from)?;

@@ -467,6 +467,8 @@ pub fn run<R: RngCore + CryptoRng>(
         quantization: quantization_report(&spec),
         constraints,
         timings,
+        proof_system: Default::default(),
+        ezkl: None,
     };
     Ok(Outcome {
         receipt,

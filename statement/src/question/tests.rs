@@ -80,6 +80,8 @@ fn answer(q: &Question) -> Receipt {
         constraints: Default::default(),
         timings: Default::default(),
         circuit: h,
+        proof_system: Default::default(),
+        ezkl: None,
     }
 }
 
@@ -368,4 +370,64 @@ fn the_published_json_schema_names_every_field() {
         .collect();
     header.sort();
     assert_eq!(header, keys(&json["expected_circuit"]));
+}
+
+const EZKL_HASH: &str = "11223344";
+
+/// The receipt an honest gateway writes for an ezkl question.
+fn ezkl_answer(q: &Question) -> Receipt {
+    let mut r = answer(q);
+    r.shards.clear();
+    r.proof_system = crate::ezkl::ProofSystem::Ezkl;
+    r.ezkl = Some(crate::ezkl::EzklProof {
+        proof: serde_json::Value::Null,
+        settings: serde_json::Value::Null,
+        logrows: 15,
+        srs_sha256: "dd".repeat(32),
+        dataset_hash: EZKL_HASH.into(),
+        output_scale: 12,
+    });
+    r
+}
+
+#[test]
+fn the_proof_system_is_part_of_the_question() {
+    let g = question(100, None);
+    let q = g.clone().with_ezkl(EZKL_HASH);
+    assert_ne!(q.hash(), g.hash());
+    let back = Question::from_json(q.to_json().as_bytes()).unwrap();
+    assert_eq!(back, q);
+    // A Groth16 question's JSON (and hash) does not name the proof system.
+    assert!(!g.to_json().contains("proof_system"));
+    assert_eq!(q.check(&ezkl_answer(&q), q.job_nonce()), Ok(()));
+    // Each answered with the other's proof.
+    assert_eq!(field_of(&q, &answer(&q)), "proof system");
+    assert_eq!(field_of(&g, &ezkl_answer(&g)), "proof system");
+    // A receipt naming ezkl without its proof.
+    let mut r = ezkl_answer(&q);
+    r.ezkl = None;
+    assert_eq!(field_of(&q, &r), "proof system");
+    // Over another ezkl hash of the dataset.
+    let mut r = ezkl_answer(&q);
+    r.ezkl.as_mut().unwrap().dataset_hash = "11223345".into();
+    assert_eq!(field_of(&q, &r), "commitment");
+}
+
+#[test]
+fn an_ezkl_question_asks_nothing_ezkl_cannot_prove() {
+    let base = question(100, None).with_ezkl(EZKL_HASH);
+    let mut q = base.clone();
+    q.epsilon = Some(1.0);
+    let e = Question::from_json(q.to_json().as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("noise"), "{e}");
+    let mut q = base.clone();
+    q.owner.suppress_below_max = 5;
+    let e = Question::from_json(q.to_json().as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("suppression"), "{e}");
+    let mut q = base.clone();
+    q.dataset.ezkl_hash = None;
+    assert!(Question::from_json(q.to_json().as_bytes()).is_err());
+    let mut q = question(100, None);
+    q.dataset.ezkl_hash = Some(EZKL_HASH.into());
+    assert!(Question::from_json(q.to_json().as_bytes()).is_err());
 }

@@ -1,0 +1,385 @@
+"""zkgate's driver for ezkl (halo2, KZG): builds a job's whole graph and runs
+ezkl's pipeline on it. The gateway and `zkgate verify` run it as a
+subprocess of the Python the owner configured (`[backends.ezkl] python`):
+
+    python zkgate_ezkl.py COMMAND REQUEST.json
+
+and read one JSON object from its last line of standard output. Commands:
+
+- `hash`: ezkl's Poseidon hash of field elements (the dataset's published
+  ezkl hash, the job binding's).
+- `srs`: a local KZG SRS of 2^logrows points (insecure: this process drew
+  its secret; for tests and trials only).
+- `prove`: builds the job graph from the spec, writes ezkl's settings at
+  the spec's scales, calibrates them on points drawn from the declared
+  schema's bounds (never the rows), compiles, sets up, makes the witness
+  from the rows and proves.
+- `verify`: rebuilds the job graph from the spec (which the verifier
+  derives from the researcher's question, never from the receipt), checks
+  that the receipt's settings keep every pinned run argument, compiles and
+  sets up the circuit itself (halo2's keys are a function of the circuit
+  and the SRS), then verifies the proof with that key and compares the
+  proof's public instances with the expected dataset hash, binding hash
+  and values.
+
+The job graph's inputs are two tensors, both `hashed` (ezkl hashes each
+input tensor with its Poseidon and makes the hash a public instance):
+
+- `data`: the dataset's stored integers, row by row, every column, then
+  the salt's elements (small random integers: ezkl range-checks inputs),
+  so the hash hides the rows. The graph drops the salt, reshapes to
+  `[rows, columns]`, keeps the columns the job reads and multiplies each
+  by `2^(S - scale)` so that ezkl, reading inputs at scale `S`, sees each
+  value at its declared scale.
+- `binding`: the job nonce in 16-bit limbs. The graph does not read it;
+  its hash is a public instance, so a proof answers one job.
+
+The graph's one output is the aggregate over all rows: the sums of the
+model's outputs (`sum`, `mean`), class counts, correct predictions
+(`accuracy`), the confusion matrix, rows at or above a threshold, or the
+sum of squared / absolute errors against the label.
+"""
+
+import json
+import os
+import random
+import resource
+import sys
+import time
+
+# Run arguments every zkgate ezkl circuit keeps; the verifier refuses
+# settings that change any of them (the prover chooses only logrows,
+# the lookup range and the layout's columns).
+PINNED = {
+    "input_visibility": {"Hashed": {"hash_is_public": True, "outlets": []}},
+    "output_visibility": "Public",
+    "param_visibility": "Fixed",
+    "ignore_range_check_inputs_outputs": False,
+    "disable_freivalds": False,
+    "decomp_base": 16384,
+    "decomp_legs": 2,
+    "rebase_frac_zero_constants": False,
+    "scale_rebase_multiplier": 1,
+    "bounded_log_lookup": False,
+    "variables": [["batch_size", 1]],
+}
+FREE = {"logrows", "lookup_range", "num_inner_cols", "input_scale", "param_scale",
+        "rebase_scale", "check_mode", "epsilon"}
+
+
+def fail(msg):
+    print(json.dumps({"error": msg}))
+    sys.exit(2)
+
+
+def limit_memory():
+    mb = int(os.environ.get("ZKGATE_EZKL_MEMORY_MB", "0"))
+    if mb > 0:
+        b = mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (b, b))
+
+
+def felt(i):
+    """A signed integer as ezkl's field element string (little-endian hex)."""
+    p = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+    return (int(i) % p).to_bytes(32, "little").hex()
+
+
+def felt_int(f):
+    p = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+    v = int.from_bytes(bytes.fromhex(f), "little")
+    return v - p if v > p // 2 else v
+
+
+def build_graph(spec, model_path, out_path):
+    import numpy as np
+    import onnx
+    from onnx import helper as h, numpy_helper as nh, TensorProto as T
+
+    n, c = spec["rows"], spec["columns"]
+    used = spec["used"]  # dataset column indices the graph reads
+    mult = spec["multipliers"]  # one per used column: 2^(S - scale)
+    feat = spec["features"]  # positions in `used` of the model's inputs, in order
+    label = spec.get("label")  # position in `used` of the label, or None
+    agg = spec["aggregate"]
+    k = spec["outputs"]
+
+    m = onnx.load(model_path)
+    if len(m.graph.input) - len(m.graph.initializer) > 1 and len(m.graph.input) > 1:
+        names = {t.name for t in m.graph.initializer}
+        ins = [i.name for i in m.graph.input if i.name not in names]
+        if len(ins) != 1:
+            fail("the model has %d inputs; a job model has one" % len(ins))
+    src_in = [i.name for i in m.graph.input if i.name not in {t.name for t in m.graph.initializer}][0]
+    src_out = m.graph.output[0].name
+    graph_nodes = list(m.graph.node)
+    if agg["kind"] in ("class_counts", "accuracy", "confusion") and graph_nodes \
+            and graph_nodes[-1].op_type == "Softmax" and graph_nodes[-1].output[0] == src_out:
+        # The predicted class is the argmax of the logits: a final softmax
+        # changes no class and would cost an exponential's lookup table
+        # over the logits' whole declared range.
+        src_out = graph_nodes[-1].input[0]
+        graph_nodes = graph_nodes[:-1]
+    rename = {src_in: "features", src_out: "pred"}
+
+    def ren(s):
+        if not s:
+            return s
+        return rename.get(s, "model/" + s)
+
+    nodes, inits = [], []
+    for t in m.graph.initializer:
+        t2 = onnx.TensorProto()
+        t2.CopyFrom(t)
+        t2.name = ren(t.name)
+        inits.append(t2)
+    model_nodes = []
+    for nd in graph_nodes:
+        n2 = onnx.NodeProto()
+        n2.CopyFrom(nd)
+        del n2.input[:]
+        n2.input.extend([ren(s) for s in nd.input])
+        del n2.output[:]
+        n2.output.extend([ren(s) for s in nd.output])
+        n2.name = "model/" + (nd.name or nd.op_type)
+        model_nodes.append(n2)
+
+    def const(name, arr):
+        inits.append(nh.from_array(arr, name))
+        return name
+
+    i64 = lambda v: np.asarray(v, dtype=np.int64)
+    f32 = lambda v: np.asarray(v, dtype=np.float32)
+    nodes += [
+        h.make_node("Slice", ["data", const("c/start", i64([0])), const("c/end", i64([n * c]))], ["rows_flat"]),
+        h.make_node("Reshape", ["rows_flat", const("c/shape", i64([n, c]))], ["table"]),
+        h.make_node("Gather", ["table", const("c/used", i64(used))], ["used"], axis=1),
+        h.make_node("Mul", ["used", const("c/mult", f32(mult))], ["values"]),
+        h.make_node("Gather", ["values", const("c/features", i64(feat))], ["features"], axis=1),
+    ]
+    nodes += model_nodes
+    axes0 = const("c/axis0", i64([0]))
+    kind = agg["kind"]
+    if label is not None:
+        nodes.append(h.make_node("Gather", ["values", const("c/label", i64([label]))], ["label"], axis=1))
+    if kind in ("sum", "mean"):
+        nodes.append(h.make_node("ReduceSum", ["pred", axes0], ["total"], keepdims=0))
+    elif kind in ("class_counts", "accuracy", "confusion"):
+        nodes.append(h.make_node("ArgMax", ["pred"], ["cls_i"], axis=1, keepdims=1))
+        nodes.append(h.make_node("Cast", ["cls_i"], ["cls"], to=T.FLOAT))
+        if kind == "class_counts":
+            nodes.append(h.make_node("Equal", ["cls", const("c/classes", f32([list(range(k))]))], ["hit_b"]))
+        elif kind == "accuracy":
+            nodes.append(h.make_node("Equal", ["cls", "label"], ["hit_b"]))
+        else:
+            nodes.append(h.make_node("Mul", ["label", const("c/k", f32([float(k)]))], ["label_k"]))
+            nodes.append(h.make_node("Add", ["label_k", "cls"], ["cell"]))
+            nodes.append(h.make_node("Equal", ["cell", const("c/cells", f32([list(range(k * k))]))], ["hit_b"]))
+        nodes.append(h.make_node("Cast", ["hit_b"], ["hit"], to=T.FLOAT))
+        nodes.append(h.make_node("ReduceSum", ["hit", axes0], ["total"], keepdims=0))
+    elif kind == "count_at_least":
+        nodes.append(h.make_node("GreaterOrEqual", ["pred", const("c/threshold", f32([agg["threshold"]]))], ["hit_b"]))
+        nodes.append(h.make_node("Cast", ["hit_b"], ["hit"], to=T.FLOAT))
+        nodes.append(h.make_node("ReduceSum", ["hit", axes0], ["total"], keepdims=0))
+    elif kind in ("mse", "mae"):
+        nodes.append(h.make_node("Sub", ["pred", "label"], ["err"]))
+        if kind == "mse":
+            nodes.append(h.make_node("Mul", ["err", "err"], ["loss"]))
+        else:
+            nodes.append(h.make_node("Abs", ["err"], ["loss"]))
+        nodes.append(h.make_node("ReduceSum", ["loss", axes0], ["total"], keepdims=0))
+    else:
+        fail("the ezkl backend has no graph for the aggregate `%s`" % kind)
+    width = spec["values"]
+    graph = h.make_graph(
+        nodes, "zkgate_job",
+        [h.make_tensor_value_info("data", T.FLOAT, [n * c + spec["salt_len"]]),
+         h.make_tensor_value_info("binding", T.FLOAT, [spec["binding_len"]])],
+        [h.make_tensor_value_info("total", T.FLOAT, [width])],
+        inits,
+    )
+    opset = max([o.version for o in m.opset_import if o.domain in ("", "ai.onnx")] + [13])
+    out = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)], producer_name="zkgate")
+    out.ir_version = min(m.ir_version or 8, 8) if m.ir_version else 8
+    onnx.checker.check_model(out)
+    onnx.save(out, out_path)
+
+
+def run_args(spec):
+    import ezkl
+    ra = ezkl.PyRunArgs()
+    ra.input_visibility = "hashed"
+    ra.output_visibility = "public"
+    ra.param_visibility = "fixed"
+    ra.input_scale = spec["input_scale"]
+    ra.param_scale = spec["param_scale"]
+    ra.decomp_base = PINNED["decomp_base"]
+    ra.decomp_legs = PINNED["decomp_legs"]
+    return ra
+
+
+def calibration_data(spec):
+    """Rows drawn from the declared bounds (never the job's rows): the
+    all-minimum and all-maximum rows, then corners and interior points
+    from a fixed seed."""
+    n, c = spec["rows"], spec["columns"]
+    lo, hi = spec["bounds_lo"], spec["bounds_hi"]
+    rng = random.Random(0x7A6B)
+    rows = []
+    for r in range(n):
+        row = []
+        for j in range(c):
+            if r == 0:
+                v = lo[j]
+            elif r == 1:
+                v = hi[j]
+            else:
+                u = rng.random()
+                v = lo[j] if u < 0.35 else hi[j] if u < 0.7 else rng.randint(lo[j], hi[j])
+            row.append(v)
+        rows += row
+    return rows
+
+
+def call(f, *a, **kw):
+    import asyncio
+    import inspect
+    r = f(*a, **kw)
+    if inspect.isawaitable(r):
+        r = asyncio.run(r)
+    return r
+
+
+def cmd_hash(req):
+    import ezkl
+    return {"hash": ezkl.poseidon_hash([felt(v) for v in req["values"]])[0]}
+
+
+def cmd_srs(req):
+    import ezkl
+    call(ezkl.gen_srs, req["path"], int(req["logrows"]))
+    return {"path": req["path"], "logrows": int(req["logrows"])}
+
+
+def input_json(path, data, binding):
+    with open(path, "w") as fh:
+        json.dump({"input_data": [[felt(v) for v in data], [felt(v) for v in binding]]}, fh)
+
+
+def cmd_prove(req):
+    import ezkl
+    spec, work = req["spec"], req["work"]
+    p = lambda f: os.path.join(work, f)
+    t = {}
+
+    def step(name, f, *a, **kw):
+        t0 = time.perf_counter()
+        r = call(f, *a, **kw)
+        t[name] = time.perf_counter() - t0
+        return r
+
+    t0 = time.perf_counter()
+    build_graph(spec, req["model"], p("job.onnx"))
+    t["graph_s"] = time.perf_counter() - t0
+    step("settings_s", ezkl.gen_settings, p("job.onnx"), p("settings.json"), py_run_args=run_args(spec))
+    salt0 = [0] * spec["salt_len"]
+    input_json(p("calibration.json"), calibration_data(spec) + salt0, [0] * spec["binding_len"])
+    step("calibrate_s", ezkl.calibrate_settings, p("calibration.json"), p("job.onnx"), p("settings.json"),
+         "resources", scales=[spec["input_scale"]], max_logrows=spec.get("max_logrows", 24))
+    settings = json.load(open(p("settings.json")))
+    ra = settings["run_args"]
+    if ra["input_scale"] != spec["input_scale"] or ra["param_scale"] != spec["param_scale"]:
+        fail("calibration moved the scales to %s/%s" % (ra["input_scale"], ra["param_scale"]))
+    if ra["logrows"] > req["srs_logrows"]:
+        fail("the job needs 2^%d rows of ezkl circuit; the SRS has 2^%d" % (ra["logrows"], req["srs_logrows"]))
+    step("compile_s", ezkl.compile_circuit, p("job.onnx"), p("job.ezkl"), p("settings.json"))
+    step("setup_s", ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=req["srs"])
+    input_json(p("input.json"), req["data"], req["binding"])
+    step("witness_s", ezkl.gen_witness, p("input.json"), p("job.ezkl"), p("witness.json"),
+         vk_path=p("vk.key"), srs_path=req["srs"])
+    step("prove_s", ezkl.prove, p("witness.json"), p("job.ezkl"), p("pk.key"), p("proof.json"),
+         srs_path=req["srs"])
+    proof = json.load(open(p("proof.json")))
+    witness = json.load(open(p("witness.json")))
+    return {
+        "proof": proof,
+        "settings": settings,
+        "outputs": [felt_int(f) for f in witness["outputs"][0]],
+        "output_scale": settings["model_output_scales"][0],
+        "logrows": ra["logrows"],
+        "timings": t,
+        "pk_bytes": os.path.getsize(p("pk.key")),
+        "vk_bytes": os.path.getsize(p("vk.key")),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+    }
+
+
+def cmd_verify(req):
+    import ezkl
+    spec, work = req["spec"], req["work"]
+    p = lambda f: os.path.join(work, f)
+    settings = req["settings"]
+    ra = settings.get("run_args", {})
+    for key, want in PINNED.items():
+        if ra.get(key) != want:
+            return {"valid": False, "why": "the receipt's ezkl settings change `%s`" % key}
+    for key in ra:
+        if key not in PINNED and key not in FREE:
+            return {"valid": False, "why": "the receipt's ezkl settings carry an unknown `%s`" % key}
+    if ra.get("input_scale") != spec["input_scale"] or ra.get("param_scale") != spec["param_scale"]:
+        return {"valid": False, "why": "the receipt's ezkl settings are at other scales than the question's"}
+    if ra.get("logrows", 99) > req["srs_logrows"]:
+        return {"valid": False, "why": "the circuit needs a larger SRS than the one given"}
+    build_graph(spec, req["model"], p("job.onnx"))
+    with open(p("settings.json"), "w") as fh:
+        json.dump(settings, fh)
+    try:
+        call(ezkl.compile_circuit, p("job.onnx"), p("job.ezkl"), p("settings.json"))
+        call(ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=req["srs"])
+    except Exception as e:  # noqa: BLE001 - any failure is a refusal
+        return {"valid": False, "why": "the question's graph does not compile under the receipt's settings: %s" % e}
+    compiled = json.load(open(p("settings.json")))
+    proof = req["proof"]
+    with open(p("proof.json"), "w") as fh:
+        json.dump(proof, fh)
+    try:
+        ok = call(ezkl.verify, p("proof.json"), p("settings.json"), p("vk.key"), srs_path=req["srs"])
+    except Exception as e:  # noqa: BLE001
+        return {"valid": False, "why": "ezkl refuses the proof: %s" % str(e).splitlines()[0]}
+    if not ok:
+        return {"valid": False, "why": "ezkl refuses the proof"}
+    inst = proof.get("instances", [[]])[0]
+    binding = ezkl.poseidon_hash([felt(v) for v in req["binding"]])[0]
+    want = [req["dataset_hash"], binding] + [felt(v) for v in req["values"]]
+    if len(inst) != len(want):
+        return {"valid": False, "why": "the proof has %d public instances, the question %d" % (len(inst), len(want))}
+    names = ["the dataset's ezkl hash", "the job binding"] + ["value %d" % i for i in range(len(want) - 2)]
+    for name, got, exp in zip(names, inst, want):
+        if got != exp:
+            return {"valid": False, "why": "the proof is for another %s" % name}
+    return {"valid": True, "output_scale": compiled["model_output_scales"][0]}
+
+
+def main():
+    if len(sys.argv) != 3:
+        fail("usage: zkgate_ezkl.py hash|srs|prove|verify REQUEST.json")
+    limit_memory()
+    req = json.load(open(sys.argv[2]))
+    cmds = {"hash": cmd_hash, "srs": cmd_srs, "prove": cmd_prove, "verify": cmd_verify}
+    if sys.argv[1] not in cmds:
+        fail("unknown command `%s`" % sys.argv[1])
+    try:
+        import ezkl  # noqa: F401
+    except ImportError as e:
+        fail("ezkl is not installed in this Python (%s)" % e)
+    try:
+        out = cmds[sys.argv[1]](req)
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001 - ezkl panics surface as PanicException
+        fail("%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
