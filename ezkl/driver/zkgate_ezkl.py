@@ -255,10 +255,26 @@ def cmd_hash(req):
     return {"hash": ezkl.poseidon_hash([felt(v) for v in req["values"]])[0]}
 
 
+def srs_file(srs_dir, logrows):
+    """ezkl's naming: one SRS file per circuit size."""
+    return os.path.join(srs_dir, "kzg%d.srs" % logrows)
+
+
+def sha256_file(path):
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def cmd_srs(req):
     import ezkl
-    call(ezkl.gen_srs, req["path"], int(req["logrows"]))
-    return {"path": req["path"], "logrows": int(req["logrows"])}
+    os.makedirs(req["srs_dir"], exist_ok=True)
+    path = srs_file(req["srs_dir"], int(req["logrows"]))
+    call(ezkl.gen_srs, path, int(req["logrows"]))
+    return {"path": path, "logrows": int(req["logrows"]), "srs_sha256": sha256_file(path)}
 
 
 def input_json(path, data, binding):
@@ -290,15 +306,17 @@ def cmd_prove(req):
     ra = settings["run_args"]
     if ra["input_scale"] != spec["input_scale"] or ra["param_scale"] != spec["param_scale"]:
         fail("calibration moved the scales to %s/%s" % (ra["input_scale"], ra["param_scale"]))
-    if ra["logrows"] > req["srs_logrows"]:
-        fail("the job needs 2^%d rows of ezkl circuit; the SRS has 2^%d" % (ra["logrows"], req["srs_logrows"]))
+    srs = srs_file(req["srs_dir"], ra["logrows"])
+    if not os.path.exists(srs):
+        fail("the job's ezkl circuit has 2^%d rows and the SRS directory has no %s (make a local one with "
+             "`zkgate ezkl srs --logrows %d`, or convert a public one)" % (ra["logrows"], srs, ra["logrows"]))
     step("compile_s", ezkl.compile_circuit, p("job.onnx"), p("job.ezkl"), p("settings.json"))
-    step("setup_s", ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=req["srs"])
+    step("setup_s", ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=srs)
     input_json(p("input.json"), req["data"], req["binding"])
     step("witness_s", ezkl.gen_witness, p("input.json"), p("job.ezkl"), p("witness.json"),
-         vk_path=p("vk.key"), srs_path=req["srs"])
+         vk_path=p("vk.key"), srs_path=srs)
     step("prove_s", ezkl.prove, p("witness.json"), p("job.ezkl"), p("pk.key"), p("proof.json"),
-         srs_path=req["srs"])
+         srs_path=srs)
     proof = json.load(open(p("proof.json")))
     witness = json.load(open(p("witness.json")))
     return {
@@ -307,6 +325,7 @@ def cmd_prove(req):
         "outputs": [felt_int(f) for f in witness["outputs"][0]],
         "output_scale": settings["model_output_scales"][0],
         "logrows": ra["logrows"],
+        "srs_sha256": sha256_file(srs),
         "timings": t,
         "pk_bytes": os.path.getsize(p("pk.key")),
         "vk_bytes": os.path.getsize(p("vk.key")),
@@ -328,14 +347,15 @@ def cmd_verify(req):
             return {"valid": False, "why": "the receipt's ezkl settings carry an unknown `%s`" % key}
     if ra.get("input_scale") != spec["input_scale"] or ra.get("param_scale") != spec["param_scale"]:
         return {"valid": False, "why": "the receipt's ezkl settings are at other scales than the question's"}
-    if ra.get("logrows", 99) > req["srs_logrows"]:
-        return {"valid": False, "why": "the circuit needs a larger SRS than the one given"}
+    srs = srs_file(req["srs_dir"], int(ra.get("logrows", 0)))
+    if not os.path.exists(srs):
+        return {"valid": False, "why": "no SRS of 2^%s points here (%s)" % (ra.get("logrows"), srs)}
     build_graph(spec, req["model"], p("job.onnx"))
     with open(p("settings.json"), "w") as fh:
         json.dump(settings, fh)
     try:
         call(ezkl.compile_circuit, p("job.onnx"), p("job.ezkl"), p("settings.json"))
-        call(ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=req["srs"])
+        call(ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=srs)
     except Exception as e:  # noqa: BLE001 - any failure is a refusal
         return {"valid": False, "why": "the question's graph does not compile under the receipt's settings: %s" % e}
     compiled = json.load(open(p("settings.json")))
@@ -343,7 +363,7 @@ def cmd_verify(req):
     with open(p("proof.json"), "w") as fh:
         json.dump(proof, fh)
     try:
-        ok = call(ezkl.verify, p("proof.json"), p("settings.json"), p("vk.key"), srs_path=req["srs"])
+        ok = call(ezkl.verify, p("proof.json"), p("settings.json"), p("vk.key"), srs_path=srs)
     except Exception as e:  # noqa: BLE001
         return {"valid": False, "why": "ezkl refuses the proof: %s" % str(e).splitlines()[0]}
     if not ok:
@@ -357,7 +377,7 @@ def cmd_verify(req):
     for name, got, exp in zip(names, inst, want):
         if got != exp:
             return {"valid": False, "why": "the proof is for another %s" % name}
-    return {"valid": True, "output_scale": compiled["model_output_scales"][0]}
+    return {"valid": True, "output_scale": compiled["model_output_scales"][0], "srs_sha256": sha256_file(srs)}
 
 
 def main():

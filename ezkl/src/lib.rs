@@ -1,0 +1,335 @@
+//! zkgate's second proof system: ezkl (halo2 with KZG over a universal
+//! SRS), run on a job's whole graph.
+//!
+//! ezkl is an optional component the owner installs from PyPI into a
+//! Python environment ([`Backend::python`]); this crate runs zkgate's
+//! driver (`driver/zkgate_ezkl.py`, carried inside the binary and written
+//! to a fresh work directory for each call) with that Python as a
+//! subprocess, under a time limit (the process is killed past it) and a
+//! memory limit (the driver's own address-space limit), and reads one JSON
+//! object back. What the graph is, which tensors it hashes and how a
+//! receipt's values read are `zkgate_statement::ezkl`'s.
+#![forbid(unsafe_code)]
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use zkgate_statement::ezkl::{EzklProof, GraphSpec};
+
+/// The driver, as shipped.
+pub const DRIVER: &str = include_str!("../driver/zkgate_ezkl.py");
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Python could not be started.
+    #[error("ezkl backend: cannot run `{python}`: {why}")]
+    Start {
+        /// The configured Python.
+        python: String,
+        /// Why.
+        why: String,
+    },
+    /// The driver ran past its time limit and was stopped.
+    #[error("ezkl backend: `{command}` ran past its limit of {seconds} s and was stopped")]
+    Timeout {
+        /// The driver's command.
+        command: String,
+        /// The limit.
+        seconds: u64,
+    },
+    /// The driver reported an error (ezkl missing, calibration failed, no
+    /// SRS of the size needed, the memory limit...).
+    #[error("ezkl backend: {0}")]
+    Driver(String),
+    /// A local file could not be written or read.
+    #[error("ezkl backend: {0}")]
+    Io(String),
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// The owner's ezkl installation.
+#[derive(Clone, Debug)]
+pub struct Backend {
+    /// A Python with `ezkl` and `onnx` installed (a venv's `bin/python`).
+    pub python: PathBuf,
+    /// The directory of SRS files, ezkl's naming (`kzg{logrows}.srs`).
+    pub srs_dir: PathBuf,
+    /// Longest a call may run.
+    pub timeout: Duration,
+    /// Largest address space the driver may map, MiB (0: no limit).
+    pub memory_mb: u64,
+}
+
+/// What `prove` returns.
+#[derive(Clone, Debug)]
+pub struct Proved {
+    /// The receipt's ezkl part.
+    pub proof: EzklProof,
+    /// The graph's output values (ezkl's integers at `proof.output_scale`).
+    pub values: Vec<i128>,
+    /// Seconds per ezkl step (settings, calibrate, compile, setup, witness,
+    /// prove).
+    pub timings: std::collections::BTreeMap<String, f64>,
+    /// Peak resident memory of the driver, MiB.
+    pub peak_rss_mb: f64,
+    /// Size of the proving key, bytes.
+    pub pk_bytes: u64,
+}
+
+/// What `verify` concludes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Checked {
+    /// The proof verifies for the question's graph and instances; the
+    /// values' scale and the SHA-256 of the SRS file verified with.
+    Valid {
+        /// ezkl's output scale.
+        output_scale: i32,
+        /// SHA-256 of the SRS file used.
+        srs_sha256: String,
+    },
+    /// Why not.
+    Invalid(String),
+}
+
+#[derive(Deserialize)]
+struct ProveOut {
+    proof: Value,
+    settings: Value,
+    outputs: Vec<i128>,
+    output_scale: i32,
+    logrows: u32,
+    srs_sha256: String,
+    timings: std::collections::BTreeMap<String, f64>,
+    pk_bytes: u64,
+    peak_rss_mb: f64,
+}
+
+impl Backend {
+    /// Runs the driver's `command` on `request` in a fresh work directory.
+    fn run(&self, command: &str, mut request: Value) -> Result<Value> {
+        let work = tempfile::Builder::new()
+            .prefix("zkgate-ezkl-")
+            .tempdir()
+            .map_err(|e| Error::Io(format!("work directory: {e}")))?;
+        let driver = work.path().join("zkgate_ezkl.py");
+        std::fs::write(&driver, DRIVER).map_err(|e| Error::Io(format!("{e}")))?;
+        request["work"] = json!(work.path());
+        let req = work.path().join("request.json");
+        std::fs::write(&req, request.to_string()).map_err(|e| Error::Io(format!("{e}")))?;
+        let out_path = work.path().join("stdout");
+        let out = std::fs::File::create(&out_path).map_err(|e| Error::Io(format!("{e}")))?;
+        let err_path = work.path().join("stderr");
+        let err = std::fs::File::create(&err_path).map_err(|e| Error::Io(format!("{e}")))?;
+        let mut child = Command::new(&self.python)
+            .arg(&driver)
+            .arg(command)
+            .arg(&req)
+            .current_dir(work.path())
+            .env("ZKGATE_EZKL_MEMORY_MB", self.memory_mb.to_string())
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .map_err(|e| Error::Start {
+                python: self.python.display().to_string(),
+                why: e.to_string(),
+            })?;
+        let start = Instant::now();
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => break,
+                Ok(None) if start.elapsed() > self.timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(Error::Timeout {
+                        command: command.into(),
+                        seconds: self.timeout.as_secs(),
+                    });
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+                Err(e) => return Err(Error::Io(format!("waiting for the driver: {e}"))),
+            }
+        }
+        let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+        let last = stdout.lines().rev().find(|l| l.starts_with('{'));
+        let reply: Option<Value> = last.and_then(|l| serde_json::from_str(l).ok());
+        match reply {
+            Some(v) => match v.get("error").and_then(Value::as_str) {
+                Some(e) => Err(Error::Driver(e.to_string())),
+                None => Ok(v),
+            },
+            None => {
+                let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+                let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
+                Err(Error::Driver(format!(
+                    "`{command}` ended without a reply ({})",
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+                )))
+            }
+        }
+    }
+
+    /// ezkl's Poseidon hash of `values` (as field elements), its string
+    /// form (little-endian hex): a dataset's published ezkl hash over
+    /// `zkgate_statement::ezkl::dataset_values`.
+    pub fn hash(&self, values: &[i64]) -> Result<String> {
+        let v = self.run("hash", json!({ "values": values }))?;
+        v["hash"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Driver("no hash in the reply".into()))
+    }
+
+    /// Writes a local SRS of `2^logrows` points into the SRS directory
+    /// (insecure: this process drew its secret). Returns its path and
+    /// SHA-256.
+    pub fn make_srs(&self, logrows: u32) -> Result<(PathBuf, String)> {
+        let v = self.run(
+            "srs",
+            json!({ "srs_dir": self.srs_dir, "logrows": logrows }),
+        )?;
+        Ok((
+            PathBuf::from(v["path"].as_str().unwrap_or_default()),
+            v["srs_sha256"].as_str().unwrap_or_default().to_string(),
+        ))
+    }
+
+    /// Proves the job graph `spec` of the model `model` over `data` (the
+    /// dataset tensor) bound to `binding`.
+    pub fn prove(
+        &self,
+        spec: &GraphSpec,
+        model: &Path,
+        data: &[i64],
+        binding: &[i64],
+        dataset_hash: &str,
+    ) -> Result<Proved> {
+        let v = self.run(
+            "prove",
+            json!({
+                "spec": spec,
+                "model": model,
+                "srs_dir": self.srs_dir,
+                "data": data,
+                "binding": binding,
+            }),
+        )?;
+        let o: ProveOut = serde_json::from_value(v)
+            .map_err(|e| Error::Driver(format!("a malformed reply to `prove`: {e}")))?;
+        Ok(Proved {
+            proof: EzklProof {
+                proof: o.proof,
+                settings: o.settings,
+                logrows: o.logrows,
+                srs_sha256: o.srs_sha256,
+                dataset_hash: dataset_hash.to_string(),
+                output_scale: o.output_scale,
+            },
+            values: o.outputs,
+            timings: o.timings,
+            peak_rss_mb: o.peak_rss_mb,
+            pk_bytes: o.pk_bytes,
+        })
+    }
+
+    /// Verifies `proof` as an answer to the graph `spec` of `model`: the
+    /// circuit and its verifying key are rebuilt from the spec (never
+    /// taken from the receipt), and the proof's public instances must be
+    /// `dataset_hash`, the hash of `binding` and `values`.
+    pub fn verify(
+        &self,
+        spec: &GraphSpec,
+        model: &Path,
+        proof: &EzklProof,
+        dataset_hash: &str,
+        binding: &[i64],
+        values: &[i128],
+    ) -> Result<Checked> {
+        let v = self.run(
+            "verify",
+            json!({
+                "spec": spec,
+                "model": model,
+                "srs_dir": self.srs_dir,
+                "settings": proof.settings,
+                "proof": proof.proof,
+                "dataset_hash": dataset_hash,
+                "binding": binding,
+                "values": values.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            }),
+        )?;
+        if v["valid"].as_bool() == Some(true) {
+            Ok(Checked::Valid {
+                output_scale: v["output_scale"].as_i64().unwrap_or_default() as i32,
+                srs_sha256: v["srs_sha256"].as_str().unwrap_or_default().into(),
+            })
+        } else {
+            Ok(Checked::Invalid(
+                v["why"].as_str().unwrap_or("ezkl refuses the proof").into(),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(python: &str) -> Backend {
+        Backend {
+            python: python.into(),
+            srs_dir: std::env::temp_dir(),
+            timeout: Duration::from_secs(5),
+            memory_mb: 0,
+        }
+    }
+
+    #[test]
+    fn a_missing_python_is_named() {
+        let e = backend("/nonexistent/python").hash(&[1]).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/python"), "{e}");
+    }
+
+    #[test]
+    fn a_driver_past_its_limit_is_stopped() {
+        // A "Python" that never answers.
+        let mut b = backend("sh");
+        b.timeout = Duration::from_millis(200);
+        let t = Instant::now();
+        let e = b.run_for_test("sleep 30");
+        assert!(matches!(e, Err(Error::Timeout { .. })), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_driver_error_is_passed_on() {
+        let e = backend("sh")
+            .run_for_test("echo '{\"error\": \"no SRS of 2^15 points\"}'")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "ezkl backend: no SRS of 2^15 points");
+    }
+
+    impl Backend {
+        /// Runs `script` with `sh -c` through the same reply and limit
+        /// handling (the driver is not involved).
+        fn run_for_test(&self, script: &str) -> Result<Value> {
+            let dir = tempfile::tempdir().unwrap();
+            let sh = dir.path().join("python");
+            std::fs::write(&sh, format!("#!/bin/sh\n{script}\n")).unwrap();
+            let mut perms = std::fs::metadata(&sh).unwrap().permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+            std::fs::set_permissions(&sh, perms).unwrap();
+            Backend {
+                python: sh,
+                ..self.clone()
+            }
+            .run("hash", json!({}))
+        }
+    }
+}
