@@ -251,6 +251,7 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
         },
         model: zkgate_gateway::policy::model_facts(&model, Some(667_200), Some(2_000)),
         job: JobFacts {
+            proof_system: "groth16".into(),
             aggregate: "confusion".into(),
             rows: 569,
             columns,

@@ -166,6 +166,11 @@ impl<'a> Facts<'a> {
                 epsilon: m.epsilon.unwrap_or(0.0),
                 epsilon_spent: self.epsilon.spent,
                 epsilon_left: self.epsilon.left(),
+                proof_system: m
+                    .question
+                    .as_ref()
+                    .map_or("groth16", |q| q.proof_system.name())
+                    .into(),
             },
         }
     }

@@ -68,6 +68,13 @@ pub struct JobFacts {
     pub epsilon_spent: f64,
     /// ...and left before this job.
     pub epsilon_left: f64,
+    /// The proof system the question asks for (`groth16`, `ezkl`).
+    #[serde(default = "groth16")]
+    pub proof_system: String,
+}
+
+fn groth16() -> String {
+    "groth16".into()
 }
 
 /// An admission request: may this job run?

@@ -562,6 +562,7 @@ fn job_json(j: &JobFacts) -> serde_json::Value {
         "epsilon": decimal(j.epsilon),
         "epsilon_spent": decimal(j.epsilon_spent),
         "epsilon_left": decimal(j.epsilon_left),
+        "proof_system": j.proof_system,
     })
 }
 

@@ -38,6 +38,7 @@ fn legit() -> Admission {
             epsilon: 1.0,
             epsilon_spent: 0.0,
             epsilon_left: 10.0,
+            proof_system: "groth16".into(),
         },
     }
 }
@@ -512,4 +513,14 @@ fn red_team_threshold_search() {
     a.job.epsilon = 0.0;
     assert!(!matches!(engine("hospital").admit(&a), Decision::Allow(_)));
     assert!(matches!(engine("default").admit(&a), Decision::Allow(_)));
+}
+
+#[test]
+fn the_hospital_profile_refuses_ezkl_and_the_default_admits_it() {
+    let mut a = legit();
+    a.job.proof_system = "ezkl".into();
+    assert_eq!(denied_by(engine("hospital").admit(&a)), ["groth16-only"]);
+    assert!(matches!(engine("default").admit(&a), Decision::Allow(_)));
+    a.job.proof_system = "groth16".into();
+    assert!(!matches!(engine("hospital").admit(&a), Decision::Deny(_)));
 }
