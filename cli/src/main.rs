@@ -5,6 +5,7 @@
 mod bounty;
 mod ceremony;
 mod chain;
+mod ezkl;
 mod federation;
 mod inspect;
 mod owner;
@@ -50,6 +51,9 @@ enum Command {
     /// Phase-2 keys from a powers-of-tau file: init, contribute, verify.
     #[command(subcommand)]
     Ceremony(ceremony::CeremonyCmd),
+    /// ezkl, the second proof system: a local (insecure) SRS for trials.
+    #[command(subcommand)]
+    Ezkl(ezkl::EzklCmd),
     /// Write a receipt's verifying keys, proofs and public inputs in
     /// snarkjs's JSON (`snarkjs groth16 verify` checks each shard).
     ExportSnarkjs(ExportArgs),
@@ -187,7 +191,7 @@ struct VerifyArgs {
     /// The receipt (JSON).
     receipt: PathBuf,
     /// The verifying keys (`vk.bin` as `prove` or the gateway wrote it).
-    #[arg(long, required_unless_present = "federated")]
+    #[arg(long)]
     vk: Option<PathBuf>,
     /// The receipt is a federated one (`zkgate submit --federation`):
     /// each part is checked against its own question and keys (carried
@@ -248,6 +252,9 @@ struct VerifyArgs {
     trust_ptau: Vec<String>,
     #[command(flatten)]
     chain: chain::ChainArgs,
+    /// For a receipt proved with ezkl.
+    #[command(flatten)]
+    ezkl: ezkl::EzklArgs,
 }
 
 pub(crate) fn spinner(json: bool) -> ProgressBar {
@@ -498,6 +505,13 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
     if a.federated {
         return verify_federated(&a);
     }
+    let text = std::fs::read_to_string(&a.receipt)
+        .with_context(|| format!("reading {}", a.receipt.display()))?;
+    if let Ok(r) = zkgate_statement::Receipt::from_json(&text) {
+        if r.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
+            return ezkl::verify(&r, a.question.as_deref(), a.model.as_deref(), &a.ezkl, a.json);
+        }
+    }
     let Some(vk) = a.vk.clone() else {
         bail!("--vk is needed");
     };
@@ -620,6 +634,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Prove(a) => cmd_prove(a).map(|()| true),
         Command::Verify(a) => cmd_verify(a),
+        Command::Ezkl(c) => ezkl::run(c).map(|()| true),
         Command::Inspect(a) => inspect::inspect(a),
         Command::Bench(a) => zkgate_bench::run(a).map(|()| true),
         Command::Ceremony(c) => ceremony::ceremony(c),

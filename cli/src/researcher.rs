@@ -184,6 +184,14 @@ pub struct SubmitArgs {
     /// cells or none).
     #[arg(long, default_value_t = 10)]
     allow_suppression: u64,
+    /// The proof system the question asks for: `groth16` (default), or
+    /// `ezkl` (halo2 with KZG over a universal SRS: no ceremony, no noise,
+    /// no suppression, small jobs; the gateway needs `[backends.ezkl]`).
+    /// An ezkl receipt is checked with `zkgate verify --question --model
+    /// --ezkl-python --ezkl-srs-dir`.
+    #[arg(long, default_value = "groth16", value_parser = ["groth16", "ezkl"],
+          conflicts_with_all = ["chain_dataset", "chain_job", "federation", "bounty", "ceremony_key", "kept_ceremony_key"])]
+    proof_system: String,
 }
 
 /// The researcher's question for `manifest` over the dataset as the
@@ -196,6 +204,7 @@ fn write_question(
     allow_suppression: u64,
     ceremony: &[Vec<u8>],
     chain: Option<zkgate_statement::question::ChainPin>,
+    ezkl: bool,
 ) -> Result<zkgate_statement::Question> {
     let rt = tokio::runtime::Runtime::new()?;
     let meta = rt
@@ -207,11 +216,21 @@ fn write_question(
         &meta,
         manifest,
         model,
-        allow_suppression,
+        if ezkl { 0 } else { allow_suppression },
         chain,
         rand::random(),
     )
     .context("compiling the question's circuit from the published schema")?;
+    if ezkl {
+        let hash = meta.ezkl_hash.as_deref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "the gateway publishes no ezkl hash for `{}`: it has no ezkl backend",
+                meta.name
+            )
+        })?;
+        q = q.with_ezkl(hash);
+        q.check_self()?;
+    }
     // The keys are pinned by their verifying keys; the contribution hash
     // is ours to the first key (each key carries its own in its
     // transcript).
@@ -448,6 +467,7 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
                 a.allow_suppression,
                 &pinned,
                 pin,
+                a.proof_system == "ezkl",
             )?;
             if !a.dry_run {
                 std::fs::write(&question_out, q.to_json())
@@ -741,7 +761,12 @@ pub fn receipt(a: ReceiptArgs) -> Result<()> {
 /// request the researcher sent.
 fn check_receipt(receipt: &str, vk: &[u8], model: &std::path::Path, m: &Manifest) -> Result<()> {
     let r = zkgate_statement::Receipt::from_json(receipt)?;
-    if let zkgate_statement::Verdict::Invalid(why) = r.verify(vk)? {
+    let ezkl = r.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl;
+    if ezkl {
+        // ezkl's verifier runs in the Python that has ezkl: `zkgate
+        // verify` with --ezkl-python. The fields are checked here.
+        eprintln!("zkgate: an ezkl receipt: its proof is not checked here; run zkgate verify with --question, --model, --ezkl-python and --ezkl-srs-dir");
+    } else if let zkgate_statement::Verdict::Invalid(why) = r.verify(vk)? {
         bail!("the gateway's receipt does not verify: {why}");
     }
     // The verification `zkgate verify --question` runs: the receipt must

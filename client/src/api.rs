@@ -30,6 +30,11 @@ pub struct DatasetMeta {
     /// served by `GET /v1/datasets`; a question pins it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard_rows: Option<u64>,
+    /// The dataset's ezkl hash (ezkl's Poseidon over its stored integers
+    /// and a salt), published when the gateway has an ezkl backend: what
+    /// an ezkl question pins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ezkl_hash: Option<String>,
 }
 
 impl DatasetMeta {

@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use zkgate_statement::ezkl::{EzklProof, GraphSpec};
+use zkgate_statement::ezkl::{binding_limbs, decode, EzklProof, GraphSpec};
+use zkgate_statement::{Question, Receipt};
 
 /// The driver, as shipped.
 pub const DRIVER: &str = include_str!("../driver/zkgate_ezkl.py");
@@ -275,6 +276,70 @@ impl Backend {
             ))
         }
     }
+}
+
+/// Checks an ezkl receipt against the researcher's question: every field
+/// of the question ([`Question::check`]), the model file against the
+/// question's hash, then the proof through ezkl's verifier with a circuit
+/// and key rebuilt from the question's graph, the question's dataset hash
+/// and job nonce as its instances; the result is recomputed from the
+/// proved values. `Ok(Err(why))`: the receipt is not valid.
+pub fn verify_receipt(
+    backend: &Backend,
+    question: &Question,
+    receipt: &Receipt,
+    model: &Path,
+) -> Result<std::result::Result<Checked, String>> {
+    use sha2::{Digest, Sha256};
+    let nonce = question.job_nonce();
+    if let Err(m) = question.check(receipt, nonce) {
+        return Ok(Err(m.to_string()));
+    }
+    let Some(proof) = &receipt.ezkl else {
+        return Ok(Err("the receipt carries no ezkl proof".into()));
+    };
+    let bytes = std::fs::read(model).map_err(|e| Error::Io(format!("{}: {e}", model.display())))?;
+    if hex::encode(Sha256::digest(&bytes)) != question.model_sha256 {
+        return Ok(Err(format!(
+            "{} is not the question's model (its SHA-256 differs)",
+            model.display()
+        )));
+    }
+    let Some(dataset_hash) = &question.dataset.ezkl_hash else {
+        return Ok(Err("the question names no ezkl hash".into()));
+    };
+    let graph = match GraphSpec::new(&question.expected_circuit, question.dataset.rows) {
+        Ok(g) => g,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let values: Vec<i128> = match receipt.values.iter().map(|v| v.parse()).collect() {
+        Ok(v) => v,
+        Err(_) => return Ok(Err("the receipt's values are not integers".into())),
+    };
+    if values.len() != graph.values {
+        return Ok(Err("wrong number of aggregate values".into()));
+    }
+    let checked = backend.verify(
+        &graph,
+        model,
+        proof,
+        dataset_hash,
+        &binding_limbs(nonce),
+        &values,
+    )?;
+    if let Checked::Valid { output_scale, .. } = &checked {
+        if *output_scale != proof.output_scale {
+            return Ok(Err("the receipt names another output scale than its circuit's".into()));
+        }
+        let result = decode(&receipt.circuit, receipt.rows, &values, *output_scale);
+        if result != receipt.result {
+            return Ok(Err("the reported result does not match the proved values".into()));
+        }
+    }
+    Ok(match checked {
+        Checked::Invalid(why) => Err(why),
+        valid => Ok(valid),
+    })
 }
 
 #[cfg(test)]

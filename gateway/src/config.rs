@@ -114,6 +114,61 @@ pub struct Config {
     /// more than is left is refused before anything runs).
     #[serde(default = "default_privacy_budget")]
     pub privacy_budget: f64,
+    /// Other proof systems the gateway offers (`[backends.ezkl]`).
+    #[serde(default, skip_serializing_if = "Backends::is_default")]
+    pub backends: Backends,
+}
+
+/// Other proof systems than Groth16.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backends {
+    /// ezkl (halo2, KZG): questions asking `proof_system: ezkl` are proved
+    /// with it; absent, they are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ezkl: Option<EzklConfig>,
+}
+
+impl Backends {
+    fn is_default(&self) -> bool {
+        *self == Backends::default()
+    }
+}
+
+/// `[backends.ezkl]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EzklConfig {
+    /// A Python with `ezkl` and `onnx` installed (a venv's `bin/python`;
+    /// `bench/peers/requirements.txt` pins the versions).
+    pub python: PathBuf,
+    /// The directory of KZG SRS files (`kzg{logrows}.srs`), relative to
+    /// the data dir or absolute: public ones converted, or local ones
+    /// (`zkgate ezkl srs`, insecure).
+    pub srs_dir: PathBuf,
+    /// Longest an ezkl job may run, seconds (it is stopped past it).
+    #[serde(default = "default_ezkl_timeout")]
+    pub timeout_s: u64,
+    /// Largest address space the ezkl process may map, MiB.
+    #[serde(default = "default_ezkl_memory")]
+    pub memory_mb: u64,
+    /// Largest job ezkl is given, in Groth16 constraints of the same job
+    /// (its whole circuit over all rows): ezkl needs about 40 times the
+    /// memory (`bench/peers/RESULTS.md`: mlp:256, 193k constraints, 8 GB).
+    #[serde(default = "default_ezkl_max_constraints")]
+    pub max_constraints: usize,
+}
+
+fn default_ezkl_timeout() -> u64 {
+    3600
+}
+
+fn default_ezkl_memory() -> u64 {
+    20 << 10
+}
+
+fn default_ezkl_max_constraints() -> usize {
+    400_000
 }
 
 fn default_privacy_budget() -> f64 {
@@ -137,6 +192,7 @@ impl Default for Config {
             metrics_token_sha256: None,
             metrics_public: false,
             cluster: Default::default(),
+            backends: Default::default(),
             privacy_budget: default_privacy_budget(),
         }
     }

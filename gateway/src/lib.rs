@@ -13,6 +13,7 @@ pub mod cluster;
 pub mod config;
 mod console;
 pub mod error;
+pub mod ezkl;
 mod http;
 pub mod keys;
 pub mod mock;
@@ -208,6 +209,10 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     runner::recover(&gw)?;
+    let hashed = ezkl::publish_hashes(&gw)?;
+    if hashed > 0 {
+        eprintln!("zkgate: ezkl: published the ezkl hash of {hashed} dataset(s)");
+    }
     if let Some(nats) = &gw.config.cluster.nats {
         let provers = gw.store.provers()?;
         eprintln!(

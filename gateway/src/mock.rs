@@ -80,6 +80,7 @@ mod tests {
             price: 0,
             created: 0,
             shard_rows: None,
+            ezkl_hash: None,
         }
     }
 

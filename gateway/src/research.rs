@@ -548,7 +548,11 @@ fn check_inputs(
         &imported.onnx_sha256,
         &selected,
         crate::question::shard_rows(meta, gw.config.limits.shard_rows),
-    )
+    )?;
+    match &manifest.question {
+        Some(q) => crate::ezkl::check_question(gw, meta, q),
+        None => Ok(()),
+    }
 }
 
 /// The caller's job with the manifest's idempotency key, if any.

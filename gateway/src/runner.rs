@@ -378,6 +378,27 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         Some(&job.id),
     )?;
     let shard_rows = crate::question::shard_rows(&meta, gw.config.limits.shard_rows);
+    if let Some(q) = job
+        .manifest
+        .question
+        .as_ref()
+        .filter(|q| q.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl)
+    {
+        progress(Step::Prove { shard: 0, shards: 1 });
+        return crate::ezkl::prove(
+            gw,
+            crate::ezkl::EzklJob {
+                job,
+                question: q,
+                model: &model,
+                model_bytes: &model_bytes,
+                meta: &meta,
+                facts: &facts,
+                nonce: crate::settle::proof_nonce(&gw.paths, job)?,
+                shard_rows,
+            },
+        );
+    }
     let gate = |g: &Gate<'_>| {
         let facts = facts.clone().compiled(g.constraints, g.memory);
         tracker.lock().expect("tracker").compiled(g.constraints);
@@ -535,7 +556,7 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
 /// The gate between evaluation and setup: a job cancelled meanwhile stops
 /// here; otherwise the policy admits the compiled job and judges its
 /// outputs. Returns the cell-suppression threshold.
-fn judge(gw: &Gateway, job: &Job, facts: &policy::Facts<'_>, eval: &Evaluation) -> Result<u64> {
+pub(crate) fn judge(gw: &Gateway, job: &Job, facts: &policy::Facts<'_>, eval: &Evaluation) -> Result<u64> {
     if gw.store.job(&job.id).ok().flatten().map(|j| j.state) == Some(JobState::Cancelled) {
         return Err(Error::Conflict("cancelled".into()));
     }

@@ -423,6 +423,7 @@ mod tests {
             price: 0,
             created: 0,
             shard_rows: None,
+            ezkl_hash: None,
         };
         let model = std::fs::read(fixtures.join("models/linreg.onnx")).unwrap();
         let mut manifest = crate::store::tests::job("x").manifest;

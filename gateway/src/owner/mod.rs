@@ -38,6 +38,8 @@ pub fn import_dataset(
     price: u64,
 ) -> Result<DatasetMeta> {
     let meta = setup::import_reader(&gw.paths, &gw.store, gw.vault(), csv, name, schema, price)?;
+    crate::ezkl::publish_hashes(gw)?;
+    let meta = gw.store.dataset(&meta.name)?.unwrap_or(meta);
     audit(
         gw,
         "dataset_import",

@@ -254,6 +254,7 @@ pub fn import_reader(
         price,
         created: now(),
         shard_rows: None,
+        ezkl_hash: None,
     };
     if let Err(e) = store.put_dataset(&meta) {
         let _ = std::fs::remove_file(&file);

@@ -130,6 +130,7 @@ async fn end_to_end_over_https() {
         listed,
         vec![zkgate_gateway::store::DatasetMeta {
             shard_rows: Some(shard_rows),
+            ezkl_hash: None,
             ..meta.clone()
         }]
     );

@@ -1,0 +1,207 @@
+//! Jobs proved with ezkl (`proof_system: ezkl` in the researcher's
+//! question), the gateway's side: the dataset's published ezkl hash, and
+//! the job run through the owner's ezkl installation (`[backends.ezkl]`).
+//!
+//! An ezkl job is one proof over every row of the dataset. The gateway
+//! still compiles the Groth16 circuit of the job from public facts alone:
+//! the question is checked against it (model, columns, aggregate,
+//! quantization), its constraint count sizes the job against
+//! `max_constraints` and the policy, and the release policy judges the
+//! aggregate it evaluates, before ezkl runs. A release policy that would
+//! suppress small cells refuses the job: ezkl proves no suppression.
+
+use crate::error::{Error, Result};
+use crate::owner::setup::load_dataset;
+use crate::store::{DatasetMeta, Job, Timings};
+use crate::Gateway;
+use zkgate_ezkl::Backend;
+use zkgate_statement::ezkl::{binding_limbs, dataset_values, decode, GraphSpec, ProofSystem};
+use zkgate_statement::field::fr_to_hex;
+use zkgate_statement::{Question, Receipt};
+
+/// The owner's ezkl installation, if `[backends.ezkl]` names one.
+pub fn backend(gw: &Gateway) -> Option<Backend> {
+    let c = gw.config.backends.ezkl.as_ref()?;
+    Some(Backend {
+        python: c.python.clone(),
+        srs_dir: gw.paths.root.join(&c.srs_dir),
+        timeout: std::time::Duration::from_secs(c.timeout_s),
+        memory_mb: c.memory_mb,
+    })
+}
+
+fn refuse(e: zkgate_ezkl::Error) -> Error {
+    Error::Unprocessable(e.to_string())
+}
+
+/// Publishes the ezkl hash of every dataset that has none yet (run when
+/// the gateway starts and after an import). Returns how many it hashed.
+pub fn publish_hashes(gw: &Gateway) -> Result<usize> {
+    let Some(b) = backend(gw) else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    for meta in gw.store.datasets()? {
+        if meta.ezkl_hash.is_none() {
+            publish_hash(gw, &b, meta)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+fn publish_hash(gw: &Gateway, b: &Backend, mut meta: DatasetMeta) -> Result<DatasetMeta> {
+    let (dataset, secret) = load_dataset(&gw.paths, gw.vault(), &meta.name)?;
+    let hash = b
+        .hash(&dataset_values(&dataset.values, secret.0))
+        .map_err(refuse)?;
+    meta.ezkl_hash = Some(hash);
+    gw.store.put_dataset(&meta)?;
+    Ok(meta)
+}
+
+/// Refuses an ezkl question this gateway cannot answer.
+pub fn check_question(gw: &Gateway, meta: &DatasetMeta, q: &Question) -> Result<()> {
+    if q.proof_system != ProofSystem::Ezkl {
+        return Ok(());
+    }
+    if backend(gw).is_none() {
+        return Err(Error::Unprocessable(
+            "this gateway has no ezkl backend ([backends.ezkl] in config.toml): ask with groth16"
+                .into(),
+        ));
+    }
+    if meta.ezkl_hash.as_deref().map(str::to_ascii_lowercase)
+        != q.dataset.ezkl_hash.as_deref().map(str::to_ascii_lowercase)
+    {
+        return Err(Error::Conflict(format!(
+            "the question pins the ezkl hash {:?}; the gateway publishes {:?} for `{}`",
+            q.dataset.ezkl_hash, meta.ezkl_hash, meta.name
+        )));
+    }
+    Ok(())
+}
+
+/// What the runner hands over: the job's facts as it checked them.
+pub struct EzklJob<'a> {
+    /// The job.
+    pub job: &'a Job,
+    /// Its question (asking for ezkl).
+    pub question: &'a Question,
+    /// The model, imported.
+    pub model: &'a zkgate_zkml::import::Imported,
+    /// The ONNX file.
+    pub model_bytes: &'a [u8],
+    /// The dataset as published.
+    pub meta: &'a DatasetMeta,
+    /// The policy's facts of the job.
+    pub facts: &'a crate::policy::Facts<'a>,
+    /// The job nonce.
+    pub nonce: zkgate_statement::Fr,
+    /// The gateway's shard size for the dataset (the question pins it).
+    pub shard_rows: u64,
+}
+
+/// Proves an ezkl job and stores its receipt.
+pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
+    let started = std::time::Instant::now();
+    let b = backend(gw).ok_or_else(|| {
+        Error::Unprocessable("the gateway no longer has an ezkl backend".into())
+    })?;
+    let cfg = gw.config.backends.ezkl.as_ref().expect("a backend");
+    check_question(gw, j.meta, j.question)?;
+    let (dataset, secret) = load_dataset(&gw.paths, gw.vault(), &j.meta.name)?;
+    let request = crate::runner::request_of(&j.job.manifest);
+    let spec = zkgate_zkml::job::compile_public(
+        &j.model.model,
+        &j.model.onnx_sha256,
+        &dataset.schema,
+        j.meta.rows,
+        &request,
+    )?;
+    let header = spec.header().with_shard_rows(j.shard_rows);
+    crate::question::check_compiled(j.question, &header)?;
+    let estimate = zkgate_zkml::cost::Estimate::of(&spec, j.meta.rows, None);
+    if estimate.constraints > cfg.max_constraints {
+        return Err(Error::Unprocessable(format!(
+            "the job is {} constraints as a Groth16 circuit; this gateway gives ezkl jobs up to {} ([backends.ezkl] max_constraints: ezkl needs about 40 times the memory): ask with groth16",
+            estimate.constraints, cfg.max_constraints
+        )));
+    }
+    let eval = zkgate_zkml::spec::evaluate(&spec, &dataset.values)?;
+    let facts = j
+        .facts
+        .clone()
+        .compiled(estimate.constraints, estimate.memory);
+    let below = crate::runner::judge(gw, j.job, &facts, &eval)?;
+    if below > 0 && spec.aggregate.has_cells() {
+        return Err(Error::Denied {
+            rules: vec!["question-suppression".into()],
+            message: format!(
+                "the release policy suppresses cells below {below} rows, which ezkl cannot prove: ask with groth16"
+            ),
+        });
+    }
+    let graph = GraphSpec::new(&header, j.meta.rows)
+        .map_err(|e| Error::Unprocessable(e.to_string()))?;
+    let dataset_hash = j.meta.ezkl_hash.clone().ok_or_else(|| {
+        Error::Unprocessable(format!("dataset `{}` has no ezkl hash", j.meta.name))
+    })?;
+    let model_file = tempfile::NamedTempFile::new().map_err(|e| Error::io("model file", e))?;
+    std::fs::write(model_file.path(), j.model_bytes).map_err(|e| Error::io("model file", e))?;
+    let data = dataset_values(&dataset.values, secret.0);
+    let binding = binding_limbs(j.nonce);
+    let proved = b
+        .prove(&graph, model_file.path(), &data, &binding, &dataset_hash)
+        .map_err(refuse)?;
+    // Checked as a verifier will, before the receipt is written.
+    let t = std::time::Instant::now();
+    match b
+        .verify(
+            &graph,
+            model_file.path(),
+            &proved.proof,
+            &dataset_hash,
+            &binding,
+            &proved.values,
+        )
+        .map_err(refuse)?
+    {
+        zkgate_ezkl::Checked::Valid { .. } => {}
+        zkgate_ezkl::Checked::Invalid(why) => {
+            return Err(Error::Unprocessable(format!(
+                "ezkl's proof does not verify: {why}"
+            )))
+        }
+    }
+    let mut timings = proved.timings.clone();
+    timings.insert("verify_s".into(), t.elapsed().as_secs_f64());
+    timings.insert("total_s".into(), started.elapsed().as_secs_f64());
+    let rows = j.meta.rows;
+    let receipt = Receipt {
+        version: zkgate_statement::VERSION,
+        result: decode(&header, rows, &proved.values, proved.proof.output_scale),
+        commitment: j.meta.commitment.clone(),
+        rows,
+        nonce: fr_to_hex(j.nonce),
+        values: proved.values.iter().map(i128::to_string).collect(),
+        shards: Vec::new(),
+        setup: format!(
+            "ezkl: halo2 with KZG over the SRS kzg{}.srs (sha256 {}); a verifier verifies with its own copy of the SRS",
+            proved.proof.logrows, proved.proof.srs_sha256
+        ),
+        agreement: None,
+        quantization: serde_json::json!({
+            "ezkl": proved.proof.settings.get("run_args").cloned().unwrap_or_default(),
+            "peak_rss_mb": proved.peak_rss_mb,
+            "pk_bytes": proved.pk_bytes,
+        }),
+        constraints: [("groth16_equivalent".to_string(), estimate.constraints)].into(),
+        timings: timings.clone(),
+        circuit: header,
+        proof_system: ProofSystem::Ezkl,
+        ezkl: Some(proved.proof),
+    };
+    gw.store.put_receipt(&j.job.id, &receipt.to_json(), &[])?;
+    Ok(timings)
+}
