@@ -373,7 +373,7 @@ def cmd_verify(req):
     want = [req["dataset_hash"], binding] + [felt(v) for v in req["values"]]
     if len(inst) != len(want):
         return {"valid": False, "why": "the proof has %d public instances, the question %d" % (len(inst), len(want))}
-    names = ["the dataset's ezkl hash", "the job binding"] + ["value %d" % i for i in range(len(want) - 2)]
+    names = ["dataset (its ezkl hash)", "job (its binding)"] + ["value %d" % i for i in range(len(want) - 2)]
     for name, got, exp in zip(names, inst, want):
         if got != exp:
             return {"valid": False, "why": "the proof is for another %s" % name}

@@ -87,9 +87,13 @@ pub fn binding_limbs(nonce: Fr) -> Vec<i64> {
 }
 
 /// The tensor an ezkl dataset hash covers: every stored integer, row by
-/// row, every column, then the salt's limbs.
-pub fn dataset_values(rows: &[Vec<i64>], salt: Fr) -> Vec<i64> {
-    let mut v: Vec<i64> = rows.iter().flatten().copied().collect();
+/// row, every column (`columns` is column-major, as datasets are held),
+/// then the salt's limbs.
+pub fn dataset_values(columns: &[Vec<i64>], salt: Fr) -> Vec<i64> {
+    let rows = columns.first().map_or(0, Vec::len);
+    let mut v: Vec<i64> = (0..rows)
+        .flat_map(|r| columns.iter().map(move |c| c[r]))
+        .collect();
     v.extend(salt_limbs(salt));
     v
 }
@@ -251,10 +255,11 @@ mod tests {
         assert_eq!(a.len(), SALT_LIMBS);
         assert!(a.iter().all(|l| (0..1 << SALT_LIMB_BITS).contains(l)));
         assert_ne!(a, salt_limbs(Fr::from(8u8)));
-        let rows = vec![vec![1, -2], vec![3, 4]];
+        // Two columns of two rows, read row by row.
+        let columns = vec![vec![1, -2], vec![3, 4]];
         assert_eq!(
-            dataset_values(&rows, Fr::from(7u8))[..4],
-            [1, -2, 3, 4]
+            dataset_values(&columns, Fr::from(7u8))[..4],
+            [1, 3, -2, 4]
         );
     }
 }

@@ -6,6 +6,7 @@ mod ceremony;
 mod common;
 mod console;
 mod e2e;
+mod ezkl;
 mod exports;
 mod leaks;
 mod owner;
