@@ -31,6 +31,15 @@ echo "== npm packages (solc-js, anvil, snarkjs, playwright-core), pinned by lock
 npm ci --prefix contracts --no-audit --no-fund
 npm ci --prefix gateway/tests/console --no-audit --no-fund
 
+# ezkl, the second proof system: the pinned driver's Python in a venv of
+# its own; the ezkl tests fail rather than skip when it is missing.
+echo "== ezkl: a venv with ezkl/requirements.txt"
+EZKL_VENV="${ZKGATE_EZKL_VENV:-$HOME/.cache/zkgate-ezkl-venv}"
+[ -x "$EZKL_VENV/bin/python" ] || python3 -m venv "$EZKL_VENV"
+"$EZKL_VENV/bin/pip" install -q --disable-pip-version-check -r ezkl/requirements.txt
+export ZKGATE_EZKL_PYTHON="$EZKL_VENV/bin/python"
+export ZKGATE_REQUIRE_EZKL=1
+
 echo "== cargo test"
 cargo test --workspace --release --locked "$@"
 

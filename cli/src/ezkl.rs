@@ -109,7 +109,10 @@ pub fn verify(
         match &outcome {
             Ok(_) => {
                 println!("VALID (ezkl): {}", receipt.result);
-                println!("  verified with the SRS of sha256 {}", srs.unwrap_or_default());
+                println!(
+                    "  verified with the SRS of sha256 {}",
+                    srs.unwrap_or_default()
+                );
                 for u in unchecked {
                     println!("  not checked: {u}");
                 }

@@ -509,7 +509,13 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
         .with_context(|| format!("reading {}", a.receipt.display()))?;
     if let Ok(r) = zkgate_statement::Receipt::from_json(&text) {
         if r.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
-            return ezkl::verify(&r, a.question.as_deref(), a.model.as_deref(), &a.ezkl, a.json);
+            return ezkl::verify(
+                &r,
+                a.question.as_deref(),
+                a.model.as_deref(),
+                &a.ezkl,
+                a.json,
+            );
         }
     }
     let Some(vk) = a.vk.clone() else {

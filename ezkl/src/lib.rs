@@ -329,11 +329,15 @@ pub fn verify_receipt(
     )?;
     if let Checked::Valid { output_scale, .. } = &checked {
         if *output_scale != proof.output_scale {
-            return Ok(Err("the receipt names another output scale than its circuit's".into()));
+            return Ok(Err(
+                "the receipt names another output scale than its circuit's".into(),
+            ));
         }
         let result = decode(&receipt.circuit, receipt.rows, &values, *output_scale);
         if result != receipt.result {
-            return Ok(Err("the reported result does not match the proved values".into()));
+            return Ok(Err(
+                "the reported result does not match the proved values".into()
+            ));
         }
     }
     Ok(match checked {

@@ -105,9 +105,8 @@ pub struct EzklJob<'a> {
 /// Proves an ezkl job and stores its receipt.
 pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
     let started = std::time::Instant::now();
-    let b = backend(gw).ok_or_else(|| {
-        Error::Unprocessable("the gateway no longer has an ezkl backend".into())
-    })?;
+    let b = backend(gw)
+        .ok_or_else(|| Error::Unprocessable("the gateway no longer has an ezkl backend".into()))?;
     let cfg = gw.config.backends.ezkl.as_ref().expect("a backend");
     check_question(gw, j.meta, j.question)?;
     let (dataset, secret) = load_dataset(&gw.paths, gw.vault(), &j.meta.name)?;
@@ -142,8 +141,8 @@ pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
             ),
         });
     }
-    let graph = GraphSpec::new(&header, j.meta.rows)
-        .map_err(|e| Error::Unprocessable(e.to_string()))?;
+    let graph =
+        GraphSpec::new(&header, j.meta.rows).map_err(|e| Error::Unprocessable(e.to_string()))?;
     let dataset_hash = j.meta.ezkl_hash.clone().ok_or_else(|| {
         Error::Unprocessable(format!("dataset `{}` has no ezkl hash", j.meta.name))
     })?;

@@ -384,7 +384,10 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
         .as_ref()
         .filter(|q| q.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl)
     {
-        progress(Step::Prove { shard: 0, shards: 1 });
+        progress(Step::Prove {
+            shard: 0,
+            shards: 1,
+        });
         return crate::ezkl::prove(
             gw,
             crate::ezkl::EzklJob {
@@ -556,7 +559,12 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
 /// The gate between evaluation and setup: a job cancelled meanwhile stops
 /// here; otherwise the policy admits the compiled job and judges its
 /// outputs. Returns the cell-suppression threshold.
-pub(crate) fn judge(gw: &Gateway, job: &Job, facts: &policy::Facts<'_>, eval: &Evaluation) -> Result<u64> {
+pub(crate) fn judge(
+    gw: &Gateway,
+    job: &Job,
+    facts: &policy::Facts<'_>,
+    eval: &Evaluation,
+) -> Result<u64> {
     if gw.store.job(&job.id).ok().flatten().map(|j| j.state) == Some(JobState::Cancelled) {
         return Err(Error::Conflict("cancelled".into()));
     }

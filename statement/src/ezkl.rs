@@ -163,10 +163,7 @@ impl GraphSpec {
         Ok(GraphSpec {
             rows,
             columns: schema.columns.len(),
-            multipliers: scales
-                .iter()
-                .map(|s| 2f64.powi(input_scale - s))
-                .collect(),
+            multipliers: scales.iter().map(|s| 2f64.powi(input_scale - s)).collect(),
             features: (0..header.input_columns.len()).collect(),
             label,
             used,
@@ -214,7 +211,9 @@ pub fn decode(header: &SpecHeader, rows: u64, values: &[i128], scale: i32) -> se
     let unit = |v: i128| v as f64 / 2f64.powi(scale);
     let n = rows as f64;
     match &header.aggregate {
-        Aggregate::Sum => serde_json::json!({ "sum": values.iter().map(|v| unit(*v)).collect::<Vec<_>>() }),
+        Aggregate::Sum => {
+            serde_json::json!({ "sum": values.iter().map(|v| unit(*v)).collect::<Vec<_>>() })
+        }
         Aggregate::Mean => {
             serde_json::json!({ "mean": values.iter().map(|v| unit(*v) / n).collect::<Vec<_>>() })
         }
@@ -235,16 +234,14 @@ mod tests {
         let limbs = binding_limbs(nonce);
         assert_eq!(limbs.len(), BINDING_LIMBS);
         assert_eq!(&limbs[..3], &[0x9abc, 0x5678, 0x1234]);
-        let back = limbs
-            .iter()
-            .rev()
-            .fold(Fr::from(0u8), |a, l| a * Fr::from(1u64 << 16) + Fr::from(*l as u64));
+        let back = limbs.iter().rev().fold(Fr::from(0u8), |a, l| {
+            a * Fr::from(1u64 << 16) + Fr::from(*l as u64)
+        });
         assert_eq!(back, nonce);
         let big = Fr::from_be_bytes_mod_order(&[0xab; 32]);
-        let back = binding_limbs(big)
-            .iter()
-            .rev()
-            .fold(Fr::from(0u8), |a, l| a * Fr::from(1u64 << 16) + Fr::from(*l as u64));
+        let back = binding_limbs(big).iter().rev().fold(Fr::from(0u8), |a, l| {
+            a * Fr::from(1u64 << 16) + Fr::from(*l as u64)
+        });
         assert_eq!(back, big);
         assert_ne!(binding_limbs(nonce + Fr::from(1u8)), limbs);
     }
@@ -257,9 +254,6 @@ mod tests {
         assert_ne!(a, salt_limbs(Fr::from(8u8)));
         // Two columns of two rows, read row by row.
         let columns = vec![vec![1, -2], vec![3, 4]];
-        assert_eq!(
-            dataset_values(&columns, Fr::from(7u8))[..4],
-            [1, 3, -2, 4]
-        );
+        assert_eq!(dataset_values(&columns, Fr::from(7u8))[..4], [1, 3, -2, 4]);
     }
 }

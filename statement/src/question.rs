@@ -370,10 +370,15 @@ impl Question {
                 return bad("ezkl proves no differential-privacy noise: ask without epsilon, or with groth16".into());
             }
             if self.owner.suppress_below_max > 0 {
-                return bad("ezkl proves no small-cell suppression: ask with a suppression bound of 0".into());
+                return bad(
+                    "ezkl proves no small-cell suppression: ask with a suppression bound of 0"
+                        .into(),
+                );
             }
             if self.ceremony.is_some() || self.chain.is_some() {
-                return bad("an ezkl question has no ceremony keys and is not settled on chain".into());
+                return bad(
+                    "an ezkl question has no ceremony keys and is not settled on chain".into(),
+                );
             }
         } else if self.dataset.ezkl_hash.is_some() {
             return bad("only an ezkl question names an ezkl hash".into());

@@ -100,7 +100,10 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
     // The researcher's check: valid, and the sum is the float model's
     // within ezkl's quantization.
     let ok = zkgate_ezkl::verify_receipt(&backend, &q, &r, &model_path).unwrap();
-    assert!(matches!(ok, Ok(zkgate_ezkl::Checked::Valid { .. })), "{ok:?}");
+    assert!(
+        matches!(ok, Ok(zkgate_ezkl::Checked::Valid { .. })),
+        "{ok:?}"
+    );
     let sum = r.result["sum"][0].as_f64().unwrap();
     let rows = zkgate_zkml::dataset::Dataset::from_csv_path(
         &csv,
@@ -115,7 +118,10 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
         })
         .sum();
     // ezkl reads inputs at scale 2^-10 and weights at 2^-10: within 5%.
-    assert!((sum - want).abs() < 0.05 * want.abs(), "ezkl {sum}, float {want}");
+    assert!(
+        (sum - want).abs() < 0.05 * want.abs(),
+        "ezkl {sum}, float {want}"
+    );
 
     // A changed value.
     let mut bad = r.clone();
