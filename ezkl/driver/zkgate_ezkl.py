@@ -63,12 +63,22 @@ PINNED = {
     "bounded_log_lookup": False,
     "variables": [["batch_size", 1]],
 }
+# What ezkl derives from the graph and the scales: the meaning of the
+# instances. The verifier takes these from settings it writes itself for
+# the question's graph, and refuses a receipt whose settings say otherwise.
+DERIVED = ("model_output_scales", "model_input_scales", "model_instance_shapes",
+           "input_types", "output_types")
 FREE = {"logrows", "lookup_range", "num_inner_cols", "input_scale", "param_scale",
         "rebase_scale", "check_mode", "epsilon"}
 
 
-def fail(msg):
-    print(json.dumps({"error": msg}))
+def fail(msg, detail=None):
+    """Ends with an error. `detail`, if any, may carry values read from
+    the rows: it goes to the data owner only, `msg` to whoever asked."""
+    out = {"error": msg}
+    if detail is not None:
+        out["detail"] = detail
+    print(json.dumps(out))
     sys.exit(2)
 
 
@@ -241,6 +251,21 @@ def calibration_data(spec):
     return rows
 
 
+def instances_mismatch(proof, dataset_hash, binding, values):
+    """Why the proof's public instances are not [the dataset's hash, the
+    binding's hash, the values] (None: they are)."""
+    import ezkl
+    inst = (proof.get("instances") or [[]])[0]
+    want = [dataset_hash, ezkl.poseidon_hash([felt(v) for v in binding])[0]] + [felt(v) for v in values]
+    if len(inst) != len(want):
+        return "the proof has %d public instances, the question %d" % (len(inst), len(want))
+    names = ["dataset (its ezkl hash)", "job (its binding)"] + ["value %d" % i for i in range(len(want) - 2)]
+    for name, got, exp in zip(names, inst, want):
+        if got != exp:
+            return "the proof is for another %s" % name
+    return None
+
+
 def call(f, *a, **kw):
     import asyncio
     import inspect
@@ -313,16 +338,33 @@ def cmd_prove(req):
     step("compile_s", ezkl.compile_circuit, p("job.onnx"), p("job.ezkl"), p("settings.json"))
     step("setup_s", ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=srs)
     input_json(p("input.json"), req["data"], req["binding"])
-    step("witness_s", ezkl.gen_witness, p("input.json"), p("job.ezkl"), p("witness.json"),
-         vk_path=p("vk.key"), srs_path=srs)
-    step("prove_s", ezkl.prove, p("witness.json"), p("job.ezkl"), p("pk.key"), p("proof.json"),
-         srs_path=srs)
+    try:
+        step("witness_s", ezkl.gen_witness, p("input.json"), p("job.ezkl"), p("witness.json"),
+             vk_path=p("vk.key"), srs_path=srs)
+        step("prove_s", ezkl.prove, p("witness.json"), p("job.ezkl"), p("pk.key"), p("proof.json"),
+             srs_path=srs)
+    except BaseException as e:  # noqa: BLE001 - ezkl panics surface as PanicException
+        # ezkl's message may quote a value computed from a row.
+        fail("ezkl could not prove the job over the dataset's rows (a value outside the ranges its "
+             "settings were calibrated for from the declared schema, or a limit of ezkl's); the data "
+             "owner's audit log has ezkl's message",
+             "%s: %s" % (type(e).__name__, str(e).splitlines()[0] if str(e) else ""))
     proof = json.load(open(p("proof.json")))
     witness = json.load(open(p("witness.json")))
+    outputs = [felt_int(f) for f in witness["outputs"][0]]
+    # Checked with the key just made (the graph is the one this call built
+    # from the spec), against the published dataset hash and the binding.
+    t0 = time.perf_counter()
+    ok = call(ezkl.verify, p("proof.json"), p("settings.json"), p("vk.key"), srs_path=srs)
+    t["verify_s"] = time.perf_counter() - t0
+    why = None if ok else "ezkl refuses its own proof"
+    why = why or instances_mismatch(proof, req["dataset_hash"], req["binding"], outputs)
+    if why:
+        fail(why)
     return {
         "proof": proof,
         "settings": settings,
-        "outputs": [felt_int(f) for f in witness["outputs"][0]],
+        "outputs": outputs,
         "output_scale": settings["model_output_scales"][0],
         "logrows": ra["logrows"],
         "srs_sha256": sha256_file(srs),
@@ -351,6 +393,11 @@ def cmd_verify(req):
     if not os.path.exists(srs):
         return {"valid": False, "why": "no SRS of 2^%s points here (%s)" % (ra.get("logrows"), srs)}
     build_graph(spec, req["model"], p("job.onnx"))
+    call(ezkl.gen_settings, p("job.onnx"), p("derived.json"), py_run_args=run_args(spec))
+    derived = json.load(open(p("derived.json")))
+    for key in DERIVED:
+        if settings.get(key) != derived.get(key):
+            return {"valid": False, "why": "the receipt's ezkl settings change `%s` from the question's graph's" % key}
     with open(p("settings.json"), "w") as fh:
         json.dump(settings, fh)
     try:
@@ -358,7 +405,6 @@ def cmd_verify(req):
         call(ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=srs)
     except Exception as e:  # noqa: BLE001 - any failure is a refusal
         return {"valid": False, "why": "the question's graph does not compile under the receipt's settings: %s" % e}
-    compiled = json.load(open(p("settings.json")))
     proof = req["proof"]
     with open(p("proof.json"), "w") as fh:
         json.dump(proof, fh)
@@ -368,16 +414,10 @@ def cmd_verify(req):
         return {"valid": False, "why": "ezkl refuses the proof: %s" % str(e).splitlines()[0]}
     if not ok:
         return {"valid": False, "why": "ezkl refuses the proof"}
-    inst = proof.get("instances", [[]])[0]
-    binding = ezkl.poseidon_hash([felt(v) for v in req["binding"]])[0]
-    want = [req["dataset_hash"], binding] + [felt(v) for v in req["values"]]
-    if len(inst) != len(want):
-        return {"valid": False, "why": "the proof has %d public instances, the question %d" % (len(inst), len(want))}
-    names = ["dataset (its ezkl hash)", "job (its binding)"] + ["value %d" % i for i in range(len(want) - 2)]
-    for name, got, exp in zip(names, inst, want):
-        if got != exp:
-            return {"valid": False, "why": "the proof is for another %s" % name}
-    return {"valid": True, "output_scale": compiled["model_output_scales"][0], "srs_sha256": sha256_file(srs)}
+    why = instances_mismatch(proof, req["dataset_hash"], req["binding"], req["values"])
+    if why:
+        return {"valid": False, "why": why}
+    return {"valid": True, "output_scale": derived["model_output_scales"][0], "srs_sha256": sha256_file(srs)}
 
 
 def main():

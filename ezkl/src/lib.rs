@@ -45,6 +45,17 @@ pub enum Error {
     /// SRS of the size needed, the memory limit...).
     #[error("ezkl backend: {0}")]
     Driver(String),
+    /// The driver failed while reading the dataset's rows: `detail` (ezkl's
+    /// message, or the crashed process's last lines) may quote a value
+    /// computed from a row, so it is for the data owner only; the error
+    /// reads as `public`.
+    #[error("ezkl backend: {public}")]
+    Rows {
+        /// What may be shown to whoever asked.
+        public: String,
+        /// For the data owner only.
+        detail: String,
+    },
     /// A local file could not be written or read.
     #[error("ezkl backend: {0}")]
     Io(String),
@@ -110,9 +121,23 @@ struct ProveOut {
     peak_rss_mb: f64,
 }
 
+impl Error {
+    /// The whole message, for the data owner: with [`Error::Rows`]'s
+    /// detail.
+    pub fn for_owner(&self) -> String {
+        match self {
+            Error::Rows { public, detail } => format!("ezkl backend: {public}: {detail}"),
+            e => e.to_string(),
+        }
+    }
+}
+
 impl Backend {
     /// Runs the driver's `command` on `request` in a fresh work directory.
-    fn run(&self, command: &str, mut request: Value) -> Result<Value> {
+    /// `rows`: the request carries the dataset's rows, so what the driver
+    /// says of them beyond its own error line is kept apart
+    /// ([`Error::Rows`]).
+    fn run(&self, command: &str, mut request: Value, rows: bool) -> Result<Value> {
         let work = tempfile::Builder::new()
             .prefix("zkgate-ezkl-")
             .tempdir()
@@ -161,17 +186,28 @@ impl Backend {
         let last = stdout.lines().rev().find(|l| l.starts_with('{'));
         let reply: Option<Value> = last.and_then(|l| serde_json::from_str(l).ok());
         match reply {
-            Some(v) => match v.get("error").and_then(Value::as_str) {
-                Some(e) => Err(Error::Driver(e.to_string())),
-                None => Ok(v),
+            Some(v) => match (v.get("error").and_then(Value::as_str), v.get("detail")) {
+                (Some(e), Some(d)) => Err(Error::Rows {
+                    public: e.to_string(),
+                    detail: d.as_str().unwrap_or_default().to_string(),
+                }),
+                (Some(e), None) => Err(Error::Driver(e.to_string())),
+                (None, _) => Ok(v),
             },
             None => {
                 let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
                 let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-                Err(Error::Driver(format!(
-                    "`{command}` ended without a reply ({})",
-                    tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
-                )))
+                let tail = tail.into_iter().rev().collect::<Vec<_>>().join(" / ");
+                if rows {
+                    Err(Error::Rows {
+                        public: format!("`{command}` ended without a reply (the data owner's audit log has its last lines)"),
+                        detail: tail,
+                    })
+                } else {
+                    Err(Error::Driver(format!(
+                        "`{command}` ended without a reply ({tail})"
+                    )))
+                }
             }
         }
     }
@@ -180,7 +216,7 @@ impl Backend {
     /// form (little-endian hex): a dataset's published ezkl hash over
     /// `zkgate_statement::ezkl::dataset_values`.
     pub fn hash(&self, values: &[i64]) -> Result<String> {
-        let v = self.run("hash", json!({ "values": values }))?;
+        let v = self.run("hash", json!({ "values": values }), true)?;
         v["hash"]
             .as_str()
             .map(str::to_string)
@@ -194,6 +230,7 @@ impl Backend {
         let v = self.run(
             "srs",
             json!({ "srs_dir": self.srs_dir, "logrows": logrows }),
+            false,
         )?;
         Ok((
             PathBuf::from(v["path"].as_str().unwrap_or_default()),
@@ -202,7 +239,9 @@ impl Backend {
     }
 
     /// Proves the job graph `spec` of the model `model` over `data` (the
-    /// dataset tensor) bound to `binding`.
+    /// dataset tensor) bound to `binding`, and checks the proof with the key
+    /// just made: it must verify, with `dataset_hash` (the published one)
+    /// and the hash of `binding` as its first instances.
     pub fn prove(
         &self,
         spec: &GraphSpec,
@@ -219,7 +258,9 @@ impl Backend {
                 "srs_dir": self.srs_dir,
                 "data": data,
                 "binding": binding,
+                "dataset_hash": dataset_hash,
             }),
+            true,
         )?;
         let o: ProveOut = serde_json::from_value(v)
             .map_err(|e| Error::Driver(format!("a malformed reply to `prove`: {e}")))?;
@@ -264,6 +305,7 @@ impl Backend {
                 "binding": binding,
                 "values": values.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
             }),
+            false,
         )?;
         if v["valid"].as_bool() == Some(true) {
             Ok(Checked::Valid {
@@ -371,15 +413,38 @@ mod tests {
         let mut b = backend("sh");
         b.timeout = Duration::from_millis(200);
         let t = Instant::now();
-        let e = b.run_for_test("sleep 30");
+        let e = b.run_for_test("sleep 30", false);
         assert!(matches!(e, Err(Error::Timeout { .. })), "{e:?}");
         assert!(t.elapsed() < Duration::from_secs(10));
     }
 
     #[test]
+    fn what_the_driver_says_of_the_rows_is_for_the_owner_only() {
+        let e = backend("sh")
+            .run_for_test(
+                "echo '{\"error\": \"could not prove\", \"detail\": \"value 1234 out of range\"}'",
+                true,
+            )
+            .unwrap_err();
+        assert_eq!(e.to_string(), "ezkl backend: could not prove");
+        assert!(e.for_owner().contains("value 1234"), "{}", e.for_owner());
+        // A driver that dies over the rows: its last lines are the owner's.
+        let e = backend("sh")
+            .run_for_test("echo 'panicked: value 1234' >&2; exit 3", true)
+            .unwrap_err();
+        assert!(!e.to_string().contains("1234"), "{e}");
+        assert!(e.for_owner().contains("value 1234"), "{}", e.for_owner());
+        // Not over rows: the last lines are shown.
+        let e = backend("sh")
+            .run_for_test("echo 'no module named ezkl' >&2; exit 3", false)
+            .unwrap_err();
+        assert!(e.to_string().contains("no module named ezkl"), "{e}");
+    }
+
+    #[test]
     fn a_driver_error_is_passed_on() {
         let e = backend("sh")
-            .run_for_test("echo '{\"error\": \"no SRS of 2^15 points\"}'")
+            .run_for_test("echo '{\"error\": \"no SRS of 2^15 points\"}'", false)
             .unwrap_err();
         assert_eq!(e.to_string(), "ezkl backend: no SRS of 2^15 points");
     }
@@ -387,7 +452,7 @@ mod tests {
     impl Backend {
         /// Runs `script` with `sh -c` through the same reply and limit
         /// handling (the driver is not involved).
-        fn run_for_test(&self, script: &str) -> Result<Value> {
+        fn run_for_test(&self, script: &str, rows: bool) -> Result<Value> {
             let dir = tempfile::tempdir().unwrap();
             let sh = dir.path().join("python");
             std::fs::write(&sh, format!("#!/bin/sh\n{script}\n")).unwrap();
@@ -398,7 +463,7 @@ mod tests {
                 python: sh,
                 ..self.clone()
             }
-            .run("hash", json!({}))
+            .run("hash", json!({}), rows)
         }
     }
 }

@@ -34,30 +34,56 @@ fn refuse(e: zkgate_ezkl::Error) -> Error {
     Error::Unprocessable(e.to_string())
 }
 
+/// A failure of ezkl over the job's rows: its detail (which may quote a
+/// value computed from a row) goes to the owner's audit log, the job's
+/// error reads without it.
+fn refuse_over_rows(gw: &Gateway, job: &Job, e: zkgate_ezkl::Error) -> Error {
+    if let zkgate_ezkl::Error::Rows { .. } = &e {
+        let logged = gw.audit.append(crate::audit::Record {
+            who: "owner".into(),
+            action: "ezkl_error".into(),
+            dataset: Some(job.manifest.dataset.clone()),
+            job: Some(job.id.clone()),
+            model: Some(job.model_sha256.clone()),
+            decision: "failed".into(),
+            message: e.for_owner(),
+            ..Default::default()
+        });
+        if let Err(a) = logged {
+            eprintln!("zkgate: ezkl: the audit log refused a record: {a}");
+        }
+    }
+    refuse(e)
+}
+
 /// Publishes the ezkl hash of every dataset that has none yet (run when
-/// the gateway starts and after an import). Returns how many it hashed.
+/// the gateway starts and after an import). A dataset ezkl cannot hash is
+/// left without one (its ezkl questions are refused) and named on the
+/// owner's terminal: the gateway serves on. Returns how many it hashed.
 pub fn publish_hashes(gw: &Gateway) -> Result<usize> {
     let Some(b) = backend(gw) else {
         return Ok(0);
     };
     let mut n = 0;
-    for meta in gw.store.datasets()? {
-        if meta.ezkl_hash.is_none() {
-            publish_hash(gw, &b, meta)?;
-            n += 1;
+    for mut meta in gw.store.datasets()? {
+        if meta.ezkl_hash.is_some() {
+            continue;
+        }
+        let (dataset, secret) = load_dataset(&gw.paths, gw.vault(), &meta.name)?;
+        match b.hash(&dataset_values(&dataset.values, secret.0)) {
+            Ok(hash) => {
+                meta.ezkl_hash = Some(hash);
+                gw.store.put_dataset(&meta)?;
+                n += 1;
+            }
+            Err(e) => eprintln!(
+                "zkgate: ezkl: dataset `{}` has no ezkl hash: {}",
+                meta.name,
+                e.for_owner()
+            ),
         }
     }
     Ok(n)
-}
-
-fn publish_hash(gw: &Gateway, b: &Backend, mut meta: DatasetMeta) -> Result<DatasetMeta> {
-    let (dataset, secret) = load_dataset(&gw.paths, gw.vault(), &meta.name)?;
-    let hash = b
-        .hash(&dataset_values(&dataset.values, secret.0))
-        .map_err(refuse)?;
-    meta.ezkl_hash = Some(hash);
-    gw.store.put_dataset(&meta)?;
-    Ok(meta)
 }
 
 /// Refuses an ezkl question this gateway cannot answer.
@@ -92,6 +118,12 @@ pub struct EzklJob<'a> {
     pub model: &'a zkgate_zkml::import::Imported,
     /// The ONNX file.
     pub model_bytes: &'a [u8],
+    /// The dataset, decrypted, and its salt.
+    pub dataset: &'a zkgate_zkml::dataset::Dataset,
+    /// The dataset's secret salt.
+    pub secret: &'a zkgate_zkml::dataset::Secret,
+    /// What the job computes.
+    pub request: &'a zkgate_zkml::job::JobRequest,
     /// The dataset as published.
     pub meta: &'a DatasetMeta,
     /// The policy's facts of the job.
@@ -109,14 +141,12 @@ pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
         .ok_or_else(|| Error::Unprocessable("the gateway no longer has an ezkl backend".into()))?;
     let cfg = gw.config.backends.ezkl.as_ref().expect("a backend");
     check_question(gw, j.meta, j.question)?;
-    let (dataset, secret) = load_dataset(&gw.paths, gw.vault(), &j.meta.name)?;
-    let request = crate::runner::request_of(&j.job.manifest);
     let spec = zkgate_zkml::job::compile_public(
         &j.model.model,
         &j.model.onnx_sha256,
-        &dataset.schema,
+        &j.dataset.schema,
         j.meta.rows,
-        &request,
+        j.request,
     )?;
     let header = spec.header().with_shard_rows(j.shard_rows);
     crate::question::check_compiled(j.question, &header)?;
@@ -127,7 +157,7 @@ pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
             estimate.constraints, cfg.max_constraints
         )));
     }
-    let eval = zkgate_zkml::spec::evaluate(&spec, &dataset.values)?;
+    let eval = zkgate_zkml::spec::evaluate(&spec, &j.dataset.values)?;
     let facts = j
         .facts
         .clone()
@@ -148,33 +178,14 @@ pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
     })?;
     let model_file = tempfile::NamedTempFile::new().map_err(|e| Error::io("model file", e))?;
     std::fs::write(model_file.path(), j.model_bytes).map_err(|e| Error::io("model file", e))?;
-    let data = dataset_values(&dataset.values, secret.0);
+    let data = dataset_values(&j.dataset.values, j.secret.0);
     let binding = binding_limbs(j.nonce);
     let proved = b
         .prove(&graph, model_file.path(), &data, &binding, &dataset_hash)
-        .map_err(refuse)?;
-    // Checked as a verifier will, before the receipt is written.
-    let t = std::time::Instant::now();
-    match b
-        .verify(
-            &graph,
-            model_file.path(),
-            &proved.proof,
-            &dataset_hash,
-            &binding,
-            &proved.values,
-        )
-        .map_err(refuse)?
-    {
-        zkgate_ezkl::Checked::Valid { .. } => {}
-        zkgate_ezkl::Checked::Invalid(why) => {
-            return Err(Error::Unprocessable(format!(
-                "ezkl's proof does not verify: {why}"
-            )))
-        }
-    }
+        .map_err(|e| refuse_over_rows(gw, j.job, e))?;
+    // `prove` verified the proof, with the published dataset hash and this
+    // job's binding as its instances, before the receipt is written.
     let mut timings = proved.timings.clone();
-    timings.insert("verify_s".into(), t.elapsed().as_secs_f64());
     timings.insert("total_s".into(), started.elapsed().as_secs_f64());
     let rows = j.meta.rows;
     let receipt = Receipt {

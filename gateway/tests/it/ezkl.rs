@@ -174,6 +174,24 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
         .unwrap()
         .unwrap_err();
     assert!(why.contains("scales"), "{why}");
+
+    // The values read at another scale (the prover's settings and the
+    // receipt's scale changed together, the result recomputed): the scale
+    // is the question's graph's, not the receipt's.
+    let mut rescaled = r.clone();
+    let e = rescaled.ezkl.as_mut().unwrap();
+    e.output_scale -= 3;
+    e.settings["model_output_scales"][0] = e.output_scale.into();
+    rescaled.result = zkgate_statement::ezkl::decode(
+        &rescaled.circuit,
+        rescaled.rows,
+        &[rescaled.values[0].parse().unwrap()],
+        rescaled.ezkl.as_ref().unwrap().output_scale,
+    );
+    let why = zkgate_ezkl::verify_receipt(&backend, &q, &rescaled, &model_path)
+        .unwrap()
+        .unwrap_err();
+    assert!(why.contains("model_output_scales"), "{why}");
     gw.stop().await;
 }
 
