@@ -11,10 +11,10 @@ set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-$(mktemp -d)}"
 mkdir -p "$work"
-rm -rf "$work/clone" "$work/target" "$work/pyvenv"
+rm -rf "$work/clone" "$work/target" "$work/pyvenv" "$work/ezkl-venv"
 git clone -q "$src" "$work/clone"
 cd "$work/clone"
-export CARGO_TARGET_DIR="$work/target" ZKGATE_PYVENV="$work/pyvenv" CARGO_INCREMENTAL=0
+export CARGO_TARGET_DIR="$work/target" ZKGATE_PYVENV="$work/pyvenv" ZKGATE_EZKL_VENV="$work/ezkl-venv" CARGO_INCREMENTAL=0
 
 step() {
   local name=$1
