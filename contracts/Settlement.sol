@@ -1,6 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0 OR MIT
 pragma solidity 0.8.30;
 
+// BN254 scalar field: public inputs are below it.
+uint256 constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
+// Bounty metrics: accuracy, balanced accuracy and F1 rank the higher score
+// first; MSE and MAE the lower.
+uint8 constant ACCURACY = 0;
+uint8 constant BALANCED_ACCURACY = 1;
+uint8 constant F1 = 2;
+uint8 constant MSE = 3;
+uint8 constant MAE = 4;
+// Scores are fixed point with 27 decimals, rounded down.
+uint256 constant SCALE = 1e27;
+// Values are read below this (released counts and error sums are far
+// smaller), so scores cannot overflow.
+uint256 constant MAX_VALUE = 1 << 128;
+
 /// @title zkgate settlement
 /// @notice Dataset registry, Groth16 verifier registry and escrowed jobs.
 /// A job is settled by Groth16 proofs (BN254, checked with the ecAdd, ecMul
@@ -27,8 +42,6 @@ pragma solidity 0.8.30;
 /// every shard but the last publishes zeros and the last the job's values,
 /// so the values are given once, for the last shard.
 contract Settlement {
-    /// BN254 scalar field: public inputs are below it.
-    uint256 internal constant R = 21888242871839275222246405745257275088548364400416034343698204186575808495617;
     /// BN254 base field.
     uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
     /// Public inputs before the values.
@@ -368,7 +381,12 @@ contract Settlement {
         Shard[] calldata shards
     ) external {
         if (bountyOf[id] != 0) revert InBounty(bountyOf[id]);
-        Job storage j = checkSettlement(id, verifierId, circuitIds, values, shards);
+        close(id, checkSettlement(id, verifierId, circuitIds, values, shards), verifierId, values);
+    }
+
+    /// Ends job `id` as settled with `values` under `verifierId`: pays the
+    /// owner the charge and refunds the rest of the escrow.
+    function close(uint256 id, Job storage j, bytes32 verifierId, uint256[] calldata values) internal {
         j.status = Status.Settled;
         j.verifier = verifierId;
         results_[id] = values;
@@ -391,6 +409,10 @@ contract Settlement {
         j = jobs_[id];
         if (j.status != Status.Open) revert NotOpen(id);
         if (block.timestamp > j.deadline) revert Expired(id);
+        // A job pinned to an ezkl verifier settles through `settleEzkl`
+        // only: a Groth16 bundle's circuit ids are whatever its registrant
+        // wrote, so one could name the tag.
+        if (circuitIds.length > 0 && circuitIds[0] == EZKL_TAG) revert BadCircuits();
         if (j.verifier == bytes32(0)) {
             if (msg.sender != j.payee) revert NotOwner();
         } else if (verifierId != j.verifier) {
@@ -578,20 +600,12 @@ contract Settlement {
         bool voidIfWithheld;
     }
 
-    /// Metrics: accuracy, balanced accuracy and F1 rank the higher score
-    /// first; MSE and MAE the lower.
-    uint8 internal constant ACCURACY = 0;
-    uint8 internal constant BALANCED_ACCURACY = 1;
-    uint8 internal constant F1 = 2;
-    uint8 internal constant MSE = 3;
-    uint8 internal constant MAE = 4;
-    /// Scores are fixed point with 27 decimals, rounded down.
-    uint256 internal constant SCALE = 1e27;
     /// Most entries a bounty takes (its ranking is sorted on chain).
     uint256 internal constant MAX_ENTRIES = 64;
-    /// Values are read below this (released counts and error sums are far
-    /// smaller), so scores cannot overflow.
-    uint256 internal constant MAX_VALUE = 1 << 128;
+
+    /// Scores bounty entries: its own contract, made with this one, so that
+    /// this one's code stays under EIP-170's limit.
+    BountyScore internal immutable scorer = new BountyScore();
 
     uint256 public bountyCount;
     mapping(uint256 => Bounty) internal bounties_;
@@ -729,7 +743,7 @@ contract Settlement {
         uint256 bountyId = bountyOf[id];
         Bounty storage b = bounties_[bountyId];
         results_[id] = values;
-        uint256 s = score(b.metric, rows, values, tail);
+        uint256 s = scorer.score(b.metric, rows, values, tail);
         scoreOf[id] = s;
         b.settled++;
         emit EntryScored(bountyId, id, s);
@@ -760,82 +774,6 @@ contract Settlement {
         for (uint256 y = x; y >= 10; y /= 10) n++;
         s = new bytes(n);
         for (; n > 0; x /= 10) s[--n] = bytes1(uint8(48 + x % 10));
-    }
-
-    /// An entry's score from its released values (field elements; noise can
-    /// make a count negative, which reads as zero). Values that cannot be
-    /// this metric's score the worst possible, never revert.
-    function score(uint8 metric, uint256 rows, uint256[] calldata values, bytes calldata tail)
-        internal
-        pure
-        returns (uint256)
-    {
-        uint256 n = values.length;
-        uint256 worst = metric >= MSE ? type(uint256).max : 0;
-        uint256[] memory x = new uint256[](n);
-        for (uint256 i = 0; i < n; i++) {
-            uint256 v = values[i];
-            x[i] = v > R / 2 ? 0 : (v >= MAX_VALUE ? MAX_VALUE : v);
-        }
-        if (metric >= MSE) {
-            if (n != 1) return worst;
-            (int256 e, bool ok) = errorScale(tail);
-            // The error is at scale 2^e: squared (MSE) at 4^e.
-            uint256 bits = uint256(e < 0 ? -e : e) * (metric == MSE ? 2 : 1);
-            if (!ok || bits > 128) return worst;
-            if (e >= 0) return x[0] * SCALE / (rows << bits);
-            return (x[0] << bits) * SCALE / rows;
-        }
-        if (metric == ACCURACY && n == 1) return (x[0] > rows ? rows : x[0]) * SCALE / rows;
-        uint256 k = 2;
-        while (k * k < n) k++;
-        if (k * k != n) return worst;
-        if (metric == ACCURACY) {
-            uint256 correct = 0;
-            for (uint256 c = 0; c < k; c++) correct += x[c * k + c];
-            return (correct > rows ? rows : correct) * SCALE / rows;
-        }
-        if (metric == F1) {
-            // Row = label, column = prediction; class 1 is the positive one.
-            if (k != 2) return worst;
-            uint256 den = 2 * x[3] + x[1] + x[2];
-            return den == 0 ? 0 : 2 * x[3] * SCALE / den;
-        }
-        // Balanced accuracy: the mean recall over labels that have rows.
-        uint256 sum = 0;
-        uint256 labels = 0;
-        for (uint256 l = 0; l < k; l++) {
-            uint256 total = 0;
-            for (uint256 p = 0; p < k; p++) total += x[l * k + p];
-            if (total > 0) {
-                sum += x[l * k + l] * SCALE / total;
-                labels++;
-            }
-        }
-        return labels == 0 ? 0 : sum / labels;
-    }
-
-    /// `params.error_scale` from a header's tail, which starts
-    /// `"params":{"classes":K,"threshold_q":T,"bits":B,"error_scale":E,`.
-    function errorScale(bytes calldata t) internal pure returns (int256 e, bool ok) {
-        uint256 at = 0;
-        bytes[4] memory keys = [bytes('"params":{"classes":'), ',"threshold_q":', ',"bits":', ',"error_scale":'];
-        for (uint256 f = 0; f < 4; f++) {
-            bytes memory key = keys[f];
-            if (t.length < at + key.length || keccak256(t[at:at + key.length]) != keccak256(key)) return (0, false);
-            at += key.length;
-            bool negative = at < t.length && t[at] == "-";
-            if (negative) at++;
-            uint256 start = at;
-            uint256 v = 0;
-            while (at < t.length && t[at] >= "0" && t[at] <= "9" && at - start < 30) {
-                v = v * 10 + uint8(t[at]) - 48;
-                at++;
-            }
-            if (at == start) return (0, false);
-            e = negative ? -int256(v) : int256(v);
-        }
-        ok = at < t.length && t[at] == ",";
     }
 
     /// Ends a bounty after its deadline (anyone): ranks the settled
@@ -1156,5 +1094,158 @@ contract Settlement {
                 ok := and(ok, eq(mload(a), 1))
             }
         }
+    }
+
+    // ---- ezkl jobs ------------------------------------------------------
+    //
+    // A job asking for an ezkl proof (halo2 with KZG over a universal SRS)
+    // pins four circuit ids: `EZKL_TAG`; the code hash (reduced into the
+    // field) of the verifier contract ezkl renders for the question's graph
+    // and SRS, which the researcher derives from the question before
+    // opening the job (anyone may deploy and add it); the dataset's ezkl hash
+    // (Poseidon of its stored values and salt, published by its owner with
+    // `publishEzklHash`); and the job's binding, Poseidon of the job
+    // nonce's 16-bit limbs (ezkl's hash, which the researcher's client
+    // computes: this contract has no Poseidon). The proof's instances are
+    // the dataset hash, the binding, then the values.
+
+    /// The first circuit id of a job settled by an ezkl proof.
+    uint256 internal constant EZKL_TAG = uint256(keccak256("zkgate.ezkl.v1")) % R;
+
+    /// Each dataset's ezkl hash, as its owner published it.
+    mapping(uint256 => uint256) public ezklHashOf;
+    /// The ezkl verifiers added, by code hash reduced into the field.
+    mapping(uint256 => address) public ezklVerifierOf;
+
+    event EzklHashPublished(uint256 indexed id, uint256 hash);
+
+    /// Publishes dataset `id`'s ezkl hash (its owner).
+    function publishEzklHash(uint256 id, uint256 hash) external {
+        ownedDataset(id);
+        if (hash == 0 || hash >= R) revert BadDataset();
+        ezklHashOf[id] = hash;
+        emit EzklHashPublished(id, hash);
+    }
+
+    /// Adds a deployed ezkl verifier under its code hash (reduced into the
+    /// field), the id jobs pin; anyone may. The first address added for a
+    /// code is kept.
+    function addEzklVerifier(address verifier_) external returns (uint256 code) {
+        code = uint256(verifier_.codehash) % R;
+        if (verifier_.code.length == 0) revert UnknownVerifier(bytes32(0));
+        if (ezklVerifierOf[code] == address(0)) ezklVerifierOf[code] = verifier_;
+    }
+
+    /// Settles an open ezkl job with `call`, the calldata of
+    /// `verifyProof(bytes proof, uint256[] instances)` (as ezkl encodes it)
+    /// for the verifier the job pins: the instances are the dataset hash
+    /// and the binding the job pins, then the job's values, field elements
+    /// (the verifier refuses others). Anyone may submit it. Pays the
+    /// dataset's owner.
+    function settleEzkl(uint256 id, uint256[] calldata circuitIds, bytes calldata call) external {
+        Job storage j = jobs_[id];
+        if (bountyOf[id] != 0 || j.status != Status.Open || block.timestamp > j.deadline) revert NotOpen(id);
+        // The instances where the verifier's ABI decoder reads them.
+        uint256[] calldata instances;
+        bool fits;
+        assembly ("memory-safe") {
+            let at := add(add(call.offset, 4), calldataload(add(call.offset, 36)))
+            instances.length := calldataload(at)
+            instances.offset := add(at, 32)
+            fits := and(
+                and(gt(call.length, 67), lt(instances.length, 0x10000)),
+                iszero(gt(add(instances.offset, mul(instances.length, 32)), add(call.offset, call.length)))
+            )
+        }
+        if (
+            !fits || bytes4(call) != 0x1e8e1e13 || instances.length < 2 || circuitIds.length != 4
+                || circuitIds[0] != EZKL_TAG || keccak256(abi.encodePacked(circuitIds)) != j.circuits
+                || ezklHashOf[j.datasetId] != circuitIds[2] || instances[0] != circuitIds[2]
+                || instances[1] != circuitIds[3]
+        ) revert BadCircuits();
+        address v = ezklVerifierOf[circuitIds[1]];
+        if (v == address(0)) revert UnknownVerifier(bytes32(circuitIds[1]));
+        (bool ok, bytes memory ret) = v.staticcall(call);
+        if (!ok || ret.length != 32 || uint256(bytes32(ret)) != 1) revert InvalidProof(0);
+        close(id, j, bytes32(circuitIds[1]), instances[2:]);
+    }
+}
+
+/// A bounty entry's score from its released values.
+contract BountyScore {
+    /// An entry's score from its released values (field elements; noise can
+    /// make a count negative, which reads as zero). Values that cannot be
+    /// this metric's score the worst possible, never revert.
+    function score(uint8 metric, uint256 rows, uint256[] calldata values, bytes calldata tail)
+        external
+        pure
+        returns (uint256)
+    {
+        uint256 n = values.length;
+        uint256 worst = metric >= MSE ? type(uint256).max : 0;
+        uint256[] memory x = new uint256[](n);
+        for (uint256 i = 0; i < n; i++) {
+            uint256 v = values[i];
+            x[i] = v > R / 2 ? 0 : (v >= MAX_VALUE ? MAX_VALUE : v);
+        }
+        if (metric >= MSE) {
+            if (n != 1) return worst;
+            (int256 e, bool ok) = errorScale(tail);
+            // The error is at scale 2^e: squared (MSE) at 4^e.
+            uint256 bits = uint256(e < 0 ? -e : e) * (metric == MSE ? 2 : 1);
+            if (!ok || bits > 128) return worst;
+            if (e >= 0) return x[0] * SCALE / (rows << bits);
+            return (x[0] << bits) * SCALE / rows;
+        }
+        if (metric == ACCURACY && n == 1) return (x[0] > rows ? rows : x[0]) * SCALE / rows;
+        uint256 k = 2;
+        while (k * k < n) k++;
+        if (k * k != n) return worst;
+        if (metric == ACCURACY) {
+            uint256 correct = 0;
+            for (uint256 c = 0; c < k; c++) correct += x[c * k + c];
+            return (correct > rows ? rows : correct) * SCALE / rows;
+        }
+        if (metric == F1) {
+            // Row = label, column = prediction; class 1 is the positive one.
+            if (k != 2) return worst;
+            uint256 den = 2 * x[3] + x[1] + x[2];
+            return den == 0 ? 0 : 2 * x[3] * SCALE / den;
+        }
+        // Balanced accuracy: the mean recall over labels that have rows.
+        uint256 sum = 0;
+        uint256 labels = 0;
+        for (uint256 l = 0; l < k; l++) {
+            uint256 total = 0;
+            for (uint256 p = 0; p < k; p++) total += x[l * k + p];
+            if (total > 0) {
+                sum += x[l * k + l] * SCALE / total;
+                labels++;
+            }
+        }
+        return labels == 0 ? 0 : sum / labels;
+    }
+
+    /// `params.error_scale` from a header's tail, which starts
+    /// `"params":{"classes":K,"threshold_q":T,"bits":B,"error_scale":E,`.
+    function errorScale(bytes calldata t) internal pure returns (int256 e, bool ok) {
+        uint256 at = 0;
+        bytes[4] memory keys = [bytes('"params":{"classes":'), ',"threshold_q":', ',"bits":', ',"error_scale":'];
+        for (uint256 f = 0; f < 4; f++) {
+            bytes memory key = keys[f];
+            if (t.length < at + key.length || keccak256(t[at:at + key.length]) != keccak256(key)) return (0, false);
+            at += key.length;
+            bool negative = at < t.length && t[at] == "-";
+            if (negative) at++;
+            uint256 start = at;
+            uint256 v = 0;
+            while (at < t.length && t[at] >= "0" && t[at] <= "9" && at - start < 30) {
+                v = v * 10 + uint8(t[at]) - 48;
+                at++;
+            }
+            if (at == start) return (0, false);
+            e = negative ? -int256(v) : int256(v);
+        }
+        ok = at < t.length && t[at] == ",";
     }
 }

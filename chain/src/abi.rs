@@ -43,6 +43,7 @@ sol! {
         event EntryScored(uint256 indexed id, uint256 indexed job, uint256 score);
         event BountyFinalized(uint256 indexed id, uint256 winner, address paidTo, uint256 prize, uint32 withheld, uint256[] ranking, uint256[] scores);
         event BountyCancelled(uint256 indexed id);
+        event EzklHashPublished(uint256 indexed id, uint256 hash);
 
         error UnknownDataset(uint256 id);
         error NotOwner();
@@ -107,6 +108,17 @@ sol! {
         function finalizeBounty(uint256 bountyId) external;
         function cancelBounty(uint256 bountyId) external;
         function verifyProof(bytes32 verifierId, uint256 key, uint256[] calldata inputs, uint256[8] calldata proof) external view returns (bool);
+        function ezklHashOf(uint256 id) external view returns (uint256);
+        function ezklVerifierOf(uint256 code) external view returns (address);
+        function publishEzklHash(uint256 id, uint256 hash) external;
+        function addEzklVerifier(address verifier_) external returns (uint256 code);
+        function settleEzkl(uint256 id, uint256[] calldata circuitIds, bytes calldata call) external;
+    }
+
+    /// The verifier contract ezkl renders for a circuit (halo2-solidity-verifier).
+    #[derive(Debug, PartialEq)]
+    contract Halo2Verifier {
+        function verifyProof(bytes calldata proof, uint256[] calldata instances) external returns (bool);
     }
 }
 

@@ -130,12 +130,84 @@ pub fn receipt_circuits(receipt: &Receipt) -> Vec<Fr> {
     vec![receipt.circuit.id()]
 }
 
-/// The circuit ids a job opened for question `q` pins.
+/// The circuit ids a job opened for question `q` pins (an ezkl question's
+/// also need its binding: [`ezkl_circuits_of`]).
 pub fn circuits_of(q: &zkgate_statement::Question) -> Result<Vec<Fr>> {
+    if q.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
+        return Err(Error::Receipt(
+            "an ezkl question's job pins its binding, ezkl's Poseidon hash of the job nonce: compute it with ezkl".into(),
+        ));
+    }
     q.settlable_circuit_ids()
         .iter()
         .map(|h| fr_from_hex(h).map_err(|e| Error::Receipt(format!("question: {e}"))))
         .collect()
+}
+
+/// The first circuit id of a job settled by an ezkl proof (the
+/// contract's `EZKL_TAG`).
+pub fn ezkl_tag() -> Fr {
+    Fr::from_be_bytes_mod_order(keccak256(b"zkgate.ezkl.v1").as_slice())
+}
+
+/// The id of an ezkl verifier contract: its code hash reduced into the
+/// field (the contract's `ezklVerifierOf` key).
+pub fn ezkl_code_id(code_hash: B256) -> Fr {
+    Fr::from_be_bytes_mod_order(code_hash.as_slice())
+}
+
+/// The circuit ids an ezkl job pins: the tag, its verifier's code id, the
+/// dataset's ezkl hash, and the binding (ezkl's Poseidon hash of the job
+/// nonce's limbs, `zkgate_statement::ezkl::binding_limbs`).
+pub fn ezkl_circuits(code_hash: B256, dataset_hash: Fr, binding: Fr) -> Vec<Fr> {
+    vec![ezkl_tag(), ezkl_code_id(code_hash), dataset_hash, binding]
+}
+
+/// The circuit ids a job opened for ezkl question `q` pins, `binding`
+/// being ezkl's hash of its nonce's limbs.
+pub fn ezkl_circuits_of(q: &zkgate_statement::Question, binding: Fr) -> Result<Vec<Fr>> {
+    let bad = |what: &str| Error::Receipt(format!("question: {what}"));
+    let code = q
+        .ezkl_verifier
+        .as_deref()
+        .ok_or_else(|| bad("an ezkl question settled on chain pins its verifier (`ezkl_verifier`)"))?;
+    let code = hex::decode(code.trim_start_matches("0x"))
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| bad("`ezkl_verifier` is not a code hash"))?;
+    let hash = q
+        .dataset
+        .ezkl_hash
+        .as_deref()
+        .ok_or_else(|| bad("an ezkl question names the dataset's ezkl hash"))?;
+    let hash = zkgate_statement::ezkl::felt_to_fr(hash).map_err(|e| bad(&e.to_string()))?;
+    Ok(ezkl_circuits(B256::from(code), hash, binding))
+}
+
+/// The calldata of `verifyProof(proof, instances)` for an ezkl verifier
+/// contract, from ezkl's proof file (its `hex_proof` and instances).
+pub fn ezkl_calldata(proof: &serde_json::Value) -> Result<Vec<u8>> {
+    let bad = |what: &str| Error::Receipt(format!("the ezkl proof: {what}"));
+    let bytes = proof["hex_proof"]
+        .as_str()
+        .and_then(|h| hex::decode(h.trim_start_matches("0x")).ok())
+        .ok_or_else(|| bad("no hex_proof"))?;
+    let instances = proof["instances"]
+        .get(0)
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| bad("no instances"))?
+        .iter()
+        .map(|f| {
+            let f = f.as_str().ok_or_else(|| bad("an instance is not a string"))?;
+            let x = zkgate_statement::ezkl::felt_to_fr(f).map_err(|e| bad(&e.to_string()))?;
+            Ok(fr_u256(&x))
+        })
+        .collect::<Result<Vec<U256>>>()?;
+    Ok(crate::abi::Halo2Verifier::verifyProofCall {
+        proof: bytes.into(),
+        instances,
+    }
+    .abi_encode())
 }
 
 /// A receipt's keys as the contract registers them: one key per shard
@@ -513,6 +585,101 @@ impl Settlement {
             self.settle_shards(from, id, bundle.id(), circuits, values, shards)
                 .await?
         };
+        let e: S::JobSettled = self.event(&r)?;
+        Ok(Settled {
+            job: id,
+            verifier: e.verifier,
+            tx: r.hash,
+            block: r.block,
+            gas_used: r.gas_used,
+            gas_price: r.gas_price,
+            values: e.values,
+            payee: e.payee,
+            amount: e.amount,
+        })
+    }
+
+    /// Publishes dataset `id`'s ezkl hash (its owner only).
+    pub async fn publish_ezkl_hash(&self, from: &Wallet, id: u64, hash: Fr) -> Result<TxReceipt> {
+        let call = S::publishEzklHashCall {
+            id: U256::from(id),
+            hash: fr_u256(&hash),
+        };
+        self.send(from, call, U256::ZERO).await
+    }
+
+    /// Dataset `id`'s published ezkl hash (zero if none).
+    pub async fn ezkl_hash_of(&self, id: u64) -> Result<U256> {
+        self.view(S::ezklHashOfCall { id: U256::from(id) }).await
+    }
+
+    /// The ezkl verifier added under `code` (its code id), if any.
+    pub async fn ezkl_verifier_of(&self, code: Fr) -> Result<Option<Address>> {
+        let a = self
+            .view(S::ezklVerifierOfCall {
+                code: fr_u256(&code),
+            })
+            .await?;
+        Ok((a != Address::ZERO).then_some(a))
+    }
+
+    /// Deploys an ezkl verifier contract from its creation code and adds it
+    /// under its code id, unless one is there already; returns its address
+    /// and its code id, and the transactions' gas.
+    pub async fn add_ezkl_verifier(
+        &self,
+        from: &Wallet,
+        creation: &[u8],
+        code_hash: B256,
+    ) -> Result<(Address, Fr, u64)> {
+        let code = ezkl_code_id(code_hash);
+        if let Some(a) = self.ezkl_verifier_of(code).await? {
+            return Ok((a, code, 0));
+        }
+        let r = self
+            .chain
+            .send(
+                from,
+                &TxRequest {
+                    data: creation.to_vec().into(),
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let address = r
+            .contract
+            .ok_or_else(|| Error::Chain("the verifier's deployment created no contract".into()))?;
+        let added = self
+            .send(from, S::addEzklVerifierCall { verifier_: address }, U256::ZERO)
+            .await?;
+        match self.ezkl_verifier_of(code).await? {
+            Some(a) => Ok((a, code, r.gas_used + added.gas_used)),
+            None => Err(Error::Chain(format!(
+                "the deployed verifier's code does not hash to {code_hash}: not the contract the job pins"
+            ))),
+        }
+    }
+
+    /// Settles ezkl job `id` with `call` (`ezkl_calldata`), `circuits` being
+    /// the ids the job pins.
+    pub async fn settle_ezkl(
+        &self,
+        from: &Wallet,
+        id: u64,
+        circuits: &[Fr],
+        call: Vec<u8>,
+    ) -> Result<Settled> {
+        let r = self
+            .send(
+                from,
+                S::settleEzklCall {
+                    id: U256::from(id),
+                    circuitIds: circuits.iter().map(fr_u256).collect(),
+                    call: call.into(),
+                },
+                U256::ZERO,
+            )
+            .await?;
         let e: S::JobSettled = self.event(&r)?;
         Ok(Settled {
             job: id,

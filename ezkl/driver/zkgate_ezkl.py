@@ -307,18 +307,25 @@ def input_json(path, data, binding):
         json.dump({"input_data": [[felt(v) for v in data], [felt(v) for v in binding]]}, fh)
 
 
-def cmd_prove(req):
-    import ezkl
-    spec, work = req["spec"], req["work"]
-    p = lambda f: os.path.join(work, f)
-    t = {}
-
+def timed(t):
+    """A step runner that records each step's seconds in `t`."""
     def step(name, f, *a, **kw):
         t0 = time.perf_counter()
         r = call(f, *a, **kw)
         t[name] = time.perf_counter() - t0
         return r
+    return step
 
+
+def job_settings(req, t):
+    """The job graph and ezkl's settings for it, calibrated on rows drawn
+    from the declared schema (never the dataset's), and the SRS file of
+    the circuit's size: the same for the prover and for a researcher
+    deriving the verifier contract."""
+    import ezkl
+    spec, work = req["spec"], req["work"]
+    p = lambda f: os.path.join(work, f)
+    step = timed(t)
     t0 = time.perf_counter()
     build_graph(spec, req["model"], p("job.onnx"))
     t["graph_s"] = time.perf_counter() - t0
@@ -335,6 +342,62 @@ def cmd_prove(req):
     if not os.path.exists(srs):
         fail("the job's ezkl circuit has 2^%d rows and the SRS directory has no %s (make a local one with "
              "`zkgate ezkl srs --logrows %d`, or convert a public one)" % (ra["logrows"], srs, ra["logrows"]))
+    return settings, srs
+
+
+def render_verifier(work, srs):
+    """The Solidity verifier ezkl renders for the key in `work`. ezkl writes
+    the source, then asks svm for a solc to read its ABI back, which would
+    download one: the driver blocks that download (a closed local proxy)
+    and keeps the source, which the gateway compiles with its pinned
+    solc-js."""
+    import asyncio
+    import ezkl
+    p = lambda f: os.path.join(work, f)
+    sol = p("Verifier.sol")
+    for k in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        os.environ[k] = "http://127.0.0.1:9"
+    os.environ.pop("NO_PROXY", None)
+    os.environ.pop("no_proxy", None)
+
+    async def go():
+        return await ezkl.create_evm_verifier(p("vk.key"), p("settings.json"), sol, p("Verifier.abi"),
+                                              srs_path=srs)
+    try:
+        asyncio.run(go())
+    except Exception:  # noqa: BLE001 - the ABI step fails by design
+        pass
+    if not os.path.exists(sol):
+        fail("ezkl rendered no verifier contract")
+    return open(sol).read()
+
+
+def cmd_verifier(req):
+    """The verifier contract for the job graph: what a researcher derives
+    from the question before opening an ezkl job on chain."""
+    import ezkl
+    work = req["work"]
+    p = lambda f: os.path.join(work, f)
+    t = {}
+    settings, srs = job_settings(req, t)
+    step = timed(t)
+    step("compile_s", ezkl.compile_circuit, p("job.onnx"), p("job.ezkl"), p("settings.json"))
+    step("setup_s", ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=srs)
+    t0 = time.perf_counter()
+    source = render_verifier(work, srs)
+    t["render_s"] = time.perf_counter() - t0
+    return {"solidity": source, "logrows": settings["run_args"]["logrows"], "srs_sha256": sha256_file(srs),
+            "timings": t}
+
+
+def cmd_prove(req):
+    import ezkl
+    work = req["work"]
+    p = lambda f: os.path.join(work, f)
+    t = {}
+    step = timed(t)
+    settings, srs = job_settings(req, t)
+    ra = settings["run_args"]
     step("compile_s", ezkl.compile_circuit, p("job.onnx"), p("job.ezkl"), p("settings.json"))
     step("setup_s", ezkl.setup, p("job.ezkl"), p("vk.key"), p("pk.key"), srs_path=srs)
     input_json(p("input.json"), req["data"], req["binding"])
@@ -361,7 +424,7 @@ def cmd_prove(req):
     why = why or instances_mismatch(proof, req["dataset_hash"], req["binding"], outputs)
     if why:
         fail(why)
-    return {
+    out = {
         "proof": proof,
         "settings": settings,
         "outputs": outputs,
@@ -373,6 +436,11 @@ def cmd_prove(req):
         "vk_bytes": os.path.getsize(p("vk.key")),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
+    if req.get("evm"):
+        t0 = time.perf_counter()
+        out["solidity"] = render_verifier(work, srs)
+        t["render_s"] = time.perf_counter() - t0
+    return out
 
 
 def cmd_verify(req):
@@ -422,10 +490,11 @@ def cmd_verify(req):
 
 def main():
     if len(sys.argv) != 3:
-        fail("usage: zkgate_ezkl.py hash|srs|prove|verify REQUEST.json")
+        fail("usage: zkgate_ezkl.py hash|srs|prove|verify|verifier REQUEST.json")
     limit_memory()
     req = json.load(open(sys.argv[2]))
-    cmds = {"hash": cmd_hash, "srs": cmd_srs, "prove": cmd_prove, "verify": cmd_verify}
+    cmds = {"hash": cmd_hash, "srs": cmd_srs, "prove": cmd_prove, "verify": cmd_verify,
+            "verifier": cmd_verifier}
     if sys.argv[1] not in cmds:
         fail("unknown command `%s`" % sys.argv[1])
     try:

@@ -21,6 +21,8 @@ use zkgate_statement::{Question, Receipt};
 
 /// The driver, as shipped.
 pub const DRIVER: &str = include_str!("../driver/zkgate_ezkl.py");
+/// The script that compiles a rendered verifier contract with solc-js.
+pub const COMPILER: &str = include_str!("../driver/compile_verifier.js");
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +93,89 @@ pub struct Proved {
     pub peak_rss_mb: f64,
     /// Size of the proving key, bytes.
     pub pk_bytes: u64,
+    /// The verifier contract's Solidity source, when asked for.
+    pub solidity: Option<String>,
+}
+
+/// A verifier contract ezkl rendered, compiled.
+#[derive(Clone, Debug)]
+pub struct EvmVerifier {
+    /// The solc-js version that compiled it.
+    pub compiler: String,
+    /// Its creation code.
+    pub creation: Vec<u8>,
+    /// Its runtime code.
+    pub runtime: Vec<u8>,
+}
+
+impl EvmVerifier {
+    /// keccak-256 of its runtime code (what `EXTCODEHASH` reads, and what
+    /// an on-chain ezkl job pins).
+    pub fn code_hash(&self) -> [u8; 32] {
+        use sha3::{Digest, Keccak256};
+        Keccak256::digest(&self.runtime).into()
+    }
+
+    /// The code hash as questions write it (`0x` and 64 hex digits).
+    pub fn code_hash_hex(&self) -> String {
+        format!("0x{}", hex::encode(self.code_hash()))
+    }
+}
+
+/// Compiles a rendered verifier contract's `source` with the solc-js
+/// package at `solc_js` (the pinned one: `contracts/node_modules/solc`)
+/// run by `node`.
+pub fn compile_verifier(solc_js: &Path, source: &str) -> Result<EvmVerifier> {
+    let work = tempfile::Builder::new()
+        .prefix("zkgate-solc-")
+        .tempdir()
+        .map_err(|e| Error::Io(format!("work directory: {e}")))?;
+    let script = work.path().join("compile_verifier.js");
+    let sol = work.path().join("Verifier.sol");
+    std::fs::write(&script, COMPILER).map_err(|e| Error::Io(format!("{e}")))?;
+    std::fs::write(&sol, source).map_err(|e| Error::Io(format!("{e}")))?;
+    let solc_js = std::path::absolute(solc_js).map_err(|e| Error::Io(format!("{e}")))?;
+    if !solc_js.join("package.json").exists() {
+        return Err(Error::Driver(format!(
+            "{} is not the solc-js package (npm ci --prefix contracts installs the pinned one)",
+            solc_js.display()
+        )));
+    }
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(&solc_js)
+        .arg(&sol)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Start {
+            python: "node".into(),
+            why: e.to_string(),
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value = text
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .ok_or_else(|| {
+            Error::Driver(format!(
+                "solc-js gave no reply: {}",
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default()
+            ))
+        })?;
+    if let Some(e) = v["error"].as_str() {
+        return Err(Error::Driver(format!("solc-js: {e}")));
+    }
+    let code = |k: &str| {
+        v[k].as_str()
+            .and_then(|h| hex::decode(h).ok())
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| Error::Driver(format!("solc-js gave no {k} code")))
+    };
+    Ok(EvmVerifier {
+        compiler: v["compiler"].as_str().unwrap_or_default().to_string(),
+        creation: code("creation")?,
+        runtime: code("runtime")?,
+    })
 }
 
 /// What `verify` concludes.
@@ -119,6 +204,8 @@ struct ProveOut {
     timings: std::collections::BTreeMap<String, f64>,
     pk_bytes: u64,
     peak_rss_mb: f64,
+    #[serde(default)]
+    solidity: Option<String>,
 }
 
 impl Error {
@@ -223,6 +310,29 @@ impl Backend {
             .ok_or_else(|| Error::Driver("no hash in the reply".into()))
     }
 
+    /// ezkl's hash of the job nonce's limbs: the binding instance of a
+    /// job's proof (and the last circuit id an on-chain ezkl job pins).
+    pub fn binding_hash(&self, nonce: zkgate_statement::Fr) -> Result<zkgate_statement::Fr> {
+        let h = self.hash(&binding_limbs(nonce))?;
+        zkgate_statement::ezkl::felt_to_fr(&h).map_err(|e| Error::Driver(e.to_string()))
+    }
+
+    /// The Solidity verifier contract of the job graph `spec` of `model`
+    /// over this backend's SRS (its key made as the prover makes it), and
+    /// the circuit's logrows: what a researcher derives from a question to
+    /// pin an on-chain ezkl job.
+    pub fn verifier_source(&self, spec: &GraphSpec, model: &Path) -> Result<(String, u32)> {
+        let v = self.run(
+            "verifier",
+            json!({ "spec": spec, "model": model, "srs_dir": self.srs_dir }),
+            false,
+        )?;
+        let source = v["solidity"]
+            .as_str()
+            .ok_or_else(|| Error::Driver("no verifier in the reply".into()))?;
+        Ok((source.to_string(), v["logrows"].as_u64().unwrap_or_default() as u32))
+    }
+
     /// Writes a local SRS of `2^logrows` points into the SRS directory
     /// (insecure: this process drew its secret). Returns its path and
     /// SHA-256.
@@ -241,7 +351,8 @@ impl Backend {
     /// Proves the job graph `spec` of the model `model` over `data` (the
     /// dataset tensor) bound to `binding`, and checks the proof with the key
     /// just made: it must verify, with `dataset_hash` (the published one)
-    /// and the hash of `binding` as its first instances.
+    /// and the hash of `binding` as its first instances. `evm`: also render
+    /// the verifier contract of the key.
     pub fn prove(
         &self,
         spec: &GraphSpec,
@@ -249,6 +360,7 @@ impl Backend {
         data: &[i64],
         binding: &[i64],
         dataset_hash: &str,
+        evm: bool,
     ) -> Result<Proved> {
         let v = self.run(
             "prove",
@@ -259,6 +371,7 @@ impl Backend {
                 "data": data,
                 "binding": binding,
                 "dataset_hash": dataset_hash,
+                "evm": evm,
             }),
             true,
         )?;
@@ -277,6 +390,7 @@ impl Backend {
             timings: o.timings,
             peak_rss_mb: o.peak_rss_mb,
             pk_bytes: o.pk_bytes,
+            solidity: o.solidity,
         })
     }
 

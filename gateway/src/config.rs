@@ -157,6 +157,13 @@ pub struct EzklConfig {
     /// memory (`bench/peers/RESULTS.md`: mlp:256, 193k constraints, 8 GB).
     #[serde(default = "default_ezkl_max_constraints")]
     pub max_constraints: usize,
+    /// The solc-js package (a directory; relative to the data dir or
+    /// absolute) that compiles the verifier contract of an ezkl job
+    /// settled on chain: the pinned one, `contracts/node_modules/solc`
+    /// after `npm ci --prefix contracts`, run by `node`. Without it ezkl
+    /// jobs are off chain only.
+    #[serde(default)]
+    pub solc_js: Option<PathBuf>,
 }
 
 fn default_ezkl_timeout() -> u64 {

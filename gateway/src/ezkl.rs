@@ -97,6 +97,19 @@ pub fn check_question(gw: &Gateway, meta: &DatasetMeta, q: &Question) -> Result<
                 .into(),
         ));
     }
+    if q.chain.is_some()
+        && gw
+            .config
+            .backends
+            .ezkl
+            .as_ref()
+            .and_then(|c| c.solc_js.as_ref())
+            .is_none()
+    {
+        return Err(Error::Unprocessable(
+            "this gateway settles no ezkl job on chain ([backends.ezkl] solc_js names no solc-js to compile its verifier contract)".into(),
+        ));
+    }
     if meta.ezkl_hash.as_deref().map(str::to_ascii_lowercase)
         != q.dataset.ezkl_hash.as_deref().map(str::to_ascii_lowercase)
     {
@@ -180,11 +193,24 @@ pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
     std::fs::write(model_file.path(), j.model_bytes).map_err(|e| Error::io("model file", e))?;
     let data = dataset_values(&j.dataset.values, j.secret.0);
     let binding = binding_limbs(j.nonce);
+    let on_chain = j.job.manifest.chain_job.is_some();
     let proved = b
-        .prove(&graph, model_file.path(), &data, &binding, &dataset_hash)
+        .prove(
+            &graph,
+            model_file.path(),
+            &data,
+            &binding,
+            &dataset_hash,
+            on_chain,
+        )
         .map_err(|e| refuse_over_rows(gw, j.job, e))?;
     // `prove` verified the proof, with the published dataset hash and this
     // job's binding as its instances, before the receipt is written.
+    let creation = if on_chain {
+        verifier_contract(gw, j.question, proved.solidity.as_deref())?
+    } else {
+        Vec::new()
+    };
     let mut timings = proved.timings.clone();
     timings.insert("total_s".into(), started.elapsed().as_secs_f64());
     let rows = j.meta.rows;
@@ -212,6 +238,34 @@ pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
         proof_system: ProofSystem::Ezkl,
         ezkl: Some(proved.proof),
     };
-    gw.store.put_receipt(&j.job.id, &receipt.to_json(), &[])?;
+    // An on-chain job keeps its verifier contract's creation code where a
+    // Groth16 job keeps its keys: the settlement deploys it.
+    gw.store.put_receipt(&j.job.id, &receipt.to_json(), &creation)?;
     Ok(timings)
+}
+
+/// The creation code of the verifier contract ezkl rendered for the key
+/// the job was proved with, compiled with the owner's solc-js: refused
+/// unless its runtime code hashes to the verifier the question pins (the
+/// researcher derived it from the question over their SRS; another SRS or
+/// graph renders another contract, which the contract would refuse).
+fn verifier_contract(gw: &Gateway, q: &Question, source: Option<&str>) -> Result<Vec<u8>> {
+    let solc = gw
+        .config
+        .backends
+        .ezkl
+        .as_ref()
+        .and_then(|c| c.solc_js.as_ref())
+        .ok_or_else(|| Error::Unprocessable("[backends.ezkl] solc_js is gone".into()))?;
+    let source =
+        source.ok_or_else(|| Error::Unprocessable("ezkl rendered no verifier contract".into()))?;
+    let v = zkgate_ezkl::compile_verifier(&gw.paths.root.join(solc), source).map_err(refuse)?;
+    let ours = v.code_hash_hex();
+    let pinned = q.ezkl_verifier.as_deref().unwrap_or_default();
+    if !ours.eq_ignore_ascii_case(pinned) {
+        return Err(Error::Unprocessable(format!(
+            "the question pins the verifier contract {pinned}; the key proved with here, over this gateway's SRS, renders {ours} (another SRS, or another ezkl): the contract would refuse the settlement"
+        )));
+    }
+    Ok(v.creation)
 }

@@ -589,7 +589,22 @@ async fn check_chain_job(
     // Taken or spent first (checked again under the lock): that answer
     // needs no chain.
     chain_job_free(&gw.store.jobs()?, &binding)?;
-    let (now, job) = crate::settle::check_job(&gw.paths, &conf, &binding, meta, who, q).await?;
+    // An ezkl job's last pinned circuit id is ezkl's hash of its nonce.
+    let ezkl_binding = if q.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
+        let b = crate::ezkl::backend(gw).ok_or_else(|| {
+            Error::Unprocessable("this gateway has no ezkl backend: ask with groth16".into())
+        })?;
+        let nonce = q.job_nonce();
+        let hash = tokio::task::spawn_blocking(move || b.binding_hash(nonce))
+            .await
+            .map_err(|e| Error::Crashed(e.to_string()))?
+            .map_err(|e| Error::Unprocessable(e.to_string()))?;
+        Some(hash)
+    } else {
+        None
+    };
+    let (now, job) =
+        crate::settle::check_job(&gw.paths, &conf, &binding, meta, who, q, ezkl_binding).await?;
     // The public circuit (no rows read) for the estimate and the
     // verifier's bundle, off the async runtime.
     let (g, meta, manifest) = (gw.clone(), meta.clone(), manifest.clone());

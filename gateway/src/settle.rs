@@ -106,8 +106,9 @@ fn chain_err(e: zkgate_chain::Error) -> Error {
 /// (whose escrow pays for it and who alone may have its result), is open,
 /// in time, was opened against this dataset's commitment and rows, for
 /// the question `q` (its hash) pinning the circuits `q` allows, and that
-/// `q` names this contract and the job's dataset. Returns the chain's time
-/// and the job as the chain has it.
+/// `q` names this contract and the job's dataset. `ezkl_binding`: for an
+/// ezkl question, ezkl's hash of its job nonce (its last pinned circuit
+/// id). Returns the chain's time and the job as the chain has it.
 pub async fn check_job(
     paths: &Paths,
     conf: &ChainConfig,
@@ -115,6 +116,7 @@ pub async fn check_job(
     meta: &DatasetMeta,
     who: &Researcher,
     q: &Question,
+    ezkl_binding: Option<Fr>,
 ) -> Result<(u64, zkgate_chain::settlement::JobView)> {
     let id = binding.job;
     let Some(mine) = who.address else {
@@ -179,8 +181,11 @@ pub async fn check_job(
             "on-chain job {id} was opened for another question than the one sent"
         )));
     }
-    let circuits =
-        zkgate_chain::settlement::circuits_of(q).map_err(|e| Error::BadRequest(e.to_string()))?;
+    let circuits = match ezkl_binding {
+        Some(b) => zkgate_chain::settlement::ezkl_circuits_of(q, b),
+        None => zkgate_chain::settlement::circuits_of(q),
+    }
+    .map_err(|e| Error::BadRequest(e.to_string()))?;
     if job.circuits != zkgate_chain::settlement::circuits_hash(&circuits) {
         return Err(Error::Unprocessable(format!(
             "on-chain job {id} pins other circuits than the question allows"
@@ -347,8 +352,23 @@ pub async fn settle(
         other => return Ok(Attempt::Refused(format!("on-chain job is {other:?}"))),
     }
     let receipt = Receipt::from_json(receipt)?;
-    let vks = zkgate_statement::groth16::keys_from_bytes(vk)?;
     let wallet = wallet_of(&conf, paths)?;
+    if receipt.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
+        return Ok(
+            match settle_ezkl(&s, &wallet, id, job.dataset_id, q, &receipt, vk).await {
+                Ok(done) => Attempt::Settled(record(
+                    done.tx,
+                    done.block,
+                    Some(done.gas_used),
+                    done.values,
+                )),
+                Err(zkgate_chain::Error::Reverted(r)) => Attempt::Refused(r),
+                Err(e @ zkgate_chain::Error::Receipt(_)) => Attempt::Refused(e.to_string()),
+                Err(e) => Attempt::Retry(e.to_string()),
+            },
+        );
+    }
+    let vks = zkgate_statement::groth16::keys_from_bytes(vk)?;
     let circuits = match zkgate_chain::settlement::circuits_of(q) {
         Ok(c) => c,
         Err(e) => return Ok(Attempt::Refused(e.to_string())),
@@ -365,6 +385,53 @@ pub async fn settle(
             Err(e) => Attempt::Retry(e.to_string()),
         },
     )
+}
+
+/// Settles ezkl job `id` on dataset `dataset`: publishes the dataset's
+/// ezkl hash if the contract has another (the gateway's wallet owns the
+/// dataset), deploys and adds the verifier contract from its creation
+/// code `creation` unless one with its code is there, then submits the
+/// proof. The binding comes from the proof's instances: the contract
+/// checks it against the job's pinned circuits.
+async fn settle_ezkl(
+    s: &Settlement,
+    wallet: &Wallet,
+    id: u64,
+    dataset: u64,
+    q: &Question,
+    receipt: &Receipt,
+    creation: &[u8],
+) -> zkgate_chain::Result<zkgate_chain::settlement::Settled> {
+    use zkgate_chain::settlement::{ezkl_calldata, ezkl_circuits};
+    use zkgate_statement::ezkl::felt_to_fr;
+    let bad = |what: String| zkgate_chain::Error::Receipt(what);
+    let proof = receipt
+        .ezkl
+        .as_ref()
+        .ok_or_else(|| bad("the receipt carries no ezkl proof".into()))?;
+    let code = q
+        .ezkl_verifier
+        .as_deref()
+        .and_then(|h| hex::decode(h.trim_start_matches("0x")).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| bad("the question pins no verifier contract".into()))?;
+    let dataset_hash = felt_to_fr(&proof.dataset_hash).map_err(|e| bad(e.to_string()))?;
+    let binding = proof.proof["instances"][0][1]
+        .as_str()
+        .ok_or_else(|| bad("the ezkl proof has no binding instance".into()))
+        .and_then(|f| felt_to_fr(f).map_err(|e| bad(e.to_string())))?;
+    if creation.is_empty() {
+        return Err(bad("the job kept no verifier contract".into()));
+    }
+    let published = s.ezkl_hash_of(dataset).await?;
+    if published != zkgate_chain::evm::fr_to_u256(&dataset_hash) {
+        s.publish_ezkl_hash(wallet, dataset, dataset_hash).await?;
+    }
+    s.add_ezkl_verifier(wallet, creation, B256::from(code))
+        .await?;
+    let circuits = ezkl_circuits(B256::from(code), dataset_hash, binding);
+    s.settle_ezkl(wallet, id, &circuits, ezkl_calldata(&proof.proof)?)
+        .await
 }
 
 /// Publishes the audit log's signed head on the contract `binding` names,

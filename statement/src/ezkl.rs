@@ -184,6 +184,29 @@ impl GraphSpec {
     }
 }
 
+/// An ezkl field element as ezkl writes it (32 bytes little-endian, hex)
+/// read as a field element; a value not below the modulus is refused.
+pub fn felt_to_fr(s: &str) -> Result<Fr> {
+    use ark_ff::{BigInteger, PrimeField};
+    let bad = || Error::Serialization(format!("`{s}` is not an ezkl field element"));
+    let mut b = hex::decode(s.trim_start_matches("0x")).map_err(|_| bad())?;
+    if b.len() != 32 {
+        return Err(bad());
+    }
+    b.reverse();
+    let x = Fr::from_be_bytes_mod_order(&b);
+    if x.into_bigint().to_bytes_be() != b {
+        return Err(bad());
+    }
+    Ok(x)
+}
+
+/// A field element as ezkl writes it (the inverse of [`felt_to_fr`]).
+pub fn fr_to_felt(x: Fr) -> String {
+    use ark_ff::{BigInteger, PrimeField};
+    hex::encode(x.into_bigint().to_bytes_le())
+}
+
 /// The ezkl part of a receipt.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EzklProof {
@@ -244,6 +267,19 @@ mod tests {
         });
         assert_eq!(back, big);
         assert_ne!(binding_limbs(nonce + Fr::from(1u8)), limbs);
+    }
+
+    #[test]
+    fn felts_read_little_endian_and_refuse_non_elements() {
+        let x = Fr::from(0x603cu64);
+        assert_eq!(fr_to_felt(x), format!("3c60{}", "0".repeat(60)));
+        assert_eq!(felt_to_fr(&fr_to_felt(x)).unwrap(), x);
+        let big = Fr::from_be_bytes_mod_order(&[0xab; 32]);
+        assert_eq!(felt_to_fr(&fr_to_felt(big)).unwrap(), big);
+        // The modulus itself, and malformed strings.
+        assert!(felt_to_fr(&"ff".repeat(32)).is_err());
+        assert!(felt_to_fr("3c60").is_err());
+        assert!(felt_to_fr(&"zz".repeat(32)).is_err());
     }
 
     #[test]

@@ -186,6 +186,12 @@ pub struct Question {
     /// The proof system the job must be proved with (omitted: Groth16).
     #[serde(default, skip_serializing_if = "ProofSystem::is_default")]
     pub proof_system: ProofSystem,
+    /// For an ezkl question settled on chain: the keccak-256 hash of the
+    /// runtime code of the verifier contract ezkl renders for the
+    /// question's graph over the researcher's SRS (`0x` and 64 hex
+    /// digits), which the job pins (`crate::ezkl::chain_circuits`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ezkl_verifier: Option<String>,
 }
 
 /// The first field in which a receipt answers another question.
@@ -265,6 +271,7 @@ impl Question {
             ceremony: None,
             chain: None,
             proof_system: ProofSystem::Groth16,
+            ezkl_verifier: None,
         }
     }
 
@@ -375,13 +382,26 @@ impl Question {
                         .into(),
                 );
             }
-            if self.ceremony.is_some() || self.chain.is_some() {
-                return bad(
-                    "an ezkl question has no ceremony keys and is not settled on chain".into(),
-                );
+            if self.ceremony.is_some() {
+                return bad("an ezkl question has no ceremony keys".into());
             }
-        } else if self.dataset.ezkl_hash.is_some() {
-            return bad("only an ezkl question names an ezkl hash".into());
+            match (&self.chain, &self.ezkl_verifier) {
+                (Some(_), None) => {
+                    return bad("an ezkl question settled on chain pins its verifier contract's code hash (`ezkl_verifier`: `zkgate ezkl verifier`)".into())
+                }
+                (None, Some(_)) => {
+                    return bad("only an ezkl question settled on chain pins a verifier contract".into())
+                }
+                (Some(_), Some(v)) => {
+                    let h = v.strip_prefix("0x").unwrap_or(v);
+                    if h.len() != 64 || hex::decode(h).is_err() {
+                        return bad("`ezkl_verifier` is a code hash: 0x and 64 hex digits".into());
+                    }
+                }
+                (None, None) => {}
+            }
+        } else if self.dataset.ezkl_hash.is_some() || self.ezkl_verifier.is_some() {
+            return bad("only an ezkl question names an ezkl hash or verifier".into());
         }
         let e = &self.expected_circuit;
         let pinned = Question::new(
