@@ -167,10 +167,9 @@ pub fn ezkl_circuits(code_hash: B256, dataset_hash: Fr, binding: Fr) -> Vec<Fr> 
 /// being ezkl's hash of its nonce's limbs.
 pub fn ezkl_circuits_of(q: &zkgate_statement::Question, binding: Fr) -> Result<Vec<Fr>> {
     let bad = |what: &str| Error::Receipt(format!("question: {what}"));
-    let code = q
-        .ezkl_verifier
-        .as_deref()
-        .ok_or_else(|| bad("an ezkl question settled on chain pins its verifier (`ezkl_verifier`)"))?;
+    let code = q.ezkl_verifier.as_deref().ok_or_else(|| {
+        bad("an ezkl question settled on chain pins its verifier (`ezkl_verifier`)")
+    })?;
     let code = hex::decode(code.trim_start_matches("0x"))
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok())
@@ -198,7 +197,9 @@ pub fn ezkl_calldata(proof: &serde_json::Value) -> Result<Vec<u8>> {
         .ok_or_else(|| bad("no instances"))?
         .iter()
         .map(|f| {
-            let f = f.as_str().ok_or_else(|| bad("an instance is not a string"))?;
+            let f = f
+                .as_str()
+                .ok_or_else(|| bad("an instance is not a string"))?;
             let x = zkgate_statement::ezkl::felt_to_fr(f).map_err(|e| bad(&e.to_string()))?;
             Ok(fr_u256(&x))
         })
@@ -650,7 +651,11 @@ impl Settlement {
             .contract
             .ok_or_else(|| Error::Chain("the verifier's deployment created no contract".into()))?;
         let added = self
-            .send(from, S::addEzklVerifierCall { verifier_: address }, U256::ZERO)
+            .send(
+                from,
+                S::addEzklVerifierCall { verifier_: address },
+                U256::ZERO,
+            )
             .await?;
         match self.ezkl_verifier_of(code).await? {
             Some(a) => Ok((a, code, r.gas_used + added.gas_used)),

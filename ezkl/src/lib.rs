@@ -159,7 +159,10 @@ pub fn compile_verifier(solc_js: &Path, source: &str) -> Result<EvmVerifier> {
         .ok_or_else(|| {
             Error::Driver(format!(
                 "solc-js gave no reply: {}",
-                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or_default()
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
             ))
         })?;
     if let Some(e) = v["error"].as_str() {
@@ -330,7 +333,10 @@ impl Backend {
         let source = v["solidity"]
             .as_str()
             .ok_or_else(|| Error::Driver("no verifier in the reply".into()))?;
-        Ok((source.to_string(), v["logrows"].as_u64().unwrap_or_default() as u32))
+        Ok((
+            source.to_string(),
+            v["logrows"].as_u64().unwrap_or_default() as u32,
+        ))
     }
 
     /// Writes a local SRS of `2^logrows` points into the SRS directory

@@ -240,7 +240,8 @@ pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
     };
     // An on-chain job keeps its verifier contract's creation code where a
     // Groth16 job keeps its keys: the settlement deploys it.
-    gw.store.put_receipt(&j.job.id, &receipt.to_json(), &creation)?;
+    gw.store
+        .put_receipt(&j.job.id, &receipt.to_json(), &creation)?;
     Ok(timings)
 }
 

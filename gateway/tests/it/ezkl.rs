@@ -46,6 +46,7 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
         timeout_s: 900,
         memory_mb: 0,
         max_constraints: 400_000,
+        solc_js: None,
     };
     let mut config = Config::default();
     config.backends.ezkl = Some(ezkl);
@@ -192,6 +193,292 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
         .unwrap()
         .unwrap_err();
     assert!(why.contains("model_output_scales"), "{why}");
+    gw.stop().await;
+}
+
+/// The pinned solc-js (`npm ci --prefix contracts`).
+fn solc_js() -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../contracts/node_modules/solc");
+    assert!(
+        p.join("package.json").exists(),
+        "run `npm ci --prefix contracts` first: {} is missing",
+        p.display()
+    );
+    p
+}
+
+/// An ezkl job settled on the gateway's embedded chain: the researcher
+/// derives the verifier contract from the question and pins its code hash
+/// with the dataset's ezkl hash and the job's binding; the gateway proves,
+/// deploys that verifier, publishes the dataset's ezkl hash and settles;
+/// the contract pays the owner and keeps the values. Then the verifier
+/// contract refuses a changed value, dataset hash and binding, and the
+/// settlement contract refuses the proof replayed for another job and a
+/// Groth16 settlement of an ezkl job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ezkl_job_settles_on_chain_through_the_verifier_its_question_pins() {
+    use zkgate_chain::abi::{Halo2Verifier, Status};
+    use zkgate_chain::alloy_primitives::{Address, Bytes, B256, U256};
+    use zkgate_chain::alloy_sol_types::SolCall;
+    use zkgate_chain::settlement::{ezkl_calldata, ezkl_circuits_of, OpenJob};
+    use zkgate_chain::{Chain, Settlement, Wallet};
+    use zkgate_gateway::settle::ChainConfig;
+    use zkgate_statement::ezkl::{felt_to_fr, GraphSpec};
+
+    let Some(python) = python() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("gw");
+    let mut config = Config::default();
+    config.backends.ezkl = Some(EzklConfig {
+        python: python.clone(),
+        srs_dir: "srs".into(),
+        timeout_s: 900,
+        memory_mb: 0,
+        max_constraints: 400_000,
+        solc_js: Some(solc_js()),
+    });
+    common::init_permissive(&root, &config);
+    let paths = Paths::new(&root);
+    // The researcher's own ezkl, over the same (public) SRS file.
+    let backend = zkgate_ezkl::Backend {
+        python,
+        srs_dir: root.join("srs"),
+        timeout: Duration::from_secs(900),
+        memory_mb: 0,
+    };
+    backend.make_srs(15).unwrap();
+    let csv = tmp.path().join("tab.csv");
+    head("data/tabular.csv", 4, &csv);
+    let (token, meta) = {
+        let store = Store::open(&paths.db()).unwrap();
+        let vault = Vault::open(&paths, None).unwrap();
+        let schema = zkgate_zkml::dataset::declared_schema(&csv).unwrap();
+        let meta = setup::import_dataset(&paths, &store, &vault, &csv, "tab", &schema, 0).unwrap();
+        (
+            setup::add_researcher(&store, "alice", "", 0, None).unwrap(),
+            meta,
+        )
+    };
+    let owner = Wallet::dev(0).unwrap();
+    let researcher = Wallet::dev(1).unwrap();
+    let chain = Chain::embedded(&paths.chain_state()).unwrap();
+    let (s, _) = Settlement::deploy(chain, &owner).await.unwrap();
+    ChainConfig {
+        contract: s.address(),
+        chain_id: s.chain().chain_id().await.unwrap(),
+        rpc: None,
+        key_file: None,
+        ca_file: None,
+        dev_account: Some(0),
+    }
+    .save(&paths.root)
+    .unwrap();
+    let price = U256::from(7_000u64);
+    let commitment = zkgate_statement::field::fr_from_hex(&meta.commitment).unwrap();
+    let (dataset_id, _) = s
+        .register_dataset(&owner, commitment, meta.rows, B256::ZERO, price)
+        .await
+        .unwrap();
+
+    let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
+    let ca = std::fs::read(paths.tls_cert()).unwrap();
+    let client = Client::new(&gw.base, &token, Some(&ca)).unwrap();
+    client.register_address(&researcher).await.unwrap().unwrap();
+    let published = client.datasets().await.unwrap().unwrap();
+    let hash = published[0].ezkl_hash.clone().expect("an ezkl hash");
+
+    // The researcher's question, its verifier derived from it.
+    let model_path = fixture("models/linreg.onnx");
+    let model = std::fs::read(&model_path).unwrap();
+    let pin = |nonce_seed: u8| {
+        let chain_pin = zkgate_statement::question::ChainPin {
+            chain_id: 31337,
+            contract: s.address().to_string(),
+            dataset_id,
+            researcher: researcher.address().to_string(),
+        };
+        let m = common::tabular("tab", Aggregate::Sum);
+        zkgate_gateway::question::ask(
+            &published[0],
+            &m,
+            &model,
+            0,
+            Some(chain_pin),
+            [nonce_seed; 32],
+        )
+        .unwrap()
+        .with_ezkl(&hash)
+    };
+    let mut q = pin(5);
+    q.chain.as_mut().unwrap().chain_id = s.chain().chain_id().await.unwrap();
+    // Without the verifier's code hash, an on-chain ezkl question is refused.
+    assert!(q
+        .check_self()
+        .unwrap_err()
+        .to_string()
+        .contains("ezkl_verifier"));
+    let graph = GraphSpec::new(&q.expected_circuit, q.dataset.rows).unwrap();
+    let (source, logrows) = backend.verifier_source(&graph, &model_path).unwrap();
+    assert_eq!(logrows, 15);
+    let verifier = zkgate_ezkl::compile_verifier(&solc_js(), &source).unwrap();
+    assert!(
+        verifier.runtime.len() < 24_576,
+        "{} bytes",
+        verifier.runtime.len()
+    );
+    q.ezkl_verifier = Some(verifier.code_hash_hex());
+    q.check_self().unwrap();
+    let open = |q: &zkgate_statement::Question, binding| {
+        let circuits = ezkl_circuits_of(q, binding).unwrap();
+        let (s, researcher) = (&s, &researcher);
+        let question = B256::from(q.hash());
+        async move {
+            let deadline = s.chain().now().await.unwrap() + 3600;
+            let o = OpenJob {
+                dataset: dataset_id,
+                commitment,
+                question,
+                circuits,
+                verifier: B256::ZERO,
+                deadline,
+                value: U256::from(10_000u64),
+            };
+            s.open_job(researcher, &o).await.unwrap().0
+        }
+    };
+    let binding = backend.binding_hash(q.job_nonce()).unwrap();
+    let job_id = open(&q, binding).await;
+
+    let mut m = common::tabular("tab", Aggregate::Sum);
+    m.question = Some(q.clone());
+    m.columns = Some(q.columns.clone());
+    m.chain_job = Some(job_id);
+    let researcher_before = s.chain().balance(researcher.address()).await.unwrap();
+    let job = client.submit(&m, model.clone()).await.unwrap().unwrap();
+    let end = wait_end(&client, &job.id, Duration::from_secs(900)).await;
+    assert_eq!(
+        end.state,
+        JobState::Done,
+        "{:?} {:?}",
+        end.error,
+        end.settlement
+    );
+    let settled = match end.settlement.clone() {
+        Some(zkgate_client::api::SettlementRecord::Settled(t)) => t,
+        other => panic!("{other:?}"),
+    };
+    eprintln!("ezkl settlement: gas {:?}", settled.gas_used);
+    let view = s.job(job_id).await.unwrap();
+    assert_eq!(view.status, Status::Settled);
+    let text = client.receipt(&job.id).await.unwrap().unwrap();
+    let r = Receipt::from_json(&text).unwrap();
+    let on_chain = s.result(job_id).await.unwrap();
+    let want: Vec<U256> = zkgate_chain::settlement::values_as_words(
+        &r.values
+            .iter()
+            .map(|v| v.parse().unwrap())
+            .collect::<Vec<i128>>(),
+    );
+    assert_eq!(on_chain, want);
+    // The owner was paid the price, the rest went back.
+    assert_eq!(
+        s.chain().balance(researcher.address()).await.unwrap(),
+        researcher_before + U256::from(10_000u64 - 7_000)
+    );
+    // The receipt checks offline too.
+    assert!(matches!(
+        zkgate_ezkl::verify_receipt(&backend, &q, &r, &model_path).unwrap(),
+        Ok(zkgate_ezkl::Checked::Valid { .. })
+    ));
+
+    // The verifier contract itself: the proof's instances pass, a changed
+    // value, dataset hash or binding does not.
+    let proof = &r.ezkl.as_ref().unwrap().proof;
+    let code = zkgate_chain::settlement::ezkl_code_id(B256::from(verifier.code_hash()));
+    let deployed: Address = s.ezkl_verifier_of(code).await.unwrap().unwrap();
+    let call_with = |k: usize, delta: u64| {
+        let mut c =
+            Halo2Verifier::verifyProofCall::abi_decode(&ezkl_calldata(proof).unwrap()).unwrap();
+        if delta > 0 {
+            c.instances[k] += U256::from(delta);
+        }
+        Bytes::from(c.abi_encode())
+    };
+    let accepts = |data: Bytes| {
+        let chain = s.chain();
+        async move {
+            match chain.call(deployed, data).await {
+                Ok(out) => out.len() == 32 && out[31] == 1,
+                Err(_) => false,
+            }
+        }
+    };
+    assert!(accepts(call_with(0, 0)).await, "the proof as made");
+    assert!(!accepts(call_with(2, 1)).await, "a changed value");
+    assert!(!accepts(call_with(0, 1)).await, "another dataset hash");
+    assert!(!accepts(call_with(1, 1)).await, "another binding");
+
+    // Another job on the same verifier and dataset (another question,
+    // another nonce): the first job's proof cannot settle it, as it is or
+    // rebound to the new binding.
+    let q2 = {
+        let mut q2 = pin(6);
+        q2.chain.as_mut().unwrap().chain_id = s.chain().chain_id().await.unwrap();
+        q2.ezkl_verifier = q.ezkl_verifier.clone();
+        q2
+    };
+    let binding2 = backend.binding_hash(q2.job_nonce()).unwrap();
+    assert_ne!(binding2, binding);
+    let job2 = open(&q2, binding2).await;
+    let circuits2 = ezkl_circuits_of(&q2, binding2).unwrap();
+    let circuits1 = ezkl_circuits_of(&q, binding).unwrap();
+    let e = s
+        .settle_ezkl(&owner, job2, &circuits1, ezkl_calldata(proof).unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("BadCircuits"), "{e}");
+    let e = s
+        .settle_ezkl(&owner, job2, &circuits2, ezkl_calldata(proof).unwrap())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("BadCircuits"), "{e}");
+    let mut rebound =
+        Halo2Verifier::verifyProofCall::abi_decode(&ezkl_calldata(proof).unwrap()).unwrap();
+    rebound.instances[1] = zkgate_chain::evm::fr_to_u256(&binding2);
+    let e = s
+        .settle_ezkl(&owner, job2, &circuits2, rebound.abi_encode())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("InvalidProof"), "{e}");
+    // A Groth16 settlement of the ezkl job, under a bundle whose circuit id
+    // is the ezkl tag, is refused before any key is read.
+    let e = s
+        .settle_shards(&owner, job2, B256::ZERO, &circuits2, Vec::new(), Vec::new())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("BadCircuits"), "{e}");
+    // The dataset's ezkl hash is the owner's to publish.
+    let other = felt_to_fr(&hash).unwrap() + zkgate_statement::Fr::from(1u64);
+    assert!(s
+        .publish_ezkl_hash(&researcher, dataset_id, other)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("NotOwner"));
+    // The owner republishing another hash stops the open job settling.
+    s.publish_ezkl_hash(&owner, dataset_id, other)
+        .await
+        .unwrap();
+    let mut ok2 = rebound.clone();
+    ok2.instances[0] = zkgate_chain::evm::fr_to_u256(&other);
+    let e = s
+        .settle_ezkl(&owner, job2, &circuits2, ok2.abi_encode())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("BadCircuits"), "{e}");
+    assert_eq!(s.job(job2).await.unwrap().status, Status::Open);
     gw.stop().await;
 }
 
