@@ -114,6 +114,29 @@ impl OpenJob {
     }
 }
 
+impl OpenJob {
+    /// The job an ezkl question asks for (its circuits: [`ezkl_circuits_of`]
+    /// with `binding`, ezkl's hash of its nonce).
+    pub fn for_ezkl_question(
+        q: &zkgate_statement::Question,
+        binding: Fr,
+        dataset: u64,
+        deadline: u64,
+        value: U256,
+    ) -> Result<OpenJob> {
+        let f = |h: &str| fr_from_hex(h).map_err(|e| Error::Receipt(format!("question: {e}")));
+        Ok(OpenJob {
+            dataset,
+            commitment: f(&q.dataset.commitment)?,
+            question: B256::from(q.hash()),
+            circuits: ezkl_circuits_of(q, binding)?,
+            verifier: B256::ZERO,
+            deadline,
+            value,
+        })
+    }
+}
+
 /// What the contract keeps of a job's circuit ids: keccak256 of them
 /// packed.
 pub fn circuits_hash(circuits: &[Fr]) -> B256 {

@@ -199,6 +199,10 @@ pub struct OpenArgs {
     /// names a bundle of the question's circuits at settlement).
     #[arg(long)]
     verifier: Option<B256>,
+    /// For an ezkl question: your ezkl, which hashes the job's nonce into
+    /// the binding the job pins.
+    #[command(flatten)]
+    ezkl: crate::ezkl::EzklArgs,
 }
 
 #[derive(Args)]
@@ -311,14 +315,25 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                     Some(v) => U256::from(v),
                     None => s.price_of(pin.dataset_id).await?,
                 };
-                let o = zkgate_chain::settlement::OpenJob {
-                    verifier: a.verifier.unwrap_or(B256::ZERO),
-                    ..zkgate_chain::settlement::OpenJob::for_question(
+                let o = if q.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
+                    let binding = a.ezkl.backend()?.binding_hash(q.job_nonce())?;
+                    zkgate_chain::settlement::OpenJob::for_ezkl_question(
                         &q,
+                        binding,
                         pin.dataset_id,
                         deadline,
                         value,
                     )?
+                } else {
+                    zkgate_chain::settlement::OpenJob {
+                        verifier: a.verifier.unwrap_or(B256::ZERO),
+                        ..zkgate_chain::settlement::OpenJob::for_question(
+                            &q,
+                            pin.dataset_id,
+                            deadline,
+                            value,
+                        )?
+                    }
                 };
                 let (id, r) = s.open_job(&researcher, &o).await?;
                 print(serde_json::json!({

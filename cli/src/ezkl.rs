@@ -22,6 +22,11 @@ pub struct EzklArgs {
     /// Longest ezkl may run, seconds.
     #[arg(long, default_value_t = 3600)]
     pub ezkl_timeout_s: u64,
+    /// The solc-js package that compiles an ezkl verifier contract (the
+    /// pinned one: `contracts/node_modules/solc` after `npm ci --prefix
+    /// contracts`), run by `node`: for ezkl jobs settled on chain.
+    #[arg(long, env = "ZKGATE_SOLC_JS")]
+    pub solc_js: Option<PathBuf>,
 }
 
 impl EzklArgs {
@@ -39,6 +44,34 @@ impl EzklArgs {
     }
 }
 
+impl EzklArgs {
+    /// The verifier contract ezkl renders for question `q`'s graph of
+    /// `model` over this SRS, compiled with the pinned solc-js.
+    pub fn verifier(
+        &self,
+        q: &zkgate_statement::Question,
+        model: &[u8],
+    ) -> Result<(zkgate_ezkl::EvmVerifier, String, u32)> {
+        let Some(solc) = &self.solc_js else {
+            bail!("an ezkl job settled on chain pins the verifier contract it derives here: give --solc-js (contracts/node_modules/solc after `npm ci --prefix contracts`)");
+        };
+        let graph = zkgate_statement::ezkl::GraphSpec::new(&q.expected_circuit, q.dataset.rows)?;
+        let file = tempfile::NamedTempFile::new()?;
+        std::fs::write(file.path(), model)?;
+        let (source, logrows) = self.backend()?.verifier_source(&graph, file.path())?;
+        let v = zkgate_ezkl::compile_verifier(solc, &source)?;
+        Ok((v, source, logrows))
+    }
+
+    /// Pins the verifier contract of on-chain ezkl question `q`.
+    pub fn pin_verifier(&self, q: &mut zkgate_statement::Question, model: &[u8]) -> Result<()> {
+        let (v, _, _) = self.verifier(q, model)?;
+        q.ezkl_verifier = Some(v.code_hash_hex());
+        q.check_self()?;
+        Ok(())
+    }
+}
+
 /// `zkgate ezkl`.
 #[derive(Subcommand)]
 pub enum EzklCmd {
@@ -51,6 +84,28 @@ pub enum EzklCmd {
         /// The circuit size, as a power of two.
         #[arg(long)]
         logrows: u32,
+    },
+    /// Derive the verifier contract of an ezkl question (its graph over
+    /// your SRS, the key made as the prover makes it, rendered by ezkl and
+    /// compiled with the pinned solc-js): prints its code hash, which an
+    /// on-chain ezkl job pins (`ezkl_verifier`). `zkgate submit
+    /// --proof-system ezkl --chain-dataset` does this itself.
+    Verifier {
+        #[command(flatten)]
+        ezkl: EzklArgs,
+        /// The question (JSON).
+        #[arg(long)]
+        question: PathBuf,
+        /// The model it names.
+        #[arg(long)]
+        model: PathBuf,
+        /// Write the contract's Solidity source and its creation code
+        /// (hex) into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Rewrite the question with the code hash pinned.
+        #[arg(long)]
+        pin: bool,
     },
 }
 
@@ -65,16 +120,103 @@ pub fn run(cmd: EzklCmd) -> Result<()> {
             );
             Ok(())
         }
+        EzklCmd::Verifier {
+            ezkl,
+            question,
+            model,
+            out,
+            pin,
+        } => {
+            let text = std::fs::read(&question)
+                .with_context(|| format!("reading {}", question.display()))?;
+            let mut q: zkgate_statement::Question = serde_json::from_slice(&text)?;
+            let model_bytes =
+                std::fs::read(&model).with_context(|| format!("reading {}", model.display()))?;
+            let (v, source, logrows) = ezkl.verifier(&q, &model_bytes)?;
+            if let Some(dir) = &out {
+                std::fs::create_dir_all(dir)?;
+                std::fs::write(dir.join("Verifier.sol"), &source)?;
+                std::fs::write(dir.join("Verifier.bin"), hex::encode(&v.creation))?;
+            }
+            println!(
+                "{}",
+                serde_json::json!({
+                    "code_hash": v.code_hash_hex(),
+                    "logrows": logrows,
+                    "runtime_bytes": v.runtime.len(),
+                    "compiler": v.compiler,
+                })
+            );
+            if pin {
+                q.ezkl_verifier = Some(v.code_hash_hex());
+                q.check_self()?;
+                std::fs::write(&question, q.to_json())
+                    .with_context(|| format!("writing {}", question.display()))?;
+            }
+            Ok(())
+        }
     }
 }
 
+/// Whether on-chain job `id` settled with `receipt` for question `q`: its
+/// question, its verifier (the code the question pins) and its values.
+fn settled_on_chain(
+    s: &zkgate_chain::Settlement,
+    id: u64,
+    q: &zkgate_statement::Question,
+    receipt: &zkgate_statement::Receipt,
+) -> Result<std::result::Result<(), String>> {
+    use zkgate_chain::alloy_primitives::B256;
+    let rt = tokio::runtime::Runtime::new()?;
+    let (job, values) =
+        rt.block_on(async { Ok::<_, anyhow::Error>((s.job(id).await?, s.result(id).await?)) })?;
+    if job.status != zkgate_chain::abi::Status::Settled {
+        return Ok(Err(format!(
+            "on-chain job {id} is not settled ({:?})",
+            job.status
+        )));
+    }
+    if job.question != B256::from(q.hash()) {
+        return Ok(Err(format!(
+            "on-chain job {id} was opened for another question"
+        )));
+    }
+    let code = q
+        .ezkl_verifier
+        .as_deref()
+        .and_then(|h| hex::decode(h.trim_start_matches("0x")).ok())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .map(|b| zkgate_chain::settlement::ezkl_code_id(B256::from(b)));
+    let named = code.map(|c| B256::from(zkgate_chain::evm::word(&c)));
+    if named != Some(job.verifier) {
+        return Ok(Err(format!(
+            "on-chain job {id} settled under verifier {}, not the one the question pins",
+            job.verifier
+        )));
+    }
+    let ours: Vec<i128> = receipt
+        .values
+        .iter()
+        .map(|v| v.parse())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| anyhow::anyhow!("the receipt's values are not integers"))?;
+    if values != zkgate_chain::settlement::values_as_words(&ours) {
+        return Ok(Err(format!(
+            "on-chain job {id} settled with other values than the receipt's"
+        )));
+    }
+    Ok(Ok(()))
+}
+
 /// `zkgate verify` of an ezkl receipt: needs the question, the model and
-/// ezkl. Prints the verdict; returns whether the receipt is valid.
+/// ezkl; with `chain`, also that the on-chain job settled with it. Prints
+/// the verdict; returns whether the receipt is valid.
 pub fn verify(
     receipt: &zkgate_statement::Receipt,
     question: Option<&Path>,
     model: Option<&Path>,
     ezkl: &EzklArgs,
+    chain: Option<(zkgate_chain::Settlement, u64)>,
     json: bool,
 ) -> Result<bool> {
     let (Some(qp), Some(model)) = (question, model) else {
@@ -84,7 +226,14 @@ pub fn verify(
         &std::fs::read(qp).with_context(|| format!("reading {}", qp.display()))?,
     )?;
     let backend = ezkl.backend()?;
-    let outcome = zkgate_ezkl::verify_receipt(&backend, &q, receipt, model)?;
+    let mut outcome = zkgate_ezkl::verify_receipt(&backend, &q, receipt, model)?;
+    let mut settled = None;
+    if let (Ok(_), Some((s, id))) = (&outcome, &chain) {
+        match settled_on_chain(s, *id, &q, receipt)? {
+            Ok(()) => settled = Some(*id),
+            Err(why) => outcome = Err(why),
+        }
+    }
     let srs = match &outcome {
         Ok(zkgate_ezkl::Checked::Valid { srs_sha256, .. }) => Some(srs_sha256.clone()),
         _ => None,
@@ -102,6 +251,7 @@ pub fn verify(
                 "invalid": outcome.as_ref().err(),
                 "result": receipt.result,
                 "srs_sha256": srs,
+                "settled_on_chain_job": settled,
                 "unchecked": unchecked,
             })
         );
@@ -113,6 +263,9 @@ pub fn verify(
                     "  verified with the SRS of sha256 {}",
                     srs.unwrap_or_default()
                 );
+                if let Some(id) = settled {
+                    println!("  settled on chain as job {id}, with these values, under the verifier the question pins");
+                }
                 for u in unchecked {
                     println!("  not checked: {u}");
                 }

@@ -509,11 +509,16 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
         .with_context(|| format!("reading {}", a.receipt.display()))?;
     if let Ok(r) = zkgate_statement::Receipt::from_json(&text) {
         if r.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
+            let chain = match a.chain_job {
+                Some(job) => Some((a.chain.target()?.settlement()?, job)),
+                None => None,
+            };
             return ezkl::verify(
                 &r,
                 a.question.as_deref(),
                 a.model.as_deref(),
                 &a.ezkl,
+                chain,
                 a.json,
             );
         }

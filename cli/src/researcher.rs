@@ -190,8 +190,13 @@ pub struct SubmitArgs {
     /// An ezkl receipt is checked with `zkgate verify --question --model
     /// --ezkl-python --ezkl-srs-dir`.
     #[arg(long, default_value = "groth16", value_parser = ["groth16", "ezkl"],
-          conflicts_with_all = ["chain_dataset", "chain_job", "federation", "bounty", "ceremony_key", "kept_ceremony_key"])]
+          conflicts_with_all = ["federation", "bounty", "ceremony_key", "kept_ceremony_key"])]
     proof_system: String,
+    /// With `--proof-system ezkl --chain-dataset`: your ezkl (and SRS, and
+    /// solc-js), to derive the verifier contract the job pins and the
+    /// job's binding.
+    #[command(flatten)]
+    ezkl: crate::ezkl::EzklArgs,
 }
 
 /// The researcher's question for `manifest` over the dataset as the
@@ -204,8 +209,9 @@ fn write_question(
     allow_suppression: u64,
     ceremony: &[Vec<u8>],
     chain: Option<zkgate_statement::question::ChainPin>,
-    ezkl: bool,
+    ezkl: Option<&crate::ezkl::EzklArgs>,
 ) -> Result<zkgate_statement::Question> {
+    let on_chain = chain.is_some();
     let rt = tokio::runtime::Runtime::new()?;
     let meta = rt
         .block_on(async { ok(client.dataset(&manifest.dataset).await) })?
@@ -216,12 +222,12 @@ fn write_question(
         &meta,
         manifest,
         model,
-        if ezkl { 0 } else { allow_suppression },
+        if ezkl.is_some() { 0 } else { allow_suppression },
         chain,
         rand::random(),
     )
     .context("compiling the question's circuit from the published schema")?;
-    if ezkl {
+    if let Some(args) = ezkl {
         let hash = meta.ezkl_hash.as_deref().ok_or_else(|| {
             anyhow::anyhow!(
                 "the gateway publishes no ezkl hash for `{}`: it has no ezkl backend",
@@ -229,6 +235,9 @@ fn write_question(
             )
         })?;
         q = q.with_ezkl(hash);
+        if on_chain {
+            args.pin_verifier(&mut q, model)?;
+        }
         q.check_self()?;
     }
     // The keys are pinned by their verifying keys; the contribution hash
@@ -295,9 +304,17 @@ fn open_job(
             Some(v) => zkgate_chain::alloy_primitives::U256::from(v),
             None => s.price_of(dataset_id).await?,
         };
-        let o = zkgate_chain::settlement::OpenJob {
-            verifier: a.verifier.unwrap_or_default(),
-            ..zkgate_chain::settlement::OpenJob::for_question(q, dataset_id, deadline, value)?
+        let o = if q.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
+            // The job's last pinned circuit id is ezkl's hash of its nonce.
+            let binding = a.ezkl.backend()?.binding_hash(q.job_nonce())?;
+            zkgate_chain::settlement::OpenJob::for_ezkl_question(
+                q, binding, dataset_id, deadline, value,
+            )?
+        } else {
+            zkgate_chain::settlement::OpenJob {
+                verifier: a.verifier.unwrap_or_default(),
+                ..zkgate_chain::settlement::OpenJob::for_question(q, dataset_id, deadline, value)?
+            }
         };
         let (id, _) = s.open_job(&researcher, &o).await?;
         Ok((id, value))
@@ -467,7 +484,7 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
                 a.allow_suppression,
                 &pinned,
                 pin,
-                a.proof_system == "ezkl",
+                (a.proof_system == "ezkl").then_some(&a.ezkl),
             )?;
             if !a.dry_run {
                 std::fs::write(&question_out, q.to_json())

@@ -317,6 +317,16 @@ def timed(t):
     return step
 
 
+def canonical(settings):
+    """ezkl's settings with the lists it fills from hash sets sorted: their
+    order sets the circuit's column layout, so unsorted, two calibrations
+    of one graph can make different keys (and verifier contracts)."""
+    for key in ("required_range_checks", "required_lookups"):
+        if isinstance(settings.get(key), list):
+            settings[key] = sorted(settings[key], key=lambda x: json.dumps(x, sort_keys=True))
+    return settings
+
+
 def job_settings(req, t):
     """The job graph and ezkl's settings for it, calibrated on rows drawn
     from the declared schema (never the dataset's), and the SRS file of
@@ -334,7 +344,9 @@ def job_settings(req, t):
     input_json(p("calibration.json"), calibration_data(spec) + salt0, [0] * spec["binding_len"])
     step("calibrate_s", ezkl.calibrate_settings, p("calibration.json"), p("job.onnx"), p("settings.json"),
          "resources", scales=[spec["input_scale"]], max_logrows=spec.get("max_logrows", 24))
-    settings = json.load(open(p("settings.json")))
+    settings = canonical(json.load(open(p("settings.json"))))
+    with open(p("settings.json"), "w") as fh:
+        json.dump(settings, fh)
     ra = settings["run_args"]
     if ra["input_scale"] != spec["input_scale"] or ra["param_scale"] != spec["param_scale"]:
         fail("calibration moved the scales to %s/%s" % (ra["input_scale"], ra["param_scale"]))

@@ -235,6 +235,13 @@ impl Backend {
         let driver = work.path().join("zkgate_ezkl.py");
         std::fs::write(&driver, DRIVER).map_err(|e| Error::Io(format!("{e}")))?;
         request["work"] = json!(work.path());
+        // The driver runs in its work directory: paths are made absolute.
+        for key in ["srs_dir", "model"] {
+            if let Some(p) = request[key].as_str().map(PathBuf::from) {
+                let p = std::path::absolute(&p).map_err(|e| Error::Io(format!("{e}")))?;
+                request[key] = json!(p);
+            }
+        }
         let req = work.path().join("request.json");
         std::fs::write(&req, request.to_string()).map_err(|e| Error::Io(format!("{e}")))?;
         let out_path = work.path().join("stdout");

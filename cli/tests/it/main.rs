@@ -8,6 +8,7 @@ mod chain;
 mod cli;
 mod cluster;
 mod common;
+mod ezkl;
 mod federation;
 mod gateway;
 mod inspect;

@@ -362,7 +362,16 @@ fn the_published_json_schema_names_every_field() {
     };
     assert!(ezkl.get("proof_system").is_some());
     assert!(ezkl["dataset"].get("ezkl_hash").is_some());
-    assert_eq!(without(props(&schema), "proof_system"), keys(&json));
+    let mut on_chain = question(100, None).with_ezkl("11");
+    on_chain.chain = Some(pin());
+    on_chain.ezkl_verifier = Some(format!("0x{}", "ab".repeat(32)));
+    on_chain.check_self().unwrap();
+    let on_chain: serde_json::Value = serde_json::from_str(&on_chain.to_json()).unwrap();
+    assert!(on_chain.get("ezkl_verifier").is_some());
+    assert_eq!(
+        without(without(props(&schema), "proof_system"), "ezkl_verifier"),
+        keys(&json)
+    );
     assert_eq!(
         without(props(&schema["properties"]["dataset"]), "ezkl_hash"),
         keys(&json["dataset"])
@@ -443,5 +452,23 @@ fn an_ezkl_question_asks_nothing_ezkl_cannot_prove() {
     assert!(Question::from_json(q.to_json().as_bytes()).is_err());
     let mut q = question(100, None);
     q.dataset.ezkl_hash = Some(EZKL_HASH.into());
+    assert!(Question::from_json(q.to_json().as_bytes()).is_err());
+    // On chain, the question pins its verifier contract's code hash; off
+    // chain, or for Groth16, it pins none.
+    let code = format!("0x{}", "ab".repeat(32));
+    let mut q = base.clone();
+    q.chain = Some(pin());
+    let e = Question::from_json(q.to_json().as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("ezkl_verifier"), "{e}");
+    q.ezkl_verifier = Some("0x12".into());
+    let e = Question::from_json(q.to_json().as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("code hash"), "{e}");
+    q.ezkl_verifier = Some(code.clone());
+    assert!(Question::from_json(q.to_json().as_bytes()).is_ok());
+    q.chain = None;
+    assert!(Question::from_json(q.to_json().as_bytes()).is_err());
+    let mut q = question(100, None);
+    q.chain = Some(pin());
+    q.ezkl_verifier = Some(code);
     assert!(Question::from_json(q.to_json().as_bytes()).is_err());
 }
