@@ -50,6 +50,17 @@ pub struct BenchArgs {
     /// `first_shard` (the median of each is reported, with every sample).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..))]
     rounds: u16,
+    /// Also prove each case's job with ezkl, with this Python (ezkl
+    /// installed; a local SRS of each size is made, not timed as part of
+    /// the job): its setup, proof, verification, memory and bytes
+    /// (`ezkl`), next to the Groth16 figures.
+    #[arg(long)]
+    ezkl_python: Option<PathBuf>,
+    /// With --ezkl-python: also settle the ezkl proof on a fresh embedded
+    /// chain through its verifier contract, compiled with this solc-js
+    /// (`contracts/node_modules/solc`), and report the gas.
+    #[arg(long)]
+    solc_js: Option<PathBuf>,
     /// Run one case in this process (used by the parent run).
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -300,6 +311,7 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
     }))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     fixtures: &Path,
     case: &str,
@@ -308,6 +320,7 @@ fn run_one(
     ceremony: bool,
     epsilon: Option<f64>,
     rounds: u16,
+    ezkl: Option<&crate::ezkl::EzklBench<'_>>,
 ) -> Result<serde_json::Value> {
     let (name, rest) = case
         .split_once(':')
@@ -415,6 +428,19 @@ fn run_one(
     } else {
         None
     };
+    let ezkl = match ezkl {
+        Some(e) => Some(
+            crate::ezkl::run(
+                e,
+                &out,
+                &fixtures.join(m.dir).join(format!("{name}.onnx")),
+                &dataset,
+                &secret,
+            )
+            .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") })),
+        ),
+        None => None,
+    };
     let ceremony = if ceremony && out.keys.len() == 1 {
         Some(ceremony_bench(&out, &dataset, &secret)?)
     } else {
@@ -465,6 +491,7 @@ fn run_one(
         "result": r.result,
         "settlement": settlement,
         "ceremony": ceremony,
+        "ezkl": ezkl,
     }))
 }
 
@@ -747,6 +774,13 @@ fn msm_floor(
 /// Runs the benchmark.
 pub fn run(a: BenchArgs) -> Result<()> {
     if let Some(case) = &a.one {
+        let ezkl = a
+            .ezkl_python
+            .as_deref()
+            .map(|python| crate::ezkl::EzklBench {
+                python,
+                solc_js: a.solc_js.as_deref(),
+            });
         println!(
             "{}",
             run_one(
@@ -756,7 +790,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 a.settle,
                 a.ceremony,
                 a.epsilon,
-                a.rounds
+                a.rounds,
+                ezkl.as_ref(),
             )?
         );
         return Ok(());
@@ -788,6 +823,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         if a.ceremony {
             child.arg("--ceremony");
+        }
+        if let Some(p) = &a.ezkl_python {
+            child.arg("--ezkl-python").arg(p);
+        }
+        if let Some(p) = &a.solc_js {
+            child.arg("--solc-js").arg(p);
         }
         let out = child.output()?;
         if out.status.success() {

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod cases;
+mod ezkl;
 mod gas;
 pub mod load;
 

@@ -40,6 +40,8 @@ impl EzklArgs {
             srs_dir: srs_dir.clone(),
             timeout: Duration::from_secs(self.ezkl_timeout_s),
             memory_mb: 0,
+            max_logrows: None,
+            make_srs: false,
         })
     }
 }

@@ -350,7 +350,20 @@ def job_settings(req, t):
     ra = settings["run_args"]
     if ra["input_scale"] != spec["input_scale"] or ra["param_scale"] != spec["param_scale"]:
         fail("calibration moved the scales to %s/%s" % (ra["input_scale"], ra["param_scale"]))
+    limit = req.get("max_logrows")
+    if limit is not None and ra["logrows"] > int(limit):
+        fail("the job's ezkl circuit needs 2^%d rows; this gateway proves ezkl circuits of up to 2^%d rows "
+             "([backends.ezkl] max_logrows: ezkl's memory doubles with each power, about 8 GB at 2^18 and "
+             "22 GB at 2^19): ask with groth16, or over fewer rows" % (ra["logrows"], int(limit)))
+    if req.get("size_only"):
+        return settings, None
     srs = srs_file(req["srs_dir"], ra["logrows"])
+    if not os.path.exists(srs) and req.get("make_srs"):
+        # Benchmarks only: a local (insecure) SRS of the size needed.
+        t0 = time.perf_counter()
+        os.makedirs(req["srs_dir"], exist_ok=True)
+        call(ezkl.gen_srs, srs, ra["logrows"])
+        t["srs_s"] = time.perf_counter() - t0
     if not os.path.exists(srs):
         fail("the job's ezkl circuit has 2^%d rows and the SRS directory has no %s (make a local one with "
              "`zkgate ezkl srs --logrows %d`, or convert a public one)" % (ra["logrows"], srs, ra["logrows"]))
@@ -382,6 +395,15 @@ def render_verifier(work, srs):
     if not os.path.exists(sol):
         fail("ezkl rendered no verifier contract")
     return open(sol).read()
+
+
+def cmd_size(req):
+    """The job graph's circuit size as calibration sets it (no key made)."""
+    t = {}
+    settings, _ = job_settings(dict(req, size_only=True), t)
+    return {"logrows": settings["run_args"]["logrows"], "num_rows": settings.get("num_rows"),
+            "total_assignments": settings.get("total_assignments"), "timings": t,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
 
 
 def cmd_verifier(req):
@@ -502,11 +524,11 @@ def cmd_verify(req):
 
 def main():
     if len(sys.argv) != 3:
-        fail("usage: zkgate_ezkl.py hash|srs|prove|verify|verifier REQUEST.json")
+        fail("usage: zkgate_ezkl.py hash|srs|prove|verify|verifier|size REQUEST.json")
     limit_memory()
     req = json.load(open(sys.argv[2]))
     cmds = {"hash": cmd_hash, "srs": cmd_srs, "prove": cmd_prove, "verify": cmd_verify,
-            "verifier": cmd_verifier}
+            "verifier": cmd_verifier, "size": cmd_size}
     if sys.argv[1] not in cmds:
         fail("unknown command `%s`" % sys.argv[1])
     try:

@@ -77,6 +77,12 @@ pub struct Backend {
     pub timeout: Duration,
     /// Largest address space the driver may map, MiB (0: no limit).
     pub memory_mb: u64,
+    /// Largest circuit proved, as a power of two of its rows (none: no
+    /// limit): past it a job is refused with the size it needs.
+    pub max_logrows: Option<u32>,
+    /// Benchmarks only: make a local (insecure) SRS when the directory has
+    /// none of the size a circuit needs.
+    pub make_srs: bool,
 }
 
 /// What `prove` returns.
@@ -334,7 +340,13 @@ impl Backend {
     pub fn verifier_source(&self, spec: &GraphSpec, model: &Path) -> Result<(String, u32)> {
         let v = self.run(
             "verifier",
-            json!({ "spec": spec, "model": model, "srs_dir": self.srs_dir }),
+            json!({
+                "spec": spec,
+                "model": model,
+                "srs_dir": self.srs_dir,
+                "max_logrows": self.max_logrows,
+                "make_srs": self.make_srs,
+            }),
             false,
         )?;
         let source = v["solidity"]
@@ -344,6 +356,18 @@ impl Backend {
             source.to_string(),
             v["logrows"].as_u64().unwrap_or_default() as u32,
         ))
+    }
+
+    /// The circuit size of the job graph `spec` of `model` as calibration
+    /// sets it, a power of two (no key is made), and the driver's reply
+    /// (its timings and peak memory).
+    pub fn size(&self, spec: &GraphSpec, model: &Path) -> Result<(u32, Value)> {
+        let v = self.run(
+            "size",
+            json!({ "spec": spec, "model": model, "srs_dir": self.srs_dir, "max_logrows": self.max_logrows }),
+            false,
+        )?;
+        Ok((v["logrows"].as_u64().unwrap_or_default() as u32, v))
     }
 
     /// Writes a local SRS of `2^logrows` points into the SRS directory
@@ -385,6 +409,8 @@ impl Backend {
                 "binding": binding,
                 "dataset_hash": dataset_hash,
                 "evm": evm,
+                "max_logrows": self.max_logrows,
+                "make_srs": self.make_srs,
             }),
             true,
         )?;
@@ -525,6 +551,8 @@ mod tests {
             srs_dir: std::env::temp_dir(),
             timeout: Duration::from_secs(5),
             memory_mb: 0,
+            max_logrows: None,
+            make_srs: false,
         }
     }
 

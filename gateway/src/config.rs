@@ -157,6 +157,12 @@ pub struct EzklConfig {
     /// memory (`bench/peers/RESULTS.md`: mlp:256, 193k constraints, 8 GB).
     #[serde(default = "default_ezkl_max_constraints")]
     pub max_constraints: usize,
+    /// Largest ezkl circuit proved, as a power of two of its rows (ezkl's
+    /// calibration sets it from the graph): ezkl's memory doubles with each
+    /// power (`RESULTS.md`: 8 GB at 2^18, 22 GB at 2^19), so 18 on a
+    /// 24 GB machine. A larger job is refused with the size it needs.
+    #[serde(default = "default_ezkl_max_logrows")]
+    pub max_logrows: u32,
     /// The solc-js package (a directory; relative to the data dir or
     /// absolute) that compiles the verifier contract of an ezkl job
     /// settled on chain: the pinned one, `contracts/node_modules/solc`
@@ -172,6 +178,10 @@ fn default_ezkl_timeout() -> u64 {
 
 fn default_ezkl_memory() -> u64 {
     20 << 10
+}
+
+fn default_ezkl_max_logrows() -> u32 {
+    18
 }
 
 fn default_ezkl_max_constraints() -> usize {

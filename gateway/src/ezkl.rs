@@ -27,6 +27,8 @@ pub fn backend(gw: &Gateway) -> Option<Backend> {
         srs_dir: gw.paths.root.join(&c.srs_dir),
         timeout: std::time::Duration::from_secs(c.timeout_s),
         memory_mb: c.memory_mb,
+        max_logrows: Some(c.max_logrows),
+        make_srs: false,
     })
 }
 

@@ -46,6 +46,7 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
         timeout_s: 900,
         memory_mb: 0,
         max_constraints: 400_000,
+        max_logrows: 18,
         solc_js: None,
     };
     let mut config = Config::default();
@@ -57,6 +58,8 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
         srs_dir: root.join("srs"),
         timeout: Duration::from_secs(900),
         memory_mb: 0,
+        max_logrows: None,
+        make_srs: false,
     };
     // A local SRS (insecure) of the size the 4-row linreg graph needs.
     backend.make_srs(15).unwrap();
@@ -237,6 +240,7 @@ async fn an_ezkl_job_settles_on_chain_through_the_verifier_its_question_pins() {
         timeout_s: 900,
         memory_mb: 0,
         max_constraints: 400_000,
+        max_logrows: 18,
         solc_js: Some(solc_js()),
     });
     common::init_permissive(&root, &config);
@@ -247,6 +251,8 @@ async fn an_ezkl_job_settles_on_chain_through_the_verifier_its_question_pins() {
         srs_dir: root.join("srs"),
         timeout: Duration::from_secs(900),
         memory_mb: 0,
+        max_logrows: None,
+        make_srs: false,
     };
     backend.make_srs(15).unwrap();
     let csv = tmp.path().join("tab.csv");
