@@ -428,19 +428,16 @@ fn run_one(
     } else {
         None
     };
-    let ezkl = match ezkl {
-        Some(e) => Some(
-            crate::ezkl::run(
-                e,
-                &out,
-                &fixtures.join(m.dir).join(format!("{name}.onnx")),
-                &dataset,
-                &secret,
-            )
-            .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") })),
-        ),
-        None => None,
-    };
+    let ezkl = ezkl.map(|e| {
+        crate::ezkl::run(
+            e,
+            &out,
+            &fixtures.join(m.dir).join(format!("{name}.onnx")),
+            &dataset,
+            &secret,
+        )
+        .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }))
+    });
     let ceremony = if ceremony && out.keys.len() == 1 {
         Some(ceremony_bench(&out, &dataset, &secret)?)
     } else {
