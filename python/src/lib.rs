@@ -134,9 +134,11 @@ impl GatewayClient {
     /// `model`, compiled here from the dataset as the gateway publishes
     /// it, with fresh randomness; pinning the ceremony keys `zkeys`
     /// (`.zkey` bytes) and the kept keys `kept` (verifying-key hashes,
-    /// read back from the gateway and checked). Returns the question's
-    /// JSON.
-    #[pyo3(signature = (manifest_json, model, allow_suppression, zkeys=Vec::new(), kept=Vec::new()))]
+    /// read back from the gateway and checked); with `ezkl`, asking for
+    /// an ezkl proof over the dataset's published ezkl hash (no
+    /// suppression bound). Returns the question's JSON.
+    #[pyo3(signature = (manifest_json, model, allow_suppression, zkeys=Vec::new(), kept=Vec::new(), ezkl=false))]
+    #[allow(clippy::too_many_arguments)]
     fn question(
         &self,
         py: Python<'_>,
@@ -145,6 +147,7 @@ impl GatewayClient {
         allow_suppression: u64,
         zkeys: Vec<Vec<u8>>,
         kept: Vec<String>,
+        ezkl: bool,
     ) -> PyResult<String> {
         let m = manifest(manifest_json)?;
         let name = m.dataset.clone();
@@ -181,12 +184,26 @@ impl GatewayClient {
                 &published,
                 &request,
                 &model,
-                allow_suppression,
+                if ezkl { 0 } else { allow_suppression },
                 None,
                 rand::random(),
             )
             .map_err(zkml)?;
             q.ceremony = zkgate_zkml::question::ceremony_pin(&pinned).map_err(zkml)?;
+            if ezkl {
+                let hash = meta.ezkl_hash.as_deref().ok_or_else(|| {
+                    local(
+                        "unprocessable",
+                        format!(
+                            "the gateway publishes no ezkl hash for `{}`: it has no ezkl backend",
+                            meta.name
+                        ),
+                    )
+                })?;
+                q = q.with_ezkl(hash);
+                q.check_self()
+                    .map_err(|e| local("bad_request", e.to_string()))?;
+            }
             Ok(q.to_json())
         })
     }
@@ -319,6 +336,64 @@ fn verify(
     })
 }
 
+/// Verifies an ezkl `receipt` (JSON text) against the `question` (JSON)
+/// it answers and the ONNX `model`, through ezkl's verifier run by
+/// `python` (a Python with ezkl) over the SRS files in `srs_dir`: the
+/// graph and key rebuilt from the question, never from the receipt.
+/// Returns the verdict as JSON, as `verify` does.
+#[pyfunction]
+#[pyo3(signature = (receipt, question_json, model, python, srs_dir, timeout_s=3600))]
+fn verify_ezkl(
+    py: Python<'_>,
+    receipt: &str,
+    question_json: &str,
+    model: Vec<u8>,
+    python: std::path::PathBuf,
+    srs_dir: std::path::PathBuf,
+    timeout_s: u64,
+) -> PyResult<String> {
+    let q = question(question_json)?;
+    let r = zkgate_statement::Receipt::from_json(receipt)
+        .map_err(|e| local("bad_receipt", e.to_string()))?;
+    py.detach(|| {
+        let backend = zkgate_ezkl::Backend {
+            python,
+            srs_dir,
+            timeout: std::time::Duration::from_secs(timeout_s),
+            memory_mb: 0,
+            max_logrows: None,
+            make_srs: false,
+        };
+        let file = tempfile::NamedTempFile::new().map_err(|e| local("internal", e))?;
+        std::fs::write(file.path(), &model).map_err(|e| local("internal", e))?;
+        let outcome = zkgate_ezkl::verify_receipt(&backend, &q, &r, file.path())
+            .map_err(|e| local("ezkl", e.to_string()))?;
+        let srs = match &outcome {
+            Ok(zkgate_ezkl::Checked::Valid { srs_sha256, .. }) => Some(srs_sha256.clone()),
+            _ => None,
+        };
+        Ok(json!({
+            "valid": outcome.is_ok(),
+            "reason": outcome.as_ref().err(),
+            "result": r.result,
+            "rows": r.rows,
+            "commitment": r.commitment,
+            "setup": r.setup,
+            "srs_sha256": srs,
+            "checked": [
+                "question: every field, the nonce from its hash",
+                "model: the file's hash, and the graph and key rebuilt from the question",
+                "proof: ezkl's verifier, its instances the question's dataset hash, binding and the values",
+            ],
+            "unchecked": [
+                "the SRS: verified with your own SRS file; sound only if nobody knows its secret (a public ceremony's file)",
+                "ezkl quantizes on its own: the values are ezkl's, at its output scale",
+            ],
+        })
+        .to_string())
+    })
+}
+
 /// The float outputs of the ONNX `model` on each row of `rows`, as the
 /// gateway's importer reads the model (tract): the output it proves.
 #[pyfunction]
@@ -379,6 +454,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NativeError", m.py().get_type::<NativeError>())?;
     m.add_class::<GatewayClient>()?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_ezkl, m)?)?;
     m.add_function(wrap_pyfunction!(run_float, m)?)?;
     m.add_function(wrap_pyfunction!(question_info, m)?)?;
     m.add_function(wrap_pyfunction!(manifest_json, m)?)?;

@@ -196,7 +196,10 @@ class Gateway:
         kept_ceremony_keys: Iterable[str],
         check_rows: int,
         tolerance: float,
+        proof_system: str = "groth16",
     ) -> Dict[str, Any]:
+        if proof_system not in ("groth16", "ezkl"):
+            raise ValueError(f"proof_system is groth16 or ezkl, not {proof_system!r}")
         cols = list(columns) if columns is not None else feature_columns(model)
         conversion = None
         if isinstance(model, (bytes, bytearray, memoryview, str)) or hasattr(
@@ -241,6 +244,7 @@ class Gateway:
                 allow_suppression,
                 zkeys,
                 kept,
+                proof_system == "ezkl",
             )
         )
         manifest["columns"] = q.columns
@@ -270,6 +274,7 @@ class Gateway:
         kept_ceremony_keys: Iterable[str] = (),
         check_rows: int = 256,
         tolerance: float = 0.0,
+        proof_system: str = "groth16",
     ) -> "Job":
         """Submits a model to run over a dataset, and returns its job.
 
@@ -303,6 +308,11 @@ class Gateway:
                 jobs, by verifying-key hash.
             check_rows: mock rows a fitted model's conversion is checked on.
             tolerance: the fraction of those rows allowed to disagree.
+            proof_system: ``groth16`` (default) or ``ezkl`` (halo2 with KZG
+                over a universal SRS: no ceremony, no noise, no
+                suppression, small jobs; the gateway needs an ezkl
+                backend). An ezkl receipt is verified with
+                ``ezkl_srs_dir=`` (and ``ezkl_python=``).
 
         Raises:
             PolicyDenied: the owner's policy refuses the job.
@@ -315,7 +325,7 @@ class Gateway:
         p = self._prepare(
             model, dataset, aggregate, label, columns, threshold, epsilon,
             idempotency_key, allow_suppression, ceremony_keys,
-            kept_ceremony_keys, check_rows, tolerance,
+            kept_ceremony_keys, check_rows, tolerance, proof_system,
         )
         job = json.loads(
             _call(self._client.submit, p["manifest"], p["onnx"], p["zkeys"], p["kept"])

@@ -135,6 +135,8 @@ def verify(
     model: Any = None,
     schema: Union[Dict[str, Any], str, None] = None,
     require_ceremony: bool = False,
+    ezkl_python: Optional[PathLike] = None,
+    ezkl_srs_dir: Optional[PathLike] = None,
 ) -> Verdict:
     """Verifies a receipt (JSON text) against its verifying keys (``vk.bin``
     bytes).
@@ -150,6 +152,11 @@ def verify(
         schema: the dataset's declared schema the receipt must be over.
         require_ceremony: accept only keys the question's ceremony pin
             names (the keys you contributed to).
+        ezkl_python: for a receipt proved with ezkl (``proof_system:
+            ezkl``): a Python with ezkl installed (default: this one); the
+            question and the model are then required.
+        ezkl_srs_dir: for an ezkl receipt: your SRS files
+            (``kzg{logrows}.srs``), a public ceremony's.
 
     Raises:
         InvalidReceipt: a proof, the question, the model or the schema does
@@ -157,6 +164,38 @@ def verify(
     """
     q = question.text if isinstance(question, Question) else question
     s = json.dumps(schema) if isinstance(schema, dict) else schema
+    if json.loads(receipt).get("proof_system") == "ezkl":
+        if q is None or model is None or ezkl_srs_dir is None:
+            raise InvalidReceipt(
+                "an ezkl receipt is checked against its question and model through "
+                "ezkl's verifier: give question=, model= and ezkl_srs_dir= (and "
+                "ezkl_python= unless this Python has ezkl)",
+                code="bad_request",
+            )
+        import sys
+
+        try:
+            v = json.loads(
+                _native.verify_ezkl(
+                    receipt,
+                    q,
+                    _model_bytes(model),
+                    os.fspath(ezkl_python or sys.executable),
+                    os.fspath(ezkl_srs_dir),
+                )
+            )
+        except _native.NativeError as e:
+            raise from_native(e) from None
+        if not v["valid"]:
+            raise InvalidReceipt(str(v["reason"]), code="invalid_receipt")
+        return Verdict(
+            result=v["result"],
+            rows=int(v["rows"]),
+            commitment=str(v["commitment"]),
+            checked=list(v.get("checked") or []),
+            unchecked=list(v.get("unchecked") or []),
+            setup=str(v.get("setup") or ""),
+        )
     try:
         v = json.loads(
             _native.verify(receipt, bytes(vk), q, _model_bytes(model), s, require_ceremony)
@@ -240,6 +279,8 @@ class Receipt:
         *,
         schema: Union[Dict[str, Any], str, None] = None,
         require_ceremony: bool = False,
+        ezkl_python: Optional[PathLike] = None,
+        ezkl_srs_dir: Optional[PathLike] = None,
     ) -> Verdict:
         """Verifies this receipt; see :func:`zkgate.verify`.
 
@@ -253,7 +294,14 @@ class Receipt:
             model=model,
             schema=schema,
             require_ceremony=require_ceremony,
+            ezkl_python=ezkl_python,
+            ezkl_srs_dir=ezkl_srs_dir,
         )
+
+    @property
+    def proof_system(self) -> str:
+        """``groth16`` or ``ezkl``."""
+        return str(self._data.get("proof_system", "groth16"))
 
     def save(self, path: PathLike, vk_path: PathLike) -> None:
         """Writes the receipt and its verifying keys (``zkgate verify``
