@@ -61,6 +61,10 @@ pub struct BenchArgs {
     /// (`contracts/node_modules/solc`), and report the gas.
     #[arg(long)]
     solc_js: Option<PathBuf>,
+    /// With --ezkl-python: only size each case's ezkl circuit (ezkl's
+    /// calibration, no key, no proof): its power of two, for the limits.
+    #[arg(long)]
+    ezkl_size: bool,
     /// Run one case in this process (used by the parent run).
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -428,14 +432,13 @@ fn run_one(
     } else {
         None
     };
+    let onnx = fixtures.join(m.dir).join(format!("{name}.onnx"));
     let ezkl = ezkl.map(|e| {
-        crate::ezkl::run(
-            e,
-            &out,
-            &fixtures.join(m.dir).join(format!("{name}.onnx")),
-            &dataset,
-            &secret,
-        )
+        if e.size_only {
+            crate::ezkl::size(e, &out, &onnx, rows as u64)
+        } else {
+            crate::ezkl::run(e, &out, &onnx, &dataset, &secret)
+        }
         .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }))
     });
     let ceremony = if ceremony && out.keys.len() == 1 {
@@ -777,6 +780,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             .map(|python| crate::ezkl::EzklBench {
                 python,
                 solc_js: a.solc_js.as_deref(),
+                size_only: a.ezkl_size,
             });
         println!(
             "{}",
@@ -826,6 +830,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         if let Some(p) = &a.solc_js {
             child.arg("--solc-js").arg(p);
+        }
+        if a.ezkl_size {
+            child.arg("--ezkl-size");
         }
         let out = child.output()?;
         if out.status.success() {

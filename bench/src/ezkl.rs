@@ -20,6 +20,8 @@ pub struct EzklBench<'a> {
     pub python: &'a Path,
     /// The pinned solc-js, for the on-chain figures.
     pub solc_js: Option<&'a Path>,
+    /// Only size the circuit (`size`).
+    pub size_only: bool,
 }
 
 /// A fresh embedded chain with the dataset registered, before proving:
@@ -177,6 +179,25 @@ pub fn run(
     let chain = match (chained, e.solc_js, &proved.solidity) {
         (Some(c), Some(solc), Some(source)) => {
             let verifier = zkgate_ezkl::compile_verifier(solc, source)?;
+            if !verifier.deployable() {
+                // Over EIP-170: no chain deploys it.
+                return Ok(serde_json::json!({
+                    "logrows": proved.proof.logrows,
+                    "timings": proved.timings,
+                    "setup_s": proved.timings.get("setup_s"),
+                    "prove_s": proved.timings.get("prove_s"),
+                    "verify_s": verify_s,
+                    "valid": matches!(checked, zkgate_ezkl::Checked::Valid { .. }),
+                    "peak_rss_mb": proved.peak_rss_mb,
+                    "pk_bytes": proved.pk_bytes,
+                    "proof_bytes": proof_bytes,
+                    "result": result,
+                    "settlement": {
+                        "verifier_runtime_bytes": verifier.runtime.len(),
+                        "deployable": false,
+                    },
+                }));
+            }
             let binding_hash = proved.proof.proof["instances"][0][1]
                 .as_str()
                 .context("no binding instance")
@@ -205,5 +226,36 @@ pub fn run(
         "output_scale": proved.proof.output_scale,
         "result": result,
         "settlement": chain,
+    }))
+}
+
+/// The size ezkl's calibration gives the case's job graph (no key made,
+/// nothing proved): its power of two, and the calibration's time and
+/// memory (`zkgate bench --ezkl-size`, for the limits table).
+pub fn size(
+    e: &EzklBench<'_>,
+    out: &zkgate_zkml::pipeline::Outcome,
+    model: &Path,
+    rows: u64,
+) -> Result<serde_json::Value> {
+    let srs = tempfile::Builder::new()
+        .prefix("zkgate-ezkl-srs-")
+        .tempdir()?;
+    let backend = zkgate_ezkl::Backend {
+        python: e.python.to_path_buf(),
+        srs_dir: srs.path().to_path_buf(),
+        timeout: Duration::from_secs(3600),
+        memory_mb: 0,
+        max_logrows: None,
+        make_srs: false,
+    };
+    let graph = GraphSpec::new(&out.receipt.circuit, rows)?;
+    let (logrows, reply) = backend.size(&graph, model)?;
+    Ok(serde_json::json!({
+        "logrows": logrows,
+        "num_rows": reply["num_rows"],
+        "total_assignments": reply["total_assignments"],
+        "timings": reply["timings"],
+        "calibrate_peak_rss_mb": reply["peak_rss_mb"],
     }))
 }

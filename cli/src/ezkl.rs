@@ -68,6 +68,7 @@ impl EzklArgs {
     /// Pins the verifier contract of on-chain ezkl question `q`.
     pub fn pin_verifier(&self, q: &mut zkgate_statement::Question, model: &[u8]) -> Result<()> {
         let (v, _, _) = self.verifier(q, model)?;
+        v.check_deployable()?;
         q.ezkl_verifier = Some(v.code_hash_hex());
         q.check_self()?;
         Ok(())
@@ -146,10 +147,12 @@ pub fn run(cmd: EzklCmd) -> Result<()> {
                     "code_hash": v.code_hash_hex(),
                     "logrows": logrows,
                     "runtime_bytes": v.runtime.len(),
+                    "deployable": v.deployable(),
                     "compiler": v.compiler,
                 })
             );
             if pin {
+                v.check_deployable()?;
                 q.ezkl_verifier = Some(v.code_hash_hex());
                 q.check_self()?;
                 std::fs::write(&question, q.to_json())

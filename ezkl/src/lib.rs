@@ -114,7 +114,26 @@ pub struct EvmVerifier {
     pub runtime: Vec<u8>,
 }
 
+/// EIP-170's limit on a contract's runtime code, bytes.
+pub const MAX_CODE: usize = 24_576;
+
 impl EvmVerifier {
+    /// Whether it can be deployed (its runtime code within EIP-170).
+    pub fn deployable(&self) -> bool {
+        self.runtime.len() <= MAX_CODE
+    }
+
+    /// Refuses a verifier that cannot be deployed, saying why.
+    pub fn check_deployable(&self) -> Result<()> {
+        if self.deployable() {
+            return Ok(());
+        }
+        Err(Error::Driver(format!(
+            "the job's ezkl verifier contract is {} bytes of code, over EIP-170's {MAX_CODE}: no chain would deploy it; settle this job with groth16, or prove it with ezkl off chain",
+            self.runtime.len()
+        )))
+    }
+
     /// keccak-256 of its runtime code (what `EXTCODEHASH` reads, and what
     /// an on-chain ezkl job pins).
     pub fn code_hash(&self) -> [u8; 32] {

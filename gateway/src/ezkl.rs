@@ -263,6 +263,7 @@ fn verifier_contract(gw: &Gateway, q: &Question, source: Option<&str>) -> Result
     let source =
         source.ok_or_else(|| Error::Unprocessable("ezkl rendered no verifier contract".into()))?;
     let v = zkgate_ezkl::compile_verifier(&gw.paths.root.join(solc), source).map_err(refuse)?;
+    v.check_deployable().map_err(refuse)?;
     let ours = v.code_hash_hex();
     let pinned = q.ezkl_verifier.as_deref().unwrap_or_default();
     if !ours.eq_ignore_ascii_case(pinned) {

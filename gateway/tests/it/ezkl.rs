@@ -101,6 +101,20 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
         other => panic!("{other:?}"),
     }
 
+    // A gateway that proves ezkl circuits of up to 2^14 rows refuses this
+    // 2^15 one after calibration, naming the size it needs.
+    let small = zkgate_ezkl::Backend {
+        max_logrows: Some(14),
+        ..backend.clone()
+    };
+    let graph = zkgate_statement::ezkl::GraphSpec::new(&q.expected_circuit, 4).unwrap();
+    let e = small.size(&graph, &model_path).unwrap_err().to_string();
+    assert!(
+        e.contains("needs 2^15 rows") && e.contains("up to 2^14"),
+        "{e}"
+    );
+    assert_eq!(backend.size(&graph, &model_path).unwrap().0, 15);
+
     // The researcher's check: valid, and the sum is the float model's
     // within ezkl's quantization.
     let ok = zkgate_ezkl::verify_receipt(&backend, &q, &r, &model_path).unwrap();
