@@ -372,6 +372,27 @@ fn run_one(
         quant: Default::default(),
         epsilon,
     };
+    if let Some(e) = ezkl.filter(|e| e.size_only) {
+        // Sizing only: the job's public circuit (no rows read, nothing
+        // proved) and ezkl's calibration of its graph.
+        let spec = zkgate_zkml::job::compile_public(
+            &model.model,
+            &model.onnx_sha256,
+            &dataset.schema,
+            rows as u64,
+            &request,
+        )?;
+        let onnx = fixtures.join(m.dir).join(format!("{name}.onnx"));
+        let size = crate::ezkl::size(e, spec.header(), &onnx, rows as u64)
+            .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }));
+        return Ok(serde_json::json!({
+            "model": name,
+            "rows": rows,
+            "aggregate": request.aggregate,
+            "groth16_constraints": zkgate_zkml::cost::Estimate::of(&spec, rows as u64, None).constraints,
+            "ezkl": size,
+        }));
+    }
     let mut rng = rand::rngs::OsRng;
     let secret = Secret::random(&mut rng);
     let chain = if settle {
@@ -434,12 +455,8 @@ fn run_one(
     };
     let onnx = fixtures.join(m.dir).join(format!("{name}.onnx"));
     let ezkl = ezkl.map(|e| {
-        if e.size_only {
-            crate::ezkl::size(e, &out, &onnx, rows as u64)
-        } else {
-            crate::ezkl::run(e, &out, &onnx, &dataset, &secret)
-        }
-        .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }))
+        crate::ezkl::run(e, &out, &onnx, &dataset, &secret)
+            .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }))
     });
     let ceremony = if ceremony && out.keys.len() == 1 {
         Some(ceremony_bench(&out, &dataset, &secret)?)

@@ -234,7 +234,7 @@ pub fn run(
 /// memory (`zkgate bench --ezkl-size`, for the limits table).
 pub fn size(
     e: &EzklBench<'_>,
-    out: &zkgate_zkml::pipeline::Outcome,
+    header: &zkgate_statement::SpecHeader,
     model: &Path,
     rows: u64,
 ) -> Result<serde_json::Value> {
@@ -244,12 +244,12 @@ pub fn size(
     let backend = zkgate_ezkl::Backend {
         python: e.python.to_path_buf(),
         srs_dir: srs.path().to_path_buf(),
-        timeout: Duration::from_secs(3600),
-        memory_mb: 0,
+        timeout: Duration::from_secs(900),
+        memory_mb: 16 << 10,
         max_logrows: None,
         make_srs: false,
     };
-    let graph = GraphSpec::new(&out.receipt.circuit, rows)?;
+    let graph = GraphSpec::new(header, rows)?;
     let (logrows, reply) = backend.size(&graph, model)?;
     Ok(serde_json::json!({
         "logrows": logrows,
