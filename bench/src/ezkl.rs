@@ -24,6 +24,27 @@ pub struct EzklBench<'a> {
     pub size_only: bool,
 }
 
+impl EzklBench<'_> {
+    /// The backend over the SRS directory `srs`, making the SRS files it
+    /// lacks with `make_srs`.
+    fn backend(
+        &self,
+        srs: &Path,
+        timeout: Duration,
+        memory_mb: u64,
+        make_srs: bool,
+    ) -> zkgate_ezkl::Backend {
+        zkgate_ezkl::Backend {
+            python: self.python.to_path_buf(),
+            srs_dir: srs.to_path_buf(),
+            timeout,
+            memory_mb,
+            max_logrows: None,
+            make_srs,
+        }
+    }
+}
+
 /// A fresh embedded chain with the dataset registered, before proving:
 /// the question's hash fixes the job nonce the proof binds.
 struct Chained {
@@ -140,14 +161,7 @@ pub fn run(
     let srs = tempfile::Builder::new()
         .prefix("zkgate-ezkl-srs-")
         .tempdir()?;
-    let backend = zkgate_ezkl::Backend {
-        python: e.python.to_path_buf(),
-        srs_dir: srs.path().to_path_buf(),
-        timeout: Duration::from_secs(6 * 3600),
-        memory_mb: 0,
-        max_logrows: None,
-        make_srs: true,
-    };
+    let backend = e.backend(srs.path(), Duration::from_secs(6 * 3600), 0, true);
     let rows = dataset.rows() as u64;
     let header = &out.receipt.circuit;
     let graph = GraphSpec::new(header, rows)?;
@@ -179,35 +193,24 @@ pub fn run(
     let chain = match (chained, e.solc_js, &proved.solidity) {
         (Some(c), Some(solc), Some(source)) => {
             let verifier = zkgate_ezkl::compile_verifier(solc, source)?;
-            if !verifier.deployable() {
+            if verifier.deployable() {
+                let binding_hash = proved.proof.proof["instances"][0][1]
+                    .as_str()
+                    .context("no binding instance")
+                    .and_then(|f| felt_to_fr(f).map_err(anyhow::Error::from))?;
+                Some(c.settle(
+                    &verifier,
+                    felt_to_fr(&hash)?,
+                    binding_hash,
+                    &proved.proof.proof,
+                )?)
+            } else {
                 // Over EIP-170: no chain deploys it.
-                return Ok(serde_json::json!({
-                    "logrows": proved.proof.logrows,
-                    "timings": proved.timings,
-                    "setup_s": proved.timings.get("setup_s"),
-                    "prove_s": proved.timings.get("prove_s"),
-                    "verify_s": verify_s,
-                    "valid": matches!(checked, zkgate_ezkl::Checked::Valid { .. }),
-                    "peak_rss_mb": proved.peak_rss_mb,
-                    "pk_bytes": proved.pk_bytes,
-                    "proof_bytes": proof_bytes,
-                    "result": result,
-                    "settlement": {
-                        "verifier_runtime_bytes": verifier.runtime.len(),
-                        "deployable": false,
-                    },
-                }));
+                Some(serde_json::json!({
+                    "verifier_runtime_bytes": verifier.runtime.len(),
+                    "deployable": false,
+                }))
             }
-            let binding_hash = proved.proof.proof["instances"][0][1]
-                .as_str()
-                .context("no binding instance")
-                .and_then(|f| felt_to_fr(f).map_err(anyhow::Error::from))?;
-            Some(c.settle(
-                &verifier,
-                felt_to_fr(&hash)?,
-                binding_hash,
-                &proved.proof.proof,
-            )?)
         }
         _ => None,
     };
@@ -241,14 +244,7 @@ pub fn size(
     let srs = tempfile::Builder::new()
         .prefix("zkgate-ezkl-srs-")
         .tempdir()?;
-    let backend = zkgate_ezkl::Backend {
-        python: e.python.to_path_buf(),
-        srs_dir: srs.path().to_path_buf(),
-        timeout: Duration::from_secs(900),
-        memory_mb: 16 << 10,
-        max_logrows: None,
-        make_srs: false,
-    };
+    let backend = e.backend(srs.path(), Duration::from_secs(900), 16 << 10, false);
     let graph = GraphSpec::new(header, rows)?;
     let (logrows, reply) = backend.size(&graph, model)?;
     Ok(serde_json::json!({

@@ -609,7 +609,12 @@ impl Settlement {
             self.settle_shards(from, id, bundle.id(), circuits, values, shards)
                 .await?
         };
-        let e: S::JobSettled = self.event(&r)?;
+        self.settled(id, &r)
+    }
+
+    /// The settlement of job `id` the transaction `r` made, from its event.
+    fn settled(&self, id: u64, r: &TxReceipt) -> Result<Settled> {
+        let e: S::JobSettled = self.event(r)?;
         Ok(Settled {
             job: id,
             verifier: e.verifier,
@@ -708,18 +713,7 @@ impl Settlement {
                 U256::ZERO,
             )
             .await?;
-        let e: S::JobSettled = self.event(&r)?;
-        Ok(Settled {
-            job: id,
-            verifier: e.verifier,
-            tx: r.hash,
-            block: r.block,
-            gas_used: r.gas_used,
-            gas_price: r.gas_price,
-            values: e.values,
-            payee: e.payee,
-            amount: e.amount,
-        })
+        self.settled(id, &r)
     }
 
     /// Publishes the head of `from`'s audit log (`AuditAnchored`).

@@ -353,38 +353,28 @@ pub async fn settle(
     }
     let receipt = Receipt::from_json(receipt)?;
     let wallet = wallet_of(&conf, paths)?;
-    if receipt.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
-        return Ok(
-            match settle_ezkl(&s, &wallet, id, job.dataset_id, q, &receipt, vk).await {
-                Ok(done) => Attempt::Settled(record(
-                    done.tx,
-                    done.block,
-                    Some(done.gas_used),
-                    done.values,
-                )),
-                Err(zkgate_chain::Error::Reverted(r)) => Attempt::Refused(r),
-                Err(e @ zkgate_chain::Error::Receipt(_)) => Attempt::Refused(e.to_string()),
-                Err(e) => Attempt::Retry(e.to_string()),
-            },
-        );
-    }
-    let vks = zkgate_statement::groth16::keys_from_bytes(vk)?;
-    let circuits = match zkgate_chain::settlement::circuits_of(q) {
-        Ok(c) => c,
-        Err(e) => return Ok(Attempt::Refused(e.to_string())),
+    let done = if receipt.proof_system == zkgate_statement::ezkl::ProofSystem::Ezkl {
+        settle_ezkl(&s, &wallet, id, job.dataset_id, q, &receipt, vk).await
+    } else {
+        let vks = zkgate_statement::groth16::keys_from_bytes(vk)?;
+        let circuits = match zkgate_chain::settlement::circuits_of(q) {
+            Ok(c) => c,
+            Err(e) => return Ok(Attempt::Refused(e.to_string())),
+        };
+        s.settle(&wallet, id, &circuits, &receipt, &vks).await
     };
-    Ok(
-        match s.settle(&wallet, id, &circuits, &receipt, &vks).await {
-            Ok(done) => Attempt::Settled(record(
-                done.tx,
-                done.block,
-                Some(done.gas_used),
-                done.values,
-            )),
-            Err(zkgate_chain::Error::Reverted(r)) => Attempt::Refused(r),
-            Err(e) => Attempt::Retry(e.to_string()),
-        },
-    )
+    Ok(match done {
+        Ok(done) => Attempt::Settled(record(
+            done.tx,
+            done.block,
+            Some(done.gas_used),
+            done.values,
+        )),
+        Err(zkgate_chain::Error::Reverted(r)) => Attempt::Refused(r),
+        // What the receipt lacks (an ezkl receipt's pins) is not retried.
+        Err(e @ zkgate_chain::Error::Receipt(_)) => Attempt::Refused(e.to_string()),
+        Err(e) => Attempt::Retry(e.to_string()),
+    })
 }
 
 /// Settles ezkl job `id` on dataset `dataset`: publishes the dataset's

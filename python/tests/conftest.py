@@ -71,24 +71,32 @@ def gateway(tmp_path_factory: pytest.TempPathFactory):
         "researcher", "add", "alice", "--org", "oncology", "--trust", "2",
         "--data-dir", str(data),
     ).strip()
+    server, log = serve(zk, data, work, f"https://127.0.0.1:{port}")
+    yield Running(f"https://127.0.0.1:{port}", token, data / "tls" / "cert.pem", data, zk)
+    stop(server, log)
+
+
+def serve(zk: Path, data: Path, work: Path, url: str, timeout: float = 30):
+    """Starts `zkgate serve` on `data` and waits until `url` answers; the
+    server and its log file (`work/server.log`)."""
     log = open(work / "server.log", "w")
     server = subprocess.Popen(
         [str(zk), "serve", "--data-dir", str(data)], stdout=log, stderr=subprocess.STDOUT
     )
-    url = f"https://127.0.0.1:{port}"
-    ca = data / "tls" / "cert.pem"
-    ctx = ssl.create_default_context(cafile=str(ca))
-    deadline = time.monotonic() + 30
+    ctx = ssl.create_default_context(cafile=str(data / "tls" / "cert.pem"))
+    deadline = time.monotonic() + timeout
     while True:
         try:
             urllib.request.urlopen(f"{url}/healthz", context=ctx, timeout=1)
-            break
+            return server, log
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
                 pytest.fail("the gateway did not start:\n" + (work / "server.log").read_text())
             time.sleep(0.1)
-    yield Running(url, token, ca, data, zk)
+
+
+def stop(server: subprocess.Popen, log) -> None:
     server.terminate()
     try:
         server.wait(10)

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import ssl
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 import zkgate
 
-from conftest import ROOT, free_port, zkgate_binary
+from conftest import ROOT, free_port, serve, stop, zkgate_binary
 
 ROWS = 4
 COLUMNS = [f"f{i}" for i in range(13)]
@@ -56,30 +53,10 @@ def ezkl_gw(tmp_path_factory: pytest.TempPathFactory):
         "--name", "tab", "--data-dir", str(data),
     )
     token = run("researcher", "add", "alice", "--data-dir", str(data)).strip()
-    log = open(work / "server.log", "w")
-    server = subprocess.Popen(
-        [str(zk), "serve", "--data-dir", str(data)], stdout=log, stderr=subprocess.STDOUT
-    )
     url = f"https://127.0.0.1:{port}"
-    ca = data / "tls" / "cert.pem"
-    ctx = ssl.create_default_context(cafile=str(ca))
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", context=ctx, timeout=1)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail("the gateway did not start:\n" + (work / "server.log").read_text())
-            time.sleep(0.1)
-    yield zkgate.Gateway(url, token, ca_cert=str(ca)), python, srs
-    server.terminate()
-    try:
-        server.wait(10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+    server, log = serve(zk, data, work, url, timeout=60)
+    yield zkgate.Gateway(url, token, ca_cert=str(data / "tls" / "cert.pem")), python, srs
+    stop(server, log)
 
 
 def test_an_ezkl_job_verifies_through_ezkl_and_refuses_tampering(ezkl_gw):

@@ -186,22 +186,19 @@ def verify(
             )
         except _native.NativeError as e:
             raise from_native(e) from None
-        if not v["valid"]:
-            raise InvalidReceipt(str(v["reason"]), code="invalid_receipt")
-        return Verdict(
-            result=v["result"],
-            rows=int(v["rows"]),
-            commitment=str(v["commitment"]),
-            checked=list(v.get("checked") or []),
-            unchecked=list(v.get("unchecked") or []),
-            setup=str(v.get("setup") or ""),
-        )
+        return _verdict(v)
     try:
         v = json.loads(
             _native.verify(receipt, bytes(vk), q, _model_bytes(model), s, require_ceremony)
         )
     except _native.NativeError as e:
         raise from_native(e) from None
+    return _verdict(v)
+
+
+def _verdict(v: Dict[str, Any]) -> Verdict:
+    """A native verdict (JSON, parsed) as a :class:`Verdict`, or the
+    :class:`InvalidReceipt` it stands for."""
     if not v["valid"]:
         raise InvalidReceipt(str(v["reason"]), code="invalid_receipt")
     return Verdict(

@@ -33,24 +33,34 @@ fn python() -> Option<PathBuf> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident() {
-    let Some(python) = python() else {
-        return;
-    };
+/// A gateway data dir with an ezkl backend (`solc_js` for jobs on chain),
+/// a local SRS (insecure) of the size the 4-row linreg graph needs, the
+/// first four rows of the tabular fixture imported as `tab` and a
+/// researcher: the temporary dir, the data dir, the backend (the
+/// researcher's own ezkl, over the same SRS file), the dataset as
+/// published and the researcher's token.
+fn ezkl_gateway(
+    python: PathBuf,
+    solc_js: Option<PathBuf>,
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    zkgate_ezkl::Backend,
+    zkgate_gateway::store::DatasetMeta,
+    String,
+) {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("gw");
-    let ezkl = EzklConfig {
+    let mut config = Config::default();
+    config.backends.ezkl = Some(EzklConfig {
         python: python.clone(),
         srs_dir: "srs".into(),
         timeout_s: 900,
         memory_mb: 0,
         max_constraints: 400_000,
         max_logrows: 18,
-        solc_js: None,
-    };
-    let mut config = Config::default();
-    config.backends.ezkl = Some(ezkl);
+        solc_js,
+    });
     common::init_permissive(&root, &config);
     let paths = Paths::new(&root);
     let backend = zkgate_ezkl::Backend {
@@ -61,16 +71,25 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
         max_logrows: None,
         make_srs: false,
     };
-    // A local SRS (insecure) of the size the 4-row linreg graph needs.
     backend.make_srs(15).unwrap();
     let csv = tmp.path().join("tab.csv");
     head("data/tabular.csv", 4, &csv);
-    let token = {
-        let store = Store::open(&paths.db()).unwrap();
-        let vault = Vault::open(&paths, None).unwrap();
-        common::import(&paths, &store, &vault, &csv, "tab");
-        setup::add_researcher(&store, "alice", "", 0, None).unwrap()
+    let store = Store::open(&paths.db()).unwrap();
+    let vault = Vault::open(&paths, None).unwrap();
+    let schema = zkgate_zkml::dataset::declared_schema(&csv).unwrap();
+    let meta = setup::import_dataset(&paths, &store, &vault, &csv, "tab", &schema, 0).unwrap();
+    let token = setup::add_researcher(&store, "alice", "", 0, None).unwrap();
+    (tmp, root, backend, meta, token)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident() {
+    let Some(python) = python() else {
+        return;
     };
+    let (tmp, root, backend, _, token) = ezkl_gateway(python, None);
+    let paths = Paths::new(&root);
+    let csv = tmp.path().join("tab.csv");
     let gw = common::Serving::start(Gateway::open(&root, None).unwrap());
     let ca = std::fs::read(paths.tls_cert()).unwrap();
     let client = Client::new(&gw.base, &token, Some(&ca)).unwrap();
@@ -245,42 +264,8 @@ async fn an_ezkl_job_settles_on_chain_through_the_verifier_its_question_pins() {
     let Some(python) = python() else {
         return;
     };
-    let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("gw");
-    let mut config = Config::default();
-    config.backends.ezkl = Some(EzklConfig {
-        python: python.clone(),
-        srs_dir: "srs".into(),
-        timeout_s: 900,
-        memory_mb: 0,
-        max_constraints: 400_000,
-        max_logrows: 18,
-        solc_js: Some(solc_js()),
-    });
-    common::init_permissive(&root, &config);
+    let (_tmp, root, backend, meta, token) = ezkl_gateway(python, Some(solc_js()));
     let paths = Paths::new(&root);
-    // The researcher's own ezkl, over the same (public) SRS file.
-    let backend = zkgate_ezkl::Backend {
-        python,
-        srs_dir: root.join("srs"),
-        timeout: Duration::from_secs(900),
-        memory_mb: 0,
-        max_logrows: None,
-        make_srs: false,
-    };
-    backend.make_srs(15).unwrap();
-    let csv = tmp.path().join("tab.csv");
-    head("data/tabular.csv", 4, &csv);
-    let (token, meta) = {
-        let store = Store::open(&paths.db()).unwrap();
-        let vault = Vault::open(&paths, None).unwrap();
-        let schema = zkgate_zkml::dataset::declared_schema(&csv).unwrap();
-        let meta = setup::import_dataset(&paths, &store, &vault, &csv, "tab", &schema, 0).unwrap();
-        (
-            setup::add_researcher(&store, "alice", "", 0, None).unwrap(),
-            meta,
-        )
-    };
     let owner = Wallet::dev(0).unwrap();
     let researcher = Wallet::dev(1).unwrap();
     let chain = Chain::embedded(&paths.chain_state()).unwrap();
