@@ -299,6 +299,9 @@ def cmd_srs(req):
     os.makedirs(req["srs_dir"], exist_ok=True)
     path = srs_file(req["srs_dir"], int(req["logrows"]))
     call(ezkl.gen_srs, path, int(req["logrows"]))
+    # Marked, so that a receipt proved over it says so.
+    with open(path + ".insecure", "w") as fh:
+        fh.write("made locally by `zkgate ezkl srs`: whoever ran it knows its secret and can forge proofs\n")
     return {"path": path, "logrows": int(req["logrows"]), "srs_sha256": sha256_file(path)}
 
 
@@ -465,6 +468,7 @@ def cmd_prove(req):
         "output_scale": settings["model_output_scales"][0],
         "logrows": ra["logrows"],
         "srs_sha256": sha256_file(srs),
+        "srs_insecure": os.path.exists(srs + ".insecure"),
         "timings": t,
         "pk_bytes": os.path.getsize(p("pk.key")),
         "vk_bytes": os.path.getsize(p("vk.key")),

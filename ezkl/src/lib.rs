@@ -101,6 +101,9 @@ pub struct Proved {
     pub pk_bytes: u64,
     /// The verifier contract's Solidity source, when asked for.
     pub solidity: Option<String>,
+    /// Whether the SRS proved over was made locally (`zkgate ezkl srs`
+    /// marks its files): insecure.
+    pub srs_insecure: bool,
 }
 
 /// A verifier contract ezkl rendered, compiled.
@@ -234,6 +237,8 @@ struct ProveOut {
     peak_rss_mb: f64,
     #[serde(default)]
     solidity: Option<String>,
+    #[serde(default)]
+    srs_insecure: bool,
 }
 
 impl Error {
@@ -449,6 +454,7 @@ impl Backend {
             peak_rss_mb: o.peak_rss_mb,
             pk_bytes: o.pk_bytes,
             solidity: o.solidity,
+            srs_insecure: o.srs_insecure,
         })
     }
 

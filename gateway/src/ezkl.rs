@@ -225,8 +225,14 @@ pub fn prove(gw: &Gateway, j: EzklJob<'_>) -> Result<Timings> {
         values: proved.values.iter().map(i128::to_string).collect(),
         shards: Vec::new(),
         setup: format!(
-            "ezkl: halo2 with KZG over the SRS kzg{}.srs (sha256 {}); a verifier verifies with its own copy of the SRS",
-            proved.proof.logrows, proved.proof.srs_sha256
+            "ezkl: halo2 with KZG over the SRS kzg{}.srs (sha256 {}){}; a verifier verifies with its own copy of the SRS",
+            proved.proof.logrows,
+            proved.proof.srs_sha256,
+            if proved.srs_insecure {
+                ", INSECURE: made locally by `zkgate ezkl srs`, whoever made it can forge"
+            } else {
+                ""
+            }
         ),
         agreement: None,
         quantization: serde_json::json!({

@@ -114,6 +114,8 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
     assert_eq!(r.proof_system, ProofSystem::Ezkl);
     assert!(r.shards.is_empty());
     assert!(r.setup.starts_with("ezkl: halo2 with KZG"), "{}", r.setup);
+    // The test's SRS was made locally: the receipt says so.
+    assert!(r.setup.contains("INSECURE"), "{}", r.setup);
     // The Groth16 verifier refuses it and says where it is checked.
     match r.verify(&[]) {
         Ok(zkgate_statement::Verdict::Invalid(why)) => assert!(why.contains("ezkl"), "{why}"),
@@ -185,8 +187,11 @@ async fn an_ezkl_job_is_proved_checked_against_its_question_and_tamper_evident()
         .unwrap_err();
     assert!(why.contains("another job"), "{why}");
 
-    // Another dataset hash (in the question and the receipt alike).
-    let other = format!("{}00", &hash[..hash.len() - 2]);
+    // Another dataset hash (in the question and the receipt alike): its
+    // lowest bit flipped (ezkl writes field elements little-endian).
+    let low = u8::from_str_radix(&hash[..2], 16).unwrap() ^ 1;
+    let other = format!("{low:02x}{}", &hash[2..]);
+    assert_ne!(other, hash);
     let mut q3 = q.clone();
     q3.dataset.ezkl_hash = Some(other.clone());
     let mut r3 = r.clone();
