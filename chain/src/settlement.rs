@@ -101,12 +101,24 @@ impl OpenJob {
         deadline: u64,
         value: U256,
     ) -> Result<OpenJob> {
-        let f = |h: &str| fr_from_hex(h).map_err(|e| Error::Receipt(format!("question: {e}")));
+        Self::pinning(q, circuits_of(q)?, dataset, deadline, value)
+    }
+
+    /// The job question `q` asks for on `dataset`, pinning `circuits`.
+    fn pinning(
+        q: &zkgate_statement::Question,
+        circuits: Vec<Fr>,
+        dataset: u64,
+        deadline: u64,
+        value: U256,
+    ) -> Result<OpenJob> {
+        let commitment = fr_from_hex(&q.dataset.commitment)
+            .map_err(|e| Error::Receipt(format!("question: {e}")))?;
         Ok(OpenJob {
             dataset,
-            commitment: f(&q.dataset.commitment)?,
+            commitment,
             question: B256::from(q.hash()),
-            circuits: circuits_of(q)?,
+            circuits,
             verifier: B256::ZERO,
             deadline,
             value,
@@ -124,16 +136,7 @@ impl OpenJob {
         deadline: u64,
         value: U256,
     ) -> Result<OpenJob> {
-        let f = |h: &str| fr_from_hex(h).map_err(|e| Error::Receipt(format!("question: {e}")));
-        Ok(OpenJob {
-            dataset,
-            commitment: f(&q.dataset.commitment)?,
-            question: B256::from(q.hash()),
-            circuits: ezkl_circuits_of(q, binding)?,
-            verifier: B256::ZERO,
-            deadline,
-            value,
-        })
+        Self::pinning(q, ezkl_circuits_of(q, binding)?, dataset, deadline, value)
     }
 }
 
