@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use zkgate_chain::alloy_primitives::{B256, U256};
 use zkgate_chain::settlement::{ezkl_calldata, ezkl_circuits, OpenJob};
-use zkgate_chain::{Chain, Settlement, Wallet};
+use zkgate_chain::Wallet;
 use zkgate_statement::ezkl::{binding_limbs, dataset_values, felt_to_fr, GraphSpec};
 use zkgate_zkml::dataset::{Dataset, Secret};
 
@@ -45,55 +45,14 @@ impl EzklBench<'_> {
     }
 }
 
-/// A fresh embedded chain with the dataset registered, before proving:
-/// the question's hash fixes the job nonce the proof binds.
-struct Chained {
-    rt: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-    s: Settlement,
-    dataset: u64,
-    commitment: zkgate_zkml::Fr,
-    question: B256,
-    nonce: zkgate_zkml::Fr,
-}
+/// The chain side of the ezkl figures: a fresh embedded chain with the
+/// dataset registered (`GasBench::open`) before proving, as the question's
+/// hash fixes the job nonce the proof binds.
+struct Chained(crate::gas::GasBench);
 
 impl Chained {
     fn open(dataset: &Dataset, secret: &Secret) -> Result<Chained> {
-        let rt = tokio::runtime::Runtime::new()?;
-        let dir = tempfile::Builder::new()
-            .prefix("zkgate-ezkl-gas-")
-            .tempdir()?;
-        let commitment = dataset.commitment(secret);
-        let (s, id) = rt.block_on(async {
-            let chain = Chain::embedded(&dir.path().join("state.json"))?;
-            let (s, _) = Settlement::deploy(chain, &Wallet::dev(0)?).await?;
-            let (id, _) = s
-                .register_dataset(
-                    &Wallet::dev(0)?,
-                    commitment,
-                    dataset.rows() as u64,
-                    B256::ZERO,
-                    U256::from(1u64),
-                )
-                .await?;
-            anyhow::Ok((s, id))
-        })?;
-        let question = B256::from(rand::random::<[u8; 32]>());
-        let nonce = zkgate_chain::settlement::job_nonce(
-            zkgate_chain::embedded::CHAIN_ID,
-            s.address(),
-            Wallet::dev(1)?.address(),
-            question,
-        );
-        Ok(Chained {
-            rt,
-            _dir: dir,
-            s,
-            dataset: id,
-            commitment,
-            question,
-            nonce,
-        })
+        Ok(Chained(crate::gas::GasBench::open(dataset, secret)?))
     }
 
     /// Deploys the verifier, publishes the hash, opens and settles the job.
@@ -106,11 +65,10 @@ impl Chained {
     ) -> Result<serde_json::Value> {
         let owner = Wallet::dev(0)?;
         let code = B256::from(verifier.code_hash());
-        self.rt.block_on(async {
-            let s = &self.s;
-            let r = s
-                .publish_ezkl_hash(&owner, self.dataset, dataset_hash)
-                .await?;
+        let g = &self.0;
+        g.rt.block_on(async {
+            let s = &g.s;
+            let r = s.publish_ezkl_hash(&owner, g.dataset, dataset_hash).await?;
             let publish = r.gas_used;
             let (_, _, deploy_and_add) = s
                 .add_ezkl_verifier(&owner, &verifier.creation, code)
@@ -121,9 +79,9 @@ impl Chained {
                 .open_job(
                     &Wallet::dev(1)?,
                     &OpenJob {
-                        dataset: self.dataset,
-                        commitment: self.commitment,
-                        question: self.question,
+                        dataset: g.dataset,
+                        commitment: g.commitment,
+                        question: g.question,
                         circuits: circuits.clone(),
                         verifier: B256::ZERO,
                         deadline,
@@ -169,9 +127,10 @@ pub fn run(
         Some(_) => Some(Chained::open(dataset, secret)?),
         None => None,
     };
-    let nonce = chained
-        .as_ref()
-        .map_or_else(|| zkgate_statement::nonce_from(b"ezkl bench"), |c| c.nonce);
+    let nonce = chained.as_ref().map_or_else(
+        || zkgate_statement::nonce_from(b"ezkl bench"),
+        |c| c.0.nonce,
+    );
     let data = dataset_values(&dataset.values, secret.0);
     let t = Instant::now();
     let hash = backend.hash(&data)?;

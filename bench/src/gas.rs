@@ -9,16 +9,16 @@ use zkgate_chain::{Chain, Settlement, Wallet};
 /// `zkgate bench --settle`: one job's settlement on a fresh embedded chain,
 /// every call's gas measured.
 pub struct GasBench {
-    rt: tokio::runtime::Runtime,
+    pub(crate) rt: tokio::runtime::Runtime,
     /// The embedded chain's state, removed with the bench.
     _dir: tempfile::TempDir,
-    s: Settlement,
+    pub(crate) s: Settlement,
     /// The on-chain dataset.
-    dataset: u64,
+    pub(crate) dataset: u64,
     /// Its commitment.
-    commitment: zkgate_zkml::Fr,
+    pub(crate) commitment: zkgate_zkml::Fr,
     /// The stand-in question's hash.
-    question: B256,
+    pub(crate) question: B256,
     /// The nonce the job's proofs must carry.
     pub nonce: zkgate_zkml::Fr,
     gas: serde_json::Map<String, serde_json::Value>,
