@@ -44,7 +44,8 @@ uint256 constant MAX_VALUE = 1 << 128;
 contract Settlement {
     /// BN254 base field.
     uint256 internal constant Q = 21888242871839275222246405745257275088696311157297823662689037894645226208583;
-    /// Public inputs before the values.
+    /// Public inputs before the values (a circuit that releases cells
+    /// exact takes the owner's suppression threshold as its first value).
     uint256 internal constant FIXED_INPUTS = 8;
     /// Settlements of this many shards or more check their proofs in one
     /// pairing (see `Batch`); fewer are checked one by one, which is cheaper
@@ -54,8 +55,8 @@ contract Settlement {
     uint256 internal constant MAX_CODE = 24_576;
     /// Bytes of one key's fixed part: circuit id, rows, alpha, beta, gamma, delta.
     uint256 internal constant KEY_HEAD = 32 + 32 + 64 + 3 * 128;
-    /// Most circuit ids a job may pin.
-    uint256 internal constant MAX_CIRCUITS = 64;
+    /// Most pins a job may have (an ezkl job's four).
+    uint256 internal constant MAX_CIRCUITS = 4;
 
     struct Dataset {
         address owner;
@@ -289,11 +290,12 @@ contract Settlement {
     /// Opens a job on a dataset with the sent value in escrow. `commitment`
     /// is the one the researcher expects (an owner's update in between is
     /// refused, not silently taken). `question` is the hash of the
-    /// researcher's question, opened once; `circuitIds` are the circuits
-    /// the job may settle with (the question's shard circuits, one per
-    /// suppression threshold it allows). `verifier` names the keys proofs
-    /// must verify under; zero lets the dataset's owner name a bundle at
-    /// settlement, whose every key is one of `circuitIds`.
+    /// researcher's question, opened once; `circuitIds` are its pins: the
+    /// circuit every key of the job must be, then, for a circuit that
+    /// takes a suppression threshold (its first value), the largest the
+    /// owner may release under (an ezkl job: see `settleEzkl`).
+    /// `verifier` names the keys proofs must verify under; zero lets the
+    /// dataset's owner name a bundle of the pinned circuit at settlement.
     function openJob(
         uint256 datasetId,
         uint256 commitment,
@@ -371,8 +373,8 @@ contract Settlement {
 
     /// Settles an open job with its values (field elements) and its shard
     /// proofs, in row order, and pays the dataset's owner. `circuitIds` are
-    /// the ones the job was opened with; every key of the bundle must be
-    /// one of them.
+    /// the pins the job was opened with: every key of the bundle must be
+    /// the first, and a second bounds the threshold the values start with.
     function settle(
         uint256 id,
         bytes32 verifierId,
@@ -412,7 +414,7 @@ contract Settlement {
         // A job pinned to an ezkl verifier settles through `settleEzkl`
         // only: a Groth16 bundle's circuit ids are whatever its registrant
         // wrote, so one could name the tag.
-        if (circuitIds.length > 0 && circuitIds[0] == EZKL_TAG) revert BadCircuits();
+        if (circuitIds.length > 2 || circuitIds[0] == EZKL_TAG) revert BadCircuits();
         if (j.verifier == bytes32(0)) {
             if (msg.sender != j.payee) revert NotOwner();
         } else if (verifierId != j.verifier) {
@@ -420,7 +422,7 @@ contract Settlement {
         }
         Verifier memory v = verifiers_[verifierId];
         if (v.data == address(0)) revert UnknownVerifier(verifierId);
-        pinned(j, v, circuitIds);
+        pinned(j, v, circuitIds, values);
         checkProofs(id, verifierId, j, v, values, shards);
     }
 
@@ -483,18 +485,19 @@ contract Settlement {
 
     }
 
-    /// Reverts unless `circuitIds` are the job's and every key of bundle `v`
-    /// is one of them.
-    function pinned(Job storage j, Verifier memory v, uint256[] calldata circuitIds) internal view {
+    /// Reverts unless `circuitIds` are the job's pins, every key of bundle
+    /// `v` is the pinned circuit, and the values start with a threshold no
+    /// larger than the pinned one, if one is pinned.
+    function pinned(Job storage j, Verifier memory v, uint256[] calldata circuitIds, uint256[] calldata values)
+        internal
+        view
+    {
         if (keccak256(abi.encodePacked(circuitIds)) != j.circuits) revert BadCircuits();
+        if (circuitIds.length == 2 && (values.length == 0 || values[0] > circuitIds[1])) revert BadCircuits();
         uint256 size = KEY_HEAD + 64 * (uint256(v.inputs) + 1);
         for (uint256 k = 0; k < v.keys; k++) {
             uint256 circuit = uint256(bytes32(readKey(v.data, k * size, 32)));
-            bool found = false;
-            for (uint256 c = 0; c < circuitIds.length && !found; c++) {
-                found = circuitIds[c] == circuit;
-            }
-            if (!found) revert CircuitNotPinned(circuit);
+            if (circuit != circuitIds[0]) revert CircuitNotPinned(circuit);
         }
     }
 
@@ -1200,7 +1203,13 @@ contract BountyScore {
         if (metric == ACCURACY && n == 1) return (x[0] > rows ? rows : x[0]) * SCALE / rows;
         uint256 k = 2;
         while (k * k < n) k++;
-        if (k * k != n) return worst;
+        // A matrix released by a circuit that takes a suppression
+        // threshold follows it: a bounty scores exact cells only.
+        if (k * k != n) {
+            k--;
+            if (k < 2 || k * k + 1 != n || x[0] != 0) return worst;
+            for (uint256 i = 1; i < n; i++) x[i - 1] = x[i];
+        }
         if (metric == ACCURACY) {
             uint256 correct = 0;
             for (uint256 c = 0; c < k; c++) correct += x[c * k + c];

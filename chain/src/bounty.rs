@@ -133,11 +133,18 @@ pub fn score(metric: Metric, rows: u64, values: &[U256], tail: &[u8]) -> U256 {
         }
         Metric::Accuracy if n == 1 => x[0].min(rows_w) * scale / rows_w,
         _ => {
-            let k = (2..).find(|k| k * k >= n).expect("some k");
+            let mut k = (2..).find(|k| k * k >= n).expect("some k");
+            // A matrix released by a circuit that takes a suppression
+            // threshold follows it: a bounty scores exact cells only.
+            let mut first = 0;
             if k * k != n {
-                return worst;
+                k -= 1;
+                if k < 2 || k * k + 1 != n || !x[0].is_zero() {
+                    return worst;
+                }
+                first = 1;
             }
-            let cell = |l: usize, p: usize| x[l * k + p];
+            let cell = |l: usize, p: usize| x[first + l * k + p];
             match metric {
                 Metric::Accuracy => {
                     let correct = (0..k).fold(U256::ZERO, |s, c| s + cell(c, c));
@@ -417,6 +424,16 @@ mod tests {
         );
         // Error sums at scale 2^e: 80 / (4 rows * 4^2) = 1.25.
         let tail = b"\"params\":{\"classes\":1,\"threshold_q\":0,\"bits\":20,\"error_scale\":2,\"output_shift\":0},\"outputs\":1}";
+        // After a threshold of zero, the same; after any other, the worst.
+        assert_eq!(
+            score(Metric::F1, 10, &w(&[0, 4, 1, 2, 3]), none),
+            score(Metric::F1, 10, &w(&[4, 1, 2, 3]), none)
+        );
+        assert_eq!(
+            score(Metric::F1, 10, &w(&[2, 4, 1, 2, 3]), none),
+            U256::ZERO
+        );
+        assert_eq!(score(Metric::Accuracy, 4, &w(&[0, 3]), none), U256::ZERO);
         assert_eq!(score(Metric::Mse, 4, &w(&[80]), tail), ray(1.25));
         assert_eq!(score(Metric::Mae, 4, &w(&[20]), tail), ray(1.25));
         // What cannot be read scores the worst.

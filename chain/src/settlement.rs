@@ -80,8 +80,9 @@ pub struct OpenJob {
     pub commitment: Fr,
     /// The hash of the researcher's question.
     pub question: B256,
-    /// The circuits the job may settle with
-    /// (`Question::settlable_circuit_ids`).
+    /// What the job pins (`Question::chain_pins`): its circuit id and,
+    /// for a circuit that takes a suppression threshold, the largest one
+    /// a settlement may publish (an ezkl job: [`ezkl_circuits`]).
     pub circuits: Vec<Fr>,
     /// The keys proofs must verify under; zero: the owner names a bundle
     /// of the pinned circuits at settlement.
@@ -150,10 +151,14 @@ pub fn circuits_hash(circuits: &[Fr]) -> B256 {
     keccak256(pre)
 }
 
-/// The circuit id of a receipt's shards (one circuit proves them all):
-/// the least a job it settles must pin.
+/// What a job `receipt` settles must pin at least: the circuit id of its
+/// shards (one circuit proves them all), then, for a circuit that takes a
+/// suppression threshold, the receipt's.
 pub fn receipt_circuits(receipt: &Receipt) -> Vec<Fr> {
-    vec![receipt.circuit.id()]
+    let h = &receipt.circuit;
+    let mut pins = vec![h.id()];
+    pins.extend(h.threshold_input(true).map(Fr::from));
+    pins
 }
 
 /// The circuit ids a job opened for question `q` pins (an ezkl question's
@@ -164,7 +169,7 @@ pub fn circuits_of(q: &zkgate_statement::Question) -> Result<Vec<Fr>> {
             "an ezkl question's job pins its binding, ezkl's Poseidon hash of the job nonce: compute it with ezkl".into(),
         ));
     }
-    q.settlable_circuit_ids()
+    q.chain_pins()
         .iter()
         .map(|h| fr_from_hex(h).map_err(|e| Error::Receipt(format!("question: {e}"))))
         .collect()
@@ -353,12 +358,21 @@ pub fn shards(receipt: &Receipt, bundle: &Bundle) -> Result<Vec<S::Shard>> {
         .collect()
 }
 
-/// The job's values of `receipt` as `settle` takes them.
+/// The job's values of `receipt` as `settle` takes them (and the
+/// contract keeps them): the last shard's public inputs after the fixed
+/// ones, so the suppression threshold first for a circuit that takes one.
 pub fn values(receipt: &Receipt) -> Result<Vec<U256>> {
     let v = receipt
         .aggregates()
         .map_err(|e| Error::Receipt(e.to_string()))?;
-    Ok(values_as_words(&v))
+    let mut words: Vec<U256> = receipt
+        .circuit
+        .threshold_input(true)
+        .map(U256::from)
+        .into_iter()
+        .collect();
+    words.extend(values_as_words(&v));
+    Ok(words)
 }
 
 /// The job binding the proofs of the question hashing to `question`,

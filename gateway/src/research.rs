@@ -622,14 +622,17 @@ async fn check_chain_job(
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
-        let headers: Vec<_> = est.circuits.iter().map(|c| c.header().clone()).collect();
+        let circuit = est
+            .circuits
+            .first()
+            .ok_or_else(|| Error::Crashed("an estimate without a circuit".into()))?;
         crate::settle::check_settleable(
             id,
             &job,
             now,
             (est.seconds, g.config.limits.settle_margin_s),
-            &headers,
-            &vks,
+            circuit.header(),
+            vks.first(),
         )
     })
     .await

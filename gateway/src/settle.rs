@@ -239,8 +239,8 @@ pub fn check_settleable(
     job: &zkgate_chain::settlement::JobView,
     now: u64,
     (estimate_s, margin_s): (f64, u64),
-    circuits: &[zkgate_statement::SpecHeader],
-    vks: &[zkgate_statement::groth16::VerifyingKey],
+    circuit: &zkgate_statement::SpecHeader,
+    vk: Option<&zkgate_statement::groth16::VerifyingKey>,
 ) -> Result<()> {
     let left = job.deadline.saturating_sub(now);
     let need = estimate_s + margin_s as f64;
@@ -252,45 +252,23 @@ pub fn check_settleable(
     if job.verifier == B256::ZERO {
         return Ok(());
     }
-    if vks.is_empty() {
+    let Some(vk) = vk else {
         return Err(Error::Unprocessable(format!(
-            "on-chain job {id} names verifier bundle {}: the gateway can settle it only with the ceremony keys that bundle was made from (send them as `ceremony_key`)",
+            "on-chain job {id} names verifier bundle {}: the gateway can settle it only with the ceremony key that bundle was made from (send it as `ceremony_key`)",
             job.verifier
         )));
-    }
-    if vks.len() != circuits.len() {
-        return Err(Error::Unprocessable(format!(
-            "on-chain job {id}: its shard plan has {} circuits and {} ceremony keys were sent",
-            circuits.len(),
-            vks.len()
-        )));
-    }
-    // Which key is which circuit's is checked before proving; here any
-    // pairing that makes the named bundle will do (a plan has at most two
-    // circuits).
-    let pairings: Vec<Vec<usize>> = match vks.len() {
-        1 => vec![vec![0]],
-        _ => vec![vec![0, 1], vec![1, 0]],
     };
-    let mut made = Vec::new();
-    for p in pairings {
-        let keys: Vec<_> = circuits
-            .iter()
-            .zip(&p)
-            .map(|(c, k)| (c.shard_rows, &vks[*k]))
-            .collect();
-        let ours = zkgate_chain::settlement::Bundle::for_circuits(&circuits[0], keys)
-            .map_err(|e| Error::BadRequest(format!("ceremony_key: {e}")))?
-            .id();
-        if ours == job.verifier {
-            return Ok(());
-        }
-        made.push(ours.to_string());
+    // Whether the key is the circuit's is checked before proving; here,
+    // whether it makes the named bundle.
+    let ours = zkgate_chain::settlement::Bundle::for_circuit(circuit, vk)
+        .map_err(|e| Error::BadRequest(format!("ceremony_key: {e}")))?
+        .id();
+    if ours == job.verifier {
+        return Ok(());
     }
     Err(Error::Unprocessable(format!(
-        "on-chain job {id} names verifier bundle {}, and the ceremony keys sent make {}: the contract would refuse the settlement",
-        job.verifier,
-        made.join(" or ")
+        "on-chain job {id} names verifier bundle {}, and the ceremony key sent makes {ours}: the contract would refuse the settlement",
+        job.verifier
     )))
 }
 
@@ -532,49 +510,21 @@ mod tests {
             circuits: B256::ZERO,
             charge: U256::ZERO,
         };
-        let one = std::slice::from_ref(header);
-        assert!(check_settleable(4, &job, 900, (79.0, 20), one, &[]).is_ok());
-        let e = check_settleable(4, &job, 900, (81.0, 20), one, &[]).unwrap_err();
+        assert!(check_settleable(4, &job, 900, (79.0, 20), header, None).is_ok());
+        let e = check_settleable(4, &job, 900, (81.0, 20), header, None).unwrap_err();
         assert!(e.to_string().contains("ends in 100 s"), "{e}");
         let named = zkgate_chain::settlement::JobView {
             verifier: bundle,
             ..job.clone()
         };
-        let e = check_settleable(4, &named, 900, (1.0, 0), one, &[]).unwrap_err();
+        let e = check_settleable(4, &named, 900, (1.0, 0), header, None).unwrap_err();
         assert!(e.to_string().contains("ceremony_key"), "{e}");
-        assert!(check_settleable(4, &named, 900, (1.0, 0), one, std::slice::from_ref(&vk)).is_ok());
+        assert!(check_settleable(4, &named, 900, (1.0, 0), header, Some(&vk)).is_ok());
         let other = zkgate_statement::groth16::VerifyingKey {
             delta_g2: (g2 + g2).into_affine(),
             ..vk.clone()
         };
-        let e = check_settleable(4, &named, 900, (1.0, 0), one, std::slice::from_ref(&other))
-            .unwrap_err();
-        assert!(e.to_string().contains("would refuse"), "{e}");
-        // A plan of two circuits: the bundle of both keys, sent in either
-        // order; one key short is named.
-        let last = header.with_shard_rows(3);
-        let two = [header.clone(), last.clone()];
-        let both = zkgate_chain::settlement::Bundle::for_circuits(
-            header,
-            vec![(header.shard_rows, &vk), (3, &other)],
-        )
-        .unwrap()
-        .id();
-        let named2 = zkgate_chain::settlement::JobView {
-            verifier: both,
-            ..job.clone()
-        };
-        for keys in [[vk.clone(), other.clone()], [other.clone(), vk.clone()]] {
-            assert!(check_settleable(4, &named2, 900, (1.0, 0), &two, &keys).is_ok());
-        }
-        let e = check_settleable(4, &named2, 900, (1.0, 0), &two, std::slice::from_ref(&vk))
-            .unwrap_err();
-        assert!(
-            e.to_string().contains("2 circuits and 1 ceremony keys"),
-            "{e}"
-        );
-        let e = check_settleable(4, &named2, 900, (1.0, 0), &two, &[vk.clone(), vk.clone()])
-            .unwrap_err();
+        let e = check_settleable(4, &named, 900, (1.0, 0), header, Some(&other)).unwrap_err();
         assert!(e.to_string().contains("would refuse"), "{e}");
     }
 

@@ -129,7 +129,7 @@ impl SpecHeader {
     /// This header's JSON (whose hash is its id) cut into its head, its
     /// template and its tail.
     pub fn parts(&self) -> Parts {
-        let json = serde_json::to_vec(self).expect("headers serialize");
+        let json = self.circuit_json();
         let head = head(self.version, self.shard_rows);
         let template = self.template().to_bytes();
         assert!(

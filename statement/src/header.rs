@@ -66,10 +66,39 @@ impl SpecHeader {
         }
     }
 
-    /// The circuit id: SHA-256 of this header's JSON, as a field element.
+    /// The circuit id: SHA-256 of the JSON of [`SpecHeader::circuit`], as
+    /// a field element.
     pub fn id(&self) -> Fr {
-        let json = serde_json::to_vec(self).expect("headers serialize");
-        hash_to_field(&Sha256::digest(json))
+        hash_to_field(&Sha256::digest(self.circuit_json()))
+    }
+
+    /// This header without its release's suppression threshold: the
+    /// circuit, whose id it hashes. The threshold is a public input
+    /// ([`SpecHeader::takes_threshold`]), chosen by the owner's release
+    /// policy after the circuit and its keys exist.
+    pub fn circuit(&self) -> SpecHeader {
+        let mut h = self.clone();
+        h.params.suppress_below = 0;
+        h
+    }
+
+    /// The JSON the circuit id hashes.
+    pub(crate) fn circuit_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.circuit()).expect("headers serialize")
+    }
+
+    /// Whether the circuit takes a suppression threshold as a public input
+    /// (before the values): it releases cells, exact.
+    pub fn takes_threshold(&self) -> bool {
+        self.aggregate.has_cells() && self.params.noise.is_none()
+    }
+
+    /// The threshold public input of a shard: the release's on the last
+    /// shard, 0 on the others (it is published like a value); `None` for
+    /// a circuit that takes none.
+    pub fn threshold_input(&self, last: bool) -> Option<u64> {
+        self.takes_threshold()
+            .then_some(if last { self.params.suppress_below } else { 0 })
     }
 
     /// The shape the commitment gives a dataset of `rows` rows of this
@@ -85,7 +114,7 @@ impl SpecHeader {
 
     /// Whether cells below the owner's threshold are published as zero.
     pub fn suppresses(&self) -> bool {
-        self.params.suppress_below > 0 && self.aggregate.has_cells()
+        self.params.suppress_below > 0 && self.takes_threshold()
     }
 
     /// The values as published: cells below the suppression threshold

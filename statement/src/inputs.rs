@@ -6,8 +6,9 @@
 //! nonce, the circuit id (the hash of the [`crate::SpecHeader`]), the
 //! shard's first row, its real rows (`active`: the circuit reads a fixed
 //! number of rows and the last shard is padded), the links before and
-//! after it (see `zkgate_circuits::shard`), then the shard's aggregate
-//! values. The circuit constrains `C_D`, `n` and the links to the
+//! after it (see `zkgate_circuits::shard`), then, for a circuit whose
+//! cells may be suppressed ([`crate::SpecHeader::takes_threshold`]), the
+//! release's suppression threshold, then the shard's aggregate values. The circuit constrains `C_D`, `n` and the links to the
 //! commitment of the rows it reads, the id to its constant, and every
 //! aggregate to the value it computes over its real rows; the nonce blinds
 //! the links and is bound all the same in a one-shard job, because
@@ -44,12 +45,17 @@ pub struct Statement {
     pub link_in: Fr,
     /// The link after the shard (0 for the last).
     pub link_out: Fr,
+    /// The suppression threshold the values were released under, for a
+    /// circuit that takes one (`None` otherwise): published like a value,
+    /// so 0 from every shard but the last.
+    pub suppress_below: Option<u64>,
     /// The shard's aggregate values (integers at the plan's scales).
     pub aggregates: Vec<i128>,
 }
 
 impl Statement {
-    /// Number of public inputs before the aggregate values.
+    /// Number of public inputs before the threshold and the aggregate
+    /// values.
     pub const FIXED_INPUTS: usize = 8;
 
     /// The public inputs, in the circuit's order.
@@ -64,6 +70,7 @@ impl Statement {
             self.link_in,
             self.link_out,
         ];
+        v.extend(self.suppress_below.map(Fr::from));
         v.extend(self.aggregates.iter().map(|a| i128_to_field(*a)));
         v
     }

@@ -36,9 +36,6 @@ use zkgate_circuits::Fr;
 /// Format version of questions.
 pub const QUESTION_VERSION: u32 = 1;
 
-/// Most circuit ids an on-chain job pins (the contract's `MAX_CIRCUITS`).
-pub const MAX_CHAIN_CIRCUITS: usize = 64;
-
 /// The dataset as the gateway published it (`GET /v1/datasets`) or the
 /// chain's registry holds it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -313,22 +310,18 @@ impl Question {
         }
     }
 
-    /// The shard circuits a job answering this question may be proved
-    /// with: its expected circuit's, and, for class cells released exact,
-    /// the same circuit under each suppression threshold up to the
-    /// owner's bound (the threshold is part of the circuit). What an
-    /// on-chain job pins (`openJob`'s `circuitIds`), hex.
-    pub fn settlable_circuit_ids(&self) -> Vec<String> {
-        let e = &self.expected_circuit;
-        let mut ids = self.circuit_ids.clone();
-        if e.aggregate.has_cells() && e.params.noise.is_none() {
-            for t in 1..=self.owner.suppress_below_max {
-                let mut h = e.clone();
-                h.params.suppress_below = t;
-                ids.extend(Self::ids_of(&h));
-            }
+    /// What an on-chain job for this question pins (`openJob`'s
+    /// `circuitIds`), hex: its circuit's id, then, for a circuit that
+    /// takes a suppression threshold, the largest the owner may set (the
+    /// contract refuses a settlement published under a larger one). The
+    /// threshold is a public input: one circuit, and one key, serve every
+    /// threshold.
+    pub fn chain_pins(&self) -> Vec<String> {
+        let mut pins = self.circuit_ids.clone();
+        if self.expected_circuit.takes_threshold() {
+            pins.push(fr_to_hex(Fr::from(self.owner.suppress_below_max)));
         }
-        ids
+        pins
     }
 
     /// Reads a question, checking that its fields agree with its expected
@@ -363,11 +356,6 @@ impl Question {
         if let Some(c) = &self.chain {
             c.contract_bytes()?;
             c.researcher_bytes()?;
-            if self.settlable_circuit_ids().len() > MAX_CHAIN_CIRCUITS {
-                return bad(format!(
-                    "an on-chain job pins at most {MAX_CHAIN_CIRCUITS} circuit ids; lower the suppression bound"
-                ));
-            }
         }
         if self.proof_system == ProofSystem::Ezkl {
             if self.dataset.ezkl_hash.is_none() {
@@ -510,7 +498,7 @@ impl Question {
         self.check_header(h)?;
         if self.owner.shard_rows.is_some() {
             let id = fr_to_hex(h.id());
-            if !self.settlable_circuit_ids().contains(&id) {
+            if !self.circuit_ids.contains(&id) {
                 return Err(differ(
                     "circuit",
                     format!("the shard circuit {id} is not among the question's"),
@@ -607,6 +595,12 @@ impl Question {
             }
         }
         let k = h.params.suppress_below;
+        if k > 0 && !h.takes_threshold() {
+            return Err(differ(
+                "suppression",
+                format!("cells below {k} suppressed, but this circuit releases no exact cells"),
+            ));
+        }
         if k > self.owner.suppress_below_max {
             return Err(differ(
                 "suppression",

@@ -159,6 +159,7 @@ impl Receipt {
             active: shard.rows,
             link_in: fr_from_hex(&shard.link_in)?,
             link_out: fr_from_hex(&shard.link_out)?,
+            suppress_below: self.circuit.threshold_input(i + 1 == self.shards.len()),
             aggregates: if i + 1 == self.shards.len() {
                 self.aggregates()?
             } else {
@@ -223,6 +224,11 @@ impl Receipt {
         }
         if let Some(noise) = &header.params.noise {
             noise.check().map_err(Invalid)?;
+        }
+        if header.params.suppress_below > 0 && !header.takes_threshold() {
+            return Err(Invalid::new(
+                "the header suppresses cells, and its circuit releases no exact cells",
+            ));
         }
         // The shards are the header's plan, in order.
         let places: Vec<(u64, u64)> = self.shards.iter().map(|s| (s.offset, s.rows)).collect();

@@ -148,6 +148,16 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let active = Num::input(&cs, st.map(|s| Fr::from(s.active)))?;
         let link_in = Num::input(&cs, st.map(|s| s.link_in))?;
         let link_out = Num::input(&cs, st.map(|s| s.link_out))?;
+        // The release's suppression threshold, published like a value (0
+        // from every shard but the last), for a circuit that releases
+        // cells exact.
+        let below = if spec.takes_threshold() {
+            let k = Num::input(&cs, st.map(|s| Fr::from(s.suppress_below.unwrap_or(0))))?;
+            suppress::threshold(&cs, &k, crate::cost::COUNT_BITS)?;
+            Some(k)
+        } else {
+            None
+        };
         let mut claimed = Vec::with_capacity(spec.aggregate_len());
         for k in 0..spec.aggregate_len() {
             claimed.push(Num::input(&cs, st.map(|s| i128_to_field(s.aggregates[k])))?);
@@ -271,10 +281,7 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         )?;
         counter.mark("commitment");
         // Suppression is of the job's totals (a shard other than the last
-        // suppresses its partial totals and publishes zero all the same).
-        let suppress = spec
-            .suppresses()
-            .then_some((p.suppress_below, crate::cost::COUNT_BITS));
+        // publishes zero, and a threshold of zero).
         // Differential-privacy noise, drawn from the dataset's salt and the
         // job's nonce, added to every released value.
         let noise = match &p.noise {
@@ -287,8 +294,8 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
             None => None,
         };
         for (k, (total, claim)) in end.acc_out.iter().zip(&claimed).enumerate() {
-            let mut value = match suppress {
-                Some((below, bits)) => suppress::suppress_below(&cs, total, below, bits)?,
+            let mut value = match &below {
+                Some(k) => suppress::suppress_below(&cs, total, k, crate::cost::COUNT_BITS)?,
                 None => total.clone(),
             };
             if let Some(n) = &noise {

@@ -143,8 +143,15 @@ pub const COUNT_BITS: usize = 32;
 pub fn constraints(spec: &CircuitSpec) -> usize {
     let rows = spec.shard_rows as usize;
     let values = spec.aggregate_len();
-    let suppress = if spec.suppresses() { COUNT_BITS + 2 } else { 0 };
-    1 + zkgate_circuits::shard::cost(spec.shape(spec.shard_rows), spec.shard_rows, values)
+    // A circuit releasing exact cells checks its threshold's range once
+    // and compares every cell with it.
+    let (threshold, suppress) = if spec.takes_threshold() {
+        (COUNT_BITS, COUNT_BITS + 2)
+    } else {
+        (0, 0)
+    };
+    1 + threshold
+        + zkgate_circuits::shard::cost(spec.shape(spec.shard_rows), spec.shard_rows, values)
         + rows.saturating_mul(per_row(spec))
         + rows.saturating_sub(1).saturating_mul(values)
         + values * (1 + suppress)

@@ -37,6 +37,10 @@ pub struct WireStatement {
     pub link_in: String,
     /// The link after it.
     pub link_out: String,
+    /// The suppression threshold it publishes, for a circuit that takes
+    /// one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppress_below: Option<u64>,
     /// The values it publishes.
     pub aggregates: Vec<String>,
 }
@@ -53,6 +57,7 @@ impl WireStatement {
             active: s.active,
             link_in: fr_to_hex(s.link_in),
             link_out: fr_to_hex(s.link_out),
+            suppress_below: s.suppress_below,
             aggregates: s.aggregates.iter().map(i128::to_string).collect(),
         }
     }
@@ -68,6 +73,7 @@ impl WireStatement {
             active: self.active,
             link_in: fr_from_hex(&self.link_in)?,
             link_out: fr_from_hex(&self.link_out)?,
+            suppress_below: self.suppress_below,
             aggregates: self
                 .aggregates
                 .iter()

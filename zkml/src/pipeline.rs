@@ -250,10 +250,11 @@ pub fn run<R: RngCore + CryptoRng>(
             memory: estimate.memory,
             evaluation: &eval,
         })?;
-        // Noised values are private already: no cell is suppressed.
-        if below > 0 && spec.aggregate.has_cells() && spec.params.noise.is_none() {
+        // Noised values are private already: no cell is suppressed. The
+        // threshold is a public input: the circuit stays the same.
+        if below > 0 && spec.takes_threshold() {
             spec = spec.with_suppression(below);
-            circuits = Circuits::new(&spec, plan)?;
+            circuits.spec = circuits.spec.with_suppression(below);
         }
     }
     // The job's totals before each cut (exact): what the links between
@@ -289,11 +290,11 @@ pub fn run<R: RngCore + CryptoRng>(
     let mut transcripts = Vec::new();
     if !job.ceremony.is_empty() {
         let t = clock(Step::Setup, progress);
-        for (c, s) in
+        for (c, _) in
             crate::ceremony::match_keys(job.ceremony, std::slice::from_ref(&circuits.spec))?
         {
             keys.push((c.key.clone(), prove::verifying_key(c.key)));
-            transcripts.push((s.id(), c));
+            transcripts.push(c);
         }
         done(t, &mut timings);
     }
@@ -333,6 +334,7 @@ pub fn run<R: RngCore + CryptoRng>(
             active: range.end - range.start,
             link_in: links[i],
             link_out: links[i + 1],
+            suppress_below: spec_s.threshold_input(i + 1 == plan.len()),
             aggregates: if i + 1 == plan.len() {
                 eval.aggregates.clone()
             } else {
@@ -458,10 +460,9 @@ pub fn run<R: RngCore + CryptoRng>(
         nonce: fr_to_hex(job.nonce),
         values: eval.aggregates.iter().map(i128::to_string).collect(),
         shards,
-        setup: if transcripts.is_empty() {
-            SETUP_BY_GATEWAY.into()
-        } else {
-            crate::ceremony::setup_line_of(&transcripts)
+        setup: match transcripts.first() {
+            None => SETUP_BY_GATEWAY.into(),
+            Some(c) => crate::ceremony::setup_line(c.transcript, c.ptau),
         },
         agreement: Some(agreement),
         quantization: quantization_report(&spec),

@@ -80,7 +80,8 @@ pub struct AggregateParams {
     pub label_shift: u32,
     /// Class counts and confusion cells below this many rows are proved
     /// and published as zero (0: no suppression). Set by the data owner's
-    /// release policy.
+    /// release policy; a public input of the circuit, not part of its id
+    /// (`SpecHeader::circuit`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub suppress_below: u64,
     /// Differential-privacy noise added in the circuit to every released

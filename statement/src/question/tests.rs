@@ -180,20 +180,20 @@ fn the_owners_choices_are_held_to_their_bounds() {
     r.circuit.params.suppress_below = 5;
     assert_eq!(field_of(&q, &r), "suppression");
 
-    // Exact class cells: any threshold up to the bound, each its own
-    // circuit among those the question allows.
+    // Exact class cells: any threshold up to the bound, a public input of
+    // the one circuit the question allows.
     let q = cells_question(5);
     let mut r = answer(&q);
     r.circuit.params.suppress_below = 5;
     assert_eq!(q.check(&r, q.job_nonce()), Ok(()));
     r.circuit.params.suppress_below = 6;
     assert_eq!(field_of(&q, &r), "suppression");
-    // A mean has no cells: a threshold makes another circuit, not allowed.
+    // A mean has no cells: a threshold is refused.
     let mut q = question(100, Some(33));
     q.owner.suppress_below_max = 5;
     let mut r = answer(&q);
     r.circuit.params.suppress_below = 5;
-    assert_eq!(field_of(&q, &r), "circuit");
+    assert_eq!(field_of(&q, &r), "suppression");
 }
 
 fn cells_question(max: u64) -> Question {
@@ -213,21 +213,24 @@ fn cells_question(max: u64) -> Question {
 }
 
 #[test]
-fn the_settlable_circuits_are_the_shard_circuits_per_allowed_threshold() {
+fn one_circuit_serves_every_threshold_and_the_chain_pins_the_largest() {
     let q = question(100, Some(33));
-    assert_eq!(q.settlable_circuit_ids(), q.circuit_ids);
+    assert_eq!(q.chain_pins(), q.circuit_ids, "no cells: the circuit alone");
     assert_eq!(q.circuit_ids.len(), 1, "one circuit for every shard");
     let q = cells_question(3);
-    let ids = q.settlable_circuit_ids();
-    assert_eq!(ids.len(), 4);
-    let mut unique = ids.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), ids.len());
-    // Too many for the contract: refused when read.
-    let mut q = cells_question(70);
-    q.chain = Some(pin());
-    assert!(q.check_self().is_err());
+    assert_eq!(q.circuit_ids.len(), 1);
+    assert_eq!(
+        q.chain_pins(),
+        vec![q.circuit_ids[0].clone(), fr_to_hex(Fr::from(3u64))]
+    );
+    // The threshold is no part of the circuit id.
+    let mut h = q.expected_circuit.clone();
+    h.params.suppress_below = 3;
+    assert_eq!(h.id(), q.expected_circuit.id());
+    assert_ne!(
+        h, q.expected_circuit,
+        "the header still says what was released"
+    );
 }
 
 fn pin() -> ChainPin {

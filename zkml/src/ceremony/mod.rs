@@ -659,27 +659,5 @@ pub fn setup_line(transcript: &Transcript, ptau: &Ptau) -> String {
     )
 }
 
-/// The same for a job's keys, one per circuit (by circuit id): one key
-/// reads as [`setup_line`]; several name each circuit's transcript.
-pub fn setup_line_of(keys: &[(Fr, &Ceremony<'_>)]) -> String {
-    match keys {
-        [(_, c)] => setup_line(c.transcript, c.ptau),
-        _ => format!(
-            "ceremony: phase 2 over powers of tau {}; {}",
-            keys.first()
-                .map_or(String::new(), |(_, c)| c.ptau.describe()),
-            keys.iter()
-                .map(|(id, c)| format!(
-                    "circuit {} by {}, transcript {}",
-                    &zkgate_statement::field::fr_to_hex(*id)[..18],
-                    c.transcript.contributors().join(", "),
-                    c.transcript.sha256()
-                ))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests;

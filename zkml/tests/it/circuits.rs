@@ -26,6 +26,7 @@ fn statement_for(spec: &zkgate_zkml::spec::CircuitSpec, d: &Dataset, secret: &Se
         active: d.rows() as u64,
         link_in: Fr::ZERO,
         link_out: Fr::ZERO,
+        suppress_below: spec.threshold_input(true),
         aggregates: eval.aggregates,
     }
 }

@@ -50,6 +50,7 @@ fn case(name: &str, model: &str, data: &str, request: JobRequest, secret: &Secre
         active: d.rows() as u64,
         link_in: Fr::ZERO,
         link_out: Fr::ZERO,
+        suppress_below: spec.threshold_input(true),
         aggregates,
     };
     Some(Case {

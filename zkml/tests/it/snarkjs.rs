@@ -195,6 +195,7 @@ fn snarkjs_makes_the_same_key_and_its_contributions_prove() {
         active: data.rows() as u64,
         link_in: Default::default(),
         link_out: Default::default(),
+        suppress_below: spec.threshold_input(true),
         aggregates: eval.aggregates.clone(),
     };
     let witness = Witness {
