@@ -65,6 +65,12 @@ pub struct BenchArgs {
     /// calibration, no key, no proof): its power of two, for the limits.
     #[arg(long)]
     ezkl_size: bool,
+    /// Only estimate each case's constraints per row in a model-family
+    /// circuit (weights private, committed by a hash the question pins),
+    /// against its circuit with the weights as constants: from the public
+    /// circuit, nothing proved (`zkgate_zkml::cost::family`).
+    #[arg(long)]
+    family_cost: bool,
     /// Run one case in this process (used by the parent run).
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -325,6 +331,7 @@ fn run_one(
     epsilon: Option<f64>,
     rounds: u16,
     ezkl: Option<&crate::ezkl::EzklBench<'_>>,
+    family: bool,
 ) -> Result<serde_json::Value> {
     let (name, rest) = case
         .split_once(':')
@@ -372,6 +379,26 @@ fn run_one(
         quant: Default::default(),
         epsilon,
     };
+    if family {
+        let spec = zkgate_zkml::job::compile_public(
+            &model.model,
+            &model.onnx_sha256,
+            &dataset.schema,
+            rows as u64,
+            &request,
+        )?;
+        let f = zkgate_zkml::cost::family(&spec);
+        return Ok(serde_json::json!({
+            "model": name,
+            "rows": rows,
+            "per_row": f.per_row,
+            "weight_products": f.weight_products,
+            "tree_checks": f.tree_checks,
+            "tree_now": f.tree_now,
+            "family_per_row": f.family_per_row(),
+            "family_over_constants": f.family_per_row() as f64 / f.per_row as f64,
+        }));
+    }
     if let Some(e) = ezkl.filter(|e| e.size_only) {
         // Sizing only: the job's public circuit (no rows read, nothing
         // proved) and ezkl's calibration of its graph.
@@ -810,6 +837,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 a.epsilon,
                 a.rounds,
                 ezkl.as_ref(),
+                a.family_cost,
             )?
         );
         return Ok(());
@@ -850,6 +878,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         if a.ezkl_size {
             child.arg("--ezkl-size");
+        }
+        if a.family_cost {
+            child.arg("--family-cost");
         }
         let out = child.output()?;
         if out.status.success() {

@@ -41,15 +41,29 @@ pub struct InitArgs {
     /// (see `zkgate policy profile NAME`).
     #[arg(long, default_value = "default")]
     profile: String,
+    /// Rows per proof (`limits.shard_rows`; 0: always one proof): a
+    /// larger dataset is proved in shards of this size, by one circuit
+    /// whose key a researcher's ceremony makes.
+    #[arg(long)]
+    shard_rows: Option<u64>,
+    /// The powers-of-tau file researchers' ceremony keys are made over
+    /// (`ptau`), relative to the data dir (`zkgate ceremony local-ptau` or
+    /// a public file, put there).
+    #[arg(long)]
+    ptau: Option<String>,
 }
 
 pub fn init(a: InitArgs) -> Result<()> {
-    let config = Config {
+    let mut config = Config {
         listen: a.listen,
         hosts: a.hosts,
         plain_http: a.plain_http,
+        ptau: a.ptau,
         ..Config::default()
     };
+    if let Some(rows) = a.shard_rows {
+        config.limits.shard_rows = rows;
+    }
     let report = setup::init(&a.data_dir, &config, passphrase().as_deref(), &a.profile)?;
     println!("created {}", a.data_dir.display());
     println!(

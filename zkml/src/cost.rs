@@ -263,3 +263,81 @@ impl Estimate {
         over
     }
 }
+
+/// What one row would cost in a model-family circuit, where the weights
+/// are private inputs committed by a hash the question pins (so one key
+/// serves every weight file of an architecture), against this circuit
+/// with the weights as constants. An estimate from the plan, as this
+/// module's others are; no such circuit is built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct FamilyCost {
+    /// Constraints of one row today ([`per_row`]).
+    pub per_row: usize,
+    /// Products a row's linear layers would add: a constant weight times
+    /// a variable is free in R1CS, a private weight times one is a
+    /// constraint. A lower bound: the plan keeps only non-zero quantized
+    /// weights, and a family circuit must multiply its zeros too.
+    pub weight_products: usize,
+    /// What a row's trees would cost with private thresholds and leaf
+    /// values, in place of their bucketing: a comparison per branch (the
+    /// input's width and a sign) and a product per leaf value.
+    pub tree_checks: usize,
+    /// Their bucketing and paths today.
+    pub tree_now: usize,
+}
+
+impl FamilyCost {
+    /// Constraints of one row in the family circuit.
+    pub fn family_per_row(&self) -> usize {
+        self.per_row + self.weight_products + self.tree_checks - self.tree_now
+    }
+}
+
+/// [`FamilyCost`] of `spec`'s model.
+pub fn family(spec: &CircuitSpec) -> FamilyCost {
+    let (mut weight_products, mut tree_checks, mut tree_now) = (0usize, 0usize, 0usize);
+    walk(spec, |stage, _, _| match stage {
+        Stage::Linear { rows, .. } => {
+            weight_products += rows
+                .iter()
+                .map(|r| r.iter().filter(|(_, w)| *w != 0).count())
+                .sum::<usize>();
+        }
+        Stage::Trees { buckets, trees, .. } => {
+            // A branch the declared ranges decide stays free only while
+            // its threshold is public: a private one is compared too.
+            let width = |slot: Option<u32>| {
+                slot.and_then(|s| buckets.get(s as usize))
+                    .map_or(COUNT_BITS, |b| bits_of(b.hi - b.lo))
+            };
+            for t in trees {
+                for node in t {
+                    tree_checks += match node {
+                        crate::quantize::QNode::Branch { cond, .. } => match cond {
+                            crate::quantize::QCond::AtMost { slot, .. } => width(Some(*slot)) + 2,
+                            crate::quantize::QCond::Always(_) => width(None) + 2,
+                        },
+                        crate::quantize::QNode::Leaf { values } => values.len(),
+                    };
+                }
+            }
+            tree_now += buckets.iter().map(|b| b.buckets().cost()).sum::<usize>()
+                + trees
+                    .iter()
+                    .map(|t| zkgate_circuits::trees::cost(&crate::circuit::tree_nodes(t, None)))
+                    .sum::<usize>();
+        }
+        _ => {}
+    });
+    FamilyCost {
+        per_row: per_row(spec),
+        weight_products,
+        tree_checks,
+        tree_now,
+    }
+}
+
+/// Bits of a non-negative width.
+fn bits_of(x: i128) -> usize {
+    (128 - x.max(1).leading_zeros()) as usize
+}

@@ -10,3 +10,4 @@ mod erc7992;
 mod metering;
 mod precompiles;
 mod refused_payment;
+mod suppression;

@@ -122,6 +122,28 @@ fn suppressed_cells_are_proved_zero() {
     t.circuit.params.suppress_below = 1;
     t.result = t.circuit.decode(t.rows, &published);
     assert!(invalid(&t, &vk));
+    // The threshold is a public input: the same job released exact is the
+    // same circuit, and its key (a seeded setup) verifies the suppressed
+    // release.
+    let exact = prove_gated(
+        "breast_cancer",
+        "data/breast_cancer.csv",
+        12,
+        Aggregate::Confusion {
+            label: "label".into(),
+        },
+        None,
+        None,
+    );
+    assert_eq!(exact.receipt.circuit.params.suppress_below, 0);
+    assert_eq!(exact.receipt.circuit.id(), r.circuit.id());
+    assert_eq!(exact.vk_bytes(), vk, "one key for every threshold");
+    let exact_values: Vec<i128> = exact.receipt.aggregates().unwrap();
+    assert_eq!(exact_values, truth);
+    // A receipt claiming the exact cells under the threshold fails.
+    let mut t = r.clone();
+    set_values(&mut t, &truth);
+    assert!(invalid(&t, &vk));
 }
 
 fn invalid(r: &Receipt, vk: &[u8]) -> bool {
