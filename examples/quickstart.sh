@@ -10,12 +10,25 @@
 # against the chain. Then a confusion matrix the policy refuses (two of its
 # cells hold 2 and 1 patients), and the audit log of every decision.
 #
-#   bash examples/quickstart.sh            # all 569 rows (~2 minutes on 2 cores)
-#   ROWS=64 bash examples/quickstart.sh    # a quicker run on the first 64 rows
+# The keys come from a ceremony the researcher takes part in: the owner names
+# a powers-of-tau file, the researcher makes the job's circuit key from it and
+# adds a secret contribution on their own side, and the gateway proves every
+# shard with that key, so the receipt is one the owner could not forge, and
+# `zkgate verify --require-ceremony` passes. The file here is made locally (a
+# stand-in for a public Perpetual Powers of Tau file, which is downloaded
+# once; every receipt over it says it is not a public file). The owner's
+# shards are 44 rows, so the one circuit (and key) is small: 13 shards.
+#
+#   bash examples/quickstart.sh              # all 569 rows (~2 minutes on 2 cores)
+#   ROWS=64 bash examples/quickstart.sh      # a quicker run on the first 64 rows
+#   CEREMONY=0 bash examples/quickstart.sh   # keys made by the gateway (one proof, no ceremony)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ROWS="${ROWS:-569}"
+CEREMONY="${CEREMONY:-1}"
+SHARD_ROWS="${SHARD_ROWS:-44}"
+PTAU_POWER="${PTAU_POWER:-17}"
 cargo build --release -q   # the set-up's build: the same compiled dependencies as the tests
 ZK="${CARGO_TARGET_DIR:-./target}/release/zkgate"
 WORK="$(mktemp -d)"
@@ -27,7 +40,13 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f s", b - a }'; }
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 18443)
 t=$(now)
-"$ZK" init --data-dir "$DATA" --listen "127.0.0.1:$PORT" >/dev/null
+if [ "$CEREMONY" = 1 ]; then
+  "$ZK" init --data-dir "$DATA" --listen "127.0.0.1:$PORT" --shard-rows "$SHARD_ROWS" --ptau pot.ptau >/dev/null
+  # The owner's powers-of-tau file (in real use: a public one, put there).
+  "$ZK" ceremony local-ptau --power "$PTAU_POWER" --out "$DATA/pot.ptau" | grep -E '"(power|blake2b)"'
+else
+  "$ZK" init --data-dir "$DATA" --listen "127.0.0.1:$PORT" >/dev/null
+fi
 head -n $((ROWS + 1)) fixtures/data/breast_cancer.csv > "$WORK/breast_cancer.csv"
 # The declared public schema (types, ranges, scales) the circuits are built
 # from; `zkgate dataset schema FILE.csv` proposes one for review.
@@ -57,18 +76,42 @@ done
 "$ZK" register-address --gateway "https://127.0.0.1:$PORT" --ca-cert "$DATA/tls/cert.pem" --token "$TOKEN" \
   --dev-account 1
 
+KEY=()
+REQUIRE=()
+if [ "$CEREMONY" = 1 ]; then
+  # The researcher, from public facts only (the model, the declared schema,
+  # the row count and the shard size `GET /v1/datasets` lists, the owner's
+  # file): the circuit's key with delta = 1, then their secret contribution
+  # (checked first). The gateway checks the key again before proving.
+  t=$(now)
+  C=(--model fixtures/models/breast_cancer.onnx --schema fixtures/data/breast_cancer.schema.json
+     --rows "$ROWS" --aggregate accuracy --label label --ptau "$DATA/pot.ptau" --shard-rows "$SHARD_ROWS")
+  "$ZK" ceremony init "${C[@]}" --key-out "$WORK/k0.zkey" >/dev/null
+  echo "ceremony: the circuit's initial key: $(since "$t")"
+  t=$(now)
+  "$ZK" ceremony contribute "${C[@]}" --key "$WORK/k0.zkey" --name alice --key-out "$WORK/k1.zkey" \
+    | grep -E '"(contribution_hash|constraints)"'
+  echo "ceremony: the researcher's check and contribution: $(since "$t")"
+  KEY=(--ceremony-key "$WORK/k1.zkey")
+  REQUIRE=(--require-ceremony)
+fi
+
 t=$(now)
 "$ZK" submit --gateway "https://127.0.0.1:$PORT" --ca-cert "$DATA/tls/cert.pem" --token "$TOKEN" \
   --dataset breast_cancer --model fixtures/models/breast_cancer.onnx --aggregate accuracy --label label \
   --chain-dataset 1 --value-wei 1000000000000000 --deadline-secs 3600 --data-dir "$DATA" \
-  --out "$WORK/receipt.json" --vk-out "$WORK/vk.bin"
+  "${KEY[@]}" --out "$WORK/receipt.json" --vk-out "$WORK/vk.bin"
 echo "question -> on-chain job with 0.001 ETH in escrow -> receipt, settled: $(since "$t")"
 JOB=1 # the contract's first job
 
 t=$(now)
 "$ZK" verify "$WORK/receipt.json" --vk "$WORK/vk.bin" --chain-job "$JOB" --data-dir "$DATA" \
-  --question "$WORK/receipt.question.json" --model fixtures/models/breast_cancer.onnx
-echo "verify (offline and on chain): $(since "$t")"
+  --question "$WORK/receipt.question.json" --model fixtures/models/breast_cancer.onnx "${REQUIRE[@]}"
+echo "verify (offline and on chain$([ "$CEREMONY" = 1 ] && echo ', keys from the ceremony')): $(since "$t")"
+python3 - "$WORK/receipt.json" <<'PY' 2>/dev/null || true
+import json, sys
+print("setup: " + json.load(open(sys.argv[1]))["setup"])
+PY
 python3 - "$WORK/receipt.json" <<'PY' 2>/dev/null || true
 import json, sys
 r = json.load(open(sys.argv[1]))

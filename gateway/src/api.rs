@@ -52,11 +52,15 @@ impl utoipa::Modify for Bearer {
 /// declares, so the router and the document cannot disagree.
 fn documented(limits: &Limits) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        // A submission may carry a ceremony key, larger than the rest
+        // (the inner limit is the one a request meets).
+        .routes(routes!(submit, my_jobs))
+        .routes(routes!(dry_run))
+        .layer(DefaultBodyLimit::max(crate::http::submission_limit(limits)))
         .routes(routes!(healthz))
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(datasets))
-        .routes(routes!(submit, my_jobs))
         .routes(routes!(job))
         .routes(routes!(cancel))
         .routes(routes!(receipt))
@@ -67,7 +71,6 @@ fn documented(limits: &Limits) -> OpenApiRouter<AppState> {
         .routes(routes!(kept_key_file))
         .routes(routes!(audit_head))
         .routes(routes!(mock))
-        .routes(routes!(dry_run))
         .layer(DefaultBodyLimit::max(limits.max_upload_bytes))
         .merge(crate::owner::api::routes(limits))
         .merge(crate::console::routes())
@@ -318,7 +321,7 @@ async fn submit(
         model,
         ceremony,
         kept,
-    } = read_form(form, gw.config.limits.max_upload_bytes).await?;
+    } = read_form(form, &gw.config.limits).await?;
     let caller = who.clone();
     let ceremony = blocking(&gw, move |g| {
         research::with_kept_keys(g, &caller, ceremony, &kept)
@@ -376,7 +379,7 @@ async fn dry_run(
 ) -> Result<Response> {
     let Form {
         manifest, model, ..
-    } = read_form(form, gw.config.limits.max_upload_bytes).await?;
+    } = read_form(form, &gw.config.limits).await?;
     Ok(Json(research::dry_run(&gw, &who, manifest, model).await?).into_response())
 }
 

@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 pub struct Limits {
     /// Largest accepted upload (model + manifest), bytes.
     pub max_upload_bytes: usize,
+    /// Largest ceremony key (`.zkey`) a submission may carry besides,
+    /// bytes: about 800 bytes per constraint of the shard circuit (45 MB
+    /// for 55k constraints), read in chunks within this limit.
+    pub max_ceremony_key_bytes: usize,
     /// Largest CSV the owner may import through the running gateway's
     /// owner API, bytes (the CLI on a stopped gateway has no limit).
     pub max_dataset_bytes: usize,
@@ -47,6 +51,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_upload_bytes: 16 << 20,
+            max_ceremony_key_bytes: 1 << 30,
             max_dataset_bytes: 256 << 20,
             max_constraints: 4 << 20,
             max_memory_mb: 16 << 10,

@@ -134,7 +134,8 @@ const MAX_CEREMONY_KEYS: usize = 1;
 
 /// A submission's form: its `manifest` (JSON), its `model` (ONNX bytes)
 /// and optionally a `ceremony_key` field (the key of the plan's circuit),
-/// nothing else, in at most `limit` bytes.
+/// nothing else: the key within `max_ceremony_key_bytes`, the rest within
+/// `max_upload_bytes`.
 pub(crate) struct Form {
     pub(crate) manifest: Manifest,
     pub(crate) model: Bytes,
@@ -144,11 +145,59 @@ pub(crate) struct Form {
     pub(crate) kept: Vec<String>,
 }
 
-pub(crate) async fn read_form(mut form: Multipart, limit: usize) -> Result<Form> {
+/// The body limit of a submission: its fields, and a ceremony key.
+pub(crate) fn submission_limit(limits: &crate::config::Limits) -> usize {
+    limits
+        .max_upload_bytes
+        .saturating_add(limits.max_ceremony_key_bytes)
+}
+
+/// The next field of a submission's form, read in chunks: a `ceremony_key`
+/// within `max_ceremony_key_bytes`, every other field within what is left
+/// of `max_upload_bytes` (`used` so far), so neither is held in memory
+/// beyond its limit.
+async fn next_submission_field(
+    form: &mut Multipart,
+    limits: &crate::config::Limits,
+    used: &mut usize,
+) -> Result<Option<(String, Bytes)>> {
+    let body = submission_limit(limits);
+    let Some(mut field) = form
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(e, body))?
+    else {
+        return Ok(None);
+    };
+    let name = field.name().unwrap_or("").to_string();
+    let key = name == "ceremony_key";
+    let (limit, left) = if key {
+        (limits.max_ceremony_key_bytes, limits.max_ceremony_key_bytes)
+    } else {
+        (
+            limits.max_upload_bytes,
+            limits.max_upload_bytes.saturating_sub(*used),
+        )
+    };
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, body))? {
+        if bytes.len() + chunk.len() > left {
+            return Err(Error::TooLarge(limit));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    if !key {
+        *used += bytes.len();
+    }
+    Ok(Some((name, Bytes::from(bytes))))
+}
+
+pub(crate) async fn read_form(mut form: Multipart, limits: &crate::config::Limits) -> Result<Form> {
     let (mut manifest, mut model) = (None, None);
     let mut keys = Vec::new();
     let mut kept = Vec::new();
-    while let Some((name, bytes)) = next_field(&mut form, limit).await? {
+    let mut used = 0;
+    while let Some((name, bytes)) = next_submission_field(&mut form, limits, &mut used).await? {
         match name.as_str() {
             "manifest" => manifest = Some(bytes),
             "model" => model = Some(bytes),

@@ -80,6 +80,10 @@ async fn world(rows: usize, shard_rows: u64, power: u32) -> World {
     if shard_rows > 0 {
         config.limits.shard_rows = shard_rows;
     }
+    // Keys are larger than the rest of a submission: they have a limit of
+    // their own.
+    config.limits.max_upload_bytes = 128 << 10;
+    config.limits.max_ceremony_key_bytes = 8 << 20;
     common::init_permissive(&root, &config);
     let paths = Paths::new(&root);
     std::fs::write(
@@ -309,6 +313,22 @@ async fn a_sharded_job_proves_every_shard_with_its_one_ceremony_key() {
         (ceremony::write(&key, &t, &r1cs).unwrap(), t.sha256())
     };
     let (zkey, transcript) = contributed(plan.size());
+    assert!(
+        zkey.len() > 128 << 10 && zkey.len() < 8 << 20,
+        "a key over the upload limit, within the key limit: {} bytes",
+        zkey.len()
+    );
+    // A key over its limit is refused, as is a model over the upload
+    // limit, whatever the key limit.
+    for (model, key) in [
+        (model_bytes.clone(), vec![0u8; (8 << 20) + 1]),
+        (vec![0u8; (128 << 10) + 1], zkey.clone()),
+    ] {
+        match client.submit_with_key(&manifest(), model, vec![key]).await {
+            Ok(Err(e)) => assert_eq!((e.status, e.code.as_str()), (413, "too_large"), "{e:?}"),
+            other => panic!("expected 413, got {other:?}"),
+        }
+    }
     let job = client
         .submit_with_key(&manifest(), model_bytes.clone(), vec![zkey.clone()])
         .await
@@ -345,12 +365,13 @@ async fn a_sharded_job_proves_every_shard_with_its_one_ceremony_key() {
         "no key for circuit",
     )
     .await;
-    // Two keys are a bad request.
+    // Two keys are a bad request (two keys of this size would pass the
+    // body's limit first: the connection would be cut).
     let e = client
         .submit_with_key(
             &manifest(),
             model_bytes.clone(),
-            vec![zkey.clone(), zkey.clone()],
+            vec![vec![1u8; 64], vec![1u8; 64]],
         )
         .await
         .unwrap()

@@ -15,7 +15,7 @@ use super::ptau::Ptau;
 use crate::error::{Error, Result};
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{One, Zero};
+use ark_ff::Zero;
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisMode,
     R1CS_PREDICATE_LABEL,
@@ -96,69 +96,133 @@ impl R1cs {
     }
 }
 
-/// Terms above which a variable's sum is one multi-scalar multiplication
-/// (the constant's column, which carries the circuits' constants, is long;
-/// every other is a few terms, summed serially inside the parallel loop).
-const MSM_ABOVE: usize = 256;
+/// A non-negative integer coefficient as `sign * 2^shift * odd` with
+/// `odd` below `2^64`, when it has that form.
+fn split_integer(c: &Fr) -> Option<(bool, u32, u64)> {
+    use ark_ff::{BigInteger, PrimeField};
+    for (negative, v) in [(false, *c), (true, -*c)] {
+        let mut b = v.into_bigint();
+        let Some(limb) = b.as_ref().iter().position(|l| *l != 0) else {
+            return Some((false, 0, 0));
+        };
+        let shift = 64 * limb as u32 + b.as_ref()[limb].trailing_zeros();
+        b >>= shift;
+        if b.num_bits() <= 64 {
+            return Some((negative, shift, b.as_ref()[0]));
+        }
+    }
+    None
+}
 
-/// `sum coeff * base` over a variable's terms (`(row, coeff)`).
-fn combine<P>(
-    terms: &[(usize, Fr)],
+/// Negative powers of two a coefficient is recognised with: down to
+/// `2^-LOWEST` (a range check of `n` bits divides by `2^(n-1)`).
+const LOWEST: u32 = 128;
+
+/// A coefficient as `sign * 2^exponent * odd` with `odd` below `2^64` and
+/// `exponent >= -LOWEST`, when it has that form: range checks and packings
+/// weigh by powers of two, a range check's top bit by a negative one
+/// (`bits::decompose_unsigned`), layers by small integers; `shifted` is
+/// `2^LOWEST`.
+fn split(c: &Fr, shifted: &Fr) -> Option<(bool, i32, u64)> {
+    if let Some((negative, shift, odd)) = split_integer(c) {
+        return Some((negative, shift as i32, odd));
+    }
+    let (negative, shift, odd) = split_integer(&(*c * shifted))?;
+    Some((negative, shift as i32 - LOWEST as i32, odd))
+}
+
+/// Rows of a matrix summed into the variables in `vars`: for each
+/// variable i, `sum_c m_ci bases[c]`, with `extra` more `(row, variable)`
+/// terms of coefficient 1 (A's input rows). Walked by row, so that a row's
+/// terms share its base: the base times the row's least power of two (one
+/// scalar multiplication, when it is negative) is doubled up to its
+/// greatest, each term adds its own (times a short odd factor), and only
+/// coefficients of no such form (Poseidon's constants) take a scalar
+/// multiplication of their own. Summing by variable instead pays a full
+/// scalar multiplication for most terms, whose coefficients are powers of
+/// two of either sign.
+fn row_sums<P>(
+    m: &Matrix<Fr>,
+    extra: &[(usize, usize)],
     bases: &[ark_ec::short_weierstrass::Affine<P>],
-) -> ark_ec::short_weierstrass::Projective<P>
+    vars: std::ops::Range<usize>,
+) -> Vec<ark_ec::short_weierstrass::Projective<P>>
 where
     P: ark_ec::scalar_mul::glv::GLVConfig + ark_ec::CurveConfig<ScalarField = Fr>,
 {
-    use ark_ec::VariableBaseMSM;
-    use ark_ff::{BigInteger, PrimeField};
-    if terms.len() > MSM_ABOVE {
-        let (b, s): (Vec<_>, Vec<_>) = terms.iter().map(|(row, c)| (bases[*row], *c)).unzip();
-        return ark_ec::short_weierstrass::Projective::<P>::msm_unchecked(&b, &s);
-    }
-    let mut acc = ark_ec::short_weierstrass::Projective::<P>::zero();
-    for (row, c) in terms {
-        let base = bases[*row];
-        if c.is_one() {
-            acc += base;
-        } else if *c == -Fr::one() {
-            acc -= base;
-        } else {
-            // Range checks and packings weigh by powers of two and other
-            // small constants: double-and-add over their few bits; other
-            // coefficients take the GLV multiplication (which BN254's G2
-            // does not use by default).
-            let (pos, neg) = (c.into_bigint(), (-*c).into_bigint());
-            if pos.num_bits() <= 64 {
-                acc += base.mul_bigint(&pos.as_ref()[..1]);
-            } else if neg.num_bits() <= 64 {
-                acc -= base.mul_bigint(&neg.as_ref()[..1]);
-            } else {
-                acc += P::glv_mul_projective(base.into_group(), *c);
+    type Point<P> = ark_ec::short_weierstrass::Projective<P>;
+    use ark_ec::{AdditiveGroup, PrimeGroup};
+    use ark_ff::Field;
+    let two = Fr::from(2u64);
+    let shifted = two.pow([u64::from(LOWEST)]);
+    // 2^-k for k <= LOWEST.
+    let half = two.inverse().expect("2 is invertible");
+    let halves: Vec<Fr> = std::iter::successors(Some(Fr::from(1u64)), |h| Some(*h * half))
+        .take(LOWEST as usize + 1)
+        .collect();
+    let row = |c: usize, terms: &[(Fr, usize)], out: &mut Vec<(usize, Point<P>)>| {
+        let base = bases[c].into_group();
+        let mut short: Vec<(i32, bool, u64, usize)> = Vec::with_capacity(terms.len());
+        for (coeff, i) in terms.iter().filter(|(_, i)| vars.contains(i)) {
+            match split(coeff, &shifted) {
+                Some((_, _, 0)) => {}
+                Some((negative, exponent, odd)) => short.push((exponent, negative, odd, *i)),
+                None => out.push((*i, P::glv_mul_projective(base, *coeff))),
             }
         }
+        let Some(least) = short.iter().map(|t| t.0).min() else {
+            return;
+        };
+        short.sort_unstable_by_key(|t| t.0);
+        let (mut power, mut at) = if least < 0 {
+            (
+                P::glv_mul_projective(base, halves[least.unsigned_abs() as usize]),
+                least,
+            )
+        } else {
+            (base, 0)
+        };
+        for (exponent, negative, odd, i) in short {
+            while at < exponent {
+                power.double_in_place();
+                at += 1;
+            }
+            let p = if odd == 1 {
+                power
+            } else {
+                power.mul_bigint([odd])
+            };
+            out.push((i, if negative { -p } else { p }));
+        }
+    };
+    let parts: Vec<Vec<(usize, Point<P>)>> = m
+        .par_iter()
+        .enumerate()
+        .chunks(512)
+        .map(|rows| {
+            let mut out = Vec::new();
+            for (c, terms) in rows {
+                row(c, terms, &mut out);
+            }
+            out
+        })
+        .collect();
+    let mut sums = vec![Point::<P>::zero(); vars.len()];
+    for (i, p) in parts.into_iter().flatten() {
+        sums[i - vars.start] += p;
     }
-    acc
+    for (c, i) in extra.iter().filter(|(_, i)| vars.contains(i)) {
+        sums[*i - vars.start] += bases[*c];
+    }
+    sums
 }
 
-/// The matrix's terms per variable: `(row, coeff)` lists, the input rows
-/// of A included when `inputs` is given.
-fn by_variable(
-    m: &Matrix<Fr>,
-    variables: usize,
-    input_rows: Option<(usize, usize)>,
-) -> Vec<Vec<(usize, Fr)>> {
-    let mut out = vec![Vec::new(); variables];
-    for (row, terms) in m.iter().enumerate() {
-        for (c, i) in terms {
-            out[*i].push((row, *c));
-        }
-    }
-    if let Some((first_row, inputs)) = input_rows {
-        for (i, terms) in out.iter_mut().enumerate().take(inputs) {
-            terms.push((first_row + i, Fr::one()));
-        }
-    }
-    out
+/// A's input rows: the i-th public input's, after the constraints, with
+/// coefficient 1.
+fn input_rows(r1cs: &R1cs) -> Vec<(usize, usize)> {
+    (0..r1cs.instance)
+        .map(|i| (r1cs.constraints() + i, i))
+        .collect()
 }
 
 /// The powers-of-tau file must hold the Lagrange basis of twice the
@@ -209,17 +273,14 @@ impl Bases {
 /// `vars` (the inputs' are the verifying key's, the others' the L query
 /// with delta = 1).
 fn k_points(r1cs: &R1cs, bases: &Bases, vars: std::ops::Range<usize>) -> Vec<G1Affine> {
-    let total = r1cs.variables();
-    let a = by_variable(
-        &r1cs.matrices[0],
-        total,
-        Some((r1cs.constraints(), r1cs.instance)),
-    );
-    let b = by_variable(&r1cs.matrices[1], total, None);
-    let c = by_variable(&r1cs.matrices[2], total, None);
-    let k: Vec<G1Projective> = vars
-        .into_par_iter()
-        .map(|i| combine(&a[i], &bases.lb) + combine(&b[i], &bases.la) + combine(&c[i], &bases.l1))
+    let [a, b, c] = &r1cs.matrices[..] else {
+        unreachable!("R1CS has three matrices")
+    };
+    let k: Vec<G1Projective> = row_sums(a, &input_rows(r1cs), &bases.lb, vars.clone())
+        .into_iter()
+        .zip(row_sums(b, &[], &bases.la, vars.clone()))
+        .zip(row_sums(c, &[], &bases.l1, vars))
+        .map(|((a, b), c)| a + b + c)
         .collect();
     G1Projective::normalize_batch(&k)
 }
@@ -251,24 +312,11 @@ pub fn initial_key(r1cs: &R1cs, ptau: &Ptau) -> Result<ark_groth16::ProvingKey<B
     let (alpha_g1, beta_g1, beta_g2) = ptau.alpha_beta()?;
     let bases = Bases::read(r1cs, ptau)?;
     let l2 = ptau.lagrange_g2(r1cs.domain())?;
-    let a = by_variable(
-        &r1cs.matrices[0],
-        vars,
-        Some((r1cs.constraints(), r1cs.instance)),
-    );
-    let b = by_variable(&r1cs.matrices[1], vars, None);
-    let a_query = G1Projective::normalize_batch(
-        &a.par_iter()
-            .map(|t| combine(t, &bases.l1))
-            .collect::<Vec<_>>(),
-    );
-    let b_g1_query = G1Projective::normalize_batch(
-        &b.par_iter()
-            .map(|t| combine(t, &bases.l1))
-            .collect::<Vec<_>>(),
-    );
-    let b_g2_query =
-        G2Projective::normalize_batch(&b.par_iter().map(|t| combine(t, &l2)).collect::<Vec<_>>());
+    let (a, b) = (&r1cs.matrices[0], &r1cs.matrices[1]);
+    let a_query =
+        G1Projective::normalize_batch(&row_sums(a, &input_rows(r1cs), &bases.l1, 0..vars));
+    let b_g1_query = G1Projective::normalize_batch(&row_sums(b, &[], &bases.l1, 0..vars));
+    let b_g2_query = G2Projective::normalize_batch(&row_sums(b, &[], &l2, 0..vars));
     let k = k_points(r1cs, &bases, 0..vars);
     let (gamma_abc_g1, l_query) = k.split_at(r1cs.instance);
 
