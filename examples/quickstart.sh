@@ -43,7 +43,9 @@ t=$(now)
 if [ "$CEREMONY" = 1 ]; then
   "$ZK" init --data-dir "$DATA" --listen "127.0.0.1:$PORT" --shard-rows "$SHARD_ROWS" --ptau pot.ptau >/dev/null
   # The owner's powers-of-tau file (in real use: a public one, put there).
-  "$ZK" ceremony local-ptau --power "$PTAU_POWER" --out "$DATA/pot.ptau" | grep -E '"(power|blake2b)"'
+  PTAU_B2=$("$ZK" ceremony local-ptau --power "$PTAU_POWER" --out "$DATA/pot.ptau" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["blake2b"])')
+  echo "powers of tau: a local file of power $PTAU_POWER, b2sum ${PTAU_B2:0:16}... (not a public one)"
 else
   "$ZK" init --data-dir "$DATA" --listen "127.0.0.1:$PORT" >/dev/null
 fi
@@ -93,7 +95,9 @@ if [ "$CEREMONY" = 1 ]; then
     | grep -E '"(contribution_hash|constraints)"'
   echo "ceremony: the researcher's check and contribution: $(since "$t")"
   KEY=(--ceremony-key "$WORK/k1.zkey")
-  REQUIRE=(--require-ceremony)
+  # The question pins the file; a verifier accepts a public one, and this
+  # local stand-in only when told to trust it by name.
+  REQUIRE=(--require-ceremony --trust-ptau "$PTAU_B2")
 fi
 
 t=$(now)

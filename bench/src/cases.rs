@@ -388,15 +388,24 @@ fn run_one(
             &request,
         )?;
         let f = zkgate_zkml::cost::family(&spec);
+        // Per row of the circuit, its commitment's opening included (the
+        // same in both).
+        let now = zkgate_zkml::cost::constraints(&spec) as f64 / spec.shard_rows as f64;
+        let family = now
+            + (f.family_per_row() - f.per_row) as f64
+            + f.per_shard as f64 / spec.shard_rows as f64;
         return Ok(serde_json::json!({
             "model": name,
             "rows": rows,
-            "per_row": f.per_row,
+            "shard_rows": spec.shard_rows,
+            "constraints_per_row": now,
+            "model_per_row": f.per_row,
             "weight_products": f.weight_products,
             "tree_checks": f.tree_checks,
             "tree_now": f.tree_now,
-            "family_per_row": f.family_per_row(),
-            "family_over_constants": f.family_per_row() as f64 / f.per_row as f64,
+            "family_per_shard": f.per_shard,
+            "family_constraints_per_row": family,
+            "family_over_constants": family / now,
         }));
     }
     if let Some(e) = ezkl.filter(|e| e.size_only) {

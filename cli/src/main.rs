@@ -540,6 +540,7 @@ fn cmd_verify(a: VerifyArgs) -> Result<bool> {
         a.schema.as_deref(),
         a.job.as_deref(),
         proof,
+        &a.trust_ptau,
     )?;
     let contribution = match (&a.contribution, &expect.question) {
         (Some(c), _) => Some(c.clone()),

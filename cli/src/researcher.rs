@@ -201,13 +201,15 @@ pub struct SubmitArgs {
 
 /// The researcher's question for `manifest` over the dataset as the
 /// gateway publishes it, compiled here from the model file and the
-/// published schema (the rows are never needed), with fresh randomness.
+/// published schema (the rows are never needed), with fresh randomness;
+/// `ceremony` the keys to pin, with the powers-of-tau file they are
+/// checked against.
 fn write_question(
     client: &Client,
     manifest: &Manifest,
     model: &[u8],
     allow_suppression: u64,
-    ceremony: &[Vec<u8>],
+    (ceremony, ptau_blake2b): (&[Vec<u8>], Option<&str>),
     chain: Option<zkgate_statement::question::ChainPin>,
     ezkl: Option<&crate::ezkl::EzklArgs>,
 ) -> Result<zkgate_statement::Question> {
@@ -243,7 +245,7 @@ fn write_question(
     // The keys are pinned by their verifying keys; the contribution hash
     // is ours to the first key (each key carries its own in its
     // transcript).
-    let pin = zkgate_zkml::question::ceremony_pin(ceremony)?;
+    let pin = zkgate_zkml::question::ceremony_pin(ceremony, ptau_blake2b)?;
     q.ceremony = pin;
     Ok(q)
 }
@@ -442,9 +444,11 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
             .collect::<Result<_>>()?
     };
     let pinned: Vec<Vec<u8>> = ceremony.iter().chain(&kept).cloned().collect();
+    let mut ptau = None;
     if !pinned.is_empty() {
         // A ceremony over a file its maker knows tau of protects nothing:
-        // say so before the keys are used.
+        // say so before the keys are used. The question pins the file (the
+        // gateway checks the keys against it), for verifiers to judge.
         let rt = tokio::runtime::Runtime::new()?;
         let file = rt.block_on(async { ok(client.ceremony_file().await) })?;
         if file["public"].is_null() {
@@ -453,6 +457,7 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
                 file["ptau_blake2b"].as_str().unwrap_or("?")
             );
         }
+        ptau = file["ptau_blake2b"].as_str().map(str::to_string);
     }
     let question_out = a
         .question_out
@@ -482,7 +487,7 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
                 &manifest,
                 &model,
                 a.allow_suppression,
-                &pinned,
+                (&pinned, ptau.as_deref()),
                 pin,
                 (a.proof_system == "ezkl").then_some(&a.ezkl),
             )?;

@@ -166,6 +166,13 @@ impl GatewayClient {
             zkgate_zkml::question::kept_key(&z, vk).map_err(zkml)?;
             pinned.push(z);
         }
+        // The file the keys are checked against, as the gateway names it.
+        let ptau = if pinned.is_empty() {
+            None
+        } else {
+            let file = self.run(py, |c| async move { c.ceremony_file().await })?;
+            file["ptau_blake2b"].as_str().map(str::to_string)
+        };
         py.detach(|| {
             let published = zkgate_zkml::question::Published {
                 name: &meta.name,
@@ -189,7 +196,8 @@ impl GatewayClient {
                 rand::random(),
             )
             .map_err(zkml)?;
-            q.ceremony = zkgate_zkml::question::ceremony_pin(&pinned).map_err(zkml)?;
+            q.ceremony =
+                zkgate_zkml::question::ceremony_pin(&pinned, ptau.as_deref()).map_err(zkml)?;
             if ezkl {
                 let hash = meta.ezkl_hash.as_deref().ok_or_else(|| {
                     local(
@@ -278,7 +286,9 @@ impl GatewayClient {
 /// schema. Returns the verdict as JSON: `valid`, `reason`, `result`,
 /// `commitment`, `rows`, `noise`, `checked` and `unchecked`.
 #[pyfunction]
-#[pyo3(signature = (receipt, vk, question_json=None, model=None, schema_json=None, require_ceremony=false))]
+#[pyo3(signature = (receipt, vk, question_json=None, model=None, schema_json=None, require_ceremony=false, trust_ptau=Vec::new()))]
+// Python's keyword arguments, one by one.
+#[allow(clippy::too_many_arguments)]
 fn verify(
     py: Python<'_>,
     receipt: &str,
@@ -287,6 +297,7 @@ fn verify(
     model: Option<Vec<u8>>,
     schema_json: Option<&str>,
     require_ceremony: bool,
+    trust_ptau: Vec<String>,
 ) -> PyResult<String> {
     use zkgate_verifier::{Expect, CEREMONY_NEEDS};
     let question = question_json.map(question).transpose()?;
@@ -307,6 +318,7 @@ fn verify(
         schema,
         job_id: None,
         ceremony: require_ceremony,
+        trust_ptau,
     };
     py.detach(|| {
         let mut checked = zkgate_verifier::verify(receipt, &vk, None, &expect)

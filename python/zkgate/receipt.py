@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 from . import _native
 from .errors import InvalidReceipt, from_native
@@ -135,6 +135,7 @@ def verify(
     model: Any = None,
     schema: Union[Dict[str, Any], str, None] = None,
     require_ceremony: bool = False,
+    trust_ptau: Iterable[str] = (),
     ezkl_python: Optional[PathLike] = None,
     ezkl_srs_dir: Optional[PathLike] = None,
 ) -> Verdict:
@@ -151,7 +152,10 @@ def verify(
             circuits are rebuilt from it and compared.
         schema: the dataset's declared schema the receipt must be over.
         require_ceremony: accept only keys the question's ceremony pin
-            names (the keys you contributed to).
+            names (the keys you contributed to), made over a public
+            powers-of-tau file or one in ``trust_ptau``.
+        trust_ptau: BLAKE2b hashes (hex) of powers-of-tau files trusted
+            besides the public ones (a local test file you made).
         ezkl_python: for a receipt proved with ezkl (``proof_system:
             ezkl``): a Python with ezkl installed (default: this one); the
             question and the model are then required.
@@ -189,7 +193,9 @@ def verify(
         return _verdict(v)
     try:
         v = json.loads(
-            _native.verify(receipt, bytes(vk), q, _model_bytes(model), s, require_ceremony)
+            _native.verify(
+                receipt, bytes(vk), q, _model_bytes(model), s, require_ceremony, list(trust_ptau)
+            )
         )
     except _native.NativeError as e:
         raise from_native(e) from None
@@ -276,6 +282,7 @@ class Receipt:
         *,
         schema: Union[Dict[str, Any], str, None] = None,
         require_ceremony: bool = False,
+        trust_ptau: Iterable[str] = (),
         ezkl_python: Optional[PathLike] = None,
         ezkl_srs_dir: Optional[PathLike] = None,
     ) -> Verdict:
@@ -291,6 +298,7 @@ class Receipt:
             model=model,
             schema=schema,
             require_ceremony=require_ceremony,
+            trust_ptau=trust_ptau,
             ezkl_python=ezkl_python,
             ezkl_srs_dir=ezkl_srs_dir,
         )

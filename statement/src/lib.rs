@@ -20,6 +20,7 @@ pub mod field;
 pub mod groth16;
 pub mod header;
 pub mod inputs;
+pub mod ptau;
 pub mod quant;
 pub mod question;
 pub mod receipt;

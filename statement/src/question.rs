@@ -79,6 +79,32 @@ pub struct CeremonyPin {
     /// SHA-256 of the verifying keys of the contributed keys (one per
     /// circuit of the shard plan).
     pub vk_sha256: Vec<String>,
+    /// BLAKE2b-512 (hex) of the powers-of-tau file the keys were made
+    /// over: a key is sound only if nobody knows that file's tau, so a
+    /// verifier requiring a ceremony accepts a public file
+    /// ([`crate::ptau::PUBLIC_FILES`]) or one it is told to trust, and
+    /// refuses a pin that names none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptau_blake2b: Option<String>,
+}
+
+impl CeremonyPin {
+    /// The pinned file, in words, when it is public or one of `trusted`
+    /// (BLAKE2b hex); otherwise why a ceremony over it shows nothing.
+    pub fn ptau_trusted(&self, trusted: &[String]) -> std::result::Result<String, String> {
+        let Some(b2) = &self.ptau_blake2b else {
+            return Err("the question's ceremony pin names no powers-of-tau file: whoever made the file the keys were made over may know tau and forge".into());
+        };
+        if let Some(name) = crate::ptau::public_name(b2) {
+            return Ok(format!("the public file {name}"));
+        }
+        if trusted.iter().any(|t| t.eq_ignore_ascii_case(b2)) {
+            return Ok(format!("the file with b2sum {b2}, trusted as told"));
+        }
+        Err(format!(
+            "the keys were made over a powers-of-tau file that is not a public one (b2sum {b2}): whoever made it may know tau and forge; trust it with --trust-ptau {b2}"
+        ))
+    }
 }
 
 /// The settlement contract a question is opened on, and by whom

@@ -29,6 +29,9 @@ pub struct Expect {
     /// ceremony pin (the keys the researcher contributed to), or by a
     /// transcript the caller checks itself (`zkgate verify --transcript`).
     pub ceremony: bool,
+    /// Powers-of-tau files (BLAKE2b hex) trusted besides the public ones,
+    /// for a ceremony the question pins.
+    pub trust_ptau: Vec<String>,
 }
 
 /// How a caller shows that a receipt's keys come from a ceremony.
@@ -54,6 +57,7 @@ impl Expect {
         schema: Option<&Path>,
         job_id: Option<&str>,
         ceremony: CeremonyProof,
+        trust_ptau: &[String],
     ) -> Result<Expect> {
         let read = |p: &Path| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
         let question = match question {
@@ -78,6 +82,7 @@ impl Expect {
             schema,
             job_id: job_id.map(str::to_string),
             ceremony: ceremony != CeremonyProof::None,
+            trust_ptau: trust_ptau.to_vec(),
         })
     }
 
@@ -98,6 +103,12 @@ impl Expect {
         if let Some(q) = &self.question {
             if let Err(m) = q.check(receipt, Self::question_nonce(q)?) {
                 return Ok(Some(m.to_string()));
+            }
+            // A ceremony shows nothing over a file whose tau is known.
+            if let (true, Some(pin)) = (self.ceremony, &q.ceremony) {
+                if let Err(why) = pin.ptau_trusted(&self.trust_ptau) {
+                    return Ok(Some(why));
+                }
             }
         }
         if let Some(want) = &self.schema {

@@ -284,6 +284,12 @@ pub struct FamilyCost {
     pub tree_checks: usize,
     /// Their bucketing and paths today.
     pub tree_now: usize,
+    /// What each shard would add once: the weights opened against the
+    /// pinned hash, each range-checked to the declared width (the
+    /// commitment gadget over the weights as a one-column table), at most:
+    /// a convolution's weights are shared between its terms, and are
+    /// counted once per term here.
+    pub per_shard: usize,
 }
 
 impl FamilyCost {
@@ -329,11 +335,21 @@ pub fn family(spec: &CircuitSpec) -> FamilyCost {
         }
         _ => {}
     });
+    let weights = zkgate_circuits::commitment::Shape {
+        rows: weight_products as u64,
+        columns: 1,
+        value_bits: spec.plan().config.weight_bits as usize + 1,
+    };
     FamilyCost {
         per_row: per_row(spec),
         weight_products,
         tree_checks,
         tree_now,
+        per_shard: if weight_products > 0 {
+            weights.cost()
+        } else {
+            0
+        },
     }
 }
 

@@ -107,9 +107,10 @@ pub fn receipt_circuit(
 
 /// The question's pin of ceremony keys (`.zkey` files, their transcripts
 /// inside): each by its verifying key's SHA-256, with the contribution
-/// hash of the last contribution to the first (the researcher's own).
+/// hash of the last contribution to the first (the researcher's own),
+/// and the BLAKE2b of the powers-of-tau file they were made over.
 /// `None` for no keys.
-pub fn ceremony_pin(zkeys: &[Vec<u8>]) -> Result<Option<CeremonyPin>> {
+pub fn ceremony_pin(zkeys: &[Vec<u8>], ptau_blake2b: Option<&str>) -> Result<Option<CeremonyPin>> {
     let mut pin: Option<CeremonyPin> = None;
     for (i, zkey) in zkeys.iter().enumerate() {
         let (key, transcript) = crate::ceremony::read(zkey)
@@ -124,6 +125,7 @@ pub fn ceremony_pin(zkeys: &[Vec<u8>]) -> Result<Option<CeremonyPin>> {
         pin.get_or_insert_with(|| CeremonyPin {
             contribution_hash: hex::encode(mine.hash()),
             vk_sha256: Vec::new(),
+            ptau_blake2b: ptau_blake2b.map(str::to_ascii_lowercase),
         })
         .vk_sha256
         .push(vk);

@@ -466,7 +466,21 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
         args.extend(extra);
         zkgate(&args)
     };
+    // The question pins the file the keys were made over; it is not a
+    // public one, so a ceremony over it shows nothing until it is trusted
+    // by name.
+    let info: serde_json::Value =
+        serde_json::from_str(&run_ok(&["ceremony", "ptau-info", "--ptau", ptau])).unwrap();
+    let b2 = info["blake2b"].as_str().unwrap().to_string();
+    assert_eq!(q["ceremony"]["ptau_blake2b"], b2.as_str(), "{q}");
     let out = verify_off(&["--require-ceremony"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("not a public one"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = verify_off(&["--require-ceremony", "--trust-ptau", &b2]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -476,9 +490,6 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
     );
     // The question's circuit, rebuilt from the model file, and the
     // transcript checked for the researcher's contribution named in it.
-    let info: serde_json::Value =
-        serde_json::from_str(&run_ok(&["ceremony", "ptau-info", "--ptau", ptau])).unwrap();
-    let b2 = info["blake2b"].as_str().unwrap().to_string();
     let out = verify_off(&[
         "--model",
         &model,

@@ -299,6 +299,7 @@ fn keys_outside_the_researchers_ceremony_are_named() {
     q.ceremony = Some(CeremonyPin {
         contribution_hash: "dd".repeat(64),
         vk_sha256: vec!["ee".repeat(32)],
+        ptau_blake2b: None,
     });
     let r = answer(&q);
     let m = q.check(&r, q.job_nonce()).unwrap_err();
@@ -348,6 +349,7 @@ fn the_published_json_schema_names_every_field() {
     q.ceremony = Some(CeremonyPin {
         contribution_hash: "dd".repeat(64),
         vk_sha256: vec![],
+        ptau_blake2b: Some("ff".repeat(64)),
     });
     let json: serde_json::Value = serde_json::from_str(&q.to_json()).unwrap();
     let keys = |v: &serde_json::Value| -> Vec<String> {
@@ -474,4 +476,26 @@ fn an_ezkl_question_asks_nothing_ezkl_cannot_prove() {
     q.chain = Some(pin());
     q.ezkl_verifier = Some(code);
     assert!(Question::from_json(q.to_json().as_bytes()).is_err());
+}
+
+#[test]
+fn a_ceremony_pin_is_trusted_over_a_public_file_or_one_named() {
+    let mut pin = CeremonyPin {
+        contribution_hash: "dd".repeat(64),
+        vk_sha256: vec![],
+        ptau_blake2b: None,
+    };
+    let e = pin.ptau_trusted(&[]).unwrap_err();
+    assert!(e.contains("names no powers-of-tau file"), "{e}");
+    let public = crate::ptau::PUBLIC_FILES[8].1;
+    pin.ptau_blake2b = Some(public.to_ascii_uppercase());
+    assert!(pin
+        .ptau_trusted(&[])
+        .unwrap()
+        .contains("powersOfTau28_hez_final_16"));
+    let local = "ab".repeat(64);
+    pin.ptau_blake2b = Some(local.clone());
+    let e = pin.ptau_trusted(&[public.to_string()]).unwrap_err();
+    assert!(e.contains("not a public one") && e.contains(&local), "{e}");
+    assert!(pin.ptau_trusted(&[local.to_ascii_uppercase()]).is_ok());
 }

@@ -58,6 +58,11 @@ struct Args {
     /// `zkgate verify --transcript`, which rebuilds the circuit).
     #[arg(long)]
     require_ceremony: bool,
+    /// With --require-ceremony: accept keys made over this powers-of-tau
+    /// file although it is not one of the public files (its BLAKE2b):
+    /// only for a file you know the making of.
+    #[arg(long)]
+    trust_ptau: Vec<String>,
 }
 
 /// The contract and job to check against, resolved as `zkgate verify`
@@ -91,6 +96,7 @@ fn main() -> ExitCode {
             } else {
                 zkgate_verifier::CeremonyProof::None
             },
+            &a.trust_ptau,
         )?;
         let checked = zkgate_verifier::verify_files(&a.receipt, &a.vk, chain(&a)?, &expect)?;
         println!("{}", checked.report(a.json));

@@ -190,6 +190,7 @@ fn receipts_for_another_question_are_refused_by_field() {
     pinned.ceremony = Some(CeremonyPin {
         contribution_hash: "ab".repeat(64),
         vk_sha256: vec!["cd".repeat(32)],
+        ptau_blake2b: None,
     });
     std::fs::write(&qf, pinned.to_json()).unwrap();
     let (code, said) = check(
