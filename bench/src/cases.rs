@@ -379,14 +379,19 @@ fn run_one(
         quant: Default::default(),
         epsilon,
     };
-    if family {
-        let spec = zkgate_zkml::job::compile_public(
+    // The job's public circuit (no rows read, nothing proved), for the
+    // estimates that need no proof.
+    let public = || {
+        zkgate_zkml::job::compile_public(
             &model.model,
             &model.onnx_sha256,
             &dataset.schema,
             rows as u64,
             &request,
-        )?;
+        )
+    };
+    if family {
+        let spec = public()?;
         let f = zkgate_zkml::cost::family(&spec);
         // Per row of the circuit, its commitment's opening included (the
         // same in both).
@@ -409,15 +414,9 @@ fn run_one(
         }));
     }
     if let Some(e) = ezkl.filter(|e| e.size_only) {
-        // Sizing only: the job's public circuit (no rows read, nothing
-        // proved) and ezkl's calibration of its graph.
-        let spec = zkgate_zkml::job::compile_public(
-            &model.model,
-            &model.onnx_sha256,
-            &dataset.schema,
-            rows as u64,
-            &request,
-        )?;
+        // Sizing only: the job's public circuit and ezkl's calibration of
+        // its graph.
+        let spec = public()?;
         let onnx = fixtures.join(m.dir).join(format!("{name}.onnx"));
         let size = crate::ezkl::size(e, spec.header(), &onnx, rows as u64)
             .unwrap_or_else(|e| serde_json::json!({ "error": format!("{e:#}") }));

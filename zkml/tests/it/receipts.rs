@@ -80,16 +80,20 @@ fn suppressed_cells_are_proved_zero() {
         *seen.borrow_mut() = cells;
         Ok(k as u64)
     };
-    let out = prove_gated(
-        "breast_cancer",
-        "data/breast_cancer.csv",
-        12,
-        Aggregate::Confusion {
-            label: "label".into(),
-        },
-        None,
-        Some(&gate),
-    );
+    // Twelve rows' confusion matrix, released through `gate`.
+    let confusion = |gate: Option<&GateFn<'_>>| {
+        prove_gated(
+            "breast_cancer",
+            "data/breast_cancer.csv",
+            12,
+            Aggregate::Confusion {
+                label: "label".into(),
+            },
+            None,
+            gate,
+        )
+    };
+    let out = confusion(Some(&gate));
     let r = &out.receipt;
     let vk = out.vk_bytes();
     assert_eq!(r.verify(&vk).unwrap(), Verdict::Valid);
@@ -125,16 +129,7 @@ fn suppressed_cells_are_proved_zero() {
     // The threshold is a public input: the same job released exact is the
     // same circuit, and its key (a seeded setup) verifies the suppressed
     // release.
-    let exact = prove_gated(
-        "breast_cancer",
-        "data/breast_cancer.csv",
-        12,
-        Aggregate::Confusion {
-            label: "label".into(),
-        },
-        None,
-        None,
-    );
+    let exact = confusion(None);
     assert_eq!(exact.receipt.circuit.params.suppress_below, 0);
     assert_eq!(exact.receipt.circuit.id(), r.circuit.id());
     assert_eq!(exact.vk_bytes(), vk, "one key for every threshold");
