@@ -222,6 +222,14 @@ impl Chain {
         }
     }
 
+    /// An account's code (empty for none).
+    pub async fn code(&self, addr: Address) -> Result<alloy_primitives::Bytes> {
+        match self {
+            Chain::Embedded(e) => e.code(addr),
+            Chain::Rpc(r) => r.code(addr).await,
+        }
+    }
+
     /// The latest block's timestamp.
     pub async fn now(&self) -> Result<u64> {
         match self {

@@ -281,6 +281,19 @@ impl Embedded {
         })
     }
 
+    /// An account's code (empty for none).
+    pub fn code(&self, addr: Address) -> Result<Bytes> {
+        self.with(false, |s| {
+            Ok((
+                s.accounts
+                    .get(&addr)
+                    .map(|a| a.code.clone())
+                    .unwrap_or_default(),
+                false,
+            ))
+        })
+    }
+
     /// The latest block's number and timestamp.
     pub fn head(&self) -> Result<(u64, u64)> {
         self.with(false, |s| Ok(((s.number, s.timestamp), false)))

@@ -229,6 +229,14 @@ impl Rpc {
         )
     }
 
+    pub(crate) async fn code(&self, addr: Address) -> Result<alloy_primitives::Bytes> {
+        parse(
+            &self
+                .request("eth_getCode", json!([addr.to_string(), "latest"]))
+                .await?,
+        )
+    }
+
     pub(crate) async fn now(&self) -> Result<u64> {
         let b = self
             .request("eth_getBlockByNumber", json!(["latest", false]))

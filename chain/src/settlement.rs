@@ -71,6 +71,27 @@ pub(crate) fn decimal<S: serde::Serializer>(
     s.serialize_str(&v.to_string())
 }
 
+/// Bytes of a registered key's fixed part: circuit id, shard rows, alpha,
+/// beta, gamma, delta (the contract's `KEY_HEAD`).
+const KEY_HEAD: usize = 32 + 32 + 64 + 3 * 128;
+
+/// A key bundle the contract holds (`VerifierRegistered`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Registered {
+    /// Its id (what a job names as its verifier).
+    pub id: B256,
+    /// Keys in it.
+    pub keys: u32,
+    /// Public inputs of each key.
+    pub inputs: u32,
+    /// The shard size of its keys.
+    pub shard_rows: u64,
+    /// Each key's circuit id, hex.
+    pub circuits: Vec<String>,
+    /// The block it was registered in.
+    pub block: u64,
+}
+
 /// What a researcher opens a job with (`openJob`).
 #[derive(Clone, Debug)]
 pub struct OpenJob {
@@ -764,6 +785,44 @@ impl Settlement {
     pub async fn refund(&self, from: &Wallet, id: u64) -> Result<TxReceipt> {
         self.send(from, S::refundCall { id: U256::from(id) }, U256::ZERO)
             .await
+    }
+
+    /// Every key bundle registered with the contract, in the order of
+    /// registration, with the circuit id of each key (read from the
+    /// bundle's code): what a researcher looks up to reuse a ceremony's
+    /// keys for a circuit (`zkgate chain verifiers`).
+    pub async fn verifiers(&self) -> Result<Vec<Registered>> {
+        let logs = self
+            .chain
+            .logs(self.address, S::VerifierRegistered::SIGNATURE_HASH, None)
+            .await?;
+        let mut out = Vec::with_capacity(logs.len());
+        for l in logs {
+            let e = decode_log::<S::VerifierRegistered>(&l)
+                .map_err(|e| Error::Chain(format!("VerifierRegistered: {e}")))?;
+            let code = self.chain.code(e.data).await?;
+            // A key: circuit id, shard rows, alpha, beta, gamma, delta, then
+            // one point per input and the constant; the code starts with
+            // one byte that stops execution.
+            let size = KEY_HEAD + 64 * (e.inputs as usize + 1);
+            let circuits = (0..e.keys as usize)
+                .map(|k| {
+                    let at = 1 + k * size;
+                    code.get(at..at + 32)
+                        .map(|w| format!("0x{}", hex::encode(w)))
+                        .ok_or_else(|| Error::Chain(format!("bundle {} is short", e.id)))
+                })
+                .collect::<Result<_>>()?;
+            out.push(Registered {
+                id: e.id,
+                keys: e.keys,
+                inputs: e.inputs,
+                shard_rows: e.shardRows,
+                circuits,
+                block: l.block,
+            });
+        }
+        Ok(out)
     }
 
     /// The `JobSettled` event of job `id`, if it settled.

@@ -146,6 +146,10 @@ pub enum ChainCmd {
     OpenJob(OpenArgs),
     /// Show an on-chain job and its settled values.
     Job(JobArgs),
+    /// List the key bundles registered with the contract, with each key's
+    /// circuit id: a ceremony's keys, once registered, serve every later
+    /// job on their circuit (`chain open-job --verifier ID`).
+    Verifiers(VerifiersArgs),
     /// Refund a job past its deadline to its researcher.
     Refund(JobArgs),
     /// Evaluation bounties: a prize for the best proven score.
@@ -154,6 +158,16 @@ pub enum ChainCmd {
     /// Take what the contract credits the signer (a bounty's prize, fees,
     /// refunds, payments a contract refused).
     Withdraw(WithdrawArgs),
+}
+
+#[derive(Args)]
+pub struct VerifiersArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// Only the bundles holding a key of this circuit (its id, hex, as a
+    /// question's `circuit_ids` lists it).
+    #[arg(long)]
+    circuit: Option<String>,
 }
 
 #[derive(Args)]
@@ -355,6 +369,27 @@ pub fn run(cmd: ChainCmd) -> Result<()> {
                         .iter().map(|v| v.to_string()).collect::<Vec<_>>(),
                     "settled_in": event.map(|(_, l)| serde_json::json!({"tx": l.tx.to_string(), "block": l.block})),
                 }));
+            }
+            ChainCmd::Verifiers(a) => {
+                let s = a.chain.target()?.settlement()?;
+                let want = a
+                    .circuit
+                    .as_deref()
+                    .map(zkgate_statement::field::fr_from_hex)
+                    .transpose()?;
+                let listed: Vec<_> = s
+                    .verifiers()
+                    .await?
+                    .into_iter()
+                    .filter(|v| {
+                        want.is_none_or(|w| {
+                            v.circuits
+                                .iter()
+                                .any(|c| zkgate_statement::field::fr_from_hex(c).ok() == Some(w))
+                        })
+                    })
+                    .collect();
+                print(serde_json::json!({ "verifiers": listed }));
             }
             ChainCmd::Bounty(c) => crate::bounty::run(c).await?,
             ChainCmd::Withdraw(a) => {

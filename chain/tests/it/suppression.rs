@@ -98,6 +98,16 @@ async fn the_contract_holds_the_released_threshold_to_the_pinned_bound() {
         if !s.has_verifier(bundle.id()).await.unwrap() {
             s.register_verifier(&owner, &bundle).await.unwrap();
         }
+        // One bundle for both jobs (one circuit, one key), listed with its
+        // circuit.
+        let listed = s.verifiers().await.unwrap();
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert_eq!(listed[0].id, bundle.id());
+        assert_eq!(
+            listed[0].circuits,
+            vec![zkgate_statement::field::fr_to_hex(o.receipt.circuit.id())]
+        );
+        assert_eq!(listed[0].shard_rows, o.receipt.circuit.shard_rows);
         let shards = settlement::shards(&o.receipt, &bundle).unwrap();
         let values = settlement::values(&o.receipt).unwrap();
         assert_eq!(values[0], U256::from(k), "the threshold is the first value");

@@ -522,4 +522,32 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
         serde_json::from_str(&run(&["chain", "job", "1", "--data-dir", g])).unwrap();
     assert_eq!(shown["state"]["status"], "settled");
     assert_eq!(shown["state"]["verifier"], verifier.as_str());
+    // The registered bundle is listed under the question's circuit, for
+    // the next job on it; another circuit lists nothing.
+    let q: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&question).unwrap()).unwrap();
+    let circuit = q["circuit_ids"][0].as_str().unwrap();
+    let listed: serde_json::Value = serde_json::from_str(&run(&[
+        "chain",
+        "verifiers",
+        "--data-dir",
+        g,
+        "--circuit",
+        circuit,
+    ]))
+    .unwrap();
+    let listed = listed["verifiers"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], verifier.as_str());
+    assert_eq!(listed[0]["circuits"][0], circuit);
+    let none: serde_json::Value = serde_json::from_str(&run(&[
+        "chain",
+        "verifiers",
+        "--data-dir",
+        g,
+        "--circuit",
+        "0x01",
+    ]))
+    .unwrap();
+    assert_eq!(none["verifiers"], serde_json::json!([]));
 }
