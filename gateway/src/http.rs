@@ -180,11 +180,32 @@ async fn next_submission_field(
         )
     };
     let mut bytes = Vec::new();
+    let mut over = false;
     while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, body))? {
-        if bytes.len() + chunk.len() > left {
-            return Err(Error::TooLarge(limit));
+        // Past the field's limit nothing more is kept, but the body is read
+        // to its end (within the body's limit): a client still sending
+        // gets the answer, not a cut connection.
+        over |= bytes.len() + chunk.len() > left;
+        if !over {
+            bytes.extend_from_slice(&chunk);
         }
-        bytes.extend_from_slice(&chunk);
+    }
+    if over {
+        // A field holds the form until dropped.
+        drop(field);
+        while let Some(mut rest) = form
+            .next_field()
+            .await
+            .map_err(|e| multipart_error(e, body))?
+        {
+            while rest
+                .chunk()
+                .await
+                .map_err(|e| multipart_error(e, body))?
+                .is_some()
+            {}
+        }
+        return Err(Error::TooLarge(limit));
     }
     if !key {
         *used += bytes.len();

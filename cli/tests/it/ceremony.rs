@@ -540,13 +540,14 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["id"], verifier.as_str());
     assert_eq!(listed[0]["circuits"][0], circuit);
+    let other = format!("0x{}01", "00".repeat(31));
     let none: serde_json::Value = serde_json::from_str(&run(&[
         "chain",
         "verifiers",
         "--data-dir",
         g,
         "--circuit",
-        "0x01",
+        &other,
     ]))
     .unwrap();
     assert_eq!(none["verifiers"], serde_json::json!([]));
