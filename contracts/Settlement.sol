@@ -414,7 +414,7 @@ contract Settlement {
         // A job pinned to an ezkl verifier settles through `settleEzkl`
         // only: a Groth16 bundle's circuit ids are whatever its registrant
         // wrote, so one could name the tag.
-        if (circuitIds.length > 2 || circuitIds[0] == EZKL_TAG) revert BadCircuits();
+        if (circuitIds.length == 0 || circuitIds.length > 2 || circuitIds[0] == EZKL_TAG) revert BadCircuits();
         if (j.verifier == bytes32(0)) {
             if (msg.sender != j.payee) revert NotOwner();
         } else if (verifierId != j.verifier) {
