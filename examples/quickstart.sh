@@ -94,7 +94,7 @@ if [ "$CEREMONY" = 1 ]; then
   "$ZK" ceremony contribute "${C[@]}" --key "$WORK/k0.zkey" --name alice --key-out "$WORK/k1.zkey" \
     | grep -E '"(contribution_hash|constraints)"'
   echo "ceremony: the researcher's check and contribution: $(since "$t")"
-  KEY=(--ceremony-key "$WORK/k1.zkey")
+  KEY=(--ceremony-key "$WORK/k1.zkey" --ptau "$DATA/pot.ptau")
   # The question pins the file; a verifier accepts a public one, and this
   # local stand-in only when told to trust it by name.
   REQUIRE=(--require-ceremony --trust-ptau "$PTAU_B2")

@@ -143,13 +143,18 @@ pub struct SubmitArgs {
     /// With --chain-job: the question the job was opened for.
     #[arg(long)]
     question: Option<PathBuf>,
-    /// A ceremony key for a circuit of the job's shard plan (a `.zkey`
-    /// from `zkgate ceremony` or snarkjs, its transcript inside), over the
-    /// gateway's powers-of-tau file (`GET /v1/ceremony`); repeated, one
-    /// per circuit (`zkgate ceremony init --shard-rows` lists them). The
-    /// gateway checks each and proves every shard with its circuit's.
+    /// The ceremony key of the job's shard circuit (a `.zkey` from
+    /// `zkgate ceremony` or snarkjs, its transcript inside), over the
+    /// gateway's powers-of-tau file (`GET /v1/ceremony`): one circuit
+    /// proves every shard (`zkgate ceremony init --shard-rows`). The
+    /// gateway checks it and proves every shard with it.
     #[arg(long)]
     ceremony_key: Vec<PathBuf>,
+    /// The powers-of-tau file you made the key over: the question pins its
+    /// BLAKE2b (without it, the file the gateway names), and a gateway
+    /// naming another file is refused before anything is sent.
+    #[arg(long)]
+    ptau: Option<PathBuf>,
     /// A ceremony key the gateway kept from an earlier job, by its
     /// verifying key's SHA-256 (`zkgate kept-keys` lists them): proved
     /// with at no setup cost, nothing uploaded; repeated, with or instead
@@ -458,6 +463,18 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
             );
         }
         ptau = file["ptau_blake2b"].as_str().map(str::to_string);
+        if let Some(path) = &a.ptau {
+            let mine = zkgate_zkml::ceremony::ptau::Ptau::read(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let mine = hex::encode(mine.blake2b);
+            if ptau.as_deref() != Some(mine.as_str()) {
+                bail!(
+                    "{} (blake2b {mine}) is not the gateway's powers-of-tau file (blake2b {}): the gateway checks keys against its own",
+                    path.display(),
+                    ptau.as_deref().unwrap_or("none")
+                );
+            }
+        }
     }
     let question_out = a
         .question_out

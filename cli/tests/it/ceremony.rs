@@ -418,7 +418,23 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
         off_r.to_str().unwrap(),
         "--vk-out",
         off_v.to_str().unwrap(),
+        // The file the key was made over: the gateway's, so it passes.
+        "--ptau",
+        ptau,
     ]);
+    // A key made over another file than the gateway's is refused before
+    // anything is sent.
+    let other_ptau = d.join("other.ptau");
+    run_ok(&[
+        "ceremony",
+        "local-ptau",
+        "--power",
+        "8",
+        "--out",
+        other_ptau.to_str().unwrap(),
+    ]);
+    let mut other = off.clone();
+    *other.last_mut().unwrap() = other_ptau.to_str().unwrap();
     // On chain: the job is opened for the question, naming the bundle of
     // the contributed keys.
     submit.extend([
@@ -435,6 +451,7 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
         "--vk-out",
         out_v.to_str().unwrap(),
     ]);
+    let refused = zkgate(&other);
     let offchain = zkgate(&off);
     let registered = zkgate(&reg);
     let submitted = zkgate(&submit);
@@ -445,6 +462,13 @@ fn on_chain(d: &Path, ptau: &str, csv: &str, circuit: &[String], key: &str) {
         "{}{}",
         String::from_utf8_lossy(&offchain.stdout),
         String::from_utf8_lossy(&offchain.stderr)
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("is not the gateway's powers-of-tau file"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
     );
     let question = d.join("off-r.question.json");
     let q: serde_json::Value =
