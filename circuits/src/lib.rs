@@ -25,6 +25,7 @@ pub mod suppress;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod trees;
+pub mod weights;
 
 pub use num::{field_to_i128, i128_to_field, Num};
 

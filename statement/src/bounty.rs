@@ -288,6 +288,7 @@ mod tests {
             outputs: 2,
             onnx_sha256: "ab".repeat(32),
             plan_sha256: "cd".repeat(32),
+            weights: None,
         }
     }
 

@@ -53,8 +53,28 @@ pub struct SpecHeader {
     pub outputs: usize,
     /// SHA-256 of the ONNX file.
     pub onnx_sha256: String,
-    /// SHA-256 of the quantized plan's JSON.
+    /// SHA-256 of the quantized plan's JSON (a model-family circuit's:
+    /// its architecture, every weight and learned bias zero).
     pub plan_sha256: String,
+    /// A model-family circuit's weights hash (hex field element,
+    /// `zkgate_circuits::weights`): the weights are private inputs the
+    /// circuit hashes into its id, so the key is the architecture's
+    /// ([`SpecHeader::key_id`]) and the id names the model
+    /// ([`SpecHeader::id`]). Absent for a circuit whose weights are its
+    /// constants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<String>,
+}
+
+/// The domain tag of a model-family circuit's id.
+pub fn family_tag() -> Fr {
+    hash_to_field(&Sha256::digest(b"zkgate.family.v1"))
+}
+
+/// A model-family circuit's id: `Poseidon(tag, key_id, weights)`, which
+/// its circuit computes from the weights it reads.
+pub fn family_id(key_id: Fr, weights: Fr) -> Fr {
+    zkgate_circuits::poseidon::hash(&[family_tag(), key_id, weights])
 }
 
 impl SpecHeader {
@@ -66,10 +86,31 @@ impl SpecHeader {
         }
     }
 
-    /// The circuit id: SHA-256 of the JSON of [`SpecHeader::circuit`], as
-    /// a field element.
+    /// The circuit id, the statement's public input: the key's id
+    /// ([`SpecHeader::key_id`]), or for a model-family circuit
+    /// [`family_id`] of it and the weights hash (an unreadable hash gives
+    /// an id no circuit has: zero).
     pub fn id(&self) -> Fr {
+        match &self.weights {
+            None => self.key_id(),
+            Some(w) => match crate::field::fr_from_hex(w) {
+                Ok(w) => family_id(self.key_id(), w),
+                Err(_) => Fr::from(0u64),
+            },
+        }
+    }
+
+    /// The id of the circuit's keys: SHA-256 of the JSON of
+    /// [`SpecHeader::circuit`], as a field element. For a model-family
+    /// circuit the header hashed names no weights and no ONNX file, so
+    /// every model of the architecture shares the key.
+    pub fn key_id(&self) -> Fr {
         hash_to_field(&Sha256::digest(self.circuit_json()))
+    }
+
+    /// Whether the weights are private inputs (a model-family circuit).
+    pub fn is_family(&self) -> bool {
+        self.weights.is_some()
     }
 
     /// This header without its release's suppression threshold: the
@@ -79,6 +120,9 @@ impl SpecHeader {
     pub fn circuit(&self) -> SpecHeader {
         let mut h = self.clone();
         h.params.suppress_below = 0;
+        if h.weights.take().is_some() {
+            h.onnx_sha256.clear();
+        }
         h
     }
 

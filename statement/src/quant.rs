@@ -15,6 +15,61 @@ pub struct QuantConfig {
     /// Extra bits on every proven range (the bounds are sound without
     /// any; a margin only widens them).
     pub margin_bits: u32,
+    /// A model-family circuit: the weights are private inputs within
+    /// these declared bounds, so one circuit (and one key) serves every
+    /// model of the architecture whose weights fit (see [`Family`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<Family>,
+}
+
+/// The declared bounds of a model-family circuit, in the model's own
+/// (float) units, the same for every linear layer: each term `w_c x_c` of
+/// a layer is at most `2^term_log2` in magnitude for every input `x_c`
+/// within its declared range, and each bias at most `2^bias_log2`. Every
+/// width and rescale of the circuit follows from these and the schema,
+/// never from the weights, which the circuit range-checks to them and
+/// hashes into the circuit id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Family {
+    /// Log2 of the largest magnitude of one weight times one input.
+    pub term_log2: i32,
+    /// Log2 of the largest magnitude of one bias.
+    pub bias_log2: i32,
+}
+
+impl Family {
+    /// Allowed range of either bound's exponent.
+    pub const LOG2: std::ops::RangeInclusive<i32> = -32..=32;
+
+    /// Reads `T:B` (the term and bias exponents), as the CLI takes it.
+    pub fn parse(s: &str) -> crate::Result<Family> {
+        let bad = || {
+            crate::Error::Job(format!(
+                "a family is TERM_LOG2:BIAS_LOG2 (two integers), not {s:?}"
+            ))
+        };
+        let (t, b) = s.split_once(':').ok_or_else(bad)?;
+        let f = Family {
+            term_log2: t.trim().parse().map_err(|_| bad())?,
+            bias_log2: b.trim().parse().map_err(|_| bad())?,
+        };
+        f.check()?;
+        Ok(f)
+    }
+
+    /// Refuses exponents outside [`Family::LOG2`].
+    pub fn check(&self) -> crate::Result<()> {
+        for (name, v) in [("term_log2", self.term_log2), ("bias_log2", self.bias_log2)] {
+            if !Self::LOG2.contains(&v) {
+                return Err(crate::Error::Job(format!(
+                    "quant.family.{name} must be {}..={}, not {v}",
+                    Self::LOG2.start(),
+                    Self::LOG2.end()
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for QuantConfig {
@@ -23,6 +78,7 @@ impl Default for QuantConfig {
             weight_bits: 10,
             act_bits: 10,
             margin_bits: 0,
+            family: None,
         }
     }
 }
@@ -49,6 +105,9 @@ impl QuantConfig {
                 )));
             }
         }
+        if let Some(f) = &self.family {
+            f.check()?;
+        }
         Ok(())
     }
 }
@@ -69,5 +128,25 @@ mod tests {
         );
         let q: QuantConfig = serde_json::from_str("{}").unwrap();
         assert_eq!(q, QuantConfig::default());
+        // No family: the JSON (and every hash over it) is as before.
+        assert!(!serde_json::to_string(&q).unwrap().contains("family"));
+    }
+
+    #[test]
+    fn a_family_parses_and_is_checked() {
+        use super::Family;
+        let f = Family::parse("-3:2").unwrap();
+        assert_eq!((f.term_log2, f.bias_log2), (-3, 2));
+        for bad in ["3", "a:1", "1:", "40:0", "0:-33"] {
+            assert!(Family::parse(bad).is_err(), "{bad}");
+        }
+        let q = QuantConfig {
+            family: Some(Family {
+                term_log2: 99,
+                bias_log2: 0,
+            }),
+            ..QuantConfig::default()
+        };
+        assert!(q.check().unwrap_err().to_string().contains("term_log2"));
     }
 }

@@ -134,6 +134,7 @@ pub fn compile_public(
         outputs: 0,
         onnx_sha256: onnx_sha256.to_string(),
         plan_sha256: String::new(),
+        weights: None,
     };
     Ok(CircuitSpec::new(header, plan))
 }

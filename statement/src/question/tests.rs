@@ -31,6 +31,7 @@ fn header(rows: u64) -> SpecHeader {
         outputs: 1,
         onnx_sha256: "aa".repeat(32),
         plan_sha256: "bb".repeat(32),
+        weights: None,
     }
 }
 
