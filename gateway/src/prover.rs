@@ -287,7 +287,10 @@ async fn proving_key(
     (keys, held): (&KeyDir, &Held),
     task: &ShardTask,
 ) -> Result<std::sync::Arc<ProvingKey>> {
-    let id = &task.statement.circuit_id;
+    // Keys are kept by the key's id (a model-family circuit's serves
+    // every model of its architecture); the task's statement names the
+    // circuit's.
+    let id = &zkgate_statement::field::fr_to_hex(task.header.key_id());
     {
         let mut last = held.lock().expect("held key");
         match last.as_ref() {

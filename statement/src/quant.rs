@@ -23,16 +23,22 @@ pub struct QuantConfig {
 }
 
 /// The declared bounds of a model-family circuit, in the model's own
-/// (float) units, the same for every linear layer: each term `w_c x_c` of
-/// a layer is at most `2^term_log2` in magnitude for every input `x_c`
-/// within its declared range, and each bias at most `2^bias_log2`. Every
-/// width and rescale of the circuit follows from these and the schema,
-/// never from the weights, which the circuit range-checks to them and
-/// hashes into the circuit id.
+/// (float) units: each term `w_c x_c` of the first linear layer is at most
+/// `2^term_log2` in magnitude for every input `x_c` within the column's
+/// declared range (columns come at any scale, so their weights are bounded
+/// relative to it), each weight of a later linear layer at most
+/// `2^weight_log2` (its inputs share one scale and range), and each bias
+/// at most `2^bias_log2`. Every width and rescale of the circuit follows
+/// from these and the schema, never from the weights, which the circuit
+/// range-checks to them and hashes into the circuit id.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Family {
-    /// Log2 of the largest magnitude of one weight times one input.
+    /// Log2 of the largest magnitude of one weight times one input, in the
+    /// first linear layer.
     pub term_log2: i32,
+    /// Log2 of the largest magnitude of one weight of a later linear
+    /// layer.
+    pub weight_log2: i32,
     /// Log2 of the largest magnitude of one bias.
     pub bias_log2: i32,
 }
@@ -41,17 +47,25 @@ impl Family {
     /// Allowed range of either bound's exponent.
     pub const LOG2: std::ops::RangeInclusive<i32> = -32..=32;
 
-    /// Reads `T:B` (the term and bias exponents), as the CLI takes it.
+    /// Reads `T:W:B` (the term, weight and bias exponents), as the CLI
+    /// takes it.
     pub fn parse(s: &str) -> crate::Result<Family> {
         let bad = || {
             crate::Error::Job(format!(
-                "a family is TERM_LOG2:BIAS_LOG2 (two integers), not {s:?}"
+                "a family is TERM_LOG2:WEIGHT_LOG2:BIAS_LOG2 (three integers), not {s:?}"
             ))
         };
-        let (t, b) = s.split_once(':').ok_or_else(bad)?;
+        let parts: Vec<i32> = s
+            .split(':')
+            .map(|p| p.trim().parse().map_err(|_| bad()))
+            .collect::<crate::Result<_>>()?;
+        let [term_log2, weight_log2, bias_log2] = parts[..] else {
+            return Err(bad());
+        };
         let f = Family {
-            term_log2: t.trim().parse().map_err(|_| bad())?,
-            bias_log2: b.trim().parse().map_err(|_| bad())?,
+            term_log2,
+            weight_log2,
+            bias_log2,
         };
         f.check()?;
         Ok(f)
@@ -59,7 +73,11 @@ impl Family {
 
     /// Refuses exponents outside [`Family::LOG2`].
     pub fn check(&self) -> crate::Result<()> {
-        for (name, v) in [("term_log2", self.term_log2), ("bias_log2", self.bias_log2)] {
+        for (name, v) in [
+            ("term_log2", self.term_log2),
+            ("weight_log2", self.weight_log2),
+            ("bias_log2", self.bias_log2),
+        ] {
             if !Self::LOG2.contains(&v) {
                 return Err(crate::Error::Job(format!(
                     "quant.family.{name} must be {}..={}, not {v}",
@@ -135,9 +153,9 @@ mod tests {
     #[test]
     fn a_family_parses_and_is_checked() {
         use super::Family;
-        let f = Family::parse("-3:2").unwrap();
-        assert_eq!((f.term_log2, f.bias_log2), (-3, 2));
-        for bad in ["3", "a:1", "1:", "40:0", "0:-33"] {
+        let f = Family::parse("-3:1:2").unwrap();
+        assert_eq!((f.term_log2, f.weight_log2, f.bias_log2), (-3, 1, 2));
+        for bad in ["3", "1:2", "a:1:1", "1::1", "40:0:0", "0:0:-33", "1:1:1:1"] {
             assert!(Family::parse(bad).is_err(), "{bad}");
         }
         let q = QuantConfig {

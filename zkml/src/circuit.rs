@@ -9,8 +9,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use zkgate_circuits::{
-    activation, aggregate, argmax, compare, i128_to_field, maxpool, noise, relu, rescale, shard,
-    suppress, trees, Fr, Num,
+    activation, aggregate, argmax, compare, i128_to_field, maxpool, noise, poseidon, relu, rescale,
+    shard, suppress, trees, weights, Fr, Num,
 };
 use zkgate_statement::aggregate::RowVars;
 use zkgate_statement::Statement;
@@ -162,7 +162,33 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         for k in 0..spec.aggregate_len() {
             claimed.push(Num::input(&cs, st.map(|s| i128_to_field(s.aggregates[k])))?);
         }
-        compare::assert_equal(&cs, &id, &Num::constant(spec.id()))?;
+        // A model-family circuit reads its weights once per shard,
+        // range-checked to their declared widths and hashed: its id is
+        // `family_id(key_id, hash)`, so every shard of a job (the id is the
+        // key's, the same public input in each) runs the same weights, the
+        // ones the question names.
+        let stage_weights = if spec.plan().is_family() {
+            let (values, bits) = spec.plan().private_weights();
+            let nums = values
+                .iter()
+                .map(|v| Num::witness(&cs, w.map(|_| i128_to_field(*v))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let hash = weights::open(&cs, &nums, &bits)?;
+            let want = poseidon::gadget::hash(
+                &cs,
+                &[
+                    Num::constant(zkgate_statement::header::family_tag()),
+                    Num::constant(spec.key_id()),
+                    hash,
+                ],
+            )?;
+            compare::assert_equal(&cs, &id, &want)?;
+            counter.mark("weights");
+            split_weights(&spec.plan().stages, nums)
+        } else {
+            compare::assert_equal(&cs, &id, &Num::constant(spec.id()))?;
+            vec![None; spec.plan().stages.len()]
+        };
         counter.mark("public");
 
         // The shard's rows, its real ones then padding (a value every row
@@ -222,7 +248,14 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
         let mut parts: Vec<Vec<Num>> = Vec::with_capacity(n);
         for row in &table {
             let x: Vec<Num> = spec.input_columns.iter().map(|j| row[*j].clone()).collect();
-            let y = lower_row(&cs, &spec.plan().stages, x, &mut counter, &mut decisions)?;
+            let y = lower_row(
+                &cs,
+                &spec.plan().stages,
+                &stage_weights,
+                x,
+                &mut counter,
+                &mut decisions,
+            )?;
             let label = spec.label_column.map(|l| row[l].clone());
             let class = if spec.aggregate.needs_classes() {
                 let e = argmax::argmax(&cs, &y, spec.plan().output_bits)?;
@@ -311,16 +344,63 @@ impl ConstraintSynthesizer<Fr> for JobCircuit<'_> {
     }
 }
 
+/// A linear stage's private weights (each row's terms) and learned biases.
+type StageWeights = (Vec<Vec<Num>>, Vec<Num>);
+
+/// The private weights, read in [`crate::quantize::Plan::private_weights`]'s
+/// order, split by stage (`None` for a stage with constant weights).
+fn split_weights(stages: &[Stage], nums: Vec<Num>) -> Vec<Option<StageWeights>> {
+    let mut it = nums.into_iter();
+    stages
+        .iter()
+        .map(|s| match s {
+            Stage::Linear {
+                rows,
+                private: Some(_),
+                ..
+            } => {
+                let w = rows
+                    .iter()
+                    .map(|r| it.by_ref().take(r.len()).collect())
+                    .collect();
+                let b = it.by_ref().take(rows.len()).collect();
+                Some((w, b))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn lower_row(
     cs: &ConstraintSystemRef<Fr>,
     stages: &[Stage],
+    private: &[Option<StageWeights>],
     x: Vec<Num>,
     counter: &mut Counter,
     decisions: &mut Decisions<'_>,
 ) -> Result<Vec<Num>, SynthesisError> {
     let mut v = x;
-    for stage in stages {
+    for (stage, weights) in stages.iter().zip(private) {
         match stage {
+            Stage::Linear {
+                rows,
+                private: Some(p),
+                ..
+            } => {
+                // Each term a product of two variables: the weight is no
+                // constant here.
+                let (w, b) = weights.as_ref().expect("a private stage's weights");
+                let mut out = Vec::with_capacity(rows.len());
+                for ((row, wr), bj) in rows.iter().zip(w).zip(b) {
+                    let mut z = bj.add_const(i128_to_field(p.half));
+                    for ((i, _), wk) in row.iter().zip(wr) {
+                        z = z.add(&Num::mul(cs, wk, &v[*i as usize])?);
+                    }
+                    out.push(z);
+                }
+                v = out;
+                counter.mark("weights");
+            }
             Stage::Linear { rows, bias, .. } => {
                 v = rows
                     .iter()

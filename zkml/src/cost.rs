@@ -20,6 +20,16 @@ fn walk(spec: &CircuitSpec, mut f: impl FnMut(&Stage, &[usize], &[usize])) {
     let mut terms: Vec<usize> = vec![1; plan.input_scales.len()];
     for stage in &plan.stages {
         let next: Vec<usize> = match stage {
+            // Each term a product (a fresh variable), the learned bias a
+            // variable, the public half step a constant.
+            Stage::Linear {
+                rows,
+                private: Some(p),
+                ..
+            } => rows
+                .iter()
+                .map(|row| row.len() + 1 + usize::from(p.half != 0))
+                .collect(),
             Stage::Linear { rows, bias, .. } => rows
                 .iter()
                 .zip(bias)
@@ -87,6 +97,12 @@ pub fn per_row(spec: &CircuitSpec) -> usize {
     let plan = spec.plan();
     let mut cost = 0usize;
     walk(spec, |stage, before, _| match stage {
+        // A private weight times a variable is a constraint.
+        Stage::Linear {
+            rows,
+            private: Some(_),
+            ..
+        } => cost += rows.iter().map(Vec::len).sum::<usize>(),
         Stage::Linear { .. } => {}
         Stage::Rescale { bits, .. } => {
             // Rescale (`bits`), then ReLU or materializing (1), after
@@ -151,6 +167,7 @@ pub fn constraints(spec: &CircuitSpec) -> usize {
         (0, 0)
     };
     1 + threshold
+        + weights_cost(spec)
         + zkgate_circuits::shard::cost(spec.shape(spec.shard_rows), spec.shard_rows, values)
         + rows.saturating_mul(per_row(spec))
         + rows.saturating_sub(1).saturating_mul(values)
@@ -158,6 +175,17 @@ pub fn constraints(spec: &CircuitSpec) -> usize {
         + spec.params.noise.as_ref().map_or(0, |n| {
             zkgate_circuits::noise::seed_cost() + n.sampler().cost(values)
         })
+}
+
+/// What a model-family circuit reads once per shard: its weights, range
+/// checked and hashed, and its id from the hash (0 for a circuit with
+/// constant weights).
+pub fn weights_cost(spec: &CircuitSpec) -> usize {
+    if !spec.plan().is_family() {
+        return 0;
+    }
+    let (_, bits) = spec.plan().private_weights();
+    zkgate_circuits::weights::cost(&bits) + zkgate_circuits::poseidon::gadget::cost(3)
 }
 
 /// Memory a process needs before any circuit: the binary, the runtime, the

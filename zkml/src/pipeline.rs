@@ -300,7 +300,9 @@ pub fn run<R: RngCore + CryptoRng>(
     }
     if keys.is_empty() {
         let s = &circuits.spec;
-        let id = fr_to_hex(s.id());
+        // Kept by the key's id: a model-family circuit's key serves every
+        // model of its architecture.
+        let id = fr_to_hex(s.key_id());
         // Getting kept keys is the setup step too: a cache may pace it (see
         // `KeyCache::get`), and the step is seen either way.
         let t = clock(Step::Setup, progress);

@@ -49,7 +49,7 @@ pub fn setup<R: RngCore + CryptoRng>(
         .map_err(|e| Error::Proof(format!("setup: {e}")))?;
     let compiled = Compiled::from_system(&cs, tape.take())?;
     drop(cs);
-    compiled::keep(spec.id(), std::sync::Arc::new(compiled));
+    compiled::keep(spec.key_id(), std::sync::Arc::new(compiled));
     let vk = verifying_key(&pk);
     Ok((pk, vk))
 }

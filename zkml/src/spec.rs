@@ -24,11 +24,14 @@ impl CircuitSpec {
     /// The spec of `plan` under `header`, whose plan fields (`output_scale`,
     /// `outputs`, `plan_sha256`) are set from the plan here, whatever they
     /// held.
+    /// A model-family plan's header hashes its architecture and names its
+    /// weights by their hash (`SpecHeader::weights`).
     pub fn new(mut header: SpecHeader, plan: Plan) -> CircuitSpec {
-        let json = serde_json::to_vec(&plan).expect("plans serialize");
+        let json = serde_json::to_vec(&plan.architecture()).expect("plans serialize");
         header.output_scale = plan.output_scale;
         header.outputs = plan.outputs();
         header.plan_sha256 = hex::encode(Sha256::digest(json));
+        header.weights = plan.weights_hash().map(zkgate_statement::field::fr_to_hex);
         CircuitSpec { header, plan }
     }
 

@@ -234,7 +234,9 @@ fn cache() -> &'static Mutex<VecDeque<Entry>> {
 /// The compiled form of `spec`'s circuit: kept from an earlier proof or
 /// key generation in this process, or compiled now and kept.
 pub fn get(spec: &CircuitSpec) -> Result<Arc<Compiled>> {
-    let id = spec.id();
+    // The constraints are the key's: a model-family circuit's are the same
+    // whatever its weights (only the witness reads them).
+    let id = spec.key_id();
     if let Some(c) = lookup(id) {
         return Ok(c);
     }

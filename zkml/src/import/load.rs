@@ -12,6 +12,7 @@ pub(super) const PROBE: f32 = 65536.0;
 
 /// An imported model: its IR, its hash, and tract's runnable float model
 /// (the reference every quantized run is compared against).
+#[derive(Clone)]
 pub struct Imported {
     /// The IR.
     pub model: Model,

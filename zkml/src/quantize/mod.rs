@@ -17,7 +17,7 @@ use crate::ir::{Curve, Model, Op};
 use serde::{Deserialize, Serialize};
 use zkgate_statement::field::bitlen;
 
-pub use zkgate_statement::quant::QuantConfig;
+pub use zkgate_statement::quant::{Family, QuantConfig};
 
 mod curves;
 mod eval;
@@ -41,6 +41,11 @@ pub enum Stage {
         /// Integer biases (including the rounding half step of a following
         /// rescale).
         bias: Vec<i128>,
+        /// In a model-family circuit: the weights and biases are private
+        /// inputs of these declared widths (`rows` and `bias` still hold
+        /// the model's, for the witness).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        private: Option<Private>,
     },
     /// `floor(z / 2^shift)` (then ReLU if `relu`), `z` proven to fit `bits`
     /// signed bits.
@@ -81,6 +86,163 @@ pub enum Stage {
         #[serde(default, skip_serializing_if = "is_zero")]
         pass: usize,
     },
+}
+
+/// The declared widths of a linear stage whose weights are private inputs
+/// (a model-family circuit, [`QuantConfig::family`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Private {
+    /// Signed width of every weight on each input.
+    pub weight_bits: Vec<usize>,
+    /// Signed width of each learned bias.
+    pub bias_bits: usize,
+    /// The public part of each bias: a following rescale's half step.
+    pub half: i128,
+}
+
+/// The widths a family's bounds (`limits`: log2 of each input's largest
+/// float weight) give a linear layer at scale `s_pre`, the model's quantized
+/// weights and biases checked to fit them.
+#[allow(clippy::too_many_arguments)]
+fn family_widths(
+    a: &crate::ir::Affine,
+    wrows: &[Vec<(u32, i64)>],
+    bias: &[i128],
+    limits: &[f64],
+    scales: &[i32],
+    f: Family,
+    s_pre: i32,
+    op: usize,
+) -> Result<Private> {
+    // |w_c| <= 2^L_c makes |q_c| <= 2^(L_c + s_pre - s_c): below 2^k_c,
+    // k_c = floor(L_c + s_pre - s_c) + 1 (the rounding's half step
+    // included).
+    let weight_bits: Vec<usize> = limits
+        .iter()
+        .zip(scales)
+        .map(|(l, s)| {
+            let k = (l + f64::from(s_pre - s)).floor() as i64 + 1;
+            k.max(0) as usize + 1
+        })
+        .collect();
+    let bias_bits = (i64::from(f.bias_log2) + i64::from(s_pre) + 1).max(0) as usize + 1;
+    let widest = weight_bits
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .max(bias_bits);
+    if widest > zkgate_circuits::weights::MAX_BITS {
+        return Err(Error::Overflow(format!(
+            "op {op}: the family's bounds need {widest}-bit weights, more than {}",
+            zkgate_circuits::weights::MAX_BITS
+        )));
+    }
+    for (j, row) in wrows.iter().enumerate() {
+        for (k, (c, q)) in row.iter().enumerate() {
+            if !zkgate_circuits::weights::fits(i128::from(*q), weight_bits[*c as usize]) {
+                return Err(Error::Job(format!(
+                    "op {op}: the weight {} of output {j} on input {c} {OUTSIDE} (2^{:.2})",
+                    a.rows[j][k].1, limits[*c as usize]
+                )));
+            }
+        }
+    }
+    for (j, b) in bias.iter().enumerate() {
+        if !zkgate_circuits::weights::fits(*b, bias_bits) {
+            return Err(Error::Job(format!(
+                "op {op}: the bias {} of output {j} {OUTSIDE} (2^{})",
+                a.bias[j], f.bias_log2
+            )));
+        }
+    }
+    Ok(Private {
+        weight_bits,
+        bias_bits,
+        half: 0,
+    })
+}
+
+/// What a weight or bias outside a family's bounds is refused with.
+const OUTSIDE: &str = "is outside the family's bound";
+
+/// The tightest family bounds `model`'s weights fit (each exponent the
+/// least that holds), then `headroom` more bits on both: what a researcher
+/// declares for a model family, so that retrained weights up to `2^headroom`
+/// times larger keep the circuit and its key.
+pub fn fit_family(
+    model: &Model,
+    inputs: &[InputRange],
+    config: QuantConfig,
+    headroom: i32,
+) -> Result<Family> {
+    let log2 = |x: f64| {
+        if x > 0.0 {
+            (x.log2().ceil() as i32).clamp(*Family::LOG2.start(), *Family::LOG2.end())
+        } else {
+            *Family::LOG2.start()
+        }
+    };
+    let (mut term, mut weight, mut bias) = (0f64, 0f64, 0f64);
+    let mut first = true;
+    for op in &model.ops {
+        if let Op::Affine(a) = op {
+            for row in &a.rows {
+                for (c, w) in row {
+                    if first {
+                        // The column's largest float magnitude.
+                        let r = inputs.get(*c as usize).map_or(1.0, |r| {
+                            i128::from(r.lo).abs().max(i128::from(r.hi).abs()).max(1) as f64
+                                * pow2(-r.scale)
+                        });
+                        term = term.max(w.abs() * r);
+                    } else {
+                        weight = weight.max(w.abs());
+                    }
+                }
+            }
+            bias = a.bias.iter().fold(bias, |m, b| m.max(b.abs()));
+            first = false;
+        }
+    }
+    let f = Family {
+        term_log2: log2(term) + headroom,
+        weight_log2: log2(weight) + headroom,
+        bias_log2: log2(bias) + headroom,
+    };
+    f.check().map_err(|e| Error::Job(e.to_string()))?;
+    // The bounds hold the model (the plan checks every weight).
+    Plan::bound(
+        model,
+        inputs,
+        QuantConfig {
+            family: Some(f),
+            ..config
+        },
+    )?;
+    Ok(f)
+}
+
+/// Interval bounds of a family layer's outputs over any weights and biases
+/// within its widths: `sum_c 2^(b_c - 1) M_c + 2^(b - 1)` either way, the
+/// public half step added.
+fn family_bounds(
+    wrows: &[Vec<(u32, i64)>],
+    p: &Private,
+    mags: &[i128],
+    half: i128,
+) -> Vec<Interval> {
+    wrows
+        .iter()
+        .map(|row| {
+            let m: i128 = row
+                .iter()
+                .map(|(c, _)| (1i128 << (p.weight_bits[*c as usize] - 1)) * mags[*c as usize])
+                .sum::<i128>()
+                + (1i128 << (p.bias_bits - 1));
+            Interval::new(half - m, half + m)
+        })
+        .collect()
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -145,10 +307,35 @@ impl Plan {
         while i < model.ops.len() {
             match &model.ops[i] {
                 Op::Affine(a) => {
+                    let fam = config.family;
+                    // Each input's largest stored magnitude (at least 1).
+                    let mags: Vec<i128> = box_.iter().map(|x| x.magnitude().max(1)).collect();
+                    // A family's bound on each input's weights, log2 (float):
+                    // the first layer's from its term bound and the column's
+                    // range (|w| * M_c * 2^-s_c <= 2^T), a later layer's its
+                    // weight bound.
+                    let first = stages.is_empty();
+                    let limits: Vec<f64> = match fam {
+                        Some(f) if first => mags
+                            .iter()
+                            .zip(&scales)
+                            .map(|(m, s)| {
+                                f64::from(f.term_log2) + f64::from(*s) - (*m as f64).log2()
+                            })
+                            .collect(),
+                        Some(f) => vec![f64::from(f.weight_log2); mags.len()],
+                        None => Vec::new(),
+                    };
                     let mut top = f64::NEG_INFINITY;
                     for row in &a.rows {
                         for (c, w) in row {
-                            top = top.max(w.abs().log2() - f64::from(scales[*c as usize]));
+                            let c = *c as usize;
+                            let log2 = if fam.is_some() {
+                                limits[c]
+                            } else {
+                                w.abs().log2()
+                            };
+                            top = top.max(log2 - f64::from(scales[c]));
                         }
                     }
                     // Largest weight gets `weight_bits` bits...
@@ -181,14 +368,25 @@ impl Plan {
                         .rows
                         .iter()
                         .zip(&a.bias)
-                        .map(|(row, b)| {
-                            let (lo, hi) = row.iter().fold((*b, *b), |(lo, hi), (c, w)| {
-                                let x = &box_[*c as usize];
-                                let s = pow2(-scales[*c as usize]);
-                                let (p, q) = (w * x.lo as f64 * s, w * x.hi as f64 * s);
-                                (lo + p.min(q), hi + p.max(q))
-                            });
-                            lo.abs().max(hi.abs())
+                        .map(|(row, b)| match fam {
+                            Some(f) => {
+                                row.iter()
+                                    .map(|(c, _)| {
+                                        let c = *c as usize;
+                                        2f64.powf(limits[c]) * mags[c] as f64 * pow2(-scales[c])
+                                    })
+                                    .sum::<f64>()
+                                    + pow2(f.bias_log2)
+                            }
+                            None => {
+                                let (lo, hi) = row.iter().fold((*b, *b), |(lo, hi), (c, w)| {
+                                    let x = &box_[*c as usize];
+                                    let s = pow2(-scales[*c as usize]);
+                                    let (p, q) = (w * x.lo as f64 * s, w * x.hi as f64 * s);
+                                    (lo + p.min(q), hi + p.max(q))
+                                });
+                                lo.abs().max(hi.abs())
+                            }
                         })
                         .fold(0f64, f64::max);
                     let s_error = if err > 0.0 && z_max > 0.0 {
@@ -197,6 +395,8 @@ impl Plan {
                         i32::MIN
                     };
                     let s_pre = s_weights.max(s_error);
+                    // A family circuit keeps every term of the model's
+                    // pattern, zero or not: its weights are variables.
                     let wrows: Vec<Vec<(u32, i64)>> = a
                         .rows
                         .iter()
@@ -205,7 +405,7 @@ impl Plan {
                                 .map(|(c, w)| {
                                     (*c, (w * pow2(s_pre - scales[*c as usize])).round() as i64)
                                 })
-                                .filter(|(_, w)| *w != 0)
+                                .filter(|(_, w)| *w != 0 || fam.is_some())
                                 .collect()
                         })
                         .collect();
@@ -219,19 +419,34 @@ impl Plan {
                         }
                         bias.push(q.round() as i128);
                     }
+                    let private = match fam {
+                        Some(f) => Some(family_widths(
+                            a, &wrows, &bias, &limits, &scales, f, s_pre, i,
+                        )?),
+                        None => None,
+                    };
+                    let bounds = |bias: &[i128], half: i128| match &private {
+                        Some(p) => Ok(family_bounds(&wrows, p, &mags, half)),
+                        None => linear_bounds(&wrows, bias, &box_, i),
+                    };
                     let next = model.ops.get(i + 1);
                     let needs_rescale = matches!(
                         next,
                         Some(Op::Relu) | Some(Op::MaxPool(_)) | Some(Op::Activation(_))
                     );
-                    let mut z = linear_bounds(&wrows, &bias, &box_, i)?;
+                    let mut z = bounds(&bias, 0)?;
                     if needs_rescale {
                         let relu = matches!(next, Some(Op::Relu));
                         let mut bits = signed_bits(&z) + margin;
                         let shift = bits.saturating_sub(1 + config.act_bits as usize);
+                        let mut private = private.clone();
                         if shift > 0 {
-                            bias.iter_mut().for_each(|b| *b += 1i128 << (shift - 1));
-                            z = linear_bounds(&wrows, &bias, &box_, i)?;
+                            let half = 1i128 << (shift - 1);
+                            bias.iter_mut().for_each(|b| *b += half);
+                            if let Some(p) = &mut private {
+                                p.half = half;
+                            }
+                            z = bounds(&bias, half)?;
                             bits = bits.max(signed_bits(&z) + margin);
                         }
                         check_width(bits, i)?;
@@ -241,6 +456,7 @@ impl Plan {
                             inputs: a.inputs,
                             rows: wrows,
                             bias,
+                            private,
                         });
                         stages.push(Stage::Rescale { bits, shift, relu });
                         i += if relu { 2 } else { 1 };
@@ -252,6 +468,7 @@ impl Plan {
                             inputs: a.inputs,
                             rows: wrows,
                             bias,
+                            private,
                         });
                         i += 1;
                     }
@@ -318,6 +535,11 @@ impl Plan {
                     i += 1;
                 }
                 Op::Trees(e) => {
+                    if config.family.is_some() {
+                        return Err(Error::Structure(format!(
+                            "op {i}: a model-family circuit takes linear layers only, not a tree ensemble (its thresholds would be private: see ARCHITECTURE.md)"
+                        )));
+                    }
                     if i != 0 {
                         return Err(Error::Structure(
                             "a tree ensemble must be the model's first op (its thresholds compare the dataset's values)".into(),
@@ -353,6 +575,72 @@ impl Plan {
             output_range,
             classifier,
             config,
+        })
+    }
+
+    /// Whether the weights are private inputs (a model-family circuit).
+    pub fn is_family(&self) -> bool {
+        self.stages.iter().any(|s| {
+            matches!(
+                s,
+                Stage::Linear {
+                    private: Some(_),
+                    ..
+                }
+            )
+        })
+    }
+
+    /// The plan with every private weight and learned bias zero: what a
+    /// model-family circuit fixes (and its header hashes).
+    pub fn architecture(&self) -> Plan {
+        let mut p = self.clone();
+        for s in &mut p.stages {
+            if let Stage::Linear {
+                rows,
+                bias,
+                private: Some(f),
+                ..
+            } = s
+            {
+                rows.iter_mut().flatten().for_each(|(_, w)| *w = 0);
+                bias.iter_mut().for_each(|b| *b = f.half);
+            }
+        }
+        p
+    }
+
+    /// The private weights and learned biases with their widths, in the
+    /// order the circuit reads them: stage by stage, each row's terms,
+    /// then the stage's biases. Empty unless a model-family circuit.
+    pub fn private_weights(&self) -> (Vec<i128>, Vec<usize>) {
+        let (mut values, mut bits) = (Vec::new(), Vec::new());
+        for s in &self.stages {
+            if let Stage::Linear {
+                rows,
+                bias,
+                private: Some(f),
+                ..
+            } = s
+            {
+                for (c, w) in rows.iter().flatten() {
+                    values.push(i128::from(*w));
+                    bits.push(f.weight_bits[*c as usize]);
+                }
+                for b in bias {
+                    values.push(b - f.half);
+                    bits.push(f.bias_bits);
+                }
+            }
+        }
+        (values, bits)
+    }
+
+    /// A model-family circuit's weights hash (`zkgate_circuits::weights`).
+    pub fn weights_hash(&self) -> Option<zkgate_circuits::Fr> {
+        self.is_family().then(|| {
+            let (values, bits) = self.private_weights();
+            zkgate_circuits::weights::hash(&values, &bits)
         })
     }
 

@@ -5,6 +5,7 @@ mod circuits;
 mod common;
 mod cost;
 mod exports;
+mod family;
 mod fuzz;
 mod import_limits;
 mod layering;
