@@ -396,22 +396,88 @@ fn run_one(
         // Per row of the circuit, its commitment's opening included (the
         // same in both).
         let now = zkgate_zkml::cost::constraints(&spec) as f64 / spec.shard_rows as f64;
-        let family = now
-            + (f.family_per_row() - f.per_row) as f64
-            + f.per_shard as f64 / spec.shard_rows as f64;
-        return Ok(serde_json::json!({
+        let mut out = serde_json::json!({
             "model": name,
             "rows": rows,
             "shard_rows": spec.shard_rows,
             "constraints_per_row": now,
             "model_per_row": f.per_row,
-            "weight_products": f.weight_products,
-            "tree_checks": f.tree_checks,
-            "tree_now": f.tree_now,
-            "family_per_shard": f.per_shard,
-            "family_constraints_per_row": family,
-            "family_over_constants": family / now,
-        }));
+        });
+        // The family circuit itself where the model has one (linear
+        // layers): its bounds fitted with a bit of headroom, its
+        // constraints counted from the built circuit's parts (the tests
+        // check the count), and how far its outputs stay from float
+        // against the constant-weight circuit's.
+        let inputs: Vec<zkgate_zkml::quantize::InputRange> = spec
+            .input_columns
+            .iter()
+            .map(|j| {
+                let c = &dataset.schema.columns[*j];
+                let (lo, hi) = c.range();
+                zkgate_zkml::quantize::InputRange {
+                    scale: c.scale(),
+                    lo,
+                    hi,
+                }
+            })
+            .collect();
+        let fitted = zkgate_zkml::quantize::fit_family(&model.model, &inputs, request.quant, 1)
+            .and_then(|fam| {
+                let request = JobRequest {
+                    quant: zkgate_zkml::quantize::QuantConfig {
+                        family: Some(fam),
+                        ..request.quant
+                    },
+                    ..request.clone()
+                };
+                Ok((
+                    fam,
+                    zkgate_zkml::job::compile_public(
+                        &model.model,
+                        &model.onnx_sha256,
+                        &dataset.schema,
+                        rows as u64,
+                        &request,
+                    )?,
+                ))
+            });
+        match fitted {
+            Ok((fam, fspec)) => {
+                let family =
+                    zkgate_zkml::cost::constraints(&fspec) as f64 / fspec.shard_rows as f64;
+                let agree = |s: &zkgate_zkml::spec::CircuitSpec| -> Result<serde_json::Value> {
+                    let eval = zkgate_zkml::spec::evaluate(s, &dataset.values)?;
+                    Ok(serde_json::to_value(zkgate_zkml::reference::agreement(
+                        &model, &dataset, s, &eval,
+                    )?)?)
+                };
+                out["family"] = serde_json::json!({
+                    "bounds": format!("{}:{}:{}", fam.term_log2, fam.weight_log2, fam.bias_log2),
+                    "built": true,
+                    "constraints_per_row": family,
+                    "model_per_row": zkgate_zkml::cost::per_row(&fspec),
+                    "weights_per_shard": zkgate_zkml::cost::weights_cost(&fspec),
+                    "over_constants": family / now,
+                    "agreement": agree(&fspec)?,
+                    "agreement_constants": agree(&spec)?,
+                });
+            }
+            Err(e) => {
+                // No family circuit (trees): the estimate of one.
+                let family = now
+                    + (f.family_per_row() - f.per_row) as f64
+                    + f.per_shard as f64 / spec.shard_rows as f64;
+                out["family"] = serde_json::json!({
+                    "built": false,
+                    "why": e.to_string(),
+                    "estimated_constraints_per_row": family,
+                    "estimated_over_constants": family / now,
+                    "tree_checks": f.tree_checks,
+                    "tree_now": f.tree_now,
+                });
+            }
+        }
+        return Ok(out);
     }
     if let Some(e) = ezkl.filter(|e| e.size_only) {
         // Sizing only: the job's public circuit and ezkl's calibration of

@@ -37,6 +37,10 @@ pub struct CircuitArgs {
     /// Bits of magnitude kept in activations.
     #[arg(long, default_value_t = QuantConfig::default().act_bits)]
     act_bits: u32,
+    /// A model-family circuit's bounds (TERM_LOG2:WEIGHT_LOG2:BIAS_LOG2):
+    /// its key serves every model of the architecture within them.
+    #[arg(long, value_parser = crate::parse_family)]
+    family: Option<zkgate_statement::quant::Family>,
     /// The powers-of-tau file (snarkjs `.ptau`, prepared for phase 2).
     #[arg(long)]
     ptau: PathBuf,
@@ -60,6 +64,7 @@ impl CircuitArgs {
             quant: QuantConfig {
                 weight_bits: self.weight_bits,
                 act_bits: self.act_bits,
+                family: self.family,
                 ..QuantConfig::default()
             },
             epsilon: self.aggregate.epsilon,

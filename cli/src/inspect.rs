@@ -175,6 +175,8 @@ pub fn inspect(a: InspectArgs) -> Result<bool> {
                     "estimated_setup_and_prove_s": est.seconds,
                     "estimated_memory_mb": est.memory as f64 / (1 << 20) as f64,
                 });
+                report["family"] =
+                    family(m, &imported.onnx_sha256, &schema, a.rows, &request, &spec);
             }
             Err(e) => {
                 report["compiles"] = false.into();
@@ -184,6 +186,58 @@ pub fn inspect(a: InspectArgs) -> Result<bool> {
     }
     print(&report, a.json);
     Ok(report["compiles"] == true)
+}
+
+/// The model-family circuit of the same job: the bounds this model fits
+/// with one bit of headroom (what `--family` takes), its key's id and the
+/// constraints of a row against the circuit with constant weights; or why
+/// the model has none.
+fn family(
+    m: &zkgate_zkml::ir::Model,
+    onnx_sha256: &str,
+    schema: &zkgate_statement::Schema,
+    rows: u64,
+    request: &JobRequest,
+    constant: &zkgate_zkml::spec::CircuitSpec,
+) -> serde_json::Value {
+    let inputs: Vec<zkgate_zkml::quantize::InputRange> = constant
+        .input_columns
+        .iter()
+        .map(|j| {
+            let c = &schema.columns[*j];
+            let (lo, hi) = c.range();
+            zkgate_zkml::quantize::InputRange {
+                scale: c.scale(),
+                lo,
+                hi,
+            }
+        })
+        .collect();
+    let fitted = zkgate_zkml::quantize::fit_family(m, &inputs, request.quant, 1).and_then(|f| {
+        let request = JobRequest {
+            quant: QuantConfig {
+                family: Some(f),
+                ..request.quant
+            },
+            ..request.clone()
+        };
+        Ok((f, compile_public(m, onnx_sha256, schema, rows, &request)?))
+    });
+    match fitted {
+        Ok((f, spec)) => {
+            let now = zkgate_zkml::cost::per_row(constant);
+            let per_row = zkgate_zkml::cost::per_row(&spec);
+            serde_json::json!({
+                "bounds": format!("{}:{}:{}", f.term_log2, f.weight_log2, f.bias_log2),
+                "key_id": zkgate_statement::field::fr_to_hex(spec.key_id()),
+                "circuit_id": zkgate_statement::field::fr_to_hex(spec.id()),
+                "model_constraints_per_row": per_row,
+                "ratio_to_constant_weights": per_row as f64 / now.max(1) as f64,
+                "weights_constraints_per_shard": zkgate_zkml::cost::weights_cost(&spec),
+            })
+        }
+        Err(e) => serde_json::json!({ "none": e.to_string() }),
+    }
 }
 
 fn print(report: &serde_json::Value, json: bool) {

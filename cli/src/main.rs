@@ -134,6 +134,13 @@ impl AggregateArgs {
     }
 }
 
+/// Reads `--family T:W:B` (see `zkgate_statement::quant::Family`).
+pub(crate) fn parse_family(
+    s: &str,
+) -> std::result::Result<zkgate_statement::quant::Family, String> {
+    zkgate_statement::quant::Family::parse(s).map_err(|e| e.to_string())
+}
+
 #[derive(Args)]
 struct ProveArgs {
     /// ONNX model.
@@ -158,6 +165,12 @@ struct ProveArgs {
     /// Bits of magnitude kept in activations.
     #[arg(long, default_value_t = QuantConfig::default().act_bits)]
     act_bits: u32,
+    /// A model-family circuit: the weights are private inputs within these
+    /// bounds (TERM_LOG2:WEIGHT_LOG2:BIAS_LOG2, as `zkgate inspect
+    /// --schema` fits them), so a retrained model of the same architecture
+    /// keeps the circuit and its keys.
+    #[arg(long, value_parser = parse_family)]
+    family: Option<zkgate_statement::quant::Family>,
     /// Rows per proof: a larger dataset is proved in shards of about this
     /// many rows, joined in one receipt (default: one proof).
     #[arg(long)]
@@ -304,6 +317,7 @@ fn cmd_prove(a: ProveArgs) -> Result<()> {
         quant: QuantConfig {
             weight_bits: a.weight_bits,
             act_bits: a.act_bits,
+            family: a.family,
             ..QuantConfig::default()
         },
         epsilon: a.aggregate.epsilon,

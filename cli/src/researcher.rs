@@ -143,6 +143,13 @@ pub struct SubmitArgs {
     /// With --chain-job: the question the job was opened for.
     #[arg(long)]
     question: Option<PathBuf>,
+    /// A model-family circuit (TERM_LOG2:WEIGHT_LOG2:BIAS_LOG2, as `zkgate
+    /// inspect --schema` fits them): the weights are private inputs within
+    /// these bounds, so a retrained model keeps the circuit, its ceremony
+    /// key and the owner's kept keys; the receipt's circuit id still names
+    /// the weights proved.
+    #[arg(long, value_parser = crate::parse_family)]
+    family: Option<zkgate_statement::quant::Family>,
     /// The ceremony key of the job's shard circuit (a `.zkey` from
     /// `zkgate ceremony` or snarkjs, its transcript inside), over the
     /// gateway's powers-of-tau file (`GET /v1/ceremony`): one circuit
@@ -390,7 +397,10 @@ pub fn submit(a: SubmitArgs) -> Result<bool> {
         columns: a.columns.clone(),
         aggregate: a.aggregate.build()?,
         idempotency_key: a.idempotency_key.clone(),
-        quant: Default::default(),
+        quant: zkgate_statement::quant::QuantConfig {
+            family: a.family,
+            ..Default::default()
+        },
         chain_job: a.chain_job,
         epsilon: a.aggregate.epsilon,
         nonce: None,

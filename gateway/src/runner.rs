@@ -534,7 +534,9 @@ fn prove_job(gw: &Gateway, job: &Job) -> Result<Timings> {
                 &crate::store::KeptKey {
                     researcher: job.researcher.clone(),
                     vk_sha256,
-                    circuit_id: zkgate_statement::field::fr_to_hex(receipt.circuit.id()),
+                    // The key's id: a model-family circuit's key serves
+                    // every model of its architecture.
+                    circuit_id: zkgate_statement::field::fr_to_hex(receipt.circuit.key_id()),
                     shard_rows: receipt.circuit.shard_rows,
                     transcript_sha256: transcript.sha256(),
                     contributors: transcript.contributors(),

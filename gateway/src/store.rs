@@ -67,7 +67,8 @@ pub struct KeptKey {
     pub researcher: String,
     /// SHA-256 of its verifying key (what questions pin and receipts name).
     pub vk_sha256: String,
-    /// The circuit it is the key of.
+    /// The circuit it is the key of (`SpecHeader::key_id`: for a
+    /// model-family circuit, its architecture's).
     pub circuit_id: String,
     /// That circuit's shard rows.
     pub shard_rows: u64,

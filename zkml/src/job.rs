@@ -192,6 +192,13 @@ pub fn rebuild(
             "the receipt's quantized plan is not this model's over the receipt's schema".into(),
         );
     }
+    if rebuilt.weights != header.weights {
+        return Err(format!(
+            "the receipt's model-family circuit ran other weights than this model's (weights hash {}, this model's {})",
+            header.weights.as_deref().unwrap_or("none"),
+            rebuilt.weights.as_deref().unwrap_or("none")
+        ));
+    }
     if &rebuilt != header {
         let (a, b) = (
             serde_json::to_value(&rebuilt).expect("headers serialize"),

@@ -184,3 +184,93 @@ fn a_closed_pipe_ends_quietly() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+#[test]
+fn a_family_circuit_is_fitted_proved_and_checked_against_its_model() {
+    let d = tmp("family");
+    let data = d.join("bc.csv").display().to_string();
+    head("data/breast_cancer.csv", 6, std::path::Path::new(&data));
+    let model = fixture("models/breast_cancer.onnx");
+    let schema = fixture("data/breast_cancer.schema.json");
+    // `inspect` fits the bounds and says what they cost.
+    let out = zkgate(&[
+        "inspect",
+        &model,
+        "--schema",
+        &schema,
+        "--aggregate",
+        "accuracy",
+        "--label",
+        "label",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bounds = v["family"]["bounds"].as_str().unwrap().to_string();
+    assert!(
+        v["family"]["ratio_to_constant_weights"].as_f64().unwrap() > 1.0,
+        "{v}"
+    );
+    let receipt = d.join("receipt.json").display().to_string();
+    let vk = d.join("vk.bin").display().to_string();
+    let out = zkgate(&[
+        "prove",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--aggregate",
+        "accuracy",
+        "--label",
+        "label",
+        "--family",
+        &bounds,
+        "--out",
+        &receipt,
+        "--vk-out",
+        &vk,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&receipt).unwrap()).unwrap();
+    assert!(r["circuit"]["weights"].is_string(), "{r}");
+    let args = |receipt: &str| {
+        zkgate(&[
+            "verify", receipt, "--vk", &vk, "--model", &model, "--schema", &schema,
+        ])
+    };
+    let ok = args(&receipt);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    // A receipt naming other weights names another circuit id: its
+    // proofs fail.
+    let mut lie = r.clone();
+    lie["circuit"]["weights"] = serde_json::json!(format!("0x{}", "0".repeat(63) + "7"));
+    let bad = d.join("bad.json");
+    std::fs::write(&bad, lie.to_string()).unwrap();
+    let out = args(bad.to_str().unwrap());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("does not verify"), "{text}");
+    // A malformed bound is a clear error.
+    let out = zkgate(&[
+        "prove",
+        "--model",
+        &model,
+        "--data",
+        &data,
+        "--aggregate",
+        "mean",
+        "--family",
+        "1:2",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TERM_LOG2"));
+}

@@ -33,6 +33,9 @@ fn inspect_maps_ops_measures_and_names_what_it_refuses() {
     let c = &v["circuit"];
     assert!(c["constraints_per_row"].as_f64().unwrap() > 100.0, "{v}");
     assert!(c["estimated_prove_s"].as_f64().unwrap() > 0.0);
+    // Trees have no model-family circuit, and say why.
+    let why = v["family"]["none"].as_str().unwrap();
+    assert!(why.contains("linear layers only"), "{why}");
 
     let (code, v) = json(&["inspect", &fixture("bad/unsupported_op.onnx"), "--json"]);
     assert_eq!(code, Some(1));

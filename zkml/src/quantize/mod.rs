@@ -163,6 +163,11 @@ fn family_widths(
     })
 }
 
+/// Activation bits a model-family circuit keeps over its settings'.
+pub const FAMILY_ACT_BITS: u32 = 6;
+/// Weight bits a model-family circuit takes over its settings'.
+pub const FAMILY_WEIGHT_BITS: u32 = 2;
+
 /// What a weight or bias outside a family's bounds is refused with.
 const OUTSIDE: &str = "is outside the family's bound";
 
@@ -283,6 +288,21 @@ impl Plan {
     /// declared ranges can leave it.
     pub fn bound(model: &Model, inputs: &[InputRange], config: QuantConfig) -> Result<Plan> {
         config.check().map_err(|e| Error::Job(e.to_string()))?;
+        // A family's widths are worst cases over every model its bounds
+        // admit, looser than one model's: its rescales keep more bits and
+        // its weights take more, so that a model keeps the precision it
+        // has at the same settings with constant weights (measured:
+        // `zkgate bench --family-cost`). Wider values cost a family little:
+        // a product is one constraint whatever its width.
+        let given = config;
+        let config = match config.family {
+            Some(_) => QuantConfig {
+                act_bits: config.act_bits + FAMILY_ACT_BITS,
+                weight_bits: config.weight_bits + FAMILY_WEIGHT_BITS,
+                ..config
+            },
+            None => config,
+        };
         if inputs.len() != model.inputs {
             return Err(Error::Job(format!(
                 "the model takes {} inputs, {} columns were given",
@@ -574,7 +594,7 @@ impl Plan {
             output_bits,
             output_range,
             classifier,
-            config,
+            config: given,
         })
     }
 

@@ -215,6 +215,15 @@ fn the_circuit_refuses_weights_other_than_the_ids() {
     let mut lie = statement(&a, &d, &secret);
     lie.circuit_id = b.id();
     assert!(check_satisfied(&a, witness(&lie)).is_err());
+    // Checked against a model file, the revision's receipt is refused as
+    // running other weights.
+    let e = zkgate_zkml::job::rebuild(
+        &retrained(&original.model, 0.8),
+        &original.onnx_sha256,
+        a.header(),
+    )
+    .unwrap_err();
+    assert!(e.contains("other weights"), "{e}");
     // The key's id is no circuit id of the family.
     let mut lie = honest.clone();
     lie.circuit_id = b.key_id();
