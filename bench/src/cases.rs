@@ -71,6 +71,11 @@ pub struct BenchArgs {
     /// circuit, nothing proved (`zkgate_zkml::cost::family`).
     #[arg(long)]
     family_cost: bool,
+    /// Prove each case with its model-family circuit (the weights private
+    /// within bounds fitted with a bit of headroom, `zkgate inspect`'s),
+    /// not the circuit with the weights as constants.
+    #[arg(long)]
+    family: bool,
     /// Run one case in this process (used by the parent run).
     #[arg(long, hide = true)]
     one: Option<String>,
@@ -322,6 +327,43 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The family bounds `model` fits over the dataset's declared ranges, with
+/// a bit of headroom (what `zkgate inspect` suggests).
+fn fit(
+    model: &zkgate_zkml::import::Imported,
+    dataset: &zkgate_zkml::dataset::Dataset,
+    request: &JobRequest,
+    rows: u64,
+) -> Result<zkgate_zkml::quantize::Family> {
+    let spec = zkgate_zkml::job::compile_public(
+        &model.model,
+        &model.onnx_sha256,
+        &dataset.schema,
+        rows,
+        request,
+    )?;
+    let inputs: Vec<zkgate_zkml::quantize::InputRange> = spec
+        .input_columns
+        .iter()
+        .map(|j| {
+            let c = &dataset.schema.columns[*j];
+            let (lo, hi) = c.range();
+            zkgate_zkml::quantize::InputRange {
+                scale: c.scale(),
+                lo,
+                hi,
+            }
+        })
+        .collect();
+    Ok(zkgate_zkml::quantize::fit_family(
+        &model.model,
+        &inputs,
+        request.quant,
+        1,
+    )?)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     fixtures: &Path,
     case: &str,
@@ -332,6 +374,7 @@ fn run_one(
     rounds: u16,
     ezkl: Option<&crate::ezkl::EzklBench<'_>>,
     family: bool,
+    family_circuit: bool,
 ) -> Result<serde_json::Value> {
     let (name, rest) = case
         .split_once(':')
@@ -373,12 +416,15 @@ fn run_one(
         rows,
         shard_rows.is_some(),
     )?;
-    let request = JobRequest {
+    let mut request = JobRequest {
         aggregate: (m.aggregate)(),
         input_columns: (m.columns)(&dataset),
         quant: Default::default(),
         epsilon,
     };
+    if family_circuit {
+        request.quant.family = Some(fit(&model, &dataset, &request, rows as u64)?);
+    }
     // The job's public circuit (no rows read, nothing proved), for the
     // estimates that need no proof.
     let public = || {
@@ -408,39 +454,25 @@ fn run_one(
         // constraints counted from the built circuit's parts (the tests
         // check the count), and how far its outputs stay from float
         // against the constant-weight circuit's.
-        let inputs: Vec<zkgate_zkml::quantize::InputRange> = spec
-            .input_columns
-            .iter()
-            .map(|j| {
-                let c = &dataset.schema.columns[*j];
-                let (lo, hi) = c.range();
-                zkgate_zkml::quantize::InputRange {
-                    scale: c.scale(),
-                    lo,
-                    hi,
-                }
-            })
-            .collect();
-        let fitted = zkgate_zkml::quantize::fit_family(&model.model, &inputs, request.quant, 1)
-            .and_then(|fam| {
-                let request = JobRequest {
-                    quant: zkgate_zkml::quantize::QuantConfig {
-                        family: Some(fam),
-                        ..request.quant
-                    },
-                    ..request.clone()
-                };
-                Ok((
-                    fam,
-                    zkgate_zkml::job::compile_public(
-                        &model.model,
-                        &model.onnx_sha256,
-                        &dataset.schema,
-                        rows as u64,
-                        &request,
-                    )?,
-                ))
-            });
+        let fitted = fit(&model, &dataset, &request, rows as u64).and_then(|fam| {
+            let request = JobRequest {
+                quant: zkgate_zkml::quantize::QuantConfig {
+                    family: Some(fam),
+                    ..request.quant
+                },
+                ..request.clone()
+            };
+            Ok((
+                fam,
+                zkgate_zkml::job::compile_public(
+                    &model.model,
+                    &model.onnx_sha256,
+                    &dataset.schema,
+                    rows as u64,
+                    &request,
+                )?,
+            ))
+        });
         match fitted {
             Ok((fam, fspec)) => {
                 let family =
@@ -912,6 +944,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
                 a.rounds,
                 ezkl.as_ref(),
                 a.family_cost,
+                a.family,
             )?
         );
         return Ok(());
@@ -955,6 +988,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         if a.family_cost {
             child.arg("--family-cost");
+        }
+        if a.family {
+            child.arg("--family");
         }
         let out = child.output()?;
         if out.status.success() {

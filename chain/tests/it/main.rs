@@ -7,6 +7,7 @@ mod bounty;
 mod common;
 mod embedded;
 mod erc7992;
+mod family;
 mod metering;
 mod precompiles;
 mod refused_payment;
