@@ -207,6 +207,10 @@ fn the_circuit_refuses_weights_other_than_the_ids() {
     };
     let honest = statement(&b, &d, &secret);
     check_satisfied(&b, witness(&honest)).unwrap();
+    // One constraint system for both (what a ceremony key is checked
+    // against): a key contributed for one model proves the other.
+    let r1cs = |s: &CircuitSpec| zkgate_zkml::ceremony::r1cs_of(s).unwrap().sha256();
+    assert_eq!(r1cs(&a), r1cs(&b));
     // The revision's weights run under the original's id: unsatisfied.
     let mut lie = honest.clone();
     lie.circuit_id = a.id();
