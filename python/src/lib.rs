@@ -423,7 +423,8 @@ fn run_float(py: Python<'_>, model: Vec<u8>, rows: Vec<Vec<f32>>) -> PyResult<Ve
 /// `count_at_least`), with its `label` column or `threshold` where it
 /// needs one, the model's `columns`, and noise at `epsilon`.
 #[pyfunction]
-#[pyo3(signature = (dataset, aggregate, label=None, threshold=None, columns=None, epsilon=None, idempotency_key=None))]
+#[pyo3(signature = (dataset, aggregate, label=None, threshold=None, columns=None, epsilon=None, idempotency_key=None, family=None))]
+#[allow(clippy::too_many_arguments)]
 fn manifest_json(
     dataset: String,
     aggregate: &str,
@@ -432,15 +433,23 @@ fn manifest_json(
     columns: Option<Vec<String>>,
     epsilon: Option<f64>,
     idempotency_key: Option<String>,
+    family: Option<&str>,
 ) -> PyResult<String> {
     let aggregate = zkgate_statement::Aggregate::parse(aggregate, label, threshold)
+        .map_err(|e| local("bad_request", e))?;
+    let family = family
+        .map(zkgate_statement::quant::Family::parse)
+        .transpose()
         .map_err(|e| local("bad_request", e))?;
     to_json(&Manifest {
         dataset,
         columns,
         aggregate,
         idempotency_key,
-        quant: Default::default(),
+        quant: zkgate_statement::quant::QuantConfig {
+            family,
+            ..Default::default()
+        },
         chain_job: None,
         epsilon,
         nonce: None,

@@ -306,3 +306,28 @@ def test_a_tie_within_float32_rounding_is_not_a_mismatch(monkeypatch):
     assert (c.agreeing, c.ties, c.agreement) == (2, 1, 1.0)
     with pytest.raises(zkgate.ConversionMismatch, match="2 of 3"):
         convert._check(Fitted(), b"", rows, "test", 0.0)
+
+
+def test_a_retrained_model_of_a_family_reuses_the_key(gw, mock):
+    from sklearn.linear_model import LogisticRegression
+
+    # Two fits of one architecture (other regularization, other weights),
+    # asked as one model family: the gateway keeps one key for both, and
+    # each receipt answers only its own model's question.
+    first = LogisticRegression(max_iter=2000, C=1.0).fit(features(mock), mock[LABEL])
+    second = LogisticRegression(max_iter=2000, C=0.1).fit(features(mock), mock[LABEL])
+    jobs = [
+        gw.submit(m, dataset="breast_cancer", aggregate="accuracy", label=LABEL, family="14:2:10")
+        for m in (first, second)
+    ]
+    receipts = [j.wait(timeout=600, progress=False) for j in jobs]
+    for job, receipt in zip(jobs, receipts):
+        receipt.verify(job.question, model=job.model)
+    assert receipts[0].vk == receipts[1].vk
+    a, b = (json.loads(r.text)["circuit"] for r in receipts)
+    assert a["weights"] != b["weights"] and a["plan_sha256"] == b["plan_sha256"]
+    with pytest.raises(zkgate.InvalidReceipt):
+        receipts[1].verify(jobs[0].question)
+    # A malformed family is refused before anything is sent.
+    with pytest.raises(Exception, match="TERM_LOG2"):
+        gw.submit(first, dataset="breast_cancer", aggregate="accuracy", label=LABEL, family="1:2")

@@ -197,6 +197,7 @@ class Gateway:
         check_rows: int,
         tolerance: float,
         proof_system: str = "groth16",
+        family: Optional[str] = None,
     ) -> Dict[str, Any]:
         if proof_system not in ("groth16", "ezkl"):
             raise ValueError(f"proof_system is groth16 or ezkl, not {proof_system!r}")
@@ -234,6 +235,7 @@ class Gateway:
                 cols,
                 epsilon,
                 idempotency_key,
+                family,
             )
         )
         q = Question(
@@ -275,6 +277,7 @@ class Gateway:
         check_rows: int = 256,
         tolerance: float = 0.0,
         proof_system: str = "groth16",
+        family: Optional[str] = None,
     ) -> "Job":
         """Submits a model to run over a dataset, and returns its job.
 
@@ -313,6 +316,11 @@ class Gateway:
                 suppression, small jobs; the gateway needs an ezkl
                 backend). An ezkl receipt is verified with
                 ``ezkl_srs_dir=`` (and ``ezkl_python=``).
+            family: a model-family circuit's bounds, ``"T:W:B"`` (``zkgate
+                inspect --schema`` fits them): the weights are private
+                inputs within them, so a retrained model keeps the circuit,
+                its ceremony key and the owner's kept keys; the receipt's
+                circuit id still names the weights proved.
 
         Raises:
             PolicyDenied: the owner's policy refuses the job.
@@ -325,7 +333,7 @@ class Gateway:
         p = self._prepare(
             model, dataset, aggregate, label, columns, threshold, epsilon,
             idempotency_key, allow_suppression, ceremony_keys,
-            kept_ceremony_keys, check_rows, tolerance, proof_system,
+            kept_ceremony_keys, check_rows, tolerance, proof_system, family,
         )
         job = json.loads(
             _call(self._client.submit, p["manifest"], p["onnx"], p["zkeys"], p["kept"])
