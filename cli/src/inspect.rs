@@ -225,14 +225,18 @@ fn family(
     });
     match fitted {
         Ok((f, spec)) => {
-            let now = zkgate_zkml::cost::per_row(constant);
-            let per_row = zkgate_zkml::cost::per_row(&spec);
+            // Per row of a shard, its commitment and the weights' opening
+            // included, against the same with constant weights.
+            let per_row = |s: &zkgate_zkml::spec::CircuitSpec| {
+                zkgate_zkml::cost::constraints(s) as f64 / s.shard_rows.max(1) as f64
+            };
             serde_json::json!({
                 "bounds": format!("{}:{}:{}", f.term_log2, f.weight_log2, f.bias_log2),
                 "key_id": zkgate_statement::field::fr_to_hex(spec.key_id()),
                 "circuit_id": zkgate_statement::field::fr_to_hex(spec.id()),
-                "model_constraints_per_row": per_row,
-                "ratio_to_constant_weights": per_row as f64 / now.max(1) as f64,
+                "constraints_per_row": per_row(&spec),
+                "model_constraints_per_row": zkgate_zkml::cost::per_row(&spec),
+                "ratio_to_constant_weights": per_row(&spec) / per_row(constant),
                 "weights_constraints_per_shard": zkgate_zkml::cost::weights_cost(&spec),
             })
         }
