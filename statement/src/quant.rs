@@ -161,6 +161,7 @@ mod tests {
         let q = QuantConfig {
             family: Some(Family {
                 term_log2: 99,
+                weight_log2: 0,
                 bias_log2: 0,
             }),
             ..QuantConfig::default()
