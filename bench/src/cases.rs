@@ -326,7 +326,6 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
     }))
 }
 
-#[allow(clippy::too_many_arguments)]
 /// The family bounds `model` fits over the dataset's declared ranges, with
 /// a bit of headroom (what `zkgate inspect` suggests).
 fn fit(
@@ -342,25 +341,7 @@ fn fit(
         rows,
         request,
     )?;
-    let inputs: Vec<zkgate_zkml::quantize::InputRange> = spec
-        .input_columns
-        .iter()
-        .map(|j| {
-            let c = &dataset.schema.columns[*j];
-            let (lo, hi) = c.range();
-            zkgate_zkml::quantize::InputRange {
-                scale: c.scale(),
-                lo,
-                hi,
-            }
-        })
-        .collect();
-    Ok(zkgate_zkml::quantize::fit_family(
-        &model.model,
-        &inputs,
-        request.quant,
-        1,
-    )?)
+    Ok(zkgate_zkml::job::fit_family(&model.model, &spec, 1)?)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -200,20 +200,7 @@ fn family(
     request: &JobRequest,
     constant: &zkgate_zkml::spec::CircuitSpec,
 ) -> serde_json::Value {
-    let inputs: Vec<zkgate_zkml::quantize::InputRange> = constant
-        .input_columns
-        .iter()
-        .map(|j| {
-            let c = &schema.columns[*j];
-            let (lo, hi) = c.range();
-            zkgate_zkml::quantize::InputRange {
-                scale: c.scale(),
-                lo,
-                hi,
-            }
-        })
-        .collect();
-    let fitted = zkgate_zkml::quantize::fit_family(m, &inputs, request.quant, 1).and_then(|f| {
+    let fitted = zkgate_zkml::job::fit_family(m, constant, 1).and_then(|f| {
         let request = JobRequest {
             quant: QuantConfig {
                 family: Some(f),

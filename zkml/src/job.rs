@@ -3,7 +3,7 @@
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
 use crate::ir::Model;
-use crate::quantize::{InputRange, Plan, QuantConfig};
+use crate::quantize::{Family, InputRange, Plan, QuantConfig};
 use crate::spec::CircuitSpec;
 use serde::{Deserialize, Serialize};
 use zkgate_statement::aggregate::{Aggregate, AggregateParams, Bounds, Noise};
@@ -58,6 +58,35 @@ pub fn compile(
     )
 }
 
+/// The declared bounds of the columns `input_columns` of `schema`, in that
+/// order: what the quantizer takes every width from.
+pub fn input_ranges(schema: &Schema, input_columns: &[usize]) -> Vec<InputRange> {
+    input_columns
+        .iter()
+        .map(|j| {
+            let c = &schema.columns[*j];
+            let (lo, hi) = c.range();
+            InputRange {
+                scale: c.scale(),
+                lo,
+                hi,
+            }
+        })
+        .collect()
+}
+
+/// The model-family bounds `model` fits over `spec`'s declared inputs
+/// (its circuit with constant weights), with `headroom` bits more on each
+/// (see `quantize::fit_family`; `zkgate inspect` suggests 1).
+pub fn fit_family(model: &Model, spec: &CircuitSpec, headroom: i32) -> Result<Family> {
+    crate::quantize::fit_family(
+        model,
+        &input_ranges(&spec.schema, &spec.input_columns),
+        spec.plan().config,
+        headroom,
+    )
+}
+
 /// The circuit of a job from public facts alone: the model, the dataset's
 /// declared schema and its row count (one shard holding every row, at the
 /// shard ladder's size; see `ShardPlan`). The
@@ -84,18 +113,7 @@ pub fn compile_public(
             abbreviate(input_columns.iter().map(|j| names[*j].as_str()))
         )));
     }
-    let inputs: Vec<InputRange> = input_columns
-        .iter()
-        .map(|j| {
-            let c = &schema.columns[*j];
-            let (lo, hi) = c.range();
-            InputRange {
-                scale: c.scale(),
-                lo,
-                hi,
-            }
-        })
-        .collect();
+    let inputs = input_ranges(schema, &input_columns);
     let plan = Plan::bound(model, &inputs, request.quant)?;
     let outputs = plan.outputs();
     let label = label_column.map(|l| &schema.columns[l]);

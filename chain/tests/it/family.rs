@@ -14,10 +14,10 @@ use zkgate_statement::groth16::VerifyingKey;
 use zkgate_statement::Aggregate;
 use zkgate_zkml::dataset::{declared_schema, Dataset, Secret};
 use zkgate_zkml::ir::Op;
-use zkgate_zkml::job::JobRequest;
+use zkgate_zkml::job::{input_ranges, JobRequest};
 use zkgate_zkml::pipeline::{run, KeyCache, LocalJob, Outcome};
 use zkgate_zkml::prove::ProvingKey;
-use zkgate_zkml::quantize::{fit_family, InputRange, QuantConfig};
+use zkgate_zkml::quantize::{fit_family, QuantConfig};
 use zkgate_zkml::Fr;
 
 fn assert_reverts<T: std::fmt::Debug>(r: Result<T, Error>, error: &str) {
@@ -60,17 +60,7 @@ async fn two_models_of_a_family_settle_with_one_key_and_not_as_each_other() {
             break;
         }
     }
-    let inputs: Vec<InputRange> = dataset.schema.columns[..30]
-        .iter()
-        .map(|c| {
-            let (lo, hi) = c.range();
-            InputRange {
-                scale: c.scale(),
-                lo,
-                hi,
-            }
-        })
-        .collect();
+    let inputs = input_ranges(&dataset.schema, &(0..30).collect::<Vec<_>>());
     let family = fit_family(&original.model, &inputs, QuantConfig::default(), 1).unwrap();
     let request = JobRequest {
         aggregate: Aggregate::Accuracy {

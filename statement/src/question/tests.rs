@@ -383,6 +383,12 @@ fn the_published_json_schema_names_every_field() {
         keys(&json["dataset"])
     );
     q.chain = Some(pin());
+    // A model family's bounds, which a question without one omits.
+    q.quant.family = Some(crate::quant::Family {
+        term_log2: 1,
+        weight_log2: 0,
+        bias_log2: 2,
+    });
     let json: serde_json::Value = serde_json::from_str(&q.to_json()).unwrap();
     for part in ["quant", "owner", "ceremony", "chain"] {
         assert_eq!(

@@ -15,7 +15,11 @@ use zkgate_zkml::prove::check_satisfied;
 use zkgate_zkml::reference::agreement;
 use zkgate_zkml::spec::evaluate;
 
-fn statement_for(spec: &zkgate_zkml::spec::CircuitSpec, d: &Dataset, secret: &Secret) -> Statement {
+pub(crate) fn statement_for(
+    spec: &zkgate_zkml::spec::CircuitSpec,
+    d: &Dataset,
+    secret: &Secret,
+) -> Statement {
     let eval = evaluate(spec, &d.values).unwrap();
     Statement {
         commitment: d.commitment(secret),

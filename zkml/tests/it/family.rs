@@ -3,14 +3,14 @@
 //! and its key, while the circuit id (the statement's) still names the
 //! weights proved.
 
+use crate::circuits::statement_for;
 use crate::common::{fixture, head};
-use ark_ff::AdditiveGroup;
 use rand::SeedableRng;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use zkgate_circuits::Fr;
 use zkgate_statement::field::fr_to_hex;
-use zkgate_statement::{nonce_from, Aggregate, Statement, Verdict};
+use zkgate_statement::{nonce_from, Aggregate, Verdict};
 use zkgate_zkml::circuit::Witness;
 use zkgate_zkml::dataset::{Dataset, Secret};
 use zkgate_zkml::import::{self, Imported};
@@ -19,7 +19,7 @@ use zkgate_zkml::job::{compile, JobRequest};
 use zkgate_zkml::pipeline::{run, KeyCache, LocalJob, Outcome};
 use zkgate_zkml::prove::{check_satisfied, ProvingKey};
 use zkgate_zkml::quantize::{fit_family, Family, InputRange, QuantConfig};
-use zkgate_zkml::spec::{evaluate, CircuitSpec};
+use zkgate_zkml::spec::CircuitSpec;
 
 fn breast_cancer() -> Imported {
     import::load(fixture("models/breast_cancer.onnx")).unwrap()
@@ -43,21 +43,12 @@ fn retrained(m: &Model, factor: f64) -> Model {
     m
 }
 
-fn inputs(m: &Model, d: &Dataset) -> Vec<InputRange> {
-    let _ = m;
-    d.schema
-        .columns
-        .iter()
-        .filter(|c| c.name != "label")
-        .map(|c| {
-            let (lo, hi) = c.range();
-            InputRange {
-                scale: c.scale(),
-                lo,
-                hi,
-            }
-        })
-        .collect()
+/// The model's inputs: every column but the label.
+fn inputs(d: &Dataset) -> Vec<InputRange> {
+    zkgate_zkml::job::input_ranges(
+        &d.schema,
+        &(0..d.schema.columns.len() - 1).collect::<Vec<_>>(),
+    )
 }
 
 fn request(family: Option<Family>) -> JobRequest {
@@ -76,7 +67,7 @@ fn request(family: Option<Family>) -> JobRequest {
 
 /// The family the original model fits, with a bit of headroom.
 fn family(m: &Model, d: &Dataset) -> Family {
-    fit_family(m, &inputs(m, d), QuantConfig::default(), 1).unwrap()
+    fit_family(m, &inputs(d), QuantConfig::default(), 1).unwrap()
 }
 
 /// Keys kept in memory, counting the jobs that found theirs.
@@ -175,21 +166,6 @@ fn a_retrained_model_is_proved_with_the_same_key_over_shards() {
     ));
 }
 
-fn statement(spec: &CircuitSpec, d: &Dataset, secret: &Secret) -> Statement {
-    Statement {
-        commitment: d.commitment(secret),
-        rows: d.rows() as u64,
-        nonce: nonce_from(b"j"),
-        circuit_id: spec.id(),
-        offset: 0,
-        active: d.rows() as u64,
-        link_in: Fr::ZERO,
-        link_out: Fr::ZERO,
-        suppress_below: spec.threshold_input(true),
-        aggregates: evaluate(spec, &d.values).unwrap().aggregates,
-    }
-}
-
 #[test]
 fn the_circuit_refuses_weights_other_than_the_ids() {
     let original = breast_cancer();
@@ -205,7 +181,7 @@ fn the_circuit_refuses_weights_other_than_the_ids() {
         statement: st,
         links: Default::default(),
     };
-    let honest = statement(&b, &d, &secret);
+    let honest = statement_for(&b, &d, &secret);
     check_satisfied(&b, witness(&honest)).unwrap();
     // One constraint system for both (what a ceremony key is checked
     // against): a key contributed for one model proves the other.
@@ -216,7 +192,7 @@ fn the_circuit_refuses_weights_other_than_the_ids() {
     lie.circuit_id = a.id();
     assert!(check_satisfied(&b, witness(&lie)).is_err());
     // And the original's weights under the revision's id.
-    let mut lie = statement(&a, &d, &secret);
+    let mut lie = statement_for(&a, &d, &secret);
     lie.circuit_id = b.id();
     assert!(check_satisfied(&a, witness(&lie)).is_err());
     // Checked against a model file, the revision's receipt is refused as
@@ -238,7 +214,7 @@ fn the_circuit_refuses_weights_other_than_the_ids() {
 fn weights_outside_the_declared_bounds_are_refused_and_fit_finds_the_least() {
     let m = breast_cancer().model;
     let d = head("data/breast_cancer.csv", 3);
-    let tight = fit_family(&m, &inputs(&m, &d), QuantConfig::default(), 0).unwrap();
+    let tight = fit_family(&m, &inputs(&d), QuantConfig::default(), 0).unwrap();
     // The tight bounds hold the model, one bit less on the terms does not.
     let req = |f| request(Some(f));
     compile(&m, "", &d, &req(tight)).unwrap();
@@ -265,8 +241,8 @@ fn weights_outside_the_declared_bounds_are_refused_and_fit_finds_the_least() {
     // headroom does not hold it (bounds round up, so `h` bits of headroom
     // hold a growth of 2^h at least and 2^(h + 2) at most), four do.
     let big = retrained(&m, 16.0);
-    let one = fit_family(&m, &inputs(&m, &d), QuantConfig::default(), 1).unwrap();
-    let two = fit_family(&m, &inputs(&m, &d), QuantConfig::default(), 4).unwrap();
+    let one = fit_family(&m, &inputs(&d), QuantConfig::default(), 1).unwrap();
+    let two = fit_family(&m, &inputs(&d), QuantConfig::default(), 4).unwrap();
     assert!(compile(&big, "", &d, &req(one)).is_err());
     let within = compile(&big, "", &d, &req(two)).unwrap();
     assert_eq!(
