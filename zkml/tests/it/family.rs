@@ -266,3 +266,42 @@ fn a_family_circuit_takes_no_trees_and_its_estimate_is_its_count() {
         .to_string();
     assert!(e.contains("linear layers only"), "{e}");
 }
+
+#[test]
+fn the_noise_covers_every_model_the_bounds_admit() {
+    // A regressor's mean, noised: its sensitivity follows the output
+    // range, which a family takes from its bounds (any model within them),
+    // not from one model's weights: never narrower than the model's own.
+    let m = import::load(fixture("models/mlp.onnx")).unwrap().model;
+    let d = head("data/tabular.csv", 4);
+    let columns: Vec<String> = (0..13).map(|i| format!("f{i}")).collect();
+    let req = |family| JobRequest {
+        aggregate: Aggregate::Mean,
+        input_columns: Some(columns.clone()),
+        quant: QuantConfig {
+            family,
+            ..QuantConfig::default()
+        },
+        epsilon: Some(1.0),
+    };
+    let constant = compile(&m, "", &d, &req(None)).unwrap();
+    let f = zkgate_zkml::job::fit_family(&m, &constant, 1).unwrap();
+    let family = compile(&m, "", &d, &req(Some(f))).unwrap();
+    let float = |s: &CircuitSpec, v: i128| v as f64 / 2f64.powi(s.output_scale);
+    let sensitivity =
+        |s: &CircuitSpec| float(s, i128::from(s.params.noise.as_ref().unwrap().sensitivity));
+    assert!(sensitivity(&family) >= sensitivity(&constant));
+    // A model with weights twice as large is of the family (one bit of
+    // headroom), and its own output range lies within the family's.
+    let doubled = retrained(&m, 2.0);
+    assert_eq!(
+        compile(&doubled, "", &d, &req(Some(f))).unwrap().key_id(),
+        family.key_id()
+    );
+    let own = compile(&doubled, "", &d, &req(None)).unwrap();
+    let (olo, ohi) = own.plan().output_range;
+    let (flo, fhi) = family.plan().output_range;
+    assert!(float(&family, flo) <= float(&own, olo));
+    assert!(float(&family, fhi) >= float(&own, ohi));
+    assert!(sensitivity(&family) >= sensitivity(&own));
+}
