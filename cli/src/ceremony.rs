@@ -221,7 +221,8 @@ pub fn ceremony(cmd: CeremonyCmd) -> Result<bool> {
             println!(
                 "{}",
                 serde_json::json!({
-                    "circuit_id": fr_to_hex(spec.id()), "r1cs_sha256": hex::encode(r1cs.sha256()),
+                    "circuit_id": fr_to_hex(spec.id()), "key_id": fr_to_hex(spec.key_id()),
+                    "r1cs_sha256": hex::encode(r1cs.sha256()),
                     "cs_hash": hex::encode(transcript.cs_hash),
                     "constraints": r1cs.constraints(), "domain": r1cs.domain(),
                     "shard_rows": spec.header().shard_rows,

@@ -172,7 +172,7 @@ pub const FAMILY_WEIGHT_BITS: u32 = 2;
 const OUTSIDE: &str = "is outside the family's bound";
 
 /// The tightest family bounds `model`'s weights fit (each exponent the
-/// least that holds), then `headroom` more bits on both: what a researcher
+/// least that holds), then `headroom` more bits on each: what a researcher
 /// declares for a model family, so that retrained weights up to `2^headroom`
 /// times larger keep the circuit and its key.
 pub fn fit_family(
