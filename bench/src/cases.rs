@@ -326,24 +326,6 @@ fn policy_bench(fixtures: &Path, iterations: usize) -> Result<serde_json::Value>
     }))
 }
 
-/// The family bounds `model` fits over the dataset's declared ranges, with
-/// a bit of headroom (what `zkgate inspect` suggests).
-fn fit(
-    model: &zkgate_zkml::import::Imported,
-    dataset: &zkgate_zkml::dataset::Dataset,
-    request: &JobRequest,
-    rows: u64,
-) -> Result<zkgate_zkml::quantize::Family> {
-    let spec = zkgate_zkml::job::compile_public(
-        &model.model,
-        &model.onnx_sha256,
-        &dataset.schema,
-        rows,
-        request,
-    )?;
-    Ok(zkgate_zkml::job::fit_family(&model.model, &spec, 1)?)
-}
-
 #[allow(clippy::too_many_arguments)]
 fn run_one(
     fixtures: &Path,
@@ -403,20 +385,24 @@ fn run_one(
         quant: Default::default(),
         epsilon,
     };
-    if family_circuit {
-        request.quant.family = Some(fit(&model, &dataset, &request, rows as u64)?);
-    }
-    // The job's public circuit (no rows read, nothing proved), for the
-    // estimates that need no proof.
-    let public = || {
+    // A job's public circuit (no rows read, nothing proved).
+    let compile = |request: &JobRequest| {
         zkgate_zkml::job::compile_public(
             &model.model,
             &model.onnx_sha256,
             &dataset.schema,
             rows as u64,
-            &request,
+            request,
         )
     };
+    if family_circuit {
+        // The family bounds this model fits, with a bit of headroom (what
+        // `zkgate inspect` suggests).
+        let constant = compile(&request)?;
+        request.quant.family = Some(zkgate_zkml::job::fit_family(&model.model, &constant, 1)?);
+    }
+    // The job's circuit, for the estimates that need no proof.
+    let public = || compile(&request);
     if family {
         let spec = public()?;
         let f = zkgate_zkml::cost::family(&spec);
@@ -435,24 +421,10 @@ fn run_one(
         // constraints counted from the built circuit's parts (the tests
         // check the count), and how far its outputs stay from float
         // against the constant-weight circuit's.
-        let fitted = fit(&model, &dataset, &request, rows as u64).and_then(|fam| {
-            let request = JobRequest {
-                quant: zkgate_zkml::quantize::QuantConfig {
-                    family: Some(fam),
-                    ..request.quant
-                },
-                ..request.clone()
-            };
-            Ok((
-                fam,
-                zkgate_zkml::job::compile_public(
-                    &model.model,
-                    &model.onnx_sha256,
-                    &dataset.schema,
-                    rows as u64,
-                    &request,
-                )?,
-            ))
+        let fitted = zkgate_zkml::job::fit_family(&model.model, &spec, 1).and_then(|fam| {
+            let mut request = request.clone();
+            request.quant.family = Some(fam);
+            Ok((fam, compile(&request)?))
         });
         match fitted {
             Ok((fam, fspec)) => {
