@@ -421,11 +421,14 @@ fn run_one(
         // constraints counted from the built circuit's parts (the tests
         // check the count), and how far its outputs stay from float
         // against the constant-weight circuit's.
-        let fitted = zkgate_zkml::job::fit_family(&model.model, &spec, 1).and_then(|fam| {
-            let mut request = request.clone();
-            request.quant.family = Some(fam);
-            Ok((fam, compile(&request)?))
-        });
+        let fitted = zkgate_zkml::job::family_circuit(
+            &model.model,
+            &model.onnx_sha256,
+            &spec,
+            &request,
+            rows as u64,
+            1,
+        );
         match fitted {
             Ok((fam, fspec)) => {
                 let family =

@@ -175,8 +175,7 @@ pub fn inspect(a: InspectArgs) -> Result<bool> {
                     "estimated_setup_and_prove_s": est.seconds,
                     "estimated_memory_mb": est.memory as f64 / (1 << 20) as f64,
                 });
-                report["family"] =
-                    family(m, &imported.onnx_sha256, &schema, a.rows, &request, &spec);
+                report["family"] = family(m, &imported.onnx_sha256, a.rows, &request, &spec);
             }
             Err(e) => {
                 report["compiles"] = false.into();
@@ -195,22 +194,11 @@ pub fn inspect(a: InspectArgs) -> Result<bool> {
 fn family(
     m: &zkgate_zkml::ir::Model,
     onnx_sha256: &str,
-    schema: &zkgate_statement::Schema,
     rows: u64,
     request: &JobRequest,
     constant: &zkgate_zkml::spec::CircuitSpec,
 ) -> serde_json::Value {
-    let fitted = zkgate_zkml::job::fit_family(m, constant, 1).and_then(|f| {
-        let request = JobRequest {
-            quant: QuantConfig {
-                family: Some(f),
-                ..request.quant
-            },
-            ..request.clone()
-        };
-        Ok((f, compile_public(m, onnx_sha256, schema, rows, &request)?))
-    });
-    match fitted {
+    match zkgate_zkml::job::family_circuit(m, onnx_sha256, constant, request, rows, 1) {
         Ok((f, spec)) => {
             // Per row of a shard, its commitment and the weights' opening
             // included, against the same with constant weights.

@@ -295,8 +295,10 @@ impl Estimate {
 /// What one row would cost in a model-family circuit, where the weights
 /// are private inputs committed by a hash the question pins (so one key
 /// serves every weight file of an architecture), against this circuit
-/// with the weights as constants. An estimate from the plan, as this
-/// module's others are; no such circuit is built.
+/// with the weights as constants. An estimate from the plan: what `zkgate
+/// bench --family-cost` reports for tree ensembles, which have no family
+/// circuit (a linear model's is built, `QuantConfig::family`, and
+/// counted by [`constraints`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct FamilyCost {
     /// Constraints of one row today ([`per_row`]).

@@ -87,6 +87,29 @@ pub fn fit_family(model: &Model, spec: &CircuitSpec, headroom: i32) -> Result<Fa
     )
 }
 
+/// The model-family circuit of a job over `rows` rows whose circuit with
+/// constant weights is `constant`: the bounds `model` fits with
+/// `headroom` bits ([`fit_family`]), and the circuit compiled with them.
+pub fn family_circuit(
+    model: &Model,
+    onnx_sha256: &str,
+    constant: &CircuitSpec,
+    request: &JobRequest,
+    rows: u64,
+    headroom: i32,
+) -> Result<(Family, CircuitSpec)> {
+    let f = fit_family(model, constant, headroom)?;
+    let request = JobRequest {
+        quant: QuantConfig {
+            family: Some(f),
+            ..request.quant
+        },
+        ..request.clone()
+    };
+    let spec = compile_public(model, onnx_sha256, &constant.schema, rows, &request)?;
+    Ok((f, spec))
+}
+
 /// The circuit of a job from public facts alone: the model, the dataset's
 /// declared schema and its row count (one shard holding every row, at the
 /// shard ladder's size; see `ShardPlan`). The

@@ -3,29 +3,20 @@
 //! contract (unchanged) settles each with its own bundle and refuses the
 //! other model's proofs.
 
-use crate::common::{self, ether};
+use crate::common::{self, assert_reverts, ether, Market};
 use alloy_primitives::B256;
 use rand::SeedableRng;
 use std::cell::RefCell;
-use std::path::Path;
 use zkgate_chain::settlement::{self, receipt_circuits, Bundle};
-use zkgate_chain::{Chain, Error, Settlement, Wallet};
 use zkgate_statement::groth16::VerifyingKey;
 use zkgate_statement::Aggregate;
-use zkgate_zkml::dataset::{declared_schema, Dataset, Secret};
+use zkgate_zkml::dataset::Secret;
 use zkgate_zkml::ir::Op;
 use zkgate_zkml::job::{input_ranges, JobRequest};
 use zkgate_zkml::pipeline::{run, KeyCache, LocalJob, Outcome};
 use zkgate_zkml::prove::ProvingKey;
 use zkgate_zkml::quantize::{fit_family, QuantConfig};
 use zkgate_zkml::Fr;
-
-fn assert_reverts<T: std::fmt::Debug>(r: Result<T, Error>, error: &str) {
-    match r {
-        Err(Error::Reverted(why)) => assert!(why.contains(error), "expected {error}, got {why}"),
-        other => panic!("expected a revert with {error}, got {other:?}"),
-    }
-}
 
 /// One kept key, whatever its id.
 #[derive(Default)]
@@ -44,14 +35,7 @@ impl KeyCache for Kept {
 
 #[tokio::test(flavor = "current_thread")]
 async fn two_models_of_a_family_settle_with_one_key_and_not_as_each_other() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let csv = fixtures.join("data/breast_cancer.csv");
-    let text = std::fs::read_to_string(&csv).unwrap();
-    let head: Vec<&str> = text.lines().take(25).collect();
-    let dataset =
-        Dataset::from_csv_reader(head.join("\n").as_bytes(), &declared_schema(&csv).unwrap())
-            .unwrap();
-    let original = zkgate_zkml::import::load(fixtures.join("models/breast_cancer.onnx")).unwrap();
+    let (dataset, original) = common::breast_cancer(24);
     // A "retrained" revision: every weight of the first layer scaled.
     let mut revision = original.clone();
     for op in &mut revision.model.ops {
@@ -91,18 +75,15 @@ async fn two_models_of_a_family_settle_with_one_key_and_not_as_each_other() {
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let chain = Chain::embedded(&dir.path().join("chain/state.json")).unwrap();
-    let owner = Wallet::dev(0).unwrap();
-    let researcher = Wallet::dev(1).unwrap();
-    let (s, _) = Settlement::deploy(chain, &owner).await.unwrap();
-    let chain_id = s.chain().chain_id().await.unwrap();
     let commitment = dataset.commitment(&secret);
-    let rows = dataset.rows() as u64;
-    let (ds, _) = s
-        .register_dataset(&owner, commitment, rows, B256::repeat_byte(7), ether(1))
-        .await
-        .unwrap();
-    let deadline = s.chain().now().await.unwrap() + 3600;
+    let Market {
+        s,
+        owner,
+        researcher,
+        chain_id,
+        dataset: ds,
+        deadline,
+    } = common::market(dir.path(), commitment, dataset.rows() as u64).await;
 
     // A job per model, each pinning its own model's circuit id.
     let mut jobs = Vec::new();

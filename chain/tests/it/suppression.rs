@@ -1,35 +1,19 @@
 //! The small-cell suppression threshold on chain: a public input, the
 //! first value, held by the contract to the bound the job pins.
 
-use crate::common::{self, ether};
+use crate::common::{self, assert_reverts, ether, Market};
 use alloy_primitives::{B256, U256};
 use rand::SeedableRng;
-use std::path::Path;
 use zkgate_chain::settlement::{self, receipt_circuits, Bundle};
-use zkgate_chain::{Chain, Error, Settlement, Wallet};
 use zkgate_statement::Aggregate;
-use zkgate_zkml::dataset::{declared_schema, Dataset, Secret};
+use zkgate_zkml::dataset::Secret;
 use zkgate_zkml::job::JobRequest;
 use zkgate_zkml::pipeline::{run, Gate, LocalJob, Outcome};
 use zkgate_zkml::Fr;
 
-fn assert_reverts<T: std::fmt::Debug>(r: Result<T, Error>, error: &str) {
-    match r {
-        Err(Error::Reverted(why)) => assert!(why.contains(error), "expected {error}, got {why}"),
-        other => panic!("expected a revert with {error}, got {other:?}"),
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn the_contract_holds_the_released_threshold_to_the_pinned_bound() {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let csv = fixtures.join("data/breast_cancer.csv");
-    let text = std::fs::read_to_string(&csv).unwrap();
-    let head: Vec<&str> = text.lines().take(13).collect();
-    let dataset =
-        Dataset::from_csv_reader(head.join("\n").as_bytes(), &declared_schema(&csv).unwrap())
-            .unwrap();
-    let model = zkgate_zkml::import::load(fixtures.join("models/breast_cancer.onnx")).unwrap();
+    let (dataset, model) = common::breast_cancer(12);
     let secret = Secret::random(&mut rand_chacha::ChaCha20Rng::seed_from_u64(3));
     let request = JobRequest {
         aggregate: Aggregate::Confusion {
@@ -66,18 +50,15 @@ async fn the_contract_holds_the_released_threshold_to_the_pinned_bound() {
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let chain = Chain::embedded(&dir.path().join("chain/state.json")).unwrap();
-    let owner = Wallet::dev(0).unwrap();
-    let researcher = Wallet::dev(1).unwrap();
-    let (s, _) = Settlement::deploy(chain, &owner).await.unwrap();
-    let chain_id = s.chain().chain_id().await.unwrap();
     let commitment = dataset.commitment(&secret);
-    let rows = dataset.rows() as u64;
-    let (ds, _) = s
-        .register_dataset(&owner, commitment, rows, B256::repeat_byte(7), ether(1))
-        .await
-        .unwrap();
-    let deadline = s.chain().now().await.unwrap() + 3600;
+    let Market {
+        s,
+        owner,
+        researcher,
+        chain_id,
+        dataset: ds,
+        deadline,
+    } = common::market(dir.path(), commitment, dataset.rows() as u64).await;
 
     // A job per bound: one below the threshold released, one at it.
     for (label, lower) in [(0x31u8, true), (0x32, false)] {

@@ -46,6 +46,53 @@ pub fn data_rows(rows: usize) -> Data {
     }
 }
 
+/// The first `rows` rows of the breast-cancer fixture and its classifier.
+pub fn breast_cancer(rows: usize) -> (Dataset, zkgate_zkml::import::Imported) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let csv = fixtures.join("data/breast_cancer.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let head: Vec<&str> = text.lines().take(rows + 1).collect();
+    let dataset = Dataset::from_csv_reader(
+        head.join("\n").as_bytes(),
+        &zkgate_zkml::dataset::declared_schema(&csv).unwrap(),
+    )
+    .unwrap();
+    let model = zkgate_zkml::import::load(fixtures.join("models/breast_cancer.onnx")).unwrap();
+    (dataset, model)
+}
+
+/// A settlement contract on a fresh embedded chain under `dir`, with one
+/// dataset registered (its commitment and rows) at one ether a job.
+pub struct Market {
+    pub s: Settlement,
+    pub owner: Wallet,
+    pub researcher: Wallet,
+    pub chain_id: u64,
+    pub dataset: u64,
+    pub deadline: u64,
+}
+
+pub async fn market(dir: &Path, commitment: Fr, rows: u64) -> Market {
+    let chain = Chain::embedded(&dir.join("chain/state.json")).unwrap();
+    let owner = Wallet::dev(0).unwrap();
+    let researcher = Wallet::dev(1).unwrap();
+    let (s, _) = Settlement::deploy(chain, &owner).await.unwrap();
+    let chain_id = s.chain().chain_id().await.unwrap();
+    let (dataset, _) = s
+        .register_dataset(&owner, commitment, rows, B256::repeat_byte(7), ether(1))
+        .await
+        .unwrap();
+    let deadline = s.chain().now().await.unwrap() + 3600;
+    Market {
+        s,
+        owner,
+        researcher,
+        chain_id,
+        dataset,
+        deadline,
+    }
+}
+
 /// The mean of the model's output over the rows, bound to `nonce`, proved
 /// in shards of 11 rows (12 rows: two shards, the last padded, one key).
 pub fn prove(d: &Data, nonce: Fr) -> Outcome {
@@ -112,7 +159,7 @@ fn vks(o: &Outcome) -> Vec<VerifyingKey> {
 }
 
 /// `r` is a revert naming `error`.
-fn assert_reverts<T: std::fmt::Debug>(r: Result<T, Error>, error: &str) {
+pub fn assert_reverts<T: std::fmt::Debug>(r: Result<T, Error>, error: &str) {
     match r {
         Err(Error::Reverted(why)) => assert!(why.contains(error), "expected {error}, got {why}"),
         other => panic!("expected a revert with {error}, got {other:?}"),
